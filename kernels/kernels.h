@@ -1,0 +1,49 @@
+/* Kernels: pure compute on raw arrays. No allocation, no logging, no config.
+ *
+ * Each kernel here has a plain-C reference with the same signature in kernels/ref/ (prefix
+ * kern_ref_); tests/unit/test_kernels.c runs every kernel against its reference with a
+ * tolerance scaled to machine epsilon. Arrays are row-major; shapes are in comments.
+ *
+ *     // C (m, n) = A (m, k) · Bᵀ where B is (n, k)
+ *     kern_sgemm(0, 1, m, n, k, 1.0f, a, k, b, k, 0.0f, c, n);
+ */
+#ifndef RANKLAB_KERNELS_H
+#define RANKLAB_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* C = alpha · op(A) · op(B) + beta · C, row-major; op(X) = Xᵀ when trans_x is non-zero.
+ * op(A) is (m, k), op(B) is (k, n), C is (m, n). OpenBLAS (single-threaded per rank). */
+void kern_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void kern_ref_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/* Fixed point with `frac_bits` fractional bits: q = round(x · 2^frac_bits), saturated to
+ * ±(2^62). Sums of fixed-point values are exact and associative, so a reduction over ranks
+ * gives the same bits for any rank count. Returns the number of saturated elements. */
+size_t kern_to_fixed(const float *x, int64_t *q, size_t n, int frac_bits);
+size_t kern_ref_to_fixed(const float *x, int64_t *q, size_t n, int frac_bits);
+/* acc += fixed(x), element-wise (same rounding and saturation as kern_to_fixed). */
+size_t kern_add_fixed(const float *x, int64_t *acc, size_t n, int frac_bits);
+size_t kern_ref_add_fixed(const float *x, int64_t *acc, size_t n, int frac_bits);
+void kern_from_fixed(const int64_t *q, float *x, size_t n, int frac_bits);
+void kern_ref_from_fixed(const int64_t *q, float *x, size_t n, int frac_bits);
+
+/* Philox4x32-10 (Random123): one block of four 32-bit words for (key, counter). */
+void kern_philox(const uint32_t key[2], const uint32_t counter[4], uint32_t out[4]);
+
+/* Uniform floats in [lo, hi): element i uses counter (stream, i / 4, 0, 0), word i % 4.
+ * So element i is the same whichever rank or chunk asks for it. */
+void kern_fill_uniform(float *x, size_t n, const uint32_t key[2], uint32_t stream, float lo,
+                       float hi);
+void kern_ref_fill_uniform(float *x, size_t n, const uint32_t key[2], uint32_t stream, float lo,
+                           float hi);
+
+/* A 32-bit word to a float in [0, 1) with 24 bits of randomness. */
+static inline float kern_u32_to_unit(uint32_t w) {
+    return (float)(w >> 8) * (1.0f / 16777216.0f);
+}
+
+#endif

@@ -1,0 +1,60 @@
+/* Plain-C reference kernels: the obvious loop for each optimized kernel in kernels/. */
+#include "kernels/kernels.h"
+
+#include <math.h>
+
+void kern_ref_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double acc = 0.0;
+            for (int p = 0; p < k; p++) {
+                float av = trans_a ? a[p * lda + i] : a[i * lda + p];
+                float bv = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+                acc += (double)av * bv;
+            }
+            float prev = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+            c[i * ldc + j] = (float)(alpha * acc) + prev;
+        }
+}
+
+size_t kern_ref_to_fixed(const float *x, int64_t *q, size_t n, int frac_bits) {
+    size_t saturated = 0;
+    const double limit = 4611686018427387904.0; /* 2^62 */
+    for (size_t i = 0; i < n; i++) {
+        double v = nearbyint((double)x[i] * pow(2.0, frac_bits)); /* ties to even */
+        if (isnan(v)) {
+            v = 0.0;
+            saturated++;
+        } else if (fabs(v) > limit) {
+            v = v > 0 ? limit : -limit;
+            saturated++;
+        }
+        q[i] = (int64_t)v;
+    }
+    return saturated;
+}
+
+void kern_ref_from_fixed(const int64_t *q, float *x, size_t n, int frac_bits) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((double)q[i] / pow(2.0, frac_bits));
+}
+
+void kern_ref_fill_uniform(float *x, size_t n, const uint32_t key[2], uint32_t stream, float lo,
+                           float hi) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t ctr[4] = {stream, (uint32_t)(i / 4), 0, 0}, block[4];
+        kern_philox(key, ctr, block);
+        x[i] = lo + (hi - lo) * kern_u32_to_unit(block[i % 4]);
+    }
+}
+
+size_t kern_ref_add_fixed(const float *x, int64_t *acc, size_t n, int frac_bits) {
+    size_t saturated = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t q;
+        saturated += kern_ref_to_fixed(&x[i], &q, 1, frac_bits);
+        acc[i] += q;
+    }
+    return saturated;
+}

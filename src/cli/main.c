@@ -1,0 +1,257 @@
+/* The `ranklab` program: run, list, show-config, inspect, verify. `ranklab COMMAND --help`. */
+#include "experiments/experiment.h"
+#include "src/comm/comm.h"
+#include "src/core/error.h"
+#include "src/core/log.h"
+#include "src/core/stop.h"
+#include "src/io/io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage_text =
+    "ranklab: distributed machine-learning experiments on CPU clusters (MPI + HDF5)\n"
+    "\n"
+    "usage:\n"
+    "  ranklab run EXPERIMENT [-c FILE] [section.key=value ...] [--out DIR]\n"
+    "  ranklab list\n"
+    "  ranklab show-config EXPERIMENT [-c FILE] [section.key=value ...]\n"
+    "  ranklab inspect RESULTS.h5\n"
+    "  ranklab verify RUN_DIR\n"
+    "\n"
+    "Run under MPI with `mpiexec -n P build/ranklab run ...`: results do not depend on P.\n"
+    "`ranklab COMMAND --help` explains each command.\n";
+
+static const char *run_help =
+    "usage: ranklab run EXPERIMENT [-c FILE] [section.key=value ...] [--out DIR]\n"
+    "\n"
+    "Runs EXPERIMENT with its built-in defaults, then FILE (INI), then the overrides, in that\n"
+    "order. The run directory is DIR, or runs/EXPERIMENT-RUNID where RUNID hashes the resolved\n"
+    "config. Running again on the same directory resumes from the newest good checkpoint; a\n"
+    "complete run is not rerun. SIGTERM, SIGUSR1 or SIGUSR2 make every rank checkpoint and exit\n"
+    "with code 75; run the same command to resume.\n"
+    "\n"
+    "The directory gets results.h5 (see `ranklab inspect`) and ckpt/ (see `ranklab verify`).\n"
+    "`ranklab run EXPERIMENT --help` lists the experiment's keys.\n";
+
+static const char *show_config_help =
+    "usage: ranklab show-config EXPERIMENT [-c FILE] [section.key=value ...]\n"
+    "\n"
+    "Prints every config key of EXPERIMENT as resolved from the defaults, FILE and the\n"
+    "overrides, with its doc, type, range and default, then the run id.\n";
+
+static const char *inspect_help =
+    "usage: ranklab inspect RESULTS.h5\n"
+    "\n"
+    "Prints the attributes, metrics (length and last value), final values and arrays of a\n"
+    "results file. In Python: h5py.File(path)['metrics/test_acc'][:].\n";
+
+static const char *verify_help =
+    "usage: ranklab verify RUN_DIR\n"
+    "\n"
+    "Checks every checkpoint in RUN_DIR/ckpt (structure, completeness, CRC-32 of every dataset)\n"
+    "and the status of RUN_DIR/results.h5. Exit code 0 when all are good, 1 otherwise. A run\n"
+    "resumes from the newest good checkpoint and skips damaged ones.\n";
+
+static int wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
+
+static int cmd_list(void) {
+    printf("experiments (ranklab run NAME --help for keys):\n");
+    for (int i = 0; rl_experiment_at(i); i++)
+        printf("  %-14s %s\n", rl_experiment_at(i)->name, rl_experiment_at(i)->summary);
+    return RL_EXIT_OK;
+}
+
+/* Build the resolved config of an experiment from argv (after the experiment name). */
+static int build_config(const rl_experiment *exp, int argc, char **argv, rl_config **out,
+                        const char **out_dir) {
+    rl_config *cfg = rl_cfg_new();
+    exp->declare(cfg);
+    char origin[96];
+    snprintf(origin, sizeof origin, "experiments/%s.ini (built in)", exp->name);
+    int rc = rl_cfg_load_text(cfg, exp->default_ini, origin);
+    for (int i = 0; rc == 0 && i < argc; i++) {
+        if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+            rc = i + 1 < argc ? rl_cfg_load_file(cfg, argv[++i])
+                              : rl_fail("-c needs a file", "ranklab run EXPERIMENT -c FILE.ini");
+        } else if (!strcmp(argv[i], "--out")) {
+            if (!out_dir || i + 1 >= argc)
+                rc = rl_fail("--out needs a directory here", "ranklab run EXPERIMENT --out DIR");
+            else
+                *out_dir = argv[++i];
+        } else if (strchr(argv[i], '=')) {
+            rc = rl_cfg_set_override(cfg, argv[i]);
+        } else {
+            rc = rl_fail("unexpected argument '%s'",
+                         "overrides look like section.key=value; see ranklab run --help", argv[i]);
+        }
+    }
+    if (rc == 0)
+        rc = rl_cfg_resolve(cfg);
+    if (rc < 0) {
+        rl_cfg_free(cfg);
+        return RL_ERR;
+    }
+    *out = cfg;
+    return 0;
+}
+
+static const rl_experiment *find_experiment(const char *name) {
+    const rl_experiment *exp = name ? rl_experiment_find(name) : NULL;
+    if (!exp)
+        rl_fail("unknown experiment '%s'", "`ranklab list` shows the experiments",
+                name ? name : "(none given)");
+    return exp;
+}
+
+static void print_experiment_help(const rl_experiment *exp) {
+    printf("%s\nexperiment %s: %s\n\n%s\n\nkeys (built-in defaults shown):\n", run_help,
+           exp->name, exp->summary, exp->doc);
+    rl_config *cfg;
+    if (build_config(exp, 0, NULL, &cfg, NULL) == 0) {
+        rl_cfg_print_docs(cfg);
+        rl_cfg_free(cfg);
+    }
+}
+
+static int cmd_show_config(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        fputs(show_config_help, stdout);
+        return RL_EXIT_OK;
+    }
+    const rl_experiment *exp = find_experiment(argc > 0 ? argv[0] : NULL);
+    rl_config *cfg;
+    if (!exp || build_config(exp, argc - 1, argv + 1, &cfg, NULL) < 0) {
+        rl_error_print();
+        return RL_EXIT_USAGE;
+    }
+    char run_id[17];
+    rl_cfg_run_id(cfg, run_id);
+    printf("# %s, resolved config (run id %s)\n", exp->name, run_id);
+    rl_cfg_print_docs(cfg);
+    rl_cfg_free(cfg);
+    return RL_EXIT_OK;
+}
+
+static int cmd_run(int argc, char **argv) {
+    if (argc == 0 || (wants_help(argc, argv) && !rl_experiment_find(argv[0]))) {
+        fputs(run_help, stdout);
+        return argc == 0 ? RL_EXIT_USAGE : RL_EXIT_OK;
+    }
+    const rl_experiment *exp = find_experiment(argv[0]);
+    if (exp && wants_help(argc, argv)) {
+        print_experiment_help(exp);
+        return RL_EXIT_OK;
+    }
+    rl_config *cfg = NULL;
+    const char *out_dir = NULL;
+    if (!exp || build_config(exp, argc - 1, argv + 1, &cfg, &out_dir) < 0) {
+        rl_error_print();
+        return RL_EXIT_USAGE;
+    }
+    rl_run run;
+    rl_run_init(&run, exp, cfg, out_dir);
+    rl_stop_install();
+    int rc = exp->run(&run);
+    if (rc == 0 && comm_rank() == 0 && io_path_exists(run.run_dir))
+        rl_log_info("results: %s/results.h5", run.run_dir);
+    if (rc == RL_STOPPED)
+        rl_log_info("stopped; checkpoint in %s. Run the same command to resume.", run.ckpt_dir);
+    if (rc == RL_ERR)
+        rl_error_print();
+    rl_run_free(&run);
+    rl_cfg_free(cfg);
+    return rc == 0 ? RL_EXIT_OK : rc == RL_STOPPED ? RL_EXIT_STOPPED : RL_EXIT_ERROR;
+}
+
+static int cmd_inspect(int argc, char **argv) {
+    if (argc != 1 || wants_help(argc, argv)) {
+        fputs(inspect_help, stdout);
+        return argc == 1 ? RL_EXIT_OK : RL_EXIT_USAGE;
+    }
+    if (io_results_inspect(argv[0]) < 0) {
+        rl_error_print();
+        return RL_EXIT_ERROR;
+    }
+    return RL_EXIT_OK;
+}
+
+static int cmd_verify(int argc, char **argv) {
+    if (argc != 1 || wants_help(argc, argv)) {
+        fputs(verify_help, stdout);
+        return argc == 1 ? RL_EXIT_OK : RL_EXIT_USAGE;
+    }
+    const char *run_dir = argv[0];
+    if (!io_path_exists(run_dir)) {
+        rl_fail("%s does not exist", "give a run directory, e.g. runs/train-<id>", run_dir);
+        rl_error_print();
+        return RL_EXIT_ERROR;
+    }
+    char ckpt_dir[4200], results[4200], status[32];
+    snprintf(ckpt_dir, sizeof ckpt_dir, "%s/ckpt", run_dir);
+    snprintf(results, sizeof results, "%s/results.h5", run_dir);
+    int bad = 0;
+    char **paths;
+    int n;
+    io_ckpt_list(ckpt_dir, &paths, &n);
+    for (int i = 0; i < n; i++) {
+        int64_t step;
+        char run_id[64];
+        if (io_ckpt_verify(paths[i], &step, run_id, sizeof run_id) == 0) {
+            printf("ok   %s (step %lld, run id %s)\n", paths[i], (long long)step, run_id);
+        } else {
+            printf("BAD  %s\n", rl_error_message());
+            bad++;
+        }
+        free(paths[i]);
+    }
+    free(paths);
+    if (n == 0)
+        printf("--   no checkpoints in %s\n", ckpt_dir);
+    if (io_path_exists(results)) {
+        if (io_results_read_root_attr(results, "status", status, sizeof status) == 0)
+            printf("ok   %s (status %s)\n", results, status);
+        else {
+            printf("BAD  %s\n", rl_error_message());
+            bad++;
+        }
+    } else {
+        printf("--   no results.h5 yet (the run is not complete)\n");
+    }
+    printf("%d problem(s) in %s\n", bad, run_dir);
+    return bad ? RL_EXIT_ERROR : RL_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(usage_text, stdout);
+        return argc < 2 ? RL_EXIT_USAGE : RL_EXIT_OK;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "list"))
+        return cmd_list();
+    if (!strcmp(cmd, "show-config"))
+        return cmd_show_config(argc - 2, argv + 2);
+    if (!strcmp(cmd, "inspect"))
+        return cmd_inspect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "verify"))
+        return cmd_verify(argc - 2, argv + 2);
+    if (!strcmp(cmd, "run")) {
+        if (comm_init(&argc, &argv) < 0) {
+            rl_error_print();
+            return RL_EXIT_ERROR;
+        }
+        int rc = cmd_run(argc - 2, argv + 2);
+        comm_finalize();
+        return rc;
+    }
+    fprintf(stderr, "error: unknown command '%s'\nHINT: ranklab --help lists the commands\n", cmd);
+    return RL_EXIT_USAGE;
+}

@@ -1,0 +1,137 @@
+/* MPI world, fatal path, ownership arithmetic, exact reductions, stop agreement (see comm.h). */
+#include "src/comm/comm.h"
+#include "src/core/error.h"
+#include "src/core/log.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int world_rank = 0, world_size = 1;
+static char host[256] = "?";
+
+int comm_init(int *argc, char ***argv) {
+    int provided;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return rl_fail("MPI_Init failed", "run under mpiexec, or check the Open MPI install");
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    gethostname(host, sizeof host - 1);
+    rl_log_set_rank(world_rank, world_size);
+    return 0;
+}
+
+void comm_finalize(void) {
+    MPI_Finalize();
+}
+
+int comm_rank(void) {
+    return world_rank;
+}
+
+int comm_size(void) {
+    return world_size;
+}
+
+MPI_Comm comm_world(void) {
+    return MPI_COMM_WORLD;
+}
+
+const char *comm_host(void) {
+    return host;
+}
+
+_Noreturn void comm_fatal(const char *fmt, ...) {
+    char message[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "fatal: rank %d of %d on %s: %s\n", world_rank, world_size, host, message);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, RL_EXIT_ERROR);
+    abort();
+}
+
+_Noreturn void comm_fatal_stored_error(void) {
+    const char *hint = rl_error_hint();
+    comm_fatal("%s%s%s", rl_error_message(), hint[0] ? "\nHINT: " : "", hint);
+}
+
+void comm_block_range(int64_t n, int p, int r, int64_t *lo, int64_t *hi) {
+    int64_t base = n / p, extra = n % p;
+    *lo = r * base + (r < extra ? r : extra);
+    *hi = *lo + base + (r < extra ? 1 : 0);
+}
+
+int comm_block_owner(int64_t n, int p, int64_t i) {
+    int64_t base = n / p, extra = n % p;
+    int64_t big = extra * (base + 1); /* items held by the first `extra` ranks */
+    if (i < big)
+        return (int)(i / (base + 1));
+    return (int)(extra + (i - big) / base);
+}
+
+int comm_cyclic_owner(int64_t i, int p) {
+    return (int)(i % p);
+}
+
+int64_t comm_cyclic_count(int64_t n, int p, int r) {
+    return n / p + (r < n % p ? 1 : 0);
+}
+
+static int check(int rc, const char *what) {
+    if (rc == MPI_SUCCESS)
+        return 0;
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, text, &len);
+    return rl_fail("%s failed: %s", "this is an MPI problem; check the job's other ranks", what,
+                   text);
+}
+
+int comm_sum_i64(int64_t *values, size_t n) {
+    for (size_t done = 0; done < n;) {
+        int count = n - done > INT_MAX ? INT_MAX : (int)(n - done);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, values + done, count, MPI_INT64_T, MPI_SUM,
+                               MPI_COMM_WORLD);
+        if (check(rc, "MPI_Allreduce(sum)") < 0)
+            return RL_ERR;
+        done += (size_t)count;
+    }
+    return 0;
+}
+
+int comm_max_i32(int *values, size_t n) {
+    return check(MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD),
+                 "MPI_Allreduce(max)");
+}
+
+int comm_allgather_i64(const int64_t *mine, int k, int64_t *all) {
+    return check(MPI_Allgather(mine, k, MPI_INT64_T, all, k, MPI_INT64_T, MPI_COMM_WORLD),
+                 "MPI_Allgather");
+}
+
+int comm_agree_stop(int local_signal) {
+    int sig = local_signal;
+    if (comm_max_i32(&sig, 1) < 0)
+        comm_fatal_stored_error();
+    return sig;
+}
+
+int comm_any_failed(int local_failed) {
+    int failed = local_failed != 0;
+    if (comm_max_i32(&failed, 1) < 0)
+        comm_fatal_stored_error();
+    return failed;
+}
+
+int comm_bcast(void *buf, size_t bytes, int root) {
+    return check(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+}
+
+void comm_barrier(void) {
+    MPI_Barrier(MPI_COMM_WORLD);
+}

@@ -1,0 +1,58 @@
+/* The only place that calls MPI: world setup, the fatal-error path, ownership of items over
+ * ranks, exact (fixed-point / integer) reductions, ordered float reductions, agreement on stop.
+ *
+ *     comm_init(&argc, &argv);
+ *     int64_t lo, hi;
+ *     comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);  // my chunks
+ *     for (my chunks) kern_add_fixed(chunk_grad, acc, n, RL_FIXED_FRAC_BITS);
+ *     comm_sum_i64(acc, n);                                  // exact: same bits for any P
+ *     comm_finalize();
+ */
+#ifndef RANKLAB_COMM_H
+#define RANKLAB_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpi.h>
+
+/* Fractional bits of the fixed point used for gradient and loss sums. */
+#define RL_FIXED_FRAC_BITS 40
+
+int comm_init(int *argc, char ***argv);
+void comm_finalize(void);
+int comm_rank(void);
+int comm_size(void);
+/* The world communicator, for src/io's parallel HDF5 (which calls no MPI function itself). */
+MPI_Comm comm_world(void);
+
+/* Print rank, host and message to stderr and abort the whole job. */
+_Noreturn void comm_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the stored error (with hint) and abort the job: for errors some ranks cannot see. */
+_Noreturn void comm_fatal_stored_error(void);
+
+/* Block ownership: items [lo, hi) of n for rank r of p; the first n % p ranks get one more. */
+void comm_block_range(int64_t n, int p, int r, int64_t *lo, int64_t *hi);
+int comm_block_owner(int64_t n, int p, int64_t i);
+/* Cyclic ownership: item i belongs to rank i % p; the number of items rank r holds. */
+int comm_cyclic_owner(int64_t i, int p);
+int64_t comm_cyclic_count(int64_t n, int p, int r);
+
+/* Exact sums over ranks: in-place integer sum. Float sums that decide a result go through
+ * fixed point first (kern_add_fixed per item, then this), so they are exact and give the same
+ * bits for any rank count. */
+int comm_sum_i64(int64_t *values, size_t n);
+int comm_max_i32(int *values, size_t n);
+/* Every rank's k values, in rank order: all is (size, k). */
+int comm_allgather_i64(const int64_t *mine, int k, int64_t *all);
+
+/* Collective: the stop signal any rank received (largest signal number), or 0. */
+int comm_agree_stop(int local_signal);
+/* Collective: 1 if any rank failed (local_failed non-zero); use before writing anything. */
+int comm_any_failed(int local_failed);
+int comm_bcast(void *buf, size_t bytes, int root);
+void comm_barrier(void);
+/* Host name of this rank. */
+const char *comm_host(void);
+
+#endif

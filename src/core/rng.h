@@ -1,0 +1,35 @@
+/* Random streams: every draw is addressable by (seed, purpose) and a counter
+ * (step, index, block), so any rank can regenerate any draw (DESIGN.md invariant 1).
+ *
+ *     rl_rng r = rl_rng_make(seed, RL_RNG_SHUFFLE);
+ *     double u = rl_rng_uniform(r, epoch, i);   // the same on every rank
+ */
+#ifndef RANKLAB_CORE_RNG_H
+#define RANKLAB_CORE_RNG_H
+
+#include <stdint.h>
+
+/* What a stream is for. Append new purposes at the end: values are part of the results. */
+typedef enum {
+    RL_RNG_INIT = 1,     /* parameter initialization; step = tensor index */
+    RL_RNG_SHUFFLE,      /* epoch order; step = epoch */
+    RL_RNG_LABEL_NOISE,  /* which labels are corrupted and to what */
+    RL_RNG_SYNTH_DATA,   /* synthetic datasets */
+    RL_RNG_PERTURB,      /* zero-order perturbations; step = optimizer step, index = perturbation */
+    RL_RNG_SAMPLE,       /* weighted sampling keys */
+} rl_rng_purpose;
+
+typedef struct {
+    uint32_t key[2];
+} rl_rng;
+
+rl_rng rl_rng_make(uint64_t seed, rl_rng_purpose purpose);
+void rl_rng_block(rl_rng r, uint32_t step, uint32_t index, uint32_t block, uint32_t out[4]);
+/* Uniform double in [0, 1) with 53 random bits, from block 0 of (step, index). */
+double rl_rng_uniform(rl_rng r, uint32_t step, uint32_t index);
+/* Uniform integer in [0, n), n > 0, without modulo bias worth mentioning (64-bit draw). */
+uint64_t rl_rng_below(rl_rng r, uint32_t step, uint32_t index, uint64_t n);
+/* Standard normal (Box-Muller on block 0 of (step, index)). */
+double rl_rng_normal(rl_rng r, uint32_t step, uint32_t index);
+
+#endif

@@ -1,0 +1,19 @@
+/* Stop flag: SIGTERM, SIGUSR1 and SIGUSR2 set it; loops poll it at step boundaries and the
+ * ranks agree on it through src/comm before checkpointing and exiting with RL_EXIT_STOPPED.
+ *
+ * Fault injection for tests (SQLite-style): RANKLAB_FAULT="SIGNAL@STEP[:RANK]" makes the given
+ * rank (default 0) raise SIGNAL (term, usr1, usr2 or kill) on itself when it reaches STEP,
+ * e.g. RANKLAB_FAULT=kill@37:1 simulates rank 1 dying at step 37.
+ */
+#ifndef RANKLAB_CORE_STOP_H
+#define RANKLAB_CORE_STOP_H
+
+#include <stdint.h>
+
+void rl_stop_install(void);
+/* The signal number that asked us to stop, or 0. */
+int rl_stop_requested(void);
+/* Raise the fault configured by RANKLAB_FAULT if this rank has reached its step. */
+void rl_stop_inject_fault(int64_t step);
+
+#endif

@@ -1,0 +1,151 @@
+/* Datasets from config: the data.* keys, loading both splits (limits, label noise on train),
+ * freeing, epoch orders and gathering a batch of examples. */
+#include "src/core/error.h"
+#include "src/data/data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const rl_cfg_spec data_keys[] = {
+    {"data.name", RL_CFG_CHOICE, "fashion-mnist", 0, 0, "fashion-mnist|blobs|linreg", 0,
+     "dataset: Fashion-MNIST IDX files, Gaussian blobs or linear regression"},
+    {"data.dir", RL_CFG_STRING, "/usr/share/datasets/fashion-mnist", 0, 0, NULL, RL_CFG_RUNTIME,
+     "directory holding the Fashion-MNIST *-idx?-ubyte.gz files"},
+    {"data.train_limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
+     "use only the first N training examples (0: all)"},
+    {"data.test_limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
+     "use only the first N test examples (0: all)"},
+    {"data.noise", RL_CFG_CHOICE, "none", 0, 0, "none|symmetric|pairflip", 0,
+     "training label noise: none, another class at random, or class y -> y+1"},
+    {"data.noise_rate", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
+     "probability in [0, 1) that a training label is corrupted"},
+    {"data.dim", RL_CFG_INT, "20", 1, 1048576, NULL, 0, "features per synthetic example"},
+    {"data.classes", RL_CFG_INT, "4", 2, 1000, NULL, 0, "number of blobs (classes)"},
+    {"data.train_size", RL_CFG_INT, "2000", 1, 100000000, NULL, 0,
+     "synthetic training examples (before data.train_limit)"},
+    {"data.test_size", RL_CFG_INT, "1000", 1, 100000000, NULL, 0,
+     "synthetic test examples (before data.test_limit)"},
+    {"data.spread", RL_CFG_FLOAT, "1.0", 0, 1000, NULL, 0,
+     "standard deviation of blob examples around their centre"},
+    {"data.target_noise", RL_CFG_FLOAT, "0.1", 0, 1000, NULL, 0,
+     "standard deviation of the noise added to linreg targets"},
+};
+
+void rl_data_declare_config(rl_config *cfg) {
+    rl_cfg_declare(cfg, data_keys, sizeof data_keys / sizeof data_keys[0]);
+}
+
+/* Both Fashion-MNIST splits from data.dir; the splits must agree on the image size. */
+static int load_fashion(const char *dir, int64_t train_limit, int64_t test_limit, rl_dataset *train,
+                        rl_dataset *test) {
+    static const char *const files[2][2] = {
+        {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"},
+        {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"},
+    };
+    rl_dataset *splits[2] = {train, test};
+    int64_t limits[2] = {train_limit, test_limit};
+    char images[4096], labels[4096];
+    for (int s = 0; s < 2; s++) {
+        int ni = snprintf(images, sizeof images, "%s/%s", dir, files[s][0]);
+        int nl = snprintf(labels, sizeof labels, "%s/%s", dir, files[s][1]);
+        if (ni >= (int)sizeof images || nl >= (int)sizeof labels)
+            return rl_fail("data.dir is too long (%zu characters)", "use a shorter path",
+                           strlen(dir));
+        if (rl_data_read_idx(images, labels, limits[s], splits[s]) < 0)
+            return RL_ERR;
+        snprintf(splits[s]->name, sizeof splits[s]->name, "fashion-mnist");
+    }
+    if (train->dim != test->dim)
+        return rl_fail("the training images in %s have %d pixels but the test images have %d",
+                       "point data.dir at one consistent copy of the dataset", dir, train->dim,
+                       test->dim);
+    return RL_OK;
+}
+
+static int64_t limited(int64_t size, int64_t limit) {
+    return limit > 0 && limit < size ? limit : size;
+}
+
+int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_dataset *test) {
+    const char *name = rl_cfg_str(cfg, "data.name");
+    const char *noise = rl_cfg_str(cfg, "data.noise");
+    double rate = rl_cfg_float(cfg, "data.noise_rate");
+    int64_t train_limit = rl_cfg_int(cfg, "data.train_limit");
+    int64_t test_limit = rl_cfg_int(cfg, "data.test_limit");
+    int64_t train_n = limited(rl_cfg_int(cfg, "data.train_size"), train_limit);
+    int64_t test_n = limited(rl_cfg_int(cfg, "data.test_size"), test_limit);
+    int dim = (int)rl_cfg_int(cfg, "data.dim");
+    rl_noise_kind kind = strcmp(noise, "symmetric") == 0  ? RL_NOISE_SYMMETRIC
+                         : strcmp(noise, "pairflip") == 0 ? RL_NOISE_PAIRFLIP
+                                                          : RL_NOISE_NONE;
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+
+    if (kind == RL_NOISE_NONE && rate > 0)
+        return rl_fail("data.noise_rate=%g has no effect with data.noise=none",
+                       "set data.noise=symmetric or data.noise=pairflip, or data.noise_rate=0",
+                       rate);
+    if (kind != RL_NOISE_NONE && strcmp(name, "linreg") == 0)
+        return rl_fail("data.noise=%s needs class labels, but data.name=linreg is a regression "
+                       "dataset",
+                       "set data.noise=none (and data.noise_rate=0) for linreg", noise);
+
+    int rc;
+    if (strcmp(name, "fashion-mnist") == 0) {
+        rc = load_fashion(rl_cfg_str(cfg, "data.dir"), train_limit, test_limit, train, test);
+    } else if (strcmp(name, "blobs") == 0) {
+        int classes = (int)rl_cfg_int(cfg, "data.classes");
+        float spread = (float)rl_cfg_float(cfg, "data.spread");
+        rc = rl_data_make_blobs(train_n, dim, classes, spread, seed, 0, train);
+        if (rc == RL_OK)
+            rc = rl_data_make_blobs(test_n, dim, classes, spread, seed, 1, test);
+    } else {
+        float target_noise = (float)rl_cfg_float(cfg, "data.target_noise");
+        rc = rl_data_make_linreg(train_n, dim, target_noise, seed, 0, train);
+        if (rc == RL_OK)
+            rc = rl_data_make_linreg(test_n, dim, target_noise, seed, 1, test);
+    }
+    if (rc == RL_OK && kind != RL_NOISE_NONE)
+        rc = rl_data_add_label_noise(train, kind, rate, seed);
+    if (rc < 0) {
+        rl_data_free(train);
+        rl_data_free(test);
+    }
+    return rc;
+}
+
+void rl_data_free(rl_dataset *d) {
+    if (!d)
+        return;
+    free(d->x);
+    free(d->y);
+    free(d->y_clean);
+    free(d->t);
+    memset(d, 0, sizeof *d);
+}
+
+void rl_data_epoch_order(int64_t n, rl_rng shuffle, uint32_t epoch, int64_t *perm) {
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (int64_t i = n - 1; i >= 1; i--) {
+        int64_t j = (int64_t)rl_rng_below(shuffle, epoch, (uint32_t)i, (uint64_t)i + 1);
+        int64_t tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+}
+
+void rl_data_gather(const rl_dataset *d, const int64_t *idx, int count, float *x_out,
+                    int32_t *y_out, float *t_out) {
+    size_t dim = (size_t)d->dim, targets = (size_t)d->targets;
+    for (int b = 0; b < count; b++) {
+        size_t i = (size_t)idx[b];
+        if (x_out)
+            memcpy(x_out + (size_t)b * dim, d->x + i * dim, dim * sizeof *x_out);
+        if (y_out && d->y)
+            y_out[b] = d->y[i];
+        if (t_out && d->t)
+            memcpy(t_out + (size_t)b * targets, d->t + i * targets, targets * sizeof *t_out);
+    }
+}

@@ -1,0 +1,401 @@
+/* The results file (DESIGN.md "Results file"), written by rank 0 with the serial driver. */
+#include "src/core/error.h"
+#include "src/io/io.h"
+
+#include <hdf5.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RESULTS_SCHEMA_VERSION 1
+#define METRICS_CHUNK 256
+
+struct io_results {
+    hid_t file;
+    char run_dir[PATH_MAX];
+    int n_metrics;
+    hid_t *metric_sets; /* (n_metrics + 1): step first */
+    int64_t rows;
+};
+
+static hid_t string_type(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+static int write_string_attr(hid_t obj, const char *name, const char *value) {
+    hid_t type = string_type(), space = H5Screate(H5S_SCALAR);
+    if (H5Aexists(obj, name) > 0)
+        H5Adelete(obj, name);
+    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, &value);
+    if (attr >= 0)
+        H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc < 0 ? rl_fail("cannot write attribute %s", "check disk space", name) : 0;
+}
+
+static int write_scalar_attr(hid_t obj, const char *name, hid_t type, const void *value) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, value);
+    if (attr >= 0)
+        H5Aclose(attr);
+    H5Sclose(space);
+    return rc < 0 ? rl_fail("cannot write attribute %s", "check disk space", name) : 0;
+}
+
+static int write_config_group(hid_t file, const rl_config *cfg) {
+    hid_t group = H5Gcreate2(file, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (group < 0)
+        return rl_fail("cannot create /config", "check disk space");
+    int rc = 0;
+    const char *value;
+    const rl_cfg_spec *s;
+    for (size_t i = 0; rc == 0 && (s = rl_cfg_item(cfg, i, &value)); i++) {
+        switch (s->type) {
+        case RL_CFG_INT: {
+            long long v = rl_cfg_int(cfg, s->key);
+            rc = write_scalar_attr(group, s->key, H5T_NATIVE_LLONG, &v);
+            break;
+        }
+        case RL_CFG_FLOAT: {
+            double v = rl_cfg_float(cfg, s->key);
+            rc = write_scalar_attr(group, s->key, H5T_NATIVE_DOUBLE, &v);
+            break;
+        }
+        case RL_CFG_BOOL: {
+            signed char v = (signed char)rl_cfg_bool(cfg, s->key);
+            rc = write_scalar_attr(group, s->key, H5T_NATIVE_SCHAR, &v);
+            break;
+        }
+        case RL_CFG_STRING:
+        case RL_CFG_CHOICE:
+            rc = write_string_attr(group, s->key, value);
+            break;
+        }
+    }
+    H5Gclose(group);
+    return rc;
+}
+
+static hid_t create_metric_set(hid_t group, const char *name, hid_t type) {
+    hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, chunk[1] = {METRICS_CHUNK};
+    hid_t space = H5Screate_simple(1, dims, maxdims);
+    hid_t props = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(props, 1, chunk);
+    H5Pset_deflate(props, 4);
+    hid_t set = H5Dcreate2(group, name, type, space, H5P_DEFAULT, props, H5P_DEFAULT);
+    H5Pclose(props);
+    H5Sclose(space);
+    return set;
+}
+
+static void partial_path(const io_results *r, char *path, size_t n) {
+    snprintf(path, n, "%s/results.h5.partial", r->run_dir);
+}
+
+void io_results_close(io_results *r) {
+    if (!r)
+        return;
+    for (int i = 0; r->metric_sets && i <= r->n_metrics; i++)
+        if (r->metric_sets[i] >= 0)
+            H5Dclose(r->metric_sets[i]);
+    free(r->metric_sets);
+    if (r->file >= 0)
+        H5Fclose(r->file);
+    free(r);
+}
+
+int io_results_create(io_results **out, const char *run_dir, const io_results_meta *meta,
+                      const rl_config *cfg, const char *const *metric_names, int n_metrics) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    io_results *r = rl_xcalloc(1, sizeof *r);
+    r->file = -1;
+    snprintf(r->run_dir, sizeof r->run_dir, "%s", run_dir);
+    char path[PATH_MAX + 32];
+    partial_path(r, path, sizeof path);
+    r->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (r->file < 0) {
+        io_results_close(r);
+        return rl_fail("cannot create %s", "check that the run directory is writable", path);
+    }
+    char created[32], *config_text = rl_cfg_text(cfg);
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    int version = RESULTS_SCHEMA_VERSION;
+    long long seed = (long long)meta->seed;
+    int rc = write_scalar_attr(r->file, "schema_version", H5T_NATIVE_INT, &version);
+    rc = rc ? rc : write_string_attr(r->file, "experiment", meta->experiment);
+    rc = rc ? rc : write_string_attr(r->file, "run_id", meta->run_id);
+    rc = rc ? rc : write_string_attr(r->file, "status", "running");
+    rc = rc ? rc : write_scalar_attr(r->file, "world_size", H5T_NATIVE_INT, &meta->world_size);
+    rc = rc ? rc : write_scalar_attr(r->file, "seed", H5T_NATIVE_LLONG, &seed);
+    rc = rc ? rc : write_string_attr(r->file, "git_sha", RANKLAB_GIT_SHA);
+    rc = rc ? rc : write_string_attr(r->file, "created_utc", created);
+    rc = rc ? rc : write_string_attr(r->file, "config_text", config_text);
+    const char *job = getenv("SLURM_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID");
+    if (job)
+        rc = rc ? rc : write_string_attr(r->file, "slurm_job_id", job);
+    if (task)
+        rc = rc ? rc : write_string_attr(r->file, "array_task_id", task);
+    free(config_text);
+    rc = rc ? rc : write_config_group(r->file, cfg);
+    hid_t groups[3];
+    const char *group_names[3] = {"metrics", "final", "arrays"};
+    for (int g = 0; g < 3; g++) {
+        groups[g] = H5Gcreate2(r->file, group_names[g], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (groups[g] < 0 && rc == 0)
+            rc = rl_fail("cannot create /%s in %s", "check disk space", group_names[g], path);
+    }
+    r->n_metrics = n_metrics;
+    r->metric_sets = rl_xmalloc(sizeof(hid_t) * (size_t)(n_metrics + 1));
+    for (int i = 0; i <= n_metrics; i++)
+        r->metric_sets[i] = groups[0] < 0 ? -1
+                            : i == 0      ? create_metric_set(groups[0], "step", H5T_NATIVE_LLONG)
+                                     : create_metric_set(groups[0], metric_names[i - 1],
+                                                         H5T_NATIVE_DOUBLE);
+    for (int i = 0; i <= n_metrics && rc == 0; i++)
+        if (r->metric_sets[i] < 0)
+            rc = rl_fail("cannot create metric dataset %s", "metric names must be unique",
+                         i ? metric_names[i - 1] : "step");
+    for (int g = 0; g < 3; g++)
+        if (groups[g] >= 0)
+            H5Gclose(groups[g]);
+    if (rc == 0 && H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+        rc = rl_fail("cannot flush %s", "check disk space", path);
+    if (rc != 0) {
+        io_results_close(r);
+        return RL_ERR;
+    }
+    *out = r;
+    return 0;
+}
+
+static int append_value(hid_t set, int64_t row, hid_t type, const void *value) {
+    hsize_t size[1] = {(hsize_t)row + 1}, start[1] = {(hsize_t)row}, count[1] = {1};
+    if (H5Dset_extent(set, size) < 0)
+        return -1;
+    hid_t file_space = H5Dget_space(set), mem_space = H5Screate_simple(1, count, NULL);
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL);
+    herr_t rc = H5Dwrite(set, type, mem_space, file_space, H5P_DEFAULT, value);
+    H5Sclose(mem_space);
+    H5Sclose(file_space);
+    return rc < 0 ? -1 : 0;
+}
+
+int io_results_append(io_results *r, int64_t step, const double *values) {
+    long long s = step;
+    int rc = append_value(r->metric_sets[0], r->rows, H5T_NATIVE_LLONG, &s);
+    for (int i = 0; i < r->n_metrics && rc == 0; i++)
+        rc = append_value(r->metric_sets[i + 1], r->rows, H5T_NATIVE_DOUBLE, &values[i]);
+    if (rc != 0 || H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+        return rl_fail("cannot append metrics to %s/results.h5.partial", "check disk space",
+                       r->run_dir);
+    r->rows++;
+    return 0;
+}
+
+int io_results_set_final(io_results *r, const char *name, double value) {
+    char path[256];
+    snprintf(path, sizeof path, "final/%s", name);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t set = H5Dcreate2(r->file, path, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT,
+                           H5P_DEFAULT);
+    herr_t rc = set < 0 ? -1 : H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
+    if (set >= 0)
+        H5Dclose(set);
+    H5Sclose(space);
+    return rc < 0 ? rl_fail("cannot write /final/%s", "final metric names must be unique", name)
+                  : 0;
+}
+
+int io_results_write_array_f32(io_results *r, const char *name, const float *data, size_t n,
+                               const char *attr_name, const char *attr_value) {
+    char path[256];
+    snprintf(path, sizeof path, "arrays/%s", name);
+    hsize_t dims[1] = {n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t set = H5Dcreate2(r->file, path, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT,
+                           H5P_DEFAULT);
+    herr_t rc = set < 0 ? -1 : H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (rc >= 0 && attr_name)
+        rc = write_string_attr(set, attr_name, attr_value);
+    if (set >= 0)
+        H5Dclose(set);
+    H5Sclose(space);
+    return rc < 0 ? rl_fail("cannot write /arrays/%s", "check disk space", name) : 0;
+}
+
+int io_results_complete(io_results *r) {
+    char partial[PATH_MAX + 32], final_path[PATH_MAX + 32];
+    partial_path(r, partial, sizeof partial);
+    snprintf(final_path, sizeof final_path, "%s/results.h5", r->run_dir);
+    int rc = write_string_attr(r->file, "status", "complete");
+    hid_t file = r->file;
+    r->file = -1;
+    for (int i = 0; i <= r->n_metrics; i++) {
+        H5Dclose(r->metric_sets[i]);
+        r->metric_sets[i] = -1;
+    }
+    if (H5Fclose(file) < 0 && rc == 0)
+        rc = rl_fail("cannot close %s", "check disk space", partial);
+    rc = rc ? rc : io_fsync_file(partial);
+    if (rc == 0 && rename(partial, final_path) != 0)
+        rc = rl_fail("cannot rename %s to %s", "check the run directory", partial, final_path);
+    rc = rc ? rc : io_fsync_dir(r->run_dir);
+    io_results_close(r);
+    return rc;
+}
+
+static hid_t open_readonly(const char *path) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        rl_fail("cannot open %s as HDF5", "check the path; a partial file means the run is not "
+                                          "finished",
+                path);
+    return file;
+}
+
+static int read_string_attr(hid_t obj, const char *name, char *value, size_t size) {
+    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+    if (attr < 0)
+        return -1;
+    hid_t type = H5Aget_type(attr), mem = string_type();
+    int rc = -1;
+    if (H5Tis_variable_str(type) > 0) {
+        char *s = NULL;
+        if (H5Aread(attr, mem, &s) >= 0 && s) {
+            snprintf(value, size, "%s", s);
+            H5free_memory(s);
+            rc = 0;
+        }
+    }
+    H5Tclose(mem);
+    H5Tclose(type);
+    H5Aclose(attr);
+    return rc;
+}
+
+int io_results_read_root_attr(const char *path, const char *name, char *value, size_t size) {
+    hid_t file = open_readonly(path);
+    if (file < 0)
+        return RL_ERR;
+    int rc = read_string_attr(file, name, value, size);
+    H5Fclose(file);
+    return rc < 0 ? rl_fail("%s has no string attribute '%s'", "is it a ranklab results file?",
+                            path, name)
+                  : 0;
+}
+
+int io_results_read_array_f32(const char *path, const char *name, float **data, size_t *n,
+                              const char *attr_name, char *attr_value, size_t attr_size) {
+    hid_t file = open_readonly(path);
+    if (file < 0)
+        return RL_ERR;
+    char set_path[256];
+    snprintf(set_path, sizeof set_path, "arrays/%s", name);
+    hid_t set = H5Dopen2(file, set_path, H5P_DEFAULT);
+    if (set < 0) {
+        H5Fclose(file);
+        return rl_fail("%s has no /arrays/%s", "was it written by an experiment that saves it?",
+                       path, name);
+    }
+    hid_t space = H5Dget_space(set);
+    hssize_t count = H5Sget_simple_extent_npoints(space);
+    float *buf = rl_xmalloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
+    int rc = H5Dread(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
+    if (rc == 0 && attr_name && read_string_attr(set, attr_name, attr_value, attr_size) < 0)
+        rc = -1;
+    H5Sclose(space);
+    H5Dclose(set);
+    H5Fclose(file);
+    if (rc < 0) {
+        free(buf);
+        return rl_fail("cannot read /arrays/%s of %s", "the file may be damaged", name, path);
+    }
+    *data = buf;
+    *n = (size_t)count;
+    return 0;
+}
+
+static herr_t print_attr(hid_t obj, const char *name, const H5A_info_t *info, void *unused) {
+    (void)info;
+    (void)unused;
+    char text[128] = "";
+    if (read_string_attr(obj, name, text, sizeof text) == 0) {
+        char *newline = strchr(text, '\n');
+        if (newline)
+            strcpy(newline, " ...");
+        printf("  %-16s %s\n", name, text);
+        return 0;
+    }
+    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+    double v = 0;
+    H5Aread(attr, H5T_NATIVE_DOUBLE, &v);
+    H5Aclose(attr);
+    printf("  %-16s %.10g\n", name, v);
+    return 0;
+}
+
+static herr_t print_dataset(hid_t group, const char *name, const H5L_info_t *info, void *unused) {
+    (void)info;
+    (void)unused;
+    hid_t set = H5Dopen2(group, name, H5P_DEFAULT);
+    if (set < 0)
+        return 0;
+    hid_t space = H5Dget_space(set);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    int rank = H5Sget_simple_extent_ndims(space);
+    if (rank == 0) {
+        double v = 0;
+        H5Dread(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
+        printf("  %-24s %.6g\n", name, v);
+    } else if (n > 0) {
+        double last = 0;
+        hsize_t start[1] = {(hsize_t)n - 1}, one[1] = {1};
+        hid_t mem = H5Screate_simple(1, one, NULL);
+        H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, one, NULL);
+        H5Dread(set, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, &last);
+        H5Sclose(mem);
+        printf("  %-24s %lld values, last %.6g\n", name, (long long)n, last);
+    } else {
+        printf("  %-24s empty\n", name);
+    }
+    H5Sclose(space);
+    H5Dclose(set);
+    return 0;
+}
+
+int io_results_inspect(const char *path) {
+    hid_t file = open_readonly(path);
+    if (file < 0)
+        return RL_ERR;
+    printf("%s\n/ (attributes)\n", path);
+    H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, NULL);
+    const char *groups[] = {"metrics", "final", "arrays"};
+    for (int g = 0; g < 3; g++) {
+        hid_t group = H5Gopen2(file, groups[g], H5P_DEFAULT);
+        if (group < 0)
+            continue;
+        printf("/%s\n", groups[g]);
+        H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, NULL, print_dataset, NULL);
+        H5Gclose(group);
+    }
+    hid_t config = H5Gopen2(file, "config", H5P_DEFAULT);
+    if (config >= 0) {
+        H5O_info_t info;
+        H5Oget_info2(config, &info, H5O_INFO_NUM_ATTRS);
+        printf("/config: %llu keys (ranklab show-config prints them; h5py: f['config'].attrs)\n",
+               (unsigned long long)info.num_attrs);
+        H5Gclose(config);
+    }
+    H5Fclose(file);
+    return 0;
+}

@@ -1,0 +1,97 @@
+/* Models in one contiguous parameter arena, fp32 forward/backward, losses, optimizers.
+ *
+ * A model is built from a spec string, e.g. "mlp:784-256-256-10" (dense layers with relu
+ * between them, none after the last). All parameters live in one arena `params` (and their
+ * gradients in `grads`, same layout), so checkpoints, reductions and optimizers see one array.
+ *
+ *     rl_model m;
+ *     if (rl_model_init(&m, "mlp:784-256-10") < 0) { rl_error_print(); ... }
+ *     rl_model_init_params(&m, seed);
+ *     rl_workspace ws;
+ *     rl_workspace_init(&ws, &m, 32);
+ *     const float *logits = rl_model_forward(&m, &ws, x, 32);           // (32, 10)
+ *     double loss = rl_loss_softmax_ce(logits, y, NULL, 32, 10, 1.0f / 128, dlogits, NULL);
+ *     rl_model_zero_grads(&m);
+ *     rl_model_backward(&m, &ws, dlogits, 32);                           // grads += ...
+ *     rl_model_free(&m); rl_workspace_free(&ws);
+ */
+#ifndef RANKLAB_NN_H
+#define RANKLAB_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RL_MAX_LAYERS 32
+
+typedef enum { RL_LAYER_DENSE, RL_LAYER_RELU } rl_layer_kind;
+
+typedef struct {
+    rl_layer_kind kind;
+    int in, out;          /* features in and out */
+    size_t w_off, b_off;  /* DENSE: weight (out, in) and bias (out) offsets into the arena */
+} rl_layer;
+
+typedef struct {
+    char spec[128];
+    int n_layers;
+    rl_layer layers[RL_MAX_LAYERS];
+    int in_dim, out_dim;
+    size_t n_params;
+    float *params; /* (n_params) the arena */
+    float *grads;  /* (n_params) same layout */
+} rl_model;
+
+/* Parse the spec and allocate the arena (zeroed). Bad spec: RL_ERR with a hint. */
+int rl_model_init(rl_model *m, const char *spec);
+void rl_model_free(rl_model *m); /* NULL-safe, leaves m zeroed */
+/* Kaiming-uniform weights (bound sqrt(6 / fan_in)) and zero biases, from the counter RNG
+ * (seed, RL_RNG_INIT) with the layer index as stream: independent of anything but the seed. */
+void rl_model_init_params(rl_model *m, uint64_t seed);
+void rl_model_zero_grads(rl_model *m);
+
+/* Activations kept for the backward pass, for batches of up to max_batch examples. */
+typedef struct {
+    int max_batch;
+    float *act[RL_MAX_LAYERS + 1];  /* act[0] = input copy, act[l+1] = output of layer l */
+    float *grad_a, *grad_b;          /* (max_batch, widest) scratch for backward */
+} rl_workspace;
+
+int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch);
+void rl_workspace_free(rl_workspace *ws);
+
+/* Forward x (batch, in_dim); returns the output (batch, out_dim), owned by ws. */
+const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *x, int batch);
+/* Backward from d_out (batch, out_dim) = dLoss/dOutput; ADDS parameter gradients into m->grads.
+ * Needs the activations of the last forward on ws. */
+void rl_model_backward(rl_model *m, rl_workspace *ws, const float *d_out, int batch);
+
+/* Softmax cross-entropy. logits (batch, classes), labels (batch). Optional weights (batch)
+ * multiply each example's loss (NULL: all 1). Returns Σ_i w_i·ℓ_i (double). If d_logits is not
+ * NULL it receives scale · ∂(Σ_i w_i·ℓ_i)/∂logits. If per_example is not NULL it receives ℓ_i
+ * (unweighted). Computed stably (max subtracted). */
+double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const float *weights,
+                          int batch, int classes, float scale, float *d_logits,
+                          float *per_example);
+/* Mean squared error ½‖out − target‖² per example, same conventions. */
+double rl_loss_mse(const float *out, const float *targets, const float *weights, int batch,
+                   int dim, float scale, float *d_out, float *per_example);
+/* Number of rows whose argmax equals the label (first maximum wins ties). */
+int rl_count_correct(const float *logits, const int32_t *labels, int batch, int classes);
+
+typedef enum { RL_OPT_SGD, RL_OPT_ADAM } rl_opt_kind;
+
+typedef struct {
+    rl_opt_kind kind;
+    float lr, momentum, weight_decay; /* SGD: v = μv + (g + wd·θ); θ -= lr·v */
+    float beta1, beta2, eps;          /* Adam (weight_decay added to g, as in torch.optim.Adam) */
+    int64_t t;                        /* steps taken */
+    size_t n;
+    float *m, *v;                     /* state (n); SGD uses m as velocity, v is NULL */
+} rl_optimizer;
+
+int rl_opt_init(rl_optimizer *o, rl_opt_kind kind, size_t n, float lr, float momentum,
+                float weight_decay);
+void rl_opt_free(rl_optimizer *o);
+void rl_opt_step(rl_optimizer *o, float *params, const float *grads);
+
+#endif

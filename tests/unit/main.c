@@ -1,0 +1,49 @@
+/* CUnit runner for every suite registered by tests/unit/test_*.c. Prints CUnit's summary;
+ * exits non-zero when any assertion failed. `ranklab_unit SUITE` runs one suite. */
+#include "tests/unit/harness.h"
+
+#include <CUnit/Basic.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_SUITES 64
+
+static struct {
+    const char *name;
+    const rl_test *tests;
+} suites[MAX_SUITES];
+static int n_suites;
+
+void rl_test_register_suite(const char *name, const rl_test *tests) {
+    if (n_suites < MAX_SUITES) {
+        suites[n_suites].name = name;
+        suites[n_suites].tests = tests;
+        n_suites++;
+    }
+}
+
+int rl_test_close(double a, double b, double tol_eps) {
+    double scale = fmax(1.0, fmax(fabs(a), fabs(b)));
+    return fabs(a - b) <= tol_eps * FLT_EPSILON * scale;
+}
+
+int main(int argc, char **argv) {
+    const char *only = argc > 1 ? argv[1] : NULL;
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    for (int s = 0; s < n_suites; s++) {
+        if (only && strcmp(only, suites[s].name) != 0)
+            continue;
+        CU_pSuite suite = CU_add_suite(suites[s].name, NULL, NULL);
+        for (const rl_test *t = suites[s].tests; t->name; t++)
+            CU_add_test(suite, t->name, t->fn);
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    unsigned ran = CU_get_number_of_tests_run();
+    CU_cleanup_registry();
+    return (failed == 0 && ran > 0) ? 0 : 1;
+}

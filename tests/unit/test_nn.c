@@ -1,0 +1,594 @@
+/* Unit tests of src/nn: spec parsing, init, forward on a hand example, gradients against
+ * central finite differences, losses, optimizers against hand-computed steps, and training. */
+#include "kernels/kernels.h"
+#include "src/core/error.h"
+#include "src/core/rng.h"
+#include "src/nn/nn.h"
+#include "tests/unit/harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FD_STEP 1e-3f
+#define SPEC_HINT_EXAMPLE "mlp:784-256-256-10"
+
+/* Uniform test data in [lo, hi), reproducible from `stream`. */
+static void fill(float *x, size_t n, uint32_t stream, float lo, float hi) {
+    rl_rng r = rl_rng_make(12345, RL_RNG_SYNTH_DATA);
+    kern_fill_uniform(x, n, r.key, stream, lo, hi);
+}
+
+typedef double (*loss_fn)(void *ctx);
+
+/* Compares analytic[i] with a central difference of f w.r.t. x[i] (float step FD_STEP, loss in
+ * double) for every i < n. Returns the largest |analytic[i]|, so a caller can check that the
+ * comparison was not between zeros. */
+static double check_grads(float *x, const float *analytic, size_t n, loss_fn f, void *ctx) {
+    double largest = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        float saved = x[i];
+        float hi = saved + FD_STEP, lo = saved - FD_STEP;
+        x[i] = hi;
+        double f_hi = f(ctx);
+        x[i] = lo;
+        double f_lo = f(ctx);
+        x[i] = saved;
+        double numeric = (f_hi - f_lo) / ((double)hi - lo);
+        double a = analytic[i];
+        double tol = 1e-2 * fmax(fabs(a), fabs(numeric)) + 1e-3;
+        CU_ASSERT(fabs(a - numeric) <= tol);
+        if (fabs(a - numeric) > tol)
+            fprintf(stderr, "\n  gradient %zu: analytic %.6g, numeric %.6g\n", i, a, numeric);
+        largest = fmax(largest, fabs(a));
+    }
+    return largest;
+}
+
+/* A model with inputs, labels and softmax-CE loss: the function whose gradients are checked. */
+typedef struct {
+    rl_model m;
+    rl_workspace ws;
+    int batch;
+    float *x;        // (batch, in_dim)
+    int32_t *labels; // (batch)
+    float *dlogits;  // (batch, out_dim)
+} problem;
+
+/* Random weights from `seed`, random biases and inputs, labels i % classes. */
+static void problem_init(problem *p, const char *spec, int batch, uint64_t seed) {
+    CU_ASSERT_FATAL(rl_model_init(&p->m, spec) == 0);
+    rl_model_init_params(&p->m, seed);
+    for (int l = 0; l < p->m.n_layers; l++)
+        if (p->m.layers[l].kind == RL_LAYER_DENSE)
+            fill(p->m.params + p->m.layers[l].b_off, (size_t)p->m.layers[l].out, 100 + l, -0.5f,
+                 0.5f);
+    CU_ASSERT_FATAL(rl_workspace_init(&p->ws, &p->m, batch) == 0);
+    p->batch = batch;
+    p->x = calloc((size_t)batch * p->m.in_dim, sizeof(float));
+    p->labels = calloc((size_t)batch, sizeof(int32_t));
+    p->dlogits = calloc((size_t)batch * p->m.out_dim, sizeof(float));
+    fill(p->x, (size_t)batch * p->m.in_dim, 1, -1.0f, 1.0f);
+    for (int i = 0; i < batch; i++)
+        p->labels[i] = i % p->m.out_dim;
+}
+
+static void problem_free(problem *p) {
+    rl_model_free(&p->m);
+    rl_workspace_free(&p->ws);
+    free(p->x);
+    free(p->labels);
+    free(p->dlogits);
+}
+
+static double problem_loss(void *ctx) {
+    problem *p = ctx;
+    const float *out = rl_model_forward(&p->m, &p->ws, p->x, p->batch);
+    return rl_loss_softmax_ce(out, p->labels, NULL, p->batch, p->m.out_dim, 1.0f, NULL, NULL);
+}
+
+/* Forward, loss with dlogits (scale) and backward, adding into m.grads. Returns the loss. */
+static double problem_backward(problem *p, float scale) {
+    const float *out = rl_model_forward(&p->m, &p->ws, p->x, p->batch);
+    double loss =
+        rl_loss_softmax_ce(out, p->labels, NULL, p->batch, p->m.out_dim, scale, p->dlogits, NULL);
+    rl_model_backward(&p->m, &p->ws, p->dlogits, p->batch);
+    return loss;
+}
+
+static void test_spec_accepts(void) {
+    static const struct {
+        const char *spec;
+        size_t n_params;
+        int n_layers, in_dim, out_dim;
+    } cases[] = {
+        {"mlp:784-256-10", 784 * 256 + 256 + 256 * 10 + 10, 3, 784, 10},
+        {"mlp:784-256-256-10", 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10, 5, 784, 10},
+        {"mlp:2-3", 2 * 3 + 3, 1, 2, 3},
+        {"mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", 16 * 2, RL_MAX_LAYERS - 1, 1, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rl_model m;
+        CU_ASSERT_FATAL(rl_model_init(&m, cases[c].spec) == 0);
+        CU_ASSERT_STRING_EQUAL(m.spec, cases[c].spec);
+        CU_ASSERT_EQUAL(m.n_params, cases[c].n_params);
+        CU_ASSERT_EQUAL(m.n_layers, cases[c].n_layers);
+        CU_ASSERT_EQUAL(m.in_dim, cases[c].in_dim);
+        CU_ASSERT_EQUAL(m.out_dim, cases[c].out_dim);
+        /* Dense and relu alternate, ending in dense; dense tensors tile the arena in order. */
+        size_t end = 0;
+        for (int l = 0; l < m.n_layers; l++) {
+            const rl_layer *ly = &m.layers[l];
+            CU_ASSERT_EQUAL(ly->kind, l % 2 == 0 ? RL_LAYER_DENSE : RL_LAYER_RELU);
+            CU_ASSERT_EQUAL(ly->in, l == 0 ? m.in_dim : m.layers[l - 1].out);
+            if (ly->kind == RL_LAYER_RELU) {
+                CU_ASSERT_EQUAL(ly->in, ly->out);
+                continue;
+            }
+            CU_ASSERT_EQUAL(ly->w_off, end);
+            CU_ASSERT_EQUAL(ly->b_off, end + (size_t)ly->out * ly->in);
+            end = ly->b_off + ly->out;
+        }
+        CU_ASSERT_EQUAL(m.layers[m.n_layers - 1].kind, RL_LAYER_DENSE);
+        CU_ASSERT_EQUAL(m.layers[m.n_layers - 1].out, m.out_dim);
+        CU_ASSERT_EQUAL(end, m.n_params);
+        int zeroed = 1;
+        for (size_t i = 0; i < m.n_params; i++)
+            zeroed &= m.params[i] == 0.0f && m.grads[i] == 0.0f;
+        CU_ASSERT(zeroed);
+        rl_model_free(&m);
+    }
+}
+
+static void test_spec_rejects(void) {
+    char too_long[160] = "mlp:784"; /* longer than the spec field */
+    while (strlen(too_long) < sizeof too_long - 4)
+        strcat(too_long, "-10");
+    const char *bad[] = {
+        "mlp:784",
+        "mlp:784-0-10",
+        "cnn:3-16-10",
+        "garbage",
+        "",
+        "mlp:",
+        "mlp:784-",
+        "mlp:-784-10",
+        "mlp:784--10",
+        "mlp:78a-10",
+        "mlp:784-10 ",
+        "mlp: 784-10",
+        "mlp:+784-10",
+        "MLP:784-10",
+        "mlp:99999999999999999999-10",
+        "mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", /* 18 sizes: 33 layers */
+        too_long,
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        rl_model m;
+        memset(&m, 0xff, sizeof m);
+        rl_error_clear();
+        CU_ASSERT_EQUAL(rl_model_init(&m, bad[c]), RL_ERR);
+        CU_ASSERT_PTR_NULL(m.params);
+        CU_ASSERT_EQUAL(m.n_layers, 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), bad[c]));
+        CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_hint(), SPEC_HINT_EXAMPLE));
+        rl_model_free(&m);
+    }
+    rl_model m;
+    CU_ASSERT_EQUAL(rl_model_init(&m, NULL), RL_ERR);
+}
+
+static void test_free_null_and_zeroed(void) {
+    rl_model_free(NULL);
+    rl_workspace_free(NULL);
+    rl_opt_free(NULL);
+
+    rl_model m, zero_m;
+    rl_workspace ws, zero_ws;
+    rl_optimizer o, zero_o;
+    memset(&zero_m, 0, sizeof zero_m);
+    memset(&zero_ws, 0, sizeof zero_ws);
+    memset(&zero_o, 0, sizeof zero_o);
+    CU_ASSERT_FATAL(rl_model_init(&m, "mlp:3-4-2") == 0);
+    CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, 5) == 0);
+    CU_ASSERT_FATAL(rl_opt_init(&o, RL_OPT_ADAM, m.n_params, 0.1f, 0.0f, 0.0f) == 0);
+    rl_model_free(&m);
+    rl_workspace_free(&ws);
+    rl_opt_free(&o);
+    CU_ASSERT(memcmp(&m, &zero_m, sizeof m) == 0);
+    CU_ASSERT(memcmp(&ws, &zero_ws, sizeof ws) == 0);
+    CU_ASSERT(memcmp(&o, &zero_o, sizeof o) == 0);
+    /* Freeing again is harmless. */
+    rl_model_free(&m);
+    rl_workspace_free(&ws);
+    rl_opt_free(&o);
+}
+
+static void test_workspace_rejects_bad_batch(void) {
+    rl_model m;
+    rl_workspace ws;
+    CU_ASSERT_FATAL(rl_model_init(&m, "mlp:3-4-2") == 0);
+    CU_ASSERT_EQUAL(rl_workspace_init(&ws, &m, 0), RL_ERR);
+    CU_ASSERT_PTR_NULL(ws.grad_a);
+    CU_ASSERT_EQUAL(rl_workspace_init(&ws, &m, -3), RL_ERR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), "-3"));
+    rl_model_free(&m);
+}
+
+static void test_init_deterministic_and_bounded(void) {
+    rl_model a, b, c, other_head;
+    CU_ASSERT_FATAL(rl_model_init(&a, "mlp:20-30-10") == 0);
+    CU_ASSERT_FATAL(rl_model_init(&b, "mlp:20-30-10") == 0);
+    CU_ASSERT_FATAL(rl_model_init(&c, "mlp:20-30-10") == 0);
+    CU_ASSERT_FATAL(rl_model_init(&other_head, "mlp:20-30-5") == 0);
+    for (size_t i = 0; i < a.n_params; i++)
+        a.params[i] = 1.0f; /* init must overwrite everything, biases included */
+    rl_model_init_params(&a, 7);
+    rl_model_init_params(&b, 7);
+    rl_model_init_params(&c, 8);
+    rl_model_init_params(&other_head, 7);
+    CU_ASSERT(memcmp(a.params, b.params, a.n_params * sizeof(float)) == 0);
+    /* Layer 0 depends only on the seed, not on the layers after it. */
+    CU_ASSERT(memcmp(a.params, other_head.params, 20 * 30 * sizeof(float)) == 0);
+    /* Layer l is stream l of (seed, RL_RNG_INIT), so layers 0 and 2 draw different numbers. */
+    float expect[10 * 30]; // (10, 30)
+    float bound2 = sqrtf(6.0f / 30.0f);
+    kern_fill_uniform(expect, 10 * 30, rl_rng_make(7, RL_RNG_INIT).key, 2, -bound2, bound2);
+    CU_ASSERT(memcmp(a.params + a.layers[2].w_off, expect, sizeof expect) == 0);
+
+    size_t n_weights = 0, n_same = 0;
+    for (int l = 0; l < a.n_layers; l++) {
+        const rl_layer *ly = &a.layers[l];
+        if (ly->kind != RL_LAYER_DENSE)
+            continue;
+        double bound = sqrt(6.0 / ly->in);
+        float lo = 0.0f, hi = 0.0f;
+        for (size_t i = 0; i < (size_t)ly->out * ly->in; i++) {
+            float w = a.params[ly->w_off + i];
+            CU_ASSERT(fabs(w) <= bound);
+            lo = fminf(lo, w);
+            hi = fmaxf(hi, w);
+            n_same += w == c.params[ly->w_off + i];
+            n_weights++;
+        }
+        /* The weights spread over the whole interval. */
+        CU_ASSERT(lo < -0.8 * bound && hi > 0.8 * bound);
+        for (int j = 0; j < ly->out; j++)
+            CU_ASSERT_EQUAL(a.params[ly->b_off + j], 0.0f);
+    }
+    CU_ASSERT_EQUAL(n_weights, (size_t)(20 * 30 + 30 * 10));
+    CU_ASSERT(n_same < n_weights / 100);
+    rl_model_free(&a);
+    rl_model_free(&b);
+    rl_model_free(&c);
+    rl_model_free(&other_head);
+}
+
+/* mlp:2-2-1 with hand-set parameters; every value below is exact in float. */
+static void test_forward_hand_example(void) {
+    rl_model m;
+    rl_workspace ws;
+    CU_ASSERT_FATAL(rl_model_init(&m, "mlp:2-2-1") == 0);
+    CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, 2) == 0);
+    const float w0[] = {1.0f, -1.0f, 2.0f, 0.5f}, b0[] = {0.5f, -3.0f};
+    const float w1[] = {1.0f, -2.0f}, b1[] = {0.25f};
+    memcpy(m.params + m.layers[0].w_off, w0, sizeof w0);
+    memcpy(m.params + m.layers[0].b_off, b0, sizeof b0);
+    memcpy(m.params + m.layers[2].w_off, w1, sizeof w1);
+    memcpy(m.params + m.layers[2].b_off, b1, sizeof b1);
+    const float x[] = {3.0f, 1.0f, 0.0f, 1.0f}; // (2, 2)
+    const float *out = rl_model_forward(&m, &ws, x, 2);
+    /* Row 0: hidden (3 - 1 + 0.5, 6 + 0.5 - 3) = (2.5, 3.5); out 2.5 - 7 + 0.25.
+     * Row 1: hidden relu(-0.5, -2.5) = (0, 0); out 0.25. */
+    CU_ASSERT_EQUAL(out[0], -4.25f);
+    CU_ASSERT_EQUAL(out[1], 0.25f);
+    CU_ASSERT_EQUAL(ws.act[1][2], -0.5f); /* pre-activations are kept */
+    CU_ASSERT_EQUAL(ws.act[2][2], 0.0f);
+    CU_ASSERT_EQUAL(ws.act[2][1], 3.5f);
+    rl_model_free(&m);
+    rl_workspace_free(&ws);
+}
+
+static void test_grad_dense(void) {
+    problem p = {0};
+    problem_init(&p, "mlp:3-4", 5, 1);
+    problem_backward(&p, 1.0f);
+    double largest = check_grads(p.m.params, p.m.grads, p.m.n_params, problem_loss, &p);
+    CU_ASSERT(largest > 0.05);
+    /* The bias gradient is the column sum of dlogits. */
+    for (int j = 0; j < 4; j++) {
+        double sum = 0.0;
+        for (int i = 0; i < 5; i++)
+            sum += p.dlogits[i * 4 + j];
+        CU_ASSERT(rl_test_close(p.m.grads[p.m.layers[0].b_off + j], sum, 8));
+    }
+    problem_free(&p);
+}
+
+/* Hidden units 0 and 2 are active and 1 and 3 inactive for every input (|W0·x| < 0.9 < |b0|):
+ * the gradient must flow through the first and be exactly zero for the others. */
+static void test_grad_relu(void) {
+    problem p = {0};
+    problem_init(&p, "mlp:3-4-2", 6, 2);
+    const rl_layer *l0 = &p.m.layers[0];
+    fill(p.m.params + l0->w_off, 4 * 3, 200, -0.3f, 0.3f);
+    const float b0[] = {1.0f, -1.0f, 1.0f, -1.0f};
+    memcpy(p.m.params + l0->b_off, b0, sizeof b0);
+    problem_backward(&p, 1.0f);
+    for (int i = 0; i < p.batch; i++)
+        for (int j = 0; j < 4; j++) {
+            float pre = p.ws.act[1][i * 4 + j], post = p.ws.act[2][i * 4 + j];
+            CU_ASSERT_EQUAL(post, j % 2 == 0 ? pre : 0.0f);
+        }
+    for (int j = 0; j < 4; j++) {
+        const float *g_row = p.m.grads + l0->w_off + j * 3;
+        float g_bias = p.m.grads[l0->b_off + j];
+        if (j % 2 == 0) {
+            CU_ASSERT(fabsf(g_row[0]) + fabsf(g_row[1]) + fabsf(g_row[2]) > 0.0f);
+            CU_ASSERT(g_bias != 0.0f);
+        } else {
+            CU_ASSERT(g_row[0] == 0.0f && g_row[1] == 0.0f && g_row[2] == 0.0f);
+            CU_ASSERT(g_bias == 0.0f);
+        }
+    }
+    double largest = check_grads(p.m.params, p.m.grads, p.m.n_params, problem_loss, &p);
+    CU_ASSERT(largest > 0.05);
+    problem_free(&p);
+}
+
+static void test_grad_mlp_all_params(void) {
+    problem p = {0};
+    problem_init(&p, "mlp:5-4-3", 4, 3);
+    CU_ASSERT_EQUAL(p.m.n_params, (size_t)(5 * 4 + 4 + 4 * 3 + 3));
+    problem_backward(&p, 1.0f);
+    /* Check each dense layer separately so a dead first layer cannot hide behind the last one;
+     * layer 0 occupies the arena up to layer 2's weights. */
+    size_t n0 = p.m.layers[2].w_off;
+    CU_ASSERT(check_grads(p.m.params, p.m.grads, n0, problem_loss, &p) > 0.02);
+    CU_ASSERT(check_grads(p.m.params + n0, p.m.grads + n0, p.m.n_params - n0, problem_loss, &p) >
+              0.05);
+    problem_free(&p);
+}
+
+/* Backward adds into the gradients; zero_grads clears them; scale multiplies them. */
+static void test_backward_accumulates(void) {
+    problem p = {0};
+    problem_init(&p, "mlp:5-4-3", 4, 4);
+    size_t n = p.m.n_params;
+    float *once = malloc(n * sizeof(float));
+    problem_backward(&p, 1.0f);
+    memcpy(once, p.m.grads, n * sizeof(float));
+    problem_backward(&p, 1.0f);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++)
+        ok &= rl_test_close(p.m.grads[i], 2.0 * once[i], 8);
+    CU_ASSERT(ok);
+    rl_model_zero_grads(&p.m);
+    problem_backward(&p, 0.25f);
+    ok = 1;
+    for (size_t i = 0; i < n; i++)
+        ok &= rl_test_close(p.m.grads[i], 0.25 * once[i], 8);
+    CU_ASSERT(ok);
+    rl_model_zero_grads(&p.m);
+    ok = 1;
+    for (size_t i = 0; i < n; i++)
+        ok &= p.m.grads[i] == 0.0f;
+    CU_ASSERT(ok);
+    free(once);
+    problem_free(&p);
+}
+
+/* Loss functions as functions of their first argument, for check_grads. */
+typedef struct {
+    float *out; // (batch, dim)
+    const int32_t *labels;
+    const float *targets, *weights;
+    int batch, dim;
+} loss_problem;
+
+static double ce_loss(void *ctx) {
+    loss_problem *q = ctx;
+    return rl_loss_softmax_ce(q->out, q->labels, q->weights, q->batch, q->dim, 1.0f, NULL, NULL);
+}
+
+static double mse_loss(void *ctx) {
+    loss_problem *q = ctx;
+    return rl_loss_mse(q->out, q->targets, q->weights, q->batch, q->dim, 1.0f, NULL, NULL);
+}
+
+static void test_softmax_ce_values_and_stability(void) {
+    const float logits[] = {1.0f, 2.0f, 3.0f, 1000.0f, 0.0f, -1000.0f}; // (2, 3)
+    const int32_t labels[] = {2, 1};
+    const float weights[] = {0.5f, 2.0f};
+    float per[2], d[6];
+    double loss = rl_loss_softmax_ce(logits, labels, weights, 2, 3, 1.0f, d, per);
+    double l0 = log(exp(1.0) + exp(2.0) + exp(3.0)) - 3.0;
+    CU_ASSERT(rl_test_close(per[0], l0, 2));
+    CU_ASSERT(rl_test_close(per[1], 1000.0, 2));
+    CU_ASSERT(rl_test_close(loss, 0.5 * l0 + 2.0 * 1000.0, 2));
+    /* Row 1 is softmax (1, 0, 0) minus onehot(1), times weight 2. */
+    CU_ASSERT(d[3] == 2.0f && d[4] == -2.0f && d[5] == 0.0f);
+    for (int i = 0; i < 2; i++)
+        CU_ASSERT(fabs(d[3 * i] + d[3 * i + 1] + d[3 * i + 2]) < 1e-6);
+}
+
+static void test_grad_softmax_ce(void) {
+    enum { B = 3, C = 4 };
+    float logits[B * C], d[B * C], d_quarter[B * C], per[B], per_w[B];
+    const int32_t labels[B] = {0, 3, 1};
+    const float weights[B] = {0.5f, 2.0f, 0.0f};
+    fill(logits, B * C, 300, -2.0f, 2.0f);
+    loss_problem q = {logits, labels, NULL, NULL, B, C};
+
+    rl_loss_softmax_ce(logits, labels, NULL, B, C, 1.0f, d, per);
+    CU_ASSERT(check_grads(logits, d, B * C, ce_loss, &q) > 0.1);
+
+    q.weights = weights;
+    double loss = rl_loss_softmax_ce(logits, labels, weights, B, C, 1.0f, d, per_w);
+    CU_ASSERT(check_grads(logits, d, B * C, ce_loss, &q) > 0.1);
+    /* per_example is unweighted; the total is weighted; a zero weight zeroes the row. */
+    CU_ASSERT(memcmp(per, per_w, sizeof per) == 0);
+    CU_ASSERT(rl_test_close(loss, 0.5 * per[0] + 2.0 * per[1], 8));
+    for (int j = 0; j < C; j++)
+        CU_ASSERT(d[2 * C + j] == 0.0f);
+    /* scale multiplies the gradient (exactly, for a power of two) and not the loss. */
+    double loss_q = rl_loss_softmax_ce(logits, labels, weights, B, C, 0.25f, d_quarter, NULL);
+    CU_ASSERT_EQUAL(loss_q, loss);
+    for (int i = 0; i < B * C; i++)
+        CU_ASSERT_EQUAL(d_quarter[i], 0.25f * d[i]);
+}
+
+static void test_mse(void) {
+    const float out[] = {1.0f, 2.0f, 0.5f, 0.5f}, targets[] = {0.0f, 4.0f, 0.5f, 1.5f};
+    const float weights[] = {2.0f, 3.0f};
+    float per[2], d[4];
+    /* ½((1 - 0)² + (2 - 4)²) = 2.5 and ½(0 + 1) = 0.5; weighted 2·2.5 + 3·0.5. */
+    double loss = rl_loss_mse(out, targets, weights, 2, 2, 0.5f, d, per);
+    CU_ASSERT_EQUAL(loss, 6.5);
+    CU_ASSERT(per[0] == 2.5f && per[1] == 0.5f);
+    /* scale · w · (out − target) */
+    CU_ASSERT(d[0] == 1.0f && d[1] == -2.0f && d[2] == 0.0f && d[3] == -1.5f);
+
+    enum { B = 3, D = 4 };
+    float o[B * D], t[B * D], g[B * D];
+    const float w[B] = {1.0f, 0.25f, 3.0f};
+    fill(o, B * D, 400, -1.0f, 1.0f);
+    fill(t, B * D, 401, -1.0f, 1.0f);
+    loss_problem q = {o, NULL, t, w, B, D};
+    rl_loss_mse(o, t, w, B, D, 1.0f, g, NULL);
+    CU_ASSERT(check_grads(o, g, B * D, mse_loss, &q) > 0.1);
+}
+
+static void test_count_correct_ties(void) {
+    const float logits[] = {
+        1.0f,  3.0f,  3.0f,  /* tie between 1 and 2: 1 wins */
+        1.0f,  3.0f,  3.0f,  /* label 2 loses the tie */
+        5.0f,  5.0f,  5.0f,  /* all tied: 0 wins */
+        0.0f,  -1.0f, 2.0f,  /* clear argmax 2 */
+        0.0f,  -1.0f, 2.0f,  /* wrong label */
+        -1.0f, -1.0f, -2.0f, /* tie between 0 and 1: label 1 loses */
+    };
+    const int32_t labels[] = {1, 2, 0, 2, 0, 1};
+    const int expected[] = {1, 0, 1, 1, 0, 0};
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(rl_count_correct(logits + 3 * i, labels + i, 1, 3), expected[i]);
+    CU_ASSERT_EQUAL(rl_count_correct(logits, labels, 6, 3), 3);
+    CU_ASSERT_EQUAL(rl_count_correct(logits, labels, 0, 3), 0);
+}
+
+static void test_sgd_two_steps(void) {
+    rl_optimizer o;
+    CU_ASSERT_FATAL(rl_opt_init(&o, RL_OPT_SGD, 2, 0.1f, 0.9f, 0.01f) == 0);
+    CU_ASSERT_PTR_NULL(o.v);
+    float theta[2] = {1.0f, -2.0f};
+    const float g1[2] = {0.5f, 0.25f}, g2[2] = {-0.3f, 0.25f};
+    /* Step 1: g + wd·θ = (0.51, 0.23) = v; θ = (1 − 0.051, −2 − 0.023). */
+    rl_opt_step(&o, theta, g1);
+    CU_ASSERT(rl_test_close(o.m[0], 0.51, 4) && rl_test_close(o.m[1], 0.23, 4));
+    CU_ASSERT(rl_test_close(theta[0], 0.949, 4) && rl_test_close(theta[1], -2.023, 4));
+    /* Step 2: g + wd·θ = (−0.29051, 0.22977); v = 0.9·(0.51, 0.23) + that = (0.16849, 0.43677);
+     * θ = (0.949 − 0.016849, −2.023 − 0.043677). */
+    rl_opt_step(&o, theta, g2);
+    CU_ASSERT(rl_test_close(o.m[0], 0.16849, 8) && rl_test_close(o.m[1], 0.43677, 8));
+    CU_ASSERT(rl_test_close(theta[0], 0.932151, 8) && rl_test_close(theta[1], -2.066677, 8));
+    CU_ASSERT_EQUAL(o.t, 2);
+    rl_opt_free(&o);
+}
+
+static void test_adam_two_steps(void) {
+    rl_optimizer o;
+    CU_ASSERT_FATAL(rl_opt_init(&o, RL_OPT_ADAM, 2, 0.1f, 0.0f, 0.01f) == 0);
+    CU_ASSERT(o.beta1 == 0.9f && o.beta2 == 0.999f && o.eps == 1e-8f);
+    float theta[2] = {1.0f, -2.0f};
+    const float g1[2] = {0.5f, 0.25f}, g2[2] = {-0.3f, 0.25f};
+    /* Step 1: g = (0.51, 0.23); m = 0.1·g, v = 0.001·g²; bias-corrected m̂/√v̂ = sign(g), so
+     * θ moves by lr: (0.9, −2.1) (up to eps). */
+    rl_opt_step(&o, theta, g1);
+    CU_ASSERT(rl_test_close(o.m[0], 0.051, 4) && rl_test_close(o.v[1], 5.29e-5, 4));
+    CU_ASSERT(rl_test_close(theta[0], 0.9, 8) && rl_test_close(theta[1], -2.1, 8));
+    /* Step 2: g = (−0.3 + 0.009, 0.25 − 0.021) = (−0.291, 0.229);
+     * m = 0.9·(0.051, 0.023) + 0.1·g = (0.0168, 0.0436);
+     * v = 0.999·(2.601e-4, 5.29e-5) + 0.001·g² = (3.445209e-4, 1.052881e-4);
+     * θ −= 0.1 / (1 − 0.9²) · m / (√v / √(1 − 0.999²) + 1e-8)
+     *   = (0.9 − 0.0212988, −2.1 − 0.0999884). */
+    rl_opt_step(&o, theta, g2);
+    CU_ASSERT(rl_test_close(o.m[0], 0.0168, 8) && rl_test_close(o.m[1], 0.0436, 8));
+    CU_ASSERT(rl_test_close(o.v[0], 3.445209e-4, 8) && rl_test_close(o.v[1], 1.052881e-4, 8));
+    CU_ASSERT(rl_test_close(theta[0], 0.8787012438702138, 16));
+    CU_ASSERT(rl_test_close(theta[1], -2.1999883963972606, 16));
+    rl_opt_free(&o);
+}
+
+static void test_opt_rejects_bad_settings(void) {
+    rl_optimizer o;
+    CU_ASSERT_EQUAL(rl_opt_init(&o, RL_OPT_SGD, 4, -0.1f, 0.9f, 0.0f), RL_ERR);
+    CU_ASSERT_PTR_NULL(o.m);
+    CU_ASSERT_EQUAL(rl_opt_init(&o, RL_OPT_SGD, 4, NAN, 0.9f, 0.0f), RL_ERR);
+    CU_ASSERT_EQUAL(rl_opt_init(&o, RL_OPT_SGD, 4, 0.1f, 1.0f, 0.0f), RL_ERR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), "momentum"));
+    CU_ASSERT_EQUAL(rl_opt_init(&o, RL_OPT_ADAM, 4, 0.1f, 0.0f, -1.0f), RL_ERR);
+    CU_ASSERT_EQUAL(rl_opt_init(&o, (rl_opt_kind)7, 4, 0.1f, 0.0f, 0.0f), RL_ERR);
+    CU_ASSERT(rl_error_hint()[0] != '\0');
+}
+
+/* Full-batch training of mlp:4-8-3 on 12 random points with labels i % 3. Returns the final
+ * loss; *first_loss gets the loss before the first step; params (n_params) the final weights. */
+static double train_tiny(rl_opt_kind kind, float lr, float momentum, int steps, double *first_loss,
+                         float *params) {
+    problem p = {0};
+    problem_init(&p, "mlp:4-8-3", 12, 5);
+    rl_optimizer o;
+    CU_ASSERT_FATAL(rl_opt_init(&o, kind, p.m.n_params, lr, momentum, 1e-4f) == 0);
+    for (int s = 0; s < steps; s++) {
+        rl_model_zero_grads(&p.m);
+        double loss = problem_backward(&p, 1.0f / p.batch);
+        if (s == 0)
+            *first_loss = loss;
+        rl_opt_step(&o, p.m.params, p.m.grads);
+    }
+    double loss = problem_loss(&p);
+    memcpy(params, p.m.params, p.m.n_params * sizeof(float));
+    rl_opt_free(&o);
+    problem_free(&p);
+    return loss;
+}
+
+static void test_optimizers_reduce_loss_deterministically(void) {
+    enum { N = 4 * 8 + 8 + 8 * 3 + 3 };
+    float a[N], b[N];
+    double first, last;
+    last = train_tiny(RL_OPT_SGD, 0.1f, 0.9f, 150, &first, a);
+    CU_ASSERT(last < 0.5 * first);
+    last = train_tiny(RL_OPT_ADAM, 0.01f, 0.0f, 150, &first, a);
+    CU_ASSERT(last < 0.5 * first);
+    double again = train_tiny(RL_OPT_ADAM, 0.01f, 0.0f, 150, &first, b);
+    CU_ASSERT(memcmp(a, b, sizeof a) == 0);
+    CU_ASSERT_EQUAL(again, last);
+}
+
+static const rl_test tests[] = {
+    {"spec parsing accepts good specs with the right layout", test_spec_accepts},
+    {"spec parsing rejects bad specs with a hint", test_spec_rejects},
+    {"free(NULL) is a no-op and free leaves zeroed structs", test_free_null_and_zeroed},
+    {"workspace rejects a non-positive batch", test_workspace_rejects_bad_batch},
+    {"init is deterministic, seed-dependent and Kaiming-bounded",
+     test_init_deterministic_and_bounded},
+    {"forward matches a hand-computed mlp", test_forward_hand_example},
+    {"dense gradients match finite differences", test_grad_dense},
+    {"relu gradients match finite differences", test_grad_relu},
+    {"all mlp:5-4-3 gradients match finite differences", test_grad_mlp_all_params},
+    {"backward accumulates and scales gradients", test_backward_accumulates},
+    {"softmax CE values are right and stable", test_softmax_ce_values_and_stability},
+    {"softmax CE gradients match finite differences", test_grad_softmax_ce},
+    {"MSE values and gradients", test_mse},
+    {"count_correct breaks ties by first maximum", test_count_correct_ties},
+    {"SGD matches two hand-computed steps", test_sgd_two_steps},
+    {"Adam matches two hand-computed steps", test_adam_two_steps},
+    {"optimizer init rejects bad settings", test_opt_rejects_bad_settings},
+    {"SGD and Adam reduce a tiny loss, deterministically",
+     test_optimizers_reduce_loss_deterministically},
+    {NULL, NULL},
+};
+
+RL_TEST_SUITE("nn", tests)
