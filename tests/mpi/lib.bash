@@ -1,0 +1,40 @@
+# Helpers for the MPI shell tests (sourced). ctest sets RANKLAB (the program) and the Open MPI
+# environment; each test works in its own scratch directory.
+set -euo pipefail
+: "${RANKLAB:?RANKLAB must point at build/ranklab}"
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/ranklab-test.XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
+FAILURES=0
+CHECKS=0
+
+# A small but real Fashion-MNIST job: a few seconds on 2 cores.
+SMALL_TRAIN=(data.train_limit=3000 data.test_limit=1000 model.spec=mlp:784-64-10 train.epochs=3
+             train.batch=100 train.chunk=16)
+
+ranks() { # ranks P ARGS... : run the program on P ranks
+    local p=$1
+    shift
+    mpiexec --oversubscribe -n "$p" "$RANKLAB" "$@"
+}
+
+check() { # check "what" COMMAND... : the command must succeed; counts a pass or a failure
+    local what=$1
+    shift
+    CHECKS=$((CHECKS + 1))
+    if "$@"; then
+        echo "ok: $what"
+    else
+        echo "FAILED: $what"
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+
+# Same metrics, final values (but wall time) and arrays, bit for bit.
+same_results() {
+    /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/same_results.py" "$1" "$2"
+}
+
+finish() {
+    echo "$((CHECKS - FAILURES)) passed, $FAILURES failed"
+    [ "$FAILURES" -eq 0 ]
+}
