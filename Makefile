@@ -40,14 +40,14 @@ run: build
 	$(MPIEXEC) $(BUILD)/ranklab run train
 
 check: build
-	$(BUILD)/ranklab_unit
+	$(BUILD)/tests/ranklab_unit
 	cd $(BUILD) && ctest --output-on-failure --timeout 900
 
 # Unit and MPI tests under AddressSanitizer + UBSan (LeakSanitizer off for MPI runs: Open MPI's
 # own allocations at exit are not ours).
 check-sanitize: deps
 	$(MAKE) build BUILD=build-sanitize CMAKE_FLAGS="-DRANKLAB_ASAN=ON -DRANKLAB_UBSAN=ON -DRANKLAB_WERROR=ON"
-	build-sanitize/ranklab_unit
+	build-sanitize/tests/ranklab_unit
 	cd build-sanitize && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -L mpi --timeout 900
 
 clean:

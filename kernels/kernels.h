@@ -46,4 +46,10 @@ static inline float kern_u32_to_unit(uint32_t w) {
     return (float)(w >> 8) * (1.0f / 16777216.0f);
 }
 
+/* lo + width · u, kept below hi (float rounding can otherwise land exactly on hi). */
+static inline float kern_unit_to_range(float u, float lo, float width, float hi) {
+    float v = lo + width * u;
+    return v < hi ? v : __builtin_nextafterf(hi, lo);
+}
+
 #endif

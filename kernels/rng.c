@@ -2,6 +2,7 @@
 #include "kernels/kernels.h"
 
 #include <Random123/philox.h>
+#include <math.h>
 
 void kern_philox(const uint32_t key[2], const uint32_t counter[4], uint32_t out[4]) {
     philox4x32_key_t k = {{key[0], key[1]}};
@@ -20,12 +21,12 @@ void kern_fill_uniform(float *x, size_t n, const uint32_t key[2], uint32_t strea
         uint32_t ctr[4] = {stream, (uint32_t)(i / 4), 0, 0};
         kern_philox(key, ctr, block);
         for (int j = 0; j < 4; j++)
-            x[i + j] = lo + width * kern_u32_to_unit(block[j]);
+            x[i + j] = kern_unit_to_range(kern_u32_to_unit(block[j]), lo, width, hi);
     }
     if (i < n) {
         uint32_t ctr[4] = {stream, (uint32_t)(i / 4), 0, 0};
         kern_philox(key, ctr, block);
         for (int j = 0; i + j < n; j++)
-            x[i + j] = lo + width * kern_u32_to_unit(block[j]);
+            x[i + j] = kern_unit_to_range(kern_u32_to_unit(block[j]), lo, width, hi);
     }
 }

@@ -45,7 +45,8 @@ void kern_ref_fill_uniform(float *x, size_t n, const uint32_t key[2], uint32_t s
     for (size_t i = 0; i < n; i++) {
         uint32_t ctr[4] = {stream, (uint32_t)(i / 4), 0, 0}, block[4];
         kern_philox(key, ctr, block);
-        x[i] = lo + (hi - lo) * kern_u32_to_unit(block[i % 4]);
+        float v = lo + (hi - lo) * kern_u32_to_unit(block[i % 4]);
+        x[i] = v < hi ? v : nextafterf(hi, lo);
     }
 }
 

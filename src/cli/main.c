@@ -76,20 +76,29 @@ static int build_config(const rl_experiment *exp, int argc, char **argv, rl_conf
     char origin[96];
     snprintf(origin, sizeof origin, "experiments/%s.ini (built in)", exp->name);
     int rc = rl_cfg_load_text(cfg, exp->default_ini, origin);
-    for (int i = 0; rc == 0 && i < argc; i++) {
-        if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
-            rc = i + 1 < argc ? rl_cfg_load_file(cfg, argv[++i])
-                              : rl_fail("-c needs a file", "ranklab run EXPERIMENT -c FILE.ini");
-        } else if (!strcmp(argv[i], "--out")) {
-            if (!out_dir || i + 1 >= argc)
-                rc = rl_fail("--out needs a directory here", "ranklab run EXPERIMENT --out DIR");
-            else
-                *out_dir = argv[++i];
-        } else if (strchr(argv[i], '=')) {
-            rc = rl_cfg_set_override(cfg, argv[i]);
-        } else {
-            rc = rl_fail("unexpected argument '%s'",
-                         "overrides look like section.key=value; see ranklab run --help", argv[i]);
+    /* Files first, then overrides, whatever order they were given in. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; rc == 0 && i < argc; i++) {
+            if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+                if (i + 1 >= argc)
+                    rc = rl_fail("-c needs a file", "ranklab run EXPERIMENT -c FILE.ini");
+                else if (pass == 0)
+                    rc = rl_cfg_load_file(cfg, argv[i + 1]);
+                i++;
+            } else if (!strcmp(argv[i], "--out")) {
+                if (!out_dir || i + 1 >= argc)
+                    rc = rl_fail("--out needs a directory here", "ranklab run EXPERIMENT --out DIR");
+                else
+                    *out_dir = argv[i + 1];
+                i++;
+            } else if (strchr(argv[i], '=')) {
+                if (pass == 1)
+                    rc = rl_cfg_set_override(cfg, argv[i]);
+            } else {
+                rc = rl_fail("unexpected argument '%s'",
+                             "overrides look like section.key=value; see ranklab run --help",
+                             argv[i]);
+            }
         }
     }
     if (rc == 0)

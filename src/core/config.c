@@ -237,7 +237,7 @@ static int canonical_value(const rl_cfg_spec *s, const char *text, const char *o
         if (has_range && (v < s->min || v > s->max))
             return rl_fail("%s: %s = %s is out of range", NULL, origin, s->key, text),
                    rl_fail_hint("%s", range);
-        format_double(out, out_n, v);
+        format_double(out, out_n, v == 0.0 ? 0.0 : v); /* -0 reads as 0 */
         return 0;
     }
     case RL_CFG_BOOL:

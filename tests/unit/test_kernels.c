@@ -1,0 +1,535 @@
+/* Unit tests of kernels/: every kernel against its kern_ref_ reference (sgemm within an
+ * epsilon-scaled per-element bound; fixed point and uniform fill bit for bit), fixed-point sums
+ * independent of order and grouping, and the Random123 Philox4x32-10 known-answer vectors. */
+#include "kernels/kernels.h"
+#include "tests/unit/harness.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIX_LIMIT 4611686018427387904.0 /* 2^62, the saturation bound */
+
+static const uint32_t test_key[2] = {0x01234567u, 0x89abcdefu};
+
+/* Uniform test data in [lo, hi), reproducible from `stream`. */
+static void fill(float *x, size_t n, uint32_t stream, float lo, float hi) {
+    kern_ref_fill_uniform(x, n, test_key, stream, lo, hi);
+}
+
+/* ---- sgemm ---- */
+
+/* Element (i, j) of op(X) for a row-major X with leading dimension ld. */
+static float op_at(const float *x, int trans, int ld, int i, int j) {
+    return trans ? x[(size_t)j * ld + i] : x[(size_t)i * ld + j];
+}
+
+/* Runs kern_sgemm and kern_ref_sgemm on the same random inputs and checks every element of C
+ * against |diff| <= tol · eps · (|alpha| · sum_k |a_ik · b_kj| + |beta · c_ij|), that nothing
+ * is NaN, and that the padding columns of C (beyond n, up to ldc) are untouched. With beta = 0
+ * C starts as NaN, which must not leak into the result. Returns the number of bad elements. */
+static int check_sgemm(int ta, int tb, int m, int n, int k, int pad, float alpha, float beta,
+                       uint32_t seed) {
+    const float sentinel = 12345.0f;
+    int a_rows = ta ? k : m, a_cols = ta ? m : k;
+    int b_rows = tb ? n : k, b_cols = tb ? k : n;
+    int lda = a_cols + pad, ldb = b_cols + pad, ldc = n + pad;
+    size_t na = (size_t)a_rows * lda, nb = (size_t)b_rows * ldb, nc = (size_t)m * ldc;
+    float *a = malloc(na * sizeof(float)), *b = malloc(nb * sizeof(float));
+    float *c = malloc(nc * sizeof(float)), *c_ref = malloc(nc * sizeof(float));
+    float *c0 = malloc(nc * sizeof(float));
+    fill(a, na, seed, -1.0f, 1.0f);
+    fill(b, nb, seed + 1, -2.0f, 2.0f);
+    fill(c0, nc, seed + 2, -1.0f, 1.0f);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < ldc; j++) {
+            float *v = &c0[(size_t)i * ldc + j];
+            if (j >= n)
+                *v = sentinel;
+            else if (beta == 0.0f)
+                *v = NAN;
+        }
+    memcpy(c, c0, nc * sizeof(float));
+    memcpy(c_ref, c0, nc * sizeof(float));
+    kern_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    kern_ref_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c_ref, ldc);
+
+    const double tol = 4.0 + k; /* the textbook gamma_k bound, in units of eps */
+    int bad = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < ldc; j++) {
+            size_t at = (size_t)i * ldc + j;
+            if (j >= n) {
+                bad += c[at] != sentinel || c_ref[at] != sentinel;
+                continue;
+            }
+            double sum_abs = 0.0;
+            for (int p = 0; p < k; p++)
+                sum_abs += fabs((double)op_at(a, ta, lda, i, p) * op_at(b, tb, ldb, p, j));
+            double prev = beta == 0.0f ? 0.0 : fabs((double)beta * c0[at]);
+            double bound = tol * FLT_EPSILON * (fabs(alpha) * sum_abs + prev);
+            double diff = fabs((double)c[at] - c_ref[at]);
+            if (isnan(c[at]) || isnan(c_ref[at]) || !(diff <= bound)) {
+                if (bad < 3)
+                    fprintf(stderr,
+                            "\n  sgemm ta=%d tb=%d %dx%dx%d pad=%d alpha=%g beta=%g (%d,%d): "
+                            "%.9g vs ref %.9g (bound %.3g)\n",
+                            ta, tb, m, n, k, pad, alpha, beta, i, j, c[at], c_ref[at], bound);
+                bad++;
+            }
+        }
+    free(a);
+    free(b);
+    free(c);
+    free(c_ref);
+    free(c0);
+    return bad;
+}
+
+static void test_sgemm_matches_ref(void) {
+    static const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {64, 128, 96}, {2, 9, 1}};
+    static const float ab[][2] = {{1.0f, 0.0f}, {-1.5f, 0.0f}, {0.75f, 0.5f}, {1.0f, 0.5f}};
+    uint32_t seed = 10;
+    int cases = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (size_t c = 0; c < sizeof ab / sizeof ab[0]; c++)
+                    for (int pad = 0; pad <= 3; pad += 3) {
+                        int bad = check_sgemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2],
+                                              pad, ab[c][0], ab[c][1], seed);
+                        CU_ASSERT_EQUAL(bad, 0);
+                        seed += 3;
+                        cases++;
+                    }
+    CU_ASSERT_EQUAL(cases, 5 * 4 * 4 * 2);
+}
+
+/* A hand example: the four transposition combinations of [[1,2],[3,4]]·[[5,6],[7,8]]. */
+static void test_sgemm_hand_example(void) {
+    const float x[] = {1, 2, 3, 4}, y[] = {5, 6, 7, 8};
+    /* op(x)·op(y) for (ta, tb) = (0,0), (0,1), (1,0), (1,1). */
+    const float expect[4][4] = {
+        {19, 22, 43, 50}, {17, 23, 39, 53}, {26, 30, 38, 44}, {23, 31, 34, 46}};
+    for (int t = 0; t < 4; t++) {
+        float c[4] = {NAN, NAN, NAN, NAN};
+        kern_sgemm(t >> 1, t & 1, 2, 2, 2, 1.0f, x, 2, y, 2, 0.0f, c, 2);
+        for (int i = 0; i < 4; i++)
+            CU_ASSERT_EQUAL(c[i], expect[t][i]);
+        /* alpha = 2, beta = 0.5 on top of the previous result: 2·E + 0.5·E. */
+        kern_sgemm(t >> 1, t & 1, 2, 2, 2, 2.0f, x, 2, y, 2, 0.5f, c, 2);
+        for (int i = 0; i < 4; i++)
+            CU_ASSERT_EQUAL(c[i], 2.5f * expect[t][i]);
+    }
+}
+
+/* ---- fixed point ---- */
+
+/* The number of elements of x that must saturate (or are NaN) at frac_bits. */
+static size_t expected_saturated(const float *x, size_t n, int frac_bits) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += isnan(x[i]) || fabs(ldexp((double)x[i], frac_bits)) > FIX_LIMIT;
+    return count;
+}
+
+/* 1000 random values of mixed magnitudes and signs followed by special values. */
+static size_t fixed_inputs(float *x, size_t cap, int frac_bits) {
+    size_t n = 1000;
+    fill(x, n, 300, -1.0f, 1.0f);
+    for (size_t i = 0; i < n; i++)
+        x[i] = ldexpf(x[i], (int)(i % 31) - 15); /* 2^-15 .. 2^15 */
+    const float half = ldexpf(1.0f, -frac_bits - 1);
+    const float limit_x = ldexpf(1.0f, 62 - frac_bits); /* exactly 2^62 in fixed point */
+    const float specials[] = {
+        0.0f, -0.0f, half, -half, 3 * half, -3 * half, 5 * half, -5 * half, 7 * half, -7 * half,
+        1e30f, -1e30f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN, -NAN, limit_x, -limit_x,
+        nextafterf(limit_x, INFINITY), -nextafterf(limit_x, INFINITY),
+        nextafterf(limit_x, 0.0f), FLT_MIN, -FLT_MIN, 1.0f, -1.0f,
+    };
+    for (size_t i = 0; i < sizeof specials / sizeof specials[0] && n < cap; i++)
+        x[n++] = specials[i];
+    return n;
+}
+
+static void test_to_fixed_matches_ref(void) {
+    static const int frac[] = {0, 8, 24, 40};
+    float x[1100];
+    int64_t q[1100], q_ref[1100];
+    for (size_t f = 0; f < sizeof frac / sizeof frac[0]; f++) {
+        size_t n = fixed_inputs(x, 1100, frac[f]);
+        memset(q, 0x5a, sizeof q);
+        memset(q_ref, 0xa5, sizeof q_ref);
+        size_t sat = kern_to_fixed(x, q, n, frac[f]);
+        size_t sat_ref = kern_ref_to_fixed(x, q_ref, n, frac[f]);
+        CU_ASSERT(memcmp(q, q_ref, n * sizeof(int64_t)) == 0);
+        CU_ASSERT_EQUAL(sat, sat_ref);
+        CU_ASSERT_EQUAL(sat, expected_saturated(x, n, frac[f]));
+        CU_ASSERT(sat >= 8); /* ±1e30, ±FLT_MAX, ±inf, two NaNs at least */
+        for (size_t i = 0; i < n; i++) {
+            double scaled = ldexp((double)x[i], frac[f]);
+            int64_t expect = 0;
+            if (fabs(scaled) > FIX_LIMIT)
+                expect = scaled > 0 ? (int64_t)1 << 62 : -((int64_t)1 << 62);
+            else if (!isnan(x[i]))
+                expect = (int64_t)nearbyint(scaled);
+            CU_ASSERT_EQUAL(q[i], expect);
+        }
+    }
+}
+
+/* Exact halves round to even; the saturation bound itself does not saturate. */
+static void test_to_fixed_rounding_and_saturation(void) {
+    const int f = 40;
+    const float h = ldexpf(1.0f, -f - 1); /* half a unit */
+    const float x[] = {h, -h, 3 * h, -3 * h, 5 * h, -5 * h, 7 * h, ldexpf(1.0f, 22),
+                       -ldexpf(1.0f, 22), ldexpf(1.0f, 23), -INFINITY, NAN};
+    const int64_t expect[] = {0, 0, 2, -2, 2, -2, 4, (int64_t)1 << 62, -((int64_t)1 << 62),
+                              (int64_t)1 << 62, -((int64_t)1 << 62), 0};
+    enum { N = sizeof x / sizeof x[0] };
+    int64_t q[N], q_ref[N];
+    CU_ASSERT_EQUAL(kern_to_fixed(x, q, N, f), 3);
+    CU_ASSERT_EQUAL(kern_ref_to_fixed(x, q_ref, N, f), 3);
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT_EQUAL(q[i], expect[i]);
+        CU_ASSERT_EQUAL(q_ref[i], expect[i]);
+    }
+}
+
+static void test_add_fixed_matches_ref(void) {
+    static const int frac[] = {0, 24, 40};
+    float x[1100];
+    int64_t acc[1100], acc_ref[1100], q[1100];
+    for (size_t f = 0; f < sizeof frac / sizeof frac[0]; f++) {
+        size_t n = fixed_inputs(x, 1100, frac[f]);
+        /* Start from arbitrary accumulators well inside the int64 range. */
+        for (size_t i = 0; i < n; i++)
+            acc[i] = acc_ref[i] = ((int64_t)i * 7919 - 3000000) * ((int64_t)1 << 30);
+        size_t sat = kern_add_fixed(x, acc, n, frac[f]);
+        size_t sat_ref = kern_ref_add_fixed(x, acc_ref, n, frac[f]);
+        CU_ASSERT(memcmp(acc, acc_ref, n * sizeof(int64_t)) == 0);
+        CU_ASSERT_EQUAL(sat, sat_ref);
+        CU_ASSERT_EQUAL(sat, expected_saturated(x, n, frac[f]));
+        /* Adding is converting then adding. */
+        kern_to_fixed(x, q, n, frac[f]);
+        int ok = 1;
+        for (size_t i = 0; i < n; i++)
+            ok &= acc[i] == ((int64_t)i * 7919 - 3000000) * ((int64_t)1 << 30) + q[i];
+        CU_ASSERT(ok);
+    }
+}
+
+static void test_from_fixed_matches_ref(void) {
+    enum { N = 1000 };
+    int64_t q[N];
+    float x[N], x_ref[N];
+    uint32_t w[4], ctr[4] = {0, 0, 7, 0};
+    for (int i = 0; i < N; i += 2) {
+        ctr[1] = (uint32_t)i;
+        kern_philox(test_key, ctr, w);
+        /* Random 64-bit values of every magnitude up to ±2^62, both signs. */
+        int64_t v = (int64_t)((((uint64_t)w[0] << 32) | w[1]) >> (2 + w[2] % 62));
+        q[i] = v;
+        q[i + 1] = -v;
+    }
+    q[0] = 0;
+    q[1] = (int64_t)1 << 62;
+    q[2] = -((int64_t)1 << 62);
+    q[3] = 1;
+    q[4] = -1;
+    static const int frac[] = {0, 8, 24, 40};
+    for (size_t f = 0; f < sizeof frac / sizeof frac[0]; f++) {
+        kern_from_fixed(q, x, N, frac[f]);
+        kern_ref_from_fixed(q, x_ref, N, frac[f]);
+        CU_ASSERT(memcmp(x, x_ref, sizeof x) == 0);
+        /* Each value is q · 2^-f correctly rounded to float (within half an ulp). */
+        int close = 1;
+        for (int i = 0; i < N; i++) {
+            double exact = ldexp((double)q[i], -frac[f]);
+            close &= fabs(x[i] - exact) <= 0.5 * FLT_EPSILON * fabs(exact) * (1 + 1e-6);
+        }
+        CU_ASSERT(close);
+    }
+}
+
+/* float -> fixed -> float is the identity for values the fixed format represents. */
+static void test_fixed_round_trip(void) {
+    enum { N = 1000 };
+    const int f = 40;
+    float x[N], back[N];
+    int64_t q[N];
+    /* k · 2^-f for integers |k| < 2^24: exact in float and in fixed point, q must equal k. */
+    int32_t k[N];
+    fill(x, N, 400, -16777215.0f, 16777215.0f);
+    for (int i = 0; i < N; i++) {
+        k[i] = (int32_t)x[i];
+        x[i] = ldexpf((float)k[i], -f);
+    }
+    CU_ASSERT_EQUAL(kern_to_fixed(x, q, N, f), 0);
+    int ok = 1;
+    for (int i = 0; i < N; i++)
+        ok &= q[i] == k[i];
+    CU_ASSERT(ok);
+    kern_from_fixed(q, back, N, f);
+    CU_ASSERT(memcmp(x, back, sizeof x) == 0);
+
+    /* Ordinary floats of magnitude >= 2^-17 have ulp >= 2^-40: they round-trip exactly. */
+    fill(x, N, 401, -1000.0f, 1000.0f);
+    CU_ASSERT_EQUAL(kern_to_fixed(x, q, N, f), 0);
+    kern_from_fixed(q, back, N, f);
+    int checked = 0;
+    ok = 1;
+    for (int i = 0; i < N; i++) {
+        double scaled = ldexp((double)x[i], f);
+        if (scaled != floor(scaled))
+            continue;
+        ok &= back[i] == x[i];
+        checked++;
+    }
+    CU_ASSERT(ok);
+    CU_ASSERT(checked > 990);
+}
+
+/* Sum of x[i] for i in [lo, hi) with a stride, one kern_add_fixed per element. */
+static int64_t fixed_sum(const float *x, long lo, long hi, long stride, int frac_bits) {
+    int64_t acc = 0;
+    if (stride > 0)
+        for (long i = lo; i < hi; i += stride)
+            kern_add_fixed(&x[i], &acc, 1, frac_bits);
+    else
+        for (long i = hi - 1; i >= lo; i += stride)
+            kern_add_fixed(&x[i], &acc, 1, frac_bits);
+    return acc;
+}
+
+/* The reason for fixed point: the int64 sum of the same floats is the same whatever the order
+ * and grouping (the number of ranks), where float sums are not. */
+static void test_fixed_sum_order_independent(void) {
+    enum { N = 1000 };
+    const int f = 40;
+    float x[N];
+    fill(x, N, 500, -1.0f, 1.0f);
+    for (int i = 0; i < N; i++)
+        x[i] = ldexpf(x[i], (i * 7) % 21 - 10); /* magnitudes 2^-10 .. 2^10 */
+
+    int64_t forward = fixed_sum(x, 0, N, 1, f);
+    CU_ASSERT_EQUAL(fixed_sum(x, 0, N, -1, f), forward);
+
+    /* Whole-array conversion, then an integer sum. */
+    int64_t q[N], total = 0;
+    kern_to_fixed(x, q, N, f);
+    for (int i = 0; i < N; i++)
+        total += q[i];
+    CU_ASSERT_EQUAL(total, forward);
+
+    /* g partial accumulators (contiguous blocks, or cyclic), added in reverse order. */
+    for (int g = 2; g <= 4; g++) {
+        int64_t blocks = 0, cyclic = 0;
+        for (int r = g - 1; r >= 0; r--) {
+            long lo = (long)N * r / g, hi = (long)N * (r + 1) / g;
+            blocks += fixed_sum(x, lo, hi, r % 2 ? -1 : 1, f);
+            cyclic += fixed_sum(x, r, N, g, f);
+        }
+        CU_ASSERT_EQUAL(blocks, forward);
+        CU_ASSERT_EQUAL(cyclic, forward);
+    }
+
+    /* A random permutation, and vector accumulators: 10 "items" of 100 values, split over
+     * 1..4 "ranks" that each accumulate their items and are then added. */
+    int perm[N];
+    for (int i = 0; i < N; i++)
+        perm[i] = i;
+    uint32_t w[4], ctr[4] = {0, 0, 9, 0};
+    for (int i = N - 1; i > 0; i--) {
+        ctr[1] = (uint32_t)i;
+        kern_philox(test_key, ctr, w);
+        int j = (int)(w[0] % (uint32_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    int64_t shuffled = 0;
+    for (int i = 0; i < N; i++)
+        kern_add_fixed(&x[perm[i]], &shuffled, 1, f);
+    CU_ASSERT_EQUAL(shuffled, forward);
+
+    int64_t one_rank[100] = {0};
+    for (int item = 0; item < 10; item++)
+        kern_add_fixed(x + item * 100, one_rank, 100, f);
+    for (int p = 2; p <= 4; p++) {
+        int64_t total_p[100] = {0};
+        for (int r = 0; r < p; r++) {
+            int64_t mine[100] = {0};
+            for (int item = 10 * r / p; item < 10 * (r + 1) / p; item++)
+                kern_add_fixed(x + item * 100, mine, 100, f);
+            for (int j = 0; j < 100; j++)
+                total_p[j] += mine[j];
+        }
+        CU_ASSERT(memcmp(total_p, one_rank, sizeof one_rank) == 0);
+    }
+
+    /* The same data does expose float non-associativity (so the test means something). */
+    float fwd = 0.0f, rev = 0.0f;
+    for (int i = 0; i < N; i++) {
+        fwd += x[i];
+        rev += x[N - 1 - i];
+    }
+    CU_ASSERT(fwd != rev);
+}
+
+/* ---- Philox and uniform fill ---- */
+
+static void test_philox_known_answers(void) {
+    /* Random123's kat_vectors for philox4x32 10: counter, key, expected. */
+    static const uint32_t kat[][10] = {
+        {0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0x408f276d,
+         0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, 0xd16cfe09,
+         0x94fdcceb, 0x5001e420, 0x24126ea1},
+    };
+    for (size_t v = 0; v < sizeof kat / sizeof kat[0]; v++) {
+        uint32_t out[4] = {0, 0, 0, 0};
+        kern_philox(&kat[v][4], &kat[v][0], out);
+        for (int i = 0; i < 4; i++)
+            CU_ASSERT_EQUAL(out[i], kat[v][6 + i]);
+    }
+}
+
+static void test_fill_uniform_matches_ref(void) {
+    static const size_t sizes[] = {0, 1, 3, 4, 5, 1001};
+    static float x[1002], x_ref[1002];
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        for (size_t i = 0; i <= n; i++)
+            x[i] = x_ref[i] = -7.0f; /* x[n] is a guard: nothing is written past n */
+        kern_fill_uniform(x, n, test_key, 3, -0.5f, 2.0f);
+        kern_ref_fill_uniform(x_ref, n, test_key, 3, -0.5f, 2.0f);
+        CU_ASSERT(memcmp(x, x_ref, (n + 1) * sizeof(float)) == 0);
+        CU_ASSERT_EQUAL(x[n], -7.0f);
+        for (size_t i = 0; i < n; i++)
+            CU_ASSERT(x[i] >= -0.5f && x[i] < 2.0f);
+    }
+}
+
+static void test_fill_uniform_prefix_and_streams(void) {
+    float a[1001], b[10], c[1001], d[1001];
+    kern_fill_uniform(a, 1001, test_key, 5, 0.0f, 1.0f);
+    kern_fill_uniform(b, 10, test_key, 5, 0.0f, 1.0f);
+    CU_ASSERT(memcmp(a, b, sizeof b) == 0); /* element i does not depend on n */
+    kern_fill_uniform(b, 7, test_key, 5, 0.0f, 1.0f);
+    CU_ASSERT(memcmp(a, b, 7 * sizeof(float)) == 0);
+    /* Element i is word i % 4 of Philox(key, (stream, i / 4, 0, 0)). */
+    uint32_t w[4], ctr[4] = {5, 250, 0, 0};
+    kern_philox(test_key, ctr, w);
+    CU_ASSERT_EQUAL(a[1000], kern_u32_to_unit(w[0]));
+    ctr[1] = 249;
+    kern_philox(test_key, ctr, w);
+    CU_ASSERT_EQUAL(a[999], kern_u32_to_unit(w[3]));
+    CU_ASSERT_EQUAL(a[998], kern_u32_to_unit(w[2]));
+
+    const uint32_t other_key[2] = {test_key[0] ^ 1u, test_key[1]};
+    kern_fill_uniform(c, 1001, test_key, 6, 0.0f, 1.0f);
+    kern_fill_uniform(d, 1001, other_key, 5, 0.0f, 1.0f);
+    int same_stream = 0, same_key = 0;
+    for (int i = 0; i < 1001; i++) {
+        same_stream += a[i] == c[i];
+        same_key += a[i] == d[i];
+    }
+    CU_ASSERT(same_stream < 5);
+    CU_ASSERT(same_key < 5);
+}
+
+static void test_fill_uniform_range_and_mean(void) {
+    enum { N = 100000 };
+    static float x[N];
+    kern_fill_uniform(x, N, test_key, 11, 0.0f, 1.0f);
+    double sum = 0.0;
+    float lo = 1.0f, hi = 0.0f;
+    int in_range = 1;
+    for (int i = 0; i < N; i++) {
+        in_range &= x[i] >= 0.0f && x[i] < 1.0f;
+        sum += x[i];
+        lo = fminf(lo, x[i]);
+        hi = fmaxf(hi, x[i]);
+    }
+    CU_ASSERT(in_range);
+    CU_ASSERT(fabs(sum / N - 0.5) < 0.01);
+    CU_ASSERT(lo < 1e-3f && hi > 1.0f - 1e-3f);
+
+    static const float ranges[][2] = {{-1.0f, 1.0f}, {-0.25f, 0.25f}, {3.0f, 7.5f}};
+    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+        kern_fill_uniform(x, N, test_key, 12 + (uint32_t)r, ranges[r][0], ranges[r][1]);
+        in_range = 1;
+        sum = 0.0;
+        for (int i = 0; i < N; i++) {
+            in_range &= x[i] >= ranges[r][0] && x[i] < ranges[r][1];
+            sum += x[i];
+        }
+        CU_ASSERT(in_range);
+        double mid = 0.5 * ((double)ranges[r][0] + ranges[r][1]);
+        CU_ASSERT(fabs(sum / N - mid) < 0.01 * (ranges[r][1] - ranges[r][0]));
+    }
+}
+
+/* [lo, hi) must hold for the largest word too: lo + (hi - lo) · (1 - 2^-24) rounds to hi in
+ * float when lo's exponent exceeds the width's (e.g. [1, 2)). Finds a stream whose block 0 has
+ * a word with all top 24 bits set, and fills [1, 2) from it. */
+static void test_fill_uniform_excludes_hi(void) {
+    uint32_t stream = 0, w[4];
+    int word = -1;
+    for (; stream < (1u << 26) && word < 0; stream++) {
+        uint32_t ctr[4] = {stream, 0, 0, 0};
+        kern_philox(test_key, ctr, w);
+        for (int j = 0; j < 4 && word < 0; j++)
+            if ((w[j] >> 8) == 0xffffffu)
+                word = j;
+    }
+    CU_ASSERT_FATAL(word >= 0);
+    stream--;
+    float x[4], x_ref[4];
+    kern_fill_uniform(x, 4, test_key, stream, 1.0f, 2.0f);
+    kern_ref_fill_uniform(x_ref, 4, test_key, stream, 1.0f, 2.0f);
+    if (!(x[word] < 2.0f))
+        fprintf(stderr, "\n  fill [1, 2), stream %u element %d: got %.9g (== hi)\n", stream, word,
+                x[word]);
+    CU_ASSERT(x[word] >= 1.0f && x[word] < 2.0f);
+    CU_ASSERT(x_ref[word] >= 1.0f && x_ref[word] < 2.0f);
+
+    /* With an offset range the same rounding hits hi often. */
+    enum { N = 1000 };
+    float y[N];
+    const float lo = 1048576.0f, hi = 1048577.0f; /* 2^20: float spacing 1/8 */
+    kern_fill_uniform(y, N, test_key, 21, lo, hi);
+    int at_hi = 0;
+    for (int i = 0; i < N; i++)
+        at_hi += !(y[i] < hi);
+    if (at_hi)
+        fprintf(stderr, "\n  fill [2^20, 2^20 + 1): %d of %d elements == hi\n", at_hi, N);
+    CU_ASSERT_EQUAL(at_hi, 0);
+}
+
+static const rl_test tests[] = {
+    {"sgemm matches a hand example in all four transpositions", test_sgemm_hand_example},
+    {"sgemm matches the reference (transposes, shapes, ld, alpha, beta, NaN C)",
+     test_sgemm_matches_ref},
+    {"to_fixed matches the reference, saturation counted", test_to_fixed_matches_ref},
+    {"to_fixed rounds halves to even and saturates at 2^62",
+     test_to_fixed_rounding_and_saturation},
+    {"add_fixed matches the reference and equals to_fixed + add", test_add_fixed_matches_ref},
+    {"from_fixed matches the reference", test_from_fixed_matches_ref},
+    {"float -> fixed -> float is exact for representable values", test_fixed_round_trip},
+    {"fixed-point sums are independent of order and grouping",
+     test_fixed_sum_order_independent},
+    {"philox4x32-10 matches the Random123 known answers", test_philox_known_answers},
+    {"fill_uniform matches the reference bit for bit, no overrun",
+     test_fill_uniform_matches_ref},
+    {"fill_uniform: element i independent of n; streams and keys differ",
+     test_fill_uniform_prefix_and_streams},
+    {"fill_uniform stays in range with the right mean", test_fill_uniform_range_and_mean},
+    {"fill_uniform never returns hi", test_fill_uniform_excludes_hi},
+    {NULL, NULL},
+};
+
+RL_TEST_SUITE("kernels", tests)
