@@ -1,5 +1,7 @@
 /* CUnit runner for every suite registered by tests/unit/test_*.c. Prints CUnit's summary;
- * exits non-zero when any assertion failed. `ranklab_unit SUITE` runs one suite. */
+ * exits non-zero when any assertion failed. `ranklab_unit SUITE` runs one suite. MPI is
+ * initialized (as a single rank) for the code under test that reduces over ranks. */
+#include "src/comm/comm.h"
 #include "tests/unit/harness.h"
 
 #include <CUnit/Basic.h>
@@ -30,6 +32,8 @@ int rl_test_close(double a, double b, double tol_eps) {
 }
 
 int main(int argc, char **argv) {
+    if (comm_init(&argc, &argv) < 0)
+        return 2;
     const char *only = argc > 1 ? argv[1] : NULL;
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
@@ -45,5 +49,6 @@ int main(int argc, char **argv) {
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     unsigned ran = CU_get_number_of_tests_run();
     CU_cleanup_registry();
+    comm_finalize();
     return (failed == 0 && ran > 0) ? 0 : 1;
 }

@@ -1,0 +1,573 @@
+/* Experiment `zoqo-train`: zero-order quantized fine-tuning (ZOQO, METHODS.md §1) against its
+ * baselines, on a shifted Fashion-MNIST task.
+ *
+ * Start: the MLP of a finished `train` run (zoqo.base), pretrained here when none is given.
+ * Task (zoqo.task = mirror): the same garments mirrored left-right. The pretrained MLP drops
+ * from about 88 % to about 61 % test accuracy on it (footwear points the other way, asymmetric
+ * collars and bags move), while the features it learned still fit the task: a shift a small
+ * fine-tuning can recover, like adapting a pretrained model to a new domain.
+ * What is trained (zoqo.target): the last layer's weights, or LoRA adapters on every layer
+ * over the frozen base. Arms (zoqo.arms), each from the same start with the same steps:
+ *   zoqoB  ZOQO with B-bit codes: integer forward (kernels/int8.h), integer perturbations and
+ *          steps, nothing leaves the grid;
+ *   sign   fp32 ZO-SignSGD with Gaussian perturbations;
+ *   mezo   fp32 ZO-SGD as in MeZO (in-place perturbation, regenerated);
+ *   sgd    first-order SGD on the same trainable parameters (backpropagation).
+ * All zero-order arms spend the same queries: 2·K forward passes on a batch per step.
+ * Metrics rows (one per evaluation): arm index, step within the arm, test accuracy and loss,
+ * queries so far, bytes exchanged per step, ties so far. Finals per arm: start and end
+ * accuracy, queries, peak resident memory while stepping (VmHWM). */
+#include "experiments/base_model.h"
+#include "experiments/experiment.h"
+#include "experiments/zo.h"
+#include "kernels/kernels.h"
+#include "src/comm/comm.h"
+#include "src/core/error.h"
+#include "src/core/log.h"
+#include "src/core/mem.h"
+#include "src/data/data.h"
+#include "src/nn/lora.h"
+#include "src/nn/nn.h"
+#include "src/nn/qmodel.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char rl_ini_zoqo_train[];
+
+#define MAX_ARMS 8
+#define CALIB_EXAMPLES 512
+
+static const rl_cfg_spec zoqo_keys[] = {
+    {"zoqo.base", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "run directory of a finished train run to start from; empty: pretrain one (runs/train-ID)"},
+    {"zoqo.pretrain_epochs", RL_CFG_INT, "10", 1, 1000, NULL, 0,
+     "epochs of the pretraining run when zoqo.base is empty"},
+    {"zoqo.task", RL_CFG_CHOICE, "mirror", 0, -1, "mirror|none", 0,
+     "shifted task: images mirrored left-right, or none (the pretraining task)"},
+    {"zoqo.arms", RL_CFG_STRING, "zoqo8,zoqo4,sign,mezo,sgd", 0, -1, NULL, 0,
+     "comma list of arms: zoqoB (B = 2..8 bits), sign, mezo, sgd"},
+    {"zoqo.target", RL_CFG_CHOICE, "last", 0, -1, "last|lora", 0,
+     "what is trained: the last layer's weights or LoRA adapters on every layer"},
+    {"zoqo.lora_rank", RL_CFG_INT, "4", 1, 256, NULL, 0, "rank of the LoRA adapters"},
+    {"zoqo.lora_range", RL_CFG_FLOAT, "0.05", 1e-6, 100, NULL, 0,
+     "LoRA B entries live in [-range, range] (the quantized grid's span)"},
+    {"zoqo.steps", RL_CFG_INT, "1000", 1, 1e9, NULL, 0, "steps per arm"},
+    {"zoqo.batch", RL_CFG_INT, "256", 1, 1e6, NULL, 0, "examples per step"},
+    {"zoqo.chunk", RL_CFG_INT, "64", 1, 1e6, NULL, 0,
+     "examples per loss chunk, the unit of work when ranks split a batch"},
+    {"zoqo.eval_every", RL_CFG_INT, "100", 1, 1e9, NULL, 0, "steps between test evaluations"},
+    {"zo.perturbations", RL_CFG_INT, "8", 1, 1e6, NULL, 0, "perturbations K per step"},
+    {"zo.aggregate", RL_CFG_CHOICE, "vote", 0, -1, "vote|mean", 0,
+     "combine the K estimates by majority vote of signs or by the mean of loss differences"},
+    {"zo.split", RL_CFG_CHOICE, "perturbations", 0, -1, "perturbations|data", 0,
+     "ranks split the perturbations, or each perturbation's batch (same results either way)"},
+    {"zo.dist", RL_CFG_CHOICE, "rademacher", 0, -1, "rademacher|uniform", 0,
+     "ZOQO perturbation per code: ±m, or uniform in {-m..m} (zeros possible)"},
+    {"zo.m", RL_CFG_INT, "1", 1, 127, NULL, 0, "ZOQO perturbation magnitude, in codes"},
+    {"zo.c", RL_CFG_INT, "1", 1, 127, NULL, 0, "ZOQO step, in codes"},
+    {"zo.mu", RL_CFG_FLOAT, "0.001", 1e-9, 10, NULL, 0, "fp32 smoothing radius (sign, mezo)"},
+    {"zo.lr_sign", RL_CFG_FLOAT, "0", 0, 10, NULL, 0,
+     "fp32 ZO-SignSGD step; 0: the 8-bit grid step, so it moves like zoqo8"},
+    {"zo.lr_mezo", RL_CFG_FLOAT, "0.001", 0, 10, NULL, 0, "MeZO learning rate"},
+    {"zo.lr_sgd", RL_CFG_FLOAT, "0.05", 0, 10, NULL, 0, "first-order SGD learning rate"},
+};
+
+static void zoqo_declare(rl_config *cfg) {
+    rl_declare_common_config(cfg);
+    rl_data_declare_config(cfg);
+    rl_cfg_declare(cfg, zoqo_keys, sizeof zoqo_keys / sizeof zoqo_keys[0]);
+}
+
+typedef enum { ARM_ZOQO, ARM_SIGN, ARM_MEZO, ARM_SGD } arm_kind;
+
+typedef struct {
+    char name[16];
+    arm_kind kind;
+    int bits;
+} arm_spec;
+
+static const char *const metric_names[] = {"arm",     "arm_step",        "test_acc", "test_loss",
+                                           "queries", "bytes_exchanged", "ties"};
+enum { N_METRICS = 7 };
+
+typedef struct {
+    const rl_config *cfg;
+    uint64_t seed;
+    rl_dataset train, test;
+    rl_model base;
+    int n_arms;
+    arm_spec arms[MAX_ARMS];
+    int lora, lora_rank, batch, chunk, eval_every;
+    int64_t steps;
+    /* the current arm */
+    const arm_spec *arm;
+    rl_qmodel q;
+    rl_qworkspace qws;
+    rl_model work;
+    rl_workspace ws;
+    rl_lora adapters;
+    void *trainable; /* int8 codes (zoqo) or floats */
+    size_t n_trainable;
+    zo_state zo;
+    rl_optimizer sgd;
+    int64_t queries; /* sgd: forward passes; zo arms: zo.queries */
+    double peak_mb[MAX_ARMS]; /* VmHWM while each finished arm stepped (a measurement) */
+    /* the step's batch */
+    int64_t *order, *batch_idx;
+    int64_t order_epoch; /* epoch whose order is in `order`, -1 for none */
+    float *xb, *d_out;
+    int32_t *yb;
+    int64_t *grad_acc;
+    float *grad;
+} zoqo;
+
+static int parse_arms(zoqo *z, const char *list) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
+         tok = strtok_r(NULL, ", ", &save)) {
+        if (z->n_arms == MAX_ARMS)
+            return rl_fail("zoqo.arms lists more than %d arms", "list fewer arms", MAX_ARMS);
+        arm_spec *a = &z->arms[z->n_arms++];
+        snprintf(a->name, sizeof a->name, "%s", tok);
+        int bits = 0;
+        if (sscanf(tok, "zoqo%d", &bits) == 1 && bits >= 2 && bits <= 8)
+            a->kind = ARM_ZOQO, a->bits = bits;
+        else if (!strcmp(tok, "sign"))
+            a->kind = ARM_SIGN;
+        else if (!strcmp(tok, "mezo"))
+            a->kind = ARM_MEZO;
+        else if (!strcmp(tok, "sgd"))
+            a->kind = ARM_SGD;
+        else
+            return rl_fail("zoqo.arms: unknown arm '%s'",
+                           "arms are zoqoB with B from 2 to 8 (e.g. zoqo8), sign, mezo, sgd",
+                           tok);
+    }
+    if (z->n_arms == 0)
+        return rl_fail("zoqo.arms is empty", "e.g. zoqo.arms=zoqo8,sign");
+    return 0;
+}
+
+static int prepare(rl_run *run, zoqo *z) {
+    const rl_config *cfg = run->cfg;
+    z->cfg = cfg;
+    z->seed = run->seed;
+    z->lora = strcmp(rl_cfg_str(cfg, "zoqo.target"), "lora") == 0;
+    z->lora_rank = (int)rl_cfg_int(cfg, "zoqo.lora_rank");
+    z->batch = (int)rl_cfg_int(cfg, "zoqo.batch");
+    z->chunk = (int)rl_cfg_int(cfg, "zoqo.chunk");
+    z->eval_every = (int)rl_cfg_int(cfg, "zoqo.eval_every");
+    z->steps = rl_cfg_int(cfg, "zoqo.steps");
+    if (parse_arms(z, rl_cfg_str(cfg, "zoqo.arms")) < 0 ||
+        rl_data_load(cfg, run->seed, &z->train, &z->test) < 0)
+        return RL_ERR;
+    if (z->train.classes == 0)
+        return rl_fail("zoqo-train needs a classification dataset, not %s",
+                       "use data.name=fashion-mnist or blobs", z->train.name);
+    if (!strcmp(rl_cfg_str(cfg, "zoqo.task"), "mirror") &&
+        (rl_data_mirror(&z->train, 28) < 0 || rl_data_mirror(&z->test, 28) < 0))
+        return rl_fail_hint("zoqo.task=mirror needs 28-pixel rows; use zoqo.task=none");
+    if (z->batch > z->train.n)
+        return rl_fail("zoqo.batch=%d is larger than the training set (%lld)",
+                       "lower zoqo.batch or raise data.train_limit", z->batch,
+                       (long long)z->train.n);
+    /* The base model: a finished train run, or one pretrained now. */
+    if (base_model_get(cfg, rl_cfg_str(cfg, "zoqo.base"), rl_cfg_int(cfg, "zoqo.pretrain_epochs"),
+                       &z->train, &z->base) < 0)
+        return RL_ERR;
+    int widest = z->chunk;
+    z->order = rl_xmalloc(sizeof(int64_t) * (size_t)z->train.n);
+    z->order_epoch = -1;
+    z->batch_idx = rl_xmalloc(sizeof(int64_t) * (size_t)z->batch);
+    z->xb = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)z->train.dim);
+    z->d_out = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)z->train.classes);
+    z->yb = rl_xmalloc(sizeof(int32_t) * (size_t)widest);
+    return 0;
+}
+
+static void arm_free(zoqo *z) {
+    rl_qmodel_free(&z->q);
+    rl_qworkspace_free(&z->qws);
+    rl_model_free(&z->work);
+    rl_workspace_free(&z->ws);
+    rl_lora_free(&z->adapters);
+    zo_free(&z->zo);
+    rl_opt_free(&z->sgd);
+    free(z->grad_acc);
+    free(z->grad);
+    z->grad_acc = NULL;
+    z->grad = NULL;
+    z->arm = NULL;
+}
+
+static void zoqo_free(zoqo *z) {
+    arm_free(z);
+    rl_data_free(&z->train);
+    rl_data_free(&z->test);
+    rl_model_free(&z->base);
+    free(z->order);
+    free(z->batch_idx);
+    free(z->xb);
+    free(z->d_out);
+    free(z->yb);
+}
+
+/* Loss and logits of one chunk with the arm's current (or given) trainable parameters. */
+static const float *chunk_forward(zoqo *z, const int8_t *codes, int n) {
+    if (z->arm->kind == ARM_ZOQO)
+        return rl_qmodel_forward(&z->q, &z->qws, codes, z->xb, n);
+    return rl_model_forward(&z->work, &z->ws, z->xb, n);
+}
+
+/* For fp32 arms, make the model compute with the current trainable values. */
+static void sync_fp32(zoqo *z) {
+    if (z->arm->kind != ARM_ZOQO && z->lora)
+        rl_lora_apply(&z->adapters, &z->work);
+}
+
+typedef struct {
+    zoqo *z;
+    int64_t lo, hi; /* chunks of the batch this rank evaluates */
+} loss_ctx;
+
+/* zo_loss_fn: Σ over my chunks of (chunk loss sum / batch), chunk by chunk in fixed point. */
+static int64_t batch_loss(void *ctx_, const void *params) {
+    loss_ctx *ctx = ctx_;
+    zoqo *z = ctx->z;
+    sync_fp32(z);
+    int64_t acc = 0;
+    for (int64_t c = ctx->lo; c < ctx->hi; c++) {
+        int64_t start = c * z->chunk;
+        int n = (int)(start + z->chunk <= z->batch ? z->chunk : z->batch - start);
+        rl_data_gather(&z->train, z->batch_idx + start, n, z->xb, z->yb, NULL);
+        const float *logits = chunk_forward(z, params, n);
+        float l = (float)(rl_loss_softmax_ce(logits, z->yb, NULL, n, z->train.classes, 0.0f,
+                                             NULL, NULL) /
+                          z->batch);
+        kern_add_fixed(&l, &acc, 1, RL_FIXED_FRAC_BITS);
+    }
+    return acc;
+}
+
+static int evaluate(zoqo *z, double *loss, double *acc) {
+    sync_fp32(z);
+    int64_t n_chunks = (z->test.n + z->chunk - 1) / z->chunk, lo, hi;
+    comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);
+    int64_t sums[2] = {0, 0};
+    int64_t *idx = rl_xmalloc(sizeof(int64_t) * (size_t)z->chunk);
+    for (int64_t c = lo; c < hi; c++) {
+        int n = (int)((c + 1) * z->chunk <= z->test.n ? z->chunk : z->test.n - c * z->chunk);
+        for (int i = 0; i < n; i++)
+            idx[i] = c * z->chunk + i;
+        rl_data_gather(&z->test, idx, n, z->xb, z->yb, NULL);
+        const float *logits = chunk_forward(z, z->trainable, n);
+        float l = (float)rl_loss_softmax_ce(logits, z->yb, NULL, n, z->test.classes, 0.0f, NULL,
+                                            NULL);
+        kern_add_fixed(&l, &sums[0], 1, RL_FIXED_FRAC_BITS);
+        sums[1] += rl_count_correct(logits, z->yb, n, z->test.classes);
+    }
+    free(idx);
+    if (comm_sum_i64(sums, 2) < 0)
+        return RL_ERR;
+    *loss = ldexp((double)sums[0], -RL_FIXED_FRAC_BITS) / (double)z->test.n;
+    *acc = (double)sums[1] / (double)z->test.n;
+    return 0;
+}
+
+/* First-order step on the trainable parameters: chunks split over ranks, exact sums. */
+static int sgd_step(zoqo *z) {
+    int64_t n_chunks = (z->batch + z->chunk - 1) / z->chunk, lo, hi;
+    comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);
+    sync_fp32(z);
+    memset(z->grad_acc, 0, sizeof(int64_t) * z->n_trainable);
+    const float *grads = z->lora ? z->adapters.grads
+                                 : z->work.grads + ((float *)z->trainable - z->work.params);
+    for (int64_t c = lo; c < hi; c++) {
+        int64_t start = c * z->chunk;
+        int n = (int)(start + z->chunk <= z->batch ? z->chunk : z->batch - start);
+        rl_data_gather(&z->train, z->batch_idx + start, n, z->xb, z->yb, NULL);
+        const float *logits = rl_model_forward(&z->work, &z->ws, z->xb, n);
+        rl_loss_softmax_ce(logits, z->yb, NULL, n, z->train.classes, 1.0f / z->batch, z->d_out,
+                           NULL);
+        rl_model_zero_grads(&z->work);
+        rl_model_backward(&z->work, &z->ws, z->d_out, n);
+        if (z->lora)
+            rl_lora_backward(&z->adapters, &z->work);
+        kern_add_fixed(grads, z->grad_acc, z->n_trainable, RL_FIXED_FRAC_BITS);
+    }
+    if (comm_sum_i64(z->grad_acc, z->n_trainable) < 0)
+        return RL_ERR;
+    kern_from_fixed(z->grad_acc, z->grad, z->n_trainable, RL_FIXED_FRAC_BITS);
+    rl_opt_step(&z->sgd, z->trainable, z->grad);
+    z->queries += 1;
+    return 0;
+}
+
+static int arm_init(zoqo *z, const arm_spec *arm) {
+    const rl_config *cfg = z->cfg;
+    z->arm = arm;
+    int max_batch = z->chunk;
+    const rl_layer *last = &z->base.layers[z->base.n_layers - 1];
+    zo_options opt = {0};
+    rl_rng perturb = rl_rng_make(z->seed, RL_RNG_PERTURB);
+    memcpy(opt.key, perturb.key, sizeof opt.key);
+    opt.perturbations = (int)rl_cfg_int(cfg, "zo.perturbations");
+    opt.vote = !strcmp(rl_cfg_str(cfg, "zo.aggregate"), "vote");
+    opt.split_data = !strcmp(rl_cfg_str(cfg, "zo.split"), "data");
+    opt.mu = (float)rl_cfg_float(cfg, "zo.mu");
+    if (arm->kind == ARM_ZOQO) {
+        rl_qmodel_options q = {arm->bits, z->lora ? RL_QTRAIN_LORA : RL_QTRAIN_LAST, z->lora_rank,
+                               (float)rl_cfg_float(cfg, "zoqo.lora_range"), z->seed};
+        int calib = z->train.n < CALIB_EXAMPLES ? (int)z->train.n : CALIB_EXAMPLES;
+        if (rl_qmodel_quantize(&z->q, &z->base, &q, z->train.x, calib) < 0 ||
+            rl_qworkspace_init(&z->qws, &z->q, max_batch) < 0)
+            return RL_ERR;
+        z->trainable = z->q.trainable;
+        z->n_trainable = z->q.n_trainable;
+        opt.method = ZO_ZOQO;
+        opt.kind = !strcmp(rl_cfg_str(cfg, "zo.dist"), "uniform") ? KERN_PERTURB_UNIFORM
+                                                                   : KERN_PERTURB_RADEMACHER;
+        opt.m = (int)rl_cfg_int(cfg, "zo.m");
+        opt.c = (int)rl_cfg_int(cfg, "zo.c");
+        opt.qmax = z->q.qmax;
+        return zo_init(&z->zo, &opt, z->trainable, z->n_trainable);
+    }
+    if (rl_model_init(&z->work, z->base.spec) < 0 ||
+        rl_workspace_init(&z->ws, &z->work, max_batch) < 0)
+        return RL_ERR;
+    memcpy(z->work.params, z->base.params, sizeof(float) * z->base.n_params);
+    if (z->lora) {
+        if (rl_lora_init(&z->adapters, &z->work, z->lora_rank, z->seed) < 0)
+            return RL_ERR;
+        z->trainable = z->adapters.params;
+        z->n_trainable = z->adapters.n_params;
+    } else {
+        z->trainable = z->work.params + last->w_off;
+        z->n_trainable = (size_t)last->out * (size_t)last->in;
+    }
+    if (arm->kind == ARM_SGD) {
+        z->grad_acc = rl_xmalloc(sizeof(int64_t) * z->n_trainable);
+        z->grad = rl_xmalloc(sizeof(float) * z->n_trainable);
+        return rl_opt_init(&z->sgd, RL_OPT_SGD, z->n_trainable,
+                           (float)rl_cfg_float(cfg, "zo.lr_sgd"), 0.0f, 0.0f);
+    }
+    opt.kind = KERN_PERTURB_GAUSSIAN;
+    if (arm->kind == ARM_MEZO) {
+        opt.method = ZO_MEZO;
+        opt.lr = (float)rl_cfg_float(cfg, "zo.lr_mezo");
+    } else {
+        opt.method = ZO_SIGN;
+        opt.lr = (float)rl_cfg_float(cfg, "zo.lr_sign");
+        if (opt.lr == 0.0f) { /* the 8-bit grid step of the trained tensor (B for adapters) */
+            float max = 0.0f;
+            const float *w = z->base.params + last->w_off;
+            for (size_t i = 0; i < (size_t)last->out * last->in; i++)
+                max = fmaxf(max, fabsf(w[i]));
+            opt.lr = z->lora ? (float)rl_cfg_float(cfg, "zoqo.lora_range") / 127.0f
+                             : max / 127.0f;
+        }
+    }
+    return zo_init(&z->zo, &opt, z->trainable, z->n_trainable);
+}
+
+static void pick_batch(zoqo *z, int64_t step) {
+    int64_t per_epoch = z->train.n / z->batch;
+    int64_t epoch = step / per_epoch, b = step % per_epoch;
+    if (epoch != z->order_epoch) {
+        rl_data_epoch_order(z->train.n, rl_rng_make(z->seed, RL_RNG_SHUFFLE), (uint32_t)epoch,
+                            z->order);
+        z->order_epoch = epoch;
+    }
+    memcpy(z->batch_idx, z->order + b * z->batch, sizeof(int64_t) * (size_t)z->batch);
+}
+
+static int64_t arm_queries(const zoqo *z) {
+    return z->arm->kind == ARM_SGD ? z->queries : z->zo.queries;
+}
+
+static int record(rl_run *run, zoqo *z, int arm_index, int64_t arm_step) {
+    double loss, acc;
+    if (evaluate(z, &loss, &acc) < 0)
+        return RL_ERR;
+    double row[N_METRICS] = {arm_index,          (double)arm_step,       acc, loss,
+                             (double)arm_queries(z), (double)z->zo.bytes_exchanged,
+                             (double)z->zo.ties};
+    return rl_run_record(run, (int64_t)arm_index * z->steps + arm_step, row);
+}
+
+static io_type trainable_type(const zoqo *z) {
+    return z->arm->kind == ARM_ZOQO ? IO_I8 : IO_F32;
+}
+
+static int save_checkpoint(rl_run *run, zoqo *z, int arm_index, int64_t arm_step) {
+    char *config_text = rl_cfg_text(run->cfg);
+    io_ckpt *c;
+    int rc = io_ckpt_begin(&c, run->ckpt_dir, (int64_t)arm_index * z->steps + arm_step,
+                           run->run_id, config_text);
+    free(config_text);
+    if (rc < 0)
+        return RL_ERR;
+    int root = comm_rank() == 0;
+    int64_t n = (int64_t)z->n_trainable;
+    int64_t state[5] = {arm_index, arm_step, arm_queries(z), z->zo.ties, z->zo.bytes_exchanged};
+    rc = io_ckpt_write(c, "zoqo/state", IO_I64, 5, 0, root ? 5 : 0, state);
+    rc = rc ? rc : io_ckpt_write(c, "zoqo/trainable", trainable_type(z), n, 0, root ? n : 0,
+                                 z->trainable);
+    rc = rc ? rc : io_ckpt_write(c, "zoqo/peak_mb", IO_F64, MAX_ARMS, 0, root ? MAX_ARMS : 0,
+                                 z->peak_mb);
+    rc = rc ? rc : rl_run_save_metrics(run, c);
+    int commit = io_ckpt_commit(c, run->ckpt_keep);
+    return rc ? rc : commit;
+}
+
+/* Restore the arm and step to continue from; the arm is re-initialized from the base first. */
+static int load_checkpoint(rl_run *run, zoqo *z, int *arm_index, int64_t *arm_step) {
+    io_ckpt *c;
+    if (io_ckpt_open(&c, run->resume_path) < 0)
+        return RL_ERR;
+    int64_t state[5];
+    int rc = io_ckpt_read(c, "zoqo/state", IO_I64, 0, 5, state);
+    if (rc == 0 && (state[0] < 0 || state[0] >= z->n_arms))
+        rc = rl_fail("checkpoint %s: arm %lld out of range", "delete the run directory",
+                     run->resume_path, (long long)state[0]);
+    if (rc == 0)
+        rc = arm_init(z, &z->arms[state[0]]);
+    if (rc == 0 && io_ckpt_size(c, "zoqo/trainable") != (int64_t)z->n_trainable)
+        rc = rl_fail("checkpoint %s holds another model", "delete the run directory",
+                     run->resume_path);
+    rc = rc ? rc : io_ckpt_read(c, "zoqo/trainable", trainable_type(z), 0,
+                                (int64_t)z->n_trainable, z->trainable);
+    rc = rc ? rc : io_ckpt_read(c, "zoqo/peak_mb", IO_F64, 0, MAX_ARMS, z->peak_mb);
+    rc = rc ? rc : rl_run_restore_metrics(run, c);
+    io_ckpt_close(c);
+    *arm_index = (int)state[0];
+    *arm_step = state[1];
+    if (z->arm && z->arm->kind == ARM_SGD)
+        z->queries = state[2];
+    else
+        z->zo.queries = state[2];
+    z->zo.ties = state[3];
+    z->zo.bytes_exchanged = state[4];
+    return rc;
+}
+
+static int write_final(rl_run *run, zoqo *z) {
+    if (comm_rank() != 0)
+        return 0;
+    io_results *r = run->results;
+    int rc = 0;
+    char name[64];
+    rl_log_info("\nzoqo-train: %s task, target %s, %lld steps per arm, K = %lld\n"
+                "%-8s %6s %10s %10s %10s %12s %10s", rl_cfg_str(z->cfg, "zoqo.task"),
+                rl_cfg_str(z->cfg, "zoqo.target"), (long long)z->steps,
+                (long long)rl_cfg_int(z->cfg, "zo.perturbations"), "arm", "bits", "start acc",
+                "final acc", "queries", "bytes/step", "peak MB");
+    for (int a = 0; a < z->n_arms && rc == 0; a++) {
+        double start = NAN, end = NAN, queries = 0, bytes = 0;
+        for (int64_t i = 0; i < run->rows; i++) {
+            const double *row = run->row_values + i * N_METRICS;
+            if ((int)row[0] != a)
+                continue;
+            if (row[1] == 0)
+                start = row[2];
+            end = row[2];
+            queries = row[4];
+            bytes = row[5];
+        }
+        snprintf(name, sizeof name, "start_acc_%s", z->arms[a].name);
+        rc = io_results_set_final(r, name, start);
+        snprintf(name, sizeof name, "test_acc_%s", z->arms[a].name);
+        rc = rc ? rc : io_results_set_final(r, name, end);
+        snprintf(name, sizeof name, "queries_%s", z->arms[a].name);
+        rc = rc ? rc : io_results_set_final(r, name, queries);
+        snprintf(name, sizeof name, "peak_mb_%s", z->arms[a].name);
+        rc = rc ? rc : io_results_set_final(r, name, z->peak_mb[a]);
+        rl_log_info("%-8s %6s %9.2f%% %9.2f%% %10.0f %12.0f %10.1f", z->arms[a].name,
+                    z->arms[a].kind == ARM_ZOQO ? (snprintf(name, sizeof name, "%d",
+                                                            z->arms[a].bits),
+                                                   name)
+                                                : "fp32",
+                    100 * start, 100 * end, queries, bytes, z->peak_mb[a]);
+    }
+    return rc;
+}
+
+static int zoqo_loop(rl_run *run, zoqo *z) {
+    int first_arm = 0;
+    int64_t first_step = 0;
+    if (run->resuming && load_checkpoint(run, z, &first_arm, &first_step) < 0)
+        return RL_ERR;
+    rl_progress progress;
+    rl_progress_start(&progress, "zoqo-train", (int64_t)first_arm * z->steps + first_step,
+                      (int64_t)z->n_arms * z->steps);
+    for (int a = first_arm; a < z->n_arms; a++) {
+        if (!z->arm && arm_init(z, &z->arms[a]) < 0)
+            return RL_ERR;
+        int64_t s = a == first_arm ? first_step : 0;
+        if (s == 0 && record(run, z, a, 0) < 0)
+            return RL_ERR;
+        rl_mem_peak_reset();
+        int64_t n_chunks = (z->batch + z->chunk - 1) / z->chunk;
+        loss_ctx ctx = {z, 0, n_chunks};
+        if (z->zo.opt.split_data)
+            comm_block_range(n_chunks, comm_size(), comm_rank(), &ctx.lo, &ctx.hi);
+        for (; s < z->steps; s++) {
+            int64_t global = (int64_t)a * z->steps + s;
+            int sig = rl_run_should_stop(global);
+            if (sig) {
+                rl_progress_finish(&progress);
+                rl_log_info("signal %d: checkpointing at step %lld", sig, (long long)global);
+                return save_checkpoint(run, z, a, s) < 0 ? RL_ERR : RL_STOPPED;
+            }
+            pick_batch(z, s);
+            int rc = z->arm->kind == ARM_SGD ? sgd_step(z)
+                                             : zo_step(&z->zo, (uint32_t)s, batch_loss, &ctx);
+            if (rc < 0)
+                return RL_ERR;
+            if (((s + 1) % z->eval_every == 0 || s + 1 == z->steps) && record(run, z, a, s + 1) < 0)
+                return RL_ERR;
+            if (run->ckpt_every > 0 && (s + 1) % run->ckpt_every == 0 && s + 1 < z->steps &&
+                save_checkpoint(run, z, a, s + 1) < 0)
+                return RL_ERR;
+            const double *last = run->row_values + (run->rows - 1) * N_METRICS;
+            rl_progress_update(&progress, global + 1, "%s | test acc %.4f", z->arms[a].name,
+                               last[2]);
+        }
+        z->peak_mb[a] = (double)rl_mem_peak_kb() / 1024.0;
+        arm_free(z);
+    }
+    rl_progress_finish(&progress);
+    return 0;
+}
+
+static int zoqo_run(rl_run *run) {
+    zoqo z;
+    memset(&z, 0, sizeof z);
+    int failed = comm_any_failed(prepare(run, &z) < 0);
+    int rc = failed ? RL_ERR : rl_run_start(run, metric_names, N_METRICS);
+    if (rc == 0)
+        rc = zoqo_loop(run, &z);
+    if (rc == 0)
+        rc = comm_any_failed(write_final(run, &z) < 0) ? RL_ERR : rl_run_finish(run);
+    zoqo_free(&z);
+    return rc == 1 ? 0 : rc;
+}
+
+const rl_experiment rl_experiment_zoqo_train = {
+    .name = "zoqo-train",
+    .summary = "zero-order quantized fine-tuning (ZOQO) vs ZO-SignSGD, MeZO and SGD",
+    .doc = "Fine-tunes a pretrained MLP (zoqo.base, or pretrained now) on a shifted\n"
+           "Fashion-MNIST task (zoqo.task=mirror: images mirrored left-right) with each arm of\n"
+           "zoqo.arms in turn, from the same start: ZOQO at B bits (integer codes, integer\n"
+           "forward), fp32 ZO-SignSGD, MeZO and first-order SGD, training the last layer or\n"
+           "LoRA adapters (zoqo.target). Ranks split the K perturbations of a step (or each\n"
+           "batch, zo.split=data) and exchange two numbers per perturbation. Prints a table of\n"
+           "start and final test accuracy, queries, bytes exchanged per step and peak memory.",
+    .default_ini = rl_ini_zoqo_train,
+    .declare = zoqo_declare,
+    .run = zoqo_run,
+};

@@ -1,0 +1,37 @@
+/* LoRA-style adapters on the dense layers of an fp32 model: W_eff = W0 + B·A with A (rank, in)
+ * and B (out, rank); B starts at 0. The adapted model is evaluated by writing W_eff into a
+ * model's arena (rl_lora_apply); gradients of A and B follow from the model's dW
+ * (rl_lora_backward: dB = dW·Aᵀ, dA = Bᵀ·dW, exact since W_eff is linear in each).
+ *
+ *     rl_lora lora;
+ *     rl_lora_init(&lora, &model, 4, seed);   // keeps a copy of the base weights
+ *     rl_lora_apply(&lora, &model);           // model now computes with W0 + BA
+ *     ... forward, loss, rl_model_backward ...
+ *     rl_lora_backward(&lora, &model);        // lora.grads from model.grads
+ */
+#ifndef RANKLAB_NN_LORA_H
+#define RANKLAB_NN_LORA_H
+
+#include "src/nn/nn.h"
+
+typedef struct {
+    int rank;
+    int n_adapted;
+    struct {
+        int layer;           /* index in model.layers */
+        size_t a_off, b_off; /* into params / grads */
+    } adapters[RL_MAX_LAYERS];
+    size_t n_params;
+    float *params; /* (n_params) A then B of each adapted layer */
+    float *grads;  /* (n_params) */
+    float *base;   /* copy of the model's arena before adaptation */
+} rl_lora;
+
+/* A's entries uniform in [-1/sqrt(in), 1/sqrt(in)] from (seed, RL_RNG_INIT), stream 1000 + the
+ * dense layer's position (the stream the quantized adapters' codes are drawn from). */
+int rl_lora_init(rl_lora *lora, const rl_model *m, int rank, uint64_t seed);
+void rl_lora_free(rl_lora *lora);
+void rl_lora_apply(const rl_lora *lora, rl_model *m);
+void rl_lora_backward(rl_lora *lora, const rl_model *m);
+
+#endif

@@ -1,0 +1,93 @@
+/* Quantized MLP for zero-order quantized training (ZOQO, METHODS.md §1).
+ *
+ * Weights are b-bit symmetric integer codes (2 <= b <= 8, stored as int8 in [-qmax, qmax],
+ * qmax = 2^(b-1) - 1) with one scale per tensor: value = code · scale. Activations are int8
+ * with static per-layer scales calibrated on data; products accumulate in int32 and are
+ * requantized between layers; the last layer's outputs are dequantized to float logits.
+ *
+ * What training may change lives in one int8 arena, `trainable` (n_trainable codes):
+ *   RL_QTRAIN_LAST: the last layer's weight codes;
+ *   RL_QTRAIN_LORA: LoRA adapters on every dense layer, A (rank, in) and B (out, rank), as
+ *                   b-bit codes; B starts at 0 so the adapted model starts as the base model.
+ * The forward takes the trainable codes as an argument, so a perturbed copy can be evaluated
+ * without touching the model.
+ *
+ *     rl_qmodel q;
+ *     rl_qmodel_quantize(&q, &fp32_model, &opts, calib_x, 512);
+ *     rl_qworkspace ws;
+ *     rl_qworkspace_init(&ws, &q, 256);
+ *     const float *logits = rl_qmodel_forward(&q, &ws, q.trainable, x, 256);   // (256, out)
+ */
+#ifndef RANKLAB_NN_QMODEL_H
+#define RANKLAB_NN_QMODEL_H
+
+#include "src/nn/nn.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { RL_QTRAIN_LAST, RL_QTRAIN_LORA } rl_qtrain_target;
+
+typedef struct {
+    int in, out, relu;
+    float w_scale;        /* weight value = code · w_scale */
+    float in_scale;       /* input activation value = code · in_scale */
+    float out_scale;      /* output activation scale (hidden layers) */
+    int8_t *w;            /* (out, in) frozen codes, or NULL when trainable (see w_off) */
+    size_t w_off;         /* offset of the codes in `trainable` when the weight is trained */
+    int32_t *bias;        /* (out) at scale in_scale · w_scale */
+    float *col_scale;     /* (out) in_scale · w_scale, for the requantize kernels */
+    /* LoRA adapter (rank > 0): codes at a_off (rank, in) and b_off (out, rank) of `trainable` */
+    int rank;
+    size_t a_off, b_off;
+    float a_scale, b_scale, h_scale; /* h = int8 of x·Aᵀ, value = code · h_scale */
+    float *h_col_scale;              /* (rank) in_scale · a_scale, for the requantize kernel */
+} rl_qlayer;
+
+typedef struct {
+    int bits, qmax;
+    rl_qtrain_target target;
+    int n_layers;
+    rl_qlayer layers[RL_MAX_LAYERS];
+    int in_dim, out_dim;
+    int8_t *frozen;    /* arena of frozen weight codes */
+    int32_t *ints;     /* arena of biases */
+    float *floats;     /* arena of per-column scales */
+    size_t n_trainable;
+    int8_t *trainable; /* (n_trainable) */
+} rl_qmodel;
+
+typedef struct {
+    int bits;                /* 2..8 */
+    rl_qtrain_target target;
+    int lora_rank;           /* RL_QTRAIN_LORA */
+    float lora_range;        /* B codes cover [-lora_range, lora_range] */
+    uint64_t seed;           /* A's initial codes: (seed, RL_RNG_INIT), stream 1000 + layer */
+} rl_qmodel_options;
+
+/* Quantize an fp32 MLP; activation scales from the max |activation| of calib_x (calib_n, in). */
+int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options *opt,
+                       const float *calib_x, int calib_n);
+void rl_qmodel_free(rl_qmodel *q);
+
+typedef struct {
+    int max_batch;
+    int8_t *act_a, *act_b;  /* (max_batch, widest) int8 activations, ping-pong */
+    int8_t *h;              /* (max_batch, max rank) adapter activations */
+    int32_t *acc, *acc_h, *acc_d; /* int32 accumulators */
+    void *scratch;          /* for kern_gemm_s8 */
+    float *logits;          /* (max_batch, out_dim) */
+    float *ref_a, *ref_b;   /* (max_batch, widest) float buffers of the reference forward */
+} rl_qworkspace;
+
+int rl_qworkspace_init(rl_qworkspace *ws, const rl_qmodel *q, int max_batch);
+void rl_qworkspace_free(rl_qworkspace *ws);
+
+/* Integer forward with the given trainable codes; returns float logits (batch, out_dim). */
+const float *rl_qmodel_forward(const rl_qmodel *q, rl_qworkspace *ws, const int8_t *codes,
+                               const float *x, int batch);
+/* The same computation in float on dequantized values (the tests' reference). */
+const float *rl_qmodel_forward_reference(const rl_qmodel *q, rl_qworkspace *ws,
+                                         const int8_t *codes, const float *x, int batch);
+
+#endif
