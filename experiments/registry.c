@@ -4,9 +4,13 @@
 #include <string.h>
 
 extern const rl_experiment rl_experiment_train;
+extern const rl_experiment rl_experiment_mw_train;
+extern const rl_experiment rl_experiment_zoqo_train;
 
 static const rl_experiment *const experiments[] = {
     &rl_experiment_train,
+    &rl_experiment_mw_train,
+    &rl_experiment_zoqo_train,
 };
 
 const rl_experiment *rl_experiment_at(int i) {

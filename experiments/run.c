@@ -21,6 +21,18 @@ static const rl_cfg_spec common_keys[] = {
      "seconds between progress lines in batch logs (a terminal gets a live line)"},
 };
 
+rl_config *rl_experiment_new_config(const rl_experiment *exp) {
+    rl_config *cfg = rl_cfg_new();
+    exp->declare(cfg);
+    char origin[96];
+    snprintf(origin, sizeof origin, "experiments/%s.ini (built in)", exp->name);
+    if (rl_cfg_load_text(cfg, exp->default_ini, origin) < 0) {
+        rl_cfg_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
 void rl_declare_common_config(rl_config *cfg) {
     rl_cfg_declare(cfg, common_keys, sizeof common_keys / sizeof common_keys[0]);
 }

@@ -71,11 +71,10 @@ static int cmd_list(void) {
 /* Build the resolved config of an experiment from argv (after the experiment name). */
 static int build_config(const rl_experiment *exp, int argc, char **argv, rl_config **out,
                         const char **out_dir) {
-    rl_config *cfg = rl_cfg_new();
-    exp->declare(cfg);
-    char origin[96];
-    snprintf(origin, sizeof origin, "experiments/%s.ini (built in)", exp->name);
-    int rc = rl_cfg_load_text(cfg, exp->default_ini, origin);
+    rl_config *cfg = rl_experiment_new_config(exp);
+    if (!cfg)
+        return RL_ERR;
+    int rc = 0;
     /* Files first, then overrides, whatever order they were given in. */
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; rc == 0 && i < argc; i++) {

@@ -109,9 +109,35 @@ int comm_max_i32(int *values, size_t n) {
                  "MPI_Allreduce(max)");
 }
 
+int comm_max_f64(double *values, size_t n) {
+    return check(MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
+                 "MPI_Allreduce(max)");
+}
+
 int comm_allgather_i64(const int64_t *mine, int k, int64_t *all) {
     return check(MPI_Allgather(mine, k, MPI_INT64_T, all, k, MPI_INT64_T, MPI_COMM_WORLD),
                  "MPI_Allgather");
+}
+
+int comm_allgather_blocks(void *all, size_t item_bytes, int64_t lo, int64_t hi) {
+    int64_t mine[2] = {lo * (int64_t)item_bytes, (hi - lo) * (int64_t)item_bytes};
+    int64_t *ranges = rl_xmalloc(sizeof(int64_t) * 2 * (size_t)world_size);
+    int *offsets = rl_xmalloc(sizeof(int) * 2 * (size_t)world_size), *counts = offsets + world_size;
+    int rc = comm_allgather_i64(mine, 2, ranges);
+    for (int r = 0; rc == 0 && r < world_size; r++) {
+        if (ranges[2 * r] + ranges[2 * r + 1] > INT_MAX)
+            rc = rl_fail("comm_allgather_blocks: %lld bytes exceed MPI's int counts",
+                         "use fewer examples per run", (long long)(ranges[2 * r] + ranges[2 * r + 1]));
+        offsets[r] = (int)ranges[2 * r];
+        counts[r] = (int)ranges[2 * r + 1];
+    }
+    if (rc == 0)
+        rc = check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts, offsets,
+                                  MPI_BYTE, MPI_COMM_WORLD),
+                   "MPI_Allgatherv");
+    free(ranges);
+    free(offsets);
+    return rc;
 }
 
 int comm_agree_stop(int local_signal) {

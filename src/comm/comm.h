@@ -43,8 +43,14 @@ int64_t comm_cyclic_count(int64_t n, int p, int r);
  * bits for any rank count. */
 int comm_sum_i64(int64_t *values, size_t n);
 int comm_max_i32(int *values, size_t n);
+/* In-place maximum over ranks (exact: a maximum does not round). */
+int comm_max_f64(double *values, size_t n);
 /* Every rank's k values, in rank order: all is (size, k). */
 int comm_allgather_i64(const int64_t *mine, int k, int64_t *all);
+/* Replicate a block-owned array: this rank holds items [lo, hi) of `all` (items of
+ * item_bytes bytes), the ranks' ranges tile the array in rank order; afterwards every rank
+ * holds every item. In place. */
+int comm_allgather_blocks(void *all, size_t item_bytes, int64_t lo, int64_t hi);
 
 /* Collective: the stop signal any rank received (largest signal number), or 0. */
 int comm_agree_stop(int local_signal);

@@ -57,6 +57,9 @@ int rl_data_make_linreg(int64_t n, int dim, float target_noise, uint64_t seed, u
 int rl_data_add_label_noise(rl_dataset *d, rl_noise_kind kind, double rate, uint64_t seed);
 int64_t rl_data_count_noisy(const rl_dataset *d);
 
+/* Mirror every example left-right, seen as rows of `width` features (Fashion-MNIST: 28). */
+int rl_data_mirror(rl_dataset *d, int width);
+
 void rl_data_free(rl_dataset *d); /* NULL-safe, leaves d zeroed */
 
 /* Permutation of [0, n) for an epoch: Fisher–Yates driven by (shuffle stream, step = epoch,

@@ -149,3 +149,19 @@ void rl_data_gather(const rl_dataset *d, const int64_t *idx, int count, float *x
             memcpy(t_out + (size_t)b * targets, d->t + i * targets, targets * sizeof *t_out);
     }
 }
+
+int rl_data_mirror(rl_dataset *d, int width) {
+    if (width < 1 || d->dim % width != 0)
+        return rl_fail("cannot mirror %s: %d features are not rows of %d", "mirror images only",
+                       d->name, d->dim, width);
+    for (int64_t i = 0; i < d->n; i++) {
+        float *x = d->x + i * d->dim;
+        for (int row = 0; row < d->dim; row += width)
+            for (int a = row, b = row + width - 1; a < b; a++, b--) {
+                float t = x[a];
+                x[a] = x[b];
+                x[b] = t;
+            }
+    }
+    return 0;
+}

@@ -25,11 +25,17 @@ struct io_ckpt {
 };
 
 static hid_t mem_type(io_type t) {
-    return t == IO_F32 ? H5T_NATIVE_FLOAT : t == IO_F64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_LLONG;
+    switch (t) {
+    case IO_F32: return H5T_NATIVE_FLOAT;
+    case IO_F64: return H5T_NATIVE_DOUBLE;
+    case IO_I64: return H5T_NATIVE_LLONG;
+    case IO_I8: return H5T_NATIVE_SCHAR;
+    }
+    return H5T_NATIVE_LLONG;
 }
 
 static size_t type_size(io_type t) {
-    return t == IO_F32 ? 4 : 8;
+    return t == IO_I8 ? 1 : t == IO_F32 ? 4 : 8;
 }
 
 static hid_t parallel_access(void) {

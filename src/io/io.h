@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { IO_F32, IO_F64, IO_I64 } io_type;
+typedef enum { IO_F32, IO_F64, IO_I64, IO_I8 } io_type;
 
 /* ---- run directories ---- */
 
@@ -59,6 +59,15 @@ int io_results_set_final(io_results *r, const char *name, double value);
 /* /arrays/NAME, 1-D float32, with an optional string attribute (attr_name may be NULL). */
 int io_results_write_array_f32(io_results *r, const char *name, const float *data, size_t n,
                                const char *attr_name, const char *attr_value);
+/* Collective (all ranks): /arrays/NAMES[k] for k < n_arrays, each 1-D float32 of global_count
+ * elements of which this rank writes its slice [offset, offset + count) from slices[k] (the
+ * ranks' slices tile the arrays in rank order; count may be 0). For arrays owned by slices
+ * across ranks, such as per-example weights. Rank 0 passes its open results, the others NULL;
+ * all pass the run directory. Rank 0's serial handle is closed, every rank opens the file with
+ * the MPI-IO driver and writes collectively, then rank 0 reopens its handle. */
+int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays,
+                                const char *const *names, int64_t global_count, int64_t offset,
+                                int64_t count, const float *const *slices);
 /* status = "complete", close, fsync, rename results.h5.partial -> results.h5, fsync dir. */
 int io_results_complete(io_results *r);
 /* Close without completing (status stays "running"). NULL-safe. */

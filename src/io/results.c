@@ -1,4 +1,6 @@
-/* The results file (DESIGN.md "Results file"), written by rank 0 with the serial driver. */
+/* The results file (DESIGN.md "Results file"), written by rank 0 with the serial driver; arrays
+ * owned in slices by all ranks are written collectively with the MPI-IO driver. */
+#include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/io/io.h"
 
@@ -16,7 +18,8 @@ struct io_results {
     hid_t file;
     char run_dir[PATH_MAX];
     int n_metrics;
-    hid_t *metric_sets; /* (n_metrics + 1): step first */
+    char **metric_names; /* (n_metrics) copies, to reopen the datasets */
+    hid_t *metric_sets;  /* (n_metrics + 1): step first */
     int64_t rows;
 };
 
@@ -107,6 +110,9 @@ void io_results_close(io_results *r) {
         if (r->metric_sets[i] >= 0)
             H5Dclose(r->metric_sets[i]);
     free(r->metric_sets);
+    for (int i = 0; r->metric_names && i < r->n_metrics; i++)
+        free(r->metric_names[i]);
+    free(r->metric_names);
     if (r->file >= 0)
         H5Fclose(r->file);
     free(r);
@@ -154,6 +160,9 @@ int io_results_create(io_results **out, const char *run_dir, const io_results_me
             rc = rl_fail("cannot create /%s in %s", "check disk space", group_names[g], path);
     }
     r->n_metrics = n_metrics;
+    r->metric_names = rl_xmalloc(sizeof(char *) * (size_t)(n_metrics + 1));
+    for (int i = 0; i < n_metrics; i++)
+        r->metric_names[i] = rl_xstrdup(metric_names[i]);
     r->metric_sets = rl_xmalloc(sizeof(hid_t) * (size_t)(n_metrics + 1));
     for (int i = 0; i <= n_metrics; i++)
         r->metric_sets[i] = groups[0] < 0 ? -1
@@ -230,6 +239,93 @@ int io_results_write_array_f32(io_results *r, const char *name, const float *dat
         H5Dclose(set);
     H5Sclose(space);
     return rc < 0 ? rl_fail("cannot write /arrays/%s", "check disk space", name) : 0;
+}
+
+/* Rank 0: close the serial handle, keeping r for reopen_serial. */
+static int close_serial(io_results *r) {
+    for (int i = 0; i <= r->n_metrics; i++) {
+        if (r->metric_sets[i] >= 0)
+            H5Dclose(r->metric_sets[i]);
+        r->metric_sets[i] = -1;
+    }
+    herr_t rc = H5Fclose(r->file);
+    r->file = -1;
+    return rc < 0 ? rl_fail("cannot close %s/results.h5.partial", "check disk space", r->run_dir)
+                  : 0;
+}
+
+static int reopen_serial(io_results *r) {
+    char path[PATH_MAX + 32], set_path[300];
+    partial_path(r, path, sizeof path);
+    r->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (r->file < 0)
+        return rl_fail("cannot reopen %s", "check the run directory", path);
+    for (int i = 0; i <= r->n_metrics; i++) {
+        snprintf(set_path, sizeof set_path, "metrics/%s", i ? r->metric_names[i - 1] : "step");
+        r->metric_sets[i] = H5Dopen2(r->file, set_path, H5P_DEFAULT);
+        if (r->metric_sets[i] < 0)
+            return rl_fail("cannot reopen /%s in %s", "the file may be damaged", set_path, path);
+    }
+    return 0;
+}
+
+/* Collective: create /arrays/NAME and write this rank's slice. */
+static int write_slice(hid_t file, const char *name, int64_t global_count, int64_t offset,
+                       int64_t count, const float *data) {
+    char path[256];
+    snprintf(path, sizeof path, "arrays/%s", name);
+    hsize_t dims[1] = {(hsize_t)global_count}, start[1] = {(hsize_t)offset},
+            n[1] = {(hsize_t)count};
+    hid_t space = H5Screate_simple(1, dims, NULL), mem = H5Screate_simple(1, n, NULL);
+    hid_t set = H5Dcreate2(file, path, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT,
+                           H5P_DEFAULT);
+    if (count > 0) {
+        H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, n, NULL);
+    } else {
+        H5Sselect_none(space);
+        H5Sselect_none(mem);
+    }
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    herr_t rc = set < 0 ? -1 : H5Dwrite(set, H5T_NATIVE_FLOAT, mem, space, dxpl, data);
+    H5Pclose(dxpl);
+    if (set >= 0)
+        H5Dclose(set);
+    H5Sclose(mem);
+    H5Sclose(space);
+    return rc < 0 ? rl_fail("cannot write /arrays/%s collectively", "array names must be unique; "
+                                                                    "check disk space",
+                            name)
+                  : 0;
+}
+
+int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays,
+                                const char *const *names, int64_t global_count, int64_t offset,
+                                int64_t count, const float *const *slices) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int rc = r ? close_serial(r) : 0;
+    if (comm_any_failed(rc < 0))
+        return rc < 0 ? RL_ERR : rl_fail("rank 0 cannot close the results file", "see its error");
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/results.h5.partial", run_dir);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm_world(), MPI_INFO_NULL);
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (file < 0)
+        rc = rl_fail("cannot open %s with parallel HDF5",
+                     "the run directory must be on a file system every rank sees", path);
+    if (!comm_any_failed(rc < 0))
+        for (int k = 0; k < n_arrays; k++)
+            if (write_slice(file, names[k], global_count, offset, count, slices[k]) < 0 && rc == 0)
+                rc = RL_ERR;
+    if (file >= 0 && H5Fclose(file) < 0 && rc == 0)
+        rc = rl_fail("cannot close %s", "check disk space", path);
+    if (r && reopen_serial(r) < 0)
+        rc = RL_ERR;
+    if (comm_any_failed(rc < 0) && rc == 0)
+        rc = rl_fail("another rank failed to write arrays into %s", "see its error", path);
+    return rc;
 }
 
 int io_results_complete(io_results *r) {

@@ -1,9 +1,22 @@
-/* Losses and their gradients w.r.t. the model output: softmax cross-entropy, squared error, and
- * the argmax accuracy count (see nn.h). Per-row sums are in double. */
+/* Losses and their gradients w.r.t. the model output: softmax cross-entropy, generalized
+ * cross-entropy, cross-entropy with the early-learning regularizer, squared error, and the argmax
+ * accuracy count (see nn.h). Per-row sums are in double. */
 #include "src/nn/nn.h"
 
 #include <assert.h>
 #include <math.h>
+
+/* log Σ_j exp(z_j), with the maximum subtracted. */
+static double log_sum_exp(const float *z, int classes) {
+    float z_max = z[0];
+    for (int j = 1; j < classes; j++)
+        if (z[j] > z_max)
+            z_max = z[j];
+    double sum = 0.0;
+    for (int j = 0; j < classes; j++)
+        sum += exp((double)z[j] - z_max);
+    return z_max + log(sum);
+}
 
 double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const float *weights,
                           int batch, int classes, float scale, float *d_logits,
@@ -13,15 +26,8 @@ double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const floa
         const float *z = logits + (size_t)i * classes; // (classes)
         int32_t y = labels[i];
         assert(y >= 0 && y < classes);
-        float z_max = z[0];
-        for (int j = 1; j < classes; j++)
-            if (z[j] > z_max)
-                z_max = z[j];
-        double sum = 0.0;
-        for (int j = 0; j < classes; j++)
-            sum += exp((double)z[j] - z_max);
-        double log_sum_exp = z_max + log(sum);
-        double loss = log_sum_exp - z[y];
+        double lse = log_sum_exp(z, classes);
+        double loss = lse - z[y];
         double w = weights ? weights[i] : 1.0;
         total += w * loss;
         if (per_example)
@@ -30,7 +36,69 @@ double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const floa
             float *d = d_logits + (size_t)i * classes; // (classes)
             double c = (double)scale * w;
             for (int j = 0; j < classes; j++)
-                d[j] = (float)(c * (exp((double)z[j] - log_sum_exp) - (j == y ? 1.0 : 0.0)));
+                d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? 1.0 : 0.0)));
+        }
+    }
+    return total;
+}
+
+double rl_loss_gce(const float *logits, const int32_t *labels, const float *weights, int batch,
+                   int classes, float q, float scale, float *d_logits, float *per_example) {
+    assert(q > 0.0f && q <= 1.0f);
+    double total = 0.0;
+    for (int i = 0; i < batch; i++) {
+        const float *z = logits + (size_t)i * classes; // (classes)
+        int32_t y = labels[i];
+        assert(y >= 0 && y < classes);
+        double lse = log_sum_exp(z, classes);
+        double p_y_q = exp(q * ((double)z[y] - lse)); /* p_y^q */
+        double loss = (1.0 - p_y_q) / q;
+        double w = weights ? weights[i] : 1.0;
+        total += w * loss;
+        if (per_example)
+            per_example[i] = (float)loss;
+        if (d_logits) {
+            /* ∂ℓ/∂z_j = p_y^q · (p_j − [j = y]) */
+            float *d = d_logits + (size_t)i * classes; // (classes)
+            double c = (double)scale * w * p_y_q;
+            for (int j = 0; j < classes; j++)
+                d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? 1.0 : 0.0)));
+        }
+    }
+    return total;
+}
+
+double rl_loss_elr(const float *logits, const int32_t *labels, const float *targets,
+                   const float *weights, int batch, int classes, float lambda, float scale,
+                   float *d_logits, float *per_example) {
+    const double lo = RL_ELR_CLAMP, hi = 1.0 - RL_ELR_CLAMP;
+    double total = 0.0;
+    for (int i = 0; i < batch; i++) {
+        const float *z = logits + (size_t)i * classes;  // (classes)
+        const float *t = targets + (size_t)i * classes; // (classes)
+        int32_t y = labels[i];
+        assert(y >= 0 && y < classes);
+        double lse = log_sum_exp(z, classes);
+        double s = 0.0, s_free = 0.0; /* ⟨clamp(p), t⟩ and its part over unclamped classes */
+        for (int j = 0; j < classes; j++) {
+            double p = exp((double)z[j] - lse);
+            s += (p < lo ? lo : p > hi ? hi : p) * t[j];
+            s_free += p >= lo && p <= hi ? p * t[j] : 0.0;
+        }
+        double loss = lse - z[y] + lambda * log(1.0 - s);
+        double w = weights ? weights[i] : 1.0;
+        total += w * loss;
+        if (per_example)
+            per_example[i] = (float)loss;
+        if (d_logits) {
+            /* ∂/∂z_j log(1 − s) = −p_j ([p_j unclamped] t_j − s_free) / (1 − s) */
+            float *d = d_logits + (size_t)i * classes; // (classes)
+            double c = (double)scale * w, r = lambda / (1.0 - s);
+            for (int j = 0; j < classes; j++) {
+                double p = exp((double)z[j] - lse);
+                double t_free = p >= lo && p <= hi ? t[j] : 0.0;
+                d[j] = (float)(c * (p - (j == y ? 1.0 : 0.0) - r * p * (t_free - s_free)));
+            }
         }
     }
     return total;
@@ -57,6 +125,15 @@ double rl_loss_mse(const float *out, const float *targets, const float *weights,
             per_example[i] = (float)loss;
     }
     return total;
+}
+
+void rl_softmax(const float *logits, int batch, int classes, float *probs) {
+    for (int i = 0; i < batch; i++) {
+        const float *z = logits + (size_t)i * classes; // (classes)
+        double lse = log_sum_exp(z, classes);
+        for (int j = 0; j < classes; j++)
+            probs[(size_t)i * classes + j] = (float)exp((double)z[j] - lse);
+    }
 }
 
 int rl_count_correct(const float *logits, const int32_t *labels, int batch, int classes) {

@@ -72,11 +72,32 @@ void rl_model_backward(rl_model *m, rl_workspace *ws, const float *d_out, int ba
 double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const float *weights,
                           int batch, int classes, float scale, float *d_logits,
                           float *per_example);
+/* Generalized cross-entropy (Zhang & Sabuncu 2018), robust to label noise: ℓ = (1 − p_y^q) / q
+ * with p = softmax(logits), q in (0, 1] (q → 0 gives cross-entropy, q = 1 mean absolute error
+ * up to a factor). Same conventions as rl_loss_softmax_ce. */
+double rl_loss_gce(const float *logits, const int32_t *labels, const float *weights, int batch,
+                   int classes, float q, float scale, float *d_logits, float *per_example);
+/* Cross-entropy plus the early-learning regularizer of ELR (Liu et al. 2020):
+ * ℓ = CE + λ·log(1 − ⟨clamp(p, c, 1 − c), t⟩), c = RL_ELR_CLAMP, p = softmax(logits), with
+ * per-example targets t (batch, classes) held constant (no gradient flows into them; the caller
+ * keeps them as a running average of past predictions). Same conventions otherwise;
+ * per_example receives the whole ℓ. */
+#define RL_ELR_CLAMP 1e-4
+double rl_loss_elr(const float *logits, const int32_t *labels, const float *targets,
+                   const float *weights, int batch, int classes, float lambda, float scale,
+                   float *d_logits, float *per_example);
 /* Mean squared error ½‖out − target‖² per example, same conventions. */
 double rl_loss_mse(const float *out, const float *targets, const float *weights, int batch,
                    int dim, float scale, float *d_out, float *per_example);
+/* Row-wise softmax: probs (batch, classes) from logits (batch, classes), computed stably. */
+void rl_softmax(const float *logits, int batch, int classes, float *probs);
 /* Number of rows whose argmax equals the label (first maximum wins ties). */
 int rl_count_correct(const float *logits, const int32_t *labels, int batch, int classes);
+/* Area under the ROC curve of `score` for telling positives (positive[i] != 0) from the others:
+ * the probability that a random positive scores above a random negative, ties counting ½ (exact
+ * Mann–Whitney rank sums with average ranks for ties; the same bits for any input order of tied
+ * items). NAN when either class is empty. Allocates O(n) scratch. */
+double rl_auc(const double *score, const uint8_t *positive, int64_t n);
 
 typedef enum { RL_OPT_SGD, RL_OPT_ADAM } rl_opt_kind;
 

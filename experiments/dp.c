@@ -1,0 +1,340 @@
+/* Data-parallel first-order training shared by experiments: trainer setup, the exact step over
+ * chunks with optional per-example weights, evaluation, checkpoints of model + optimizer, and
+ * the step loop (see dp.h). */
+#include "experiments/dp.h"
+#include "kernels/kernels.h"
+#include "src/comm/comm.h"
+#include "src/core/error.h"
+#include "src/core/log.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const rl_cfg_spec dp_keys[] = {
+    {"model.spec", RL_CFG_STRING, "mlp:784-256-256-10", 0, -1, NULL, 0,
+     "model: mlp:IN-HIDDEN...-OUT (dense layers, relu between them)"},
+    {"train.epochs", RL_CFG_INT, "10", 1, 100000, NULL, 0, "passes over the training set"},
+    {"train.batch", RL_CFG_INT, "128", 1, 1000000, NULL, 0, "examples per optimizer step"},
+    {"train.lr", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0, "learning rate"},
+    {"train.optim", RL_CFG_CHOICE, "adam", 0, -1, "adam|sgd", 0, "optimizer"},
+    {"train.momentum", RL_CFG_FLOAT, "0.9", 0, 1, NULL, 0, "SGD momentum"},
+    {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0, "L2 weight decay added to the gradient"},
+    {"train.chunk", RL_CFG_INT, "32", 1, 1000000, NULL, 0,
+     "examples per gradient chunk, the unit of work split over ranks (results depend on it, "
+     "not on the rank count)"},
+    {"init.from", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "start from the model saved by a finished train run (its run directory); empty: random"},
+};
+
+void dp_declare_config(rl_config *cfg) {
+    rl_declare_common_config(cfg);
+    rl_data_declare_config(cfg);
+    rl_cfg_declare(cfg, dp_keys, sizeof dp_keys / sizeof dp_keys[0]);
+}
+
+static void trainer_free(dp_trainer *t) {
+    rl_data_free(&t->train);
+    rl_data_free(&t->test);
+    rl_model_free(&t->model);
+    rl_workspace_free(&t->ws);
+    rl_opt_free(&t->opt);
+    free(t->order);
+    free(t->acc);
+    free(t->xb);
+    free(t->d_out);
+    free(t->tb);
+    free(t->wb);
+    free(t->targets_b);
+    free(t->yb);
+}
+
+void dp_chunk_range(int64_t n, int chunk, int64_t *lo, int64_t *hi) {
+    int64_t c_lo, c_hi;
+    comm_block_range((n + chunk - 1) / chunk, comm_size(), comm_rank(), &c_lo, &c_hi);
+    *lo = c_lo * chunk < n ? c_lo * chunk : n;
+    *hi = c_hi * chunk < n ? c_hi * chunk : n;
+}
+
+const float *dp_forward(dp_trainer *t, const rl_dataset *d, const int64_t *idx, int n) {
+    rl_data_gather(d, idx, n, t->xb, t->yb, t->tb);
+    return rl_model_forward(&t->model, &t->ws, t->xb, n);
+}
+
+double dp_train_loss(dp_trainer *t, const float *out, const int64_t *idx, int n, const float *w,
+                     float scale, float *d_out, float *per_example) {
+    int classes = t->train.classes;
+    if (classes == 0)
+        return rl_loss_mse(out, t->tb, w, n, t->train.targets, scale, d_out, per_example);
+    switch (t->loss.kind) {
+    case DP_LOSS_GCE:
+        return rl_loss_gce(out, t->yb, w, n, classes, t->loss.gce_q, scale, d_out, per_example);
+    case DP_LOSS_ELR:
+        for (int i = 0; i < n; i++)
+            memcpy(t->targets_b + (size_t)i * classes,
+                   t->loss.elr_targets + (size_t)idx[i] * classes, sizeof(float) * classes);
+        return rl_loss_elr(out, t->yb, t->targets_b, w, n, classes, t->loss.elr_lambda, scale,
+                           d_out, per_example);
+    case DP_LOSS_CE:
+        break;
+    }
+    return rl_loss_softmax_ce(out, t->yb, w, n, classes, scale, d_out, per_example);
+}
+
+static int train_step(dp_trainer *t, int64_t step) {
+    int64_t first = (step % t->batches_per_epoch) * t->batch;
+    int bsz = (int)(first + t->batch <= t->train.n ? t->batch : t->train.n - first);
+    const int64_t *batch = t->order + first;
+    /* Self-normalization Σ_B w_i, in batch order on every rank; a batch whose weights all
+     * underflowed to 0 counts uniformly. */
+    double norm = 0.0;
+    for (int i = 0; t->weights && i < bsz; i++)
+        norm += t->weights[batch[i]];
+    const double *weights = norm > 0.0 ? t->weights : NULL;
+    int64_t n_chunks = (bsz + t->chunk - 1) / t->chunk, lo, hi;
+    comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);
+    size_t n_params = t->model.n_params;
+    memset(t->acc, 0, sizeof(int64_t) * (n_params + 1));
+    for (int64_t c = lo; c < hi; c++) {
+        int64_t start = c * t->chunk;
+        int n = (int)(start + t->chunk <= bsz ? t->chunk : bsz - start);
+        const int64_t *idx = batch + start;
+        for (int i = 0; weights && i < n; i++)
+            t->wb[i] = (float)(weights[idx[i]] * (double)bsz / norm); /* mean 1 over the batch */
+        rl_model_zero_grads(&t->model);
+        const float *out = dp_forward(t, &t->train, idx, n);
+        float loss = (float)dp_train_loss(t, out, idx, n, weights ? t->wb : NULL, 1.0f / bsz,
+                                          t->d_out, NULL);
+        rl_model_backward(&t->model, &t->ws, t->d_out, n);
+        kern_add_fixed(t->model.grads, t->acc, n_params, RL_FIXED_FRAC_BITS);
+        kern_add_fixed(&loss, t->acc + n_params, 1, RL_FIXED_FRAC_BITS);
+    }
+    if (comm_sum_i64(t->acc, n_params + 1) < 0)
+        return RL_ERR;
+    kern_from_fixed(t->acc, t->model.grads, n_params, RL_FIXED_FRAC_BITS);
+    rl_opt_step(&t->opt, t->model.params, t->model.grads);
+    t->epoch_loss += t->acc[n_params];
+    return 0;
+}
+
+int dp_evaluate(dp_trainer *t, double *loss, double *acc) {
+    int64_t lo, hi, idx[DP_EVAL_CHUNK];
+    dp_chunk_range(t->test.n, DP_EVAL_CHUNK, &lo, &hi);
+    int64_t sums[2] = {0, 0}; /* fixed-point loss, correct count */
+    for (int64_t start = lo; start < hi; start += DP_EVAL_CHUNK) {
+        int n = (int)(start + DP_EVAL_CHUNK <= hi ? DP_EVAL_CHUNK : hi - start);
+        for (int i = 0; i < n; i++)
+            idx[i] = start + i;
+        const float *out = dp_forward(t, &t->test, idx, n);
+        float l;
+        if (t->test.classes > 0) {
+            sums[1] += rl_count_correct(out, t->yb, n, t->test.classes);
+            l = (float)rl_loss_softmax_ce(out, t->yb, NULL, n, t->test.classes, 0.0f, NULL, NULL);
+        } else {
+            l = (float)rl_loss_mse(out, t->tb, NULL, n, t->test.targets, 0.0f, NULL, NULL);
+        }
+        kern_add_fixed(&l, &sums[0], 1, RL_FIXED_FRAC_BITS);
+    }
+    if (comm_sum_i64(sums, 2) < 0)
+        return RL_ERR;
+    float total;
+    kern_from_fixed(&sums[0], &total, 1, RL_FIXED_FRAC_BITS);
+    *loss = (double)total / (double)t->test.n;
+    *acc = t->test.classes > 0 ? (double)sums[1] / (double)t->test.n : NAN;
+    return 0;
+}
+
+int dp_row_head(dp_trainer *t, int64_t epoch, double *row) {
+    float epoch_loss;
+    kern_from_fixed(&t->epoch_loss, &epoch_loss, 1, RL_FIXED_FRAC_BITS);
+    t->epoch_loss = 0;
+    row[0] = (double)(epoch + 1);
+    row[1] = (double)epoch_loss / (double)t->train.n;
+    return dp_evaluate(t, &row[2], &row[3]);
+}
+
+static int save_checkpoint(rl_run *run, dp_trainer *t, int64_t step, const dp_hooks *h) {
+    char *config_text = rl_cfg_text(run->cfg);
+    io_ckpt *c;
+    int rc = io_ckpt_begin(&c, run->ckpt_dir, step, run->run_id, config_text);
+    free(config_text);
+    if (rc < 0)
+        return RL_ERR;
+    /* Every rank holds the same parameters and optimizer state; each writes its block. */
+    int64_t n = (int64_t)t->model.n_params, lo, hi;
+    comm_block_range(n, comm_size(), comm_rank(), &lo, &hi);
+    int root = comm_rank() == 0;
+    int64_t scalars[2] = {t->opt.t, t->epoch_loss};
+    rc = io_ckpt_write(c, "model/params", IO_F32, n, lo, hi - lo, t->model.params + lo);
+    rc = rc ? rc : io_ckpt_write(c, "optim/m", IO_F32, n, lo, hi - lo, t->opt.m + lo);
+    if (t->opt.v)
+        rc = rc ? rc : io_ckpt_write(c, "optim/v", IO_F32, n, lo, hi - lo, t->opt.v + lo);
+    rc = rc ? rc : io_ckpt_write(c, "train/scalars", IO_I64, 2, 0, root ? 2 : 0, scalars);
+    if (h->save)
+        rc = rc ? rc : h->save(t, c, h->ctx);
+    rc = rc ? rc : rl_run_save_metrics(run, c);
+    if (rc < 0) {
+        io_ckpt_commit(c, run->ckpt_keep);
+        return RL_ERR;
+    }
+    return io_ckpt_commit(c, run->ckpt_keep);
+}
+
+static int load_checkpoint(rl_run *run, dp_trainer *t, const dp_hooks *h) {
+    io_ckpt *c;
+    if (io_ckpt_open(&c, run->resume_path) < 0)
+        return RL_ERR;
+    int64_t n = (int64_t)t->model.n_params, scalars[2];
+    int rc = io_ckpt_size(c, "model/params") == n
+                 ? 0
+                 : rl_fail("checkpoint %s holds another model", "delete the run directory",
+                           run->resume_path);
+    rc = rc ? rc : io_ckpt_read(c, "model/params", IO_F32, 0, n, t->model.params);
+    rc = rc ? rc : io_ckpt_read(c, "optim/m", IO_F32, 0, n, t->opt.m);
+    if (t->opt.v)
+        rc = rc ? rc : io_ckpt_read(c, "optim/v", IO_F32, 0, n, t->opt.v);
+    rc = rc ? rc : io_ckpt_read(c, "train/scalars", IO_I64, 0, 2, scalars);
+    if (h->load)
+        rc = rc ? rc : h->load(t, c, h->ctx);
+    rc = rc ? rc : rl_run_restore_metrics(run, c);
+    io_ckpt_close(c);
+    t->opt.t = scalars[0];
+    t->epoch_loss = scalars[1];
+    return rc;
+}
+
+/* Model from a finished run's /arrays/params (init.from). */
+static int load_initial_model(dp_trainer *t, const char *from) {
+    char path[PATH_MAX + 32], spec[128] = "";
+    snprintf(path, sizeof path, "%s/results.h5", from);
+    float *params;
+    size_t n;
+    if (io_results_read_array_f32(path, "params", &params, &n, "model", spec, sizeof spec) < 0)
+        return rl_fail_context("init.from=%s", from);
+    int rc = 0;
+    if (strcmp(spec, t->model.spec) != 0 || n != t->model.n_params)
+        rc = rl_fail("init.from=%s holds model %s, this run builds %s",
+                     "set model.spec to the same spec as the run you start from", from, spec,
+                     t->model.spec);
+    else
+        memcpy(t->model.params, params, sizeof(float) * n);
+    free(params);
+    return rc;
+}
+
+static int prepare(rl_run *run, dp_trainer *t) {
+    const rl_config *cfg = run->cfg;
+    if (rl_data_load(cfg, run->seed, &t->train, &t->test) < 0 ||
+        rl_model_init(&t->model, rl_cfg_str(cfg, "model.spec")) < 0)
+        return RL_ERR;
+    int outputs = t->train.classes > 0 ? t->train.classes : t->train.targets;
+    if (t->model.in_dim != t->train.dim || t->model.out_dim != outputs)
+        return rl_fail("model.spec %s takes %d inputs and gives %d outputs; data %s has %d "
+                       "features and %d %s",
+                       "match the first and last numbers of model.spec to the data",
+                       t->model.spec, t->model.in_dim, t->model.out_dim, t->train.name,
+                       t->train.dim, outputs, t->train.classes > 0 ? "classes" : "targets");
+    rl_model_init_params(&t->model, run->seed);
+    const char *from = rl_cfg_str(cfg, "init.from");
+    if (from[0] && load_initial_model(t, from) < 0)
+        return RL_ERR;
+    int sgd = strcmp(rl_cfg_str(cfg, "train.optim"), "sgd") == 0;
+    if (rl_opt_init(&t->opt, sgd ? RL_OPT_SGD : RL_OPT_ADAM, t->model.n_params,
+                    (float)rl_cfg_float(cfg, "train.lr"), (float)rl_cfg_float(cfg, "train.momentum"),
+                    (float)rl_cfg_float(cfg, "train.weight_decay")) < 0)
+        return RL_ERR;
+    t->batch = (int)rl_cfg_int(cfg, "train.batch");
+    t->chunk = (int)rl_cfg_int(cfg, "train.chunk");
+    if (t->batch > t->train.n)
+        return rl_fail("train.batch=%d is larger than the training set (%lld examples)",
+                       "lower train.batch or raise data.train_limit", t->batch,
+                       (long long)t->train.n);
+    t->batches_per_epoch = (t->train.n + t->batch - 1) / t->batch;
+    t->total_steps = t->batches_per_epoch * rl_cfg_int(cfg, "train.epochs");
+    int widest = t->chunk > DP_EVAL_CHUNK ? t->chunk : DP_EVAL_CHUNK;
+    if (rl_workspace_init(&t->ws, &t->model, widest) < 0)
+        return RL_ERR;
+    t->order = rl_xmalloc(sizeof(int64_t) * (size_t)t->train.n);
+    t->acc = rl_xmalloc(sizeof(int64_t) * (t->model.n_params + 1));
+    t->xb = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)t->train.dim);
+    t->d_out = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)outputs);
+    t->tb = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)(t->train.targets + 1));
+    t->wb = rl_xmalloc(sizeof(float) * (size_t)widest);
+    t->targets_b = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)outputs);
+    t->yb = rl_xmalloc(sizeof(int32_t) * (size_t)widest);
+    return 0;
+}
+
+int dp_write_final(rl_run *run, dp_trainer *t, void *ctx) {
+    (void)ctx;
+    if (comm_rank() != 0)
+        return 0;
+    const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
+    io_results *r = run->results;
+    int rc = io_results_set_final(r, "train_loss", last[1]);
+    rc = rc ? rc : io_results_set_final(r, "test_loss", last[2]);
+    rc = rc ? rc : io_results_set_final(r, "test_acc", last[3]);
+    rc = rc ? rc : io_results_set_final(r, "steps", (double)t->total_steps);
+    rc = rc ? rc : io_results_write_array_f32(r, "params", t->model.params, t->model.n_params,
+                                              "model", t->model.spec);
+    if (rc == 0)
+        rl_log_info("%s: test accuracy %.2f %%, test loss %.4f, train loss %.4f after %lld "
+                    "epochs (%lld steps, %.0f s)",
+                    run->exp->name, 100.0 * last[3], last[2], last[1], (long long)last[0],
+                    (long long)t->total_steps, rl_now() - run->t_start);
+    return rc;
+}
+
+static int train_loop(rl_run *run, dp_trainer *t, const dp_hooks *h) {
+    int64_t step = run->resuming ? run->resume_step : 0;
+    int64_t order_epoch = -1;
+    rl_rng shuffle = rl_rng_make(run->seed, RL_RNG_SHUFFLE);
+    rl_progress progress;
+    rl_progress_start(&progress, run->exp->name, step, t->total_steps);
+    for (; step < t->total_steps; step++) {
+        int sig = rl_run_should_stop(step);
+        if (sig) {
+            rl_progress_finish(&progress);
+            rl_log_info("signal %d: checkpointing at step %lld", sig, (long long)step);
+            return save_checkpoint(run, t, step, h) < 0 ? RL_ERR : RL_STOPPED;
+        }
+        int64_t epoch = step / t->batches_per_epoch;
+        if (epoch != order_epoch) {
+            rl_data_epoch_order(t->train.n, shuffle, (uint32_t)epoch, t->order);
+            order_epoch = epoch;
+        }
+        if (train_step(t, step) < 0)
+            return RL_ERR;
+        if ((step + 1) % t->batches_per_epoch == 0 && h->epoch_end(run, t, epoch, h->ctx) < 0)
+            return RL_ERR;
+        if (run->ckpt_every > 0 && (step + 1) % run->ckpt_every == 0 &&
+            step + 1 < t->total_steps && save_checkpoint(run, t, step + 1, h) < 0)
+            return RL_ERR;
+        const double *last = run->rows ? run->row_values + (run->rows - 1) * run->n_metrics : NULL;
+        rl_progress_update(&progress, step + 1, "epoch %lld | train loss %.4f | test acc %.4f",
+                           (long long)epoch + 1, last ? last[1] : NAN, last ? last[3] : NAN);
+    }
+    rl_progress_finish(&progress);
+    return 0;
+}
+
+int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp_hooks *h) {
+    dp_trainer t;
+    memset(&t, 0, sizeof t);
+    int rc = prepare(run, &t);
+    if (rc == 0 && h->prepare)
+        rc = h->prepare(run, &t, h->ctx);
+    int failed = comm_any_failed(rc < 0);
+    rc = failed ? RL_ERR : rl_run_start(run, metric_names, n_metrics);
+    if (rc == 0 && run->resuming)
+        rc = load_checkpoint(run, &t, h);
+    if (rc == 0)
+        rc = train_loop(run, &t, h);
+    if (rc == 0) {
+        int finished = h->finish ? h->finish(run, &t, h->ctx) : 0;
+        rc = comm_any_failed(finished < 0) ? RL_ERR : rl_run_finish(run);
+    }
+    trainer_free(&t);
+    return rc == 1 ? 0 : rc;
+}

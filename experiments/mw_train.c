@@ -1,0 +1,455 @@
+/* Experiment `mw-train`: data-parallel training with multiplicative reweighting of examples (MW,
+ * METHODS.md §2) and the noisy-label baselines it is compared with (uniform cross-entropy, GCE,
+ * MW on GCE, ELR), with per-epoch diagnostics of how the weights treat noisy examples.
+ *
+ * Ownership: the training set is cut into chunks of DP_EVAL_CHUNK examples and the chunks are
+ * split over ranks by blocks (dp_chunk_range); each rank owns the examples of its chunks: their
+ * cumulative losses L_i, their ELR targets, and computing their weights. After each epoch:
+ *   1. loss pass: each rank computes ℓ_i (the mode's loss, without the ELR term) of its examples;
+ *   2. L_i += ℓ_i; p_i = exp(−η L_i − M) / S with M = max over ranks of −η L_j (exact) and
+ *      S = Σ_j exp(−η L_j − M) summed in fixed point over ranks (exact);
+ *   3. optional cap (mw.cap = c > 0): weights above c/N are set to c/N and the excess is spread
+ *      over the uncapped weights in proportion to them, repeated until none exceeds c/N;
+ *   4. the owned weights (and ELR targets) are replicated to every rank (allgather), so a rank
+ *      can weight any example of the chunks it trains on; the batch loss is self-normalized,
+ *      Σ_B p_i ℓ_i / Σ_B p_i (experiments/dp.c).
+ * Everything is bit-identical on any rank count and after resume: the loss pass uses fixed chunk
+ * boundaries, the weights are a function of L (recomputed from the checkpointed L on resume).
+ */
+#include "experiments/dp.h"
+#include "kernels/kernels.h"
+#include "src/comm/comm.h"
+#include "src/core/error.h"
+#include "src/core/log.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MW_CAP_ROUNDS 1000 /* cap rounds before giving up (each caps at least one more weight) */
+
+extern const char rl_ini_mw_train[];
+
+static const rl_cfg_spec mw_keys[] = {
+    {"mw.mode", RL_CFG_CHOICE, "mw", 0, -1, "uniform|mw|gce|mw-gce|elr", 0,
+     "uniform: cross-entropy; mw: cross-entropy with MW weights; gce: generalized CE; mw-gce: "
+     "GCE with MW weights; elr: cross-entropy + early-learning regularization"},
+    {"mw.eta", RL_CFG_FLOAT, "0.1", 0, 1000, NULL, 0,
+     "MW rate η_p: p_i ∝ exp(−η_p·L_i), L_i = sum of example i's losses at the end of each "
+     "epoch (scale with the loss range and the number of epochs)"},
+    {"mw.cap", RL_CFG_FLOAT, "0", 0, 1e9, NULL, 0,
+     "cap c on the weights: none above c/N, excess spread over the others (0: no cap; else >= 1)"},
+    {"mw.gce_q", RL_CFG_FLOAT, "0.7", 0.01, 1, NULL, 0, "q of the generalized cross-entropy"},
+    {"mw.elr_lambda", RL_CFG_FLOAT, "3", 0, 1000, NULL, 0, "λ of the ELR regularizer"},
+    {"mw.elr_beta", RL_CFG_FLOAT, "0.7", 0, 0.9999, NULL, 0,
+     "ELR target average: t_i = β·t_i + (1 − β)·prediction, once per epoch"},
+    {"mw.save_epochs", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "epochs whose weights are also saved as /arrays/weights_epoch_E: comma list or 'all' (the "
+     "final weights are always /arrays/weights)"},
+};
+
+static void mw_declare(rl_config *cfg) {
+    dp_declare_config(cfg);
+    rl_cfg_declare(cfg, mw_keys, sizeof mw_keys / sizeof mw_keys[0]);
+}
+
+static const char *const metric_names[] = {
+    "epoch",        "train_loss",   "test_loss",  "test_acc", "pass_loss",
+    "loss_clean",   "loss_noisy",   "noisy_weight", "weight_clean", "weight_noisy",
+    "weight_max",   "auc",          "loss_auc",   "noisy_fit",
+};
+enum { N_METRICS = 14 };
+
+typedef enum { MODE_UNIFORM, MODE_MW, MODE_GCE, MODE_MW_GCE, MODE_ELR } mw_mode;
+
+typedef struct {
+    mw_mode mode;
+    int reweight;      /* MW weights on (mw, mw-gce) */
+    double eta, cap;
+    float elr_beta;
+    int64_t n, lo, hi; /* training examples; this rank owns [lo, hi) */
+    int classes;
+    double *cum_loss;   /* (hi - lo) L_i of the owned examples */
+    double *weights;    /* (n) p_i, replicated */
+    float *pass_loss;   /* (n) this epoch's ℓ_i, replicated */
+    float *elr_targets; /* (n, classes) ELR targets, replicated (ELR only) */
+    float *probs;       /* (DP_EVAL_CHUNK, classes) scratch */
+    uint8_t *clean;     /* (n) 1 where the training label is the clean one */
+    int64_t n_noisy;
+    int n_save;            /* epochs whose weights are saved */
+    int64_t *save_epochs;  /* (n_save) 1-based, increasing */
+    float **snapshots;     /* (n_save) owned slices (hi - lo), NULL until taken */
+} mw_state;
+
+static void mw_free(mw_state *s) {
+    free(s->cum_loss);
+    free(s->weights);
+    free(s->pass_loss);
+    free(s->elr_targets);
+    free(s->probs);
+    free(s->clean);
+    for (int k = 0; s->snapshots && k < s->n_save; k++)
+        free(s->snapshots[k]);
+    free(s->snapshots);
+    free(s->save_epochs);
+}
+
+static int compare_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* mw.save_epochs: "" (none), "all", or a comma list of epochs in [1, epochs]. */
+static int parse_save_epochs(mw_state *s, const char *text, int64_t epochs) {
+    if (strcmp(text, "all") == 0) {
+        s->n_save = (int)epochs;
+        s->save_epochs = rl_xmalloc(sizeof(int64_t) * (size_t)epochs);
+        for (int64_t e = 0; e < epochs; e++)
+            s->save_epochs[e] = e + 1;
+    } else {
+        s->save_epochs = rl_xmalloc(sizeof(int64_t) * (strlen(text) / 2 + 1));
+        for (const char *p = text; *p;) {
+            char *end;
+            long long e = strtoll(p, &end, 10);
+            if (end == p || (*end && *end != ',') || e < 1 || e > epochs)
+                return rl_fail("mw.save_epochs='%s': '%.*s' is not an epoch in [1, %lld]",
+                               "give a comma list such as mw.save_epochs=1,10,20, or 'all', or "
+                               "leave it empty",
+                               text, (int)strcspn(p, ","), p, (long long)epochs);
+            s->save_epochs[s->n_save++] = e;
+            p = *end ? end + 1 : end;
+        }
+        qsort(s->save_epochs, (size_t)s->n_save, sizeof(int64_t), compare_i64);
+        int kept = 0;
+        for (int k = 0; k < s->n_save; k++)
+            if (kept == 0 || s->save_epochs[k] != s->save_epochs[kept - 1])
+                s->save_epochs[kept++] = s->save_epochs[k];
+        s->n_save = kept;
+    }
+    s->snapshots = rl_xcalloc((size_t)s->n_save + 1, sizeof(float *));
+    return 0;
+}
+
+static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
+    mw_state *s = ctx;
+    const rl_config *cfg = run->cfg;
+    const char *mode = rl_cfg_str(cfg, "mw.mode");
+    s->mode = strcmp(mode, "uniform") == 0 ? MODE_UNIFORM
+              : strcmp(mode, "mw") == 0    ? MODE_MW
+              : strcmp(mode, "gce") == 0   ? MODE_GCE
+              : strcmp(mode, "mw-gce") == 0 ? MODE_MW_GCE
+                                            : MODE_ELR;
+    s->reweight = s->mode == MODE_MW || s->mode == MODE_MW_GCE;
+    s->eta = rl_cfg_float(cfg, "mw.eta");
+    s->cap = rl_cfg_float(cfg, "mw.cap");
+    s->elr_beta = (float)rl_cfg_float(cfg, "mw.elr_beta");
+    if (t->train.classes < 2)
+        return rl_fail("mw-train needs a classification data set; data.name=%s has no classes",
+                       "use data.name=fashion-mnist or data.name=blobs", t->train.name);
+    if (s->cap > 0 && s->cap < 1)
+        return rl_fail("mw.cap=%g would hold every weight below the uniform 1/N",
+                       "set mw.cap=0 (no cap) or a value >= 1, e.g. mw.cap=5", s->cap);
+    if (s->cap > 0 && !s->reweight)
+        return rl_fail("mw.cap=%g has no effect with mw.mode=%s",
+                       "use mw.mode=mw or mw.mode=mw-gce, or set mw.cap=0", s->cap, mode);
+    if (parse_save_epochs(s, rl_cfg_str(cfg, "mw.save_epochs"), rl_cfg_int(cfg, "train.epochs")) <
+        0)
+        return RL_ERR;
+    s->n = t->train.n;
+    s->classes = t->train.classes;
+    dp_chunk_range(s->n, DP_EVAL_CHUNK, &s->lo, &s->hi);
+    s->cum_loss = rl_xcalloc((size_t)(s->hi - s->lo) + 1, sizeof(double));
+    s->weights = rl_xmalloc(sizeof(double) * (size_t)s->n);
+    s->pass_loss = rl_xcalloc((size_t)s->n, sizeof(float));
+    s->probs = rl_xmalloc(sizeof(float) * DP_EVAL_CHUNK * (size_t)s->classes);
+    s->clean = rl_xmalloc((size_t)s->n);
+    for (int64_t i = 0; i < s->n; i++) {
+        s->weights[i] = 1.0 / (double)s->n;
+        s->clean[i] = t->train.y[i] == t->train.y_clean[i];
+        s->n_noisy += !s->clean[i];
+    }
+    t->loss.kind = s->mode == MODE_GCE || s->mode == MODE_MW_GCE ? DP_LOSS_GCE
+                   : s->mode == MODE_ELR                         ? DP_LOSS_ELR
+                                                                 : DP_LOSS_CE;
+    t->loss.gce_q = (float)rl_cfg_float(cfg, "mw.gce_q");
+    t->loss.elr_lambda = (float)rl_cfg_float(cfg, "mw.elr_lambda");
+    if (s->mode == MODE_ELR) {
+        s->elr_targets = rl_xcalloc((size_t)s->n * (size_t)s->classes, sizeof(float));
+        t->loss.elr_targets = s->elr_targets;
+    }
+    t->weights = s->reweight ? s->weights : NULL;
+    return 0;
+}
+
+/* Collective: weights of the owned examples from L (log-sum-exp over ranks, exact), the cap,
+ * then replicated to every rank. */
+static int mw_update_weights(mw_state *s) {
+    int64_t m = s->hi - s->lo;
+    double *p = s->weights + s->lo; // (m) owned
+    double top = -INFINITY;
+    for (int64_t i = 0; i < m; i++)
+        top = fmax(top, -s->eta * s->cum_loss[i]);
+    int64_t sum = 0;
+    if (comm_max_f64(&top, 1) < 0)
+        return RL_ERR;
+    for (int64_t i = 0; i < m; i++) {
+        p[i] = exp(-s->eta * s->cum_loss[i] - top);
+        float e = (float)p[i];
+        kern_add_fixed(&e, &sum, 1, RL_FIXED_FRAC_BITS);
+    }
+    if (comm_sum_i64(&sum, 1) < 0)
+        return RL_ERR;
+    double total = ldexp((double)sum, -RL_FIXED_FRAC_BITS); /* >= 1: the largest term is 1 */
+    for (int64_t i = 0; i < m; i++)
+        p[i] /= total;
+    double cap = s->cap / (double)s->n;
+    for (int round = 0; s->cap > 0; round++) {
+        int64_t sums[3] = {0, 0, 0}; /* weights above the cap, at or above it, mass below it */
+        for (int64_t i = 0; i < m; i++) {
+            sums[0] += p[i] > cap;
+            sums[1] += p[i] >= cap;
+            if (p[i] < cap) {
+                float v = (float)p[i];
+                kern_add_fixed(&v, &sums[2], 1, RL_FIXED_FRAC_BITS);
+            }
+        }
+        if (comm_sum_i64(sums, 3) < 0)
+            return RL_ERR;
+        if (sums[0] == 0 || sums[2] == 0)
+            break;
+        if (round == MW_CAP_ROUNDS)
+            return rl_fail("mw.cap: weights still above the cap after %d rounds",
+                           "raise mw.cap or lower mw.eta", MW_CAP_ROUNDS);
+        double scale = (1.0 - (double)sums[1] * cap) / ldexp((double)sums[2], -RL_FIXED_FRAC_BITS);
+        for (int64_t i = 0; i < m; i++)
+            p[i] = p[i] >= cap ? cap : p[i] * scale;
+    }
+    return comm_allgather_blocks(s->weights, sizeof(double), s->lo, s->hi);
+}
+
+/* Collective: the loss pass over the owned examples, L_i += ℓ_i, ELR targets, new weights.
+ * sums: fixed-point Σℓ over clean and noisy examples, and the count of noisy examples the model
+ * fits to their noisy label. */
+static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t sums[3]) {
+    int64_t idx[DP_EVAL_CHUNK];
+    int C = s->classes;
+    for (int64_t start = s->lo; start < s->hi; start += DP_EVAL_CHUNK) {
+        int n = (int)(start + DP_EVAL_CHUNK <= s->hi ? DP_EVAL_CHUNK : s->hi - start);
+        for (int i = 0; i < n; i++)
+            idx[i] = start + i;
+        const float *out = dp_forward(t, &t->train, idx, n); // (n, C)
+        float *loss = s->pass_loss + start;                  // (n)
+        if (s->mode == MODE_GCE || s->mode == MODE_MW_GCE)
+            rl_loss_gce(out, t->yb, NULL, n, C, t->loss.gce_q, 0.0f, NULL, loss);
+        else
+            rl_loss_softmax_ce(out, t->yb, NULL, n, C, 0.0f, NULL, loss);
+        for (int i = 0; i < n; i++) {
+            int64_t e = start + i;
+            s->cum_loss[e - s->lo] += loss[i];
+            kern_add_fixed(&loss[i], &sums[s->clean[e] ? 0 : 1], 1, RL_FIXED_FRAC_BITS);
+            if (!s->clean[e])
+                sums[2] += rl_count_correct(out + (size_t)i * C, t->yb + i, 1, C);
+        }
+        if (s->mode == MODE_ELR) {
+            /* t_i = β t_i + (1 − β) p̂_i, p̂ = clamp(softmax, c, 1 − c) renormalized */
+            rl_softmax(out, n, C, s->probs);
+            for (int i = 0; i < n; i++) {
+                float *p = s->probs + (size_t)i * C, total = 0.0f;
+                float *target = s->elr_targets + (size_t)(start + i) * C;
+                for (int j = 0; j < C; j++) {
+                    p[j] = fminf(fmaxf(p[j], (float)RL_ELR_CLAMP), 1.0f - (float)RL_ELR_CLAMP);
+                    total += p[j];
+                }
+                for (int j = 0; j < C; j++)
+                    target[j] = s->elr_beta * target[j] + (1.0f - s->elr_beta) * (p[j] / total);
+            }
+        }
+    }
+    if (comm_sum_i64(sums, 3) < 0 ||
+        comm_allgather_blocks(s->pass_loss, sizeof(float), s->lo, s->hi) < 0)
+        return RL_ERR;
+    if (s->mode == MODE_ELR &&
+        comm_allgather_blocks(s->elr_targets, sizeof(float) * (size_t)C, s->lo, s->hi) < 0)
+        return RL_ERR;
+    return s->reweight ? mw_update_weights(s) : 0;
+}
+
+static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
+    mw_state *s = ctx;
+    double row[N_METRICS];
+    int64_t sums[3] = {0, 0, 0};
+    if (mw_loss_pass(s, t, sums) < 0 || dp_row_head(t, epoch, row) < 0)
+        return RL_ERR;
+    /* Replicated arrays: every rank computes the same sums in index order. */
+    double w_clean = 0.0, w_noisy = 0.0, w_max = 0.0;
+    double *neg_loss = rl_xmalloc(sizeof(double) * (size_t)s->n);
+    for (int64_t i = 0; i < s->n; i++) {
+        *(s->clean[i] ? &w_clean : &w_noisy) += s->weights[i];
+        w_max = fmax(w_max, s->weights[i]);
+        neg_loss[i] = -(double)s->pass_loss[i];
+    }
+    float loss_sum[2];
+    kern_from_fixed(sums, loss_sum, 2, RL_FIXED_FRAC_BITS);
+    double n = (double)s->n, n_noisy = (double)s->n_noisy, n_clean = n - n_noisy;
+    row[4] = ((double)loss_sum[0] + (double)loss_sum[1]) / n;
+    row[5] = n_clean > 0 ? (double)loss_sum[0] / n_clean : NAN;
+    row[6] = n_noisy > 0 ? (double)loss_sum[1] / n_noisy : NAN;
+    row[7] = w_noisy;
+    row[8] = n_clean > 0 ? w_clean * n / n_clean : NAN; /* mean weight × N: 1 = uniform */
+    row[9] = n_noisy > 0 ? w_noisy * n / n_noisy : NAN;
+    row[10] = w_max * n;
+    row[11] = rl_auc(s->weights, s->clean, s->n);
+    row[12] = rl_auc(neg_loss, s->clean, s->n);
+    row[13] = n_noisy > 0 ? (double)sums[2] / n_noisy : NAN;
+    free(neg_loss);
+    for (int k = 0; k < s->n_save; k++)
+        if (s->save_epochs[k] == epoch + 1) {
+            s->snapshots[k] = rl_xmalloc(sizeof(float) * (size_t)(s->hi - s->lo + 1));
+            for (int64_t i = s->lo; i < s->hi; i++)
+                s->snapshots[k][i - s->lo] = (float)s->weights[i];
+        }
+    return rl_run_record(run, (epoch + 1) * t->batches_per_epoch, row);
+}
+
+static void snapshot_name(char *name, size_t size, int64_t epoch) {
+    snprintf(name, size, "weights_epoch_%04lld", (long long)epoch);
+}
+
+static int mw_save(dp_trainer *t, io_ckpt *c, void *ctx) {
+    (void)t;
+    mw_state *s = ctx;
+    int64_t m = s->hi - s->lo;
+    int rc = io_ckpt_write(c, "mw/cum_loss", IO_F64, s->n, s->lo, m, s->cum_loss);
+    if (s->mode == MODE_ELR)
+        rc = rc ? rc
+                : io_ckpt_write(c, "mw/elr_targets", IO_F32, s->n * s->classes,
+                                s->lo * s->classes, m * s->classes,
+                                s->elr_targets + s->lo * s->classes);
+    char name[64];
+    for (int k = 0; rc == 0 && k < s->n_save && s->snapshots[k]; k++) {
+        snprintf(name, sizeof name, "mw/");
+        snapshot_name(name + 3, sizeof name - 3, s->save_epochs[k]);
+        rc = io_ckpt_write(c, name, IO_F32, s->n, s->lo, m, s->snapshots[k]);
+    }
+    return rc;
+}
+
+static int mw_load(dp_trainer *t, io_ckpt *c, void *ctx) {
+    (void)t;
+    mw_state *s = ctx;
+    int64_t m = s->hi - s->lo;
+    if (io_ckpt_size(c, "mw/cum_loss") != s->n)
+        return rl_fail("the checkpoint holds no example losses for %lld examples",
+                       "it was written by another experiment; delete the run directory",
+                       (long long)s->n);
+    int rc = io_ckpt_read(c, "mw/cum_loss", IO_F64, s->lo, m, s->cum_loss);
+    if (s->mode == MODE_ELR)
+        rc = rc ? rc
+                : io_ckpt_read(c, "mw/elr_targets", IO_F32, s->lo * s->classes, m * s->classes,
+                               s->elr_targets + s->lo * s->classes);
+    char name[64];
+    for (int k = 0; rc == 0 && k < s->n_save; k++) {
+        snprintf(name, sizeof name, "mw/");
+        snapshot_name(name + 3, sizeof name - 3, s->save_epochs[k]);
+        if (io_ckpt_size(c, name) < 0)
+            break;
+        s->snapshots[k] = rl_xmalloc(sizeof(float) * (size_t)(m + 1));
+        rc = io_ckpt_read(c, name, IO_F32, s->lo, m, s->snapshots[k]);
+    }
+    /* The weights are a function of L; the ELR targets are replicated like them. */
+    if (comm_any_failed(rc < 0))
+        return rc < 0 ? RL_ERR : rl_fail("another rank could not read the checkpoint", "see its error");
+    if (s->mode == MODE_ELR && comm_allgather_blocks(s->elr_targets, sizeof(float) * s->classes,
+                                                     s->lo, s->hi) < 0)
+        return RL_ERR;
+    return s->reweight ? mw_update_weights(s) : 0;
+}
+
+static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
+    mw_state *s = ctx;
+    int rc = dp_write_final(run, t, NULL);
+    if (comm_rank() == 0 && rc == 0) {
+        double best = -INFINITY;
+        for (int64_t r = 0; r < run->rows; r++)
+            best = fmax(best, run->row_values[r * run->n_metrics + 3]);
+        const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
+        io_results *res = run->results;
+        rc = io_results_set_final(res, "best_test_acc", best);
+        rc = rc ? rc : io_results_set_final(res, "noisy_weight", last[7]);
+        rc = rc ? rc : io_results_set_final(res, "auc", last[11]);
+        rc = rc ? rc : io_results_set_final(res, "noise_fraction", (double)s->n_noisy / s->n);
+        if (rc == 0)
+            rl_log_info("%s: best test accuracy %.2f %%, weight on noisy examples %.4f (%.1f %% "
+                        "of the examples are noisy), weight AUC %.4f",
+                        run->exp->name, 100.0 * best, last[7], 100.0 * s->n_noisy / s->n,
+                        last[11]);
+    }
+    if (comm_any_failed(rc < 0))
+        return RL_ERR;
+    /* Owned slices, written collectively: final weights, L, noise mask, saved epochs. */
+    int64_t m = s->hi - s->lo;
+    int n_arrays = 3 + s->n_save;
+    const char **names = rl_xcalloc((size_t)n_arrays, sizeof(char *));
+    float **slices = rl_xcalloc((size_t)n_arrays, sizeof(float *));
+    char(*snap_names)[32] = rl_xcalloc((size_t)s->n_save + 1, sizeof *snap_names);
+    names[0] = "weights";
+    names[1] = "cum_loss";
+    names[2] = "noisy";
+    for (int a = 0; a < 3; a++)
+        slices[a] = rl_xmalloc(sizeof(float) * (size_t)(m + 1));
+    for (int64_t i = 0; i < m; i++) {
+        slices[0][i] = (float)s->weights[s->lo + i];
+        slices[1][i] = (float)s->cum_loss[i];
+        slices[2][i] = s->clean[s->lo + i] ? 0.0f : 1.0f;
+    }
+    for (int k = 0; k < s->n_save; k++) {
+        snapshot_name(snap_names[k], sizeof snap_names[k], s->save_epochs[k]);
+        names[3 + k] = snap_names[k];
+        slices[3 + k] = s->snapshots[k];
+    }
+    rc = io_results_write_slices_f32(comm_rank() == 0 ? run->results : NULL, run->run_dir,
+                                     n_arrays, names, s->n, s->lo, m,
+                                     (const float *const *)slices);
+    for (int a = 0; a < 3; a++)
+        free(slices[a]);
+    free(slices);
+    free(names);
+    free(snap_names);
+    return rc;
+}
+
+static int mw_run(rl_run *run) {
+    mw_state s;
+    memset(&s, 0, sizeof s);
+    dp_hooks hooks = {.ctx = &s,
+                      .prepare = mw_prepare,
+                      .epoch_end = mw_epoch_end,
+                      .save = mw_save,
+                      .load = mw_load,
+                      .finish = mw_finish};
+    int rc = dp_run(run, metric_names, N_METRICS, &hooks);
+    mw_free(&s);
+    return rc;
+}
+
+const rl_experiment rl_experiment_mw_train = {
+    .name = "mw-train",
+    .summary = "training with multiplicative reweighting of examples (MW) and noisy-label "
+               "baselines",
+    .doc = "Trains model.spec on data.name (with label noise data.noise at data.noise_rate) with\n"
+           "mw.mode: uniform cross-entropy, mw (examples reweighted by p_i ∝ exp(−mw.eta·L_i),\n"
+           "L_i the cumulative loss of example i over end-of-epoch loss passes, minibatch loss\n"
+           "Σ p_i ℓ_i / Σ p_i), gce (generalized cross-entropy, mw.gce_q), mw-gce, or elr\n"
+           "(early-learning regularization). Each rank owns a block of examples and their\n"
+           "weights; normalization is an exact reduction over ranks, so results are\n"
+           "bit-identical on any number of ranks. Metrics per epoch: train/test loss, test\n"
+           "accuracy, loss pass mean, mean loss of clean and noisy examples, total weight on\n"
+           "noisy examples, mean weight (×N) of clean and noisy examples, largest weight (×N),\n"
+           "AUC of the weights and of the losses separating clean from noisy, fraction of noisy\n"
+           "examples fitted. Arrays: weights, cum_loss, noisy, params, weights_epoch_E.\n"
+           "See experiments/mw-train.md.",
+    .default_ini = rl_ini_mw_train,
+    .declare = mw_declare,
+    .run = mw_run,
+};
