@@ -5,8 +5,11 @@
  * vector. Three distributions:
  *   KERN_PERTURB_RADEMACHER  u_i = ±m          (1 random bit per element)
  *   KERN_PERTURB_UNIFORM     u_i in {-m..m}     (16 random bits per element, multiply-high)
- *   KERN_PERTURB_GAUSSIAN    u_i ~ N(0, 1)      (Box–Muller, 64 random bits per element)
+ *   KERN_PERTURB_GAUSSIAN    u_i ~ N(0, 1)      (16 random bits per element into a 65536-level
+ *                                               inverse-CDF table, unit variance)
  * The integer kinds are for quantized codes (ZOQO); GAUSSIAN is for fp32 (ZO-SignSGD, MeZO).
+ * Layout: elements come in batches of 16 Philox blocks (counter (block, k, t, kind tag));
+ * element e of a batch takes its bits from block e % 16 at position e / 16.
  *
  *     kern_perturb_codes(plus, theta, n, key, t, k, KERN_PERTURB_RADEMACHER, m, +1, qmax);
  *     kern_perturb_codes(minus, theta, n, key, t, k, KERN_PERTURB_RADEMACHER, m, -1, qmax);
@@ -46,5 +49,8 @@ void kern_perturb_axpy(float *x, size_t n, const uint32_t key[2], uint32_t step,
                        kern_perturb_kind kind, int m, float alpha);
 void kern_ref_perturb_axpy(float *x, size_t n, const uint32_t key[2], uint32_t step, uint32_t k,
                            kern_perturb_kind kind, int m, float alpha);
+
+/* The Gaussian's 65536-entry table (built on first use; static storage, no allocation). */
+const float *kern_perturb_gauss_table(void);
 
 #endif
