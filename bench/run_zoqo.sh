@@ -6,7 +6,7 @@ build=${1:-build}
 here=$(dirname "$0")
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F)"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; $(date -u +%F)"
 ours=$(taskset -c 0 "$build/bench_zo" mlp:784-256-256-10 64 300)
 echo "$ours"
 peer=$(taskset -c 0 /usr/bin/python3 "$here/peers/mezo_torch.py" 784-256-256-10 64 300)
