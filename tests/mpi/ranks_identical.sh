@@ -17,4 +17,18 @@ check "a different seed gives different parameters" \
     bash -c "! /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/fmnist-1/results.h5 $SCRATCH/seed2/results.h5 >/dev/null"
 acc=$(/usr/bin/python3 -c "import h5py; print(h5py.File('$SCRATCH/fmnist-4/results.h5')['final/test_acc'][()])")
 check "the small run learns (test accuracy $acc > 0.7)" /usr/bin/python3 -c "assert $acc > 0.7"
+
+# init.from: a second run starts from the first one's model (so its first epoch is already good),
+# and a model of another shape is refused.
+ranks 2 run train "${SMALL_TRAIN[@]}" train.epochs=1 init.from="$SCRATCH/fmnist-1" \
+    --out "$SCRATCH/from" >/dev/null 2>&1
+first=$(/usr/bin/python3 -c "import h5py; print(h5py.File('$SCRATCH/fmnist-1/results.h5')['metrics/test_acc'][0])")
+continued=$(/usr/bin/python3 -c "import h5py; print(h5py.File('$SCRATCH/from/results.h5')['metrics/test_acc'][0])")
+check "init.from starts from the saved model ($continued after one more epoch > $first after the first)" \
+    /usr/bin/python3 -c "assert $continued > $first"
+set +e
+ranks 2 run train "${SMALL_TRAIN[@]}" model.spec=mlp:784-32-10 init.from="$SCRATCH/fmnist-1" \
+    --out "$SCRATCH/from-bad" >"$SCRATCH/from-bad.log" 2>&1
+set -e
+check "init.from with another model shape is refused" grep -q "set model.spec to the same spec" "$SCRATCH/from-bad.log"
 finish
