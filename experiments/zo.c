@@ -123,8 +123,10 @@ int zo_step(zo_state *z, uint32_t t, zo_loss_fn loss, void *ctx) {
         }
     } else {
         float *theta = z->params;
-        for (size_t i = 0; i < z->n; i++)
-            theta[i] -= o->lr * (float)((z->votes[i] > 0) - (z->votes[i] < 0));
+        for (size_t i = 0; i < z->n; i++) {
+            float step = o->lr_scale ? o->lr * o->lr_scale[i] : o->lr;
+            theta[i] -= step * (float)((z->votes[i] > 0) - (z->votes[i] < 0));
+        }
     }
     return 0;
 }

@@ -37,6 +37,7 @@ typedef struct {
     kern_perturb_kind kind; /* ZOQO: RADEMACHER or UNIFORM; fp32: GAUSSIAN */
     int m, c, qmax;         /* ZOQO: perturbation magnitude and step, in codes; code bound */
     float mu, lr;           /* fp32: smoothing radius, step size */
+    const float *lr_scale;  /* SIGN: per-element factor of lr (n), or NULL for 1 */
     uint32_t key[2];        /* the (seed, RL_RNG_PERTURB) stream */
 } zo_options;
 

@@ -52,7 +52,7 @@ static const rl_cfg_spec zoqo_keys[] = {
     {"zoqo.target", RL_CFG_CHOICE, "last", 0, -1, "last|lora", 0,
      "what is trained: the last layer's weights or LoRA adapters on every layer"},
     {"zoqo.lora_rank", RL_CFG_INT, "4", 1, 256, NULL, 0, "rank of the LoRA adapters"},
-    {"zoqo.lora_range", RL_CFG_FLOAT, "0.05", 1e-6, 100, NULL, 0,
+    {"zoqo.lora_range", RL_CFG_FLOAT, "2", 1e-6, 100, NULL, 0,
      "LoRA B entries live in [-range, range] (the quantized grid's span)"},
     {"zoqo.steps", RL_CFG_INT, "1000", 1, 1e9, NULL, 0, "steps per arm"},
     {"zoqo.batch", RL_CFG_INT, "256", 1, 1e6, NULL, 0, "examples per step"},
@@ -70,7 +70,7 @@ static const rl_cfg_spec zoqo_keys[] = {
     {"zo.c", RL_CFG_INT, "1", 1, 127, NULL, 0, "ZOQO step, in codes"},
     {"zo.mu", RL_CFG_FLOAT, "0.001", 1e-9, 10, NULL, 0, "fp32 smoothing radius (sign, mezo)"},
     {"zo.lr_sign", RL_CFG_FLOAT, "0", 0, 10, NULL, 0,
-     "fp32 ZO-SignSGD step; 0: the 8-bit grid step, so it moves like zoqo8"},
+     "fp32 ZO-SignSGD step; 0: each tensor's 8-bit grid step, so it moves like zoqo8"},
     {"zo.lr_mezo", RL_CFG_FLOAT, "0.001", 0, 10, NULL, 0, "MeZO learning rate"},
     {"zo.lr_sgd", RL_CFG_FLOAT, "0.05", 0, 10, NULL, 0, "first-order SGD learning rate"},
 };
@@ -113,6 +113,7 @@ typedef struct {
     size_t n_trainable;
     zo_state zo;
     rl_optimizer sgd;
+    float *sign_steps; /* sign arm: each trainable number's 8-bit grid step */
     int64_t queries; /* sgd: forward passes; zo arms: zo.queries */
     double peak_mb[MAX_ARMS]; /* VmHWM while each finished arm stepped (a measurement) */
     /* the step's batch */
@@ -199,8 +200,10 @@ static void arm_free(zoqo *z) {
     rl_opt_free(&z->sgd);
     free(z->grad_acc);
     free(z->grad);
+    free(z->sign_steps);
     z->grad_acc = NULL;
     z->grad = NULL;
+    z->sign_steps = NULL;
     z->arm = NULL;
 }
 
@@ -307,6 +310,33 @@ static int sgd_step(zoqo *z) {
     return 0;
 }
 
+/* The grid step of each trainable number at `bits` bits: the quantized model's scales. */
+static float *grid_steps(const zoqo *z, int bits) {
+    const rl_layer *last = &z->base.layers[z->base.n_layers - 1];
+    float *steps = rl_xmalloc(sizeof(float) * z->n_trainable);
+    float qmax = (float)((1 << (bits - 1)) - 1);
+    if (!z->lora) {
+        float max = 0.0f;
+        const float *w = z->base.params + last->w_off;
+        for (size_t i = 0; i < z->n_trainable; i++)
+            max = fmaxf(max, fabsf(w[i]));
+        for (size_t i = 0; i < z->n_trainable; i++)
+            steps[i] = max / qmax;
+        return steps;
+    }
+    float b_step = (float)rl_cfg_float(z->cfg, "zoqo.lora_range") / qmax;
+    for (int i = 0; i < z->adapters.n_adapted; i++) {
+        const rl_layer *layer = &z->base.layers[z->adapters.adapters[i].layer];
+        size_t a = z->adapters.adapters[i].a_off, b = z->adapters.adapters[i].b_off;
+        size_t b_end = b + (size_t)layer->out * (size_t)z->lora_rank;
+        for (size_t j = a; j < b; j++)
+            steps[j] = rl_lora_a_bound(layer->in) / qmax;
+        for (size_t j = b; j < b_end; j++)
+            steps[j] = b_step;
+    }
+    return steps;
+}
+
 static int arm_init(zoqo *z, const arm_spec *arm) {
     const rl_config *cfg = z->cfg;
     z->arm = arm;
@@ -362,13 +392,9 @@ static int arm_init(zoqo *z, const arm_spec *arm) {
     } else {
         opt.method = ZO_SIGN;
         opt.lr = (float)rl_cfg_float(cfg, "zo.lr_sign");
-        if (opt.lr == 0.0f) { /* the 8-bit grid step of the trained tensor (B for adapters) */
-            float max = 0.0f;
-            const float *w = z->base.params + last->w_off;
-            for (size_t i = 0; i < (size_t)last->out * last->in; i++)
-                max = fmaxf(max, fabsf(w[i]));
-            opt.lr = z->lora ? (float)rl_cfg_float(cfg, "zoqo.lora_range") / 127.0f
-                             : max / 127.0f;
+        if (opt.lr == 0.0f) { /* each tensor's 8-bit grid step, as zoqo8 would take */
+            opt.lr = 1.0f;
+            opt.lr_scale = z->sign_steps = grid_steps(z, 8);
         }
     }
     return zo_init(&z->zo, &opt, z->trainable, z->n_trainable);

@@ -31,7 +31,7 @@ int rl_lora_init(rl_lora *lora, const rl_model *m, int rank, uint64_t seed) {
     rl_rng init = rl_rng_make(seed, RL_RNG_INIT);
     for (int i = 0; i < lora->n_adapted; i++) {
         const rl_layer *layer = &m->layers[lora->adapters[i].layer];
-        float bound = 1.0f / sqrtf((float)layer->in);
+        float bound = rl_lora_a_bound(layer->in);
         size_t na = (size_t)rank * (size_t)layer->in;
         for (size_t j = 0; j < na; j++)
             lora->params[lora->adapters[i].a_off + j] =

@@ -14,6 +14,8 @@
 
 #include "src/nn/nn.h"
 
+#include <math.h>
+
 typedef struct {
     int rank;
     int n_adapted;
@@ -26,6 +28,11 @@ typedef struct {
     float *grads;  /* (n_params) */
     float *base;   /* copy of the model's arena before adaptation */
 } rl_lora;
+
+/* The range [-bound, bound] of A's initial entries (fp32 and quantized adapters alike). */
+static inline float rl_lora_a_bound(int in) {
+    return 1.0f / sqrtf((float)in);
+}
 
 /* A's entries uniform in [-1/sqrt(in), 1/sqrt(in)] from (seed, RL_RNG_INIT), stream 1000 + the
  * dense layer's position (the stream the quantized adapters' codes are drawn from). */

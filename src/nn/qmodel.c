@@ -5,6 +5,7 @@
 #include "kernels/kernels.h"
 #include "src/core/error.h"
 #include "src/core/rng.h"
+#include "src/nn/lora.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -122,8 +123,7 @@ int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options 
         const float *act = ws.act[l + 1 + ql->relu];
         ql->out_scale = scale_for(max_abs(act, (size_t)calib_n * (size_t)ql->out), 127);
         if (ql->rank > 0) {
-            float a_bound = 1.0f / sqrtf((float)ql->in);
-            ql->a_scale = a_bound / (float)q->qmax;
+            ql->a_scale = rl_lora_a_bound(ql->in) / (float)q->qmax;
             ql->b_scale = opt->lora_range / (float)q->qmax;
             int8_t *a = q->trainable + ql->a_off;
             size_t na = (size_t)ql->rank * (size_t)ql->in;
