@@ -1,5 +1,6 @@
-/* The `ranklab` program: run, list, show-config, inspect, verify. `ranklab COMMAND --help`. */
+/* The `ranklab` program: run, list, show-config, inspect, verify, sweep (`COMMAND --help`). */
 #include "experiments/experiment.h"
+#include "src/cli/sweep.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
@@ -19,6 +20,7 @@ static const char *usage_text =
     "  ranklab show-config EXPERIMENT [-c FILE] [section.key=value ...]\n"
     "  ranklab inspect RESULTS.h5\n"
     "  ranklab verify RUN_DIR\n"
+    "  ranklab sweep plan|submit|run|status|resubmit ...   (Slurm job arrays; sweep --help)\n"
     "\n"
     "Run under MPI with `mpiexec -n P build/ranklab run ...`: results do not depend on P.\n"
     "`ranklab COMMAND --help` explains each command.\n";
@@ -251,6 +253,8 @@ int main(int argc, char **argv) {
         return cmd_inspect(argc - 2, argv + 2);
     if (!strcmp(cmd, "verify"))
         return cmd_verify(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sweep"))
+        return cli_sweep_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) {
         if (comm_init(&argc, &argv) < 0) {
             rl_error_print();
