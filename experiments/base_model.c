@@ -15,8 +15,8 @@ int base_model_pretrain(const rl_config *cfg, int64_t epochs, char *base_dir, si
     rl_config *tc = rl_experiment_new_config(&rl_experiment_train);
     if (!tc)
         return RL_ERR;
-    const char *copied[] = {"run.seed", "data.dir", "data.train_limit", "data.test_limit",
-                            "ckpt.every", "log.progress_seconds"};
+    const char *copied[] = {"run.seed",        "data.dir",   "data.train_limit",
+                            "data.test_limit", "ckpt.every", "log.progress_seconds"};
     char assignment[4200];
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof copied / sizeof copied[0]; i++) {

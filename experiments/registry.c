@@ -6,11 +6,13 @@
 extern const rl_experiment rl_experiment_train;
 extern const rl_experiment rl_experiment_mw_train;
 extern const rl_experiment rl_experiment_zoqo_train;
+extern const rl_experiment rl_experiment_zoqo_attack;
 
 static const rl_experiment *const experiments[] = {
     &rl_experiment_train,
     &rl_experiment_mw_train,
     &rl_experiment_zoqo_train,
+    &rl_experiment_zoqo_attack,
 };
 
 const rl_experiment *rl_experiment_at(int i) {
