@@ -4,6 +4,7 @@
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/io/io.h"
+#include "src/io/parallel.h"
 
 #include <dirent.h>
 #include <hdf5.h>
@@ -36,12 +37,6 @@ static hid_t mem_type(io_type t) {
 
 static size_t type_size(io_type t) {
     return t == IO_I8 ? 1 : t == IO_F32 ? 4 : 8;
-}
-
-static hid_t parallel_access(void) {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, comm_world(), MPI_INFO_NULL);
-    return fapl;
 }
 
 static int write_attr(hid_t obj, const char *name, hid_t type, const void *value) {
@@ -100,7 +95,7 @@ int io_ckpt_begin(io_ckpt **out, const char *ckpt_dir, int64_t step, const char 
     snprintf(c->dir, sizeof c->dir, "%s", ckpt_dir);
     snprintf(c->final_path, sizeof c->final_path, "%s/step-%010lld.h5", ckpt_dir, (long long)step);
     snprintf(c->tmp_path, sizeof c->tmp_path, "%s.tmp", c->final_path);
-    hid_t fapl = parallel_access();
+    hid_t fapl = io_parallel_access();
     c->file = H5Fcreate(c->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (c->file < 0) {
@@ -147,33 +142,12 @@ int io_ckpt_write(io_ckpt *c, const char *name, io_type type, int64_t global_cou
                        "a bug: slices must tile the dataset", name, (long long)covered,
                        (long long)(global_count * (int64_t)type_size(type)));
 
-    hsize_t dims[1] = {(hsize_t)global_count};
-    hid_t space = H5Screate_simple(1, dims, NULL);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t set = H5Dcreate2(c->file, name, mem_type(type), space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    herr_t rc = -1;
-    if (set >= 0) {
-        hsize_t start[1] = {(hsize_t)offset}, n[1] = {(hsize_t)count};
-        hid_t mem = H5Screate_simple(1, n, NULL);
-        if (count > 0) {
-            H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, n, NULL);
-        } else {
-            H5Sselect_none(space);
-            H5Sselect_none(mem);
-        }
-        hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-        rc = global_count == 0 ? 0 : H5Dwrite(set, mem_type(type), mem, space, dxpl, data);
-        H5Pclose(dxpl);
-        H5Sclose(mem);
-        long long crc_value = (long long)crc;
-        if (rc >= 0)
-            rc = write_attr(set, "crc32", H5T_NATIVE_LLONG, &crc_value);
+    hid_t set = io_parallel_write_slice(c->file, name, mem_type(type), global_count, offset,
+                                        count, data);
+    long long crc_value = (long long)crc;
+    int rc = set < 0 ? -1 : write_attr(set, "crc32", H5T_NATIVE_LLONG, &crc_value);
+    if (set >= 0)
         H5Dclose(set);
-    }
-    H5Sclose(space);
     return rc < 0 ? rl_fail("cannot write checkpoint dataset %s", "check disk space", name) : 0;
 }
 
@@ -337,7 +311,7 @@ int io_ckpt_find_latest(const char *ckpt_dir, char *path, size_t path_size, int6
 
 int io_ckpt_open(io_ckpt **out, const char *path) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t fapl = parallel_access();
+    hid_t fapl = io_parallel_access();
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     if (file < 0)

@@ -3,6 +3,7 @@
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/io/io.h"
+#include "src/io/parallel.h"
 
 #include <hdf5.h>
 #include <limits.h>
@@ -274,29 +275,13 @@ static int write_slice(hid_t file, const char *name, int64_t global_count, int64
                        int64_t count, const float *data) {
     char path[256];
     snprintf(path, sizeof path, "arrays/%s", name);
-    hsize_t dims[1] = {(hsize_t)global_count}, start[1] = {(hsize_t)offset},
-            n[1] = {(hsize_t)count};
-    hid_t space = H5Screate_simple(1, dims, NULL), mem = H5Screate_simple(1, n, NULL);
-    hid_t set = H5Dcreate2(file, path, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT,
-                           H5P_DEFAULT);
-    if (count > 0) {
-        H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, n, NULL);
-    } else {
-        H5Sselect_none(space);
-        H5Sselect_none(mem);
-    }
-    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    herr_t rc = set < 0 ? -1 : H5Dwrite(set, H5T_NATIVE_FLOAT, mem, space, dxpl, data);
-    H5Pclose(dxpl);
-    if (set >= 0)
-        H5Dclose(set);
-    H5Sclose(mem);
-    H5Sclose(space);
-    return rc < 0 ? rl_fail("cannot write /arrays/%s collectively", "array names must be unique; "
-                                                                    "check disk space",
-                            name)
-                  : 0;
+    hid_t set = io_parallel_write_slice(file, path, H5T_NATIVE_FLOAT, global_count, offset, count,
+                                        data);
+    if (set < 0)
+        return rl_fail("cannot write /arrays/%s collectively",
+                       "array names must be unique; check disk space", name);
+    H5Dclose(set);
+    return 0;
 }
 
 int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays,
@@ -308,8 +293,7 @@ int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays
         return rc < 0 ? RL_ERR : rl_fail("rank 0 cannot close the results file", "see its error");
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/results.h5.partial", run_dir);
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, comm_world(), MPI_INFO_NULL);
+    hid_t fapl = io_parallel_access();
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, fapl);
     H5Pclose(fapl);
     if (file < 0)
