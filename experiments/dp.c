@@ -20,7 +20,8 @@ static const rl_cfg_spec dp_keys[] = {
     {"train.lr", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0, "learning rate"},
     {"train.optim", RL_CFG_CHOICE, "adam", 0, -1, "adam|sgd", 0, "optimizer"},
     {"train.momentum", RL_CFG_FLOAT, "0.9", 0, 1, NULL, 0, "SGD momentum"},
-    {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0, "L2 weight decay added to the gradient"},
+    {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
+     "L2 weight decay added to the gradient"},
     {"train.chunk", RL_CFG_INT, "32", 1, 1000000, NULL, 0,
      "examples per gradient chunk, the unit of work split over ranks (results depend on it, "
      "not on the rank count)"},
@@ -114,6 +115,8 @@ static int train_step(dp_trainer *t, int64_t step) {
         return RL_ERR;
     kern_from_fixed(t->acc, t->model.grads, n_params, RL_FIXED_FRAC_BITS);
     rl_opt_step(&t->opt, t->model.params, t->model.grads);
+    for (size_t i = 0; t->mask && i < n_params; i++)
+        t->model.params[i] *= t->mask[i];
     t->epoch_loss += t->acc[n_params];
     return 0;
 }
@@ -232,16 +235,17 @@ static int prepare(rl_run *run, dp_trainer *t) {
     if (t->model.in_dim != t->train.dim || t->model.out_dim != outputs)
         return rl_fail("model.spec %s takes %d inputs and gives %d outputs; data %s has %d "
                        "features and %d %s",
-                       "match the first and last numbers of model.spec to the data",
-                       t->model.spec, t->model.in_dim, t->model.out_dim, t->train.name,
-                       t->train.dim, outputs, t->train.classes > 0 ? "classes" : "targets");
+                       "match the first and last numbers of model.spec to the data", t->model.spec,
+                       t->model.in_dim, t->model.out_dim, t->train.name, t->train.dim, outputs,
+                       t->train.classes > 0 ? "classes" : "targets");
     rl_model_init_params(&t->model, run->seed);
     const char *from = rl_cfg_str(cfg, "init.from");
     if (from[0] && load_initial_model(t, from) < 0)
         return RL_ERR;
     int sgd = strcmp(rl_cfg_str(cfg, "train.optim"), "sgd") == 0;
     if (rl_opt_init(&t->opt, sgd ? RL_OPT_SGD : RL_OPT_ADAM, t->model.n_params,
-                    (float)rl_cfg_float(cfg, "train.lr"), (float)rl_cfg_float(cfg, "train.momentum"),
+                    (float)rl_cfg_float(cfg, "train.lr"),
+                    (float)rl_cfg_float(cfg, "train.momentum"),
                     (float)rl_cfg_float(cfg, "train.weight_decay")) < 0)
         return RL_ERR;
     t->batch = (int)rl_cfg_int(cfg, "train.batch");
@@ -276,8 +280,9 @@ int dp_write_final(rl_run *run, dp_trainer *t, void *ctx) {
     rc = rc ? rc : io_results_set_final(r, "test_loss", last[2]);
     rc = rc ? rc : io_results_set_final(r, "test_acc", last[3]);
     rc = rc ? rc : io_results_set_final(r, "steps", (double)t->total_steps);
-    rc = rc ? rc : io_results_write_array_f32(r, "params", t->model.params, t->model.n_params,
-                                              "model", t->model.spec);
+    rc = rc ? rc
+            : io_results_write_array_f32(r, "params", t->model.params, t->model.n_params, "model",
+                                         t->model.spec);
     if (rc == 0)
         rl_log_info("%s: test accuracy %.2f %%, test loss %.4f, train loss %.4f after %lld "
                     "epochs (%lld steps, %.0f s)",
@@ -308,8 +313,8 @@ static int train_loop(rl_run *run, dp_trainer *t, const dp_hooks *h) {
             return RL_ERR;
         if ((step + 1) % t->batches_per_epoch == 0 && h->epoch_end(run, t, epoch, h->ctx) < 0)
             return RL_ERR;
-        if (run->ckpt_every > 0 && (step + 1) % run->ckpt_every == 0 &&
-            step + 1 < t->total_steps && save_checkpoint(run, t, step + 1, h) < 0)
+        if (run->ckpt_every > 0 && (step + 1) % run->ckpt_every == 0 && step + 1 < t->total_steps &&
+            save_checkpoint(run, t, step + 1, h) < 0)
             return RL_ERR;
         const double *last = run->rows ? run->row_values + (run->rows - 1) * run->n_metrics : NULL;
         rl_progress_update(&progress, step + 1, "epoch %lld | train loss %.4f | test acc %.4f",

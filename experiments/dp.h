@@ -28,16 +28,16 @@
 
 #include <stdint.h>
 
-#define DP_EVAL_CHUNK 250 /* examples per evaluation chunk (fixed: results must not depend on P) */
+#define DP_EVAL_CHUNK 250 /* examples per evaluation chunk (fixed, so independent of P) */
 #define DP_ROW_HEAD 4     /* epoch, train_loss, test_loss, test_acc */
 
 typedef enum { DP_LOSS_CE, DP_LOSS_GCE, DP_LOSS_ELR } dp_loss_kind;
 
 typedef struct {
-    dp_loss_kind kind;         /* classification loss used for training (regression: MSE) */
-    float gce_q;               /* DP_LOSS_GCE: q of rl_loss_gce */
-    float elr_lambda;          /* DP_LOSS_ELR: λ of rl_loss_elr */
-    const float *elr_targets;  /* DP_LOSS_ELR: (train.n, classes), replicated on every rank */
+    dp_loss_kind kind;        /* classification loss used for training (regression: MSE) */
+    float gce_q;              /* DP_LOSS_GCE: q of rl_loss_gce */
+    float elr_lambda;         /* DP_LOSS_ELR: λ of rl_loss_elr */
+    const float *elr_targets; /* DP_LOSS_ELR: (train.n, classes), replicated on every rank */
 } dp_loss;
 
 typedef struct {
@@ -49,6 +49,8 @@ typedef struct {
     int64_t batches_per_epoch, total_steps;
     dp_loss loss;           /* default: cross-entropy */
     const double *weights;  /* (train.n) per-example weights, replicated; NULL: uniform */
+    const float *mask;      /* (n_params) 0/1 multiplied into the parameters after every step
+                             * (pruned weights stay 0); NULL: none */
     int64_t *order;         /* (train.n) this epoch's order */
     int64_t *acc;           /* (n_params + 1) fixed-point sums: gradient, then loss */
     int64_t epoch_loss;     /* fixed-point sum of this epoch's (weighted) example losses so far */

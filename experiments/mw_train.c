@@ -28,6 +28,8 @@
 #include <string.h>
 
 #define MW_CAP_ROUNDS 1000 /* cap rounds before giving up (each caps at least one more weight) */
+/* Σ_i exp(…) <= N must fit the fixed point: N · 2^RL_FIXED_FRAC_BITS <= 2^62. */
+#define MW_MAX_EXAMPLES (1 << (62 - RL_FIXED_FRAC_BITS))
 
 extern const char rl_ini_mw_train[];
 
@@ -55,9 +57,9 @@ static void mw_declare(rl_config *cfg) {
 }
 
 static const char *const metric_names[] = {
-    "epoch",        "train_loss",   "test_loss",  "test_acc", "pass_loss",
-    "loss_clean",   "loss_noisy",   "noisy_weight", "weight_clean", "weight_noisy",
-    "weight_max",   "auc",          "loss_auc",   "noisy_fit",
+    "epoch",      "train_loss", "test_loss",    "test_acc",     "pass_loss",
+    "loss_clean", "loss_noisy", "noisy_weight", "weight_clean", "weight_noisy",
+    "weight_max", "auc",        "loss_auc",     "noisy_fit",
 };
 enum { N_METRICS = 14 };
 
@@ -65,7 +67,7 @@ typedef enum { MODE_UNIFORM, MODE_MW, MODE_GCE, MODE_MW_GCE, MODE_ELR } mw_mode;
 
 typedef struct {
     mw_mode mode;
-    int reweight;      /* MW weights on (mw, mw-gce) */
+    int reweight; /* MW weights on (mw, mw-gce) */
     double eta, cap;
     float elr_beta;
     int64_t n, lo, hi; /* training examples; this rank owns [lo, hi) */
@@ -77,9 +79,9 @@ typedef struct {
     float *probs;       /* (DP_EVAL_CHUNK, classes) scratch */
     uint8_t *clean;     /* (n) 1 where the training label is the clean one */
     int64_t n_noisy;
-    int n_save;            /* epochs whose weights are saved */
-    int64_t *save_epochs;  /* (n_save) 1-based, increasing */
-    float **snapshots;     /* (n_save) owned slices (hi - lo), NULL until taken */
+    int n_save;           /* epochs whose weights are saved */
+    int64_t *save_epochs; /* (n_save) 1-based, increasing */
+    float **snapshots;    /* (n_save) owned slices (hi - lo), NULL until taken */
 } mw_state;
 
 static void mw_free(mw_state *s) {
@@ -135,9 +137,9 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     mw_state *s = ctx;
     const rl_config *cfg = run->cfg;
     const char *mode = rl_cfg_str(cfg, "mw.mode");
-    s->mode = strcmp(mode, "uniform") == 0 ? MODE_UNIFORM
-              : strcmp(mode, "mw") == 0    ? MODE_MW
-              : strcmp(mode, "gce") == 0   ? MODE_GCE
+    s->mode = strcmp(mode, "uniform") == 0  ? MODE_UNIFORM
+              : strcmp(mode, "mw") == 0     ? MODE_MW
+              : strcmp(mode, "gce") == 0    ? MODE_GCE
               : strcmp(mode, "mw-gce") == 0 ? MODE_MW_GCE
                                             : MODE_ELR;
     s->reweight = s->mode == MODE_MW || s->mode == MODE_MW_GCE;
@@ -147,6 +149,11 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     if (t->train.classes < 2)
         return rl_fail("mw-train needs a classification data set; data.name=%s has no classes",
                        "use data.name=fashion-mnist or data.name=blobs", t->train.name);
+    if (t->train.n > MW_MAX_EXAMPLES)
+        return rl_fail("mw-train normalizes the weights with an exact fixed-point sum that holds "
+                       "at most %d examples; the training set has %lld",
+                       "use data.train_limit to train on fewer examples", MW_MAX_EXAMPLES,
+                       (long long)t->train.n);
     if (s->cap > 0 && s->cap < 1)
         return rl_fail("mw.cap=%g would hold every weight below the uniform 1/N",
                        "set mw.cap=0 (no cap) or a value >= 1, e.g. mw.cap=5", s->cap);
@@ -323,9 +330,8 @@ static int mw_save(dp_trainer *t, io_ckpt *c, void *ctx) {
     int rc = io_ckpt_write(c, "mw/cum_loss", IO_F64, s->n, s->lo, m, s->cum_loss);
     if (s->mode == MODE_ELR)
         rc = rc ? rc
-                : io_ckpt_write(c, "mw/elr_targets", IO_F32, s->n * s->classes,
-                                s->lo * s->classes, m * s->classes,
-                                s->elr_targets + s->lo * s->classes);
+                : io_ckpt_write(c, "mw/elr_targets", IO_F32, s->n * s->classes, s->lo * s->classes,
+                                m * s->classes, s->elr_targets + s->lo * s->classes);
     char name[64];
     for (int k = 0; rc == 0 && k < s->n_save && s->snapshots[k]; k++) {
         snprintf(name, sizeof name, "mw/");
@@ -359,9 +365,10 @@ static int mw_load(dp_trainer *t, io_ckpt *c, void *ctx) {
     }
     /* The weights are a function of L; the ELR targets are replicated like them. */
     if (comm_any_failed(rc < 0))
-        return rc < 0 ? RL_ERR : rl_fail("another rank could not read the checkpoint", "see its error");
-    if (s->mode == MODE_ELR && comm_allgather_blocks(s->elr_targets, sizeof(float) * s->classes,
-                                                     s->lo, s->hi) < 0)
+        return rc < 0 ? RL_ERR
+                      : rl_fail("another rank could not read the checkpoint", "see its error");
+    if (s->mode == MODE_ELR &&
+        comm_allgather_blocks(s->elr_targets, sizeof(float) * s->classes, s->lo, s->hi) < 0)
         return RL_ERR;
     return s->reweight ? mw_update_weights(s) : 0;
 }
@@ -382,8 +389,7 @@ static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
         if (rc == 0)
             rl_log_info("%s: best test accuracy %.2f %%, weight on noisy examples %.4f (%.1f %% "
                         "of the examples are noisy), weight AUC %.4f",
-                        run->exp->name, 100.0 * best, last[7], 100.0 * s->n_noisy / s->n,
-                        last[11]);
+                        run->exp->name, 100.0 * best, last[7], 100.0 * s->n_noisy / s->n, last[11]);
     }
     if (comm_any_failed(rc < 0))
         return RL_ERR;
@@ -408,9 +414,8 @@ static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
         names[3 + k] = snap_names[k];
         slices[3 + k] = s->snapshots[k];
     }
-    rc = io_results_write_slices_f32(comm_rank() == 0 ? run->results : NULL, run->run_dir,
-                                     n_arrays, names, s->n, s->lo, m,
-                                     (const float *const *)slices);
+    rc = io_results_write_slices_f32(comm_rank() == 0 ? run->results : NULL, run->run_dir, n_arrays,
+                                     names, s->n, s->lo, m, (const float *const *)slices);
     for (int a = 0; a < 3; a++)
         free(slices[a]);
     free(slices);

@@ -7,12 +7,14 @@ extern const rl_experiment rl_experiment_train;
 extern const rl_experiment rl_experiment_mw_train;
 extern const rl_experiment rl_experiment_zoqo_train;
 extern const rl_experiment rl_experiment_zoqo_attack;
+extern const rl_experiment rl_experiment_prune_init;
 
 static const rl_experiment *const experiments[] = {
     &rl_experiment_train,
     &rl_experiment_mw_train,
     &rl_experiment_zoqo_train,
     &rl_experiment_zoqo_attack,
+    &rl_experiment_prune_init,
 };
 
 const rl_experiment *rl_experiment_at(int i) {

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static int world_rank = 0, world_size = 1;
@@ -127,7 +128,8 @@ int comm_allgather_blocks(void *all, size_t item_bytes, int64_t lo, int64_t hi) 
     for (int r = 0; rc == 0 && r < world_size; r++) {
         if (ranges[2 * r] + ranges[2 * r + 1] > INT_MAX)
             rc = rl_fail("comm_allgather_blocks: %lld bytes exceed MPI's int counts",
-                         "use fewer examples per run", (long long)(ranges[2 * r] + ranges[2 * r + 1]));
+                         "use fewer examples per run",
+                         (long long)(ranges[2 * r] + ranges[2 * r + 1]));
         offsets[r] = (int)ranges[2 * r];
         counts[r] = (int)ranges[2 * r + 1];
     }
@@ -160,4 +162,38 @@ int comm_bcast(void *buf, size_t bytes, int root) {
 
 void comm_barrier(void) {
     MPI_Barrier(MPI_COMM_WORLD);
+}
+
+int comm_select_smallest(kern_pair *mine, int64_t n_mine, int64_t k, kern_pair *out) {
+    int64_t keep = n_mine < k ? n_mine : k;
+    kern_select_smallest(mine, (size_t)n_mine, (size_t)keep);
+    int64_t *counts64 = rl_xmalloc(sizeof(int64_t) * (size_t)world_size);
+    int *offsets = rl_xmalloc(sizeof(int) * 2 * (size_t)world_size), *counts = offsets + world_size;
+    int rc = comm_allgather_i64(&keep, 1, counts64);
+    int64_t total = 0;
+    for (int r = 0; rc == 0 && r < world_size; r++) {
+        int64_t bytes = (total + counts64[r]) * (int64_t)sizeof(kern_pair);
+        if (bytes > INT_MAX)
+            rc = rl_fail("comm_select_smallest: %lld candidates exceed MPI's int counts",
+                         "select fewer items, or on fewer ranks", (long long)(bytes / (int64_t)sizeof(kern_pair)));
+        offsets[r] = (int)(total * (int64_t)sizeof(kern_pair));
+        counts[r] = (int)(counts64[r] * (int64_t)sizeof(kern_pair));
+        total += counts64[r];
+    }
+    if (rc == 0 && total < k)
+        rc = rl_fail("comm_select_smallest: asked for %lld of %lld items", NULL, (long long)k,
+                     (long long)total);
+    kern_pair *all = rc == 0 ? rl_xmalloc(sizeof(kern_pair) * (size_t)(total + 1)) : NULL;
+    if (rc == 0)
+        rc = check(MPI_Allgatherv(mine, (int)(keep * (int64_t)sizeof(kern_pair)), MPI_BYTE, all,
+                                  counts, offsets, MPI_BYTE, MPI_COMM_WORLD),
+                   "MPI_Allgatherv");
+    if (rc == 0) {
+        kern_select_smallest(all, (size_t)total, (size_t)k);
+        memcpy(out, all, sizeof(kern_pair) * (size_t)k);
+    }
+    free(all);
+    free(counts64);
+    free(offsets);
+    return rc;
 }

@@ -16,6 +16,8 @@
 
 #include <mpi.h>
 
+#include "kernels/select.h"
+
 /* Fractional bits of the fixed point used for gradient and loss sums. */
 #define RL_FIXED_FRAC_BITS 40
 
@@ -51,6 +53,12 @@ int comm_allgather_i64(const int64_t *mine, int k, int64_t *all);
  * item_bytes bytes), the ranks' ranges tile the array in rank order; afterwards every rank
  * holds every item. In place. */
 int comm_allgather_blocks(void *all, size_t item_bytes, int64_t lo, int64_t hi);
+
+/* Collective, rank-independent global selection: the k smallest (key, id) pairs of the union of
+ * every rank's `mine` (n_mine pairs; ids unique over ranks), in increasing (key, id) order, on
+ * every rank in out (k). Ties break by id, so the result is the same for any rank count and any
+ * split of the items. For the k largest pass negated keys. Reorders mine; k <= the total. */
+int comm_select_smallest(kern_pair *mine, int64_t n_mine, int64_t k, kern_pair *out);
 
 /* Collective: the stop signal any rank received (largest signal number), or 0. */
 int comm_agree_stop(int local_signal);

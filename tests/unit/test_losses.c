@@ -77,8 +77,8 @@ static void test_gce_values(void) {
     double mae = 0.0;
     for (int i = 0; i < B; i++)
         mae += 1.0 - probs[i * C + labels[i]];
-    CU_ASSERT(rl_test_close(rl_loss_gce(logits, labels, NULL, B, C, 1.0f, 0.0f, NULL, NULL), mae,
-                            16));
+    CU_ASSERT(
+        rl_test_close(rl_loss_gce(logits, labels, NULL, B, C, 1.0f, 0.0f, NULL, NULL), mae, 16));
     const float big[3] = {1000.0f, -1000.0f, 0.0f};
     const int32_t y0[1] = {1};
     float d[3];
