@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # ZOQO benchmarks and their PyTorch peer in the same run, on one core each (bench/RESULTS.md).
-# Usage: bash bench/run_zoqo.sh [BUILD_DIR]
+# Usage: bash bench/run_zoqo.sh [BUILD_DIR]   (CORE=N picks the core, default 1)
 set -euo pipefail
 build=${1:-build}
+core=${CORE:-1}
 here=$(dirname "$0")
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; $(date -u +%F)"
-ours=$(taskset -c 0 "$build/bench_zo" mlp:784-256-256-10 64 300)
+ours=$(taskset -c "$core" "$build/bench_zo" mlp:784-256-256-10 64 300)
 echo "$ours"
-peer=$(taskset -c 0 /usr/bin/python3 "$here/peers/mezo_torch.py" 784-256-256-10 64 300)
+peer=$(taskset -c "$core" /usr/bin/python3 "$here/peers/mezo_torch.py" 784-256-256-10 64 300)
 echo "$peer"
 ms() { echo "$1" | sed -n "s/^$2 *\([0-9.]*\) ms/\1/p"; }
 awk -v a="$(ms "$ours" "MeZO step (K=1)")" -v b="$(ms "$peer" "MeZO step (K=1)")" \

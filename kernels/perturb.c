@@ -127,6 +127,17 @@ void kern_perturb_codes(int8_t *out, const int8_t *base, size_t n, const uint32_
     for (size_t start = 0; start < n; start += batch) {
         size_t count = n - start < batch ? n - start : batch;
         philox_lanes(key, (uint32_t)(start / per_block(kind)), k, step, TAG(kind), w);
+        if (kind == KERN_PERTURB_RADEMACHER && count == batch) { /* the hot path, fused */
+            const int32_t up = direction * m;
+            for (size_t j = 0; j < 128; j++)
+                for (size_t l = 0; l < LANES; l++) {
+                    size_t e = start + j * LANES + l;
+                    int32_t v = base[e] + (((w[j >> 5][l] >> (j & 31)) & 1u) ? up : -up);
+                    v = v > qmax ? qmax : v;
+                    out[e] = (int8_t)(v < -qmax ? -qmax : v);
+                }
+            continue;
+        }
         batch_ints(w, kind, m, count, u);
         for (size_t e = 0; e < count; e++) {
             int32_t v = base[start + e] + direction * u[e];
