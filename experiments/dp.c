@@ -109,7 +109,7 @@ static int train_step(dp_trainer *t, int64_t step) {
                                           t->d_out, NULL);
         rl_model_backward(&t->model, &t->ws, t->d_out, n);
         kern_add_fixed(t->model.grads, t->acc, n_params, RL_FIXED_FRAC_BITS);
-        kern_add_fixed(&loss, t->acc + n_params, 1, RL_FIXED_FRAC_BITS);
+        kern_add_fixed(&loss, t->acc + n_params, 1, RL_FIXED_SUM_FRAC_BITS);
     }
     if (comm_sum_i64(t->acc, n_params + 1) < 0)
         return RL_ERR;
@@ -137,12 +137,12 @@ int dp_evaluate(dp_trainer *t, double *loss, double *acc) {
         } else {
             l = (float)rl_loss_mse(out, t->tb, NULL, n, t->test.targets, 0.0f, NULL, NULL);
         }
-        kern_add_fixed(&l, &sums[0], 1, RL_FIXED_FRAC_BITS);
+        kern_add_fixed(&l, &sums[0], 1, RL_FIXED_SUM_FRAC_BITS);
     }
     if (comm_sum_i64(sums, 2) < 0)
         return RL_ERR;
     float total;
-    kern_from_fixed(&sums[0], &total, 1, RL_FIXED_FRAC_BITS);
+    kern_from_fixed(&sums[0], &total, 1, RL_FIXED_SUM_FRAC_BITS);
     *loss = (double)total / (double)t->test.n;
     *acc = t->test.classes > 0 ? (double)sums[1] / (double)t->test.n : NAN;
     return 0;
@@ -150,7 +150,7 @@ int dp_evaluate(dp_trainer *t, double *loss, double *acc) {
 
 int dp_row_head(dp_trainer *t, int64_t epoch, double *row) {
     float epoch_loss;
-    kern_from_fixed(&t->epoch_loss, &epoch_loss, 1, RL_FIXED_FRAC_BITS);
+    kern_from_fixed(&t->epoch_loss, &epoch_loss, 1, RL_FIXED_SUM_FRAC_BITS);
     t->epoch_loss = 0;
     row[0] = (double)(epoch + 1);
     row[1] = (double)epoch_loss / (double)t->train.n;

@@ -38,9 +38,6 @@
 
 extern const char rl_ini_prune_init[];
 
-/* Fractional bits of the fixed-point sums of squares (column norms, sketch errors): their sums
- * over a training set reach 10^8, beyond RL_FIXED_FRAC_BITS' range. */
-#define PRUNE_SUM_FRAC_BITS 24
 /* Streams of (seed, RL_RNG_SAMPLE) counters: keys keyed by weight id, random scores keyed by
  * weight id, draws with replacement keyed by draw index (one stream per selection group). */
 enum { STREAM_KEYS = 1, STREAM_RANDOM = 2, STREAM_DRAWS = 16 };
@@ -307,7 +304,7 @@ static int column_norms(dp_trainer *t, double *csq) {
             }
             col += in;
         }
-        kern_add_fixed(chunk_sq, acc, (size_t)width, PRUNE_SUM_FRAC_BITS);
+        kern_add_fixed(chunk_sq, acc, (size_t)width, RL_FIXED_SUM_FRAC_BITS);
     }
     int rc = comm_sum_i64(acc, (size_t)width);
     memset(csq, 0, sizeof(double) * m->n_params);
@@ -319,7 +316,7 @@ static int column_norms(dp_trainer *t, double *csq) {
         for (int o = 0; o < ly->out; o++)
             for (int j = 0; j < ly->in; j++)
                 csq[ly->w_off + (size_t)o * ly->in + j] =
-                    ldexp((double)acc[col + j], -PRUNE_SUM_FRAC_BITS);
+                    ldexp((double)acc[col + j], -RL_FIXED_SUM_FRAC_BITS);
         col += ly->in;
     }
     free(acc);
@@ -358,7 +355,7 @@ static int sketch_error(dp_trainer *t, const float *mask, double *error, double 
             part[0] += (out[i] - ref[i]) * (out[i] - ref[i]);
             part[1] += ref[i] * ref[i];
         }
-        sums[2] += (int64_t)kern_add_fixed(part, sums, 2, PRUNE_SUM_FRAC_BITS);
+        sums[2] += (int64_t)kern_add_fixed(part, sums, 2, RL_FIXED_SUM_FRAC_BITS);
     }
     m->params = params;
     free(dense);
@@ -372,8 +369,8 @@ static int sketch_error(dp_trainer *t, const float *mask, double *error, double 
         *error = *norm = NAN;
         return 0;
     }
-    *error = sqrt(ldexp((double)sums[0], -PRUNE_SUM_FRAC_BITS));
-    *norm = sqrt(ldexp((double)sums[1], -PRUNE_SUM_FRAC_BITS));
+    *error = sqrt(ldexp((double)sums[0], -RL_FIXED_SUM_FRAC_BITS));
+    *norm = sqrt(ldexp((double)sums[1], -RL_FIXED_SUM_FRAC_BITS));
     return 0;
 }
 

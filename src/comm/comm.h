@@ -18,8 +18,10 @@
 
 #include "kernels/select.h"
 
-/* Fractional bits of the fixed point used for gradient and loss sums. */
+/* Fractional bits of the fixed point used for gradient sums (range ±4·10⁶ per sum), and for
+ * sums of many losses or squares (range ±2.7·10¹¹). */
 #define RL_FIXED_FRAC_BITS 40
+#define RL_FIXED_SUM_FRAC_BITS 24
 
 int comm_init(int *argc, char ***argv);
 void comm_finalize(void);
