@@ -512,11 +512,10 @@ static int write_final(rl_run *run, zoqo *z) {
         rc = rc ? rc : io_results_set_final(r, name, queries);
         snprintf(name, sizeof name, "peak_mb_%s", z->arms[a].name);
         rc = rc ? rc : io_results_set_final(r, name, z->peak_mb[a]);
-        rl_log_info("%-8s %6s %9.2f%% %9.2f%% %10.0f %12.0f %10.1f", z->arms[a].name,
-                    z->arms[a].kind == ARM_ZOQO ? (snprintf(name, sizeof name, "%d",
-                                                            z->arms[a].bits),
-                                                   name)
-                                                : "fp32",
+        char bits[8] = "fp32";
+        if (z->arms[a].kind == ARM_ZOQO)
+            snprintf(bits, sizeof bits, "%d", z->arms[a].bits);
+        rl_log_info("%-8s %6s %9.2f%% %9.2f%% %10.0f %12.0f %10.1f", z->arms[a].name, bits,
                     100 * start, 100 * end, queries, bytes, z->peak_mb[a]);
     }
     return rc;
