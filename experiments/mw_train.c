@@ -236,8 +236,8 @@ static int mw_update_weights(mw_state *s) {
 }
 
 /* Collective: the loss pass over the owned examples, L_i += ℓ_i, ELR targets, new weights.
- * sums: fixed-point Σℓ over clean and noisy examples, and the count of noisy examples the model
- * fits to their noisy label. */
+ * sums: Σℓ over clean and noisy examples (fixed point, RL_FIXED_SUM_FRAC_BITS), and the count
+ * of noisy examples the model fits to their noisy label. */
 static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t sums[3]) {
     int64_t idx[DP_EVAL_CHUNK];
     int C = s->classes;
@@ -254,7 +254,7 @@ static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t sums[3]) {
         for (int i = 0; i < n; i++) {
             int64_t e = start + i;
             s->cum_loss[e - s->lo] += loss[i];
-            kern_add_fixed(&loss[i], &sums[s->clean[e] ? 0 : 1], 1, RL_FIXED_FRAC_BITS);
+            kern_add_fixed(&loss[i], &sums[s->clean[e] ? 0 : 1], 1, RL_FIXED_SUM_FRAC_BITS);
             if (!s->clean[e])
                 sums[2] += rl_count_correct(out + (size_t)i * C, t->yb + i, 1, C);
         }
@@ -297,7 +297,7 @@ static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
         neg_loss[i] = -(double)s->pass_loss[i];
     }
     float loss_sum[2];
-    kern_from_fixed(sums, loss_sum, 2, RL_FIXED_FRAC_BITS);
+    kern_from_fixed(sums, loss_sum, 2, RL_FIXED_SUM_FRAC_BITS);
     double n = (double)s->n, n_noisy = (double)s->n_noisy, n_clean = n - n_noisy;
     row[4] = ((double)loss_sum[0] + (double)loss_sum[1]) / n;
     row[5] = n_clean > 0 ? (double)loss_sum[0] / n_clean : NAN;
