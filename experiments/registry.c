@@ -8,6 +8,7 @@ extern const rl_experiment rl_experiment_mw_train;
 extern const rl_experiment rl_experiment_zoqo_train;
 extern const rl_experiment rl_experiment_zoqo_attack;
 extern const rl_experiment rl_experiment_prune_init;
+extern const rl_experiment rl_experiment_subset_select;
 
 static const rl_experiment *const experiments[] = {
     &rl_experiment_train,
@@ -15,6 +16,7 @@ static const rl_experiment *const experiments[] = {
     &rl_experiment_zoqo_train,
     &rl_experiment_zoqo_attack,
     &rl_experiment_prune_init,
+    &rl_experiment_subset_select,
 };
 
 const rl_experiment *rl_experiment_at(int i) {

@@ -1,0 +1,53 @@
+/* Subset selection from an unlabeled pool (METHODS.md §3): PCA features of the pool and the
+ * selectors, all collective and rank-independent. Ranks hold row shards of the pool: rank r holds
+ * rows [first_id, first_id + n_mine) in rank order; the shards tile the pool.
+ *
+ *     subset_pca(x, n_mine, dim, first_id, n_total, k, mean, basis, eig);  // shards in chunks
+ *     subset_features(x, n_mine, dim, mean, basis, k, f);                   // (n_mine, k)
+ *     subset_select(SUBSET_NORM, f, n_mine, k, first_id, n_total, B, key, ids);
+ *
+ * The selected ids are the same bits on any rank count: sampling uses exponential keys from the
+ * counter RNG keyed by example id and a global smallest-B merge (comm_select_smallest); greedy
+ * choices take the global (largest score, smallest id) by the same merge with k = 1; every row's
+ * arithmetic depends only on the row and on vectors broadcast from the chosen row's owner.
+ */
+#ifndef RANKLAB_DATA_SUBSET_H
+#define RANKLAB_DATA_SUBSET_H
+
+#include <stdint.h>
+
+/* Rows per covariance chunk: each rank's shard must be whole chunks (except the pool's last). */
+#define SUBSET_CHUNK 250
+
+typedef enum {
+    SUBSET_RANDOM,  /* uniform without replacement */
+    SUBSET_NORM,    /* without replacement, p ∝ ‖F_i‖ */
+    SUBSET_NORM_GS, /* largest residual norm, chosen direction projected out (Gram–Schmidt) */
+    SUBSET_KCENTER, /* k-center greedy (farthest point), started at a random point */
+    SUBSET_KCENTER_NORM, /* k-center, norm plug-in: score d_min(i)·‖F_i‖, start at max ‖F‖ */
+    SUBSET_TYPICLUST, /* k-means (K = min(B, 500)); most typical point of least covered cluster */
+    SUBSET_TYPICLUST_NORM /* TypiClust with norm plug-in: score typicality·‖F_i‖ */
+} subset_kind;
+
+/* Parse "random|norm|norm-gs|kcenter|kcenter-norm|typiclust|typiclust-norm"; -1 if unknown. */
+int subset_kind_parse(const char *name);
+
+/* Collective: mean (dim), the top k eigenvectors of the pool covariance as basis (dim, k),
+ * column j the j-th largest, sign fixed so its largest-|·| entry (first on ties) is positive,
+ * and their eigenvalues eig (k). The covariance is summed in fixed point over chunks of
+ * SUBSET_CHUNK rows (rank-independent); every rank then solves the same eigenproblem. */
+int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_t n_total, int k,
+               float *mean, float *basis, double *eig);
+
+/* f (n, k) = (x − mean) basis, row by row in a fixed order (a row's bits depend on the row only).
+ */
+void subset_features(const float *x, int64_t n, int dim, const float *mean, const float *basis,
+                     int k, float *f);
+
+/* Collective: the budget ids (global, in selection order; for sampled kinds in key order) of the
+ * pool whose rows [first_id, first_id + n_mine) this rank holds as features f (n_mine, d).
+ * budget <= n_total; key: the selection's random key (from run.seed). */
+int subset_select(subset_kind kind, const float *f, int64_t n_mine, int d, int64_t first_id,
+                  int64_t n_total, int64_t budget, const uint32_t key[2], int64_t *ids);
+
+#endif

@@ -1,0 +1,155 @@
+/* Unit tests of subset selection (src/data/subset.h) on small pools with known answers: PCA axes
+ * and variances, random and norm sampling against the exponential keys' definition (zero-norm
+ * rows never drawn), Gram–Schmidt diversity skipping a near-duplicate direction, k-center
+ * greedy against brute-force farthest points, TypiClust on two clusters, and the norm plug-in in
+ * k-center and TypiClust. One rank. */
+#include "kernels/select.h"
+#include "src/data/subset.h"
+#include "tests/unit/harness.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static const uint32_t key[2] = {0x1234u, 0x5678u};
+
+static void test_pca_axes(void) {
+    /* ±3 e1, ±1 e2 around (1, 1, 1): variances 4.5 and 0.5 along e1 and e2, none along e3. */
+    const float x[4 * 3] = {4, 1, 1, -2, 1, 1, 1, 2, 1, 1, 0, 1};
+    float mean[3], basis[3 * 2];
+    double eig[2];
+    CU_ASSERT_EQUAL_FATAL(subset_pca(x, 4, 3, 0, 4, 2, mean, basis, eig), 0);
+    for (int p = 0; p < 3; p++)
+        CU_ASSERT(fabsf(mean[p] - 1.0f) < 1e-6f);
+    CU_ASSERT(fabs(eig[0] - 4.5) < 1e-6 && fabs(eig[1] - 0.5) < 1e-6);
+    const float want[3 * 2] = {1, 0, 0, 1, 0, 0}; // (dim, k): e1, e2 with positive sign
+    for (int t = 0; t < 6; t++)
+        CU_ASSERT(fabsf(basis[t] - want[t]) < 1e-6f);
+    float f[4 * 2];
+    subset_features(x, 4, 3, mean, basis, 2, f);
+    CU_ASSERT(fabsf(f[0] - 3.0f) < 1e-6f && fabsf(f[1]) < 1e-6f);
+    CU_ASSERT(fabsf(f[6]) < 1e-6f && fabsf(f[7] + 1.0f) < 1e-6f);
+    /* A shard that is not whole chunks is refused. */
+    CU_ASSERT_NOT_EQUAL(subset_pca(x, 4, 3, 1, 5, 2, mean, basis, eig), 0);
+}
+
+/* 1-D pool: values v (n) as features (n, 1). */
+static void sampled_case(subset_kind kind) {
+    enum { N = 40, B = 10 };
+    float f[N];
+    double w[N];
+    for (int i = 0; i < N; i++) {
+        f[i] = i % 4 == 0 ? 0.0f : (float)(i % 7) + 0.5f;
+        w[i] = kind == SUBSET_RANDOM ? 1.0 : fabs((double)f[i]);
+    }
+    int64_t ids[B];
+    CU_ASSERT_EQUAL_FATAL(subset_select(kind, f, N, 1, 0, N, B, key, ids), 0);
+    kern_pair p[N];
+    kern_sample_keys(w, N, 0, key, 1, p); // stream 1: the selector's sampling stream
+    kern_select_smallest(p, N, B);
+    for (int b = 0; b < B; b++) {
+        CU_ASSERT_EQUAL(ids[b], p[b].id);
+        if (kind == SUBSET_NORM)
+            CU_ASSERT(f[ids[b]] != 0.0f);
+    }
+    /* The whole positive-norm part of the pool when the budget equals its size. */
+    if (kind == SUBSET_NORM) {
+        int64_t all[30];
+        CU_ASSERT_EQUAL_FATAL(subset_select(kind, f, N, 1, 0, N, 30, key, all), 0);
+        for (int b = 0; b < 30; b++)
+            CU_ASSERT(all[b] % 4 != 0);
+    }
+}
+
+static void test_random(void) {
+    sampled_case(SUBSET_RANDOM);
+}
+static void test_norm(void) {
+    sampled_case(SUBSET_NORM);
+}
+
+static void test_norm_gs(void) {
+    /* (3, 0) first; (2.9, 0.1) is then almost spanned (residual 0.1), so (0, 1) comes next even
+     * though its norm is smaller; then the span is exhausted and the pool restarts from F. */
+    const float f[4 * 2] = {3, 0, 2.9f, 0.1f, 0, 1, 0.5f, 0.5f};
+    int64_t ids[3];
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_NORM_GS, f, 4, 2, 0, 4, 3, key, ids), 0);
+    CU_ASSERT_EQUAL(ids[0], 0);
+    CU_ASSERT_EQUAL(ids[1], 2);
+    CU_ASSERT_EQUAL(ids[2], 1); // after the restart: the largest norm left
+}
+
+static void test_kcenter(void) {
+    enum { N = 30, B = 8 };
+    float f[N * 2];
+    for (int i = 0; i < N; i++) {
+        f[2 * i] = (float)((i * 7) % 11);
+        f[2 * i + 1] = (float)((i * 5) % 13);
+    }
+    int64_t ids[B];
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_KCENTER, f, N, 2, 0, N, B, key, ids), 0);
+    for (int b = 1; b < B; b++) { // brute force: farthest from the chosen, ties to smallest id
+        double best = -1.0;
+        int64_t arg = -1;
+        for (int i = 0; i < N; i++) {
+            double m = INFINITY;
+            for (int c = 0; c < b; c++) {
+                double dx = f[2 * i] - f[2 * ids[c]], dy = f[2 * i + 1] - f[2 * ids[c] + 1];
+                m = fmin(m, dx * dx + dy * dy);
+            }
+            int taken = 0;
+            for (int c = 0; c < b; c++)
+                taken |= ids[c] == i;
+            if (!taken && m > best) {
+                best = m;
+                arg = i;
+            }
+        }
+        CU_ASSERT_EQUAL(ids[b], arg);
+    }
+}
+
+static void test_kcenter_norm(void) {
+    /* 1-D: 0, 1, 2, 10. Start at the largest norm (10); then (d_min·‖F‖)²: 0 → 0, 1 → 81,
+     * 2 → 256, so 2 (plain k-center would take 0, the farthest). */
+    const float f[4] = {0, 1, 2, 10};
+    int64_t ids[2];
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_KCENTER_NORM, f, 4, 1, 0, 4, 2, key, ids), 0);
+    CU_ASSERT_EQUAL(ids[0], 3);
+    CU_ASSERT_EQUAL(ids[1], 2);
+    CU_ASSERT_NOT_EQUAL(subset_select(SUBSET_KCENTER_NORM, f, 4, 1, 0, 4, 5, key, ids), 0);
+    CU_ASSERT_EQUAL(subset_kind_parse("norm-gs"), SUBSET_NORM_GS);
+    CU_ASSERT_EQUAL(subset_kind_parse("typiclust-norm"), SUBSET_TYPICLUST_NORM);
+    CU_ASSERT_EQUAL(subset_kind_parse("probcover"), -1);
+}
+
+static void test_typiclust(void) {
+    /* Two clusters, {0..4} and {100, 101, 102}: k-means (K = B = 2) finds them from any start;
+     * the larger cluster first, each gives its most typical point (1 / mean distance to its
+     * other members): 2, then 101 (id 6). With the norm plug-in (typicality·|F|): 3 (scores 0,
+     * 0.57, 1.33, 1.71, 1.6), then 101. */
+    const float f[8] = {0, 1, 2, 3, 4, 100, 101, 102};
+    int64_t ids[2];
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST, f, 8, 1, 0, 8, 2, key, ids), 0);
+    CU_ASSERT_EQUAL(ids[0], 2);
+    CU_ASSERT_EQUAL(ids[1], 6);
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST_NORM, f, 8, 1, 0, 8, 2, key, ids), 0);
+    CU_ASSERT_EQUAL(ids[0], 3);
+    CU_ASSERT_EQUAL(ids[1], 6);
+    /* Another k-means start (another key) finds the same clusters and points. */
+    int64_t more[2];
+    const uint32_t other[2] = {7, 9};
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST, f, 8, 1, 0, 8, 2, other, more), 0);
+    CU_ASSERT(more[0] == 2 && more[1] == 6);
+}
+
+static const rl_test tests[] = {
+    {"PCA finds the axes and variances", test_pca_axes},
+    {"random selection is the smallest uniform keys", test_random},
+    {"norm sampling is the smallest keys of w = |F|", test_norm},
+    {"norm with Gram-Schmidt skips a spanned direction", test_norm_gs},
+    {"k-center greedy matches brute force", test_kcenter},
+    {"k-center with the norm plug-in", test_kcenter_norm},
+    {"TypiClust picks the most typical point per cluster", test_typiclust},
+    {NULL, NULL},
+};
+RL_TEST_SUITE("subset", tests)
