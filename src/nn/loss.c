@@ -18,6 +18,13 @@ static double log_sum_exp(const float *z, int classes) {
     return z_max + log(sum);
 }
 
+/* d (classes) = c · (softmax(z) − onehot(y)), softmax from the row's log-sum-exp. */
+static void softmax_minus_onehot(float *d, const float *z, double lse, int32_t y, int classes,
+                                 double c) {
+    for (int j = 0; j < classes; j++)
+        d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? 1.0 : 0.0)));
+}
+
 double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const float *weights,
                           int batch, int classes, float scale, float *d_logits,
                           float *per_example) {
@@ -32,12 +39,9 @@ double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const floa
         total += w * loss;
         if (per_example)
             per_example[i] = (float)loss;
-        if (d_logits) {
-            float *d = d_logits + (size_t)i * classes; // (classes)
-            double c = (double)scale * w;
-            for (int j = 0; j < classes; j++)
-                d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? 1.0 : 0.0)));
-        }
+        if (d_logits)
+            softmax_minus_onehot(d_logits + (size_t)i * classes, z, lse, y, classes,
+                                 (double)scale * w);
     }
     return total;
 }
@@ -57,13 +61,9 @@ double rl_loss_gce(const float *logits, const int32_t *labels, const float *weig
         total += w * loss;
         if (per_example)
             per_example[i] = (float)loss;
-        if (d_logits) {
-            /* ∂ℓ/∂z_j = p_y^q · (p_j − [j = y]) */
-            float *d = d_logits + (size_t)i * classes; // (classes)
-            double c = (double)scale * w * p_y_q;
-            for (int j = 0; j < classes; j++)
-                d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? 1.0 : 0.0)));
-        }
+        if (d_logits) /* ∂ℓ/∂z_j = p_y^q · (p_j − [j = y]) */
+            softmax_minus_onehot(d_logits + (size_t)i * classes, z, lse, y, classes,
+                                 (double)scale * w * p_y_q);
     }
     return total;
 }
