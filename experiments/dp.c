@@ -35,7 +35,9 @@ void dp_declare_config(rl_config *cfg) {
     rl_cfg_declare(cfg, dp_keys, sizeof dp_keys / sizeof dp_keys[0]);
 }
 
-static void trainer_free(dp_trainer *t) {
+void dp_trainer_free(dp_trainer *t) {
+    if (!t)
+        return;
     rl_data_free(&t->train);
     rl_data_free(&t->test);
     rl_model_free(&t->model);
@@ -49,6 +51,8 @@ static void trainer_free(dp_trainer *t) {
     free(t->wb);
     free(t->targets_b);
     free(t->yb);
+    free(t->x0);
+    free(t->dx);
 }
 
 void dp_chunk_range(int64_t n, int chunk, int64_t *lo, int64_t *hi) {
@@ -83,7 +87,45 @@ double dp_train_loss(dp_trainer *t, const float *out, const int64_t *idx, int n,
     return rl_loss_softmax_ce(out, t->yb, w, n, classes, scale, d_out, per_example);
 }
 
-static int train_step(dp_trainer *t, int64_t step) {
+void dp_attack_inputs(dp_trainer *t, const dp_attack *a, int n) {
+    size_t len = (size_t)n * (size_t)t->train.dim;
+    int classes = t->model.out_dim;
+    memcpy(t->x0, t->xb, sizeof(float) * len);
+    for (int k = 0; k < a->steps; k++) {
+        const float *out = rl_model_forward(&t->model, &t->ws, t->xb, n);
+        rl_loss_softmax_ce(out, t->yb, NULL, n, classes, 1.0f, t->d_out, NULL);
+        rl_model_input_grad(&t->model, &t->ws, t->d_out, n, t->dx);
+        for (size_t i = 0; i < len; i++) {
+            float g = t->dx[i], x = t->xb[i] + (g > 0.0f ? a->alpha : g < 0.0f ? -a->alpha : 0.0f);
+            x = fminf(fmaxf(x, t->x0[i] - a->eps), t->x0[i] + a->eps);
+            t->xb[i] = fminf(fmaxf(x, 0.0f), 1.0f);
+        }
+    }
+}
+
+int dp_robust_accuracy(dp_trainer *t, const dp_attack *a, int64_t limit, double *clean_acc,
+                       double *robust_acc) {
+    int64_t total = limit > 0 && limit < t->test.n ? limit : t->test.n, lo, hi;
+    int64_t idx[DP_EVAL_CHUNK], correct[2] = {0, 0}; /* clean, attacked */
+    int classes = t->model.out_dim;
+    dp_chunk_range(total, DP_EVAL_CHUNK, &lo, &hi);
+    for (int64_t start = lo; start < hi; start += DP_EVAL_CHUNK) {
+        int n = (int)(start + DP_EVAL_CHUNK <= hi ? DP_EVAL_CHUNK : hi - start);
+        for (int i = 0; i < n; i++)
+            idx[i] = start + i;
+        correct[0] += rl_count_correct(dp_forward(t, &t->test, idx, n), t->yb, n, classes);
+        dp_attack_inputs(t, a, n);
+        const float *out = rl_model_forward(&t->model, &t->ws, t->xb, n);
+        correct[1] += rl_count_correct(out, t->yb, n, classes);
+    }
+    if (comm_sum_i64(correct, 2) < 0)
+        return RL_ERR;
+    *clean_acc = (double)correct[0] / (double)total;
+    *robust_acc = (double)correct[1] / (double)total;
+    return 0;
+}
+
+int dp_step(dp_trainer *t, int64_t step) {
     int64_t first = (step % t->batches_per_epoch) * t->batch;
     int bsz = (int)(first + t->batch <= t->train.n ? t->batch : t->train.n - first);
     const int64_t *batch = t->order + first;
@@ -103,8 +145,12 @@ static int train_step(dp_trainer *t, int64_t step) {
         const int64_t *idx = batch + start;
         for (int i = 0; weights && i < n; i++)
             t->wb[i] = (float)(weights[idx[i]] * (double)bsz / norm); /* mean 1 over the batch */
-        rl_model_zero_grads(&t->model);
         const float *out = dp_forward(t, &t->train, idx, n);
+        if (t->adv.eps > 0.0f) {
+            dp_attack_inputs(t, &t->adv, n);
+            out = rl_model_forward(&t->model, &t->ws, t->xb, n);
+        }
+        rl_model_zero_grads(&t->model);
         float loss = (float)dp_train_loss(t, out, idx, n, weights ? t->wb : NULL, 1.0f / bsz,
                                           t->d_out, NULL);
         rl_model_backward(&t->model, &t->ws, t->d_out, n);
@@ -226,9 +272,9 @@ static int load_initial_model(dp_trainer *t, const char *from) {
     return rc;
 }
 
-static int prepare(rl_run *run, dp_trainer *t) {
-    const rl_config *cfg = run->cfg;
-    if (rl_data_load(cfg, run->seed, &t->train, &t->test) < 0 ||
+int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
+    memset(t, 0, sizeof *t);
+    if (rl_data_load(cfg, seed, &t->train, &t->test) < 0 ||
         rl_model_init(&t->model, rl_cfg_str(cfg, "model.spec")) < 0)
         return RL_ERR;
     int outputs = t->train.classes > 0 ? t->train.classes : t->train.targets;
@@ -238,7 +284,7 @@ static int prepare(rl_run *run, dp_trainer *t) {
                        "match the first and last numbers of model.spec to the data", t->model.spec,
                        t->model.in_dim, t->model.out_dim, t->train.name, t->train.dim, outputs,
                        t->train.classes > 0 ? "classes" : "targets");
-    rl_model_init_params(&t->model, run->seed);
+    rl_model_init_params(&t->model, seed);
     const char *from = rl_cfg_str(cfg, "init.from");
     if (from[0] && load_initial_model(t, from) < 0)
         return RL_ERR;
@@ -267,6 +313,8 @@ static int prepare(rl_run *run, dp_trainer *t) {
     t->wb = rl_xmalloc(sizeof(float) * (size_t)widest);
     t->targets_b = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)outputs);
     t->yb = rl_xmalloc(sizeof(int32_t) * (size_t)widest);
+    t->x0 = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)t->train.dim);
+    t->dx = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)t->train.dim);
     return 0;
 }
 
@@ -309,7 +357,7 @@ static int train_loop(rl_run *run, dp_trainer *t, const dp_hooks *h) {
             rl_data_epoch_order(t->train.n, shuffle, (uint32_t)epoch, t->order);
             order_epoch = epoch;
         }
-        if (train_step(t, step) < 0)
+        if (dp_step(t, step) < 0)
             return RL_ERR;
         if ((step + 1) % t->batches_per_epoch == 0 && h->epoch_end(run, t, epoch, h->ctx) < 0)
             return RL_ERR;
@@ -326,8 +374,7 @@ static int train_loop(rl_run *run, dp_trainer *t, const dp_hooks *h) {
 
 int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp_hooks *h) {
     dp_trainer t;
-    memset(&t, 0, sizeof t);
-    int rc = prepare(run, &t);
+    int rc = dp_trainer_init(&t, run->cfg, run->seed);
     if (rc == 0 && h->prepare)
         rc = h->prepare(run, &t, h->ctx);
     int failed = comm_any_failed(rc < 0);
@@ -340,6 +387,6 @@ int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp
         int finished = h->finish ? h->finish(run, &t, h->ctx) : 0;
         rc = comm_any_failed(finished < 0) ? RL_ERR : rl_run_finish(run);
     }
-    trainer_free(&t);
+    dp_trainer_free(&t);
     return rc == 1 ? 0 : rc;
 }

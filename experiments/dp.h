@@ -40,6 +40,14 @@ typedef struct {
     const float *elr_targets; /* DP_LOSS_ELR: (train.n, classes), replicated on every rank */
 } dp_loss;
 
+/* An ℓ∞ attack on inputs in [0, 1] (pixels): `steps` steps of projected gradient ascent on the
+ * cross-entropy of the true label, x ← clip(Π_ε(x + α·sign(∇_x ℓ)), 0, 1), from the clean x (no
+ * random start, so it is deterministic). FGSM is steps = 1, α = ε. eps = 0: off. */
+typedef struct {
+    float eps, alpha;
+    int steps;
+} dp_attack;
+
 typedef struct {
     rl_dataset train, test;
     rl_model model;
@@ -51,12 +59,15 @@ typedef struct {
     const double *weights;  /* (train.n) per-example weights, replicated; NULL: uniform */
     const float *mask;      /* (n_params) 0/1 multiplied into the parameters after every step
                              * (pruned weights stay 0); NULL: none */
+    dp_attack adv;          /* adversarial training: each chunk is attacked with the current
+                             * model before its step (eps 0: off) */
     int64_t *order;         /* (train.n) this epoch's order */
     int64_t *acc;           /* (n_params + 1) fixed-point sums: gradient, then loss */
     int64_t epoch_loss;     /* fixed-point sum of this epoch's (weighted) example losses so far */
     float *xb, *d_out, *tb; /* (widest, dim), (widest, out_dim), (widest, targets + 1) */
     float *wb, *targets_b;  /* (widest), (widest, out_dim) */
     int32_t *yb;            /* (widest) */
+    float *x0, *dx;         /* (widest, dim) clean inputs and input gradient of an attack */
 } dp_trainer;
 
 typedef struct {
@@ -78,6 +89,13 @@ void dp_declare_config(rl_config *cfg);
 /* The whole run (see above); 0, RL_STOPPED or RL_ERR. */
 int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp_hooks *hooks);
 
+/* Load data and model, make the optimizer and buffers from cfg (the keys of dp_declare_config);
+ * t->weights, t->loss, t->mask stay default. Errors have hints; dp_trainer_free either way. */
+int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed);
+void dp_trainer_free(dp_trainer *t);
+/* Collective: one optimizer step on batch step % batches_per_epoch of t->order (the chunked
+ * fixed-point step above); adds the batch's loss to t->epoch_loss. */
+int dp_step(dp_trainer *t, int64_t step);
 /* This rank's examples [lo, hi) of n when they are cut into chunks of `chunk` examples and the
  * chunks are split over ranks by blocks. The chunk boundaries do not depend on the rank count. */
 void dp_chunk_range(int64_t n, int chunk, int64_t *lo, int64_t *hi);
@@ -88,6 +106,13 @@ const float *dp_forward(dp_trainer *t, const rl_dataset *d, const int64_t *idx, 
  * be NULL (all 1); d_out and per_example as in rl_loss_softmax_ce (may be NULL). */
 double dp_train_loss(dp_trainer *t, const float *out, const int64_t *idx, int n, const float *w,
                      float scale, float *d_out, float *per_example);
+/* Replace the n inputs in t->xb (labels t->yb) by adversarial examples of the current model
+ * (a->eps > 0); uses the workspace, leaves the parameter gradients alone. */
+void dp_attack_inputs(dp_trainer *t, const dp_attack *a, int n);
+/* Collective: accuracy on the first `limit` test examples (0: all) before and after the attack a,
+ * split over ranks by fixed chunks (rank-count independent). */
+int dp_robust_accuracy(dp_trainer *t, const dp_attack *a, int64_t limit, double *clean_acc,
+                       double *robust_acc);
 /* Collective: test loss (mean cross-entropy, or MSE for regression) and accuracy. */
 int dp_evaluate(dp_trainer *t, double *loss, double *acc);
 /* Collective: row[0..DP_ROW_HEAD) = epoch + 1, the epoch's mean training loss (which it resets),

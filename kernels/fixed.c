@@ -4,13 +4,13 @@
 #include <math.h>
 
 static inline int64_t to_fixed_one(float x, double scale, size_t *saturated) {
-    const double limit = 4611686018427387904.0; /* 2^62 */
-    double v = nearbyint((double)x * scale);
-    if (v > limit || v < -limit || v != v) {
+    const double limit = 4611686018427387904.0; /* 2^62, an integer: |rint(v)| > limit iff |v| is */
+    double v = (double)x * scale;
+    if (!(fabs(v) <= limit)) {
         (*saturated)++;
-        v = v != v ? 0.0 : (v > 0 ? limit : -limit);
+        return v != v ? 0 : (v > 0 ? (int64_t)limit : -(int64_t)limit);
     }
-    return (int64_t)v;
+    return (int64_t)lrint(v); /* round to nearest even, as nearbyint; inlined (cvtsd2si) */
 }
 
 size_t kern_to_fixed(const float *x, int64_t *q, size_t n, int frac_bits) {

@@ -196,16 +196,19 @@ static void relu_backward(const float *y, const float *dy, float *dx, size_t n) 
         dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-void rl_model_backward(rl_model *m, rl_workspace *ws, const float *d_out, int batch) {
+/* Backward from d_out: adds parameter gradients into grads if not NULL, writes dLoss/dInput
+ * (batch, in_dim) into d_x if not NULL. */
+static void model_backward(const rl_model *m, rl_workspace *ws, const float *d_out, int batch,
+                           float *grads, float *d_x) {
     assert(batch >= 0 && batch <= ws->max_batch);
     const float *dy = d_out; // (B, out) of layer l
     for (int l = m->n_layers - 1; l >= 0; l--) {
         const rl_layer *ly = &m->layers[l];
-        if (ly->kind == RL_LAYER_DENSE)
-            dense_backward_params(ly, m->grads, ws->act[l], dy, batch);
-        if (l == 0)
+        if (grads && ly->kind == RL_LAYER_DENSE)
+            dense_backward_params(ly, grads, ws->act[l], dy, batch);
+        if (l == 0 && !d_x)
             break; // the gradient w.r.t. the model input is not needed
-        float *dx = dy == ws->grad_a ? ws->grad_b : ws->grad_a; // (B, in)
+        float *dx = l == 0 ? d_x : dy == ws->grad_a ? ws->grad_b : ws->grad_a; // (B, in)
         if (ly->kind == RL_LAYER_DENSE)
             kern_sgemm(0, 0, batch, ly->in, ly->out, 1.0f, dy, ly->out, m->params + ly->w_off,
                        ly->in, 0.0f, dx, ly->in);
@@ -213,4 +216,13 @@ void rl_model_backward(rl_model *m, rl_workspace *ws, const float *d_out, int ba
             relu_backward(ws->act[l + 1], dy, dx, (size_t)batch * (size_t)ly->out);
         dy = dx;
     }
+}
+
+void rl_model_backward(rl_model *m, rl_workspace *ws, const float *d_out, int batch) {
+    model_backward(m, ws, d_out, batch, m->grads, NULL);
+}
+
+void rl_model_input_grad(const rl_model *m, rl_workspace *ws, const float *d_out, int batch,
+                         float *d_x) {
+    model_backward(m, ws, d_out, batch, NULL, d_x);
 }

@@ -64,6 +64,10 @@ const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *
 /* Backward from d_out (batch, out_dim) = dLoss/dOutput; ADDS parameter gradients into m->grads.
  * Needs the activations of the last forward on ws. */
 void rl_model_backward(rl_model *m, rl_workspace *ws, const float *d_out, int batch);
+/* Backward from d_out (batch, out_dim) to the input: writes d_x (batch, in_dim) = dLoss/dInput
+ * (for adversarial examples); leaves m->grads alone. Needs the last forward on ws. */
+void rl_model_input_grad(const rl_model *m, rl_workspace *ws, const float *d_out, int batch,
+                         float *d_x);
 
 /* Softmax cross-entropy. logits (batch, classes), labels (batch). Optional weights (batch)
  * multiply each example's loss (NULL: all 1). Returns Σ_i w_i·ℓ_i (double). If d_logits is not

@@ -351,6 +351,23 @@ static void test_grad_mlp_all_params(void) {
     problem_free(&p);
 }
 
+/* The input gradient matches finite differences in x (through two relus, all inputs of all
+ * examples), and leaves the parameter gradients. */
+static void test_grad_input(void) {
+    problem p = {0};
+    problem_init(&p, "mlp:5-6-4-3", 4, 5);
+    size_t n_x = (size_t)p.batch * (size_t)p.m.in_dim;
+    float *d_x = calloc(n_x, sizeof(float));
+    const float *out = rl_model_forward(&p.m, &p.ws, p.x, p.batch);
+    rl_loss_softmax_ce(out, p.labels, NULL, p.batch, p.m.out_dim, 1.0f, p.dlogits, NULL);
+    rl_model_input_grad(&p.m, &p.ws, p.dlogits, p.batch, d_x);
+    for (size_t i = 0; i < p.m.n_params; i++)
+        CU_ASSERT_EQUAL(p.m.grads[i], 0.0f);
+    CU_ASSERT(check_grads(p.x, d_x, n_x, problem_loss, &p) > 0.02);
+    problem_free(&p);
+    free(d_x);
+}
+
 /* Backward adds into the gradients; zero_grads clears them; scale multiplies them. */
 static void test_backward_accumulates(void) {
     problem p = {0};
@@ -578,6 +595,7 @@ static const rl_test tests[] = {
     {"dense gradients match finite differences", test_grad_dense},
     {"relu gradients match finite differences", test_grad_relu},
     {"all mlp:5-4-3 gradients match finite differences", test_grad_mlp_all_params},
+    {"input gradients match finite differences", test_grad_input},
     {"backward accumulates and scales gradients", test_backward_accumulates},
     {"softmax CE values are right and stable", test_softmax_ce_values_and_stability},
     {"softmax CE gradients match finite differences", test_grad_softmax_ce},

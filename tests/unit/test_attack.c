@@ -1,0 +1,95 @@
+/* Unit tests of the ℓ∞ attack of experiments/dp.h: adversarial examples stay inside the ε-ball
+ * around the clean input and inside [0, 1], raise the loss, FGSM is one signed gradient step,
+ * and PGD does at least as much damage as FGSM here. */
+#include "experiments/dp.h"
+#include "kernels/kernels.h"
+#include "src/core/rng.h"
+#include "tests/unit/harness.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { N = 8, DIM = 6, CLASSES = 3 };
+
+/* A hand-built trainer around mlp:6-5-3 with pixels in [0, 1] (some at 0 and 1 to hit the box). */
+static void attack_setup(dp_trainer *t, float *clean) {
+    memset(t, 0, sizeof *t);
+    CU_ASSERT_FATAL(rl_model_init(&t->model, "mlp:6-5-3") == 0);
+    rl_model_init_params(&t->model, 7);
+    CU_ASSERT_FATAL(rl_workspace_init(&t->ws, &t->model, N) == 0);
+    t->train.dim = DIM;
+    t->xb = calloc(N * DIM, sizeof(float));
+    t->x0 = calloc(N * DIM, sizeof(float));
+    t->dx = calloc(N * DIM, sizeof(float));
+    t->d_out = calloc(N * CLASSES, sizeof(float));
+    t->yb = calloc(N, sizeof(int32_t));
+    rl_rng r = rl_rng_make(3, RL_RNG_SYNTH_DATA);
+    for (int i = 0; i < N * DIM; i++)
+        clean[i] = i % 7 == 0 ? 0.0f : i % 7 == 1 ? 1.0f : (float)rl_rng_uniform(r, 0, (uint32_t)i);
+    for (int i = 0; i < N; i++)
+        t->yb[i] = i % CLASSES;
+}
+
+static double attack_loss(dp_trainer *t) {
+    const float *out = rl_model_forward(&t->model, &t->ws, t->xb, N);
+    return rl_loss_softmax_ce(out, t->yb, NULL, N, CLASSES, 0.0f, NULL, NULL);
+}
+
+static void attack_free(dp_trainer *t) {
+    rl_model_free(&t->model);
+    rl_workspace_free(&t->ws);
+    free(t->xb);
+    free(t->x0);
+    free(t->dx);
+    free(t->d_out);
+    free(t->yb);
+}
+
+static void test_attack_ball_box_and_damage(void) {
+    dp_trainer t;
+    float clean[N * DIM];
+    attack_setup(&t, clean);
+    memcpy(t.xb, clean, sizeof clean);
+    double loss_clean = attack_loss(&t);
+    const float eps = 0.1f;
+    dp_attack fgsm = {.eps = eps, .alpha = eps, .steps = 1};
+    dp_attack pgd = {.eps = eps, .alpha = 0.025f, .steps = 10};
+    double loss[2];
+    for (int k = 0; k < 2; k++) {
+        memcpy(t.xb, clean, sizeof clean);
+        dp_attack_inputs(&t, k == 0 ? &fgsm : &pgd, N);
+        CU_ASSERT_EQUAL(memcmp(t.x0, clean, sizeof clean), 0); /* the clean copy is kept */
+        int moved = 0;
+        for (int i = 0; i < N * DIM; i++) {
+            /* the ball's bounds as floats (|x' − x| itself may round one ulp above ε) */
+            CU_ASSERT(t.xb[i] >= clean[i] - eps && t.xb[i] <= clean[i] + eps);
+            CU_ASSERT(t.xb[i] >= 0.0f && t.xb[i] <= 1.0f);
+            moved += t.xb[i] != clean[i];
+        }
+        CU_ASSERT(moved > N * DIM / 2);
+        loss[k] = attack_loss(&t);
+        CU_ASSERT(loss[k] > loss_clean);
+    }
+    CU_ASSERT(loss[1] >= loss[0] - 1e-6);
+    /* FGSM is clip(x + ε·sign(∇_x ℓ), 0, 1) with the gradient at the clean input. */
+    memcpy(t.xb, clean, sizeof clean);
+    const float *out = rl_model_forward(&t.model, &t.ws, t.xb, N);
+    rl_loss_softmax_ce(out, t.yb, NULL, N, CLASSES, 1.0f, t.d_out, NULL);
+    float grad[N * DIM];
+    rl_model_input_grad(&t.model, &t.ws, t.d_out, N, grad);
+    dp_attack_inputs(&t, &fgsm, N);
+    for (int i = 0; i < N * DIM; i++) {
+        float step = grad[i] > 0 ? eps : grad[i] < 0 ? -eps : 0.0f;
+        CU_ASSERT_EQUAL(t.xb[i], fminf(fmaxf(clean[i] + step, 0.0f), 1.0f));
+    }
+    for (size_t i = 0; i < t.model.n_params; i++)
+        CU_ASSERT_EQUAL(t.model.grads[i], 0.0f);
+    attack_free(&t);
+}
+
+static const rl_test tests[] = {
+    {"attacks stay in the eps-ball and [0, 1] and raise the loss", test_attack_ball_box_and_damage},
+    {NULL, NULL},
+};
+RL_TEST_SUITE("attack", tests)
