@@ -9,7 +9,8 @@ REF="$SCRATCH/ref"
 # One cell long enough to interrupt twice: 320 steps, a checkpoint every 20.
 small_sweep_file "$SCRATCH/sweep.ini" "run.seed = 1" "max_requeues = 1"
 sed -i 's/^spec = .*/spec = mlp:784-256-10/' "$SCRATCH/sweep.ini"
-sed -i 's/^epochs = .*/epochs = 8\nbatch = 50\n[ckpt]\nevery = 20/' "$SCRATCH/sweep.ini"
+# 20 epochs (800 steps): long enough that the cell is still running when it is signalled.
+sed -i 's/^epochs = .*/epochs = 20\nbatch = 50\n[ckpt]\nevery = 20/' "$SCRATCH/sweep.ini"
 "$RANKLAB" sweep plan "$SCRATCH/sweep.ini" --dir "$SW" >/dev/null
 "$RANKLAB" sweep plan "$SCRATCH/sweep.ini" --dir "$REF" >/dev/null
 CELL="$SW/$(awk -F'\t' 'NR == 2 { print $3 }' "$SW/manifest.tsv")"

@@ -7,7 +7,8 @@ SW="$SCRATCH/sweep"
 small_sweep_file "$SCRATCH/sweep.ini" "train.lr = 0.01, 0.003, 0.001" "run.seed = 1, 2" \
     "throttle = 1"
 sed -i 's/^spec = .*/spec = mlp:784-128-10/' "$SCRATCH/sweep.ini"
-sed -i 's/^epochs = .*/epochs = 3\nbatch = 50\n[ckpt]\nevery = 20/' "$SCRATCH/sweep.ini"
+# 20 epochs (800 steps): long enough that cell 1 is still running when it is killed.
+sed -i 's/^epochs = .*/epochs = 20\nbatch = 50\n[ckpt]\nevery = 20/' "$SCRATCH/sweep.ini"
 "$RANKLAB" sweep plan "$SCRATCH/sweep.ini" --dir "$SW" >/dev/null
 "$RANKLAB" sweep submit "$SW" | tee "$SCRATCH/submit.log"
 JOB=$(sed -n 's/^submitted job \([0-9]*\):.*/\1/p' "$SCRATCH/submit.log")
@@ -48,7 +49,7 @@ check "the new array holds exactly those cells" \
     grep -q '^#SBATCH --array=1,3-5%1$' "$SW/jobs/002.sbatch"
 wait_sweep "$SW" 180
 check "status: all 6 complete" "$RANKLAB" sweep status "$SW"
-check "every results.h5 is valid" /usr/bin/python3 "$(dirname "$0")/check_cells.py" "$SW" 2 3
+check "every results.h5 is valid" /usr/bin/python3 "$(dirname "$0")/check_cells.py" "$SW" 2 20
 check "cells 0 and 2 were not touched" test "$before" = "$(results_02)"
 # Each log is one (job, task) = one cell; a cell that finished training printed its accuracy.
 for c in 0 1 2 3 4 5; do
