@@ -28,8 +28,9 @@ ranks 2 "${ARGS[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill2.log" 2>&1
 check "resume after SIGKILL starts at step 40" grep -q "from step 40" "$SCRATCH/kill2.log"
 check "resumed after SIGKILL == uninterrupted" same_results "$SCRATCH/ref/results.h5" "$SCRATCH/kill/results.h5"
 
-# A real signal from outside, at whatever step it lands, resumed on another rank count.
-ranks 2 "${ARGS[@]}" train.epochs=30 --out "$SCRATCH/ext" >"$SCRATCH/ext.log" 2>&1 &
+# A real signal from outside, at whatever step it lands, resumed on another rank count (60
+# epochs: the run is still going when the signal comes).
+ranks 2 "${ARGS[@]}" train.epochs=60 --out "$SCRATCH/ext" >"$SCRATCH/ext.log" 2>&1 &
 job=$!
 for _ in $(seq 1 600); do
     [ -n "$(ls "$SCRATCH/ext/ckpt" 2>/dev/null)" ] && break
@@ -41,8 +42,8 @@ wait $job
 code=$?
 set -e
 check "external SIGTERM exits with code 75 (got $code)" test "$code" -eq 75
-ranks 2 "${ARGS[@]}" train.epochs=30 --out "$SCRATCH/ext-ref" >/dev/null 2>&1
-ranks 4 "${ARGS[@]}" train.epochs=30 --out "$SCRATCH/ext" >"$SCRATCH/ext2.log" 2>&1
+ranks 2 "${ARGS[@]}" train.epochs=60 --out "$SCRATCH/ext-ref" >/dev/null 2>&1
+ranks 4 "${ARGS[@]}" train.epochs=60 --out "$SCRATCH/ext" >"$SCRATCH/ext2.log" 2>&1
 check "resume after external SIGTERM resumes" grep -q "resuming" "$SCRATCH/ext2.log"
 check "stopped on 2 ranks, resumed on 4 == uninterrupted" same_results "$SCRATCH/ext-ref/results.h5" "$SCRATCH/ext/results.h5"
 
