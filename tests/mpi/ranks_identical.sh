@@ -11,6 +11,11 @@ for p in 2 4; do
     check "fashion-mnist: $p ranks == 1 rank" same_results "$SCRATCH/fmnist-1/results.h5" "$SCRATCH/fmnist-$p/results.h5"
     check "blobs: $p ranks == 1 rank" same_results "$SCRATCH/blobs-1/results.h5" "$SCRATCH/blobs-$p/results.h5"
 done
+# Every resolved key is recorded in /config, the same set `show-config` prints.
+"$RANKLAB" show-config train "${SMALL_TRAIN[@]}" | awk '/ = / { print $1 }' | sort >"$SCRATCH/keys"
+check "results.h5 /config holds every resolved key ($(wc -l <"$SCRATCH/keys") keys)" \
+    /usr/bin/python3 -c "import h5py; keys = open('$SCRATCH/keys').read().split(); \
+assert sorted(h5py.File('$SCRATCH/fmnist-1/results.h5')['config'].attrs) == keys"
 # The comparison can fail: another seed gives other parameters.
 ranks 2 run train "${SMALL_TRAIN[@]}" run.seed=2 --out "$SCRATCH/seed2" >/dev/null 2>&1
 check "a different seed gives different parameters" \
