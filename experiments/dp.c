@@ -14,7 +14,9 @@
 
 static const rl_cfg_spec dp_keys[] = {
     {"model.spec", RL_CFG_STRING, "mlp:784-256-256-10", 0, -1, NULL, 0,
-     "model: mlp:IN-HIDDEN...-OUT (dense layers, relu between them)"},
+     "model: mlp:IN-HIDDEN...-OUT (dense layers, relu between them) or "
+     "cnn:CxHxW-LAYER-... with layers convCkK, gnG, relu, maxpoolS, avgpoolS, fcN, e.g. "
+     "cnn:1x28x28-conv8k5-relu-maxpool2-conv16k5-relu-maxpool2-fc10 (src/nn/nn.h)"},
     {"train.epochs", RL_CFG_INT, "10", 1, 100000, NULL, 0, "passes over the training set"},
     {"train.batch", RL_CFG_INT, "128", 1, 1000000, NULL, 0, "examples per optimizer step"},
     {"train.lr", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0, "learning rate"},

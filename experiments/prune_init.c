@@ -494,6 +494,9 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     prune_state *s = ctx;
     const rl_config *cfg = run->cfg;
     rl_model *m = &t->model;
+    if (!rl_model_is_mlp(m))
+        return rl_fail("prune-init prunes dense models; model.spec %s has other layers",
+                       "use an \"mlp:\" model.spec", m->spec);
     static const char *const scores[] = {"random", "magnitude", "snip",
                                          "grasp",  "synflow",   "sketch"};
     const char *score = rl_cfg_str(cfg, "prune.score");

@@ -1,5 +1,6 @@
-/* LoRA-style adapters on the dense layers of an fp32 model: W_eff = W0 + B·A with A (rank, in)
- * and B (out, rank); B starts at 0. The adapted model is evaluated by writing W_eff into a
+/* LoRA-style adapters on the dense and conv layers of an fp32 model: W_eff = W0 + B·A on the
+ * layer's weight matrix (rows, cols) = (outputs or filters, fan-in), A (rank, cols) and B
+ * (rows, rank); B starts at 0. The adapted model is evaluated by writing W_eff into a
  * model's arena (rl_lora_apply); gradients of A and B follow from the model's dW
  * (rl_lora_backward: dB = dW·Aᵀ, dA = Bᵀ·dW, exact since W_eff is linear in each).
  *
@@ -35,7 +36,7 @@ static inline float rl_lora_a_bound(int in) {
 }
 
 /* A's entries uniform in [-1/sqrt(in), 1/sqrt(in)] from (seed, RL_RNG_INIT), stream 1000 + the
- * dense layer's position (the stream the quantized adapters' codes are drawn from). */
+ * adapted layer's position (the stream the quantized adapters' codes are drawn from). */
 int rl_lora_init(rl_lora *lora, const rl_model *m, int rank, uint64_t seed);
 void rl_lora_free(rl_lora *lora);
 void rl_lora_apply(const rl_lora *lora, rl_model *m);

@@ -1,8 +1,9 @@
-/* Models: spec parsing, the parameter arena, Kaiming init, and fp32 forward/backward of dense and
- * relu layers through kern_sgemm (see nn.h). */
+/* Models: spec parsing ("mlp:" and "cnn:"), the parameter arena, Kaiming init, and fp32
+ * forward/backward through every layer kind (dense and relu here, the others in layers.c). */
 #include "kernels/kernels.h"
 #include "src/core/error.h"
 #include "src/core/rng.h"
+#include "src/nn/layers.h"
 #include "src/nn/nn.h"
 
 #include <assert.h>
@@ -10,50 +11,184 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SPEC_HINT "use a spec such as \"mlp:784-256-256-10\""
+#define SPEC_HINT                                                                                  \
+    "use a spec such as \"mlp:784-256-256-10\" or "                                              \
+    "\"cnn:1x28x28-conv16k5-gn4-relu-maxpool2-fc10\" (see src/nn/nn.h)"
 #define MLP_PREFIX "mlp:"
-/* n sizes give n - 1 dense layers and n - 2 relus: 2n - 3 <= RL_MAX_LAYERS. */
-#define MAX_SIZES ((RL_MAX_LAYERS + 3) / 2)
+#define CNN_PREFIX "cnn:"
 /* Widest layer accepted: keeps every size, offset and batch · width product far from overflow. */
 #define MAX_WIDTH (1 << 24)
+#define MAX_KERNEL 15
 
-/* "mlp:784-256-10" -> sizes {784, 256, 10}. Each size is plain decimal digits, 1..MAX_WIDTH. */
-static int parse_mlp_sizes(const char *spec, int sizes[MAX_SIZES], int *n_sizes) {
-    size_t prefix_len = strlen(MLP_PREFIX);
-    if (strncmp(spec, MLP_PREFIX, prefix_len) != 0)
-        return rl_fail("unknown model spec \"%s\" (only \"mlp:\" models exist)", SPEC_HINT, spec);
-    const char *p = spec + prefix_len;
-    int n = 0;
+/* Reads decimal digits at *p into *value (1..max). 0 if there are none or the value is out of
+ * range (the caller reports). */
+static int parse_count(const char **p, long max, long *value) {
+    const char *q = *p;
+    long v = 0;
+    if (*q < '0' || *q > '9')
+        return 0;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        v = v * 10 + (*q - '0');
+        if (v > max)
+            return 0;
+    }
+    *p = q;
+    *value = v;
+    return v > 0;
+}
+
+/* Appends a layer from the current output shape (for the first layer, the input shape the
+ * parser stored in layers[0]) to (c, h, w), with n_weights + n_bias parameters. */
+static int add_layer(rl_model *m, rl_layer_kind kind, int size, int c, int h, int w,
+                     size_t n_weights, size_t n_bias) {
+    if (m->n_layers == RL_MAX_LAYERS)
+        return rl_fail("model spec \"%s\" has more than %d layers", SPEC_HINT, m->spec,
+                       RL_MAX_LAYERS);
+    rl_layer *ly = &m->layers[m->n_layers];
+    if (m->n_layers > 0) {
+        const rl_layer *prev = &m->layers[m->n_layers - 1];
+        ly->in_c = prev->out_c;
+        ly->in_h = prev->out_h;
+        ly->in_w = prev->out_w;
+    }
+    ly->kind = kind;
+    ly->size = size;
+    ly->in = ly->in_c * ly->in_h * ly->in_w;
+    if ((long)c * h * w > MAX_WIDTH)
+        return rl_fail("model spec \"%s\": a layer has more than %d outputs", SPEC_HINT, m->spec,
+                       MAX_WIDTH);
+    ly->out_c = c;
+    ly->out_h = h;
+    ly->out_w = w;
+    ly->out = c * h * w;
+    ly->w_off = m->n_params;
+    ly->b_off = m->n_params + n_weights;
+    m->n_params += n_weights + n_bias;
+    m->n_layers++;
+    return 0;
+}
+
+/* "784-256-10": dense layers with relus between them. */
+static int parse_mlp(rl_model *m, const char *p) {
+    int n_sizes = 0;
     for (;;) {
-        if (*p < '0' || *p > '9')
-            return rl_fail("model spec \"%s\": expected a layer size at \"%s\"", SPEC_HINT, spec,
-                           p);
-        long size = 0;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            size = size * 10 + (*p - '0');
-            if (size > MAX_WIDTH)
-                return rl_fail("model spec \"%s\": a layer size exceeds %d", SPEC_HINT, spec,
-                               MAX_WIDTH);
+        long size;
+        if (!parse_count(&p, MAX_WIDTH, &size))
+            return rl_fail("model spec \"%s\": expected a layer size (1..%d) at \"%s\"", SPEC_HINT,
+                           m->spec, MAX_WIDTH, p);
+        if (n_sizes == 0) {
+            m->in_dim = (int)size;
+            m->layers[0].in_c = (int)size;
+            m->layers[0].in_h = m->layers[0].in_w = 1;
+        } else {
+            if (n_sizes > 1 && add_layer(m, RL_LAYER_RELU, 0, m->layers[m->n_layers - 1].out_c,
+                                         1, 1, 0, 0) < 0)
+                return RL_ERR;
+            int in = m->n_layers ? m->layers[m->n_layers - 1].out : m->in_dim;
+            if (add_layer(m, RL_LAYER_DENSE, 0, (int)size, 1, 1, (size_t)size * in,
+                          (size_t)size) < 0)
+                return RL_ERR;
         }
-        if (size == 0)
-            return rl_fail("model spec \"%s\": layer sizes must be positive", SPEC_HINT, spec);
-        if (n == MAX_SIZES)
-            return rl_fail(
-                "model spec \"%s\" has more than %d layer sizes (%d dense and relu layers at most)",
-                SPEC_HINT, spec, MAX_SIZES, RL_MAX_LAYERS);
-        sizes[n++] = (int)size;
+        n_sizes++;
         if (*p == '\0')
             break;
         if (*p != '-')
             return rl_fail("model spec \"%s\": unexpected \"%s\" after a layer size", SPEC_HINT,
-                           spec, p);
+                           m->spec, p);
         p++;
     }
-    if (n < 2)
+    if (n_sizes < 2)
         return rl_fail("model spec \"%s\" needs at least an input and an output size", SPEC_HINT,
-                       spec);
-    *n_sizes = n;
+                       m->spec);
     return 0;
+}
+
+/* Does the token at p start with word followed by a count? Advances p past the word. */
+static int token_is(const char **p, const char *word) {
+    size_t len = strlen(word);
+    if (strncmp(*p, word, len) != 0)
+        return 0;
+    *p += len;
+    return 1;
+}
+
+/* One cnn layer token at *p (advanced past it). */
+static int parse_cnn_layer(rl_model *m, const char **p) {
+    const rl_layer *prev = m->n_layers ? &m->layers[m->n_layers - 1] : &m->layers[0];
+    int c = m->n_layers ? prev->out_c : prev->in_c;
+    int h = m->n_layers ? prev->out_h : prev->in_h;
+    int w = m->n_layers ? prev->out_w : prev->in_w;
+    const char *token = *p;
+    long a, b;
+    if (token_is(p, "conv")) {
+        if (!parse_count(p, MAX_WIDTH, &a) || **p != 'k' || (++*p, !parse_count(p, MAX_KERNEL, &b)))
+            return rl_fail("model spec \"%s\": bad convolution at \"%s\"",
+                           "write convCkK: C filters of K x K, e.g. conv16k5", m->spec, token);
+        if (b % 2 == 0)
+            return rl_fail("model spec \"%s\": convolution kernel size %ld is even at \"%s\"",
+                           "use an odd kernel size (padding K/2 keeps the image size)", m->spec,
+                           b, token);
+        size_t fan_in = (size_t)c * (size_t)(b * b);
+        return add_layer(m, RL_LAYER_CONV, (int)b, (int)a, h, w, (size_t)a * fan_in, (size_t)a);
+    }
+    if (token_is(p, "gn")) {
+        if (!parse_count(p, MAX_WIDTH, &a) || c % a != 0)
+            return rl_fail("model spec \"%s\": group norm at \"%s\" needs a number of groups "
+                           "dividing the %d channels",
+                           "write gnG with G dividing the channels, e.g. gn4 after conv16k5",
+                           m->spec, token, c);
+        return add_layer(m, RL_LAYER_GROUPNORM, (int)a, c, h, w, (size_t)c, (size_t)c);
+    }
+    if (token_is(p, "relu"))
+        return add_layer(m, RL_LAYER_RELU, 0, c, h, w, 0, 0);
+    int is_max = token_is(p, "maxpool");
+    if (is_max || token_is(p, "avgpool")) {
+        if (!parse_count(p, MAX_WIDTH, &a) || a > h || a > w)
+            return rl_fail("model spec \"%s\": bad pooling at \"%s\" (the image is %dx%d here)",
+                           "write maxpoolS or avgpoolS with S no larger than the image, e.g. "
+                           "maxpool2",
+                           m->spec, token, h, w);
+        return add_layer(m, is_max ? RL_LAYER_MAXPOOL : RL_LAYER_AVGPOOL, (int)a, c,
+                         h / (int)a, w / (int)a, 0, 0);
+    }
+    if (token_is(p, "fc")) {
+        if (!parse_count(p, MAX_WIDTH, &a))
+            return rl_fail("model spec \"%s\": bad dense layer at \"%s\"",
+                           "write fcN for N outputs, e.g. fc10", m->spec, token);
+        size_t in = (size_t)c * h * w;
+        return add_layer(m, RL_LAYER_DENSE, 0, (int)a, 1, 1, (size_t)a * in, (size_t)a);
+    }
+    return rl_fail("model spec \"%s\": unknown layer \"%s\"",
+                   "layers are convCkK, gnG, relu, maxpoolS, avgpoolS, fcN", m->spec, token);
+}
+
+/* "1x28x28-conv16k5-relu-maxpool2-fc10". */
+static int parse_cnn(rl_model *m, const char *p) {
+    long dims[3];
+    for (int d = 0; d < 3; d++) {
+        if (!parse_count(&p, MAX_WIDTH, &dims[d]) || *p != (d < 2 ? 'x' : '-'))
+            return rl_fail("model spec \"%s\": expected the input shape CxHxW and a layer at "
+                           "\"%s\"",
+                           SPEC_HINT, m->spec, p);
+        p++;
+    }
+    if (dims[0] * dims[1] * dims[2] > MAX_WIDTH)
+        return rl_fail("model spec \"%s\": the input has more than %d values", SPEC_HINT, m->spec,
+                       MAX_WIDTH);
+    m->layers[0].in_c = (int)dims[0];
+    m->layers[0].in_h = (int)dims[1];
+    m->layers[0].in_w = (int)dims[2];
+    m->in_dim = (int)(dims[0] * dims[1] * dims[2]);
+    for (;;) {
+        if (parse_cnn_layer(m, &p) < 0)
+            return RL_ERR;
+        if (*p == '\0')
+            return 0;
+        if (*p != '-')
+            return rl_fail("model spec \"%s\": unexpected \"%s\" after a layer", SPEC_HINT,
+                           m->spec, p);
+        p++;
+    }
 }
 
 int rl_model_init(rl_model *m, const char *spec) {
@@ -63,33 +198,30 @@ int rl_model_init(rl_model *m, const char *spec) {
     if (strlen(spec) >= sizeof m->spec)
         return rl_fail("model spec \"%s\" is longer than %zu characters", SPEC_HINT, spec,
                        sizeof m->spec - 1);
-    int sizes[MAX_SIZES], n_sizes = 0;
-    if (parse_mlp_sizes(spec, sizes, &n_sizes) < 0)
-        return RL_ERR;
-
     memcpy(m->spec, spec, strlen(spec) + 1);
-    size_t off = 0;
-    for (int i = 0; i + 1 < n_sizes; i++) {
-        rl_layer *dense = &m->layers[m->n_layers++];
-        dense->kind = RL_LAYER_DENSE;
-        dense->in = sizes[i];
-        dense->out = sizes[i + 1];
-        dense->w_off = off;
-        off += (size_t)dense->out * (size_t)dense->in; // weight (out, in)
-        dense->b_off = off;
-        off += (size_t)dense->out; // bias (out)
-        if (i + 2 < n_sizes) {
-            rl_layer *relu = &m->layers[m->n_layers++];
-            relu->kind = RL_LAYER_RELU;
-            relu->in = relu->out = sizes[i + 1];
-        }
+    int status;
+    if (strncmp(spec, MLP_PREFIX, strlen(MLP_PREFIX)) == 0)
+        status = parse_mlp(m, spec + strlen(MLP_PREFIX));
+    else if (strncmp(spec, CNN_PREFIX, strlen(CNN_PREFIX)) == 0)
+        status = parse_cnn(m, spec + strlen(CNN_PREFIX));
+    else
+        status = rl_fail("unknown model spec \"%s\" (models are \"mlp:\" or \"cnn:\")", SPEC_HINT,
+                         spec);
+    if (status < 0) {
+        memset(m, 0, sizeof *m);
+        return RL_ERR;
     }
-    m->in_dim = sizes[0];
-    m->out_dim = sizes[n_sizes - 1];
-    m->n_params = off;
-    m->params = rl_xcalloc(off, sizeof(float)); // (n_params)
-    m->grads = rl_xcalloc(off, sizeof(float));  // (n_params)
+    m->out_dim = m->layers[m->n_layers - 1].out;
+    m->params = rl_xcalloc(m->n_params, sizeof(float)); // (n_params)
+    m->grads = rl_xcalloc(m->n_params, sizeof(float));  // (n_params)
     return 0;
+}
+
+int rl_model_is_mlp(const rl_model *m) {
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layers[l].kind != RL_LAYER_DENSE && m->layers[l].kind != RL_LAYER_RELU)
+            return 0;
+    return 1;
 }
 
 void rl_model_free(rl_model *m) {
@@ -104,12 +236,18 @@ void rl_model_init_params(rl_model *m, uint64_t seed) {
     rl_rng r = rl_rng_make(seed, RL_RNG_INIT);
     for (int l = 0; l < m->n_layers; l++) {
         const rl_layer *ly = &m->layers[l];
-        if (ly->kind != RL_LAYER_DENSE)
-            continue;
-        float bound = sqrtf(6.0f / (float)ly->in);
-        kern_fill_uniform(m->params + ly->w_off, (size_t)ly->out * (size_t)ly->in, r.key,
-                          (uint32_t)l, -bound, bound);                     // (out, in)
-        memset(m->params + ly->b_off, 0, (size_t)ly->out * sizeof(float)); // (out)
+        size_t rows = (size_t)rl_layer_rows(ly);
+        if (rl_layer_has_matrix(ly)) {
+            int fan_in = rl_layer_fan_in(ly);
+            float bound = sqrtf(6.0f / (float)fan_in);
+            kern_fill_uniform(m->params + ly->w_off, rows * (size_t)fan_in, r.key, (uint32_t)l,
+                              -bound, bound);                           // (rows, fan_in)
+            memset(m->params + ly->b_off, 0, rows * sizeof(float)); // (rows)
+        } else if (ly->kind == RL_LAYER_GROUPNORM) {
+            for (int c = 0; c < ly->out_c; c++)
+                m->params[ly->w_off + c] = 1.0f;                             // scale (out_c)
+            memset(m->params + ly->b_off, 0, (size_t)ly->out_c * sizeof(float)); // shift (out_c)
+        }
     }
 }
 
@@ -123,6 +261,7 @@ int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch) {
         return rl_fail("workspace batch size must be positive (got %d)",
                        "set the batch size to at least 1", max_batch);
     int widest = m->in_dim;
+    size_t col_size = 0;
     ws->max_batch = max_batch;
     ws->act[0] = rl_xcalloc((size_t)max_batch * (size_t)m->in_dim, sizeof(float)); // (B, in_dim)
     for (int l = 0; l < m->n_layers; l++) {
@@ -130,9 +269,16 @@ int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch) {
         ws->act[l + 1] = rl_xcalloc((size_t)max_batch * (size_t)out, sizeof(float)); // (B, out)
         if (out > widest)
             widest = out;
+        const rl_layer *ly = &m->layers[l];
+        if (ly->kind == RL_LAYER_CONV && (size_t)rl_layer_fan_in(ly) * ly->in_h * ly->in_w > col_size)
+            col_size = (size_t)rl_layer_fan_in(ly) * ly->in_h * ly->in_w;
     }
     ws->grad_a = rl_xcalloc((size_t)max_batch * (size_t)widest, sizeof(float)); // (B, widest)
     ws->grad_b = rl_xcalloc((size_t)max_batch * (size_t)widest, sizeof(float)); // (B, widest)
+    if (col_size) {
+        ws->col = rl_xcalloc(col_size, sizeof(float));   // (fan_in, H · W)
+        ws->d_col = rl_xcalloc(col_size, sizeof(float)); // (fan_in, H · W)
+    }
     return 0;
 }
 
@@ -143,6 +289,8 @@ void rl_workspace_free(rl_workspace *ws) {
         free(ws->act[i]);
     free(ws->grad_a);
     free(ws->grad_b);
+    free(ws->col);
+    free(ws->d_col);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -169,10 +317,24 @@ const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *
         const rl_layer *ly = &m->layers[l];
         const float *in = ws->act[l]; // (B, in)
         float *out = ws->act[l + 1];  // (B, out)
-        if (ly->kind == RL_LAYER_DENSE)
+        switch (ly->kind) {
+        case RL_LAYER_DENSE:
             dense_forward(ly, m->params, in, out, batch);
-        else
+            break;
+        case RL_LAYER_RELU:
             relu_forward(in, out, (size_t)batch * (size_t)ly->out);
+            break;
+        case RL_LAYER_CONV:
+            rl_conv_forward(ly, m->params, in, out, batch, ws->col);
+            break;
+        case RL_LAYER_MAXPOOL:
+        case RL_LAYER_AVGPOOL:
+            rl_pool_forward(ly, in, out, batch);
+            break;
+        case RL_LAYER_GROUPNORM:
+            rl_groupnorm_forward(ly, m->params, in, out, batch);
+            break;
+        }
     }
     return ws->act[m->n_layers]; // (B, out_dim)
 }
@@ -204,16 +366,33 @@ static void model_backward(const rl_model *m, rl_workspace *ws, const float *d_o
     const float *dy = d_out; // (B, out) of layer l
     for (int l = m->n_layers - 1; l >= 0; l--) {
         const rl_layer *ly = &m->layers[l];
-        if (grads && ly->kind == RL_LAYER_DENSE)
-            dense_backward_params(ly, grads, ws->act[l], dy, batch);
-        if (l == 0 && !d_x)
-            break; // the gradient w.r.t. the model input is not needed
-        float *dx = l == 0 ? d_x : dy == ws->grad_a ? ws->grad_b : ws->grad_a; // (B, in)
-        if (ly->kind == RL_LAYER_DENSE)
-            kern_sgemm(0, 0, batch, ly->in, ly->out, 1.0f, dy, ly->out, m->params + ly->w_off,
-                       ly->in, 0.0f, dx, ly->in);
-        else
-            relu_backward(ws->act[l + 1], dy, dx, (size_t)batch * (size_t)ly->out);
+        const float *x = ws->act[l]; // (B, in) the layer's forward input
+        // dLoss/d(input of layer l); NULL at the first layer when the input gradient is not wanted
+        float *dx = l > 0 ? (dy == ws->grad_a ? ws->grad_b : ws->grad_a) : d_x; // (B, in)
+        switch (ly->kind) {
+        case RL_LAYER_DENSE:
+            if (grads)
+                dense_backward_params(ly, grads, x, dy, batch);
+            if (dx)
+                kern_sgemm(0, 0, batch, ly->in, ly->out, 1.0f, dy, ly->out,
+                           m->params + ly->w_off, ly->in, 0.0f, dx, ly->in);
+            break;
+        case RL_LAYER_RELU:
+            if (dx)
+                relu_backward(ws->act[l + 1], dy, dx, (size_t)batch * (size_t)ly->out);
+            break;
+        case RL_LAYER_CONV:
+            rl_conv_backward(ly, m->params, grads, x, dy, dx, batch, ws->col, ws->d_col);
+            break;
+        case RL_LAYER_MAXPOOL:
+        case RL_LAYER_AVGPOOL:
+            if (dx)
+                rl_pool_backward(ly, x, dy, dx, batch);
+            break;
+        case RL_LAYER_GROUPNORM:
+            rl_groupnorm_backward(ly, m->params, grads, x, dy, dx, batch);
+            break;
+        }
         dy = dx;
     }
 }

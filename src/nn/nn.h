@@ -1,8 +1,16 @@
 /* Models in one contiguous parameter arena, fp32 forward/backward, losses, optimizers.
  *
- * A model is built from a spec string, e.g. "mlp:784-256-256-10" (dense layers with relu
- * between them, none after the last). All parameters live in one arena `params` (and their
- * gradients in `grads`, same layout), so checkpoints, reductions and optimizers see one array.
+ * A model is built from a spec string:
+ *   "mlp:784-256-256-10"  dense layers with relu between them, none after the last;
+ *   "cnn:1x28x28-conv16k5-gn4-relu-maxpool2-conv32k5-relu-avgpool2-fc64-relu-fc10"
+ *                         input channels x height x width, then layers in order: convCkK
+ *                         (C filters K x K, K odd, stride 1, zero padding K/2 so the image keeps
+ *                         its size), gnG (group norm, G groups of channels, per-channel scale and
+ *                         shift), relu, maxpoolS / avgpoolS (S x S windows, stride S, a partial
+ *                         last window dropped), fcN (dense, N outputs; flattens C x H x W).
+ * Activations are (batch, C, H, W) row-major (dense layers: H = W = 1). All parameters live in
+ * one arena `params` (and their gradients in `grads`, same layout), so checkpoints, reductions
+ * and optimizers see one array. Convolutions run as im2col + GEMM, one example at a time.
  *
  *     rl_model m;
  *     if (rl_model_init(&m, "mlp:784-256-10") < 0) { rl_error_print(); ... }
@@ -23,13 +31,39 @@
 
 #define RL_MAX_LAYERS 32
 
-typedef enum { RL_LAYER_DENSE, RL_LAYER_RELU } rl_layer_kind;
+typedef enum {
+    RL_LAYER_DENSE,
+    RL_LAYER_RELU,
+    RL_LAYER_CONV,
+    RL_LAYER_MAXPOOL,
+    RL_LAYER_AVGPOOL,
+    RL_LAYER_GROUPNORM
+} rl_layer_kind;
+
+#define RL_GROUPNORM_EPS 1e-5f
 
 typedef struct {
     rl_layer_kind kind;
-    int in, out;          /* features in and out */
-    size_t w_off, b_off;  /* DENSE: weight (out, in) and bias (out) offsets into the arena */
+    int in, out;             /* values per example in and out (C · H · W) */
+    int in_c, in_h, in_w;    /* input shape (dense and relu after dense: in x 1 x 1) */
+    int out_c, out_h, out_w; /* output shape */
+    int size;                /* CONV: kernel size; pools: window and stride; GROUPNORM: groups */
+    size_t w_off, b_off;     /* DENSE: weight (out, in), bias (out); CONV: weight
+                                (out_c, in_c, size, size), bias (out_c); GROUPNORM: scale (out_c),
+                                shift (out_c). Offsets into the arena */
 } rl_layer;
+
+/* Layers with a weight matrix (rows = outputs or filters, cols = fan-in): dense and conv. A conv
+ * weight (out_c, in_c, k, k) is the matrix (out_c, in_c · k · k). */
+static inline int rl_layer_has_matrix(const rl_layer *ly) {
+    return ly->kind == RL_LAYER_DENSE || ly->kind == RL_LAYER_CONV;
+}
+static inline int rl_layer_fan_in(const rl_layer *ly) {
+    return ly->kind == RL_LAYER_CONV ? ly->in_c * ly->size * ly->size : ly->in;
+}
+static inline int rl_layer_rows(const rl_layer *ly) {
+    return ly->kind == RL_LAYER_CONV ? ly->out_c : ly->out;
+}
 
 typedef struct {
     char spec[128];
@@ -43,9 +77,12 @@ typedef struct {
 
 /* Parse the spec and allocate the arena (zeroed). Bad spec: RL_ERR with a hint. */
 int rl_model_init(rl_model *m, const char *spec);
+/* 1 when every layer is dense or relu (what the quantized and pruned models support). */
+int rl_model_is_mlp(const rl_model *m);
 void rl_model_free(rl_model *m); /* NULL-safe, leaves m zeroed */
-/* Kaiming-uniform weights (bound sqrt(6 / fan_in)) and zero biases, from the counter RNG
- * (seed, RL_RNG_INIT) with the layer index as stream: independent of anything but the seed. */
+/* Kaiming-uniform weights (bound sqrt(6 / fan_in)) and zero biases, group-norm scales 1 and
+ * shifts 0, from the counter RNG (seed, RL_RNG_INIT) with the layer index as stream: independent
+ * of anything but the seed. */
 void rl_model_init_params(rl_model *m, uint64_t seed);
 void rl_model_zero_grads(rl_model *m);
 
@@ -54,6 +91,7 @@ typedef struct {
     int max_batch;
     float *act[RL_MAX_LAYERS + 1];  /* act[0] = input copy, act[l+1] = output of layer l */
     float *grad_a, *grad_b;          /* (max_batch, widest) scratch for backward */
+    float *col, *d_col;              /* (in_c · k · k, H · W) im2col of one example, largest conv */
 } rl_workspace;
 
 int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch);

@@ -47,6 +47,9 @@ int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options 
         return rl_fail("cannot quantize to %d bits", "choose between 2 and 8 bits", opt->bits);
     if (opt->target == RL_QTRAIN_LORA && opt->lora_rank < 1)
         return rl_fail("LoRA rank %d", "use a rank of at least 1", opt->lora_rank);
+    if (!rl_model_is_mlp(m))
+        return rl_fail("cannot quantize model \"%s\": only dense and relu layers are quantized",
+                       "quantize an \"mlp:\" model", m->spec);
     q->bits = opt->bits;
     q->qmax = (1 << (opt->bits - 1)) - 1;
     q->target = opt->target;

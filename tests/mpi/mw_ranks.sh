@@ -1,6 +1,6 @@
 # `mw-train` gives bit-identical example weights, parameters and metrics on 1, 2 and 4 ranks
 # (issue 4, acceptance 1), with ownership split unevenly (11 loss-pass chunks), a binding cap,
-# every mode; the saved weights are a probability vector that respects the cap and puts less
+# every mode, an MLP and a small CNN; the saved weights are a probability vector that respects the cap and puts less
 # than their share on the noisy examples; bad mw.* settings are refused before anything is written.
 source "$(dirname "$0")/lib.bash"
 SMALL_MW=(data.train_limit=2700 data.test_limit=1000 model.spec=mlp:784-64-10 train.epochs=4
@@ -20,6 +20,15 @@ for mode in mw-gce elr gce uniform; do
             >"$SCRATCH/$mode-$p.log" 2>&1
     done
     check "$mode: 4 ranks == 1 rank" same_results "$SCRATCH/$mode-1/results.h5" "$SCRATCH/$mode-4/results.h5"
+done
+# The small CNN (conv, group norm, pools): MW weights and parameters bit-identical too.
+CNN=cnn:1x28x28-conv4k5-gn2-relu-maxpool2-conv8k3-relu-avgpool2-fc10
+for p in 1 2 4; do
+    ranks $p run mw-train "${SMALL_MW[@]}" data.train_limit=900 train.epochs=2 model.spec=$CNN \
+        --out "$SCRATCH/cnn-$p" >"$SCRATCH/cnn-$p.log" 2>&1
+done
+for p in 2 4; do
+    check "mw on a CNN: $p ranks == 1 rank" same_results "$SCRATCH/cnn-1/results.h5" "$SCRATCH/cnn-$p/results.h5"
 done
 # The comparison can fail: another MW rate gives other weights.
 ranks 2 run mw-train "${SMALL_MW[@]}" mw.cap=1.5 mw.save_epochs=2,4 mw.eta=0.2 \

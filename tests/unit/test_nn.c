@@ -56,14 +56,20 @@ typedef struct {
     float *dlogits;  // (batch, out_dim)
 } problem;
 
-/* Random weights from `seed`, random biases and inputs, labels i % classes. */
+/* Random weights from `seed`, random biases, group-norm scales and shifts, and inputs; labels
+ * i % classes. */
 static void problem_init(problem *p, const char *spec, int batch, uint64_t seed) {
     CU_ASSERT_FATAL(rl_model_init(&p->m, spec) == 0);
     rl_model_init_params(&p->m, seed);
-    for (int l = 0; l < p->m.n_layers; l++)
-        if (p->m.layers[l].kind == RL_LAYER_DENSE)
-            fill(p->m.params + p->m.layers[l].b_off, (size_t)p->m.layers[l].out, 100 + l, -0.5f,
-                 0.5f);
+    for (int l = 0; l < p->m.n_layers; l++) {
+        const rl_layer *ly = &p->m.layers[l];
+        if (rl_layer_has_matrix(ly))
+            fill(p->m.params + ly->b_off, (size_t)rl_layer_rows(ly), 100 + l, -0.5f, 0.5f);
+        if (ly->kind == RL_LAYER_GROUPNORM) {
+            fill(p->m.params + ly->w_off, (size_t)ly->out_c, 100 + l, 0.5f, 1.5f);
+            fill(p->m.params + ly->b_off, (size_t)ly->out_c, 200 + l, -0.5f, 0.5f);
+        }
+    }
     CU_ASSERT_FATAL(rl_workspace_init(&p->ws, &p->m, batch) == 0);
     p->batch = batch;
     p->x = calloc((size_t)batch * p->m.in_dim, sizeof(float));
@@ -584,6 +590,178 @@ static void test_optimizers_reduce_loss_deterministically(void) {
     CU_ASSERT_EQUAL(again, last);
 }
 
+/* ---- convolutional layers ---- */
+
+static void test_cnn_spec_layout(void) {
+    rl_model m;
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:2x9x7-conv4k3-gn2-relu-maxpool2-conv6k1-avgpool3-fc5") ==
+                    0);
+    static const struct {
+        rl_layer_kind kind;
+        int out_c, out_h, out_w;
+        size_t n_params;
+    } want[] = {
+        {RL_LAYER_CONV, 4, 9, 7, 4 * 2 * 9 + 4}, {RL_LAYER_GROUPNORM, 4, 9, 7, 4 + 4},
+        {RL_LAYER_RELU, 4, 9, 7, 0},             {RL_LAYER_MAXPOOL, 4, 4, 3, 0},
+        {RL_LAYER_CONV, 6, 4, 3, 6 * 4 + 6},     {RL_LAYER_AVGPOOL, 6, 1, 1, 0},
+        {RL_LAYER_DENSE, 5, 1, 1, 6 * 5 + 5},
+    };
+    CU_ASSERT_EQUAL_FATAL(m.n_layers, 7);
+    CU_ASSERT_EQUAL(m.in_dim, 2 * 9 * 7);
+    CU_ASSERT_EQUAL(m.out_dim, 5);
+    size_t end = 0;
+    for (int l = 0; l < m.n_layers; l++) {
+        const rl_layer *ly = &m.layers[l];
+        CU_ASSERT_EQUAL(ly->kind, want[l].kind);
+        CU_ASSERT_EQUAL(ly->out_c, want[l].out_c);
+        CU_ASSERT_EQUAL(ly->out_h, want[l].out_h);
+        CU_ASSERT_EQUAL(ly->out_w, want[l].out_w);
+        CU_ASSERT_EQUAL(ly->in, l == 0 ? m.in_dim : m.layers[l - 1].out);
+        if (want[l].n_params) {
+            CU_ASSERT_EQUAL(ly->w_off, end);
+            end += want[l].n_params;
+        }
+    }
+    CU_ASSERT_EQUAL(m.n_params, end);
+    CU_ASSERT_EQUAL(rl_layer_fan_in(&m.layers[0]), 2 * 3 * 3);
+    CU_ASSERT(!rl_model_is_mlp(&m));
+    rl_model_free(&m);
+    CU_ASSERT_FATAL(rl_model_init(&m, "mlp:3-4-2") == 0);
+    CU_ASSERT(rl_model_is_mlp(&m));
+    rl_model_free(&m);
+
+    const char *bad[] = {
+        "cnn:1x8x8-conv4k4-fc2",  "cnn:1x8x8-conv4k3-gn3-fc2", "cnn:1x8x8-maxpool9-fc2",
+        "cnn:1x8x8-pool2-fc2",    "cnn:1x8-fc2",                "cnn:1x8x8",
+        "cnn:1x8x8-",             "cnn:1x8x8-conv4-fc2",        "cnn:0x8x8-fc2",
+        "cnn:1x8x8-fc2-",         "cnn:1x8x8-relu-fc",          "cnn:1x8x8-conv4k3fc2",
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        rl_error_clear();
+        CU_ASSERT_EQUAL(rl_model_init(&m, bad[c]), RL_ERR);
+        CU_ASSERT_PTR_NULL(m.params);
+        CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), bad[c]));
+        CU_ASSERT(strlen(rl_error_hint()) > 0);
+    }
+}
+
+/* The convolution straight from its definition, in double. */
+static double conv_direct(const float *x, const float *w, float bias, int cin, int h, int wd,
+                          int k, int co, int oy, int ox) {
+    double sum = bias;
+    for (int ci = 0; ci < cin; ci++)
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b < k; b++) {
+                int iy = oy + a - k / 2, ix = ox + b - k / 2;
+                if (iy >= 0 && iy < h && ix >= 0 && ix < wd)
+                    sum += (double)w[((co * cin + ci) * k + a) * k + b] *
+                           x[(ci * h + iy) * wd + ix];
+            }
+    return sum;
+}
+
+static void test_conv_matches_definition(void) {
+    problem p = {0};
+    problem_init(&p, "cnn:2x5x6-conv3k3", 3, 21);
+    const rl_layer *ly = &p.m.layers[0];
+    const float *y = rl_model_forward(&p.m, &p.ws, p.x, p.batch);
+    int ok = 1;
+    for (int i = 0; i < p.batch; i++)
+        for (int co = 0; co < 3; co++)
+            for (int oy = 0; oy < 5; oy++)
+                for (int ox = 0; ox < 6; ox++) {
+                    double want = conv_direct(p.x + i * 60, p.m.params + ly->w_off,
+                                              p.m.params[ly->b_off + co], 2, 5, 6, 3, co, oy, ox);
+                    ok &= fabs(y[i * 90 + (co * 5 + oy) * 6 + ox] - want) <= 1e-5;
+                }
+    CU_ASSERT(ok);
+    problem_free(&p);
+}
+
+/* Pools on a hand example (the partial last window dropped); group norm gives each group mean
+ * shift and standard deviation scale. */
+static void test_pool_and_groupnorm_values(void) {
+    const float x[] = {1, 5, 2, 0, 9, 3, 4, 1, 7, -1, 6, 2, 8, 0, 4, 3, 5, 9, 2, 2, 1};
+    const float want_max[] = {7, 6, 9}, want_avg[] = {3.5f, 1.75f, 5.5f};
+    const char *specs[] = {"cnn:1x3x7-maxpool2", "cnn:1x3x7-avgpool2"};
+    for (int s = 0; s < 2; s++) {
+        rl_model m;
+        rl_workspace ws;
+        CU_ASSERT_FATAL(rl_model_init(&m, specs[s]) == 0);
+        CU_ASSERT_EQUAL_FATAL(m.out_dim, 3); // 1 x 1 x 3: the third row and seventh column dropped
+        CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, 1) == 0);
+        const float *y = rl_model_forward(&m, &ws, x, 1);
+        for (int j = 0; j < 3; j++)
+            CU_ASSERT_EQUAL(y[j], s == 0 ? want_max[j] : want_avg[j]);
+        rl_workspace_free(&ws);
+        rl_model_free(&m);
+    }
+    problem p = {0};
+    problem_init(&p, "cnn:4x3x2-gn2", 2, 5);
+    const rl_layer *gn = &p.m.layers[0];
+    const float *y = rl_model_forward(&p.m, &p.ws, p.x, p.batch);
+    for (int i = 0; i < 2; i++)
+        for (int c = 0; c < 4; c++) {
+            /* Within a group, (y − shift_c) / scale_c are the normalized values: mean 0, var 1. */
+            int g0 = (c / 2) * 2;
+            double sum = 0.0, sq = 0.0;
+            for (int cc = g0; cc < g0 + 2; cc++)
+                for (int q = 0; q < 6; q++) {
+                    double v = (y[i * 24 + cc * 6 + q] - p.m.params[gn->b_off + cc]) /
+                               p.m.params[gn->w_off + cc];
+                    sum += v;
+                    sq += v * v;
+                }
+            CU_ASSERT(fabs(sum / 12) < 1e-5);
+            CU_ASSERT(fabs(sq / 12 - 1.0) < 1e-3); // eps 1e-5 against a variance of about 1/3
+        }
+    problem_free(&p);
+}
+
+/* Every parameter and input gradient of small CNNs against finite differences, layer by layer.
+ * Relu and max pooling have kinks: the seeds are ones where no kink lies within the step. */
+static void test_grad_cnn(void) {
+    const char *specs[] = {
+        "cnn:2x5x5-conv3k3-fc4",
+        "cnn:1x6x6-conv4k3-gn2-relu-maxpool2-conv2k3-avgpool3-fc3",
+        "cnn:3x4x4-gn3-conv2k1-relu-fc2",
+    };
+    for (int s = 0; s < 3; s++) {
+        problem p = {0};
+        problem_init(&p, specs[s], 3, 41 + s);
+        problem_backward(&p, 1.0f);
+        for (int l = 0; l < p.m.n_layers; l++) {
+            const rl_layer *ly = &p.m.layers[l];
+            size_t n = rl_layer_has_matrix(ly) ? (size_t)rl_layer_rows(ly) * (rl_layer_fan_in(ly) + 1)
+                       : ly->kind == RL_LAYER_GROUPNORM ? 2 * (size_t)ly->out_c
+                                                         : 0;
+            if (n)
+                CU_ASSERT(check_grads(p.m.params + ly->w_off, p.m.grads + ly->w_off, n,
+                                      problem_loss, &p) > 0.01);
+        }
+        size_t n_x = (size_t)p.batch * (size_t)p.m.in_dim;
+        float *d_x = calloc(n_x, sizeof(float));
+        const float *out = rl_model_forward(&p.m, &p.ws, p.x, p.batch);
+        rl_loss_softmax_ce(out, p.labels, NULL, p.batch, p.m.out_dim, 1.0f, p.dlogits, NULL);
+        rl_model_input_grad(&p.m, &p.ws, p.dlogits, p.batch, d_x);
+        CU_ASSERT(check_grads(p.x, d_x, n_x, problem_loss, &p) > 0.01);
+        free(d_x);
+        problem_free(&p);
+    }
+}
+
+/* An example's outputs do not depend on what else is in the batch (so chunks give the same bits
+ * on any rank count). */
+static void test_cnn_example_independent_of_batch(void) {
+    problem p = {0};
+    problem_init(&p, "cnn:1x6x6-conv4k3-gn2-relu-maxpool2-fc3", 5, 40);
+    float all[5 * 3];
+    memcpy(all, rl_model_forward(&p.m, &p.ws, p.x, 5), sizeof all);
+    const float *one = rl_model_forward(&p.m, &p.ws, p.x + 3 * 36, 1);
+    CU_ASSERT(memcmp(one, all + 3 * 3, 3 * sizeof(float)) == 0);
+    problem_free(&p);
+}
+
 static const rl_test tests[] = {
     {"spec parsing accepts good specs with the right layout", test_spec_accepts},
     {"spec parsing rejects bad specs with a hint", test_spec_rejects},
@@ -606,6 +784,13 @@ static const rl_test tests[] = {
     {"optimizer init rejects bad settings", test_opt_rejects_bad_settings},
     {"SGD and Adam reduce a tiny loss, deterministically",
      test_optimizers_reduce_loss_deterministically},
+    {"cnn specs give the right shapes and layout; bad ones are rejected with a hint",
+     test_cnn_spec_layout},
+    {"convolution (im2col + GEMM) matches its definition", test_conv_matches_definition},
+    {"pooling and group norm values", test_pool_and_groupnorm_values},
+    {"CNN parameter and input gradients match finite differences", test_grad_cnn},
+    {"a CNN's output for an example does not depend on the batch",
+     test_cnn_example_independent_of_batch},
     {NULL, NULL},
 };
 

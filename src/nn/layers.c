@@ -1,0 +1,222 @@
+/* Convolution (im2col + GEMM, one example at a time), max/average pooling and group norm:
+ * forward and backward (see layers.h). Statistics of group norm are summed in double in a fixed
+ * order, so a layer gives the same bits for an example whatever else is in the batch. */
+#include "src/nn/layers.h"
+
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+/* col (c · k · k, h · w): col[(ci · k + ki) · k + kj][oy · w + ox] = x[ci][oy + ki − k/2]
+ * [ox + kj − k/2], zero outside the image. */
+static void im2col(const float *x, int c, int h, int w, int k, float *col) {
+    int pad = k / 2;
+    for (int ci = 0; ci < c; ci++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                float *row = col + ((size_t)(ci * k + ki) * k + kj) * (size_t)(h * w); // (h·w)
+                for (int oy = 0; oy < h; oy++) {
+                    int iy = oy + ki - pad;
+                    float *out = row + (size_t)oy * w;
+                    if (iy < 0 || iy >= h) {
+                        memset(out, 0, (size_t)w * sizeof(float));
+                        continue;
+                    }
+                    const float *in = x + ((size_t)ci * h + iy) * w;
+                    for (int ox = 0; ox < w; ox++) {
+                        int ix = ox + kj - pad;
+                        out[ox] = ix >= 0 && ix < w ? in[ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The adjoint of im2col: dx (c, h, w) = Σ of the col entries that read each pixel. */
+static void col2im(const float *col, int c, int h, int w, int k, float *dx) {
+    int pad = k / 2;
+    memset(dx, 0, (size_t)c * h * w * sizeof(float));
+    for (int ci = 0; ci < c; ci++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                const float *row = col + ((size_t)(ci * k + ki) * k + kj) * (size_t)(h * w);
+                for (int oy = 0; oy < h; oy++) {
+                    int iy = oy + ki - pad;
+                    if (iy < 0 || iy >= h)
+                        continue;
+                    float *out = dx + ((size_t)ci * h + iy) * w;
+                    const float *in = row + (size_t)oy * w;
+                    for (int ox = 0; ox < w; ox++) {
+                        int ix = ox + kj - pad;
+                        if (ix >= 0 && ix < w)
+                            out[ix] += in[ox];
+                    }
+                }
+            }
+}
+
+void rl_conv_forward(const rl_layer *ly, const float *params, const float *x, float *y, int batch,
+                     float *col) {
+    int hw = ly->in_h * ly->in_w, fan_in = rl_layer_fan_in(ly);
+    const float *wt = params + ly->w_off;   // (out_c, fan_in)
+    const float *bias = params + ly->b_off; // (out_c)
+    for (int i = 0; i < batch; i++) {
+        const float *xi = x + (size_t)i * ly->in; // (in_c, h, w)
+        float *yi = y + (size_t)i * ly->out;      // (out_c, h · w)
+        im2col(xi, ly->in_c, ly->in_h, ly->in_w, ly->size, col);
+        for (int c = 0; c < ly->out_c; c++)
+            for (int p = 0; p < hw; p++)
+                yi[(size_t)c * hw + p] = bias[c];
+        kern_sgemm(0, 0, ly->out_c, hw, fan_in, 1.0f, wt, fan_in, col, hw, 1.0f, yi, hw);
+    }
+}
+
+void rl_conv_backward(const rl_layer *ly, const float *params, float *grads, const float *x,
+                      const float *dy, float *dx, int batch, float *col, float *d_col) {
+    int hw = ly->in_h * ly->in_w, fan_in = rl_layer_fan_in(ly);
+    const float *wt = params + ly->w_off; // (out_c, fan_in)
+    for (int i = 0; i < batch; i++) {
+        const float *dyi = dy + (size_t)i * ly->out; // (out_c, h · w)
+        if (grads) {
+            float *dw = grads + ly->w_off;   // (out_c, fan_in)
+            float *dbias = grads + ly->b_off; // (out_c)
+            im2col(x + (size_t)i * ly->in, ly->in_c, ly->in_h, ly->in_w, ly->size, col);
+            kern_sgemm(0, 1, ly->out_c, fan_in, hw, 1.0f, dyi, hw, col, hw, 1.0f, dw, fan_in);
+            for (int c = 0; c < ly->out_c; c++) {
+                double sum = 0.0;
+                for (int p = 0; p < hw; p++)
+                    sum += dyi[(size_t)c * hw + p];
+                dbias[c] += (float)sum;
+            }
+        }
+        if (dx) {
+            kern_sgemm(1, 0, fan_in, hw, ly->out_c, 1.0f, wt, fan_in, dyi, hw, 0.0f, d_col, hw);
+            col2im(d_col, ly->in_c, ly->in_h, ly->in_w, ly->size, dx + (size_t)i * ly->in);
+        }
+    }
+}
+
+void rl_pool_forward(const rl_layer *ly, const float *x, float *y, int batch) {
+    int s = ly->size, is_max = ly->kind == RL_LAYER_MAXPOOL;
+    float inv_area = 1.0f / (float)(s * s);
+    for (int i = 0; i < batch; i++)
+        for (int c = 0; c < ly->out_c; c++) {
+            const float *xc = x + (size_t)i * ly->in + (size_t)c * ly->in_h * ly->in_w;
+            float *yc = y + (size_t)i * ly->out + (size_t)c * ly->out_h * ly->out_w;
+            for (int oy = 0; oy < ly->out_h; oy++)
+                for (int ox = 0; ox < ly->out_w; ox++) {
+                    const float *win = xc + (size_t)oy * s * ly->in_w + (size_t)ox * s;
+                    float acc = is_max ? win[0] : 0.0f;
+                    for (int a = 0; a < s; a++)
+                        for (int b = 0; b < s; b++) {
+                            float v = win[(size_t)a * ly->in_w + b];
+                            acc = is_max ? (v > acc ? v : acc) : acc + v;
+                        }
+                    yc[oy * ly->out_w + ox] = is_max ? acc : acc * inv_area;
+                }
+        }
+}
+
+void rl_pool_backward(const rl_layer *ly, const float *x, const float *dy, float *dx, int batch) {
+    int s = ly->size, is_max = ly->kind == RL_LAYER_MAXPOOL;
+    float inv_area = 1.0f / (float)(s * s);
+    memset(dx, 0, (size_t)batch * ly->in * sizeof(float));
+    for (int i = 0; i < batch; i++)
+        for (int c = 0; c < ly->out_c; c++) {
+            size_t in_base = (size_t)i * ly->in + (size_t)c * ly->in_h * ly->in_w;
+            const float *dyc = dy + (size_t)i * ly->out + (size_t)c * ly->out_h * ly->out_w;
+            for (int oy = 0; oy < ly->out_h; oy++)
+                for (int ox = 0; ox < ly->out_w; ox++) {
+                    size_t corner = in_base + (size_t)oy * s * ly->in_w + (size_t)ox * s;
+                    float g = dyc[oy * ly->out_w + ox];
+                    if (!is_max) {
+                        for (int a = 0; a < s; a++)
+                            for (int b = 0; b < s; b++)
+                                dx[corner + (size_t)a * ly->in_w + b] += g * inv_area;
+                        continue;
+                    }
+                    size_t best = corner;
+                    for (int a = 0; a < s; a++)
+                        for (int b = 0; b < s; b++) {
+                            size_t at = corner + (size_t)a * ly->in_w + b;
+                            if (x[at] > x[best])
+                                best = at;
+                        }
+                    dx[best] += g;
+                }
+        }
+}
+
+/* Mean and 1/sqrt(variance + eps) of the n values of one group. */
+static void group_stats(const float *x, size_t n, double *mean, double *inv_std) {
+    double sum = 0.0, sq = 0.0;
+    for (size_t j = 0; j < n; j++)
+        sum += x[j];
+    *mean = sum / (double)n;
+    for (size_t j = 0; j < n; j++) {
+        double d = x[j] - *mean;
+        sq += d * d;
+    }
+    *inv_std = 1.0 / sqrt(sq / (double)n + RL_GROUPNORM_EPS);
+}
+
+void rl_groupnorm_forward(const rl_layer *ly, const float *params, const float *x, float *y,
+                          int batch) {
+    int per_group = ly->out_c / ly->size, hw = ly->out_h * ly->out_w;
+    const float *scale = params + ly->w_off; // (out_c)
+    const float *shift = params + ly->b_off; // (out_c)
+    size_t n = (size_t)per_group * hw;
+    for (int i = 0; i < batch; i++)
+        for (int g = 0; g < ly->size; g++) {
+            size_t base = (size_t)i * ly->out + (size_t)g * n;
+            double mean, inv_std;
+            group_stats(x + base, n, &mean, &inv_std);
+            for (int c = g * per_group; c < (g + 1) * per_group; c++)
+                for (int p = 0; p < hw; p++) {
+                    size_t at = (size_t)i * ly->out + (size_t)c * hw + p;
+                    float x_hat = (float)((x[at] - mean) * inv_std);
+                    y[at] = scale[c] * x_hat + shift[c];
+                }
+        }
+}
+
+/* With x̂ the normalized input and g = dy · scale: dx = inv_std · (g − mean(g) − x̂ · mean(g x̂))
+ * over the group; dscale += Σ dy · x̂, dshift += Σ dy per channel. */
+void rl_groupnorm_backward(const rl_layer *ly, const float *params, float *grads, const float *x,
+                           const float *dy, float *dx, int batch) {
+    int per_group = ly->out_c / ly->size, hw = ly->out_h * ly->out_w;
+    const float *scale = params + ly->w_off; // (out_c)
+    size_t n = (size_t)per_group * hw;
+    for (int i = 0; i < batch; i++)
+        for (int g = 0; g < ly->size; g++) {
+            size_t base = (size_t)i * ly->out + (size_t)g * n;
+            double mean, inv_std;
+            group_stats(x + base, n, &mean, &inv_std);
+            double sum_g = 0.0, sum_g_xhat = 0.0;
+            for (int c = g * per_group; c < (g + 1) * per_group; c++) {
+                double d_scale = 0.0, d_shift = 0.0;
+                for (int p = 0; p < hw; p++) {
+                    size_t at = (size_t)i * ly->out + (size_t)c * hw + p;
+                    double x_hat = (x[at] - mean) * inv_std;
+                    d_scale += dy[at] * x_hat;
+                    d_shift += dy[at];
+                    sum_g += (double)dy[at] * scale[c];
+                    sum_g_xhat += (double)dy[at] * scale[c] * x_hat;
+                }
+                if (grads) {
+                    grads[ly->w_off + c] += (float)d_scale;
+                    grads[ly->b_off + c] += (float)d_shift;
+                }
+            }
+            if (!dx)
+                continue;
+            double mean_g = sum_g / (double)n, mean_g_xhat = sum_g_xhat / (double)n;
+            for (int c = g * per_group; c < (g + 1) * per_group; c++)
+                for (int p = 0; p < hw; p++) {
+                    size_t at = (size_t)i * ly->out + (size_t)c * hw + p;
+                    double x_hat = (x[at] - mean) * inv_std;
+                    dx[at] = (float)(inv_std * ((double)dy[at] * scale[c] - mean_g -
+                                                x_hat * mean_g_xhat));
+                }
+        }
+}
