@@ -94,7 +94,7 @@ static int read_pixels(gzFile f, const char *path, float *x, size_t n) {
 int rl_data_read_idx(const char *images_path, const char *labels_path, int64_t limit,
                      rl_dataset *out) {
     gzFile images = NULL, labels = NULL;
-    uint32_t image_dims[3], label_count;
+    uint32_t image_dims[3] = {0}, label_count = 0;
     uint8_t *raw_labels = NULL;
     rl_dataset d = {0};
     int rc = RL_ERR;
