@@ -7,6 +7,7 @@
  */
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
+#include "src/core/log.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -27,12 +28,6 @@ typedef struct {
     const kern_int8_ops *ops; /* NULL: sgemm */
 } bench_case;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void bench_call(const bench_case *b) {
     if (b->ops)
         b->ops->gemm_s8(b->m, b->n, b->k, b->xq, b->wq, b->acc, b->scratch);
@@ -43,17 +38,17 @@ static void bench_call(const bench_case *b) {
 /* Best seconds per call over SAMPLES runs. */
 static double bench_time(const bench_case *b) {
     int reps = 1;
-    double t0 = now_seconds();
+    double t0 = rl_now();
     bench_call(b); /* warm up, and size the runs */
-    double once = now_seconds() - t0;
+    double once = rl_now() - t0;
     if (once < SAMPLE_SECONDS)
         reps = (int)(SAMPLE_SECONDS / (once > 1e-7 ? once : 1e-7)) + 1;
     double best = 1e30;
     for (int s = 0; s < SAMPLES; s++) {
-        t0 = now_seconds();
+        t0 = rl_now();
         for (int r = 0; r < reps; r++)
             bench_call(b);
-        double per_call = (now_seconds() - t0) / reps;
+        double per_call = (rl_now() - t0) / reps;
         best = per_call < best ? per_call : best;
     }
     return best;

@@ -29,6 +29,18 @@ static const rl_cfg_spec dp_keys[] = {
      "not on the rank count)"},
     {"init.from", RL_CFG_STRING, "", 0, -1, NULL, 0,
      "start from the model saved by a finished train run (its run directory); empty: random"},
+    {"adv.eps", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
+     "ℓ∞ radius of the FGSM and PGD evaluation after training, pixels in [0, 1] (0: off; "
+     "Fashion-MNIST only)"},
+    {"adv.pgd_steps", RL_CFG_INT, "10", 1, 10000, NULL, 0,
+     "PGD steps (evaluation and adversarial training)"},
+    {"adv.pgd_alpha", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
+     "PGD step size (0: 2.5·ε / adv.pgd_steps)"},
+    {"adv.limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
+     "attack the first N test examples (0: all)"},
+    {"adv.train", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
+     "PGD adversarial training: every chunk is replaced by PGD examples of radius adv.eps "
+     "made with the current model before its step"},
 };
 
 void dp_declare_config(rl_config *cfg) {
@@ -45,6 +57,8 @@ void dp_trainer_free(dp_trainer *t) {
     rl_model_free(&t->model);
     rl_workspace_free(&t->ws);
     rl_opt_free(&t->opt);
+    rl_lora_free(t->lora);
+    free(t->lora);
     free(t->order);
     free(t->acc);
     free(t->xb);
@@ -139,8 +153,8 @@ int dp_step(dp_trainer *t, int64_t step) {
     const double *weights = norm > 0.0 ? t->weights : NULL;
     int64_t n_chunks = (bsz + t->chunk - 1) / t->chunk, lo, hi;
     comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);
-    size_t n_params = t->model.n_params;
-    memset(t->acc, 0, sizeof(int64_t) * (n_params + 1));
+    size_t n_train = t->n_train;
+    memset(t->acc, 0, sizeof(int64_t) * (n_train + 1));
     for (int64_t c = lo; c < hi; c++) {
         int64_t start = c * t->chunk;
         int n = (int)(start + t->chunk <= bsz ? t->chunk : bsz - start);
@@ -156,16 +170,25 @@ int dp_step(dp_trainer *t, int64_t step) {
         float loss = (float)dp_train_loss(t, out, idx, n, weights ? t->wb : NULL, 1.0f / bsz,
                                           t->d_out, NULL);
         rl_model_backward(&t->model, &t->ws, t->d_out, n);
-        kern_add_fixed(t->model.grads, t->acc, n_params, RL_FIXED_FRAC_BITS);
-        kern_add_fixed(&loss, t->acc + n_params, 1, RL_FIXED_SUM_FRAC_BITS);
+        if (t->lora)
+            rl_lora_backward(t->lora, &t->model);
+        kern_add_fixed(t->theta_grads, t->acc, n_train, RL_FIXED_FRAC_BITS);
+        kern_add_fixed(&loss, t->acc + n_train, 1, RL_FIXED_SUM_FRAC_BITS);
     }
-    if (comm_sum_i64(t->acc, n_params + 1) < 0)
+    if (t->regularize) {
+        memset(t->theta_grads, 0, sizeof(float) * n_train);
+        t->regularize(t, t->theta_grads, t->reg_ctx);
+        kern_add_fixed(t->theta_grads, t->acc, n_train, RL_FIXED_FRAC_BITS);
+    }
+    if (comm_sum_i64(t->acc, n_train + 1) < 0)
         return RL_ERR;
-    kern_from_fixed(t->acc, t->model.grads, n_params, RL_FIXED_FRAC_BITS);
-    rl_opt_step(&t->opt, t->model.params, t->model.grads);
-    for (size_t i = 0; t->mask && i < n_params; i++)
-        t->model.params[i] *= t->mask[i];
-    t->epoch_loss += t->acc[n_params];
+    kern_from_fixed(t->acc, t->theta_grads, n_train, RL_FIXED_FRAC_BITS);
+    rl_opt_step(&t->opt, t->theta, t->theta_grads);
+    for (size_t i = 0; t->mask && i < n_train; i++)
+        t->theta[i] *= t->mask[i];
+    if (t->lora)
+        rl_lora_apply(t->lora, &t->model);
+    t->epoch_loss += t->acc[n_train];
     return 0;
 }
 
@@ -212,12 +235,13 @@ static int save_checkpoint(rl_run *run, dp_trainer *t, int64_t step, const dp_ho
     free(config_text);
     if (rc < 0)
         return RL_ERR;
-    /* Every rank holds the same parameters and optimizer state; each writes its block. */
-    int64_t n = (int64_t)t->model.n_params, lo, hi;
+    /* Every rank holds the same trained values and optimizer state; each writes its block.
+     * "model/params" holds the values trained (the model's parameters, or its adapters). */
+    int64_t n = (int64_t)t->n_train, lo, hi;
     comm_block_range(n, comm_size(), comm_rank(), &lo, &hi);
     int root = comm_rank() == 0;
     int64_t scalars[2] = {t->opt.t, t->epoch_loss};
-    rc = io_ckpt_write(c, "model/params", IO_F32, n, lo, hi - lo, t->model.params + lo);
+    rc = io_ckpt_write(c, "model/params", IO_F32, n, lo, hi - lo, t->theta + lo);
     rc = rc ? rc : io_ckpt_write(c, "optim/m", IO_F32, n, lo, hi - lo, t->opt.m + lo);
     if (t->opt.v)
         rc = rc ? rc : io_ckpt_write(c, "optim/v", IO_F32, n, lo, hi - lo, t->opt.v + lo);
@@ -236,12 +260,12 @@ static int load_checkpoint(rl_run *run, dp_trainer *t, const dp_hooks *h) {
     io_ckpt *c;
     if (io_ckpt_open(&c, run->resume_path) < 0)
         return RL_ERR;
-    int64_t n = (int64_t)t->model.n_params, scalars[2];
+    int64_t n = (int64_t)t->n_train, scalars[2];
     int rc = io_ckpt_size(c, "model/params") == n
                  ? 0
                  : rl_fail("checkpoint %s holds another model", "delete the run directory",
                            run->resume_path);
-    rc = rc ? rc : io_ckpt_read(c, "model/params", IO_F32, 0, n, t->model.params);
+    rc = rc ? rc : io_ckpt_read(c, "model/params", IO_F32, 0, n, t->theta);
     rc = rc ? rc : io_ckpt_read(c, "optim/m", IO_F32, 0, n, t->opt.m);
     if (t->opt.v)
         rc = rc ? rc : io_ckpt_read(c, "optim/v", IO_F32, 0, n, t->opt.v);
@@ -252,6 +276,8 @@ static int load_checkpoint(rl_run *run, dp_trainer *t, const dp_hooks *h) {
     io_ckpt_close(c);
     t->opt.t = scalars[0];
     t->epoch_loss = scalars[1];
+    if (rc == 0 && t->lora)
+        rl_lora_apply(t->lora, &t->model);
     return rc;
 }
 
@@ -272,6 +298,29 @@ static int load_initial_model(dp_trainer *t, const char *from) {
         memcpy(t->model.params, params, sizeof(float) * n);
     free(params);
     return rc;
+}
+
+/* adv.*: the evaluation attack and adversarial training. */
+static int read_attack(dp_trainer *t, const rl_config *cfg) {
+    dp_attack *a = &t->eval_attack;
+    a->eps = (float)rl_cfg_float(cfg, "adv.eps");
+    a->steps = (int)rl_cfg_int(cfg, "adv.pgd_steps");
+    a->alpha = (float)rl_cfg_float(cfg, "adv.pgd_alpha");
+    if (a->alpha == 0.0f)
+        a->alpha = 2.5f * a->eps / (float)a->steps;
+    t->attack_limit = rl_cfg_int(cfg, "adv.limit");
+    if (a->eps > 0 && strcmp(t->train.name, "fashion-mnist") != 0)
+        return rl_fail("adv.eps=%g: attacks clip inputs to [0, 1], which only pixels are "
+                       "(data.name=%s)",
+                       "use data.name=fashion-mnist or set adv.eps=0", (double)a->eps,
+                       t->train.name);
+    if (rl_cfg_bool(cfg, "adv.train")) {
+        if (a->eps == 0)
+            return rl_fail("adv.train=true needs an attack radius",
+                           "set adv.eps, e.g. adv.eps=0.1");
+        t->adv = *a;
+    }
+    return 0;
 }
 
 int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
@@ -308,7 +357,10 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
     if (rl_workspace_init(&t->ws, &t->model, widest) < 0)
         return RL_ERR;
     t->order = rl_xmalloc(sizeof(int64_t) * (size_t)t->train.n);
-    t->acc = rl_xmalloc(sizeof(int64_t) * (t->model.n_params + 1));
+    t->n_train = t->model.n_params;
+    t->theta = t->model.params;
+    t->theta_grads = t->model.grads;
+    t->acc = rl_xmalloc(sizeof(int64_t) * (t->n_train + 1));
     t->xb = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)t->train.dim);
     t->d_out = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)outputs);
     t->tb = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)(t->train.targets + 1));
@@ -317,28 +369,70 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
     t->yb = rl_xmalloc(sizeof(int32_t) * (size_t)widest);
     t->x0 = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)t->train.dim);
     t->dx = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)t->train.dim);
+    return read_attack(t, cfg);
+}
+
+int dp_use_adapters(dp_trainer *t, int rank, uint64_t seed) {
+    t->lora = rl_xcalloc(1, sizeof *t->lora);
+    if (rl_lora_init(t->lora, &t->model, rank, seed) < 0)
+        return RL_ERR;
+    rl_opt_kind kind = t->opt.kind;
+    float lr = t->opt.lr, momentum = t->opt.momentum, weight_decay = t->opt.weight_decay;
+    rl_opt_free(&t->opt);
+    if (rl_opt_init(&t->opt, kind, t->lora->n_params, lr, momentum, weight_decay) < 0)
+        return RL_ERR;
+    t->n_train = t->lora->n_params;
+    t->theta = t->lora->params;
+    t->theta_grads = t->lora->grads;
+    free(t->acc);
+    t->acc = rl_xmalloc(sizeof(int64_t) * (t->n_train + 1));
+    rl_lora_apply(t->lora, &t->model);
     return 0;
+}
+
+/* Collective: finals attack_clean_acc, fgsm_acc and pgd_acc on the first adv.limit test
+ * examples. */
+static int write_attack_finals(rl_run *run, dp_trainer *t) {
+    const dp_attack *pgd = &t->eval_attack;
+    dp_attack fgsm = {.eps = pgd->eps, .alpha = pgd->eps, .steps = 1};
+    double clean, acc_fgsm, acc_pgd;
+    if (dp_robust_accuracy(t, &fgsm, t->attack_limit, &clean, &acc_fgsm) < 0 ||
+        dp_robust_accuracy(t, pgd, t->attack_limit, &clean, &acc_pgd) < 0)
+        return RL_ERR;
+    if (comm_rank() != 0)
+        return 0;
+    int rc = io_results_set_final(run->results, "attack_clean_acc", clean);
+    rc = rc ? rc : io_results_set_final(run->results, "fgsm_acc", acc_fgsm);
+    rc = rc ? rc : io_results_set_final(run->results, "pgd_acc", acc_pgd);
+    if (rc == 0)
+        rl_log_info("%s: ε = %g: clean accuracy %.2f %%, FGSM %.2f %%, PGD-%d %.2f %%",
+                    run->exp->name, (double)pgd->eps, 100.0 * clean, 100.0 * acc_fgsm,
+                    pgd->steps, 100.0 * acc_pgd);
+    return rc;
 }
 
 int dp_write_final(rl_run *run, dp_trainer *t, void *ctx) {
     (void)ctx;
-    if (comm_rank() != 0)
-        return 0;
-    const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
-    io_results *r = run->results;
-    int rc = io_results_set_final(r, "train_loss", last[1]);
-    rc = rc ? rc : io_results_set_final(r, "test_loss", last[2]);
-    rc = rc ? rc : io_results_set_final(r, "test_acc", last[3]);
-    rc = rc ? rc : io_results_set_final(r, "steps", (double)t->total_steps);
-    rc = rc ? rc
-            : io_results_write_array_f32(r, "params", t->model.params, t->model.n_params, "model",
-                                         t->model.spec);
-    if (rc == 0)
-        rl_log_info("%s: test accuracy %.2f %%, test loss %.4f, train loss %.4f after %lld "
-                    "epochs (%lld steps, %.0f s)",
-                    run->exp->name, 100.0 * last[3], last[2], last[1], (long long)last[0],
-                    (long long)t->total_steps, rl_now() - run->t_start);
-    return rc;
+    int rc = 0;
+    if (comm_rank() == 0) {
+        const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
+        io_results *r = run->results;
+        rc = io_results_set_final(r, "train_loss", last[1]);
+        rc = rc ? rc : io_results_set_final(r, "test_loss", last[2]);
+        rc = rc ? rc : io_results_set_final(r, "test_acc", last[3]);
+        rc = rc ? rc : io_results_set_final(r, "steps", (double)t->total_steps);
+        rc = rc ? rc
+                : io_results_write_array_f32(r, "params", t->model.params, t->model.n_params,
+                                             "model", t->model.spec);
+        if (rc == 0)
+            rl_log_info("%s: test accuracy %.2f %%, test loss %.4f, train loss %.4f after %lld "
+                        "epochs (%lld steps, %.0f s)",
+                        run->exp->name, 100.0 * last[3], last[2], last[1], (long long)last[0],
+                        (long long)t->total_steps, rl_now() - run->t_start);
+    }
+    if (comm_any_failed(rc < 0))
+        return RL_ERR;
+    return t->eval_attack.eps > 0 ? write_attack_finals(run, t) : 0;
 }
 
 static int train_loop(rl_run *run, dp_trainer *t, const dp_hooks *h) {

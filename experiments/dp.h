@@ -7,6 +7,9 @@
  * bit-identical for any rank count (they depend on train.chunk, not on the number of ranks).
  * Optional per-example weights w (replicated on every rank) make the batch loss self-normalized:
  * Σ_B w_i ℓ_i / Σ_B w_i, with Σ_B w_i summed by every rank in batch order before the backward.
+ * Optional: LoRA adapters trained instead of the model (dp_use_adapters), a parameter-only
+ * regularizer whose terms the ranks share (t->regularize), PGD adversarial training and FGSM/PGD
+ * evaluation (adv.* keys, every data-parallel experiment).
  *
  * An experiment supplies hooks and calls dp_run:
  *
@@ -24,6 +27,7 @@
 
 #include "experiments/experiment.h"
 #include "src/data/data.h"
+#include "src/nn/lora.h"
 #include "src/nn/nn.h"
 
 #include <stdint.h>
@@ -48,7 +52,8 @@ typedef struct {
     int steps;
 } dp_attack;
 
-typedef struct {
+typedef struct dp_trainer dp_trainer;
+struct dp_trainer {
     rl_dataset train, test;
     rl_model model;
     rl_workspace ws;
@@ -61,6 +66,18 @@ typedef struct {
                              * (pruned weights stay 0); NULL: none */
     dp_attack adv;          /* adversarial training: each chunk is attacked with the current
                              * model before its step (eps 0: off) */
+    dp_attack eval_attack;  /* PGD evaluation after training (FGSM with the same ε too; eps 0:
+                             * off) */
+    int64_t attack_limit;   /* attack the first N test examples (0: all) */
+    rl_lora *lora;          /* adapters trained instead of the model (NULL: the model) */
+    size_t n_train;         /* values trained: model.n_params, or lora->n_params */
+    float *theta, *theta_grads; /* (n_train) the values trained and their gradient */
+    /* Parameter-only regularizer (NULL: none), called by every rank once per step: ADDS this
+     * rank's share of ∂R/∂θ into grads (n_train), e.g. the terms of a penalty the rank owns. The
+     * shares are summed exactly over ranks with the data gradient, so R's terms may be split
+     * over ranks in any way that gives each term to exactly one rank. */
+    void (*regularize)(const dp_trainer *t, float *grads, void *ctx);
+    void *reg_ctx;
     int64_t *order;         /* (train.n) this epoch's order */
     int64_t *acc;           /* (n_params + 1) fixed-point sums: gradient, then loss */
     int64_t epoch_loss;     /* fixed-point sum of this epoch's (weighted) example losses so far */
@@ -68,7 +85,7 @@ typedef struct {
     float *wb, *targets_b;  /* (widest), (widest, out_dim) */
     int32_t *yb;            /* (widest) */
     float *x0, *dx;         /* (widest, dim) clean inputs and input gradient of an attack */
-} dp_trainer;
+};
 
 typedef struct {
     void *ctx; /* passed to every hook */
@@ -84,14 +101,20 @@ typedef struct {
     int (*finish)(rl_run *run, dp_trainer *t, void *ctx);
 } dp_hooks;
 
-/* Keys of every data-parallel experiment: common, data.*, model.spec, train.*, init.from. */
+/* Keys of every data-parallel experiment: common, data.*, model.spec, train.*, init.from,
+ * adv.*. */
 void dp_declare_config(rl_config *cfg);
 /* The whole run (see above); 0, RL_STOPPED or RL_ERR. */
 int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp_hooks *hooks);
 
-/* Load data and model, make the optimizer and buffers from cfg (the keys of dp_declare_config);
- * t->weights, t->loss, t->mask stay default. Errors have hints; dp_trainer_free either way. */
+/* Load data and model, make the optimizer and buffers, read the attack settings from cfg (the
+ * keys of dp_declare_config); t->weights, t->loss, t->mask stay default. Errors have hints;
+ * dp_trainer_free either way. */
 int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed);
+/* Train LoRA adapters of rank `rank` on every dense and conv layer instead of the model, whose
+ * current parameters (e.g. from init.from) stay frozen as the base; A drawn from seed. Call from
+ * a prepare hook. Checkpoints then hold the adapters; /arrays/params the adapted model. */
+int dp_use_adapters(dp_trainer *t, int rank, uint64_t seed);
 void dp_trainer_free(dp_trainer *t);
 /* Collective: one optimizer step on batch step % batches_per_epoch of t->order (the chunked
  * fixed-point step above); adds the batch's loss to t->epoch_loss. */
@@ -118,8 +141,9 @@ int dp_evaluate(dp_trainer *t, double *loss, double *acc);
 /* Collective: row[0..DP_ROW_HEAD) = epoch + 1, the epoch's mean training loss (which it resets),
  * test loss and test accuracy. */
 int dp_row_head(dp_trainer *t, int64_t epoch, double *row);
-/* Finals train_loss, test_loss, test_acc (from the last row), steps, and /arrays/params
- * (usable with init.from); logs a summary. A dp_hooks.finish. */
+/* Collective: finals train_loss, test_loss, test_acc (from the last row), steps, and
+ * /arrays/params (usable with init.from), and with adv.eps > 0 attack_clean_acc, fgsm_acc and
+ * pgd_acc on the first adv.limit test examples; logs a summary. A dp_hooks.finish. */
 int dp_write_final(rl_run *run, dp_trainer *t, void *ctx);
 
 #endif

@@ -1,8 +1,9 @@
 /* Experiment `mw-train`: data-parallel training with multiplicative reweighting of examples (MW,
  * METHODS.md §2) and the noisy-label baselines it is compared with (uniform cross-entropy, GCE,
  * MW on GCE, ELR), with per-epoch diagnostics of how the weights treat noisy examples; optional
- * FGSM/PGD robust accuracy after training and PGD adversarial training (mw.attack_eps,
- * mw.adv_train; with MW the loss pass then measures adversarial losses).
+ * FGSM/PGD robust accuracy after training and PGD adversarial training (adv.eps,
+ * adv.train, shared by the data-parallel experiments; with MW the loss pass then measures
+ * adversarial losses).
  *
  * Ownership: the training set is cut into chunks of DP_EVAL_CHUNK examples and the chunks are
  * split over ranks by blocks (dp_chunk_range); each rank owns the examples of its chunks: their
@@ -51,15 +52,6 @@ static const rl_cfg_spec mw_keys[] = {
     {"mw.save_epochs", RL_CFG_STRING, "", 0, -1, NULL, 0,
      "epochs whose weights are also saved as /arrays/weights_epoch_E: comma list or 'all' (the "
      "final weights are always /arrays/weights)"},
-    {"mw.attack_eps", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
-     "ℓ∞ radius ε of the FGSM and PGD evaluation after training, on pixels in [0, 1] (0: off)"},
-    {"mw.pgd_steps", RL_CFG_INT, "10", 1, 10000, NULL, 0, "PGD steps (evaluation and training)"},
-    {"mw.pgd_alpha", RL_CFG_FLOAT, "0", 0, 1, NULL, 0, "PGD step size (0: 2.5·ε / mw.pgd_steps)"},
-    {"mw.attack_limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
-     "attack the first N test examples (0: all)"},
-    {"mw.adv_train", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
-     "PGD adversarial training: train (and, with MW, compute the example losses of the loss pass) "
-     "on PGD examples of radius mw.attack_eps made with the current model"},
 };
 
 static void mw_declare(rl_config *cfg) {
@@ -93,8 +85,6 @@ typedef struct {
     int n_save;           /* epochs whose weights are saved */
     int64_t *save_epochs; /* (n_save) 1-based, increasing */
     float **snapshots;    /* (n_save) owned slices (hi - lo), NULL until taken */
-    dp_attack pgd;        /* evaluation (and adversarial training) attack; eps 0: off */
-    int64_t attack_limit;
 } mw_state;
 
 static void mw_free(mw_state *s) {
@@ -173,23 +163,6 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     if (s->cap > 0 && !s->reweight)
         return rl_fail("mw.cap=%g has no effect with mw.mode=%s",
                        "use mw.mode=mw or mw.mode=mw-gce, or set mw.cap=0", s->cap, mode);
-    s->pgd.eps = (float)rl_cfg_float(cfg, "mw.attack_eps");
-    s->pgd.steps = (int)rl_cfg_int(cfg, "mw.pgd_steps");
-    s->pgd.alpha = (float)rl_cfg_float(cfg, "mw.pgd_alpha");
-    if (s->pgd.alpha == 0.0f)
-        s->pgd.alpha = 2.5f * s->pgd.eps / (float)s->pgd.steps;
-    s->attack_limit = rl_cfg_int(cfg, "mw.attack_limit");
-    if (s->pgd.eps > 0 && strcmp(t->train.name, "fashion-mnist") != 0)
-        return rl_fail("mw.attack_eps=%g: attacks clip inputs to [0, 1], which only pixels are "
-                       "(data.name=%s)",
-                       "use data.name=fashion-mnist or set mw.attack_eps=0", (double)s->pgd.eps,
-                       t->train.name);
-    if (rl_cfg_bool(cfg, "mw.adv_train")) {
-        if (s->pgd.eps == 0)
-            return rl_fail("mw.adv_train=true needs an attack radius",
-                           "set mw.attack_eps, e.g. mw.attack_eps=0.1");
-        t->adv = s->pgd;
-    }
     if (parse_save_epochs(s, rl_cfg_str(cfg, "mw.save_epochs"), rl_cfg_int(cfg, "train.epochs")) <
         0)
         return RL_ERR;
@@ -407,31 +380,9 @@ static int mw_load(dp_trainer *t, io_ckpt *c, void *ctx) {
     return s->reweight ? mw_update_weights(s) : 0;
 }
 
-/* Collective: finals attack_clean_acc, fgsm_acc and pgd_acc on the first mw.attack_limit test
- * examples. */
-static int mw_attack(rl_run *run, dp_trainer *t, const mw_state *s) {
-    dp_attack fgsm = {.eps = s->pgd.eps, .alpha = s->pgd.eps, .steps = 1};
-    double clean, acc_fgsm, acc_pgd;
-    if (dp_robust_accuracy(t, &fgsm, s->attack_limit, &clean, &acc_fgsm) < 0 ||
-        dp_robust_accuracy(t, &s->pgd, s->attack_limit, &clean, &acc_pgd) < 0)
-        return RL_ERR;
-    if (comm_rank() != 0)
-        return 0;
-    int rc = io_results_set_final(run->results, "attack_clean_acc", clean);
-    rc = rc ? rc : io_results_set_final(run->results, "fgsm_acc", acc_fgsm);
-    rc = rc ? rc : io_results_set_final(run->results, "pgd_acc", acc_pgd);
-    if (rc == 0)
-        rl_log_info("%s: ε = %g: clean accuracy %.2f %%, FGSM %.2f %%, PGD-%d %.2f %%",
-                    run->exp->name, (double)s->pgd.eps, 100.0 * clean, 100.0 * acc_fgsm,
-                    s->pgd.steps, 100.0 * acc_pgd);
-    return rc;
-}
-
 static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
     mw_state *s = ctx;
     int rc = dp_write_final(run, t, NULL);
-    if (s->pgd.eps > 0 && comm_any_failed(rc < 0) == 0)
-        rc = mw_attack(run, t, s);
     if (comm_rank() == 0 && rc == 0) {
         double best = -INFINITY;
         for (int64_t r = 0; r < run->rows; r++)
@@ -509,9 +460,9 @@ const rl_experiment rl_experiment_mw_train = {
            "noisy examples, mean weight (×N) of clean and noisy examples, largest weight (×N),\n"
            "AUC of the weights and of the losses separating clean from noisy, fraction of noisy\n"
            "examples fitted. Arrays: weights, cum_loss, noisy, params, weights_epoch_E.\n"
-           "mw.attack_eps > 0: FGSM and PGD robust accuracy after training (finals fgsm_acc,\n"
-           "pgd_acc); mw.adv_train: PGD adversarial training (with mw.mode=mw the MW weights\n"
-           "reweight the adversarial losses).\n"
+           "adv.eps > 0: FGSM and PGD robust accuracy after training (finals fgsm_acc,\n"
+           "pgd_acc); adv.train: PGD adversarial training (with mw.mode=mw the MW\n"
+           "weights reweight the adversarial losses).\n"
            "See experiments/mw-train.md.",
     .default_ini = rl_ini_mw_train,
     .declare = mw_declare,

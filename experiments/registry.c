@@ -9,6 +9,7 @@ extern const rl_experiment rl_experiment_zoqo_train;
 extern const rl_experiment rl_experiment_zoqo_attack;
 extern const rl_experiment rl_experiment_prune_init;
 extern const rl_experiment rl_experiment_subset_select;
+extern const rl_experiment rl_experiment_gor_train;
 
 static const rl_experiment *const experiments[] = {
     &rl_experiment_train,
@@ -17,6 +18,7 @@ static const rl_experiment *const experiments[] = {
     &rl_experiment_zoqo_attack,
     &rl_experiment_prune_init,
     &rl_experiment_subset_select,
+    &rl_experiment_gor_train,
 };
 
 const rl_experiment *rl_experiment_at(int i) {

@@ -2,32 +2,15 @@
 # (DESIGN.md invariant 6): config keys, values, dataset files, output directory, checkpoints.
 source "$(dirname "$0")/lib.bash"
 
-expect_error() { # expect_error "what" "message pattern" ARGS... : fails, says why, writes nothing
-    local what=$1 pattern=$2
-    shift 2
-    local out=$SCRATCH/out-$CHECKS
-    set +e
-    ranks 2 run train "${SMALL_TRAIN[@]}" "$@" --out "$out" >"$SCRATCH/log" 2>&1
-    local code=$?
-    set -e
-    CHECKS=$((CHECKS + 1))
-    if [ "$code" -ne 0 ] && grep -q -- "$pattern" "$SCRATCH/log" && grep -q "HINT" "$SCRATCH/log" &&
-        [ ! -e "$out" ]; then
-        echo "ok: $what"
-    else
-        echo "FAILED: $what (exit $code, output below; wrote $out: $([ -e "$out" ] && echo yes || echo no))"
-        cat "$SCRATCH/log"
-        FAILURES=$((FAILURES + 1))
-    fi
-}
+REFUSAL_BASE=(run train "${SMALL_TRAIN[@]}")
 
-expect_error "unknown key names the closest" "did you mean 'train.epochs'" train.epoch=3
-expect_error "bad type" "train.batch = 'many' is not an integer" train.batch=many
-expect_error "out of range" "allowed range for train.lr" train.lr=-1
-expect_error "bad choice" "choose one of: adam|sgd" train.optim=lbfgs
-expect_error "bad model spec" "mlp:784-256-256-10" model.spec=mlp:784
-expect_error "model does not fit the data" "match the first and last numbers" model.spec=mlp:10-10
-expect_error "missing config file" "cannot open config file" -c "$SCRATCH/nope.ini"
+expect_refusal "unknown key names the closest" "did you mean 'train.epochs'" train.epoch=3
+expect_refusal "bad type" "train.batch = 'many' is not an integer" train.batch=many
+expect_refusal "out of range" "allowed range for train.lr" train.lr=-1
+expect_refusal "bad choice" "choose one of: adam|sgd" train.optim=lbfgs
+expect_refusal "bad model spec" "mlp:784-256-256-10" model.spec=mlp:784
+expect_refusal "model does not fit the data" "match the first and last numbers" model.spec=mlp:10-10
+expect_refusal "missing config file" "cannot open config file" -c "$SCRATCH/nope.ini"
 
 # Dataset files: missing, truncated, wrong magic.
 data=$SCRATCH/data
@@ -39,9 +22,9 @@ gunzip "$data/truncated/train-images-idx3-ubyte.gz"
 truncate -s 100000 "$data/truncated/train-images-idx3-ubyte"
 gzip "$data/truncated/train-images-idx3-ubyte"
 cp "$src/train-labels-idx1-ubyte.gz" "$data/magic/train-images-idx3-ubyte.gz"
-expect_error "missing dataset file" "apt-get install dataset-fashion-mnist" data.dir="$data/missing"
-expect_error "truncated dataset file" "truncated" data.dir="$data/truncated" data.train_limit=0
-expect_error "wrong IDX magic" "magic" data.dir="$data/magic"
+expect_refusal "missing dataset file" "apt-get install dataset-fashion-mnist" data.dir="$data/missing"
+expect_refusal "truncated dataset file" "truncated" data.dir="$data/truncated" data.train_limit=0
+expect_refusal "wrong IDX magic" "magic" data.dir="$data/magic"
 
 # Output directory that cannot be created: under a regular file.
 touch "$SCRATCH/a-file"

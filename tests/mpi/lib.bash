@@ -34,6 +34,28 @@ same_results() {
     /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/same_results.py" "$1" "$2"
 }
 
+# expect_refusal "what" "message pattern" ARGS... : `ranks 2 "${REFUSAL_BASE[@]}" ARGS --out NEW`
+# must fail with a message matching the pattern and a HINT, and write nothing. Each test sets
+# REFUSAL_BASE to its experiment and small settings, e.g. REFUSAL_BASE=(run train "${SMALL_TRAIN[@]}").
+expect_refusal() {
+    local what=$1 pattern=$2
+    shift 2
+    local out=$SCRATCH/refused-$CHECKS
+    set +e
+    ranks 2 "${REFUSAL_BASE[@]}" "$@" --out "$out" >"$SCRATCH/refused.log" 2>&1
+    local code=$?
+    set -e
+    CHECKS=$((CHECKS + 1))
+    if [ "$code" -ne 0 ] && grep -q -- "$pattern" "$SCRATCH/refused.log" &&
+        grep -q "HINT" "$SCRATCH/refused.log" && [ ! -e "$out" ]; then
+        echo "ok: $what"
+    else
+        echo "FAILED: $what (exit $code, output below; wrote $out: $([ -e "$out" ] && echo yes || echo no))"
+        cat "$SCRATCH/refused.log"
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+
 finish() {
     echo "$((CHECKS - FAILURES)) passed, $FAILURES failed"
     [ "$FAILURES" -eq 0 ]

@@ -60,16 +60,7 @@ print("weights: sum %.6f, max %.3f/N, noisy weight %.3f (share %.3f), AUC %.3f" 
       (w.sum(), w.max() * n, w[noisy].sum(), noisy.mean(), m["auc"][-1]))
 PY
 
-expect_refusal() { # expect_refusal "what" "pattern" ARGS... : fails with a hint, writes nothing
-    local what=$1 pattern=$2 out=$SCRATCH/bad-$CHECKS
-    shift 2
-    set +e
-    ranks 2 run mw-train "${SMALL_MW[@]}" "$@" --out "$out" >"$SCRATCH/bad.log" 2>&1
-    local code=$?
-    set -e
-    check "$what" bash -c "[ $code -ne 0 ] && grep -q -- '$pattern' '$SCRATCH/bad.log' &&
-        grep -q HINT '$SCRATCH/bad.log' && [ ! -e '$out' ]"
-}
+REFUSAL_BASE=(run mw-train "${SMALL_MW[@]}")
 expect_refusal "a cap below 1 is refused" "below the uniform 1/N" mw.cap=0.5
 expect_refusal "a cap without MW is refused" "no effect with mw.mode=gce" mw.mode=gce mw.cap=2
 expect_refusal "a save epoch past the end is refused" "not an epoch in \[1, 4\]" mw.save_epochs=1,9

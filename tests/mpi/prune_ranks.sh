@@ -76,16 +76,7 @@ print("kept, density and sketch:", {k: round(float(fin[k]), 4) for k in
       ("density", "sketch_error", "sketch_bound", "init_sketch_error", "init_sketch_bound")})
 PY
 
-expect_refusal() { # expect_refusal "what" "pattern" ARGS... : fails with a hint, writes nothing
-    local what=$1 pattern=$2 out=$SCRATCH/bad-$CHECKS
-    shift 2
-    set +e
-    ranks 2 run prune-init "$@" --out "$out" >"$SCRATCH/bad.log" 2>&1
-    local code=$?
-    set -e
-    check "$what" bash -c "[ $code -ne 0 ] && grep -q -- '$pattern' '$SCRATCH/bad.log' &&
-        grep -q HINT '$SCRATCH/bad.log' && [ ! -e '$out' ]"
-}
+REFUSAL_BASE=(run prune-init)
 expect_refusal "rescaling a top-k mask is refused" "no effect with prune.select=topk" \
     prune.select=topk prune.replace=false prune.rescale=true
 expect_refusal "feature shaping on Fashion-MNIST is refused" "shape synthetic features" \
