@@ -36,6 +36,9 @@ static const rl_cfg_spec dp_keys[] = {
      "PGD steps (evaluation and adversarial training)"},
     {"adv.pgd_alpha", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
      "PGD step size (0: 2.5·ε / adv.pgd_steps)"},
+    {"adv.random_start", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
+     "PGD starts from a uniform random point of the ε-ball (Madry et al.; drawn from the counter "
+     "RNG by example id, so the same on any rank); false: from the clean image"},
     {"adv.limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
      "attack the first N test examples (0: all)"},
     {"adv.train", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
@@ -103,10 +106,30 @@ double dp_train_loss(dp_trainer *t, const float *out, const int64_t *idx, int n,
     return rl_loss_softmax_ce(out, t->yb, w, n, classes, scale, d_out, per_example);
 }
 
-void dp_attack_inputs(dp_trainer *t, const dp_attack *a, int n) {
+/* xb = clip(x0 + U(−ε, ε), 0, 1): pixel p of example idx[i] uses word p % 4 of block p / 4 of
+ * (round, idx[i]). */
+static void random_start(dp_trainer *t, float eps, const int64_t *idx, int n, uint32_t round) {
+    int dim = t->train.dim;
+    for (int i = 0; i < n; i++) {
+        float *x = t->xb + (size_t)i * dim;
+        const float *x0 = t->x0 + (size_t)i * dim;
+        uint32_t words[4];
+        for (int p = 0; p < dim; p++) {
+            if (p % 4 == 0)
+                rl_rng_block(t->attack_rng, round, (uint32_t)idx[i], (uint32_t)(p / 4), words);
+            float u = (float)(words[p % 4] >> 8) * 0x1p-24f; /* [0, 1) */
+            x[p] = fminf(fmaxf(x0[p] + eps * (2.0f * u - 1.0f), 0.0f), 1.0f);
+        }
+    }
+}
+
+void dp_attack_inputs(dp_trainer *t, const dp_attack *a, const int64_t *idx, int n,
+                      uint32_t round) {
     size_t len = (size_t)n * (size_t)t->train.dim;
     int classes = t->model.out_dim;
     memcpy(t->x0, t->xb, sizeof(float) * len);
+    if (a->random_start)
+        random_start(t, a->eps, idx, n, round);
     for (int k = 0; k < a->steps; k++) {
         const float *out = rl_model_forward(&t->model, &t->ws, t->xb, n);
         rl_loss_softmax_ce(out, t->yb, NULL, n, classes, 1.0f, t->d_out, NULL);
@@ -130,7 +153,7 @@ int dp_robust_accuracy(dp_trainer *t, const dp_attack *a, int64_t limit, double 
         for (int i = 0; i < n; i++)
             idx[i] = start + i;
         correct[0] += rl_count_correct(dp_forward(t, &t->test, idx, n), t->yb, n, classes);
-        dp_attack_inputs(t, a, n);
+        dp_attack_inputs(t, a, idx, n, DP_ATTACK_ROUND_EVAL);
         const float *out = rl_model_forward(&t->model, &t->ws, t->xb, n);
         correct[1] += rl_count_correct(out, t->yb, n, classes);
     }
@@ -163,7 +186,7 @@ int dp_step(dp_trainer *t, int64_t step) {
             t->wb[i] = (float)(weights[idx[i]] * (double)bsz / norm); /* mean 1 over the batch */
         const float *out = dp_forward(t, &t->train, idx, n);
         if (t->adv.eps > 0.0f) {
-            dp_attack_inputs(t, &t->adv, n);
+            dp_attack_inputs(t, &t->adv, idx, n, (uint32_t)step);
             out = rl_model_forward(&t->model, &t->ws, t->xb, n);
         }
         rl_model_zero_grads(&t->model);
@@ -305,6 +328,7 @@ static int read_attack(dp_trainer *t, const rl_config *cfg) {
     dp_attack *a = &t->eval_attack;
     a->eps = (float)rl_cfg_float(cfg, "adv.eps");
     a->steps = (int)rl_cfg_int(cfg, "adv.pgd_steps");
+    a->random_start = rl_cfg_bool(cfg, "adv.random_start");
     a->alpha = (float)rl_cfg_float(cfg, "adv.pgd_alpha");
     if (a->alpha == 0.0f)
         a->alpha = 2.5f * a->eps / (float)a->steps;
@@ -357,6 +381,7 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
     if (rl_workspace_init(&t->ws, &t->model, widest) < 0)
         return RL_ERR;
     t->order = rl_xmalloc(sizeof(int64_t) * (size_t)t->train.n);
+    t->attack_rng = rl_rng_make(seed, RL_RNG_ATTACK);
     t->n_train = t->model.n_params;
     t->theta = t->model.params;
     t->theta_grads = t->model.grads;

@@ -28,6 +28,7 @@
 #include "experiments/experiment.h"
 #include "src/data/data.h"
 #include "src/nn/lora.h"
+#include "src/core/rng.h"
 #include "src/nn/nn.h"
 
 #include <stdint.h>
@@ -45,12 +46,19 @@ typedef struct {
 } dp_loss;
 
 /* An ℓ∞ attack on inputs in [0, 1] (pixels): `steps` steps of projected gradient ascent on the
- * cross-entropy of the true label, x ← clip(Π_ε(x + α·sign(∇_x ℓ)), 0, 1), from the clean x (no
- * random start, so it is deterministic). FGSM is steps = 1, α = ε. eps = 0: off. */
+ * cross-entropy of the true label, x ← clip(Π_ε(x + α·sign(∇_x ℓ)), 0, 1), from the clean x, or
+ * with random_start from clip(x + U(−ε, ε)^d, 0, 1) (Madry et al.), the noise drawn from the
+ * counter RNG keyed by (run seed, RL_RNG_ATTACK, round, example id), so the same on any rank.
+ * FGSM is steps = 1, α = ε, no random start. eps = 0: off. */
 typedef struct {
     float eps, alpha;
-    int steps;
+    int steps, random_start;
 } dp_attack;
+
+/* Rounds of random starts: a training step attacks with round = its step number; the
+ * evaluation and the loss pass of an epoch (mw-train) use rounds counted down from the top. */
+#define DP_ATTACK_ROUND_EVAL UINT32_MAX
+#define DP_ATTACK_ROUND_PASS(epoch) (UINT32_MAX - 1u - (uint32_t)(epoch))
 
 typedef struct dp_trainer dp_trainer;
 struct dp_trainer {
@@ -69,6 +77,7 @@ struct dp_trainer {
     dp_attack eval_attack;  /* PGD evaluation after training (FGSM with the same ε too; eps 0:
                              * off) */
     int64_t attack_limit;   /* attack the first N test examples (0: all) */
+    rl_rng attack_rng;      /* random starts (seed, RL_RNG_ATTACK) */
     rl_lora *lora;          /* adapters trained instead of the model (NULL: the model) */
     size_t n_train;         /* values trained: model.n_params, or lora->n_params */
     float *theta, *theta_grads; /* (n_train) the values trained and their gradient */
@@ -129,9 +138,11 @@ const float *dp_forward(dp_trainer *t, const rl_dataset *d, const int64_t *idx, 
  * be NULL (all 1); d_out and per_example as in rl_loss_softmax_ce (may be NULL). */
 double dp_train_loss(dp_trainer *t, const float *out, const int64_t *idx, int n, const float *w,
                      float scale, float *d_out, float *per_example);
-/* Replace the n inputs in t->xb (labels t->yb) by adversarial examples of the current model
- * (a->eps > 0); uses the workspace, leaves the parameter gradients alone. */
-void dp_attack_inputs(dp_trainer *t, const dp_attack *a, int n);
+/* Replace the n inputs in t->xb (labels t->yb; example ids idx, for the random start of `round`)
+ * by adversarial examples of the current model (a->eps > 0); uses the workspace, leaves the
+ * parameter gradients alone. */
+void dp_attack_inputs(dp_trainer *t, const dp_attack *a, const int64_t *idx, int n,
+                      uint32_t round);
 /* Collective: accuracy on the first `limit` test examples (0: all) before and after the attack a,
  * split over ranks by fixed chunks (rank-count independent). */
 int dp_robust_accuracy(dp_trainer *t, const dp_attack *a, int64_t limit, double *clean_acc,

@@ -241,7 +241,7 @@ static int mw_update_weights(mw_state *s) {
 /* Collective: the loss pass over the owned examples, L_i += ℓ_i, ELR targets, new weights.
  * sums: Σℓ over clean and noisy examples (fixed point, RL_FIXED_SUM_FRAC_BITS), and the count
  * of noisy examples the model fits to their noisy label. */
-static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t sums[3]) {
+static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, int64_t sums[3]) {
     int64_t idx[DP_EVAL_CHUNK];
     int C = s->classes;
     for (int64_t start = s->lo; start < s->hi; start += DP_EVAL_CHUNK) {
@@ -250,7 +250,7 @@ static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t sums[3]) {
             idx[i] = start + i;
         const float *out = dp_forward(t, &t->train, idx, n); // (n, C)
         if (t->adv.eps > 0.0f) { /* adversarial training: the losses on PGD examples */
-            dp_attack_inputs(t, &t->adv, n);
+            dp_attack_inputs(t, &t->adv, idx, n, DP_ATTACK_ROUND_PASS(epoch));
             out = rl_model_forward(&t->model, &t->ws, t->xb, n);
         }
         float *loss = s->pass_loss + start; // (n)
@@ -293,7 +293,7 @@ static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
     mw_state *s = ctx;
     double row[N_METRICS];
     int64_t sums[3] = {0, 0, 0};
-    if (mw_loss_pass(s, t, sums) < 0 || dp_row_head(t, epoch, row) < 0)
+    if (mw_loss_pass(s, t, epoch, sums) < 0 || dp_row_head(t, epoch, row) < 0)
         return RL_ERR;
     /* Replicated arrays: every rank computes the same sums in index order. */
     double w_clean = 0.0, w_noisy = 0.0, w_max = 0.0;

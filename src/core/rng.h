@@ -17,6 +17,7 @@ typedef enum {
     RL_RNG_SYNTH_DATA,   /* synthetic datasets */
     RL_RNG_PERTURB,      /* zero-order perturbations; step = optimizer step, index = perturbation */
     RL_RNG_SAMPLE,       /* weighted sampling keys */
+    RL_RNG_ATTACK,       /* random starts of attacks; step = round, index = example id */
 } rl_rng_purpose;
 
 typedef struct {

@@ -76,9 +76,9 @@ ranks 4 "${ADAPT[@]}" --out "$SCRATCH/adapt-term" >"$SCRATCH/term2.log" 2>&1
 check "resumed on 4 ranks from step 17 == uninterrupted" \
     bash -c "grep -q 'from step 17' '$SCRATCH/term2.log' && /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/adapt-1/results.h5 $SCRATCH/adapt-term/results.h5"
 
-# (c) PGD adversarial training with GOR.
+# (c) PGD adversarial training (random starts) with GOR.
 for p in 1 2; do
-    ranks $p run gor-train "${SMALL_GOR[@]}" train.epochs=1 adv.train=true adv.eps=0.1 \
+    ranks $p run gor-train "${SMALL_GOR[@]}" train.epochs=1 adv.train=true adv.eps=0.1 adv.random_start=true \
         adv.pgd_steps=2 adv.limit=200 --out "$SCRATCH/adv-$p" >"$SCRATCH/adv-$p.log" 2>&1
 done
 check "adversarial training with GOR: 2 ranks == 1 rank (robust accuracy included)" \

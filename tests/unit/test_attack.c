@@ -1,6 +1,7 @@
 /* Unit tests of the ℓ∞ attack of experiments/dp.h: adversarial examples stay inside the ε-ball
  * around the clean input and inside [0, 1], raise the loss, FGSM is one signed gradient step,
- * and PGD does at least as much damage as FGSM here. */
+ * and PGD does at least as much damage as FGSM here; the random start is uniform in the ball,
+ * a function of (round, example id) only. */
 #include "experiments/dp.h"
 #include "kernels/kernels.h"
 #include "src/core/rng.h"
@@ -11,6 +12,7 @@
 #include <string.h>
 
 enum { N = 8, DIM = 6, CLASSES = 3 };
+static const int64_t ids[N] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 /* A hand-built trainer around mlp:6-5-3 with pixels in [0, 1] (some at 0 and 1 to hit the box). */
 static void attack_setup(dp_trainer *t, float *clean) {
@@ -24,6 +26,7 @@ static void attack_setup(dp_trainer *t, float *clean) {
     t->dx = calloc(N * DIM, sizeof(float));
     t->d_out = calloc(N * CLASSES, sizeof(float));
     t->yb = calloc(N, sizeof(int32_t));
+    t->attack_rng = rl_rng_make(5, RL_RNG_ATTACK);
     rl_rng r = rl_rng_make(3, RL_RNG_SYNTH_DATA);
     for (int i = 0; i < N * DIM; i++)
         clean[i] = i % 7 == 0 ? 0.0f : i % 7 == 1 ? 1.0f : (float)rl_rng_uniform(r, 0, (uint32_t)i);
@@ -58,7 +61,7 @@ static void test_attack_ball_box_and_damage(void) {
     double loss[2];
     for (int k = 0; k < 2; k++) {
         memcpy(t.xb, clean, sizeof clean);
-        dp_attack_inputs(&t, k == 0 ? &fgsm : &pgd, N);
+        dp_attack_inputs(&t, k == 0 ? &fgsm : &pgd, ids, N, 0);
         CU_ASSERT_EQUAL(memcmp(t.x0, clean, sizeof clean), 0); /* the clean copy is kept */
         int moved = 0;
         for (int i = 0; i < N * DIM; i++) {
@@ -78,7 +81,7 @@ static void test_attack_ball_box_and_damage(void) {
     rl_loss_softmax_ce(out, t.yb, NULL, N, CLASSES, 1.0f, t.d_out, NULL);
     float grad[N * DIM];
     rl_model_input_grad(&t.model, &t.ws, t.d_out, N, grad);
-    dp_attack_inputs(&t, &fgsm, N);
+    dp_attack_inputs(&t, &fgsm, ids, N, 0);
     for (int i = 0; i < N * DIM; i++) {
         float step = grad[i] > 0 ? eps : grad[i] < 0 ? -eps : 0.0f;
         CU_ASSERT_EQUAL(t.xb[i], fminf(fmaxf(clean[i] + step, 0.0f), 1.0f));
@@ -88,8 +91,47 @@ static void test_attack_ball_box_and_damage(void) {
     attack_free(&t);
 }
 
+/* steps = 0 leaves the random start: inside the ball and the box, spread over the ball, the same
+ * for an example whatever its position in the batch, another for another round. */
+static void test_random_start(void) {
+    dp_trainer t;
+    float clean[N * DIM], start[N * DIM];
+    attack_setup(&t, clean);
+    const float eps = 0.25f;
+    dp_attack noise = {.eps = eps, .alpha = 0.0f, .steps = 0, .random_start = 1};
+    memcpy(t.xb, clean, sizeof clean);
+    dp_attack_inputs(&t, &noise, ids, N, 3);
+    memcpy(start, t.xb, sizeof start);
+    int inside = 1, below = 0, above = 0;
+    for (int i = 0; i < N * DIM; i++) {
+        inside &= start[i] >= clean[i] - eps && start[i] <= clean[i] + eps && start[i] >= 0.0f &&
+                  start[i] <= 1.0f;
+        below += start[i] < clean[i] - eps / 2;
+        above += start[i] > clean[i] + eps / 2;
+    }
+    CU_ASSERT(inside);
+    CU_ASSERT(below > 4 && above > 4);
+    /* Examples 5 and 2 swapped: each keeps its own noise. */
+    int64_t swapped[N] = {0, 1, 5, 3, 4, 2, 6, 7};
+    float clean_swapped[N * DIM];
+    memcpy(clean_swapped, clean, sizeof clean);
+    memcpy(clean_swapped + 2 * DIM, clean + 5 * DIM, DIM * sizeof(float));
+    memcpy(clean_swapped + 5 * DIM, clean + 2 * DIM, DIM * sizeof(float));
+    memcpy(t.xb, clean_swapped, sizeof clean);
+    dp_attack_inputs(&t, &noise, swapped, N, 3);
+    CU_ASSERT(memcmp(t.xb + 2 * DIM, start + 5 * DIM, DIM * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(t.xb + 5 * DIM, start + 2 * DIM, DIM * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(t.xb, start, 2 * DIM * sizeof(float)) == 0);
+    memcpy(t.xb, clean, sizeof clean);
+    dp_attack_inputs(&t, &noise, ids, N, 4);
+    CU_ASSERT(memcmp(t.xb, start, sizeof start) != 0);
+    attack_free(&t);
+}
+
 static const rl_test tests[] = {
     {"attacks stay in the eps-ball and [0, 1] and raise the loss", test_attack_ball_box_and_damage},
+    {"the random start is uniform in the ball and keyed by (round, example id)",
+     test_random_start},
     {NULL, NULL},
 };
 RL_TEST_SUITE("attack", tests)
