@@ -1,0 +1,81 @@
+"""Tables of gor-train runs: mean ± std over seeds of the final metrics per setting.
+
+    /usr/bin/python3 analysis/gor_train.py RUN_DIR...     (directories holding results.h5, or
+                                                          parents of such directories)
+
+A setting is (gor.adapt, adv.train, gor.method, gor.grouping, gor.lambda); grouping and λ are
+left out where they mean nothing (grouping for so/none, λ for none). Prints one markdown table:
+test accuracy, with adversarial training the PGD accuracy, each also as the paired difference
+to `none` with the same seed (same initialization and data order, so most of the seed noise
+cancels), and the final penalties. std is the sample standard deviation (n - 1) over run.seed.
+Needs /usr/bin/python3 (h5py, pandas).
+"""
+import glob
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import load_runs  # noqa: E402
+
+
+def run_dirs(args):
+    dirs = []
+    for a in args:
+        if os.path.exists(os.path.join(a, "results.h5")):
+            dirs.append(a)
+        else:
+            dirs += sorted(os.path.dirname(p) for p in glob.glob(os.path.join(a, "*/results.h5")))
+    return dirs
+
+
+def setting(row):
+    method = row["gor.method"]
+    name = {"none": "none", "so": "SO", "gor": "GOR " + row["gor.grouping"]}[method]
+    if method != "none":
+        name += ", λ = %g" % float(row["gor.lambda"])
+    return name
+
+
+def cell(values, scale=1.0, digits=1):
+    v = values.dropna() * scale
+    if len(v) == 0:
+        return ""
+    if len(v) == 1:
+        return "%.*f" % (digits, v.iloc[0])
+    return "%.*f ± %.*f" % (digits, v.mean(), digits, v.std())
+
+
+def paired(rows, baseline, metric):
+    """metric − baseline's metric for the same run.seed, as a cell (percentage points)."""
+    if rows["setting"].iloc[0] == "none":
+        return "–"
+    base = baseline.set_index("run.seed")[metric]
+    diff = rows.set_index("run.seed")[metric] - base.reindex(rows["run.seed"]).values
+    return cell(diff, 100)
+
+
+def main():
+    runs = load_runs(run_dirs(sys.argv[1:]))
+    runs = runs[runs["experiment"] == "gor-train"].copy()
+    runs["setting"] = runs.apply(setting, axis=1)
+    baseline = runs[runs["setting"] == "none"]
+    adversarial = "pgd_acc" in runs and runs["pgd_acc"].notna().any()
+    head = ["setting", "test acc %", "Δ vs none"]
+    head += ["PGD acc %", "Δ vs none"] if adversarial else []
+    head += ["penalty (its groups)", "SO penalty", "seeds"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    order = {"none": 0, "SO": 1, "GOR inter": 2, "GOR intra": 3}
+    keyed = sorted(runs.groupby("setting"),
+                   key=lambda kv: (order[kv[0].split(",")[0]], kv[0]))
+    for name, rows in keyed:
+        cells = [name, cell(rows["test_acc"], 100), paired(rows, baseline, "test_acc")]
+        if adversarial:
+            cells += [cell(rows["pgd_acc"], 100), paired(rows, baseline, "pgd_acc")]
+        cells += [cell(rows["penalty"], 1, 3), cell(rows["so_penalty"], 1, 3),
+                  str(rows["run.seed"].nunique())]
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
