@@ -9,8 +9,8 @@ check "plan counts 6 cells" grep -q "6 cells" "$SCRATCH/plan.log"
 check "manifest has 6 rows" test "$(tail -n +2 "$SW/manifest.tsv" | wc -l)" -eq 6
 # The cell's run id is the one `ranklab run` gives the same config.
 id3=$("$RANKLAB" show-config train data.train_limit=2000 data.test_limit=1000 \
-    model.spec=mlp:784-32-10 train.epochs=2 train.lr=0.003 run.seed=1 | head -1 |
-    sed 's/.*run id \([0-9a-f]*\).*/\1/')
+    model.spec=mlp:784-32-10 train.epochs=2 train.lr=0.003 run.seed=1 |
+    sed -n '1s/.*run id \([0-9a-f]*\).*/\1/p')  # sed reads it all: no SIGPIPE under pipefail
 check "cell 3 run id = show-config's ($id3)" \
     grep -q "^3	$id3	cells/0003-$id3	0.003	1$" "$SW/manifest.tsv"
 

@@ -41,7 +41,7 @@ for _ in $(seq 900); do
     grep -q "SLURM_RESTART_COUNT=1" "$SW"/logs/*.out 2>/dev/null && break
     sleep 0.1
 done
-first=$(grep -oh 'checkpointing at step [0-9]*' "$SW"/logs/*.out | head -n1 | grep -o '[0-9]*$')
+first=$(grep -oh 'checkpointing at step [0-9]*' "$SW"/logs/*.out | sed -n '1s/.* //p')
 interrupt_after "$first"
 wait_sweep "$SW" 120
 LOG=$(ls "$SW"/logs/*.out)
