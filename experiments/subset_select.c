@@ -2,21 +2,28 @@
  *
  * The pool is the training set (its labels unused until the selected examples are "annotated").
  * Label-free features: PCA of the pool's pixels (src/data/subset.h; covariance summed in fixed
- * point over chunks of SUBSET_CHUNK rows, so the basis is the same on any rank count). For each
- * budget B of subset.budgets a selector (subset.selector) picks B examples; a linear softmax
- * classifier on the whitened PCA features of the B labelled examples is trained by full-batch
- * gradient descent (replicated on every rank, fixed order) and evaluated on the test set (correct
- * counts summed exactly over ranks). Ranks hold whole chunks of the pool's rows; the selected ids
- * are bit-identical on any rank count (subset.h). One metrics row per budget; the selected ids of
- * budget B in /arrays/selected_B. A run takes seconds: no checkpoints (a stopped run restarts).
+ * point over chunks of SUBSET_CHUNK rows, so the basis is the same on any rank count), or the
+ * bottleneck of an MLP autoencoder trained here on the pool (chunk gradients summed in fixed
+ * point: the same weights on any rank count), optionally cached in an HDF5 file. For each
+ * budget B of subset.budgets a selector (subset.selector) picks B examples (nested selectors
+ * once, for the largest budget); a linear softmax classifier on the whitened features of the
+ * B labelled examples (full-batch gradient descent) and/or an MLP on their pixels (full-batch
+ * Adam) is trained, replicated on every rank in a fixed order, and evaluated on the test set
+ * (correct counts summed exactly over ranks). Ranks hold whole chunks of the pool's rows; the
+ * selected ids are bit-identical on any rank count (subset.h). One metrics row per budget; the
+ * selected ids of budget B in /arrays/selected_B. A run takes seconds to minutes: no
+ * checkpoints (a stopped run restarts; the feature cache keeps the autoencoder).
  */
+#include "experiments/dp.h"
 #include "experiments/experiment.h"
+#include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/rng.h"
 #include "src/data/data.h"
 #include "src/data/subset.h"
+#include "src/nn/nn.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -29,16 +36,49 @@ extern const char rl_ini_subset_select[];
 
 static const rl_cfg_spec subset_keys[] = {
     {"subset.selector", RL_CFG_CHOICE, "norm", 0, -1,
-     "random|norm|norm-gs|kcenter|kcenter-norm|typiclust|typiclust-norm", 0,
+     "random|norm|norm-gs|kcenter|kcenter-norm|typiclust|typiclust-norm|probcover|probcover-norm",
+     0,
      "random; norm sampling ∝ ‖F‖; norm with Gram–Schmidt diversity; k-center greedy; k-center "
-     "with score d_min·‖F‖ (norm plug-in); TypiClust; TypiClust with score typicality·‖F‖"},
+     "with score d_min·‖F‖ (norm plug-in); TypiClust; TypiClust with score typicality·‖F‖; "
+     "ProbCover; ProbCover with score (uncovered points in the δ-ball)·‖F‖"},
+    {"subset.delta", RL_CFG_FLOAT, "0", 0, 1e30, NULL, 0,
+     "ProbCover ball radius on the features; 0: the largest radius with purity >= "
+     "subset.purity"},
+    {"subset.purity", RL_CFG_FLOAT, "0.95", 1e-6, 1, NULL, 0,
+     "ProbCover's automatic radius: fraction of sampled δ-balls holding one k-means cluster "
+     "(K = the number of classes)"},
     {"subset.budgets", RL_CFG_STRING, "10,20,50,100,200,500,1000", 0, -1, NULL, 0,
      "comma-separated budgets B (examples selected and labelled), each <= the pool"},
+    {"subset.encoder", RL_CFG_CHOICE, "pca", 0, -1, "pca|autoencoder", 0,
+     "label-free features: PCA of the pixels (subset.pca_dim), or the bottleneck of an MLP "
+     "autoencoder (subset.ae_*) trained on the pool, centered"},
     {"subset.pca_dim", RL_CFG_INT, "32", 1, 784, NULL, 0, "PCA feature dimension"},
+    {"subset.ae_spec", RL_CFG_STRING, "mlp:784-256-32-256-784", 0, -1, NULL, 0,
+     "autoencoder (input and output: the data dimension); features: the output of its narrowest "
+     "dense layer"},
+    {"subset.ae_epochs", RL_CFG_INT, "10", 1, 1000, NULL, 0, "autoencoder training epochs"},
+    {"subset.ae_batch", RL_CFG_INT, "256", 1, 100000, NULL, 0,
+     "autoencoder batch (cut into fixed chunks of 32 examples split over ranks)"},
+    {"subset.ae_lr", RL_CFG_FLOAT, "0.001", 1e-8, 10, NULL, 0, "autoencoder Adam learning rate"},
+    {"subset.ae_seed", RL_CFG_INT, "1", 0, 2147483647, NULL, 0,
+     "autoencoder initialization and order (separate from run.seed, so seeds share one encoder)"},
+    {"subset.feature_cache", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "HDF5 file of the autoencoder's pool features and weights: read if it exists (its key, the "
+     "encoder's config and data, must match), else written; empty: off"},
     {"subset.iters", RL_CFG_INT, "300", 1, 100000, NULL, 0,
      "full-batch gradient steps of the linear classifier"},
     {"subset.lr", RL_CFG_FLOAT, "0.5", 1e-6, 100, NULL, 0, "classifier learning rate"},
     {"subset.l2", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0, "classifier L2 penalty"},
+    {"subset.classifier", RL_CFG_CHOICE, "linear", 0, -1, "linear|mlp|both", 0,
+     "linear: softmax regression on the whitened features (subset.iters, lr, l2), metric "
+     "test_acc; mlp: subset.mlp_spec on the pixels (subset.mlp_steps full-batch Adam steps), "
+     "metric mlp_test_acc; both: both (the one not trained is NaN)"},
+    {"subset.mlp_spec", RL_CFG_STRING, "mlp:784-256-10", 0, -1, NULL, 0,
+     "the pixel classifier of subset.classifier=mlp (inputs: the data dimension, outputs: the "
+     "classes)"},
+    {"subset.mlp_steps", RL_CFG_INT, "200", 1, 100000, NULL, 0,
+     "full-batch Adam steps of the MLP classifier on the selected examples"},
+    {"subset.mlp_lr", RL_CFG_FLOAT, "0.001", 1e-8, 10, NULL, 0, "Adam learning rate of the MLP"},
 };
 
 static void subset_declare(rl_config *cfg) {
@@ -49,19 +89,32 @@ static void subset_declare(rl_config *cfg) {
 
 /* Selection time is a measurement of the machine: logged, not recorded (results are bit-identical
  * on any rank count). */
-static const char *const metric_names[] = {"budget", "test_acc", "classes_covered"};
-enum { N_METRICS = 3 };
+static const char *const metric_names[] = {"budget", "test_acc", "classes_covered", "mlp_test_acc"};
+enum { N_METRICS = 4 };
+
+/* subset.classifier: which classifiers are trained (bits). */
+enum { CLASSIFIER_LINEAR = 1, CLASSIFIER_MLP = 2 };
 
 typedef struct {
     rl_dataset train, test;
     subset_kind kind;
-    int n_budgets, k, iters;
+    int n_budgets, k, iters, classifier, mlp_steps; /* classifier: CLASSIFIER_* bits */
+    const char *mlp_spec;
+    uint64_t seed;
+    float mlp_lr;
     int64_t budgets[MAX_BUDGETS];
-    double lr, l2;
+    double lr, l2, delta;    /* delta: ProbCover's radius (0: not ProbCover) */
     int64_t lo, hi;          /* my pool rows */
-    float *mean, *basis, *f; /* (dim), (dim, k), (hi − lo, k) */
-    double eig[784];         /* PCA eigenvalues (k) */
+    float *mean, *basis, *f; /* PCA: (dim), (dim, k); features (hi − lo, k) */
+    double eig[784];         /* variances of the k features (PCA eigenvalues) */
+    int ae_on, ae_layer;     /* autoencoder features: output of dense layer ae_layer */
+    rl_model ae;
+    rl_workspace *ae_ws; /* for up to AE_BATCH_MAX rows */
+    float *fmean;        /* (k) pool mean of the autoencoder's bottleneck */
 } subset_state;
+
+/* Autoencoder: examples per gradient chunk (fixed, so rank-independent) and per forward batch. */
+enum { AE_CHUNK = 32, AE_BATCH_MAX = SUBSET_CHUNK };
 
 static void state_free(subset_state *s) {
     rl_data_free(&s->train);
@@ -69,6 +122,10 @@ static void state_free(subset_state *s) {
     free(s->mean);
     free(s->basis);
     free(s->f);
+    free(s->fmean);
+    rl_model_free(&s->ae);
+    rl_workspace_free(s->ae_ws);
+    free(s->ae_ws);
 }
 
 static int parse_budgets(subset_state *s, const char *text, int64_t pool) {
@@ -88,6 +145,27 @@ static int parse_budgets(subset_state *s, const char *text, int64_t pool) {
     return s->n_budgets > 0 ? 0 : rl_fail("subset.budgets is empty", "give budgets, e.g. 10,100");
 }
 
+/* The autoencoder of spec: input and output the data dimension; features (s->k) from its
+ * narrowest dense layer (the first of equals), which must not be the last. */
+static int ae_prepare(subset_state *s, const char *spec) {
+    if (rl_model_init(&s->ae, spec) < 0)
+        return RL_ERR;
+    rl_model *m = &s->ae;
+    s->ae_layer = -1;
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layers[l].kind == RL_LAYER_DENSE &&
+            (s->ae_layer < 0 || m->layers[l].out < m->layers[s->ae_layer].out))
+            s->ae_layer = l;
+    if (m->in_dim != s->train.dim || m->out_dim != s->train.dim || s->ae_layer < 0 ||
+        s->ae_layer == m->n_layers - 1)
+        return rl_fail("subset.ae_spec = \"%s\" is not an autoencoder of %d inputs with a "
+                       "narrower inner layer",
+                       "write e.g. subset.ae_spec=mlp:784-256-32-256-784", spec, s->train.dim);
+    s->k = m->layers[s->ae_layer].out;
+    s->ae_ws = rl_xcalloc(1, sizeof *s->ae_ws);
+    return rl_workspace_init(s->ae_ws, m, AE_BATCH_MAX);
+}
+
 /* Load the data and read the keys: every input error before anything is written. */
 static int prepare(rl_run *run, subset_state *s) {
     const rl_config *cfg = run->cfg;
@@ -104,19 +182,190 @@ static int prepare(rl_run *run, subset_state *s) {
     if (s->k > s->train.dim)
         return rl_fail("subset.pca_dim = %d exceeds the data dimension %d",
                        "choose a smaller subset.pca_dim", s->k, s->train.dim);
+    const char *cls = rl_cfg_str(cfg, "subset.classifier");
+    s->classifier = strcmp(cls, "linear") == 0 ? CLASSIFIER_LINEAR
+                    : strcmp(cls, "mlp") == 0  ? CLASSIFIER_MLP
+                                               : CLASSIFIER_LINEAR | CLASSIFIER_MLP;
+    s->mlp_spec = rl_cfg_str(cfg, "subset.mlp_spec");
+    s->mlp_steps = (int)rl_cfg_int(cfg, "subset.mlp_steps");
+    s->mlp_lr = (float)rl_cfg_float(cfg, "subset.mlp_lr");
+    s->seed = run->seed;
+    s->ae_on = strcmp(rl_cfg_str(cfg, "subset.encoder"), "autoencoder") == 0;
+    if (s->ae_on && ae_prepare(s, rl_cfg_str(cfg, "subset.ae_spec")) < 0)
+        return RL_ERR;
+    if (s->classifier & CLASSIFIER_MLP) {
+        rl_model m = {0};
+        int bad = rl_model_init(&m, s->mlp_spec) < 0;
+        bad = bad || m.in_dim != s->train.dim || m.out_dim != s->train.classes;
+        rl_model_free(&m);
+        if (bad)
+            return rl_fail("subset.mlp_spec = \"%s\" is not a model from %d inputs to %d classes",
+                           "write e.g. subset.mlp_spec=mlp:784-256-10", s->mlp_spec, s->train.dim,
+                           s->train.classes);
+    }
     return parse_budgets(s, rl_cfg_str(cfg, "subset.budgets"), s->train.n);
 }
 
-/* Collective: PCA of the pool and the features of my rows. */
-static int features(subset_state *s) {
+/* Autoencoder features (n, k) of rows x (n, dim), n <= AE_BATCH_MAX: the bottleneck output,
+ * minus the pool mean when s->fmean is set. */
+static void ae_encode(const subset_state *s, const float *x, int64_t n, float *f) {
+    int k = s->k;
+    rl_model_forward(&s->ae, s->ae_ws, x, (int)n);
+    const float *h = s->ae_ws->act[s->ae_layer + 1]; // (n, k)
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+            f[(size_t)i * (size_t)k + (size_t)j] =
+                h[(size_t)i * (size_t)k + (size_t)j] - (s->fmean ? s->fmean[j] : 0.0f);
+}
+
+/* Collective: train the autoencoder on the pool (no labels), data-parallel and exact: each batch
+ * of the epoch's order is cut into chunks of AE_CHUNK examples, the ranks split the chunks
+ * (blocks), each chunk's MSE gradient is added in fixed point and the sums are summed over ranks,
+ * so the weights are the same bits on any rank count; Adam is replicated on every rank. */
+static int ae_train(subset_state *s, const rl_config *cfg) {
+    rl_model *m = &s->ae;
+    int dim = s->train.dim, batch = (int)rl_cfg_int(cfg, "subset.ae_batch");
+    int epochs = (int)rl_cfg_int(cfg, "subset.ae_epochs");
+    uint64_t seed = (uint64_t)rl_cfg_int(cfg, "subset.ae_seed");
+    int64_t n = s->train.n, *perm = rl_xmalloc(sizeof(int64_t) * (size_t)n);
+    int64_t *acc = rl_xmalloc(sizeof(int64_t) * (m->n_params + 1)); // gradient, then loss
+    float *g = rl_xmalloc(sizeof(float) * m->n_params);
+    float *xb = rl_xmalloc(sizeof(float) * AE_CHUNK * (size_t)dim);
+    float *d_out = rl_xmalloc(sizeof(float) * AE_CHUNK * (size_t)dim);
+    rl_optimizer opt = {0};
+    rl_model_init_params(m, seed);
+    int rc = rl_opt_init(&opt, RL_OPT_ADAM, m->n_params, (float)rl_cfg_float(cfg, "subset.ae_lr"),
+                         0.0f, 0.0f);
+    double unit = ldexp(1.0, -RL_FIXED_FRAC_BITS), t0 = rl_now();
+    for (int e = 0; rc == 0 && e < epochs; e++) {
+        rl_data_epoch_order(n, rl_rng_make(seed, RL_RNG_SHUFFLE), (uint32_t)e, perm);
+        double loss = 0.0;
+        for (int64_t start = 0; rc == 0 && start < n; start += batch) {
+            int64_t bn = n - start < batch ? n - start : batch, clo, chi;
+            comm_block_range((bn + AE_CHUNK - 1) / AE_CHUNK, comm_size(), comm_rank(), &clo, &chi);
+            memset(acc, 0, sizeof(int64_t) * (m->n_params + 1));
+            for (int64_t c = clo; c < chi; c++) {
+                int rows = (int)(bn - c * AE_CHUNK < AE_CHUNK ? bn - c * AE_CHUNK : AE_CHUNK);
+                rl_data_gather(&s->train, perm + start + c * AE_CHUNK, rows, xb, NULL, NULL);
+                const float *out = rl_model_forward(m, s->ae_ws, xb, rows);
+                float l =
+                    (float)(rl_loss_mse(out, xb, NULL, rows, dim, 1.0f / (float)bn, d_out, NULL) /
+                            (double)bn);
+                rl_model_zero_grads(m);
+                rl_model_backward(m, s->ae_ws, d_out, rows);
+                kern_add_fixed(m->grads, acc, m->n_params, RL_FIXED_FRAC_BITS);
+                kern_add_fixed(&l, acc + m->n_params, 1, RL_FIXED_FRAC_BITS);
+            }
+            rc = comm_sum_i64(acc, m->n_params + 1);
+            kern_from_fixed(acc, g, m->n_params, RL_FIXED_FRAC_BITS);
+            rl_opt_step(&opt, m->params, g);
+            loss += (double)acc[m->n_params] * unit * (double)bn;
+        }
+        if (rc == 0 && comm_rank() == 0)
+            rl_log_info("subset-select: autoencoder epoch %d: mean loss %.4f (%.1f s)", e + 1,
+                        loss / (double)n, rl_now() - t0);
+    }
+    rl_opt_free(&opt);
+    free(perm);
+    free(acc);
+    free(g);
+    free(xb);
+    free(d_out);
+    return rc;
+}
+
+/* Collective: the autoencoder's bottleneck features of my rows (raw, in chunks of SUBSET_CHUNK
+ * aligned to the pool, so rank-independent), from the feature cache if it holds them, else by
+ * training (and writing the cache). */
+static int ae_features(subset_state *s, const rl_config *cfg) {
+    const char *cache = rl_cfg_str(cfg, "subset.feature_cache");
+    char key[512];
+    snprintf(key, sizeof key,
+             "autoencoder %s epochs=%lld batch=%lld chunk=%d lr=%.9g seed=%lld data=%s n=%lld "
+             "dim=%d",
+             s->ae.spec, (long long)rl_cfg_int(cfg, "subset.ae_epochs"),
+             (long long)rl_cfg_int(cfg, "subset.ae_batch"), AE_CHUNK,
+             rl_cfg_float(cfg, "subset.ae_lr"), (long long)rl_cfg_int(cfg, "subset.ae_seed"),
+             s->train.name, (long long)s->train.n, s->train.dim);
+    int64_t n = s->train.n, np = (int64_t)s->ae.n_params;
+    int found = 0;
+    if (cache[0]) {
+        found = io_features_read(cache, key, n, s->k, s->lo, s->hi - s->lo, s->f, np, s->ae.params);
+        if (comm_any_failed(found < 0))
+            return RL_ERR;
+        int agree = found; // every rank sees the same file; make sure
+        if (comm_max_i32(&agree, 1) < 0 || agree != found)
+            return rl_fail("ranks disagree on whether %s exists", "use a shared file system",
+                           cache);
+        if (found && comm_rank() == 0)
+            rl_log_info("subset-select: features from the cache %s", cache);
+    }
+    if (found)
+        return 0;
+    if (ae_train(s, cfg) < 0)
+        return RL_ERR;
+    for (int64_t lo = s->lo; lo < s->hi; lo += AE_BATCH_MAX) {
+        int64_t rows = s->hi - lo < AE_BATCH_MAX ? s->hi - lo : AE_BATCH_MAX;
+        ae_encode(s, s->train.x + (size_t)lo * (size_t)s->train.dim, rows,
+                  s->f + (size_t)(lo - s->lo) * (size_t)s->k);
+    }
+    if (!cache[0])
+        return 0;
+    float *all = rl_xmalloc(sizeof(float) * (size_t)n * (size_t)s->k);
+    memcpy(all + (size_t)s->lo * (size_t)s->k, s->f,
+           sizeof(float) * (size_t)(s->hi - s->lo) * (size_t)s->k);
+    int rc = comm_allgather_blocks(all, sizeof(float) * (size_t)s->k, s->lo, s->hi);
+    if (rc == 0 && comm_rank() == 0) {
+        rc = io_features_write(cache, key, all, n, s->k, s->ae.params, np);
+        if (rc == 0)
+            rl_log_info("subset-select: features written to the cache %s", cache);
+    }
+    free(all);
+    return comm_any_failed(rc < 0) ? RL_ERR : 0;
+}
+
+/* Collective: center the autoencoder features on the pool mean and set their variances (both
+ * summed in fixed point over the pool: rank-independent). */
+static int ae_center(subset_state *s) {
+    int k = s->k;
+    int64_t rows = s->hi - s->lo, *acc = rl_xcalloc((size_t)k, sizeof(int64_t));
+    double unit = ldexp(1.0, -RL_FIXED_FRAC_BITS), n = (double)s->train.n;
+    float *sq = rl_xmalloc(sizeof(float) * (size_t)k);
+    s->fmean = rl_xmalloc(sizeof(float) * (size_t)k);
+    for (int64_t i = 0; i < rows; i++)
+        kern_add_fixed(s->f + (size_t)i * (size_t)k, acc, (size_t)k, RL_FIXED_FRAC_BITS);
+    int rc = comm_sum_i64(acc, (size_t)k);
+    for (int j = 0; j < k; j++)
+        s->fmean[j] = (float)((double)acc[j] * unit / n);
+    memset(acc, 0, sizeof(int64_t) * (size_t)k);
+    for (int64_t i = 0; i < rows; i++) {
+        float *fi = s->f + (size_t)i * (size_t)k;
+        for (int j = 0; j < k; j++) {
+            fi[j] -= s->fmean[j];
+            sq[j] = fi[j] * fi[j];
+        }
+        kern_add_fixed(sq, acc, (size_t)k, RL_FIXED_FRAC_BITS);
+    }
+    rc = rc ? rc : comm_sum_i64(acc, (size_t)k);
+    for (int j = 0; j < k; j++)
+        s->eig[j] = (double)acc[j] * unit / n;
+    free(acc);
+    free(sq);
+    return rc;
+}
+
+/* Collective: the features of my pool rows (PCA or the autoencoder's). */
+static int features(subset_state *s, const rl_config *cfg) {
     int64_t n = s->train.n, chunks = (n + SUBSET_CHUNK - 1) / SUBSET_CHUNK, clo, chi;
     comm_block_range(chunks, comm_size(), comm_rank(), &clo, &chi);
     s->lo = clo * SUBSET_CHUNK;
     s->hi = chi * SUBSET_CHUNK < n ? chi * SUBSET_CHUNK : n;
     int dim = s->train.dim;
+    s->f = rl_xmalloc(sizeof(float) * ((size_t)(s->hi - s->lo) * (size_t)s->k + 1));
+    if (s->ae_on)
+        return ae_features(s, cfg) < 0 ? RL_ERR : ae_center(s);
     s->mean = rl_xmalloc(sizeof(float) * (size_t)dim);
     s->basis = rl_xmalloc(sizeof(float) * (size_t)dim * (size_t)s->k);
-    s->f = rl_xmalloc(sizeof(float) * ((size_t)(s->hi - s->lo) * (size_t)s->k + 1));
     const float *x = s->train.x + (size_t)s->lo * (size_t)dim;
     if (subset_pca(x, s->hi - s->lo, dim, s->lo, n, s->k, s->mean, s->basis, s->eig) < 0)
         return RL_ERR;
@@ -131,7 +380,11 @@ static void whitened(const subset_state *s, const rl_dataset *d, const int64_t *
     float *f = rl_xmalloc(sizeof(float) * (size_t)k);
     for (int64_t i = 0; i < n; i++) {
         int64_t row = idx ? idx[i] : i;
-        subset_features(d->x + (size_t)row * (size_t)dim, 1, dim, s->mean, s->basis, k, f);
+        const float *x = d->x + (size_t)row * (size_t)dim;
+        if (s->ae_on)
+            ae_encode(s, x, 1, f);
+        else
+            subset_features(x, 1, dim, s->mean, s->basis, k, f);
         for (int j = 0; j < k; j++)
             z[(size_t)i * (size_t)(k + 1) + (size_t)j] = f[j] / sqrt(s->eig[j] > 0 ? s->eig[j] : 1);
         z[(size_t)i * (size_t)(k + 1) + (size_t)k] = 1.0;
@@ -205,57 +458,169 @@ static int test_accuracy(const subset_state *s, const double *w, double *acc) {
     return rc;
 }
 
+/* Collective: test accuracy of an MLP on the pixels, trained (replicated on every rank) by
+ * subset.mlp_steps full-batch Adam steps on the b selected examples ids; the test set is split
+ * over ranks by fixed chunks of DP_EVAL_CHUNK (a row's output does not depend on the rank count)
+ * and the correct counts summed exactly. */
+static int mlp_accuracy(const subset_state *s, const int64_t *ids, int64_t b, double *acc) {
+    rl_model m = {0};
+    rl_workspace ws = {0};
+    rl_optimizer opt = {0};
+    int c = s->train.classes, batch = (int)(b > DP_EVAL_CHUNK ? b : DP_EVAL_CHUNK);
+    float *x = rl_xmalloc(sizeof(float) * (size_t)b * (size_t)s->train.dim);
+    float *d_out = rl_xmalloc(sizeof(float) * (size_t)b * (size_t)c);
+    int32_t *y = rl_xmalloc(sizeof(int32_t) * (size_t)b);
+    int rc = rl_model_init(&m, s->mlp_spec);
+    rc = rc ? rc : rl_workspace_init(&ws, &m, batch);
+    rc = rc ? rc : rl_opt_init(&opt, RL_OPT_ADAM, m.n_params, s->mlp_lr, 0.0f, 0.0f);
+    if (rc == 0) {
+        rl_model_init_params(&m, s->seed);
+        rl_data_gather(&s->train, ids, (int)b, x, NULL, NULL);
+        for (int64_t i = 0; i < b; i++) // the annotated (clean) labels
+            y[i] = s->train.y_clean[ids[i]];
+    }
+    for (int it = 0; rc == 0 && it < s->mlp_steps; it++) {
+        const float *out = rl_model_forward(&m, &ws, x, (int)b);
+        rl_loss_softmax_ce(out, y, NULL, (int)b, c, 1.0f / (float)b, d_out, NULL);
+        rl_model_zero_grads(&m);
+        rl_model_backward(&m, &ws, d_out, (int)b);
+        rl_opt_step(&opt, m.params, m.grads);
+    }
+    int64_t lo, hi, correct = 0;
+    dp_chunk_range(s->test.n, DP_EVAL_CHUNK, &lo, &hi);
+    for (int64_t start = lo; rc == 0 && start < hi; start += DP_EVAL_CHUNK) {
+        int n = (int)(hi - start < DP_EVAL_CHUNK ? hi - start : DP_EVAL_CHUNK);
+        const float *out =
+            rl_model_forward(&m, &ws, s->test.x + (size_t)start * (size_t)s->test.dim, n);
+        correct += rl_count_correct(out, s->test.y_clean + start, n, c);
+    }
+    rc = comm_any_failed(rc < 0) ? RL_ERR : comm_sum_i64(&correct, 1);
+    *acc = (double)correct / (double)s->test.n;
+    rl_model_free(&m);
+    rl_workspace_free(&ws);
+    rl_opt_free(&opt);
+    free(x);
+    free(d_out);
+    free(y);
+    return rc;
+}
+
+/* The selection's random key, from run.seed. */
+static void select_key(const rl_run *run, uint32_t key[2]) {
+    rl_rng rng = rl_rng_make(run->seed, RL_RNG_SAMPLE);
+    memcpy(key, rng.key, sizeof(uint32_t) * 2);
+}
+
+/* Collective: ProbCover's radius, subset.delta or (0) chosen by purity; before any output. */
+static int probcover_radius(rl_run *run, subset_state *s) {
+    if (s->kind != SUBSET_PROBCOVER && s->kind != SUBSET_PROBCOVER_NORM)
+        return 0;
+    s->delta = rl_cfg_float(run->cfg, "subset.delta");
+    if (s->delta > 0.0)
+        return 0;
+    uint32_t key[2];
+    select_key(run, key);
+    double t0 = rl_now();
+    if (subset_probcover_delta(s->f, s->hi - s->lo, s->k, s->lo, s->train.n, s->train.classes,
+                               rl_cfg_float(run->cfg, "subset.purity"), key, &s->delta) < 0)
+        return RL_ERR;
+    if (comm_rank() == 0)
+        rl_log_info("subset-select: ProbCover radius %.4g (purity %.3g, %.3f s)", s->delta,
+                    rl_cfg_float(run->cfg, "subset.purity"), rl_now() - t0);
+    return 0;
+}
+
+/* Collective: the test accuracies (linear, MLP: NaN if not asked for) of classifiers trained
+ * on the b examples ids with their labels. */
+static int classify(const subset_state *s, const int64_t *ids, int64_t b, double acc[2]) {
+    int rc = 0;
+    acc[0] = acc[1] = NAN;
+    if (s->classifier & CLASSIFIER_LINEAR) {
+        double *w = train_linear(s, ids, b);
+        rc = test_accuracy(s, w, &acc[0]);
+        free(w);
+    }
+    if (rc == 0 && (s->classifier & CLASSIFIER_MLP))
+        rc = mlp_accuracy(s, ids, b, &acc[1]);
+    return rc;
+}
+
+/* Collective: select, classify and record every budget. Nested selectors (subset.h) select once,
+ * for the largest budget, and every budget takes the first B of that selection. */
 static int subset_loop(rl_run *run, subset_state *s) {
     uint32_t key[2];
-    rl_rng rng = rl_rng_make(run->seed, RL_RNG_SAMPLE);
-    memcpy(key, rng.key, sizeof key);
-    for (int bi = 0; bi < s->n_budgets; bi++) {
-        int64_t b = s->budgets[bi], *ids = rl_xmalloc(sizeof(int64_t) * (size_t)b);
-        double t0 = rl_now(), acc = 0.0;
-        int rc = subset_select(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, b, key, ids);
-        double seconds = rl_now() - t0;
+    select_key(run, key);
+    int nested = subset_kind_nested(s->kind);
+    int64_t most = 0, *all = NULL;
+    for (int bi = 0; bi < s->n_budgets; bi++)
+        most = s->budgets[bi] > most ? s->budgets[bi] : most;
+    all = rl_xmalloc(sizeof(int64_t) * (size_t)most);
+    const char *sel = rl_cfg_str(run->cfg, "subset.selector");
+    int rc = 0;
+    double seconds = 0.0;
+    if (nested) {
+        double t0 = rl_now();
+        rc = subset_select(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, most, s->delta,
+                           key, all);
+        seconds = rl_now() - t0;
         comm_max_f64(&seconds, 1);
-        double *w = rc == 0 ? train_linear(s, ids, b) : NULL;
-        rc = rc ? rc : test_accuracy(s, w, &acc);
+        if (comm_rank() == 0)
+            rl_log_info("subset-select: %s selected B=%lld in %.3f s (nested: every budget is a "
+                        "prefix)",
+                        sel, (long long)most, seconds);
+    }
+    for (int bi = 0; rc == 0 && bi < s->n_budgets; bi++) {
+        int64_t b = s->budgets[bi];
+        double acc[2] = {NAN, NAN};
+        if (!nested) {
+            double t0 = rl_now();
+            rc = subset_select(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, b, s->delta,
+                               key, all);
+            seconds = rl_now() - t0;
+            comm_max_f64(&seconds, 1);
+        }
+        rc = rc ? rc : classify(s, all, b, acc);
         int seen[256] = {0}, covered = 0;
         for (int64_t i = 0; i < b; i++)
-            if (s->train.y_clean[ids[i]] < 256 && !seen[s->train.y_clean[ids[i]]]++)
+            if (s->train.y_clean[all[i]] < 256 && !seen[s->train.y_clean[all[i]]]++)
                 covered++;
-        double row[N_METRICS] = {(double)b, acc, (double)covered};
+        double row[N_METRICS] = {(double)b, acc[0], (double)covered, acc[1]};
         rc = rc ? rc : rl_run_record(run, bi, row);
         if (rc == 0 && comm_rank() == 0) {
             float *fid = rl_xmalloc(sizeof(float) * (size_t)b);
             char name[32];
             for (int64_t i = 0; i < b; i++)
-                fid[i] = (float)ids[i];
+                fid[i] = (float)all[i];
             snprintf(name, sizeof name, "selected_%lld", (long long)b);
-            rc = io_results_write_array_f32(run->results, name, fid, (size_t)b, "selector",
-                                            rl_cfg_str(run->cfg, "subset.selector"));
+            rc = io_results_write_array_f32(run->results, name, fid, (size_t)b, "selector", sel);
             free(fid);
-            rl_log_info("subset-select: %s B=%lld test accuracy %.2f %% (%d classes, %.3f s)",
-                        rl_cfg_str(run->cfg, "subset.selector"), (long long)b, 100.0 * acc, covered,
-                        seconds);
+            rl_log_info("subset-select: %s B=%lld test accuracy %.2f %% linear, %.2f %% mlp (%d "
+                        "classes, %.3f s)",
+                        sel, (long long)b, 100.0 * acc[0], 100.0 * acc[1], covered,
+                        nested ? 0.0 : seconds);
         }
-        free(w);
-        free(ids);
-        if (comm_any_failed(rc < 0))
-            return RL_ERR;
+        rc = comm_any_failed(rc < 0) ? RL_ERR : 0;
     }
-    return 0;
+    free(all);
+    return rc;
 }
 
 static int subset_run(rl_run *run) {
     subset_state s;
     memset(&s, 0, sizeof s);
     int rc = comm_any_failed(prepare(run, &s) < 0) ? RL_ERR : 0;
-    rc = rc ? rc : features(&s);
+    rc = rc ? rc : features(&s, run->cfg);
+    rc = rc ? rc : probcover_radius(run, &s);
     rc = rc ? rc : rl_run_start(run, metric_names, N_METRICS);
     rc = rc ? rc : subset_loop(run, &s);
     double explained = 0.0;
     for (int j = 0; rc == 0 && j < s.k; j++)
         explained += s.eig[j];
     if (rc == 0 && comm_rank() == 0)
-        rc = io_results_set_final(run->results, "pca_variance", explained);
+        rc = io_results_set_final(run->results, s.ae_on ? "feature_variance" : "pca_variance",
+                                  explained);
+    if (rc == 0 && comm_rank() == 0 && s.delta > 0.0)
+        rc = io_results_set_final(run->results, "probcover_delta", s.delta);
     rc = rc ? rc : rl_run_finish(run);
     state_free(&s);
     return rc == 1 ? 0 : rc;
@@ -263,13 +628,16 @@ static int subset_run(rl_run *run) {
 
 const rl_experiment rl_experiment_subset_select = {
     .name = "subset-select",
-    .summary = "which pool examples to label: PCA features, norm/coverage selectors, accuracy",
-    .doc = "PCA features of the training pool (label-free), then for each budget of\n"
+    .summary = "which pool examples to label: PCA/autoencoder features, norm/coverage "
+               "selectors, accuracy",
+    .doc = "Label-free features of the training pool (PCA, or an autoencoder trained here,\n"
+           "subset.encoder; cached with subset.feature_cache), then for each budget of\n"
            "subset.budgets the selector subset.selector (random, norm, norm-gs, kcenter,\n"
-           "kcenter-norm, typiclust, typiclust-norm) picks the examples to label; a linear\n"
-           "softmax classifier on their whitened features is trained and evaluated. Selection\n"
-           "is rank-independent.\n"
-           "Metrics per budget: test_acc, classes_covered (selection time logged). Arrays:\n"
+           "kcenter-norm, typiclust, typiclust-norm, probcover, probcover-norm) picks the\n"
+           "examples to label; a linear softmax classifier on their whitened features and/or\n"
+           "an MLP on their pixels is trained and evaluated. Selection is rank-independent.\n"
+           "Metrics per budget: test_acc (linear), mlp_test_acc (MLP on pixels,\n"
+           "subset.classifier), classes_covered (selection time logged). Arrays:\n"
            "selected_B. See experiments/subset-select.md.",
     .default_ini = rl_ini_subset_select,
     .declare = subset_declare,

@@ -16,19 +16,34 @@
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
              double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 
-/* Streams of the selection key: sampling keys keyed by example id, the k-center start. */
-enum { STREAM_SAMPLE = 1, STREAM_START = 2, STREAM_CENTERS = 3 };
+/* Streams of the selection key: sampling keys keyed by example id, the k-center start, k-means
+ * seeds, ProbCover's fill after full coverage and its purity sample. */
+enum {
+    STREAM_SAMPLE = 1,
+    STREAM_START = 2,
+    STREAM_CENTERS = 3,
+    STREAM_FILL = 4,
+    STREAM_PURITY = 5
+};
+
+/* ProbCover: rows per distance block (a block's transposed features stay in the L1 cache). */
+enum { COVER_BLOCK = 256 };
 
 /* TypiClust: neighbours of the typicality, cluster cap (K = min(B, cap)), Lloyd iterations. */
 enum { TYPI_KNN = 20, TYPI_MAX_CLUSTERS = 500, TYPI_ITERS = 20 };
 
 int subset_kind_parse(const char *name) {
-    static const char *const names[] = {"random",       "norm",      "norm-gs",       "kcenter",
-                                        "kcenter-norm", "typiclust", "typiclust-norm"};
+    static const char *const names[] = {"random",         "norm",         "norm-gs",
+                                        "kcenter",        "kcenter-norm", "typiclust",
+                                        "typiclust-norm", "probcover",    "probcover-norm"};
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (strcmp(names[i], name) == 0)
             return i;
     return -1;
+}
+
+int subset_kind_nested(subset_kind kind) {
+    return kind != SUBSET_TYPICLUST && kind != SUBSET_TYPICLUST_NORM;
 }
 
 int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_t n_total, int k,
@@ -141,9 +156,10 @@ static int shards_bcast_row(const shards *s, int64_t id, const double *src, int6
     return comm_bcast(out, sizeof(double) * (size_t)d, owner);
 }
 
-/* Collective: the id of the largest score among unchosen rows, ties to the smallest id. */
+/* Collective: the id of the largest score among unchosen rows, ties to the smallest id; its score
+ * in *best unless best is NULL. */
 static int best_row(const double *score, const char *chosen, int64_t n_mine, int64_t first_id,
-                    int64_t *id) {
+                    int64_t *id, double *best) {
     kern_pair mine = {INFINITY, -1}, top;
     for (int64_t i = 0; i < n_mine; i++)
         if (!chosen[i] && (mine.id < 0 || -score[i] < mine.key)) {
@@ -152,6 +168,8 @@ static int best_row(const double *score, const char *chosen, int64_t n_mine, int
         }
     int rc = comm_select_smallest(&mine, mine.id >= 0 ? 1 : 0, 1, &top);
     *id = top.id;
+    if (best)
+        *best = -top.key;
     return rc;
 }
 
@@ -210,7 +228,7 @@ static int select_greedy(subset_kind kind, const double *f, double *r, const dou
                            : b == 0                 ? nrm2[i]
                                                     : mind[i] * nrm2[i];
             }
-            rc = best_row(score, chosen, n_mine, first_id, &id);
+            rc = best_row(score, chosen, n_mine, first_id, &id, NULL);
         }
         ids[b] = id;
         if (id >= first_id && id < first_id + n_mine)
@@ -390,8 +408,235 @@ static int select_typiclust(subset_kind kind, const float *ff, const double *f, 
     return rc;
 }
 
+/* Squared distance of rows x and y (d), in float, summed over the dimensions in order: the same
+ * bits as sqdist_block's for the pair, either way round (the δ-graph is symmetric). */
+static float sqdist1(const float *x, const float *y, int d) {
+    float s = 0.0f;
+    for (int p = 0; p < d; p++) {
+        float t = x[p] - y[p];
+        s += t * t;
+    }
+    return s;
+}
+
+/* s (m) = squared distances of row x (d) to the m rows of yt (d, m) (transposed), each summed
+ * like sqdist1 (vectorized over the rows; a pair's bits depend only on its two rows). */
+static void sqdist_block(const float *x, const float *yt, int m, int d, float *s) {
+    for (int j = 0; j < m; j++)
+        s[j] = 0.0f;
+    for (int p = 0; p < d; p++) {
+        const float xp = x[p], *y = yt + (size_t)p * (size_t)m;
+        for (int j = 0; j < m; j++) {
+            float t = xp - y[j];
+            s[j] += t * t;
+        }
+    }
+}
+
+/* yt (d, m) = rows [lo, lo + m) of y (·, d), transposed. */
+static void transpose_rows(const float *y, int64_t lo, int m, int d, float *yt) {
+    for (int j = 0; j < m; j++)
+        for (int p = 0; p < d; p++)
+            yt[(size_t)p * (size_t)m + (size_t)j] = y[(size_t)(lo + j) * (size_t)d + (size_t)p];
+}
+
+/* Collective: all (n_total, d) = every rank's rows of f; NULL on failure. */
+static float *gather_rows(const float *f, int64_t n_mine, int d, int64_t first_id,
+                          int64_t n_total) {
+    float *all = rl_xmalloc(sizeof(float) * ((size_t)n_total * (size_t)d + 1));
+    memcpy(all + (size_t)first_id * (size_t)d, f, sizeof(float) * (size_t)n_mine * (size_t)d);
+    if (comm_allgather_blocks(all, sizeof(float) * (size_t)d, first_id, first_id + n_mine) < 0) {
+        free(all);
+        return NULL;
+    }
+    return all;
+}
+
+/* cnt[i] += sign · #{rows of y (m, d) within squared distance d2 of my row i}, in blocks of
+ * COVER_BLOCK rows of y (no (n, m) matrix); with sign < 0 rows whose count is 0 are skipped. */
+static void ball_counts(const float *f, int64_t n_mine, int d, const float *y, int64_t m, float d2,
+                        int sign, int64_t *cnt) {
+    float *yt = rl_xmalloc(sizeof(float) * COVER_BLOCK * (size_t)d), s[COVER_BLOCK];
+    for (int64_t lo = 0; lo < m; lo += COVER_BLOCK) {
+        int w = (int)(m - lo < COVER_BLOCK ? m - lo : COVER_BLOCK);
+        transpose_rows(y, lo, w, d, yt);
+        for (int64_t i = 0; i < n_mine; i++) {
+            if (sign < 0 && cnt[i] == 0)
+                continue;
+            sqdist_block(f + (size_t)i * (size_t)d, yt, w, d, s);
+            int64_t c = 0;
+            for (int j = 0; j < w; j++)
+                c += s[j] <= d2;
+            cnt[i] += sign * c;
+        }
+    }
+    free(yt);
+}
+
+/* Collective: the remaining ids (out, r) drawn without replacement from my unchosen rows, ∝ w
+ * (exponential keys of STREAM_FILL, global smallest-r merge). */
+static int fill_sampled(const double *w, const char *chosen, int64_t n_mine, int64_t first_id,
+                        int64_t r, const uint32_t key[2], int64_t *out) {
+    kern_pair *mine = rl_xmalloc(sizeof(kern_pair) * (size_t)(n_mine + 1));
+    kern_pair *top = rl_xmalloc(sizeof(kern_pair) * (size_t)r);
+    kern_sample_keys(w, (size_t)n_mine, first_id, key, STREAM_FILL, mine);
+    int64_t m = 0;
+    for (int64_t i = 0; i < n_mine; i++)
+        if (!chosen[i])
+            mine[m++] = mine[i];
+    int rc = comm_select_smallest(mine, m, r, top);
+    for (int64_t b = 0; b < r; b++)
+        out[b] = top[b].id;
+    free(mine);
+    free(top);
+    return rc;
+}
+
+/* ProbCover (Yehuda et al. 2022): repeatedly the point whose δ-ball holds the most uncovered
+ * points (norm plug-in: that count × ‖F_i‖; ties to the smallest id); its ball becomes covered.
+ * Counts are exact integers: the initial ball sizes against all gathered rows, then, after each
+ * pick, the newly covered rows (gathered in id order) are subtracted from the counts of their
+ * neighbours. Once everything is covered the rest is sampled (uniform; ∝ ‖F‖ with the norm). */
+static int select_probcover(subset_kind kind, const float *f, const double *nrm2, int64_t n_mine,
+                            int d, int64_t first_id, int64_t n_total, int64_t budget, double delta,
+                            const uint32_t key[2], int64_t *ids) {
+    float d2 = (float)(delta * delta);
+    float *all = gather_rows(f, n_mine, d, first_id, n_total);
+    if (!all)
+        return RL_ERR;
+    int p = comm_size();
+    int64_t *cnt = rl_xcalloc((size_t)n_mine + 1, sizeof(int64_t));
+    int64_t *fresh = rl_xmalloc(sizeof(int64_t) * (size_t)(n_total + 1)); // newly covered ids
+    int64_t *counts = rl_xmalloc(sizeof(int64_t) * (size_t)p);
+    float *rows = rl_xmalloc(sizeof(float) * ((size_t)n_total * (size_t)d + 1)); // their rows
+    char *covered = rl_xcalloc((size_t)n_mine + 1, 1), *chosen = rl_xcalloc((size_t)n_mine + 1, 1);
+    double *w = rl_xmalloc(sizeof(double) * (size_t)(n_mine + 1));
+    ball_counts(f, n_mine, d, all, n_total, d2, 1, cnt);
+    int rc = 0;
+    for (int64_t b = 0; rc == 0 && b < budget; b++) {
+        for (int64_t i = 0; i < n_mine; i++)
+            w[i] = (double)cnt[i] * (kind == SUBSET_PROBCOVER_NORM ? sqrt(nrm2[i]) : 1.0);
+        int64_t id = -1;
+        double best = 0.0;
+        rc = best_row(w, chosen, n_mine, first_id, &id, &best);
+        if (rc == 0 && best <= 0.0) { // all covered: sample the rest
+            for (int64_t i = 0; i < n_mine; i++)
+                w[i] = kind == SUBSET_PROBCOVER_NORM ? sqrt(nrm2[i]) : 1.0;
+            rc = fill_sampled(w, chosen, n_mine, first_id, budget - b, key, ids + b);
+            break;
+        }
+        ids[b] = id;
+        if (id >= first_id && id < first_id + n_mine)
+            chosen[id - first_id] = 1;
+        const float *u = all + (size_t)id * (size_t)d;
+        int64_t mine = 0, off = 0, m = 0;
+        for (int64_t i = 0; i < n_mine; i++)
+            if (!covered[i] && sqdist1(f + (size_t)i * (size_t)d, u, d) <= d2) {
+                covered[i] = 1;
+                fresh[mine++] = first_id + i;
+            }
+        rc = rc ? rc : comm_allgather_i64(&mine, 1, counts);
+        for (int r = 0; rc == 0 && r < p; r++) {
+            off += r < comm_rank() ? counts[r] : 0;
+            m += counts[r];
+        }
+        if (rc)
+            break;
+        memmove(fresh + off, fresh, sizeof(int64_t) * (size_t)mine);
+        rc = comm_allgather_blocks(fresh, sizeof(int64_t), off, off + mine);
+        for (int64_t t = 0; rc == 0 && t < m; t++)
+            memcpy(rows + (size_t)t * (size_t)d, all + (size_t)fresh[t] * (size_t)d,
+                   sizeof(float) * (size_t)d);
+        if (rc == 0)
+            ball_counts(f, n_mine, d, rows, m, d2, -1, cnt);
+    }
+    free(all);
+    free(cnt);
+    free(fresh);
+    free(counts);
+    free(rows);
+    free(covered);
+    free(chosen);
+    free(w);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int subset_probcover_delta(const float *f, int64_t n_mine, int d, int64_t first_id, int64_t n_total,
+                           int clusters, double purity, const uint32_t key[2], double *delta) {
+    if (clusters < 2 || clusters > n_total || !(purity > 0.0 && purity <= 1.0))
+        return rl_fail("subset_probcover_delta: %d clusters for %lld points, purity %g",
+                       "use 2 <= clusters <= the pool and a purity in (0, 1]", clusters,
+                       (long long)n_total, purity);
+    size_t nd = (size_t)n_mine * (size_t)d;
+    int64_t s = n_total < SUBSET_PURITY_SAMPLE ? n_total : SUBSET_PURITY_SAMPLE;
+    double *f64 = rl_xmalloc(sizeof(double) * (nd + 1)),
+           *ones = rl_xmalloc(sizeof(double) * (size_t)(n_mine + 1));
+    double *r = rl_xmalloc(sizeof(double) * (size_t)s);
+    int *assign = rl_xmalloc(sizeof(int) * (size_t)(n_mine + 1));
+    int64_t *size = rl_xmalloc(sizeof(int64_t) * (size_t)clusters);
+    int64_t *sid = rl_xmalloc(sizeof(int64_t) * (size_t)s);
+    int64_t *label = rl_xmalloc(sizeof(int64_t) * (size_t)n_total);
+    float *yt = rl_xmalloc(sizeof(float) * COVER_BLOCK * (size_t)d), dist[COVER_BLOCK];
+    for (size_t t = 0; t < nd; t++)
+        f64[t] = (double)f[t];
+    for (int64_t i = 0; i < n_mine; i++)
+        ones[i] = 1.0;
+    shards sh = {0, NULL};
+    float *all = NULL;
+    int rc = shards_make(&sh, first_id, n_total);
+    rc = rc ? rc : kmeans(f, f64, n_mine, d, first_id, &sh, clusters, key, assign, size);
+    rc = rc ? rc : select_sampled(ones, n_mine, first_id, s, key, STREAM_PURITY, sid);
+    all = rc ? NULL : gather_rows(f, n_mine, d, first_id, n_total);
+    rc = rc ? rc : all ? 0 : RL_ERR;
+    for (int64_t i = 0; i < n_mine; i++)
+        label[first_id + i] = assign[i];
+    rc = rc ? rc : comm_allgather_blocks(label, sizeof(int64_t), first_id, first_id + n_mine);
+    for (int64_t c = 0; c < s; c++)
+        r[c] = -INFINITY; // −(smallest distance to another cluster), maximized over ranks
+    for (int64_t lo = 0; rc == 0 && lo < n_mine; lo += COVER_BLOCK) {
+        int w = (int)(n_mine - lo < COVER_BLOCK ? n_mine - lo : COVER_BLOCK);
+        transpose_rows(f, lo, w, d, yt);
+        for (int64_t c = 0; c < s; c++) {
+            sqdist_block(all + (size_t)sid[c] * (size_t)d, yt, w, d, dist);
+            for (int j = 0; j < w; j++)
+                if (assign[lo + j] != label[sid[c]] && -(double)dist[j] > r[c])
+                    r[c] = -(double)dist[j];
+        }
+    }
+    rc = rc ? rc : comm_max_f64(r, (size_t)s);
+    for (int64_t c = 0; c < s; c++)
+        r[c] = -r[c];
+    qsort(r, (size_t)s, sizeof(double), cmp_double);
+    int64_t q = (int64_t)floor((1.0 - purity) * (double)s);
+    q = q < s ? q : s - 1;
+    float d2 = rc == 0 ? nextafterf((float)r[q], 0.0f) : 0.0f;
+    if (rc == 0 && !(d2 > 0.0f && isfinite(d2)))
+        rc = rl_fail("subset_probcover_delta: no radius gives purity %g (distance to another "
+                     "cluster %g)",
+                     "set the ball radius explicitly (subset.delta) or lower subset.purity", purity,
+                     r[q]);
+    *delta = sqrt((double)d2);
+    free(sh.starts);
+    free(all);
+    free(f64);
+    free(ones);
+    free(r);
+    free(assign);
+    free(size);
+    free(sid);
+    free(label);
+    free(yt);
+    return rc;
+}
+
 int subset_select(subset_kind kind, const float *f, int64_t n_mine, int d, int64_t first_id,
-                  int64_t n_total, int64_t budget, const uint32_t key[2], int64_t *ids) {
+                  int64_t n_total, int64_t budget, double delta, const uint32_t key[2],
+                  int64_t *ids) {
     if (budget < 1 || budget > n_total)
         return rl_fail("subset_select: budget %lld is not in [1, %lld]",
                        "choose a budget no larger than the pool", (long long)budget,
@@ -409,6 +654,11 @@ int subset_select(subset_kind kind, const float *f, int64_t n_mine, int d, int64
         for (int64_t i = 0; i < n_mine; i++)
             nrm2[i] = kind == SUBSET_RANDOM ? 1.0 : sqrt(nrm2[i]);
         rc = select_sampled(nrm2, n_mine, first_id, budget, key, STREAM_SAMPLE, ids);
+    } else if (kind == SUBSET_PROBCOVER || kind == SUBSET_PROBCOVER_NORM) {
+        rc = delta > 0.0 ? select_probcover(kind, f, nrm2, n_mine, d, first_id, n_total, budget,
+                                            delta, key, ids)
+                         : rl_fail("subset_select: ProbCover radius %g is not positive",
+                                   "give a radius > 0 (subset_probcover_delta)", delta);
     } else if (kind == SUBSET_TYPICLUST || kind == SUBSET_TYPICLUST_NORM) {
         rc = shards_make(&sh, first_id, n_total);
         rc = rc ? rc

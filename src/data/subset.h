@@ -26,10 +26,18 @@ typedef enum {
     SUBSET_KCENTER, /* k-center greedy (farthest point), started at a random point */
     SUBSET_KCENTER_NORM, /* k-center, norm plug-in: score d_min(i)·‖F_i‖, start at max ‖F‖ */
     SUBSET_TYPICLUST, /* k-means (K = min(B, 500)); most typical point of least covered cluster */
-    SUBSET_TYPICLUST_NORM /* TypiClust with norm plug-in: score typicality·‖F_i‖ */
+    SUBSET_TYPICLUST_NORM, /* TypiClust with norm plug-in: score typicality·‖F_i‖ */
+    SUBSET_PROBCOVER, /* ProbCover: δ-ball graph; the point covering the most uncovered points */
+    SUBSET_PROBCOVER_NORM /* ProbCover with norm plug-in: score (uncovered in ball)·‖F_i‖ */
 } subset_kind;
 
-/* Parse "random|norm|norm-gs|kcenter|kcenter-norm|typiclust|typiclust-norm"; -1 if unknown. */
+/* Points sampled from the pool to measure the purity of ProbCover's δ-balls when choosing δ
+ * (subset_probcover_delta; Yehuda et al. 2022 take the largest δ with purity ≥ 0.95, K = the
+ * number of classes). */
+#define SUBSET_PURITY_SAMPLE 2000
+
+/* Parse "random|norm|norm-gs|kcenter|kcenter-norm|typiclust|typiclust-norm|probcover|
+ * probcover-norm"; -1 if unknown. */
 int subset_kind_parse(const char *name);
 
 /* Collective: mean (dim), the top k eigenvectors of the pool covariance as basis (dim, k),
@@ -44,10 +52,24 @@ int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
 void subset_features(const float *x, int64_t n, int dim, const float *mean, const float *basis,
                      int k, float *f);
 
+/* 1 if the selection of budget B is the first B ids of the selection of any larger budget (with
+ * the same key and radius): every kind but TypiClust (whose clusters depend on B). */
+int subset_kind_nested(subset_kind kind);
+
+/* Collective: ProbCover's δ for features f (rows as in subset_select): k-means with `clusters`
+ * clusters (as TypiClust's, from key), then r_c = the smallest distance from each of
+ * min(SUBSET_PURITY_SAMPLE, n_total) uniformly sampled points c to a point of another cluster;
+ * a δ-ball is pure iff δ < r_c, so δ = just below the (⌊(1 − purity)·s⌋ + 1)-th smallest r_c:
+ * the largest δ with at least a fraction `purity` of the sampled balls pure. */
+int subset_probcover_delta(const float *f, int64_t n_mine, int d, int64_t first_id, int64_t n_total,
+                           int clusters, double purity, const uint32_t key[2], double *delta);
+
 /* Collective: the budget ids (global, in selection order; for sampled kinds in key order) of the
  * pool whose rows [first_id, first_id + n_mine) this rank holds as features f (n_mine, d).
- * budget <= n_total; key: the selection's random key (from run.seed). */
+ * budget <= n_total; delta: ProbCover's ball radius (> 0; ignored by the other kinds); key: the
+ * selection's random key (from run.seed). */
 int subset_select(subset_kind kind, const float *f, int64_t n_mine, int d, int64_t first_id,
-                  int64_t n_total, int64_t budget, const uint32_t key[2], int64_t *ids);
+                  int64_t n_total, int64_t budget, double delta, const uint32_t key[2],
+                  int64_t *ids);
 
 #endif

@@ -112,4 +112,17 @@ int io_ckpt_read(io_ckpt *c, const char *name, io_type type, int64_t offset, int
                  void *data);
 void io_ckpt_close(io_ckpt *c); /* NULL-safe */
 
+/* ---- feature cache (subset selection; one process each) ---- */
+
+/* Write PATH: /features (n, k) float32, /params (n_params) float32 (what computes the features
+ * of new rows, e.g. an encoder's weights) and the root string attribute "key" naming what made
+ * them; through PATH.tmp, fsync and rename, so readers see a whole file or none. */
+int io_features_write(const char *path, const char *key, const float *f, int64_t n, int k,
+                      const float *params, int64_t n_params);
+/* Read rows [lo, lo + count) of PATH's /features into f (count, k) and /params into params
+ * (n_params): 1 if read, 0 if PATH does not exist, RL_ERR (naming what differs, with a hint) if
+ * its key or shapes are not the caller's, or it cannot be read. */
+int io_features_read(const char *path, const char *key, int64_t n, int k, int64_t lo,
+                     int64_t count, float *f, int64_t n_params, float *params);
+
 #endif

@@ -479,3 +479,101 @@ int io_results_inspect(const char *path) {
     H5Fclose(file);
     return 0;
 }
+
+/* ---- feature cache ---- */
+
+/* Write a whole float32 dataset NAME of rank `rank` with dimensions dims. */
+static int write_f32_set(hid_t file, const char *name, int rank, const hsize_t *dims,
+                         const float *data) {
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t set =
+        H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = set < 0 ? -1 : H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (set >= 0)
+        H5Dclose(set);
+    H5Sclose(space);
+    return rc < 0 ? rl_fail("cannot write /%s", "check disk space", name) : 0;
+}
+
+int io_features_write(const char *path, const char *key, const float *f, int64_t n, int k,
+                      const float *params, int64_t n_params) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0)
+        return rl_fail("cannot create the feature cache %s",
+                       "check that its directory exists "
+                       "and is writable",
+                       tmp);
+    hsize_t fd[2] = {(hsize_t)n, (hsize_t)k}, pd[1] = {(hsize_t)n_params};
+    int rc = write_string_attr(file, "key", key);
+    rc = rc ? rc : write_f32_set(file, "features", 2, fd, f);
+    rc = rc ? rc : write_f32_set(file, "params", 1, pd, params);
+    if (H5Fclose(file) < 0 && rc == 0)
+        rc = rl_fail("cannot close %s", "check disk space", tmp);
+    rc = rc ? rc : io_fsync_file(tmp);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = rl_fail("cannot rename %s to %s", "check the directory", tmp, path);
+    return rc ? rc : io_fsync_dir(dir);
+}
+
+int io_features_read(const char *path, const char *key, int64_t n, int k, int64_t lo, int64_t count,
+                     float *f, int64_t n_params, float *params) {
+    if (!io_path_exists(path))
+        return 0;
+    hid_t file = open_readonly(path);
+    if (file < 0)
+        return RL_ERR;
+    char have[1024] = "";
+    hid_t fset = H5Dopen2(file, "features", H5P_DEFAULT),
+          pset = H5Dopen2(file, "params", H5P_DEFAULT);
+    hid_t fspace = fset < 0 ? -1 : H5Dget_space(fset), pspace = pset < 0 ? -1 : H5Dget_space(pset);
+    hsize_t fd[2] = {0, 0}, pd[1] = {0};
+    int ok = read_string_attr(file, "key", have, sizeof have) == 0 && fspace >= 0 && pspace >= 0 &&
+             H5Sget_simple_extent_ndims(fspace) == 2 && H5Sget_simple_extent_ndims(pspace) == 1;
+    if (ok) {
+        H5Sget_simple_extent_dims(fspace, fd, NULL);
+        H5Sget_simple_extent_dims(pspace, pd, NULL);
+    }
+    int rc = 0;
+    if (!ok)
+        rc = rl_fail("%s is not a feature cache (no key, /features or /params)",
+                     "point the cache key at another file, or delete this one", path);
+    else if (strcmp(have, key) != 0)
+        rc = rl_fail("the feature cache %s was made by \"%s\", not by this run's \"%s\"",
+                     "delete the file to recompute it, or point the cache at another file", path,
+                     have, key);
+    else if (fd[0] != (hsize_t)n || fd[1] != (hsize_t)k || pd[0] != (hsize_t)n_params)
+        rc = rl_fail("the feature cache %s holds (%llu, %llu) features and %llu parameters, not "
+                     "(%lld, %d) and %lld",
+                     "delete the file to recompute it", path, (unsigned long long)fd[0],
+                     (unsigned long long)fd[1], (unsigned long long)pd[0], (long long)n, k,
+                     (long long)n_params);
+    if (rc == 0) {
+        hsize_t start[2] = {(hsize_t)lo, 0}, cnt[2] = {(hsize_t)count, (hsize_t)k};
+        hid_t mem = H5Screate_simple(2, cnt, NULL);
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL);
+        if (H5Dread(fset, H5T_NATIVE_FLOAT, mem, fspace, H5P_DEFAULT, f) < 0 ||
+            H5Dread(pset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params) < 0)
+            rc = rl_fail("cannot read the feature cache %s", "the file may be damaged; delete it",
+                         path);
+        H5Sclose(mem);
+    }
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    if (pspace >= 0)
+        H5Sclose(pspace);
+    if (fset >= 0)
+        H5Dclose(fset);
+    if (pset >= 0)
+        H5Dclose(pset);
+    H5Fclose(file);
+    return rc ? rc : 1;
+}

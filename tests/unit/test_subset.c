@@ -1,8 +1,9 @@
 /* Unit tests of subset selection (src/data/subset.h) on small pools with known answers: PCA axes
  * and variances, random and norm sampling against the exponential keys' definition (zero-norm
  * rows never drawn), Gram–Schmidt diversity skipping a near-duplicate direction, k-center
- * greedy against brute-force farthest points, TypiClust on two clusters, and the norm plug-in in
- * k-center and TypiClust. One rank. */
+ * greedy against brute-force farthest points, TypiClust on two clusters, ProbCover's greedy
+ * coverage (and its fill once all is covered) and radius from purity, and the norm plug-in in
+ * k-center, TypiClust and ProbCover. One rank. */
 #include "kernels/select.h"
 #include "src/data/subset.h"
 #include "tests/unit/harness.h"
@@ -42,7 +43,7 @@ static void sampled_case(subset_kind kind) {
         w[i] = kind == SUBSET_RANDOM ? 1.0 : fabs((double)f[i]);
     }
     int64_t ids[B];
-    CU_ASSERT_EQUAL_FATAL(subset_select(kind, f, N, 1, 0, N, B, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(subset_select(kind, f, N, 1, 0, N, B, 0.0, key, ids), 0);
     kern_pair p[N];
     kern_sample_keys(w, N, 0, key, 1, p); // stream 1: the selector's sampling stream
     kern_select_smallest(p, N, B);
@@ -54,7 +55,7 @@ static void sampled_case(subset_kind kind) {
     /* The whole positive-norm part of the pool when the budget equals its size. */
     if (kind == SUBSET_NORM) {
         int64_t all[30];
-        CU_ASSERT_EQUAL_FATAL(subset_select(kind, f, N, 1, 0, N, 30, key, all), 0);
+        CU_ASSERT_EQUAL_FATAL(subset_select(kind, f, N, 1, 0, N, 30, 0.0, key, all), 0);
         for (int b = 0; b < 30; b++)
             CU_ASSERT(all[b] % 4 != 0);
     }
@@ -72,7 +73,7 @@ static void test_norm_gs(void) {
      * though its norm is smaller; then the span is exhausted and the pool restarts from F. */
     const float f[4 * 2] = {3, 0, 2.9f, 0.1f, 0, 1, 0.5f, 0.5f};
     int64_t ids[3];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_NORM_GS, f, 4, 2, 0, 4, 3, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_NORM_GS, f, 4, 2, 0, 4, 3, 0.0, key, ids), 0);
     CU_ASSERT_EQUAL(ids[0], 0);
     CU_ASSERT_EQUAL(ids[1], 2);
     CU_ASSERT_EQUAL(ids[2], 1); // after the restart: the largest norm left
@@ -86,7 +87,7 @@ static void test_kcenter(void) {
         f[2 * i + 1] = (float)((i * 5) % 13);
     }
     int64_t ids[B];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_KCENTER, f, N, 2, 0, N, B, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_KCENTER, f, N, 2, 0, N, B, 0.0, key, ids), 0);
     for (int b = 1; b < B; b++) { // brute force: farthest from the chosen, ties to smallest id
         double best = -1.0;
         int64_t arg = -1;
@@ -113,13 +114,14 @@ static void test_kcenter_norm(void) {
      * 2 → 256, so 2 (plain k-center would take 0, the farthest). */
     const float f[4] = {0, 1, 2, 10};
     int64_t ids[2];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_KCENTER_NORM, f, 4, 1, 0, 4, 2, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_KCENTER_NORM, f, 4, 1, 0, 4, 2, 0.0, key, ids), 0);
     CU_ASSERT_EQUAL(ids[0], 3);
     CU_ASSERT_EQUAL(ids[1], 2);
-    CU_ASSERT_NOT_EQUAL(subset_select(SUBSET_KCENTER_NORM, f, 4, 1, 0, 4, 5, key, ids), 0);
+    CU_ASSERT_NOT_EQUAL(subset_select(SUBSET_KCENTER_NORM, f, 4, 1, 0, 4, 5, 0.0, key, ids), 0);
     CU_ASSERT_EQUAL(subset_kind_parse("norm-gs"), SUBSET_NORM_GS);
     CU_ASSERT_EQUAL(subset_kind_parse("typiclust-norm"), SUBSET_TYPICLUST_NORM);
-    CU_ASSERT_EQUAL(subset_kind_parse("probcover"), -1);
+    CU_ASSERT_EQUAL(subset_kind_parse("probcover-norm"), SUBSET_PROBCOVER_NORM);
+    CU_ASSERT_EQUAL(subset_kind_parse("probcover-typo"), -1);
 }
 
 static void test_typiclust(void) {
@@ -129,17 +131,80 @@ static void test_typiclust(void) {
      * 0.57, 1.33, 1.71, 1.6), then 101. */
     const float f[8] = {0, 1, 2, 3, 4, 100, 101, 102};
     int64_t ids[2];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST, f, 8, 1, 0, 8, 2, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST, f, 8, 1, 0, 8, 2, 0.0, key, ids), 0);
     CU_ASSERT_EQUAL(ids[0], 2);
     CU_ASSERT_EQUAL(ids[1], 6);
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST_NORM, f, 8, 1, 0, 8, 2, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST_NORM, f, 8, 1, 0, 8, 2, 0.0, key, ids), 0);
     CU_ASSERT_EQUAL(ids[0], 3);
     CU_ASSERT_EQUAL(ids[1], 6);
     /* Another k-means start (another key) finds the same clusters and points. */
     int64_t more[2];
     const uint32_t other[2] = {7, 9};
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST, f, 8, 1, 0, 8, 2, other, more), 0);
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST, f, 8, 1, 0, 8, 2, 0.0, other, more), 0);
     CU_ASSERT(more[0] == 2 && more[1] == 6);
+}
+
+static void test_probcover(void) {
+    /* 1-D: 0, 1, 2, 10, 11, 20 with δ = 1.5. Ball sizes 2, 3, 2, 2, 2, 1: take 1 (covers 0, 1,
+     * 2); then 10 and 11 tie at 2 (take id 3, smallest); then 20 (id 5). Then everything is
+     * covered: the rest is sampled uniformly from the unchosen {0, 2, 4}. */
+    const float f[6] = {0, 1, 2, 10, 11, 20};
+    int64_t ids[5];
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_PROBCOVER, f, 6, 1, 0, 6, 5, 1.5, key, ids), 0);
+    CU_ASSERT(ids[0] == 1 && ids[1] == 3 && ids[2] == 5);
+    CU_ASSERT(ids[3] != ids[4]);
+    for (int b = 3; b < 5; b++)
+        CU_ASSERT(ids[b] == 0 || ids[b] == 2 || ids[b] == 4);
+    /* Norm plug-in, count·|F|: 0, 3, 4, 20, 22, 20 → 11 (id 4; covers 10, 11); then 0, 3, 4,
+     * 0, 0, 20 → 20 (id 5); then 0, 3, 4 → 2 (id 2), although 1 covers as many. */
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_PROBCOVER_NORM, f, 6, 1, 0, 6, 3, 1.5, key, ids), 0);
+    CU_ASSERT(ids[0] == 4 && ids[1] == 5 && ids[2] == 2);
+    /* A radius of 0 is refused. */
+    CU_ASSERT_NOT_EQUAL(subset_select(SUBSET_PROBCOVER, f, 6, 1, 0, 6, 2, 0.0, key, ids), 0);
+}
+
+static void test_probcover_delta(void) {
+    /* Clusters {0..3} and {100..103} (k-means, K = 2, finds them from any start): the closest
+     * points of different clusters are 97 apart, so every ball is pure up to just below 97. */
+    const float f[8] = {0, 1, 2, 3, 100, 101, 102, 103};
+    double delta = 0.0;
+    CU_ASSERT_EQUAL_FATAL(subset_probcover_delta(f, 8, 1, 0, 8, 2, 0.95, key, &delta), 0);
+    CU_ASSERT(delta < 97.0 && delta > 96.999);
+    /* Purity 0.5 allows 4 of the 8 balls to be impure: just below the 5th smallest distance to
+     * the other cluster (3 → 100: 97, 97, 98, 98, then 99). */
+    CU_ASSERT_EQUAL_FATAL(subset_probcover_delta(f, 8, 1, 0, 8, 2, 0.5, key, &delta), 0);
+    CU_ASSERT(delta < 99.0 && delta > 98.999);
+    /* δ = 1.5: balls of 2, 3, 3, 2 in each cluster; 1 wins the tie with 2, 101, 102 (smallest
+     * id) and covers 0, 1, 2; then 101 (3 uncovered; 2 and 3 have 1 left). */
+    int64_t ids[2];
+    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_PROBCOVER, f, 8, 1, 0, 8, 2, 1.5, key, ids), 0);
+    CU_ASSERT(ids[0] == 1 && ids[1] == 5);
+    CU_ASSERT_NOT_EQUAL(subset_probcover_delta(f, 8, 1, 0, 8, 9, 0.95, key, &delta), 0);
+}
+
+static void test_nested(void) {
+    /* Every kind but TypiClust: the selection of a budget is the start of a larger one's
+     * (ProbCover with δ = 4 covers this pool after a few picks, so its sampled fill is checked
+     * too). */
+    enum { N = 40, SMALL = 7, LARGE = 25 };
+    float f[N * 2];
+    for (int i = 0; i < N; i++) {
+        f[2 * i] = (float)((i * 7) % 11);
+        f[2 * i + 1] = (float)((i * 5) % 13);
+    }
+    for (int kind = 0; subset_kind_parse("probcover-norm") >= kind; kind++) {
+        CU_ASSERT_EQUAL(subset_kind_nested((subset_kind)kind),
+                        kind != SUBSET_TYPICLUST && kind != SUBSET_TYPICLUST_NORM);
+        if (!subset_kind_nested((subset_kind)kind))
+            continue;
+        int64_t small[SMALL], large[LARGE];
+        CU_ASSERT_EQUAL_FATAL(
+            subset_select((subset_kind)kind, f, N, 2, 0, N, SMALL, 4.0, key, small), 0);
+        CU_ASSERT_EQUAL_FATAL(
+            subset_select((subset_kind)kind, f, N, 2, 0, N, LARGE, 4.0, key, large), 0);
+        for (int b = 0; b < SMALL; b++)
+            CU_ASSERT_EQUAL(small[b], large[b]);
+    }
 }
 
 static const rl_test tests[] = {
@@ -150,6 +215,9 @@ static const rl_test tests[] = {
     {"k-center greedy matches brute force", test_kcenter},
     {"k-center with the norm plug-in", test_kcenter_norm},
     {"TypiClust picks the most typical point per cluster", test_typiclust},
+    {"ProbCover takes the largest uncovered balls, norm plug-in", test_probcover},
+    {"ProbCover's radius from purity", test_probcover_delta},
+    {"nested selectors: a budget's set starts a larger one's", test_nested},
     {NULL, NULL},
 };
 RL_TEST_SUITE("subset", tests)

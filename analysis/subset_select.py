@@ -1,0 +1,154 @@
+"""Tables and plot of the subset-select grid (experiments/subset-select.md): test accuracy against
+budget for every selector, mean ± std over seeds, for the linear classifier on the features
+(test_acc) and the MLP on the pixels (mlp_test_acc); the norm criterion paired by seed against
+its base selector; classes covered. Reads every complete run directory under the grid
+directories (analysis/subset_select_grid.sh); ProbCover runs with subset.purity other than 0.95
+are labelled with it, e.g. "probcover (purity 0.5)".
+
+    /usr/bin/python3 analysis/subset_select.py [--plot PLOT.png] [GRID_DIR ... (runs/subset-select)]
+
+Prints markdown tables; writes the plot (default analysis/plots/subset-select/accuracy.png).
+"""
+import glob
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import is_complete, read_curves, read_run  # noqa: E402
+
+SELECTORS = ["random", "norm", "norm-gs", "kcenter", "kcenter-norm", "typiclust",
+             "typiclust-norm", "probcover", "probcover-norm"]
+PAIRS = [("norm", "random"), ("kcenter-norm", "kcenter"), ("typiclust-norm", "typiclust"),
+         ("probcover-norm", "probcover")]
+CLASSIFIERS = [("test_acc", "linear on features"), ("mlp_test_acc", "MLP on pixels")]
+
+
+def label(run):
+    sel = run["subset.selector"]
+    if sel.startswith("probcover") and float(run["subset.purity"]) != 0.95:
+        sel += f" (purity {float(run['subset.purity']):g})"
+    return sel
+
+
+def load(grids):
+    rows = []
+    for grid in grids:
+        for path in sorted(glob.glob(os.path.join(grid, "*", "results.h5"))):
+            if not is_complete(path):
+                continue
+            run = read_run(path)
+            wide = read_curves(path).pivot(index="step", columns="metric", values="value")
+            wide["selector"] = label(run)
+            wide["seed"] = int(run["run.seed"])
+            rows.append(wide)
+    df = pd.concat(rows, ignore_index=True)
+    for sel in sorted(df["selector"].unique()):
+        if sel not in SELECTORS:
+            SELECTORS.append(sel)
+            if sel.startswith("probcover-norm"):
+                PAIRS.append((sel, sel.replace("probcover-norm", "probcover")))
+    return df
+
+
+def table(df, metric):
+    budgets = sorted(df["budget"].unique().astype(int))
+    print(f"| selector (seeds) | " + " | ".join(f"B={b}" for b in budgets) + " |")
+    print("|---" * (len(budgets) + 1) + "|")
+    for sel in SELECTORS:
+        part = df[df["selector"] == sel]
+        if part.empty or part[metric].isna().all():
+            continue
+        cells = []
+        for b in budgets:
+            v = 100 * part[part["budget"] == b][metric].dropna()
+            cells.append(f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else
+                         f"{v.mean():.1f}" if len(v) else "")
+        print(f"| {sel} ({part['seed'].nunique()}) | " + " | ".join(cells) + " |")
+    print()
+
+
+def paired(df, metric):
+    budgets = sorted(df["budget"].unique().astype(int))
+    print(f"Norm criterion minus its base, paired by seed ({metric}; mean ± std of the "
+          "difference in points, [seeds better / seeds]):\n")
+    print("| pair | " + " | ".join(f"B={b}" for b in budgets) + " |")
+    print("|---" * (len(budgets) + 1) + "|")
+    for a, b0 in PAIRS:
+        x = df[df["selector"] == a].set_index(["seed", "budget"])[metric]
+        y = df[df["selector"] == b0].set_index(["seed", "budget"])[metric]
+        d = (100 * (x - y)).dropna()
+        if d.empty:
+            continue
+        cells = []
+        for b in budgets:
+            v = d.xs(b, level="budget") if b in d.index.get_level_values("budget") else []
+            cells.append(f"{v.mean():+.1f} ± {v.std(ddof=1):.1f} [{(v > 0).sum()}/{len(v)}]"
+                         if len(v) > 1 else "")
+        print(f"| {a} − {b0} | " + " | ".join(cells) + " |")
+    print()
+
+
+def covered(df):
+    budgets = sorted(df["budget"].unique().astype(int))[:3]
+    print("Classes covered (mean over seeds), B = " + ", ".join(map(str, budgets)) + ": " +
+          "; ".join(f"{sel} " + ", ".join(
+              f"{df[(df['selector'] == sel) & (df['budget'] == b)]['classes_covered'].mean():.1f}"
+              for b in budgets) for sel in SELECTORS if (df["selector"] == sel).any()))
+    print()
+
+
+def color(sel):
+    """One hue per base selector (its norm variant dashed in the same hue)."""
+    family = sel.replace("-norm", "").replace("norm-gs", "gs")
+    hues = {"random": 0, "norm": 0, "gs": 7, "kcenter": 1, "typiclust": 2, "probcover": 3}
+    base = family.split(" ")[0]
+    return plt.cm.tab10(4 if base == "probcover" and "purity" in sel else hues.get(base, 5))
+
+
+def plot(df, path):
+    metrics = [(m, t) for m, t in CLASSIFIERS if df[m].notna().any()]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 4.8), squeeze=False)
+    for ax, (metric, title) in zip(axes[0], metrics):
+        for sel in SELECTORS:
+            part = df[df["selector"] == sel].groupby("budget")[metric]
+            if part.count().sum() == 0:
+                continue
+            mean, std = 100 * part.mean(), 100 * part.std(ddof=1).fillna(0)
+            style = "--" if "norm" in sel else "-"
+            ax.errorbar(mean.index, mean.values, yerr=std.values, label=sel, ls=style,
+                        marker="o", ms=3, capsize=2, color=color(sel))
+        ax.set_xscale("log")
+        ax.set_xlabel("budget B (labelled examples)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"Fashion-MNIST, {title}")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
+
+
+def main():
+    args = sys.argv[1:]
+    out = "analysis/plots/subset-select/accuracy.png"
+    if args[:1] == ["--plot"]:
+        out, args = args[1], args[2:]
+    df = load(args or ["runs/subset-select"])
+    for metric, title in CLASSIFIERS:
+        if df[metric].notna().any():
+            print(f"### {title} ({metric}), test accuracy %, mean ± std over seeds\n")
+            table(df, metric)
+            paired(df, metric)
+    covered(df)
+    plot(df, out)
+
+
+if __name__ == "__main__":
+    main()
