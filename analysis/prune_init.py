@@ -4,13 +4,17 @@ Drineas–Kannan–Mahoney value where it applies.
 
     /usr/bin/python3 analysis/prune_init.py runs/prune-init [PLOT_DIR (analysis/plots/prune-init)]
 
-Prints markdown tables (the ones in experiments/prune-init.md) and writes one PNG per sweep.
+Prints markdown tables (the ones in experiments/prune-init.md) and writes one PNG per sweep, plus
+the convergence of the mean and RMS sketch error over masks towards the DKM value for the cells
+of `synth-bound` with many masks (bound_convergence.png). Cells with several seeds show
+mean ± sample standard deviation over seeds where `spread` is asked for (LeNet).
 Needs Debian's python3-h5py, pandas and matplotlib.
 """
 import glob
 import os
 import sys
 
+import h5py
 import matplotlib
 
 matplotlib.use("Agg")
@@ -49,31 +53,43 @@ def load(out_dir, sweep):
     return df
 
 
-def table(df, value, fmt, selections=SELECTIONS):
-    """Markdown: one block of rows per selection, a row per score, a column per sparsity."""
+def table(df, value, fmt, selections=SELECTIONS, spread=False):
+    """Markdown: one block of rows per selection, a row per score, a column per sparsity; with
+    spread, mean ± sample standard deviation over the runs of a cell (seeds)."""
     sparsities = sorted(df["sparsity"].unique())
     head = "| selection | score | " + " | ".join(f"{100 * s:g} %" for s in sparsities) + " |"
     lines = [head, "|" + "---|" * (2 + len(sparsities))]
-    means = df.groupby(["selection", "score", "sparsity"])[value].mean()
+    groups = df.groupby(["selection", "score", "sparsity"])[value]
+    means, stds = groups.mean(), groups.std()
     for sel in selections:
         for score in SCORES:
             cells = []
             for s in sparsities:
-                v = means.get((sel, score, s), np.nan)
-                cells.append("" if np.isnan(v) else fmt.format(v))
+                v, sd = means.get((sel, score, s), np.nan), stds.get((sel, score, s), np.nan)
+                text = "" if np.isnan(v) else fmt.format(v)
+                if spread and not np.isnan(sd):
+                    text += " ± " + fmt.format(sd)
+                cells.append(text)
             lines.append(f"| {SELECTION_TEXT[sel]} | {score} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def plot(df, value, ylabel, title, path, logy=False, bound=None, selections=SELECTIONS):
+def plot(df, value, ylabel, title, path, logy=False, bound=None, selections=SELECTIONS,
+         spread=False):
+    """One panel per selection, a line per score against density; with spread, a band of
+    ± one sample standard deviation over the runs (seeds) of each point."""
     fig, axes = plt.subplots(1, len(selections), figsize=(3.6 * len(selections), 3.4),
                              sharey=True, squeeze=False)
     for ax, sel in zip(axes[0], selections):
         part = df[df["selection"] == sel]
         for i, score in enumerate(SCORES):
-            s = part[part["score"] == score].groupby("sparsity")[value].mean()
+            g = part[part["score"] == score].groupby("sparsity")[value]
+            s = g.mean()
             if len(s):
                 ax.plot(1 - s.index, s.values, marker="o", ms=3, label=score, color=f"C{i}")
+            if len(s) and spread:
+                sd = g.std().fillna(0)
+                ax.fill_between(1 - s.index, s - sd, s + sd, color=f"C{i}", alpha=0.12, lw=0)
             if bound is not None and sel == "replace-rescale":
                 b = part[part["score"] == score].groupby("sparsity")[bound].mean()
                 ax.plot(1 - b.index, b.values, ls="--", color=f"C{i}", lw=1)
@@ -96,19 +112,160 @@ def plot(df, value, ylabel, title, path, logy=False, bound=None, selections=SELE
 
 def bound_table(df, err_col="sketch_error", bound_col="sketch_bound"):
     """Sampling with replacement and 1/p rescaling: mean measured error (over seeds) against the
-    mean DKM value sqrt(E‖·‖²); and how many single runs came out below it."""
+    mean DKM value sqrt(E‖·‖²); and how many single runs came out below it. An infinite DKM value
+    (some weight on a non-zero column has p = 0) is a bound that does not apply: marked so and
+    left out of the overall verdict (the count of cells where the mean is below it)."""
     part = df[df["selection"] == "replace-rescale"]
     g = part.groupby(["score", "sparsity"])
     rows = ["| score | sparsity | runs | mean error | mean DKM value | mean ≤ DKM | runs ≤ DKM |",
             "|---|---|---|---|---|---|---|"]
-    below_all = True
+    below, finite = 0, 0
     for (score, sp), grp in g:
         err, bnd = grp[err_col].mean(), grp[bound_col].mean()
-        below = int((grp[err_col] <= grp[bound_col]).sum())
-        below_all &= bool(err <= bnd)
+        if not np.isfinite(bnd):
+            rows.append(f"| {score} | {100 * sp:g} % | {len(grp)} | {err:.4g} | ∞ | "
+                        "does not apply (p = 0) | |")
+            continue
+        finite += 1
+        below += bool(err <= bnd)
+        runs_below = int((grp[err_col] <= grp[bound_col]).sum())
         rows.append(f"| {score} | {100 * sp:g} % | {len(grp)} | {err:.4g} | {bnd:.4g} | "
-                    f"{'yes' if err <= bnd else 'NO'} | {below}/{len(grp)} |")
-    return "\n".join(rows), below_all
+                    f"{'yes' if err <= bnd else 'NO'} | {runs_below}/{len(grp)} |")
+    return "\n".join(rows), f"{below} of {finite} cells"
+
+
+def mean_se(x):
+    """Mean and its standard error."""
+    return x.mean(), x.std(ddof=1) / np.sqrt(len(x))
+
+
+def arrays(path, *names):
+    with h5py.File(os.path.join(path, "results.h5"), "r") as f:
+        return [f["arrays/" + name][:] for name in names]
+
+
+def bound_terms(b):
+    """The pieces of the DKM formula for the synth-bound runs (one run.seed, dense training):
+    |w_0| (the magnitude score), ‖X_k‖ (sketch score / magnitude score) and w_T, recovered as
+    params / mask over the runs that kept weight k (the mask stores the 1/(s p) factor); None
+    if a piece is missing (a score not run, or a weight kept by no mask)."""
+    cells = {score: g["path"].iloc[0] for score, g in b.groupby("score")}
+    if "magnitude" not in cells or "sketch" not in cells:
+        return None
+    (w0,), (sk,) = arrays(cells["magnitude"], "scores"), arrays(cells["sketch"], "scores")
+    w_t = np.full(len(w0), np.nan)
+    for path in b["path"]:
+        mask, params = arrays(path, "mask", "params")
+        kept = mask > 0
+        w_t[kept] = params[kept] / mask[kept]
+    spec = b["model.spec"].iloc[0]  # mlp:D-1: D weights, then the bias
+    if not (spec.startswith("mlp:") and spec.endswith("-1") and spec.count("-") == 1):
+        return None
+    n = int(spec[4:-2])
+    if np.isnan(w_t[:n]).any():
+        return None
+    return w0[:n], sk[:n] / w0[:n], w_t[:n]
+
+
+def seen_share(w, xnorm, score, draws, masks):
+    """The expected fraction of E‖e‖² that `masks` masks of `draws` draws each typically see.
+    One draw of weight k (probability p_k) adds z = X_k w_k / p_k, and E‖e‖² is (E‖z‖² −
+    ‖Xw‖²)/s with E‖z‖² = Σ_k ‖X_k‖² w_k² / p_k: the part of that sum from the largest ‖z‖²
+    whose total probability is below 1/(masks·draws) is typically absent from the masks drawn
+    (and rarely, when present, far too large): a heavy tail makes the mean of ‖e‖² over masks
+    fall short of DKM² by about that part."""
+    p = score / score.sum()
+    c = xnorm ** 2 * w ** 2 / p  # contribution of k to E‖z‖²; ‖z‖² = c_k / p_k
+    order = np.argsort(-c / p)
+    rare = order[np.cumsum(p[order]) < 1 / (masks * draws)]
+    return 1 - c[rare].sum() / c.sum()
+
+
+def bound_masks_table(b, terms):
+    """synth-bound cells: ‖e‖ / DKM per mask after training (w_T) and at initialization (w_0):
+    mean (± SE), RMS, mean of the square (± SE; the identity says 1; beside it the part of DKM²
+    that this many masks typically see, see seen_share), masks at or below DKM."""
+    typ = "" if terms is None else " (typical)"
+    rows = [f"| score | sparsity | masks | DKM (w_T) | w_T: mean r | w_T: RMS r | "
+            f"w_T: mean r²{typ} | w_T: masks r ≤ 1 | w_0: mean r | w_0: RMS r | "
+            f"w_0: mean r²{typ} |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (score, sp), g in b.groupby(["score", "sparsity"]):
+        cells = []
+        for err, bnd in [("sketch_error", "sketch_bound"), ("init_sketch_error",
+                                                           "init_sketch_bound")]:
+            r = (g[err] / g[bnd]).to_numpy()
+            (m, m_se), (q, q_se) = mean_se(r), mean_se(r ** 2)
+            typical = ""
+            if terms is not None and score != "random":  # random: p changes with the mask
+                w0, xnorm, w_t = terms
+                n = len(w0)
+                (scores,) = arrays(g["path"].iloc[0], "scores")
+                share = seen_share(w_t if err == "sketch_error" else w0, xnorm, scores[:n],
+                                   g["draws"].iloc[0], len(g))
+                typical = f" ({share:.2f})"
+            cells += [f"{m:.2f} ± {m_se:.2f}", f"{np.sqrt(q):.2f}",
+                      f"{q:.2f} ± {q_se:.2f}{typical}"]
+            if err == "sketch_error":
+                cells.append(f"{int((r <= 1).sum())}/{len(r)}")
+        rows.append(f"| {score} | {100 * sp:g} % | {len(g)} | {g['sketch_bound'].mean():.4g} | "
+                    + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def bound_convergence(b, path, min_masks=200):
+    """Cells of synth-bound with at least min_masks masks and one DKM value (scores that do not
+    change with the mask seed): the running mean and RMS of the sketch error over the first n
+    masks (in mask_seed order) against the DKM value, as a table at a few n and a plot; the share
+    of masks above t × DKM against Markov's 1/t²."""
+    b = b.assign(mask_seed=b["prune.mask_seed"].astype(int))
+    cells = [(k, g.sort_values("mask_seed")) for k, g in b.groupby(["score", "sparsity"])
+             if len(g) >= min_masks and np.ptp(g["sketch_bound"]) == 0]
+    if not cells:
+        return
+    rows = ["| score | sparsity | masks n | mean error | RMS error | DKM value | "
+            "mean / DKM (± SE) | RMS / DKM | mean sq. error / DKM² (± SE) | masks ≤ DKM |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    tails = ["| score | sparsity | masks | > 1.5 DKM | > 2 DKM | > 3 DKM | > 5 DKM |",
+             "|---|---|---|---|---|---|---|"]
+    fig, axes = plt.subplots(1, len(cells), figsize=(4.6 * len(cells), 3.6), squeeze=False)
+    for ax, ((score, sp), g) in zip(axes[0], cells):
+        e = g["sketch_error"].to_numpy()
+        dkm = g["sketch_bound"].iloc[0]
+        n = np.arange(1, len(e) + 1)
+        run_mean = np.cumsum(e) / n
+        run_rms = np.sqrt(np.cumsum(e ** 2) / n)
+        for k in [x for x in (20, 50, 100, 200, 300, 500, 1000) if x < len(e)] + [len(e)]:
+            (m, m_se), (q, q_se) = mean_se(e[:k] / dkm), mean_se((e[:k] / dkm) ** 2)
+            rows.append(f"| {score} | {100 * sp:g} % | {k} | {run_mean[k - 1]:.4g} | "
+                        f"{run_rms[k - 1]:.4g} | {dkm:.4g} | {m:.2f} ± {m_se:.2f} | "
+                        f"{run_rms[k - 1] / dkm:.2f} | {q:.2f} ± {q_se:.2f} | "
+                        f"{int((e[:k] <= dkm).sum())}/{k} |")
+        tails.append(f"| {score} | {100 * sp:g} % | {len(e)} | " + " | ".join(
+            f"{100 * np.mean(e > t * dkm):.1f} % (≤ {100 / t ** 2:.0f} %)" for t in (1.5, 2, 3, 5))
+            + " |")
+        ax.plot(n, run_rms / dkm, label="RMS error (running)", color="C0")
+        ax.plot(n, run_mean / dkm, label="mean error (running)", color="C1")
+        ax.axhline(1, color="k", ls="--", lw=1, label="DKM value")
+        ax.scatter(n, e / dkm, s=4, color="C7", alpha=0.4, label="single masks")
+        ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xlabel("number of masks n")
+        ax.set_title(f"{score}, {100 * sp:g} % sparsity (DKM {dkm:.4g})", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("sketch error / DKM value")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle("synthetic least squares, w_T of run.seed 1: sketch error over masks "
+                 "(sampling with replacement, 1/p)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print("\nRunning mean and RMS over the first n masks (mask_seed 101, 102, ...):\n")
+    print("\n".join(rows))
+    print("\nShare of masks whose error exceeds t × DKM (in brackets Markov's bound "
+          "P(‖e‖² > t² E‖e‖²) ≤ 1/t², which the DKM identity gives for a single mask):\n")
+    print("\n".join(tails))
+    print(f"\n![sketch error over masks against the DKM value]({path})")
 
 
 def main():
@@ -128,7 +285,7 @@ def main():
             print(f"\nMeasured error against the DKM value {when}, sampling with replacement "
                   "and 1/p:\n")
             print(text)
-            print(f"\nMean measured error below the DKM value everywhere: {ok}")
+            print(f"\nMean measured error at or below a finite DKM value in {ok}.")
         print("\nTest loss (½ squared error) of m⊙w_T (not for rescaled masks: their losses "
               "overflow the fixed-point evaluation sum):\n")
         print(table(d, "test_loss", "{:.4g}", ["topk", "sample", "replace"]))
@@ -139,17 +296,18 @@ def main():
     b = load(out_dir, "synth-bound")
     if b is not None:
         print("\n## Synthetic least squares: the DKM value against many masks of one run\n")
-        print("run.seed = 1 (one w_0, one w_T); prune.mask_seed = 101..120 (20 masks sampled with "
-              "replacement, rescaled by 1/p):\n")
-        rows = ["| score | sparsity | masks | mean error | RMS error | DKM value | RMS / DKM | "
-                "masks ≤ DKM |", "|---|---|---|---|---|---|---|---|"]
-        for (score, sp), grp in b.groupby(["score", "sparsity"]):
-            e, bnd = grp["sketch_error"], grp["sketch_bound"].mean()
-            rms = float(np.sqrt((e ** 2).mean()))
-            rows.append(f"| {score} | {100 * sp:g} % | {len(grp)} | {e.mean():.4g} | {rms:.4g} | "
-                        f"{bnd:.4g} | {rms / bnd:.2f} | "
-                        f"{int((e <= grp['sketch_bound']).sum())}/{len(grp)} |")
-        print("\n".join(rows))
+        print("run.seed = 1 (one w_0, one w_T), masks prune.mask_seed = 101, 102, ... sampled "
+              "with replacement and rescaled by 1/p. Per mask the ratio r = ‖e‖ / DKM (DKM "
+              "computed with the p that mask was drawn with; for `random` p itself is random, "
+              "so the DKM value varies with the mask: its mean is shown). The identity says "
+              "E r² = 1, hence E r ≤ 1 (Jensen). ± one standard error over masks.\n")
+        print("The first 20 masks of each cell (the `bound` task with its default MASKS):\n")
+        terms = bound_terms(b)
+        print(bound_masks_table(b[b["prune.mask_seed"].astype(int) <= 120], terms))
+        if b.groupby(["score", "sparsity"]).size().max() > 20:
+            print("\nAll masks present:\n")
+            print(bound_masks_table(b, terms))
+        bound_convergence(b, os.path.join(plot_dir, "bound_convergence.png"))
     m = load(out_dir, "synth-masked")
     if m is not None:
         print("\n## Synthetic least squares, masked training\n")
@@ -165,19 +323,29 @@ def main():
         if f is None:
             continue
         sels = [s for s in SELECTIONS if s in set(f["selection"])]
+        seeds = sorted(f["run.seed"].astype(int).unique())
+        spread = len(seeds) > 1
         print(f"\n## Fashion-MNIST: {title}\n")
-        print("Test accuracy (%):\n")
+        print("Test accuracy (%)" + (f", mean ± sample std over seeds {seeds}" if spread else "")
+              + ":\n")
         f["acc"] = 100 * f["test_acc"]
-        print(table(f, "acc", "{:.1f}", sels))
+        print(table(f, "acc", "{:.1f}", sels, spread=spread))
         if sweep == "softmax-dense":
             print("\nRelative sketch error of the logits ‖X(M⊙W)ᵀ − XWᵀ‖ / ‖XWᵀ‖:\n")
             print(table(f, "sketch_rel_error", "{:.3g}", sels))
             text, ok = bound_table(f)
             print("\nMeasured error against the DKM value (sampling with replacement, 1/p):\n")
             print(text)
-            print(f"\nMean measured error below the DKM value everywhere: {ok}")
-        plot(f, "acc", "test accuracy (%)", "Fashion-MNIST: " + title,
-             os.path.join(plot_dir, sweep.replace("-", "_") + "_acc.png"), selections=sels)
+            print(f"\nMean measured error at or below a finite DKM value in {ok}.")
+            sb = load(out_dir, "softmax-bound")
+            if sb is not None:
+                print("\nMany masks of one run (`softmax-bound`: run.seed 1, prune.mask_seed "
+                      "101, 102, ...; r = ‖e‖_F / DKM per mask, as for the synthetic task):\n")
+                print(bound_masks_table(sb, None))
+        plot(f, "acc", "test accuracy (%)", "Fashion-MNIST: " + title + (
+             f" (mean ± std over {len(seeds)} seeds)" if spread else ""),
+             os.path.join(plot_dir, sweep.replace("-", "_") + "_acc.png"), selections=sels,
+             spread=spread)
 
 
 if __name__ == "__main__":
