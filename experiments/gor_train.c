@@ -201,8 +201,7 @@ static int gor_run(rl_run *run) {
 
 const rl_experiment rl_experiment_gor_train = {
     .name = "gor-train",
-    .summary = "training, adapter fine-tuning and adversarial training with group "
-               "orthogonalization regularization (GOR)",
+    .summary = "group orthogonalization (GOR) vs SO: training, LoRA adapters, PGD-AT",
     .doc = "Trains model.spec with λ·Σ_g ‖W_g W_gᵀ − I‖²_F added to the loss (gor.method=gor:\n"
            "the filters of each conv layer in gor.groups groups, gor.grouping inter or intra;\n"
            "so: one group; none). gor.adapt=true instead trains LoRA adapters (gor.lora_rank)\n"

@@ -1,4 +1,4 @@
-/* Experiment `train`: first-order, data-parallel training (SGD or Adam) of an MLP.
+/* Experiment `train`: first-order, data-parallel training (SGD or Adam) of an MLP or a CNN.
  *
  * The data-parallel machinery (exact chunked step, evaluation, checkpoints, resume) lives in
  * experiments/dp.c; this file names the metrics and records them. Metrics per epoch: train loss
@@ -27,7 +27,7 @@ static int train_run(rl_run *run) {
 
 const rl_experiment rl_experiment_train = {
     .name = "train",
-    .summary = "first-order data-parallel training (SGD/Adam) of an MLP; saves the model",
+    .summary = "first-order data-parallel training (SGD/Adam) of an MLP or CNN; saves the model",
     .doc = "Trains model.spec on data.name with train.optim for train.epochs epochs. Each batch\n"
            "is cut into chunks of train.chunk examples that the ranks share; gradients are\n"
            "summed in fixed point, so results are bit-identical on any number of ranks.\n"
