@@ -4,10 +4,12 @@
  * over all cases in turn), GFLOP/s (3·rows·s·cols flops: per group SYRK s²·cols + GEMM
  * 2·s²·cols), and the saving SO / GOR(G) beside the flop ratio G.
  *
- *     OPENBLAS_NUM_THREADS=1 taskset -c 1 build/bench_gor_penalty
+ *     OPENBLAS_NUM_THREADS=1 taskset -c 1 build/bench_gor_penalty      (no arguments)
  */
+#include "bench/args.h"
 #include "kernels/gor.h"
 #include "kernels/kernels.h"
+#include "src/core/error.h"
 #include "src/core/log.h"
 
 #include <math.h>
@@ -57,7 +59,13 @@ static void bench_time(bench_case *c, int n) {
         }
 }
 
-int main(void) {
+static const char usage[] =
+    "usage: bench_gor_penalty   (no arguments; the layer shapes and group counts are fixed)\n";
+
+int main(int argc, char **argv) {
+    int args = bench_args(argc, argv, usage, NULL, NULL, 0);
+    if (args != 0)
+        return args > 0 ? 0 : 2;
     static const uint32_t key[2] = {0x9e3779b9u, 0x7f4a7c15u};
     const struct {
         int rows, cols;
@@ -68,9 +76,9 @@ int main(void) {
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
         const int rows = layers[l].rows, cols = layers[l].cols;
         const size_t n = (size_t)rows * cols;
-        float *w = malloc(n * sizeof(float)), *grad = calloc(n, sizeof(float));
+        float *w = rl_xmalloc(n * sizeof(float)), *grad = rl_xcalloc(n, sizeof(float));
         /* G = 1 needs the most scratch */
-        float *scratch = malloc(kern_gor_scratch_floats(rows, cols, 1) * sizeof(float));
+        float *scratch = rl_xmalloc(kern_gor_scratch_floats(rows, cols, 1) * sizeof(float));
         kern_fill_uniform(w, n, key, (uint32_t)l, -0.05f, 0.05f);
         printf("%s: W (%d, %d), penalty + gradient per call\n", layers[l].what, rows, cols);
         printf("  G    s   inter ms  GFLOP/s  SO/GOR  flop ratio   intra ms\n");

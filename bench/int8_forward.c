@@ -5,6 +5,7 @@
  *
  *     OPENBLAS_NUM_THREADS=1 build/bench_int8_forward      # RANKLAB_KERNEL=avx2 to force one
  */
+#include "bench/args.h"
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
 #include "src/core/log.h"
@@ -54,7 +55,14 @@ static double bench_time(const bench_case *b) {
     return best;
 }
 
-int main(void) {
+static const char usage[] =
+    "usage: bench_int8_forward   (no arguments; the shapes are fixed)\n"
+    "RANKLAB_KERNEL=ref|avx2|avx512vnni picks the int8 kernel, if this CPU supports it.\n";
+
+int main(int argc, char **argv) {
+    int args = bench_args(argc, argv, usage, NULL, NULL, 0);
+    if (args != 0)
+        return args > 0 ? 0 : 2;
     static const int batches[] = {16, 64, 128, 256}, ks[] = {784, 256};
     static const char *const names[] = {"avx512vnni", "avx2"};
     const int n = 256, max_m = 256, max_k = 784;

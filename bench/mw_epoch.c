@@ -3,6 +3,7 @@
  * bench/peers/epoch_torch.py (bench/run_mw.sh).
  * Usage: bench_mw_epoch [SPEC] [BATCH] [TRAIN_LIMIT] [CHUNK] [EPOCHS]
  *        (defaults mlp:784-256-256-10 128 20000 32 3); prints the best epoch time. */
+#include "bench/args.h"
 #include "experiments/dp.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -12,31 +13,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+static const char usage[] =
+    "usage: bench_mw_epoch [SPEC] [BATCH] [TRAIN_LIMIT] [CHUNK] [EPOCHS]\n"
+    "  SPEC         model.spec, default mlp:784-256-256-10\n"
+    "  BATCH        train.batch, examples per step, default 128\n"
+    "  TRAIN_LIMIT  data.train_limit, Fashion-MNIST training examples (0: all), default 20000\n"
+    "  CHUNK        train.chunk, examples per gradient chunk, default 32\n"
+    "  EPOCHS       train.epochs, timed epochs, default 3\n"
+    "Each is checked like the config key it sets (ranklab run train --help).\n";
+
+/* The positional arguments, in order, and the benchmark's own defaults for two of them. */
+static const char *const key_names[] = {"model.spec", "train.batch", "data.train_limit",
+                                        "train.chunk", "train.epochs"};
+static const char *const bench_defaults[] = {"data.train_limit=20000", "train.epochs=3"};
+
 int main(int argc, char **argv) {
-    if (comm_init(&argc, &argv) < 0)
-        return 1;
-    const char *spec = argc > 1 ? argv[1] : "mlp:784-256-256-10";
-    int batch = argc > 2 ? atoi(argv[2]) : 128;
-    int limit = argc > 3 ? atoi(argv[3]) : 20000;
-    int chunk = argc > 4 ? atoi(argv[4]) : 32;
-    int epochs = argc > 5 ? atoi(argv[5]) : 3;
-    char kv[4][96];
-    snprintf(kv[0], sizeof kv[0], "model.spec=%s", spec);
-    snprintf(kv[1], sizeof kv[1], "train.batch=%d", batch);
-    snprintf(kv[2], sizeof kv[2], "data.train_limit=%d", limit);
-    snprintf(kv[3], sizeof kv[3], "train.chunk=%d", chunk);
-    rl_config *cfg = rl_cfg_new();
-    dp_declare_config(cfg);
-    int rc = 0;
-    for (int i = 0; i < 4 && rc == 0; i++)
-        rc = rl_cfg_set_override(cfg, kv[i]);
-    dp_trainer t;
-    rc = rc ? rc : rl_cfg_resolve(cfg);
-    rc = rc ? rc : dp_trainer_init(&t, cfg, 1);
-    if (rc < 0) {
+    if (comm_init(&argc, &argv) < 0) {
         rl_error_print();
         return 1;
     }
+    rl_config *cfg = rl_cfg_new();
+    dp_declare_config(cfg);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof bench_defaults / sizeof bench_defaults[0]; i++)
+        rc = rl_cfg_set_override(cfg, bench_defaults[i]);
+    int args = rc < 0 ? rc : bench_args(argc, argv, usage, cfg, key_names, 5);
+    dp_trainer t;
+    if (args == 0 && dp_trainer_init(&t, cfg, 1) < 0) {
+        rl_error_print();
+        dp_trainer_free(&t);
+        args = RL_ERR;
+    }
+    if (args != 0) {
+        rl_cfg_free(cfg);
+        comm_finalize();
+        return args > 0 ? 0 : 2;
+    }
+    const char *spec = rl_cfg_str(cfg, "model.spec");
+    int batch = (int)rl_cfg_int(cfg, "train.batch"), chunk = (int)rl_cfg_int(cfg, "train.chunk");
+    int64_t epochs = rl_cfg_int(cfg, "train.epochs");
     rl_rng shuffle = rl_rng_make(1, RL_RNG_SHUFFLE);
     double best = 1e30;
     for (int e = 0; e < epochs && rc == 0; e++) {
@@ -52,7 +67,9 @@ int main(int argc, char **argv) {
                        (double)t.train.n);
         t.epoch_loss = 0;
     }
-    if (comm_rank() == 0)
+    if (rc < 0)
+        rl_error_print();
+    else if (comm_rank() == 0)
         printf("epoch %s batch %d chunk %d n %lld: %.3f s\n", spec, batch, chunk,
                (long long)t.train.n, best);
     dp_trainer_free(&t);

@@ -2,10 +2,12 @@
  * perturbation regeneration rate, int8 vs fp32 forward of the same MLP, peak memory of a
  * zero-order step vs a forward pass, bytes exchanged per step vs parameter count.
  * Usage: bench_zo [SPEC] [BATCH] [STEPS]   (defaults mlp:784-256-256-10 64 200) */
+#include "bench/args.h"
 #include "experiments/zo.h"
 #include "kernels/int8.h"
 #include "kernels/perturb.h"
 #include "src/comm/comm.h"
+#include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
 #include "src/core/rng.h"
@@ -18,6 +20,20 @@
 #include <string.h>
 
 #define RL_FIXED_ONE(v) ((int64_t)llrint(ldexp((v), RL_FIXED_FRAC_BITS)))
+#define INT8_MAX_BATCH 256 /* the int8 vs fp32 comparison runs batches of 16 .. 256 */
+
+static const char usage[] =
+    "usage: bench_zo [SPEC] [BATCH] [STEPS]\n"
+    "  SPEC   an mlp: model spec (it is quantized too), default mlp:784-256-256-10\n"
+    "  BATCH  examples per forward pass of the MeZO step, 1..65536, default 64\n"
+    "  STEPS  timed forward passes and MeZO steps, 1..1000000, default 200\n";
+
+static const rl_cfg_spec keys[] = {
+    {"bench.spec", RL_CFG_STRING, "mlp:784-256-256-10", 0, -1, NULL, 0, "model spec (mlp:)"},
+    {"bench.batch", RL_CFG_INT, "64", 1, 65536, NULL, 0, "examples per forward pass"},
+    {"bench.steps", RL_CFG_INT, "200", 1, 1e6, NULL, 0, "timed repetitions"},
+};
+static const char *const key_names[] = {"bench.spec", "bench.batch", "bench.steps"};
 
 typedef struct {
     rl_model *m;
@@ -38,26 +54,49 @@ static int64_t mlp_loss(void *ctx_, const void *params) {
 
 static void fill_batch(float *x, int32_t *y, int batch, int dim, int classes) {
     rl_rng r = rl_rng_make(5, RL_RNG_SYNTH_DATA);
-    for (int i = 0; i < batch * dim; i++)
+    for (size_t i = 0; i < (size_t)batch * (size_t)dim; i++)
         x[i] = (float)rl_rng_uniform(r, 1, (uint32_t)i);
     for (int i = 0; i < batch; i++)
         y[i] = (int32_t)(i % classes);
 }
 
 int main(int argc, char **argv) {
-    if (comm_init(&argc, &argv) < 0)
+    if (comm_init(&argc, &argv) < 0) {
+        rl_error_print();
         return 1;
-    const char *spec = argc > 1 ? argv[1] : "mlp:784-256-256-10";
-    int batch = argc > 2 ? atoi(argv[2]) : 64;
-    int steps = argc > 3 ? atoi(argv[3]) : 200;
-    rl_model m;
-    rl_workspace ws;
-    if (rl_model_init(&m, spec) < 0 || rl_workspace_init(&ws, &m, 256) < 0)
-        return 1;
+    }
+    rl_config *cfg = rl_cfg_new();
+    rl_cfg_declare(cfg, keys, sizeof keys / sizeof keys[0]);
+    int args = bench_args(argc, argv, usage, cfg, key_names, 3);
+    if (args != 0) {
+        rl_cfg_free(cfg);
+        comm_finalize();
+        return args > 0 ? 0 : 2;
+    }
+    const char *spec = rl_cfg_str(cfg, "bench.spec");
+    int batch = (int)rl_cfg_int(cfg, "bench.batch");
+    int steps = (int)rl_cfg_int(cfg, "bench.steps");
+    /* the buffers hold the larger of the MeZO batch and the int8 comparison's batches */
+    int rows = batch > INT8_MAX_BATCH ? batch : INT8_MAX_BATCH;
+    rl_model m = {0};
+    rl_workspace ws = {0};
+    int rc = rl_model_init(&m, spec);
+    if (rc == 0 && !rl_model_is_mlp(&m))
+        rc = rl_fail("SPEC %s has layers other than dense and relu",
+                     "bench_zo quantizes the model: give an mlp: spec", spec);
+    rc = rc ? rc : rl_workspace_init(&ws, &m, rows);
+    if (rc < 0) {
+        rl_error_print();
+        fputs(usage, stderr);
+        rl_model_free(&m);
+        rl_cfg_free(cfg);
+        comm_finalize();
+        return 2;
+    }
     rl_model_init_params(&m, 1);
-    float *x = malloc(sizeof(float) * 256 * (size_t)m.in_dim);
-    int32_t *y = malloc(sizeof(int32_t) * 256);
-    fill_batch(x, y, 256, m.in_dim, m.out_dim);
+    float *x = rl_xmalloc(sizeof(float) * (size_t)rows * (size_t)m.in_dim); // (rows, in_dim)
+    int32_t *y = rl_xmalloc(sizeof(int32_t) * (size_t)rows);                // (rows)
+    fill_batch(x, y, rows, m.in_dim, m.out_dim);
     mlp_batch ctx = {&m, &ws, x, y, batch};
     printf("bench_zo: %s (%zu parameters), batch %d, int8 kernels: %s\n", spec, m.n_params,
            batch, kern_int8_isa());
@@ -96,9 +135,9 @@ int main(int argc, char **argv) {
 
     /* 2. regeneration rate per core */
     size_t n = 1 << 24;
-    int8_t *codes = calloc(n, 1), *out = malloc(n);
-    float *v = calloc(n, sizeof(float));
-    int32_t *votes = calloc(n, sizeof(int32_t));
+    int8_t *codes = rl_xcalloc(n, 1), *out = rl_xmalloc(n);
+    float *v = rl_xcalloc(n, sizeof(float));
+    int32_t *votes = rl_xcalloc(n, sizeof(int32_t));
     struct {
         const char *name;
         int which;
@@ -130,10 +169,11 @@ int main(int argc, char **argv) {
     rl_qmodel q;
     rl_qmodel_options qo = {8, RL_QTRAIN_LAST, 0, 0.1f, 1};
     rl_qworkspace qws;
-    if (rl_qmodel_quantize(&q, &m, &qo, x, 256) < 0 || rl_qworkspace_init(&qws, &q, 256) < 0)
-        return 1;
+    if (rl_qmodel_quantize(&q, &m, &qo, x, INT8_MAX_BATCH) < 0 ||
+        rl_qworkspace_init(&qws, &q, INT8_MAX_BATCH) < 0)
+        comm_fatal_stored_error();
     printf("batch   fp32 ms   int8 ms   int8 speed-up\n");
-    int batches[4] = {16, 64, 128, 256};
+    int batches[4] = {16, 64, 128, INT8_MAX_BATCH};
     for (int b = 0; b < 4; b++) {
         int reps = 4000 / batches[b] + 20;
         t0 = rl_now();
@@ -151,7 +191,7 @@ int main(int argc, char **argv) {
     printf("parameters   K   bytes exchanged per step\n");
     size_t sizes[3] = {2570, 269322, 10000000};
     for (int s = 0; s < 3; s++) {
-        int8_t *c = calloc(sizes[s], 1);
+        int8_t *c = rl_xcalloc(sizes[s], 1);
         zo_options o = {0};
         o.method = ZO_ZOQO;
         o.perturbations = 8;
@@ -174,6 +214,7 @@ int main(int argc, char **argv) {
     rl_model_free(&m);
     free(x);
     free(y);
+    rl_cfg_free(cfg);
     comm_finalize();
     return 0;
 }

@@ -1,7 +1,8 @@
-/* The pretrained model experiments start from: a finished `train` run, or one pretrained now
- * (see base_model.h). */
+/* The pretrained model experiments start from: a finished `train` run, or one pretrained now;
+ * and whether a model fits the data (see base_model.h). */
 #include "experiments/base_model.h"
 #include "experiments/experiment.h"
+#include "src/core/digest.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 
@@ -33,8 +34,12 @@ int base_model_pretrain(const rl_config *cfg, int64_t epochs, char *base_dir, si
     if (rc == 0) {
         rl_run run;
         rl_run_init(&run, &rl_experiment_train, tc, NULL);
-        rl_log_info("pretraining the base model in %s", run.run_dir);
-        rc = rl_experiment_train.run(&run);
+        /* Runs started together (cells of a sweep) share this pretraining: one computes it,
+         * the others wait for it and find it complete. */
+        rc = rl_run_lock(&run, 1);
+        if (rc == 0)
+            rl_log_info("pretraining the base model in %s", run.run_dir);
+        rc = rc ? rc : rl_experiment_train.run(&run);
         snprintf(base_dir, size, "%s", run.run_dir);
         rl_run_free(&run);
     }
@@ -66,9 +71,46 @@ int base_model_get(const rl_config *cfg, const char *dir, int64_t pretrain_epoch
         return rl_fail_context("pretraining the base model");
     if (base_model_load(m, base_dir) < 0)
         return RL_ERR;
-    if (m->in_dim != data->dim || m->out_dim != data->classes)
-        return rl_fail("base model %s does not fit %s (%d features, %d classes)",
-                       "start from a train run on the same data", m->spec, data->name, data->dim,
-                       data->classes);
+    char what[4300];
+    snprintf(what, sizeof what, "the base model in %s,", base_dir);
+    if (base_model_check_fit(m, what, data, data->classes) < 0)
+        return rl_fail_hint("start from a train run on the same data");
     return 0;
+}
+
+int base_model_check_fit(const rl_model *m, const char *what, const rl_dataset *d, int outputs) {
+    int c, h, w;
+    if (rl_model_input_image(m, &c, &h, &w)) {
+        if (d->channels == 0) {
+            rl_fail("%s %s takes images of %dx%dx%d, but the data %s has flat features (%d per "
+                    "example, no image shape)",
+                    NULL, what, m->spec, c, h, w, d->name, d->dim);
+            return rl_fail_hint("use an mlp: spec on flat data, e.g. mlp:%d-64-%d, or image "
+                                "data (data.name=fashion-mnist)",
+                                d->dim, outputs);
+        }
+        if (c != d->channels || h != d->height || w != d->width) {
+            rl_fail("%s %s takes images of %dx%dx%d, but the data %s has images of %dx%dx%d "
+                    "(channels x height x width)",
+                    NULL, what, m->spec, c, h, w, d->name, d->channels, d->height, d->width);
+            return rl_fail_hint("start the cnn: spec with the data's shape: cnn:%dx%dx%d-...",
+                                d->channels, d->height, d->width);
+        }
+    }
+    if (m->in_dim != d->dim || m->out_dim != outputs)
+        return rl_fail("%s %s takes %d inputs and gives %d outputs; the data %s has %d features "
+                       "and needs %d outputs",
+                       "match the first and last numbers of the model spec to the data", what,
+                       m->spec, m->in_dim, m->out_dim, d->name, d->dim, outputs);
+    return 0;
+}
+
+void base_model_record_inputs(rl_run *run, const rl_dataset *train, const rl_dataset *test,
+                              const char *what, const rl_model *m) {
+    char data[512];
+    rl_data_describe(train, test, data, sizeof data);
+    rl_run_add_input(run, "%s", data);
+    if (m)
+        rl_run_add_input(run, "%s %s params crc32 %08x", what, m->spec,
+                         rl_crc32(0, m->params, sizeof(float) * m->n_params));
 }

@@ -2,10 +2,12 @@
  * chunks with optional per-example weights, evaluation, checkpoints of model + optimizer, and
  * the step loop (see dp.h). */
 #include "experiments/dp.h"
+#include "experiments/base_model.h"
 #include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
+#include "src/core/mem.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -252,11 +254,8 @@ int dp_row_head(dp_trainer *t, int64_t epoch, double *row) {
 }
 
 static int save_checkpoint(rl_run *run, dp_trainer *t, int64_t step, const dp_hooks *h) {
-    char *config_text = rl_cfg_text(run->cfg);
     io_ckpt *c;
-    int rc = io_ckpt_begin(&c, run->ckpt_dir, step, run->run_id, config_text);
-    free(config_text);
-    if (rc < 0)
+    if (rl_run_checkpoint_begin(run, step, &c) < 0)
         return RL_ERR;
     /* Every rank holds the same trained values and optimizer state; each writes its block.
      * "model/params" holds the values trained (the model's parameters, or its adapters). */
@@ -264,24 +263,19 @@ static int save_checkpoint(rl_run *run, dp_trainer *t, int64_t step, const dp_ho
     comm_block_range(n, comm_size(), comm_rank(), &lo, &hi);
     int root = comm_rank() == 0;
     int64_t scalars[2] = {t->opt.t, t->epoch_loss};
-    rc = io_ckpt_write(c, "model/params", IO_F32, n, lo, hi - lo, t->theta + lo);
+    int rc = io_ckpt_write(c, "model/params", IO_F32, n, lo, hi - lo, t->theta + lo);
     rc = rc ? rc : io_ckpt_write(c, "optim/m", IO_F32, n, lo, hi - lo, t->opt.m + lo);
     if (t->opt.v)
         rc = rc ? rc : io_ckpt_write(c, "optim/v", IO_F32, n, lo, hi - lo, t->opt.v + lo);
     rc = rc ? rc : io_ckpt_write(c, "train/scalars", IO_I64, 2, 0, root ? 2 : 0, scalars);
     if (h->save)
         rc = rc ? rc : h->save(t, c, h->ctx);
-    rc = rc ? rc : rl_run_save_metrics(run, c);
-    if (rc < 0) {
-        io_ckpt_commit(c, run->ckpt_keep);
-        return RL_ERR;
-    }
-    return io_ckpt_commit(c, run->ckpt_keep);
+    return rl_run_checkpoint_commit(run, c, rc);
 }
 
 static int load_checkpoint(rl_run *run, dp_trainer *t, const dp_hooks *h) {
     io_ckpt *c;
-    if (io_ckpt_open(&c, run->resume_path) < 0)
+    if (rl_run_checkpoint_open(run, &c) < 0)
         return RL_ERR;
     int64_t n = (int64_t)t->n_train, scalars[2];
     int rc = io_ckpt_size(c, "model/params") == n
@@ -295,13 +289,14 @@ static int load_checkpoint(rl_run *run, dp_trainer *t, const dp_hooks *h) {
     rc = rc ? rc : io_ckpt_read(c, "train/scalars", IO_I64, 0, 2, scalars);
     if (h->load)
         rc = rc ? rc : h->load(t, c, h->ctx);
-    rc = rc ? rc : rl_run_restore_metrics(run, c);
     io_ckpt_close(c);
+    if (rc < 0)
+        return RL_ERR;
     t->opt.t = scalars[0];
     t->epoch_loss = scalars[1];
-    if (rc == 0 && t->lora)
+    if (t->lora)
         rl_lora_apply(t->lora, &t->model);
-    return rc;
+    return 0;
 }
 
 /* Model from a finished run's /arrays/params (init.from). */
@@ -353,12 +348,8 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
         rl_model_init(&t->model, rl_cfg_str(cfg, "model.spec")) < 0)
         return RL_ERR;
     int outputs = t->train.classes > 0 ? t->train.classes : t->train.targets;
-    if (t->model.in_dim != t->train.dim || t->model.out_dim != outputs)
-        return rl_fail("model.spec %s takes %d inputs and gives %d outputs; data %s has %d "
-                       "features and %d %s",
-                       "match the first and last numbers of model.spec to the data", t->model.spec,
-                       t->model.in_dim, t->model.out_dim, t->train.name, t->train.dim, outputs,
-                       t->train.classes > 0 ? "classes" : "targets");
+    if (base_model_check_fit(&t->model, "model.spec", &t->train, outputs) < 0)
+        return RL_ERR;
     rl_model_init_params(&t->model, seed);
     const char *from = rl_cfg_str(cfg, "init.from");
     if (from[0] && load_initial_model(t, from) < 0)
@@ -380,6 +371,14 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
     int widest = t->chunk > DP_EVAL_CHUNK ? t->chunk : DP_EVAL_CHUNK;
     if (rl_workspace_init(&t->ws, &t->model, widest) < 0)
         return RL_ERR;
+    /* order and acc (int64); per chunk example: xb, x0, dx (dim), d_out, targets_b (outputs),
+     * tb (targets + 1), wb, yb (1) */
+    uint64_t per_example = 3 * (uint64_t)t->train.dim + 2 * (uint64_t)outputs +
+                           (uint64_t)t->train.targets + 3;
+    uint64_t bytes = rl_size_add(rl_size_mul(per_example, (uint64_t)widest * sizeof(float)),
+                                 sizeof(int64_t) * ((uint64_t)t->train.n + t->model.n_params + 1));
+    if (rl_mem_check(bytes, "the training buffers for chunks of %d examples", widest) < 0)
+        return rl_fail_hint("lower train.chunk");
     t->order = rl_xmalloc(sizeof(int64_t) * (size_t)t->train.n);
     t->attack_rng = rl_rng_make(seed, RL_RNG_ATTACK);
     t->n_train = t->model.n_params;
@@ -424,11 +423,9 @@ static int write_attack_finals(rl_run *run, dp_trainer *t) {
     if (dp_robust_accuracy(t, &fgsm, t->attack_limit, &clean, &acc_fgsm) < 0 ||
         dp_robust_accuracy(t, pgd, t->attack_limit, &clean, &acc_pgd) < 0)
         return RL_ERR;
-    if (comm_rank() != 0)
-        return 0;
-    int rc = io_results_set_final(run->results, "attack_clean_acc", clean);
-    rc = rc ? rc : io_results_set_final(run->results, "fgsm_acc", acc_fgsm);
-    rc = rc ? rc : io_results_set_final(run->results, "pgd_acc", acc_pgd);
+    int rc = rl_run_final(run, "attack_clean_acc", clean);
+    rc = rc ? rc : rl_run_final(run, "fgsm_acc", acc_fgsm);
+    rc = rc ? rc : rl_run_final(run, "pgd_acc", acc_pgd);
     if (rc == 0)
         rl_log_info("%s: ε = %g: clean accuracy %.2f %%, FGSM %.2f %%, PGD-%d %.2f %%",
                     run->exp->name, (double)pgd->eps, 100.0 * clean, 100.0 * acc_fgsm,
@@ -438,23 +435,19 @@ static int write_attack_finals(rl_run *run, dp_trainer *t) {
 
 int dp_write_final(rl_run *run, dp_trainer *t, void *ctx) {
     (void)ctx;
-    int rc = 0;
-    if (comm_rank() == 0) {
-        const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
-        io_results *r = run->results;
-        rc = io_results_set_final(r, "train_loss", last[1]);
-        rc = rc ? rc : io_results_set_final(r, "test_loss", last[2]);
-        rc = rc ? rc : io_results_set_final(r, "test_acc", last[3]);
-        rc = rc ? rc : io_results_set_final(r, "steps", (double)t->total_steps);
-        rc = rc ? rc
-                : io_results_write_array_f32(r, "params", t->model.params, t->model.n_params,
-                                             "model", t->model.spec);
-        if (rc == 0)
-            rl_log_info("%s: test accuracy %.2f %%, test loss %.4f, train loss %.4f after %lld "
-                        "epochs (%lld steps, %.0f s)",
-                        run->exp->name, 100.0 * last[3], last[2], last[1], (long long)last[0],
-                        (long long)t->total_steps, rl_now() - run->t_start);
-    }
+    const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
+    int rc = rl_run_final(run, "train_loss", last[1]);
+    rc = rc ? rc : rl_run_final(run, "test_loss", last[2]);
+    rc = rc ? rc : rl_run_final(run, "test_acc", last[3]);
+    rc = rc ? rc : rl_run_final(run, "steps", (double)t->total_steps);
+    rc = rc ? rc
+            : rl_run_final_array(run, "params", t->model.params, (int64_t)t->model.n_params,
+                                 "model", t->model.spec);
+    if (rc == 0)
+        rl_log_info("%s: test accuracy %.2f %%, test loss %.4f, train loss %.4f after %lld "
+                    "epochs (%lld steps, %.0f s)",
+                    run->exp->name, 100.0 * last[3], last[2], last[1], (long long)last[0],
+                    (long long)t->total_steps, rl_now() - run->t_start);
     if (comm_any_failed(rc < 0))
         return RL_ERR;
     return t->eval_attack.eps > 0 ? write_attack_finals(run, t) : 0;
@@ -496,6 +489,9 @@ static int train_loop(rl_run *run, dp_trainer *t, const dp_hooks *h) {
 int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp_hooks *h) {
     dp_trainer t;
     int rc = dp_trainer_init(&t, run->cfg, run->seed);
+    const char *from = rl_cfg_str(run->cfg, "init.from");
+    if (rc == 0)
+        base_model_record_inputs(run, &t.train, &t.test, "init.from", from[0] ? &t.model : NULL);
     if (rc == 0 && h->prepare)
         rc = h->prepare(run, &t, h->ctx);
     int failed = comm_any_failed(rc < 0);

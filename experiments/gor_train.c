@@ -15,6 +15,7 @@
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
+#include "src/core/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,8 @@ static int gor_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         size_t need = kern_gor_scratch_floats(mx->rows, mx->cols, 1);
         most = need > most ? need : most;
     }
+    if (rl_mem_check(rl_size_mul(most, sizeof(float)), "the GOR penalty's scratch") < 0)
+        return rl_fail_hint("use fewer or smaller conv layers (or LoRA ranks) in model.spec");
     s->scratch = rl_xmalloc(sizeof(float) * (most ? most : 1));
     comm_block_range(s->n_terms, comm_size(), comm_rank(), &s->lo, &s->hi);
     if (strcmp(method, "none") != 0 && s->lambda > 0.0f) {
@@ -178,10 +181,10 @@ static int gor_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
 static int gor_finish(rl_run *run, dp_trainer *t, void *ctx) {
     (void)ctx;
     int rc = dp_write_final(run, t, NULL);
-    if (comm_rank() == 0 && rc == 0) {
+    if (rc == 0) {
         const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
-        rc = io_results_set_final(run->results, "penalty", last[4]);
-        rc = rc ? rc : io_results_set_final(run->results, "so_penalty", last[5]);
+        rc = rl_run_final(run, "penalty", last[4]);
+        rc = rc ? rc : rl_run_final(run, "so_penalty", last[5]);
         if (rc == 0)
             rl_log_info("%s: penalty %.4g with its groups, %.4g as one group (SO)",
                         run->exp->name, last[4], last[5]);

@@ -24,6 +24,7 @@
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
+#include "src/core/mem.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -105,35 +106,23 @@ static int compare_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* mw.save_epochs: "" (none), "all", or a comma list of epochs in [1, epochs]. */
-static int parse_save_epochs(mw_state *s, const char *text, int64_t epochs) {
+/* mw.save_epochs: "" (none), "all", or a comma list of epochs in [1, epochs], sorted here. */
+static int parse_save_epochs(mw_state *s, const rl_config *cfg, int64_t epochs) {
+    const char *text = rl_cfg_str(cfg, "mw.save_epochs");
+    int rc = 0;
     if (strcmp(text, "all") == 0) {
         s->n_save = (int)epochs;
         s->save_epochs = rl_xmalloc(sizeof(int64_t) * (size_t)epochs);
         for (int64_t e = 0; e < epochs; e++)
             s->save_epochs[e] = e + 1;
-    } else {
-        s->save_epochs = rl_xmalloc(sizeof(int64_t) * (strlen(text) / 2 + 1));
-        for (const char *p = text; *p;) {
-            char *end;
-            long long e = strtoll(p, &end, 10);
-            if (end == p || (*end && *end != ',') || e < 1 || e > epochs)
-                return rl_fail("mw.save_epochs='%s': '%.*s' is not an epoch in [1, %lld]",
-                               "give a comma list such as mw.save_epochs=1,10,20, or 'all', or "
-                               "leave it empty",
-                               text, (int)strcspn(p, ","), p, (long long)epochs);
-            s->save_epochs[s->n_save++] = e;
-            p = *end ? end + 1 : end;
-        }
+    } else if (text[strspn(text, " ")]) {
+        s->save_epochs = rl_xmalloc(sizeof(int64_t) * (size_t)epochs);
+        rc = rl_cfg_int_list(cfg, "mw.save_epochs", 1, epochs, (int)epochs, s->save_epochs,
+                             &s->n_save);
         qsort(s->save_epochs, (size_t)s->n_save, sizeof(int64_t), compare_i64);
-        int kept = 0;
-        for (int k = 0; k < s->n_save; k++)
-            if (kept == 0 || s->save_epochs[k] != s->save_epochs[kept - 1])
-                s->save_epochs[kept++] = s->save_epochs[k];
-        s->n_save = kept;
     }
     s->snapshots = rl_xcalloc((size_t)s->n_save + 1, sizeof(float *));
-    return 0;
+    return rc;
 }
 
 static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
@@ -163,12 +152,22 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     if (s->cap > 0 && !s->reweight)
         return rl_fail("mw.cap=%g has no effect with mw.mode=%s",
                        "use mw.mode=mw or mw.mode=mw-gce, or set mw.cap=0", s->cap, mode);
-    if (parse_save_epochs(s, rl_cfg_str(cfg, "mw.save_epochs"), rl_cfg_int(cfg, "train.epochs")) <
+    if (parse_save_epochs(s, cfg, rl_cfg_int(cfg, "train.epochs")) <
         0)
         return RL_ERR;
     s->n = t->train.n;
     s->classes = t->train.classes;
     dp_chunk_range(s->n, DP_EVAL_CHUNK, &s->lo, &s->hi);
+    /* per example: weights and the epoch's negated losses (double), pass_loss, clean, ELR
+     * targets; per owned example: cum_loss (double), the saved weights and the final slices */
+    uint64_t per_example = 2 * sizeof(double) + sizeof(float) + 1 +
+                           (s->mode == MODE_ELR ? sizeof(float) * (uint64_t)s->classes : 0);
+    uint64_t per_owned = sizeof(double) + sizeof(float) * ((uint64_t)s->n_save + 3);
+    if (rl_mem_check(rl_size_add(rl_size_mul((uint64_t)s->n, per_example),
+                                 rl_size_mul((uint64_t)(s->hi - s->lo + 1), per_owned)),
+                     "mw-train's per-example state for %lld examples and %d saved epochs",
+                     (long long)s->n, s->n_save) < 0)
+        return rl_fail_hint("save fewer epochs (mw.save_epochs) or use data.train_limit");
     s->cum_loss = rl_xcalloc((size_t)(s->hi - s->lo) + 1, sizeof(double));
     s->weights = rl_xmalloc(sizeof(double) * (size_t)s->n);
     s->pass_loss = rl_xcalloc((size_t)s->n, sizeof(float));
@@ -383,16 +382,15 @@ static int mw_load(dp_trainer *t, io_ckpt *c, void *ctx) {
 static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
     mw_state *s = ctx;
     int rc = dp_write_final(run, t, NULL);
-    if (comm_rank() == 0 && rc == 0) {
+    if (rc == 0) {
         double best = -INFINITY;
         for (int64_t r = 0; r < run->rows; r++)
             best = fmax(best, run->row_values[r * run->n_metrics + 3]);
         const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
-        io_results *res = run->results;
-        rc = io_results_set_final(res, "best_test_acc", best);
-        rc = rc ? rc : io_results_set_final(res, "noisy_weight", last[7]);
-        rc = rc ? rc : io_results_set_final(res, "auc", last[11]);
-        rc = rc ? rc : io_results_set_final(res, "noise_fraction", (double)s->n_noisy / s->n);
+        rc = rl_run_final(run, "best_test_acc", best);
+        rc = rc ? rc : rl_run_final(run, "noisy_weight", last[7]);
+        rc = rc ? rc : rl_run_final(run, "auc", last[11]);
+        rc = rc ? rc : rl_run_final(run, "noise_fraction", (double)s->n_noisy / s->n);
         if (rc == 0)
             rl_log_info("%s: best test accuracy %.2f %%, weight on noisy examples %.4f (%.1f %% "
                         "of the examples are noisy), weight AUC %.4f",
@@ -421,8 +419,7 @@ static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
         names[3 + k] = snap_names[k];
         slices[3 + k] = s->snapshots[k];
     }
-    rc = io_results_write_slices_f32(comm_rank() == 0 ? run->results : NULL, run->run_dir, n_arrays,
-                                     names, s->n, s->lo, m, (const float *const *)slices);
+    rc = rl_run_final_slices(run, n_arrays, names, s->n, s->lo, m, (const float *const *)slices);
     for (int a = 0; a < 3; a++)
         free(slices[a]);
     free(slices);

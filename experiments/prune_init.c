@@ -29,6 +29,7 @@
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
+#include "src/core/mem.h"
 #include "src/nn/prune.h"
 
 #include <math.h>
@@ -526,6 +527,15 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         shape_features(&t->test, rho, ratio);
     }
     s->n = m->n_params;
+    /* per parameter: scores, weights, csq, prob (double), mask, support, the score gradients
+     * (3 floats) and the selection's (key, id) pairs and sampling tables (3 x 16 bytes); the
+     * scaled outputs of a chunk */
+    uint64_t per_param = 4 * sizeof(double) + 5 * sizeof(float) + 3 * 16;
+    if (rl_mem_check(rl_size_add(rl_size_mul(s->n, per_param),
+                                 rl_size_mul((uint64_t)t->chunk,
+                                             sizeof(float) * (uint64_t)m->out_dim)),
+                     "pruning the %zu parameters of model %s", s->n, m->spec) < 0)
+        return rl_fail_hint("use a smaller model.spec or train.chunk");
     s->scores = rl_xcalloc(s->n, sizeof(double));
     s->weights = rl_xcalloc(s->n, sizeof(double));
     s->csq = rl_xcalloc(s->n, sizeof(double));
@@ -624,15 +634,15 @@ static int prune_finish(rl_run *run, dp_trainer *t, void *ctx) {
         {"init_sketch_error", linear && s->sample ? s->init_error : NAN},
         {"init_sketch_bound", linear && s->sample ? s->init_bound : NAN},
     };
-    io_results *r = run->results;
     for (size_t i = 0; rc == 0 && i < sizeof finals / sizeof finals[0]; i++)
-        rc = io_results_set_final(r, finals[i].name, finals[i].value);
+        rc = rl_run_final(run, finals[i].name, finals[i].value);
     float *scores = rl_xmalloc(sizeof(float) * s->n);
     for (size_t k = 0; k < s->n; k++)
         scores[k] = (float)s->scores[k];
-    rc = rc ? rc : io_results_write_array_f32(r, "mask", s->mask, s->n, "model", m->spec);
-    rc = rc ? rc : io_results_write_array_f32(r, "scores", scores, s->n, "model", m->spec);
-    rc = rc ? rc : io_results_write_array_f32(r, "params", m->params, s->n, "model", m->spec);
+    int64_t n = (int64_t)s->n;
+    rc = rc ? rc : rl_run_final_array(run, "mask", s->mask, n, "model", m->spec);
+    rc = rc ? rc : rl_run_final_array(run, "scores", scores, n, "model", m->spec);
+    rc = rc ? rc : rl_run_final_array(run, "params", m->params, n, "model", m->spec);
     free(scores);
     if (rc == 0)
         rl_log_info("prune-init: density %.4f, test accuracy %.2f %%, test loss %.4f",

@@ -1,14 +1,21 @@
-/* What every experiment's run shares: common keys, the run directory and its checks, resume
- * from the newest good checkpoint, the metrics history, the stop agreement (see experiment.h). */
+/* What every experiment's run shares: common keys, the run directory with its lock and checks,
+ * what the run was made from, resume from the newest good checkpoint, the metrics history,
+ * checkpoints, the stop agreement, and the finals, kept in a final checkpoint before they go
+ * into results.h5 (see experiment.h). */
 #include "experiments/experiment.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/stop.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RUN_LOCK_POLL_SECONDS 2
 
 static const rl_cfg_spec common_keys[] = {
     {"run.seed", RL_CFG_INT, "1", 0, 4294967295.0, NULL, 0,
@@ -19,6 +26,32 @@ static const rl_cfg_spec common_keys[] = {
      "how many of the newest checkpoints to keep"},
     {"log.progress_seconds", RL_CFG_FLOAT, "10", 0.1, 86400, NULL, RL_CFG_RUNTIME,
      "seconds between progress lines in batch logs (a terminal gets a live line)"},
+};
+
+/* Finals staged until the run is complete: scalars and arrays (rank 0's), and arrays owned in
+ * slices by every rank. They go into the final checkpoint first, then into results.h5. */
+typedef struct {
+    char *name;
+    double value;
+} staged_scalar;
+
+typedef struct {
+    char *name, *attr_name, *attr_value; /* attr_name NULL: no attribute */
+    float *data;
+    int64_t n;
+} staged_array;
+
+typedef struct {
+    char *name;
+    float *slice; /* this rank's [offset, offset + count) */
+    int64_t global, offset, count;
+} staged_slice;
+
+struct rl_finals {
+    staged_scalar *scalars;
+    staged_array *arrays;
+    staged_slice *slices;
+    int n_scalars, n_arrays, n_slices;
 };
 
 rl_config *rl_experiment_new_config(const rl_experiment *exp) {
@@ -52,65 +85,171 @@ void rl_run_init(rl_run *run, const rl_experiment *exp, rl_config *cfg, const ch
     run->ckpt_keep = (int)rl_cfg_int(cfg, "ckpt.keep");
     rl_log_set_progress_interval(rl_cfg_float(cfg, "log.progress_seconds"));
     run->t_start = rl_now();
+    run->finals = rl_xcalloc(1, sizeof *run->finals);
+}
+
+static void finals_free(rl_finals *f) {
+    if (!f)
+        return;
+    for (int i = 0; i < f->n_scalars; i++)
+        free(f->scalars[i].name);
+    for (int i = 0; i < f->n_arrays; i++) {
+        free(f->arrays[i].name);
+        free(f->arrays[i].attr_name);
+        free(f->arrays[i].attr_value);
+        free(f->arrays[i].data);
+    }
+    for (int i = 0; i < f->n_slices; i++) {
+        free(f->slices[i].name);
+        free(f->slices[i].slice);
+    }
+    free(f->scalars);
+    free(f->arrays);
+    free(f->slices);
+    free(f);
 }
 
 void rl_run_free(rl_run *run) {
     io_results_close(run->results);
+    io_lock_release(run->lock);
+    finals_free(run->finals);
     free(run->row_step);
     free(run->row_values);
     run->results = NULL;
+    run->lock = NULL;
+    run->finals = NULL;
     run->row_step = NULL;
     run->row_values = NULL;
 }
 
-/* Rank 0: is there a finished run here, or somebody else's? Writes nothing. */
+void rl_run_add_input(rl_run *run, const char *fmt, ...) {
+    size_t len = strlen(run->inputs);
+    if (len > 0 && len + 2 < sizeof run->inputs)
+        len += (size_t)snprintf(run->inputs + len, sizeof run->inputs - len, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(run->inputs + len, sizeof run->inputs - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Rank 0: 1 if a finished run of this config is here, 0 if none, RL_ERR if results.h5 is
+ * somebody else's, unfinished or damaged. Writes nothing. */
 static int inspect_existing(const rl_run *run) {
-    char path[PATH_MAX + 32], other[64];
+    char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/results.h5", run->run_dir);
     if (!io_path_exists(path))
         return 0;
-    if (io_results_read_root_attr(path, "run_id", other, sizeof other) < 0)
+    io_results_info info;
+    if (io_results_check(path, &info) < 0)
         return rl_fail_context("existing results in %s", run->run_dir);
-    if (strcmp(other, run->run_id) != 0)
+    if (strcmp(info.run_id, run->run_id) != 0)
         return rl_fail("%s holds a finished run of another config (run id %s, this config %s)",
-                       "choose another --out directory, or delete that one", run->run_dir, other,
-                       run->run_id);
+                       "choose another --out directory, or delete that one", run->run_dir,
+                       info.run_id, run->run_id);
     return 1;
 }
+
+/* Rank 0: the lock, so two runs never share a directory. */
+static int lock_run_dir(rl_run *run) {
+    if (run->lock)
+        return 0;
+    if (io_make_dir(run->run_dir) < 0)
+        return RL_ERR;
+    char holder[512], when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    const char *job = getenv("SLURM_JOB_ID");
+    snprintf(holder, sizeof holder, "%s run %s on %s, pid %d, since %s%s%s", run->exp->name,
+             run->run_id, comm_host(), (int)getpid(), when, job ? ", slurm job " : "",
+             job ? job : "");
+    return io_lock_acquire(run->run_dir, holder, &run->lock);
+}
+
+int rl_run_lock(rl_run *run, int wait) {
+    for (int announced = 0;; announced = 1) {
+        int state = comm_rank() == 0 ? lock_run_dir(run) : 0;
+        if (!wait && state == IO_LOCK_BUSY)
+            state = RL_ERR;
+        if (comm_agree_error(state < 0 ? state : 0) < 0 || comm_bcast(&state, sizeof state, 0) < 0)
+            return RL_ERR;
+        if (state == 0)
+            return 0;
+        if (!announced)
+            rl_log_info("waiting: %s", rl_error_message());
+        sleep(RUN_LOCK_POLL_SECONDS); /* every rank sleeps: nobody spins in a collective */
+    }
+}
+
+static void checkpoint_info(const rl_run *run, int64_t step, int final, io_ckpt_info *info) {
+    memset(info, 0, sizeof *info);
+    info->step = step;
+    info->final = final;
+    snprintf(info->run_id, sizeof info->run_id, "%s", run->run_id);
+    snprintf(info->inputs, sizeof info->inputs, "%s", run->inputs);
+    snprintf(info->code_version, sizeof info->code_version, "%s", RANKLAB_GIT_SHA);
+}
+
+/* Collective: the checkpoint found must be this run's, made from the same inputs. */
+static int check_resume_point(const rl_run *run, const io_ckpt_info *info) {
+    if (strcmp(info->run_id, run->run_id) != 0)
+        return rl_fail("%s holds a checkpoint of another config (run id %s, this config %s)",
+                       "resume with the same config, or choose another --out directory",
+                       run->resume_path, info->run_id, run->run_id);
+    if (strcmp(info->inputs, run->inputs) != 0)
+        return rl_fail("%s was made from other inputs than this run's (checkpoint: %s; this "
+                       "run: %s)",
+                       "resume with the same data (data.dir) and base model, or choose another "
+                       "--out directory",
+                       run->resume_path, info->inputs[0] ? info->inputs : "(none recorded)",
+                       run->inputs[0] ? run->inputs : "(none)");
+    if (strcmp(info->code_version, RANKLAB_GIT_SHA) != 0 && comm_rank() == 0)
+        rl_log_warn("%s was written by ranklab %s, this is %s: the resumed run may differ in its "
+                    "last bits from an uninterrupted one",
+                    run->resume_path, info->code_version, RANKLAB_GIT_SHA);
+    return 0;
+}
+
+static int open_results(rl_run *run) {
+    int rc = 0;
+    if (comm_rank() == 0) {
+        io_results_meta meta = {run->exp->name, run->run_id, run->inputs, run->seed, comm_size()};
+        rc = io_results_create(&run->results, run->run_dir, &meta, run->cfg, run->metric_names,
+                               run->n_metrics);
+    }
+    return comm_agree_error(rc);
+}
+
+static int complete_from_final_checkpoint(rl_run *run);
 
 int rl_run_start(rl_run *run, const char *const *metric_names, int n_metrics) {
     run->metric_names = metric_names;
     run->n_metrics = n_metrics;
-    int state = comm_rank() == 0 ? inspect_existing(run) : 0;
-    if (comm_any_failed(state < 0))
-        return state < 0 ? RL_ERR : rl_fail("rank 0 rejected the run directory", "see its error");
-    if (comm_bcast(&state, sizeof state, 0) < 0)
+    if (rl_run_lock(run, 0) < 0)
+        return RL_ERR;
+    int state = 0;
+    if (comm_rank() == 0) {
+        state = inspect_existing(run);
+        if (state == 0)
+            io_ckpt_remove_temporaries(run->ckpt_dir);
+    }
+    if (comm_agree_error(state) < 0 || comm_bcast(&state, sizeof state, 0) < 0)
         return RL_ERR;
     if (state == 1) {
         rl_log_info("%s is already complete (run id %s); nothing to do", run->run_dir,
                     run->run_id);
         return 1;
     }
-    char ckpt_run_id[64];
+    io_ckpt_info info;
     int found = io_ckpt_find_latest(run->ckpt_dir, run->resume_path, sizeof run->resume_path,
-                                    &run->resume_step, ckpt_run_id);
-    if (found < 0)
+                                    &info);
+    if (found < 0 || (found && check_resume_point(run, &info) < 0))
         return RL_ERR;
-    if (found && strcmp(ckpt_run_id, run->run_id) != 0)
-        return rl_fail("%s holds a checkpoint of another config (run id %s, this config %s)",
-                       "resume with the same config, or choose another --out directory",
-                       run->resume_path, ckpt_run_id, run->run_id);
     run->resuming = found;
-    int rc = 0;
-    if (comm_rank() == 0) {
-        io_results_meta meta = {run->exp->name, run->run_id, run->seed, comm_size()};
-        rc = io_make_dir(run->run_dir);
-        if (rc == 0)
-            rc = io_results_create(&run->results, run->run_dir, &meta, run->cfg, metric_names,
-                                   n_metrics);
-    }
-    if (comm_any_failed(rc < 0))
-        return rc < 0 ? RL_ERR : rl_fail("rank 0 cannot write the run directory", "see its error");
+    run->resume_step = found ? info.step : 0;
+    if (open_results(run) < 0)
+        return RL_ERR;
+    if (found && info.final)
+        return complete_from_final_checkpoint(run);
     if (found)
         rl_log_info("resuming %s from step %lld (%s)", run->run_dir, (long long)run->resume_step,
                     run->resume_path);
@@ -136,7 +275,7 @@ int rl_run_record(rl_run *run, int64_t step, const double *values) {
     return run->results ? io_results_append(run->results, step, values) : 0;
 }
 
-int rl_run_save_metrics(rl_run *run, io_ckpt *c) {
+static int save_metrics(rl_run *run, io_ckpt *c) {
     int mine = comm_rank() == 0;
     int64_t rows = run->rows;
     int rc = io_ckpt_write(c, "metrics/step", IO_I64, rows, 0, mine ? rows : 0, run->row_step);
@@ -147,7 +286,7 @@ int rl_run_save_metrics(rl_run *run, io_ckpt *c) {
     return rc;
 }
 
-int rl_run_restore_metrics(rl_run *run, io_ckpt *c) {
+static int restore_metrics(rl_run *run, io_ckpt *c) {
     int64_t rows = io_ckpt_size(c, "metrics/step");
     if (rows < 0 || io_ckpt_size(c, "metrics/values") != rows * run->n_metrics)
         return rl_fail("checkpoint %s has no usable metrics history",
@@ -166,22 +305,355 @@ int rl_run_restore_metrics(rl_run *run, io_ckpt *c) {
     return rc;
 }
 
+int rl_run_checkpoint_begin(rl_run *run, int64_t step, io_ckpt **c) {
+    io_ckpt_info info;
+    checkpoint_info(run, step, 0, &info);
+    char *config_text = rl_cfg_text(run->cfg);
+    int rc = io_ckpt_begin(c, run->ckpt_dir, &info, config_text);
+    free(config_text);
+    return rc;
+}
+
+int rl_run_checkpoint_commit(rl_run *run, io_ckpt *c, int rc) {
+    if (comm_agree_error(rc) < 0) {
+        io_ckpt_discard(c);
+        return RL_ERR;
+    }
+    rc = save_metrics(run, c);
+    return io_ckpt_commit(c, run->ckpt_keep) < 0 || rc < 0 ? RL_ERR : 0;
+}
+
+int rl_run_checkpoint_open(rl_run *run, io_ckpt **c) {
+    if (comm_agree_error(io_ckpt_open(c, run->resume_path)) < 0)
+        return RL_ERR;
+    if (comm_agree_error(restore_metrics(run, *c)) < 0) {
+        io_ckpt_close(*c);
+        *c = NULL;
+        return RL_ERR;
+    }
+    return 0;
+}
+
 int rl_run_should_stop(int64_t step) {
     rl_stop_inject_fault(step);
     return comm_agree_stop(rl_stop_requested());
 }
 
-int rl_run_finish(rl_run *run) {
+/* ---- finals ---- */
+
+static int final_name_taken(const rl_finals *f, const char *name) {
+    for (int i = 0; i < f->n_scalars; i++)
+        if (!strcmp(f->scalars[i].name, name))
+            return 1;
+    for (int i = 0; i < f->n_arrays; i++)
+        if (!strcmp(f->arrays[i].name, name))
+            return 1;
+    for (int i = 0; i < f->n_slices; i++)
+        if (!strcmp(f->slices[i].name, name))
+            return 1;
+    return 0;
+}
+
+static int check_final_name(const rl_finals *f, const char *name) {
+    if (!name[0] || strchr(name, '/') || strchr(name, '\n') || strlen(name) > 200)
+        return rl_fail("final result name \"%s\" is not a plain name", "a bug in the experiment",
+                       name);
+    if (final_name_taken(f, name))
+        return rl_fail("two final results are named \"%s\"",
+                       "a bug in the experiment, or a list key with a repeated value", name);
+    return 0;
+}
+
+int rl_run_final(rl_run *run, const char *name, double value) {
+    rl_finals *f = run->finals;
+    if (comm_rank() != 0)
+        return 0;
+    if (check_final_name(f, name) < 0)
+        return RL_ERR;
+    f->scalars = realloc(f->scalars, sizeof *f->scalars * (size_t)(f->n_scalars + 1));
+    if (!f->scalars)
+        return rl_fail("out of memory staging final results", NULL);
+    f->scalars[f->n_scalars++] = (staged_scalar){rl_xstrdup(name), value};
+    return 0;
+}
+
+int rl_run_final_array(rl_run *run, const char *name, const float *data, int64_t n,
+                       const char *attr_name, const char *attr_value) {
+    rl_finals *f = run->finals;
+    if (comm_rank() != 0)
+        return 0;
+    if (check_final_name(f, name) < 0)
+        return RL_ERR;
+    f->arrays = realloc(f->arrays, sizeof *f->arrays * (size_t)(f->n_arrays + 1));
+    if (!f->arrays)
+        return rl_fail("out of memory staging final results", NULL);
+    staged_array *a = &f->arrays[f->n_arrays++];
+    a->name = rl_xstrdup(name);
+    a->attr_name = attr_name ? rl_xstrdup(attr_name) : NULL;
+    a->attr_value = attr_name ? rl_xstrdup(attr_value ? attr_value : "") : NULL;
+    a->n = n;
+    a->data = rl_xmalloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    memcpy(a->data, data, sizeof(float) * (size_t)n);
+    return 0;
+}
+
+int rl_run_final_slices(rl_run *run, int n_arrays, const char *const *names,
+                        int64_t global_count, int64_t offset, int64_t count,
+                        const float *const *slices) {
+    rl_finals *f = run->finals;
+    int rc = 0;
+    for (int k = 0; rc == 0 && k < n_arrays; k++)
+        rc = check_final_name(f, names[k]);
+    if (comm_agree_error(rc) < 0)
+        return RL_ERR;
+    f->slices = realloc(f->slices, sizeof *f->slices * (size_t)(f->n_slices + n_arrays));
+    if (!f->slices)
+        return rl_fail("out of memory staging final results", NULL);
+    for (int k = 0; k < n_arrays; k++) {
+        staged_slice *s = &f->slices[f->n_slices++];
+        s->name = rl_xstrdup(names[k]);
+        s->global = global_count;
+        s->offset = offset;
+        s->count = count;
+        s->slice = rl_xmalloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
+        memcpy(s->slice, slices[k], sizeof(float) * (size_t)count);
+    }
+    return 0;
+}
+
+/* Names joined by '\n' (rank 0's staged finals), for one text dataset. */
+static char *join_names(const rl_finals *f, int arrays) {
+    size_t len = 1;
+    int n = arrays ? f->n_arrays : f->n_scalars;
+    for (int i = 0; i < n; i++) {
+        const staged_array *a = arrays ? &f->arrays[i] : NULL;
+        len += strlen(arrays ? a->name : f->scalars[i].name) + 3;
+        if (a && a->attr_name)
+            len += strlen(a->attr_name) + strlen(a->attr_value);
+    }
+    char *text = rl_xmalloc(len), *p = text;
+    for (int i = 0; i < n; i++) {
+        const staged_array *a = arrays ? &f->arrays[i] : NULL;
+        /* arrays: "name\tattr_name\tattr_value" (attr_name empty: none) */
+        p += sprintf(p, "%s", arrays ? a->name : f->scalars[i].name);
+        if (a)
+            p += sprintf(p, "\t%s\t%s", a->attr_name ? a->attr_name : "",
+                         a->attr_name ? a->attr_value : "");
+        *p++ = '\n';
+    }
+    *p = '\0';
+    return text;
+}
+
+/* Collective: the final checkpoint (final.h5): metrics history and every staged final. */
+static int write_final_checkpoint(rl_run *run) {
+    rl_finals *f = run->finals;
+    int root = comm_rank() == 0;
+    char *scalar_names = root ? join_names(f, 0) : NULL, *array_meta = root ? join_names(f, 1)
+                                                                          : NULL;
+    /* Sizes of rank 0's datasets, which the other ranks create with it. */
+    int64_t sizes[5] = {0};
+    double *values = NULL;
+    int64_t *lengths = NULL;
+    float *array_data = NULL;
+    if (root) {
+        sizes[0] = (int64_t)strlen(scalar_names);
+        sizes[1] = f->n_scalars;
+        sizes[2] = (int64_t)strlen(array_meta);
+        sizes[3] = f->n_arrays;
+        values = rl_xmalloc(sizeof(double) * (size_t)(f->n_scalars + 1));
+        lengths = rl_xmalloc(sizeof(int64_t) * (size_t)(f->n_arrays + 1));
+        for (int i = 0; i < f->n_scalars; i++)
+            values[i] = f->scalars[i].value;
+        for (int i = 0; i < f->n_arrays; i++) {
+            lengths[i] = f->arrays[i].n;
+            sizes[4] += f->arrays[i].n;
+        }
+        array_data = rl_xmalloc(sizeof(float) * (size_t)(sizes[4] + 1));
+        for (int64_t i = 0, at = 0; i < f->n_arrays; at += f->arrays[i].n, i++)
+            memcpy(array_data + at, f->arrays[i].data, sizeof(float) * (size_t)f->arrays[i].n);
+    }
+    io_ckpt *c;
+    io_ckpt_info info;
+    int64_t last_step = run->rows ? run->row_step[run->rows - 1] : 0;
+    checkpoint_info(run, last_step, 1, &info);
+    char *config_text = rl_cfg_text(run->cfg);
+    int rc = comm_bcast(sizes, sizeof sizes, 0);
+    rc = rc ? rc : io_ckpt_begin(&c, run->ckpt_dir, &info, config_text);
+    free(config_text);
+    if (rc == 0) {
+#define MINE(n) (root ? (n) : 0)
+        rc = io_ckpt_write(c, "final/scalar_names", IO_I8, sizes[0], 0, MINE(sizes[0]),
+                           scalar_names);
+        rc = rc ? rc
+                : io_ckpt_write(c, "final/scalar_values", IO_F64, sizes[1], 0, MINE(sizes[1]),
+                                values);
+        rc = rc ? rc
+                : io_ckpt_write(c, "final/array_meta", IO_I8, sizes[2], 0, MINE(sizes[2]),
+                                array_meta);
+        rc = rc ? rc
+                : io_ckpt_write(c, "final/array_lengths", IO_I64, sizes[3], 0, MINE(sizes[3]),
+                                lengths);
+        rc = rc ? rc
+                : io_ckpt_write(c, "final/array_values", IO_F32, sizes[4], 0, MINE(sizes[4]),
+                                array_data);
+#undef MINE
+        for (int i = 0; rc == 0 && i < f->n_slices; i++) {
+            char name[256];
+            snprintf(name, sizeof name, "final/slices/%s", f->slices[i].name);
+            rc = io_ckpt_write(c, name, IO_F32, f->slices[i].global, f->slices[i].offset,
+                               f->slices[i].count, f->slices[i].slice);
+        }
+        rc = rl_run_checkpoint_commit(run, c, rc);
+    }
+    free(scalar_names);
+    free(array_meta);
+    free(values);
+    free(lengths);
+    free(array_data);
+    return rc;
+}
+
+/* Collective (every rank reads; rank 0 stages): the finals back from the final checkpoint. */
+static int read_finals(rl_run *run, io_ckpt *c) {
+    int64_t n_names = io_ckpt_size(c, "final/scalar_names"),
+            n_values = io_ckpt_size(c, "final/scalar_values"),
+            n_meta = io_ckpt_size(c, "final/array_meta"),
+            n_arrays = io_ckpt_size(c, "final/array_lengths"),
+            n_data = io_ckpt_size(c, "final/array_values");
+    if (n_names < 0 || n_values < 0 || n_meta < 0 || n_arrays < 0 || n_data < 0)
+        return rl_fail("%s has no finals", "a damaged final checkpoint: delete it to recompute",
+                       run->resume_path);
+    char *names = rl_xcalloc(1, (size_t)n_names + 1), *meta = rl_xcalloc(1, (size_t)n_meta + 1);
+    double *values = rl_xmalloc(sizeof(double) * (size_t)(n_values + 1));
+    int64_t *lengths = rl_xmalloc(sizeof(int64_t) * (size_t)(n_arrays + 1));
+    float *data = rl_xmalloc(sizeof(float) * (size_t)(n_data + 1));
+    int rc = io_ckpt_read(c, "final/scalar_names", IO_I8, 0, n_names, names);
+    rc = rc ? rc : io_ckpt_read(c, "final/scalar_values", IO_F64, 0, n_values, values);
+    rc = rc ? rc : io_ckpt_read(c, "final/array_meta", IO_I8, 0, n_meta, meta);
+    rc = rc ? rc : io_ckpt_read(c, "final/array_lengths", IO_I64, 0, n_arrays, lengths);
+    rc = rc ? rc : io_ckpt_read(c, "final/array_values", IO_F32, 0, n_data, data);
+    char *save = NULL;
+    int64_t i = 0, at = 0;
+    for (char *line = strtok_r(names, "\n", &save); rc == 0 && line;
+         line = strtok_r(NULL, "\n", &save))
+        rc = i < n_values ? rl_run_final(run, line, values[i++]) : RL_ERR;
+    i = 0;
+    for (char *line = strtok_r(meta, "\n", &save); rc == 0 && line;
+         line = strtok_r(NULL, "\n", &save), i++) {
+        char *attr_name = strchr(line, '\t'), *attr_value = attr_name ? strchr(attr_name + 1, '\t')
+                                                                      : NULL;
+        if (!attr_value || i >= n_arrays || lengths[i] < 0 || at + lengths[i] > n_data) {
+            rc = RL_ERR;
+            break;
+        }
+        *attr_name++ = '\0';
+        *attr_value++ = '\0';
+        rc = rl_run_final_array(run, line, data + at, lengths[i], attr_name[0] ? attr_name : NULL,
+                                attr_value);
+        at += lengths[i];
+    }
+    free(names);
+    free(meta);
+    free(values);
+    free(lengths);
+    free(data);
+    if (rc < 0)
+        return rl_fail("%s: its finals do not read back",
+                       "a damaged final checkpoint: delete it to recompute", run->resume_path);
+    return 0;
+}
+
+/* Collective, like read_finals: the slices of the final checkpoint, whole, as arrays. */
+static int read_final_slices(rl_run *run, io_ckpt *c) {
+    char **names = NULL;
+    int n = 0;
+    int rc = io_ckpt_list_group(c, "final/slices", &names, &n);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        char path[300];
+        snprintf(path, sizeof path, "final/slices/%s", names[i]);
+        int64_t count = io_ckpt_size(c, path);
+        float *data = count < 0 ? NULL : rl_xmalloc(sizeof(float) * (size_t)(count + 1));
+        rc = count < 0 ? RL_ERR : io_ckpt_read(c, path, IO_F32, 0, count, data);
+        rc = rc ? rc : rl_run_final_array(run, names[i], data, count, NULL, NULL);
+        free(data);
+    }
+    io_ckpt_list_free(names, n);
+    return rc;
+}
+
+/* Rank 0 writes the staged scalars and arrays; the slices are written collectively. */
+static int write_finals_to_results(rl_run *run) {
+    rl_finals *f = run->finals;
     int rc = 0;
     if (comm_rank() == 0) {
-        rc = io_results_set_final(run->results, "wall_seconds", rl_now() - run->t_start);
-        if (rc == 0)
-            rc = io_results_complete(run->results);
-        else
-            io_results_close(run->results);
+        for (int i = 0; rc == 0 && i < f->n_scalars; i++)
+            rc = io_results_set_final(run->results, f->scalars[i].name, f->scalars[i].value);
+        for (int i = 0; rc == 0 && i < f->n_arrays; i++) {
+            const staged_array *a = &f->arrays[i];
+            rc = io_results_write_array_f32(run->results, a->name, a->data, (size_t)a->n,
+                                            a->attr_name, a->attr_value);
+        }
+    }
+    if (comm_agree_error(rc) < 0)
+        return RL_ERR;
+    /* Slices staged together (same extent and split) go out in one collective write. */
+    for (int i = 0; i < f->n_slices;) {
+        int n = 1;
+        while (i + n < f->n_slices && f->slices[i + n].global == f->slices[i].global &&
+               f->slices[i + n].offset == f->slices[i].offset)
+            n++;
+        const char **names = rl_xmalloc(sizeof(char *) * (size_t)n);
+        const float **slices = rl_xmalloc(sizeof(float *) * (size_t)n);
+        for (int k = 0; k < n; k++) {
+            names[k] = f->slices[i + k].name;
+            slices[k] = f->slices[i + k].slice;
+        }
+        rc = io_results_write_slices_f32(comm_rank() == 0 ? run->results : NULL, run->run_dir, n,
+                                         names, f->slices[i].global, f->slices[i].offset,
+                                         f->slices[i].count, slices);
+        free(names);
+        free(slices);
+        if (comm_agree_error(rc) < 0)
+            return RL_ERR;
+        i += n;
+    }
+    return 0;
+}
+
+/* Collective: finals into results.h5, then status "complete" (sealed, renamed). */
+static int complete_results(rl_run *run) {
+    int rc = write_finals_to_results(run);
+    if (rc == 0 && rl_fault_at("finals"))
+        rc = rl_fail("fault injection: failing while writing the finals", NULL);
+    if (comm_agree_error(rc) < 0)
+        return RL_ERR;
+    if (comm_rank() == 0) {
+        rc = io_results_complete(run->results);
         run->results = NULL;
     }
-    if (comm_any_failed(rc < 0))
-        return rc < 0 ? RL_ERR : rl_fail("rank 0 could not complete the results", "see its error");
-    return 0;
+    return comm_agree_error(rc);
+}
+
+static int complete_from_final_checkpoint(rl_run *run) {
+    rl_log_info("%s: its final checkpoint holds every result; completing results.h5 from it "
+                "(nothing is recomputed)",
+                run->run_dir);
+    io_ckpt *c;
+    if (rl_run_checkpoint_open(run, &c) < 0)
+        return RL_ERR;
+    int rc = read_finals(run, c);
+    rc = rc ? rc : read_final_slices(run, c);
+    io_ckpt_close(c);
+    if (comm_agree_error(rc) < 0 || complete_results(run) < 0)
+        return RL_ERR;
+    return 1;
+}
+
+int rl_run_finish(rl_run *run) {
+    if (comm_agree_error(rl_run_final(run, "wall_seconds", rl_now() - run->t_start)) < 0)
+        return RL_ERR;
+    if (write_final_checkpoint(run) < 0)
+        return RL_ERR;
+    return complete_results(run);
 }

@@ -14,12 +14,14 @@
  * selected ids of budget B in /arrays/selected_B. A run takes seconds to minutes: no
  * checkpoints (a stopped run restarts; the feature cache keeps the autoencoder).
  */
+#include "experiments/base_model.h"
 #include "experiments/dp.h"
 #include "experiments/experiment.h"
 #include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
+#include "src/core/mem.h"
 #include "src/core/rng.h"
 #include "src/data/data.h"
 #include "src/data/subset.h"
@@ -128,21 +130,9 @@ static void state_free(subset_state *s) {
     free(s->ae_ws);
 }
 
-static int parse_budgets(subset_state *s, const char *text, int64_t pool) {
-    const char *p = text;
-    s->n_budgets = 0;
-    while (*p) {
-        char *end;
-        long long b = strtoll(p, &end, 10);
-        if (end == p || b < 1 || b > pool || s->n_budgets == MAX_BUDGETS ||
-            (*end != ',' && *end != '\0'))
-            return rl_fail("subset.budgets = \"%s\": not a list of at most %d budgets in [1, %lld]",
-                           "write e.g. subset.budgets=10,100,1000 (no larger than the pool)", text,
-                           MAX_BUDGETS, (long long)pool);
-        s->budgets[s->n_budgets++] = b;
-        p = *end == ',' ? end + 1 : end;
-    }
-    return s->n_budgets > 0 ? 0 : rl_fail("subset.budgets is empty", "give budgets, e.g. 10,100");
+static int parse_budgets(subset_state *s, const rl_config *cfg, int64_t pool) {
+    return rl_cfg_int_list(cfg, "subset.budgets", 1, pool, MAX_BUDGETS, s->budgets,
+                           &s->n_budgets);
 }
 
 /* The autoencoder of spec: input and output the data dimension; features (s->k) from its
@@ -156,14 +146,48 @@ static int ae_prepare(subset_state *s, const char *spec) {
         if (m->layers[l].kind == RL_LAYER_DENSE &&
             (s->ae_layer < 0 || m->layers[l].out < m->layers[s->ae_layer].out))
             s->ae_layer = l;
-    if (m->in_dim != s->train.dim || m->out_dim != s->train.dim || s->ae_layer < 0 ||
-        s->ae_layer == m->n_layers - 1)
+    if (base_model_check_fit(m, "subset.ae_spec", &s->train, s->train.dim) < 0)
+        return RL_ERR;
+    if (s->ae_layer < 0 || s->ae_layer == m->n_layers - 1)
         return rl_fail("subset.ae_spec = \"%s\" is not an autoencoder of %d inputs with a "
                        "narrower inner layer",
                        "write e.g. subset.ae_spec=mlp:784-256-32-256-784", spec, s->train.dim);
     s->k = m->layers[s->ae_layer].out;
+    if (s->k > (int)(sizeof s->eig / sizeof s->eig[0]))
+        return rl_fail("subset.ae_spec = \"%s\": its narrowest inner layer gives %d features, "
+                       "more than the %zu the selectors take",
+                       "make the bottleneck narrower, e.g. subset.ae_spec=mlp:784-256-32-256-784",
+                       spec, s->k, sizeof s->eig / sizeof s->eig[0]);
+    /* ae_train: Adam state, gradient and its fixed-point sum per parameter, the epoch order */
+    uint64_t train_bytes = rl_size_add(rl_size_mul(m->n_params, 4 * sizeof(float) + 8),
+                                       rl_size_mul((uint64_t)s->train.n, sizeof(int64_t)));
+    if (rl_mem_check(train_bytes, "training the autoencoder %s (%zu parameters)", spec,
+                     m->n_params) < 0)
+        return rl_fail_hint("use a smaller subset.ae_spec");
     s->ae_ws = rl_xcalloc(1, sizeof *s->ae_ws);
     return rl_workspace_init(s->ae_ws, m, AE_BATCH_MAX);
+}
+
+/* subset.mlp_spec fits the data, and what mlp_accuracy allocates for the largest budget B fits
+ * in memory: its workspace, Adam state, and the B examples, labels and output gradients. */
+static int mlp_prepare(const subset_state *s) {
+    rl_model m = {0};
+    if (rl_model_init(&m, s->mlp_spec) < 0)
+        return RL_ERR;
+    int rc = base_model_check_fit(&m, "subset.mlp_spec", &s->train, s->train.classes);
+    int64_t b = 0;
+    for (int i = 0; i < s->n_budgets; i++)
+        b = s->budgets[i] > b ? s->budgets[i] : b;
+    uint64_t bytes = rl_workspace_bytes(&m, (int)(b > DP_EVAL_CHUNK ? b : DP_EVAL_CHUNK));
+    bytes = rl_size_add(bytes, rl_size_mul(m.n_params, 2 * sizeof(float)));
+    bytes = rl_size_add(bytes, rl_size_mul((uint64_t)b, sizeof(float) *
+                                                            ((uint64_t)s->train.dim +
+                                                             (uint64_t)s->train.classes + 1)));
+    if (rc == 0 && rl_mem_check(bytes, "training subset.mlp_spec = \"%s\" on %lld examples",
+                                s->mlp_spec, (long long)b) < 0)
+        rc = rl_fail_hint("use a smaller subset.mlp_spec or smaller subset.budgets");
+    rl_model_free(&m);
+    return rc;
 }
 
 /* Load the data and read the keys: every input error before anything is written. */
@@ -171,6 +195,7 @@ static int prepare(rl_run *run, subset_state *s) {
     const rl_config *cfg = run->cfg;
     if (rl_data_load(cfg, run->seed, &s->train, &s->test) < 0)
         return RL_ERR;
+    base_model_record_inputs(run, &s->train, &s->test, NULL, NULL);
     if (s->train.classes < 2)
         return rl_fail("subset-select needs a classification data set (data.name = %s)",
                        "use data.name=fashion-mnist or blobs", s->train.name);
@@ -193,17 +218,9 @@ static int prepare(rl_run *run, subset_state *s) {
     s->ae_on = strcmp(rl_cfg_str(cfg, "subset.encoder"), "autoencoder") == 0;
     if (s->ae_on && ae_prepare(s, rl_cfg_str(cfg, "subset.ae_spec")) < 0)
         return RL_ERR;
-    if (s->classifier & CLASSIFIER_MLP) {
-        rl_model m = {0};
-        int bad = rl_model_init(&m, s->mlp_spec) < 0;
-        bad = bad || m.in_dim != s->train.dim || m.out_dim != s->train.classes;
-        rl_model_free(&m);
-        if (bad)
-            return rl_fail("subset.mlp_spec = \"%s\" is not a model from %d inputs to %d classes",
-                           "write e.g. subset.mlp_spec=mlp:784-256-10", s->mlp_spec, s->train.dim,
-                           s->train.classes);
-    }
-    return parse_budgets(s, rl_cfg_str(cfg, "subset.budgets"), s->train.n);
+    if (parse_budgets(s, cfg, s->train.n) < 0)
+        return RL_ERR;
+    return (s->classifier & CLASSIFIER_MLP) ? mlp_prepare(s) : 0;
 }
 
 /* Autoencoder features (n, k) of rows x (n, dim), n <= AE_BATCH_MAX: the bottleneck output,
@@ -592,7 +609,7 @@ static int subset_loop(rl_run *run, subset_state *s) {
             for (int64_t i = 0; i < b; i++)
                 fid[i] = (float)all[i];
             snprintf(name, sizeof name, "selected_%lld", (long long)b);
-            rc = io_results_write_array_f32(run->results, name, fid, (size_t)b, "selector", sel);
+            rc = rl_run_final_array(run, name, fid, b, "selector", sel);
             free(fid);
             rl_log_info("subset-select: %s B=%lld test accuracy %.2f %% linear, %.2f %% mlp (%d "
                         "classes, %.3f s)",
@@ -616,11 +633,11 @@ static int subset_run(rl_run *run) {
     double explained = 0.0;
     for (int j = 0; rc == 0 && j < s.k; j++)
         explained += s.eig[j];
-    if (rc == 0 && comm_rank() == 0)
-        rc = io_results_set_final(run->results, s.ae_on ? "feature_variance" : "pca_variance",
-                                  explained);
-    if (rc == 0 && comm_rank() == 0 && s.delta > 0.0)
-        rc = io_results_set_final(run->results, "probcover_delta", s.delta);
+    if (rc == 0)
+        rc = rl_run_final(run, s.ae_on ? "feature_variance" : "pca_variance", explained);
+    if (rc == 0 && s.delta > 0.0)
+        rc = rl_run_final(run, "probcover_delta", s.delta);
+    rc = rc < 0 ? comm_agree_error(rc) : rc;
     rc = rc ? rc : rl_run_finish(run);
     state_free(&s);
     return rc == 1 ? 0 : rc;

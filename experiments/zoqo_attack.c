@@ -34,6 +34,7 @@
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
+#include "src/core/mem.h"
 #include "src/core/rng.h"
 #include "src/data/data.h"
 #include "src/nn/nn.h"
@@ -349,44 +350,57 @@ static void attack_image(attack *a, int64_t sel, int c) {
     a->queries[sel * a->n_combos + c] = s.success ? s.queries : -1;
 }
 
-static int parse_methods(attack *a, const char *list) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
-         tok = strtok_r(NULL, ", ", &save)) {
+static int parse_methods(attack *a, const rl_config *cfg) {
+    char **items;
+    int n;
+    if (rl_cfg_list(cfg, "attack.methods", MAX_METHODS, &items, &n) < 0)
+        return RL_ERR;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
         int m = 0;
-        while (m < MAX_METHODS && strcmp(tok, method_names[m]))
+        while (m < MAX_METHODS && strcmp(items[i], method_names[m]))
             m++;
         if (m == MAX_METHODS)
-            return rl_fail("attack.methods: unknown attack '%s'",
-                           "attacks are zoqo, sign and signhunter", tok);
-        for (int k = 0; k < a->n_methods; k++)
-            if (a->methods[k] == (method_kind)m)
-                return rl_fail("attack.methods lists '%s' twice", "list each attack once", tok);
-        a->methods[a->n_methods++] = (method_kind)m;
+            rc = rl_fail("attack.methods: unknown attack '%s'",
+                         "attacks are zoqo, sign and signhunter", items[i]);
+        else
+            a->methods[a->n_methods++] = (method_kind)m;
     }
-    if (a->n_methods == 0)
-        return rl_fail("attack.methods is empty", "e.g. attack.methods=zoqo,sign");
-    return 0;
+    rl_cfg_list_free(items, n);
+    return rc;
 }
 
-static int parse_eps(attack *a, const char *list) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
-         tok = strtok_r(NULL, ", ", &save)) {
-        char *end;
-        double e = strtod(tok, &end);
-        if (*end || !(e >= 1.0 / 255 - 1e-12 && e <= 127.0 / 255))
-            return rl_fail("attack.eps: '%s' is not a radius in [1/255, 127/255]",
-                           "radii are in image units, e.g. attack.eps=0.05,0.1,0.2", tok);
-        if (a->n_eps == MAX_EPS)
-            return rl_fail("attack.eps lists more than %d radii", "list fewer radii", MAX_EPS);
+/* The ε part of the names of an attack's finals ("success_zoqo_eps0.1"). */
+static void eps_text(double eps, char *out, size_t size) {
+    snprintf(out, size, "%g", eps);
+}
+
+static int parse_eps(attack *a, const rl_config *cfg) {
+    char **items;
+    int n;
+    if (rl_cfg_list(cfg, "attack.eps", MAX_EPS, &items, &n) < 0)
+        return RL_ERR;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        char *end, name[32], other[32];
+        double e = strtod(items[i], &end);
+        if (*end || !(e >= 1.0 / 255 - 1e-12 && e <= 127.0 / 255)) {
+            rc = rl_fail("attack.eps: '%s' is not a radius in [1/255, 127/255]",
+                         "radii are in image units, e.g. attack.eps=0.05,0.1,0.2", items[i]);
+            break;
+        }
+        /* Two radii that name the same finals would collide only when the work is done. */
+        eps_text(e, name, sizeof name);
+        for (int k = 0; rc == 0 && k < a->n_eps; k++) {
+            eps_text(a->eps[k], other, sizeof other);
+            if (!strcmp(name, other))
+                rc = rl_fail("attack.eps lists the radius %s twice ('%s' and '%s')",
+                             "list each radius once", name, items[k], items[i]);
+        }
         a->eps[a->n_eps++] = e;
     }
-    if (a->n_eps == 0)
-        return rl_fail("attack.eps is empty", "e.g. attack.eps=0.1");
-    return 0;
+    rl_cfg_list_free(items, n);
+    return rc;
 }
 
 /* The first attack.images test images the victim classifies correctly (one query each). */
@@ -437,8 +451,7 @@ static int prepare(rl_run *run, attack *a) {
         a->sign_mu = (float)a->zoqo_m / 255.0f;
     if (a->sign_lr == 0.0f)
         a->sign_lr = (float)a->zoqo_c / 255.0f;
-    if (parse_methods(a, rl_cfg_str(cfg, "attack.methods")) < 0 ||
-        parse_eps(a, rl_cfg_str(cfg, "attack.eps")) < 0)
+    if (parse_methods(a, cfg) < 0 || parse_eps(a, cfg) < 0)
         return RL_ERR;
     a->n_combos = a->n_methods * a->n_eps;
     if (rl_data_load(cfg, run->seed, &a->train, &a->test) < 0)
@@ -452,6 +465,8 @@ static int prepare(rl_run *run, attack *a) {
     memset(&base, 0, sizeof base);
     int rc = base_model_get(cfg, rl_cfg_str(cfg, "attack.base"),
                             rl_cfg_int(cfg, "attack.pretrain_epochs"), &a->test, &base);
+    if (rc == 0)
+        base_model_record_inputs(run, &a->train, &a->test, "base model", &base);
     rc = rc ? rc : victim_init(a, &base);
     rl_model_free(&base);
     if (rc < 0 || select_images(a) < 0)
@@ -459,6 +474,12 @@ static int prepare(rl_run *run, attack *a) {
     int64_t save = rl_cfg_int(cfg, "attack.save_images");
     a->n_save = save < a->n_sel ? save : a->n_sel;
     size_t n = (size_t)a->dim;
+    /* queries (n_sel, n_combos) int64; adv (n_save, n_eps, dim) pixel codes */
+    uint64_t bytes = rl_size_add(rl_size_mul((uint64_t)a->n_sel, sizeof(int64_t) * a->n_combos),
+                                 rl_size_mul((uint64_t)a->n_save, (uint64_t)a->n_eps * n));
+    if (rl_mem_check(bytes, "the results of %lld images and %lld saved adversarial images",
+                     (long long)a->n_sel, (long long)a->n_save) < 0)
+        return rl_fail_hint("lower attack.images or attack.save_images");
     a->queries = rl_xmalloc(sizeof(int64_t) * (size_t)(a->n_sel * a->n_combos));
     for (int64_t i = 0; i < a->n_sel * a->n_combos; i++)
         a->queries[i] = NOT_DONE;
@@ -512,30 +533,26 @@ static int save_checkpoint(rl_run *run, attack *a, int64_t lo, int64_t hi) {
         done += a->queries[i] != NOT_DONE;
     if (comm_sum_i64(&done, 1) < 0)
         return RL_ERR;
-    char *config_text = rl_cfg_text(run->cfg);
     io_ckpt *c;
-    int rc = io_ckpt_begin(&c, run->ckpt_dir, done, run->run_id, config_text);
-    free(config_text);
-    if (rc < 0)
+    if (rl_run_checkpoint_begin(run, done, &c) < 0)
         return RL_ERR;
     int64_t shape[4] = {a->n_sel, a->n_combos, a->n_save, a->dim}, slo, shi;
     int64_t per_image = (int64_t)a->n_eps * a->dim;
     save_range(a, lo, hi, &slo, &shi);
-    rc = io_ckpt_write(c, "attack/shape", IO_I64, 4, 0, comm_rank() == 0 ? 4 : 0, shape);
+    int rc = io_ckpt_write(c, "attack/shape", IO_I64, 4, 0, comm_rank() == 0 ? 4 : 0, shape);
     rc = rc ? rc
             : io_ckpt_write(c, "attack/queries", IO_I64, a->n_sel * a->n_combos, lo * a->n_combos,
                             (hi - lo) * a->n_combos, a->queries + lo * a->n_combos);
     rc = rc ? rc
             : io_ckpt_write(c, "attack/adv", IO_I8, a->n_save * per_image, slo * per_image,
                             (shi - slo) * per_image, a->adv + slo * per_image);
-    int commit = io_ckpt_commit(c, run->ckpt_keep);
-    return rc ? rc : commit;
+    return rl_run_checkpoint_commit(run, c, rc);
 }
 
 /* Collective: every rank reads every image's results so far (any rank count may resume). */
 static int load_checkpoint(rl_run *run, attack *a) {
     io_ckpt *c;
-    if (io_ckpt_open(&c, run->resume_path) < 0)
+    if (rl_run_checkpoint_open(run, &c) < 0)
         return RL_ERR;
     int64_t shape[4] = {0, 0, 0, 0};
     int64_t per_image = (int64_t)a->n_eps * a->dim;
@@ -614,8 +631,9 @@ static void combo_stats(const attack *a, int c, int64_t *successes, double *mean
 }
 
 static void combo_name(const attack *a, int c, const char *prefix, char *out, size_t size) {
-    snprintf(out, size, "%s%s_eps%g", prefix, method_names[a->methods[c / a->n_eps]],
-             a->eps[c % a->n_eps]);
+    char eps[32];
+    eps_text(a->eps[c % a->n_eps], eps, sizeof eps);
+    snprintf(out, size, "%s%s_eps%s", prefix, method_names[a->methods[c / a->n_eps]], eps);
 }
 
 /* Metrics rows (all ranks), then finals, arrays and the table (rank 0). */
@@ -636,38 +654,37 @@ static int write_results(rl_run *run, attack *a) {
     }
     if (comm_rank() != 0 || rc < 0)
         return rc;
-    io_results *r = run->results;
     rl_log_info("\nzoqo-attack: %s victim, %lld images (clean accuracy %.2f%% on the first "
                 "%lld), cap %lld queries, %s loss\n%-11s %6s %9s %10s %10s",
                 rl_cfg_str(a->cfg, "attack.victim"), (long long)a->n_sel,
                 100.0 * (double)a->n_sel / (double)a->scanned, (long long)a->scanned,
                 (long long)a->cap, a->margin ? "margin" : "cross-entropy", "attack", "eps",
                 "success", "mean q", "median q");
-    rc = io_results_set_final(r, "images", (double)a->n_sel);
-    rc = rc ? rc : io_results_set_final(r, "clean_acc", (double)a->n_sel / (double)a->scanned);
+    rc = rl_run_final(run, "images", (double)a->n_sel);
+    rc = rc ? rc : rl_run_final(run, "clean_acc", (double)a->n_sel / (double)a->scanned);
     char name[96];
     float *buf = rl_xmalloc(sizeof(float) * (size_t)(a->n_sel + 1) * (size_t)a->dim);
     for (int c = 0; c < a->n_combos && rc == 0; c++) {
         const double *row = run->row_values + (size_t)c * N_METRICS;
         combo_name(a, c, "success_", name, sizeof name);
-        rc = io_results_set_final(r, name, row[4]);
+        rc = rl_run_final(run, name, row[4]);
         combo_name(a, c, "mean_queries_", name, sizeof name);
-        rc = rc ? rc : io_results_set_final(r, name, row[5]);
+        rc = rc ? rc : rl_run_final(run, name, row[5]);
         combo_name(a, c, "median_queries_", name, sizeof name);
-        rc = rc ? rc : io_results_set_final(r, name, row[6]);
+        rc = rc ? rc : rl_run_final(run, name, row[6]);
         for (int64_t i = 0; i < a->n_sel; i++)
             buf[i] = (float)a->queries[i * a->n_combos + c];
         combo_name(a, c, "queries_", name, sizeof name);
-        rc = rc ? rc : io_results_write_array_f32(r, name, buf, (size_t)a->n_sel, "failure", "-1");
+        rc = rc ? rc : rl_run_final_array(run, name, buf, a->n_sel, "failure", "-1");
         rl_log_info("%-11s %6g %8.1f%% %10.1f %10.1f", method_names[a->methods[c / a->n_eps]],
                     a->eps[c % a->n_eps], 100.0 * row[4], row[5], row[6]);
     }
     for (int64_t i = 0; i < a->n_sel; i++)
         buf[i] = (float)a->selected[i];
-    rc = rc ? rc : io_results_write_array_f32(r, "selected", buf, (size_t)a->n_sel, NULL, NULL);
+    rc = rc ? rc : rl_run_final_array(run, "selected", buf, a->n_sel, NULL, NULL);
     for (int64_t i = 0; i < a->n_sel; i++)
         buf[i] = (float)a->test.y[a->selected[i]];
-    rc = rc ? rc : io_results_write_array_f32(r, "labels", buf, (size_t)a->n_sel, NULL, NULL);
+    rc = rc ? rc : rl_run_final_array(run, "labels", buf, a->n_sel, NULL, NULL);
     /* Saved images as pixel codes 0..255: the clean ones and the ZOQO attack's. */
     size_t per = (size_t)a->dim;
     if (a->n_save > 0) {
@@ -676,8 +693,8 @@ static int write_results(rl_run *run, attack *a) {
                 buf[(size_t)i * per + p] =
                     (float)lrintf(a->test.x[a->selected[i] * a->dim + (int64_t)p] * 255.0f);
         rc = rc ? rc
-                : io_results_write_array_f32(r, "clean_images", buf, (size_t)a->n_save * per,
-                                             "shape", "(images, pixels), pixel codes 0..255");
+                : rl_run_final_array(run, "clean_images", buf, a->n_save * (int64_t)per, "shape",
+                                     "(images, pixels), pixel codes 0..255");
     }
     for (int m = 0; m < a->n_methods && a->n_save > 0; m++) {
         if (a->methods[m] != METHOD_ZOQO)
@@ -691,8 +708,8 @@ static int write_results(rl_run *run, attack *a) {
                     buf[(size_t)i * per + p] = clean + (float)d[p];
                 }
             combo_name(a, m * a->n_eps + e, "adv_", name, sizeof name);
-            rc = io_results_write_array_f32(r, name, buf, (size_t)a->n_save * per, "shape",
-                                            "(images, pixels), pixel codes 0..255");
+            rc = rl_run_final_array(run, name, buf, a->n_save * (int64_t)per, "shape",
+                                    "(images, pixels), pixel codes 0..255");
         }
     }
     free(buf);

@@ -125,17 +125,20 @@ typedef struct {
     float *grad;
 } zoqo;
 
-static int parse_arms(zoqo *z, const char *list) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
-         tok = strtok_r(NULL, ", ", &save)) {
-        if (z->n_arms == MAX_ARMS)
-            return rl_fail("zoqo.arms lists more than %d arms", "list fewer arms", MAX_ARMS);
+static int parse_arms(zoqo *z, const rl_config *cfg) {
+    char **items;
+    int n;
+    if (rl_cfg_list(cfg, "zoqo.arms", MAX_ARMS, &items, &n) < 0)
+        return RL_ERR;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        const char *tok = items[i];
         arm_spec *a = &z->arms[z->n_arms++];
         snprintf(a->name, sizeof a->name, "%s", tok);
         int bits = 0;
-        if (sscanf(tok, "zoqo%d", &bits) == 1 && bits >= 2 && bits <= 8)
+        char extra;
+        if (sscanf(tok, "zoqo%d%c", &bits, &extra) == 1 && bits >= 2 && bits <= 8 &&
+            strlen(tok) == 5)
             a->kind = ARM_ZOQO, a->bits = bits;
         else if (!strcmp(tok, "sign"))
             a->kind = ARM_SIGN;
@@ -144,13 +147,11 @@ static int parse_arms(zoqo *z, const char *list) {
         else if (!strcmp(tok, "sgd"))
             a->kind = ARM_SGD;
         else
-            return rl_fail("zoqo.arms: unknown arm '%s'",
-                           "arms are zoqoB with B from 2 to 8 (e.g. zoqo8), sign, mezo, sgd",
-                           tok);
+            rc = rl_fail("zoqo.arms: unknown arm '%s'",
+                         "arms are zoqoB with B from 2 to 8 (e.g. zoqo8), sign, mezo, sgd", tok);
     }
-    if (z->n_arms == 0)
-        return rl_fail("zoqo.arms is empty", "e.g. zoqo.arms=zoqo8,sign");
-    return 0;
+    rl_cfg_list_free(items, n);
+    return rc;
 }
 
 static int prepare(rl_run *run, zoqo *z) {
@@ -163,7 +164,7 @@ static int prepare(rl_run *run, zoqo *z) {
     z->chunk = (int)rl_cfg_int(cfg, "zoqo.chunk");
     z->eval_every = (int)rl_cfg_int(cfg, "zoqo.eval_every");
     z->steps = rl_cfg_int(cfg, "zoqo.steps");
-    if (parse_arms(z, rl_cfg_str(cfg, "zoqo.arms")) < 0 ||
+    if (parse_arms(z, cfg) < 0 ||
         rl_data_load(cfg, run->seed, &z->train, &z->test) < 0)
         return RL_ERR;
     if (z->train.classes == 0)
@@ -180,7 +181,18 @@ static int prepare(rl_run *run, zoqo *z) {
     if (base_model_get(cfg, rl_cfg_str(cfg, "zoqo.base"), rl_cfg_int(cfg, "zoqo.pretrain_epochs"),
                        &z->train, &z->base) < 0)
         return RL_ERR;
+    base_model_record_inputs(run, &z->train, &z->test, "base model", &z->base);
     int widest = z->chunk;
+    /* order, batch_idx; per chunk example xb, d_out, yb; an fp32 arm's model and workspace */
+    uint64_t bytes = sizeof(int64_t) * ((uint64_t)z->train.n + (uint64_t)z->batch);
+    bytes = rl_size_add(bytes, rl_size_mul((uint64_t)widest,
+                                           sizeof(float) * ((uint64_t)z->train.dim +
+                                                            (uint64_t)z->train.classes + 1)));
+    bytes = rl_size_add(bytes, rl_size_mul(z->base.n_params, 2 * sizeof(float)));
+    bytes = rl_size_add(bytes, rl_workspace_bytes(&z->base, widest));
+    if (rl_mem_check(bytes, "zoqo-train with chunks of %d examples (model %s)", widest,
+                     z->base.spec) < 0)
+        return rl_fail_hint("lower zoqo.chunk");
     z->order = rl_xmalloc(sizeof(int64_t) * (size_t)z->train.n);
     z->order_epoch = -1;
     z->batch_idx = rl_xmalloc(sizeof(int64_t) * (size_t)z->batch);
@@ -430,32 +442,26 @@ static io_type trainable_type(const zoqo *z) {
 }
 
 static int save_checkpoint(rl_run *run, zoqo *z, int arm_index, int64_t arm_step) {
-    char *config_text = rl_cfg_text(run->cfg);
     io_ckpt *c;
-    int rc = io_ckpt_begin(&c, run->ckpt_dir, (int64_t)arm_index * z->steps + arm_step,
-                           run->run_id, config_text);
-    free(config_text);
-    if (rc < 0)
+    if (rl_run_checkpoint_begin(run, (int64_t)arm_index * z->steps + arm_step, &c) < 0)
         return RL_ERR;
     int root = comm_rank() == 0;
     int64_t n = (int64_t)z->n_trainable;
     int64_t state[5] = {arm_index, arm_step, arm_queries(z), z->zo.ties, z->zo.bytes_exchanged};
-    rc = io_ckpt_write(c, "zoqo/state", IO_I64, 5, 0, root ? 5 : 0, state);
+    int rc = io_ckpt_write(c, "zoqo/state", IO_I64, 5, 0, root ? 5 : 0, state);
     rc = rc ? rc : io_ckpt_write(c, "zoqo/trainable", trainable_type(z), n, 0, root ? n : 0,
                                  z->trainable);
     rc = rc ? rc : io_ckpt_write(c, "zoqo/peak_mb", IO_F64, MAX_ARMS, 0, root ? MAX_ARMS : 0,
                                  z->peak_mb);
-    rc = rc ? rc : rl_run_save_metrics(run, c);
-    int commit = io_ckpt_commit(c, run->ckpt_keep);
-    return rc ? rc : commit;
+    return rl_run_checkpoint_commit(run, c, rc);
 }
 
 /* Restore the arm and step to continue from; the arm is re-initialized from the base first. */
 static int load_checkpoint(rl_run *run, zoqo *z, int *arm_index, int64_t *arm_step) {
     io_ckpt *c;
-    if (io_ckpt_open(&c, run->resume_path) < 0)
+    if (rl_run_checkpoint_open(run, &c) < 0)
         return RL_ERR;
-    int64_t state[5];
+    int64_t state[5] = {0, 0, 0, 0, 0};
     int rc = io_ckpt_read(c, "zoqo/state", IO_I64, 0, 5, state);
     if (rc == 0 && (state[0] < 0 || state[0] >= z->n_arms))
         rc = rl_fail("checkpoint %s: arm %lld out of range", "delete the run directory",
@@ -468,8 +474,9 @@ static int load_checkpoint(rl_run *run, zoqo *z, int *arm_index, int64_t *arm_st
     rc = rc ? rc : io_ckpt_read(c, "zoqo/trainable", trainable_type(z), 0,
                                 (int64_t)z->n_trainable, z->trainable);
     rc = rc ? rc : io_ckpt_read(c, "zoqo/peak_mb", IO_F64, 0, MAX_ARMS, z->peak_mb);
-    rc = rc ? rc : rl_run_restore_metrics(run, c);
     io_ckpt_close(c);
+    if (rc < 0)
+        return RL_ERR;
     *arm_index = (int)state[0];
     *arm_step = state[1];
     if (z->arm && z->arm->kind == ARM_SGD)
@@ -482,9 +489,6 @@ static int load_checkpoint(rl_run *run, zoqo *z, int *arm_index, int64_t *arm_st
 }
 
 static int write_final(rl_run *run, zoqo *z) {
-    if (comm_rank() != 0)
-        return 0;
-    io_results *r = run->results;
     int rc = 0;
     char name[64];
     rl_log_info("\nzoqo-train: %s task, target %s, %lld steps per arm, K = %lld\n"
@@ -505,13 +509,13 @@ static int write_final(rl_run *run, zoqo *z) {
             bytes = row[5];
         }
         snprintf(name, sizeof name, "start_acc_%s", z->arms[a].name);
-        rc = io_results_set_final(r, name, start);
+        rc = rl_run_final(run, name, start);
         snprintf(name, sizeof name, "test_acc_%s", z->arms[a].name);
-        rc = rc ? rc : io_results_set_final(r, name, end);
+        rc = rc ? rc : rl_run_final(run, name, end);
         snprintf(name, sizeof name, "queries_%s", z->arms[a].name);
-        rc = rc ? rc : io_results_set_final(r, name, queries);
+        rc = rc ? rc : rl_run_final(run, name, queries);
         snprintf(name, sizeof name, "peak_mb_%s", z->arms[a].name);
-        rc = rc ? rc : io_results_set_final(r, name, z->peak_mb[a]);
+        rc = rc ? rc : rl_run_final(run, name, z->peak_mb[a]);
         char bits[8] = "fp32";
         if (z->arms[a].kind == ARM_ZOQO)
             snprintf(bits, sizeof bits, "%d", z->arms[a].bits);

@@ -50,11 +50,13 @@ static const char *inspect_help =
     "results file. In Python: h5py.File(path)['metrics/test_acc'][:].\n";
 
 static const char *verify_help =
-    "usage: ranklab verify RUN_DIR\n"
+    "usage: ranklab verify RUN_DIR | FILE\n"
     "\n"
-    "Checks every checkpoint in RUN_DIR/ckpt (structure, completeness, CRC-32 of every dataset)\n"
-    "and the status of RUN_DIR/results.h5. Exit code 0 when all are good, 1 otherwise. A run\n"
-    "resumes from the newest good checkpoint and skips damaged ones.\n";
+    "Checks every checkpoint in RUN_DIR/ckpt (the checksum seal over the whole file, structure,\n"
+    "completeness, CRC-32 of every dataset) and RUN_DIR/results.h5 (its seal, status\n"
+    "\"complete\"); or one checkpoint or results file. Exit code 0 when all are good, 1\n"
+    "otherwise. A run resumes from the newest good checkpoint and skips damaged ones; a run\n"
+    "whose final checkpoint (ckpt/final.h5) is good completes from it without recomputing.\n";
 
 static int wants_help(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
@@ -177,7 +179,7 @@ static int cmd_run(int argc, char **argv) {
         rl_error_print();
     rl_run_free(&run);
     rl_cfg_free(cfg);
-    return rc == 0 ? RL_EXIT_OK : rc == RL_STOPPED ? RL_EXIT_STOPPED : RL_EXIT_ERROR;
+    return rc == 0 ? RL_EXIT_OK : rc == RL_STOPPED ? RL_EXIT_STOPPED : rl_error_exit_code();
 }
 
 static int cmd_inspect(int argc, char **argv) {
@@ -192,49 +194,66 @@ static int cmd_inspect(int argc, char **argv) {
     return RL_EXIT_OK;
 }
 
+/* One checkpoint: prints ok or BAD; returns the number of problems (0 or 1). */
+static int verify_checkpoint(const char *path) {
+    io_ckpt_info info;
+    if (io_ckpt_verify(path, &info) < 0) {
+        printf("BAD  %s\n", rl_error_message());
+        return 1;
+    }
+    printf("ok   %s (%sstep %lld, run id %s)\n", path, info.final ? "final, " : "",
+           (long long)info.step, info.run_id);
+    return 0;
+}
+
+static int verify_results(const char *path) {
+    io_results_info info;
+    if (io_results_check(path, &info) < 0) {
+        printf("BAD  %s\n", rl_error_message());
+        return 1;
+    }
+    printf("ok   %s (%s, run id %s, status %s)\n", path, info.experiment, info.run_id,
+           info.status);
+    return 0;
+}
+
 static int cmd_verify(int argc, char **argv) {
     if (argc != 1 || wants_help(argc, argv)) {
         fputs(verify_help, stdout);
         return argc == 1 ? RL_EXIT_OK : RL_EXIT_USAGE;
     }
-    const char *run_dir = argv[0];
-    if (!io_path_exists(run_dir)) {
-        rl_fail("%s does not exist", "give a run directory, e.g. runs/train-<id>", run_dir);
+    const char *target = argv[0];
+    int kind = io_path_kind(target);
+    if (kind == IO_PATH_MISSING) {
+        rl_fail("%s does not exist", "give a run directory (e.g. runs/train-<id>) or a file in it",
+                target);
         rl_error_print();
         return RL_EXIT_ERROR;
     }
-    char ckpt_dir[4200], results[4200], status[32];
-    snprintf(ckpt_dir, sizeof ckpt_dir, "%s/ckpt", run_dir);
-    snprintf(results, sizeof results, "%s/results.h5", run_dir);
     int bad = 0;
+    if (kind == IO_PATH_FILE) {
+        size_t n = strlen(target);
+        int is_results = (n >= 10 && !strcmp(target + n - 10, "results.h5")) ||
+                         (n >= 18 && !strcmp(target + n - 18, "results.h5.partial"));
+        bad = is_results ? verify_results(target) : verify_checkpoint(target);
+        return bad ? RL_EXIT_ERROR : RL_EXIT_OK;
+    }
+    char ckpt_dir[4200], results[4200];
+    snprintf(ckpt_dir, sizeof ckpt_dir, "%s/ckpt", target);
+    snprintf(results, sizeof results, "%s/results.h5", target);
     char **paths;
     int n;
     io_ckpt_list(ckpt_dir, &paths, &n);
-    for (int i = 0; i < n; i++) {
-        int64_t step;
-        char run_id[64];
-        if (io_ckpt_verify(paths[i], &step, run_id, sizeof run_id) == 0) {
-            printf("ok   %s (step %lld, run id %s)\n", paths[i], (long long)step, run_id);
-        } else {
-            printf("BAD  %s\n", rl_error_message());
-            bad++;
-        }
-        free(paths[i]);
-    }
-    free(paths);
+    for (int i = 0; i < n; i++)
+        bad += verify_checkpoint(paths[i]);
+    io_ckpt_list_free(paths, n);
     if (n == 0)
         printf("--   no checkpoints in %s\n", ckpt_dir);
-    if (io_path_exists(results)) {
-        if (io_results_read_root_attr(results, "status", status, sizeof status) == 0)
-            printf("ok   %s (status %s)\n", results, status);
-        else {
-            printf("BAD  %s\n", rl_error_message());
-            bad++;
-        }
-    } else {
+    if (io_path_exists(results))
+        bad += verify_results(results);
+    else
         printf("--   no results.h5 yet (the run is not complete)\n");
-    }
-    printf("%d problem(s) in %s\n", bad, run_dir);
+    printf("%d problem(s) in %s\n", bad, target);
     return bad ? RL_EXIT_ERROR : RL_EXIT_OK;
 }
 

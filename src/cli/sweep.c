@@ -15,8 +15,8 @@
 #include "src/core/stop.h"
 #include "src/io/io.h"
 
-#include <ini.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,6 +34,10 @@
 #define HEARTBEAT_SECONDS 30
 #define DEFAULT_STALE_SECONDS 120
 #define EXIT_NOT_COMPLETE 3
+#define MANIFEST_MAX_BYTES ((size_t)256 << 20)
+/* What a value substituted into a batch script may hold (no quoting can be needed, no '%'). */
+#define SCRIPT_SAFE "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+,:=-"
+#define SLURM_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-."
 
 static const char *sweep_help =
     "usage:\n"
@@ -47,19 +51,22 @@ static const char *sweep_help =
     "take comma lists of values and are swept; the other keys are the settings below:\n"
     "\n"
     "  [sweep]\n"
-    "  experiment = train            # the experiment every cell runs (required)\n"
-    "  train.lr = 0.1, 0.01          # swept: every combination (a grid) ...\n"
+    "  experiment = train            ; the experiment every cell runs (required)\n"
+    "  train.lr = 0.1, 0.01          ; swept: every combination (a grid) ...\n"
     "  train.batch = 64, 256\n"
-    "  zip = train.lr, train.batch   # ... except zipped keys, which move together\n"
-    "  run.seed = 1, 2, 3            # (one zip line per group of keys)\n"
+    "  zip = train.lr, train.batch   ; ... except zipped keys, which move together\n"
+    "  run.seed = 1, 2, 3            ; (one zip line per group of keys)\n"
     "  ranks = 2\n"
     "  time = 00:30:00\n"
     "  [train]\n"
-    "  epochs = 5                    # fixed for every cell\n"
+    "  epochs = 5                    ; fixed for every cell\n"
     "\n"
     "Cells are numbered in file order, the last swept key fastest. A value holding a comma is\n"
-    "quoted: attack.methods = \"zoqo,sign\", sign. Relative paths in the file (data.dir,\n"
-    "init.from) are taken from the directory a cell runs in: where you submit from.\n"
+    "quoted: attack.methods = \"zoqo,sign\", sign. A swept key given again (or continued on an\n"
+    "indented line) adds values; any other key given twice is refused. Relative paths in the\n"
+    "file (data.dir, init.from) are taken from the directory a cell runs in: where you submit\n"
+    "from. Partition, time and the paths that go into the batch script must not need quoting\n"
+    "(letters, digits and / . _ + , : = -).\n"
     "\n"
     "plan      resolves every cell (errors before anything is written), writes SWEEP_DIR/\n"
     "          sweep.ini and manifest.tsv (cell, run_id, dir, swept values) and prints the\n"
@@ -131,41 +138,12 @@ static const char *text_str(const text_buf *b) {
     return b->s ? b->s : "";
 }
 
-/* The whole file as a string (caller frees), or NULL with the error stored. */
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rl_fail("cannot read %s", "check the path", path);
-        return NULL;
-    }
-    text_buf b = {0};
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        text_add(&b, "%.*s", (int)got, chunk);
-    fclose(f);
-    if (!b.s)
-        text_add(&b, "%s", "");
-    return b.s;
-}
-
-/* Write a text file durably: temporary name, fsync, rename, fsync of the directory. */
+/* DIR/NAME through io_write_text_atomic (temporary name, fsync, rename, fsync of DIR). */
 static int write_text_atomic(const char *dir, const char *name, const char *text) {
-    char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return rl_fail("cannot write %s", "check that the directory is writable", tmp);
-    int bad = fputs(text, f) < 0;
-    bad |= fclose(f) != 0;
-    if (bad)
-        return rl_fail("cannot write %s", "check disk space", tmp);
-    if (io_fsync_file(tmp) < 0)
-        return RL_ERR;
-    if (rename(tmp, path) != 0)
-        return rl_fail("cannot rename %s to %s", "check the directory", tmp, path);
-    return io_fsync_dir(dir);
+    char path[PATH_MAX + 64];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return rl_fail("path too long: %s/%s", "use a shorter sweep directory", dir, name);
+    return io_write_text_atomic(path, text);
 }
 
 /* Run argv (searched in PATH) and capture its stdout (caller frees). Returns the exit code,
@@ -197,69 +175,80 @@ static int run_capture(char *const argv[], char **out) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* "a, b, \"c,d\"" -> a | b | c,d (trimmed; quotes keep commas). Items are appended. */
-static int split_list(const char *text, const char *what, char ***items, int *n) {
-    int quoted = 0;
-    const char *start = text;
-    for (const char *p = text;; p++) {
-        if (*p == '"')
-            quoted = !quoted;
-        if (*p && (quoted || *p != ','))
-            continue;
-        const char *a = start, *z = p;
-        while (a < z && (*a == ' ' || *a == '\t'))
-            a++;
-        while (z > a && (z[-1] == ' ' || z[-1] == '\t'))
-            z--;
-        if (z - a >= 2 && *a == '"' && z[-1] == '"') {
-            a++;
-            z--;
-        }
-        if (z == a)
-            return rl_fail("%s: empty item in the list '%s'",
-                           "separate values with commas, e.g. train.lr = 0.1, 0.01", what, text);
-        *items = realloc(*items, sizeof(char *) * (size_t)(*n + 1));
-        if (!*items)
-            abort();
-        char *item = rl_xmalloc((size_t)(z - a) + 1);
-        memcpy(item, a, (size_t)(z - a));
-        item[z - a] = '\0';
-        (*items)[(*n)++] = item;
-        if (!*p)
-            return quoted ? rl_fail("%s: unbalanced quote in '%s'", "close the quote", what, text)
-                          : 0;
-        start = p + 1;
-    }
+
+/* A whole number of 1 to 18 decimal digits, or -1. */
+static long long parse_whole(const char *text) {
+    size_t digits = strspn(text, "0123456789");
+    return digits >= 1 && digits <= 18 && !text[digits] ? strtoll(text, NULL, 10) : -1;
 }
 
-static void free_list(char **items, int n) {
-    for (int i = 0; i < n; i++)
-        free(items[i]);
-    free(items);
+/* A character for a message: 'x', or its name when it does not print. */
+static const char *char_name(char c, char out[24]) {
+    if (c == ' ')
+        return "' ' (a space)";
+    if (c == '\t')
+        return "a tab";
+    if (c == '\n')
+        return "a newline";
+    if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
+        snprintf(out, 24, "the byte 0x%02x", (unsigned char)c);
+    else
+        snprintf(out, 24, "'%c'", c);
+    return out;
 }
 
-/* Slurm time ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S") in seconds. */
+/* Fails unless every character of value is in `allowed`; the message names what, the value
+ * and the first other character. */
+static int check_chars(const char *what, const char *value, const char *allowed, const char *hint) {
+    size_t at = strspn(value, allowed);
+    if (!value[at])
+        return 0;
+    char name[24];
+    return rl_fail("%s '%s' has the character %s", hint, what, value, char_name(value[at], name));
+}
+
+/* A path or name that goes into a batch script as is (#SBATCH lines cannot quote). */
+static int check_script_value(const char *what, const char *value) {
+    return check_chars(what, value, SCRIPT_SAFE,
+                       "a batch script holds it as is (#SBATCH lines cannot quote): use only "
+                       "letters, digits and / . _ + , : = -");
+}
+
+/* sweep.partition: empty, or a comma list of Slurm names. */
+static int check_partition(const char *value) {
+    const char *hint = "a partition is a Slurm name (letters, digits, _ - .) or a comma list of "
+                       "them, e.g. partition = batch or partition = batch,short";
+    if (check_chars("sweep.partition =", value, SLURM_NAME_CHARS ",", hint) < 0)
+        return RL_ERR;
+    if (value[0] && (value[0] == ',' || value[strlen(value) - 1] == ',' || strstr(value, ",,")))
+        return rl_fail("sweep.partition = '%s' has an empty name in its list", hint, value);
+    return 0;
+}
+
+/* Slurm time ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S") in seconds; every field has 1 to
+ * 7 digits. */
 static int parse_slurm_time(const char *s, long *seconds) {
-    long days = 0, f[3] = {0, 0, 0};
-    int nf = 0, has_days = strchr(s, '-') != NULL;
-    const char *p = s;
-    char *end = (char *)s;
-    if (has_days) {
-        days = strtol(p, &end, 10);
-        p = end + 1;
-    }
-    while (nf < 3 && *p >= '0' && *p <= '9') {
-        f[nf++] = strtol(p, &end, 10);
-        if (*end != ':')
+    long f[4] = {0, 0, 0, 0};
+    int n = 0, has_days = 0, ok = 1;
+    for (const char *p = s; ok;) {
+        size_t digits = strspn(p, "0123456789");
+        ok = digits >= 1 && digits <= 7 && n < 4;
+        if (!ok)
             break;
-        p = end + 1;
+        f[n++] = strtol(p, NULL, 10);
+        p += digits;
+        if (*p == '\0')
+            break;
+        ok = *p == ':' || (*p == '-' && n == 1);
+        has_days |= *p == '-';
+        p++;
     }
-    if (nf == 0 || *end || days < 0)
+    if (!ok || n > (has_days ? 4 : 3) || (has_days && n < 2))
         return rl_fail("sweep.time = '%s' is not a Slurm time",
                        "use MM, HH:MM:SS or D-HH:MM:SS, e.g. time = 02:00:00", s);
     if (has_days)
-        *seconds = days * 86400 + f[0] * 3600 + f[1] * 60 + f[2];
-    else if (nf == 3)
+        *seconds = f[0] * 86400 + f[1] * 3600 + f[2] * 60 + f[3];
+    else if (n == 3)
         *seconds = f[0] * 3600 + f[1] * 60 + f[2];
     else
         *seconds = f[0] * 60 + f[1];
@@ -277,6 +266,7 @@ typedef struct {
 
 typedef struct {
     char path[PATH_MAX];
+    char *text; /* the file as read */
     const rl_experiment *exp;
     rl_config *settings; /* sweep.* keys, resolved */
     text_buf base_ini;   /* every section but [sweep] */
@@ -292,61 +282,65 @@ typedef struct {
 
 typedef struct {
     sweep *sw;
-    char section[128]; /* last section written to base_ini */
-    int failed;
+    char section[128]; /* last section written to base_ini (inih's are shorter) */
 } parse_ctx;
 
-static int on_sweep_entry(void *user, const char *section, const char *name, const char *value) {
+/* Fixed keys go to base_ini, settings to settings_ini (each key once, as rl_cfg_walk_ini
+ * checks); swept keys and zip lines are lists. */
+static int on_sweep_entry(void *user, const char *section, const char *name, const char *value,
+                          int line) {
     parse_ctx *ctx = user;
     sweep *sw = ctx->sw;
+    if (!section[0])
+        return rl_fail("%s:%d: key '%s' is outside any [section]",
+                       "settings and swept keys go under [sweep], fixed keys under their section, "
+                       "e.g. [train] for train.lr",
+                       sw->path, line, name);
     if (strcmp(section, "sweep") != 0) {
         if (strcmp(section, ctx->section) != 0) {
             text_add(&sw->base_ini, "[%s]\n", section);
             snprintf(ctx->section, sizeof ctx->section, "%s", section);
         }
-        text_add(&sw->base_ini, "%s = %s\n", name, value);
-        return 1;
+        text_add(&sw->base_ini, "%s=%s\n", name, value);
+        return 0;
     }
     char what[PATH_MAX + 160];
-    snprintf(what, sizeof what, "%s [sweep] %s", sw->path, name);
+    snprintf(what, sizeof what, "%s:%d: [sweep] %s", sw->path, line, name);
     if (!strcmp(name, "zip")) {
         sw->zips = realloc(sw->zips, sizeof(char *) * (size_t)(sw->n_zips + 1));
         if (!sw->zips)
             abort();
         sw->zips[sw->n_zips++] = rl_xstrdup(value);
-        return 1;
+        return RL_CFG_LIST;
     }
     if (!strchr(name, '.')) {
-        text_add(&sw->settings_ini, "%s = %s\n", name, value);
-        return 1;
+        text_add(&sw->settings_ini, "%s=%s\n", name, value);
+        return 0;
     }
     /* A key given again (or an indented continuation line) adds values to its list. */
     int k = 0;
     while (k < sw->n_keys && strcmp(sw->keys[k].key, name) != 0)
         k++;
-    if (k == SWEEP_MAX_KEYS) {
-        ctx->failed = rl_fail("%s: more than %d swept keys", "sweep fewer keys at once", sw->path,
-                              SWEEP_MAX_KEYS);
-        return 0;
-    }
+    if (k == SWEEP_MAX_KEYS)
+        return rl_fail("%s: more than %d swept keys", "sweep fewer keys at once", what,
+                       SWEEP_MAX_KEYS);
     if (k == sw->n_keys)
         sw->keys[sw->n_keys++] = (swept_key){rl_xstrdup(name), NULL, 0, -1};
-    if (split_list(value, what, &sw->keys[k].values, &sw->keys[k].n_values) < 0) {
-        ctx->failed = RL_ERR;
-        return 0;
-    }
-    return 1;
+    if (rl_cfg_split_list(value, what, &sw->keys[k].values, &sw->keys[k].n_values) < 0)
+        return RL_ERR;
+    return RL_CFG_LIST;
 }
 
 static void sweep_free(sweep *sw) {
+    free(sw->text);
     rl_cfg_free(sw->settings);
     free(sw->base_ini.s);
     free(sw->settings_ini.s);
     for (int k = 0; k < sw->n_keys; k++) {
         free(sw->keys[k].key);
-        free_list(sw->keys[k].values, sw->keys[k].n_values);
+        rl_cfg_list_free(sw->keys[k].values, sw->keys[k].n_values);
     }
-    free_list(sw->zips, sw->n_zips);
+    rl_cfg_list_free(sw->zips, sw->n_zips);
     memset(sw, 0, sizeof *sw);
 }
 
@@ -364,7 +358,7 @@ static int build_axes(sweep *sw) {
         group[k] = -1;
     for (int z = 0; z < sw->n_zips; z++) {
         char **names = NULL;
-        int n = 0, rc = split_list(sw->zips[z], "zip", &names, &n);
+        int n = 0, rc = rl_cfg_split_list(sw->zips[z], "zip", &names, &n);
         if (rc == 0 && n < 2)
             rc = rl_fail("%s: zip = %s names fewer than two keys",
                          "zip lists swept keys that move together: zip = train.lr, train.batch",
@@ -386,7 +380,7 @@ static int build_axes(sweep *sw) {
             else
                 group[k] = z;
         }
-        free_list(names, n);
+        rl_cfg_list_free(names, n);
         if (rc < 0)
             return RL_ERR;
     }
@@ -411,16 +405,11 @@ static int build_axes(sweep *sw) {
 static int sweep_load(const char *path, sweep *sw) {
     memset(sw, 0, sizeof *sw);
     snprintf(sw->path, sizeof sw->path, "%s", path);
-    parse_ctx ctx = {sw, "", 0};
+    parse_ctx ctx = {sw, ""};
     text_add(&sw->settings_ini, "[sweep]\n");
-    int line = ini_parse(path, on_sweep_entry, &ctx);
-    if (ctx.failed)
+    sw->text = rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES);
+    if (!sw->text || rl_cfg_walk_ini(sw->text, path, on_sweep_entry, &ctx) < 0)
         return RL_ERR;
-    if (line == -1)
-        return rl_fail("cannot open sweep file %s", "check the path", path);
-    if (line != 0)
-        return rl_fail("%s:%d: not a valid INI line",
-                       "lines look like `[section]` or `key = value`", path, line);
     sw->settings = rl_cfg_new();
     rl_cfg_declare(sw->settings, setting_keys, sizeof setting_keys / sizeof setting_keys[0]);
     if (rl_cfg_load_text(sw->settings, text_str(&sw->settings_ini), path) < 0 ||
@@ -436,7 +425,8 @@ static int sweep_load(const char *path, sweep *sw) {
         return rl_fail("%s: unknown experiment '%s'", "`ranklab list` shows the experiments", path,
                        name);
     long seconds;
-    if (parse_slurm_time(rl_cfg_str(sw->settings, "sweep.time"), &seconds) < 0)
+    if (parse_slurm_time(rl_cfg_str(sw->settings, "sweep.time"), &seconds) < 0 ||
+        check_partition(rl_cfg_str(sw->settings, "sweep.partition")) < 0)
         return rl_fail_context("%s", path);
     if (rl_cfg_int(sw->settings, "sweep.signal_seconds") >= seconds)
         return rl_fail("%s: sweep.signal_seconds = %lld is not shorter than sweep.time = %s",
@@ -508,11 +498,21 @@ static int compare_ids(const void *a, const void *b) {
     return c ? c : (x->cell > y->cell) - (x->cell < y->cell);
 }
 
+/* The directory of a cell inside the sweep directory. */
+static void cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
+    snprintf(out, 48, "cells/%04lld-%.16s", (long long)cell, run_id);
+}
+
+/* The first line of manifest.tsv, without the newline. */
+static void manifest_header(const sweep *sw, text_buf *out) {
+    text_add(out, "cell\trun_id\tdir");
+    for (int k = 0; k < sw->n_keys; k++)
+        text_add(out, "\t%s", sw->keys[k].key);
+}
+
 /* Resolve every cell; the manifest text, or RL_ERR before anything is written. */
 static int plan_manifest(const sweep *sw, text_buf *manifest) {
-    text_add(manifest, "cell\trun_id\tdir");
-    for (int k = 0; k < sw->n_keys; k++)
-        text_add(manifest, "\t%s", sw->keys[k].key);
+    manifest_header(sw, manifest);
     text_add(manifest, "\n");
     id_entry *ids = rl_xmalloc(sizeof(id_entry) * (size_t)sw->n_cells);
     int rc = 0;
@@ -522,8 +522,9 @@ static int plan_manifest(const sweep *sw, text_buf *manifest) {
             break;
         ids[c].cell = c;
         rl_cfg_run_id(cfg, ids[c].run_id);
-        text_add(manifest, "%lld\t%s\tcells/%04lld-%s", (long long)c, ids[c].run_id, (long long)c,
-                 ids[c].run_id);
+        char dir[48];
+        cell_dir_name(c, ids[c].run_id, dir);
+        text_add(manifest, "%lld\t%s\t%s", (long long)c, ids[c].run_id, dir);
         for (int k = 0; rc == 0 && k < sw->n_keys; k++) {
             const char *v = config_value(cfg, sw->keys[k].key);
             if (strpbrk(v, "\t\n"))
@@ -577,7 +578,7 @@ static void print_resources(const sweep *sw, const char *dir) {
 static int cmd_plan(int argc, char **argv) {
     const char *file = NULL, *dir = NULL;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+        if (!strcmp(argv[i], "--dir") && i + 1 < argc && !dir)
             dir = argv[++i];
         else if (!file && argv[i][0] != '-')
             file = argv[i];
@@ -588,28 +589,30 @@ static int cmd_plan(int argc, char **argv) {
     if (!file || !dir)
         return rl_fail("plan needs a sweep file and --dir",
                        "ranklab sweep plan FILE --dir SWEEP_DIR (see ranklab sweep --help)");
-    sweep sw;
-    text_buf manifest = {0};
-    char *file_text = NULL, *old_manifest = NULL, *old_file = NULL;
-    char path[PATH_MAX + 32];
-    int rc = sweep_load(file, &sw);
+    sweep sw = {0};
+    text_buf manifest = {0}, abs_dir = {0};
+    char *old_manifest = NULL, *old_file = NULL, cwd[PATH_MAX] = "", path[PATH_MAX + 32];
+    if (dir[0] != '/' && getcwd(cwd, sizeof cwd))
+        text_add(&abs_dir, "%s/", cwd);
+    text_add(&abs_dir, "%s", dir);
+    int rc = check_script_value("the sweep directory", abs_dir.s);
+    free(abs_dir.s);
+    rc = rc ? rc : sweep_load(file, &sw);
     rc = rc ? rc : plan_manifest(&sw, &manifest);
-    if (rc == 0 && !(file_text = read_text(file)))
-        rc = RL_ERR;
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     if (rc == 0 && io_path_exists(path)) {
-        old_manifest = read_text(path);
+        old_manifest = rl_cfg_read_file(path, "manifest", MANIFEST_MAX_BYTES);
         snprintf(path, sizeof path, "%s/sweep.ini", dir);
-        old_file = read_text(path);
+        old_file = rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES);
         if (!old_manifest || !old_file || strcmp(old_manifest, manifest.s) != 0 ||
-            strcmp(old_file, file_text) != 0)
+            strcmp(old_file, sw.text) != 0)
             rc = rl_fail("%s already holds the plan of another sweep",
                          "choose another --dir, or delete that directory", dir);
         else
             printf("%s already holds this plan; nothing written\n", dir);
     } else if (rc == 0) {
         rc = io_make_dir(dir);
-        rc = rc ? rc : write_text_atomic(dir, "sweep.ini", file_text);
+        rc = rc ? rc : write_text_atomic(dir, "sweep.ini", sw.text);
         rc = rc ? rc : write_text_atomic(dir, "manifest.tsv", manifest.s);
     }
     if (rc == 0) {
@@ -618,7 +621,6 @@ static int cmd_plan(int argc, char **argv) {
                "script; or run a cell here: mpiexec -n %lld ranklab sweep run %s --cell 0)\n",
                dir, dir, (long long)rl_cfg_int(sw.settings, "sweep.ranks"), dir);
     }
-    free(file_text);
     free(old_manifest);
     free(old_file);
     free(manifest.s);
@@ -630,7 +632,6 @@ static int cmd_plan(int argc, char **argv) {
 
 typedef struct {
     char run_id[17];
-    char *dir; /* relative to the sweep directory */
 } cell_row;
 
 typedef struct {
@@ -640,37 +641,68 @@ typedef struct {
 } planned;
 
 static void planned_free(planned *p) {
-    for (int64_t c = 0; p->rows && c < p->sw.n_cells; c++)
-        free(p->rows[c].dir);
     free(p->rows);
     p->rows = NULL;
     sweep_free(&p->sw);
 }
 
+/* Checks one manifest row (tabs are cut to NULs): the cell number, a run id of 16 hex digits,
+ * the directory derived from both, one value per swept key. */
+static int check_manifest_row(const planned *p, int64_t row, char *line, const char *where) {
+    int n_fields = 1, want_fields = 3 + p->sw.n_keys;
+    for (char *c = line; *c; c++)
+        if (*c == '\t') {
+            *c = '\0';
+            n_fields++;
+        }
+    if (n_fields != want_fields)
+        return rl_fail("%s: %d columns, but the header has %d", NULL, where, n_fields, want_fields);
+    const char *cell = line, *run_id = cell + strlen(cell) + 1, *dir = run_id + strlen(run_id) + 1;
+    char want[48];
+    snprintf(want, sizeof want, "%lld", (long long)row);
+    if (strcmp(cell, want) != 0)
+        return rl_fail("%s: cell '%s' where cell %s belongs", NULL, where, cell, want);
+    if (strlen(run_id) != 16 || strspn(run_id, "0123456789abcdef") != 16)
+        return rl_fail("%s: run id '%s' of cell %lld is not 16 hex digits", NULL, where, run_id,
+                       (long long)row);
+    cell_dir_name(row, run_id, want);
+    if (strcmp(dir, want) != 0)
+        return rl_fail("%s: the directory of cell %lld is '%s', not %s", NULL, where,
+                       (long long)row, dir, want);
+    return 0;
+}
+
+/* Reads the rows plan wrote; the directories come from cell numbers and run ids, so nothing
+ * in the manifest leads outside the sweep directory. */
 static int read_manifest(planned *p, const char *path) {
-    char *text = read_text(path);
+    char *text = rl_cfg_read_file(path, "manifest", MANIFEST_MAX_BYTES);
     if (!text)
         return rl_fail_hint("plan the sweep first: ranklab sweep plan FILE --dir %s", p->dir);
     p->rows = rl_xcalloc((size_t)p->sw.n_cells, sizeof *p->rows);
+    text_buf header = {0};
+    manifest_header(&p->sw, &header);
+    char where[PATH_MAX + 64];
     int64_t row = -1;
     int rc = 0;
-    for (char *line = strtok(text, "\n"); rc == 0 && line; line = strtok(NULL, "\n"), row++) {
-        if (row < 0)
-            continue; /* header */
-        long long cell;
-        char run_id[32], dir[PATH_MAX];
-        if (sscanf(line, "%lld\t%31[^\t]\t%4095[^\t\n]", &cell, run_id, dir) != 3 || cell != row ||
-            strlen(run_id) != 16 || row >= p->sw.n_cells) {
-            rc = rl_fail("%s: line %lld is not the row of cell %lld", NULL, path,
-                         (long long)row + 2, (long long)row);
-            break;
-        }
-        memcpy(p->rows[row].run_id, run_id, 17);
-        p->rows[row].dir = rl_xstrdup(dir);
+    for (char *line = text, *next; rc == 0 && *line; line = next, row++) {
+        size_t len = strcspn(line, "\n");
+        next = line + len + (line[len] == '\n');
+        line[len] = '\0';
+        snprintf(where, sizeof where, "%s:%lld", path, (long long)row + 2);
+        if (row < 0 && strcmp(line, header.s) != 0)
+            rc = rl_fail("%s:1: the columns are not cell, run_id, dir and the swept keys of its "
+                         "sweep.ini",
+                         NULL, path);
+        else if (row >= p->sw.n_cells)
+            rc = rl_fail("%s: more rows than the %lld cells its sweep.ini makes", NULL, where,
+                         (long long)p->sw.n_cells);
+        else if (row >= 0 && (rc = check_manifest_row(p, row, line, where)) == 0)
+            memcpy(p->rows[row].run_id, line + strlen(line) + 1, 17);
     }
     if (rc == 0 && row != p->sw.n_cells)
-        rc = rl_fail("%s has %lld cells but its sweep.ini makes %lld", NULL, path, (long long)row,
-                     (long long)p->sw.n_cells);
+        rc = rl_fail("%s has %lld cells but its sweep.ini makes %lld", NULL, path,
+                     (long long)(row < 0 ? 0 : row), (long long)p->sw.n_cells);
+    free(header.s);
     free(text);
     return rc < 0 ? rl_fail_hint("the sweep directory was edited; plan again into a new one") : 0;
 }
@@ -690,8 +722,9 @@ static int planned_open(planned *p, const char *dir) {
 }
 
 static int cell_path(const planned *p, int64_t cell, const char *name, char *out, size_t n) {
-    int len =
-        snprintf(out, n, "%s/%s%s%s", p->dir, p->rows[cell].dir, name ? "/" : "", name ? name : "");
+    char dir[48];
+    cell_dir_name(cell, p->rows[cell].run_id, dir);
+    int len = snprintf(out, n, "%s/%s%s%s", p->dir, dir, name ? "/" : "", name ? name : "");
     return len < (int)n ? 0 : rl_fail("path too long: %s", "use a shorter sweep directory", out);
 }
 
@@ -769,8 +802,9 @@ static int run_cell(planned *p, int64_t cell) {
     if (strcmp(run_id, p->rows[cell].run_id) != 0) {
         rl_fail("cell %lld now resolves to run id %s, but the plan says %s", NULL, (long long)cell,
                 run_id, p->rows[cell].run_id);
-        rl_fail_hint("the program's defaults changed since `sweep plan`: finish with the "
-                     "program that planned it, or plan again into a new directory");
+        rl_fail_hint("its sweep.ini or the program's defaults changed since `sweep plan`: "
+                     "finish with the plan and program it was made with, or plan again into a new "
+                     "directory");
         rl_cfg_free(cfg);
         return RL_ERR;
     }
@@ -786,14 +820,21 @@ static int run_cell(planned *p, int64_t cell) {
                  getenv("SLURM_RESTART_COUNT") ? getenv("SLURM_RESTART_COUNT") : "0");
     rl_log_info("sweep %s: cell %lld of %lld (run id %s)%s", p->dir, (long long)cell,
                 (long long)p->sw.n_cells, run_id, slurm);
+    rl_run run;
+    rl_run_init(&run, p->sw.exp, cfg, dir);
+    /* The lock first: a second task running this cell stops here, before its heartbeat could
+     * overwrite the running one's. */
+    if (rl_run_lock(&run, 0) < 0) {
+        rl_run_free(&run);
+        rl_cfg_free(cfg);
+        return RL_ERR;
+    }
     heartbeat hb = {0};
     if (comm_rank() == 0)
         heartbeat_start(&hb, dir, slurm);
-    rl_run run;
-    rl_run_init(&run, p->sw.exp, cfg, dir);
     rl_stop_install();
     int rc = p->sw.exp->run(&run);
-    int code = rc == 0 ? RL_EXIT_OK : rc == RL_STOPPED ? RL_EXIT_STOPPED : RL_EXIT_ERROR;
+    int code = rc == 0 ? RL_EXIT_OK : rc == RL_STOPPED ? RL_EXIT_STOPPED : rl_error_exit_code();
     if (rc == 0)
         rl_log_info("cell %lld: results in %s/results.h5", (long long)cell, dir);
     if (rc == RL_STOPPED)
@@ -812,7 +853,7 @@ static int run_cell(planned *p, int64_t cell) {
 static int cmd_run(int argc, char **argv) {
     const char *dir = NULL, *cell_text = NULL;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--cell") && i + 1 < argc)
+        if (!strcmp(argv[i], "--cell") && i + 1 < argc && !cell_text)
             cell_text = argv[++i];
         else if (!dir && argv[i][0] != '-')
             dir = argv[i];
@@ -830,9 +871,8 @@ static int cmd_run(int argc, char **argv) {
         planned_free(&p);
         return RL_ERR;
     }
-    char *end;
-    long long cell = strtoll(cell_text, &end, 10);
-    if (*end || end == cell_text || cell < 0 || cell >= p.sw.n_cells) {
+    long long cell = parse_whole(cell_text);
+    if (cell < 0 || cell >= p.sw.n_cells) {
         rl_fail("cell '%s' is not one of the %lld cells of %s", NULL, cell_text,
                 (long long)p.sw.n_cells, dir);
         rl_fail_hint("cells are 0 to %lld (see %s/manifest.tsv)", (long long)p.sw.n_cells - 1, dir);
@@ -946,11 +986,21 @@ static int parse_opts(int argc, char **argv, sweep_opts *o, const char *usage) {
             o->failed = 1;
         else if (!strcmp(a, "--template") && next)
             o->template_path = argv[++i];
-        else if (!strcmp(a, "--max-array-size") && next && atol(next) > 0)
-            o->max_array_size = atol(argv[++i]);
-        else if (!strcmp(a, "--stale") && next && atof(next) > 0)
-            o->stale = atof(argv[++i]);
-        else if (!o->dir && a[0] != '-')
+        else if (!strcmp(a, "--max-array-size") && next) {
+            if ((o->max_array_size = (long)parse_whole(argv[++i])) < 1)
+                return rl_fail("--max-array-size '%s' is not a whole number above 0",
+                               "give Slurm's MaxArraySize (scontrol show config), e.g. "
+                               "--max-array-size 1001",
+                               next);
+        } else if (!strcmp(a, "--stale") && next) {
+            char *end;
+            o->stale = strtod(argv[++i], &end);
+            if (end == next || *end || !isfinite(o->stale) || o->stale <= 0)
+                return rl_fail("--stale '%s' is not a number of seconds above 0",
+                               "e.g. --stale 300 (a cell without a heartbeat for that long is "
+                               "failed)",
+                               next);
+        } else if (!o->dir && a[0] != '-')
             o->dir = a;
         else
             return rl_fail("unexpected argument '%s'", NULL, a),
@@ -1008,6 +1058,7 @@ static int cmd_status(int argc, char **argv) {
 typedef struct {
     const char *name; /* the template's @NAME@ */
     const char *value;
+    const char *what; /* names a value that comes from outside, for errors; NULL: a number */
 } field;
 
 /* Copy the template, replacing each @NAME@ by its field's value; a line with an empty value is
@@ -1054,7 +1105,8 @@ static char *load_template(const char *given, const char *exe, char *path, size_
         snprintf(path, n, "%s", getenv("RANKLAB_SLURM_TEMPLATE"));
     else
         snprintf(path, n, "%.*s/../slurm/sweep.sbatch", (int)(strrchr(exe, '/') - exe), exe);
-    char *text = read_text(path), resolved[PATH_MAX];
+    char *text = rl_cfg_read_file(path, "Slurm template", RL_CFG_MAX_FILE_BYTES),
+         resolved[PATH_MAX];
     if (text && realpath(path, resolved))
         snprintf(path, n, "%s", resolved);
     if (!text)
@@ -1143,19 +1195,8 @@ static int submit_cells(planned *p, const int64_t *cells, int64_t n, const sweep
     char abs_dir[PATH_MAX], exe[PATH_MAX], tmpl_path[PATH_MAX + 64];
     if (!realpath(p->dir, abs_dir) || !realpath("/proc/self/exe", exe))
         return rl_fail("cannot resolve the path of %s", "check the sweep directory", p->dir);
-    if (abs_dir[strspn(abs_dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                "0123456789/._+,:=-")])
-        return rl_fail("the sweep directory %s has characters a batch script cannot hold",
-                       "use a path of letters, digits and / . _ - + , : =", abs_dir);
-    long max_array = o->max_array_size;
-    if ((!max_array && ask_max_array_size(&max_array) < 0) ||
-        (!o->dry_run && check_queue(abs_dir) < 0))
-        return RL_ERR;
-    char *tmpl = load_template(o->template_path, exe, tmpl_path, sizeof tmpl_path);
-    if (!tmpl)
-        return RL_ERR;
     const rl_config *s = p->sw.settings;
-    char log_dir[PATH_MAX + 8], jobs_dir[PATH_MAX + 8], job_name[128], num[5][24];
+    char log_dir[PATH_MAX + 8], jobs_dir[PATH_MAX + 8], job_name[PATH_MAX + 8], num[5][24];
     snprintf(log_dir, sizeof log_dir, "%s/logs", abs_dir);
     snprintf(jobs_dir, sizeof jobs_dir, "%s/jobs", abs_dir);
     snprintf(job_name, sizeof job_name, "rl-%s", strrchr(abs_dir, '/') + 1);
@@ -1164,20 +1205,31 @@ static int submit_cells(planned *p, const int64_t *cells, int64_t n, const sweep
     for (int k = 0; k < 4; k++)
         snprintf(num[k], sizeof num[k], "%lld", (long long)rl_cfg_int(s, keys[k]));
     field fields[] = {
-        {"JOB_NAME", job_name},
-        {"SWEEP_DIR", abs_dir},
-        {"RANKS", num[0]},
-        {"CPUS_PER_RANK", num[1]},
-        {"SIGNAL_SECONDS", num[2]},
-        {"MAX_REQUEUES", num[3]},
-        {"TIME", rl_cfg_str(s, "sweep.time")},
-        {"PARTITION", rl_cfg_str(s, "sweep.partition")},
-        {"LOG_DIR", log_dir},
-        {"RANKLAB", exe},
-        {"OFFSET", num[4]},
-        {"ARRAY", NULL}, /* per block, below */
+        {"SWEEP_DIR", abs_dir, "the sweep directory"}, /* checked first: it makes the next */
+        {"JOB_NAME", job_name, "the job name (from the sweep directory's name)"},
+        {"RANKS", num[0], NULL},
+        {"CPUS_PER_RANK", num[1], NULL},
+        {"SIGNAL_SECONDS", num[2], NULL},
+        {"MAX_REQUEUES", num[3], NULL},
+        {"TIME", rl_cfg_str(s, "sweep.time"), "sweep.time ="},
+        {"PARTITION", rl_cfg_str(s, "sweep.partition"), "sweep.partition ="},
+        {"LOG_DIR", log_dir, "the log directory"},
+        {"RANKLAB", exe, "the path of the ranklab program"},
+        {"OFFSET", num[4], NULL},
+        {"ARRAY", NULL, NULL}, /* per block, below */
     };
     enum { N_FIELDS = sizeof fields / sizeof fields[0] };
+    /* Nothing substituted may need quoting: the #SBATCH lines cannot quote. */
+    for (int f = 0; f < N_FIELDS; f++)
+        if (fields[f].what && check_script_value(fields[f].what, fields[f].value) < 0)
+            return RL_ERR;
+    long max_array = o->max_array_size;
+    if ((!max_array && ask_max_array_size(&max_array) < 0) ||
+        (!o->dry_run && check_queue(abs_dir) < 0))
+        return RL_ERR;
+    char *tmpl = load_template(o->template_path, exe, tmpl_path, sizeof tmpl_path);
+    if (!tmpl)
+        return RL_ERR;
     int rc = 0;
     if (!o->dry_run && (io_make_dir(log_dir) < 0 || io_make_dir(jobs_dir) < 0))
         rc = RL_ERR;

@@ -2,6 +2,7 @@
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
+#include "src/core/mem.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -13,6 +14,11 @@
 static int world_rank = 0, world_size = 1;
 static char host[256] = "?";
 
+/* The fatal-error handler of src/core (out of memory) while MPI runs: ends every rank. */
+static _Noreturn void end_job(const char *message, const char *hint) {
+    comm_fatal("%s%s%s", message, hint && hint[0] ? "\nHINT: " : "", hint ? hint : "");
+}
+
 int comm_init(int *argc, char ***argv) {
     int provided;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
@@ -21,10 +27,20 @@ int comm_init(int *argc, char ***argv) {
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
     gethostname(host, sizeof host - 1);
     rl_log_set_rank(world_rank, world_size);
+    rl_set_fatal_handler(end_job);
+    MPI_Comm node; /* the ranks sharing this node's memory */
+    int node_ranks = 1;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &node_ranks);
+        MPI_Comm_free(&node);
+    }
+    rl_mem_set_node_ranks(node_ranks);
     return 0;
 }
 
 void comm_finalize(void) {
+    rl_set_fatal_handler(NULL);
     MPI_Finalize();
 }
 
@@ -50,15 +66,14 @@ _Noreturn void comm_fatal(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "fatal: rank %d of %d on %s: %s\n", world_rank, world_size, host, message);
+    fprintf(stderr, "fatal: rank %d on %s: %s\n", world_rank, host, message);
     fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, RL_EXIT_ERROR);
     abort();
 }
 
 _Noreturn void comm_fatal_stored_error(void) {
-    const char *hint = rl_error_hint();
-    comm_fatal("%s%s%s", rl_error_message(), hint[0] ? "\nHINT: " : "", hint);
+    end_job(rl_error_message(), rl_error_hint());
 }
 
 void comm_block_range(int64_t n, int p, int r, int64_t *lo, int64_t *hi) {
@@ -154,6 +169,37 @@ int comm_any_failed(int local_failed) {
     if (comm_max_i32(&failed, 1) < 0)
         comm_fatal_stored_error();
     return failed;
+}
+
+int comm_agree_error(int rc) {
+    int origin = rc < 0 ? world_rank : INT_MAX;
+    if (check(MPI_Allreduce(MPI_IN_PLACE, &origin, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD),
+              "MPI_Allreduce(min)") < 0)
+        comm_fatal_stored_error();
+    if (origin == INT_MAX)
+        return 0;
+    struct {
+        int error_class;
+        char message[1536];
+        char hint[1024];
+    } e;
+    memset(&e, 0, sizeof e);
+    if (world_rank == origin) {
+        e.error_class = (int)rl_error_get_class();
+        snprintf(e.message, sizeof e.message, "%s", rl_error_message());
+        snprintf(e.hint, sizeof e.hint, "%s", rl_error_hint());
+    }
+    if (check(MPI_Bcast(&e, sizeof e, MPI_BYTE, origin, MPI_COMM_WORLD), "MPI_Bcast") < 0)
+        comm_fatal_stored_error();
+    if (rc >= 0) { /* this rank did not fail: take the failing rank's error */
+        if (origin == 0)
+            rl_fail("%s", e.hint, e.message);
+        else
+            rl_fail("rank %d: %s", e.hint, origin, e.message);
+        rl_error_set_class((rl_error_class)e.error_class);
+        rl_error_set_origin(origin);
+    }
+    return RL_ERR;
 }
 
 int comm_bcast(void *buf, size_t bytes, int root) {

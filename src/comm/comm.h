@@ -66,6 +66,10 @@ int comm_select_smallest(kern_pair *mine, int64_t n_mine, int64_t k, kern_pair *
 int comm_agree_stop(int local_signal);
 /* Collective: 1 if any rank failed (local_failed non-zero); use before writing anything. */
 int comm_any_failed(int local_failed);
+/* Collective: RL_ERR on every rank if any rank's rc < 0, else 0. A rank that did not fail takes
+ * the error (message, hint, class) of the lowest failing rank, so every rank exits with the same
+ * code, and only that rank and rank 0 print it. */
+int comm_agree_error(int rc);
 int comm_bcast(void *buf, size_t bytes, int root);
 void comm_barrier(void);
 /* Host name of this rank. */

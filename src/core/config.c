@@ -1,4 +1,5 @@
-/* Config: declared keys, INI files (inih), command-line overrides, validation, run id. */
+/* Config: declared keys, INI files (read with limits, walked with inih), command-line overrides,
+ * validation, run id. */
 #include "src/core/config.h"
 #include "src/core/error.h"
 
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define MAX_KEYS 256
 #define MAX_ASSIGNMENTS 512
@@ -70,7 +72,21 @@ void rl_cfg_declare(rl_config *cfg, const rl_cfg_spec *specs, size_t n) {
     }
 }
 
+/* "section.name" (caller frees). */
+static char *join_key(const char *section, const char *name) {
+    size_t n = strlen(section) + strlen(name) + 2;
+    char *key = rl_xmalloc(n);
+    snprintf(key, n, "%s.%s", section, name);
+    return key;
+}
+
 static int add_assignment(rl_config *cfg, const char *key, const char *value, const char *origin) {
+    size_t key_len = strlen(key);
+    if (key_len > RL_CFG_MAX_KEY_CHARS)
+        return rl_fail("%s: the key '%.40s...' has %zu characters, more than the limit of %d",
+                       "keys look like section.name, e.g. train.lr (`ranklab show-config "
+                       "EXPERIMENT` lists them)",
+                       origin, key, key_len, RL_CFG_MAX_KEY_CHARS);
     if (cfg->n_set == MAX_ASSIGNMENTS)
         return rl_fail("too many config assignments (more than %d)", "simplify the config file",
                        MAX_ASSIGNMENTS);
@@ -81,48 +97,178 @@ static int add_assignment(rl_config *cfg, const char *key, const char *value, co
     return 0;
 }
 
-typedef struct {
-    rl_config *cfg;
-    const char *origin;
-    int failed;
-} ini_context;
-
-static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
-    ini_context *ctx = user;
-    char key[256];
-    if (!section[0]) {
-        ctx->failed = rl_fail("%s: key '%s' is outside any [section]",
-                              "put it under a section, e.g. [train] for train.lr", ctx->origin,
-                              name);
-        return 0;
+char *rl_cfg_read_file(const char *path, const char *what, size_t max_bytes) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rl_fail("cannot open %s %s: %s", "check the path", what, path, strerror(errno));
+        return NULL;
     }
-    snprintf(key, sizeof key, "%s.%s", section, name);
-    if (add_assignment(ctx->cfg, key, value, ctx->origin) < 0) {
-        ctx->failed = RL_ERR;
-        return 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        rl_fail("%s is a directory, not a %s", NULL, path, what);
+        rl_fail_hint("give the path of the %s itself, e.g. %s/NAME.ini", what, path);
+        return NULL;
     }
-    return 1;
+    size_t cap = max_bytes < 65536 ? max_bytes + 1 : 65536, len = 0, got;
+    char *text = rl_xmalloc(cap + 1);
+    /* Read at most max_bytes + 1: enough to tell that a file (or /dev/zero) is too large. */
+    while ((got = fread(text + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len > max_bytes)
+            break;
+        if (len == cap) {
+            cap = cap > max_bytes / 2 ? max_bytes + 1 : 2 * cap;
+            char *grown = realloc(text, cap + 1);
+            if (!grown)
+                abort();
+            text = grown;
+        }
+    }
+    int read_errno = ferror(f) ? errno : 0;
+    fclose(f);
+    text[len] = '\0';
+    const char *nul = memchr(text, '\0', len);
+    if (!read_errno && len <= max_bytes && !nul)
+        return text;
+    if (read_errno) {
+        rl_fail("cannot read %s %s: %s", "check the path", what, path, strerror(read_errno));
+    } else if (len > max_bytes) {
+        rl_fail("%s %s is larger than %zu bytes", NULL, what, path, max_bytes);
+        rl_fail_hint("a %s is short text: is %s the right file?", what, path);
+    } else {
+        int line = 1;
+        for (const char *c = text; c < nul; c++)
+            line += *c == '\n';
+        rl_fail("%s:%d: a NUL byte in a %s", NULL, path, line, what);
+        rl_fail_hint("a %s is text: is %s the right file?", what, path);
+    }
+    free(text);
+    return NULL;
 }
 
-static int finish_parse(ini_context *ctx, int rc, const char *what) {
-    if (ctx->failed)
+/* ---- walking INI text with inih ---- */
+
+typedef struct {
+    char *key; /* "section.name" */
+    int line;
+    int list;
+} seen_key;
+
+typedef struct {
+    const char *at; /* the next line of the text */
+    const char *origin;
+    int line;     /* of the line inih is working on */
+    int indented; /* it starts with a space or tab (inih: continues the key above) */
+    rl_cfg_ini_fn fn;
+    void *user;
+    seen_key seen[MAX_ASSIGNMENTS];
+    size_t n_seen;
+    int failed;
+} ini_walk;
+
+/* inih's reader: one line per call, counted; a line that does not fit the buffer inih gives
+ * (`size` with room for "\r\n\0") is refused instead of being split in two. */
+static char *walk_read_line(char *buf, int size, void *stream) {
+    ini_walk *w = stream;
+    if (w->failed || !*w->at)
+        return NULL;
+    size_t len = strcspn(w->at, "\n"), end = len + (w->at[len] == '\n');
+    size_t chars = len - (len > 0 && w->at[len - 1] == '\r');
+    w->line++;
+    if (chars > (size_t)size - 3) {
+        w->failed = rl_fail("%s:%d: line is longer than %d characters (%zu)", NULL, w->origin,
+                            w->line, size - 3, chars);
+        rl_fail_hint("shorten it; a longer value can be given on the command line as "
+                     "section.key=value (up to %d characters)",
+                     RL_CFG_MAX_VALUE_CHARS);
+        return NULL;
+    }
+    memcpy(buf, w->at, end);
+    buf[end] = '\0';
+    w->indented = *w->at == ' ' || *w->at == '\t';
+    w->at += end;
+    return buf;
+}
+
+static int walk_entry(void *user, const char *section, const char *name, const char *value) {
+    ini_walk *w = user;
+    if (w->failed)
+        return 0;
+    char *key = join_key(section, name);
+    size_t at = 0;
+    while (at < w->n_seen && strcmp(w->seen[at].key, key) != 0)
+        at++;
+    if (at < w->n_seen && !w->seen[at].list) {
+        w->failed = rl_fail("%s:%d: %s is set twice in this file (lines %d and %d)", NULL,
+                            w->origin, w->line, key, w->seen[at].line, w->line);
+        if (w->indented)
+            rl_fail_hint("an indented line continues the value of the key above it, and "
+                         "multi-line values are not supported: remove the indentation");
+        else
+            rl_fail_hint("keep one of the two lines (a later -c file or a section.key=value "
+                         "override may still change %s)",
+                         key);
+    } else if (at == w->n_seen && w->n_seen == MAX_ASSIGNMENTS) {
+        w->failed = rl_fail("%s:%d: more than %d keys", "simplify the config file", w->origin,
+                            w->line, MAX_ASSIGNMENTS);
+    } else {
+        int rc = w->fn(w->user, section, name, value, w->line);
+        if (rc < 0)
+            w->failed = RL_ERR;
+        else if (at == w->n_seen)
+            w->seen[w->n_seen++] = (seen_key){rl_xstrdup(key), w->line, rc == RL_CFG_LIST};
+    }
+    free(key);
+    return !w->failed;
+}
+
+int rl_cfg_walk_ini(const char *text, const char *origin, rl_cfg_ini_fn fn, void *user) {
+    ini_walk *w = rl_xcalloc(1, sizeof *w);
+    *w = (ini_walk){.at = text, .origin = origin, .fn = fn, .user = user};
+    int rc = ini_parse_stream(walk_read_line, w, walk_entry, w);
+    int failed = w->failed;
+    for (size_t i = 0; i < w->n_seen; i++)
+        free(w->seen[i].key);
+    free(w);
+    if (failed)
         return RL_ERR;
-    if (rc == -1)
-        return rl_fail("cannot open config file %s", "check the path given with -c", what);
     if (rc != 0)
-        return rl_fail("%s:%d: not a valid INI line", "lines look like `[section]` or `key = value`",
-                       what, rc);
+        return rl_fail("%s:%d: not a valid INI line",
+                       "lines look like `[section]` or `key = value`", origin, rc);
     return 0;
 }
 
+typedef struct {
+    rl_config *cfg;
+    const char *origin;
+} ini_context;
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value,
+                        int line) {
+    ini_context *ctx = user;
+    if (!section[0])
+        return rl_fail("%s:%d: key '%s' is outside any [section]",
+                       "put it under a section, e.g. [train] for train.lr", ctx->origin, line,
+                       name);
+    char *key = join_key(section, name);
+    int rc = add_assignment(ctx->cfg, key, value, ctx->origin);
+    free(key);
+    return rc;
+}
+
 int rl_cfg_load_file(rl_config *cfg, const char *path) {
-    ini_context ctx = {cfg, path, 0};
-    return finish_parse(&ctx, ini_parse(path, on_ini_entry, &ctx), path);
+    char *text = rl_cfg_read_file(path, "config file", RL_CFG_MAX_FILE_BYTES);
+    if (!text)
+        return RL_ERR;
+    int rc = rl_cfg_load_text(cfg, text, path);
+    free(text);
+    return rc;
 }
 
 int rl_cfg_load_text(rl_config *cfg, const char *text, const char *origin) {
-    ini_context ctx = {cfg, origin, 0};
-    return finish_parse(&ctx, ini_parse_string(text, on_ini_entry, &ctx), origin);
+    ini_context ctx = {cfg, origin};
+    return rl_cfg_walk_ini(text, origin, on_ini_entry, &ctx);
 }
 
 int rl_cfg_set_override(rl_config *cfg, const char *assignment_text) {
@@ -131,9 +277,13 @@ int rl_cfg_set_override(rl_config *cfg, const char *assignment_text) {
     if (!eq || !dot || dot > eq || eq == assignment_text)
         return rl_fail("bad override '%s': expected section.key=value",
                        "for example train.lr=0.01", assignment_text);
-    char key[256];
-    snprintf(key, sizeof key, "%.*s", (int)(eq - assignment_text), assignment_text);
-    return add_assignment(cfg, key, eq + 1, "command line");
+    size_t key_len = (size_t)(eq - assignment_text);
+    char *key = rl_xmalloc(key_len + 1);
+    memcpy(key, assignment_text, key_len);
+    key[key_len] = '\0';
+    int rc = add_assignment(cfg, key, eq + 1, "command line");
+    free(key);
+    return rc;
 }
 
 /* Edit distance, for "did you mean". */
@@ -203,18 +353,25 @@ static void format_double(char *buf, size_t n, double v) {
     }
 }
 
-/* Check `text` against spec; write the canonical form into out. */
+/* The hint for a value out of the range of s; returns RL_ERR. */
+static int range_hint(const rl_cfg_spec *s) {
+    char lo[40], hi[40];
+    format_double(lo, sizeof lo, s->min);
+    format_double(hi, sizeof hi, s->max);
+    return rl_fail_hint("allowed range for %s is [%s, %s]", s->key, lo, hi);
+}
+
+/* Check `text` against spec; write the canonical form into out (RL_CFG_MAX_VALUE_CHARS + 1). */
 static int canonical_value(const rl_cfg_spec *s, const char *text, const char *origin, char *out,
                            size_t out_n) {
     char *end;
+    size_t len = strlen(text);
+    if (len > RL_CFG_MAX_VALUE_CHARS || len >= out_n)
+        return rl_fail("%s: the value of %s has %zu characters, more than the limit of %d", NULL,
+                       origin, s->key, len, RL_CFG_MAX_VALUE_CHARS),
+               rl_fail_hint("give %s a value of at most %d characters", s->key,
+                            RL_CFG_MAX_VALUE_CHARS);
     int has_range = s->min <= s->max;
-    char range[128] = "";
-    if (has_range) {
-        char lo[40], hi[40];
-        format_double(lo, sizeof lo, s->min);
-        format_double(hi, sizeof hi, s->max);
-        snprintf(range, sizeof range, "allowed range for %s is [%s, %s]", s->key, lo, hi);
-    }
     switch (s->type) {
     case RL_CFG_INT: {
         errno = 0;
@@ -223,8 +380,7 @@ static int canonical_value(const rl_cfg_spec *s, const char *text, const char *o
             return rl_fail("%s: %s = '%s' is not an integer", NULL, origin, s->key, text),
                    rl_fail_hint("give a whole number, e.g. %s=%s", s->key, s->def);
         if (has_range && ((double)v < s->min || (double)v > s->max))
-            return rl_fail("%s: %s = %lld is out of range", NULL, origin, s->key, v),
-                   rl_fail_hint("%s", range);
+            return rl_fail("%s: %s = %lld is out of range", NULL, origin, s->key, v), range_hint(s);
         snprintf(out, out_n, "%lld", v);
         return 0;
     }
@@ -236,7 +392,7 @@ static int canonical_value(const rl_cfg_spec *s, const char *text, const char *o
                    rl_fail_hint("give a number, e.g. %s=%s", s->key, s->def);
         if (has_range && (v < s->min || v > s->max))
             return rl_fail("%s: %s = %s is out of range", NULL, origin, s->key, text),
-                   rl_fail_hint("%s", range);
+                   range_hint(s);
         format_double(out, out_n, v == 0.0 ? 0.0 : v); /* -0 reads as 0 */
         return 0;
     }
@@ -255,10 +411,10 @@ static int canonical_value(const rl_cfg_spec *s, const char *text, const char *o
         if (!choice_allowed(s->choices, text))
             return rl_fail("%s: %s = '%s' is not one of the choices", NULL, origin, s->key, text),
                    rl_fail_hint("choose one of: %s", s->choices);
-        snprintf(out, out_n, "%s", text);
+        memcpy(out, text, len + 1);
         return 0;
     case RL_CFG_STRING:
-        snprintf(out, out_n, "%s", text);
+        memcpy(out, text, len + 1);
         return 0;
     }
     return RL_ERR;
@@ -267,6 +423,97 @@ static int canonical_value(const rl_cfg_spec *s, const char *text, const char *o
 static int compare_specs(const void *a, const void *b) {
     const rl_cfg_spec *const *x = a, *const *y = b;
     return strcmp((*x)->key, (*y)->key);
+}
+
+int rl_cfg_split_list(const char *text, const char *what, char ***items, int *n) {
+    int quoted = 0;
+    const char *start = text;
+    for (const char *p = text;; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        if (*p && (quoted || *p != ','))
+            continue;
+        const char *a = start, *z = p;
+        while (a < z && (*a == ' ' || *a == '\t'))
+            a++;
+        while (z > a && (z[-1] == ' ' || z[-1] == '\t'))
+            z--;
+        if (z - a >= 2 && *a == '"' && z[-1] == '"') {
+            a++;
+            z--;
+        }
+        if (z == a)
+            return rl_fail("%s: empty item in the list '%s'",
+                           "separate values with commas, e.g. train.lr = 0.1, 0.01", what, text);
+        char **grown = realloc(*items, sizeof(char *) * (size_t)(*n + 1));
+        if (!grown)
+            return rl_fail("out of memory splitting the list %s", NULL, what);
+        *items = grown;
+        char *item = rl_xmalloc((size_t)(z - a) + 1);
+        memcpy(item, a, (size_t)(z - a));
+        item[z - a] = '\0';
+        (*items)[(*n)++] = item;
+        if (!*p)
+            return quoted ? rl_fail("%s: unbalanced quote in '%s'", "close the quote", what, text)
+                          : 0;
+        start = p + 1;
+    }
+}
+
+void rl_cfg_list_free(char **items, int n) {
+    for (int i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
+int rl_cfg_list(const rl_config *cfg, const char *key, int max_items, char ***items, int *n) {
+    *items = NULL;
+    *n = 0;
+    const char *text = rl_cfg_str(cfg, key);
+    if (!text[strspn(text, " \t")])
+        return rl_fail("%s is empty", "give one value or more, separated by commas", key);
+    int rc = rl_cfg_split_list(text, key, items, n);
+    if (rc == 0 && *n > max_items)
+        rc = rl_fail("%s lists %d values, more than the %d allowed", "list fewer values", key, *n,
+                     max_items);
+    for (int i = 0; rc == 0 && i < *n; i++)
+        for (int j = 0; rc == 0 && j < i; j++)
+            if (!strcmp((*items)[i], (*items)[j]))
+                rc = rl_fail("%s lists '%s' twice", "list each value once", key, (*items)[i]);
+    if (rc < 0) {
+        rl_cfg_list_free(*items, *n);
+        *items = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int rl_cfg_int_list(const rl_config *cfg, const char *key, int64_t lo, int64_t hi, int max_items,
+                    int64_t *values, int *n) {
+    char **items;
+    int count;
+    if (rl_cfg_list(cfg, key, max_items, &items, &count) < 0)
+        return RL_ERR;
+    int rc = 0;
+    *n = 0;
+    for (int k = 0; rc == 0 && k < count; k++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(items[k], &end, 10);
+        if (errno || *end || v < lo || v > hi) {
+            rc = rl_fail("%s: '%s' is not a whole number in [%lld, %lld]", NULL, key, items[k],
+                         (long long)lo, (long long)hi);
+            rl_fail_hint("give a comma list of whole numbers, e.g. %s=%lld,%lld", key,
+                         (long long)lo, (long long)hi);
+            break;
+        }
+        for (int j = 0; rc == 0 && j < *n; j++)
+            if (values[j] == v)
+                rc = rl_fail("%s lists %lld twice", "list each value once", key, v);
+        values[(*n)++] = v;
+    }
+    rl_cfg_list_free(items, count);
+    return rc;
 }
 
 int rl_cfg_resolve(rl_config *cfg) {
@@ -280,7 +527,7 @@ int rl_cfg_resolve(rl_config *cfg) {
                                 near ? near : "?");
         }
     }
-    char canon[4096];
+    char canon[RL_CFG_MAX_VALUE_CHARS + 1];
     for (size_t k = 0; k < cfg->n_specs; k++) {
         const rl_cfg_spec *s = cfg->specs[k];
         const char *text = s->def, *origin = "default";

@@ -12,6 +12,11 @@
  * Then rl_cfg_load_file / rl_cfg_set (overrides) and rl_cfg_resolve, which rejects unknown
  * keys (naming the closest valid one), wrong types and out-of-range values. Getters read the
  * resolved value; asking for an undeclared key is a programming error and aborts.
+ *
+ * Limits, refused with the numbers rather than cut: config files of at most
+ * RL_CFG_MAX_FILE_BYTES without NUL bytes, INI lines as long as inih's line buffer allows, keys
+ * of RL_CFG_MAX_KEY_CHARS and values of RL_CFG_MAX_VALUE_CHARS characters. A key given twice in
+ * one file is refused naming both lines; a later file or an override replaces it.
  */
 #ifndef RANKLAB_CORE_CONFIG_H
 #define RANKLAB_CORE_CONFIG_H
@@ -35,6 +40,10 @@ typedef struct {
     const char *doc;     /* one line */
 } rl_cfg_spec;
 
+#define RL_CFG_MAX_FILE_BYTES ((size_t)1 << 20)
+#define RL_CFG_MAX_KEY_CHARS 255
+#define RL_CFG_MAX_VALUE_CHARS 4095
+
 typedef struct rl_config rl_config;
 
 rl_config *rl_cfg_new(void);
@@ -42,12 +51,44 @@ void rl_cfg_free(rl_config *cfg);
 /* Declare keys; the spec array must outlive cfg. Declaring the same key twice is allowed
  * when the specs are identical (modules share common keys). */
 void rl_cfg_declare(rl_config *cfg, const rl_cfg_spec *specs, size_t n);
-/* Read an INI file; values are checked at rl_cfg_resolve. Returns 0 or RL_ERR. */
+/* Read an INI file (a regular file or a pipe such as -c <(...)); values are checked at
+ * rl_cfg_resolve. Returns 0 or RL_ERR. */
 int rl_cfg_load_file(rl_config *cfg, const char *path);
 /* Load INI text (e.g. an experiment's embedded defaults); `origin` names it in errors. */
 int rl_cfg_load_text(rl_config *cfg, const char *text, const char *origin);
 /* One `section.key=value` override (command line). */
 int rl_cfg_set_override(rl_config *cfg, const char *assignment);
+
+/* The whole text file at `path` (caller frees), or NULL with the error stored: a directory, a
+ * file larger than max_bytes (read up to max_bytes + 1, so /dev/zero is refused too) and a NUL
+ * byte are refused. `what` names the file in messages ("config file"). */
+char *rl_cfg_read_file(const char *path, const char *what, size_t max_bytes);
+
+/* Walking an INI text with inih, for formats built on INI (sweep files). fn gets each
+ * `name = value` with its section and line and returns 0, RL_ERR (message stored: stop), or
+ * RL_CFG_LIST: this key is a list, which may be given again and continued on indented lines (fn
+ * gets every piece). Any other key given twice in the text is refused naming both lines; so
+ * are lines longer than inih's buffer and lines that are not INI. `origin` names the text. */
+enum { RL_CFG_LIST = 1 };
+typedef int (*rl_cfg_ini_fn)(void *user, const char *section, const char *name, const char *value,
+                             int line);
+int rl_cfg_walk_ini(const char *text, const char *origin, rl_cfg_ini_fn fn, void *user);
+
+/* Lists: "a, b, \"c,d\"" -> a | b | c,d (items trimmed; quotes keep commas), appended to
+ * *items (*n of them; free with rl_cfg_list_free). An empty item (so also an empty text) or an
+ * unbalanced quote is an error naming `what` and the text. */
+int rl_cfg_split_list(const char *text, const char *what, char ***items, int *n);
+void rl_cfg_list_free(char **items, int n);
+/* The items of a list-valued key (resolved): at least 1 and at most max_items, none given
+ * twice; otherwise an error naming the key, with a hint. Values that mean the same but are
+ * written differently (0.1 and 0.10) are the caller's to compare. */
+int rl_cfg_list(const rl_config *cfg, const char *key, int max_items, char ***items, int *n);
+
+/* rl_cfg_list of whole numbers in [lo, hi] into values (max_items), none twice (10 and 010 are
+ * the same number). */
+int rl_cfg_int_list(const rl_config *cfg, const char *key, int64_t lo, int64_t hi, int max_items,
+                    int64_t *values, int *n);
+
 /* Check every value against its spec; unknown keys are errors. */
 int rl_cfg_resolve(rl_config *cfg);
 

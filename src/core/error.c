@@ -1,6 +1,7 @@
 /* Errors with hints: one stored message and hint per process (see error.h). */
 #include "src/core/error.h"
 #include "src/core/log.h"
+#include "src/core/mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 
 static char error_message[2048];
 static char error_hint[1024];
+static rl_error_class error_class;
+static int error_origin = -1;
 
 int rl_fail(const char *fmt, const char *hint, ...) {
     va_list ap;
@@ -16,6 +19,8 @@ int rl_fail(const char *fmt, const char *hint, ...) {
     vsnprintf(error_message, sizeof error_message, fmt, ap);
     va_end(ap);
     snprintf(error_hint, sizeof error_hint, "%s", hint ? hint : "");
+    error_class = RL_ERRC_GENERIC;
+    error_origin = -1;
     return RL_ERR;
 }
 
@@ -54,32 +59,83 @@ const char *rl_error_hint(void) {
 void rl_error_clear(void) {
     error_message[0] = '\0';
     error_hint[0] = '\0';
+    error_class = RL_ERRC_GENERIC;
+    error_origin = -1;
+}
+
+void rl_error_set_class(rl_error_class c) {
+    error_class = c;
+}
+
+rl_error_class rl_error_get_class(void) {
+    return error_class;
+}
+
+void rl_error_set_origin(int origin) {
+    error_origin = origin;
+}
+
+int rl_error_exit_code(void) {
+    return error_class == RL_ERRC_NOSPACE ? RL_EXIT_NOSPACE : RL_EXIT_ERROR;
+}
+
+static void print_error(const char *message, const char *hint) {
+    rl_log_error("%s", message[0] ? message : "unknown error");
+    if (hint && hint[0])
+        rl_log_error("HINT: %s", hint);
 }
 
 void rl_error_print(void) {
-    rl_log_error("%s", error_message[0] ? error_message : "unknown error");
-    if (error_hint[0])
-        rl_log_error("HINT: %s", error_hint);
+    if (error_origin >= 0 && rl_log_rank_id() != 0)
+        return; /* relayed from another rank, which prints it, as does rank 0 */
+    print_error(error_message, error_hint);
 }
 
-static void out_of_memory(size_t n) {
-    fprintf(stderr, "error: out of memory allocating %zu bytes\n"
-                    "HINT: reduce the model, batch or data size, or ask for more memory per rank\n",
-            n);
-    abort();
+static rl_fatal_handler fatal_handler;
+
+void rl_set_fatal_handler(rl_fatal_handler handler) {
+    fatal_handler = handler;
+}
+
+_Noreturn void rl_fatal(const char *message, const char *hint) {
+    if (fatal_handler)
+        fatal_handler(message, hint);
+    print_error(message, hint);
+    exit(RL_EXIT_ERROR);
+}
+
+static _Noreturn void out_of_memory(size_t count, size_t size) {
+    char message[128];
+    uint64_t bytes = rl_size_mul(count, size);
+    if (bytes == UINT64_MAX)
+        snprintf(message, sizeof message,
+                 "out of memory allocating %zu x %zu bytes (more than 2^64)", count, size);
+    else
+        snprintf(message, sizeof message, "out of memory allocating %llu bytes",
+                 (unsigned long long)bytes);
+    rl_fatal(message, "reduce the model, batch or data size, run fewer ranks per node, or ask "
+                      "for more memory per rank (e.g. sbatch --mem-per-cpu)");
+}
+
+/* RANKLAB_FAULT_ALLOC=BYTES (tests): allocations of at least BYTES fail. */
+static int injected_failure(uint64_t bytes) {
+    const char *spec = getenv("RANKLAB_FAULT_ALLOC");
+    return spec && bytes >= strtoull(spec, NULL, 10);
 }
 
 void *rl_xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
+    void *p = injected_failure(n) ? NULL : malloc(n ? n : 1);
     if (!p)
-        out_of_memory(n);
+        out_of_memory(n, 1);
     return p;
 }
 
 void *rl_xcalloc(size_t count, size_t size) {
-    void *p = calloc(count ? count : 1, size ? size : 1);
+    void *p = injected_failure(rl_size_mul(count, size))
+                  ? NULL
+                  : calloc(count ? count : 1, size ? size : 1);
     if (!p)
-        out_of_memory(count * size);
+        out_of_memory(count, size);
     return p;
 }
 

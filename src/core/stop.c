@@ -35,7 +35,7 @@ void rl_stop_inject_fault(int64_t step) {
     char name[16];
     long long at = -1;
     int rank = 0;
-    if (sscanf(spec, "%15[a-z12]@%lld:%d", name, &at, &rank) < 2)
+    if (sscanf(spec, "%15[a-z12]@%lld:%d", name, &at, &rank) < 2 || !strcmp(name, "fail"))
         return;
     if (at != step || rank != rl_log_rank_id())
         return;
@@ -45,4 +45,9 @@ void rl_stop_inject_fault(int64_t step) {
                                       : SIGTERM;
     rl_log_rank("fault injection: raising %s at step %lld", name, at);
     raise(sig);
+}
+
+int rl_fault_at(const char *point) {
+    const char *spec = getenv("RANKLAB_FAULT");
+    return spec && !strncmp(spec, "fail@", 5) && !strcmp(spec + 5, point);
 }

@@ -24,6 +24,8 @@ typedef struct {
     char name[32];
     int64_t n;
     int dim;          /* features per example (784 for Fashion-MNIST, pixels scaled to [0, 1]) */
+    int channels, height, width; /* image shape, channels · height · width = dim (Fashion-MNIST:
+                                    1 x 28 x 28); all 0 for flat features (synthetic data) */
     int classes;      /* 0 for regression */
     int targets;      /* regression outputs per example (linreg: 1); 0 for classification */
     float *x;         /* (n, dim) */
@@ -40,10 +42,12 @@ void rl_data_declare_config(rl_config *cfg);
 int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_dataset *test);
 
 /* IDX pair (gzip or plain): checks magic (0x00000803 images, 0x00000801 labels), dimensions,
- * counts agreeing, file sizes, label range 0..9. limit <= 0: all. */
+ * counts agreeing, file sizes (a plain file must hold what its header claims), the memory the
+ * examples need (rl_mem_check, before allocating), label range 0..9. limit <= 0: all. */
 int rl_data_read_idx(const char *images_path, const char *labels_path, int64_t limit,
                      rl_dataset *out);
-/* Gaussian blobs: `classes` centres drawn N(0, 1) per coordinate, examples = centre + spread·N(0,1).
+/* Both generators check the memory the examples need (rl_mem_check) before allocating.
+ * Gaussian blobs: `classes` centres drawn N(0, 1) per coordinate, examples = centre + spread·N(0,1).
  * `split` (0 train, 1 test) selects disjoint counters so train and test are different draws. */
 int rl_data_make_blobs(int64_t n, int dim, int classes, float spread, uint64_t seed,
                        uint32_t split, rl_dataset *out);
@@ -61,6 +65,11 @@ int64_t rl_data_count_noisy(const rl_dataset *d);
 int rl_data_mirror(rl_dataset *d, int width);
 
 void rl_data_free(rl_dataset *d); /* NULL-safe, leaves d zeroed */
+
+/* What a pair of splits is, for a run's record of its inputs (rl_run_add_input), e.g.
+ * "fashion-mnist: train 60000x1x28x28 crc32 1a2b3c4d, test 10000x1x28x28 crc32 5e6f7a8b": sizes
+ * and a CRC-32 of the examples and clean labels (or targets) as loaded. */
+void rl_data_describe(const rl_dataset *train, const rl_dataset *test, char *out, size_t n);
 
 /* Permutation of [0, n) for an epoch: Fisher–Yates driven by (shuffle stream, step = epoch,
  * index = position). The same on every rank. */

@@ -1,5 +1,6 @@
 /* Datasets from config: the data.* keys, loading both splits (limits, label noise on train),
  * freeing, epoch orders and gathering a batch of examples. */
+#include "src/core/digest.h"
 #include "src/core/error.h"
 #include "src/data/data.h"
 
@@ -56,10 +57,10 @@ static int load_fashion(const char *dir, int64_t train_limit, int64_t test_limit
             return RL_ERR;
         snprintf(splits[s]->name, sizeof splits[s]->name, "fashion-mnist");
     }
-    if (train->dim != test->dim)
-        return rl_fail("the training images in %s have %d pixels but the test images have %d",
-                       "point data.dir at one consistent copy of the dataset", dir, train->dim,
-                       test->dim);
+    if (train->height != test->height || train->width != test->width)
+        return rl_fail("the training images in %s are %dx%d pixels but the test images are %dx%d",
+                       "point data.dir at one consistent copy of the dataset", dir, train->height,
+                       train->width, test->height, test->width);
     return RL_OK;
 }
 
@@ -113,6 +114,29 @@ int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_data
         rl_data_free(test);
     }
     return rc;
+}
+
+/* "train 60000x1x28x28 crc32 1a2b3c4d": the split's size and a digest of its examples and clean
+ * labels (or targets) as loaded. */
+static int describe_split(const rl_dataset *d, const char *split, char *out, size_t n) {
+    uint32_t crc = rl_crc32(0, d->x, sizeof(float) * (size_t)d->n * (size_t)d->dim);
+    if (d->y_clean)
+        crc = rl_crc32(crc, d->y_clean, sizeof(int32_t) * (size_t)d->n);
+    if (d->t)
+        crc = rl_crc32(crc, d->t, sizeof(float) * (size_t)d->n * (size_t)d->targets);
+    if (d->channels)
+        return snprintf(out, n, "%s %lldx%dx%dx%d crc32 %08x", split, (long long)d->n,
+                        d->channels, d->height, d->width, crc);
+    return snprintf(out, n, "%s %lldx%d crc32 %08x", split, (long long)d->n, d->dim, crc);
+}
+
+void rl_data_describe(const rl_dataset *train, const rl_dataset *test, char *out, size_t n) {
+    int len = snprintf(out, n, "%s: ", train->name);
+    len += describe_split(train, "train", out + len, n > (size_t)len ? n - (size_t)len : 0);
+    if ((size_t)len + 2 < n)
+        len += snprintf(out + len, n - (size_t)len, ", ");
+    if ((size_t)len < n)
+        describe_split(test, "test", out + len, n - (size_t)len);
 }
 
 void rl_data_free(rl_dataset *d) {

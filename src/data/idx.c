@@ -1,6 +1,7 @@
 /* IDX reader: an image file (magic 0x00000803) and a label file (magic 0x00000801), gzip or
  * plain (zlib reads both), validated against each other and against their headers. */
 #include "src/core/error.h"
+#include "src/core/mem.h"
 #include "src/data/data.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define IDX_IMAGES_MAGIC 0x00000803u
@@ -77,6 +79,16 @@ fail:
     return RL_ERR;
 }
 
+/* A plain (not gzip) IDX file must hold the `claimed` bytes its header announces; a gzip file's
+ * size is known only after reading it (read_exact reports a short one). */
+static int check_plain_size(gzFile f, const char *path, uint64_t claimed, const char *what) {
+    struct stat st;
+    if (!gzdirect(f) || stat(path, &st) != 0 || (uint64_t)st.st_size >= claimed)
+        return RL_OK;
+    return rl_fail("%s holds %lld bytes but its header claims %s: %llu bytes", reinstall_hint,
+                   path, (long long)st.st_size, what, (unsigned long long)claimed);
+}
+
 /* Read n pixel bytes (after the IDX_IMAGES_HEADER bytes) as floats x/255 via a small buffer. */
 static int read_pixels(gzFile f, const char *path, float *x, size_t n) {
     uint8_t buf[IDX_READ_CHUNK];
@@ -119,11 +131,33 @@ int rl_data_read_idx(const char *images_path, const char *labels_path, int64_t l
         rl_fail("%s holds no examples", reinstall_hint, images_path);
         goto cleanup;
     }
+    char claim[96];
+    uint64_t pixels_claimed = rl_size_mul((uint64_t)label_count, (uint64_t)rows * cols);
+    snprintf(claim, sizeof claim, "%u images of %u x %u pixels", label_count, rows, cols);
+    if (check_plain_size(images, images_path, IDX_IMAGES_HEADER + pixels_claimed, claim) < 0)
+        goto cleanup;
+    snprintf(claim, sizeof claim, "%u labels", label_count);
+    if (check_plain_size(labels, labels_path, IDX_LABELS_HEADER + (uint64_t)label_count, claim) <
+        0)
+        goto cleanup;
 
     d.n = limit > 0 && limit < (int64_t)label_count ? limit : (int64_t)label_count;
     d.dim = (int)(rows * cols);
+    d.channels = 1;
+    d.height = (int)rows;
+    d.width = (int)cols;
     d.classes = IDX_CLASSES;
     snprintf(d.name, sizeof d.name, "idx");
+    /* x (n, dim) floats, the raw labels (n) bytes, y and y_clean (n) int32 */
+    if (rl_mem_check(rl_size_mul((uint64_t)d.n, (uint64_t)d.dim * sizeof(float) + 1 +
+                                                    2 * sizeof(int32_t)),
+                     "%lld images of %u x %u pixels from %s", (long long)d.n, rows, cols,
+                     images_path) < 0) {
+        rl_fail_hint("read fewer examples (data.train_limit, data.test_limit), or check %s: a "
+                     "damaged header claims too many or too large images",
+                     images_path);
+        goto cleanup;
+    }
     size_t n = (size_t)d.n, pixels = n * (size_t)d.dim;
     d.x = rl_xmalloc(pixels * sizeof *d.x);
     if (read_pixels(images, images_path, d.x, pixels) < 0)

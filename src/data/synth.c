@@ -6,6 +6,7 @@
  * where slot 0 is the label (blobs) or the target noise (linreg) and slot 1 + k is feature k.
  * SYNTH_MAX_DIM keeps the slots below 2^31 - 1, so no example counter reaches SHARED_STEP. */
 #include "src/core/error.h"
+#include "src/core/mem.h"
 #include "src/data/data.h"
 
 #include <stdio.h>
@@ -20,8 +21,11 @@ static uint32_t example_step(uint32_t split, int slot) {
     return split << 31 | (uint32_t)slot;
 }
 
-/* Check the arguments common to both generators and allocate x (n, dim) in the zeroed *out. */
-static int synth_alloc(const char *name, int64_t n, int dim, uint32_t split, rl_dataset *out) {
+/* Check the arguments common to both generators and the memory they need: x (n, dim), then
+ * per_example more bytes per example (labels or targets) and `shared` bytes (centres, w*).
+ * Allocate x in the zeroed *out. */
+static int synth_alloc(const char *name, int64_t n, int dim, uint32_t split, size_t per_example,
+                       uint64_t shared, rl_dataset *out) {
     if (n < 1 || n > (int64_t)UINT32_MAX)
         return rl_fail("%s: example count %lld is outside 1..%u",
                        "set data.train_size, data.test_size (and the limits) to positive values",
@@ -31,6 +35,10 @@ static int synth_alloc(const char *name, int64_t n, int dim, uint32_t split, rl_
                        dim, SYNTH_MAX_DIM);
     if (split > 1)
         return rl_fail("%s: split %u is neither 0 (train) nor 1 (test)", NULL, name, split);
+    uint64_t bytes = rl_size_mul((uint64_t)n, (uint64_t)dim * sizeof(float) + per_example);
+    if (rl_mem_check(rl_size_add(bytes, shared), "%s: %lld %s examples of %d features", name,
+                     (long long)n, split ? "test" : "training", dim) < 0)
+        return rl_fail_hint("lower data.train_size, data.test_size (or the limits) or data.dim");
     snprintf(out->name, sizeof out->name, "%s", name);
     out->n = n;
     out->dim = dim;
@@ -46,10 +54,11 @@ int rl_data_make_blobs(int64_t n, int dim, int classes, float spread, uint64_t s
                        classes, SYNTH_MAX_CLASSES);
     if (!(spread >= 0.0f))
         return rl_fail("blobs: spread %g is negative", "set data.spread >= 0", (double)spread);
-    if (synth_alloc("blobs", n, dim, split, out) < 0)
+    size_t n_centre = (size_t)classes * (size_t)dim;
+    if (synth_alloc("blobs", n, dim, split, 2 * sizeof(int32_t), n_centre * sizeof(float), out) <
+        0)
         return RL_ERR;
     rl_rng r = rl_rng_make(seed, RL_RNG_SYNTH_DATA);
-    size_t n_centre = (size_t)classes * (size_t)dim;
     float *centres = rl_xmalloc(n_centre * sizeof *centres);
     for (size_t j = 0; j < n_centre; j++)
         centres[j] = (float)rl_rng_normal(r, SHARED_STEP, (uint32_t)j);
@@ -76,7 +85,8 @@ int rl_data_make_linreg(int64_t n, int dim, float target_noise, uint64_t seed, u
     if (!(target_noise >= 0.0f))
         return rl_fail("linreg: target noise %g is negative", "set data.target_noise >= 0",
                        (double)target_noise);
-    if (synth_alloc("linreg", n, dim, split, out) < 0)
+    if (synth_alloc("linreg", n, dim, split, sizeof(float), (uint64_t)dim * sizeof(double),
+                    out) < 0)
         return RL_ERR;
     rl_rng r = rl_rng_make(seed, RL_RNG_SYNTH_DATA);
     double *w = rl_xmalloc((size_t)dim * sizeof *w);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RESULTS_SCHEMA_VERSION 1
 #define METRICS_CHUNK 256
@@ -31,6 +32,15 @@ static hid_t string_type(void) {
     return t;
 }
 
+/* A failed write into the file holding obj: io_fail_write names the file and tells a full disk
+ * from other failures. */
+static int fail_write(hid_t obj, const char *what, const char *name) {
+    char path[PATH_MAX] = "results file", message[320];
+    H5Fget_name(obj, path, sizeof path);
+    snprintf(message, sizeof message, "%s %s", what, name);
+    return io_fail_write(path, 0, message);
+}
+
 static int write_string_attr(hid_t obj, const char *name, const char *value) {
     hid_t type = string_type(), space = H5Screate(H5S_SCALAR);
     if (H5Aexists(obj, name) > 0)
@@ -41,7 +51,7 @@ static int write_string_attr(hid_t obj, const char *name, const char *value) {
         H5Aclose(attr);
     H5Sclose(space);
     H5Tclose(type);
-    return rc < 0 ? rl_fail("cannot write attribute %s", "check disk space", name) : 0;
+    return rc < 0 ? fail_write(obj, "cannot write attribute", name) : 0;
 }
 
 static int write_scalar_attr(hid_t obj, const char *name, hid_t type, const void *value) {
@@ -51,13 +61,13 @@ static int write_scalar_attr(hid_t obj, const char *name, hid_t type, const void
     if (attr >= 0)
         H5Aclose(attr);
     H5Sclose(space);
-    return rc < 0 ? rl_fail("cannot write attribute %s", "check disk space", name) : 0;
+    return rc < 0 ? fail_write(obj, "cannot write attribute", name) : 0;
 }
 
 static int write_config_group(hid_t file, const rl_config *cfg) {
     hid_t group = H5Gcreate2(file, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (group < 0)
-        return rl_fail("cannot create /config", "check disk space");
+        return fail_write(file, "cannot create", "/config");
     int rc = 0;
     const char *value;
     const rl_cfg_spec *s;
@@ -146,6 +156,7 @@ int io_results_create(io_results **out, const char *run_dir, const io_results_me
     rc = rc ? rc : write_string_attr(r->file, "git_sha", RANKLAB_GIT_SHA);
     rc = rc ? rc : write_string_attr(r->file, "created_utc", created);
     rc = rc ? rc : write_string_attr(r->file, "config_text", config_text);
+    rc = rc ? rc : write_string_attr(r->file, "inputs", meta->inputs);
     const char *job = getenv("SLURM_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID");
     if (job)
         rc = rc ? rc : write_string_attr(r->file, "slurm_job_id", job);
@@ -158,7 +169,7 @@ int io_results_create(io_results **out, const char *run_dir, const io_results_me
     for (int g = 0; g < 3; g++) {
         groups[g] = H5Gcreate2(r->file, group_names[g], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (groups[g] < 0 && rc == 0)
-            rc = rl_fail("cannot create /%s in %s", "check disk space", group_names[g], path);
+            rc = fail_write(r->file, "cannot create group", group_names[g]);
     }
     r->n_metrics = n_metrics;
     r->metric_names = rl_xmalloc(sizeof(char *) * (size_t)(n_metrics + 1));
@@ -178,7 +189,7 @@ int io_results_create(io_results **out, const char *run_dir, const io_results_me
         if (groups[g] >= 0)
             H5Gclose(groups[g]);
     if (rc == 0 && H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
-        rc = rl_fail("cannot flush %s", "check disk space", path);
+        rc = fail_write(r->file, "cannot flush", "the new file");
     if (rc != 0) {
         io_results_close(r);
         return RL_ERR;
@@ -205,8 +216,7 @@ int io_results_append(io_results *r, int64_t step, const double *values) {
     for (int i = 0; i < r->n_metrics && rc == 0; i++)
         rc = append_value(r->metric_sets[i + 1], r->rows, H5T_NATIVE_DOUBLE, &values[i]);
     if (rc != 0 || H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
-        return rl_fail("cannot append metrics to %s/results.h5.partial", "check disk space",
-                       r->run_dir);
+        return fail_write(r->file, "cannot append", "a metrics row");
     r->rows++;
     return 0;
 }
@@ -239,7 +249,7 @@ int io_results_write_array_f32(io_results *r, const char *name, const float *dat
     if (set >= 0)
         H5Dclose(set);
     H5Sclose(space);
-    return rc < 0 ? rl_fail("cannot write /arrays/%s", "check disk space", name) : 0;
+    return rc < 0 ? fail_write(r->file, "cannot write array", name) : 0;
 }
 
 /* Rank 0: close the serial handle, keeping r for reopen_serial. */
@@ -251,8 +261,7 @@ static int close_serial(io_results *r) {
     }
     herr_t rc = H5Fclose(r->file);
     r->file = -1;
-    return rc < 0 ? rl_fail("cannot close %s/results.h5.partial", "check disk space", r->run_dir)
-                  : 0;
+    return rc < 0 ? io_fail_write(r->run_dir, 0, "cannot close results.h5.partial") : 0;
 }
 
 static int reopen_serial(io_results *r) {
@@ -288,9 +297,12 @@ int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays
                                 const char *const *names, int64_t global_count, int64_t offset,
                                 int64_t count, const float *const *slices) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    int rc = r ? close_serial(r) : 0;
-    if (comm_any_failed(rc < 0))
-        return rc < 0 ? RL_ERR : rl_fail("rank 0 cannot close the results file", "see its error");
+    /* As for checkpoints: a collective write must not meet a full disk half-way. */
+    uint64_t bytes = (uint64_t)n_arrays * ((uint64_t)global_count * sizeof(float) + (4u << 10));
+    int rc = r ? io_reserve_space(run_dir, bytes) : 0;
+    rc = rc ? rc : r ? close_serial(r) : 0;
+    if (comm_agree_error(rc) < 0)
+        return RL_ERR;
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/results.h5.partial", run_dir);
     hid_t fapl = io_parallel_access();
@@ -299,17 +311,14 @@ int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays
     if (file < 0)
         rc = rl_fail("cannot open %s with parallel HDF5",
                      "the run directory must be on a file system every rank sees", path);
-    if (!comm_any_failed(rc < 0))
-        for (int k = 0; k < n_arrays; k++)
-            if (write_slice(file, names[k], global_count, offset, count, slices[k]) < 0 && rc == 0)
-                rc = RL_ERR;
+    rc = comm_agree_error(rc);
+    for (int k = 0; rc == 0 && k < n_arrays; k++)
+        rc = comm_agree_error(write_slice(file, names[k], global_count, offset, count, slices[k]));
     if (file >= 0 && H5Fclose(file) < 0 && rc == 0)
-        rc = rl_fail("cannot close %s", "check disk space", path);
-    if (r && reopen_serial(r) < 0)
+        rc = io_fail_write(path, 0, "cannot close");
+    if (r && reopen_serial(r) < 0 && rc == 0)
         rc = RL_ERR;
-    if (comm_any_failed(rc < 0) && rc == 0)
-        rc = rl_fail("another rank failed to write arrays into %s", "see its error", path);
-    return rc;
+    return comm_agree_error(rc);
 }
 
 int io_results_complete(io_results *r) {
@@ -324,17 +333,27 @@ int io_results_complete(io_results *r) {
         r->metric_sets[i] = -1;
     }
     if (H5Fclose(file) < 0 && rc == 0)
-        rc = rl_fail("cannot close %s", "check disk space", partial);
-    rc = rc ? rc : io_fsync_file(partial);
-    if (rc == 0 && rename(partial, final_path) != 0)
-        rc = rl_fail("cannot rename %s to %s", "check the run directory", partial, final_path);
-    rc = rc ? rc : io_fsync_dir(r->run_dir);
+        rc = io_fail_write(partial, 0, "cannot close");
+    rc = rc ? rc : io_seal_file(partial);
+    rc = rc ? rc : io_commit_file(partial, final_path);
     io_results_close(r);
     return rc;
 }
 
+static int is_partial(const char *path) {
+    size_t n = strlen(path);
+    return n >= 8 && !strcmp(path + n - 8, ".partial");
+}
+
+/* Open a results file to read. A finished one must pass its checksum seal before HDF5 parses
+ * it; a .partial one (a run still going, or stopped) has none yet. */
 static hid_t open_readonly(const char *path) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (!is_partial(path) && io_check_seal(path, NULL) < 0) {
+        rl_fail_hint("a results file changed or damaged after its run finished cannot be "
+                     "trusted: move it away and run the experiment again");
+        return -1;
+    }
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)
         rl_fail("cannot open %s as HDF5", "check the path; a partial file means the run is not "
@@ -343,21 +362,34 @@ static hid_t open_readonly(const char *path) {
     return file;
 }
 
+/* A scalar string attribute, fixed or variable length; -1 if it is anything else. */
 static int read_string_attr(hid_t obj, const char *name, char *value, size_t size) {
     hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
     if (attr < 0)
         return -1;
-    hid_t type = H5Aget_type(attr), mem = string_type();
+    hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
     int rc = -1;
-    if (H5Tis_variable_str(type) > 0) {
-        char *s = NULL;
-        if (H5Aread(attr, mem, &s) >= 0 && s) {
-            snprintf(value, size, "%s", s);
-            H5free_memory(s);
-            rc = 0;
+    if (H5Tget_class(type) == H5T_STRING && H5Sget_simple_extent_type(space) == H5S_SCALAR) {
+        if (H5Tis_variable_str(type) > 0) {
+            hid_t mem = string_type();
+            char *s = NULL;
+            if (H5Aread(attr, mem, &s) >= 0 && s) {
+                snprintf(value, size, "%s", s);
+                H5free_memory(s);
+                rc = 0;
+            }
+            H5Tclose(mem);
+        } else {
+            size_t len = H5Tget_size(type);
+            char *s = len < (1u << 20) ? calloc(1, len + 1) : NULL;
+            if (s && H5Aread(attr, type, s) >= 0) {
+                snprintf(value, size, "%s", s);
+                rc = 0;
+            }
+            free(s);
         }
     }
-    H5Tclose(mem);
+    H5Sclose(space);
     H5Tclose(type);
     H5Aclose(attr);
     return rc;
@@ -372,6 +404,30 @@ int io_results_read_root_attr(const char *path, const char *name, char *value, s
     return rc < 0 ? rl_fail("%s has no string attribute '%s'", "is it a ranklab results file?",
                             path, name)
                   : 0;
+}
+
+int io_results_check(const char *path, io_results_info *info) {
+    memset(info, 0, sizeof *info);
+    hid_t file = open_readonly(path);
+    if (file < 0)
+        return RL_ERR;
+    int ok = read_string_attr(file, "experiment", info->experiment, sizeof info->experiment) == 0 &&
+             read_string_attr(file, "run_id", info->run_id, sizeof info->run_id) == 0 &&
+             read_string_attr(file, "status", info->status, sizeof info->status) == 0;
+    if (ok && read_string_attr(file, "inputs", info->inputs, sizeof info->inputs) < 0)
+        info->inputs[0] = '\0';
+    H5Fclose(file);
+    if (!ok)
+        return rl_fail("%s is not a ranklab results file (no experiment, run_id or status)",
+                       "give the results.h5 of a ranklab run", path);
+    if (strcmp(info->status, "complete") != 0)
+        return rl_fail("%s is not a finished run: its status is \"%s\"",
+                       is_partial(path) ? "the run is still going or was stopped: run the same "
+                                          "command to finish it"
+                                        : "results.h5 is only ever written complete: this one was "
+                                          "made or edited by something else; move it away",
+                       path, info->status);
+    return 0;
 }
 
 int io_results_read_array_f32(const char *path, const char *name, float **data, size_t *n,
@@ -389,8 +445,12 @@ int io_results_read_array_f32(const char *path, const char *name, float **data, 
     }
     hid_t space = H5Dget_space(set);
     hssize_t count = H5Sget_simple_extent_npoints(space);
-    float *buf = rl_xmalloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
-    int rc = H5Dread(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
+    hsize_t file_bytes = 0;
+    H5Fget_filesize(file, &file_bytes);
+    int rc = count >= 0 && (uint64_t)count <= file_bytes / sizeof(float) ? 0 : -1;
+    float *buf = rc ? NULL : rl_xmalloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
+    if (rc == 0 && H5Dread(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = -1;
     if (rc == 0 && attr_name && read_string_attr(set, attr_name, attr_value, attr_size) < 0)
         rc = -1;
     H5Sclose(space);
@@ -405,6 +465,31 @@ int io_results_read_array_f32(const char *path, const char *name, float **data, 
     return 0;
 }
 
+/* "float64 (3, 4)": what a value of this type and shape is, for values inspect does not print. */
+static void describe(hid_t type, hid_t space, char *out, size_t n) {
+    const char *kind = "value";
+    switch (H5Tget_class(type)) {
+    case H5T_INTEGER: kind = "integer"; break;
+    case H5T_FLOAT: kind = "float"; break;
+    case H5T_STRING: kind = "string"; break;
+    default: break;
+    }
+    hsize_t dims[H5S_MAX_RANK];
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    int len = snprintf(out, n, "%s%s", kind, rank > 0 ? " array (" : rank < 0 ? " (?)" : "");
+    if (rank > 0 && H5Sget_simple_extent_dims(space, dims, NULL) == rank)
+        for (int d = 0; d < rank && len < (int)n; d++)
+            len += snprintf(out + len, n - (size_t)len, "%s%llu", d ? ", " : "",
+                            (unsigned long long)dims[d]);
+    if (rank > 0 && len < (int)n)
+        snprintf(out + len, n - (size_t)len, ")");
+}
+
+static int is_number(hid_t type) {
+    H5T_class_t c = H5Tget_class(type);
+    return c == H5T_INTEGER || c == H5T_FLOAT;
+}
+
 static herr_t print_attr(hid_t obj, const char *name, const H5A_info_t *info, void *unused) {
     (void)info;
     (void)unused;
@@ -417,10 +502,18 @@ static herr_t print_attr(hid_t obj, const char *name, const H5A_info_t *info, vo
         return 0;
     }
     hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
     double v = 0;
-    H5Aread(attr, H5T_NATIVE_DOUBLE, &v);
+    if (is_number(type) && H5Sget_simple_extent_type(space) == H5S_SCALAR &&
+        H5Aread(attr, H5T_NATIVE_DOUBLE, &v) >= 0)
+        printf("  %-16s %.10g\n", name, v);
+    else {
+        describe(type, space, text, sizeof text);
+        printf("  %-16s (%s)\n", name, text);
+    }
+    H5Sclose(space);
+    H5Tclose(type);
     H5Aclose(attr);
-    printf("  %-16s %.10g\n", name, v);
     return 0;
 }
 
@@ -430,24 +523,30 @@ static herr_t print_dataset(hid_t group, const char *name, const H5L_info_t *inf
     hid_t set = H5Dopen2(group, name, H5P_DEFAULT);
     if (set < 0)
         return 0;
-    hid_t space = H5Dget_space(set);
+    hid_t space = H5Dget_space(set), type = H5Dget_type(set);
     hssize_t n = H5Sget_simple_extent_npoints(space);
-    int rank = H5Sget_simple_extent_ndims(space);
-    if (rank == 0) {
-        double v = 0;
-        H5Dread(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
+    int rank = H5Sget_simple_extent_ndims(space), numeric = is_number(type);
+    double v = 0;
+    if (numeric && rank == 0 && H5Dread(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                        &v) >= 0) {
         printf("  %-24s %.6g\n", name, v);
-    } else if (n > 0) {
-        double last = 0;
+    } else if (numeric && rank == 1 && n > 0) {
         hsize_t start[1] = {(hsize_t)n - 1}, one[1] = {1};
         hid_t mem = H5Screate_simple(1, one, NULL);
         H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, one, NULL);
-        H5Dread(set, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, &last);
+        if (H5Dread(set, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, &v) >= 0)
+            printf("  %-24s %lld values, last %.6g\n", name, (long long)n, v);
+        else
+            printf("  %-24s %lld values (unreadable)\n", name, (long long)n);
         H5Sclose(mem);
-        printf("  %-24s %lld values, last %.6g\n", name, (long long)n, last);
-    } else {
+    } else if (n == 0) {
         printf("  %-24s empty\n", name);
+    } else {
+        char text[128];
+        describe(type, space, text, sizeof text);
+        printf("  %-24s (%s)\n", name, text);
     }
+    H5Tclose(type);
     H5Sclose(space);
     H5Dclose(set);
     return 0;
@@ -492,20 +591,15 @@ static int write_f32_set(hid_t file, const char *name, int rank, const hsize_t *
     if (set >= 0)
         H5Dclose(set);
     H5Sclose(space);
-    return rc < 0 ? rl_fail("cannot write /%s", "check disk space", name) : 0;
+    return rc < 0 ? fail_write(file, "cannot write", name) : 0;
 }
 
 int io_features_write(const char *path, const char *key, const float *f, int64_t n, int k,
                       const float *params, int64_t n_params) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    char tmp[PATH_MAX], dir[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return rl_fail("path too long: %s", "use a shorter cache path", path);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0)
         return rl_fail("cannot create the feature cache %s",
@@ -517,11 +611,12 @@ int io_features_write(const char *path, const char *key, const float *f, int64_t
     rc = rc ? rc : write_f32_set(file, "features", 2, fd, f);
     rc = rc ? rc : write_f32_set(file, "params", 1, pd, params);
     if (H5Fclose(file) < 0 && rc == 0)
-        rc = rl_fail("cannot close %s", "check disk space", tmp);
-    rc = rc ? rc : io_fsync_file(tmp);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = rl_fail("cannot rename %s to %s", "check the directory", tmp, path);
-    return rc ? rc : io_fsync_dir(dir);
+        rc = io_fail_write(tmp, 0, "cannot close");
+    rc = rc ? rc : io_seal_file(tmp);
+    rc = rc ? rc : io_commit_file(tmp, path);
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
 }
 
 int io_features_read(const char *path, const char *key, int64_t n, int k, int64_t lo, int64_t count,

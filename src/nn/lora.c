@@ -2,6 +2,7 @@
 #include "src/nn/lora.h"
 #include "kernels/kernels.h"
 #include "src/core/error.h"
+#include "src/core/mem.h"
 #include "src/core/rng.h"
 
 #include <math.h>
@@ -24,6 +25,12 @@ int rl_lora_init(rl_lora *lora, const rl_model *m, int rank, uint64_t seed) {
         lora->adapters[i].b_off = at + (size_t)rank * (size_t)rl_layer_fan_in(layer);
         at = lora->adapters[i].b_off + (size_t)rl_layer_rows(layer) * (size_t)rank;
     }
+    uint64_t floats = rl_size_add(rl_size_mul(at, 2), m->n_params); // params, grads, base
+    if (rl_mem_check(rl_size_mul(floats, sizeof(float)),
+                     "rank-%d LoRA adapters of model %s (%zu parameters, their gradients and a "
+                     "copy of the model)",
+                     rank, m->spec, at) < 0)
+        return rl_fail_hint("use a lower LoRA rank or a smaller model");
     lora->n_params = at;
     lora->params = rl_xcalloc(at, sizeof(float));
     lora->grads = rl_xcalloc(at, sizeof(float));

@@ -2,6 +2,7 @@
  * forward/backward through every layer kind (dense and relu here, the others in layers.c). */
 #include "kernels/kernels.h"
 #include "src/core/error.h"
+#include "src/core/mem.h"
 #include "src/core/rng.h"
 #include "src/nn/layers.h"
 #include "src/nn/nn.h"
@@ -54,9 +55,9 @@ static int add_layer(rl_model *m, rl_layer_kind kind, int size, int c, int h, in
     ly->kind = kind;
     ly->size = size;
     ly->in = ly->in_c * ly->in_h * ly->in_w;
-    if ((long)c * h * w > MAX_WIDTH)
-        return rl_fail("model spec \"%s\": a layer has more than %d outputs", SPEC_HINT, m->spec,
-                       MAX_WIDTH);
+    if (rl_size_mul(rl_size_mul((uint64_t)c, (uint64_t)h), (uint64_t)w) > MAX_WIDTH)
+        return rl_fail("model spec \"%s\": a layer has %d x %d x %d outputs, more than %d",
+                       SPEC_HINT, m->spec, c, h, w, MAX_WIDTH);
     ly->out_c = c;
     ly->out_h = h;
     ly->out_w = w;
@@ -172,9 +173,11 @@ static int parse_cnn(rl_model *m, const char *p) {
                            SPEC_HINT, m->spec, p);
         p++;
     }
-    if (dims[0] * dims[1] * dims[2] > MAX_WIDTH)
-        return rl_fail("model spec \"%s\": the input has more than %d values", SPEC_HINT, m->spec,
-                       MAX_WIDTH);
+    uint64_t values = rl_size_mul(rl_size_mul((uint64_t)dims[0], (uint64_t)dims[1]),
+                                  (uint64_t)dims[2]);
+    if (values > MAX_WIDTH)
+        return rl_fail("model spec \"%s\": the input %ldx%ldx%ld has more than %d values",
+                       SPEC_HINT, m->spec, dims[0], dims[1], dims[2], MAX_WIDTH);
     m->layers[0].in_c = (int)dims[0];
     m->layers[0].in_h = (int)dims[1];
     m->layers[0].in_w = (int)dims[2];
@@ -212,9 +215,23 @@ int rl_model_init(rl_model *m, const char *spec) {
         return RL_ERR;
     }
     m->out_dim = m->layers[m->n_layers - 1].out;
+    if (rl_mem_check(rl_size_mul(m->n_params, 2 * sizeof(float)),
+                     "model %s (%zu parameters and their gradients)", spec, m->n_params) < 0) {
+        rl_fail_hint("use a smaller model (fewer or narrower layers in the spec), or a node with "
+                     "more memory per rank");
+        memset(m, 0, sizeof *m);
+        return RL_ERR;
+    }
     m->params = rl_xcalloc(m->n_params, sizeof(float)); // (n_params)
     m->grads = rl_xcalloc(m->n_params, sizeof(float));  // (n_params)
     return 0;
+}
+
+int rl_model_input_image(const rl_model *m, int *c, int *h, int *w) {
+    *c = m->layers[0].in_c;
+    *h = m->layers[0].in_h;
+    *w = m->layers[0].in_w;
+    return strncmp(m->spec, CNN_PREFIX, strlen(CNN_PREFIX)) == 0;
 }
 
 int rl_model_is_mlp(const rl_model *m) {
@@ -255,26 +272,53 @@ void rl_model_zero_grads(rl_model *m) {
     memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
+/* Floats of the im2col buffer of the largest convolution (0 without one). */
+static size_t workspace_col_size(const rl_model *m) {
+    size_t col_size = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const rl_layer *ly = &m->layers[l];
+        size_t size = (size_t)rl_layer_fan_in(ly) * (size_t)ly->in_h * (size_t)ly->in_w;
+        if (ly->kind == RL_LAYER_CONV && size > col_size)
+            col_size = size;
+    }
+    return col_size;
+}
+
+/* The widest activation: the input or a layer's output. */
+static int workspace_widest(const rl_model *m) {
+    int widest = m->in_dim;
+    for (int l = 0; l < m->n_layers; l++)
+        widest = m->layers[l].out > widest ? m->layers[l].out : widest;
+    return widest;
+}
+
+uint64_t rl_workspace_bytes(const rl_model *m, int max_batch) {
+    uint64_t values = (uint64_t)m->in_dim + 2 * (uint64_t)workspace_widest(m); // act[0], grad_a/b
+    for (int l = 0; l < m->n_layers; l++)
+        values += (uint64_t)m->layers[l].out; // act[l + 1]
+    values = rl_size_mul(values, (uint64_t)(max_batch > 0 ? max_batch : 0));
+    values = rl_size_add(values, 2 * (uint64_t)workspace_col_size(m)); // col, d_col
+    return rl_size_mul(values, sizeof(float));
+}
+
 int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch) {
     memset(ws, 0, sizeof *ws);
     if (max_batch <= 0)
         return rl_fail("workspace batch size must be positive (got %d)",
                        "set the batch size to at least 1", max_batch);
-    int widest = m->in_dim;
-    size_t col_size = 0;
+    if (rl_mem_check(rl_workspace_bytes(m, max_batch),
+                     "the activations of model %s for %d examples at a time", m->spec,
+                     max_batch) < 0)
+        return rl_fail_hint("lower the examples per chunk or batch (e.g. train.chunk), or use a "
+                            "smaller model");
+    size_t b = (size_t)max_batch, widest = (size_t)workspace_widest(m);
+    size_t col_size = workspace_col_size(m);
     ws->max_batch = max_batch;
-    ws->act[0] = rl_xcalloc((size_t)max_batch * (size_t)m->in_dim, sizeof(float)); // (B, in_dim)
-    for (int l = 0; l < m->n_layers; l++) {
-        int out = m->layers[l].out;
-        ws->act[l + 1] = rl_xcalloc((size_t)max_batch * (size_t)out, sizeof(float)); // (B, out)
-        if (out > widest)
-            widest = out;
-        const rl_layer *ly = &m->layers[l];
-        if (ly->kind == RL_LAYER_CONV && (size_t)rl_layer_fan_in(ly) * ly->in_h * ly->in_w > col_size)
-            col_size = (size_t)rl_layer_fan_in(ly) * ly->in_h * ly->in_w;
-    }
-    ws->grad_a = rl_xcalloc((size_t)max_batch * (size_t)widest, sizeof(float)); // (B, widest)
-    ws->grad_b = rl_xcalloc((size_t)max_batch * (size_t)widest, sizeof(float)); // (B, widest)
+    ws->act[0] = rl_xcalloc(b * (size_t)m->in_dim, sizeof(float)); // (B, in_dim)
+    for (int l = 0; l < m->n_layers; l++)
+        ws->act[l + 1] = rl_xcalloc(b * (size_t)m->layers[l].out, sizeof(float)); // (B, out)
+    ws->grad_a = rl_xcalloc(b * widest, sizeof(float)); // (B, widest)
+    ws->grad_b = rl_xcalloc(b * widest, sizeof(float)); // (B, widest)
     if (col_size) {
         ws->col = rl_xcalloc(col_size, sizeof(float));   // (fan_in, H · W)
         ws->d_col = rl_xcalloc(col_size, sizeof(float)); // (fan_in, H · W)

@@ -75,8 +75,12 @@ typedef struct {
     float *grads;  /* (n_params) same layout */
 } rl_model;
 
-/* Parse the spec and allocate the arena (zeroed). Bad spec: RL_ERR with a hint. */
+/* Parse the spec and allocate the arena (zeroed). Bad spec, or an arena larger than this
+ * process can get (rl_mem_check): RL_ERR with a hint, nothing allocated. */
 int rl_model_init(rl_model *m, const char *spec);
+/* The input shape (channels, height, width) of the spec; returns 1 for a "cnn:" spec, whose
+ * input is an image, and 0 for an "mlp:" spec, whose input is flat (in_dim x 1 x 1). */
+int rl_model_input_image(const rl_model *m, int *c, int *h, int *w);
 /* 1 when every layer is dense or relu (what the quantized and pruned models support). */
 int rl_model_is_mlp(const rl_model *m);
 void rl_model_free(rl_model *m); /* NULL-safe, leaves m zeroed */
@@ -94,6 +98,9 @@ typedef struct {
     float *col, *d_col;              /* (in_c · k · k, H · W) im2col of one example, largest conv */
 } rl_workspace;
 
+/* Bytes rl_workspace_init allocates (saturating, see mem.h); it refuses, with a hint, what
+ * rl_mem_check refuses. */
+uint64_t rl_workspace_bytes(const rl_model *m, int max_batch);
 int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch);
 void rl_workspace_free(rl_workspace *ws);
 

@@ -2,6 +2,7 @@
  * decay added to the gradient, following torch.optim.SGD (dampening 0, no Nesterov) and
  * torch.optim.Adam (bias-corrected, not AdamW). See nn.h. */
 #include "src/core/error.h"
+#include "src/core/mem.h"
 #include "src/nn/nn.h"
 
 #include <math.h>
@@ -24,6 +25,10 @@ int rl_opt_init(rl_optimizer *o, rl_opt_kind kind, size_t n, float lr, float mom
     if (!(weight_decay >= 0.0f && isfinite(weight_decay)))
         return rl_fail("weight decay must be finite and non-negative (got %g)",
                        "use a weight decay such as 0.0005, or 0 for none", (double)weight_decay);
+    if (rl_mem_check(rl_size_mul(n, (kind == RL_OPT_ADAM ? 2 : 1) * sizeof(float)),
+                     "the %s state of %zu parameters", kind == RL_OPT_ADAM ? "Adam" : "SGD",
+                     n) < 0)
+        return rl_fail_hint("use a smaller model, or SGD (half of Adam's state)");
     o->kind = kind;
     o->lr = lr;
     o->momentum = momentum;

@@ -4,6 +4,7 @@
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
 #include "src/core/error.h"
+#include "src/core/mem.h"
 #include "src/core/rng.h"
 #include "src/nn/lora.h"
 
@@ -186,6 +187,16 @@ int rl_qworkspace_init(rl_qworkspace *ws, const rl_qmodel *q, int max_batch) {
             scratch = shapes[i] > scratch ? shapes[i] : scratch;
     }
     size_t b = (size_t)max_batch;
+    /* act_a, act_b (int8); acc, acc_d (int32); ref_a, ref_b (float); h (int8), acc_h (int32) */
+    uint64_t per_example = rl_size_add(rl_size_mul(widest, 2 + 2 * sizeof(int32_t) +
+                                                               2 * sizeof(float)),
+                                       rl_size_add(rl_size_mul(rank, 1 + sizeof(int32_t)),
+                                                   sizeof(float) * (size_t)q->out_dim));
+    if (rl_mem_check(rl_size_add(rl_size_mul(per_example, b), scratch),
+                     "the int8 activations of a %d-layer quantized model for %d examples at a "
+                     "time",
+                     q->n_layers, max_batch) < 0)
+        return rl_fail_hint("lower the examples per chunk or batch, or use a smaller model");
     ws->max_batch = max_batch;
     ws->act_a = rl_xmalloc(b * widest);
     ws->act_b = rl_xmalloc(b * widest);

@@ -50,4 +50,26 @@ set +e
 ranks 2 run train "${SMALL_TRAIN[@]}" train.lr=0.01 --out "$SCRATCH/other" >/dev/null 2>&1
 set -e
 check "and the directory is untouched" test "$before" = "$(listing)"
+
+# List keys whose items name finals or arrays: a repeated item would only fail when every result
+# is computed, so it is refused before anything runs (issue 12).
+REFUSAL_BASE=(run zoqo-attack data.train_limit=3000 data.test_limit=500 attack.images=5)
+expect_refusal "attack.eps with a radius twice" "attack.eps lists '0.1' twice" attack.eps=0.1,0.1
+expect_refusal "attack.eps with one radius written twice" \
+    "attack.eps lists the radius 0.1 twice ('0.1' and '0.10')" attack.eps=0.1,0.10
+expect_refusal "attack.methods with an attack twice" "attack.methods lists 'sign' twice" \
+    attack.methods=sign,zoqo,sign
+expect_refusal "attack.eps with an empty item" "empty item in the list" attack.eps=0.1,,0.2
+REFUSAL_BASE=(run zoqo-train data.train_limit=3000 data.test_limit=500)
+expect_refusal "zoqo.arms with an arm twice" "zoqo.arms lists 'zoqo8' twice" zoqo.arms=zoqo8,sign,zoqo8
+expect_refusal "zoqo.arms with too many arms" "zoqo.arms lists 9 values, more than the 8 allowed" \
+    zoqo.arms=zoqo2,zoqo3,zoqo4,zoqo5,zoqo6,zoqo7,zoqo8,sign,mezo
+REFUSAL_BASE=(run subset-select data.train_limit=1000 data.test_limit=500)
+expect_refusal "subset.budgets with a budget twice" "subset.budgets lists 10 twice" \
+    subset.budgets=10,40,010
+REFUSAL_BASE=(run mw-train "${SMALL_TRAIN[@]}")
+expect_refusal "mw.save_epochs with an epoch twice" "mw.save_epochs lists '2' twice" \
+    mw.save_epochs=2,1,2
+expect_refusal "mw.save_epochs with one epoch written twice" "mw.save_epochs lists 2 twice" \
+    mw.save_epochs=2,1,02
 finish

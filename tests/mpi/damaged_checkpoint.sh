@@ -26,8 +26,8 @@ code=$?
 set -e
 cat "$SCRATCH/verify.txt"
 check "verify exits 1 on damage" test "$code" -eq 1
-check "verify reports the truncated checkpoint" grep -q "BAD .*step-0000000050.h5: not a readable HDF5" "$SCRATCH/verify.txt"
-check "verify reports the corrupted checkpoint" grep -q "BAD .*step-0000000040.h5: .*checksum" "$SCRATCH/verify.txt"
+check "verify reports the truncated checkpoint" grep -q "BAD .*step-0000000050.h5 has no checksum seal" "$SCRATCH/verify.txt"
+check "verify reports the corrupted checkpoint" grep -q "BAD .*step-0000000040.h5 fails its checksum" "$SCRATCH/verify.txt"
 check "verify passes the good one" grep -q "^ok .*step-0000000020.h5" "$SCRATCH/verify.txt"
 
 ranks 2 "${ARGS[@]}" --out "$SCRATCH/run" >"$SCRATCH/resume.log" 2>&1

@@ -35,14 +35,16 @@ same_results() {
 }
 
 # expect_refusal "what" "message pattern" ARGS... : `ranks 2 "${REFUSAL_BASE[@]}" ARGS --out NEW`
-# must fail with a message matching the pattern and a HINT, and write nothing. Each test sets
-# REFUSAL_BASE to its experiment and small settings, e.g. REFUSAL_BASE=(run train "${SMALL_TRAIN[@]}").
+# must fail quickly (a refusal that hangs fails after 60 s) with a message matching the pattern
+# and a HINT, and write nothing. Each test sets REFUSAL_BASE to its experiment and small
+# settings, e.g. REFUSAL_BASE=(run train "${SMALL_TRAIN[@]}").
 expect_refusal() {
     local what=$1 pattern=$2
     shift 2
     local out=$SCRATCH/refused-$CHECKS
     set +e
-    ranks 2 "${REFUSAL_BASE[@]}" "$@" --out "$out" >"$SCRATCH/refused.log" 2>&1
+    timeout 60 mpiexec --oversubscribe -n 2 "$RANKLAB" "${REFUSAL_BASE[@]}" "$@" --out "$out" \
+        >"$SCRATCH/refused.log" 2>&1
     local code=$?
     set -e
     CHECKS=$((CHECKS + 1))
@@ -51,6 +53,26 @@ expect_refusal() {
         echo "ok: $what"
     else
         echo "FAILED: $what (exit $code, output below; wrote $out: $([ -e "$out" ] && echo yes || echo no))"
+        cat "$SCRATCH/refused.log"
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+
+# refused "what" "message" COMMAND... : the command must fail (within 60 s) with output that
+# holds the message (a fixed string) and a HINT.
+refused() {
+    local what=$1 expect=$2 code
+    shift 2
+    set +e
+    timeout 60 "$@" >"$SCRATCH/refused.log" 2>&1
+    code=$?
+    set -e
+    CHECKS=$((CHECKS + 1))
+    if [ "$code" -ne 0 ] && [ "$code" -ne 124 ] && grep -qF -- "$expect" "$SCRATCH/refused.log" &&
+        grep -q "HINT: " "$SCRATCH/refused.log"; then
+        echo "ok: $what"
+    else
+        echo "FAILED: $what (exit $code, expected '$expect'; output below)"
         cat "$SCRATCH/refused.log"
         FAILURES=$((FAILURES + 1))
     fi

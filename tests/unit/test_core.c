@@ -1,6 +1,7 @@
 /* Unit tests of src/core and the ownership arithmetic of src/comm: config (defaults, INI,
- * overrides, canonical text, errors with hints, run id), error context, counter-based random
- * streams, and block / cyclic ownership of items over ranks (no MPI init needed). */
+ * overrides, canonical text, errors with hints, limits on files, lines, keys and values, keys
+ * given twice, run id), error context, counter-based random streams, and block / cyclic
+ * ownership of items over ranks (no MPI init needed). */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
 
 #include "src/comm/comm.h"
@@ -83,6 +84,44 @@ static void expect_override_error(const char *assignment, const char *in_message
     rl_cfg_free(cfg);
 }
 
+/* rc must be RL_ERR with a hint and each of the NULL-terminated strings in the message. */
+static void expect_error(int rc, const char *const *in_message) {
+    int ok = rc == RL_ERR && rl_error_hint()[0] != '\0';
+    for (const char *const *m = in_message; *m; m++)
+        ok &= strstr(rl_error_message(), *m) != NULL;
+    CU_ASSERT(ok);
+    if (!ok)
+        fprintf(stderr, "\n  rc %d, message '%.300s', hint '%s', expected '%s'\n", rc,
+                rl_error_message(), rl_error_hint(), in_message[0]);
+}
+
+/* A new temporary file holding data[0, len); its name goes into path. */
+static void temp_file(char path[32], const char *data, size_t len) {
+    snprintf(path, 32, "/tmp/ranklab_test_core_XXXXXX");
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+/* Loads the file into a fresh config; returns rl_cfg_load_file's status. */
+static int load_file(const char *path) {
+    rl_config *cfg = new_cfg();
+    rl_error_clear();
+    int rc = rl_cfg_load_file(cfg, path);
+    rl_cfg_free(cfg);
+    return rc;
+}
+
+/* Loads the text into a fresh config; returns rl_cfg_load_text's status. */
+static int load_text(const char *text, const char *origin) {
+    rl_config *cfg = new_cfg();
+    rl_error_clear();
+    int rc = rl_cfg_load_text(cfg, text, origin);
+    rl_cfg_free(cfg);
+    return rc;
+}
+
 static void test_cfg_defaults(void) {
     rl_config *cfg = cfg_with(NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
@@ -157,12 +196,9 @@ static void test_cfg_ini_and_overrides(void) {
 }
 
 static void test_cfg_load_file(void) {
-    char path[] = "/tmp/ranklab_test_core_XXXXXX";
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
+    char path[32];
     const char *ini = "[train]\nepochs = 7\noptim = a\n";
-    CU_ASSERT_EQUAL(write(fd, ini, strlen(ini)), (ssize_t)strlen(ini));
-    close(fd);
+    temp_file(path, ini, strlen(ini));
     rl_config *cfg = new_cfg();
     CU_ASSERT_EQUAL(rl_cfg_load_file(cfg, path), RL_OK);
     CU_ASSERT_EQUAL_FATAL(rl_cfg_resolve(cfg), RL_OK);
@@ -348,6 +384,163 @@ static void test_cfg_bad_ini(void) {
                     RL_ERR);
     CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), "junk.ini:3"));
     rl_cfg_free(cfg);
+}
+
+/* A directory, an endless device, a file over the size limit, a NUL byte: refused by name. */
+static void test_cfg_file_limits(void) {
+    char dir[] = "/tmp/ranklab_test_core_XXXXXX", path[32];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    expect_error(load_file(dir), (const char *[]){dir, "is a directory, not a config file", NULL});
+    rmdir(dir);
+    expect_error(load_file("/dev/zero"),
+                 (const char *[]){"/dev/zero is larger than 1048576 bytes", NULL});
+
+    /* Exactly the limit is read (blank lines and a key at the end), one byte more is not. */
+    size_t n = RL_CFG_MAX_FILE_BYTES;
+    char *big = rl_xmalloc(n + 1);
+    memset(big, '\n', n + 1);
+    memcpy(big + n - 19, "[train]\nepochs = 9\n", 19);
+    temp_file(path, big, n);
+    rl_config *cfg = new_cfg();
+    CU_ASSERT_EQUAL(rl_cfg_load_file(cfg, path), RL_OK);
+    CU_ASSERT_EQUAL_FATAL(rl_cfg_resolve(cfg), RL_OK);
+    CU_ASSERT_EQUAL(rl_cfg_int(cfg, "train.epochs"), 9);
+    rl_cfg_free(cfg);
+    unlink(path);
+    temp_file(path, big, n + 1);
+    expect_error(load_file(path), (const char *[]){path, "larger than 1048576 bytes", NULL});
+    unlink(path);
+    free(big);
+
+    static const char nul[] = "[train]\nepochs = 3\nlr = 0.1\0\n";
+    temp_file(path, nul, sizeof nul - 1);
+    char where[48];
+    snprintf(where, sizeof where, "%s:3: a NUL byte", path);
+    expect_error(load_file(path), (const char *[]){where, NULL});
+    unlink(path);
+}
+
+/* A key twice in one text (one section, two sections of the same name, or an indented line
+ * that continues it) is refused naming both lines; other texts and overrides still override. */
+static void test_cfg_duplicate_keys(void) {
+    expect_error(load_text("[train]\nlr = 0.1\nepochs = 2\nlr = 0.2\n", "dup.ini"),
+                 (const char *[]){"dup.ini:4: train.lr is set twice", "lines 2 and 4", NULL});
+    expect_error(load_text("[train]\nlr = 0.1\n[data]\nname = x\n[train]\nlr = 0.2\n", "two.ini"),
+                 (const char *[]){"two.ini:6: train.lr", "lines 2 and 6", NULL});
+    expect_error(load_text("[train]\nlr = 0.1\n  0.2\n", "cont.ini"),
+                 (const char *[]){"cont.ini:3: train.lr", "lines 2 and 3", NULL});
+    CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_hint(), "indent"));
+    /* The same name in two sections is two keys. */
+    CU_ASSERT_EQUAL(load_text("[train]\nlr = 0.1\n[data]\nlr = 0.2\n", "ok.ini"), RL_OK);
+
+    rl_config *cfg = new_cfg();
+    CU_ASSERT_EQUAL(rl_cfg_load_text(cfg, "[train]\nlr = 0.5\n", "a.ini"), RL_OK);
+    CU_ASSERT_EQUAL(rl_cfg_load_text(cfg, "[train]\nlr = 0.75\n", "b.ini"), RL_OK);
+    CU_ASSERT_EQUAL(rl_cfg_set_override(cfg, "train.lr=0.25"), RL_OK);
+    CU_ASSERT_EQUAL(rl_cfg_set_override(cfg, "train.lr=0.125"), RL_OK);
+    CU_ASSERT_EQUAL_FATAL(rl_cfg_resolve(cfg), RL_OK);
+    CU_ASSERT_EQUAL(rl_cfg_float(cfg, "train.lr"), 0.125);
+    rl_cfg_free(cfg);
+}
+
+static int log_entry(void *user, const char *section, const char *name, const char *value,
+                     int line) {
+    char *log = user;
+    size_t len = strlen(log);
+    snprintf(log + len, 256 - len, "%s.%s=%s@%d;", section, name, value, line);
+    return strcmp(section, "list") == 0 ? RL_CFG_LIST : 0;
+}
+
+/* rl_cfg_walk_ini gives line numbers; a key its callback calls a list may repeat and continue. */
+static void test_cfg_walk_lists(void) {
+    char log[256] = "";
+    CU_ASSERT_EQUAL(
+        rl_cfg_walk_ini("[list]\nk = a\n  b\nk = c\n[fixed]\nk = 1\n", "w.ini", log_entry, log),
+        RL_OK);
+    CU_ASSERT_STRING_EQUAL(log, "list.k=a@2;list.k=b@3;list.k=c@4;fixed.k=1@6;");
+    log[0] = '\0';
+    rl_error_clear();
+    expect_error(rl_cfg_walk_ini("[fixed]\nk = 1\n\nk = 2\n", "w.ini", log_entry, log),
+                 (const char *[]){"w.ini:4: fixed.k is set twice", "lines 2 and 4", NULL});
+    CU_ASSERT_STRING_EQUAL(log, "fixed.k=1@2;");
+}
+
+/* "[data]\nname = " followed by n x's and `end`; its second line has n + 7 characters. */
+static char *long_line_ini(size_t n, const char *end) {
+    char *text = rl_xmalloc(n + strlen(end) + 16);
+    size_t at = (size_t)sprintf(text, "[data]\nname = ");
+    memset(text + at, 'x', n);
+    strcpy(text + at + n, end);
+    return text;
+}
+
+/* A line longer than inih's buffer is refused with its number and the limit, never split; a
+ * line at the limit is read whole. */
+static void test_cfg_long_lines(void) {
+    char *text = long_line_ini(5000, "\n[train]\nlr = 0.5\n");
+    expect_error(load_text(text, "long.ini"),
+                 (const char *[]){"long.ini:2: line is longer than", "(5007)", NULL});
+    free(text);
+    int limit = 0;
+    const char *at = strstr(rl_error_message(), "longer than ");
+    CU_ASSERT_FATAL(at && sscanf(at, "longer than %d characters", &limit) == 1 && limit > 80);
+
+    for (int crlf = 0; crlf < 2; crlf++) {
+        text = long_line_ini((size_t)limit - 7, crlf ? "\r\n" : "\n");
+        rl_config *cfg = new_cfg();
+        CU_ASSERT_EQUAL(rl_cfg_load_text(cfg, text, "limit.ini"), RL_OK);
+        CU_ASSERT_EQUAL_FATAL(rl_cfg_resolve(cfg), RL_OK);
+        CU_ASSERT_EQUAL(strlen(rl_cfg_str(cfg, "data.name")), (size_t)limit - 7);
+        rl_cfg_free(cfg);
+        free(text);
+    }
+    text = long_line_ini((size_t)limit - 6, "\n");
+    char expect[64];
+    snprintf(expect, sizeof expect, "over.ini:2: line is longer than %d characters", limit);
+    expect_error(load_text(text, "over.ini"), (const char *[]){expect, NULL});
+    free(text);
+}
+
+/* Keys and values over the limits are refused with their length and the limit, not cut. */
+static void test_cfg_long_override(void) {
+    enum { MAX_VALUE = RL_CFG_MAX_VALUE_CHARS, MAX_KEY = RL_CFG_MAX_KEY_CHARS };
+    char *text = rl_xmalloc(MAX_VALUE + 32);
+    int at = sprintf(text, "data.name=");
+    memset(text + at, 'v', MAX_VALUE + 1);
+    text[at + MAX_VALUE] = '\0';
+    const char *ok[] = {text, NULL};
+    rl_config *cfg = cfg_with(ok);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_EQUAL(strlen(rl_cfg_str(cfg, "data.name")), (size_t)MAX_VALUE);
+    rl_cfg_free(cfg);
+    text[at + MAX_VALUE] = 'v';
+    text[at + MAX_VALUE + 1] = '\0';
+    cfg = new_cfg();
+    rl_error_clear();
+    CU_ASSERT_EQUAL(rl_cfg_set_override(cfg, text), RL_OK);
+    expect_error(rl_cfg_resolve(cfg),
+                 (const char *[]){"command line: the value of data.name has 4096 characters",
+                                  "limit of 4095", NULL});
+    rl_cfg_free(cfg);
+
+    /* A key at the limit is unknown (and named whole); one character more is refused. */
+    at = sprintf(text, "train.");
+    memset(text + at, 'k', MAX_KEY - at);
+    strcpy(text + MAX_KEY, "=1");
+    cfg = new_cfg();
+    rl_error_clear();
+    CU_ASSERT_EQUAL(rl_cfg_set_override(cfg, text), RL_OK);
+    text[MAX_KEY] = '\0';
+    expect_error(rl_cfg_resolve(cfg), (const char *[]){"unknown config key", text, NULL});
+    rl_cfg_free(cfg);
+    memset(text + at, 'k', MAX_KEY + 1 - at);
+    strcpy(text + MAX_KEY + 1, "=1");
+    cfg = new_cfg();
+    rl_error_clear();
+    expect_error(rl_cfg_set_override(cfg, text),
+                 (const char *[]){"has 256 characters, more than the limit of 255", NULL});
+    rl_cfg_free(cfg);
+    free(text);
 }
 
 static int is_hex16(const char *id) {
@@ -674,6 +867,11 @@ static const rl_test tests[] = {
     {"config bad choice lists the choices", test_cfg_bad_choice},
     {"config override syntax errors", test_cfg_bad_override_syntax},
     {"config INI errors: key outside a section, bad line", test_cfg_bad_ini},
+    {"config files: directory, /dev/zero, size limit, NUL byte", test_cfg_file_limits},
+    {"config key twice in one file names both lines", test_cfg_duplicate_keys},
+    {"config INI walk: line numbers, list keys repeat", test_cfg_walk_lists},
+    {"config INI line over inih's buffer names line and limit", test_cfg_long_lines},
+    {"config over-long key or value refused, never cut", test_cfg_long_override},
     {"config run id: hex, stable, runtime keys and order ignored", test_cfg_run_id},
     {"error context prefixes the message, hints replace", test_error_context_and_hint},
     {"rng uniform in [0,1), deterministic, every input matters", test_rng_uniform_deterministic},
