@@ -10,22 +10,11 @@ to `none` with the same seed (same initialization and data order, so most of the
 cancels), and the final penalties. std is the sample standard deviation (n - 1) over run.seed.
 Needs /usr/bin/python3 (h5py, pandas).
 """
-import glob
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import load_runs  # noqa: E402
-
-
-def run_dirs(args):
-    dirs = []
-    for a in args:
-        if os.path.exists(os.path.join(a, "results.h5")):
-            dirs.append(a)
-        else:
-            dirs += sorted(os.path.dirname(p) for p in glob.glob(os.path.join(a, "*/results.h5")))
-    return dirs
+from runs import load_runs, run_dirs  # noqa: E402
 
 
 def setting(row):

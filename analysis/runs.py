@@ -11,6 +11,7 @@ Runs with no complete results.h5 are left out (and listed in runs.attrs["not_com
 Needs Debian's python3-h5py and python3-pandas (/usr/bin/python3).
 """
 import csv
+import glob
 import os
 
 import h5py
@@ -65,6 +66,20 @@ def read_manifest(sweep_dir):
 def swept_keys(sweep_dir):
     with open(os.path.join(sweep_dir, "manifest.tsv")) as f:
         return f.readline().rstrip("\n").split("\t")[3:]
+
+
+def run_dirs(args):
+    """Run directories from arguments that are run directories, sweep directories (their cells)
+    or parents of run directories."""
+    dirs = []
+    for a in args:
+        if os.path.exists(os.path.join(a, "results.h5")):
+            dirs.append(a)
+        else:
+            parent = os.path.join(a, "cells") if os.path.isdir(os.path.join(a, "cells")) else a
+            dirs += sorted(os.path.dirname(p)
+                           for p in glob.glob(os.path.join(parent, "*/results.h5")))
+    return dirs
 
 
 def load_runs(paths):

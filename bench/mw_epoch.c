@@ -1,10 +1,10 @@
 /* One training epoch of the data-parallel trainer on one core, through the same chunked
- * fixed-point step as `train` and `mw-train` (experiments/dp.h); compare with
+ * fixed-point step as `train` and `mw-train` (src/train/dp.h); compare with
  * bench/peers/epoch_torch.py (bench/run_mw.sh).
  * Usage: bench_mw_epoch [SPEC] [BATCH] [TRAIN_LIMIT] [CHUNK] [EPOCHS]
  *        (defaults mlp:784-256-256-10 128 20000 32 3); prints the best epoch time. */
 #include "bench/args.h"
-#include "experiments/dp.h"
+#include "src/train/dp.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
@@ -52,18 +52,17 @@ int main(int argc, char **argv) {
     const char *spec = rl_cfg_str(cfg, "model.spec");
     int batch = (int)rl_cfg_int(cfg, "train.batch"), chunk = (int)rl_cfg_int(cfg, "train.chunk");
     int64_t epochs = rl_cfg_int(cfg, "train.epochs");
-    rl_rng shuffle = rl_rng_make(1, RL_RNG_SHUFFLE);
+    int64_t per_epoch = t.batches.per_epoch;
     double best = 1e30;
     for (int e = 0; e < epochs && rc == 0; e++) {
-        rl_data_epoch_order(t.train.n, shuffle, (uint32_t)e, t.order);
         double t0 = rl_now();
-        for (int64_t s = 0; s < t.batches_per_epoch && rc == 0; s++)
-            rc = dp_step(&t, e * t.batches_per_epoch + s);
+        for (int64_t s = 0; s < per_epoch && rc == 0; s++)
+            rc = dp_step(&t, e * per_epoch + s);
         double dt = rl_now() - t0;
         best = dt < best ? dt : best;
         if (comm_rank() == 0)
             printf("epoch %d: %.3f s (train loss %.4f)\n", e + 1, dt,
-                   (double)t.epoch_loss / (double)((int64_t)1 << RL_FIXED_SUM_FRAC_BITS) /
+                   (double)comm_fixed_to_float(t.epoch_loss, RL_FIXED_SUM_FRAC_BITS) /
                        (double)t.train.n);
         t.epoch_loss = 0;
     }

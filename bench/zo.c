@@ -3,7 +3,7 @@
  * zero-order step vs a forward pass, bytes exchanged per step vs parameter count.
  * Usage: bench_zo [SPEC] [BATCH] [STEPS]   (defaults mlp:784-256-256-10 64 200) */
 #include "bench/args.h"
-#include "experiments/zo.h"
+#include "src/train/zo.h"
 #include "kernels/int8.h"
 #include "kernels/perturb.h"
 #include "src/comm/comm.h"

@@ -10,7 +10,7 @@
  * cut into blocks, each rank adds the gradient of its block into the step's exact fixed-point
  * sum (dp_trainer.regularize). Every group touches its own rows, so results are bit-identical on
  * any number of ranks. */
-#include "experiments/dp.h"
+#include "src/train/dp.h"
 #include "kernels/gor.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -41,9 +41,7 @@ static const rl_cfg_spec gor_keys[] = {
      "mirror: images mirrored left-right (a shifted task for gor.adapt); none: as loaded"},
 };
 
-static const char *const metric_names[] = {"epoch",   "train_loss", "test_loss",
-                                           "test_acc", "penalty",   "so_penalty"};
-enum { N_METRICS = 6 };
+static const char *const metric_names[] = {DP_METRICS, "penalty", "so_penalty"};
 
 /* One regularized matrix (rows, cols) at offset `off` of the trained values. */
 typedef struct {
@@ -110,7 +108,7 @@ static double gor_total(const gor_state *s, const dp_trainer *t, int one_group) 
 
 static int gor_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     gor_state *s = ctx;
-    const rl_config *cfg = run->cfg;
+    const rl_config *cfg = rl_run_config(run);
     const char *method = rl_cfg_str(cfg, "gor.method");
     int so = strcmp(method, "so") == 0;
     int groups_cfg = (int)rl_cfg_int(cfg, "gor.groups");
@@ -128,7 +126,7 @@ static int gor_prepare(rl_run *run, dp_trainer *t, void *ctx) {
             return rl_fail("gor.adapt=true adapts a pretrained model, and init.from is empty",
                            "set init.from to the directory of a finished train or gor-train run "
                            "with the same model.spec");
-        if (dp_use_adapters(t, (int)rl_cfg_int(cfg, "gor.lora_rank"), run->seed) < 0)
+        if (dp_use_adapters(t, (int)rl_cfg_int(cfg, "gor.lora_rank"), rl_run_seed(run)) < 0)
             return RL_ERR;
         for (int i = 0; i < t->lora->n_adapted; i++) {
             const rl_layer *ly = &t->model.layers[t->lora->adapters[i].layer];
@@ -169,26 +167,22 @@ static int gor_prepare(rl_run *run, dp_trainer *t, void *ctx) {
 }
 
 static int gor_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
+    (void)epoch;
     const gor_state *s = ctx;
-    double row[N_METRICS];
-    if (dp_row_head(t, epoch, row) < 0)
-        return RL_ERR;
-    row[4] = gor_total(s, t, 0);
-    row[5] = gor_total(s, t, 1);
-    return rl_run_record(run, (epoch + 1) * t->batches_per_epoch, row);
+    rl_run_set(run, "penalty", gor_total(s, t, 0));
+    rl_run_set(run, "so_penalty", gor_total(s, t, 1));
+    return 0;
 }
 
 static int gor_finish(rl_run *run, dp_trainer *t, void *ctx) {
     (void)ctx;
+    double penalty = rl_run_last(run, "penalty"), so_penalty = rl_run_last(run, "so_penalty");
     int rc = dp_write_final(run, t, NULL);
-    if (rc == 0) {
-        const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
-        rc = rl_run_final(run, "penalty", last[4]);
-        rc = rc ? rc : rl_run_final(run, "so_penalty", last[5]);
-        if (rc == 0)
-            rl_log_info("%s: penalty %.4g with its groups, %.4g as one group (SO)",
-                        run->exp->name, last[4], last[5]);
-    }
+    rc = rc ? rc : rl_run_final(run, "penalty", penalty);
+    rc = rc ? rc : rl_run_final(run, "so_penalty", so_penalty);
+    if (rc == 0)
+        rl_log_info("%s: penalty %.4g with its groups, %.4g as one group (SO)", rl_run_name(run),
+                    penalty, so_penalty);
     return rc;
 }
 
@@ -197,12 +191,12 @@ static int gor_run(rl_run *run) {
     memset(&s, 0, sizeof s);
     dp_hooks hooks = {
         .ctx = &s, .prepare = gor_prepare, .epoch_end = gor_epoch_end, .finish = gor_finish};
-    int rc = dp_run(run, metric_names, N_METRICS, &hooks);
+    int rc = dp_run(run, metric_names, sizeof metric_names / sizeof metric_names[0], &hooks);
     free(s.scratch);
     return rc;
 }
 
-const rl_experiment rl_experiment_gor_train = {
+static const rl_experiment rl_experiment_gor_train = {
     .name = "gor-train",
     .summary = "group orthogonalization (GOR) vs SO: training, LoRA adapters, PGD-AT",
     .doc = "Trains model.spec with λ·Σ_g ‖W_g W_gᵀ − I‖²_F added to the loss (gor.method=gor:\n"
@@ -218,3 +212,5 @@ const rl_experiment rl_experiment_gor_train = {
     .declare = gor_declare,
     .run = gor_run,
 };
+
+RL_EXPERIMENT(rl_experiment_gor_train)

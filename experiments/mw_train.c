@@ -5,8 +5,8 @@
  * adv.train, shared by the data-parallel experiments; with MW the loss pass then measures
  * adversarial losses).
  *
- * Ownership: the training set is cut into chunks of DP_EVAL_CHUNK examples and the chunks are
- * split over ranks by blocks (dp_chunk_range); each rank owns the examples of its chunks: their
+ * Ownership: the training set is cut into chunks of TRAIN_EVAL_CHUNK examples and the chunks are
+ * split over ranks by blocks (train_chunk_range); each rank owns the examples of its chunks: their
  * cumulative losses L_i, their ELR targets, and computing their weights. After each epoch:
  *   1. loss pass: each rank computes ℓ_i (the mode's loss, without the ELR term) of its examples;
  *   2. L_i += ℓ_i; p_i = exp(−η L_i − M) / S with M = max over ranks of −η L_j (exact) and
@@ -15,11 +15,11 @@
  *      over the uncapped weights in proportion to them, repeated until none exceeds c/N;
  *   4. the owned weights (and ELR targets) are replicated to every rank (allgather), so a rank
  *      can weight any example of the chunks it trains on; the batch loss is self-normalized,
- *      Σ_B p_i ℓ_i / Σ_B p_i (experiments/dp.c).
+ *      Σ_B p_i ℓ_i / Σ_B p_i (src/train/dp.c).
  * Everything is bit-identical on any rank count and after resume: the loss pass uses fixed chunk
  * boundaries, the weights are a function of L (recomputed from the checkpointed L on resume).
  */
-#include "experiments/dp.h"
+#include "src/train/dp.h"
 #include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -61,11 +61,10 @@ static void mw_declare(rl_config *cfg) {
 }
 
 static const char *const metric_names[] = {
-    "epoch",      "train_loss", "test_loss",    "test_acc",     "pass_loss",
-    "loss_clean", "loss_noisy", "noisy_weight", "weight_clean", "weight_noisy",
-    "weight_max", "auc",        "loss_auc",     "noisy_fit",
+    DP_METRICS,     "pass_loss",    "loss_clean", "loss_noisy", "noisy_weight",
+    "weight_clean", "weight_noisy", "weight_max", "auc",        "loss_auc",
+    "noisy_fit",
 };
-enum { N_METRICS = 14 };
 
 typedef enum { MODE_UNIFORM, MODE_MW, MODE_GCE, MODE_MW_GCE, MODE_ELR } mw_mode;
 
@@ -80,7 +79,7 @@ typedef struct {
     double *weights;    /* (n) p_i, replicated */
     float *pass_loss;   /* (n) this epoch's ℓ_i, replicated */
     float *elr_targets; /* (n, classes) ELR targets, replicated (ELR only) */
-    float *probs;       /* (DP_EVAL_CHUNK, classes) scratch */
+    float *probs;       /* (TRAIN_EVAL_CHUNK, classes) scratch */
     uint8_t *clean;     /* (n) 1 where the training label is the clean one */
     int64_t n_noisy;
     int n_save;           /* epochs whose weights are saved */
@@ -127,7 +126,7 @@ static int parse_save_epochs(mw_state *s, const rl_config *cfg, int64_t epochs) 
 
 static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     mw_state *s = ctx;
-    const rl_config *cfg = run->cfg;
+    const rl_config *cfg = rl_run_config(run);
     const char *mode = rl_cfg_str(cfg, "mw.mode");
     s->mode = strcmp(mode, "uniform") == 0  ? MODE_UNIFORM
               : strcmp(mode, "mw") == 0     ? MODE_MW
@@ -157,7 +156,7 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         return RL_ERR;
     s->n = t->train.n;
     s->classes = t->train.classes;
-    dp_chunk_range(s->n, DP_EVAL_CHUNK, &s->lo, &s->hi);
+    train_chunk_range(s->n, TRAIN_EVAL_CHUNK, &s->lo, &s->hi);
     /* per example: weights and the epoch's negated losses (double), pass_loss, clean, ELR
      * targets; per owned example: cum_loss (double), the saved weights and the final slices */
     uint64_t per_example = 2 * sizeof(double) + sizeof(float) + 1 +
@@ -171,21 +170,22 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     s->cum_loss = rl_xcalloc((size_t)(s->hi - s->lo) + 1, sizeof(double));
     s->weights = rl_xmalloc(sizeof(double) * (size_t)s->n);
     s->pass_loss = rl_xcalloc((size_t)s->n, sizeof(float));
-    s->probs = rl_xmalloc(sizeof(float) * DP_EVAL_CHUNK * (size_t)s->classes);
+    s->probs = rl_xmalloc(sizeof(float) * TRAIN_EVAL_CHUNK * (size_t)s->classes);
     s->clean = rl_xmalloc((size_t)s->n);
     for (int64_t i = 0; i < s->n; i++) {
         s->weights[i] = 1.0 / (double)s->n;
         s->clean[i] = t->train.y[i] == t->train.y_clean[i];
         s->n_noisy += !s->clean[i];
     }
-    t->loss.kind = s->mode == MODE_GCE || s->mode == MODE_MW_GCE ? DP_LOSS_GCE
-                   : s->mode == MODE_ELR                         ? DP_LOSS_ELR
-                                                                 : DP_LOSS_CE;
-    t->loss.gce_q = (float)rl_cfg_float(cfg, "mw.gce_q");
-    t->loss.elr_lambda = (float)rl_cfg_float(cfg, "mw.elr_lambda");
+    train_loss *loss = &t->loss;
+    loss->kind = s->mode == MODE_GCE || s->mode == MODE_MW_GCE ? TRAIN_LOSS_GCE
+                 : s->mode == MODE_ELR                         ? TRAIN_LOSS_ELR
+                                                               : TRAIN_LOSS_CE;
+    loss->gce_q = (float)rl_cfg_float(cfg, "mw.gce_q");
+    loss->elr_lambda = (float)rl_cfg_float(cfg, "mw.elr_lambda");
     if (s->mode == MODE_ELR) {
         s->elr_targets = rl_xcalloc((size_t)s->n * (size_t)s->classes, sizeof(float));
-        t->loss.elr_targets = s->elr_targets;
+        loss->elr_targets = s->elr_targets;
     }
     t->weights = s->reweight ? s->weights : NULL;
     return 0;
@@ -199,70 +199,78 @@ static int mw_update_weights(mw_state *s) {
     double top = -INFINITY;
     for (int64_t i = 0; i < m; i++)
         top = fmax(top, -s->eta * s->cum_loss[i]);
-    int64_t sum = 0;
     if (comm_max_f64(&top, 1) < 0)
         return RL_ERR;
+    comm_exact sum; /* Σ exp(…), then per cap round: weights above the cap, at or above it, and
+                     * the mass below it */
+    comm_exact_init(&sum, 3);
     for (int64_t i = 0; i < m; i++) {
         p[i] = exp(-s->eta * s->cum_loss[i] - top);
         float e = (float)p[i];
-        kern_add_fixed(&e, &sum, 1, RL_FIXED_FRAC_BITS);
+        comm_exact_add(&sum, 0, &e, 1, RL_FIXED_FRAC_BITS);
     }
-    if (comm_sum_i64(&sum, 1) < 0)
-        return RL_ERR;
-    double total = ldexp((double)sum, -RL_FIXED_FRAC_BITS); /* >= 1: the largest term is 1 */
-    for (int64_t i = 0; i < m; i++)
+    int rc = comm_exact_reduce(&sum);
+    double total = comm_exact_value(&sum, 0, RL_FIXED_FRAC_BITS); /* >= 1: the top term is 1 */
+    for (int64_t i = 0; rc == 0 && i < m; i++)
         p[i] /= total;
     double cap = s->cap / (double)s->n;
-    for (int round = 0; s->cap > 0; round++) {
-        int64_t sums[3] = {0, 0, 0}; /* weights above the cap, at or above it, mass below it */
+    for (int round = 0; rc == 0 && s->cap > 0; round++) {
+        comm_exact_zero(&sum);
         for (int64_t i = 0; i < m; i++) {
-            sums[0] += p[i] > cap;
-            sums[1] += p[i] >= cap;
+            comm_exact_count(&sum, 0, p[i] > cap);
+            comm_exact_count(&sum, 1, p[i] >= cap);
             if (p[i] < cap) {
                 float v = (float)p[i];
-                kern_add_fixed(&v, &sums[2], 1, RL_FIXED_FRAC_BITS);
+                comm_exact_add(&sum, 2, &v, 1, RL_FIXED_FRAC_BITS);
             }
         }
-        if (comm_sum_i64(sums, 3) < 0)
-            return RL_ERR;
-        if (sums[0] == 0 || sums[2] == 0)
+        if ((rc = comm_exact_reduce(&sum)) < 0 || comm_exact_raw(&sum, 0) == 0 ||
+            comm_exact_raw(&sum, 2) == 0)
             break;
-        if (round == MW_CAP_ROUNDS)
-            return rl_fail("mw.cap: weights still above the cap after %d rounds",
-                           "raise mw.cap or lower mw.eta", MW_CAP_ROUNDS);
-        double scale = (1.0 - (double)sums[1] * cap) / ldexp((double)sums[2], -RL_FIXED_FRAC_BITS);
+        if (round == MW_CAP_ROUNDS) {
+            rc = rl_fail("mw.cap: weights still above the cap after %d rounds",
+                         "raise mw.cap or lower mw.eta", MW_CAP_ROUNDS);
+            break;
+        }
+        double scale = (1.0 - (double)comm_exact_raw(&sum, 1) * cap) /
+                       comm_exact_value(&sum, 2, RL_FIXED_FRAC_BITS);
         for (int64_t i = 0; i < m; i++)
             p[i] = p[i] >= cap ? cap : p[i] * scale;
     }
+    comm_exact_free(&sum);
+    if (rc < 0)
+        return RL_ERR;
     return comm_allgather_blocks(s->weights, sizeof(double), s->lo, s->hi);
 }
 
 /* Collective: the loss pass over the owned examples, L_i += ℓ_i, ELR targets, new weights.
- * sums: Σℓ over clean and noisy examples (fixed point, RL_FIXED_SUM_FRAC_BITS), and the count
- * of noisy examples the model fits to their noisy label. */
-static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, int64_t sums[3]) {
-    int64_t idx[DP_EVAL_CHUNK];
+ * sums (3): Σℓ over clean and noisy examples (RL_FIXED_SUM_FRAC_BITS), and the number of noisy
+ * examples the model fits to their noisy label. */
+static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, comm_exact *sums) {
+    train_chunks *c = &t->chunks;
+    int64_t idx[TRAIN_EVAL_CHUNK];
     int C = s->classes;
-    for (int64_t start = s->lo; start < s->hi; start += DP_EVAL_CHUNK) {
-        int n = (int)(start + DP_EVAL_CHUNK <= s->hi ? DP_EVAL_CHUNK : s->hi - start);
+    for (int64_t start = s->lo; start < s->hi; start += TRAIN_EVAL_CHUNK) {
+        int n = (int)(start + TRAIN_EVAL_CHUNK <= s->hi ? TRAIN_EVAL_CHUNK : s->hi - start);
         for (int i = 0; i < n; i++)
             idx[i] = start + i;
-        const float *out = dp_forward(t, &t->train, idx, n); // (n, C)
+        const float *out = train_chunks_forward(c, &t->train, idx, n); // (n, C)
         if (t->adv.eps > 0.0f) { /* adversarial training: the losses on PGD examples */
-            dp_attack_inputs(t, &t->adv, idx, n, DP_ATTACK_ROUND_PASS(epoch));
-            out = rl_model_forward(&t->model, &t->ws, t->xb, n);
+            rl_attack_inputs(&t->adv, &t->model, &c->ws, c->xb, c->yb, idx, n, c->attack_rng,
+                             DP_ATTACK_ROUND_PASS(epoch), &c->attack);
+            out = rl_model_forward(&t->model, &c->ws, c->xb, n);
         }
         float *loss = s->pass_loss + start; // (n)
         if (s->mode == MODE_GCE || s->mode == MODE_MW_GCE)
-            rl_loss_gce(out, t->yb, NULL, n, C, t->loss.gce_q, 0.0f, NULL, loss);
+            rl_loss_gce(out, c->yb, NULL, n, C, t->loss.gce_q, 0.0f, NULL, loss);
         else
-            rl_loss_softmax_ce(out, t->yb, NULL, n, C, 0.0f, NULL, loss);
+            rl_loss_softmax_ce(out, c->yb, NULL, n, C, 0.0f, NULL, loss);
         for (int i = 0; i < n; i++) {
             int64_t e = start + i;
             s->cum_loss[e - s->lo] += loss[i];
-            kern_add_fixed(&loss[i], &sums[s->clean[e] ? 0 : 1], 1, RL_FIXED_SUM_FRAC_BITS);
+            comm_exact_add(sums, s->clean[e] ? 0 : 1, &loss[i], 1, RL_FIXED_SUM_FRAC_BITS);
             if (!s->clean[e])
-                sums[2] += rl_count_correct(out + (size_t)i * C, t->yb + i, 1, C);
+                comm_exact_count(sums, 2, rl_count_correct(out + (size_t)i * C, c->yb + i, 1, C));
         }
         if (s->mode == MODE_ELR) {
             /* t_i = β t_i + (1 − β) p̂_i, p̂ = clamp(softmax, c, 1 − c) renormalized */
@@ -279,7 +287,7 @@ static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, int64_t sums[
             }
         }
     }
-    if (comm_sum_i64(sums, 3) < 0 ||
+    if (comm_exact_reduce(sums) < 0 ||
         comm_allgather_blocks(s->pass_loss, sizeof(float), s->lo, s->hi) < 0)
         return RL_ERR;
     if (s->mode == MODE_ELR &&
@@ -290,9 +298,14 @@ static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, int64_t sums[
 
 static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
     mw_state *s = ctx;
-    double row[N_METRICS];
-    int64_t sums[3] = {0, 0, 0};
-    if (mw_loss_pass(s, t, epoch, sums) < 0 || dp_row_head(t, epoch, row) < 0)
+    comm_exact sums;
+    comm_exact_init(&sums, 3);
+    int rc = mw_loss_pass(s, t, epoch, &sums);
+    float loss_sum[2];
+    comm_exact_read(&sums, 0, loss_sum, 2, RL_FIXED_SUM_FRAC_BITS);
+    int64_t noisy_fit = comm_exact_raw(&sums, 2);
+    comm_exact_free(&sums);
+    if (rc < 0)
         return RL_ERR;
     /* Replicated arrays: every rank computes the same sums in index order. */
     double w_clean = 0.0, w_noisy = 0.0, w_max = 0.0;
@@ -302,19 +315,18 @@ static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
         w_max = fmax(w_max, s->weights[i]);
         neg_loss[i] = -(double)s->pass_loss[i];
     }
-    float loss_sum[2];
-    kern_from_fixed(sums, loss_sum, 2, RL_FIXED_SUM_FRAC_BITS);
     double n = (double)s->n, n_noisy = (double)s->n_noisy, n_clean = n - n_noisy;
-    row[4] = ((double)loss_sum[0] + (double)loss_sum[1]) / n;
-    row[5] = n_clean > 0 ? (double)loss_sum[0] / n_clean : NAN;
-    row[6] = n_noisy > 0 ? (double)loss_sum[1] / n_noisy : NAN;
-    row[7] = w_noisy;
-    row[8] = n_clean > 0 ? w_clean * n / n_clean : NAN; /* mean weight × N: 1 = uniform */
-    row[9] = n_noisy > 0 ? w_noisy * n / n_noisy : NAN;
-    row[10] = w_max * n;
-    row[11] = rl_auc(s->weights, s->clean, s->n);
-    row[12] = rl_auc(neg_loss, s->clean, s->n);
-    row[13] = n_noisy > 0 ? (double)sums[2] / n_noisy : NAN;
+    rl_run_set(run, "pass_loss", ((double)loss_sum[0] + (double)loss_sum[1]) / n);
+    rl_run_set(run, "loss_clean", n_clean > 0 ? (double)loss_sum[0] / n_clean : NAN);
+    rl_run_set(run, "loss_noisy", n_noisy > 0 ? (double)loss_sum[1] / n_noisy : NAN);
+    rl_run_set(run, "noisy_weight", w_noisy);
+    /* mean weight × N: 1 = uniform */
+    rl_run_set(run, "weight_clean", n_clean > 0 ? w_clean * n / n_clean : NAN);
+    rl_run_set(run, "weight_noisy", n_noisy > 0 ? w_noisy * n / n_noisy : NAN);
+    rl_run_set(run, "weight_max", w_max * n);
+    rl_run_set(run, "auc", rl_auc(s->weights, s->clean, s->n));
+    rl_run_set(run, "loss_auc", rl_auc(neg_loss, s->clean, s->n));
+    rl_run_set(run, "noisy_fit", n_noisy > 0 ? (double)noisy_fit / n_noisy : NAN);
     free(neg_loss);
     for (int k = 0; k < s->n_save; k++)
         if (s->save_epochs[k] == epoch + 1) {
@@ -322,7 +334,7 @@ static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
             for (int64_t i = s->lo; i < s->hi; i++)
                 s->snapshots[k][i - s->lo] = (float)s->weights[i];
         }
-    return rl_run_record(run, (epoch + 1) * t->batches_per_epoch, row);
+    return 0;
 }
 
 static void snapshot_name(char *name, size_t size, int64_t epoch) {
@@ -384,17 +396,18 @@ static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
     int rc = dp_write_final(run, t, NULL);
     if (rc == 0) {
         double best = -INFINITY;
-        for (int64_t r = 0; r < run->rows; r++)
-            best = fmax(best, run->row_values[r * run->n_metrics + 3]);
-        const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
+        for (int64_t r = 0; r < rl_run_rows(run); r++)
+            best = fmax(best, rl_run_value(run, r, "test_acc"));
+        double noisy_weight = rl_run_last(run, "noisy_weight"), auc = rl_run_last(run, "auc");
         rc = rl_run_final(run, "best_test_acc", best);
-        rc = rc ? rc : rl_run_final(run, "noisy_weight", last[7]);
-        rc = rc ? rc : rl_run_final(run, "auc", last[11]);
+        rc = rc ? rc : rl_run_final(run, "noisy_weight", noisy_weight);
+        rc = rc ? rc : rl_run_final(run, "auc", auc);
         rc = rc ? rc : rl_run_final(run, "noise_fraction", (double)s->n_noisy / s->n);
         if (rc == 0)
             rl_log_info("%s: best test accuracy %.2f %%, weight on noisy examples %.4f (%.1f %% "
                         "of the examples are noisy), weight AUC %.4f",
-                        run->exp->name, 100.0 * best, last[7], 100.0 * s->n_noisy / s->n, last[11]);
+                        rl_run_name(run), 100.0 * best, noisy_weight, 100.0 * s->n_noisy / s->n,
+                        auc);
     }
     if (comm_any_failed(rc < 0))
         return RL_ERR;
@@ -437,12 +450,12 @@ static int mw_run(rl_run *run) {
                       .save = mw_save,
                       .load = mw_load,
                       .finish = mw_finish};
-    int rc = dp_run(run, metric_names, N_METRICS, &hooks);
+    int rc = dp_run(run, metric_names, sizeof metric_names / sizeof metric_names[0], &hooks);
     mw_free(&s);
     return rc;
 }
 
-const rl_experiment rl_experiment_mw_train = {
+static const rl_experiment rl_experiment_mw_train = {
     .name = "mw-train",
     .summary = "training with multiplicative reweighting of examples (MW) and noisy-label "
                "baselines",
@@ -465,3 +478,5 @@ const rl_experiment rl_experiment_mw_train = {
     .declare = mw_declare,
     .run = mw_run,
 };
+
+RL_EXPERIMENT(rl_experiment_mw_train)

@@ -23,7 +23,7 @@
  * (rank-conditioning estimator, unbiased). With replacement: s = B draws from p = w / Σw, kept
  * if drawn, rescaled by count_k / (s p_k) (unbiased; the DKM formula is its exact variance).
  */
-#include "experiments/dp.h"
+#include "src/train/dp.h"
 #include "kernels/kernels.h"
 #include "kernels/select.h"
 #include "src/comm/comm.h"
@@ -80,8 +80,7 @@ static void prune_declare(rl_config *cfg) {
     rl_cfg_declare(cfg, prune_keys, sizeof prune_keys / sizeof prune_keys[0]);
 }
 
-static const char *const metric_names[] = {"epoch", "train_loss", "test_loss", "test_acc"};
-enum { N_METRICS = 4 };
+static const char *const metric_names[] = {DP_METRICS};
 
 typedef enum { SC_RANDOM, SC_MAGNITUDE, SC_SNIP, SC_GRASP, SC_SYNFLOW, SC_SKETCH } score_kind;
 
@@ -188,23 +187,24 @@ static int select_group(const prune_state *s, const group *g, const double *valu
     *draws = budget;
     if (sample && s->replace) {
         double *cdf = rl_xmalloc(sizeof(double) * (size_t)g->total);
-        int64_t *counts = rl_xcalloc((size_t)g->total, sizeof(int64_t));
+        comm_exact counts; /* times each position is drawn (my draws, then all ranks') */
+        comm_exact_init(&counts, (size_t)g->total);
         double acc = 0.0;
         for (int64_t pos = 0; pos < g->total; pos++)
             cdf[pos] = acc += values[group_offset(g, pos)];
         int64_t lo, hi;
         comm_block_range(budget, comm_size(), comm_rank(), &lo, &hi);
-        kern_sample_draws(cdf, (size_t)g->total, rng.key, draw_stream, lo, hi - lo, counts);
-        int rc = comm_sum_i64(counts, (size_t)g->total);
+        kern_sample_draws(cdf, (size_t)g->total, rng.key, draw_stream, lo, hi - lo, counts.sum);
+        int rc = comm_exact_reduce(&counts);
         for (int64_t pos = 0; rc == 0 && pos < g->total; pos++) {
             size_t k = group_offset(g, pos);
-            if (counts[pos] > 0)
-                mask[k] = s->rescale
-                              ? (float)((double)counts[pos] * total / ((double)budget * values[k]))
-                              : 1.0f;
+            int64_t drawn = comm_exact_raw(&counts, (size_t)pos);
+            if (drawn > 0)
+                mask[k] = s->rescale ? (float)((double)drawn * total / ((double)budget * values[k]))
+                                     : 1.0f;
         }
         free(cdf);
-        free(counts);
+        comm_exact_free(&counts);
         return rc;
     }
     int64_t want = budget < g->total ? budget + 1 : budget, n_mine;
@@ -246,32 +246,19 @@ static int select_mask(prune_state *s, const rl_model *m, rl_rng rng, const doub
 
 /* Collective: grad (n) = ∇ of the mean training loss over the first n_ex examples, logits
  * divided by temp (classification), summed exactly over chunks and ranks. */
-static int data_gradient(dp_trainer *t, int64_t n_ex, float temp, float *scaled, float *grad) {
+static int data_gradient(dp_trainer *t, const int64_t *first, int64_t n_ex, float temp,
+                         float *grad) {
     size_t n = t->model.n_params;
-    int classes = t->train.classes, outputs = t->model.out_dim;
-    int64_t lo, hi, *idx = rl_xmalloc(sizeof(int64_t) * (size_t)t->chunk);
-    dp_chunk_range(n_ex, t->chunk, &lo, &hi);
-    memset(t->acc, 0, sizeof(int64_t) * (n + 1));
-    for (int64_t start = lo; start < hi; start += t->chunk) {
-        int c = (int)(start + t->chunk <= hi ? t->chunk : hi - start);
-        for (int i = 0; i < c; i++)
-            idx[i] = start + i;
-        const float *out = dp_forward(t, &t->train, idx, c);
-        float inv = classes > 0 ? 1.0f / temp : 1.0f;
-        for (size_t i = 0; i < (size_t)c * (size_t)outputs; i++)
-            scaled[i] = out[i] * inv;
-        dp_train_loss(t, scaled, idx, c, NULL, 1.0f / (float)n_ex, t->d_out, NULL);
-        for (size_t i = 0; i < (size_t)c * (size_t)outputs; i++)
-            t->d_out[i] *= inv;
-        rl_model_zero_grads(&t->model);
-        rl_model_backward(&t->model, &t->ws, t->d_out, c);
-        kern_add_fixed(t->model.grads, t->acc, n, RL_FIXED_FRAC_BITS);
-    }
-    free(idx);
-    if (comm_sum_i64(t->acc, n) < 0)
-        return RL_ERR;
-    kern_from_fixed(t->acc, grad, n, RL_FIXED_FRAC_BITS);
-    return 0;
+    train_loss loss = t->loss;
+    loss.temperature = temp;
+    train_objective o = {.loss = &loss, .scale = 1.0f / (float)n_ex};
+    comm_exact e;
+    comm_exact_init(&e, n + 1);
+    train_chunks_gradient(&t->chunks, &t->train, first, n_ex, &o, t->model.grads, n, &e);
+    int rc = comm_exact_reduce(&e);
+    comm_exact_read(&e, 0, grad, n, RL_FIXED_FRAC_BITS);
+    comm_exact_free(&e);
+    return rc;
 }
 
 /* Collective: csq (n) = squared norm over the training set of the input column each weight
@@ -282,21 +269,22 @@ static int column_norms(dp_trainer *t, double *csq) {
     for (int l = 0; l < m->n_layers; l++)
         if (m->layers[l].kind == RL_LAYER_DENSE)
             width += m->layers[l].in;
-    int64_t *acc = rl_xcalloc((size_t)width, sizeof(int64_t));
+    comm_exact sum;
+    comm_exact_init(&sum, (size_t)width);
     float *chunk_sq = rl_xmalloc(sizeof(float) * (size_t)width);
-    int64_t lo, hi, idx[DP_EVAL_CHUNK];
-    dp_chunk_range(t->train.n, DP_EVAL_CHUNK, &lo, &hi);
-    for (int64_t start = lo; start < hi; start += DP_EVAL_CHUNK) {
-        int c = (int)(start + DP_EVAL_CHUNK <= hi ? DP_EVAL_CHUNK : hi - start);
+    int64_t lo, hi, idx[TRAIN_EVAL_CHUNK];
+    train_chunk_range(t->train.n, TRAIN_EVAL_CHUNK, &lo, &hi);
+    for (int64_t start = lo; start < hi; start += TRAIN_EVAL_CHUNK) {
+        int c = (int)(start + TRAIN_EVAL_CHUNK <= hi ? TRAIN_EVAL_CHUNK : hi - start);
         for (int i = 0; i < c; i++)
             idx[i] = start + i;
-        dp_forward(t, &t->train, idx, c);
+        train_chunks_forward(&t->chunks, &t->train, idx, c);
         int64_t col = 0;
         for (int l = 0; l < m->n_layers; l++) {
             int in = m->layers[l].in;
             if (m->layers[l].kind != RL_LAYER_DENSE)
                 continue;
-            const float *a = t->ws.act[l]; // (c, in)
+            const float *a = t->chunks.ws.act[l]; // (c, in)
             for (int j = 0; j < in; j++) {
                 float sq = 0.0f;
                 for (int i = 0; i < c; i++)
@@ -305,9 +293,9 @@ static int column_norms(dp_trainer *t, double *csq) {
             }
             col += in;
         }
-        kern_add_fixed(chunk_sq, acc, (size_t)width, RL_FIXED_SUM_FRAC_BITS);
+        comm_exact_add(&sum, 0, chunk_sq, (size_t)width, RL_FIXED_SUM_FRAC_BITS);
     }
-    int rc = comm_sum_i64(acc, (size_t)width);
+    int rc = comm_exact_reduce(&sum);
     memset(csq, 0, sizeof(double) * m->n_params);
     int64_t col = 0;
     for (int l = 0; rc == 0 && l < m->n_layers; l++) {
@@ -317,10 +305,10 @@ static int column_norms(dp_trainer *t, double *csq) {
         for (int o = 0; o < ly->out; o++)
             for (int j = 0; j < ly->in; j++)
                 csq[ly->w_off + (size_t)o * ly->in + j] =
-                    ldexp((double)acc[col + j], -RL_FIXED_SUM_FRAC_BITS);
+                    comm_exact_value(&sum, (size_t)(col + j), RL_FIXED_SUM_FRAC_BITS);
         col += ly->in;
     }
-    free(acc);
+    comm_exact_free(&sum);
     free(chunk_sq);
     return rc;
 }
@@ -332,7 +320,7 @@ static int sketch_error(dp_trainer *t, const float *mask, double *error, double 
     size_t n = m->n_params;
     const rl_layer *ly = &m->layers[0];
     float *dense = rl_xmalloc(sizeof(float) * n), *masked = rl_xmalloc(sizeof(float) * n);
-    float *ref = rl_xmalloc(sizeof(float) * (size_t)DP_EVAL_CHUNK * (size_t)m->out_dim);
+    float *ref = rl_xmalloc(sizeof(float) * (size_t)TRAIN_EVAL_CHUNK * (size_t)m->out_dim);
     for (size_t i = 0; i < n; i++) {
         dense[i] = m->params[i];
         masked[i] = m->params[i] * mask[i];
@@ -340,39 +328,42 @@ static int sketch_error(dp_trainer *t, const float *mask, double *error, double 
     memset(dense + ly->b_off, 0, sizeof(float) * (size_t)ly->out);
     memset(masked + ly->b_off, 0, sizeof(float) * (size_t)ly->out);
     float *params = m->params;
-    int64_t lo, hi, idx[DP_EVAL_CHUNK], sums[3] = {0, 0, 0}; /* error², norm², saturated */
-    dp_chunk_range(t->train.n, DP_EVAL_CHUNK, &lo, &hi);
-    for (int64_t start = lo; start < hi; start += DP_EVAL_CHUNK) {
-        int c = (int)(start + DP_EVAL_CHUNK <= hi ? DP_EVAL_CHUNK : hi - start);
+    int64_t lo, hi, idx[TRAIN_EVAL_CHUNK];
+    comm_exact sums; /* error², norm², values beyond the fixed point's range */
+    comm_exact_init(&sums, 3);
+    train_chunk_range(t->train.n, TRAIN_EVAL_CHUNK, &lo, &hi);
+    for (int64_t start = lo; start < hi; start += TRAIN_EVAL_CHUNK) {
+        int c = (int)(start + TRAIN_EVAL_CHUNK <= hi ? TRAIN_EVAL_CHUNK : hi - start);
         size_t len = (size_t)c * (size_t)m->out_dim;
         for (int i = 0; i < c; i++)
             idx[i] = start + i;
         m->params = dense;
-        memcpy(ref, dp_forward(t, &t->train, idx, c), sizeof(float) * len);
+        memcpy(ref, train_chunks_forward(&t->chunks, &t->train, idx, c), sizeof(float) * len);
         m->params = masked;
-        const float *out = dp_forward(t, &t->train, idx, c);
+        const float *out = train_chunks_forward(&t->chunks, &t->train, idx, c);
         float part[2] = {0.0f, 0.0f};
         for (size_t i = 0; i < len; i++) {
             part[0] += (out[i] - ref[i]) * (out[i] - ref[i]);
             part[1] += ref[i] * ref[i];
         }
-        sums[2] += (int64_t)kern_add_fixed(part, sums, 2, RL_FIXED_SUM_FRAC_BITS);
+        comm_exact_count(&sums, 2, (int64_t)comm_exact_add(&sums, 0, part, 2,
+                                                           RL_FIXED_SUM_FRAC_BITS));
     }
     m->params = params;
     free(dense);
     free(masked);
     free(ref);
-    if (comm_sum_i64(sums, 3) < 0)
-        return RL_ERR;
-    if (sums[2] > 0) { /* beyond the fixed point's range: no number rather than a wrong one */
+    int rc = comm_exact_reduce(&sums);
+    int saturated = comm_exact_raw(&sums, 2) > 0;
+    *error = sqrt(comm_exact_value(&sums, 0, RL_FIXED_SUM_FRAC_BITS));
+    *norm = sqrt(comm_exact_value(&sums, 1, RL_FIXED_SUM_FRAC_BITS));
+    comm_exact_free(&sums);
+    if (rc == 0 && saturated) { /* beyond the fixed point's range: no number, not a wrong one */
         rl_log_warn(
             "prune-init: the sketch error exceeds the range of its exact sum; not reported");
         *error = *norm = NAN;
-        return 0;
     }
-    *error = sqrt(ldexp((double)sums[0], -RL_FIXED_SUM_FRAC_BITS));
-    *norm = sqrt(ldexp((double)sums[1], -RL_FIXED_SUM_FRAC_BITS));
-    return 0;
+    return rc;
 }
 
 /* sqrt((Σ_k ‖X_k‖² w_k² / p_k − ‖Xw‖²) / s): the root expected squared sketch error of s draws
@@ -417,7 +408,9 @@ static int compute_scores(prune_state *s, dp_trainer *t, const rl_config *cfg, r
     int64_t n_ex = rl_cfg_int(cfg, "prune.score_examples");
     if (n_ex == 0 || n_ex > t->train.n)
         n_ex = t->train.n;
-    float *scaled = rl_xmalloc(sizeof(float) * (size_t)t->chunk * (size_t)m->out_dim);
+    int64_t *first = rl_xmalloc(sizeof(int64_t) * (size_t)n_ex); /* the first n_ex examples */
+    for (int64_t i = 0; i < n_ex; i++)
+        first[i] = i;
     float *g = rl_xmalloc(sizeof(float) * n);
     int rc = 0;
     switch (s->score) {
@@ -434,7 +427,7 @@ static int compute_scores(prune_state *s, dp_trainer *t, const rl_config *cfg, r
             s->scores[k] = sqrt(s->csq[k]) * fabs((double)m->params[k]);
         break;
     case SC_SNIP:
-        rc = data_gradient(t, n_ex, 1.0f, scaled, g);
+        rc = data_gradient(t, first, n_ex, 1.0f, g);
         for (size_t k = 0; rc == 0 && k < n; k++)
             s->scores[k] = fabs((double)g[k] * (double)m->params[k]);
         break;
@@ -444,7 +437,7 @@ static int compute_scores(prune_state *s, dp_trainer *t, const rl_config *cfg, r
         float temp = (float)rl_cfg_float(cfg, "prune.grasp_temp");
         float *theta = rl_xmalloc(sizeof(float) * n), *gp = rl_xmalloc(sizeof(float) * n);
         memcpy(theta, m->params, sizeof(float) * n);
-        rc = data_gradient(t, n_ex, temp, scaled, g);
+        rc = data_gradient(t, first, n_ex, temp, g);
         double gn = 0.0, tn = 0.0;
         for (size_t k = 0; k < n; k++) {
             gn += (double)g[k] * g[k];
@@ -453,10 +446,10 @@ static int compute_scores(prune_state *s, dp_trainer *t, const rl_config *cfg, r
         double eps = gn > 0.0 ? 1e-3 * sqrt(tn / gn) : 0.0;
         for (size_t k = 0; k < n; k++)
             m->params[k] = (float)(theta[k] + eps * g[k]);
-        rc = rc ? rc : data_gradient(t, n_ex, temp, scaled, gp);
+        rc = rc ? rc : data_gradient(t, first, n_ex, temp, gp);
         for (size_t k = 0; k < n; k++)
             m->params[k] = (float)(theta[k] - eps * g[k]);
-        rc = rc ? rc : data_gradient(t, n_ex, temp, scaled, g);
+        rc = rc ? rc : data_gradient(t, first, n_ex, temp, g);
         memcpy(m->params, theta, sizeof(float) * n);
         for (size_t k = 0; rc == 0 && k < n; k++)
             s->scores[k] = eps > 0.0 ? ((double)gp[k] - g[k]) / (2.0 * eps) * theta[k] : 0.0;
@@ -471,13 +464,13 @@ static int compute_scores(prune_state *s, dp_trainer *t, const rl_config *cfg, r
         for (size_t k = 0; k < n; k++)
             s->support[k] = 1.0f;
         for (int i = 0; rc == 0 && i + 1 < iters; i++) {
-            rl_prune_synflow(m, &t->ws, s->support, s->scores);
+            rl_prune_synflow(m, &t->chunks.ws, s->support, s->scores);
             s->density = pow(target, (double)(i + 1) / iters);
             rc = select_mask(s, m, rng, s->scores, 0, s->support, NULL, &unused);
         }
         s->density = target;
         if (rc == 0)
-            rl_prune_synflow(m, &t->ws, s->support, s->scores);
+            rl_prune_synflow(m, &t->chunks.ws, s->support, s->scores);
         break;
     }
     }
@@ -486,14 +479,14 @@ static int compute_scores(prune_state *s, dp_trainer *t, const rl_config *cfg, r
             if (m->layers[l].kind == RL_LAYER_DENSE)
                 for (int o = 0; o < m->layers[l].out; o++)
                     s->scores[m->layers[l].b_off + (size_t)o] = 0.0;
-    free(scaled);
+    free(first);
     free(g);
     return rc;
 }
 
 static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     prune_state *s = ctx;
-    const rl_config *cfg = run->cfg;
+    const rl_config *cfg = rl_run_config(run);
     rl_model *m = &t->model;
     if (!rl_model_is_mlp(m))
         return rl_fail("prune-init prunes dense models; model.spec %s has other layers",
@@ -528,14 +521,13 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     }
     s->n = m->n_params;
     /* per parameter: scores, weights, csq, prob (double), mask, support, the score gradients
-     * (3 floats) and the selection's (key, id) pairs and sampling tables (3 x 16 bytes); the
-     * scaled outputs of a chunk */
-    uint64_t per_param = 4 * sizeof(double) + 5 * sizeof(float) + 3 * 16;
+     * (3 floats), their exact sum (int64) and the selection's (key, id) pairs and sampling
+     * tables (3 x 16 bytes); per example scored: its index */
+    uint64_t per_param = 5 * sizeof(double) + 5 * sizeof(float) + 3 * 16;
     if (rl_mem_check(rl_size_add(rl_size_mul(s->n, per_param),
-                                 rl_size_mul((uint64_t)t->chunk,
-                                             sizeof(float) * (uint64_t)m->out_dim)),
+                                 rl_size_mul((uint64_t)t->train.n, sizeof(int64_t))),
                      "pruning the %zu parameters of model %s", s->n, m->spec) < 0)
-        return rl_fail_hint("use a smaller model.spec or train.chunk");
+        return rl_fail_hint("use a smaller model.spec");
     s->scores = rl_xcalloc(s->n, sizeof(double));
     s->weights = rl_xcalloc(s->n, sizeof(double));
     s->csq = rl_xcalloc(s->n, sizeof(double));
@@ -549,7 +541,7 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
             s->prunable += (int64_t)m->layers[l].out * m->layers[l].in;
 
     int64_t mask_seed = rl_cfg_int(cfg, "prune.mask_seed");
-    rl_rng rng = rl_rng_make(mask_seed ? (uint64_t)mask_seed : run->seed, RL_RNG_SAMPLE);
+    rl_rng rng = rl_rng_make(mask_seed ? (uint64_t)mask_seed : rl_run_seed(run), RL_RNG_SAMPLE);
     if (column_norms(t, s->csq) < 0 || compute_scores(s, t, cfg, rng) < 0)
         return RL_ERR;
     double lowest = INFINITY;
@@ -585,19 +577,11 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     return 0;
 }
 
-static int prune_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
-    (void)ctx;
-    double row[N_METRICS];
-    if (dp_row_head(t, epoch, row) < 0)
-        return RL_ERR;
-    return rl_run_record(run, (epoch + 1) * t->batches_per_epoch, row);
-}
-
 static int prune_finish(rl_run *run, dp_trainer *t, void *ctx) {
     prune_state *s = ctx;
     rl_model *m = &t->model;
-    const double *last = run->row_values + (run->rows - 1) * run->n_metrics;
-    double error = NAN, norm = NAN, bound = NAN, test_loss = last[2], test_acc = last[3];
+    double trained_loss = rl_run_last(run, "test_loss"), trained_acc = rl_run_last(run, "test_acc");
+    double error = NAN, norm = NAN, bound = NAN, test_loss = trained_loss, test_acc = trained_acc;
     int linear = is_linear(m), rc = 0;
     if (s->dense_train) {
         if (linear)
@@ -617,9 +601,9 @@ static int prune_finish(rl_run *run, dp_trainer *t, void *ctx) {
         const char *name;
         double value;
     } finals[] = {
-        {"train_loss", last[1]},
-        {"trained_test_loss", last[2]},
-        {"trained_test_acc", last[3]},
+        {"train_loss", rl_run_last(run, "train_loss")},
+        {"trained_test_loss", trained_loss},
+        {"trained_test_acc", trained_acc},
         {"test_loss", test_loss},
         {"test_acc", test_acc},
         {"steps", (double)t->total_steps},
@@ -657,13 +641,13 @@ static int prune_run(rl_run *run) {
     prune_state s;
     memset(&s, 0, sizeof s);
     dp_hooks hooks = {
-        .ctx = &s, .prepare = prune_prepare, .epoch_end = prune_epoch_end, .finish = prune_finish};
-    int rc = dp_run(run, metric_names, N_METRICS, &hooks);
+        .ctx = &s, .prepare = prune_prepare, .finish = prune_finish};
+    int rc = dp_run(run, metric_names, sizeof metric_names / sizeof metric_names[0], &hooks);
     prune_free(&s);
     return rc;
 }
 
-const rl_experiment rl_experiment_prune_init = {
+static const rl_experiment rl_experiment_prune_init = {
     .name = "prune-init",
     .summary = "pruning at initialization as sketching: scores, top-k or sampled masks, training",
     .doc = "Chooses a mask at initialization from prune.score (random, magnitude, snip, grasp,\n"
@@ -681,3 +665,5 @@ const rl_experiment rl_experiment_prune_init = {
     .declare = prune_declare,
     .run = prune_run,
 };
+
+RL_EXPERIMENT(rl_experiment_prune_init)

@@ -14,10 +14,9 @@
  * selected ids of budget B in /arrays/selected_B. A run takes seconds to minutes: no
  * checkpoints (a stopped run restarts; the feature cache keeps the autoencoder).
  */
-#include "experiments/base_model.h"
-#include "experiments/dp.h"
-#include "experiments/experiment.h"
-#include "kernels/kernels.h"
+#include "src/train/base_model.h"
+#include "src/train/chunks.h"
+#include "src/run/run.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
@@ -92,7 +91,6 @@ static void subset_declare(rl_config *cfg) {
 /* Selection time is a measurement of the machine: logged, not recorded (results are bit-identical
  * on any rank count). */
 static const char *const metric_names[] = {"budget", "test_acc", "classes_covered", "mlp_test_acc"};
-enum { N_METRICS = 4 };
 
 /* subset.classifier: which classifiers are trained (bits). */
 enum { CLASSIFIER_LINEAR = 1, CLASSIFIER_MLP = 2 };
@@ -111,12 +109,12 @@ typedef struct {
     double eig[784];         /* variances of the k features (PCA eigenvalues) */
     int ae_on, ae_layer;     /* autoencoder features: output of dense layer ae_layer */
     rl_model ae;
-    rl_workspace *ae_ws; /* for up to AE_BATCH_MAX rows */
-    float *fmean;        /* (k) pool mean of the autoencoder's bottleneck */
+    train_chunks *ae_chunks; /* the autoencoder's chunks (AE_CHUNK) and forward batches */
+    float *fmean;           /* (k) pool mean of the autoencoder's bottleneck */
 } subset_state;
 
 /* Autoencoder: examples per gradient chunk (fixed, so rank-independent) and per forward batch. */
-enum { AE_CHUNK = 32, AE_BATCH_MAX = SUBSET_CHUNK };
+enum { AE_CHUNK = 32, AE_BATCH_MAX = TRAIN_EVAL_CHUNK };
 
 static void state_free(subset_state *s) {
     rl_data_free(&s->train);
@@ -125,9 +123,9 @@ static void state_free(subset_state *s) {
     free(s->basis);
     free(s->f);
     free(s->fmean);
+    train_chunks_free(s->ae_chunks);
+    free(s->ae_chunks);
     rl_model_free(&s->ae);
-    rl_workspace_free(s->ae_ws);
-    free(s->ae_ws);
 }
 
 static int parse_budgets(subset_state *s, const rl_config *cfg, int64_t pool) {
@@ -158,14 +156,14 @@ static int ae_prepare(subset_state *s, const char *spec) {
                        "more than the %zu the selectors take",
                        "make the bottleneck narrower, e.g. subset.ae_spec=mlp:784-256-32-256-784",
                        spec, s->k, sizeof s->eig / sizeof s->eig[0]);
-    /* ae_train: Adam state, gradient and its fixed-point sum per parameter, the epoch order */
+    /* ae_train: Adam state, gradient and its exact sum per parameter, the epoch order */
     uint64_t train_bytes = rl_size_add(rl_size_mul(m->n_params, 4 * sizeof(float) + 8),
                                        rl_size_mul((uint64_t)s->train.n, sizeof(int64_t)));
     if (rl_mem_check(train_bytes, "training the autoencoder %s (%zu parameters)", spec,
                      m->n_params) < 0)
         return rl_fail_hint("use a smaller subset.ae_spec");
-    s->ae_ws = rl_xcalloc(1, sizeof *s->ae_ws);
-    return rl_workspace_init(s->ae_ws, m, AE_BATCH_MAX);
+    s->ae_chunks = rl_xcalloc(1, sizeof *s->ae_chunks);
+    return train_chunks_init(s->ae_chunks, m, &s->train, AE_CHUNK);
 }
 
 /* subset.mlp_spec fits the data, and what mlp_accuracy allocates for the largest budget B fits
@@ -178,7 +176,7 @@ static int mlp_prepare(const subset_state *s) {
     int64_t b = 0;
     for (int i = 0; i < s->n_budgets; i++)
         b = s->budgets[i] > b ? s->budgets[i] : b;
-    uint64_t bytes = rl_workspace_bytes(&m, (int)(b > DP_EVAL_CHUNK ? b : DP_EVAL_CHUNK));
+    uint64_t bytes = rl_workspace_bytes(&m, (int)(b > TRAIN_EVAL_CHUNK ? b : TRAIN_EVAL_CHUNK));
     bytes = rl_size_add(bytes, rl_size_mul(m.n_params, 2 * sizeof(float)));
     bytes = rl_size_add(bytes, rl_size_mul((uint64_t)b, sizeof(float) *
                                                             ((uint64_t)s->train.dim +
@@ -192,8 +190,8 @@ static int mlp_prepare(const subset_state *s) {
 
 /* Load the data and read the keys: every input error before anything is written. */
 static int prepare(rl_run *run, subset_state *s) {
-    const rl_config *cfg = run->cfg;
-    if (rl_data_load(cfg, run->seed, &s->train, &s->test) < 0)
+    const rl_config *cfg = rl_run_config(run);
+    if (rl_data_load(cfg, rl_run_seed(run), &s->train, &s->test) < 0)
         return RL_ERR;
     base_model_record_inputs(run, &s->train, &s->test, NULL, NULL);
     if (s->train.classes < 2)
@@ -214,7 +212,7 @@ static int prepare(rl_run *run, subset_state *s) {
     s->mlp_spec = rl_cfg_str(cfg, "subset.mlp_spec");
     s->mlp_steps = (int)rl_cfg_int(cfg, "subset.mlp_steps");
     s->mlp_lr = (float)rl_cfg_float(cfg, "subset.mlp_lr");
-    s->seed = run->seed;
+    s->seed = rl_run_seed(run);
     s->ae_on = strcmp(rl_cfg_str(cfg, "subset.encoder"), "autoencoder") == 0;
     if (s->ae_on && ae_prepare(s, rl_cfg_str(cfg, "subset.ae_spec")) < 0)
         return RL_ERR;
@@ -227,8 +225,8 @@ static int prepare(rl_run *run, subset_state *s) {
  * minus the pool mean when s->fmean is set. */
 static void ae_encode(const subset_state *s, const float *x, int64_t n, float *f) {
     int k = s->k;
-    rl_model_forward(&s->ae, s->ae_ws, x, (int)n);
-    const float *h = s->ae_ws->act[s->ae_layer + 1]; // (n, k)
+    rl_model_forward(s->ae_chunks->model, &s->ae_chunks->ws, x, (int)n);
+    const float *h = s->ae_chunks->ws.act[s->ae_layer + 1]; // (n, k)
     for (int64_t i = 0; i < n; i++)
         for (int j = 0; j < k; j++)
             f[(size_t)i * (size_t)k + (size_t)j] =
@@ -236,58 +234,44 @@ static void ae_encode(const subset_state *s, const float *x, int64_t n, float *f
 }
 
 /* Collective: train the autoencoder on the pool (no labels), data-parallel and exact: each batch
- * of the epoch's order is cut into chunks of AE_CHUNK examples, the ranks split the chunks
- * (blocks), each chunk's MSE gradient is added in fixed point and the sums are summed over ranks,
- * so the weights are the same bits on any rank count; Adam is replicated on every rank. */
+ * of the epoch's order is cut into chunks of AE_CHUNK examples that the ranks split, their
+ * gradients summed exactly (train_chunks_gradient), so the weights are the same bits on any rank
+ * count; Adam is replicated on every rank. */
 static int ae_train(subset_state *s, const rl_config *cfg) {
     rl_model *m = &s->ae;
-    int dim = s->train.dim, batch = (int)rl_cfg_int(cfg, "subset.ae_batch");
+    int batch = (int)rl_cfg_int(cfg, "subset.ae_batch");
     int epochs = (int)rl_cfg_int(cfg, "subset.ae_epochs");
     uint64_t seed = (uint64_t)rl_cfg_int(cfg, "subset.ae_seed");
     int64_t n = s->train.n, *perm = rl_xmalloc(sizeof(int64_t) * (size_t)n);
-    int64_t *acc = rl_xmalloc(sizeof(int64_t) * (m->n_params + 1)); // gradient, then loss
-    float *g = rl_xmalloc(sizeof(float) * m->n_params);
-    float *xb = rl_xmalloc(sizeof(float) * AE_CHUNK * (size_t)dim);
-    float *d_out = rl_xmalloc(sizeof(float) * AE_CHUNK * (size_t)dim);
+    comm_exact e; /* the gradient, then the loss */
+    comm_exact_init(&e, m->n_params + 1);
+    train_loss reconstruct = {.kind = TRAIN_LOSS_RECONSTRUCT};
     rl_optimizer opt = {0};
     rl_model_init_params(m, seed);
     int rc = rl_opt_init(&opt, RL_OPT_ADAM, m->n_params, (float)rl_cfg_float(cfg, "subset.ae_lr"),
                          0.0f, 0.0f);
-    double unit = ldexp(1.0, -RL_FIXED_FRAC_BITS), t0 = rl_now();
-    for (int e = 0; rc == 0 && e < epochs; e++) {
-        rl_data_epoch_order(n, rl_rng_make(seed, RL_RNG_SHUFFLE), (uint32_t)e, perm);
+    double t0 = rl_now();
+    for (int ep = 0; rc == 0 && ep < epochs; ep++) {
+        rl_data_epoch_order(n, rl_rng_make(seed, RL_RNG_SHUFFLE), (uint32_t)ep, perm);
         double loss = 0.0;
         for (int64_t start = 0; rc == 0 && start < n; start += batch) {
-            int64_t bn = n - start < batch ? n - start : batch, clo, chi;
-            comm_block_range((bn + AE_CHUNK - 1) / AE_CHUNK, comm_size(), comm_rank(), &clo, &chi);
-            memset(acc, 0, sizeof(int64_t) * (m->n_params + 1));
-            for (int64_t c = clo; c < chi; c++) {
-                int rows = (int)(bn - c * AE_CHUNK < AE_CHUNK ? bn - c * AE_CHUNK : AE_CHUNK);
-                rl_data_gather(&s->train, perm + start + c * AE_CHUNK, rows, xb, NULL, NULL);
-                const float *out = rl_model_forward(m, s->ae_ws, xb, rows);
-                float l =
-                    (float)(rl_loss_mse(out, xb, NULL, rows, dim, 1.0f / (float)bn, d_out, NULL) /
-                            (double)bn);
-                rl_model_zero_grads(m);
-                rl_model_backward(m, s->ae_ws, d_out, rows);
-                kern_add_fixed(m->grads, acc, m->n_params, RL_FIXED_FRAC_BITS);
-                kern_add_fixed(&l, acc + m->n_params, 1, RL_FIXED_FRAC_BITS);
-            }
-            rc = comm_sum_i64(acc, m->n_params + 1);
-            kern_from_fixed(acc, g, m->n_params, RL_FIXED_FRAC_BITS);
-            rl_opt_step(&opt, m->params, g);
-            loss += (double)acc[m->n_params] * unit * (double)bn;
+            int64_t bn = n - start < batch ? n - start : batch;
+            train_objective o = {.loss = &reconstruct, .scale = 1.0f / (float)bn};
+            comm_exact_zero(&e);
+            train_chunks_gradient(s->ae_chunks, &s->train, perm + start, bn, &o, m->grads,
+                                  m->n_params, &e);
+            rc = comm_exact_reduce(&e);
+            comm_exact_read(&e, 0, m->grads, m->n_params, RL_FIXED_FRAC_BITS);
+            rl_opt_step(&opt, m->params, m->grads);
+            loss += comm_exact_value(&e, m->n_params, RL_FIXED_SUM_FRAC_BITS);
         }
-        if (rc == 0 && comm_rank() == 0)
-            rl_log_info("subset-select: autoencoder epoch %d: mean loss %.4f (%.1f s)", e + 1,
+        if (rc == 0)
+            rl_log_info("subset-select: autoencoder epoch %d: mean loss %.4f (%.1f s)", ep + 1,
                         loss / (double)n, rl_now() - t0);
     }
     rl_opt_free(&opt);
     free(perm);
-    free(acc);
-    free(g);
-    free(xb);
-    free(d_out);
+    comm_exact_free(&e);
     return rc;
 }
 
@@ -345,28 +329,30 @@ static int ae_features(subset_state *s, const rl_config *cfg) {
  * summed in fixed point over the pool: rank-independent). */
 static int ae_center(subset_state *s) {
     int k = s->k;
-    int64_t rows = s->hi - s->lo, *acc = rl_xcalloc((size_t)k, sizeof(int64_t));
-    double unit = ldexp(1.0, -RL_FIXED_FRAC_BITS), n = (double)s->train.n;
+    int64_t rows = s->hi - s->lo;
+    double n = (double)s->train.n;
+    comm_exact sum;
+    comm_exact_init(&sum, (size_t)k);
     float *sq = rl_xmalloc(sizeof(float) * (size_t)k);
     s->fmean = rl_xmalloc(sizeof(float) * (size_t)k);
     for (int64_t i = 0; i < rows; i++)
-        kern_add_fixed(s->f + (size_t)i * (size_t)k, acc, (size_t)k, RL_FIXED_FRAC_BITS);
-    int rc = comm_sum_i64(acc, (size_t)k);
+        comm_exact_add(&sum, 0, s->f + (size_t)i * (size_t)k, (size_t)k, RL_FIXED_FRAC_BITS);
+    int rc = comm_exact_reduce(&sum);
     for (int j = 0; j < k; j++)
-        s->fmean[j] = (float)((double)acc[j] * unit / n);
-    memset(acc, 0, sizeof(int64_t) * (size_t)k);
+        s->fmean[j] = (float)(comm_exact_value(&sum, (size_t)j, RL_FIXED_FRAC_BITS) / n);
+    comm_exact_zero(&sum);
     for (int64_t i = 0; i < rows; i++) {
         float *fi = s->f + (size_t)i * (size_t)k;
         for (int j = 0; j < k; j++) {
             fi[j] -= s->fmean[j];
             sq[j] = fi[j] * fi[j];
         }
-        kern_add_fixed(sq, acc, (size_t)k, RL_FIXED_FRAC_BITS);
+        comm_exact_add(&sum, 0, sq, (size_t)k, RL_FIXED_FRAC_BITS);
     }
-    rc = rc ? rc : comm_sum_i64(acc, (size_t)k);
+    rc = rc ? rc : comm_exact_reduce(&sum);
     for (int j = 0; j < k; j++)
-        s->eig[j] = (double)acc[j] * unit / n;
-    free(acc);
+        s->eig[j] = comm_exact_value(&sum, (size_t)j, RL_FIXED_FRAC_BITS) / n;
+    comm_exact_free(&sum);
     free(sq);
     return rc;
 }
@@ -470,51 +456,47 @@ static int test_accuracy(const subset_state *s, const double *w, double *acc) {
     }
     free(z);
     free(o);
-    int rc = comm_sum_i64(&correct, 1);
-    *acc = (double)correct / (double)s->test.n;
+    comm_exact sum;
+    comm_exact_init(&sum, 1);
+    comm_exact_count(&sum, 0, correct);
+    int rc = comm_exact_reduce(&sum);
+    *acc = (double)comm_exact_raw(&sum, 0) / (double)s->test.n;
+    comm_exact_free(&sum);
     return rc;
 }
 
 /* Collective: test accuracy of an MLP on the pixels, trained (replicated on every rank) by
- * subset.mlp_steps full-batch Adam steps on the b selected examples ids; the test set is split
- * over ranks by fixed chunks of DP_EVAL_CHUNK (a row's output does not depend on the rank count)
- * and the correct counts summed exactly. */
+ * subset.mlp_steps full-batch Adam steps on the b selected examples ids with their annotated
+ * (clean) labels, evaluated by train_evaluate. */
 static int mlp_accuracy(const subset_state *s, const int64_t *ids, int64_t b, double *acc) {
     rl_model m = {0};
-    rl_workspace ws = {0};
+    train_chunks c = {0};
     rl_optimizer opt = {0};
-    int c = s->train.classes, batch = (int)(b > DP_EVAL_CHUNK ? b : DP_EVAL_CHUNK);
+    int classes = s->train.classes;
     float *x = rl_xmalloc(sizeof(float) * (size_t)b * (size_t)s->train.dim);
-    float *d_out = rl_xmalloc(sizeof(float) * (size_t)b * (size_t)c);
+    float *d_out = rl_xmalloc(sizeof(float) * (size_t)b * (size_t)classes);
     int32_t *y = rl_xmalloc(sizeof(int32_t) * (size_t)b);
     int rc = rl_model_init(&m, s->mlp_spec);
-    rc = rc ? rc : rl_workspace_init(&ws, &m, batch);
+    rc = rc ? rc : train_chunks_init(&c, &m, &s->test, (int)b);
     rc = rc ? rc : rl_opt_init(&opt, RL_OPT_ADAM, m.n_params, s->mlp_lr, 0.0f, 0.0f);
     if (rc == 0) {
         rl_model_init_params(&m, s->seed);
         rl_data_gather(&s->train, ids, (int)b, x, NULL, NULL);
-        for (int64_t i = 0; i < b; i++) // the annotated (clean) labels
+        for (int64_t i = 0; i < b; i++)
             y[i] = s->train.y_clean[ids[i]];
     }
     for (int it = 0; rc == 0 && it < s->mlp_steps; it++) {
-        const float *out = rl_model_forward(&m, &ws, x, (int)b);
-        rl_loss_softmax_ce(out, y, NULL, (int)b, c, 1.0f / (float)b, d_out, NULL);
+        const float *out = rl_model_forward(&m, &c.ws, x, (int)b);
+        rl_loss_softmax_ce(out, y, NULL, (int)b, classes, 1.0f / (float)b, d_out, NULL);
         rl_model_zero_grads(&m);
-        rl_model_backward(&m, &ws, d_out, (int)b);
+        rl_model_backward(&m, &c.ws, d_out, (int)b);
         rl_opt_step(&opt, m.params, m.grads);
     }
-    int64_t lo, hi, correct = 0;
-    dp_chunk_range(s->test.n, DP_EVAL_CHUNK, &lo, &hi);
-    for (int64_t start = lo; rc == 0 && start < hi; start += DP_EVAL_CHUNK) {
-        int n = (int)(hi - start < DP_EVAL_CHUNK ? hi - start : DP_EVAL_CHUNK);
-        const float *out =
-            rl_model_forward(&m, &ws, s->test.x + (size_t)start * (size_t)s->test.dim, n);
-        correct += rl_count_correct(out, s->test.y_clean + start, n, c);
-    }
-    rc = comm_any_failed(rc < 0) ? RL_ERR : comm_sum_i64(&correct, 1);
-    *acc = (double)correct / (double)s->test.n;
+    double loss;
+    rc = comm_agree_error(rc);
+    rc = rc ? rc : train_evaluate(&c, &s->test, 0, &loss, acc);
+    train_chunks_free(&c);
     rl_model_free(&m);
-    rl_workspace_free(&ws);
     rl_opt_free(&opt);
     free(x);
     free(d_out);
@@ -524,7 +506,7 @@ static int mlp_accuracy(const subset_state *s, const int64_t *ids, int64_t b, do
 
 /* The selection's random key, from run.seed. */
 static void select_key(const rl_run *run, uint32_t key[2]) {
-    rl_rng rng = rl_rng_make(run->seed, RL_RNG_SAMPLE);
+    rl_rng rng = rl_rng_make(rl_run_seed(run), RL_RNG_SAMPLE);
     memcpy(key, rng.key, sizeof(uint32_t) * 2);
 }
 
@@ -532,18 +514,18 @@ static void select_key(const rl_run *run, uint32_t key[2]) {
 static int probcover_radius(rl_run *run, subset_state *s) {
     if (s->kind != SUBSET_PROBCOVER && s->kind != SUBSET_PROBCOVER_NORM)
         return 0;
-    s->delta = rl_cfg_float(run->cfg, "subset.delta");
+    s->delta = rl_cfg_float(rl_run_config(run), "subset.delta");
     if (s->delta > 0.0)
         return 0;
     uint32_t key[2];
     select_key(run, key);
     double t0 = rl_now();
     if (subset_probcover_delta(s->f, s->hi - s->lo, s->k, s->lo, s->train.n, s->train.classes,
-                               rl_cfg_float(run->cfg, "subset.purity"), key, &s->delta) < 0)
+                               rl_cfg_float(rl_run_config(run), "subset.purity"), key, &s->delta) < 0)
         return RL_ERR;
     if (comm_rank() == 0)
         rl_log_info("subset-select: ProbCover radius %.4g (purity %.3g, %.3f s)", s->delta,
-                    rl_cfg_float(run->cfg, "subset.purity"), rl_now() - t0);
+                    rl_cfg_float(rl_run_config(run), "subset.purity"), rl_now() - t0);
     return 0;
 }
 
@@ -564,72 +546,93 @@ static int classify(const subset_state *s, const int64_t *ids, int64_t b, double
 
 /* Collective: select, classify and record every budget. Nested selectors (subset.h) select once,
  * for the largest budget, and every budget takes the first B of that selection. */
-static int subset_loop(rl_run *run, subset_state *s) {
+/* The budgets, one step each (no checkpoints: a stopped run starts over). A nested selector
+ * picks the largest budget once; the others select every budget anew. */
+typedef struct {
+    subset_state *s;
+    const char *selector;
     uint32_t key[2];
-    select_key(run, key);
-    int nested = subset_kind_nested(s->kind);
-    int64_t most = 0, *all = NULL;
-    for (int bi = 0; bi < s->n_budgets; bi++)
-        most = s->budgets[bi] > most ? s->budgets[bi] : most;
-    all = rl_xmalloc(sizeof(int64_t) * (size_t)most);
-    const char *sel = rl_cfg_str(run->cfg, "subset.selector");
+    int nested;
+    int64_t *all; /* (largest budget) the selection */
+} subset_loop;
+
+static int loop_step(rl_run *run, void *ctx, int64_t bi) {
+    subset_loop *l = ctx;
+    subset_state *s = l->s;
+    int64_t b = s->budgets[bi];
+    double acc[2] = {NAN, NAN}, seconds = 0.0;
     int rc = 0;
-    double seconds = 0.0;
-    if (nested) {
+    if (!l->nested) {
         double t0 = rl_now();
-        rc = subset_select(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, most, s->delta,
-                           key, all);
+        rc = subset_select(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, b, s->delta,
+                           l->key, l->all);
         seconds = rl_now() - t0;
         comm_max_f64(&seconds, 1);
-        if (comm_rank() == 0)
-            rl_log_info("subset-select: %s selected B=%lld in %.3f s (nested: every budget is a "
-                        "prefix)",
-                        sel, (long long)most, seconds);
     }
-    for (int bi = 0; rc == 0 && bi < s->n_budgets; bi++) {
-        int64_t b = s->budgets[bi];
-        double acc[2] = {NAN, NAN};
-        if (!nested) {
-            double t0 = rl_now();
-            rc = subset_select(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, b, s->delta,
-                               key, all);
-            seconds = rl_now() - t0;
-            comm_max_f64(&seconds, 1);
-        }
-        rc = rc ? rc : classify(s, all, b, acc);
-        int seen[256] = {0}, covered = 0;
-        for (int64_t i = 0; i < b; i++)
-            if (s->train.y_clean[all[i]] < 256 && !seen[s->train.y_clean[all[i]]]++)
-                covered++;
-        double row[N_METRICS] = {(double)b, acc[0], (double)covered, acc[1]};
-        rc = rc ? rc : rl_run_record(run, bi, row);
-        if (rc == 0 && comm_rank() == 0) {
-            float *fid = rl_xmalloc(sizeof(float) * (size_t)b);
-            char name[32];
-            for (int64_t i = 0; i < b; i++)
-                fid[i] = (float)all[i];
-            snprintf(name, sizeof name, "selected_%lld", (long long)b);
-            rc = rl_run_final_array(run, name, fid, b, "selector", sel);
-            free(fid);
-            rl_log_info("subset-select: %s B=%lld test accuracy %.2f %% linear, %.2f %% mlp (%d "
-                        "classes, %.3f s)",
-                        sel, (long long)b, 100.0 * acc[0], 100.0 * acc[1], covered,
-                        nested ? 0.0 : seconds);
-        }
-        rc = comm_any_failed(rc < 0) ? RL_ERR : 0;
+    rc = rc ? rc : classify(s, l->all, b, acc);
+    int seen[256] = {0}, covered = 0;
+    for (int64_t i = 0; i < b; i++)
+        if (s->train.y_clean[l->all[i]] < 256 && !seen[s->train.y_clean[l->all[i]]]++)
+            covered++;
+    rl_run_set(run, "budget", (double)b);
+    rl_run_set(run, "test_acc", acc[0]);
+    rl_run_set(run, "classes_covered", (double)covered);
+    rl_run_set(run, "mlp_test_acc", acc[1]);
+    rc = rc ? rc : rl_run_record(run, bi);
+    float *fid = rl_xmalloc(sizeof(float) * (size_t)b);
+    char name[32];
+    for (int64_t i = 0; i < b; i++)
+        fid[i] = (float)l->all[i];
+    snprintf(name, sizeof name, "selected_%lld", (long long)b);
+    rc = rc ? rc : rl_run_final_array(run, name, fid, b, "selector", l->selector);
+    free(fid);
+    if (rc == 0)
+        rl_log_info("subset-select: %s B=%lld test accuracy %.2f %% linear, %.2f %% mlp (%d "
+                    "classes, %.3f s)",
+                    l->selector, (long long)b, 100.0 * acc[0], 100.0 * acc[1], covered, seconds);
+    return rc;
+}
+
+static void loop_describe(rl_run *run, void *ctx, int64_t bi, char *out, size_t n) {
+    (void)run;
+    snprintf(out, n, "B=%lld", (long long)((const subset_loop *)ctx)->s->budgets[bi]);
+}
+
+static int select_budgets(rl_run *run, subset_state *s) {
+    subset_loop l = {s, rl_cfg_str(rl_run_config(run), "subset.selector"), {0, 0},
+                     subset_kind_nested(s->kind), NULL};
+    select_key(run, l.key);
+    int64_t most = 0;
+    for (int bi = 0; bi < s->n_budgets; bi++)
+        most = s->budgets[bi] > most ? s->budgets[bi] : most;
+    l.all = rl_xmalloc(sizeof(int64_t) * (size_t)most);
+    int rc = 0;
+    if (l.nested) {
+        double t0 = rl_now(), seconds;
+        rc = subset_select(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, most, s->delta,
+                           l.key, l.all);
+        seconds = rl_now() - t0;
+        comm_max_f64(&seconds, 1);
+        rl_log_info("subset-select: %s selected B=%lld in %.3f s (nested: every budget is a "
+                    "prefix)",
+                    l.selector, (long long)most, seconds);
     }
-    free(all);
+    rl_loop loop = {.total = s->n_budgets, .step = loop_step, .describe = loop_describe};
+    rc = comm_agree_error(rc);
+    rc = rc ? rc : rl_run_loop(run, &loop, &l);
+    free(l.all);
     return rc;
 }
 
 static int subset_run(rl_run *run) {
     subset_state s;
     memset(&s, 0, sizeof s);
-    int rc = comm_any_failed(prepare(run, &s) < 0) ? RL_ERR : 0;
-    rc = rc ? rc : features(&s, run->cfg);
+    const rl_config *cfg = rl_run_config(run);
+    int rc = comm_agree_error(prepare(run, &s));
+    rc = rc ? rc : features(&s, cfg);
     rc = rc ? rc : probcover_radius(run, &s);
-    rc = rc ? rc : rl_run_start(run, metric_names, N_METRICS);
-    rc = rc ? rc : subset_loop(run, &s);
+    rc = rc ? rc : rl_run_start(run, metric_names, sizeof metric_names / sizeof metric_names[0]);
+    rc = rc ? rc : select_budgets(run, &s);
     double explained = 0.0;
     for (int j = 0; rc == 0 && j < s.k; j++)
         explained += s.eig[j];
@@ -638,12 +641,11 @@ static int subset_run(rl_run *run) {
     if (rc == 0 && s.delta > 0.0)
         rc = rl_run_final(run, "probcover_delta", s.delta);
     rc = rc < 0 ? comm_agree_error(rc) : rc;
-    rc = rc ? rc : rl_run_finish(run);
     state_free(&s);
-    return rc == 1 ? 0 : rc;
+    return rc;
 }
 
-const rl_experiment rl_experiment_subset_select = {
+static const rl_experiment rl_experiment_subset_select = {
     .name = "subset-select",
     .summary = "which pool examples to label: PCA/autoencoder features, norm/coverage "
                "selectors, accuracy",
@@ -660,3 +662,5 @@ const rl_experiment rl_experiment_subset_select = {
     .declare = subset_declare,
     .run = subset_run,
 };
+
+RL_EXPERIMENT(rl_experiment_subset_select)

@@ -28,8 +28,8 @@
  * Outputs: one metrics row per (method, ε); /final success rates, mean and median queries of
  * successes; /arrays/queries_<method>_eps<ε> per image; the ZOQO attack's adversarial images of
  * the first attack.save_images images as pixel codes (adv_zoqo_eps<ε>, beside clean_images). */
-#include "experiments/base_model.h"
-#include "experiments/experiment.h"
+#include "src/train/base_model.h"
+#include "src/run/run.h"
 #include "kernels/perturb.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -95,7 +95,6 @@ static const char *const method_names[] = {"zoqo", "sign", "signhunter"};
 
 static const char *const metric_names[] = {
     "method", "eps", "images", "successes", "success_rate", "mean_queries", "median_queries"};
-enum { N_METRICS = 7 };
 
 /* The classifier under attack, one image per forward pass. */
 typedef struct {
@@ -431,9 +430,9 @@ static int select_images(attack *a) {
 }
 
 static int prepare(rl_run *run, attack *a) {
-    const rl_config *cfg = run->cfg;
+    const rl_config *cfg = rl_run_config(run);
     a->cfg = cfg;
-    rl_rng perturb = rl_rng_make(run->seed, RL_RNG_PERTURB);
+    rl_rng perturb = rl_rng_make(rl_run_seed(run), RL_RNG_PERTURB);
     memcpy(a->key, perturb.key, sizeof a->key);
     a->margin = !strcmp(rl_cfg_str(cfg, "attack.loss"), "margin");
     a->cap = rl_cfg_int(cfg, "attack.max_queries");
@@ -454,7 +453,7 @@ static int prepare(rl_run *run, attack *a) {
     if (parse_methods(a, cfg) < 0 || parse_eps(a, cfg) < 0)
         return RL_ERR;
     a->n_combos = a->n_methods * a->n_eps;
-    if (rl_data_load(cfg, run->seed, &a->train, &a->test) < 0)
+    if (rl_data_load(cfg, rl_run_seed(run), &a->train, &a->test) < 0)
         return RL_ERR;
     if (a->test.classes == 0)
         return rl_fail("zoqo-attack needs a classification dataset, not %s",
@@ -469,7 +468,9 @@ static int prepare(rl_run *run, attack *a) {
         base_model_record_inputs(run, &a->train, &a->test, "base model", &base);
     rc = rc ? rc : victim_init(a, &base);
     rl_model_free(&base);
-    if (rc < 0 || select_images(a) < 0)
+    if (rc != 0)
+        return rc;
+    if (select_images(a) < 0)
         return RL_ERR;
     int64_t save = rl_cfg_int(cfg, "attack.save_images");
     a->n_save = save < a->n_sel ? save : a->n_sel;
@@ -526,80 +527,92 @@ static void save_range(const attack *a, int64_t lo, int64_t hi, int64_t *slo, in
     *shi = hi < a->n_save ? hi : a->n_save;
 }
 
-/* Collective. The checkpoint's step is the number of (image, method, ε) attacks done. */
-static int save_checkpoint(rl_run *run, attack *a, int64_t lo, int64_t hi) {
-    int64_t done = 0;
-    for (int64_t i = lo * a->n_combos; i < hi * a->n_combos; i++)
-        done += a->queries[i] != NOT_DONE;
-    if (comm_sum_i64(&done, 1) < 0)
-        return RL_ERR;
-    io_ckpt *c;
-    if (rl_run_checkpoint_begin(run, done, &c) < 0)
-        return RL_ERR;
+/* In round j of combo c, every rank attacks the j-th image of its block [lo, hi) (if it has
+ * one): step c · rounds + j of the loop. */
+typedef struct {
+    attack *a;
+    int64_t lo, hi, rounds;
+} attack_loop;
+
+/* Every image's results so far, each rank writing its block. */
+static int loop_save(rl_run *run, void *ctx, io_ckpt *c, int64_t next) {
+    (void)run;
+    (void)next;
+    attack_loop *l = ctx;
+    attack *a = l->a;
     int64_t shape[4] = {a->n_sel, a->n_combos, a->n_save, a->dim}, slo, shi;
     int64_t per_image = (int64_t)a->n_eps * a->dim;
-    save_range(a, lo, hi, &slo, &shi);
+    save_range(a, l->lo, l->hi, &slo, &shi);
     int rc = io_ckpt_write(c, "attack/shape", IO_I64, 4, 0, comm_rank() == 0 ? 4 : 0, shape);
     rc = rc ? rc
-            : io_ckpt_write(c, "attack/queries", IO_I64, a->n_sel * a->n_combos, lo * a->n_combos,
-                            (hi - lo) * a->n_combos, a->queries + lo * a->n_combos);
+            : io_ckpt_write(c, "attack/queries", IO_I64, a->n_sel * a->n_combos,
+                            l->lo * a->n_combos, (l->hi - l->lo) * a->n_combos,
+                            a->queries + l->lo * a->n_combos);
     rc = rc ? rc
             : io_ckpt_write(c, "attack/adv", IO_I8, a->n_save * per_image, slo * per_image,
                             (shi - slo) * per_image, a->adv + slo * per_image);
-    return rl_run_checkpoint_commit(run, c, rc);
+    return rc;
 }
 
-/* Collective: every rank reads every image's results so far (any rank count may resume). */
-static int load_checkpoint(rl_run *run, attack *a) {
-    io_ckpt *c;
-    if (rl_run_checkpoint_open(run, &c) < 0)
-        return RL_ERR;
+/* Every rank reads every image's results so far, then the rounds start over, skipping what is
+ * done: so any rank count may resume. */
+static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
+    (void)run;
+    attack *a = ((attack_loop *)ctx)->a;
     int64_t shape[4] = {0, 0, 0, 0};
     int64_t per_image = (int64_t)a->n_eps * a->dim;
     int rc = io_ckpt_size(c, "attack/shape") == 4
                  ? io_ckpt_read(c, "attack/shape", IO_I64, 0, 4, shape)
-                 : rl_fail("checkpoint %s has no attack state", "delete the run directory",
-                           run->resume_path);
+                 : rl_fail("the checkpoint has no attack state", "delete the run directory");
     if (rc == 0 && (shape[0] != a->n_sel || shape[1] != a->n_combos || shape[2] != a->n_save ||
                     shape[3] != a->dim))
-        rc = rl_fail("checkpoint %s holds another selection of images", "delete the run directory",
-                     run->resume_path);
+        rc = rl_fail("the checkpoint holds another selection of images",
+                     "delete the run directory");
     rc = rc ? rc : io_ckpt_read(c, "attack/queries", IO_I64, 0, a->n_sel * a->n_combos, a->queries);
     rc = rc ? rc : io_ckpt_read(c, "attack/adv", IO_I8, 0, a->n_save * per_image, a->adv);
-    io_ckpt_close(c);
+    int64_t done = 0;
+    for (int64_t i = 0; rc == 0 && i < a->n_sel * a->n_combos; i++)
+        done += a->queries[i] != NOT_DONE;
+    if (rc == 0)
+        rl_log_info("zoqo-attack: %lld of %lld attacks done; the others follow", (long long)done,
+                    (long long)(a->n_sel * a->n_combos));
+    *next = 0;
     return rc;
 }
 
-static int attack_loop(rl_run *run, attack *a) {
-    int64_t lo, hi;
-    comm_block_range(a->n_sel, comm_size(), comm_rank(), &lo, &hi);
-    if (run->resuming && load_checkpoint(run, a) < 0)
-        return RL_ERR;
-    /* Rounds: in round j every rank attacks the j-th image of its block (if it has one). */
-    int64_t rounds = (a->n_sel + comm_size() - 1) / comm_size(), round = 0;
-    rl_progress progress;
-    rl_progress_start(&progress, "zoqo-attack", 0, rounds * a->n_combos);
-    for (int c = 0; c < a->n_combos; c++) {
-        for (int64_t j = 0; j < rounds; j++, round++) {
-            int sig = rl_run_should_stop(round);
-            if (sig) {
-                rl_progress_finish(&progress);
-                rl_log_info("signal %d: checkpointing", sig);
-                return save_checkpoint(run, a, lo, hi) < 0 ? RL_ERR : RL_STOPPED;
-            }
-            if (lo + j < hi && a->queries[(lo + j) * a->n_combos + c] == NOT_DONE)
-                attack_image(a, lo + j, c);
-            if (run->ckpt_every > 0 && (round + 1) % run->ckpt_every == 0 &&
-                save_checkpoint(run, a, lo, hi) < 0)
-                return RL_ERR;
-            rl_progress_update(&progress, round + 1, "%s eps %g",
-                               method_names[a->methods[c / a->n_eps]], a->eps[c % a->n_eps]);
-        }
-    }
-    rl_progress_finish(&progress);
+static int loop_step(rl_run *run, void *ctx, int64_t step) {
+    (void)run;
+    attack_loop *l = ctx;
+    int c = (int)(step / l->rounds);
+    int64_t j = step % l->rounds;
+    if (l->lo + j < l->hi && l->a->queries[(l->lo + j) * l->a->n_combos + c] == NOT_DONE)
+        attack_image(l->a, l->lo + j, c);
+    return 0;
+}
+
+static void loop_describe(rl_run *run, void *ctx, int64_t step, char *out, size_t n) {
+    (void)run;
+    const attack_loop *l = ctx;
+    int c = (int)(step / l->rounds);
+    snprintf(out, n, "%s eps %g", method_names[l->a->methods[c / l->a->n_eps]],
+             l->a->eps[c % l->a->n_eps]);
+}
+
+/* Collective: every attack, then every rank holds every image's results. */
+static int attack_all(rl_run *run, attack *a) {
+    attack_loop l = {a, 0, 0, (a->n_sel + comm_size() - 1) / comm_size()};
+    comm_block_range(a->n_sel, comm_size(), comm_rank(), &l.lo, &l.hi);
+    rl_loop loop = {.total = l.rounds * a->n_combos,
+                    .step = loop_step,
+                    .save = loop_save,
+                    .load = loop_load,
+                    .describe = loop_describe};
+    int rc = rl_run_loop(run, &loop, &l);
+    if (rc < 0)
+        return rc;
     int64_t slo, shi;
-    save_range(a, lo, hi, &slo, &shi);
-    if (comm_allgather_blocks(a->queries, sizeof(int64_t) * (size_t)a->n_combos, lo, hi) < 0 ||
+    save_range(a, l.lo, l.hi, &slo, &shi);
+    if (comm_allgather_blocks(a->queries, sizeof(int64_t) * (size_t)a->n_combos, l.lo, l.hi) < 0 ||
         comm_allgather_blocks(a->adv, (size_t)a->n_eps * (size_t)a->dim, slo, shi) < 0)
         return RL_ERR;
     return 0;
@@ -643,14 +656,14 @@ static int write_results(rl_run *run, attack *a) {
         int64_t successes;
         double mean, median;
         combo_stats(a, c, &successes, &mean, &median);
-        double row[N_METRICS] = {a->methods[c / a->n_eps],
-                                 a->eps[c % a->n_eps],
-                                 (double)a->n_sel,
-                                 (double)successes,
-                                 (double)successes / (double)a->n_sel,
-                                 mean,
-                                 median};
-        rc = rl_run_record(run, c, row);
+        rl_run_set(run, "method", a->methods[c / a->n_eps]);
+        rl_run_set(run, "eps", a->eps[c % a->n_eps]);
+        rl_run_set(run, "images", (double)a->n_sel);
+        rl_run_set(run, "successes", (double)successes);
+        rl_run_set(run, "success_rate", (double)successes / (double)a->n_sel);
+        rl_run_set(run, "mean_queries", mean);
+        rl_run_set(run, "median_queries", median);
+        rc = rl_run_record(run, c);
     }
     if (comm_rank() != 0 || rc < 0)
         return rc;
@@ -665,19 +678,21 @@ static int write_results(rl_run *run, attack *a) {
     char name[96];
     float *buf = rl_xmalloc(sizeof(float) * (size_t)(a->n_sel + 1) * (size_t)a->dim);
     for (int c = 0; c < a->n_combos && rc == 0; c++) {
-        const double *row = run->row_values + (size_t)c * N_METRICS;
+        double rate = rl_run_value(run, c, "success_rate"),
+               mean = rl_run_value(run, c, "mean_queries"),
+               median = rl_run_value(run, c, "median_queries");
         combo_name(a, c, "success_", name, sizeof name);
-        rc = rl_run_final(run, name, row[4]);
+        rc = rl_run_final(run, name, rate);
         combo_name(a, c, "mean_queries_", name, sizeof name);
-        rc = rc ? rc : rl_run_final(run, name, row[5]);
+        rc = rc ? rc : rl_run_final(run, name, mean);
         combo_name(a, c, "median_queries_", name, sizeof name);
-        rc = rc ? rc : rl_run_final(run, name, row[6]);
+        rc = rc ? rc : rl_run_final(run, name, median);
         for (int64_t i = 0; i < a->n_sel; i++)
             buf[i] = (float)a->queries[i * a->n_combos + c];
         combo_name(a, c, "queries_", name, sizeof name);
         rc = rc ? rc : rl_run_final_array(run, name, buf, a->n_sel, "failure", "-1");
         rl_log_info("%-11s %6g %8.1f%% %10.1f %10.1f", method_names[a->methods[c / a->n_eps]],
-                    a->eps[c % a->n_eps], 100.0 * row[4], row[5], row[6]);
+                    a->eps[c % a->n_eps], 100.0 * rate, mean, median);
     }
     for (int64_t i = 0; i < a->n_sel; i++)
         buf[i] = (float)a->selected[i];
@@ -719,17 +734,17 @@ static int write_results(rl_run *run, attack *a) {
 static int attack_run(rl_run *run) {
     attack a;
     memset(&a, 0, sizeof a);
-    int failed = comm_any_failed(prepare(run, &a) < 0);
-    int rc = failed ? RL_ERR : rl_run_start(run, metric_names, N_METRICS);
-    if (rc == 0)
-        rc = attack_loop(run, &a);
-    if (rc == 0)
-        rc = comm_any_failed(write_results(run, &a) < 0) ? RL_ERR : rl_run_finish(run);
+    int rc = prepare(run, &a);
+    if (rc != RL_STOPPED) /* a stopped pretraining stopped on every rank */
+        rc = comm_agree_error(rc);
+    rc = rc ? rc : rl_run_start(run, metric_names, sizeof metric_names / sizeof metric_names[0]);
+    rc = rc ? rc : attack_all(run, &a);
+    rc = rc ? rc : comm_agree_error(write_results(run, &a));
     attack_free(&a);
-    return rc == 1 ? 0 : rc;
+    return rc;
 }
 
-const rl_experiment rl_experiment_zoqo_attack = {
+static const rl_experiment rl_experiment_zoqo_attack = {
     .name = "zoqo-attack",
     .summary = "black-box l-inf attacks (ZOQO on the 8-bit grid, ZO-SignSGD, SignHunter)",
     .doc = "Attacks the MLP of a train run (attack.base, or pretrained now), as an fp32 or an\n"
@@ -744,3 +759,5 @@ const rl_experiment rl_experiment_zoqo_attack = {
     .declare = attack_declare,
     .run = attack_run,
 };
+
+RL_EXPERIMENT(rl_experiment_zoqo_attack)

@@ -17,9 +17,10 @@
  * Metrics rows (one per evaluation): arm index, step within the arm, test accuracy and loss,
  * queries so far, bytes exchanged per step, ties so far. Finals per arm: start and end
  * accuracy, queries, peak resident memory while stepping (VmHWM). */
-#include "experiments/base_model.h"
-#include "experiments/experiment.h"
-#include "experiments/zo.h"
+#include "src/train/base_model.h"
+#include "src/train/chunks.h"
+#include "src/run/run.h"
+#include "src/train/zo.h"
 #include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -91,7 +92,6 @@ typedef struct {
 
 static const char *const metric_names[] = {"arm",     "arm_step",        "test_acc", "test_loss",
                                            "queries", "bytes_exchanged", "ties"};
-enum { N_METRICS = 7 };
 
 typedef struct {
     const rl_config *cfg;
@@ -106,8 +106,9 @@ typedef struct {
     const arm_spec *arm;
     rl_qmodel q;
     rl_qworkspace qws;
-    rl_model work;
-    rl_workspace ws;
+    const int8_t *codes; /* the ZOQO arm's codes its forward computes with */
+    rl_model work;       /* fp32 arms: the model trained (ZOQO arms: the base, for shapes) */
+    train_chunks chunks; /* the arm's forward, loss and gradient on chunks of zoqo.chunk */
     rl_lora adapters;
     void *trainable; /* int8 codes (zoqo) or floats */
     size_t n_trainable;
@@ -116,13 +117,11 @@ typedef struct {
     float *sign_steps; /* sign arm: each trainable number's 8-bit grid step */
     int64_t queries; /* sgd: forward passes; zo arms: zo.queries */
     double peak_mb[MAX_ARMS]; /* VmHWM while each finished arm stepped (a measurement) */
-    /* the step's batch */
-    int64_t *order, *batch_idx;
-    int64_t order_epoch; /* epoch whose order is in `order`, -1 for none */
-    float *xb, *d_out;
-    int32_t *yb;
-    int64_t *grad_acc;
-    float *grad;
+    train_batches batches; /* zoqo.batch examples per step */
+    const int64_t *batch_idx;
+    int bsz;           /* the step's batch and its size */
+    comm_exact sum;    /* sgd: the gradient and the loss; zo arms: my part of a batch's loss */
+    float *grad;       /* sgd: (n_trainable) */
 } zoqo;
 
 static int parse_arms(zoqo *z, const rl_config *cfg) {
@@ -155,9 +154,9 @@ static int parse_arms(zoqo *z, const rl_config *cfg) {
 }
 
 static int prepare(rl_run *run, zoqo *z) {
-    const rl_config *cfg = run->cfg;
+    const rl_config *cfg = rl_run_config(run);
     z->cfg = cfg;
-    z->seed = run->seed;
+    z->seed = rl_run_seed(run);
     z->lora = strcmp(rl_cfg_str(cfg, "zoqo.target"), "lora") == 0;
     z->lora_rank = (int)rl_cfg_int(cfg, "zoqo.lora_rank");
     z->batch = (int)rl_cfg_int(cfg, "zoqo.batch");
@@ -165,7 +164,7 @@ static int prepare(rl_run *run, zoqo *z) {
     z->eval_every = (int)rl_cfg_int(cfg, "zoqo.eval_every");
     z->steps = rl_cfg_int(cfg, "zoqo.steps");
     if (parse_arms(z, cfg) < 0 ||
-        rl_data_load(cfg, run->seed, &z->train, &z->test) < 0)
+        rl_data_load(cfg, z->seed, &z->train, &z->test) < 0)
         return RL_ERR;
     if (z->train.classes == 0)
         return rl_fail("zoqo-train needs a classification dataset, not %s",
@@ -178,42 +177,33 @@ static int prepare(rl_run *run, zoqo *z) {
                        "lower zoqo.batch or raise data.train_limit", z->batch,
                        (long long)z->train.n);
     /* The base model: a finished train run, or one pretrained now. */
-    if (base_model_get(cfg, rl_cfg_str(cfg, "zoqo.base"), rl_cfg_int(cfg, "zoqo.pretrain_epochs"),
-                       &z->train, &z->base) < 0)
-        return RL_ERR;
+    int rc = base_model_get(cfg, rl_cfg_str(cfg, "zoqo.base"),
+                            rl_cfg_int(cfg, "zoqo.pretrain_epochs"), &z->train, &z->base);
+    if (rc != 0)
+        return rc;
     base_model_record_inputs(run, &z->train, &z->test, "base model", &z->base);
-    int widest = z->chunk;
-    /* order, batch_idx; per chunk example xb, d_out, yb; an fp32 arm's model and workspace */
-    uint64_t bytes = sizeof(int64_t) * ((uint64_t)z->train.n + (uint64_t)z->batch);
-    bytes = rl_size_add(bytes, rl_size_mul((uint64_t)widest,
-                                           sizeof(float) * ((uint64_t)z->train.dim +
-                                                            (uint64_t)z->train.classes + 1)));
-    bytes = rl_size_add(bytes, rl_size_mul(z->base.n_params, 2 * sizeof(float)));
-    bytes = rl_size_add(bytes, rl_workspace_bytes(&z->base, widest));
-    if (rl_mem_check(bytes, "zoqo-train with chunks of %d examples (model %s)", widest,
-                     z->base.spec) < 0)
+    /* the order; an fp32 arm's model (the chunks check their own buffers) */
+    uint64_t bytes = rl_size_add(sizeof(int64_t) * (uint64_t)z->train.n,
+                                 rl_size_mul(z->base.n_params, 2 * sizeof(float)));
+    if (rl_mem_check(bytes, "zoqo-train's order and a copy of model %s", z->base.spec) < 0)
+        return rl_fail_hint("use a smaller base model or data.train_limit");
+    if (train_chunks_check(&z->base, &z->train, z->chunk) < 0)
         return rl_fail_hint("lower zoqo.chunk");
-    z->order = rl_xmalloc(sizeof(int64_t) * (size_t)z->train.n);
-    z->order_epoch = -1;
-    z->batch_idx = rl_xmalloc(sizeof(int64_t) * (size_t)z->batch);
-    z->xb = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)z->train.dim);
-    z->d_out = rl_xmalloc(sizeof(float) * (size_t)widest * (size_t)z->train.classes);
-    z->yb = rl_xmalloc(sizeof(int32_t) * (size_t)widest);
+    train_batches_init(&z->batches, z->train.n, z->batch, z->seed);
     return 0;
 }
 
 static void arm_free(zoqo *z) {
+    train_chunks_free(&z->chunks);
     rl_qmodel_free(&z->q);
     rl_qworkspace_free(&z->qws);
     rl_model_free(&z->work);
-    rl_workspace_free(&z->ws);
     rl_lora_free(&z->adapters);
     zo_free(&z->zo);
     rl_opt_free(&z->sgd);
-    free(z->grad_acc);
+    comm_exact_free(&z->sum);
     free(z->grad);
     free(z->sign_steps);
-    z->grad_acc = NULL;
     z->grad = NULL;
     z->sign_steps = NULL;
     z->arm = NULL;
@@ -224,18 +214,13 @@ static void zoqo_free(zoqo *z) {
     rl_data_free(&z->train);
     rl_data_free(&z->test);
     rl_model_free(&z->base);
-    free(z->order);
-    free(z->batch_idx);
-    free(z->xb);
-    free(z->d_out);
-    free(z->yb);
+    train_batches_free(&z->batches);
 }
 
-/* Loss and logits of one chunk with the arm's current (or given) trainable parameters. */
-static const float *chunk_forward(zoqo *z, const int8_t *codes, int n) {
-    if (z->arm->kind == ARM_ZOQO)
-        return rl_qmodel_forward(&z->q, &z->qws, codes, z->xb, n);
-    return rl_model_forward(&z->work, &z->ws, z->xb, n);
+/* The ZOQO arm's forward: the integer model with the codes of the moment. */
+static const float *int8_forward(void *ctx, const float *x, int n) {
+    zoqo *z = ctx;
+    return rl_qmodel_forward(&z->q, &z->qws, z->codes, x, n);
 }
 
 /* For fp32 arms, make the model compute with the current trainable values. */
@@ -254,69 +239,39 @@ static int64_t batch_loss(void *ctx_, const void *params) {
     loss_ctx *ctx = ctx_;
     zoqo *z = ctx->z;
     sync_fp32(z);
-    int64_t acc = 0;
+    z->codes = params;
+    comm_exact_zero(&z->sum);
     for (int64_t c = ctx->lo; c < ctx->hi; c++) {
         int64_t start = c * z->chunk;
-        int n = (int)(start + z->chunk <= z->batch ? z->chunk : z->batch - start);
-        rl_data_gather(&z->train, z->batch_idx + start, n, z->xb, z->yb, NULL);
-        const float *logits = chunk_forward(z, params, n);
-        float l = (float)(rl_loss_softmax_ce(logits, z->yb, NULL, n, z->train.classes, 0.0f,
+        int n = (int)(start + z->chunk <= z->bsz ? z->chunk : z->bsz - start);
+        const float *logits = train_chunks_forward(&z->chunks, &z->train, z->batch_idx + start, n);
+        float l = (float)(rl_loss_softmax_ce(logits, z->chunks.yb, NULL, n, z->train.classes, 0.0f,
                                              NULL, NULL) /
-                          z->batch);
-        kern_add_fixed(&l, &acc, 1, RL_FIXED_FRAC_BITS);
+                          z->bsz);
+        comm_exact_add(&z->sum, 0, &l, 1, RL_FIXED_FRAC_BITS);
     }
-    return acc;
+    return comm_exact_raw(&z->sum, 0);
 }
 
 static int evaluate(zoqo *z, double *loss, double *acc) {
     sync_fp32(z);
-    int64_t n_chunks = (z->test.n + z->chunk - 1) / z->chunk, lo, hi;
-    comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);
-    int64_t sums[2] = {0, 0};
-    int64_t *idx = rl_xmalloc(sizeof(int64_t) * (size_t)z->chunk);
-    for (int64_t c = lo; c < hi; c++) {
-        int n = (int)((c + 1) * z->chunk <= z->test.n ? z->chunk : z->test.n - c * z->chunk);
-        for (int i = 0; i < n; i++)
-            idx[i] = c * z->chunk + i;
-        rl_data_gather(&z->test, idx, n, z->xb, z->yb, NULL);
-        const float *logits = chunk_forward(z, z->trainable, n);
-        float l = (float)rl_loss_softmax_ce(logits, z->yb, NULL, n, z->test.classes, 0.0f, NULL,
-                                            NULL);
-        kern_add_fixed(&l, &sums[0], 1, RL_FIXED_FRAC_BITS);
-        sums[1] += rl_count_correct(logits, z->yb, n, z->test.classes);
-    }
-    free(idx);
-    if (comm_sum_i64(sums, 2) < 0)
-        return RL_ERR;
-    *loss = ldexp((double)sums[0], -RL_FIXED_FRAC_BITS) / (double)z->test.n;
-    *acc = (double)sums[1] / (double)z->test.n;
-    return 0;
+    z->codes = z->trainable;
+    return train_evaluate(&z->chunks, &z->test, 0, loss, acc);
 }
 
-/* First-order step on the trainable parameters: chunks split over ranks, exact sums. */
+/* First-order step on the trainable parameters: the exact gradient of the batch's chunks. */
 static int sgd_step(zoqo *z) {
-    int64_t n_chunks = (z->batch + z->chunk - 1) / z->chunk, lo, hi;
-    comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);
     sync_fp32(z);
-    memset(z->grad_acc, 0, sizeof(int64_t) * z->n_trainable);
     const float *grads = z->lora ? z->adapters.grads
                                  : z->work.grads + ((float *)z->trainable - z->work.params);
-    for (int64_t c = lo; c < hi; c++) {
-        int64_t start = c * z->chunk;
-        int n = (int)(start + z->chunk <= z->batch ? z->chunk : z->batch - start);
-        rl_data_gather(&z->train, z->batch_idx + start, n, z->xb, z->yb, NULL);
-        const float *logits = rl_model_forward(&z->work, &z->ws, z->xb, n);
-        rl_loss_softmax_ce(logits, z->yb, NULL, n, z->train.classes, 1.0f / z->batch, z->d_out,
-                           NULL);
-        rl_model_zero_grads(&z->work);
-        rl_model_backward(&z->work, &z->ws, z->d_out, n);
-        if (z->lora)
-            rl_lora_backward(&z->adapters, &z->work);
-        kern_add_fixed(grads, z->grad_acc, z->n_trainable, RL_FIXED_FRAC_BITS);
-    }
-    if (comm_sum_i64(z->grad_acc, z->n_trainable) < 0)
+    train_loss ce = train_loss_for(&z->train);
+    train_objective o = {.loss = &ce, .scale = 1.0f / (float)z->bsz};
+    comm_exact_zero(&z->sum);
+    train_chunks_gradient(&z->chunks, &z->train, z->batch_idx, z->bsz, &o, grads, z->n_trainable,
+                          &z->sum);
+    if (comm_exact_reduce(&z->sum) < 0)
         return RL_ERR;
-    kern_from_fixed(z->grad_acc, z->grad, z->n_trainable, RL_FIXED_FRAC_BITS);
+    comm_exact_read(&z->sum, 0, z->grad, z->n_trainable, RL_FIXED_FRAC_BITS);
     rl_opt_step(&z->sgd, z->trainable, z->grad);
     z->queries += 1;
     return 0;
@@ -352,7 +307,6 @@ static float *grid_steps(const zoqo *z, int bits) {
 static int arm_init(zoqo *z, const arm_spec *arm) {
     const rl_config *cfg = z->cfg;
     z->arm = arm;
-    int max_batch = z->chunk;
     const rl_layer *last = &z->base.layers[z->base.n_layers - 1];
     zo_options opt = {0};
     rl_rng perturb = rl_rng_make(z->seed, RL_RNG_PERTURB);
@@ -365,11 +319,15 @@ static int arm_init(zoqo *z, const arm_spec *arm) {
         rl_qmodel_options q = {arm->bits, z->lora ? RL_QTRAIN_LORA : RL_QTRAIN_LAST, z->lora_rank,
                                (float)rl_cfg_float(cfg, "zoqo.lora_range"), z->seed};
         int calib = z->train.n < CALIB_EXAMPLES ? (int)z->train.n : CALIB_EXAMPLES;
-        if (rl_qmodel_quantize(&z->q, &z->base, &q, z->train.x, calib) < 0 ||
-            rl_qworkspace_init(&z->qws, &z->q, max_batch) < 0)
+        if (train_chunks_init(&z->chunks, &z->base, &z->train, z->chunk) < 0 ||
+            rl_qmodel_quantize(&z->q, &z->base, &q, z->train.x, calib) < 0 ||
+            rl_qworkspace_init(&z->qws, &z->q, z->chunks.rows) < 0)
             return RL_ERR;
+        z->chunks.forward = int8_forward;
+        z->chunks.forward_ctx = z;
         z->trainable = z->q.trainable;
         z->n_trainable = z->q.n_trainable;
+        comm_exact_init(&z->sum, 1);
         opt.method = ZO_ZOQO;
         opt.kind = !strcmp(rl_cfg_str(cfg, "zo.dist"), "uniform") ? KERN_PERTURB_UNIFORM
                                                                    : KERN_PERTURB_RADEMACHER;
@@ -379,7 +337,7 @@ static int arm_init(zoqo *z, const arm_spec *arm) {
         return zo_init(&z->zo, &opt, z->trainable, z->n_trainable);
     }
     if (rl_model_init(&z->work, z->base.spec) < 0 ||
-        rl_workspace_init(&z->ws, &z->work, max_batch) < 0)
+        train_chunks_init(&z->chunks, &z->work, &z->train, z->chunk) < 0)
         return RL_ERR;
     memcpy(z->work.params, z->base.params, sizeof(float) * z->base.n_params);
     if (z->lora) {
@@ -387,12 +345,13 @@ static int arm_init(zoqo *z, const arm_spec *arm) {
             return RL_ERR;
         z->trainable = z->adapters.params;
         z->n_trainable = z->adapters.n_params;
+        z->chunks.lora = &z->adapters;
     } else {
         z->trainable = z->work.params + last->w_off;
         z->n_trainable = (size_t)last->out * (size_t)last->in;
     }
+    comm_exact_init(&z->sum, z->n_trainable + 1);
     if (arm->kind == ARM_SGD) {
-        z->grad_acc = rl_xmalloc(sizeof(int64_t) * z->n_trainable);
         z->grad = rl_xmalloc(sizeof(float) * z->n_trainable);
         return rl_opt_init(&z->sgd, RL_OPT_SGD, z->n_trainable,
                            (float)rl_cfg_float(cfg, "zo.lr_sgd"), 0.0f, 0.0f);
@@ -412,16 +371,6 @@ static int arm_init(zoqo *z, const arm_spec *arm) {
     return zo_init(&z->zo, &opt, z->trainable, z->n_trainable);
 }
 
-static void pick_batch(zoqo *z, int64_t step) {
-    int64_t per_epoch = z->train.n / z->batch;
-    int64_t epoch = step / per_epoch, b = step % per_epoch;
-    if (epoch != z->order_epoch) {
-        rl_data_epoch_order(z->train.n, rl_rng_make(z->seed, RL_RNG_SHUFFLE), (uint32_t)epoch,
-                            z->order);
-        z->order_epoch = epoch;
-    }
-    memcpy(z->batch_idx, z->order + b * z->batch, sizeof(int64_t) * (size_t)z->batch);
-}
 
 static int64_t arm_queries(const zoqo *z) {
     return z->arm->kind == ARM_SGD ? z->queries : z->zo.queries;
@@ -431,61 +380,67 @@ static int record(rl_run *run, zoqo *z, int arm_index, int64_t arm_step) {
     double loss, acc;
     if (evaluate(z, &loss, &acc) < 0)
         return RL_ERR;
-    double row[N_METRICS] = {arm_index,          (double)arm_step,       acc, loss,
-                             (double)arm_queries(z), (double)z->zo.bytes_exchanged,
-                             (double)z->zo.ties};
-    return rl_run_record(run, (int64_t)arm_index * z->steps + arm_step, row);
+    rl_run_set(run, "arm", arm_index);
+    rl_run_set(run, "arm_step", (double)arm_step);
+    rl_run_set(run, "test_acc", acc);
+    rl_run_set(run, "test_loss", loss);
+    rl_run_set(run, "queries", (double)arm_queries(z));
+    rl_run_set(run, "bytes_exchanged", (double)z->zo.bytes_exchanged);
+    rl_run_set(run, "ties", (double)z->zo.ties);
+    return rl_run_record(run, (int64_t)arm_index * z->steps + arm_step);
 }
 
 static io_type trainable_type(const zoqo *z) {
     return z->arm->kind == ARM_ZOQO ? IO_I8 : IO_F32;
 }
 
-static int save_checkpoint(rl_run *run, zoqo *z, int arm_index, int64_t arm_step) {
-    io_ckpt *c;
-    if (rl_run_checkpoint_begin(run, (int64_t)arm_index * z->steps + arm_step, &c) < 0)
-        return RL_ERR;
+/* Before step `next` of the run: the arm and its step, and the arm's trainable values unless
+ * the arm has not started (an arm boundary). */
+static int loop_save(rl_run *run, void *ctx, io_ckpt *c, int64_t next) {
+    (void)run;
+    zoqo *z = ctx;
     int root = comm_rank() == 0;
-    int64_t n = (int64_t)z->n_trainable;
-    int64_t state[5] = {arm_index, arm_step, arm_queries(z), z->zo.ties, z->zo.bytes_exchanged};
+    int64_t arm_index = next / z->steps, arm_step = next % z->steps;
+    int64_t state[5] = {arm_index, arm_step, z->arm ? arm_queries(z) : 0, z->zo.ties,
+                        z->zo.bytes_exchanged};
     int rc = io_ckpt_write(c, "zoqo/state", IO_I64, 5, 0, root ? 5 : 0, state);
-    rc = rc ? rc : io_ckpt_write(c, "zoqo/trainable", trainable_type(z), n, 0, root ? n : 0,
-                                 z->trainable);
+    if (z->arm) {
+        int64_t n = (int64_t)z->n_trainable;
+        rc = rc ? rc : io_ckpt_write(c, "zoqo/trainable", trainable_type(z), n, 0, root ? n : 0,
+                                     z->trainable);
+    }
     rc = rc ? rc : io_ckpt_write(c, "zoqo/peak_mb", IO_F64, MAX_ARMS, 0, root ? MAX_ARMS : 0,
                                  z->peak_mb);
-    return rl_run_checkpoint_commit(run, c, rc);
+    return rc;
 }
 
-/* Restore the arm and step to continue from; the arm is re-initialized from the base first. */
-static int load_checkpoint(rl_run *run, zoqo *z, int *arm_index, int64_t *arm_step) {
-    io_ckpt *c;
-    if (rl_run_checkpoint_open(run, &c) < 0)
-        return RL_ERR;
+/* The arm in progress is re-initialized from the base, then given the saved values. */
+static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
+    (void)run;
+    zoqo *z = ctx;
     int64_t state[5] = {0, 0, 0, 0, 0};
     int rc = io_ckpt_read(c, "zoqo/state", IO_I64, 0, 5, state);
-    if (rc == 0 && (state[0] < 0 || state[0] >= z->n_arms))
-        rc = rl_fail("checkpoint %s: arm %lld out of range", "delete the run directory",
-                     run->resume_path, (long long)state[0]);
-    if (rc == 0)
-        rc = arm_init(z, &z->arms[state[0]]);
+    rc = rc ? rc : io_ckpt_read(c, "zoqo/peak_mb", IO_F64, 0, MAX_ARMS, z->peak_mb);
+    if (rc == 0 && (state[0] < 0 || state[0] >= z->n_arms || state[1] < 0 ||
+                    state[1] >= z->steps || state[0] * z->steps + state[1] != *next))
+        rc = rl_fail("the checkpoint's arm %lld, step %lld are not this run's",
+                     "delete the run directory", (long long)state[0], (long long)state[1]);
+    if (rc < 0 || state[1] == 0)
+        return rc; /* an arm boundary: the next step starts the arm */
+    rc = arm_init(z, &z->arms[state[0]]);
     if (rc == 0 && io_ckpt_size(c, "zoqo/trainable") != (int64_t)z->n_trainable)
-        rc = rl_fail("checkpoint %s holds another model", "delete the run directory",
-                     run->resume_path);
+        rc = rl_fail("the checkpoint holds another model", "delete the run directory");
     rc = rc ? rc : io_ckpt_read(c, "zoqo/trainable", trainable_type(z), 0,
                                 (int64_t)z->n_trainable, z->trainable);
-    rc = rc ? rc : io_ckpt_read(c, "zoqo/peak_mb", IO_F64, 0, MAX_ARMS, z->peak_mb);
-    io_ckpt_close(c);
     if (rc < 0)
         return RL_ERR;
-    *arm_index = (int)state[0];
-    *arm_step = state[1];
-    if (z->arm && z->arm->kind == ARM_SGD)
+    if (z->arm->kind == ARM_SGD)
         z->queries = state[2];
     else
         z->zo.queries = state[2];
     z->zo.ties = state[3];
     z->zo.bytes_exchanged = state[4];
-    return rc;
+    return 0;
 }
 
 static int write_final(rl_run *run, zoqo *z) {
@@ -498,15 +453,14 @@ static int write_final(rl_run *run, zoqo *z) {
                 "final acc", "queries", "bytes/step", "peak MB");
     for (int a = 0; a < z->n_arms && rc == 0; a++) {
         double start = NAN, end = NAN, queries = 0, bytes = 0;
-        for (int64_t i = 0; i < run->rows; i++) {
-            const double *row = run->row_values + i * N_METRICS;
-            if ((int)row[0] != a)
+        for (int64_t i = 0; i < rl_run_rows(run); i++) {
+            if ((int)rl_run_value(run, i, "arm") != a)
                 continue;
-            if (row[1] == 0)
-                start = row[2];
-            end = row[2];
-            queries = row[4];
-            bytes = row[5];
+            if (rl_run_value(run, i, "arm_step") == 0)
+                start = rl_run_value(run, i, "test_acc");
+            end = rl_run_value(run, i, "test_acc");
+            queries = rl_run_value(run, i, "queries");
+            bytes = rl_run_value(run, i, "bytes_exchanged");
         }
         snprintf(name, sizeof name, "start_acc_%s", z->arms[a].name);
         rc = rl_run_final(run, name, start);
@@ -525,68 +479,62 @@ static int write_final(rl_run *run, zoqo *z) {
     return rc;
 }
 
-static int zoqo_loop(rl_run *run, zoqo *z) {
-    int first_arm = 0;
-    int64_t first_step = 0;
-    if (run->resuming && load_checkpoint(run, z, &first_arm, &first_step) < 0)
-        return RL_ERR;
-    rl_progress progress;
-    rl_progress_start(&progress, "zoqo-train", (int64_t)first_arm * z->steps + first_step,
-                      (int64_t)z->n_arms * z->steps);
-    for (int a = first_arm; a < z->n_arms; a++) {
-        if (!z->arm && arm_init(z, &z->arms[a]) < 0)
-            return RL_ERR;
-        int64_t s = a == first_arm ? first_step : 0;
-        if (s == 0 && record(run, z, a, 0) < 0)
+/* Step `global` of the run: step s of arm a. An arm starts (from the base) at its step 0, with
+ * a first evaluation, and ends after its last step, evaluated every zoqo.eval_every steps. */
+static int loop_step(rl_run *run, void *ctx, int64_t global) {
+    zoqo *z = ctx;
+    int a = (int)(global / z->steps);
+    int64_t s = global % z->steps;
+    if (!z->arm) {
+        if (arm_init(z, &z->arms[a]) < 0 || record(run, z, a, 0) < 0)
             return RL_ERR;
         rl_mem_peak_reset();
-        int64_t n_chunks = (z->batch + z->chunk - 1) / z->chunk;
-        loss_ctx ctx = {z, 0, n_chunks};
-        if (z->zo.opt.split_data)
-            comm_block_range(n_chunks, comm_size(), comm_rank(), &ctx.lo, &ctx.hi);
-        for (; s < z->steps; s++) {
-            int64_t global = (int64_t)a * z->steps + s;
-            int sig = rl_run_should_stop(global);
-            if (sig) {
-                rl_progress_finish(&progress);
-                rl_log_info("signal %d: checkpointing at step %lld", sig, (long long)global);
-                return save_checkpoint(run, z, a, s) < 0 ? RL_ERR : RL_STOPPED;
-            }
-            pick_batch(z, s);
-            int rc = z->arm->kind == ARM_SGD ? sgd_step(z)
-                                             : zo_step(&z->zo, (uint32_t)s, batch_loss, &ctx);
-            if (rc < 0)
-                return RL_ERR;
-            if (((s + 1) % z->eval_every == 0 || s + 1 == z->steps) && record(run, z, a, s + 1) < 0)
-                return RL_ERR;
-            if (run->ckpt_every > 0 && (s + 1) % run->ckpt_every == 0 && s + 1 < z->steps &&
-                save_checkpoint(run, z, a, s + 1) < 0)
-                return RL_ERR;
-            const double *last = run->row_values + (run->rows - 1) * N_METRICS;
-            rl_progress_update(&progress, global + 1, "%s | test acc %.4f", z->arms[a].name,
-                               last[2]);
-        }
+    }
+    z->bsz = train_batches_at(&z->batches, s, &z->batch_idx);
+    int64_t n_chunks = (z->bsz + z->chunk - 1) / z->chunk;
+    loss_ctx lc = {z, 0, n_chunks};
+    if (z->zo.opt.split_data)
+        comm_block_range(n_chunks, comm_size(), comm_rank(), &lc.lo, &lc.hi);
+    int rc = z->arm->kind == ARM_SGD ? sgd_step(z) : zo_step(&z->zo, (uint32_t)s, batch_loss, &lc);
+    if (rc < 0)
+        return RL_ERR;
+    if (((s + 1) % z->eval_every == 0 || s + 1 == z->steps) && record(run, z, a, s + 1) < 0)
+        return RL_ERR;
+    if (s + 1 == z->steps) {
         z->peak_mb[a] = (double)rl_mem_peak_kb() / 1024.0;
         arm_free(z);
     }
-    rl_progress_finish(&progress);
     return 0;
+}
+
+static void loop_describe(rl_run *run, void *ctx, int64_t global, char *out, size_t n) {
+    const zoqo *z = ctx;
+    snprintf(out, n, "%s | test acc %.4f", z->arms[global / z->steps].name,
+             rl_run_last(run, "test_acc"));
 }
 
 static int zoqo_run(rl_run *run) {
     zoqo z;
     memset(&z, 0, sizeof z);
-    int failed = comm_any_failed(prepare(run, &z) < 0);
-    int rc = failed ? RL_ERR : rl_run_start(run, metric_names, N_METRICS);
+    int rc = prepare(run, &z);
+    if (rc != RL_STOPPED) /* a stopped pretraining stopped on every rank */
+        rc = comm_agree_error(rc);
+    rc = rc ? rc : rl_run_start(run, metric_names, sizeof metric_names / sizeof metric_names[0]);
+    if (rc == 0) {
+        rl_loop loop = {.total = (int64_t)z.n_arms * z.steps,
+                        .step = loop_step,
+                        .save = loop_save,
+                        .load = loop_load,
+                        .describe = loop_describe};
+        rc = rl_run_loop(run, &loop, &z);
+    }
     if (rc == 0)
-        rc = zoqo_loop(run, &z);
-    if (rc == 0)
-        rc = comm_any_failed(write_final(run, &z) < 0) ? RL_ERR : rl_run_finish(run);
+        rc = comm_agree_error(write_final(run, &z));
     zoqo_free(&z);
-    return rc == 1 ? 0 : rc;
+    return rc;
 }
 
-const rl_experiment rl_experiment_zoqo_train = {
+static const rl_experiment rl_experiment_zoqo_train = {
     .name = "zoqo-train",
     .summary = "zero-order quantized fine-tuning (ZOQO) vs ZO-SignSGD, MeZO and SGD",
     .doc = "Fine-tunes a pretrained MLP (zoqo.base, or pretrained now) on a shifted\n"
@@ -600,3 +548,5 @@ const rl_experiment rl_experiment_zoqo_train = {
     .declare = zoqo_declare,
     .run = zoqo_run,
 };
+
+RL_EXPERIMENT(rl_experiment_zoqo_train)

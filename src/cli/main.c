@@ -1,5 +1,5 @@
 /* The `ranklab` program: run, list, show-config, inspect, verify, sweep (`COMMAND --help`). */
-#include "experiments/experiment.h"
+#include "src/run/run.h"
 #include "src/cli/sweep.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -167,19 +167,9 @@ static int cmd_run(int argc, char **argv) {
         rl_error_print();
         return RL_EXIT_USAGE;
     }
-    rl_run run;
-    rl_run_init(&run, exp, cfg, out_dir);
-    rl_stop_install();
-    int rc = exp->run(&run);
-    if (rc == 0 && comm_rank() == 0 && io_path_exists(run.run_dir))
-        rl_log_info("results: %s/results.h5", run.run_dir);
-    if (rc == RL_STOPPED)
-        rl_log_info("stopped; checkpoint in %s. Run the same command to resume.", run.ckpt_dir);
-    if (rc == RL_ERR)
-        rl_error_print();
-    rl_run_free(&run);
+    int code = rl_run_main(exp, cfg, out_dir, 0, NULL);
     rl_cfg_free(cfg);
-    return rc == 0 ? RL_EXIT_OK : rc == RL_STOPPED ? RL_EXIT_STOPPED : rl_error_exit_code();
+    return code;
 }
 
 static int cmd_inspect(int argc, char **argv) {

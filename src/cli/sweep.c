@@ -8,7 +8,7 @@
  * SWEEP_DIR/jobs/          the submitted sbatch scripts and submitted.tsv; logs/ their output
  */
 #include "src/cli/sweep.h"
-#include "experiments/experiment.h"
+#include "src/run/run.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
@@ -792,6 +792,25 @@ static void heartbeat_stop(heartbeat *h, int exit_code) {
         rl_error_print();
 }
 
+/* The heartbeat of a cell, kept by rank 0 once the run directory's lock is taken (so a second
+ * task running the cell never overwrites the running one's). */
+typedef struct {
+    heartbeat hb;
+    const char *slurm;
+} cell_watch;
+
+static void cell_locked(void *ctx, const char *run_dir) {
+    cell_watch *cw = ctx;
+    if (comm_rank() == 0)
+        heartbeat_start(&cw->hb, run_dir, cw->slurm);
+}
+
+static void cell_ended(void *ctx, int exit_code) {
+    cell_watch *cw = ctx;
+    if (comm_rank() == 0)
+        heartbeat_stop(&cw->hb, exit_code);
+}
+
 /* The exit code of the run, or RL_ERR (stored, not printed) if the cell cannot start. */
 static int run_cell(planned *p, int64_t cell) {
     rl_config *cfg;
@@ -820,32 +839,13 @@ static int run_cell(planned *p, int64_t cell) {
                  getenv("SLURM_RESTART_COUNT") ? getenv("SLURM_RESTART_COUNT") : "0");
     rl_log_info("sweep %s: cell %lld of %lld (run id %s)%s", p->dir, (long long)cell,
                 (long long)p->sw.n_cells, run_id, slurm);
-    rl_run run;
-    rl_run_init(&run, p->sw.exp, cfg, dir);
-    /* The lock first: a second task running this cell stops here, before its heartbeat could
-     * overwrite the running one's. */
-    if (rl_run_lock(&run, 0) < 0) {
-        rl_run_free(&run);
-        rl_cfg_free(cfg);
-        return RL_ERR;
-    }
-    heartbeat hb = {0};
-    if (comm_rank() == 0)
-        heartbeat_start(&hb, dir, slurm);
-    rl_stop_install();
-    int rc = p->sw.exp->run(&run);
-    int code = rc == 0 ? RL_EXIT_OK : rc == RL_STOPPED ? RL_EXIT_STOPPED : rl_error_exit_code();
-    if (rc == 0)
-        rl_log_info("cell %lld: results in %s/results.h5", (long long)cell, dir);
-    if (rc == RL_STOPPED)
-        rl_log_info("cell %lld stopped; checkpoint in %s. The array task requeues itself; or run "
-                    "`ranklab sweep run %s --cell %lld` again.",
-                    (long long)cell, run.ckpt_dir, p->dir, (long long)cell);
-    if (rc == RL_ERR)
-        rl_error_print();
-    if (comm_rank() == 0)
-        heartbeat_stop(&hb, code);
-    rl_run_free(&run);
+    cell_watch cw = {.slurm = slurm};
+    rl_run_watch watch = {&cw, cell_locked, cell_ended};
+    int code = rl_run_main(p->sw.exp, cfg, dir, 0, &watch);
+    if (code == RL_EXIT_STOPPED)
+        rl_log_info("cell %lld: the array task requeues itself; or run `ranklab sweep run %s "
+                    "--cell %lld` again.",
+                    (long long)cell, p->dir, (long long)cell);
     rl_cfg_free(cfg);
     return code;
 }

@@ -42,9 +42,47 @@ int comm_block_owner(int64_t n, int p, int64_t i);
 int comm_cyclic_owner(int64_t i, int p);
 int64_t comm_cyclic_count(int64_t n, int p, int r);
 
-/* Exact sums over ranks: in-place integer sum. Float sums that decide a result go through
- * fixed point first (kern_add_fixed per item, then this), so they are exact and give the same
- * bits for any rank count. */
+/* Exact sums over chunks and ranks, the one way ranklab sums what decides a result: values are
+ * added in fixed point (frac_bits fractional bits: RL_FIXED_FRAC_BITS for gradients and means,
+ * RL_FIXED_SUM_FRAC_BITS for sums of many losses or squares), which is exact and associative,
+ * then summed over ranks in integers, so the result has the same bits for any rank count and
+ * any split of the chunks.
+ *
+ *     comm_exact e;
+ *     comm_exact_init(&e, n + 1);
+ *     for (my chunks) {
+ *         comm_exact_add(&e, 0, chunk_grad, n, RL_FIXED_FRAC_BITS);   // (n) floats
+ *         comm_exact_add(&e, n, &chunk_loss, 1, RL_FIXED_SUM_FRAC_BITS);
+ *     }
+ *     comm_exact_reduce(&e);                                         // collective
+ *     comm_exact_read(&e, 0, grad, n, RL_FIXED_FRAC_BITS);
+ *     double loss = comm_exact_value(&e, n, RL_FIXED_SUM_FRAC_BITS);
+ *     comm_exact_free(&e);
+ *
+ * Slots may also hold integers (counts: comm_exact_count) and keep raw sums across reductions
+ * (comm_exact_raw), e.g. an epoch's loss over its steps. */
+typedef struct {
+    int64_t *sum; /* (n) */
+    size_t n;
+} comm_exact;
+
+void comm_exact_init(comm_exact *e, size_t n); /* zeroed */
+void comm_exact_free(comm_exact *e);           /* NULL-safe */
+void comm_exact_zero(comm_exact *e);
+/* sum[at + i] += fixed(v[i]) for i < count; returns how many values saturated (beyond ±2^62). */
+size_t comm_exact_add(comm_exact *e, size_t at, const float *v, size_t count, int frac_bits);
+void comm_exact_count(comm_exact *e, size_t at, int64_t k); /* sum[at] += k (an integer) */
+/* Collective: every rank's sums added, on every rank. */
+int comm_exact_reduce(comm_exact *e);
+/* The sums as floats (rounded to nearest) or one as a double; raw: the integer itself. */
+void comm_exact_read(const comm_exact *e, size_t at, float *out, size_t count, int frac_bits);
+double comm_exact_value(const comm_exact *e, size_t at, int frac_bits);
+int64_t comm_exact_raw(const comm_exact *e, size_t at);
+/* A raw fixed-point value kept across reductions (e.g. a running sum of comm_exact_raw), as a
+ * float rounded like comm_exact_read. */
+float comm_fixed_to_float(int64_t raw, int frac_bits);
+
+/* In-place integer sum over ranks (integer counts; sums of floats go through comm_exact). */
 int comm_sum_i64(int64_t *values, size_t n);
 int comm_max_i32(int *values, size_t n);
 /* In-place maximum over ranks (exact: a maximum does not round). */

@@ -56,7 +56,8 @@ int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
                        "give each rank whole chunks (and k <= the feature dimension)",
                        (long long)first_id, (long long)n_mine, SUBSET_CHUNK, k, dim);
     size_t dd = (size_t)dim * (size_t)dim;
-    int64_t *acc = rl_xcalloc(dd + (size_t)dim, sizeof(int64_t)); // (dim, dim) then (dim)
+    comm_exact acc; /* Σ x xᵀ (dim, dim), then Σ x (dim) */
+    comm_exact_init(&acc, dd + (size_t)dim);
     float *c = rl_xmalloc(sizeof(float) * (dd + (size_t)dim));    // chunk X^T X, column sums
     for (int64_t lo = 0; lo < n_mine; lo += SUBSET_CHUNK) {
         int rows = (int)(n_mine - lo < SUBSET_CHUNK ? n_mine - lo : SUBSET_CHUNK);
@@ -67,20 +68,22 @@ int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
         for (int i = 0; i < rows; i++)
             for (int p = 0; p < dim; p++)
                 c[dd + (size_t)p] += xc[(size_t)i * (size_t)dim + (size_t)p];
-        kern_add_fixed(c, acc, dd + (size_t)dim, RL_FIXED_FRAC_BITS);
+        comm_exact_add(&acc, 0, c, dd + (size_t)dim, RL_FIXED_FRAC_BITS);
     }
     free(c);
-    int rc = comm_sum_i64(acc, dd + (size_t)dim);
+    int rc = comm_exact_reduce(&acc);
     double *a = rl_xmalloc(sizeof(double) * dd), *w = rl_xmalloc(sizeof(double) * (size_t)dim);
-    double unit = ldexp(1.0, -RL_FIXED_FRAC_BITS), n = (double)n_total;
+    double n = (double)n_total;
     for (int p = 0; p < dim; p++)
-        mean[p] = (float)((double)acc[dd + (size_t)p] * unit / n);
+        mean[p] = (float)(comm_exact_value(&acc, dd + (size_t)p, RL_FIXED_FRAC_BITS) / n);
     for (int p = 0; p < dim; p++)
         for (int q = 0; q < dim; q++) {
-            double mp = (double)acc[dd + (size_t)p] * unit / n;
-            double mq = (double)acc[dd + (size_t)q] * unit / n;
+            double mp = comm_exact_value(&acc, dd + (size_t)p, RL_FIXED_FRAC_BITS) / n;
+            double mq = comm_exact_value(&acc, dd + (size_t)q, RL_FIXED_FRAC_BITS) / n;
             a[(size_t)p * (size_t)dim + (size_t)q] =
-                (double)acc[(size_t)p * (size_t)dim + (size_t)q] * unit / n - mp * mq;
+                comm_exact_value(&acc, (size_t)p * (size_t)dim + (size_t)q, RL_FIXED_FRAC_BITS) /
+                    n -
+                mp * mq;
         }
     int info = 0, lwork = -1, liwork = -1, iw_query = 0;
     double w_query = 0.0;
@@ -109,7 +112,7 @@ int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
     free(iwork);
     free(a);
     free(w);
-    free(acc);
+    comm_exact_free(&acc);
     return rc;
 }
 
@@ -286,33 +289,34 @@ static int kmeans(const float *ff, const double *f, int64_t n_mine, int d, int64
     double *ones = rl_xmalloc(sizeof(double) * (size_t)(n_mine + 1));
     double *cent = rl_xmalloc(sizeof(double) * (size_t)k * (size_t)d);
     int64_t *seeds = rl_xmalloc(sizeof(int64_t) * (size_t)k);
-    int64_t *acc = rl_xmalloc(sizeof(int64_t) * (size_t)k * (size_t)(d + 1)); // sums, counts
+    comm_exact acc; /* per cluster: Σ features (k, d), then the counts (k) */
+    comm_exact_init(&acc, (size_t)k * (size_t)(d + 1));
     for (int64_t i = 0; i < n_mine; i++)
         ones[i] = 1.0;
     int rc = select_sampled(ones, n_mine, first_id, k, key, STREAM_CENTERS, seeds);
     for (int c = 0; rc == 0 && c < k; c++)
         rc = shards_bcast_row(sh, seeds[c], f, first_id, d, cent + (size_t)c * (size_t)d);
-    double unit = ldexp(1.0, -RL_FIXED_FRAC_BITS);
     for (int it = 0; rc == 0 && it <= TYPI_ITERS; it++) {
-        memset(acc, 0, sizeof(int64_t) * (size_t)k * (size_t)(d + 1));
+        comm_exact_zero(&acc);
         for (int64_t i = 0; i < n_mine; i++) {
             int c = assign[i] = nearest(cent, k, f + (size_t)i * (size_t)d, d);
-            kern_add_fixed(ff + (size_t)i * (size_t)d, acc + (size_t)c * (size_t)d, (size_t)d,
+            comm_exact_add(&acc, (size_t)c * (size_t)d, ff + (size_t)i * (size_t)d, (size_t)d,
                            RL_FIXED_FRAC_BITS);
-            acc[(size_t)k * (size_t)d + (size_t)c]++;
+            comm_exact_count(&acc, (size_t)k * (size_t)d + (size_t)c, 1);
         }
-        rc = comm_sum_i64(acc, (size_t)k * (size_t)(d + 1));
+        rc = comm_exact_reduce(&acc);
         for (int c = 0; rc == 0 && c < k; c++) {
-            int64_t m = size[c] = acc[(size_t)k * (size_t)d + (size_t)c];
+            int64_t m = size[c] = comm_exact_raw(&acc, (size_t)k * (size_t)d + (size_t)c);
             for (int j = 0; j < d && m > 0 && it < TYPI_ITERS; j++)
                 cent[(size_t)c * (size_t)d + (size_t)j] =
-                    (double)acc[(size_t)c * (size_t)d + (size_t)j] * unit / (double)m;
+                    comm_exact_value(&acc, (size_t)c * (size_t)d + (size_t)j, RL_FIXED_FRAC_BITS) /
+                    (double)m;
         }
     }
     free(ones);
     free(cent);
     free(seeds);
-    free(acc);
+    comm_exact_free(&acc);
     return rc;
 }
 

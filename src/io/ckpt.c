@@ -32,6 +32,7 @@ typedef struct {
     io_type type;
     int64_t global_count, offset, count;
     const void *data;
+    void *copy;   /* small data, copied (data points here); NULL: the caller's */
     uint32_t crc; /* of the whole dataset, combined over ranks */
 } pending_set;
 
@@ -179,8 +180,12 @@ int io_ckpt_write(io_ckpt *c, const char *name, io_type type, int64_t global_cou
         return rl_fail("out of memory recording checkpoint dataset %s", NULL, name);
     }
     c->sets = grown;
-    c->sets[c->n_sets++] =
-        (pending_set){rl_xstrdup(name), type, global_count, offset, count, data, (uint32_t)crc};
+    size_t bytes = (size_t)count * type_size(type);
+    void *copy = bytes <= IO_CKPT_COPY_BYTES ? rl_xmalloc(bytes ? bytes : 1) : NULL;
+    if (copy)
+        memcpy(copy, data, bytes);
+    c->sets[c->n_sets++] = (pending_set){rl_xstrdup(name), type, global_count, offset, count,
+                                         copy ? copy : data, copy, (uint32_t)crc};
     return 0;
 }
 
@@ -276,8 +281,10 @@ static int publish(io_ckpt *c, int keep) {
 }
 
 static void ckpt_free(io_ckpt *c) {
-    for (int i = 0; i < c->n_sets; i++)
+    for (int i = 0; i < c->n_sets; i++) {
         free(c->sets[i].name);
+        free(c->sets[i].copy);
+    }
     free(c->sets);
     free(c->config_text);
     free(c);

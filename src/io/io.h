@@ -155,7 +155,9 @@ int io_ckpt_begin(io_ckpt **out, const char *ckpt_dir, const io_ckpt_info *info,
                   const char *config_text);
 /* Collective. Dataset NAME ("a/b" creates groups) of global_count elements; this rank writes
  * elements [offset, offset + count). Ranks' slices must tile the dataset in rank order. The
- * data is written at io_ckpt_commit: it must stay valid and unchanged until then. */
+ * data is written at io_ckpt_commit: a slice of up to IO_CKPT_COPY_BYTES is copied here, a
+ * larger one (the state arrays) must stay valid and unchanged until the commit. */
+#define IO_CKPT_COPY_BYTES (64u << 10)
 int io_ckpt_write(io_ckpt *c, const char *name, io_type type, int64_t global_count,
                   int64_t offset, int64_t count, const void *data);
 /* Collective. Reserve the file's size on disk (a full disk fails here, before HDF5 writes

@@ -28,7 +28,7 @@ expect_refusal "a petabyte model" "parameters and their gradients) $SIZE" \
 expect_refusal "a CNN input whose size overflows" "the input 16777216x16777216x16777216 has more" \
     model.spec=cnn:16777216x16777216x16777216-fc10
 expect_refusal "train.chunk=1000000 with a big model" \
-    "model mlp:784-4096-4096-10 for 1000000 examples at a time $SIZE" \
+    "model mlp:784-4096-4096-10 on chunks of 1000000 examples $SIZE" \
     model.spec=mlp:784-4096-4096-10 train.chunk=1000000
 expect_refusal "synthetic data.train_size x data.dim" \
     "blobs: 100000000 training examples of 1048576 features $SIZE" data.name=blobs \
@@ -77,7 +77,7 @@ expect_refusal "IDX claiming 60000 images of 4096x4096" \
 REFUSAL_BASE=(run zoqo-train zoqo.base="$SCRATCH/base" data.train_limit=3000 data.test_limit=1000
               zoqo.steps=10 zoqo.batch=128 zoqo.arms=zoqo8,sgd)
 expect_refusal "zoqo-train: zoqo.chunk=1000000" \
-    "zoqo-train with chunks of 1000000 examples .* $SIZE" zoqo.chunk=1000000
+    "model mlp:784-64-10 on chunks of 1000000 examples $SIZE" zoqo.chunk=1000000
 expect_refusal "zoqo-train: a base model of other data" \
     "blobs-base, mlp:20-16-4 takes 20 inputs and gives 4 outputs; the data fashion-mnist has 784" \
     zoqo.base="$SCRATCH/blobs-base"

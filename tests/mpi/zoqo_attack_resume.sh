@@ -19,7 +19,7 @@ check "SIGTERM leaves a checkpoint and no results.h5" \
     bash -c "ls '$SCRATCH/term/ckpt/'step-*.h5 >/dev/null && [ ! -e '$SCRATCH/term/results.h5' ]"
 ranks 4 "${ATTACK[@]}" --out "$SCRATCH/term" >"$SCRATCH/term2.log" 2>&1
 check "resume after SIGTERM starts from the 50 attacks done" \
-    grep -q "from step 50 " "$SCRATCH/term2.log"
+    grep -q "50 of 120 attacks done" "$SCRATCH/term2.log"
 check "stopped on 2 ranks, resumed on 4 == uninterrupted" \
     same_results "$SCRATCH/ref/results.h5" "$SCRATCH/term/results.h5"
 
@@ -31,7 +31,7 @@ set -e
 check "SIGKILL fails the job (code $code)" test "$code" -ne 0 -a "$code" -ne 75
 ranks 1 "${ATTACK[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill2.log" 2>&1
 check "resume after SIGKILL starts from the 70 attacks done" \
-    grep -q "from step 70 " "$SCRATCH/kill2.log"
+    grep -q "70 of 120 attacks done" "$SCRATCH/kill2.log"
 check "killed on 2 ranks, resumed on 1 == uninterrupted" \
     same_results "$SCRATCH/ref/results.h5" "$SCRATCH/kill/results.h5"
 finish

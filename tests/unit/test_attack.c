@@ -1,10 +1,9 @@
-/* Unit tests of the ℓ∞ attack of experiments/dp.h: adversarial examples stay inside the ε-ball
+/* Unit tests of the ℓ∞ attack of src/nn/attack.h: adversarial examples stay inside the ε-ball
  * around the clean input and inside [0, 1], raise the loss, FGSM is one signed gradient step,
  * and PGD does at least as much damage as FGSM here; the random start is uniform in the ball,
  * a function of (round, example id) only. */
-#include "experiments/dp.h"
-#include "kernels/kernels.h"
 #include "src/core/rng.h"
+#include "src/nn/attack.h"
 #include "tests/unit/harness.h"
 
 #include <math.h>
@@ -14,19 +13,23 @@
 enum { N = 8, DIM = 6, CLASSES = 3 };
 static const int64_t ids[N] = {0, 1, 2, 3, 4, 5, 6, 7};
 
-/* A hand-built trainer around mlp:6-5-3 with pixels in [0, 1] (some at 0 and 1 to hit the box). */
-static void attack_setup(dp_trainer *t, float *clean) {
+/* mlp:6-5-3 with pixels in [0, 1] (some at 0 and 1 to hit the box), inputs xb, labels yb. */
+typedef struct {
+    rl_model model;
+    rl_workspace ws;
+    float xb[N * DIM], d_out[N * CLASSES];
+    int32_t yb[N];
+    rl_attack_scratch scratch;
+    rl_rng rng;
+} fixture;
+
+static void attack_setup(fixture *t, float *clean) {
     memset(t, 0, sizeof *t);
     CU_ASSERT_FATAL(rl_model_init(&t->model, "mlp:6-5-3") == 0);
     rl_model_init_params(&t->model, 7);
     CU_ASSERT_FATAL(rl_workspace_init(&t->ws, &t->model, N) == 0);
-    t->train.dim = DIM;
-    t->xb = calloc(N * DIM, sizeof(float));
-    t->x0 = calloc(N * DIM, sizeof(float));
-    t->dx = calloc(N * DIM, sizeof(float));
-    t->d_out = calloc(N * CLASSES, sizeof(float));
-    t->yb = calloc(N, sizeof(int32_t));
-    t->attack_rng = rl_rng_make(5, RL_RNG_ATTACK);
+    rl_attack_scratch_init(&t->scratch, N, DIM, CLASSES);
+    t->rng = rl_rng_make(5, RL_RNG_ATTACK);
     rl_rng r = rl_rng_make(3, RL_RNG_SYNTH_DATA);
     for (int i = 0; i < N * DIM; i++)
         clean[i] = i % 7 == 0 ? 0.0f : i % 7 == 1 ? 1.0f : (float)rl_rng_uniform(r, 0, (uint32_t)i);
@@ -34,35 +37,35 @@ static void attack_setup(dp_trainer *t, float *clean) {
         t->yb[i] = i % CLASSES;
 }
 
-static double attack_loss(dp_trainer *t) {
+static void attack(fixture *t, const rl_attack *a, const int64_t *idx, uint32_t round) {
+    rl_attack_inputs(a, &t->model, &t->ws, t->xb, t->yb, idx, N, t->rng, round, &t->scratch);
+}
+
+static double attack_loss(fixture *t) {
     const float *out = rl_model_forward(&t->model, &t->ws, t->xb, N);
     return rl_loss_softmax_ce(out, t->yb, NULL, N, CLASSES, 0.0f, NULL, NULL);
 }
 
-static void attack_free(dp_trainer *t) {
+static void attack_free(fixture *t) {
     rl_model_free(&t->model);
     rl_workspace_free(&t->ws);
-    free(t->xb);
-    free(t->x0);
-    free(t->dx);
-    free(t->d_out);
-    free(t->yb);
+    rl_attack_scratch_free(&t->scratch);
 }
 
 static void test_attack_ball_box_and_damage(void) {
-    dp_trainer t;
+    fixture t;
     float clean[N * DIM];
     attack_setup(&t, clean);
     memcpy(t.xb, clean, sizeof clean);
     double loss_clean = attack_loss(&t);
     const float eps = 0.1f;
-    dp_attack fgsm = {.eps = eps, .alpha = eps, .steps = 1};
-    dp_attack pgd = {.eps = eps, .alpha = 0.025f, .steps = 10};
+    rl_attack fgsm = {.eps = eps, .alpha = eps, .steps = 1};
+    rl_attack pgd = {.eps = eps, .alpha = 0.025f, .steps = 10};
     double loss[2];
     for (int k = 0; k < 2; k++) {
         memcpy(t.xb, clean, sizeof clean);
-        dp_attack_inputs(&t, k == 0 ? &fgsm : &pgd, ids, N, 0);
-        CU_ASSERT_EQUAL(memcmp(t.x0, clean, sizeof clean), 0); /* the clean copy is kept */
+        attack(&t, k == 0 ? &fgsm : &pgd, ids, 0);
+        CU_ASSERT_EQUAL(memcmp(t.scratch.x0, clean, sizeof clean), 0); /* the clean copy is kept */
         int moved = 0;
         for (int i = 0; i < N * DIM; i++) {
             /* the ball's bounds as floats (|x' − x| itself may round one ulp above ε) */
@@ -81,7 +84,7 @@ static void test_attack_ball_box_and_damage(void) {
     rl_loss_softmax_ce(out, t.yb, NULL, N, CLASSES, 1.0f, t.d_out, NULL);
     float grad[N * DIM];
     rl_model_input_grad(&t.model, &t.ws, t.d_out, N, grad);
-    dp_attack_inputs(&t, &fgsm, ids, N, 0);
+    attack(&t, &fgsm, ids, 0);
     for (int i = 0; i < N * DIM; i++) {
         float step = grad[i] > 0 ? eps : grad[i] < 0 ? -eps : 0.0f;
         CU_ASSERT_EQUAL(t.xb[i], fminf(fmaxf(clean[i] + step, 0.0f), 1.0f));
@@ -94,13 +97,13 @@ static void test_attack_ball_box_and_damage(void) {
 /* steps = 0 leaves the random start: inside the ball and the box, spread over the ball, the same
  * for an example whatever its position in the batch, another for another round. */
 static void test_random_start(void) {
-    dp_trainer t;
+    fixture t;
     float clean[N * DIM], start[N * DIM];
     attack_setup(&t, clean);
     const float eps = 0.25f;
-    dp_attack noise = {.eps = eps, .alpha = 0.0f, .steps = 0, .random_start = 1};
+    rl_attack noise = {.eps = eps, .alpha = 0.0f, .steps = 0, .random_start = 1};
     memcpy(t.xb, clean, sizeof clean);
-    dp_attack_inputs(&t, &noise, ids, N, 3);
+    attack(&t, &noise, ids, 3);
     memcpy(start, t.xb, sizeof start);
     int inside = 1, below = 0, above = 0;
     for (int i = 0; i < N * DIM; i++) {
@@ -118,12 +121,12 @@ static void test_random_start(void) {
     memcpy(clean_swapped + 2 * DIM, clean + 5 * DIM, DIM * sizeof(float));
     memcpy(clean_swapped + 5 * DIM, clean + 2 * DIM, DIM * sizeof(float));
     memcpy(t.xb, clean_swapped, sizeof clean);
-    dp_attack_inputs(&t, &noise, swapped, N, 3);
+    attack(&t, &noise, swapped, 3);
     CU_ASSERT(memcmp(t.xb + 2 * DIM, start + 5 * DIM, DIM * sizeof(float)) == 0);
     CU_ASSERT(memcmp(t.xb + 5 * DIM, start + 2 * DIM, DIM * sizeof(float)) == 0);
     CU_ASSERT(memcmp(t.xb, start, 2 * DIM * sizeof(float)) == 0);
     memcpy(t.xb, clean, sizeof clean);
-    dp_attack_inputs(&t, &noise, ids, N, 4);
+    attack(&t, &noise, ids, 4);
     CU_ASSERT(memcmp(t.xb, start, sizeof start) != 0);
     attack_free(&t);
 }

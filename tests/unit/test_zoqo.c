@@ -1,6 +1,6 @@
 /* ZOQO: quantized model against its dequantized reference, perturbation kernels against their
  * references, and the zero-order estimators' invariants (grid, ties, bytes exchanged). */
-#include "experiments/zo.h"
+#include "src/train/zo.h"
 #include "kernels/perturb.h"
 #include "src/comm/comm.h"
 #include "src/core/rng.h"

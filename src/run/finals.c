@@ -1,32 +1,16 @@
-/* What every experiment's run shares: common keys, the run directory with its lock and checks,
- * what the run was made from, resume from the newest good checkpoint, the metrics history,
- * checkpoints, the stop agreement, and the finals, kept in a final checkpoint before they go
- * into results.h5 (see experiment.h). */
-#include "experiments/experiment.h"
+/* Finals of a run: staged by rl_run_final* while the run computes them, kept first in the final
+ * checkpoint (ckpt/final.h5) with the metrics history, then written into results.h5, whose status
+ * becomes "complete" last; a run whose newest checkpoint is final completes results.h5 from it
+ * without recomputing (see run.h). */
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/stop.h"
+#include "src/run/internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#define RUN_LOCK_POLL_SECONDS 2
-
-static const rl_cfg_spec common_keys[] = {
-    {"run.seed", RL_CFG_INT, "1", 0, 4294967295.0, NULL, 0,
-     "seed of every random draw (initialization, order, noise, perturbations)"},
-    {"ckpt.every", RL_CFG_INT, "500", 0, 1e12, NULL, RL_CFG_RUNTIME,
-     "write a checkpoint every N steps (0: only when stopped by a signal)"},
-    {"ckpt.keep", RL_CFG_INT, "2", 1, 1000, NULL, RL_CFG_RUNTIME,
-     "how many of the newest checkpoints to keep"},
-    {"log.progress_seconds", RL_CFG_FLOAT, "10", 0.1, 86400, NULL, RL_CFG_RUNTIME,
-     "seconds between progress lines in batch logs (a terminal gets a live line)"},
-};
 
 /* Finals staged until the run is complete: scalars and arrays (rank 0's), and arrays owned in
  * slices by every rank. They go into the final checkpoint first, then into results.h5. */
@@ -54,41 +38,12 @@ struct rl_finals {
     int n_scalars, n_arrays, n_slices;
 };
 
-rl_config *rl_experiment_new_config(const rl_experiment *exp) {
-    rl_config *cfg = rl_cfg_new();
-    exp->declare(cfg);
-    char origin[96];
-    snprintf(origin, sizeof origin, "experiments/%s.ini (built in)", exp->name);
-    if (rl_cfg_load_text(cfg, exp->default_ini, origin) < 0) {
-        rl_cfg_free(cfg);
-        return NULL;
-    }
-    return cfg;
+
+rl_finals *run_finals_new(void) {
+    return rl_xcalloc(1, sizeof(rl_finals));
 }
 
-void rl_declare_common_config(rl_config *cfg) {
-    rl_cfg_declare(cfg, common_keys, sizeof common_keys / sizeof common_keys[0]);
-}
-
-void rl_run_init(rl_run *run, const rl_experiment *exp, rl_config *cfg, const char *out_dir) {
-    memset(run, 0, sizeof *run);
-    run->exp = exp;
-    run->cfg = cfg;
-    rl_cfg_run_id(cfg, run->run_id);
-    if (out_dir)
-        snprintf(run->run_dir, sizeof run->run_dir, "%s", out_dir);
-    else
-        snprintf(run->run_dir, sizeof run->run_dir, "runs/%s-%s", exp->name, run->run_id);
-    snprintf(run->ckpt_dir, sizeof run->ckpt_dir, "%s/ckpt", run->run_dir);
-    run->seed = (uint64_t)rl_cfg_int(cfg, "run.seed");
-    run->ckpt_every = rl_cfg_int(cfg, "ckpt.every");
-    run->ckpt_keep = (int)rl_cfg_int(cfg, "ckpt.keep");
-    rl_log_set_progress_interval(rl_cfg_float(cfg, "log.progress_seconds"));
-    run->t_start = rl_now();
-    run->finals = rl_xcalloc(1, sizeof *run->finals);
-}
-
-static void finals_free(rl_finals *f) {
+void run_finals_free(rl_finals *f) {
     if (!f)
         return;
     for (int i = 0; i < f->n_scalars; i++)
@@ -109,237 +64,6 @@ static void finals_free(rl_finals *f) {
     free(f);
 }
 
-void rl_run_free(rl_run *run) {
-    io_results_close(run->results);
-    io_lock_release(run->lock);
-    finals_free(run->finals);
-    free(run->row_step);
-    free(run->row_values);
-    run->results = NULL;
-    run->lock = NULL;
-    run->finals = NULL;
-    run->row_step = NULL;
-    run->row_values = NULL;
-}
-
-void rl_run_add_input(rl_run *run, const char *fmt, ...) {
-    size_t len = strlen(run->inputs);
-    if (len > 0 && len + 2 < sizeof run->inputs)
-        len += (size_t)snprintf(run->inputs + len, sizeof run->inputs - len, "; ");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(run->inputs + len, sizeof run->inputs - len, fmt, ap);
-    va_end(ap);
-}
-
-/* Rank 0: 1 if a finished run of this config is here, 0 if none, RL_ERR if results.h5 is
- * somebody else's, unfinished or damaged. Writes nothing. */
-static int inspect_existing(const rl_run *run) {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/results.h5", run->run_dir);
-    if (!io_path_exists(path))
-        return 0;
-    io_results_info info;
-    if (io_results_check(path, &info) < 0)
-        return rl_fail_context("existing results in %s", run->run_dir);
-    if (strcmp(info.run_id, run->run_id) != 0)
-        return rl_fail("%s holds a finished run of another config (run id %s, this config %s)",
-                       "choose another --out directory, or delete that one", run->run_dir,
-                       info.run_id, run->run_id);
-    return 1;
-}
-
-/* Rank 0: the lock, so two runs never share a directory. */
-static int lock_run_dir(rl_run *run) {
-    if (run->lock)
-        return 0;
-    if (io_make_dir(run->run_dir) < 0)
-        return RL_ERR;
-    char holder[512], when[32];
-    time_t now = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    const char *job = getenv("SLURM_JOB_ID");
-    snprintf(holder, sizeof holder, "%s run %s on %s, pid %d, since %s%s%s", run->exp->name,
-             run->run_id, comm_host(), (int)getpid(), when, job ? ", slurm job " : "",
-             job ? job : "");
-    return io_lock_acquire(run->run_dir, holder, &run->lock);
-}
-
-int rl_run_lock(rl_run *run, int wait) {
-    for (int announced = 0;; announced = 1) {
-        int state = comm_rank() == 0 ? lock_run_dir(run) : 0;
-        if (!wait && state == IO_LOCK_BUSY)
-            state = RL_ERR;
-        if (comm_agree_error(state < 0 ? state : 0) < 0 || comm_bcast(&state, sizeof state, 0) < 0)
-            return RL_ERR;
-        if (state == 0)
-            return 0;
-        if (!announced)
-            rl_log_info("waiting: %s", rl_error_message());
-        sleep(RUN_LOCK_POLL_SECONDS); /* every rank sleeps: nobody spins in a collective */
-    }
-}
-
-static void checkpoint_info(const rl_run *run, int64_t step, int final, io_ckpt_info *info) {
-    memset(info, 0, sizeof *info);
-    info->step = step;
-    info->final = final;
-    snprintf(info->run_id, sizeof info->run_id, "%s", run->run_id);
-    snprintf(info->inputs, sizeof info->inputs, "%s", run->inputs);
-    snprintf(info->code_version, sizeof info->code_version, "%s", RANKLAB_GIT_SHA);
-}
-
-/* Collective: the checkpoint found must be this run's, made from the same inputs. */
-static int check_resume_point(const rl_run *run, const io_ckpt_info *info) {
-    if (strcmp(info->run_id, run->run_id) != 0)
-        return rl_fail("%s holds a checkpoint of another config (run id %s, this config %s)",
-                       "resume with the same config, or choose another --out directory",
-                       run->resume_path, info->run_id, run->run_id);
-    if (strcmp(info->inputs, run->inputs) != 0)
-        return rl_fail("%s was made from other inputs than this run's (checkpoint: %s; this "
-                       "run: %s)",
-                       "resume with the same data (data.dir) and base model, or choose another "
-                       "--out directory",
-                       run->resume_path, info->inputs[0] ? info->inputs : "(none recorded)",
-                       run->inputs[0] ? run->inputs : "(none)");
-    if (strcmp(info->code_version, RANKLAB_GIT_SHA) != 0 && comm_rank() == 0)
-        rl_log_warn("%s was written by ranklab %s, this is %s: the resumed run may differ in its "
-                    "last bits from an uninterrupted one",
-                    run->resume_path, info->code_version, RANKLAB_GIT_SHA);
-    return 0;
-}
-
-static int open_results(rl_run *run) {
-    int rc = 0;
-    if (comm_rank() == 0) {
-        io_results_meta meta = {run->exp->name, run->run_id, run->inputs, run->seed, comm_size()};
-        rc = io_results_create(&run->results, run->run_dir, &meta, run->cfg, run->metric_names,
-                               run->n_metrics);
-    }
-    return comm_agree_error(rc);
-}
-
-static int complete_from_final_checkpoint(rl_run *run);
-
-int rl_run_start(rl_run *run, const char *const *metric_names, int n_metrics) {
-    run->metric_names = metric_names;
-    run->n_metrics = n_metrics;
-    if (rl_run_lock(run, 0) < 0)
-        return RL_ERR;
-    int state = 0;
-    if (comm_rank() == 0) {
-        state = inspect_existing(run);
-        if (state == 0)
-            io_ckpt_remove_temporaries(run->ckpt_dir);
-    }
-    if (comm_agree_error(state) < 0 || comm_bcast(&state, sizeof state, 0) < 0)
-        return RL_ERR;
-    if (state == 1) {
-        rl_log_info("%s is already complete (run id %s); nothing to do", run->run_dir,
-                    run->run_id);
-        return 1;
-    }
-    io_ckpt_info info;
-    int found = io_ckpt_find_latest(run->ckpt_dir, run->resume_path, sizeof run->resume_path,
-                                    &info);
-    if (found < 0 || (found && check_resume_point(run, &info) < 0))
-        return RL_ERR;
-    run->resuming = found;
-    run->resume_step = found ? info.step : 0;
-    if (open_results(run) < 0)
-        return RL_ERR;
-    if (found && info.final)
-        return complete_from_final_checkpoint(run);
-    if (found)
-        rl_log_info("resuming %s from step %lld (%s)", run->run_dir, (long long)run->resume_step,
-                    run->resume_path);
-    else
-        rl_log_info("run %s: %s (run id %s, %d ranks)", run->exp->name, run->run_dir, run->run_id,
-                    comm_size());
-    return 0;
-}
-
-int rl_run_record(rl_run *run, int64_t step, const double *values) {
-    if (run->rows == run->cap) {
-        run->cap = run->cap ? 2 * run->cap : 64;
-        run->row_step = realloc(run->row_step, sizeof(int64_t) * (size_t)run->cap);
-        run->row_values =
-            realloc(run->row_values, sizeof(double) * (size_t)(run->cap * run->n_metrics));
-        if (!run->row_step || !run->row_values)
-            return rl_fail("out of memory for the metrics history", NULL);
-    }
-    run->row_step[run->rows] = step;
-    memcpy(run->row_values + run->rows * run->n_metrics, values,
-           sizeof(double) * (size_t)run->n_metrics);
-    run->rows++;
-    return run->results ? io_results_append(run->results, step, values) : 0;
-}
-
-static int save_metrics(rl_run *run, io_ckpt *c) {
-    int mine = comm_rank() == 0;
-    int64_t rows = run->rows;
-    int rc = io_ckpt_write(c, "metrics/step", IO_I64, rows, 0, mine ? rows : 0, run->row_step);
-    /* Stored row-major (rows, n_metrics); names are fixed by the experiment. */
-    int64_t n = rows * run->n_metrics;
-    if (rc == 0)
-        rc = io_ckpt_write(c, "metrics/values", IO_F64, n, 0, mine ? n : 0, run->row_values);
-    return rc;
-}
-
-static int restore_metrics(rl_run *run, io_ckpt *c) {
-    int64_t rows = io_ckpt_size(c, "metrics/step");
-    if (rows < 0 || io_ckpt_size(c, "metrics/values") != rows * run->n_metrics)
-        return rl_fail("checkpoint %s has no usable metrics history",
-                       "it was written by another version; delete the run directory",
-                       run->resume_path);
-    int64_t *steps = rl_xmalloc(sizeof(int64_t) * (size_t)(rows ? rows : 1));
-    double *values = rl_xmalloc(sizeof(double) * (size_t)(rows * run->n_metrics + 1));
-    int rc = io_ckpt_read(c, "metrics/step", IO_I64, 0, rows, steps);
-    if (rc == 0)
-        rc = io_ckpt_read(c, "metrics/values", IO_F64, 0, rows * run->n_metrics, values);
-    run->rows = 0;
-    for (int64_t r = 0; rc == 0 && r < rows; r++)
-        rc = rl_run_record(run, steps[r], values + r * run->n_metrics);
-    free(steps);
-    free(values);
-    return rc;
-}
-
-int rl_run_checkpoint_begin(rl_run *run, int64_t step, io_ckpt **c) {
-    io_ckpt_info info;
-    checkpoint_info(run, step, 0, &info);
-    char *config_text = rl_cfg_text(run->cfg);
-    int rc = io_ckpt_begin(c, run->ckpt_dir, &info, config_text);
-    free(config_text);
-    return rc;
-}
-
-int rl_run_checkpoint_commit(rl_run *run, io_ckpt *c, int rc) {
-    if (comm_agree_error(rc) < 0) {
-        io_ckpt_discard(c);
-        return RL_ERR;
-    }
-    rc = save_metrics(run, c);
-    return io_ckpt_commit(c, run->ckpt_keep) < 0 || rc < 0 ? RL_ERR : 0;
-}
-
-int rl_run_checkpoint_open(rl_run *run, io_ckpt **c) {
-    if (comm_agree_error(io_ckpt_open(c, run->resume_path)) < 0)
-        return RL_ERR;
-    if (comm_agree_error(restore_metrics(run, *c)) < 0) {
-        io_ckpt_close(*c);
-        *c = NULL;
-        return RL_ERR;
-    }
-    return 0;
-}
-
-int rl_run_should_stop(int64_t step) {
-    rl_stop_inject_fault(step);
-    return comm_agree_stop(rl_stop_requested());
-}
-
-/* ---- finals ---- */
 
 static int final_name_taken(const rl_finals *f, const char *name) {
     for (int i = 0; i < f->n_scalars; i++)
@@ -476,7 +200,7 @@ static int write_final_checkpoint(rl_run *run) {
     io_ckpt *c;
     io_ckpt_info info;
     int64_t last_step = run->rows ? run->row_step[run->rows - 1] : 0;
-    checkpoint_info(run, last_step, 1, &info);
+    run_checkpoint_info(run, last_step, 1, &info);
     char *config_text = rl_cfg_text(run->cfg);
     int rc = comm_bcast(sizes, sizeof sizes, 0);
     rc = rc ? rc : io_ckpt_begin(&c, run->ckpt_dir, &info, config_text);
@@ -504,7 +228,7 @@ static int write_final_checkpoint(rl_run *run) {
             rc = io_ckpt_write(c, name, IO_F32, f->slices[i].global, f->slices[i].offset,
                                f->slices[i].count, f->slices[i].slice);
         }
-        rc = rl_run_checkpoint_commit(run, c, rc);
+        rc = run_checkpoint_commit(run, c, rc);
     }
     free(scalar_names);
     free(array_meta);
@@ -635,12 +359,12 @@ static int complete_results(rl_run *run) {
     return comm_agree_error(rc);
 }
 
-static int complete_from_final_checkpoint(rl_run *run) {
+int run_complete_from_final_checkpoint(rl_run *run) {
     rl_log_info("%s: its final checkpoint holds every result; completing results.h5 from it "
                 "(nothing is recomputed)",
                 run->run_dir);
     io_ckpt *c;
-    if (rl_run_checkpoint_open(run, &c) < 0)
+    if (run_checkpoint_open(run, &c) < 0)
         return RL_ERR;
     int rc = read_finals(run, c);
     rc = rc ? rc : read_final_slices(run, c);
@@ -650,7 +374,7 @@ static int complete_from_final_checkpoint(rl_run *run) {
     return 1;
 }
 
-int rl_run_finish(rl_run *run) {
+int run_finish(rl_run *run) {
     if (comm_agree_error(rl_run_final(run, "wall_seconds", rl_now() - run->t_start)) < 0)
         return RL_ERR;
     if (write_final_checkpoint(run) < 0)

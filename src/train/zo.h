@@ -19,10 +19,11 @@
  *     zo_init(&z, &opt, params, n);
  *     zo_step(&z, t, loss_fn, ctx);        // loss_fn(ctx, params) -> my part of the batch loss
  */
-#ifndef RANKLAB_EXPERIMENTS_ZO_H
-#define RANKLAB_EXPERIMENTS_ZO_H
+#ifndef RANKLAB_TRAIN_ZO_H
+#define RANKLAB_TRAIN_ZO_H
 
 #include "kernels/perturb.h"
+#include "src/comm/comm.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -53,7 +54,7 @@ typedef struct {
     int8_t *work;       /* ZOQO: the perturbed codes (n) */
     int32_t *votes;     /* (n) */
     float *direction;   /* (n) mean aggregation */
-    int64_t *losses;    /* (2K) fixed point: ℓ⁺_k, ℓ⁻_k */
+    comm_exact losses;  /* (2K) fixed point: ℓ⁺_k, ℓ⁻_k, my parts then every rank's */
     int64_t bytes_exchanged; /* by this rank in the last step */
     int64_t queries;         /* loss evaluations on a batch, all ranks, all steps */
     int64_t ties;            /* perturbations with ℓ⁺ = ℓ⁻, all steps */

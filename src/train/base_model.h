@@ -8,10 +8,10 @@
  *     if (base_model_get(cfg, rl_cfg_str(cfg, "zoqo.base"), 10, &train, &base) < 0) ...
  *     if (base_model_check_fit(&m, "model.spec", &train, train.classes) < 0) ...
  */
-#ifndef RANKLAB_EXPERIMENTS_BASE_MODEL_H
-#define RANKLAB_EXPERIMENTS_BASE_MODEL_H
+#ifndef RANKLAB_TRAIN_BASE_MODEL_H
+#define RANKLAB_TRAIN_BASE_MODEL_H
 
-#include "experiments/experiment.h"
+#include "src/run/run.h"
 #include "src/core/config.h"
 #include "src/data/data.h"
 #include "src/nn/nn.h"
@@ -19,14 +19,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Collective. Run (or find complete) the `train` run of `epochs` epochs with cfg's run.seed,
- * data.dir, data.train_limit, data.test_limit, ckpt.every and log.progress_seconds; its
- * directory goes to base_dir. */
+/* Collective. Run (or find complete, or wait for a run computing it) the `train` run of `epochs`
+ * epochs with cfg's run.seed, data.dir, data.train_limit, data.test_limit, ckpt.every and
+ * log.progress_seconds; its directory goes to base_dir. RL_STOPPED if a signal stopped it
+ * (checkpointed: running the same command again resumes it). */
 int base_model_pretrain(const rl_config *cfg, int64_t epochs, char *base_dir, size_t size);
-/* Load the model of a finished train run in dir into m (initialized here). */
-int base_model_load(rl_model *m, const char *dir);
+/* The parameters a finished run saved (its /arrays/params) into m: a zeroed m is initialized
+ * from the saved spec; an initialized one must have that spec. `what` names where dir came
+ * from in errors (init.from, the base model). */
+int base_model_load(rl_model *m, const char *dir, const char *what);
 /* Collective. The model of run directory dir, or of a pretraining of pretrain_epochs epochs
- * when dir is empty; checked to fit data (base_model_check_fit, data->classes outputs). */
+ * when dir is empty; checked to fit data (base_model_check_fit, data->classes outputs).
+ * RL_STOPPED when a signal stopped the pretraining. */
 int base_model_get(const rl_config *cfg, const char *dir, int64_t pretrain_epochs,
                    const rl_dataset *data, rl_model *m);
 /* Does model m fit data d: a "cnn:" model's input shape is d's image shape (C x H x W; flat data

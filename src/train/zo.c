@@ -1,5 +1,5 @@
 /* Zero-order estimators: ZOQO, fp32 ZO-SignSGD, MeZO (see zo.h). */
-#include "experiments/zo.h"
+#include "src/train/zo.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 
@@ -21,7 +21,7 @@ int zo_init(zo_state *z, const zo_options *opt, void *params, size_t n) {
         z->votes = rl_xmalloc(sizeof(int32_t) * n);
         z->direction = rl_xmalloc(sizeof(float) * n);
     }
-    z->losses = rl_xmalloc(sizeof(int64_t) * 2 * (size_t)opt->perturbations);
+    comm_exact_init(&z->losses, 2 * (size_t)opt->perturbations);
     return 0;
 }
 
@@ -31,7 +31,7 @@ void zo_free(zo_state *z) {
     free(z->work);
     free(z->votes);
     free(z->direction);
-    free(z->losses);
+    comm_exact_free(&z->losses);
     memset(z, 0, sizeof *z);
 }
 
@@ -62,9 +62,13 @@ static void evaluate_pair(zo_state *z, uint32_t t, uint32_t k, int mine, zo_loss
     kern_perturb_axpy(theta, z->n, o->key, t, k, o->kind, 1, o->mu);
 }
 
-/* ℓ⁺_k − ℓ⁻_k as a double. */
-static double difference(const zo_state *z, int k) {
-    return ldexp((double)(z->losses[2 * k] - z->losses[2 * k + 1]), -RL_FIXED_FRAC_BITS);
+/* ℓ⁺_k − ℓ⁻_k in fixed point, and as a double. */
+static int64_t difference(const zo_state *z, int k) {
+    return comm_exact_raw(&z->losses, 2 * (size_t)k) - comm_exact_raw(&z->losses, 2 * (size_t)k + 1);
+}
+
+static double difference_value(const zo_state *z, int k) {
+    return ldexp((double)difference(z, k), -RL_FIXED_FRAC_BITS);
 }
 
 /* The sign estimate ĝ from the K loss differences, into z->votes as -1, 0, +1. */
@@ -74,7 +78,7 @@ static void sign_estimate(zo_state *z, uint32_t t) {
     memset(z->votes, 0, sizeof(int32_t) * z->n);
     if (o->vote) {
         for (int k = 0; k < K; k++) {
-            int64_t d = z->losses[2 * k] - z->losses[2 * k + 1];
+            int64_t d = difference(z, k);
             kern_perturb_vote(z->votes, z->n, o->key, t, (uint32_t)k, o->kind, o->m,
                               (d > 0) - (d < 0));
         }
@@ -83,7 +87,7 @@ static void sign_estimate(zo_state *z, uint32_t t) {
     memset(z->direction, 0, sizeof(float) * z->n);
     for (int k = 0; k < K; k++) {
         kern_perturb_axpy(z->direction, z->n, o->key, t, (uint32_t)k, o->kind, o->m,
-                          (float)difference(z, k));
+                          (float)difference_value(z, k));
     }
     for (size_t i = 0; i < z->n; i++)
         z->votes[i] = (z->direction[i] > 0.0f) - (z->direction[i] < 0.0f);
@@ -95,21 +99,24 @@ int zo_step(zo_state *z, uint32_t t, zo_loss_fn loss, void *ctx) {
     int64_t lo = 0, hi = K;
     if (!o->split_data)
         comm_block_range(K, comm_size(), comm_rank(), &lo, &hi);
-    memset(z->losses, 0, sizeof(int64_t) * 2 * (size_t)K);
-    for (int64_t k = 0; k < K; k++)
-        evaluate_pair(z, t, (uint32_t)k, k >= lo && k < hi, loss, ctx, &z->losses[2 * k],
-                      &z->losses[2 * k + 1]);
-    if (comm_sum_i64(z->losses, 2 * (size_t)K) < 0)
+    comm_exact_zero(&z->losses);
+    for (int64_t k = 0; k < K; k++) {
+        int64_t plus = 0, minus = 0;
+        evaluate_pair(z, t, (uint32_t)k, k >= lo && k < hi, loss, ctx, &plus, &minus);
+        comm_exact_count(&z->losses, 2 * (size_t)k, plus);
+        comm_exact_count(&z->losses, 2 * (size_t)k + 1, minus);
+    }
+    if (comm_exact_reduce(&z->losses) < 0)
         return RL_ERR;
     z->bytes_exchanged = (int64_t)sizeof(int64_t) * 2 * K;
     z->queries += 2 * K;
     for (int k = 0; k < K; k++)
-        z->ties += z->losses[2 * k] == z->losses[2 * k + 1];
+        z->ties += difference(z, k) == 0;
 
     if (o->method == ZO_MEZO) {
         float *theta = z->params;
         for (int k = 0; k < K; k++) {
-            float alpha = (float)(-o->lr * difference(z, k) / (2.0 * o->mu * K));
+            float alpha = (float)(-o->lr * difference_value(z, k) / (2.0 * o->mu * K));
             kern_perturb_axpy(theta, z->n, o->key, t, (uint32_t)k, o->kind, 1, alpha);
         }
         return 0;

@@ -1,7 +1,7 @@
 /* The pretrained model experiments start from: a finished `train` run, or one pretrained now;
  * and whether a model fits the data (see base_model.h). */
-#include "experiments/base_model.h"
-#include "experiments/experiment.h"
+#include "src/train/base_model.h"
+#include "src/run/run.h"
 #include "src/core/digest.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
@@ -10,12 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const rl_experiment rl_experiment_train;
-
 int base_model_pretrain(const rl_config *cfg, int64_t epochs, char *base_dir, size_t size) {
-    rl_config *tc = rl_experiment_new_config(&rl_experiment_train);
+    const rl_experiment *train = rl_experiment_find("train");
+    rl_config *tc = train ? rl_experiment_new_config(train) : NULL;
     if (!tc)
-        return RL_ERR;
+        return train ? RL_ERR : rl_fail("the train experiment is not in this program", NULL);
     const char *copied[] = {"run.seed",        "data.dir",   "data.train_limit",
                             "data.test_limit", "ckpt.every", "log.progress_seconds"};
     char assignment[4200];
@@ -32,29 +31,37 @@ int base_model_pretrain(const rl_config *cfg, int64_t epochs, char *base_dir, si
     rc = rc ? rc : rl_cfg_set_override(tc, assignment);
     rc = rc ? rc : rl_cfg_resolve(tc);
     if (rc == 0) {
-        rl_run run;
-        rl_run_init(&run, &rl_experiment_train, tc, NULL);
         /* Runs started together (cells of a sweep) share this pretraining: one computes it,
          * the others wait for it and find it complete. */
-        rc = rl_run_lock(&run, 1);
-        if (rc == 0)
-            rl_log_info("pretraining the base model in %s", run.run_dir);
-        rc = rc ? rc : rl_experiment_train.run(&run);
-        snprintf(base_dir, size, "%s", run.run_dir);
-        rl_run_free(&run);
+        rl_run_default_dir(train, tc, base_dir, size);
+        rl_log_info("pretraining the base model in %s", base_dir);
+        int code = rl_run_main(train, tc, NULL, 1, NULL);
+        rc = code == RL_EXIT_OK        ? 0
+             : code == RL_EXIT_STOPPED ? RL_STOPPED
+                                       : rl_fail("pretraining the base model in %s failed (see "
+                                                 "its error above)",
+                                                 "fix what its error says, or give a finished "
+                                                 "run as the base",
+                                                 base_dir);
     }
     rl_cfg_free(tc);
     return rc;
 }
 
-int base_model_load(rl_model *m, const char *dir) {
+int base_model_load(rl_model *m, const char *dir, const char *what) {
     char path[4300], spec[128] = "";
     snprintf(path, sizeof path, "%s/results.h5", dir);
     float *params = NULL;
     size_t n = 0;
     if (io_results_read_array_f32(path, "params", &params, &n, "model", spec, sizeof spec) < 0)
-        return rl_fail_context("base model %s", dir);
-    int rc = rl_model_init(m, spec);
+        return rl_fail_context("%s=%s", what, dir);
+    int rc = 0;
+    if (!m->spec[0])
+        rc = rl_model_init(m, spec);
+    else if (strcmp(spec, m->spec) != 0)
+        rc = rl_fail("%s=%s holds model %s, this run builds %s",
+                     "set model.spec to the same spec as the run you start from", what, dir, spec,
+                     m->spec);
     if (rc == 0 && n != m->n_params)
         rc = rl_fail("%s: %zu parameters for model %s", "the file is damaged", path, n, spec);
     if (rc == 0)
@@ -67,9 +74,11 @@ int base_model_get(const rl_config *cfg, const char *dir, int64_t pretrain_epoch
                    const rl_dataset *data, rl_model *m) {
     char base_dir[4200];
     snprintf(base_dir, sizeof base_dir, "%s", dir);
-    if (!base_dir[0] && base_model_pretrain(cfg, pretrain_epochs, base_dir, sizeof base_dir) != 0)
-        return rl_fail_context("pretraining the base model");
-    if (base_model_load(m, base_dir) < 0)
+    int rc = base_dir[0] ? 0 : base_model_pretrain(cfg, pretrain_epochs, base_dir, sizeof base_dir);
+    if (rc != 0)
+        return rc;
+    memset(m, 0, sizeof *m);
+    if (base_model_load(m, base_dir, "the base model") < 0)
         return RL_ERR;
     char what[4300];
     snprintf(what, sizeof what, "the base model in %s,", base_dir);

@@ -1,0 +1,226 @@
+/* Chunks of examples split over ranks: the exact data gradient and the evaluation every
+ * experiment shares (see chunks.h). */
+#include "src/train/chunks.h"
+#include "src/core/error.h"
+#include "src/core/mem.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void train_batches_init(train_batches *b, int64_t n, int batch, uint64_t seed) {
+    b->n = n;
+    b->batch = batch;
+    b->per_epoch = (n + batch - 1) / batch;
+    b->seed = seed;
+    b->order = rl_xmalloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
+    b->epoch = -1;
+}
+
+void train_batches_free(train_batches *b) {
+    if (!b)
+        return;
+    free(b->order);
+    b->order = NULL;
+}
+
+int train_batches_at(train_batches *b, int64_t step, const int64_t **idx) {
+    int64_t epoch = step / b->per_epoch, first = (step % b->per_epoch) * b->batch;
+    if (epoch != b->epoch) {
+        rl_data_epoch_order(b->n, rl_rng_make(b->seed, RL_RNG_SHUFFLE), (uint32_t)epoch, b->order);
+        b->epoch = epoch;
+    }
+    *idx = b->order + first;
+    return (int)(first + b->batch <= b->n ? b->batch : b->n - first);
+}
+
+static int rows_of(int chunk) {
+    return chunk > TRAIN_EVAL_CHUNK ? chunk : TRAIN_EVAL_CHUNK;
+}
+
+int train_chunks_check(const rl_model *model, const rl_dataset *d, int chunk) {
+    int rows = rows_of(chunk);
+    /* per row: xb and the attack's x0, dx (dim); targets_b, d_out and the attack's output
+     * gradient (outputs); tb (targets + 1); wb, yb (1); and the workspace */
+    uint64_t per_row = 3 * (uint64_t)d->dim + 3 * (uint64_t)model->out_dim +
+                       (uint64_t)d->targets + 3;
+    uint64_t bytes = rl_size_add(rl_size_mul(per_row, (uint64_t)rows * sizeof(float)),
+                                 rl_workspace_bytes(model, rows));
+    if (rl_mem_check(bytes, "model %s on chunks of %d examples", model->spec, rows) < 0)
+        return rl_fail_hint("use smaller chunks (e.g. train.chunk), or a smaller model");
+    return 0;
+}
+
+int train_chunks_init(train_chunks *c, rl_model *model, const rl_dataset *d, int chunk) {
+    memset(c, 0, sizeof *c);
+    c->model = model;
+    c->chunk = chunk;
+    c->rows = rows_of(chunk);
+    c->dim = d->dim;
+    c->outputs = model->out_dim;
+    c->targets = d->targets;
+    if (train_chunks_check(model, d, chunk) < 0 || rl_workspace_init(&c->ws, model, c->rows) < 0)
+        return RL_ERR;
+    size_t rows = (size_t)c->rows;
+    c->xb = rl_xmalloc(sizeof(float) * rows * (size_t)c->dim);
+    c->tb = rl_xmalloc(sizeof(float) * rows * (size_t)(c->targets + 1));
+    c->wb = rl_xmalloc(sizeof(float) * rows);
+    c->targets_b = rl_xmalloc(sizeof(float) * rows * (size_t)c->outputs);
+    c->d_out = rl_xmalloc(sizeof(float) * rows * (size_t)c->outputs);
+    c->yb = rl_xmalloc(sizeof(int32_t) * rows);
+    rl_attack_scratch_init(&c->attack, c->rows, c->dim, c->outputs);
+    return 0;
+}
+
+void train_chunks_free(train_chunks *c) {
+    if (!c)
+        return;
+    rl_workspace_free(&c->ws);
+    free(c->xb);
+    free(c->tb);
+    free(c->wb);
+    free(c->targets_b);
+    free(c->d_out);
+    free(c->yb);
+    rl_attack_scratch_free(&c->attack);
+    memset(c, 0, sizeof *c);
+}
+
+void train_chunk_range(int64_t n, int chunk, int64_t *lo, int64_t *hi) {
+    int64_t c_lo, c_hi;
+    comm_block_range((n + chunk - 1) / chunk, comm_size(), comm_rank(), &c_lo, &c_hi);
+    *lo = c_lo * chunk < n ? c_lo * chunk : n;
+    *hi = c_hi * chunk < n ? c_hi * chunk : n;
+}
+
+static const float *forward_inputs(train_chunks *c, const float *x, int n) {
+    return c->forward ? c->forward(c->forward_ctx, x, n) : rl_model_forward(c->model, &c->ws, x, n);
+}
+
+const float *train_chunks_forward(train_chunks *c, const rl_dataset *d, const int64_t *idx,
+                                  int n) {
+    rl_data_gather(d, idx, n, c->xb, c->yb, c->tb);
+    return forward_inputs(c, c->xb, n);
+}
+
+train_loss train_loss_for(const rl_dataset *d) {
+    return (train_loss){.kind = d->classes > 0 ? TRAIN_LOSS_CE : TRAIN_LOSS_MSE};
+}
+
+double train_chunks_loss(train_chunks *c, const train_loss *l, const float *out,
+                         const int64_t *idx, int n, const float *w, float scale, float *d_out,
+                         float *per_example) {
+    int k = c->outputs;
+    if (l->kind == TRAIN_LOSS_MSE)
+        return rl_loss_mse(out, c->tb, w, n, c->targets, scale, d_out, per_example);
+    if (l->kind == TRAIN_LOSS_RECONSTRUCT)
+        return rl_loss_mse(out, c->xb, w, n, c->dim, scale, d_out, per_example);
+    /* Classification, with logits divided by the temperature (the gradient by it too). */
+    float inv = l->temperature > 0.0f ? 1.0f / l->temperature : 1.0f;
+    const float *logits = out;
+    if (inv != 1.0f) {
+        for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
+            c->targets_b[i] = out[i] * inv;
+        logits = c->targets_b;
+    }
+    double sum;
+    switch (l->kind) {
+    case TRAIN_LOSS_GCE:
+        sum = rl_loss_gce(logits, c->yb, w, n, k, l->gce_q, scale, d_out, per_example);
+        break;
+    case TRAIN_LOSS_ELR:
+        for (int i = 0; i < n; i++)
+            memcpy(c->targets_b + (size_t)i * k, l->elr_targets + (size_t)idx[i] * k,
+                   sizeof(float) * (size_t)k);
+        sum = rl_loss_elr(out, c->yb, c->targets_b, w, n, k, l->elr_lambda, scale, d_out,
+                          per_example);
+        break;
+    default:
+        sum = rl_loss_softmax_ce(logits, c->yb, w, n, k, scale, d_out, per_example);
+    }
+    for (size_t i = 0; d_out && inv != 1.0f && i < (size_t)n * (size_t)k; i++)
+        d_out[i] *= inv;
+    return sum;
+}
+
+int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
+                          const train_objective *o, const float *grads, size_t n_grads,
+                          comm_exact *e) {
+    int64_t n_chunks = (n + c->chunk - 1) / c->chunk, lo, hi;
+    comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);
+    for (int64_t k = lo; k < hi; k++) {
+        int64_t start = k * c->chunk;
+        int m = (int)(start + c->chunk <= n ? c->chunk : n - start);
+        const int64_t *ids = idx + start;
+        for (int i = 0; o->weights && i < m; i++)
+            c->wb[i] = (float)(o->weights[ids[i]] * o->weight_scale);
+        const float *out = train_chunks_forward(c, d, ids, m);
+        if (o->adv) {
+            rl_attack_inputs(o->adv, c->model, &c->ws, c->xb, c->yb, ids, m, c->attack_rng,
+                             o->round, &c->attack);
+            out = forward_inputs(c, c->xb, m);
+        }
+        rl_model_zero_grads(c->model);
+        float loss = (float)train_chunks_loss(c, o->loss, out, ids, m, o->weights ? c->wb : NULL,
+                                              o->scale, c->d_out, NULL);
+        rl_model_backward(c->model, &c->ws, c->d_out, m);
+        if (c->lora)
+            rl_lora_backward(c->lora, c->model);
+        comm_exact_add(e, 0, grads, n_grads, RL_FIXED_FRAC_BITS);
+        comm_exact_add(e, n_grads, &loss, 1, RL_FIXED_SUM_FRAC_BITS);
+    }
+    return 0;
+}
+
+int train_evaluate(train_chunks *c, const rl_dataset *d, int64_t limit, double *loss,
+                   double *acc) {
+    int64_t total = limit > 0 && limit < d->n ? limit : d->n, lo, hi, idx[TRAIN_EVAL_CHUNK];
+    train_chunk_range(total, TRAIN_EVAL_CHUNK, &lo, &hi);
+    comm_exact e; /* the loss sum, the number correct */
+    comm_exact_init(&e, 2);
+    for (int64_t start = lo; start < hi; start += TRAIN_EVAL_CHUNK) {
+        int n = (int)(start + TRAIN_EVAL_CHUNK <= hi ? TRAIN_EVAL_CHUNK : hi - start);
+        for (int i = 0; i < n; i++)
+            idx[i] = start + i;
+        const float *out = train_chunks_forward(c, d, idx, n);
+        float l;
+        if (d->classes > 0) {
+            comm_exact_count(&e, 1, rl_count_correct(out, c->yb, n, d->classes));
+            l = (float)rl_loss_softmax_ce(out, c->yb, NULL, n, d->classes, 0.0f, NULL, NULL);
+        } else {
+            l = (float)rl_loss_mse(out, c->tb, NULL, n, d->targets, 0.0f, NULL, NULL);
+        }
+        comm_exact_add(&e, 0, &l, 1, RL_FIXED_SUM_FRAC_BITS);
+    }
+    int rc = comm_exact_reduce(&e);
+    float sum;
+    comm_exact_read(&e, 0, &sum, 1, RL_FIXED_SUM_FRAC_BITS);
+    *loss = (double)sum / (double)total;
+    *acc = d->classes > 0 ? (double)comm_exact_raw(&e, 1) / (double)total : NAN;
+    comm_exact_free(&e);
+    return rc;
+}
+
+int train_robust_accuracy(train_chunks *c, const rl_dataset *d, const rl_attack *a,
+                          int64_t limit, uint32_t round, double *clean_acc, double *robust_acc) {
+    int64_t total = limit > 0 && limit < d->n ? limit : d->n, lo, hi, idx[TRAIN_EVAL_CHUNK];
+    int classes = c->outputs;
+    train_chunk_range(total, TRAIN_EVAL_CHUNK, &lo, &hi);
+    comm_exact e; /* correct: clean, attacked */
+    comm_exact_init(&e, 2);
+    for (int64_t start = lo; start < hi; start += TRAIN_EVAL_CHUNK) {
+        int n = (int)(start + TRAIN_EVAL_CHUNK <= hi ? TRAIN_EVAL_CHUNK : hi - start);
+        for (int i = 0; i < n; i++)
+            idx[i] = start + i;
+        comm_exact_count(&e, 0, rl_count_correct(train_chunks_forward(c, d, idx, n), c->yb, n,
+                                                  classes));
+        rl_attack_inputs(a, c->model, &c->ws, c->xb, c->yb, idx, n, c->attack_rng, round,
+                         &c->attack);
+        comm_exact_count(&e, 1, rl_count_correct(forward_inputs(c, c->xb, n), c->yb, n, classes));
+    }
+    int rc = comm_exact_reduce(&e);
+    *clean_acc = (double)comm_exact_raw(&e, 0) / (double)total;
+    *robust_acc = (double)comm_exact_raw(&e, 1) / (double)total;
+    comm_exact_free(&e);
+    return rc;
+}

@@ -1,0 +1,346 @@
+/* Data-parallel first-order training shared by experiments: trainer setup, the exact step over
+ * chunks with optional per-example weights, evaluation, checkpoints of model + optimizer, and
+ * the step loop (see dp.h). */
+#include "src/train/dp.h"
+#include "src/train/base_model.h"
+#include "src/comm/comm.h"
+#include "src/core/error.h"
+#include "src/core/log.h"
+#include "src/core/mem.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const rl_cfg_spec dp_keys[] = {
+    {"model.spec", RL_CFG_STRING, "mlp:784-256-256-10", 0, -1, NULL, 0,
+     "model: mlp:IN-HIDDEN...-OUT (dense layers, relu between them) or "
+     "cnn:CxHxW-LAYER-... with layers convCkK, gnG, relu, maxpoolS, avgpoolS, fcN, e.g. "
+     "cnn:1x28x28-conv8k5-relu-maxpool2-conv16k5-relu-maxpool2-fc10 (src/nn/nn.h)"},
+    {"train.epochs", RL_CFG_INT, "10", 1, 100000, NULL, 0, "passes over the training set"},
+    {"train.batch", RL_CFG_INT, "128", 1, 1000000, NULL, 0, "examples per optimizer step"},
+    {"train.lr", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0, "learning rate"},
+    {"train.optim", RL_CFG_CHOICE, "adam", 0, -1, "adam|sgd", 0, "optimizer"},
+    {"train.momentum", RL_CFG_FLOAT, "0.9", 0, 1, NULL, 0, "SGD momentum"},
+    {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
+     "L2 weight decay added to the gradient"},
+    {"train.chunk", RL_CFG_INT, "32", 1, 1000000, NULL, 0,
+     "examples per gradient chunk, the unit of work split over ranks (results depend on it, "
+     "not on the rank count)"},
+    {"init.from", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "start from the model saved by a finished train run (its run directory); empty: random"},
+    {"adv.eps", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
+     "ℓ∞ radius of the FGSM and PGD evaluation after training, pixels in [0, 1] (0: off; "
+     "Fashion-MNIST only)"},
+    {"adv.pgd_steps", RL_CFG_INT, "10", 1, 10000, NULL, 0,
+     "PGD steps (evaluation and adversarial training)"},
+    {"adv.pgd_alpha", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
+     "PGD step size (0: 2.5·ε / adv.pgd_steps)"},
+    {"adv.random_start", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
+     "PGD starts from a uniform random point of the ε-ball (Madry et al.; drawn from the counter "
+     "RNG by example id, so the same on any rank); false: from the clean image"},
+    {"adv.limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
+     "attack the first N test examples (0: all)"},
+    {"adv.train", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
+     "PGD adversarial training: every chunk is replaced by PGD examples of radius adv.eps "
+     "made with the current model before its step"},
+};
+
+void dp_declare_config(rl_config *cfg) {
+    rl_declare_common_config(cfg);
+    rl_data_declare_config(cfg);
+    rl_cfg_declare(cfg, dp_keys, sizeof dp_keys / sizeof dp_keys[0]);
+}
+
+void dp_trainer_free(dp_trainer *t) {
+    if (!t)
+        return;
+    train_chunks_free(&t->chunks);
+    rl_data_free(&t->train);
+    rl_data_free(&t->test);
+    rl_model_free(&t->model);
+    rl_opt_free(&t->opt);
+    rl_lora_free(t->lora);
+    free(t->lora);
+    train_batches_free(&t->batches);
+    comm_exact_free(&t->sum);
+}
+
+int dp_step(dp_trainer *t, int64_t step) {
+    const int64_t *batch;
+    int bsz = train_batches_at(&t->batches, step, &batch);
+    /* Self-normalization Σ_B w_i, in batch order on every rank; a batch whose weights all
+     * underflowed to 0 counts uniformly. Each chunk's weights have mean 1 over the batch. */
+    double norm = 0.0;
+    for (int i = 0; t->weights && i < bsz; i++)
+        norm += t->weights[batch[i]];
+    const double *weights = norm > 0.0 ? t->weights : NULL;
+    size_t n = t->n_train;
+    train_objective o = {&t->loss, t->adv.eps > 0.0f ? &t->adv : NULL, weights,
+                         weights ? (double)bsz / norm : 1.0, 1.0f / (float)bsz, (uint32_t)step};
+    comm_exact_zero(&t->sum);
+    train_chunks_gradient(&t->chunks, &t->train, batch, bsz, &o, t->theta_grads, n, &t->sum);
+    if (t->regularize) {
+        memset(t->theta_grads, 0, sizeof(float) * n);
+        t->regularize(t, t->theta_grads, t->reg_ctx);
+        comm_exact_add(&t->sum, 0, t->theta_grads, n, RL_FIXED_FRAC_BITS);
+    }
+    if (comm_exact_reduce(&t->sum) < 0)
+        return RL_ERR;
+    comm_exact_read(&t->sum, 0, t->theta_grads, n, RL_FIXED_FRAC_BITS);
+    rl_opt_step(&t->opt, t->theta, t->theta_grads);
+    for (size_t i = 0; t->mask && i < n; i++)
+        t->theta[i] *= t->mask[i];
+    if (t->lora)
+        rl_lora_apply(t->lora, &t->model);
+    t->epoch_loss += comm_exact_raw(&t->sum, n);
+    return 0;
+}
+
+int dp_evaluate(dp_trainer *t, double *loss, double *acc) {
+    return train_evaluate(&t->chunks, &t->test, 0, loss, acc);
+}
+
+/* Collective, after the last step of `epoch`: the head metrics of the epoch's row (the mean
+ * training loss of the epoch, which this resets, and the test loss and accuracy). */
+static int set_head_metrics(rl_run *run, dp_trainer *t, int64_t epoch) {
+    float epoch_loss = comm_fixed_to_float(t->epoch_loss, RL_FIXED_SUM_FRAC_BITS);
+    t->epoch_loss = 0;
+    double test_loss, test_acc;
+    if (dp_evaluate(t, &test_loss, &test_acc) < 0)
+        return RL_ERR;
+    rl_run_set(run, "epoch", (double)(epoch + 1));
+    rl_run_set(run, "train_loss", (double)epoch_loss / (double)t->train.n);
+    rl_run_set(run, "test_loss", test_loss);
+    rl_run_set(run, "test_acc", test_acc);
+    return 0;
+}
+
+/* What rl_run_loop drives: the trainer and the experiment's hooks. */
+typedef struct {
+    dp_trainer *t;
+    const dp_hooks *h;
+} dp_loop;
+
+static int loop_step(rl_run *run, void *ctx, int64_t step) {
+    dp_loop *l = ctx;
+    dp_trainer *t = l->t;
+    int64_t per_epoch = t->batches.per_epoch;
+    if (dp_step(t, step) < 0)
+        return RL_ERR;
+    if ((step + 1) % per_epoch != 0)
+        return 0;
+    int64_t epoch = step / per_epoch;
+    if (set_head_metrics(run, t, epoch) < 0 ||
+        (l->h->epoch_end && l->h->epoch_end(run, t, epoch, l->h->ctx) < 0))
+        return RL_ERR;
+    return rl_run_record(run, step + 1);
+}
+
+static int loop_save(rl_run *run, void *ctx, io_ckpt *c, int64_t next) {
+    (void)run;
+    (void)next;
+    dp_loop *l = ctx;
+    dp_trainer *t = l->t;
+    /* Every rank holds the same trained values and optimizer state; each writes its block.
+     * "model/params" holds the values trained (the model's parameters, or its adapters). */
+    int64_t n = (int64_t)t->n_train, lo, hi;
+    comm_block_range(n, comm_size(), comm_rank(), &lo, &hi);
+    int root = comm_rank() == 0;
+    int64_t scalars[2] = {t->opt.t, t->epoch_loss};
+    int rc = io_ckpt_write(c, "model/params", IO_F32, n, lo, hi - lo, t->theta + lo);
+    rc = rc ? rc : io_ckpt_write(c, "optim/m", IO_F32, n, lo, hi - lo, t->opt.m + lo);
+    if (t->opt.v)
+        rc = rc ? rc : io_ckpt_write(c, "optim/v", IO_F32, n, lo, hi - lo, t->opt.v + lo);
+    rc = rc ? rc : io_ckpt_write(c, "train/scalars", IO_I64, 2, 0, root ? 2 : 0, scalars);
+    if (l->h->save)
+        rc = rc ? rc : l->h->save(t, c, l->h->ctx);
+    return rc;
+}
+
+static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
+    (void)run;
+    (void)next;
+    dp_loop *l = ctx;
+    dp_trainer *t = l->t;
+    int64_t n = (int64_t)t->n_train, scalars[2];
+    int rc = io_ckpt_size(c, "model/params") == n
+                 ? 0
+                 : rl_fail("the checkpoint holds another model", "delete the run directory");
+    rc = rc ? rc : io_ckpt_read(c, "model/params", IO_F32, 0, n, t->theta);
+    rc = rc ? rc : io_ckpt_read(c, "optim/m", IO_F32, 0, n, t->opt.m);
+    if (t->opt.v)
+        rc = rc ? rc : io_ckpt_read(c, "optim/v", IO_F32, 0, n, t->opt.v);
+    rc = rc ? rc : io_ckpt_read(c, "train/scalars", IO_I64, 0, 2, scalars);
+    if (l->h->load)
+        rc = rc ? rc : l->h->load(t, c, l->h->ctx);
+    if (rc < 0)
+        return RL_ERR;
+    t->opt.t = scalars[0];
+    t->epoch_loss = scalars[1];
+    if (t->lora)
+        rl_lora_apply(t->lora, &t->model);
+    return 0;
+}
+
+static void loop_describe(rl_run *run, void *ctx, int64_t step, char *out, size_t n) {
+    const dp_loop *l = ctx;
+    snprintf(out, n, "epoch %lld | train loss %.4f | test acc %.4f",
+             (long long)(step / l->t->batches.per_epoch + 1), rl_run_last(run, "train_loss"),
+             rl_run_last(run, "test_acc"));
+}
+
+/* adv.*: the evaluation attack and adversarial training. */
+static int read_attack(dp_trainer *t, const rl_config *cfg) {
+    rl_attack *a = &t->eval_attack;
+    a->eps = (float)rl_cfg_float(cfg, "adv.eps");
+    a->steps = (int)rl_cfg_int(cfg, "adv.pgd_steps");
+    a->random_start = rl_cfg_bool(cfg, "adv.random_start");
+    a->alpha = (float)rl_cfg_float(cfg, "adv.pgd_alpha");
+    if (a->alpha == 0.0f)
+        a->alpha = 2.5f * a->eps / (float)a->steps;
+    t->attack_limit = rl_cfg_int(cfg, "adv.limit");
+    if (a->eps > 0 && strcmp(t->train.name, "fashion-mnist") != 0)
+        return rl_fail("adv.eps=%g: attacks clip inputs to [0, 1], which only pixels are "
+                       "(data.name=%s)",
+                       "use data.name=fashion-mnist or set adv.eps=0", (double)a->eps,
+                       t->train.name);
+    if (rl_cfg_bool(cfg, "adv.train")) {
+        if (a->eps == 0)
+            return rl_fail("adv.train=true needs an attack radius",
+                           "set adv.eps, e.g. adv.eps=0.1");
+        t->adv = *a;
+    }
+    return 0;
+}
+
+/* The values trained: the model's parameters, or (dp_use_adapters) its adapters. */
+static void train_values(dp_trainer *t, float *theta, float *grads, size_t n) {
+    t->theta = theta;
+    t->theta_grads = grads;
+    t->n_train = n;
+    comm_exact_free(&t->sum);
+    comm_exact_init(&t->sum, n + 1);
+}
+
+int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
+    memset(t, 0, sizeof *t);
+    if (rl_data_load(cfg, seed, &t->train, &t->test) < 0 ||
+        rl_model_init(&t->model, rl_cfg_str(cfg, "model.spec")) < 0)
+        return RL_ERR;
+    int outputs = t->train.classes > 0 ? t->train.classes : t->train.targets;
+    if (base_model_check_fit(&t->model, "model.spec", &t->train, outputs) < 0)
+        return RL_ERR;
+    rl_model_init_params(&t->model, seed);
+    const char *from = rl_cfg_str(cfg, "init.from");
+    if (from[0] && base_model_load(&t->model, from, "init.from") < 0)
+        return RL_ERR;
+    int sgd = strcmp(rl_cfg_str(cfg, "train.optim"), "sgd") == 0;
+    if (rl_opt_init(&t->opt, sgd ? RL_OPT_SGD : RL_OPT_ADAM, t->model.n_params,
+                    (float)rl_cfg_float(cfg, "train.lr"),
+                    (float)rl_cfg_float(cfg, "train.momentum"),
+                    (float)rl_cfg_float(cfg, "train.weight_decay")) < 0)
+        return RL_ERR;
+    int batch = (int)rl_cfg_int(cfg, "train.batch");
+    if (batch > t->train.n)
+        return rl_fail("train.batch=%d is larger than the training set (%lld examples)",
+                       "lower train.batch or raise data.train_limit", batch,
+                       (long long)t->train.n);
+    if (rl_mem_check(sizeof(int64_t) * ((uint64_t)t->train.n + t->model.n_params + 1),
+                     "the order of %lld examples and the exact gradient sum",
+                     (long long)t->train.n) < 0 ||
+        train_chunks_init(&t->chunks, &t->model, &t->train, (int)rl_cfg_int(cfg, "train.chunk")) <
+            0)
+        return RL_ERR;
+    t->chunks.attack_rng = rl_rng_make(seed, RL_RNG_ATTACK);
+    t->loss = train_loss_for(&t->train);
+    train_batches_init(&t->batches, t->train.n, batch, seed);
+    t->total_steps = t->batches.per_epoch * rl_cfg_int(cfg, "train.epochs");
+    train_values(t, t->model.params, t->model.grads, t->model.n_params);
+    return read_attack(t, cfg);
+}
+
+int dp_use_adapters(dp_trainer *t, int rank, uint64_t seed) {
+    t->lora = rl_xcalloc(1, sizeof *t->lora);
+    if (rl_lora_init(t->lora, &t->model, rank, seed) < 0)
+        return RL_ERR;
+    rl_opt_kind kind = t->opt.kind;
+    float lr = t->opt.lr, momentum = t->opt.momentum, weight_decay = t->opt.weight_decay;
+    rl_opt_free(&t->opt);
+    if (rl_opt_init(&t->opt, kind, t->lora->n_params, lr, momentum, weight_decay) < 0)
+        return RL_ERR;
+    train_values(t, t->lora->params, t->lora->grads, t->lora->n_params);
+    t->chunks.lora = t->lora;
+    rl_lora_apply(t->lora, &t->model);
+    return 0;
+}
+
+/* Collective: finals attack_clean_acc, fgsm_acc and pgd_acc on the first adv.limit test
+ * examples. */
+static int write_attack_finals(rl_run *run, dp_trainer *t) {
+    const rl_attack *pgd = &t->eval_attack;
+    rl_attack fgsm = {.eps = pgd->eps, .alpha = pgd->eps, .steps = 1};
+    double clean, acc_fgsm, acc_pgd;
+    if (train_robust_accuracy(&t->chunks, &t->test, &fgsm, t->attack_limit, DP_ATTACK_ROUND_EVAL,
+                              &clean, &acc_fgsm) < 0 ||
+        train_robust_accuracy(&t->chunks, &t->test, pgd, t->attack_limit, DP_ATTACK_ROUND_EVAL,
+                              &clean, &acc_pgd) < 0)
+        return RL_ERR;
+    int rc = rl_run_final(run, "attack_clean_acc", clean);
+    rc = rc ? rc : rl_run_final(run, "fgsm_acc", acc_fgsm);
+    rc = rc ? rc : rl_run_final(run, "pgd_acc", acc_pgd);
+    if (rc == 0)
+        rl_log_info("%s: ε = %g: clean accuracy %.2f %%, FGSM %.2f %%, PGD-%d %.2f %%",
+                    rl_run_name(run), (double)pgd->eps, 100.0 * clean, 100.0 * acc_fgsm,
+                    pgd->steps, 100.0 * acc_pgd);
+    return rc;
+}
+
+int dp_write_final(rl_run *run, dp_trainer *t, void *ctx) {
+    (void)ctx;
+    double train_loss = rl_run_last(run, "train_loss"), test_loss = rl_run_last(run, "test_loss"),
+           test_acc = rl_run_last(run, "test_acc");
+    int rc = rl_run_final(run, "train_loss", train_loss);
+    rc = rc ? rc : rl_run_final(run, "test_loss", test_loss);
+    rc = rc ? rc : rl_run_final(run, "test_acc", test_acc);
+    rc = rc ? rc : rl_run_final(run, "steps", (double)t->total_steps);
+    rc = rc ? rc
+            : rl_run_final_array(run, "params", t->model.params, (int64_t)t->model.n_params,
+                                 "model", t->model.spec);
+    if (rc == 0)
+        rl_log_info("%s: test accuracy %.2f %%, test loss %.4f, train loss %.4f after %.0f "
+                    "epochs (%lld steps, %.0f s)",
+                    rl_run_name(run), 100.0 * test_acc, test_loss, train_loss,
+                    rl_run_last(run, "epoch"), (long long)t->total_steps, rl_run_elapsed(run));
+    if (comm_agree_error(rc) < 0)
+        return RL_ERR;
+    return t->eval_attack.eps > 0 ? write_attack_finals(run, t) : 0;
+}
+
+int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp_hooks *h) {
+    dp_trainer t;
+    const rl_config *cfg = rl_run_config(run);
+    int rc = dp_trainer_init(&t, cfg, rl_run_seed(run));
+    const char *from = rl_cfg_str(cfg, "init.from");
+    if (rc == 0)
+        base_model_record_inputs(run, &t.train, &t.test, "init.from", from[0] ? &t.model : NULL);
+    if (rc == 0 && h->prepare)
+        rc = h->prepare(run, &t, h->ctx);
+    rc = comm_agree_error(rc);
+    rc = rc ? rc : rl_run_start(run, metric_names, n_metrics);
+    if (rc == 0) {
+        dp_loop l = {&t, h};
+        rl_loop loop = {.total = t.total_steps,
+                        .step = loop_step,
+                        .save = loop_save,
+                        .load = loop_load,
+                        .describe = loop_describe};
+        rc = rl_run_loop(run, &loop, &l);
+    }
+    if (rc == 0)
+        rc = comm_agree_error(h->finish ? h->finish(run, &t, h->ctx) : dp_write_final(run, &t, NULL));
+    dp_trainer_free(&t);
+    return rc;
+}
