@@ -2,7 +2,7 @@
  * (GOR, METHODS.md §4) and its baselines: no regularizer and plain soft orthogonality (SO, one
  * group). Three settings share the code: (a) training a model (e.g. a CNN with group norm) from
  * scratch, the penalty on its conv filters; (b) adapting a pretrained model (init.from) to a
- * shifted task (gor.task=mirror) with LoRA adapters, the penalty on the adapters' up-matrices B;
+ * shifted task (data.transform=mirror) with LoRA adapters, the penalty on the adapters' up-matrices B;
  * (c) either of them with PGD adversarial training (adv.train, adv.eps).
  *
  * The penalty λ Σ_matrices Σ_groups ‖W_g W_gᵀ − I‖²_F (kernels/gor.h) depends on the parameters
@@ -37,8 +37,6 @@ static const rl_cfg_spec gor_keys[] = {
      "train LoRA adapters of every dense and conv layer of the pretrained init.from model "
      "instead of the model; the penalty then applies to the adapters' up-matrices B"},
     {"gor.lora_rank", RL_CFG_INT, "4", 1, 1024, NULL, 0, "rank of the adapters (gor.adapt)"},
-    {"gor.task", RL_CFG_CHOICE, "none", 0, -1, "none|mirror", 0,
-     "mirror: images mirrored left-right (a shifted task for gor.adapt); none: as loaded"},
 };
 
 static const char *const metric_names[] = {DP_METRICS, "penalty", "so_penalty"};
@@ -117,9 +115,6 @@ static int gor_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     if (t->train.classes < 2)
         return rl_fail("gor-train needs a classification data set; data.name=%s has no classes",
                        "use data.name=fashion-mnist or data.name=blobs", t->train.name);
-    if (strcmp(rl_cfg_str(cfg, "gor.task"), "mirror") == 0 &&
-        (rl_data_mirror(&t->train, 28) < 0 || rl_data_mirror(&t->test, 28) < 0))
-        return rl_fail_hint("gor.task=mirror needs 28-pixel rows; use gor.task=none");
     int adapt = rl_cfg_bool(cfg, "gor.adapt");
     if (adapt) {
         if (!rl_cfg_str(cfg, "init.from")[0])
@@ -203,7 +198,7 @@ static const rl_experiment rl_experiment_gor_train = {
            "the filters of each conv layer in gor.groups groups, gor.grouping inter or intra;\n"
            "so: one group; none). gor.adapt=true instead trains LoRA adapters (gor.lora_rank)\n"
            "of the init.from model, the penalty on their up-matrices, e.g. on a shifted task\n"
-           "(gor.task=mirror). adv.train=true trains on PGD examples; adv.eps > 0\n"
+           "(data.transform=mirror). adv.train=true trains on PGD examples; adv.eps > 0\n"
            "reports FGSM and PGD accuracy. The penalty's groups are split over ranks; results\n"
            "are bit-identical on any number of ranks. Metrics per epoch: train/test loss, test\n"
            "accuracy, penalty (with the run's groups, unscaled) and so_penalty (one group).\n"

@@ -5,7 +5,7 @@
  * adv.train, shared by the data-parallel experiments; with MW the loss pass then measures
  * adversarial losses).
  *
- * Ownership: the training set is cut into chunks of TRAIN_EVAL_CHUNK examples and the chunks are
+ * Ownership: the training set is cut into chunks of RL_ROW_CHUNK examples and the chunks are
  * split over ranks by blocks (train_chunk_range); each rank owns the examples of its chunks: their
  * cumulative losses L_i, their ELR targets, and computing their weights. After each epoch:
  *   1. loss pass: each rank computes ℓ_i (the mode's loss, without the ELR term) of its examples;
@@ -79,7 +79,7 @@ typedef struct {
     double *weights;    /* (n) p_i, replicated */
     float *pass_loss;   /* (n) this epoch's ℓ_i, replicated */
     float *elr_targets; /* (n, classes) ELR targets, replicated (ELR only) */
-    float *probs;       /* (TRAIN_EVAL_CHUNK, classes) scratch */
+    float *probs;       /* (RL_ROW_CHUNK, classes) scratch */
     uint8_t *clean;     /* (n) 1 where the training label is the clean one */
     int64_t n_noisy;
     int n_save;           /* epochs whose weights are saved */
@@ -156,7 +156,7 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         return RL_ERR;
     s->n = t->train.n;
     s->classes = t->train.classes;
-    train_chunk_range(s->n, TRAIN_EVAL_CHUNK, &s->lo, &s->hi);
+    comm_chunk_range(s->n, RL_ROW_CHUNK, &s->lo, &s->hi);
     /* per example: weights and the epoch's negated losses (double), pass_loss, clean, ELR
      * targets; per owned example: cum_loss (double), the saved weights and the final slices */
     uint64_t per_example = 2 * sizeof(double) + sizeof(float) + 1 +
@@ -170,7 +170,7 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     s->cum_loss = rl_xcalloc((size_t)(s->hi - s->lo) + 1, sizeof(double));
     s->weights = rl_xmalloc(sizeof(double) * (size_t)s->n);
     s->pass_loss = rl_xcalloc((size_t)s->n, sizeof(float));
-    s->probs = rl_xmalloc(sizeof(float) * TRAIN_EVAL_CHUNK * (size_t)s->classes);
+    s->probs = rl_xmalloc(sizeof(float) * RL_ROW_CHUNK * (size_t)s->classes);
     s->clean = rl_xmalloc((size_t)s->n);
     for (int64_t i = 0; i < s->n; i++) {
         s->weights[i] = 1.0 / (double)s->n;
@@ -248,10 +248,10 @@ static int mw_update_weights(mw_state *s) {
  * examples the model fits to their noisy label. */
 static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, comm_exact *sums) {
     train_chunks *c = &t->chunks;
-    int64_t idx[TRAIN_EVAL_CHUNK];
+    int64_t idx[RL_ROW_CHUNK];
     int C = s->classes;
-    for (int64_t start = s->lo; start < s->hi; start += TRAIN_EVAL_CHUNK) {
-        int n = (int)(start + TRAIN_EVAL_CHUNK <= s->hi ? TRAIN_EVAL_CHUNK : s->hi - start);
+    for (int64_t start = s->lo; start < s->hi; start += RL_ROW_CHUNK) {
+        int n = (int)(start + RL_ROW_CHUNK <= s->hi ? RL_ROW_CHUNK : s->hi - start);
         for (int i = 0; i < n; i++)
             idx[i] = start + i;
         const float *out = train_chunks_forward(c, &t->train, idx, n); // (n, C)

@@ -272,10 +272,10 @@ static int column_norms(dp_trainer *t, double *csq) {
     comm_exact sum;
     comm_exact_init(&sum, (size_t)width);
     float *chunk_sq = rl_xmalloc(sizeof(float) * (size_t)width);
-    int64_t lo, hi, idx[TRAIN_EVAL_CHUNK];
-    train_chunk_range(t->train.n, TRAIN_EVAL_CHUNK, &lo, &hi);
-    for (int64_t start = lo; start < hi; start += TRAIN_EVAL_CHUNK) {
-        int c = (int)(start + TRAIN_EVAL_CHUNK <= hi ? TRAIN_EVAL_CHUNK : hi - start);
+    int64_t lo, hi, idx[RL_ROW_CHUNK];
+    comm_chunk_range(t->train.n, RL_ROW_CHUNK, &lo, &hi);
+    for (int64_t start = lo; start < hi; start += RL_ROW_CHUNK) {
+        int c = (int)(start + RL_ROW_CHUNK <= hi ? RL_ROW_CHUNK : hi - start);
         for (int i = 0; i < c; i++)
             idx[i] = start + i;
         train_chunks_forward(&t->chunks, &t->train, idx, c);
@@ -320,7 +320,7 @@ static int sketch_error(dp_trainer *t, const float *mask, double *error, double 
     size_t n = m->n_params;
     const rl_layer *ly = &m->layers[0];
     float *dense = rl_xmalloc(sizeof(float) * n), *masked = rl_xmalloc(sizeof(float) * n);
-    float *ref = rl_xmalloc(sizeof(float) * (size_t)TRAIN_EVAL_CHUNK * (size_t)m->out_dim);
+    float *ref = rl_xmalloc(sizeof(float) * (size_t)RL_ROW_CHUNK * (size_t)m->out_dim);
     for (size_t i = 0; i < n; i++) {
         dense[i] = m->params[i];
         masked[i] = m->params[i] * mask[i];
@@ -328,12 +328,12 @@ static int sketch_error(dp_trainer *t, const float *mask, double *error, double 
     memset(dense + ly->b_off, 0, sizeof(float) * (size_t)ly->out);
     memset(masked + ly->b_off, 0, sizeof(float) * (size_t)ly->out);
     float *params = m->params;
-    int64_t lo, hi, idx[TRAIN_EVAL_CHUNK];
+    int64_t lo, hi, idx[RL_ROW_CHUNK];
     comm_exact sums; /* error², norm², values beyond the fixed point's range */
     comm_exact_init(&sums, 3);
-    train_chunk_range(t->train.n, TRAIN_EVAL_CHUNK, &lo, &hi);
-    for (int64_t start = lo; start < hi; start += TRAIN_EVAL_CHUNK) {
-        int c = (int)(start + TRAIN_EVAL_CHUNK <= hi ? TRAIN_EVAL_CHUNK : hi - start);
+    comm_chunk_range(t->train.n, RL_ROW_CHUNK, &lo, &hi);
+    for (int64_t start = lo; start < hi; start += RL_ROW_CHUNK) {
+        int c = (int)(start + RL_ROW_CHUNK <= hi ? RL_ROW_CHUNK : hi - start);
         size_t len = (size_t)c * (size_t)m->out_dim;
         for (int i = 0; i < c; i++)
             idx[i] = start + i;

@@ -2,7 +2,7 @@
  *
  * The pool is the training set (its labels unused until the selected examples are "annotated").
  * Label-free features: PCA of the pool's pixels (src/data/subset.h; covariance summed in fixed
- * point over chunks of SUBSET_CHUNK rows, so the basis is the same on any rank count), or the
+ * point over chunks of RL_ROW_CHUNK rows, so the basis is the same on any rank count), or the
  * bottleneck of an MLP autoencoder trained here on the pool (chunk gradients summed in fixed
  * point: the same weights on any rank count), optionally cached in an HDF5 file. For each
  * budget B of subset.budgets a selector (subset.selector) picks B examples (nested selectors
@@ -59,7 +59,7 @@ static const rl_cfg_spec subset_keys[] = {
      "dense layer"},
     {"subset.ae_epochs", RL_CFG_INT, "10", 1, 1000, NULL, 0, "autoencoder training epochs"},
     {"subset.ae_batch", RL_CFG_INT, "256", 1, 100000, NULL, 0,
-     "autoencoder batch (cut into fixed chunks of 32 examples split over ranks)"},
+     "autoencoder batch (cut into chunks of train.chunk examples split over ranks)"},
     {"subset.ae_lr", RL_CFG_FLOAT, "0.001", 1e-8, 10, NULL, 0, "autoencoder Adam learning rate"},
     {"subset.ae_seed", RL_CFG_INT, "1", 0, 2147483647, NULL, 0,
      "autoencoder initialization and order (separate from run.seed, so seeds share one encoder)"},
@@ -85,6 +85,7 @@ static const rl_cfg_spec subset_keys[] = {
 static void subset_declare(rl_config *cfg) {
     rl_declare_common_config(cfg);
     rl_data_declare_config(cfg);
+    train_chunks_declare_config(cfg);
     rl_cfg_declare(cfg, subset_keys, sizeof subset_keys / sizeof subset_keys[0]);
 }
 
@@ -109,12 +110,12 @@ typedef struct {
     double eig[784];         /* variances of the k features (PCA eigenvalues) */
     int ae_on, ae_layer;     /* autoencoder features: output of dense layer ae_layer */
     rl_model ae;
-    train_chunks *ae_chunks; /* the autoencoder's chunks (AE_CHUNK) and forward batches */
+    train_chunks *ae_chunks; /* the autoencoder's chunks (train.chunk) and forward batches */
     float *fmean;           /* (k) pool mean of the autoencoder's bottleneck */
 } subset_state;
 
-/* Autoencoder: examples per gradient chunk (fixed, so rank-independent) and per forward batch. */
-enum { AE_CHUNK = 32, AE_BATCH_MAX = TRAIN_EVAL_CHUNK };
+/* Autoencoder: examples per forward batch. */
+enum { AE_BATCH_MAX = RL_ROW_CHUNK };
 
 static void state_free(subset_state *s) {
     rl_data_free(&s->train);
@@ -134,8 +135,9 @@ static int parse_budgets(subset_state *s, const rl_config *cfg, int64_t pool) {
 }
 
 /* The autoencoder of spec: input and output the data dimension; features (s->k) from its
- * narrowest dense layer (the first of equals), which must not be the last. */
-static int ae_prepare(subset_state *s, const char *spec) {
+ * narrowest dense layer (the first of equals), which must not be the last; gradients by chunks
+ * of chunk examples. */
+static int ae_prepare(subset_state *s, const char *spec, int chunk) {
     if (rl_model_init(&s->ae, spec) < 0)
         return RL_ERR;
     rl_model *m = &s->ae;
@@ -163,7 +165,7 @@ static int ae_prepare(subset_state *s, const char *spec) {
                      m->n_params) < 0)
         return rl_fail_hint("use a smaller subset.ae_spec");
     s->ae_chunks = rl_xcalloc(1, sizeof *s->ae_chunks);
-    return train_chunks_init(s->ae_chunks, m, &s->train, AE_CHUNK);
+    return train_chunks_init(s->ae_chunks, m, &s->train, chunk);
 }
 
 /* subset.mlp_spec fits the data, and what mlp_accuracy allocates for the largest budget B fits
@@ -176,7 +178,7 @@ static int mlp_prepare(const subset_state *s) {
     int64_t b = 0;
     for (int i = 0; i < s->n_budgets; i++)
         b = s->budgets[i] > b ? s->budgets[i] : b;
-    uint64_t bytes = rl_workspace_bytes(&m, (int)(b > TRAIN_EVAL_CHUNK ? b : TRAIN_EVAL_CHUNK));
+    uint64_t bytes = rl_workspace_bytes(&m, (int)(b > RL_ROW_CHUNK ? b : RL_ROW_CHUNK));
     bytes = rl_size_add(bytes, rl_size_mul(m.n_params, 2 * sizeof(float)));
     bytes = rl_size_add(bytes, rl_size_mul((uint64_t)b, sizeof(float) *
                                                             ((uint64_t)s->train.dim +
@@ -214,7 +216,7 @@ static int prepare(rl_run *run, subset_state *s) {
     s->mlp_lr = (float)rl_cfg_float(cfg, "subset.mlp_lr");
     s->seed = rl_run_seed(run);
     s->ae_on = strcmp(rl_cfg_str(cfg, "subset.encoder"), "autoencoder") == 0;
-    if (s->ae_on && ae_prepare(s, rl_cfg_str(cfg, "subset.ae_spec")) < 0)
+    if (s->ae_on && ae_prepare(s, rl_cfg_str(cfg, "subset.ae_spec"), (int)rl_cfg_int(cfg, "train.chunk")) < 0)
         return RL_ERR;
     if (parse_budgets(s, cfg, s->train.n) < 0)
         return RL_ERR;
@@ -234,7 +236,7 @@ static void ae_encode(const subset_state *s, const float *x, int64_t n, float *f
 }
 
 /* Collective: train the autoencoder on the pool (no labels), data-parallel and exact: each batch
- * of the epoch's order is cut into chunks of AE_CHUNK examples that the ranks split, their
+ * of the epoch's order is cut into chunks of train.chunk examples that the ranks split, their
  * gradients summed exactly (train_chunks_gradient), so the weights are the same bits on any rank
  * count; Adam is replicated on every rank. */
 static int ae_train(subset_state *s, const rl_config *cfg) {
@@ -275,7 +277,7 @@ static int ae_train(subset_state *s, const rl_config *cfg) {
     return rc;
 }
 
-/* Collective: the autoencoder's bottleneck features of my rows (raw, in chunks of SUBSET_CHUNK
+/* Collective: the autoencoder's bottleneck features of my rows (raw, in chunks of RL_ROW_CHUNK
  * aligned to the pool, so rank-independent), from the feature cache if it holds them, else by
  * training (and writing the cache). */
 static int ae_features(subset_state *s, const rl_config *cfg) {
@@ -285,7 +287,7 @@ static int ae_features(subset_state *s, const rl_config *cfg) {
              "autoencoder %s epochs=%lld batch=%lld chunk=%d lr=%.9g seed=%lld data=%s n=%lld "
              "dim=%d",
              s->ae.spec, (long long)rl_cfg_int(cfg, "subset.ae_epochs"),
-             (long long)rl_cfg_int(cfg, "subset.ae_batch"), AE_CHUNK,
+             (long long)rl_cfg_int(cfg, "subset.ae_batch"), (int)rl_cfg_int(cfg, "train.chunk"),
              rl_cfg_float(cfg, "subset.ae_lr"), (long long)rl_cfg_int(cfg, "subset.ae_seed"),
              s->train.name, (long long)s->train.n, s->train.dim);
     int64_t n = s->train.n, np = (int64_t)s->ae.n_params;
@@ -359,10 +361,8 @@ static int ae_center(subset_state *s) {
 
 /* Collective: the features of my pool rows (PCA or the autoencoder's). */
 static int features(subset_state *s, const rl_config *cfg) {
-    int64_t n = s->train.n, chunks = (n + SUBSET_CHUNK - 1) / SUBSET_CHUNK, clo, chi;
-    comm_block_range(chunks, comm_size(), comm_rank(), &clo, &chi);
-    s->lo = clo * SUBSET_CHUNK;
-    s->hi = chi * SUBSET_CHUNK < n ? chi * SUBSET_CHUNK : n;
+    int64_t n = s->train.n;
+    comm_chunk_range(n, RL_ROW_CHUNK, &s->lo, &s->hi);
     int dim = s->train.dim;
     s->f = rl_xmalloc(sizeof(float) * ((size_t)(s->hi - s->lo) * (size_t)s->k + 1));
     if (s->ae_on)

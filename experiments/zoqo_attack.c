@@ -1,5 +1,5 @@
 /* Experiment `zoqo-attack`: untargeted black-box ℓ∞ attacks (METHODS.md §1) on the MLP of a
- * `train` run (attack.base, pretrained here when none is given), as an fp32 victim or as its
+ * `train` run (init.from, pretrained here when none is given), as an fp32 victim or as its
  * int8 quantization (integer forward, kernels/int8.h).
  *
  * Protocol: the first attack.images test images the victim classifies correctly are attacked;
@@ -53,10 +53,6 @@ extern const char rl_ini_zoqo_attack[];
 #define NOT_DONE (-2)      /* per-image result not computed yet (-1: failure) */
 
 static const rl_cfg_spec attack_keys[] = {
-    {"attack.base", RL_CFG_STRING, "", 0, -1, NULL, 0,
-     "run directory of a finished train run (the victim); empty: pretrain one (runs/train-ID)"},
-    {"attack.pretrain_epochs", RL_CFG_INT, "10", 1, 1000, NULL, 0,
-     "epochs of the pretraining run when attack.base is empty"},
     {"attack.victim", RL_CFG_CHOICE, "fp32", 0, -1, "fp32|int8", 0,
      "the victim: the fp32 MLP, or its 8-bit quantization with an integer forward"},
     {"attack.methods", RL_CFG_STRING, "zoqo,sign,signhunter", 0, -1, NULL, 0,
@@ -87,6 +83,7 @@ static const rl_cfg_spec attack_keys[] = {
 static void attack_declare(rl_config *cfg) {
     rl_declare_common_config(cfg);
     rl_data_declare_config(cfg);
+    base_model_declare_config(cfg, 1);
     rl_cfg_declare(cfg, attack_keys, sizeof attack_keys / sizeof attack_keys[0]);
 }
 
@@ -462,8 +459,8 @@ static int prepare(rl_run *run, attack *a) {
     a->classes = a->test.classes;
     rl_model base;
     memset(&base, 0, sizeof base);
-    int rc = base_model_get(cfg, rl_cfg_str(cfg, "attack.base"),
-                            rl_cfg_int(cfg, "attack.pretrain_epochs"), &a->test, &base);
+    int rc = base_model_get(cfg, rl_cfg_str(cfg, "init.from"),
+                            rl_cfg_int(cfg, "init.pretrain_epochs"), &a->test, &base);
     if (rc == 0)
         base_model_record_inputs(run, &a->train, &a->test, "base model", &base);
     rc = rc ? rc : victim_init(a, &base);
@@ -747,7 +744,7 @@ static int attack_run(rl_run *run) {
 static const rl_experiment rl_experiment_zoqo_attack = {
     .name = "zoqo-attack",
     .summary = "black-box l-inf attacks (ZOQO on the 8-bit grid, ZO-SignSGD, SignHunter)",
-    .doc = "Attacks the MLP of a train run (attack.base, or pretrained now), as an fp32 or an\n"
+    .doc = "Attacks the MLP of a train run (init.from, or pretrained now), as an fp32 or an\n"
            "int8 victim (attack.victim), on the first attack.images test images it classifies\n"
            "correctly: untargeted, l-inf radius attack.eps, every forward pass counted (the\n"
            "clean one included), at most attack.max_queries per image. Attacks: ZOQO (the\n"

@@ -1,8 +1,8 @@
 /* Experiment `zoqo-train`: zero-order quantized fine-tuning (ZOQO, METHODS.md §1) against its
  * baselines, on a shifted Fashion-MNIST task.
  *
- * Start: the MLP of a finished `train` run (zoqo.base), pretrained here when none is given.
- * Task (zoqo.task = mirror): the same garments mirrored left-right. The pretrained MLP drops
+ * Start: the MLP of a finished `train` run (init.from), pretrained here when none is given.
+ * Task (data.transform = mirror): the same garments mirrored left-right. The pretrained MLP drops
  * from about 88 % to about 61 % test accuracy on it (footwear points the other way, asymmetric
  * collars and bags move), while the features it learned still fit the task: a shift a small
  * fine-tuning can recover, like adapting a pretrained model to a new domain.
@@ -42,12 +42,6 @@ extern const char rl_ini_zoqo_train[];
 #define CALIB_EXAMPLES 512
 
 static const rl_cfg_spec zoqo_keys[] = {
-    {"zoqo.base", RL_CFG_STRING, "", 0, -1, NULL, 0,
-     "run directory of a finished train run to start from; empty: pretrain one (runs/train-ID)"},
-    {"zoqo.pretrain_epochs", RL_CFG_INT, "10", 1, 1000, NULL, 0,
-     "epochs of the pretraining run when zoqo.base is empty"},
-    {"zoqo.task", RL_CFG_CHOICE, "mirror", 0, -1, "mirror|none", 0,
-     "shifted task: images mirrored left-right, or none (the pretraining task)"},
     {"zoqo.arms", RL_CFG_STRING, "zoqo8,zoqo4,sign,mezo,sgd", 0, -1, NULL, 0,
      "comma list of arms: zoqoB (B = 2..8 bits), sign, mezo, sgd"},
     {"zoqo.target", RL_CFG_CHOICE, "last", 0, -1, "last|lora", 0,
@@ -57,8 +51,6 @@ static const rl_cfg_spec zoqo_keys[] = {
      "LoRA B entries live in [-range, range] (the quantized grid's span)"},
     {"zoqo.steps", RL_CFG_INT, "1000", 1, 1e9, NULL, 0, "steps per arm"},
     {"zoqo.batch", RL_CFG_INT, "256", 1, 1e6, NULL, 0, "examples per step"},
-    {"zoqo.chunk", RL_CFG_INT, "64", 1, 1e6, NULL, 0,
-     "examples per loss chunk, the unit of work when ranks split a batch"},
     {"zoqo.eval_every", RL_CFG_INT, "100", 1, 1e9, NULL, 0, "steps between test evaluations"},
     {"zo.perturbations", RL_CFG_INT, "8", 1, 1e6, NULL, 0, "perturbations K per step"},
     {"zo.aggregate", RL_CFG_CHOICE, "vote", 0, -1, "vote|mean", 0,
@@ -79,6 +71,8 @@ static const rl_cfg_spec zoqo_keys[] = {
 static void zoqo_declare(rl_config *cfg) {
     rl_declare_common_config(cfg);
     rl_data_declare_config(cfg);
+    train_chunks_declare_config(cfg);
+    base_model_declare_config(cfg, 1);
     rl_cfg_declare(cfg, zoqo_keys, sizeof zoqo_keys / sizeof zoqo_keys[0]);
 }
 
@@ -108,7 +102,7 @@ typedef struct {
     rl_qworkspace qws;
     const int8_t *codes; /* the ZOQO arm's codes its forward computes with */
     rl_model work;       /* fp32 arms: the model trained (ZOQO arms: the base, for shapes) */
-    train_chunks chunks; /* the arm's forward, loss and gradient on chunks of zoqo.chunk */
+    train_chunks chunks; /* the arm's forward, loss and gradient on chunks of train.chunk */
     rl_lora adapters;
     void *trainable; /* int8 codes (zoqo) or floats */
     size_t n_trainable;
@@ -160,7 +154,7 @@ static int prepare(rl_run *run, zoqo *z) {
     z->lora = strcmp(rl_cfg_str(cfg, "zoqo.target"), "lora") == 0;
     z->lora_rank = (int)rl_cfg_int(cfg, "zoqo.lora_rank");
     z->batch = (int)rl_cfg_int(cfg, "zoqo.batch");
-    z->chunk = (int)rl_cfg_int(cfg, "zoqo.chunk");
+    z->chunk = (int)rl_cfg_int(cfg, "train.chunk");
     z->eval_every = (int)rl_cfg_int(cfg, "zoqo.eval_every");
     z->steps = rl_cfg_int(cfg, "zoqo.steps");
     if (parse_arms(z, cfg) < 0 ||
@@ -169,16 +163,13 @@ static int prepare(rl_run *run, zoqo *z) {
     if (z->train.classes == 0)
         return rl_fail("zoqo-train needs a classification dataset, not %s",
                        "use data.name=fashion-mnist or blobs", z->train.name);
-    if (!strcmp(rl_cfg_str(cfg, "zoqo.task"), "mirror") &&
-        (rl_data_mirror(&z->train, 28) < 0 || rl_data_mirror(&z->test, 28) < 0))
-        return rl_fail_hint("zoqo.task=mirror needs 28-pixel rows; use zoqo.task=none");
     if (z->batch > z->train.n)
         return rl_fail("zoqo.batch=%d is larger than the training set (%lld)",
                        "lower zoqo.batch or raise data.train_limit", z->batch,
                        (long long)z->train.n);
     /* The base model: a finished train run, or one pretrained now. */
-    int rc = base_model_get(cfg, rl_cfg_str(cfg, "zoqo.base"),
-                            rl_cfg_int(cfg, "zoqo.pretrain_epochs"), &z->train, &z->base);
+    int rc = base_model_get(cfg, rl_cfg_str(cfg, "init.from"),
+                            rl_cfg_int(cfg, "init.pretrain_epochs"), &z->train, &z->base);
     if (rc != 0)
         return rc;
     base_model_record_inputs(run, &z->train, &z->test, "base model", &z->base);
@@ -188,7 +179,7 @@ static int prepare(rl_run *run, zoqo *z) {
     if (rl_mem_check(bytes, "zoqo-train's order and a copy of model %s", z->base.spec) < 0)
         return rl_fail_hint("use a smaller base model or data.train_limit");
     if (train_chunks_check(&z->base, &z->train, z->chunk) < 0)
-        return rl_fail_hint("lower zoqo.chunk");
+        return rl_fail_hint("lower train.chunk");
     train_batches_init(&z->batches, z->train.n, z->batch, z->seed);
     return 0;
 }
@@ -447,7 +438,7 @@ static int write_final(rl_run *run, zoqo *z) {
     int rc = 0;
     char name[64];
     rl_log_info("\nzoqo-train: %s task, target %s, %lld steps per arm, K = %lld\n"
-                "%-8s %6s %10s %10s %10s %12s %10s", rl_cfg_str(z->cfg, "zoqo.task"),
+                "%-8s %6s %10s %10s %10s %12s %10s", rl_cfg_str(z->cfg, "data.transform"),
                 rl_cfg_str(z->cfg, "zoqo.target"), (long long)z->steps,
                 (long long)rl_cfg_int(z->cfg, "zo.perturbations"), "arm", "bits", "start acc",
                 "final acc", "queries", "bytes/step", "peak MB");
@@ -537,8 +528,8 @@ static int zoqo_run(rl_run *run) {
 static const rl_experiment rl_experiment_zoqo_train = {
     .name = "zoqo-train",
     .summary = "zero-order quantized fine-tuning (ZOQO) vs ZO-SignSGD, MeZO and SGD",
-    .doc = "Fine-tunes a pretrained MLP (zoqo.base, or pretrained now) on a shifted\n"
-           "Fashion-MNIST task (zoqo.task=mirror: images mirrored left-right) with each arm of\n"
+    .doc = "Fine-tunes a pretrained MLP (init.from, or pretrained now) on a shifted\n"
+           "Fashion-MNIST task (data.transform=mirror: images mirrored left-right) with each arm of\n"
            "zoqo.arms in turn, from the same start: ZOQO at B bits (integer codes, integer\n"
            "forward), fp32 ZO-SignSGD, MeZO and first-order SGD, training the last layer or\n"
            "LoRA adapters (zoqo.target). Ranks split the K perturbations of a step (or each\n"

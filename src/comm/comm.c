@@ -82,6 +82,13 @@ void comm_block_range(int64_t n, int p, int r, int64_t *lo, int64_t *hi) {
     *hi = *lo + base + (r < extra ? 1 : 0);
 }
 
+void comm_chunk_range(int64_t n, int chunk, int64_t *lo, int64_t *hi) {
+    int64_t c_lo, c_hi;
+    comm_block_range((n + chunk - 1) / chunk, world_size, world_rank, &c_lo, &c_hi);
+    *lo = c_lo * chunk < n ? c_lo * chunk : n;
+    *hi = c_hi * chunk < n ? c_hi * chunk : n;
+}
+
 int comm_block_owner(int64_t n, int p, int64_t i) {
     int64_t base = n / p, extra = n % p;
     int64_t big = extra * (base + 1); /* items held by the first `extra` ranks */

@@ -35,9 +35,17 @@ _Noreturn void comm_fatal(const char *fmt, ...) __attribute__((format(printf, 1,
 /* Print the stored error (with hint) and abort the job: for errors some ranks cannot see. */
 _Noreturn void comm_fatal_stored_error(void);
 
+/* Rows per chunk of the passes that split a data set over ranks without a gradient
+ * (evaluation, loss passes, features, selection): fixed, so what a chunk computes and in which
+ * order the chunks are summed do not depend on the rank count. */
+#define RL_ROW_CHUNK 250
+
 /* Block ownership: items [lo, hi) of n for rank r of p; the first n % p ranks get one more. */
 void comm_block_range(int64_t n, int p, int r, int64_t *lo, int64_t *hi);
 int comm_block_owner(int64_t n, int p, int64_t i);
+/* This rank's items [lo, hi) of n cut into chunks of `chunk` items, the chunks split over the
+ * ranks by blocks; the chunk boundaries do not depend on the rank count. */
+void comm_chunk_range(int64_t n, int chunk, int64_t *lo, int64_t *hi);
 /* Cyclic ownership: item i belongs to rank i % p; the number of items rank r holds. */
 int comm_cyclic_owner(int64_t i, int p);
 int64_t comm_cyclic_count(int64_t n, int p, int r);

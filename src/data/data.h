@@ -9,8 +9,8 @@
  *     rl_data_gather(&train, perm + b * B, B, xb, yb);
  *
  * Config keys (declared by rl_data_declare_config): data.name, data.dir, data.train_limit,
- * data.test_limit, data.noise, data.noise_rate, data.dim, data.classes, data.train_size,
- * data.test_size, data.spread, data.target_noise.
+ * data.test_limit, data.transform, data.noise, data.noise_rate, data.dim, data.classes,
+ * data.train_size, data.test_size, data.spread, data.target_noise.
  */
 #ifndef RANKLAB_DATA_H
 #define RANKLAB_DATA_H
@@ -61,8 +61,9 @@ int rl_data_make_linreg(int64_t n, int dim, float target_noise, uint64_t seed, u
 int rl_data_add_label_noise(rl_dataset *d, rl_noise_kind kind, double rate, uint64_t seed);
 int64_t rl_data_count_noisy(const rl_dataset *d);
 
-/* Mirror every example left-right, seen as rows of `width` features (Fashion-MNIST: 28). */
-int rl_data_mirror(rl_dataset *d, int width);
+/* Mirror every image left-right (each row of d->width pixels, in every channel); an error for
+ * data that is not images. data.transform=mirror does it to both splits. */
+int rl_data_mirror(rl_dataset *d);
 
 void rl_data_free(rl_dataset *d); /* NULL-safe, leaves d zeroed */
 

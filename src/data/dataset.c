@@ -9,6 +9,9 @@
 #include <string.h>
 
 static const rl_cfg_spec data_keys[] = {
+    {"data.transform", RL_CFG_CHOICE, "none", 0, 0, "none|mirror", 0,
+     "applied to both splits after loading: mirror: images mirrored left-right (a shifted task, "
+     "e.g. for adapting a model pretrained on the originals)"},
     {"data.name", RL_CFG_CHOICE, "fashion-mnist", 0, 0, "fashion-mnist|blobs|linreg", 0,
      "dataset: Fashion-MNIST IDX files, Gaussian blobs or linear regression"},
     {"data.dir", RL_CFG_STRING, "/usr/share/datasets/fashion-mnist", 0, 0, NULL, RL_CFG_RUNTIME,
@@ -107,6 +110,9 @@ int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_data
         if (rc == RL_OK)
             rc = rl_data_make_linreg(test_n, dim, target_noise, seed, 1, test);
     }
+    if (rc == RL_OK && !strcmp(rl_cfg_str(cfg, "data.transform"), "mirror") &&
+        (rl_data_mirror(train) < 0 || rl_data_mirror(test) < 0))
+        rc = RL_ERR;
     if (rc == RL_OK && kind != RL_NOISE_NONE)
         rc = rl_data_add_label_noise(train, kind, rate, seed);
     if (rc < 0) {
@@ -174,18 +180,20 @@ void rl_data_gather(const rl_dataset *d, const int64_t *idx, int count, float *x
     }
 }
 
-int rl_data_mirror(rl_dataset *d, int width) {
-    if (width < 1 || d->dim % width != 0)
-        return rl_fail("cannot mirror %s: %d features are not rows of %d", "mirror images only",
-                       d->name, d->dim, width);
+int rl_data_mirror(rl_dataset *d) {
+    int width = d->width;
+    if (width < 1)
+        return rl_fail("cannot mirror %s: its %d features are not images",
+                       "data.transform=mirror is for image data (data.name=fashion-mnist)",
+                       d->name, d->dim);
     for (int64_t i = 0; i < d->n; i++) {
         float *x = d->x + i * d->dim;
         for (int row = 0; row < d->dim; row += width)
-            for (int a = row, b = row + width - 1; a < b; a++, b--) {
-                float t = x[a];
-                x[a] = x[b];
-                x[b] = t;
+            for (int a = 0, b = width - 1; a < b; a++, b--) {
+                float t = x[row + a];
+                x[row + a] = x[row + b];
+                x[row + b] = t;
             }
     }
-    return 0;
+    return RL_OK;
 }

@@ -48,19 +48,19 @@ int subset_kind_nested(subset_kind kind) {
 
 int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_t n_total, int k,
                float *mean, float *basis, double *eig) {
-    int bad = first_id % SUBSET_CHUNK != 0 ||
-              (n_mine % SUBSET_CHUNK != 0 && first_id + n_mine != n_total) || k < 1 || k > dim;
+    int bad = first_id % RL_ROW_CHUNK != 0 ||
+              (n_mine % RL_ROW_CHUNK != 0 && first_id + n_mine != n_total) || k < 1 || k > dim;
     if (comm_any_failed(bad))
         return rl_fail("subset_pca: shard [%lld, +%lld) is not whole chunks of %d rows, or k = "
                        "%d is not in [1, %d]",
                        "give each rank whole chunks (and k <= the feature dimension)",
-                       (long long)first_id, (long long)n_mine, SUBSET_CHUNK, k, dim);
+                       (long long)first_id, (long long)n_mine, RL_ROW_CHUNK, k, dim);
     size_t dd = (size_t)dim * (size_t)dim;
     comm_exact acc; /* Σ x xᵀ (dim, dim), then Σ x (dim) */
     comm_exact_init(&acc, dd + (size_t)dim);
     float *c = rl_xmalloc(sizeof(float) * (dd + (size_t)dim));    // chunk X^T X, column sums
-    for (int64_t lo = 0; lo < n_mine; lo += SUBSET_CHUNK) {
-        int rows = (int)(n_mine - lo < SUBSET_CHUNK ? n_mine - lo : SUBSET_CHUNK);
+    for (int64_t lo = 0; lo < n_mine; lo += RL_ROW_CHUNK) {
+        int rows = (int)(n_mine - lo < RL_ROW_CHUNK ? n_mine - lo : RL_ROW_CHUNK);
         const float *xc = x + (size_t)lo * (size_t)dim; // (rows, dim)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, dim, rows, 1.0f, xc, dim, xc, dim,
                     0.0f, c, dim);

@@ -17,7 +17,6 @@
 #include <stdint.h>
 
 /* Rows per covariance chunk: each rank's shard must be whole chunks (except the pool's last). */
-#define SUBSET_CHUNK 250
 
 typedef enum {
     SUBSET_RANDOM,  /* uniform without replacement */
@@ -43,7 +42,7 @@ int subset_kind_parse(const char *name);
 /* Collective: mean (dim), the top k eigenvectors of the pool covariance as basis (dim, k),
  * column j the j-th largest, sign fixed so its largest-|·| entry (first on ties) is positive,
  * and their eigenvalues eig (k). The covariance is summed in fixed point over chunks of
- * SUBSET_CHUNK rows (rank-independent); every rank then solves the same eigenproblem. */
+ * RL_ROW_CHUNK rows (rank-independent); every rank then solves the same eigenproblem. */
 int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_t n_total, int k,
                float *mean, float *basis, double *eig);
 

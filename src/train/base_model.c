@@ -10,6 +10,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const rl_cfg_spec init_keys[] = {
+    {"init.from", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "start from the model saved by a finished run (its run directory, /arrays/params); empty: "
+     "a random initialization, or for the zero-order experiments a train run pretrained now"},
+};
+
+static const rl_cfg_spec pretrain_keys[] = {
+    {"init.pretrain_epochs", RL_CFG_INT, "10", 1, 1000, NULL, 0,
+     "epochs of the train run pretrained here when init.from is empty"},
+};
+
+void base_model_declare_config(rl_config *cfg, int pretrain) {
+    rl_cfg_declare(cfg, init_keys, sizeof init_keys / sizeof init_keys[0]);
+    if (pretrain)
+        rl_cfg_declare(cfg, pretrain_keys, sizeof pretrain_keys / sizeof pretrain_keys[0]);
+}
+
 int base_model_pretrain(const rl_config *cfg, int64_t epochs, char *base_dir, size_t size) {
     const rl_experiment *train = rl_experiment_find("train");
     rl_config *tc = train ? rl_experiment_new_config(train) : NULL;

@@ -5,7 +5,7 @@
  * And the check every experiment makes that a model (from a spec or a run) fits its data.
  *
  *     rl_model base;
- *     if (base_model_get(cfg, rl_cfg_str(cfg, "zoqo.base"), 10, &train, &base) < 0) ...
+ *     if (base_model_get(cfg, rl_cfg_str(cfg, "init.from"), 10, &train, &base) < 0) ...
  *     if (base_model_check_fit(&m, "model.spec", &train, train.classes) < 0) ...
  */
 #ifndef RANKLAB_TRAIN_BASE_MODEL_H
@@ -19,6 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* init.from (every experiment that starts from a finished run) and, with `pretrain`,
+ * init.pretrain_epochs (the experiments that pretrain one when init.from is empty). */
+void base_model_declare_config(rl_config *cfg, int pretrain);
 /* Collective. Run (or find complete, or wait for a run computing it) the `train` run of `epochs`
  * epochs with cfg's run.seed, data.dir, data.train_limit, data.test_limit, ckpt.every and
  * log.progress_seconds; its directory goes to base_dir. RL_STOPPED if a signal stopped it

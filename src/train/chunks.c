@@ -8,6 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const rl_cfg_spec chunk_keys[] = {
+    {"train.chunk", RL_CFG_INT, "32", 1, 1000000, NULL, 0,
+     "examples per chunk of a gradient or loss, the unit of work split over ranks (results "
+     "depend on it, not on the rank count)"},
+};
+
+void train_chunks_declare_config(rl_config *cfg) {
+    rl_cfg_declare(cfg, chunk_keys, sizeof chunk_keys / sizeof chunk_keys[0]);
+}
+
 void train_batches_init(train_batches *b, int64_t n, int batch, uint64_t seed) {
     b->n = n;
     b->batch = batch;
@@ -35,7 +45,7 @@ int train_batches_at(train_batches *b, int64_t step, const int64_t **idx) {
 }
 
 static int rows_of(int chunk) {
-    return chunk > TRAIN_EVAL_CHUNK ? chunk : TRAIN_EVAL_CHUNK;
+    return chunk > RL_ROW_CHUNK ? chunk : RL_ROW_CHUNK;
 }
 
 int train_chunks_check(const rl_model *model, const rl_dataset *d, int chunk) {
@@ -84,13 +94,6 @@ void train_chunks_free(train_chunks *c) {
     free(c->yb);
     rl_attack_scratch_free(&c->attack);
     memset(c, 0, sizeof *c);
-}
-
-void train_chunk_range(int64_t n, int chunk, int64_t *lo, int64_t *hi) {
-    int64_t c_lo, c_hi;
-    comm_block_range((n + chunk - 1) / chunk, comm_size(), comm_rank(), &c_lo, &c_hi);
-    *lo = c_lo * chunk < n ? c_lo * chunk : n;
-    *hi = c_hi * chunk < n ? c_hi * chunk : n;
 }
 
 static const float *forward_inputs(train_chunks *c, const float *x, int n) {
@@ -174,12 +177,12 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
 
 int train_evaluate(train_chunks *c, const rl_dataset *d, int64_t limit, double *loss,
                    double *acc) {
-    int64_t total = limit > 0 && limit < d->n ? limit : d->n, lo, hi, idx[TRAIN_EVAL_CHUNK];
-    train_chunk_range(total, TRAIN_EVAL_CHUNK, &lo, &hi);
+    int64_t total = limit > 0 && limit < d->n ? limit : d->n, lo, hi, idx[RL_ROW_CHUNK];
+    comm_chunk_range(total, RL_ROW_CHUNK, &lo, &hi);
     comm_exact e; /* the loss sum, the number correct */
     comm_exact_init(&e, 2);
-    for (int64_t start = lo; start < hi; start += TRAIN_EVAL_CHUNK) {
-        int n = (int)(start + TRAIN_EVAL_CHUNK <= hi ? TRAIN_EVAL_CHUNK : hi - start);
+    for (int64_t start = lo; start < hi; start += RL_ROW_CHUNK) {
+        int n = (int)(start + RL_ROW_CHUNK <= hi ? RL_ROW_CHUNK : hi - start);
         for (int i = 0; i < n; i++)
             idx[i] = start + i;
         const float *out = train_chunks_forward(c, d, idx, n);
@@ -203,13 +206,13 @@ int train_evaluate(train_chunks *c, const rl_dataset *d, int64_t limit, double *
 
 int train_robust_accuracy(train_chunks *c, const rl_dataset *d, const rl_attack *a,
                           int64_t limit, uint32_t round, double *clean_acc, double *robust_acc) {
-    int64_t total = limit > 0 && limit < d->n ? limit : d->n, lo, hi, idx[TRAIN_EVAL_CHUNK];
+    int64_t total = limit > 0 && limit < d->n ? limit : d->n, lo, hi, idx[RL_ROW_CHUNK];
     int classes = c->outputs;
-    train_chunk_range(total, TRAIN_EVAL_CHUNK, &lo, &hi);
+    comm_chunk_range(total, RL_ROW_CHUNK, &lo, &hi);
     comm_exact e; /* correct: clean, attacked */
     comm_exact_init(&e, 2);
-    for (int64_t start = lo; start < hi; start += TRAIN_EVAL_CHUNK) {
-        int n = (int)(start + TRAIN_EVAL_CHUNK <= hi ? TRAIN_EVAL_CHUNK : hi - start);
+    for (int64_t start = lo; start < hi; start += RL_ROW_CHUNK) {
+        int n = (int)(start + RL_ROW_CHUNK <= hi ? RL_ROW_CHUNK : hi - start);
         for (int i = 0; i < n; i++)
             idx[i] = start + i;
         comm_exact_count(&e, 0, rl_count_correct(train_chunks_forward(c, d, idx, n), c->yb, n,

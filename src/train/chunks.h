@@ -19,14 +19,13 @@
 #define RANKLAB_TRAIN_CHUNKS_H
 
 #include "src/comm/comm.h"
+#include "src/core/config.h"
 #include "src/data/data.h"
 #include "src/nn/attack.h"
 #include "src/nn/lora.h"
 #include "src/nn/nn.h"
 
 #include <stdint.h>
-
-#define TRAIN_EVAL_CHUNK 250 /* examples per evaluation chunk (fixed: independent of P) */
 
 /* The loss a model is trained with (a small object). Labelled data: cross-entropy, or the
  * noise-robust GCE or ELR; regression targets: MSE; an autoencoder: MSE to its own input. */
@@ -54,7 +53,7 @@ typedef struct {
     rl_model *model;          /* not owned */
     rl_workspace ws;
     int chunk;                /* examples per chunk of a gradient */
-    int rows;                 /* rows of the buffers: max(chunk, TRAIN_EVAL_CHUNK) */
+    int rows;                 /* rows of the buffers: max(chunk, RL_ROW_CHUNK) */
     int dim, outputs, targets;
     rl_rng attack_rng;        /* random starts of attacks */
     rl_lora *lora;            /* gradients wanted for these adapters (NULL: the model's own) */
@@ -66,6 +65,9 @@ typedef struct {
     int32_t *yb;                              /* (rows) */
     rl_attack_scratch attack;
 } train_chunks;
+
+/* train.chunk, the one key of the chunk size (every experiment that cuts examples into chunks). */
+void train_chunks_declare_config(rl_config *cfg);
 
 /* The batches of training: an epoch is a permutation of the n examples (regenerated from the
  * counter RNG for each epoch, the same on every rank) cut into ⌈n/B⌉ batches of B, the last
@@ -90,10 +92,6 @@ int train_chunks_init(train_chunks *c, rl_model *model, const rl_dataset *d, int
 /* The memory check of train_chunks_init alone, for a run that makes its chunks later. */
 int train_chunks_check(const rl_model *model, const rl_dataset *d, int chunk);
 void train_chunks_free(train_chunks *c); /* NULL-safe */
-
-/* This rank's examples [lo, hi) of n cut into chunks of `chunk`, the chunks split over ranks
- * by blocks; the chunk boundaries do not depend on the rank count. */
-void train_chunk_range(int64_t n, int chunk, int64_t *lo, int64_t *hi);
 
 /* Gather examples idx[0..n) of d into the buffers (n <= rows) and run the forward: the output
  * (n, outputs), owned by the workspace (or the forward function's). */
@@ -127,7 +125,7 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
                           comm_exact *e);
 
 /* Collective: mean loss (cross-entropy, or MSE for regression) and accuracy (NAN for
- * regression) on the first `limit` examples of d (0: all), in TRAIN_EVAL_CHUNK chunks. */
+ * regression) on the first `limit` examples of d (0: all), in RL_ROW_CHUNK chunks. */
 int train_evaluate(train_chunks *c, const rl_dataset *d, int64_t limit, double *loss,
                    double *acc);
 /* Collective: accuracy on the first `limit` examples of d (0: all) before and after attack a

@@ -26,11 +26,6 @@ static const rl_cfg_spec dp_keys[] = {
     {"train.momentum", RL_CFG_FLOAT, "0.9", 0, 1, NULL, 0, "SGD momentum"},
     {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
      "L2 weight decay added to the gradient"},
-    {"train.chunk", RL_CFG_INT, "32", 1, 1000000, NULL, 0,
-     "examples per gradient chunk, the unit of work split over ranks (results depend on it, "
-     "not on the rank count)"},
-    {"init.from", RL_CFG_STRING, "", 0, -1, NULL, 0,
-     "start from the model saved by a finished train run (its run directory); empty: random"},
     {"adv.eps", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
      "ℓ∞ radius of the FGSM and PGD evaluation after training, pixels in [0, 1] (0: off; "
      "Fashion-MNIST only)"},
@@ -51,6 +46,8 @@ static const rl_cfg_spec dp_keys[] = {
 void dp_declare_config(rl_config *cfg) {
     rl_declare_common_config(cfg);
     rl_data_declare_config(cfg);
+    train_chunks_declare_config(cfg);
+    base_model_declare_config(cfg, 0);
     rl_cfg_declare(cfg, dp_keys, sizeof dp_keys / sizeof dp_keys[0]);
 }
 

@@ -74,17 +74,17 @@ expect_refusal "IDX claiming 60000 images of 4096x4096" \
     data.train_limit=0
 
 # The other experiments.
-REFUSAL_BASE=(run zoqo-train zoqo.base="$SCRATCH/base" data.train_limit=3000 data.test_limit=1000
+REFUSAL_BASE=(run zoqo-train init.from="$SCRATCH/base" data.train_limit=3000 data.test_limit=1000
               zoqo.steps=10 zoqo.batch=128 zoqo.arms=zoqo8,sgd)
-expect_refusal "zoqo-train: zoqo.chunk=1000000" \
-    "model mlp:784-64-10 on chunks of 1000000 examples $SIZE" zoqo.chunk=1000000
+expect_refusal "zoqo-train: train.chunk=1000000" \
+    "model mlp:784-64-10 on chunks of 1000000 examples $SIZE" train.chunk=1000000
 expect_refusal "zoqo-train: a base model of other data" \
     "blobs-base, mlp:20-16-4 takes 20 inputs and gives 4 outputs; the data fashion-mnist has 784" \
-    zoqo.base="$SCRATCH/blobs-base"
-REFUSAL_BASE=(run zoqo-attack attack.base="$SCRATCH/base" data.train_limit=3000
+    init.from="$SCRATCH/blobs-base"
+REFUSAL_BASE=(run zoqo-attack init.from="$SCRATCH/base" data.train_limit=3000
               data.test_limit=1000 attack.images=5 attack.max_queries=20)
 expect_refusal "zoqo-attack: a base model of other data" "blobs-base, mlp:20-16-4 takes 20 inputs" \
-    attack.base="$SCRATCH/blobs-base"
+    init.from="$SCRATCH/blobs-base"
 REFUSAL_BASE=(run mw-train "${SMALL_TRAIN[@]}")
 expect_refusal "mw-train: every one of 100000 epochs saved" \
     "state for 60000 examples and 100000 saved epochs $SIZE" data.train_limit=0 \

@@ -40,7 +40,7 @@ print("penalty: none %.3f, gor %.3f, so %.3f (grouped), λ=10 %.4f" %
 PY
 
 # (b) LoRA adapters of the pretrained gor-1 model on the mirrored images.
-ADAPT=(run gor-train "${SMALL_GOR[@]}" gor.adapt=true gor.task=mirror gor.lambda=0.1
+ADAPT=(run gor-train "${SMALL_GOR[@]}" gor.adapt=true data.transform=mirror gor.lambda=0.1
        init.from="$SCRATCH/gor-1")
 for p in 1 2 4; do
     ranks $p "${ADAPT[@]}" --out "$SCRATCH/adapt-$p" >"$SCRATCH/adapt-$p.log" 2>&1

@@ -38,7 +38,7 @@ check "and ends as an undisturbed run" \
 # Two zoqo-attack runs pretraining the same base model (3 s), the second started while the first
 # holds the pretraining's lock.
 cd "$SCRATCH"
-ATTACK=(run zoqo-attack data.train_limit=10000 data.test_limit=1000 attack.pretrain_epochs=10
+ATTACK=(run zoqo-attack data.train_limit=10000 data.test_limit=1000 init.pretrain_epochs=10
         attack.images=4 attack.max_queries=50 attack.eps=0.1)
 ranks 2 "${ATTACK[@]}" attack.methods=zoqo --out "$SCRATCH/a1" >"$SCRATCH/a1.log" 2>&1 &
 one=$!

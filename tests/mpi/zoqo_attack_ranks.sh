@@ -5,7 +5,7 @@
 # attack.* settings are refused before anything is written.
 source "$(dirname "$0")/lib.bash"
 ranks 2 run train "${SMALL_TRAIN[@]}" --out "$SCRATCH/base" >"$SCRATCH/base.log" 2>&1
-SMALL_ATTACK=(data.train_limit=3000 data.test_limit=1000 attack.base="$SCRATCH/base"
+SMALL_ATTACK=(data.train_limit=3000 data.test_limit=1000 init.from="$SCRATCH/base"
               attack.images=20 attack.max_queries=300 attack.eps=0.05,0.2 attack.save_images=6)
 
 for p in 1 2 4; do

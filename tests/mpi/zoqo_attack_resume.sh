@@ -4,7 +4,7 @@
 # only the others.
 source "$(dirname "$0")/lib.bash"
 ranks 2 run train "${SMALL_TRAIN[@]}" --out "$SCRATCH/base" >"$SCRATCH/base.log" 2>&1
-ATTACK=(run zoqo-attack data.train_limit=3000 data.test_limit=1000 attack.base="$SCRATCH/base"
+ATTACK=(run zoqo-attack data.train_limit=3000 data.test_limit=1000 init.from="$SCRATCH/base"
         attack.images=20 attack.max_queries=300 attack.eps=0.05,0.2 attack.save_images=6
         ckpt.every=7)
 ranks 2 "${ATTACK[@]}" --out "$SCRATCH/ref" >/dev/null 2>&1

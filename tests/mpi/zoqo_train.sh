@@ -4,7 +4,7 @@ source "$(dirname "$0")/lib.bash"
 
 ranks 2 run train data.train_limit=3000 data.test_limit=1000 model.spec=mlp:784-64-10 \
     train.epochs=3 --out "$SCRATCH/base" >/dev/null 2>&1
-ZOQO=(run zoqo-train zoqo.base="$SCRATCH/base" data.train_limit=3000 data.test_limit=1000
+ZOQO=(run zoqo-train init.from="$SCRATCH/base" data.train_limit=3000 data.test_limit=1000
       zoqo.steps=40 zoqo.eval_every=20 zoqo.batch=128 zo.perturbations=4 zoqo.arms=zoqo8,zoqo4,sign,mezo,sgd)
 
 for p in 1 2 4; do

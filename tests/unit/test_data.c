@@ -346,6 +346,43 @@ static void test_load_noise_errors(void) {
     }
 }
 
+/* data.transform=mirror reverses every pixel row of both splits, and only of image data. */
+static void test_transform_mirror(void) {
+    const char *const plain[] = {"data.train_limit=20", "data.test_limit=10", NULL};
+    const char *const mirrored[] = {"data.train_limit=20", "data.test_limit=10",
+                                    "data.transform=mirror", NULL};
+    rl_config *cfg_plain = data_config(plain), *cfg_mirror = data_config(mirrored);
+    rl_dataset train, test, mtrain, mtest;
+    CU_ASSERT_FATAL(rl_data_load(cfg_plain, 1, &train, &test) == RL_OK);
+    CU_ASSERT_FATAL(rl_data_load(cfg_mirror, 1, &mtrain, &mtest) == RL_OK);
+    CU_ASSERT_FATAL(train.width == 28 && train.height == 28);
+    int mismatches = 0, moved = 0;
+    for (int64_t i = 0; i < train.n; i++)
+        for (int r = 0; r < 28; r++)
+            for (int c = 0; c < 28; c++) {
+                float a = train.x[i * 784 + r * 28 + c], b = mtrain.x[i * 784 + r * 28 + 27 - c];
+                mismatches += a != b;
+                moved += a != mtrain.x[i * 784 + r * 28 + c];
+            }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    CU_ASSERT(moved > 1000); /* garments are not symmetric */
+    CU_ASSERT(test.x[5] == mtest.x[22] && memcmp(train.y, mtrain.y, 20 * sizeof *train.y) == 0);
+    rl_data_free(&train);
+    rl_data_free(&test);
+    rl_data_free(&mtrain);
+    rl_data_free(&mtest);
+    rl_cfg_free(cfg_plain);
+    rl_cfg_free(cfg_mirror);
+
+    const char *const blobs[] = {"data.name=blobs", "data.transform=mirror", NULL};
+    rl_config *cfg = data_config(blobs);
+    CU_ASSERT(rl_data_load(cfg, 1, &train, &test) == RL_ERR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), "not images"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_hint(), "data.transform=mirror"));
+    CU_ASSERT(is_zeroed(&train) && is_zeroed(&test));
+    rl_cfg_free(cfg);
+}
+
 /* ---- synthetic ---- */
 
 static void test_blobs(void) {
@@ -618,6 +655,7 @@ static const rl_test tests[] = {
     {"config defaults and ranges", test_config_defaults_and_ranges},
     {"load synthetic with limits and noise", test_load_synthetic},
     {"load rejects meaningless noise", test_load_noise_errors},
+    {"data.transform=mirror", test_transform_mirror},
     {"blobs", test_blobs},
     {"linreg", test_linreg},
     {"noise symmetric", test_noise_symmetric},
