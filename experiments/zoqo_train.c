@@ -17,10 +17,6 @@
  * Metrics rows (one per evaluation): arm index, step within the arm, test accuracy and loss,
  * queries so far, bytes exchanged per step, ties so far. Finals per arm: start and end
  * accuracy, queries, peak resident memory while stepping (VmHWM). */
-#include "src/train/base_model.h"
-#include "src/train/chunks.h"
-#include "src/run/run.h"
-#include "src/train/zo.h"
 #include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -30,6 +26,10 @@
 #include "src/nn/lora.h"
 #include "src/nn/nn.h"
 #include "src/nn/qmodel.h"
+#include "src/run/run.h"
+#include "src/train/base_model.h"
+#include "src/train/chunks.h"
+#include "src/train/zo.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -52,20 +52,6 @@ static const rl_cfg_spec zoqo_keys[] = {
     {"zoqo.steps", RL_CFG_INT, "1000", 1, 1e9, NULL, 0, "steps per arm"},
     {"zoqo.batch", RL_CFG_INT, "256", 1, 1e6, NULL, 0, "examples per step"},
     {"zoqo.eval_every", RL_CFG_INT, "100", 1, 1e9, NULL, 0, "steps between test evaluations"},
-    {"zo.perturbations", RL_CFG_INT, "8", 1, 1e6, NULL, 0, "perturbations K per step"},
-    {"zo.aggregate", RL_CFG_CHOICE, "vote", 0, -1, "vote|mean", 0,
-     "combine the K estimates by majority vote of signs or by the mean of loss differences"},
-    {"zo.split", RL_CFG_CHOICE, "perturbations", 0, -1, "perturbations|data", 0,
-     "ranks split the perturbations, or each perturbation's batch (same results either way)"},
-    {"zo.dist", RL_CFG_CHOICE, "rademacher", 0, -1, "rademacher|uniform", 0,
-     "ZOQO perturbation per code: ±m, or uniform in {-m..m} (zeros possible)"},
-    {"zo.m", RL_CFG_INT, "1", 1, 127, NULL, 0, "ZOQO perturbation magnitude, in codes"},
-    {"zo.c", RL_CFG_INT, "1", 1, 127, NULL, 0, "ZOQO step, in codes"},
-    {"zo.mu", RL_CFG_FLOAT, "0.001", 1e-9, 10, NULL, 0, "fp32 smoothing radius (sign, mezo)"},
-    {"zo.lr_sign", RL_CFG_FLOAT, "0", 0, 10, NULL, 0,
-     "fp32 ZO-SignSGD step; 0: each tensor's 8-bit grid step, so it moves like zoqo8"},
-    {"zo.lr_mezo", RL_CFG_FLOAT, "0.001", 0, 10, NULL, 0, "MeZO learning rate"},
-    {"zo.lr_sgd", RL_CFG_FLOAT, "0.05", 0, 10, NULL, 0, "first-order SGD learning rate"},
 };
 
 static void zoqo_declare(rl_config *cfg) {
@@ -73,6 +59,7 @@ static void zoqo_declare(rl_config *cfg) {
     rl_data_declare_config(cfg);
     train_chunks_declare_config(cfg);
     base_model_declare_config(cfg, 1);
+    zo_declare_config(cfg);
     rl_cfg_declare(cfg, zoqo_keys, sizeof zoqo_keys / sizeof zoqo_keys[0]);
 }
 
@@ -106,16 +93,15 @@ typedef struct {
     rl_lora adapters;
     void *trainable; /* int8 codes (zoqo) or floats */
     size_t n_trainable;
-    zo_state zo;
+    zo_state zo; /* zo arms; its queries count the sgd arm's forward passes too */
     rl_optimizer sgd;
-    float *sign_steps; /* sign arm: each trainable number's 8-bit grid step */
-    int64_t queries; /* sgd: forward passes; zo arms: zo.queries */
+    float *sign_steps;        /* sign arm: each trainable number's 8-bit grid step */
     double peak_mb[MAX_ARMS]; /* VmHWM while each finished arm stepped (a measurement) */
-    train_batches batches; /* zoqo.batch examples per step */
+    train_batches batches;    /* zoqo.batch examples per step */
     const int64_t *batch_idx;
-    int bsz;           /* the step's batch and its size */
-    comm_exact sum;    /* sgd: the gradient and the loss; zo arms: my part of a batch's loss */
-    float *grad;       /* sgd: (n_trainable) */
+    int bsz;        /* the step's batch and its size */
+    comm_exact sum; /* sgd: the gradient and the loss; zo arms: my part of a batch's loss */
+    float *grad;    /* sgd: (n_trainable) */
 } zoqo;
 
 static int parse_arms(zoqo *z, const rl_config *cfg) {
@@ -157,8 +143,7 @@ static int prepare(rl_run *run, zoqo *z) {
     z->chunk = (int)rl_cfg_int(cfg, "train.chunk");
     z->eval_every = (int)rl_cfg_int(cfg, "zoqo.eval_every");
     z->steps = rl_cfg_int(cfg, "zoqo.steps");
-    if (parse_arms(z, cfg) < 0 ||
-        rl_data_load(cfg, z->seed, &z->train, &z->test) < 0)
+    if (parse_arms(z, cfg) < 0 || rl_data_load(cfg, z->seed, &z->train, &z->test) < 0)
         return RL_ERR;
     if (z->train.classes == 0)
         return rl_fail("zoqo-train needs a classification dataset, not %s",
@@ -253,8 +238,8 @@ static int evaluate(zoqo *z, double *loss, double *acc) {
 /* First-order step on the trainable parameters: the exact gradient of the batch's chunks. */
 static int sgd_step(zoqo *z) {
     sync_fp32(z);
-    const float *grads = z->lora ? z->adapters.grads
-                                 : z->work.grads + ((float *)z->trainable - z->work.params);
+    const float *grads =
+        z->lora ? z->adapters.grads : z->work.grads + ((float *)z->trainable - z->work.params);
     train_loss ce = train_loss_for(&z->train);
     train_objective o = {.loss = &ce, .scale = 1.0f / (float)z->bsz};
     comm_exact_zero(&z->sum);
@@ -264,54 +249,31 @@ static int sgd_step(zoqo *z) {
         return RL_ERR;
     comm_exact_read(&z->sum, 0, z->grad, z->n_trainable, RL_FIXED_FRAC_BITS);
     rl_opt_step(&z->sgd, z->trainable, z->grad);
-    z->queries += 1;
+    z->zo.queries += 1;
     return 0;
 }
 
-/* The grid step of each trainable number at `bits` bits: the quantized model's scales. */
-static float *grid_steps(const zoqo *z, int bits) {
-    const rl_layer *last = &z->base.layers[z->base.n_layers - 1];
-    float *steps = rl_xmalloc(sizeof(float) * z->n_trainable);
-    float qmax = (float)((1 << (bits - 1)) - 1);
-    if (!z->lora) {
-        float max = 0.0f;
-        const float *w = z->base.params + last->w_off;
-        for (size_t i = 0; i < z->n_trainable; i++)
-            max = fmaxf(max, fabsf(w[i]));
-        for (size_t i = 0; i < z->n_trainable; i++)
-            steps[i] = max / qmax;
-        return steps;
-    }
-    float b_step = (float)rl_cfg_float(z->cfg, "zoqo.lora_range") / qmax;
-    for (int i = 0; i < z->adapters.n_adapted; i++) {
-        const rl_layer *layer = &z->base.layers[z->adapters.adapters[i].layer];
-        size_t a = z->adapters.adapters[i].a_off, b = z->adapters.adapters[i].b_off;
-        size_t b_end = b + (size_t)layer->out * (size_t)z->lora_rank;
-        for (size_t j = a; j < b; j++)
-            steps[j] = rl_lora_a_bound(layer->in) / qmax;
-        for (size_t j = b; j < b_end; j++)
-            steps[j] = b_step;
-    }
-    return steps;
+/* The quantization of the base model at `bits` bits with the run's target. */
+static int quantize(const zoqo *z, int bits, rl_qmodel *q) {
+    rl_qmodel_options opt = {bits, z->lora ? RL_QTRAIN_LORA : RL_QTRAIN_LAST, z->lora_rank,
+                             (float)rl_cfg_float(z->cfg, "zoqo.lora_range"), z->seed};
+    int calib = z->train.n < CALIB_EXAMPLES ? (int)z->train.n : CALIB_EXAMPLES;
+    return rl_qmodel_quantize(q, &z->base, &opt, z->train.x, calib);
 }
 
 static int arm_init(zoqo *z, const arm_spec *arm) {
     const rl_config *cfg = z->cfg;
     z->arm = arm;
     const rl_layer *last = &z->base.layers[z->base.n_layers - 1];
-    zo_options opt = {0};
-    rl_rng perturb = rl_rng_make(z->seed, RL_RNG_PERTURB);
-    memcpy(opt.key, perturb.key, sizeof opt.key);
-    opt.perturbations = (int)rl_cfg_int(cfg, "zo.perturbations");
-    opt.vote = !strcmp(rl_cfg_str(cfg, "zo.aggregate"), "vote");
-    opt.split_data = !strcmp(rl_cfg_str(cfg, "zo.split"), "data");
-    opt.mu = (float)rl_cfg_float(cfg, "zo.mu");
+    zo_options opt; /* unused by the sgd arm */
+    zo_options_from_config(&opt, cfg,
+                           arm->kind == ARM_ZOQO   ? ZO_ZOQO
+                           : arm->kind == ARM_MEZO ? ZO_MEZO
+                                                   : ZO_SIGN,
+                           z->seed);
     if (arm->kind == ARM_ZOQO) {
-        rl_qmodel_options q = {arm->bits, z->lora ? RL_QTRAIN_LORA : RL_QTRAIN_LAST, z->lora_rank,
-                               (float)rl_cfg_float(cfg, "zoqo.lora_range"), z->seed};
-        int calib = z->train.n < CALIB_EXAMPLES ? (int)z->train.n : CALIB_EXAMPLES;
         if (train_chunks_init(&z->chunks, &z->base, &z->train, z->chunk) < 0 ||
-            rl_qmodel_quantize(&z->q, &z->base, &q, z->train.x, calib) < 0 ||
+            quantize(z, arm->bits, &z->q) < 0 ||
             rl_qworkspace_init(&z->qws, &z->q, z->chunks.rows) < 0)
             return RL_ERR;
         z->chunks.forward = int8_forward;
@@ -319,11 +281,6 @@ static int arm_init(zoqo *z, const arm_spec *arm) {
         z->trainable = z->q.trainable;
         z->n_trainable = z->q.n_trainable;
         comm_exact_init(&z->sum, 1);
-        opt.method = ZO_ZOQO;
-        opt.kind = !strcmp(rl_cfg_str(cfg, "zo.dist"), "uniform") ? KERN_PERTURB_UNIFORM
-                                                                   : KERN_PERTURB_RADEMACHER;
-        opt.m = (int)rl_cfg_int(cfg, "zo.m");
-        opt.c = (int)rl_cfg_int(cfg, "zo.c");
         opt.qmax = z->q.qmax;
         return zo_init(&z->zo, &opt, z->trainable, z->n_trainable);
     }
@@ -347,24 +304,17 @@ static int arm_init(zoqo *z, const arm_spec *arm) {
         return rl_opt_init(&z->sgd, RL_OPT_SGD, z->n_trainable,
                            (float)rl_cfg_float(cfg, "zo.lr_sgd"), 0.0f, 0.0f);
     }
-    opt.kind = KERN_PERTURB_GAUSSIAN;
-    if (arm->kind == ARM_MEZO) {
-        opt.method = ZO_MEZO;
-        opt.lr = (float)rl_cfg_float(cfg, "zo.lr_mezo");
-    } else {
-        opt.method = ZO_SIGN;
-        opt.lr = (float)rl_cfg_float(cfg, "zo.lr_sign");
-        if (opt.lr == 0.0f) { /* each tensor's 8-bit grid step, as zoqo8 would take */
-            opt.lr = 1.0f;
-            opt.lr_scale = z->sign_steps = grid_steps(z, 8);
-        }
+    if (arm->kind == ARM_SIGN && opt.lr == 0.0f) { /* one 8-bit code step, as zoqo8 moves */
+        rl_qmodel grid;
+        if (quantize(z, 8, &grid) < 0)
+            return RL_ERR;
+        z->sign_steps = rl_xmalloc(sizeof(float) * grid.n_trainable);
+        rl_qmodel_code_steps(&grid, z->sign_steps);
+        rl_qmodel_free(&grid);
+        opt.lr = 1.0f;
+        opt.lr_scale = z->sign_steps;
     }
     return zo_init(&z->zo, &opt, z->trainable, z->n_trainable);
-}
-
-
-static int64_t arm_queries(const zoqo *z) {
-    return z->arm->kind == ARM_SGD ? z->queries : z->zo.queries;
 }
 
 static int record(rl_run *run, zoqo *z, int arm_index, int64_t arm_step) {
@@ -375,7 +325,7 @@ static int record(rl_run *run, zoqo *z, int arm_index, int64_t arm_step) {
     rl_run_set(run, "arm_step", (double)arm_step);
     rl_run_set(run, "test_acc", acc);
     rl_run_set(run, "test_loss", loss);
-    rl_run_set(run, "queries", (double)arm_queries(z));
+    rl_run_set(run, "queries", (double)z->zo.queries);
     rl_run_set(run, "bytes_exchanged", (double)z->zo.bytes_exchanged);
     rl_run_set(run, "ties", (double)z->zo.ties);
     return rl_run_record(run, (int64_t)arm_index * z->steps + arm_step);
@@ -392,16 +342,17 @@ static int loop_save(rl_run *run, void *ctx, io_ckpt *c, int64_t next) {
     zoqo *z = ctx;
     int root = comm_rank() == 0;
     int64_t arm_index = next / z->steps, arm_step = next % z->steps;
-    int64_t state[5] = {arm_index, arm_step, z->arm ? arm_queries(z) : 0, z->zo.ties,
-                        z->zo.bytes_exchanged};
+    int64_t state[5] = {arm_index, arm_step, z->zo.queries, z->zo.ties, z->zo.bytes_exchanged};
     int rc = io_ckpt_write(c, "zoqo/state", IO_I64, 5, 0, root ? 5 : 0, state);
     if (z->arm) {
         int64_t n = (int64_t)z->n_trainable;
-        rc = rc ? rc : io_ckpt_write(c, "zoqo/trainable", trainable_type(z), n, 0, root ? n : 0,
-                                     z->trainable);
+        rc = rc ? rc
+                : io_ckpt_write(c, "zoqo/trainable", trainable_type(z), n, 0, root ? n : 0,
+                                z->trainable);
     }
-    rc = rc ? rc : io_ckpt_write(c, "zoqo/peak_mb", IO_F64, MAX_ARMS, 0, root ? MAX_ARMS : 0,
-                                 z->peak_mb);
+    rc =
+        rc ? rc
+           : io_ckpt_write(c, "zoqo/peak_mb", IO_F64, MAX_ARMS, 0, root ? MAX_ARMS : 0, z->peak_mb);
     return rc;
 }
 
@@ -412,8 +363,8 @@ static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
     int64_t state[5] = {0, 0, 0, 0, 0};
     int rc = io_ckpt_read(c, "zoqo/state", IO_I64, 0, 5, state);
     rc = rc ? rc : io_ckpt_read(c, "zoqo/peak_mb", IO_F64, 0, MAX_ARMS, z->peak_mb);
-    if (rc == 0 && (state[0] < 0 || state[0] >= z->n_arms || state[1] < 0 ||
-                    state[1] >= z->steps || state[0] * z->steps + state[1] != *next))
+    if (rc == 0 && (state[0] < 0 || state[0] >= z->n_arms || state[1] < 0 || state[1] >= z->steps ||
+                    state[0] * z->steps + state[1] != *next))
         rc = rl_fail("the checkpoint's arm %lld, step %lld are not this run's",
                      "delete the run directory", (long long)state[0], (long long)state[1]);
     if (rc < 0 || state[1] == 0)
@@ -421,14 +372,12 @@ static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
     rc = arm_init(z, &z->arms[state[0]]);
     if (rc == 0 && io_ckpt_size(c, "zoqo/trainable") != (int64_t)z->n_trainable)
         rc = rl_fail("the checkpoint holds another model", "delete the run directory");
-    rc = rc ? rc : io_ckpt_read(c, "zoqo/trainable", trainable_type(z), 0,
-                                (int64_t)z->n_trainable, z->trainable);
+    rc = rc ? rc
+            : io_ckpt_read(c, "zoqo/trainable", trainable_type(z), 0, (int64_t)z->n_trainable,
+                           z->trainable);
     if (rc < 0)
         return RL_ERR;
-    if (z->arm->kind == ARM_SGD)
-        z->queries = state[2];
-    else
-        z->zo.queries = state[2];
+    z->zo.queries = state[2];
     z->zo.ties = state[3];
     z->zo.bytes_exchanged = state[4];
     return 0;
@@ -438,10 +387,10 @@ static int write_final(rl_run *run, zoqo *z) {
     int rc = 0;
     char name[64];
     rl_log_info("\nzoqo-train: %s task, target %s, %lld steps per arm, K = %lld\n"
-                "%-8s %6s %10s %10s %10s %12s %10s", rl_cfg_str(z->cfg, "data.transform"),
-                rl_cfg_str(z->cfg, "zoqo.target"), (long long)z->steps,
-                (long long)rl_cfg_int(z->cfg, "zo.perturbations"), "arm", "bits", "start acc",
-                "final acc", "queries", "bytes/step", "peak MB");
+                "%-8s %6s %10s %10s %10s %12s %10s",
+                rl_cfg_str(z->cfg, "data.transform"), rl_cfg_str(z->cfg, "zoqo.target"),
+                (long long)z->steps, (long long)rl_cfg_int(z->cfg, "zo.perturbations"), "arm",
+                "bits", "start acc", "final acc", "queries", "bytes/step", "peak MB");
     for (int a = 0; a < z->n_arms && rc == 0; a++) {
         double start = NAN, end = NAN, queries = 0, bytes = 0;
         for (int64_t i = 0; i < rl_run_rows(run); i++) {
@@ -528,13 +477,14 @@ static int zoqo_run(rl_run *run) {
 static const rl_experiment rl_experiment_zoqo_train = {
     .name = "zoqo-train",
     .summary = "zero-order quantized fine-tuning (ZOQO) vs ZO-SignSGD, MeZO and SGD",
-    .doc = "Fine-tunes a pretrained MLP (init.from, or pretrained now) on a shifted\n"
-           "Fashion-MNIST task (data.transform=mirror: images mirrored left-right) with each arm of\n"
-           "zoqo.arms in turn, from the same start: ZOQO at B bits (integer codes, integer\n"
-           "forward), fp32 ZO-SignSGD, MeZO and first-order SGD, training the last layer or\n"
-           "LoRA adapters (zoqo.target). Ranks split the K perturbations of a step (or each\n"
-           "batch, zo.split=data) and exchange two numbers per perturbation. Prints a table of\n"
-           "start and final test accuracy, queries, bytes exchanged per step and peak memory.",
+    .doc =
+        "Fine-tunes a pretrained MLP (init.from, or pretrained now) on a shifted\n"
+        "Fashion-MNIST task (data.transform=mirror: images mirrored left-right) with each arm of\n"
+        "zoqo.arms in turn, from the same start: ZOQO at B bits (integer codes, integer\n"
+        "forward), fp32 ZO-SignSGD, MeZO and first-order SGD, training the last layer or\n"
+        "LoRA adapters (zoqo.target). Ranks split the K perturbations of a step (or each\n"
+        "batch, zo.split=data) and exchange two numbers per perturbation. Prints a table of\n"
+        "start and final test accuracy, queries, bytes exchanged per step and peak memory.",
     .default_ini = rl_ini_zoqo_train,
     .declare = zoqo_declare,
     .run = zoqo_run,

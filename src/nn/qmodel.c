@@ -155,6 +155,19 @@ int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options 
     return 0;
 }
 
+void rl_qmodel_code_steps(const rl_qmodel *q, float *steps) {
+    for (int l = 0; l < q->n_layers; l++) {
+        const rl_qlayer *ql = &q->layers[l];
+        size_t weights = (size_t)ql->out * (size_t)ql->in, a = (size_t)ql->rank * (size_t)ql->in;
+        for (size_t i = 0; !ql->w && i < weights; i++)
+            steps[ql->w_off + i] = ql->w_scale;
+        for (size_t i = 0; i < a; i++)
+            steps[ql->a_off + i] = ql->a_scale;
+        for (size_t i = 0; i < (size_t)ql->out * (size_t)ql->rank; i++)
+            steps[ql->b_off + i] = ql->b_scale;
+    }
+}
+
 void rl_qworkspace_free(rl_qworkspace *ws) {
     if (!ws)
         return;
@@ -188,10 +201,9 @@ int rl_qworkspace_init(rl_qworkspace *ws, const rl_qmodel *q, int max_batch) {
     }
     size_t b = (size_t)max_batch;
     /* act_a, act_b (int8); acc, acc_d (int32); ref_a, ref_b (float); h (int8), acc_h (int32) */
-    uint64_t per_example = rl_size_add(rl_size_mul(widest, 2 + 2 * sizeof(int32_t) +
-                                                               2 * sizeof(float)),
-                                       rl_size_add(rl_size_mul(rank, 1 + sizeof(int32_t)),
-                                                   sizeof(float) * (size_t)q->out_dim));
+    uint64_t per_example = rl_size_add(
+        rl_size_mul(widest, 2 + 2 * sizeof(int32_t) + 2 * sizeof(float)),
+        rl_size_add(rl_size_mul(rank, 1 + sizeof(int32_t)), sizeof(float) * (size_t)q->out_dim));
     if (rl_mem_check(rl_size_add(rl_size_mul(per_example, b), scratch),
                      "the int8 activations of a %d-layer quantized model for %d examples at a "
                      "time",
@@ -251,7 +263,8 @@ const float *rl_qmodel_forward(const rl_qmodel *q, rl_qworkspace *ws, const int8
         } else if (logits) {
             kern_dequantize_s32(ws->acc, batch, ql->out, ql->bias, ql->col_scale, logits);
         } else {
-            kern_requantize(ws->acc, batch, ql->out, ql->bias, ql->col_scale, ql->out_scale, 1, out);
+            kern_requantize(ws->acc, batch, ql->out, ql->bias, ql->col_scale, ql->out_scale, 1,
+                            out);
         }
         int8_t *t = in;
         in = out;
@@ -269,8 +282,8 @@ static float fake_quant(float v, float scale, int relu) {
     return r * scale;
 }
 
-const float *rl_qmodel_forward_reference(const rl_qmodel *q, rl_qworkspace *ws,
-                                         const int8_t *codes, const float *x, int batch) {
+const float *rl_qmodel_forward_reference(const rl_qmodel *q, rl_qworkspace *ws, const int8_t *codes,
+                                         const float *x, int batch) {
     float *in = ws->ref_a, *out = ws->ref_b;
     for (size_t i = 0; i < (size_t)batch * (size_t)q->in_dim; i++)
         in[i] = fake_quant(x[i], q->layers[0].in_scale, 0);

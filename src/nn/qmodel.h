@@ -69,6 +69,8 @@ typedef struct {
 int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options *opt,
                        const float *calib_x, int calib_n);
 void rl_qmodel_free(rl_qmodel *q);
+/* The value of one code step of each trainable code (n_trainable): its tensor's scale. */
+void rl_qmodel_code_steps(const rl_qmodel *q, float *steps);
 
 typedef struct {
     int max_batch;

@@ -2,10 +2,52 @@
 #include "src/train/zo.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
+#include "src/core/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const rl_cfg_spec zo_keys[] = {
+    {"zo.perturbations", RL_CFG_INT, "8", 1, 1e6, NULL, 0, "perturbations K per step"},
+    {"zo.aggregate", RL_CFG_CHOICE, "vote", 0, -1, "vote|mean", 0,
+     "combine the K estimates by majority vote of signs or by the mean of loss differences"},
+    {"zo.split", RL_CFG_CHOICE, "perturbations", 0, -1, "perturbations|data", 0,
+     "ranks split the perturbations, or each perturbation's batch (same results either way)"},
+    {"zo.dist", RL_CFG_CHOICE, "rademacher", 0, -1, "rademacher|uniform", 0,
+     "ZOQO perturbation per code: ±m, or uniform in {-m..m} (zeros possible)"},
+    {"zo.m", RL_CFG_INT, "1", 1, 127, NULL, 0, "ZOQO perturbation magnitude, in codes"},
+    {"zo.c", RL_CFG_INT, "1", 1, 127, NULL, 0, "ZOQO step, in codes"},
+    {"zo.mu", RL_CFG_FLOAT, "0.001", 1e-9, 10, NULL, 0, "fp32 smoothing radius (sign, mezo)"},
+    {"zo.lr_sign", RL_CFG_FLOAT, "0", 0, 10, NULL, 0,
+     "fp32 ZO-SignSGD step; 0: each tensor's 8-bit grid step, so it moves like zoqo8"},
+    {"zo.lr_mezo", RL_CFG_FLOAT, "0.001", 0, 10, NULL, 0, "MeZO learning rate"},
+    {"zo.lr_sgd", RL_CFG_FLOAT, "0.05", 0, 10, NULL, 0,
+     "learning rate of the first-order SGD baseline"},
+};
+
+void zo_declare_config(rl_config *cfg) {
+    rl_cfg_declare(cfg, zo_keys, sizeof zo_keys / sizeof zo_keys[0]);
+}
+
+void zo_options_from_config(zo_options *o, const rl_config *cfg, zo_method method, uint64_t seed) {
+    memset(o, 0, sizeof *o);
+    o->method = method;
+    o->perturbations = (int)rl_cfg_int(cfg, "zo.perturbations");
+    o->vote = !strcmp(rl_cfg_str(cfg, "zo.aggregate"), "vote");
+    o->split_data = !strcmp(rl_cfg_str(cfg, "zo.split"), "data");
+    memcpy(o->key, rl_rng_make(seed, RL_RNG_PERTURB).key, sizeof o->key);
+    if (method == ZO_ZOQO) {
+        o->kind = !strcmp(rl_cfg_str(cfg, "zo.dist"), "uniform") ? KERN_PERTURB_UNIFORM
+                                                                 : KERN_PERTURB_RADEMACHER;
+        o->m = (int)rl_cfg_int(cfg, "zo.m");
+        o->c = (int)rl_cfg_int(cfg, "zo.c");
+        return;
+    }
+    o->kind = KERN_PERTURB_GAUSSIAN;
+    o->mu = (float)rl_cfg_float(cfg, "zo.mu");
+    o->lr = (float)rl_cfg_float(cfg, method == ZO_MEZO ? "zo.lr_mezo" : "zo.lr_sign");
+}
 
 int zo_init(zo_state *z, const zo_options *opt, void *params, size_t n) {
     memset(z, 0, sizeof *z);
@@ -39,8 +81,8 @@ void zo_free(zo_state *z) {
  * place: θ + μu, θ − μu, then back, and the way back is not exact in float, so every rank walks
  * every perturbation (evaluating only its own): θ then carries the same rounding on every rank
  * and for any rank count. */
-static void evaluate_pair(zo_state *z, uint32_t t, uint32_t k, int mine, zo_loss_fn loss,
-                          void *ctx, int64_t *plus, int64_t *minus) {
+static void evaluate_pair(zo_state *z, uint32_t t, uint32_t k, int mine, zo_loss_fn loss, void *ctx,
+                          int64_t *plus, int64_t *minus) {
     const zo_options *o = &z->opt;
     if (o->method == ZO_ZOQO) {
         if (!mine)
@@ -64,7 +106,8 @@ static void evaluate_pair(zo_state *z, uint32_t t, uint32_t k, int mine, zo_loss
 
 /* ℓ⁺_k − ℓ⁻_k in fixed point, and as a double. */
 static int64_t difference(const zo_state *z, int k) {
-    return comm_exact_raw(&z->losses, 2 * (size_t)k) - comm_exact_raw(&z->losses, 2 * (size_t)k + 1);
+    return comm_exact_raw(&z->losses, 2 * (size_t)k) -
+           comm_exact_raw(&z->losses, 2 * (size_t)k + 1);
 }
 
 static double difference_value(const zo_state *z, int k) {

@@ -16,6 +16,7 @@
  *   MEZO   fp32   θ ← θ − lr · (1/K) Σ_k (ℓ⁺_k − ℓ⁻_k)/(2μ) · z_k, perturbed in place
  *
  *     zo_state z;
+ *     zo_options_from_config(&opt, cfg, ZO_ZOQO, seed);   // then opt.qmax (ZOQO)
  *     zo_init(&z, &opt, params, n);
  *     zo_step(&z, t, loss_fn, ctx);        // loss_fn(ctx, params) -> my part of the batch loss
  */
@@ -24,6 +25,7 @@
 
 #include "kernels/perturb.h"
 #include "src/comm/comm.h"
+#include "src/core/config.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -50,15 +52,22 @@ typedef int64_t (*zo_loss_fn)(void *ctx, const void *params);
 typedef struct {
     zo_options opt;
     size_t n;
-    void *params;       /* the caller's trainable parameters, updated in place */
-    int8_t *work;       /* ZOQO: the perturbed codes (n) */
-    int32_t *votes;     /* (n) */
-    float *direction;   /* (n) mean aggregation */
-    comm_exact losses;  /* (2K) fixed point: ℓ⁺_k, ℓ⁻_k, my parts then every rank's */
+    void *params;            /* the caller's trainable parameters, updated in place */
+    int8_t *work;            /* ZOQO: the perturbed codes (n) */
+    int32_t *votes;          /* (n) */
+    float *direction;        /* (n) mean aggregation */
+    comm_exact losses;       /* (2K) fixed point: ℓ⁺_k, ℓ⁻_k, my parts then every rank's */
     int64_t bytes_exchanged; /* by this rank in the last step */
     int64_t queries;         /* loss evaluations on a batch, all ranks, all steps */
     int64_t ties;            /* perturbations with ℓ⁺ = ℓ⁻, all steps */
 } zo_state;
+
+/* The zo.* keys (K, aggregation, split, perturbation law, ZOQO m and c, fp32 μ and steps, and
+ * the first-order SGD baseline's zo.lr_sgd). */
+void zo_declare_config(rl_config *cfg);
+/* The options of `method` from the zo.* keys, perturbations keyed by (seed, RL_RNG_PERTURB);
+ * lr is zo.lr_sign or zo.lr_mezo as given. qmax (ZOQO) and lr_scale are the caller's. */
+void zo_options_from_config(zo_options *o, const rl_config *cfg, zo_method method, uint64_t seed);
 
 int zo_init(zo_state *z, const zo_options *opt, void *params, size_t n);
 void zo_free(zo_state *z);
