@@ -39,7 +39,8 @@ static int64_t proc_kb(const char *path, const char *field) {
 /* The single number in a cgroup file; 0 if it is absent or "max" (no limit). */
 static int read_cgroup_value(const char *dir, const char *file, uint64_t *value) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+        return 0;
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;

@@ -5,6 +5,7 @@
 #include "src/core/digest.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
+#include "src/io/fault.h"
 #include "src/io/io.h"
 #include "src/io/parallel.h"
 
@@ -66,7 +67,7 @@ static size_t type_size(io_type t) {
 static int write_attr(hid_t obj, const char *name, hid_t type, const void *value) {
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, value);
+    herr_t rc = attr < 0 ? -1 : io_h5_awrite(attr, type, value);
     if (attr >= 0)
         H5Aclose(attr);
     H5Sclose(space);
@@ -96,7 +97,7 @@ static int read_text_attr(hid_t obj, const char *name, char *value, size_t size)
     int rc = -1;
     if (H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) == 0 && len > 0 &&
         len <= size && H5Sget_simple_extent_type(space) == H5S_SCALAR &&
-        H5Aread(attr, type, value) >= 0) {
+        io_h5_aread(attr, type, value) >= 0) {
         value[len - 1] = '\0';
         rc = 0;
     }
@@ -113,12 +114,14 @@ static int read_i64_attr(hid_t obj, const char *name, int64_t *value) {
     hid_t space = H5Aget_space(attr);
     long long v = 0;
     herr_t rc = H5Sget_simple_extent_type(space) == H5S_SCALAR
-                    ? H5Aread(attr, H5T_NATIVE_LLONG, &v)
+                    ? io_h5_aread(attr, H5T_NATIVE_LLONG, &v)
                     : -1;
     H5Sclose(space);
     H5Aclose(attr);
+    if (rc < 0)
+        return -1;
     *value = v;
-    return rc < 0 ? -1 : 0;
+    return 0;
 }
 
 /* After a failed HDF5 call on `path`: a full disk gets its own error class (io_fail_write). */
@@ -182,7 +185,7 @@ int io_ckpt_write(io_ckpt *c, const char *name, io_type type, int64_t global_cou
     c->sets = grown;
     size_t bytes = (size_t)count * type_size(type);
     void *copy = bytes <= IO_CKPT_COPY_BYTES ? rl_xmalloc(bytes ? bytes : 1) : NULL;
-    if (copy)
+    if (copy && bytes)
         memcpy(copy, data, bytes);
     c->sets[c->n_sets++] = (pending_set){rl_xstrdup(name), type, global_count, offset, count,
                                          copy ? copy : data, copy, (uint32_t)crc};
@@ -377,7 +380,7 @@ static int dataset_crc(hid_t set, hid_t space, hid_t type, uint64_t points, uLon
         hsize_t n[1] = {points - at < block ? points - at : block}, start[1] = {at};
         hid_t mem = H5Screate_simple(1, n, NULL);
         H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, n, NULL);
-        if (H5Dread(set, type, mem, space, H5P_DEFAULT, buf) < 0)
+        if (io_h5_dread(set, type, mem, space, H5P_DEFAULT, buf) < 0)
             rc = -1;
         else
             *crc = crc32(*crc, buf, (uInt)(n[0] * elem));
@@ -548,7 +551,7 @@ int io_ckpt_read(io_ckpt *c, const char *name, io_type type, int64_t offset, int
     } else if (offset >= 0 && count > 0 &&
                offset + count <= (int64_t)H5Sget_simple_extent_npoints(space)) {
         H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, n, NULL);
-        rc = H5Dread(set, mem_type(type), mem, space, H5P_DEFAULT, data);
+        rc = io_h5_dread(set, mem_type(type), mem, space, H5P_DEFAULT, data);
     }
     H5Sclose(mem);
     H5Sclose(space);

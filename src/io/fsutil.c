@@ -1,8 +1,9 @@
 /* Run directories and durability: mkdir -p, fsync of files and directories, the one
  * temp + fsync + rename + fsync-directory commit, the checksum seal every finished file carries,
  * the run-directory lock, and telling a full disk from other write failures. */
-#include "src/io/io.h"
 #include "src/core/error.h"
+#include "src/io/fault.h"
+#include "src/io/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -160,6 +161,8 @@ int io_write_text_atomic(const char *path, const char *text) {
                        strerror(errno));
     size_t n = strlen(text);
     int err = fwrite(text, 1, n, f) == n ? 0 : errno;
+    if (!err && io_fault_write(tmp))
+        err = EIO;
     if (fclose(f) != 0 && !err)
         err = errno ? errno : EIO;
     if (err || io_commit_file(tmp, path) < 0) {
@@ -198,7 +201,8 @@ static int crc_prefix(int fd, const char *path, uint64_t n, uint32_t *crc) {
     int rc = 0;
     for (uint64_t at = 0; at < n;) {
         size_t want = n - at < SEAL_READ_BLOCK ? (size_t)(n - at) : SEAL_READ_BLOCK;
-        ssize_t got = pread(fd, buf, want, (off_t)at);
+        ssize_t got =
+            io_fault_read(path, buf, want) ? (errno = EIO, -1) : pread(fd, buf, want, (off_t)at);
         if (got <= 0) {
             rc = rl_fail("cannot read %s: %s", "check the disk", path,
                          got < 0 ? strerror(errno) : "unexpected end of file");
@@ -227,6 +231,8 @@ int io_seal_file(const char *path) {
         put_le(seal + 8, (uint64_t)st.st_size, 8);
         put_le(seal + 16, crc, 4);
         ssize_t put = pwrite(fd, seal, sizeof seal, st.st_size);
+        if (put == (ssize_t)sizeof seal && io_fault_write(path))
+            put = -1, errno = EIO;
         if (put != (ssize_t)sizeof seal)
             rc = io_fail_write(path, put < 0 ? errno : ENOSPC, "cannot write its checksum");
     }
@@ -326,7 +332,8 @@ int io_lock_acquire(const char *dir, const char *holder, io_lock **out) {
     }
     char line[768];
     int n = snprintf(line, sizeof line, "%s\n", holder);
-    if (ftruncate(l->fd, 0) != 0 || pwrite(l->fd, line, (size_t)n, 0) != n) {
+    if (ftruncate(l->fd, 0) != 0 || pwrite(l->fd, line, (size_t)n, 0) != n ||
+        (io_fault_write("run.lock") && (errno = EIO))) {
         int err = errno;
         io_lock_release(l);
         return io_fail_write(dir, err, "cannot write run.lock");

@@ -2,6 +2,7 @@
  * communicator from src/comm and calls no MPI function itself. */
 #include "src/io/parallel.h"
 #include "src/comm/comm.h"
+#include "src/io/fault.h"
 
 hid_t io_parallel_access(void) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -26,9 +27,9 @@ hid_t io_parallel_write_slice(hid_t loc, const char *path, hid_t type, int64_t g
     }
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    herr_t rc = set < 0                 ? -1
-                : global_count == 0     ? 0
-                                        : H5Dwrite(set, type, mem, space, dxpl, data);
+    herr_t rc = set < 0             ? -1
+                : global_count == 0 ? 0
+                                    : io_h5_dwrite(set, type, mem, space, dxpl, data);
     H5Pclose(dxpl);
     H5Sclose(mem);
     H5Sclose(space);

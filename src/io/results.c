@@ -2,6 +2,7 @@
  * owned in slices by all ranks are written collectively with the MPI-IO driver. */
 #include "src/comm/comm.h"
 #include "src/core/error.h"
+#include "src/io/fault.h"
 #include "src/io/io.h"
 #include "src/io/parallel.h"
 
@@ -46,7 +47,7 @@ static int write_string_attr(hid_t obj, const char *name, const char *value) {
     if (H5Aexists(obj, name) > 0)
         H5Adelete(obj, name);
     hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, &value);
+    herr_t rc = attr < 0 ? -1 : io_h5_awrite(attr, type, &value);
     if (attr >= 0)
         H5Aclose(attr);
     H5Sclose(space);
@@ -57,7 +58,7 @@ static int write_string_attr(hid_t obj, const char *name, const char *value) {
 static int write_scalar_attr(hid_t obj, const char *name, hid_t type, const void *value) {
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, value);
+    herr_t rc = attr < 0 ? -1 : io_h5_awrite(attr, type, value);
     if (attr >= 0)
         H5Aclose(attr);
     H5Sclose(space);
@@ -204,7 +205,7 @@ static int append_value(hid_t set, int64_t row, hid_t type, const void *value) {
         return -1;
     hid_t file_space = H5Dget_space(set), mem_space = H5Screate_simple(1, count, NULL);
     H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL);
-    herr_t rc = H5Dwrite(set, type, mem_space, file_space, H5P_DEFAULT, value);
+    herr_t rc = io_h5_dwrite(set, type, mem_space, file_space, H5P_DEFAULT, value);
     H5Sclose(mem_space);
     H5Sclose(file_space);
     return rc < 0 ? -1 : 0;
@@ -227,7 +228,8 @@ int io_results_set_final(io_results *r, const char *name, double value) {
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t set = H5Dcreate2(r->file, path, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT,
                            H5P_DEFAULT);
-    herr_t rc = set < 0 ? -1 : H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
+    herr_t rc =
+        set < 0 ? -1 : io_h5_dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
     if (set >= 0)
         H5Dclose(set);
     H5Sclose(space);
@@ -243,7 +245,8 @@ int io_results_write_array_f32(io_results *r, const char *name, const float *dat
     hid_t space = H5Screate_simple(1, dims, NULL);
     hid_t set = H5Dcreate2(r->file, path, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT,
                            H5P_DEFAULT);
-    herr_t rc = set < 0 ? -1 : H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    herr_t rc =
+        set < 0 ? -1 : io_h5_dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     if (rc >= 0 && attr_name)
         rc = write_string_attr(set, attr_name, attr_value);
     if (set >= 0)
@@ -373,7 +376,7 @@ static int read_string_attr(hid_t obj, const char *name, char *value, size_t siz
         if (H5Tis_variable_str(type) > 0) {
             hid_t mem = string_type();
             char *s = NULL;
-            if (H5Aread(attr, mem, &s) >= 0 && s) {
+            if (io_h5_aread(attr, mem, &s) >= 0 && s) {
                 snprintf(value, size, "%s", s);
                 H5free_memory(s);
                 rc = 0;
@@ -382,7 +385,7 @@ static int read_string_attr(hid_t obj, const char *name, char *value, size_t siz
         } else {
             size_t len = H5Tget_size(type);
             char *s = len < (1u << 20) ? calloc(1, len + 1) : NULL;
-            if (s && H5Aread(attr, type, s) >= 0) {
+            if (s && io_h5_aread(attr, type, s) >= 0) {
                 snprintf(value, size, "%s", s);
                 rc = 0;
             }
@@ -449,7 +452,7 @@ int io_results_read_array_f32(const char *path, const char *name, float **data, 
     H5Fget_filesize(file, &file_bytes);
     int rc = count >= 0 && (uint64_t)count <= file_bytes / sizeof(float) ? 0 : -1;
     float *buf = rc ? NULL : rl_xmalloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
-    if (rc == 0 && H5Dread(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+    if (rc == 0 && io_h5_dread(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         rc = -1;
     if (rc == 0 && attr_name && read_string_attr(set, attr_name, attr_value, attr_size) < 0)
         rc = -1;
@@ -505,7 +508,7 @@ static herr_t print_attr(hid_t obj, const char *name, const H5A_info_t *info, vo
     hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
     double v = 0;
     if (is_number(type) && H5Sget_simple_extent_type(space) == H5S_SCALAR &&
-        H5Aread(attr, H5T_NATIVE_DOUBLE, &v) >= 0)
+        io_h5_aread(attr, H5T_NATIVE_DOUBLE, &v) >= 0)
         printf("  %-16s %.10g\n", name, v);
     else {
         describe(type, space, text, sizeof text);
@@ -527,14 +530,14 @@ static herr_t print_dataset(hid_t group, const char *name, const H5L_info_t *inf
     hssize_t n = H5Sget_simple_extent_npoints(space);
     int rank = H5Sget_simple_extent_ndims(space), numeric = is_number(type);
     double v = 0;
-    if (numeric && rank == 0 && H5Dread(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                        &v) >= 0) {
+    if (numeric && rank == 0 &&
+        io_h5_dread(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0) {
         printf("  %-24s %.6g\n", name, v);
     } else if (numeric && rank == 1 && n > 0) {
         hsize_t start[1] = {(hsize_t)n - 1}, one[1] = {1};
         hid_t mem = H5Screate_simple(1, one, NULL);
         H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, one, NULL);
-        if (H5Dread(set, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, &v) >= 0)
+        if (io_h5_dread(set, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, &v) >= 0)
             printf("  %-24s %lld values, last %.6g\n", name, (long long)n, v);
         else
             printf("  %-24s %lld values (unreadable)\n", name, (long long)n);
@@ -587,7 +590,8 @@ static int write_f32_set(hid_t file, const char *name, int rank, const hsize_t *
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t set =
         H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = set < 0 ? -1 : H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    herr_t rc =
+        set < 0 ? -1 : io_h5_dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     if (set >= 0)
         H5Dclose(set);
     H5Sclose(space);
@@ -655,8 +659,8 @@ int io_features_read(const char *path, const char *key, int64_t n, int k, int64_
         hsize_t start[2] = {(hsize_t)lo, 0}, cnt[2] = {(hsize_t)count, (hsize_t)k};
         hid_t mem = H5Screate_simple(2, cnt, NULL);
         H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL);
-        if (H5Dread(fset, H5T_NATIVE_FLOAT, mem, fspace, H5P_DEFAULT, f) < 0 ||
-            H5Dread(pset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params) < 0)
+        if (io_h5_dread(fset, H5T_NATIVE_FLOAT, mem, fspace, H5P_DEFAULT, f) < 0 ||
+            io_h5_dread(pset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params) < 0)
             rc = rl_fail("cannot read the feature cache %s", "the file may be damaged; delete it",
                          path);
         H5Sclose(mem);

@@ -89,7 +89,8 @@ int run_metrics_append(rl_run *run, int64_t step, const double *values) {
         int64_t *steps = realloc(run->row_step, sizeof(int64_t) * (size_t)cap);
         if (steps)
             run->row_step = steps;
-        double *rows = realloc(run->row_values, sizeof(double) * (size_t)(cap * run->n_metrics + 1));
+        double *rows =
+            realloc(run->row_values, sizeof(double) * (size_t)(cap * run->n_metrics + 1));
         if (rows)
             run->row_values = rows;
         if (!steps || !rows)
@@ -108,21 +109,22 @@ int run_metrics_save(rl_run *run, io_ckpt *c) {
     int64_t rows = run->rows, n = rows * run->n_metrics, len = (int64_t)strlen(run->names_text);
     /* Rows are stored row-major (rows, n_metrics) under the names they were recorded with. */
     int rc = io_ckpt_write(c, "metrics/names", IO_I8, len, 0, mine ? len : 0, run->names_text);
-    rc = rc ? rc : io_ckpt_write(c, "metrics/step", IO_I64, rows, 0, mine ? rows : 0, run->row_step);
+    rc =
+        rc ? rc : io_ckpt_write(c, "metrics/step", IO_I64, rows, 0, mine ? rows : 0, run->row_step);
     rc = rc ? rc : io_ckpt_write(c, "metrics/values", IO_F64, n, 0, mine ? n : 0, run->row_values);
     return rc;
 }
 
 int run_metrics_restore(rl_run *run, io_ckpt *c) {
+    const char *other = "checkpoint %s has no metrics history of this experiment's metrics";
+    const char *hint = "it was written by another version; delete the run directory";
     int64_t rows = io_ckpt_size(c, "metrics/step"), len = io_ckpt_size(c, "metrics/names");
-    char *stored = len < 0 ? NULL : rl_xcalloc((size_t)len + 1, 1);
-    int rc = rows >= 0 && stored && io_ckpt_size(c, "metrics/values") == rows * run->n_metrics &&
-                     io_ckpt_read(c, "metrics/names", IO_I8, 0, len, stored) == 0 &&
-                     !strcmp(stored, run->names_text)
-                 ? 0
-                 : rl_fail("checkpoint %s has no metrics history of this experiment's metrics",
-                           "it was written by another version; delete the run directory",
-                           run->resume_path);
+    if (rows < 0 || len < 0 || io_ckpt_size(c, "metrics/values") != rows * run->n_metrics)
+        return rl_fail(other, hint, run->resume_path);
+    char *stored = rl_xcalloc((size_t)len + 1, 1);
+    int rc = io_ckpt_read(c, "metrics/names", IO_I8, 0, len, stored); /* reports its failure */
+    if (rc == 0 && strcmp(stored, run->names_text) != 0)
+        rc = rl_fail(other, hint, run->resume_path);
     free(stored);
     if (rc < 0)
         return RL_ERR;
