@@ -1,19 +1,20 @@
 /* Experiment `subset-select`: which examples of an unlabeled pool to annotate (METHODS.md §3).
  *
  * The pool is the training set (its labels unused until the selected examples are "annotated").
- * Label-free features: PCA of the pool's pixels (src/data/subset.h; covariance summed in fixed
+ * Label-free features: PCA of the pool's pixels (src/select/select.h; covariance summed in fixed
  * point over chunks of RL_ROW_CHUNK rows, so the basis is the same on any rank count), or the
- * bottleneck of an MLP autoencoder trained here on the pool (chunk gradients summed in fixed
- * point: the same weights on any rank count), optionally cached in an HDF5 file. For each
- * budget B of subset.budgets a selector (subset.selector) picks B examples (nested selectors
- * once, for the largest budget); a linear softmax classifier on the whitened features of the
- * B labelled examples (full-batch gradient descent) and/or an MLP on their pixels (full-batch
- * Adam) is trained, replicated on every rank in a fixed order, and evaluated on the test set
- * (correct counts summed exactly over ranks). Ranks hold whole chunks of the pool's rows; the
- * selected ids are bit-identical on any rank count (subset.h). One metrics row per budget; the
- * selected ids of budget B in /arrays/selected_B. A run takes seconds to minutes: no
- * checkpoints (a stopped run restarts; the feature cache keeps the autoencoder).
+ * bottleneck of an MLP autoencoder trained on the pool (src/train/autoencoder.h; chunk gradients
+ * summed in fixed point: the same weights on any rank count), optionally cached in an HDF5 file.
+ * For each budget B of subset.budgets a selector (subset.selector, src/select) picks B examples
+ * (nested selectors once, for the largest budget); a linear softmax classifier on the whitened
+ * features of the B labelled examples (full-batch gradient descent) and/or an MLP on their
+ * pixels (full-batch Adam) is trained, replicated on every rank in a fixed order, and evaluated
+ * on the test set (correct counts summed exactly over ranks). Ranks hold whole chunks of the
+ * pool's rows; the selected ids are bit-identical on any rank count (select.h). One metrics row
+ * per budget; the selected ids of budget B in /arrays/selected_B. A run takes seconds to
+ * minutes: no checkpoints (a stopped run restarts; the feature cache keeps the autoencoder).
  */
+#include "src/train/autoencoder.h"
 #include "src/train/base_model.h"
 #include "src/train/chunks.h"
 #include "src/run/run.h"
@@ -23,7 +24,7 @@
 #include "src/core/mem.h"
 #include "src/core/rng.h"
 #include "src/data/data.h"
-#include "src/data/subset.h"
+#include "src/select/select.h"
 #include "src/nn/nn.h"
 
 #include <math.h>
@@ -98,7 +99,7 @@ enum { CLASSIFIER_LINEAR = 1, CLASSIFIER_MLP = 2 };
 
 typedef struct {
     rl_dataset train, test;
-    subset_kind kind;
+    select_kind kind;
     int n_budgets, k, iters, classifier, mlp_steps; /* classifier: CLASSIFIER_* bits */
     const char *mlp_spec;
     uint64_t seed;
@@ -108,14 +109,8 @@ typedef struct {
     int64_t lo, hi;          /* my pool rows */
     float *mean, *basis, *f; /* PCA: (dim), (dim, k); features (hi − lo, k) */
     double eig[784];         /* variances of the k features (PCA eigenvalues) */
-    int ae_on, ae_layer;     /* autoencoder features: output of dense layer ae_layer */
-    rl_model ae;
-    train_chunks *ae_chunks; /* the autoencoder's chunks (train.chunk) and forward batches */
-    float *fmean;           /* (k) pool mean of the autoencoder's bottleneck */
+    autoencoder *ae;         /* the encoder of subset.encoder=autoencoder (NULL: PCA) */
 } subset_state;
-
-/* Autoencoder: examples per forward batch. */
-enum { AE_BATCH_MAX = RL_ROW_CHUNK };
 
 static void state_free(subset_state *s) {
     rl_data_free(&s->train);
@@ -123,10 +118,8 @@ static void state_free(subset_state *s) {
     free(s->mean);
     free(s->basis);
     free(s->f);
-    free(s->fmean);
-    train_chunks_free(s->ae_chunks);
-    free(s->ae_chunks);
-    rl_model_free(&s->ae);
+    autoencoder_free(s->ae);
+    free(s->ae);
 }
 
 static int parse_budgets(subset_state *s, const rl_config *cfg, int64_t pool) {
@@ -134,38 +127,21 @@ static int parse_budgets(subset_state *s, const rl_config *cfg, int64_t pool) {
                            &s->n_budgets);
 }
 
-/* The autoencoder of spec: input and output the data dimension; features (s->k) from its
- * narrowest dense layer (the first of equals), which must not be the last; gradients by chunks
- * of chunk examples. */
-static int ae_prepare(subset_state *s, const char *spec, int chunk) {
-    if (rl_model_init(&s->ae, spec) < 0)
+/* The autoencoder of subset.ae_spec: its bottleneck gives the features (s->k), at most as many
+ * as the selectors take. */
+static int ae_prepare(subset_state *s, const rl_config *cfg) {
+    const char *spec = rl_cfg_str(cfg, "subset.ae_spec");
+    s->ae = rl_xcalloc(1, sizeof *s->ae);
+    if (autoencoder_init(s->ae, spec, "subset.ae_spec", &s->train,
+                         (int)rl_cfg_int(cfg, "train.chunk")) < 0)
         return RL_ERR;
-    rl_model *m = &s->ae;
-    s->ae_layer = -1;
-    for (int l = 0; l < m->n_layers; l++)
-        if (m->layers[l].kind == RL_LAYER_DENSE &&
-            (s->ae_layer < 0 || m->layers[l].out < m->layers[s->ae_layer].out))
-            s->ae_layer = l;
-    if (base_model_check_fit(m, "subset.ae_spec", &s->train, s->train.dim) < 0)
-        return RL_ERR;
-    if (s->ae_layer < 0 || s->ae_layer == m->n_layers - 1)
-        return rl_fail("subset.ae_spec = \"%s\" is not an autoencoder of %d inputs with a "
-                       "narrower inner layer",
-                       "write e.g. subset.ae_spec=mlp:784-256-32-256-784", spec, s->train.dim);
-    s->k = m->layers[s->ae_layer].out;
+    s->k = s->ae->k;
     if (s->k > (int)(sizeof s->eig / sizeof s->eig[0]))
         return rl_fail("subset.ae_spec = \"%s\": its narrowest inner layer gives %d features, "
                        "more than the %zu the selectors take",
                        "make the bottleneck narrower, e.g. subset.ae_spec=mlp:784-256-32-256-784",
                        spec, s->k, sizeof s->eig / sizeof s->eig[0]);
-    /* ae_train: Adam state, gradient and its exact sum per parameter, the epoch order */
-    uint64_t train_bytes = rl_size_add(rl_size_mul(m->n_params, 4 * sizeof(float) + 8),
-                                       rl_size_mul((uint64_t)s->train.n, sizeof(int64_t)));
-    if (rl_mem_check(train_bytes, "training the autoencoder %s (%zu parameters)", spec,
-                     m->n_params) < 0)
-        return rl_fail_hint("use a smaller subset.ae_spec");
-    s->ae_chunks = rl_xcalloc(1, sizeof *s->ae_chunks);
-    return train_chunks_init(s->ae_chunks, m, &s->train, chunk);
+    return 0;
 }
 
 /* subset.mlp_spec fits the data, and what mlp_accuracy allocates for the largest budget B fits
@@ -199,7 +175,7 @@ static int prepare(rl_run *run, subset_state *s) {
     if (s->train.classes < 2)
         return rl_fail("subset-select needs a classification data set (data.name = %s)",
                        "use data.name=fashion-mnist or blobs", s->train.name);
-    s->kind = (subset_kind)subset_kind_parse(rl_cfg_str(cfg, "subset.selector"));
+    s->kind = (select_kind)select_kind_parse(rl_cfg_str(cfg, "subset.selector"));
     s->k = (int)rl_cfg_int(cfg, "subset.pca_dim");
     s->iters = (int)rl_cfg_int(cfg, "subset.iters");
     s->lr = rl_cfg_float(cfg, "subset.lr");
@@ -215,148 +191,11 @@ static int prepare(rl_run *run, subset_state *s) {
     s->mlp_steps = (int)rl_cfg_int(cfg, "subset.mlp_steps");
     s->mlp_lr = (float)rl_cfg_float(cfg, "subset.mlp_lr");
     s->seed = rl_run_seed(run);
-    s->ae_on = strcmp(rl_cfg_str(cfg, "subset.encoder"), "autoencoder") == 0;
-    if (s->ae_on && ae_prepare(s, rl_cfg_str(cfg, "subset.ae_spec"), (int)rl_cfg_int(cfg, "train.chunk")) < 0)
+    if (strcmp(rl_cfg_str(cfg, "subset.encoder"), "autoencoder") == 0 && ae_prepare(s, cfg) < 0)
         return RL_ERR;
     if (parse_budgets(s, cfg, s->train.n) < 0)
         return RL_ERR;
     return (s->classifier & CLASSIFIER_MLP) ? mlp_prepare(s) : 0;
-}
-
-/* Autoencoder features (n, k) of rows x (n, dim), n <= AE_BATCH_MAX: the bottleneck output,
- * minus the pool mean when s->fmean is set. */
-static void ae_encode(const subset_state *s, const float *x, int64_t n, float *f) {
-    int k = s->k;
-    rl_model_forward(s->ae_chunks->model, &s->ae_chunks->ws, x, (int)n);
-    const float *h = s->ae_chunks->ws.act[s->ae_layer + 1]; // (n, k)
-    for (int64_t i = 0; i < n; i++)
-        for (int j = 0; j < k; j++)
-            f[(size_t)i * (size_t)k + (size_t)j] =
-                h[(size_t)i * (size_t)k + (size_t)j] - (s->fmean ? s->fmean[j] : 0.0f);
-}
-
-/* Collective: train the autoencoder on the pool (no labels), data-parallel and exact: each batch
- * of the epoch's order is cut into chunks of train.chunk examples that the ranks split, their
- * gradients summed exactly (train_chunks_gradient), so the weights are the same bits on any rank
- * count; Adam is replicated on every rank. */
-static int ae_train(subset_state *s, const rl_config *cfg) {
-    rl_model *m = &s->ae;
-    int batch = (int)rl_cfg_int(cfg, "subset.ae_batch");
-    int epochs = (int)rl_cfg_int(cfg, "subset.ae_epochs");
-    uint64_t seed = (uint64_t)rl_cfg_int(cfg, "subset.ae_seed");
-    int64_t n = s->train.n, *perm = rl_xmalloc(sizeof(int64_t) * (size_t)n);
-    comm_exact e; /* the gradient, then the loss */
-    comm_exact_init(&e, m->n_params + 1);
-    train_loss reconstruct = {.kind = TRAIN_LOSS_RECONSTRUCT};
-    rl_optimizer opt = {0};
-    rl_model_init_params(m, seed);
-    int rc = rl_opt_init(&opt, RL_OPT_ADAM, m->n_params, (float)rl_cfg_float(cfg, "subset.ae_lr"),
-                         0.0f, 0.0f);
-    double t0 = rl_now();
-    for (int ep = 0; rc == 0 && ep < epochs; ep++) {
-        rl_data_epoch_order(n, rl_rng_make(seed, RL_RNG_SHUFFLE), (uint32_t)ep, perm);
-        double loss = 0.0;
-        for (int64_t start = 0; rc == 0 && start < n; start += batch) {
-            int64_t bn = n - start < batch ? n - start : batch;
-            train_objective o = {.loss = &reconstruct, .scale = 1.0f / (float)bn};
-            comm_exact_zero(&e);
-            train_chunks_gradient(s->ae_chunks, &s->train, perm + start, bn, &o, m->grads,
-                                  m->n_params, &e);
-            rc = comm_exact_reduce(&e);
-            comm_exact_read(&e, 0, m->grads, m->n_params, RL_FIXED_FRAC_BITS);
-            rl_opt_step(&opt, m->params, m->grads);
-            loss += comm_exact_value(&e, m->n_params, RL_FIXED_SUM_FRAC_BITS);
-        }
-        if (rc == 0)
-            rl_log_info("subset-select: autoencoder epoch %d: mean loss %.4f (%.1f s)", ep + 1,
-                        loss / (double)n, rl_now() - t0);
-    }
-    rl_opt_free(&opt);
-    free(perm);
-    comm_exact_free(&e);
-    return rc;
-}
-
-/* Collective: the autoencoder's bottleneck features of my rows (raw, in chunks of RL_ROW_CHUNK
- * aligned to the pool, so rank-independent), from the feature cache if it holds them, else by
- * training (and writing the cache). */
-static int ae_features(subset_state *s, const rl_config *cfg) {
-    const char *cache = rl_cfg_str(cfg, "subset.feature_cache");
-    char key[512];
-    snprintf(key, sizeof key,
-             "autoencoder %s epochs=%lld batch=%lld chunk=%d lr=%.9g seed=%lld data=%s n=%lld "
-             "dim=%d",
-             s->ae.spec, (long long)rl_cfg_int(cfg, "subset.ae_epochs"),
-             (long long)rl_cfg_int(cfg, "subset.ae_batch"), (int)rl_cfg_int(cfg, "train.chunk"),
-             rl_cfg_float(cfg, "subset.ae_lr"), (long long)rl_cfg_int(cfg, "subset.ae_seed"),
-             s->train.name, (long long)s->train.n, s->train.dim);
-    int64_t n = s->train.n, np = (int64_t)s->ae.n_params;
-    int found = 0;
-    if (cache[0]) {
-        found = io_features_read(cache, key, n, s->k, s->lo, s->hi - s->lo, s->f, np, s->ae.params);
-        if (comm_any_failed(found < 0))
-            return RL_ERR;
-        int agree = found; // every rank sees the same file; make sure
-        if (comm_max_i32(&agree, 1) < 0 || agree != found)
-            return rl_fail("ranks disagree on whether %s exists", "use a shared file system",
-                           cache);
-        if (found && comm_rank() == 0)
-            rl_log_info("subset-select: features from the cache %s", cache);
-    }
-    if (found)
-        return 0;
-    if (ae_train(s, cfg) < 0)
-        return RL_ERR;
-    for (int64_t lo = s->lo; lo < s->hi; lo += AE_BATCH_MAX) {
-        int64_t rows = s->hi - lo < AE_BATCH_MAX ? s->hi - lo : AE_BATCH_MAX;
-        ae_encode(s, s->train.x + (size_t)lo * (size_t)s->train.dim, rows,
-                  s->f + (size_t)(lo - s->lo) * (size_t)s->k);
-    }
-    if (!cache[0])
-        return 0;
-    float *all = rl_xmalloc(sizeof(float) * (size_t)n * (size_t)s->k);
-    memcpy(all + (size_t)s->lo * (size_t)s->k, s->f,
-           sizeof(float) * (size_t)(s->hi - s->lo) * (size_t)s->k);
-    int rc = comm_allgather_blocks(all, sizeof(float) * (size_t)s->k, s->lo, s->hi);
-    if (rc == 0 && comm_rank() == 0) {
-        rc = io_features_write(cache, key, all, n, s->k, s->ae.params, np);
-        if (rc == 0)
-            rl_log_info("subset-select: features written to the cache %s", cache);
-    }
-    free(all);
-    return comm_any_failed(rc < 0) ? RL_ERR : 0;
-}
-
-/* Collective: center the autoencoder features on the pool mean and set their variances (both
- * summed in fixed point over the pool: rank-independent). */
-static int ae_center(subset_state *s) {
-    int k = s->k;
-    int64_t rows = s->hi - s->lo;
-    double n = (double)s->train.n;
-    comm_exact sum;
-    comm_exact_init(&sum, (size_t)k);
-    float *sq = rl_xmalloc(sizeof(float) * (size_t)k);
-    s->fmean = rl_xmalloc(sizeof(float) * (size_t)k);
-    for (int64_t i = 0; i < rows; i++)
-        comm_exact_add(&sum, 0, s->f + (size_t)i * (size_t)k, (size_t)k, RL_FIXED_FRAC_BITS);
-    int rc = comm_exact_reduce(&sum);
-    for (int j = 0; j < k; j++)
-        s->fmean[j] = (float)(comm_exact_value(&sum, (size_t)j, RL_FIXED_FRAC_BITS) / n);
-    comm_exact_zero(&sum);
-    for (int64_t i = 0; i < rows; i++) {
-        float *fi = s->f + (size_t)i * (size_t)k;
-        for (int j = 0; j < k; j++) {
-            fi[j] -= s->fmean[j];
-            sq[j] = fi[j] * fi[j];
-        }
-        comm_exact_add(&sum, 0, sq, (size_t)k, RL_FIXED_FRAC_BITS);
-    }
-    rc = rc ? rc : comm_exact_reduce(&sum);
-    for (int j = 0; j < k; j++)
-        s->eig[j] = comm_exact_value(&sum, (size_t)j, RL_FIXED_FRAC_BITS) / n;
-    comm_exact_free(&sum);
-    free(sq);
-    return rc;
 }
 
 /* Collective: the features of my pool rows (PCA or the autoencoder's). */
@@ -365,14 +204,22 @@ static int features(subset_state *s, const rl_config *cfg) {
     comm_chunk_range(n, RL_ROW_CHUNK, &s->lo, &s->hi);
     int dim = s->train.dim;
     s->f = rl_xmalloc(sizeof(float) * ((size_t)(s->hi - s->lo) * (size_t)s->k + 1));
-    if (s->ae_on)
-        return ae_features(s, cfg) < 0 ? RL_ERR : ae_center(s);
+    if (s->ae) {
+        autoencoder_training t = {.epochs = (int)rl_cfg_int(cfg, "subset.ae_epochs"),
+                                  .batch = (int)rl_cfg_int(cfg, "subset.ae_batch"),
+                                  .lr = rl_cfg_float(cfg, "subset.ae_lr"),
+                                  .seed = (uint64_t)rl_cfg_int(cfg, "subset.ae_seed")};
+        const char *cache = rl_cfg_str(cfg, "subset.feature_cache");
+        if (autoencoder_pool_features(s->ae, &s->train, &t, cache, s->lo, s->hi, s->f) < 0)
+            return RL_ERR;
+        return autoencoder_center(s->ae, s->f, s->hi - s->lo, n, s->eig);
+    }
     s->mean = rl_xmalloc(sizeof(float) * (size_t)dim);
     s->basis = rl_xmalloc(sizeof(float) * (size_t)dim * (size_t)s->k);
     const float *x = s->train.x + (size_t)s->lo * (size_t)dim;
-    if (subset_pca(x, s->hi - s->lo, dim, s->lo, n, s->k, s->mean, s->basis, s->eig) < 0)
+    if (select_pca(x, s->hi - s->lo, dim, s->lo, n, s->k, s->mean, s->basis, s->eig) < 0)
         return RL_ERR;
-    subset_features(x, s->hi - s->lo, dim, s->mean, s->basis, s->k, s->f);
+    select_pca_features(x, s->hi - s->lo, dim, s->mean, s->basis, s->k, s->f);
     return 0;
 }
 
@@ -384,10 +231,10 @@ static void whitened(const subset_state *s, const rl_dataset *d, const int64_t *
     for (int64_t i = 0; i < n; i++) {
         int64_t row = idx ? idx[i] : i;
         const float *x = d->x + (size_t)row * (size_t)dim;
-        if (s->ae_on)
-            ae_encode(s, x, 1, f);
+        if (s->ae)
+            autoencoder_encode(s->ae, x, 1, f);
         else
-            subset_features(x, 1, dim, s->mean, s->basis, k, f);
+            select_pca_features(x, 1, dim, s->mean, s->basis, k, f);
         for (int j = 0; j < k; j++)
             z[(size_t)i * (size_t)(k + 1) + (size_t)j] = f[j] / sqrt(s->eig[j] > 0 ? s->eig[j] : 1);
         z[(size_t)i * (size_t)(k + 1) + (size_t)k] = 1.0;
@@ -512,7 +359,7 @@ static void select_key(const rl_run *run, uint32_t key[2]) {
 
 /* Collective: ProbCover's radius, subset.delta or (0) chosen by purity; before any output. */
 static int probcover_radius(rl_run *run, subset_state *s) {
-    if (s->kind != SUBSET_PROBCOVER && s->kind != SUBSET_PROBCOVER_NORM)
+    if (s->kind != SELECT_PROBCOVER && s->kind != SELECT_PROBCOVER_NORM)
         return 0;
     s->delta = rl_cfg_float(rl_run_config(run), "subset.delta");
     if (s->delta > 0.0)
@@ -520,7 +367,7 @@ static int probcover_radius(rl_run *run, subset_state *s) {
     uint32_t key[2];
     select_key(run, key);
     double t0 = rl_now();
-    if (subset_probcover_delta(s->f, s->hi - s->lo, s->k, s->lo, s->train.n, s->train.classes,
+    if (select_probcover_delta(s->f, s->hi - s->lo, s->k, s->lo, s->train.n, s->train.classes,
                                rl_cfg_float(rl_run_config(run), "subset.purity"), key, &s->delta) < 0)
         return RL_ERR;
     if (comm_rank() == 0)
@@ -544,8 +391,6 @@ static int classify(const subset_state *s, const int64_t *ids, int64_t b, double
     return rc;
 }
 
-/* Collective: select, classify and record every budget. Nested selectors (subset.h) select once,
- * for the largest budget, and every budget takes the first B of that selection. */
 /* The budgets, one step each (no checkpoints: a stopped run starts over). A nested selector
  * picks the largest budget once; the others select every budget anew. */
 typedef struct {
@@ -564,7 +409,7 @@ static int loop_step(rl_run *run, void *ctx, int64_t bi) {
     int rc = 0;
     if (!l->nested) {
         double t0 = rl_now();
-        rc = subset_select(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, b, s->delta,
+        rc = select_subset(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, b, s->delta,
                            l->key, l->all);
         seconds = rl_now() - t0;
         comm_max_f64(&seconds, 1);
@@ -598,9 +443,11 @@ static void loop_describe(rl_run *run, void *ctx, int64_t bi, char *out, size_t 
     snprintf(out, n, "B=%lld", (long long)((const subset_loop *)ctx)->s->budgets[bi]);
 }
 
+/* Collective: select, classify and record every budget. Nested selectors (select.h) select once,
+ * for the largest budget, and every budget takes the first B of that selection. */
 static int select_budgets(rl_run *run, subset_state *s) {
     subset_loop l = {s, rl_cfg_str(rl_run_config(run), "subset.selector"), {0, 0},
-                     subset_kind_nested(s->kind), NULL};
+                     select_kind_nested(s->kind), NULL};
     select_key(run, l.key);
     int64_t most = 0;
     for (int bi = 0; bi < s->n_budgets; bi++)
@@ -609,7 +456,7 @@ static int select_budgets(rl_run *run, subset_state *s) {
     int rc = 0;
     if (l.nested) {
         double t0 = rl_now(), seconds;
-        rc = subset_select(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, most, s->delta,
+        rc = select_subset(s->kind, s->f, s->hi - s->lo, s->k, s->lo, s->train.n, most, s->delta,
                            l.key, l.all);
         seconds = rl_now() - t0;
         comm_max_f64(&seconds, 1);
@@ -637,7 +484,7 @@ static int subset_run(rl_run *run) {
     for (int j = 0; rc == 0 && j < s.k; j++)
         explained += s.eig[j];
     if (rc == 0)
-        rc = rl_run_final(run, s.ae_on ? "feature_variance" : "pca_variance", explained);
+        rc = rl_run_final(run, s.ae ? "feature_variance" : "pca_variance", explained);
     if (rc == 0 && s.delta > 0.0)
         rc = rl_run_final(run, "probcover_delta", s.delta);
     rc = rc < 0 ? comm_agree_error(rc) : rc;

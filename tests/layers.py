@@ -17,6 +17,7 @@ MAY_USE = {
     "src/core": BASE,
     "src/comm": BASE | {"src/core"},
     "src/data": BASE | {"src/core", "src/comm"},
+    "src/select": BASE | {"src/core", "src/comm"},
     "src/nn": BASE | {"src/core"},
     "src/io": BASE | {"src/core", "src/comm"},
     "src/run": BASE | {"src/core", "src/comm", "src/io"},

@@ -1,20 +1,15 @@
-/* Subset selection from an unlabeled pool: PCA of the pool (fixed-point covariance, LAPACK
- * dsyevd) and the rank-independent selectors of subset.h. */
-#include "src/data/subset.h"
+/* The selectors of select.h: sampling (random, norm), greedy (norm-gs, k-center), TypiClust and
+ * ProbCover, each with its norm plug-in, and ProbCover's radius from purity; all collective and
+ * rank-independent (the same ids on any rank count). */
+#include "src/select/select.h"
 
-#include "kernels/kernels.h"
 #include "kernels/select.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* LAPACK's symmetric eigensolver (divide and conquer), from OpenBLAS. */
-void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
-             double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 
 /* Streams of the selection key: sampling keys keyed by example id, the k-center start, k-means
  * seeds, ProbCover's fill after full coverage and its purity sample. */
@@ -32,7 +27,7 @@ enum { COVER_BLOCK = 256 };
 /* TypiClust: neighbours of the typicality, cluster cap (K = min(B, cap)), Lloyd iterations. */
 enum { TYPI_KNN = 20, TYPI_MAX_CLUSTERS = 500, TYPI_ITERS = 20 };
 
-int subset_kind_parse(const char *name) {
+int select_kind_parse(const char *name) {
     static const char *const names[] = {"random",         "norm",         "norm-gs",
                                         "kcenter",        "kcenter-norm", "typiclust",
                                         "typiclust-norm", "probcover",    "probcover-norm"};
@@ -42,97 +37,8 @@ int subset_kind_parse(const char *name) {
     return -1;
 }
 
-int subset_kind_nested(subset_kind kind) {
-    return kind != SUBSET_TYPICLUST && kind != SUBSET_TYPICLUST_NORM;
-}
-
-int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_t n_total, int k,
-               float *mean, float *basis, double *eig) {
-    int bad = first_id % RL_ROW_CHUNK != 0 ||
-              (n_mine % RL_ROW_CHUNK != 0 && first_id + n_mine != n_total) || k < 1 || k > dim;
-    if (comm_any_failed(bad))
-        return rl_fail("subset_pca: shard [%lld, +%lld) is not whole chunks of %d rows, or k = "
-                       "%d is not in [1, %d]",
-                       "give each rank whole chunks (and k <= the feature dimension)",
-                       (long long)first_id, (long long)n_mine, RL_ROW_CHUNK, k, dim);
-    size_t dd = (size_t)dim * (size_t)dim;
-    comm_exact acc; /* Σ x xᵀ (dim, dim), then Σ x (dim) */
-    comm_exact_init(&acc, dd + (size_t)dim);
-    float *c = rl_xmalloc(sizeof(float) * (dd + (size_t)dim));    // chunk X^T X, column sums
-    for (int64_t lo = 0; lo < n_mine; lo += RL_ROW_CHUNK) {
-        int rows = (int)(n_mine - lo < RL_ROW_CHUNK ? n_mine - lo : RL_ROW_CHUNK);
-        const float *xc = x + (size_t)lo * (size_t)dim; // (rows, dim)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, dim, rows, 1.0f, xc, dim, xc, dim,
-                    0.0f, c, dim);
-        memset(c + dd, 0, sizeof(float) * (size_t)dim);
-        for (int i = 0; i < rows; i++)
-            for (int p = 0; p < dim; p++)
-                c[dd + (size_t)p] += xc[(size_t)i * (size_t)dim + (size_t)p];
-        comm_exact_add(&acc, 0, c, dd + (size_t)dim, RL_FIXED_FRAC_BITS);
-    }
-    free(c);
-    int rc = comm_exact_reduce(&acc);
-    double *a = rl_xmalloc(sizeof(double) * dd), *w = rl_xmalloc(sizeof(double) * (size_t)dim);
-    double n = (double)n_total;
-    for (int p = 0; p < dim; p++)
-        mean[p] = (float)(comm_exact_value(&acc, dd + (size_t)p, RL_FIXED_FRAC_BITS) / n);
-    for (int p = 0; p < dim; p++)
-        for (int q = 0; q < dim; q++) {
-            double mp = comm_exact_value(&acc, dd + (size_t)p, RL_FIXED_FRAC_BITS) / n;
-            double mq = comm_exact_value(&acc, dd + (size_t)q, RL_FIXED_FRAC_BITS) / n;
-            a[(size_t)p * (size_t)dim + (size_t)q] =
-                comm_exact_value(&acc, (size_t)p * (size_t)dim + (size_t)q, RL_FIXED_FRAC_BITS) /
-                    n -
-                mp * mq;
-        }
-    int info = 0, lwork = -1, liwork = -1, iw_query = 0;
-    double w_query = 0.0;
-    dsyevd_("V", "U", &dim, a, &dim, w, &w_query, &lwork, &iw_query, &liwork, &info);
-    lwork = (int)w_query;
-    liwork = iw_query;
-    double *work = rl_xmalloc(sizeof(double) * (size_t)lwork);
-    int *iwork = rl_xmalloc(sizeof(int) * (size_t)liwork);
-    if (rc == 0 && info == 0)
-        dsyevd_("V", "U", &dim, a, &dim, w, work, &lwork, iwork, &liwork, &info);
-    if (rc == 0 && info != 0)
-        rc = rl_fail("subset_pca: LAPACK dsyevd failed (info %d)",
-                     "check the pool for non-finite pixels", info);
-    for (int j = 0; rc == 0 && j < k; j++) {
-        const double *v = a + (size_t)(dim - 1 - j) * (size_t)dim; // eigenvalues ascend
-        int big = 0;
-        for (int p = 1; p < dim; p++)
-            if (fabs(v[p]) > fabs(v[big]))
-                big = p;
-        double sign = v[big] < 0.0 ? -1.0 : 1.0;
-        for (int p = 0; p < dim; p++)
-            basis[(size_t)p * (size_t)k + (size_t)j] = (float)(sign * v[p]);
-        eig[j] = w[dim - 1 - j];
-    }
-    free(work);
-    free(iwork);
-    free(a);
-    free(w);
-    comm_exact_free(&acc);
-    return rc;
-}
-
-void subset_features(const float *x, int64_t n, int dim, const float *mean, const float *basis,
-                     int k, float *f) {
-    double *row = rl_xmalloc(sizeof(double) * (size_t)k);
-    for (int64_t i = 0; i < n; i++) {
-        for (int j = 0; j < k; j++)
-            row[j] = 0.0;
-        const float *xi = x + (size_t)i * (size_t)dim;
-        for (int p = 0; p < dim; p++) {
-            double c = (double)xi[p] - (double)mean[p];
-            const float *b = basis + (size_t)p * (size_t)k;
-            for (int j = 0; j < k; j++)
-                row[j] += c * (double)b[j];
-        }
-        for (int j = 0; j < k; j++)
-            f[(size_t)i * (size_t)k + (size_t)j] = (float)row[j];
-    }
-    free(row);
+int select_kind_nested(select_kind kind) {
+    return kind != SELECT_TYPICLUST && kind != SELECT_TYPICLUST_NORM;
 }
 
 /* Row shards: starts (P + 1) of every rank's first id, for finding a row's owner. */
@@ -183,13 +89,18 @@ static double dot(const double *a, const double *b, int d) {
     return s;
 }
 
-/* Sampling without replacement ∝ w (exponential keys, global smallest-budget merge). */
-static int select_sampled(const double *w, int64_t n_mine, int64_t first_id, int64_t budget,
-                          const uint32_t key[2], uint32_t stream, int64_t *ids) {
+/* Collective: sampling without replacement ∝ w among my rows not marked in chosen (NULL: all),
+ * by the exponential keys of `stream` and a global smallest-budget merge. */
+static int select_sampled(const double *w, const char *chosen, int64_t n_mine, int64_t first_id,
+                          int64_t budget, const uint32_t key[2], uint32_t stream, int64_t *ids) {
     kern_pair *mine = rl_xmalloc(sizeof(kern_pair) * (size_t)(n_mine + 1));
     kern_pair *top = rl_xmalloc(sizeof(kern_pair) * (size_t)budget);
     kern_sample_keys(w, (size_t)n_mine, first_id, key, stream, mine);
-    int rc = comm_select_smallest(mine, n_mine, budget, top);
+    int64_t m = 0;
+    for (int64_t i = 0; i < n_mine; i++)
+        if (!chosen || !chosen[i])
+            mine[m++] = mine[i];
+    int rc = comm_select_smallest(mine, m, budget, top);
     for (int64_t b = 0; b < budget; b++)
         ids[b] = top[b].id;
     free(mine);
@@ -198,7 +109,7 @@ static int select_sampled(const double *w, int64_t n_mine, int64_t first_id, int
 }
 
 /* Greedy selectors on residuals / distances of the rows (f as double in r, (n_mine, d)). */
-static int select_greedy(subset_kind kind, const double *f, double *r, const double *nrm2,
+static int select_greedy(select_kind kind, const double *f, double *r, const double *nrm2,
                          int64_t n_mine, int d, int64_t first_id, const shards *sh, int64_t budget,
                          const uint32_t key[2], int64_t *ids) {
     char *chosen = rl_xcalloc((size_t)n_mine + 1, 1);
@@ -207,27 +118,23 @@ static int select_greedy(subset_kind kind, const double *f, double *r, const dou
     double *u = rl_xmalloc(sizeof(double) * (size_t)d);
     int rc = 0;
     int64_t id = -1;
-    if (kind == SUBSET_KCENTER) { // start: the row with the smallest uniform key
+    if (kind == SELECT_KCENTER) { // start: the row with the smallest uniform key
         double *ones = rl_xmalloc(sizeof(double) * (size_t)(n_mine + 1));
-        kern_pair *mine = rl_xmalloc(sizeof(kern_pair) * (size_t)(n_mine + 1)), top;
         for (int64_t i = 0; i < n_mine; i++)
             ones[i] = 1.0;
-        kern_sample_keys(ones, (size_t)n_mine, first_id, key, STREAM_START, mine);
-        rc = comm_select_smallest(mine, n_mine, 1, &top);
-        id = top.id;
+        rc = select_sampled(ones, NULL, n_mine, first_id, 1, key, STREAM_START, &id);
         free(ones);
-        free(mine);
     }
     for (int64_t i = 0; i < n_mine; i++)
         mind[i] = INFINITY;
     for (int64_t b = 0; rc == 0 && b < budget; b++) {
-        if (kind == SUBSET_NORM_GS && b > 0 && b % d == 0) // span exhausted: restart from F
+        if (kind == SELECT_NORM_GS && b > 0 && b % d == 0) // span exhausted: restart from F
             memcpy(r, f, sizeof(double) * (size_t)n_mine * (size_t)d);
-        if (b > 0 || kind != SUBSET_KCENTER) {
+        if (b > 0 || kind != SELECT_KCENTER) {
             for (int64_t i = 0; i < n_mine; i++) {
                 const double *ri = r + (size_t)i * (size_t)d;
-                score[i] = kind == SUBSET_NORM_GS   ? dot(ri, ri, d)
-                           : kind == SUBSET_KCENTER ? mind[i]
+                score[i] = kind == SELECT_NORM_GS   ? dot(ri, ri, d)
+                           : kind == SELECT_KCENTER ? mind[i]
                            : b == 0                 ? nrm2[i]
                                                     : mind[i] * nrm2[i];
             }
@@ -239,7 +146,7 @@ static int select_greedy(subset_kind kind, const double *f, double *r, const dou
         rc = rc ? rc : shards_bcast_row(sh, id, r, first_id, d, u);
         if (rc)
             break;
-        if (kind == SUBSET_NORM_GS) {
+        if (kind == SELECT_NORM_GS) {
             double un = sqrt(dot(u, u, d));
             for (int j = 0; j < d && un > 0.0; j++)
                 u[j] /= un;
@@ -293,7 +200,7 @@ static int kmeans(const float *ff, const double *f, int64_t n_mine, int d, int64
     comm_exact_init(&acc, (size_t)k * (size_t)(d + 1));
     for (int64_t i = 0; i < n_mine; i++)
         ones[i] = 1.0;
-    int rc = select_sampled(ones, n_mine, first_id, k, key, STREAM_CENTERS, seeds);
+    int rc = select_sampled(ones, NULL, n_mine, first_id, k, key, STREAM_CENTERS, seeds);
     for (int c = 0; rc == 0 && c < k; c++)
         rc = shards_bcast_row(sh, seeds[c], f, first_id, d, cent + (size_t)c * (size_t)d);
     for (int it = 0; rc == 0 && it <= TYPI_ITERS; it++) {
@@ -352,7 +259,7 @@ static double typicality(const double *x, int64_t id, const double *members, int
 /* TypiClust: k-means with K = min(B, TYPI_MAX_CLUSTERS); repeatedly the least covered cluster
  * (fewest picks, then largest, then lowest index) gives its most typical untaken member (ties to
  * the smallest id); norm plug-in: typicality × ‖F‖. Members gathered in id order. */
-static int select_typiclust(subset_kind kind, const float *ff, const double *f, const double *nrm2,
+static int select_typiclust(select_kind kind, const float *ff, const double *f, const double *nrm2,
                             int64_t n_mine, int d, int64_t first_id, const shards *sh,
                             int64_t budget, const uint32_t key[2], int64_t *ids) {
     int k = (int)(budget < TYPI_MAX_CLUSTERS ? budget : TYPI_MAX_CLUSTERS);
@@ -389,7 +296,7 @@ static int select_typiclust(subset_kind kind, const float *ff, const double *f, 
         for (int64_t i = 0; rc == 0 && i < n_mine; i++)
             if (assign[i] == c && !chosen[i]) {
                 double t = typicality(f + (size_t)i * (size_t)d, first_id + i, members, m, d);
-                t = kind == SUBSET_TYPICLUST_NORM ? t * sqrt(nrm2[i]) : t;
+                t = kind == SELECT_TYPICLUST_NORM ? t * sqrt(nrm2[i]) : t;
                 if (best.id < 0 || -t < best.key) {
                     best.key = -t;
                     best.id = first_id + i;
@@ -477,31 +384,12 @@ static void ball_counts(const float *f, int64_t n_mine, int d, const float *y, i
     free(yt);
 }
 
-/* Collective: the remaining ids (out, r) drawn without replacement from my unchosen rows, ∝ w
- * (exponential keys of STREAM_FILL, global smallest-r merge). */
-static int fill_sampled(const double *w, const char *chosen, int64_t n_mine, int64_t first_id,
-                        int64_t r, const uint32_t key[2], int64_t *out) {
-    kern_pair *mine = rl_xmalloc(sizeof(kern_pair) * (size_t)(n_mine + 1));
-    kern_pair *top = rl_xmalloc(sizeof(kern_pair) * (size_t)r);
-    kern_sample_keys(w, (size_t)n_mine, first_id, key, STREAM_FILL, mine);
-    int64_t m = 0;
-    for (int64_t i = 0; i < n_mine; i++)
-        if (!chosen[i])
-            mine[m++] = mine[i];
-    int rc = comm_select_smallest(mine, m, r, top);
-    for (int64_t b = 0; b < r; b++)
-        out[b] = top[b].id;
-    free(mine);
-    free(top);
-    return rc;
-}
-
 /* ProbCover (Yehuda et al. 2022): repeatedly the point whose δ-ball holds the most uncovered
  * points (norm plug-in: that count × ‖F_i‖; ties to the smallest id); its ball becomes covered.
  * Counts are exact integers: the initial ball sizes against all gathered rows, then, after each
  * pick, the newly covered rows (gathered in id order) are subtracted from the counts of their
  * neighbours. Once everything is covered the rest is sampled (uniform; ∝ ‖F‖ with the norm). */
-static int select_probcover(subset_kind kind, const float *f, const double *nrm2, int64_t n_mine,
+static int select_probcover(select_kind kind, const float *f, const double *nrm2, int64_t n_mine,
                             int d, int64_t first_id, int64_t n_total, int64_t budget, double delta,
                             const uint32_t key[2], int64_t *ids) {
     float d2 = (float)(delta * delta);
@@ -519,14 +407,14 @@ static int select_probcover(subset_kind kind, const float *f, const double *nrm2
     int rc = 0;
     for (int64_t b = 0; rc == 0 && b < budget; b++) {
         for (int64_t i = 0; i < n_mine; i++)
-            w[i] = (double)cnt[i] * (kind == SUBSET_PROBCOVER_NORM ? sqrt(nrm2[i]) : 1.0);
+            w[i] = (double)cnt[i] * (kind == SELECT_PROBCOVER_NORM ? sqrt(nrm2[i]) : 1.0);
         int64_t id = -1;
         double best = 0.0;
         rc = best_row(w, chosen, n_mine, first_id, &id, &best);
         if (rc == 0 && best <= 0.0) { // all covered: sample the rest
             for (int64_t i = 0; i < n_mine; i++)
-                w[i] = kind == SUBSET_PROBCOVER_NORM ? sqrt(nrm2[i]) : 1.0;
-            rc = fill_sampled(w, chosen, n_mine, first_id, budget - b, key, ids + b);
+                w[i] = kind == SELECT_PROBCOVER_NORM ? sqrt(nrm2[i]) : 1.0;
+            rc = select_sampled(w, chosen, n_mine, first_id, budget - b, key, STREAM_FILL, ids + b);
             break;
         }
         ids[b] = id;
@@ -570,14 +458,14 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-int subset_probcover_delta(const float *f, int64_t n_mine, int d, int64_t first_id, int64_t n_total,
+int select_probcover_delta(const float *f, int64_t n_mine, int d, int64_t first_id, int64_t n_total,
                            int clusters, double purity, const uint32_t key[2], double *delta) {
     if (clusters < 2 || clusters > n_total || !(purity > 0.0 && purity <= 1.0))
-        return rl_fail("subset_probcover_delta: %d clusters for %lld points, purity %g",
+        return rl_fail("select_probcover_delta: %d clusters for %lld points, purity %g",
                        "use 2 <= clusters <= the pool and a purity in (0, 1]", clusters,
                        (long long)n_total, purity);
     size_t nd = (size_t)n_mine * (size_t)d;
-    int64_t s = n_total < SUBSET_PURITY_SAMPLE ? n_total : SUBSET_PURITY_SAMPLE;
+    int64_t s = n_total < SELECT_PURITY_SAMPLE ? n_total : SELECT_PURITY_SAMPLE;
     double *f64 = rl_xmalloc(sizeof(double) * (nd + 1)),
            *ones = rl_xmalloc(sizeof(double) * (size_t)(n_mine + 1));
     double *r = rl_xmalloc(sizeof(double) * (size_t)s);
@@ -594,7 +482,7 @@ int subset_probcover_delta(const float *f, int64_t n_mine, int d, int64_t first_
     float *all = NULL;
     int rc = shards_make(&sh, first_id, n_total);
     rc = rc ? rc : kmeans(f, f64, n_mine, d, first_id, &sh, clusters, key, assign, size);
-    rc = rc ? rc : select_sampled(ones, n_mine, first_id, s, key, STREAM_PURITY, sid);
+    rc = rc ? rc : select_sampled(ones, NULL, n_mine, first_id, s, key, STREAM_PURITY, sid);
     all = rc ? NULL : gather_rows(f, n_mine, d, first_id, n_total);
     rc = rc ? rc : all ? 0 : RL_ERR;
     for (int64_t i = 0; i < n_mine; i++)
@@ -620,7 +508,7 @@ int subset_probcover_delta(const float *f, int64_t n_mine, int d, int64_t first_
     q = q < s ? q : s - 1;
     float d2 = rc == 0 ? nextafterf((float)r[q], 0.0f) : 0.0f;
     if (rc == 0 && !(d2 > 0.0f && isfinite(d2)))
-        rc = rl_fail("subset_probcover_delta: no radius gives purity %g (distance to another "
+        rc = rl_fail("select_probcover_delta: no radius gives purity %g (distance to another "
                      "cluster %g)",
                      "set the ball radius explicitly (subset.delta) or lower subset.purity", purity,
                      r[q]);
@@ -638,11 +526,11 @@ int subset_probcover_delta(const float *f, int64_t n_mine, int d, int64_t first_
     return rc;
 }
 
-int subset_select(subset_kind kind, const float *f, int64_t n_mine, int d, int64_t first_id,
+int select_subset(select_kind kind, const float *f, int64_t n_mine, int d, int64_t first_id,
                   int64_t n_total, int64_t budget, double delta, const uint32_t key[2],
                   int64_t *ids) {
     if (budget < 1 || budget > n_total)
-        return rl_fail("subset_select: budget %lld is not in [1, %lld]",
+        return rl_fail("select_subset: budget %lld is not in [1, %lld]",
                        "choose a budget no larger than the pool", (long long)budget,
                        (long long)n_total);
     size_t nd = (size_t)n_mine * (size_t)d;
@@ -654,16 +542,16 @@ int subset_select(subset_kind kind, const float *f, int64_t n_mine, int d, int64
         nrm2[i] = dot(f64 + (size_t)i * (size_t)d, f64 + (size_t)i * (size_t)d, d);
     shards sh = {0, NULL};
     int rc = 0;
-    if (kind == SUBSET_RANDOM || kind == SUBSET_NORM) {
+    if (kind == SELECT_RANDOM || kind == SELECT_NORM) {
         for (int64_t i = 0; i < n_mine; i++)
-            nrm2[i] = kind == SUBSET_RANDOM ? 1.0 : sqrt(nrm2[i]);
-        rc = select_sampled(nrm2, n_mine, first_id, budget, key, STREAM_SAMPLE, ids);
-    } else if (kind == SUBSET_PROBCOVER || kind == SUBSET_PROBCOVER_NORM) {
+            nrm2[i] = kind == SELECT_RANDOM ? 1.0 : sqrt(nrm2[i]);
+        rc = select_sampled(nrm2, NULL, n_mine, first_id, budget, key, STREAM_SAMPLE, ids);
+    } else if (kind == SELECT_PROBCOVER || kind == SELECT_PROBCOVER_NORM) {
         rc = delta > 0.0 ? select_probcover(kind, f, nrm2, n_mine, d, first_id, n_total, budget,
                                             delta, key, ids)
-                         : rl_fail("subset_select: ProbCover radius %g is not positive",
-                                   "give a radius > 0 (subset_probcover_delta)", delta);
-    } else if (kind == SUBSET_TYPICLUST || kind == SUBSET_TYPICLUST_NORM) {
+                         : rl_fail("select_subset: ProbCover radius %g is not positive",
+                                   "give a radius > 0 (select_probcover_delta)", delta);
+    } else if (kind == SELECT_TYPICLUST || kind == SELECT_TYPICLUST_NORM) {
         rc = shards_make(&sh, first_id, n_total);
         rc = rc ? rc
                 : select_typiclust(kind, f, f64, nrm2, n_mine, d, first_id, &sh, budget, key, ids);

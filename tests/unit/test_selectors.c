@@ -1,11 +1,11 @@
-/* Unit tests of subset selection (src/data/subset.h) on small pools with known answers: PCA axes
+/* Unit tests of subset selection (src/select/) on small pools with known answers: PCA axes
  * and variances, random and norm sampling against the exponential keys' definition (zero-norm
  * rows never drawn), Gram–Schmidt diversity skipping a near-duplicate direction, k-center
  * greedy against brute-force farthest points, TypiClust on two clusters, ProbCover's greedy
  * coverage (and its fill once all is covered) and radius from purity, and the norm plug-in in
  * k-center, TypiClust and ProbCover. One rank. */
 #include "kernels/select.h"
-#include "src/data/subset.h"
+#include "src/select/select.h"
 #include "tests/unit/harness.h"
 
 #include <math.h>
@@ -18,7 +18,7 @@ static void test_pca_axes(void) {
     const float x[4 * 3] = {4, 1, 1, -2, 1, 1, 1, 2, 1, 1, 0, 1};
     float mean[3], basis[3 * 2];
     double eig[2];
-    CU_ASSERT_EQUAL_FATAL(subset_pca(x, 4, 3, 0, 4, 2, mean, basis, eig), 0);
+    CU_ASSERT_EQUAL_FATAL(select_pca(x, 4, 3, 0, 4, 2, mean, basis, eig), 0);
     for (int p = 0; p < 3; p++)
         CU_ASSERT(fabsf(mean[p] - 1.0f) < 1e-6f);
     CU_ASSERT(fabs(eig[0] - 4.5) < 1e-6 && fabs(eig[1] - 0.5) < 1e-6);
@@ -26,46 +26,46 @@ static void test_pca_axes(void) {
     for (int t = 0; t < 6; t++)
         CU_ASSERT(fabsf(basis[t] - want[t]) < 1e-6f);
     float f[4 * 2];
-    subset_features(x, 4, 3, mean, basis, 2, f);
+    select_pca_features(x, 4, 3, mean, basis, 2, f);
     CU_ASSERT(fabsf(f[0] - 3.0f) < 1e-6f && fabsf(f[1]) < 1e-6f);
     CU_ASSERT(fabsf(f[6]) < 1e-6f && fabsf(f[7] + 1.0f) < 1e-6f);
     /* A shard that is not whole chunks is refused. */
-    CU_ASSERT_NOT_EQUAL(subset_pca(x, 4, 3, 1, 5, 2, mean, basis, eig), 0);
+    CU_ASSERT_NOT_EQUAL(select_pca(x, 4, 3, 1, 5, 2, mean, basis, eig), 0);
 }
 
 /* 1-D pool: values v (n) as features (n, 1). */
-static void sampled_case(subset_kind kind) {
+static void sampled_case(select_kind kind) {
     enum { N = 40, B = 10 };
     float f[N];
     double w[N];
     for (int i = 0; i < N; i++) {
         f[i] = i % 4 == 0 ? 0.0f : (float)(i % 7) + 0.5f;
-        w[i] = kind == SUBSET_RANDOM ? 1.0 : fabs((double)f[i]);
+        w[i] = kind == SELECT_RANDOM ? 1.0 : fabs((double)f[i]);
     }
     int64_t ids[B];
-    CU_ASSERT_EQUAL_FATAL(subset_select(kind, f, N, 1, 0, N, B, 0.0, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(kind, f, N, 1, 0, N, B, 0.0, key, ids), 0);
     kern_pair p[N];
     kern_sample_keys(w, N, 0, key, 1, p); // stream 1: the selector's sampling stream
     kern_select_smallest(p, N, B);
     for (int b = 0; b < B; b++) {
         CU_ASSERT_EQUAL(ids[b], p[b].id);
-        if (kind == SUBSET_NORM)
+        if (kind == SELECT_NORM)
             CU_ASSERT(f[ids[b]] != 0.0f);
     }
     /* The whole positive-norm part of the pool when the budget equals its size. */
-    if (kind == SUBSET_NORM) {
+    if (kind == SELECT_NORM) {
         int64_t all[30];
-        CU_ASSERT_EQUAL_FATAL(subset_select(kind, f, N, 1, 0, N, 30, 0.0, key, all), 0);
+        CU_ASSERT_EQUAL_FATAL(select_subset(kind, f, N, 1, 0, N, 30, 0.0, key, all), 0);
         for (int b = 0; b < 30; b++)
             CU_ASSERT(all[b] % 4 != 0);
     }
 }
 
 static void test_random(void) {
-    sampled_case(SUBSET_RANDOM);
+    sampled_case(SELECT_RANDOM);
 }
 static void test_norm(void) {
-    sampled_case(SUBSET_NORM);
+    sampled_case(SELECT_NORM);
 }
 
 static void test_norm_gs(void) {
@@ -73,7 +73,7 @@ static void test_norm_gs(void) {
      * though its norm is smaller; then the span is exhausted and the pool restarts from F. */
     const float f[4 * 2] = {3, 0, 2.9f, 0.1f, 0, 1, 0.5f, 0.5f};
     int64_t ids[3];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_NORM_GS, f, 4, 2, 0, 4, 3, 0.0, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_NORM_GS, f, 4, 2, 0, 4, 3, 0.0, key, ids), 0);
     CU_ASSERT_EQUAL(ids[0], 0);
     CU_ASSERT_EQUAL(ids[1], 2);
     CU_ASSERT_EQUAL(ids[2], 1); // after the restart: the largest norm left
@@ -87,7 +87,7 @@ static void test_kcenter(void) {
         f[2 * i + 1] = (float)((i * 5) % 13);
     }
     int64_t ids[B];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_KCENTER, f, N, 2, 0, N, B, 0.0, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_KCENTER, f, N, 2, 0, N, B, 0.0, key, ids), 0);
     for (int b = 1; b < B; b++) { // brute force: farthest from the chosen, ties to smallest id
         double best = -1.0;
         int64_t arg = -1;
@@ -114,14 +114,14 @@ static void test_kcenter_norm(void) {
      * 2 → 256, so 2 (plain k-center would take 0, the farthest). */
     const float f[4] = {0, 1, 2, 10};
     int64_t ids[2];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_KCENTER_NORM, f, 4, 1, 0, 4, 2, 0.0, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_KCENTER_NORM, f, 4, 1, 0, 4, 2, 0.0, key, ids), 0);
     CU_ASSERT_EQUAL(ids[0], 3);
     CU_ASSERT_EQUAL(ids[1], 2);
-    CU_ASSERT_NOT_EQUAL(subset_select(SUBSET_KCENTER_NORM, f, 4, 1, 0, 4, 5, 0.0, key, ids), 0);
-    CU_ASSERT_EQUAL(subset_kind_parse("norm-gs"), SUBSET_NORM_GS);
-    CU_ASSERT_EQUAL(subset_kind_parse("typiclust-norm"), SUBSET_TYPICLUST_NORM);
-    CU_ASSERT_EQUAL(subset_kind_parse("probcover-norm"), SUBSET_PROBCOVER_NORM);
-    CU_ASSERT_EQUAL(subset_kind_parse("probcover-typo"), -1);
+    CU_ASSERT_NOT_EQUAL(select_subset(SELECT_KCENTER_NORM, f, 4, 1, 0, 4, 5, 0.0, key, ids), 0);
+    CU_ASSERT_EQUAL(select_kind_parse("norm-gs"), SELECT_NORM_GS);
+    CU_ASSERT_EQUAL(select_kind_parse("typiclust-norm"), SELECT_TYPICLUST_NORM);
+    CU_ASSERT_EQUAL(select_kind_parse("probcover-norm"), SELECT_PROBCOVER_NORM);
+    CU_ASSERT_EQUAL(select_kind_parse("probcover-typo"), -1);
 }
 
 static void test_typiclust(void) {
@@ -131,16 +131,16 @@ static void test_typiclust(void) {
      * 0.57, 1.33, 1.71, 1.6), then 101. */
     const float f[8] = {0, 1, 2, 3, 4, 100, 101, 102};
     int64_t ids[2];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST, f, 8, 1, 0, 8, 2, 0.0, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_TYPICLUST, f, 8, 1, 0, 8, 2, 0.0, key, ids), 0);
     CU_ASSERT_EQUAL(ids[0], 2);
     CU_ASSERT_EQUAL(ids[1], 6);
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST_NORM, f, 8, 1, 0, 8, 2, 0.0, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_TYPICLUST_NORM, f, 8, 1, 0, 8, 2, 0.0, key, ids), 0);
     CU_ASSERT_EQUAL(ids[0], 3);
     CU_ASSERT_EQUAL(ids[1], 6);
     /* Another k-means start (another key) finds the same clusters and points. */
     int64_t more[2];
     const uint32_t other[2] = {7, 9};
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_TYPICLUST, f, 8, 1, 0, 8, 2, 0.0, other, more), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_TYPICLUST, f, 8, 1, 0, 8, 2, 0.0, other, more), 0);
     CU_ASSERT(more[0] == 2 && more[1] == 6);
 }
 
@@ -150,17 +150,17 @@ static void test_probcover(void) {
      * covered: the rest is sampled uniformly from the unchosen {0, 2, 4}. */
     const float f[6] = {0, 1, 2, 10, 11, 20};
     int64_t ids[5];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_PROBCOVER, f, 6, 1, 0, 6, 5, 1.5, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_PROBCOVER, f, 6, 1, 0, 6, 5, 1.5, key, ids), 0);
     CU_ASSERT(ids[0] == 1 && ids[1] == 3 && ids[2] == 5);
     CU_ASSERT(ids[3] != ids[4]);
     for (int b = 3; b < 5; b++)
         CU_ASSERT(ids[b] == 0 || ids[b] == 2 || ids[b] == 4);
     /* Norm plug-in, count·|F|: 0, 3, 4, 20, 22, 20 → 11 (id 4; covers 10, 11); then 0, 3, 4,
      * 0, 0, 20 → 20 (id 5); then 0, 3, 4 → 2 (id 2), although 1 covers as many. */
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_PROBCOVER_NORM, f, 6, 1, 0, 6, 3, 1.5, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_PROBCOVER_NORM, f, 6, 1, 0, 6, 3, 1.5, key, ids), 0);
     CU_ASSERT(ids[0] == 4 && ids[1] == 5 && ids[2] == 2);
     /* A radius of 0 is refused. */
-    CU_ASSERT_NOT_EQUAL(subset_select(SUBSET_PROBCOVER, f, 6, 1, 0, 6, 2, 0.0, key, ids), 0);
+    CU_ASSERT_NOT_EQUAL(select_subset(SELECT_PROBCOVER, f, 6, 1, 0, 6, 2, 0.0, key, ids), 0);
 }
 
 static void test_probcover_delta(void) {
@@ -168,18 +168,18 @@ static void test_probcover_delta(void) {
      * points of different clusters are 97 apart, so every ball is pure up to just below 97. */
     const float f[8] = {0, 1, 2, 3, 100, 101, 102, 103};
     double delta = 0.0;
-    CU_ASSERT_EQUAL_FATAL(subset_probcover_delta(f, 8, 1, 0, 8, 2, 0.95, key, &delta), 0);
+    CU_ASSERT_EQUAL_FATAL(select_probcover_delta(f, 8, 1, 0, 8, 2, 0.95, key, &delta), 0);
     CU_ASSERT(delta < 97.0 && delta > 96.999);
     /* Purity 0.5 allows 4 of the 8 balls to be impure: just below the 5th smallest distance to
      * the other cluster (3 → 100: 97, 97, 98, 98, then 99). */
-    CU_ASSERT_EQUAL_FATAL(subset_probcover_delta(f, 8, 1, 0, 8, 2, 0.5, key, &delta), 0);
+    CU_ASSERT_EQUAL_FATAL(select_probcover_delta(f, 8, 1, 0, 8, 2, 0.5, key, &delta), 0);
     CU_ASSERT(delta < 99.0 && delta > 98.999);
     /* δ = 1.5: balls of 2, 3, 3, 2 in each cluster; 1 wins the tie with 2, 101, 102 (smallest
      * id) and covers 0, 1, 2; then 101 (3 uncovered; 2 and 3 have 1 left). */
     int64_t ids[2];
-    CU_ASSERT_EQUAL_FATAL(subset_select(SUBSET_PROBCOVER, f, 8, 1, 0, 8, 2, 1.5, key, ids), 0);
+    CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_PROBCOVER, f, 8, 1, 0, 8, 2, 1.5, key, ids), 0);
     CU_ASSERT(ids[0] == 1 && ids[1] == 5);
-    CU_ASSERT_NOT_EQUAL(subset_probcover_delta(f, 8, 1, 0, 8, 9, 0.95, key, &delta), 0);
+    CU_ASSERT_NOT_EQUAL(select_probcover_delta(f, 8, 1, 0, 8, 9, 0.95, key, &delta), 0);
 }
 
 static void test_nested(void) {
@@ -192,16 +192,16 @@ static void test_nested(void) {
         f[2 * i] = (float)((i * 7) % 11);
         f[2 * i + 1] = (float)((i * 5) % 13);
     }
-    for (int kind = 0; subset_kind_parse("probcover-norm") >= kind; kind++) {
-        CU_ASSERT_EQUAL(subset_kind_nested((subset_kind)kind),
-                        kind != SUBSET_TYPICLUST && kind != SUBSET_TYPICLUST_NORM);
-        if (!subset_kind_nested((subset_kind)kind))
+    for (int kind = 0; select_kind_parse("probcover-norm") >= kind; kind++) {
+        CU_ASSERT_EQUAL(select_kind_nested((select_kind)kind),
+                        kind != SELECT_TYPICLUST && kind != SELECT_TYPICLUST_NORM);
+        if (!select_kind_nested((select_kind)kind))
             continue;
         int64_t small[SMALL], large[LARGE];
         CU_ASSERT_EQUAL_FATAL(
-            subset_select((subset_kind)kind, f, N, 2, 0, N, SMALL, 4.0, key, small), 0);
+            select_subset((select_kind)kind, f, N, 2, 0, N, SMALL, 4.0, key, small), 0);
         CU_ASSERT_EQUAL_FATAL(
-            subset_select((subset_kind)kind, f, N, 2, 0, N, LARGE, 4.0, key, large), 0);
+            select_subset((select_kind)kind, f, N, 2, 0, N, LARGE, 4.0, key, large), 0);
         for (int b = 0; b < SMALL; b++)
             CU_ASSERT_EQUAL(small[b], large[b]);
     }
@@ -220,4 +220,4 @@ static const rl_test tests[] = {
     {"nested selectors: a budget's set starts a larger one's", test_nested},
     {NULL, NULL},
 };
-RL_TEST_SUITE("subset", tests)
+RL_TEST_SUITE("selectors", tests)

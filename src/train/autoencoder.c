@@ -1,0 +1,180 @@
+/* An MLP autoencoder trained data-parallel with exact chunk-gradient sums, its bottleneck
+ * features of a pool (with an optional HDF5 feature cache) and of any rows (autoencoder.h). */
+#include "src/train/autoencoder.h"
+
+#include "src/comm/comm.h"
+#include "src/core/error.h"
+#include "src/core/log.h"
+#include "src/core/mem.h"
+#include "src/core/rng.h"
+#include "src/io/io.h"
+#include "src/train/base_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int autoencoder_init(autoencoder *ae, const char *spec, const char *what, const rl_dataset *pool,
+                     int chunk) {
+    if (rl_model_init(&ae->model, spec) < 0)
+        return RL_ERR;
+    rl_model *m = &ae->model;
+    ae->bottleneck = -1;
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layers[l].kind == RL_LAYER_DENSE &&
+            (ae->bottleneck < 0 || m->layers[l].out < m->layers[ae->bottleneck].out))
+            ae->bottleneck = l;
+    if (base_model_check_fit(m, what, pool, pool->dim) < 0)
+        return RL_ERR;
+    if (ae->bottleneck < 0 || ae->bottleneck == m->n_layers - 1) {
+        rl_fail("%s = \"%s\" is not an autoencoder of %d inputs with a narrower inner layer", NULL,
+                what, spec, pool->dim);
+        return rl_fail_hint("write e.g. %s=mlp:784-256-32-256-784", what);
+    }
+    ae->k = m->layers[ae->bottleneck].out;
+    /* autoencoder_train: Adam state, gradient and its exact sum per parameter, the epoch order */
+    uint64_t train_bytes = rl_size_add(rl_size_mul(m->n_params, 4 * sizeof(float) + 8),
+                                       rl_size_mul((uint64_t)pool->n, sizeof(int64_t)));
+    if (rl_mem_check(train_bytes, "training the autoencoder %s (%zu parameters)", spec,
+                     m->n_params) < 0)
+        return rl_fail_hint("use a smaller %s", what);
+    return train_chunks_init(&ae->chunks, m, pool, chunk);
+}
+
+void autoencoder_free(autoencoder *ae) {
+    if (!ae)
+        return;
+    train_chunks_free(&ae->chunks);
+    rl_model_free(&ae->model);
+    free(ae->center);
+    ae->center = NULL;
+}
+
+int autoencoder_train(autoencoder *ae, const rl_dataset *pool, const autoencoder_training *t) {
+    rl_model *m = &ae->model;
+    int64_t n = pool->n, *perm = rl_xmalloc(sizeof(int64_t) * (size_t)n);
+    comm_exact e; /* the gradient, then the loss */
+    comm_exact_init(&e, m->n_params + 1);
+    train_loss reconstruct = {.kind = TRAIN_LOSS_RECONSTRUCT};
+    rl_optimizer opt = {0};
+    rl_model_init_params(m, t->seed);
+    int rc = rl_opt_init(&opt, RL_OPT_ADAM, m->n_params, (float)t->lr, 0.0f, 0.0f);
+    double t0 = rl_now();
+    for (int ep = 0; rc == 0 && ep < t->epochs; ep++) {
+        rl_data_epoch_order(n, rl_rng_make(t->seed, RL_RNG_SHUFFLE), (uint32_t)ep, perm);
+        double loss = 0.0;
+        for (int64_t start = 0; rc == 0 && start < n; start += t->batch) {
+            int64_t bn = n - start < t->batch ? n - start : t->batch;
+            train_objective o = {.loss = &reconstruct, .scale = 1.0f / (float)bn};
+            comm_exact_zero(&e);
+            train_chunks_gradient(&ae->chunks, pool, perm + start, bn, &o, m->grads, m->n_params,
+                                  &e);
+            rc = comm_exact_reduce(&e);
+            comm_exact_read(&e, 0, m->grads, m->n_params, RL_FIXED_FRAC_BITS);
+            rl_opt_step(&opt, m->params, m->grads);
+            loss += comm_exact_value(&e, m->n_params, RL_FIXED_SUM_FRAC_BITS);
+        }
+        if (rc == 0)
+            rl_log_info("autoencoder epoch %d: mean loss %.4f (%.1f s)", ep + 1, loss / (double)n,
+                        rl_now() - t0);
+    }
+    rl_opt_free(&opt);
+    free(perm);
+    comm_exact_free(&e);
+    return rc;
+}
+
+/* Collective: read my rows' features and the weights from the cache: 1 if read, 0 if the file
+ * does not exist (the same answer on every rank), RL_ERR. */
+static int read_cache(autoencoder *ae, const char *cache, const char *key, int64_t n, int64_t lo,
+                      int64_t hi, float *f) {
+    int found = io_features_read(cache, key, n, ae->k, lo, hi - lo, f, (int64_t)ae->model.n_params,
+                                 ae->model.params);
+    if (comm_any_failed(found < 0))
+        return RL_ERR;
+    int agree = found; // every rank sees the same file; make sure
+    if (comm_max_i32(&agree, 1) < 0 || agree != found)
+        return rl_fail("ranks disagree on whether %s exists", "use a shared file system", cache);
+    if (found && comm_rank() == 0)
+        rl_log_info("autoencoder: features from the cache %s", cache);
+    return found;
+}
+
+/* Collective: rank 0 writes every rank's rows of f (my rows [lo, hi)) and the weights to the
+ * cache. */
+static int write_cache(const autoencoder *ae, const char *cache, const char *key, int64_t n,
+                       int64_t lo, int64_t hi, const float *f) {
+    float *all = rl_xmalloc(sizeof(float) * (size_t)n * (size_t)ae->k);
+    memcpy(all + (size_t)lo * (size_t)ae->k, f, sizeof(float) * (size_t)(hi - lo) * (size_t)ae->k);
+    int rc = comm_allgather_blocks(all, sizeof(float) * (size_t)ae->k, lo, hi);
+    if (rc == 0 && comm_rank() == 0) {
+        rc = io_features_write(cache, key, all, n, ae->k, ae->model.params,
+                               (int64_t)ae->model.n_params);
+        if (rc == 0)
+            rl_log_info("autoencoder: features written to the cache %s", cache);
+    }
+    free(all);
+    return comm_any_failed(rc < 0) ? RL_ERR : 0;
+}
+
+int autoencoder_pool_features(autoencoder *ae, const rl_dataset *pool,
+                              const autoencoder_training *t, const char *cache, int64_t lo,
+                              int64_t hi, float *f) {
+    int cached = cache && cache[0];
+    char key[512]; /* what made the features: the encoder's config and the pool */
+    snprintf(key, sizeof key,
+             "autoencoder %s epochs=%lld batch=%lld chunk=%d lr=%.9g seed=%lld data=%s n=%lld "
+             "dim=%d",
+             ae->model.spec, (long long)t->epochs, (long long)t->batch, ae->chunks.chunk, t->lr,
+             (long long)t->seed, pool->name, (long long)pool->n, pool->dim);
+    int found = cached ? read_cache(ae, cache, key, pool->n, lo, hi, f) : 0;
+    if (found != 0)
+        return found < 0 ? RL_ERR : 0;
+    if (autoencoder_train(ae, pool, t) < 0)
+        return RL_ERR;
+    autoencoder_encode(ae, pool->x + (size_t)lo * (size_t)pool->dim, hi - lo, f);
+    return cached ? write_cache(ae, cache, key, pool->n, lo, hi, f) : 0;
+}
+
+int autoencoder_center(autoencoder *ae, float *f, int64_t n_mine, int64_t n_total, double *var) {
+    int k = ae->k;
+    double n = (double)n_total;
+    comm_exact sum;
+    comm_exact_init(&sum, (size_t)k);
+    float *sq = rl_xmalloc(sizeof(float) * (size_t)k);
+    free(ae->center);
+    ae->center = rl_xmalloc(sizeof(float) * (size_t)k);
+    for (int64_t i = 0; i < n_mine; i++)
+        comm_exact_add(&sum, 0, f + (size_t)i * (size_t)k, (size_t)k, RL_FIXED_FRAC_BITS);
+    int rc = comm_exact_reduce(&sum);
+    for (int j = 0; j < k; j++)
+        ae->center[j] = (float)(comm_exact_value(&sum, (size_t)j, RL_FIXED_FRAC_BITS) / n);
+    comm_exact_zero(&sum);
+    for (int64_t i = 0; i < n_mine; i++) {
+        float *fi = f + (size_t)i * (size_t)k;
+        for (int j = 0; j < k; j++) {
+            fi[j] -= ae->center[j];
+            sq[j] = fi[j] * fi[j];
+        }
+        comm_exact_add(&sum, 0, sq, (size_t)k, RL_FIXED_FRAC_BITS);
+    }
+    rc = rc ? rc : comm_exact_reduce(&sum);
+    for (int j = 0; j < k; j++)
+        var[j] = comm_exact_value(&sum, (size_t)j, RL_FIXED_FRAC_BITS) / n;
+    comm_exact_free(&sum);
+    free(sq);
+    return rc;
+}
+
+void autoencoder_encode(autoencoder *ae, const float *x, int64_t n, float *f) {
+    int k = ae->k, dim = ae->chunks.dim;
+    for (int64_t lo = 0; lo < n; lo += RL_ROW_CHUNK) {
+        int rows = (int)(n - lo < RL_ROW_CHUNK ? n - lo : RL_ROW_CHUNK);
+        rl_model_forward(&ae->model, &ae->chunks.ws, x + (size_t)lo * (size_t)dim, rows);
+        const float *h = ae->chunks.ws.act[ae->bottleneck + 1]; // (rows, k)
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < k; j++)
+                f[(size_t)(lo + i) * (size_t)k + (size_t)j] =
+                    h[(size_t)i * (size_t)k + (size_t)j] - (ae->center ? ae->center[j] : 0.0f);
+    }
+}
