@@ -1,5 +1,6 @@
 /* Datasets: Fashion-MNIST from IDX files (gzip) with validation, synthetic datasets, label noise
- * that keeps the clean labels, and deterministic epoch orders.
+ * that keeps the clean labels, the mirror transform (data.transform) and deterministic epoch
+ * orders.
  *
  * Every rank loads the whole (small) dataset; shards are views chosen by src/comm ownership.
  *
