@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
         const size_t n = (size_t)rows * cols;
         float *w = rl_xmalloc(n * sizeof(float)), *grad = rl_xcalloc(n, sizeof(float));
         /* G = 1 needs the most scratch */
-        float *scratch = rl_xmalloc(kern_gor_scratch_floats(rows, cols, 1) * sizeof(float));
+        float *scratch = rl_xmalloc(kern_gor_scratch_floats(rows, cols, 1, 0) * sizeof(float));
         kern_fill_uniform(w, n, key, (uint32_t)l, -0.05f, 0.05f);
         printf("%s: W (%d, %d), penalty + gradient per call\n", layers[l].what, rows, cols);
         printf("  G    s   inter ms  GFLOP/s  SO/GOR  flop ratio   intra ms\n");

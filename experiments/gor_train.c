@@ -2,14 +2,15 @@
  * (GOR, METHODS.md §4) and its baselines: no regularizer and plain soft orthogonality (SO, one
  * group). Three settings share the code: (a) training a model (e.g. a CNN with group norm) from
  * scratch, the penalty on its conv filters; (b) adapting a pretrained model (init.from) to a
- * shifted task (data.transform=mirror) with LoRA adapters, the penalty on the adapters' up-matrices B;
- * (c) either of them with PGD adversarial training (adv.train, adv.eps).
+ * shifted task (data.transform=mirror) with LoRA adapters, the penalty on the adapters' up-matrices
+ * B; (c) either of them with PGD adversarial training (adv.train, adv.eps).
  *
- * The penalty λ Σ_matrices Σ_groups ‖W_g W_gᵀ − I‖²_F (kernels/gor.h) depends on the parameters
- * only, so its terms are split over ranks: the (matrix, group) pairs in a fixed global order are
- * cut into blocks, each rank adds the gradient of its block into the step's exact fixed-point
- * sum (dp_trainer.regularize). Every group touches its own rows, so results are bit-identical on
- * any number of ranks. */
+ * The penalty λ Σ_matrices Σ_sets ‖W_g W_gᵀ − I‖²_F (kernels/gor.h: inter, the G groups; intra,
+ * the s sets of one filter from each group) depends on the parameters only, so its terms are
+ * split over ranks: the (matrix, set) pairs in a fixed global order are cut into blocks, each
+ * rank adds the gradient of its block into the step's exact fixed-point sum
+ * (dp_trainer.regularize). Every set touches its own rows, so results are bit-identical on any
+ * number of ranks. */
 #include "src/train/dp.h"
 #include "kernels/gor.h"
 #include "src/comm/comm.h"
@@ -32,7 +33,8 @@ static const rl_cfg_spec gor_keys[] = {
      "groups per matrix G, dividing its rows (0: the authors' min(32, rows / 4), lowered to a "
      "divisor of rows)"},
     {"gor.grouping", RL_CFG_CHOICE, "inter", 0, -1, "inter|intra", 0,
-     "inter: contiguous filters form a group; intra: filters g, g + G, g + 2G, ..."},
+     "inter: each of the G groups of s = rows / G contiguous filters is orthogonalized; intra "
+     "(the authors' permute): s sets of G filters, one from each group (j, j + s, j + 2s, ...)"},
     {"gor.adapt", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
      "train LoRA adapters of every dense and conv layer of the pretrained init.from model "
      "instead of the model; the penalty then applies to the adapters' up-matrices B"},
@@ -86,7 +88,7 @@ static void gor_regularize(const dp_trainer *t, float *grads, void *ctx) {
     int64_t first = 0;
     for (int k = 0; k < s->n_matrices; k++) {
         const gor_matrix *mx = &s->matrices[k];
-        for (int g = 0; g < mx->groups; g++, first++)
+        for (int g = 0; g < kern_gor_sets(mx->rows, mx->groups, s->intra); g++, first++)
             if (first >= s->lo && first < s->hi)
                 kern_gor_group_penalty(t->theta + mx->off, mx->rows, mx->cols, mx->groups,
                                        s->intra, g, s->lambda, grads + mx->off, s->scratch);
@@ -98,8 +100,9 @@ static double gor_total(const gor_state *s, const dp_trainer *t, int one_group) 
     double total = 0.0;
     for (int k = 0; k < s->n_matrices; k++) {
         const gor_matrix *mx = &s->matrices[k];
-        total += kern_gor_penalty(t->theta + mx->off, mx->rows, mx->cols,
-                                  one_group ? 1 : mx->groups, s->intra, 0.0f, NULL, s->scratch);
+        total +=
+            kern_gor_penalty(t->theta + mx->off, mx->rows, mx->cols, one_group ? 1 : mx->groups,
+                             one_group ? 0 : s->intra, 0.0f, NULL, s->scratch);
     }
     return total;
 }
@@ -110,7 +113,7 @@ static int gor_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     const char *method = rl_cfg_str(cfg, "gor.method");
     int so = strcmp(method, "so") == 0;
     int groups_cfg = (int)rl_cfg_int(cfg, "gor.groups");
-    s->intra = strcmp(rl_cfg_str(cfg, "gor.grouping"), "intra") == 0;
+    s->intra = !so && strcmp(rl_cfg_str(cfg, "gor.grouping"), "intra") == 0; /* SO: one set */
     s->lambda = (float)rl_cfg_float(cfg, "gor.lambda");
     if (t->train.classes < 2)
         return rl_fail("gor-train needs a classification data set; data.name=%s has no classes",
@@ -146,8 +149,8 @@ static int gor_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     size_t most = 0;
     for (int k = 0; k < s->n_matrices; k++) {
         const gor_matrix *mx = &s->matrices[k];
-        s->n_terms += mx->groups;
-        size_t need = kern_gor_scratch_floats(mx->rows, mx->cols, 1);
+        s->n_terms += kern_gor_sets(mx->rows, mx->groups, s->intra);
+        size_t need = kern_gor_scratch_floats(mx->rows, mx->cols, 1, 0);
         most = need > most ? need : most;
     }
     if (rl_mem_check(rl_size_mul(most, sizeof(float)), "the GOR penalty's scratch") < 0)
@@ -195,11 +198,12 @@ static const rl_experiment rl_experiment_gor_train = {
     .name = "gor-train",
     .summary = "group orthogonalization (GOR) vs SO: training, LoRA adapters, PGD-AT",
     .doc = "Trains model.spec with λ·Σ_g ‖W_g W_gᵀ − I‖²_F added to the loss (gor.method=gor:\n"
-           "the filters of each conv layer in gor.groups groups, gor.grouping inter or intra;\n"
+           "the filters of each conv layer in gor.groups groups G; gor.grouping=inter makes each\n"
+           "group orthogonal, intra each set of one filter per group, as the authors' code;\n"
            "so: one group; none). gor.adapt=true instead trains LoRA adapters (gor.lora_rank)\n"
            "of the init.from model, the penalty on their up-matrices, e.g. on a shifted task\n"
            "(data.transform=mirror). adv.train=true trains on PGD examples; adv.eps > 0\n"
-           "reports FGSM and PGD accuracy. The penalty's groups are split over ranks; results\n"
+           "reports FGSM and PGD accuracy. The penalty's sets are split over ranks; results\n"
            "are bit-identical on any number of ranks. Metrics per epoch: train/test loss, test\n"
            "accuracy, penalty (with the run's groups, unscaled) and so_penalty (one group).\n"
            "See experiments/gor-train.md.",

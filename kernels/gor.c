@@ -1,25 +1,30 @@
-/* GOR penalty and gradient (kernels/gor.h): per group an fp32 SYRK for the smaller Gram, the
+/* GOR penalty and gradient (kernels/gor.h): per set of rows an fp32 SYRK for the smaller Gram, the
  * squared Frobenius norm of Gram − I in double, a GEMM for the gradient into scratch, then an
- * element-wise add into the group's rows of grad. A group is a strided view of W (leading
- * dimension cols for inter, groups·cols for intra), so nothing is gathered. */
+ * element-wise add into the set's rows of grad. A set is a strided view of W (leading
+ * dimension cols for inter, (rows / groups)·cols for intra), so nothing is gathered. */
 #include "kernels/gor.h"
 #include "kernels/kernels.h"
 
 #include <assert.h>
 #include <cblas.h>
 
-size_t kern_gor_scratch_floats(int rows, int cols, int groups) {
-    size_t s = (size_t)(rows / groups), n = s < (size_t)cols ? s : (size_t)cols;
+int kern_gor_sets(int rows, int groups, int intra) {
+    return intra ? rows / groups : groups;
+}
+
+size_t kern_gor_scratch_floats(int rows, int cols, int groups, int intra) {
+    size_t s = (size_t)(intra ? groups : rows / groups), n = s < (size_t)cols ? s : (size_t)cols;
     return n * n + s * (size_t)cols;
 }
 
 double kern_gor_group_penalty(const float *w, int rows, int cols, int groups, int intra, int g,
                               float scale, float *grad, float *scratch) {
-    assert(groups > 0 && rows % groups == 0 && g >= 0 && g < groups);
-    const int s = rows / groups;
-    const int ld = intra ? groups * cols : cols;             /* between rows of the group */
-    const size_t first = (size_t)(intra ? g : g * s) * cols; /* offset of the group's row 0 */
-    const float *wg = w + first;                             // (s, cols), leading dim ld
+    assert(groups > 0 && rows % groups == 0 && g >= 0 && g < kern_gor_sets(rows, groups, intra));
+    const int group_size = rows / groups;
+    const int s = intra ? groups : group_size;                        /* rows of the set */
+    const int ld = intra ? group_size * cols : cols;                  /* between its rows */
+    const size_t first = (size_t)(intra ? g : g * group_size) * cols; /* offset of its row 0 */
+    const float *wg = w + first;                                      // (s, cols), leading dim ld
     const int wide = s <= cols;                              /* Gram W_g W_gᵀ, else W_gᵀ W_g */
     const int n = wide ? s : cols;
     float *m = scratch; // (n, n): Gram − I
@@ -51,7 +56,7 @@ double kern_gor_group_penalty(const float *w, int rows, int cols, int groups, in
 double kern_gor_penalty(const float *w, int rows, int cols, int groups, int intra, float scale,
                         float *grad, float *scratch) {
     double p = 0.0;
-    for (int g = 0; g < groups; g++)
+    for (int g = 0; g < kern_gor_sets(rows, groups, intra); g++)
         p += kern_gor_group_penalty(w, rows, cols, groups, intra, g, scale, grad, scratch);
     return p;
 }

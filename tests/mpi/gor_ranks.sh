@@ -1,8 +1,9 @@
-# `gor-train` (issue 7): bit-identical on 1, 2 and 4 ranks with the penalty's groups split over
-# the ranks (6 (matrix, group) terms: uneven blocks on 4 ranks), for inter and intra grouping, SO,
-# LoRA adapters of a pretrained CNN on the mirrored task, and PGD adversarial training; a SIGTERM
-# resume of adapter training is identical; the penalty does what it says (a large λ drives it
-# down, and GOR lowers the grouped penalty more than SO does); bad settings are refused.
+# `gor-train` (issue 7): bit-identical on 1, 2 and 4 ranks with the penalty's sets split over
+# the ranks (6 (matrix, set) terms inter, 8 intra: uneven blocks on 4 ranks), for inter and intra
+# grouping, SO, LoRA adapters of a pretrained CNN on the mirrored task, and PGD adversarial
+# training; a SIGTERM resume of adapter training is identical; the penalty does what it says (a
+# large λ drives it down, and GOR lowers the grouped penalty more than SO does); bad settings are
+# refused.
 source "$(dirname "$0")/lib.bash"
 SMALL_GOR=(data.train_limit=1500 data.test_limit=500 train.epochs=2 train.batch=100
            train.chunk=16 ckpt.every=10

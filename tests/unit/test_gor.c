@@ -1,8 +1,9 @@
-/* Unit tests of the GOR penalty (kernels/gor.h): the kernel against its double reference
- * (penalty and gradient, s <= cols and s > cols, inter and intra, several G); the gradient
- * against central finite differences of the penalty; G = 1 against soft orthogonality computed
- * through the other Gram; intra grouping as inter grouping of the row-permuted matrix; the sum
- * over groups equal to the whole-layer call bit for bit; orthonormal groups give P = 0. */
+/* Unit tests of the GOR penalty (kernels/gor.h): the authors' inter and intra partitions on a
+ * hand-worked case, intra with s = 1 as SO; the kernel against its double reference (penalty
+ * and gradient, sets of at most and more than cols rows, inter and intra, several G); the
+ * gradient against central finite differences of the penalty; G = 1 against soft orthogonality
+ * computed through the other Gram; intra grouping as inter grouping of the row-permuted matrix;
+ * the sum over sets equal to the whole-layer call bit for bit; orthonormal sets give P = 0. */
 #include "kernels/gor.h"
 #include "kernels/kernels.h"
 #include "tests/unit/harness.h"
@@ -28,8 +29,8 @@ static void fill_weights(float *w, size_t n, uint32_t stream, int grid) {
 }
 
 /* Scratch of the documented size, filled with NaN: nothing of it may leak into results. */
-static float *scratch_for(int rows, int cols, int groups) {
-    size_t n = kern_gor_scratch_floats(rows, cols, groups);
+static float *scratch_for(int rows, int cols, int groups, int intra) {
+    size_t n = kern_gor_scratch_floats(rows, cols, groups, intra);
     float *s = malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++)
         s[i] = NAN;
@@ -43,9 +44,49 @@ static double max_abs(const float *x, size_t n) {
     return m;
 }
 
-/* Row i of group g (the grouping of kernels/gor.h). */
-static int group_row(int rows, int groups, int intra, int g, int i) {
-    return intra ? g + i * groups : g * (rows / groups) + i;
+/* Rows of each set (the grouping of kernels/gor.h), and row i of set g. */
+static int set_rows(int rows, int groups, int intra) {
+    return intra ? groups : rows / groups;
+}
+static int set_row(int rows, int groups, int intra, int g, int i) {
+    return intra ? g + i * (rows / groups) : g * (rows / groups) + i;
+}
+
+/* The authors' partitions (weight_regularization.py) by hand, W (6, 2), G = 2 groups of s = 3:
+ * rows r0 = (1, 0), r1 = (1, 0), r2 = (2, 0), r3 = (0, 1), r4 = (1, 0), r5 = (0, 0).
+ * intra, reshape(G, s, d).permute(1, 0, 2): s = 3 sets of 2, {r0, r3} {r1, r4} {r2, r5}:
+ *   {r0, r3} orthonormal: 0; {r1, r4}: WWᵀ − I = [[0, 1], [1, 0]]: 2, ∂ = 4·(1, 0) on r1, r4;
+ *   {r2, r5}: WWᵀ − I = [[3, 0], [0, −1]]: 10, ∂ = 4·(6, 0) on r2, 0 on r5.  P = 12.
+ * (the transposed partition {r0, r2, r4} {r1, r3, r5} would give 26 + 0 = 26.)
+ * inter: {r0, r1, r2} (3 rows > 2 cols: WᵀW − I = [[5, 0], [0, −1]]: 26) and {r3, r4, r5}
+ * (WᵀW = I: 0). P = 26, ∂ = 4·W·[[5, 0], [0, −1]] = (20, 0), (20, 0), (40, 0) on r0..r2.
+ * And intra with s = 1 (G = rows) is SO of all rows, bit for bit. */
+static void test_authors_partitions(void) {
+    const float w[6 * 2] = {1, 0, 1, 0, 2, 0, 0, 1, 1, 0, 0, 0};
+    const float intra_grad[6 * 2] = {0, 0, 4, 0, 24, 0, 0, 0, 4, 0, 0, 0};
+    const float inter_grad[6 * 2] = {20, 0, 20, 0, 40, 0, 0, 0, 0, 0, 0, 0};
+    float g[6 * 2] = {0}, scratch[64];
+    CU_ASSERT_EQUAL(kern_gor_sets(6, 2, 1), 3);
+    CU_ASSERT_EQUAL(kern_gor_sets(6, 2, 0), 2);
+    CU_ASSERT_EQUAL(kern_gor_penalty(w, 6, 2, 2, 1, 1.0f, g, scratch), 12.0);
+    CU_ASSERT_EQUAL(memcmp(g, intra_grad, sizeof g), 0);
+    memset(g, 0, sizeof g);
+    CU_ASSERT_EQUAL(kern_gor_penalty(w, 6, 2, 2, 0, 1.0f, g, scratch), 26.0);
+    CU_ASSERT_EQUAL(memcmp(g, inter_grad, sizeof g), 0);
+
+    const int rows = 12, cols = 20;
+    const size_t n = (size_t)rows * cols;
+    float *v = malloc(n * sizeof(float)), *g_so = calloc(n, sizeof(float));
+    float *g_intra = calloc(n, sizeof(float)), *big = scratch_for(rows, cols, 1, 0);
+    fill_weights(v, n, 700, 0);
+    double p_so = kern_gor_penalty(v, rows, cols, 1, 0, 0.5f, g_so, big);
+    CU_ASSERT(p_so > 0.0);
+    CU_ASSERT_EQUAL(kern_gor_penalty(v, rows, cols, rows, 1, 0.5f, g_intra, big), p_so);
+    CU_ASSERT_EQUAL(memcmp(g_so, g_intra, n * sizeof(float)), 0);
+    free(v);
+    free(g_so);
+    free(g_intra);
+    free(big);
 }
 
 typedef struct {
@@ -68,7 +109,7 @@ static void test_matches_reference(void) {
                 const size_t n = (size_t)rows * cols;
                 float *w = malloc(n * sizeof(float)), *base = malloc(n * sizeof(float));
                 float *g1 = malloc(n * sizeof(float)), *g2 = malloc(n * sizeof(float));
-                float *scratch = scratch_for(rows, cols, G);
+                float *scratch = scratch_for(rows, cols, G, intra);
                 fill_weights(w, n, (uint32_t)(10 * t + q), 0);
                 kern_ref_fill_uniform(base, n, test_key, 1000 + (uint32_t)t, -1.0f, 1.0f);
                 memcpy(g1, base, n * sizeof(float));
@@ -115,7 +156,7 @@ static void test_gradient_finite_differences(void) {
         for (int intra = 0; intra < 2; intra++) {
             const int rows = cases[t].rows, cols = cases[t].cols, G = cases[t].groups;
             const size_t n = (size_t)rows * cols;
-            float *w = malloc(n * sizeof(float)), *scratch = scratch_for(rows, cols, G);
+            float *w = malloc(n * sizeof(float)), *scratch = scratch_for(rows, cols, G, intra);
             float *g_ref = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
             fill_weights(w, n, 200 + (uint32_t)t, 1);
             kern_ref_gor_penalty(w, rows, cols, G, intra, 1.0f, g_ref, scratch);
@@ -154,7 +195,7 @@ static void test_one_group_is_soft_orthogonality(void) {
         const int wide = rows <= cols, big = wide ? cols : rows; /* the larger Gram's side */
         const size_t n = (size_t)rows * cols;
         float *w = malloc(n * sizeof(float)), *g = calloc(n, sizeof(float));
-        float *scratch = scratch_for(rows, cols, 1);
+        float *scratch = scratch_for(rows, cols, 1, 0);
         double *gram = malloc((size_t)big * big * sizeof(double));
         fill_weights(w, n, 300 + (uint32_t)t, 0);
         double frob_w = 0.0, frob_gram = 0.0;
@@ -194,8 +235,9 @@ static void test_one_group_is_soft_orthogonality(void) {
     }
 }
 
-/* Intra grouping of W equals inter grouping of P·W, where row g·s + i of P·W is row g + i·G of W
- * (penalty and gradient bit for bit: the same arithmetic on a strided view). */
+/* Intra grouping of W with G groups equals inter grouping with s = rows / G groups of P·W, where
+ * row j·G + i of P·W is row j + i·s of W (penalty and gradient bit for bit: the same arithmetic
+ * on a strided view). */
 static void test_intra_is_permuted_inter(void) {
     const struct {
         int rows, cols, groups;
@@ -206,20 +248,20 @@ static void test_intra_is_permuted_inter(void) {
         const size_t n = (size_t)rows * cols, row_bytes = (size_t)cols * sizeof(float);
         float *w = malloc(n * sizeof(float)), *wp = malloc(n * sizeof(float));
         float *g = calloc(n, sizeof(float)), *gp = calloc(n, sizeof(float));
-        float *scratch = scratch_for(rows, cols, G);
+        float *scratch = scratch_for(rows, cols, G, 1);
         fill_weights(w, n, 400 + (uint32_t)t, 0);
-        for (int q = 0; q < G; q++)
-            for (int i = 0; i < s; i++)
-                memcpy(wp + (size_t)(q * s + i) * cols, w + (size_t)(q + i * G) * cols, row_bytes);
+        for (int j = 0; j < s; j++)
+            for (int i = 0; i < G; i++)
+                memcpy(wp + (size_t)(j * G + i) * cols, w + (size_t)(j + i * s) * cols, row_bytes);
         double p_intra = kern_gor_penalty(w, rows, cols, G, 1, 0.5f, g, scratch);
-        double p_inter = kern_gor_penalty(wp, rows, cols, G, 0, 0.5f, gp, scratch);
+        double p_inter = kern_gor_penalty(wp, rows, cols, s, 0, 0.5f, gp, scratch);
         CU_ASSERT_EQUAL(p_intra, p_inter);
         /* and differs from inter grouping of W itself (the grouping matters) */
         CU_ASSERT_NOT_EQUAL(kern_gor_penalty(w, rows, cols, G, 0, 0.5f, NULL, scratch), p_intra);
         int same = 1;
-        for (int q = 0; q < G; q++)
-            for (int i = 0; i < s; i++)
-                same &= memcmp(gp + (size_t)(q * s + i) * cols, g + (size_t)(q + i * G) * cols,
+        for (int j = 0; j < s; j++)
+            for (int i = 0; i < G; i++)
+                same &= memcmp(gp + (size_t)(j * G + i) * cols, g + (size_t)(j + i * s) * cols,
                                row_bytes) == 0;
         CU_ASSERT(same);
         free(w);
@@ -231,9 +273,9 @@ static void test_intra_is_permuted_inter(void) {
 }
 
 /* Σ_g kern_gor_group_penalty (g in order) is the whole-layer call bit for bit, gradient too;
- * a group touches only its rows; a group's contribution does not depend on what grad held
- * (grad from base = base + grad from zero, bit for bit), so groups split over ranks into zeroed
- * buffers give the same per-group bits. */
+ * a set touches only its rows; a set's contribution does not depend on what grad held
+ * (grad from base = base + grad from zero, bit for bit), so sets split over ranks into zeroed
+ * buffers give the same per-set bits. */
 static void test_groups_sum_to_whole(void) {
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++)
         for (int intra = 0; intra < 2; intra++) {
@@ -242,14 +284,14 @@ static void test_groups_sum_to_whole(void) {
             float *w = malloc(n * sizeof(float)), *base = malloc(n * sizeof(float));
             float *whole = malloc(n * sizeof(float)), *split = malloc(n * sizeof(float));
             float *zero = calloc(n, sizeof(float)), *one = calloc(n, sizeof(float));
-            float *scratch = scratch_for(rows, cols, G);
+            float *scratch = scratch_for(rows, cols, G, intra);
             fill_weights(w, n, 500 + (uint32_t)t, 0);
             kern_ref_fill_uniform(base, n, test_key, 501, -1.0f, 1.0f);
             memcpy(whole, base, n * sizeof(float));
             memcpy(split, base, n * sizeof(float));
             double p = kern_gor_penalty(w, rows, cols, G, intra, 0.25f, whole, scratch);
             double sum = 0.0;
-            for (int q = 0; q < G; q++)
+            for (int q = 0; q < kern_gor_sets(rows, G, intra); q++)
                 sum += kern_gor_group_penalty(w, rows, cols, G, intra, q, 0.25f, split, scratch);
             CU_ASSERT_EQUAL(sum, p);
             CU_ASSERT_EQUAL(memcmp(whole, split, n * sizeof(float)), 0);
@@ -258,13 +300,13 @@ static void test_groups_sum_to_whole(void) {
             for (size_t i = 0; i < n; i++)
                 same &= whole[i] == base[i] + zero[i];
             CU_ASSERT(same);
-            /* group 1 alone changes exactly its own rows (all of them: generic weights) */
+            /* set 1 alone changes exactly its own rows (all of them: generic weights) */
             kern_gor_group_penalty(w, rows, cols, G, intra, 1, 0.25f, one, scratch);
             int ok = 1;
             for (int r = 0; r < rows; r++) {
                 int mine = 0;
-                for (int i = 0; i < rows / G; i++)
-                    mine |= group_row(rows, G, intra, 1, i) == r;
+                for (int i = 0; i < set_rows(rows, G, intra); i++)
+                    mine |= set_row(rows, G, intra, 1, i) == r;
                 for (int k = 0; k < cols; k++)
                     ok &= (one[(size_t)r * cols + k] != 0.0f) == mine;
             }
@@ -279,10 +321,10 @@ static void test_groups_sum_to_whole(void) {
         }
 }
 
-/* Orthonormal groups give P = 0 and a zero gradient, exactly: for s <= cols each group's rows
- * are distinct signed unit vectors ±e_j; for s > cols each group is four stacked copies of the
- * 4×4 Hadamard matrix times 1/4 (orthonormal columns). The same weights times 2 have Gram 4·I:
- * Gram − I = 3·I, so P = 9·(Gram side)·G and the gradient is 4·3·W = 12·W, exact in fp32. */
+/* Orthonormal sets give P = 0 and a zero gradient, exactly: for sets of s <= cols rows each
+ * set's rows are distinct signed unit vectors ±e_j; for s > cols each set is four stacked copies
+ * of the 4×4 Hadamard matrix times 1/4 (orthonormal columns). The same weights times 2 have Gram
+ * 4·I: Gram − I = 3·I, so P = 9·(Gram side)·sets and the gradient is 4·3·W = 12·W, exact. */
 static void test_orthonormal_groups(void) {
     static const float hadamard[4][4] = {
         {1, 1, 1, 1}, {1, -1, 1, -1}, {1, 1, -1, -1}, {1, -1, -1, 1}};
@@ -292,14 +334,14 @@ static void test_orthonormal_groups(void) {
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
         for (int intra = 0; intra < 2; intra++) {
             const int rows = cases[t].rows, cols = cases[t].cols, G = cases[t].groups;
-            const int s = rows / G;
+            const int s = set_rows(rows, G, intra), sets = kern_gor_sets(rows, G, intra);
             const size_t n = (size_t)rows * cols;
             float *w = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
-            float *scratch = scratch_for(rows, cols, G);
-            for (int q = 0; q < G; q++)
+            float *scratch = scratch_for(rows, cols, G, intra);
+            for (int q = 0; q < sets; q++)
                 for (int i = 0; i < s; i++) {
-                    float *row = w + (size_t)group_row(rows, G, intra, q, i) * cols;
-                    if (s <= cols) /* column (3i + q) mod cols: distinct within the group */
+                    float *row = w + (size_t)set_row(rows, G, intra, q, i) * cols;
+                    if (s <= cols) /* column (3i + q) mod cols: distinct within the set */
                         row[(3 * i + q) % cols] = (i + q) % 2 ? -1.0f : 1.0f;
                     else /* cols == 4, s == 16 */
                         for (int k = 0; k < 4; k++)
@@ -311,7 +353,7 @@ static void test_orthonormal_groups(void) {
                 w[i] *= 2.0f;
             const int side = s <= cols ? s : cols;
             double p = kern_gor_penalty(w, rows, cols, G, intra, 1.0f, g, scratch);
-            CU_ASSERT_EQUAL(p, 9.0 * side * G);
+            CU_ASSERT_EQUAL(p, 9.0 * side * sets);
             int exact = 1;
             for (size_t i = 0; i < n; i++)
                 exact &= g[i] == 12.0f * w[i];
@@ -323,6 +365,8 @@ static void test_orthonormal_groups(void) {
 }
 
 static const rl_test tests[] = {
+    {"the authors' inter and intra partitions by hand; intra with s = 1 is SO",
+     test_authors_partitions},
     {"penalty and gradient match the double reference (shapes, G, inter/intra)",
      test_matches_reference},
     {"gradient matches central finite differences of the penalty",
@@ -330,8 +374,8 @@ static const rl_test tests[] = {
     {"G = 1 is soft orthogonality (through the other Gram)", test_one_group_is_soft_orthogonality},
     {"intra grouping is inter grouping of the row-permuted matrix, bit for bit",
      test_intra_is_permuted_inter},
-    {"sum over groups is the whole-layer call, bit for bit", test_groups_sum_to_whole},
-    {"orthonormal groups give P = 0; doubled, P = 9·side·G and grad = 12·W",
+    {"sum over sets is the whole-layer call, bit for bit", test_groups_sum_to_whole},
+    {"orthonormal sets give P = 0; doubled, P = 9·side·sets and grad = 12·W",
      test_orthonormal_groups},
     {NULL, NULL}};
 RL_TEST_SUITE("gor", tests)
