@@ -35,7 +35,12 @@ typedef struct {
     float *t;         /* (n, targets) regression targets; NULL if classification */
 } rl_dataset;
 
-typedef enum { RL_NOISE_NONE, RL_NOISE_SYMMETRIC, RL_NOISE_PAIRFLIP } rl_noise_kind;
+typedef enum {
+    RL_NOISE_NONE,
+    RL_NOISE_SYMMETRIC,
+    RL_NOISE_UNIFORM,
+    RL_NOISE_PAIRFLIP
+} rl_noise_kind;
 
 void rl_data_declare_config(rl_config *cfg);
 /* Load train and test splits named by data.name, apply the limits (first N examples), and

@@ -20,8 +20,10 @@ static const rl_cfg_spec data_keys[] = {
      "use only the first N training examples (0: all)"},
     {"data.test_limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
      "use only the first N test examples (0: all)"},
-    {"data.noise", RL_CFG_CHOICE, "none", 0, 0, "none|symmetric|pairflip", 0,
-     "training label noise: none, another class at random, or class y -> y+1"},
+    {"data.noise", RL_CFG_CHOICE, "none", 0, 0, "none|symmetric|uniform|pairflip", 0,
+     "training label noise: none; symmetric: another class at random; uniform (the MW authors'): "
+     "any class at random, the true one included (a corrupted label stays right with "
+     "probability 1/classes); pairflip: class y -> y+1"},
     {"data.noise_rate", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
      "probability in [0, 1) that a training label is corrupted"},
     {"data.dim", RL_CFG_INT, "20", 1, 1048576, NULL, 0, "features per synthetic example"},
@@ -81,6 +83,7 @@ int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_data
     int64_t test_n = limited(rl_cfg_int(cfg, "data.test_size"), test_limit);
     int dim = (int)rl_cfg_int(cfg, "data.dim");
     rl_noise_kind kind = strcmp(noise, "symmetric") == 0  ? RL_NOISE_SYMMETRIC
+                         : strcmp(noise, "uniform") == 0  ? RL_NOISE_UNIFORM
                          : strcmp(noise, "pairflip") == 0 ? RL_NOISE_PAIRFLIP
                                                           : RL_NOISE_NONE;
     memset(train, 0, sizeof *train);
@@ -88,8 +91,7 @@ int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_data
 
     if (kind == RL_NOISE_NONE && rate > 0)
         return rl_fail("data.noise_rate=%g has no effect with data.noise=none",
-                       "set data.noise=symmetric or data.noise=pairflip, or data.noise_rate=0",
-                       rate);
+                       "set data.noise=symmetric, uniform or pairflip, or data.noise_rate=0", rate);
     if (kind != RL_NOISE_NONE && strcmp(name, "linreg") == 0)
         return rl_fail("data.noise=%s needs class labels, but data.name=linreg is a regression "
                        "dataset",

@@ -549,6 +549,37 @@ static void test_noise_pairflip(void) {
     rl_data_free(&d);
 }
 
+/* Uniform noise (the MW authors'): the examples symmetric noise corrupts (the same draws), each
+ * relabelled with any of the C classes, the true one included: among the ~12,000 corrupted
+ * (60 %), 1/C keep their label (1,200 ± 150: 4.5 binomial standard deviations), and each other
+ * class gets its 1/C share too; the rest keep theirs. */
+static void test_noise_uniform(void) {
+    enum { N = 20000, C = 10 };
+    rl_dataset uni, sym;
+    CU_ASSERT_FATAL(rl_data_make_blobs(N, 2, C, 1.0f, 5, 0, &uni) == RL_OK);
+    CU_ASSERT_FATAL(rl_data_make_blobs(N, 2, C, 1.0f, 5, 0, &sym) == RL_OK);
+    CU_ASSERT_FATAL(rl_data_add_label_noise(&uni, RL_NOISE_UNIFORM, 0.6, 42) == RL_OK);
+    CU_ASSERT_FATAL(rl_data_add_label_noise(&sym, RL_NOISE_SYMMETRIC, 0.6, 42) == RL_OK);
+    int64_t corrupted = 0, kept = 0, next_class = 0, untouched_changed = 0;
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT_FATAL(uni.y[i] >= 0 && uni.y[i] < C);
+        if (sym.y[i] != sym.y_clean[i]) {
+            corrupted++;
+            kept += uni.y[i] == uni.y_clean[i];
+            next_class += uni.y[i] == (uni.y_clean[i] + 1) % C;
+        } else {
+            untouched_changed += uni.y[i] != uni.y_clean[i];
+        }
+    }
+    CU_ASSERT(corrupted > 11600 && corrupted < 12400);
+    CU_ASSERT(kept > corrupted / C - 150 && kept < corrupted / C + 150);
+    CU_ASSERT(next_class > corrupted / C - 150 && next_class < corrupted / C + 150);
+    CU_ASSERT_EQUAL(untouched_changed, 0);
+    CU_ASSERT_EQUAL(rl_data_count_noisy(&uni), corrupted - kept);
+    rl_data_free(&uni);
+    rl_data_free(&sym);
+}
+
 static void test_noise_deterministic(void) {
     rl_dataset big, small, other;
     CU_ASSERT_FATAL(rl_data_make_blobs(5000, 2, 10, 1.0f, 5, 0, &big) == RL_OK);
@@ -660,6 +691,7 @@ static const rl_test tests[] = {
     {"linreg", test_linreg},
     {"noise symmetric", test_noise_symmetric},
     {"noise pairflip", test_noise_pairflip},
+    {"noise uniform: the true class kept with probability 1/C", test_noise_uniform},
     {"noise deterministic", test_noise_deterministic},
     {"epoch order", test_epoch_order},
     {"gather and free", test_gather_and_free},
