@@ -12,11 +12,16 @@
  *          steps, nothing leaves the grid;
  *   sign   fp32 ZO-SignSGD with Gaussian perturbations;
  *   mezo   fp32 ZO-SGD as in MeZO (in-place perturbation, regenerated);
- *   sgd    first-order SGD on the same trainable parameters (backpropagation).
+ *   sgd    first-order SGD on the same trainable parameters (backpropagation);
+ *   qatB   quantization-aware training at B bits (the last layer): the integer forward of
+ *          zoqoB, the straight-through gradient of the weights' codes (zero beyond the grid's
+ *          range) applied by SGD to float master weights, requantized after every step.
  * All zero-order arms spend the same queries: 2·K forward passes on a batch per step.
  * Metrics rows (one per evaluation): arm index, step within the arm, test accuracy and loss,
  * queries so far, bytes exchanged per step, ties so far. Finals per arm: start and end
- * accuracy, queries, peak resident memory while stepping (VmHWM). */
+ * accuracy, queries, peak resident memory during the arm (VmHWM) and the memory of its updates:
+ * that peak less the resident memory before the arm began (the data, the fp32 base model and
+ * the runtime, which every arm shares). */
 #include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -29,6 +34,7 @@
 #include "src/run/run.h"
 #include "src/train/base_model.h"
 #include "src/train/chunks.h"
+#include "src/train/qat.h"
 #include "src/train/zo.h"
 
 #include <math.h>
@@ -43,7 +49,8 @@ extern const char rl_ini_zoqo_train[];
 
 static const rl_cfg_spec zoqo_keys[] = {
     {"zoqo.arms", RL_CFG_STRING, "zoqo8,zoqo4,sign,mezo,sgd", 0, -1, NULL, 0,
-     "comma list of arms: zoqoB (B = 2..8 bits), sign, mezo, sgd"},
+     "comma list of arms: zoqoB (B = 2..8 bits), sign, mezo, sgd, qatB (quantization-aware "
+     "first-order training at B bits, zoqo.target=last)"},
     {"zoqo.target", RL_CFG_CHOICE, "last", 0, -1, "last|lora", 0,
      "what is trained: the last layer's weights or LoRA adapters on every layer"},
     {"zoqo.lora_rank", RL_CFG_INT, "4", 1, 256, NULL, 0, "rank of the LoRA adapters"},
@@ -63,7 +70,7 @@ static void zoqo_declare(rl_config *cfg) {
     rl_cfg_declare(cfg, zoqo_keys, sizeof zoqo_keys / sizeof zoqo_keys[0]);
 }
 
-typedef enum { ARM_ZOQO, ARM_SIGN, ARM_MEZO, ARM_SGD } arm_kind;
+typedef enum { ARM_ZOQO, ARM_SIGN, ARM_MEZO, ARM_SGD, ARM_QAT } arm_kind;
 
 typedef struct {
     char name[16];
@@ -87,7 +94,7 @@ typedef struct {
     const arm_spec *arm;
     rl_qmodel q;
     rl_qworkspace qws;
-    const int8_t *codes; /* the ZOQO arm's codes its forward computes with */
+    const int8_t *codes; /* the codes the integer forward computes with (ZOQO and QAT arms) */
     rl_model work;       /* fp32 arms: the model trained (ZOQO arms: the base, for shapes) */
     train_chunks chunks; /* the arm's forward, loss and gradient on chunks of train.chunk */
     rl_lora adapters;
@@ -96,12 +103,15 @@ typedef struct {
     zo_state zo; /* zo arms; its queries count the sgd arm's forward passes too */
     rl_optimizer sgd;
     float *sign_steps;        /* sign arm: each trainable number's 8-bit grid step */
-    double peak_mb[MAX_ARMS]; /* VmHWM while each finished arm stepped (a measurement) */
+    double peak_mb[MAX_ARMS]; /* VmHWM during each finished arm (a measurement) */
+    double update_mb[MAX_ARMS]; /* that less the resident memory before the arm began */
+    int64_t arm_start_kb;       /* resident memory before the current arm began */
     train_batches batches;    /* zoqo.batch examples per step */
     const int64_t *batch_idx;
     int bsz;        /* the step's batch and its size */
     comm_exact sum; /* sgd: the gradient and the loss; zo arms: my part of a batch's loss */
-    float *grad;    /* sgd: (n_trainable) */
+    float *grad;    /* sgd, qat: (n_trainable) */
+    train_qat qat;  /* qat arms */
 } zoqo;
 
 static int parse_arms(zoqo *z, const rl_config *cfg) {
@@ -119,6 +129,9 @@ static int parse_arms(zoqo *z, const rl_config *cfg) {
         if (sscanf(tok, "zoqo%d%c", &bits, &extra) == 1 && bits >= 2 && bits <= 8 &&
             strlen(tok) == 5)
             a->kind = ARM_ZOQO, a->bits = bits;
+        else if (sscanf(tok, "qat%d%c", &bits, &extra) == 1 && bits >= 2 && bits <= 8 &&
+                 strlen(tok) == 4)
+            a->kind = ARM_QAT, a->bits = bits;
         else if (!strcmp(tok, "sign"))
             a->kind = ARM_SIGN;
         else if (!strcmp(tok, "mezo"))
@@ -127,7 +140,12 @@ static int parse_arms(zoqo *z, const rl_config *cfg) {
             a->kind = ARM_SGD;
         else
             rc = rl_fail("zoqo.arms: unknown arm '%s'",
-                         "arms are zoqoB with B from 2 to 8 (e.g. zoqo8), sign, mezo, sgd", tok);
+                         "arms are zoqoB and qatB with B from 2 to 8 (e.g. zoqo8, qat4), sign, "
+                         "mezo, sgd",
+                         tok);
+        if (rc == 0 && a->kind == ARM_QAT && z->lora)
+            rc = rl_fail("zoqo.arms: %s trains the last layer, and zoqo.target=lora",
+                         "use zoqo.target=last for qat arms, or leave them out of zoqo.arms", tok);
     }
     rl_cfg_list_free(items, n);
     return rc;
@@ -180,8 +198,8 @@ static void arm_free(zoqo *z) {
     comm_exact_free(&z->sum);
     free(z->grad);
     free(z->sign_steps);
-    z->grad = NULL;
-    z->sign_steps = NULL;
+    train_qat_free(&z->qat);
+    z->grad = z->sign_steps = NULL;
     z->arm = NULL;
 }
 
@@ -231,15 +249,17 @@ static int64_t batch_loss(void *ctx_, const void *params) {
 
 static int evaluate(zoqo *z, double *loss, double *acc) {
     sync_fp32(z);
-    z->codes = z->trainable;
+    z->codes = z->trainable; /* ZOQO arms (QAT's forward uses its own codes) */
     return train_evaluate(&z->chunks, &z->test, 0, loss, acc);
 }
 
-/* First-order step on the trainable parameters: the exact gradient of the batch's chunks. */
-static int sgd_step(zoqo *z) {
+/* First-order step on the trainable parameters (sgd, qat): the exact gradient of the batch's
+ * chunks. */
+static int first_order_step(zoqo *z) {
     sync_fp32(z);
-    const float *grads =
-        z->lora ? z->adapters.grads : z->work.grads + ((float *)z->trainable - z->work.params);
+    const float *grads = z->arm->kind == ARM_QAT ? z->qat.chunk_grad
+                         : z->lora               ? z->adapters.grads
+                                   : z->work.grads + ((float *)z->trainable - z->work.params);
     train_loss ce = train_loss_for(&z->train);
     train_objective o = {.loss = &ce, .scale = 1.0f / (float)z->bsz};
     comm_exact_zero(&z->sum);
@@ -249,6 +269,8 @@ static int sgd_step(zoqo *z) {
         return RL_ERR;
     comm_exact_read(&z->sum, 0, z->grad, z->n_trainable, RL_FIXED_FRAC_BITS);
     rl_opt_step(&z->sgd, z->trainable, z->grad);
+    if (z->arm->kind == ARM_QAT)
+        train_qat_requantize(&z->qat);
     z->zo.queries += 1;
     return 0;
 }
@@ -261,9 +283,27 @@ static int quantize(const zoqo *z, int bits, rl_qmodel *q) {
     return rl_qmodel_quantize(q, &z->base, &opt, z->train.x, calib);
 }
 
+/* QAT at arm->bits bits: the zoqoB model, its last layer trained through float master weights. */
+static int qat_init(zoqo *z, const arm_spec *arm) {
+    if (train_chunks_init(&z->chunks, &z->base, &z->train, z->chunk) < 0 ||
+        quantize(z, arm->bits, &z->q) < 0 || train_qat_init(&z->qat, &z->q, z->chunks.rows) < 0)
+        return RL_ERR;
+    train_qat_attach(&z->qat, &z->chunks);
+    z->trainable = z->qat.master;
+    z->n_trainable = z->qat.n;
+    z->grad = rl_xmalloc(sizeof(float) * z->n_trainable);
+    comm_exact_init(&z->sum, z->n_trainable + 1);
+    return rl_opt_init(&z->sgd, RL_OPT_SGD, z->n_trainable,
+                       (float)rl_cfg_float(z->cfg, "zo.lr_sgd"), 0.0f, 0.0f);
+}
+
 static int arm_init(zoqo *z, const arm_spec *arm) {
     const rl_config *cfg = z->cfg;
     z->arm = arm;
+    z->arm_start_kb = rl_mem_current_kb();
+    rl_mem_peak_reset();
+    if (arm->kind == ARM_QAT)
+        return qat_init(z, arm);
     const rl_layer *last = &z->base.layers[z->base.n_layers - 1];
     zo_options opt; /* unused by the sgd arm */
     zo_options_from_config(&opt, cfg,
@@ -277,7 +317,7 @@ static int arm_init(zoqo *z, const arm_spec *arm) {
             rl_qworkspace_init(&z->qws, &z->q, z->chunks.rows) < 0)
             return RL_ERR;
         z->chunks.forward = int8_forward;
-        z->chunks.forward_ctx = z;
+        z->chunks.hook_ctx = z;
         z->trainable = z->q.trainable;
         z->n_trainable = z->q.n_trainable;
         comm_exact_init(&z->sum, 1);
@@ -350,9 +390,9 @@ static int loop_save(rl_run *run, void *ctx, io_ckpt *c, int64_t next) {
                 : io_ckpt_write(c, "zoqo/trainable", trainable_type(z), n, 0, root ? n : 0,
                                 z->trainable);
     }
-    rc =
-        rc ? rc
-           : io_ckpt_write(c, "zoqo/peak_mb", IO_F64, MAX_ARMS, 0, root ? MAX_ARMS : 0, z->peak_mb);
+    int arms = root ? MAX_ARMS : 0;
+    rc = rc ? rc : io_ckpt_write(c, "zoqo/peak_mb", IO_F64, MAX_ARMS, 0, arms, z->peak_mb);
+    rc = rc ? rc : io_ckpt_write(c, "zoqo/update_mb", IO_F64, MAX_ARMS, 0, arms, z->update_mb);
     return rc;
 }
 
@@ -363,6 +403,7 @@ static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
     int64_t state[5] = {0, 0, 0, 0, 0};
     int rc = io_ckpt_read(c, "zoqo/state", IO_I64, 0, 5, state);
     rc = rc ? rc : io_ckpt_read(c, "zoqo/peak_mb", IO_F64, 0, MAX_ARMS, z->peak_mb);
+    rc = rc ? rc : io_ckpt_read(c, "zoqo/update_mb", IO_F64, 0, MAX_ARMS, z->update_mb);
     if (rc == 0 && (state[0] < 0 || state[0] >= z->n_arms || state[1] < 0 || state[1] >= z->steps ||
                     state[0] * z->steps + state[1] != *next))
         rc = rl_fail("the checkpoint's arm %lld, step %lld are not this run's",
@@ -377,6 +418,8 @@ static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
                            z->trainable);
     if (rc < 0)
         return RL_ERR;
+    if (z->arm->kind == ARM_QAT)
+        train_qat_requantize(&z->qat);
     z->zo.queries = state[2];
     z->zo.ties = state[3];
     z->zo.bytes_exchanged = state[4];
@@ -387,10 +430,10 @@ static int write_final(rl_run *run, zoqo *z) {
     int rc = 0;
     char name[64];
     rl_log_info("\nzoqo-train: %s task, target %s, %lld steps per arm, K = %lld\n"
-                "%-8s %6s %10s %10s %10s %12s %10s",
+                "%-8s %6s %10s %10s %10s %12s %10s %10s",
                 rl_cfg_str(z->cfg, "data.transform"), rl_cfg_str(z->cfg, "zoqo.target"),
                 (long long)z->steps, (long long)rl_cfg_int(z->cfg, "zo.perturbations"), "arm",
-                "bits", "start acc", "final acc", "queries", "bytes/step", "peak MB");
+                "bits", "start acc", "final acc", "queries", "bytes/step", "peak MB", "update MB");
     for (int a = 0; a < z->n_arms && rc == 0; a++) {
         double start = NAN, end = NAN, queries = 0, bytes = 0;
         for (int64_t i = 0; i < rl_run_rows(run); i++) {
@@ -410,11 +453,13 @@ static int write_final(rl_run *run, zoqo *z) {
         rc = rc ? rc : rl_run_final(run, name, queries);
         snprintf(name, sizeof name, "peak_mb_%s", z->arms[a].name);
         rc = rc ? rc : rl_run_final(run, name, z->peak_mb[a]);
+        snprintf(name, sizeof name, "update_mb_%s", z->arms[a].name);
+        rc = rc ? rc : rl_run_final(run, name, z->update_mb[a]);
         char bits[8] = "fp32";
-        if (z->arms[a].kind == ARM_ZOQO)
+        if (z->arms[a].kind == ARM_ZOQO || z->arms[a].kind == ARM_QAT)
             snprintf(bits, sizeof bits, "%d", z->arms[a].bits);
-        rl_log_info("%-8s %6s %9.2f%% %9.2f%% %10.0f %12.0f %10.1f", z->arms[a].name, bits,
-                    100 * start, 100 * end, queries, bytes, z->peak_mb[a]);
+        rl_log_info("%-8s %6s %9.2f%% %9.2f%% %10.0f %12.0f %10.1f %10.1f", z->arms[a].name, bits,
+                    100 * start, 100 * end, queries, bytes, z->peak_mb[a], z->update_mb[a]);
     }
     return rc;
 }
@@ -428,20 +473,21 @@ static int loop_step(rl_run *run, void *ctx, int64_t global) {
     if (!z->arm) {
         if (arm_init(z, &z->arms[a]) < 0 || record(run, z, a, 0) < 0)
             return RL_ERR;
-        rl_mem_peak_reset();
     }
     z->bsz = train_batches_at(&z->batches, s, &z->batch_idx);
     int64_t n_chunks = (z->bsz + z->chunk - 1) / z->chunk;
     loss_ctx lc = {z, 0, n_chunks};
     if (z->zo.opt.split_data)
         comm_block_range(n_chunks, comm_size(), comm_rank(), &lc.lo, &lc.hi);
-    int rc = z->arm->kind == ARM_SGD ? sgd_step(z) : zo_step(&z->zo, (uint32_t)s, batch_loss, &lc);
+    int first_order = z->arm->kind == ARM_SGD || z->arm->kind == ARM_QAT;
+    int rc = first_order ? first_order_step(z) : zo_step(&z->zo, (uint32_t)s, batch_loss, &lc);
     if (rc < 0)
         return RL_ERR;
     if (((s + 1) % z->eval_every == 0 || s + 1 == z->steps) && record(run, z, a, s + 1) < 0)
         return RL_ERR;
     if (s + 1 == z->steps) {
         z->peak_mb[a] = (double)rl_mem_peak_kb() / 1024.0;
+        z->update_mb[a] = (double)(rl_mem_peak_kb() - z->arm_start_kb) / 1024.0;
         arm_free(z);
     }
     return 0;
@@ -481,10 +527,12 @@ static const rl_experiment rl_experiment_zoqo_train = {
         "Fine-tunes a pretrained MLP (init.from, or pretrained now) on a shifted\n"
         "Fashion-MNIST task (data.transform=mirror: images mirrored left-right) with each arm of\n"
         "zoqo.arms in turn, from the same start: ZOQO at B bits (integer codes, integer\n"
-        "forward), fp32 ZO-SignSGD, MeZO and first-order SGD, training the last layer or\n"
-        "LoRA adapters (zoqo.target). Ranks split the K perturbations of a step (or each\n"
+        "forward), fp32 ZO-SignSGD, MeZO, first-order SGD and quantization-aware training\n"
+        "(qatB), training the last layer or LoRA adapters (zoqo.target). Ranks split the K "
+        "perturbations of a step (or each\n"
         "batch, zo.split=data) and exchange two numbers per perturbation. Prints a table of\n"
-        "start and final test accuracy, queries, bytes exchanged per step and peak memory.",
+        "start and final test accuracy, queries, bytes exchanged per step, peak memory and\n"
+        "the memory of the arm's updates (the peak less what was resident before the arm).",
     .default_ini = rl_ini_zoqo_train,
     .declare = zoqo_declare,
     .run = zoqo_run,

@@ -273,6 +273,10 @@ const float *rl_qmodel_forward(const rl_qmodel *q, rl_qworkspace *ws, const int8
     return ws->logits;
 }
 
+const int8_t *rl_qmodel_last_input(const rl_qmodel *q, const rl_qworkspace *ws) {
+    return (q->n_layers - 1) % 2 == 0 ? ws->act_a : ws->act_b; /* the forward's ping-pong */
+}
+
 /* Float round-trip through an int8 activation code (the reference's fake quantization). */
 static float fake_quant(float v, float scale, int relu) {
     if (relu)

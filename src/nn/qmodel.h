@@ -88,6 +88,9 @@ void rl_qworkspace_free(rl_qworkspace *ws);
 /* Integer forward with the given trainable codes; returns float logits (batch, out_dim). */
 const float *rl_qmodel_forward(const rl_qmodel *q, rl_qworkspace *ws, const int8_t *codes,
                                const float *x, int batch);
+/* The last layer's int8 input (batch, in) of the latest rl_qmodel_forward with ws; its value is
+ * code · layers[n_layers − 1].in_scale. */
+const int8_t *rl_qmodel_last_input(const rl_qmodel *q, const rl_qworkspace *ws);
 /* The same computation in float on dequantized values (the tests' reference). */
 const float *rl_qmodel_forward_reference(const rl_qmodel *q, rl_qworkspace *ws,
                                          const int8_t *codes, const float *x, int batch);

@@ -97,7 +97,7 @@ void train_chunks_free(train_chunks *c) {
 }
 
 static const float *forward_inputs(train_chunks *c, const float *x, int n) {
-    return c->forward ? c->forward(c->forward_ctx, x, n) : rl_model_forward(c->model, &c->ws, x, n);
+    return c->forward ? c->forward(c->hook_ctx, x, n) : rl_model_forward(c->model, &c->ws, x, n);
 }
 
 const float *train_chunks_forward(train_chunks *c, const rl_dataset *d, const int64_t *idx,
@@ -166,8 +166,11 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
         rl_model_zero_grads(c->model);
         float loss = (float)train_chunks_loss(c, o->loss, out, ids, m, o->weights ? c->wb : NULL,
                                               o->scale, c->d_out, NULL);
-        rl_model_backward(c->model, &c->ws, c->d_out, m);
-        if (c->lora)
+        if (c->backward)
+            c->backward(c->hook_ctx, c->d_out, m);
+        else
+            rl_model_backward(c->model, &c->ws, c->d_out, m);
+        if (c->lora && !c->backward)
             rl_lora_backward(c->lora, c->model);
         comm_exact_add(e, 0, grads, n_grads, RL_FIXED_FRAC_BITS);
         comm_exact_add(e, n_grads, &loss, 1, RL_FIXED_SUM_FRAC_BITS);

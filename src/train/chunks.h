@@ -48,6 +48,9 @@ typedef struct {
 /* A forward pass other than the model's fp32 one (e.g. an int8 model's): the output
  * (n, outputs) of inputs x (n, dim). */
 typedef const float *(*train_forward_fn)(void *ctx, const float *x, int n);
+/* A model's backward from the output gradient d_out (n, outputs) of the latest forward into the
+ * gradients the caller sums (e.g. the straight-through gradient of a quantized model). */
+typedef void (*train_backward_fn)(void *ctx, const float *d_out, int n);
 
 typedef struct {
     rl_model *model;          /* not owned */
@@ -58,7 +61,8 @@ typedef struct {
     rl_rng attack_rng;        /* random starts of attacks */
     rl_lora *lora;            /* gradients wanted for these adapters (NULL: the model's own) */
     train_forward_fn forward; /* NULL: the model's fp32 forward */
-    void *forward_ctx;
+    train_backward_fn backward; /* NULL: the model's fp32 backward (and the adapters') */
+    void *hook_ctx;             /* given to forward and backward */
     /* one chunk: inputs, labels, regression targets, weights, ELR targets, output gradient */
     float *xb, *tb, *wb, *targets_b, *d_out; /* (rows, dim), (rows, targets + 1), (rows),
                                               * (rows, outputs), (rows, outputs) */

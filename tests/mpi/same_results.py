@@ -1,6 +1,6 @@
 """Exit 0 when two results.h5 files hold the same bits in /metrics, /final and /arrays, leaving
-out measurements of the machine (/final/wall_seconds, /final/peak_mb_*); otherwise print the
-first differences and exit 1."""
+out measurements of the machine (/final/wall_seconds, /final/peak_mb_*, /final/update_mb_*);
+otherwise print the first differences and exit 1."""
 import sys
 
 import h5py
@@ -11,7 +11,7 @@ def datasets(f):
     for group in ("metrics", "final", "arrays"):
         if group in f:
             for name, obj in f[group].items():
-                if name != "wall_seconds" and not name.startswith("peak_mb_"):
+                if name != "wall_seconds" and not name.startswith(("peak_mb_", "update_mb_")):
                     out[f"{group}/{name}"] = obj[()]
     return out
 

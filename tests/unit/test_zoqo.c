@@ -1,11 +1,12 @@
 /* ZOQO: quantized model against its dequantized reference, perturbation kernels against their
  * references, and the zero-order estimators' invariants (grid, ties, bytes exchanged). */
-#include "src/train/zo.h"
 #include "kernels/perturb.h"
 #include "src/comm/comm.h"
 #include "src/core/rng.h"
 #include "src/nn/nn.h"
 #include "src/nn/qmodel.h"
+#include "src/train/qat.h"
+#include "src/train/zo.h"
 #include "tests/unit/harness.h"
 
 #include <math.h>
@@ -105,6 +106,89 @@ static void test_qmodel_codes_on_grid(void) {
     rl_qmodel q;
     rl_qmodel_options bad = {9, RL_QTRAIN_LAST, 0, 0.1f, 1};
     CU_ASSERT_EQUAL(rl_qmodel_quantize(&q, &m, &bad, x, N), -1);
+    rl_model_free(&m);
+}
+
+/* Mean cross-entropy over n examples of the last layer alone, in double: logits z = bias·col_scale
+ * + h·Wᵀ on its dequantized inputs h (n, in) with weight values w (out, in). */
+static double last_layer_loss(const rl_qlayer *l, const double *h, const double *w,
+                              const int32_t *y, int n) {
+    double total = 0.0;
+    for (int i = 0; i < n; i++) {
+        double z[8], top = -INFINITY, sum = 0.0;
+        for (int o = 0; o < l->out; o++) {
+            z[o] = (double)l->bias[o] * l->col_scale[o];
+            for (int k = 0; k < l->in; k++)
+                z[o] += h[(size_t)i * l->in + k] * w[(size_t)o * l->in + k];
+            top = fmax(top, z[o]);
+        }
+        for (int o = 0; o < l->out; o++)
+            sum += exp(z[o] - top);
+        total += top + log(sum) - z[y[i]];
+    }
+    return total / n;
+}
+
+/* QAT (src/train/qat.h): its forward is the integer forward with the codes of the moment; its
+ * backward is the gradient of the loss in the last layer's weight values (central differences
+ * in double, h = 1e-4, on the inputs the forward recorded), 0 for a master weight beyond the
+ * grid's range; requantizing rounds master weights to the nearest code and clamps. */
+static void test_qat_straight_through(void) {
+    enum { N = 32, OUT = 5 };
+    rl_model m;
+    float x[N * 20], d_out[N * OUT];
+    int32_t y[N];
+    small_model(&m, x, N);
+    for (int i = 0; i < N; i++)
+        y[i] = (i * 7) % OUT;
+    rl_qmodel q;
+    rl_qmodel_options opt = {4, RL_QTRAIN_LAST, 0, 0.1f, 1};
+    CU_ASSERT_FATAL(rl_qmodel_quantize(&q, &m, &opt, x, N) == 0);
+    train_qat t;
+    CU_ASSERT_FATAL(train_qat_init(&t, &q, N) == 0);
+    train_chunks c;
+    memset(&c, 0, sizeof c);
+    train_qat_attach(&t, &c);
+    rl_qworkspace ws;
+    CU_ASSERT_FATAL(rl_qworkspace_init(&ws, &q, N) == 0);
+    const float *logits = c.forward(c.hook_ctx, x, N);
+    CU_ASSERT(memcmp(logits, rl_qmodel_forward(&q, &ws, q.trainable, x, N), sizeof d_out) == 0);
+    rl_loss_softmax_ce(logits, y, NULL, N, OUT, 1.0f / N, d_out, NULL);
+    t.master[3] = 2.0f * t.range; /* beyond the grid: no gradient */
+    c.backward(c.hook_ctx, d_out, N);
+
+    const rl_qlayer *last = &q.layers[q.n_layers - 1];
+    const int8_t *codes_in = rl_qmodel_last_input(&q, &t.ws);
+    double h[N * 12], w[OUT * 12];
+    for (int i = 0; i < N * last->in; i++)
+        h[i] = (double)codes_in[i] * last->in_scale;
+    for (size_t k = 0; k < t.n; k++)
+        w[k] = (double)q.trainable[k] * last->w_scale;
+    double gmax = 0.0;
+    int bad = 0;
+    for (size_t k = 0; k < t.n; k++) {
+        const double w0 = w[k], step = 1e-4;
+        w[k] = w0 + step;
+        double plus = last_layer_loss(last, h, w, y, N);
+        w[k] = w0 - step;
+        double minus = last_layer_loss(last, h, w, y, N);
+        w[k] = w0;
+        double fd = (plus - minus) / (2 * step);
+        gmax = fmax(gmax, fabs(fd));
+        bad += k == 3 ? t.chunk_grad[k] != 0.0f : fabs(fd - t.chunk_grad[k]) > 1e-4;
+    }
+    CU_ASSERT(gmax > 1e-2);
+    CU_ASSERT_EQUAL(bad, 0);
+
+    const float step = last->w_scale;
+    t.master[0] = 2.4f * step;   /* nearest code 2 */
+    t.master[1] = -2.6f * step;  /* -3 */
+    t.master[2] = 100.0f * step; /* clamped to qmax = 7 */
+    train_qat_requantize(&t);
+    CU_ASSERT(q.trainable[0] == 2 && q.trainable[1] == -3 && q.trainable[2] == q.qmax);
+    train_qat_free(&t);
+    rl_qworkspace_free(&ws);
+    rl_qmodel_free(&q);
     rl_model_free(&m);
 }
 
@@ -244,9 +328,9 @@ static void test_bytes_grow_with_k_not_size(void) {
             free(codes);
         }
     free(target);
-    CU_ASSERT_EQUAL(bytes[0][0], bytes[1][0]);       /* not with the model's size */
+    CU_ASSERT_EQUAL(bytes[0][0], bytes[1][0]); /* not with the model's size */
     CU_ASSERT_EQUAL(bytes[0][1], bytes[1][1]);
-    CU_ASSERT_EQUAL(bytes[0][1], 2 * bytes[0][0]);   /* linearly with K */
+    CU_ASSERT_EQUAL(bytes[0][1], 2 * bytes[0][0]); /* linearly with K */
     CU_ASSERT_EQUAL(bytes[0][0], 4 * 2 * 8);
 }
 
@@ -290,6 +374,8 @@ static const rl_test tests[] = {
     {"quantized forward (LoRA) matches the dequantized reference",
      test_qmodel_lora_matches_reference},
     {"quantization puts codes on the b-bit grid", test_qmodel_codes_on_grid},
+    {"QAT: integer forward, straight-through gradient (finite differences), clipping, rounding",
+     test_qat_straight_through},
     {"perturbation kernels match their references", test_perturb_kernels_match_reference},
     {"ZOQO keeps codes on the grid and descends", test_zoqo_stays_on_grid_and_descends},
     {"ZOQO ties give no step", test_zoqo_ties_give_no_step},
