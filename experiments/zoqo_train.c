@@ -7,35 +7,23 @@
  * collars and bags move), while the features it learned still fit the task: a shift a small
  * fine-tuning can recover, like adapting a pretrained model to a new domain.
  * What is trained (zoqo.target): the last layer's weights, or LoRA adapters on every layer
- * over the frozen base. Arms (zoqo.arms), each from the same start with the same steps:
- *   zoqoB  ZOQO with B-bit codes: integer forward (kernels/int8.h), integer perturbations and
- *          steps, nothing leaves the grid;
- *   sign   fp32 ZO-SignSGD with Gaussian perturbations;
- *   mezo   fp32 ZO-SGD as in MeZO (in-place perturbation, regenerated);
- *   sgd    first-order SGD on the same trainable parameters (backpropagation);
- *   qatB   quantization-aware training at B bits (the last layer): the integer forward of
- *          zoqoB, the straight-through gradient of the weights' codes (zero beyond the grid's
- *          range) applied by SGD to float master weights, requantized after every step.
+ * over the frozen base. Arms (zoqo.arms; src/train/arm.h), each from the same start with the
+ * same steps: zoqoB (ZOQO at B bits, integer forward), sign (fp32 ZO-SignSGD), mezo (MeZO), sgd
+ * (first order), qatB (quantization-aware training at B bits).
  * All zero-order arms spend the same queries: 2·K forward passes on a batch per step.
  * Metrics rows (one per evaluation): arm index, step within the arm, test accuracy and loss,
  * queries so far, bytes exchanged per step, ties so far. Finals per arm: start and end
  * accuracy, queries, peak resident memory during the arm (VmHWM) and the memory of its updates:
  * that peak less the resident memory before the arm began (the data, the fp32 base model and
  * the runtime, which every arm shares). */
-#include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
 #include "src/data/data.h"
-#include "src/nn/lora.h"
-#include "src/nn/nn.h"
-#include "src/nn/qmodel.h"
 #include "src/run/run.h"
+#include "src/train/arm.h"
 #include "src/train/base_model.h"
-#include "src/train/chunks.h"
-#include "src/train/qat.h"
-#include "src/train/zo.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -45,7 +33,6 @@
 extern const char rl_ini_zoqo_train[];
 
 #define MAX_ARMS 8
-#define CALIB_EXAMPLES 512
 
 static const rl_cfg_spec zoqo_keys[] = {
     {"zoqo.arms", RL_CFG_STRING, "zoqo8,zoqo4,sign,mezo,sgd", 0, -1, NULL, 0,
@@ -70,14 +57,6 @@ static void zoqo_declare(rl_config *cfg) {
     rl_cfg_declare(cfg, zoqo_keys, sizeof zoqo_keys / sizeof zoqo_keys[0]);
 }
 
-typedef enum { ARM_ZOQO, ARM_SIGN, ARM_MEZO, ARM_SGD, ARM_QAT } arm_kind;
-
-typedef struct {
-    char name[16];
-    arm_kind kind;
-    int bits;
-} arm_spec;
-
 static const char *const metric_names[] = {"arm",     "arm_step",        "test_acc", "test_loss",
                                            "queries", "bytes_exchanged", "ties"};
 
@@ -87,31 +66,15 @@ typedef struct {
     rl_dataset train, test;
     rl_model base;
     int n_arms;
-    arm_spec arms[MAX_ARMS];
-    int lora, lora_rank, batch, chunk, eval_every;
+    train_arm_spec arms[MAX_ARMS];
+    train_arm_setup setup;
+    int batch, eval_every;
     int64_t steps;
-    /* the current arm */
-    const arm_spec *arm;
-    rl_qmodel q;
-    rl_qworkspace qws;
-    const int8_t *codes; /* the codes the integer forward computes with (ZOQO and QAT arms) */
-    rl_model work;       /* fp32 arms: the model trained (ZOQO arms: the base, for shapes) */
-    train_chunks chunks; /* the arm's forward, loss and gradient on chunks of train.chunk */
-    rl_lora adapters;
-    void *trainable; /* int8 codes (zoqo) or floats */
-    size_t n_trainable;
-    zo_state zo; /* zo arms; its queries count the sgd arm's forward passes too */
-    rl_optimizer sgd;
-    float *sign_steps;        /* sign arm: each trainable number's 8-bit grid step */
-    double peak_mb[MAX_ARMS]; /* VmHWM during each finished arm (a measurement) */
+    train_arm arm;              /* the current arm (arm.spec NULL between arms) */
+    int64_t arm_start_kb;       /* resident memory before it began */
+    double peak_mb[MAX_ARMS];   /* VmHWM during each finished arm (a measurement) */
     double update_mb[MAX_ARMS]; /* that less the resident memory before the arm began */
-    int64_t arm_start_kb;       /* resident memory before the current arm began */
-    train_batches batches;    /* zoqo.batch examples per step */
-    const int64_t *batch_idx;
-    int bsz;        /* the step's batch and its size */
-    comm_exact sum; /* sgd: the gradient and the loss; zo arms: my part of a batch's loss */
-    float *grad;    /* sgd, qat: (n_trainable) */
-    train_qat qat;  /* qat arms */
+    train_batches batches;      /* zoqo.batch examples per step */
 } zoqo;
 
 static int parse_arms(zoqo *z, const rl_config *cfg) {
@@ -120,33 +83,10 @@ static int parse_arms(zoqo *z, const rl_config *cfg) {
     if (rl_cfg_list(cfg, "zoqo.arms", MAX_ARMS, &items, &n) < 0)
         return RL_ERR;
     int rc = 0;
-    for (int i = 0; rc == 0 && i < n; i++) {
-        const char *tok = items[i];
-        arm_spec *a = &z->arms[z->n_arms++];
-        snprintf(a->name, sizeof a->name, "%s", tok);
-        int bits = 0;
-        char extra;
-        if (sscanf(tok, "zoqo%d%c", &bits, &extra) == 1 && bits >= 2 && bits <= 8 &&
-            strlen(tok) == 5)
-            a->kind = ARM_ZOQO, a->bits = bits;
-        else if (sscanf(tok, "qat%d%c", &bits, &extra) == 1 && bits >= 2 && bits <= 8 &&
-                 strlen(tok) == 4)
-            a->kind = ARM_QAT, a->bits = bits;
-        else if (!strcmp(tok, "sign"))
-            a->kind = ARM_SIGN;
-        else if (!strcmp(tok, "mezo"))
-            a->kind = ARM_MEZO;
-        else if (!strcmp(tok, "sgd"))
-            a->kind = ARM_SGD;
-        else
-            rc = rl_fail("zoqo.arms: unknown arm '%s'",
-                         "arms are zoqoB and qatB with B from 2 to 8 (e.g. zoqo8, qat4), sign, "
-                         "mezo, sgd",
-                         tok);
-        if (rc == 0 && a->kind == ARM_QAT && z->lora)
-            rc = rl_fail("zoqo.arms: %s trains the last layer, and zoqo.target=lora",
-                         "use zoqo.target=last for qat arms, or leave them out of zoqo.arms", tok);
-    }
+    for (int i = 0; rc == 0 && i < n; i++)
+        if ((rc = train_arm_parse(items[i], z->setup.lora, &z->arms[z->n_arms++])) < 0)
+            rl_fail_hint("zoqo.arms names the arms, e.g. zoqo8,zoqo4,sign,mezo,sgd,qat4; qat "
+                         "arms need zoqo.target=last");
     rl_cfg_list_free(items, n);
     return rc;
 }
@@ -155,10 +95,16 @@ static int prepare(rl_run *run, zoqo *z) {
     const rl_config *cfg = rl_run_config(run);
     z->cfg = cfg;
     z->seed = rl_run_seed(run);
-    z->lora = strcmp(rl_cfg_str(cfg, "zoqo.target"), "lora") == 0;
-    z->lora_rank = (int)rl_cfg_int(cfg, "zoqo.lora_rank");
+    z->setup = (train_arm_setup){cfg,
+                                 z->seed,
+                                 &z->train,
+                                 &z->base,
+                                 strcmp(rl_cfg_str(cfg, "zoqo.target"), "lora") == 0,
+                                 (int)rl_cfg_int(cfg, "zoqo.lora_rank"),
+                                 (float)rl_cfg_float(cfg, "zoqo.lora_range"),
+                                 (int)rl_cfg_int(cfg, "train.chunk"),
+                                 (float)rl_cfg_float(cfg, "zo.lr_sgd")};
     z->batch = (int)rl_cfg_int(cfg, "zoqo.batch");
-    z->chunk = (int)rl_cfg_int(cfg, "train.chunk");
     z->eval_every = (int)rl_cfg_int(cfg, "zoqo.eval_every");
     z->steps = rl_cfg_int(cfg, "zoqo.steps");
     if (parse_arms(z, cfg) < 0 || rl_data_load(cfg, z->seed, &z->train, &z->test) < 0)
@@ -181,198 +127,43 @@ static int prepare(rl_run *run, zoqo *z) {
                                  rl_size_mul(z->base.n_params, 2 * sizeof(float)));
     if (rl_mem_check(bytes, "zoqo-train's order and a copy of model %s", z->base.spec) < 0)
         return rl_fail_hint("use a smaller base model or data.train_limit");
-    if (train_chunks_check(&z->base, &z->train, z->chunk) < 0)
+    if (train_chunks_check(&z->base, &z->train, z->setup.chunk) < 0)
         return rl_fail_hint("lower train.chunk");
     train_batches_init(&z->batches, z->train.n, z->batch, z->seed);
     return 0;
 }
 
-static void arm_free(zoqo *z) {
-    train_chunks_free(&z->chunks);
-    rl_qmodel_free(&z->q);
-    rl_qworkspace_free(&z->qws);
-    rl_model_free(&z->work);
-    rl_lora_free(&z->adapters);
-    zo_free(&z->zo);
-    rl_opt_free(&z->sgd);
-    comm_exact_free(&z->sum);
-    free(z->grad);
-    free(z->sign_steps);
-    train_qat_free(&z->qat);
-    z->grad = z->sign_steps = NULL;
-    z->arm = NULL;
-}
-
 static void zoqo_free(zoqo *z) {
-    arm_free(z);
+    train_arm_free(&z->arm);
     rl_data_free(&z->train);
     rl_data_free(&z->test);
     rl_model_free(&z->base);
     train_batches_free(&z->batches);
 }
 
-/* The ZOQO arm's forward: the integer model with the codes of the moment. */
-static const float *int8_forward(void *ctx, const float *x, int n) {
-    zoqo *z = ctx;
-    return rl_qmodel_forward(&z->q, &z->qws, z->codes, x, n);
-}
-
-/* For fp32 arms, make the model compute with the current trainable values. */
-static void sync_fp32(zoqo *z) {
-    if (z->arm->kind != ARM_ZOQO && z->lora)
-        rl_lora_apply(&z->adapters, &z->work);
-}
-
-typedef struct {
-    zoqo *z;
-    int64_t lo, hi; /* chunks of the batch this rank evaluates */
-} loss_ctx;
-
-/* zo_loss_fn: Σ over my chunks of (chunk loss sum / batch), chunk by chunk in fixed point. */
-static int64_t batch_loss(void *ctx_, const void *params) {
-    loss_ctx *ctx = ctx_;
-    zoqo *z = ctx->z;
-    sync_fp32(z);
-    z->codes = params;
-    comm_exact_zero(&z->sum);
-    for (int64_t c = ctx->lo; c < ctx->hi; c++) {
-        int64_t start = c * z->chunk;
-        int n = (int)(start + z->chunk <= z->bsz ? z->chunk : z->bsz - start);
-        const float *logits = train_chunks_forward(&z->chunks, &z->train, z->batch_idx + start, n);
-        float l = (float)(rl_loss_softmax_ce(logits, z->chunks.yb, NULL, n, z->train.classes, 0.0f,
-                                             NULL, NULL) /
-                          z->bsz);
-        comm_exact_add(&z->sum, 0, &l, 1, RL_FIXED_FRAC_BITS);
-    }
-    return comm_exact_raw(&z->sum, 0);
-}
-
-static int evaluate(zoqo *z, double *loss, double *acc) {
-    sync_fp32(z);
-    z->codes = z->trainable; /* ZOQO arms (QAT's forward uses its own codes) */
-    return train_evaluate(&z->chunks, &z->test, 0, loss, acc);
-}
-
-/* First-order step on the trainable parameters (sgd, qat): the exact gradient of the batch's
- * chunks. */
-static int first_order_step(zoqo *z) {
-    sync_fp32(z);
-    const float *grads = z->arm->kind == ARM_QAT ? z->qat.chunk_grad
-                         : z->lora               ? z->adapters.grads
-                                   : z->work.grads + ((float *)z->trainable - z->work.params);
-    train_loss ce = train_loss_for(&z->train);
-    train_objective o = {.loss = &ce, .scale = 1.0f / (float)z->bsz};
-    comm_exact_zero(&z->sum);
-    train_chunks_gradient(&z->chunks, &z->train, z->batch_idx, z->bsz, &o, grads, z->n_trainable,
-                          &z->sum);
-    if (comm_exact_reduce(&z->sum) < 0)
-        return RL_ERR;
-    comm_exact_read(&z->sum, 0, z->grad, z->n_trainable, RL_FIXED_FRAC_BITS);
-    rl_opt_step(&z->sgd, z->trainable, z->grad);
-    if (z->arm->kind == ARM_QAT)
-        train_qat_requantize(&z->qat);
-    z->zo.queries += 1;
-    return 0;
-}
-
-/* The quantization of the base model at `bits` bits with the run's target. */
-static int quantize(const zoqo *z, int bits, rl_qmodel *q) {
-    rl_qmodel_options opt = {bits, z->lora ? RL_QTRAIN_LORA : RL_QTRAIN_LAST, z->lora_rank,
-                             (float)rl_cfg_float(z->cfg, "zoqo.lora_range"), z->seed};
-    int calib = z->train.n < CALIB_EXAMPLES ? (int)z->train.n : CALIB_EXAMPLES;
-    return rl_qmodel_quantize(q, &z->base, &opt, z->train.x, calib);
-}
-
-/* QAT at arm->bits bits: the zoqoB model, its last layer trained through float master weights. */
-static int qat_init(zoqo *z, const arm_spec *arm) {
-    if (train_chunks_init(&z->chunks, &z->base, &z->train, z->chunk) < 0 ||
-        quantize(z, arm->bits, &z->q) < 0 || train_qat_init(&z->qat, &z->q, z->chunks.rows) < 0)
-        return RL_ERR;
-    train_qat_attach(&z->qat, &z->chunks);
-    z->trainable = z->qat.master;
-    z->n_trainable = z->qat.n;
-    z->grad = rl_xmalloc(sizeof(float) * z->n_trainable);
-    comm_exact_init(&z->sum, z->n_trainable + 1);
-    return rl_opt_init(&z->sgd, RL_OPT_SGD, z->n_trainable,
-                       (float)rl_cfg_float(z->cfg, "zo.lr_sgd"), 0.0f, 0.0f);
-}
-
-static int arm_init(zoqo *z, const arm_spec *arm) {
-    const rl_config *cfg = z->cfg;
-    z->arm = arm;
+/* Arm a from the base; its memory is measured from here. */
+static int start_arm(zoqo *z, int a) {
     z->arm_start_kb = rl_mem_current_kb();
     rl_mem_peak_reset();
-    if (arm->kind == ARM_QAT)
-        return qat_init(z, arm);
-    const rl_layer *last = &z->base.layers[z->base.n_layers - 1];
-    zo_options opt; /* unused by the sgd arm */
-    zo_options_from_config(&opt, cfg,
-                           arm->kind == ARM_ZOQO   ? ZO_ZOQO
-                           : arm->kind == ARM_MEZO ? ZO_MEZO
-                                                   : ZO_SIGN,
-                           z->seed);
-    if (arm->kind == ARM_ZOQO) {
-        if (train_chunks_init(&z->chunks, &z->base, &z->train, z->chunk) < 0 ||
-            quantize(z, arm->bits, &z->q) < 0 ||
-            rl_qworkspace_init(&z->qws, &z->q, z->chunks.rows) < 0)
-            return RL_ERR;
-        z->chunks.forward = int8_forward;
-        z->chunks.hook_ctx = z;
-        z->trainable = z->q.trainable;
-        z->n_trainable = z->q.n_trainable;
-        comm_exact_init(&z->sum, 1);
-        opt.qmax = z->q.qmax;
-        return zo_init(&z->zo, &opt, z->trainable, z->n_trainable);
-    }
-    if (rl_model_init(&z->work, z->base.spec) < 0 ||
-        train_chunks_init(&z->chunks, &z->work, &z->train, z->chunk) < 0)
-        return RL_ERR;
-    memcpy(z->work.params, z->base.params, sizeof(float) * z->base.n_params);
-    if (z->lora) {
-        if (rl_lora_init(&z->adapters, &z->work, z->lora_rank, z->seed) < 0)
-            return RL_ERR;
-        z->trainable = z->adapters.params;
-        z->n_trainable = z->adapters.n_params;
-        z->chunks.lora = &z->adapters;
-    } else {
-        z->trainable = z->work.params + last->w_off;
-        z->n_trainable = (size_t)last->out * (size_t)last->in;
-    }
-    comm_exact_init(&z->sum, z->n_trainable + 1);
-    if (arm->kind == ARM_SGD) {
-        z->grad = rl_xmalloc(sizeof(float) * z->n_trainable);
-        return rl_opt_init(&z->sgd, RL_OPT_SGD, z->n_trainable,
-                           (float)rl_cfg_float(cfg, "zo.lr_sgd"), 0.0f, 0.0f);
-    }
-    if (arm->kind == ARM_SIGN && opt.lr == 0.0f) { /* one 8-bit code step, as zoqo8 moves */
-        rl_qmodel grid;
-        if (quantize(z, 8, &grid) < 0)
-            return RL_ERR;
-        z->sign_steps = rl_xmalloc(sizeof(float) * grid.n_trainable);
-        rl_qmodel_code_steps(&grid, z->sign_steps);
-        rl_qmodel_free(&grid);
-        opt.lr = 1.0f;
-        opt.lr_scale = z->sign_steps;
-    }
-    return zo_init(&z->zo, &opt, z->trainable, z->n_trainable);
+    return train_arm_init(&z->arm, &z->arms[a], &z->setup);
 }
 
 static int record(rl_run *run, zoqo *z, int arm_index, int64_t arm_step) {
     double loss, acc;
-    if (evaluate(z, &loss, &acc) < 0)
+    if (train_arm_evaluate(&z->arm, &z->test, &loss, &acc) < 0)
         return RL_ERR;
     rl_run_set(run, "arm", arm_index);
     rl_run_set(run, "arm_step", (double)arm_step);
     rl_run_set(run, "test_acc", acc);
     rl_run_set(run, "test_loss", loss);
-    rl_run_set(run, "queries", (double)z->zo.queries);
-    rl_run_set(run, "bytes_exchanged", (double)z->zo.bytes_exchanged);
-    rl_run_set(run, "ties", (double)z->zo.ties);
+    rl_run_set(run, "queries", (double)z->arm.zo.queries);
+    rl_run_set(run, "bytes_exchanged", (double)z->arm.zo.bytes_exchanged);
+    rl_run_set(run, "ties", (double)z->arm.zo.ties);
     return rl_run_record(run, (int64_t)arm_index * z->steps + arm_step);
 }
 
 static io_type trainable_type(const zoqo *z) {
-    return z->arm->kind == ARM_ZOQO ? IO_I8 : IO_F32;
+    return z->arm.spec->kind == ARM_ZOQO ? IO_I8 : IO_F32;
 }
 
 /* Before step `next` of the run: the arm and its step, and the arm's trainable values unless
@@ -382,13 +173,14 @@ static int loop_save(rl_run *run, void *ctx, io_ckpt *c, int64_t next) {
     zoqo *z = ctx;
     int root = comm_rank() == 0;
     int64_t arm_index = next / z->steps, arm_step = next % z->steps;
-    int64_t state[5] = {arm_index, arm_step, z->zo.queries, z->zo.ties, z->zo.bytes_exchanged};
+    const zo_state *zo = &z->arm.zo;
+    int64_t state[5] = {arm_index, arm_step, zo->queries, zo->ties, zo->bytes_exchanged};
     int rc = io_ckpt_write(c, "zoqo/state", IO_I64, 5, 0, root ? 5 : 0, state);
-    if (z->arm) {
-        int64_t n = (int64_t)z->n_trainable;
+    if (z->arm.spec) {
+        int64_t n = (int64_t)z->arm.n_trainable;
         rc = rc ? rc
                 : io_ckpt_write(c, "zoqo/trainable", trainable_type(z), n, 0, root ? n : 0,
-                                z->trainable);
+                                z->arm.trainable);
     }
     int arms = root ? MAX_ARMS : 0;
     rc = rc ? rc : io_ckpt_write(c, "zoqo/peak_mb", IO_F64, MAX_ARMS, 0, arms, z->peak_mb);
@@ -410,19 +202,17 @@ static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
                      "delete the run directory", (long long)state[0], (long long)state[1]);
     if (rc < 0 || state[1] == 0)
         return rc; /* an arm boundary: the next step starts the arm */
-    rc = arm_init(z, &z->arms[state[0]]);
-    if (rc == 0 && io_ckpt_size(c, "zoqo/trainable") != (int64_t)z->n_trainable)
+    rc = start_arm(z, (int)state[0]);
+    int64_t n = (int64_t)z->arm.n_trainable;
+    if (rc == 0 && io_ckpt_size(c, "zoqo/trainable") != n)
         rc = rl_fail("the checkpoint holds another model", "delete the run directory");
-    rc = rc ? rc
-            : io_ckpt_read(c, "zoqo/trainable", trainable_type(z), 0, (int64_t)z->n_trainable,
-                           z->trainable);
+    rc = rc ? rc : io_ckpt_read(c, "zoqo/trainable", trainable_type(z), 0, n, z->arm.trainable);
     if (rc < 0)
         return RL_ERR;
-    if (z->arm->kind == ARM_QAT)
-        train_qat_requantize(&z->qat);
-    z->zo.queries = state[2];
-    z->zo.ties = state[3];
-    z->zo.bytes_exchanged = state[4];
+    train_arm_reload(&z->arm);
+    z->arm.zo.queries = state[2];
+    z->arm.zo.ties = state[3];
+    z->arm.zo.bytes_exchanged = state[4];
     return 0;
 }
 
@@ -470,25 +260,18 @@ static int loop_step(rl_run *run, void *ctx, int64_t global) {
     zoqo *z = ctx;
     int a = (int)(global / z->steps);
     int64_t s = global % z->steps;
-    if (!z->arm) {
-        if (arm_init(z, &z->arms[a]) < 0 || record(run, z, a, 0) < 0)
-            return RL_ERR;
-    }
-    z->bsz = train_batches_at(&z->batches, s, &z->batch_idx);
-    int64_t n_chunks = (z->bsz + z->chunk - 1) / z->chunk;
-    loss_ctx lc = {z, 0, n_chunks};
-    if (z->zo.opt.split_data)
-        comm_block_range(n_chunks, comm_size(), comm_rank(), &lc.lo, &lc.hi);
-    int first_order = z->arm->kind == ARM_SGD || z->arm->kind == ARM_QAT;
-    int rc = first_order ? first_order_step(z) : zo_step(&z->zo, (uint32_t)s, batch_loss, &lc);
-    if (rc < 0)
+    if (!z->arm.spec && (start_arm(z, a) < 0 || record(run, z, a, 0) < 0))
+        return RL_ERR;
+    const int64_t *idx;
+    int n = train_batches_at(&z->batches, s, &idx);
+    if (train_arm_step(&z->arm, (uint32_t)s, idx, n) < 0)
         return RL_ERR;
     if (((s + 1) % z->eval_every == 0 || s + 1 == z->steps) && record(run, z, a, s + 1) < 0)
         return RL_ERR;
     if (s + 1 == z->steps) {
         z->peak_mb[a] = (double)rl_mem_peak_kb() / 1024.0;
         z->update_mb[a] = (double)(rl_mem_peak_kb() - z->arm_start_kb) / 1024.0;
-        arm_free(z);
+        train_arm_free(&z->arm);
     }
     return 0;
 }
