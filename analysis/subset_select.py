@@ -22,8 +22,8 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runs import is_complete, read_curves, read_run  # noqa: E402
 
-SELECTORS = ["random", "norm", "norm-gs", "kcenter", "kcenter-norm", "typiclust",
-             "typiclust-norm", "probcover", "probcover-norm"]
+SELECTORS = ["random", "norm", "norm-gs", "norm-gs-sampled", "kcenter", "kcenter-norm",
+             "typiclust", "typiclust-norm", "probcover", "probcover-norm"]
 PAIRS = [("norm", "random"), ("kcenter-norm", "kcenter"), ("typiclust-norm", "typiclust"),
          ("probcover-norm", "probcover")]
 CLASSIFIERS = [("test_acc", "linear on features"), ("mlp_test_acc", "MLP on pixels")]
@@ -106,7 +106,8 @@ def covered(df):
 def color(sel):
     """One hue per base selector (its norm variant dashed in the same hue)."""
     family = sel.replace("-norm", "").replace("norm-gs", "gs")
-    hues = {"random": 0, "norm": 0, "gs": 7, "kcenter": 1, "typiclust": 2, "probcover": 3}
+    hues = {"random": 0, "norm": 0, "gs": 7, "gs-sampled": 8, "kcenter": 1, "typiclust": 2,
+            "probcover": 3}
     base = family.split(" ")[0]
     return plt.cm.tab10(4 if base == "probcover" and "purity" in sel else hues.get(base, 5))
 

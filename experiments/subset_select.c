@@ -38,9 +38,12 @@ extern const char rl_ini_subset_select[];
 
 static const rl_cfg_spec subset_keys[] = {
     {"subset.selector", RL_CFG_CHOICE, "norm", 0, -1,
-     "random|norm|norm-gs|kcenter|kcenter-norm|typiclust|typiclust-norm|probcover|probcover-norm",
+     "random|norm|norm-gs|kcenter|kcenter-norm|typiclust|typiclust-norm|probcover|probcover-norm|"
+     "norm-gs-sampled",
      0,
-     "random; norm sampling ∝ ‖F‖; norm with Gram–Schmidt diversity; k-center greedy; k-center "
+     "random; norm sampling ∝ ‖F‖; norm with Gram–Schmidt diversity (greedy: the largest residual "
+     "norm; norm-gs-sampled: drawn ∝ the residual norm, the paper's randomized variant); k-center "
+     "greedy; k-center "
      "with score d_min·‖F‖ (norm plug-in); TypiClust; TypiClust with score typicality·‖F‖; "
      "ProbCover; ProbCover with score (uncovered points in the δ-ball)·‖F‖"},
     {"subset.delta", RL_CFG_FLOAT, "0", 0, 1e30, NULL, 0,
@@ -498,8 +501,9 @@ static const rl_experiment rl_experiment_subset_select = {
                "selectors, accuracy",
     .doc = "Label-free features of the training pool (PCA, or an autoencoder trained here,\n"
            "subset.encoder; cached with subset.feature_cache), then for each budget of\n"
-           "subset.budgets the selector subset.selector (random, norm, norm-gs, kcenter,\n"
-           "kcenter-norm, typiclust, typiclust-norm, probcover, probcover-norm) picks the\n"
+           "subset.budgets the selector subset.selector (random, norm, norm-gs,\n"
+           "norm-gs-sampled, kcenter, kcenter-norm, typiclust, typiclust-norm, probcover,\n"
+           "probcover-norm) picks the\n"
            "examples to label; a linear softmax classifier on their whitened features and/or\n"
            "an MLP on their pixels is trained and evaluated. Selection is rank-independent.\n"
            "Metrics per budget: test_acc (linear), mlp_test_acc (MLP on pixels,\n"

@@ -27,7 +27,9 @@ typedef enum {
     SELECT_TYPICLUST, /* k-means (K = min(B, 500)); most typical point of least covered cluster */
     SELECT_TYPICLUST_NORM, /* TypiClust with norm plug-in: score typicality·‖F_i‖ */
     SELECT_PROBCOVER, /* ProbCover: δ-ball graph; the point covering the most uncovered points */
-    SELECT_PROBCOVER_NORM /* ProbCover with norm plug-in: score (uncovered in ball)·‖F_i‖ */
+    SELECT_PROBCOVER_NORM, /* ProbCover with norm plug-in: score (uncovered in ball)·‖F_i‖ */
+    SELECT_NORM_GS_SAMPLED /* Gram–Schmidt, each row drawn ∝ its residual norm (the paper's
+                            * randomized variant), chosen direction projected out */
 } select_kind;
 
 /* Points sampled from the pool to measure the purity of ProbCover's δ-balls when choosing δ
@@ -36,7 +38,7 @@ typedef enum {
 #define SELECT_PURITY_SAMPLE 2000
 
 /* Parse "random|norm|norm-gs|kcenter|kcenter-norm|typiclust|typiclust-norm|probcover|
- * probcover-norm"; -1 if unknown. */
+ * probcover-norm|norm-gs-sampled"; -1 if unknown. */
 int select_kind_parse(const char *name);
 
 /* Collective: mean (dim), the top k eigenvectors of the pool covariance as basis (dim, k),

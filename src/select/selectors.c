@@ -1,6 +1,7 @@
-/* The selectors of select.h: sampling (random, norm), greedy (norm-gs, k-center), TypiClust and
- * ProbCover, each with its norm plug-in, and ProbCover's radius from purity; all collective and
- * rank-independent (the same ids on any rank count). */
+/* The selectors of select.h: sampling (random, norm), greedy (norm-gs, k-center) and sequential
+ * sampling (norm-gs-sampled), TypiClust and ProbCover, each with its norm plug-in, and
+ * ProbCover's radius from purity; all collective and rank-independent (the same ids on any rank
+ * count). */
 #include "src/select/select.h"
 
 #include "kernels/select.h"
@@ -12,13 +13,15 @@
 #include <string.h>
 
 /* Streams of the selection key: sampling keys keyed by example id, the k-center start, k-means
- * seeds, ProbCover's fill after full coverage and its purity sample. */
+ * seeds, ProbCover's fill after full coverage and its purity sample; draw b of the sampled
+ * Gram–Schmidt uses stream STREAM_RESIDUAL + b. */
 enum {
     STREAM_SAMPLE = 1,
     STREAM_START = 2,
     STREAM_CENTERS = 3,
     STREAM_FILL = 4,
-    STREAM_PURITY = 5
+    STREAM_PURITY = 5,
+    STREAM_RESIDUAL = 16
 };
 
 /* ProbCover: rows per distance block (a block's transposed features stay in the L1 cache). */
@@ -30,7 +33,8 @@ enum { TYPI_KNN = 20, TYPI_MAX_CLUSTERS = 500, TYPI_ITERS = 20 };
 int select_kind_parse(const char *name) {
     static const char *const names[] = {"random",         "norm",         "norm-gs",
                                         "kcenter",        "kcenter-norm", "typiclust",
-                                        "typiclust-norm", "probcover",    "probcover-norm"};
+                                        "typiclust-norm", "probcover",    "probcover-norm",
+                                        "norm-gs-sampled"};
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (strcmp(names[i], name) == 0)
             return i;
@@ -108,7 +112,8 @@ static int select_sampled(const double *w, const char *chosen, int64_t n_mine, i
     return rc;
 }
 
-/* Greedy selectors on residuals / distances of the rows (f as double in r, (n_mine, d)). */
+/* Greedy selectors on residuals / distances of the rows (f as double in r, (n_mine, d)); the
+ * sampled Gram–Schmidt draws each row ∝ its residual norm instead of taking the largest. */
 static int select_greedy(select_kind kind, const double *f, double *r, const double *nrm2,
                          int64_t n_mine, int d, int64_t first_id, const shards *sh, int64_t budget,
                          const uint32_t key[2], int64_t *ids) {
@@ -128,9 +133,15 @@ static int select_greedy(select_kind kind, const double *f, double *r, const dou
     for (int64_t i = 0; i < n_mine; i++)
         mind[i] = INFINITY;
     for (int64_t b = 0; rc == 0 && b < budget; b++) {
-        if (kind == SELECT_NORM_GS && b > 0 && b % d == 0) // span exhausted: restart from F
+        const int gram_schmidt = kind == SELECT_NORM_GS || kind == SELECT_NORM_GS_SAMPLED;
+        if (gram_schmidt && b > 0 && b % d == 0) // span exhausted: restart from F
             memcpy(r, f, sizeof(double) * (size_t)n_mine * (size_t)d);
-        if (b > 0 || kind != SELECT_KCENTER) {
+        if (kind == SELECT_NORM_GS_SAMPLED) {
+            for (int64_t i = 0; i < n_mine; i++)
+                score[i] = sqrt(dot(r + (size_t)i * (size_t)d, r + (size_t)i * (size_t)d, d));
+            rc = select_sampled(score, chosen, n_mine, first_id, 1, key,
+                                STREAM_RESIDUAL + (uint32_t)b, &id);
+        } else if (b > 0 || kind != SELECT_KCENTER) {
             for (int64_t i = 0; i < n_mine; i++) {
                 const double *ri = r + (size_t)i * (size_t)d;
                 score[i] = kind == SELECT_NORM_GS   ? dot(ri, ri, d)
@@ -146,7 +157,7 @@ static int select_greedy(select_kind kind, const double *f, double *r, const dou
         rc = rc ? rc : shards_bcast_row(sh, id, r, first_id, d, u);
         if (rc)
             break;
-        if (kind == SELECT_NORM_GS) {
+        if (gram_schmidt) {
             double un = sqrt(dot(u, u, d));
             for (int j = 0; j < d && un > 0.0; j++)
                 u[j] /= un;

@@ -9,8 +9,8 @@
 source "$(dirname "$0")/lib.bash"
 SMALL=(data.name=fashion-mnist data.train_limit=2900 data.test_limit=500 subset.pca_dim=16
        subset.iters=50 "subset.budgets=10,40,120")
-SELECTORS=(random norm norm-gs kcenter kcenter-norm typiclust typiclust-norm probcover
-           probcover-norm probcover-wide kcenter-mlp)
+SELECTORS=(random norm norm-gs norm-gs-sampled kcenter kcenter-norm typiclust typiclust-norm
+           probcover probcover-norm probcover-wide kcenter-mlp)
 for sel in "${SELECTORS[@]}"; do
     args=(subset.selector=$sel)
     [ $sel = probcover-wide ] && args=(subset.selector=probcover subset.delta=6)
@@ -29,8 +29,8 @@ check "selected ids are distinct pool ids, budgets as asked" /usr/bin/python3 - 
 import sys
 import h5py
 import numpy as np
-for sel in ["random", "norm", "norm-gs", "kcenter", "kcenter-norm", "typiclust", "typiclust-norm",
-            "probcover", "probcover-norm", "probcover-wide", "kcenter-mlp"]:
+for sel in ["random", "norm", "norm-gs", "norm-gs-sampled", "kcenter", "kcenter-norm", "typiclust",
+            "typiclust-norm", "probcover", "probcover-norm", "probcover-wide", "kcenter-mlp"]:
     f = h5py.File(f"{sys.argv[1]}/{sel}-2/results.h5", "r")
     if sel.startswith("probcover"):
         delta = f["final/probcover_delta"][()]

@@ -79,6 +79,36 @@ static void test_norm_gs(void) {
     CU_ASSERT_EQUAL(ids[2], 1); // after the restart: the largest norm left
 }
 
+/* The sampled Gram–Schmidt's law: F = (3, 0), (0, 1), (0, 2), (1, 1). The first draw is ∝ the
+ * norms 3, 1, 2, √2; after (3, 0) the residuals are (0, 1), (0, 2), (0, 1), so the second is
+ * ∝ 1, 2, 1. Over 20,000 keys each frequency lies within 4.5 binomial standard deviations of its
+ * probability. */
+static void test_norm_gs_sampled(void) {
+    enum { TRIALS = 20000 };
+    const float f[4 * 2] = {3, 0, 0, 1, 0, 2, 1, 1};
+    const double norms[4] = {3, 1, 2, sqrt(2.0)}, total = 6 + sqrt(2.0);
+    const double second[4] = {0, 0.25, 0.5, 0.25};
+    int64_t first[4] = {0}, after[4] = {0}, after_first = 0;
+    for (uint32_t t = 0; t < TRIALS; t++) {
+        const uint32_t k[2] = {t, 0x5eedu};
+        int64_t ids[2];
+        CU_ASSERT_EQUAL_FATAL(select_subset(SELECT_NORM_GS_SAMPLED, f, 4, 2, 0, 4, 2, 0.0, k, ids),
+                              0);
+        CU_ASSERT_FATAL(ids[0] != ids[1]);
+        first[ids[0]]++;
+        if (ids[0] == 0) {
+            after[ids[1]]++;
+            after_first++;
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        double p = norms[i] / total, q = second[i];
+        CU_ASSERT(fabs((double)first[i] - TRIALS * p) <= 4.5 * sqrt(TRIALS * p * (1 - p)));
+        CU_ASSERT(fabs((double)after[i] - (double)after_first * q) <=
+                  4.5 * sqrt((double)after_first * q * (1 - q)) + 0.5);
+    }
+}
+
 static void test_kcenter(void) {
     enum { N = 30, B = 8 };
     float f[N * 2];
@@ -192,7 +222,7 @@ static void test_nested(void) {
         f[2 * i] = (float)((i * 7) % 11);
         f[2 * i + 1] = (float)((i * 5) % 13);
     }
-    for (int kind = 0; select_kind_parse("probcover-norm") >= kind; kind++) {
+    for (int kind = 0; select_kind_parse("norm-gs-sampled") >= kind; kind++) {
         CU_ASSERT_EQUAL(select_kind_nested((select_kind)kind),
                         kind != SELECT_TYPICLUST && kind != SELECT_TYPICLUST_NORM);
         if (!select_kind_nested((select_kind)kind))
@@ -212,6 +242,7 @@ static const rl_test tests[] = {
     {"random selection is the smallest uniform keys", test_random},
     {"norm sampling is the smallest keys of w = |F|", test_norm},
     {"norm with Gram-Schmidt skips a spanned direction", test_norm_gs},
+    {"sampled Gram-Schmidt draws rows in proportion to their residual norms", test_norm_gs_sampled},
     {"k-center greedy matches brute force", test_kcenter},
     {"k-center with the norm plug-in", test_kcenter_norm},
     {"TypiClust picks the most typical point per cluster", test_typiclust},
