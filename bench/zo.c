@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
 
     /* 3. int8 vs fp32 forward of the same MLP */
     rl_qmodel q;
-    rl_qmodel_options qo = {8, RL_QTRAIN_LAST, 0, 0.1f, 1};
+    rl_qmodel_options qo = {.bits = 8, .target = RL_QTRAIN_LAST, .lora_range = 0.1f, .seed = 1};
     rl_qworkspace qws;
     if (rl_qmodel_quantize(&q, &m, &qo, x, INT8_MAX_BATCH) < 0 ||
         rl_qworkspace_init(&qws, &q, INT8_MAX_BATCH) < 0)

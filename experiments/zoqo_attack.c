@@ -110,7 +110,7 @@ static int victim_init(attack *a, const rl_model *base) {
         memcpy(v->fp.params, base->params, sizeof(float) * base->n_params);
         return rl_workspace_init(&v->ws, &v->fp, 2);
     }
-    rl_qmodel_options opt = {8, RL_QTRAIN_LAST, 0, 0.0f, 0};
+    rl_qmodel_options opt = {.bits = 8, .target = RL_QTRAIN_LAST};
     int calib = a->train.n < CALIB_EXAMPLES ? (int)a->train.n : CALIB_EXAMPLES;
     if (rl_qmodel_quantize(&v->q, base, &opt, a->train.x, calib) < 0)
         return RL_ERR;

@@ -37,7 +37,8 @@ extern const char rl_ini_zoqo_train[];
 static const rl_cfg_spec zoqo_keys[] = {
     {"zoqo.arms", RL_CFG_STRING, "zoqo8,zoqo4,sign,mezo,sgd", 0, -1, NULL, 0,
      "comma list of arms: zoqoB (B = 2..8 bits), sign, mezo, sgd, qatB (quantization-aware "
-     "first-order training at B bits, zoqo.target=last)"},
+     "first-order training at B bits, zoqo.target=last); zoqoBbC, qatBbC: B-bit trained codes on "
+     "a C-bit base"},
     {"zoqo.target", RL_CFG_CHOICE, "last", 0, -1, "last|lora", 0,
      "what is trained: the last layer's weights or LoRA adapters on every layer"},
     {"zoqo.lora_rank", RL_CFG_INT, "4", 1, 256, NULL, 0, "rank of the LoRA adapters"},
@@ -245,9 +246,11 @@ static int write_final(rl_run *run, zoqo *z) {
         rc = rc ? rc : rl_run_final(run, name, z->peak_mb[a]);
         snprintf(name, sizeof name, "update_mb_%s", z->arms[a].name);
         rc = rc ? rc : rl_run_final(run, name, z->update_mb[a]);
-        char bits[8] = "fp32";
-        if (z->arms[a].kind == ARM_ZOQO || z->arms[a].kind == ARM_QAT)
-            snprintf(bits, sizeof bits, "%d", z->arms[a].bits);
+        char bits[8] = "fp32"; /* trained codes' bits / the base's */
+        const train_arm_spec *arm = &z->arms[a];
+        if (arm->kind == ARM_ZOQO || arm->kind == ARM_QAT)
+            snprintf(bits, sizeof bits, "%d/%d", arm->bits,
+                     arm->base_bits ? arm->base_bits : arm->bits);
         rl_log_info("%-8s %6s %9.2f%% %9.2f%% %10.0f %12.0f %10.1f %10.1f", z->arms[a].name, bits,
                     100 * start, 100 * end, queries, bytes, z->peak_mb[a], z->update_mb[a]);
     }

@@ -44,8 +44,10 @@ static void quantize_codes(const float *x, size_t n, float scale, int qmax, int8
 int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options *opt,
                        const float *calib_x, int calib_n) {
     memset(q, 0, sizeof *q);
-    if (opt->bits < 2 || opt->bits > 8)
-        return rl_fail("cannot quantize to %d bits", "choose between 2 and 8 bits", opt->bits);
+    int base_bits = opt->base_bits ? opt->base_bits : opt->bits;
+    if (opt->bits < 2 || opt->bits > 8 || base_bits < 2 || base_bits > 8)
+        return rl_fail("cannot quantize to %d bits (base %d)", "choose between 2 and 8 bits",
+                       opt->bits, base_bits);
     if (opt->target == RL_QTRAIN_LORA && opt->lora_rank < 1)
         return rl_fail("LoRA rank %d", "use a rank of at least 1", opt->lora_rank);
     if (!rl_model_is_mlp(m))
@@ -53,6 +55,8 @@ int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options 
                        "quantize an \"mlp:\" model", m->spec);
     q->bits = opt->bits;
     q->qmax = (1 << (opt->bits - 1)) - 1;
+    q->base_bits = base_bits;
+    const int base_qmax = (1 << (base_bits - 1)) - 1;
     q->target = opt->target;
     q->in_dim = m->in_dim;
     q->out_dim = m->out_dim;
@@ -107,13 +111,14 @@ int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options 
         size_t nw = (size_t)ql->out * (size_t)ql->in;
         const float *w = m->params + src->w_off;
         ql->in_scale = in_scale;
-        ql->w_scale = scale_for(max_abs(w, nw), q->qmax);
         int trained_w = opt->target == RL_QTRAIN_LAST && !ql->relu;
+        const int w_qmax = trained_w ? q->qmax : base_qmax;
+        ql->w_scale = scale_for(max_abs(w, nw), w_qmax);
         if (!trained_w) {
             ql->w = q->frozen + frozen_at;
             frozen_at += nw;
         }
-        quantize_codes(w, nw, ql->w_scale, q->qmax, trained_w ? q->trainable + ql->w_off : ql->w);
+        quantize_codes(w, nw, ql->w_scale, w_qmax, trained_w ? q->trainable + ql->w_off : ql->w);
         ql->bias = q->ints + out_at;
         ql->col_scale = q->floats + out_at;
         ql->h_col_scale = ql->col_scale + ql->out;

@@ -1,7 +1,9 @@
 /* Quantized MLP for zero-order quantized training (ZOQO, METHODS.md §1).
  *
  * Weights are b-bit symmetric integer codes (2 <= b <= 8, stored as int8 in [-qmax, qmax],
- * qmax = 2^(b-1) - 1) with one scale per tensor: value = code · scale. Activations are int8
+ * qmax = 2^(b-1) - 1) with one scale per tensor: value = code · scale. The frozen weights may
+ * have another width than the trainable ones (base_bits: e.g. an 8-bit base with 4-bit
+ * adapters), to tell the damage of quantizing the base from the optimizer's. Activations are int8
  * with static per-layer scales calibrated on data; products accumulate in int32 and are
  * requantized between layers; the last layer's outputs are dequantized to float logits.
  *
@@ -45,7 +47,8 @@ typedef struct {
 } rl_qlayer;
 
 typedef struct {
-    int bits, qmax;
+    int bits, qmax; /* the trainable codes' grid */
+    int base_bits;  /* the frozen weights' */
     rl_qtrain_target target;
     int n_layers;
     rl_qlayer layers[RL_MAX_LAYERS];
@@ -63,6 +66,7 @@ typedef struct {
     int lora_rank;           /* RL_QTRAIN_LORA */
     float lora_range;        /* B codes cover [-lora_range, lora_range] */
     uint64_t seed;           /* A's initial codes: (seed, RL_RNG_INIT), stream 1000 + layer */
+    int base_bits;           /* the frozen weights' bits, 2..8 (0: bits) */
 } rl_qmodel_options;
 
 /* Quantize an fp32 MLP; activation scales from the max |activation| of calib_x (calib_n, in). */

@@ -13,15 +13,19 @@
 int train_arm_parse(const char *token, int lora, train_arm_spec *out) {
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", token);
-    int bits = 0;
+    int bits = 0, base = 0,
+        prefix = !strncmp(token, "zoqo", 4)  ? 4
+                 : !strncmp(token, "qat", 3) ? 3
+                                             : 0;
     char extra;
-    if (sscanf(token, "zoqo%d%c", &bits, &extra) == 1 && bits >= 2 && bits <= 8 &&
-        strlen(token) == 5)
-        out->kind = ARM_ZOQO, out->bits = bits;
-    else if (sscanf(token, "qat%d%c", &bits, &extra) == 1 && bits >= 2 && bits <= 8 &&
-             strlen(token) == 4)
-        out->kind = ARM_QAT, out->bits = bits;
-    else if (!strcmp(token, "sign"))
+    int fields = prefix ? sscanf(token + prefix, "%1d%c%1d%c", &bits, &extra, &base, &extra) : 0;
+    int valid = (fields == 1 && strlen(token + prefix) == 1) ||
+                (fields == 3 && token[prefix + 1] == 'b' && strlen(token + prefix) == 3);
+    if (valid && bits >= 2 && bits <= 8 && (fields == 1 || (base >= 2 && base <= 8))) {
+        out->kind = prefix == 4 ? ARM_ZOQO : ARM_QAT;
+        out->bits = bits;
+        out->base_bits = fields == 3 ? base : 0;
+    } else if (!strcmp(token, "sign"))
         out->kind = ARM_SIGN;
     else if (!strcmp(token, "mezo"))
         out->kind = ARM_MEZO;
@@ -29,8 +33,8 @@ int train_arm_parse(const char *token, int lora, train_arm_spec *out) {
         out->kind = ARM_SGD;
     else
         return rl_fail("unknown arm '%s'",
-                       "arms are zoqoB and qatB with B from 2 to 8 (e.g. zoqo8, qat4), sign, "
-                       "mezo, sgd",
+                       "arms are zoqoB and qatB with B from 2 to 8 (e.g. zoqo8, qat4; zoqo4b8: "
+                       "4-bit trained codes on an 8-bit base), sign, mezo, sgd",
                        token);
     if (out->kind == ARM_QAT && lora)
         return rl_fail("arm %s trains the last layer, and the target is LoRA adapters",
@@ -121,10 +125,15 @@ void train_arm_reload(train_arm *a) {
         train_qat_requantize(&a->qat);
 }
 
-/* The quantization of the base model at `bits` bits with the setup's target. */
-static int quantize(const train_arm_setup *s, int bits, rl_qmodel *q) {
-    rl_qmodel_options opt = {bits, s->lora ? RL_QTRAIN_LORA : RL_QTRAIN_LAST, s->lora_rank,
-                             s->lora_range, s->seed};
+/* The quantization of the base model with the setup's target: trainable codes at `bits` bits,
+ * frozen weights at base_bits (0: the same). */
+static int quantize(const train_arm_setup *s, int bits, int base_bits, rl_qmodel *q) {
+    rl_qmodel_options opt = {.bits = bits,
+                             .target = s->lora ? RL_QTRAIN_LORA : RL_QTRAIN_LAST,
+                             .lora_rank = s->lora_rank,
+                             .lora_range = s->lora_range,
+                             .seed = s->seed,
+                             .base_bits = base_bits};
     int calib = s->train->n < CALIB_EXAMPLES ? (int)s->train->n : CALIB_EXAMPLES;
     return rl_qmodel_quantize(q, s->base, &opt, s->train->x, calib);
 }
@@ -133,7 +142,7 @@ static int quantize(const train_arm_setup *s, int bits, rl_qmodel *q) {
 static int quantized_init(train_arm *a) {
     const train_arm_setup *s = a->setup;
     if (train_chunks_init(&a->chunks, s->base, s->train, s->chunk) < 0 ||
-        quantize(s, a->spec->bits, &a->q) < 0)
+        quantize(s, a->spec->bits, a->spec->base_bits, &a->q) < 0)
         return RL_ERR;
     if (a->spec->kind == ARM_QAT) {
         if (train_qat_init(&a->qat, &a->q, a->chunks.rows) < 0)
@@ -196,7 +205,7 @@ int train_arm_init(train_arm *a, const train_arm_spec *spec, const train_arm_set
         opt.qmax = a->q.qmax;
     if (spec->kind == ARM_SIGN && opt.lr == 0.0f) { /* one 8-bit code step, as zoqo8 moves */
         rl_qmodel grid;
-        if (quantize(setup, 8, &grid) < 0)
+        if (quantize(setup, 8, 0, &grid) < 0)
             return RL_ERR;
         a->sign_steps = rl_xmalloc(sizeof(float) * grid.n_trainable);
         rl_qmodel_code_steps(&grid, a->sign_steps);

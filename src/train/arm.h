@@ -2,11 +2,13 @@
  * the ZOQO experiments compare them (METHODS.md §1). What is trained is the last layer's
  * weights or LoRA adapters on every layer (train_arm_setup.lora); the arms:
  *   zoqoB  ZOQO with B-bit codes (2..8): the integer forward of the quantized model
- *          (src/nn/qmodel.h), integer perturbations and steps (src/train/zo.h);
+ *          (src/nn/qmodel.h), integer perturbations and steps (src/train/zo.h); zoqoBbC: the
+ *          trained codes at B bits on a base (the frozen weights) at C bits;
  *   sign   fp32 ZO-SignSGD (its step one 8-bit code of the weights unless zo.lr_sign is set);
  *   mezo   fp32 ZO-SGD as in MeZO;
  *   sgd    first-order SGD (backpropagation);
- *   qatB   quantization-aware training of the zoqoB model's last layer (src/train/qat.h).
+ *   qatB   quantization-aware training of the zoqoB model's last layer (src/train/qat.h);
+ *          qatBbC as zoqoBbC.
  * A step takes a batch of training examples; the first-order arms sum the exact gradient of its
  * chunks over ranks, the zero-order arms exchange two losses per perturbation (zo.split says
  * whether ranks split the perturbations or the batch). Results do not depend on the rank count.
@@ -38,7 +40,8 @@ typedef enum { ARM_ZOQO, ARM_SIGN, ARM_MEZO, ARM_SGD, ARM_QAT } train_arm_kind;
 typedef struct {
     char name[16];
     train_arm_kind kind;
-    int bits; /* zoqo and qat */
+    int bits;      /* zoqo and qat: the trained codes' */
+    int base_bits; /* the frozen weights' (0: bits) */
 } train_arm_spec;
 
 /* What every arm of a comparison shares. */
@@ -75,7 +78,8 @@ typedef struct {
     int bsz; /* the step's batch */
 } train_arm;
 
-/* "zoqoB", "qatB" (B = 2..8), "sign", "mezo" or "sgd"; qat trains the last layer only. */
+/* "zoqoB", "qatB", "zoqoBbC", "qatBbC" (B, C = 2..8), "sign", "mezo" or "sgd"; qat trains the
+ * last layer only. */
 int train_arm_parse(const char *token, int lora, train_arm_spec *out);
 int train_arm_init(train_arm *a, const train_arm_spec *spec, const train_arm_setup *setup);
 /* Step t on the n training examples idx (the same on every rank). Collective. */

@@ -10,7 +10,7 @@ ZOQO=(run zoqo-train init.from="$SCRATCH/base" data.train_limit=3000 data.test_l
 
 for p in 1 2 4; do
     ranks $p "${ZOQO[@]}" --out "$SCRATCH/last-$p" >"$SCRATCH/last-$p.log" 2>&1
-    ranks $p "${ZOQO[@]}" zoqo.target=lora zoqo.arms=zoqo8,sign,sgd --out "$SCRATCH/lora-$p" \
+    ranks $p "${ZOQO[@]}" zoqo.target=lora zoqo.arms=zoqo8,zoqo4b8,sign,sgd --out "$SCRATCH/lora-$p" \
         >"$SCRATCH/lora-$p.log" 2>&1
 done
 for p in 2 4; do

@@ -2,9 +2,11 @@
  * references, and the zero-order estimators' invariants (grid, ties, bytes exchanged). */
 #include "kernels/perturb.h"
 #include "src/comm/comm.h"
+#include "src/core/error.h"
 #include "src/core/rng.h"
 #include "src/nn/nn.h"
 #include "src/nn/qmodel.h"
+#include "src/train/arm.h"
 #include "src/train/qat.h"
 #include "src/train/zo.h"
 #include "tests/unit/harness.h"
@@ -36,7 +38,8 @@ static void check_against_reference(rl_qtrain_target target, int bits) {
     float x[N * 20];
     small_model(&m, x, N);
     rl_qmodel q;
-    rl_qmodel_options opt = {bits, target, 3, 0.2f, 11};
+    rl_qmodel_options opt = {
+        .bits = bits, .target = target, .lora_rank = 3, .lora_range = 0.2f, .seed = 11};
     CU_ASSERT_FATAL(rl_qmodel_quantize(&q, &m, &opt, x, N) == 0);
     if (target == RL_QTRAIN_LORA) /* give B non-zero codes so the adapter path is exercised */
         for (size_t i = 0; i < q.n_trainable; i++)
@@ -90,7 +93,8 @@ static void test_qmodel_codes_on_grid(void) {
     small_model(&m, x, N);
     for (int bits = 2; bits <= 8; bits++) {
         rl_qmodel q;
-        rl_qmodel_options opt = {bits, RL_QTRAIN_LAST, 0, 0.1f, 1};
+        rl_qmodel_options opt = {
+            .bits = bits, .target = RL_QTRAIN_LAST, .lora_range = 0.1f, .seed = 1};
         CU_ASSERT_FATAL(rl_qmodel_quantize(&q, &m, &opt, x, N) == 0);
         CU_ASSERT_EQUAL(q.qmax, (1 << (bits - 1)) - 1);
         CU_ASSERT_EQUAL(q.n_trainable, 12u * 5u);
@@ -103,8 +107,19 @@ static void test_qmodel_codes_on_grid(void) {
         CU_ASSERT(hi == q.qmax || lo == -q.qmax); /* the largest weight sets the scale */
         rl_qmodel_free(&q);
     }
+    /* a 4-bit last layer on an 8-bit base: each on its own grid */
+    rl_qmodel mixed;
+    rl_qmodel_options two = {.bits = 4, .target = RL_QTRAIN_LAST, .seed = 1, .base_bits = 8};
+    CU_ASSERT_FATAL(rl_qmodel_quantize(&mixed, &m, &two, x, N) == 0);
+    int frozen_max = 0, trained_max = 0;
+    for (size_t i = 0; i < 20u * 16u + 16u * 12u; i++)
+        frozen_max = abs(mixed.frozen[i]) > frozen_max ? abs(mixed.frozen[i]) : frozen_max;
+    for (size_t i = 0; i < mixed.n_trainable; i++)
+        trained_max = abs(mixed.trainable[i]) > trained_max ? abs(mixed.trainable[i]) : trained_max;
+    CU_ASSERT(mixed.qmax == 7 && mixed.base_bits == 8 && trained_max == 7 && frozen_max == 127);
+    rl_qmodel_free(&mixed);
     rl_qmodel q;
-    rl_qmodel_options bad = {9, RL_QTRAIN_LAST, 0, 0.1f, 1};
+    rl_qmodel_options bad = {.bits = 9, .target = RL_QTRAIN_LAST, .lora_range = 0.1f, .seed = 1};
     CU_ASSERT_EQUAL(rl_qmodel_quantize(&q, &m, &bad, x, N), -1);
     rl_model_free(&m);
 }
@@ -142,7 +157,7 @@ static void test_qat_straight_through(void) {
     for (int i = 0; i < N; i++)
         y[i] = (i * 7) % OUT;
     rl_qmodel q;
-    rl_qmodel_options opt = {4, RL_QTRAIN_LAST, 0, 0.1f, 1};
+    rl_qmodel_options opt = {.bits = 4, .target = RL_QTRAIN_LAST, .lora_range = 0.1f, .seed = 1};
     CU_ASSERT_FATAL(rl_qmodel_quantize(&q, &m, &opt, x, N) == 0);
     train_qat t;
     CU_ASSERT_FATAL(train_qat_init(&t, &q, N) == 0);
@@ -190,6 +205,22 @@ static void test_qat_straight_through(void) {
     rl_qworkspace_free(&ws);
     rl_qmodel_free(&q);
     rl_model_free(&m);
+}
+
+/* Arm names: zoqoB, qatB, zoqoBbC, qatBbC, sign, mezo, sgd; anything else refused, and QAT on
+ * adapters. */
+static void test_arm_names(void) {
+    train_arm_spec a;
+    CU_ASSERT(train_arm_parse("zoqo4b8", 1, &a) == 0 && a.kind == ARM_ZOQO && a.bits == 4 &&
+              a.base_bits == 8);
+    CU_ASSERT(train_arm_parse("qat8", 0, &a) == 0 && a.kind == ARM_QAT && a.bits == 8 &&
+              a.base_bits == 0);
+    CU_ASSERT(train_arm_parse("mezo", 1, &a) == 0 && a.kind == ARM_MEZO);
+    const char *const bad[] = {"zoqo9",    "zoqo1", "zoqo4b", "zoqo4b9", "zoqo48",
+                               "zoqo4b8x", "qat",   "zoqo",   "sgd2",    ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CU_ASSERT_EQUAL(train_arm_parse(bad[i], 0, &a), RL_ERR);
+    CU_ASSERT_EQUAL(train_arm_parse("qat4", 1, &a), RL_ERR);
 }
 
 static void test_perturb_kernels_match_reference(void) {
@@ -373,7 +404,9 @@ static const rl_test tests[] = {
      test_qmodel_last_matches_reference},
     {"quantized forward (LoRA) matches the dequantized reference",
      test_qmodel_lora_matches_reference},
-    {"quantization puts codes on the b-bit grid", test_qmodel_codes_on_grid},
+    {"quantization puts codes on the b-bit grid (and a base on its own)",
+     test_qmodel_codes_on_grid},
+    {"arm names parse or are refused", test_arm_names},
     {"QAT: integer forward, straight-through gradient (finite differences), clipping, rounding",
      test_qat_straight_through},
     {"perturbation kernels match their references", test_perturb_kernels_match_reference},
