@@ -97,6 +97,7 @@ typedef struct {
     int64_t draws;  /* s of the DKM formula: B (with replacement: the number of draws) */
     float *mask;    /* (n) m: 0 pruned, else 1 or the rescaling; 1 for biases */
     float *support; /* (n) 0/1: the trainer's mask (masked training) */
+    float *start;   /* (n) w_0, the parameters training starts from (masked, if trained so) */
     int64_t kept;   /* weights with m != 0 */
     double init_error, init_norm, init_bound; /* sketch of X w_0 */
 } prune_state;
@@ -108,6 +109,7 @@ static void prune_free(prune_state *s) {
     free(s->prob);
     free(s->mask);
     free(s->support);
+    free(s->start);
 }
 
 /* The dense layers' weight ranges: a selection group is a list of them, its items are their
@@ -329,8 +331,8 @@ static int sketch_error(dp_trainer *t, const float *mask, double *error, double 
     memset(masked + ly->b_off, 0, sizeof(float) * (size_t)ly->out);
     float *params = m->params;
     int64_t lo, hi, idx[RL_ROW_CHUNK];
-    comm_exact sums; /* error², norm², values beyond the fixed point's range */
-    comm_exact_init(&sums, 3);
+    comm_exact sums; /* error², norm² */
+    comm_exact_init(&sums, 2);
     comm_chunk_range(t->train.n, RL_ROW_CHUNK, &lo, &hi);
     for (int64_t start = lo; start < hi; start += RL_ROW_CHUNK) {
         int c = (int)(start + RL_ROW_CHUNK <= hi ? RL_ROW_CHUNK : hi - start);
@@ -346,15 +348,14 @@ static int sketch_error(dp_trainer *t, const float *mask, double *error, double 
             part[0] += (out[i] - ref[i]) * (out[i] - ref[i]);
             part[1] += ref[i] * ref[i];
         }
-        comm_exact_count(&sums, 2, (int64_t)comm_exact_add(&sums, 0, part, 2,
-                                                           RL_FIXED_SUM_FRAC_BITS));
+        comm_exact_add(&sums, 0, part, 2, RL_FIXED_SUM_FRAC_BITS);
     }
     m->params = params;
     free(dense);
     free(masked);
     free(ref);
     int rc = comm_exact_reduce(&sums);
-    int saturated = comm_exact_raw(&sums, 2) > 0;
+    int saturated = comm_exact_saturated(&sums) > 0;
     *error = sqrt(comm_exact_value(&sums, 0, RL_FIXED_SUM_FRAC_BITS));
     *norm = sqrt(comm_exact_value(&sums, 1, RL_FIXED_SUM_FRAC_BITS));
     comm_exact_free(&sums);
@@ -520,10 +521,10 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         shape_features(&t->test, rho, ratio);
     }
     s->n = m->n_params;
-    /* per parameter: scores, weights, csq, prob (double), mask, support, the score gradients
+    /* per parameter: scores, weights, csq, prob (double), mask, support, w_0, the score gradients
      * (3 floats), their exact sum (int64) and the selection's (key, id) pairs and sampling
      * tables (3 x 16 bytes); per example scored: its index */
-    uint64_t per_param = 5 * sizeof(double) + 5 * sizeof(float) + 3 * 16;
+    uint64_t per_param = 5 * sizeof(double) + 6 * sizeof(float) + 3 * 16;
     if (rl_mem_check(rl_size_add(rl_size_mul(s->n, per_param),
                                  rl_size_mul((uint64_t)t->train.n, sizeof(int64_t))),
                      "pruning the %zu parameters of model %s", s->n, m->spec) < 0)
@@ -570,11 +571,29 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
             m->params[k] *= s->mask[k];
         t->mask = s->support;
     }
+    s->start = rl_xmalloc(sizeof(float) * s->n);
+    memcpy(s->start, m->params, sizeof(float) * s->n);
     rl_log_info("prune-init: %s %s%s%s, %s scope, kept %lld of %lld weights (density %.4f)", score,
                 rl_cfg_str(cfg, "prune.select"), s->sample && s->replace ? " with replacement" : "",
                 s->sample && s->rescale ? ", rescaled" : "", s->per_layer ? "per-layer" : "global",
                 (long long)s->kept, (long long)s->prunable, (double)s->kept / (double)s->prunable);
     return 0;
+}
+
+/* ‖w_T − w_0‖ / ‖w_0‖ over the weights (not the biases): how far training moved them from
+ * where the mask was chosen. In double, in parameter order (the parameters are replicated). */
+static double weight_change(const prune_state *s, const rl_model *m) {
+    double moved = 0.0, start = 0.0;
+    for (int l = 0; l < m->n_layers; l++)
+        for (size_t i = 0; m->layers[l].kind == RL_LAYER_DENSE &&
+                           i < (size_t)m->layers[l].out * (size_t)m->layers[l].in;
+             i++) {
+            size_t k = m->layers[l].w_off + i;
+            double d = (double)m->params[k] - (double)s->start[k];
+            moved += d * d;
+            start += (double)s->start[k] * (double)s->start[k];
+        }
+    return sqrt(moved / start);
 }
 
 static int prune_finish(rl_run *run, dp_trainer *t, void *ctx) {
@@ -583,6 +602,7 @@ static int prune_finish(rl_run *run, dp_trainer *t, void *ctx) {
     double trained_loss = rl_run_last(run, "test_loss"), trained_acc = rl_run_last(run, "test_acc");
     double error = NAN, norm = NAN, bound = NAN, test_loss = trained_loss, test_acc = trained_acc;
     int linear = is_linear(m), rc = 0;
+    double change = weight_change(s, m); /* before the dense-trained weights are masked */
     if (s->dense_train) {
         if (linear)
             rc = sketch_error(t, s->mask, &error, &norm);
@@ -617,6 +637,7 @@ static int prune_finish(rl_run *run, dp_trainer *t, void *ctx) {
         {"bound_applies", applies},
         {"init_sketch_error", linear && s->sample ? s->init_error : NAN},
         {"init_sketch_bound", linear && s->sample ? s->init_bound : NAN},
+        {"weight_change", change},
     };
     for (size_t i = 0; rc == 0 && i < sizeof finals / sizeof finals[0]; i++)
         rc = rl_run_final(run, finals[i].name, finals[i].value);
@@ -659,7 +680,8 @@ static const rl_experiment rl_experiment_prune_init = {
            "on any number of ranks. Finals: test_loss, test_acc (the pruned model), density,\n"
            "and for linear models (one dense layer) sketch_error ‖X(m⊙w_T) − Xw_T‖ and the\n"
            "Drineas–Kannan–Mahoney value sketch_bound (bound_applies = 1 for sampling with\n"
-           "replacement and rescaling). Arrays: mask, scores, params.\n"
+           "replacement and rescaling); weight_change ‖w_T − w_0‖/‖w_0‖ says how far training\n"
+           "moved the weights from where the mask was chosen. Arrays: mask, scores, params.\n"
            "See experiments/prune-init.md.",
     .default_ini = rl_ini_prune_init,
     .declare = prune_declare,

@@ -68,9 +68,12 @@ int64_t comm_cyclic_count(int64_t n, int p, int r);
  *     comm_exact_free(&e);
  *
  * Slots may also hold integers (counts: comm_exact_count) and keep raw sums across reductions
- * (comm_exact_raw), e.g. an epoch's loss over its steps. */
+ * (comm_exact_raw), e.g. an epoch's loss over its steps. A value that is NaN or beyond the fixed
+ * point's range (±2^62 after scaling) cannot be summed exactly: it is counted, the count summed
+ * over ranks with the sums, and comm_exact_saturated() tells the caller its sum is no number
+ * (e.g. training that diverged), rather than a wrong one. */
 typedef struct {
-    int64_t *sum; /* (n) */
+    int64_t *sum; /* (n + 1): the n sums, then the count of values that saturated */
     size_t n;
 } comm_exact;
 
@@ -86,6 +89,9 @@ int comm_exact_reduce(comm_exact *e);
 void comm_exact_read(const comm_exact *e, size_t at, float *out, size_t count, int frac_bits);
 double comm_exact_value(const comm_exact *e, size_t at, int frac_bits);
 int64_t comm_exact_raw(const comm_exact *e, size_t at);
+/* Values added since the last zero that were NaN or beyond the range: on every rank after
+ * comm_exact_reduce, this rank's before. */
+int64_t comm_exact_saturated(const comm_exact *e);
 /* A raw fixed-point value kept across reductions (e.g. a running sum of comm_exact_raw), as a
  * float rounded like comm_exact_read. */
 float comm_fixed_to_float(int64_t raw, int frac_bits);

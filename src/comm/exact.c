@@ -10,7 +10,7 @@
 
 void comm_exact_init(comm_exact *e, size_t n) {
     e->n = n;
-    e->sum = rl_xcalloc(n ? n : 1, sizeof(int64_t));
+    e->sum = rl_xcalloc(n + 1, sizeof(int64_t));
 }
 
 void comm_exact_free(comm_exact *e) {
@@ -22,11 +22,13 @@ void comm_exact_free(comm_exact *e) {
 }
 
 void comm_exact_zero(comm_exact *e) {
-    memset(e->sum, 0, sizeof(int64_t) * e->n);
+    memset(e->sum, 0, sizeof(int64_t) * (e->n + 1));
 }
 
 size_t comm_exact_add(comm_exact *e, size_t at, const float *v, size_t count, int frac_bits) {
-    return kern_add_fixed(v, e->sum + at, count, frac_bits);
+    size_t saturated = kern_add_fixed(v, e->sum + at, count, frac_bits);
+    e->sum[e->n] += (int64_t)saturated;
+    return saturated;
 }
 
 void comm_exact_count(comm_exact *e, size_t at, int64_t k) {
@@ -34,7 +36,7 @@ void comm_exact_count(comm_exact *e, size_t at, int64_t k) {
 }
 
 int comm_exact_reduce(comm_exact *e) {
-    return comm_sum_i64(e->sum, e->n);
+    return comm_sum_i64(e->sum, e->n + 1);
 }
 
 void comm_exact_read(const comm_exact *e, size_t at, float *out, size_t count, int frac_bits) {
@@ -47,6 +49,10 @@ double comm_exact_value(const comm_exact *e, size_t at, int frac_bits) {
 
 int64_t comm_exact_raw(const comm_exact *e, size_t at) {
     return e->sum[at];
+}
+
+int64_t comm_exact_saturated(const comm_exact *e) {
+    return e->sum[e->n];
 }
 
 float comm_fixed_to_float(int64_t raw, int frac_bits) {

@@ -201,7 +201,7 @@ int train_evaluate(train_chunks *c, const rl_dataset *d, int64_t limit, double *
     int rc = comm_exact_reduce(&e);
     float sum;
     comm_exact_read(&e, 0, &sum, 1, RL_FIXED_SUM_FRAC_BITS);
-    *loss = (double)sum / (double)total;
+    *loss = comm_exact_saturated(&e) ? NAN : (double)sum / (double)total; /* no number */
     *acc = d->classes > 0 ? (double)comm_exact_raw(&e, 1) / (double)total : NAN;
     comm_exact_free(&e);
     return rc;

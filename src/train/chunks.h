@@ -128,8 +128,9 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
                           const train_objective *o, const float *grads, size_t n_grads,
                           comm_exact *e);
 
-/* Collective: mean loss (cross-entropy, or MSE for regression) and accuracy (NAN for
- * regression) on the first `limit` examples of d (0: all), in RL_ROW_CHUNK chunks. */
+/* Collective: mean loss (cross-entropy, or MSE for regression; NAN when a loss is not finite or
+ * too large to sum) and accuracy (NAN for regression) on the first `limit` examples of d (0:
+ * all), in RL_ROW_CHUNK chunks. */
 int train_evaluate(train_chunks *c, const rl_dataset *d, int64_t limit, double *loss,
                    double *acc);
 /* Collective: accuracy on the first `limit` examples of d (0: all) before and after attack a

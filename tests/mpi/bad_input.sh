@@ -72,4 +72,17 @@ expect_refusal "mw.save_epochs with an epoch twice" "mw.save_epochs lists '2' tw
     mw.save_epochs=2,1,2
 expect_refusal "mw.save_epochs with one epoch written twice" "mw.save_epochs lists 2 twice" \
     mw.save_epochs=2,1,02
+
+# A learning rate that makes training diverge: the exact sums meet NaN or values beyond their
+# range, which they cannot add; the run stops with an error naming the step and a hint, and
+# never reports a loss of 0 for a sum that is no number.
+set +e
+ranks 2 run train data.name=linreg model.spec=mlp:20-1 train.optim=sgd train.lr=100 \
+    --out "$SCRATCH/diverged" >"$SCRATCH/diverged.log" 2>&1
+code=$?
+set -e
+check "diverged training names the step" grep -q "training diverged at step" "$SCRATCH/diverged.log"
+check "  ... exits 1 (got $code) with a hint, and writes no complete results" \
+    test "$code" -eq 1 -a ! -e "$SCRATCH/diverged/results.h5" -a \
+    "$(grep -c HINT "$SCRATCH/diverged.log")" -ge 1
 finish
