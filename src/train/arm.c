@@ -88,7 +88,7 @@ int train_arm_evaluate(train_arm *a, const rl_dataset *test, double *loss, doubl
 
 /* First-order step on the trainable parameters (sgd, qat): the exact gradient of the batch's
  * chunks. */
-static int first_order_step(train_arm *a) {
+static int first_order_step(train_arm *a, uint32_t t) {
     sync_fp32(a);
     const float *grads = a->spec->kind == ARM_QAT ? a->qat.chunk_grad
                          : a->setup->lora
@@ -99,7 +99,7 @@ static int first_order_step(train_arm *a) {
     comm_exact_zero(&a->sum);
     train_chunks_gradient(&a->chunks, a->setup->train, a->batch_idx, a->bsz, &o, grads,
                           a->n_trainable, &a->sum);
-    if (comm_exact_reduce(&a->sum) < 0)
+    if (comm_exact_reduce(&a->sum) < 0 || train_check_summed(&a->sum, t) < 0)
         return RL_ERR;
     comm_exact_read(&a->sum, 0, a->grad, a->n_trainable, RL_FIXED_FRAC_BITS);
     rl_opt_step(&a->sgd, a->trainable, a->grad);
@@ -112,7 +112,7 @@ int train_arm_step(train_arm *a, uint32_t t, const int64_t *idx, int n) {
     a->batch_idx = idx;
     a->bsz = n;
     if (a->spec->kind == ARM_SGD || a->spec->kind == ARM_QAT)
-        return first_order_step(a);
+        return first_order_step(a, t);
     int64_t n_chunks = (n + a->setup->chunk - 1) / a->setup->chunk;
     loss_ctx lc = {a, 0, n_chunks};
     if (a->zo.opt.split_data)

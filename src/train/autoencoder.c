@@ -70,6 +70,9 @@ int autoencoder_train(autoencoder *ae, const rl_dataset *pool, const autoencoder
             train_chunks_gradient(&ae->chunks, pool, perm + start, bn, &o, m->grads, m->n_params,
                                   &e);
             rc = comm_exact_reduce(&e);
+            rc = rc ? rc
+                    : train_check_summed(&e,
+                                         ep * ((n + t->batch - 1) / t->batch) + start / t->batch);
             comm_exact_read(&e, 0, m->grads, m->n_params, RL_FIXED_FRAC_BITS);
             rl_opt_step(&opt, m->params, m->grads);
             loss += comm_exact_value(&e, m->n_params, RL_FIXED_SUM_FRAC_BITS);

@@ -178,6 +178,16 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
     return 0;
 }
 
+int train_check_summed(const comm_exact *e, int64_t step) {
+    if (!comm_exact_saturated(e))
+        return 0;
+    return rl_fail("training diverged at step %lld: %lld loss or gradient values are not finite "
+                   "or too large to sum",
+                   "lower the learning rate (or check the data and the model's initialization); "
+                   "the checkpoints written before are kept",
+                   (long long)step, (long long)comm_exact_saturated(e));
+}
+
 int train_evaluate(train_chunks *c, const rl_dataset *d, int64_t limit, double *loss,
                    double *acc) {
     int64_t total = limit > 0 && limit < d->n ? limit : d->n, lo, hi, idx[RL_ROW_CHUNK];

@@ -128,6 +128,11 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
                           const train_objective *o, const float *grads, size_t n_grads,
                           comm_exact *e);
 
+/* After the reduction of step `step`'s gradient sum: an error with a hint when some loss or
+ * gradient value could not be summed exactly (NaN, or beyond the fixed point's range): the
+ * training diverged. Every rank agrees (the count is part of the reduction). */
+int train_check_summed(const comm_exact *e, int64_t step);
+
 /* Collective: mean loss (cross-entropy, or MSE for regression; NAN when a loss is not finite or
  * too large to sum) and accuracy (NAN for regression) on the first `limit` examples of d (0:
  * all), in RL_ROW_CHUNK chunks. */

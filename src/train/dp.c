@@ -84,14 +84,8 @@ int dp_step(dp_trainer *t, int64_t step) {
         t->regularize(t, t->theta_grads, t->reg_ctx);
         comm_exact_add(&t->sum, 0, t->theta_grads, n, RL_FIXED_FRAC_BITS);
     }
-    if (comm_exact_reduce(&t->sum) < 0)
+    if (comm_exact_reduce(&t->sum) < 0 || train_check_summed(&t->sum, step) < 0)
         return RL_ERR;
-    if (comm_exact_saturated(&t->sum))
-        return rl_fail("training diverged at step %lld: %lld loss or gradient values are not "
-                       "finite or too large to sum",
-                       "lower train.lr (or check the data and the model's initialization); the "
-                       "checkpoints written before are kept",
-                       (long long)step, (long long)comm_exact_saturated(&t->sum));
     comm_exact_read(&t->sum, 0, t->theta_grads, n, RL_FIXED_FRAC_BITS);
     rl_opt_step(&t->opt, t->theta, t->theta_grads);
     for (size_t i = 0; t->mask && i < n; i++)
