@@ -1,16 +1,17 @@
-"""Tables and plots of the prune-init sweeps (analysis/prune_init_sweep.sh): error / test loss /
-accuracy against sparsity for every score × selection, and the measured sketch error beside the
+"""Tables and plots of the prune-init sweeps (sweeps/prune-init-NAME.ini, each planned into
+OUT_DIR/NAME and run with `ranklab sweep run OUT_DIR/NAME --all`): error / test loss / accuracy
+against sparsity for every score × selection, and the measured sketch error beside the
 Drineas–Kannan–Mahoney value where it applies.
 
     /usr/bin/python3 analysis/prune_init.py runs/prune-init [PLOT_DIR (analysis/plots/prune-init)]
 
-Prints markdown tables (the ones in experiments/prune-init.md) and writes one PNG per sweep, plus
+Prints markdown tables (the ones in experiments/prune-init.md) and writes one PNG per table, plus
 the convergence of the mean and RMS sketch error over masks towards the DKM value for the cells
 of `synth-bound` with many masks (bound_convergence.png). Cells with several seeds show
-mean ± sample standard deviation over seeds where `spread` is asked for (LeNet).
+mean ± sample standard deviation over seeds where `spread` is asked for (LeNet). Sweeps not run
+(yet) are left out; cells not complete are not read.
 Needs Debian's python3-h5py, pandas and matplotlib.
 """
-import glob
 import os
 import sys
 
@@ -22,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import is_complete, load_runs  # noqa: E402
+from runs import is_complete, load_runs, run_dirs  # noqa: E402
 
 SCORES = ["random", "magnitude", "snip", "grasp", "synflow", "sketch"]
 SELECTIONS = ["topk", "sample", "sample-rescale", "replace", "replace-rescale"]
@@ -42,11 +43,18 @@ def selection(row):
     return name + ("-rescale" if row["prune.rescale"] else "")
 
 
-def load(out_dir, sweep):
-    paths = [p for p in glob.glob(os.path.join(out_dir, sweep, "*")) if is_complete(p)]
+def load(out_dir, sweeps, where=None):
+    """The complete cells of the sweep directories OUT_DIR/NAME for NAME in sweeps whose config
+    has the values in where (e.g. {"prune.train": "dense"}); None if there are none."""
+    paths = [p for p in run_dirs([os.path.join(out_dir, s) for s in sweeps]) if is_complete(p)]
     if not paths:
         return None
     df = load_runs(paths)
+    for key, value in (where or {}).items():
+        df = df[df[key] == value]
+    if df.empty:
+        return None
+    df = df.copy()
     df["selection"] = df.apply(selection, axis=1)
     df["score"] = df["prune.score"]
     df["sparsity"] = df["prune.sparsity"].astype(float)
@@ -273,7 +281,7 @@ def main():
     plot_dir = sys.argv[2] if len(sys.argv) > 2 else "analysis/plots/prune-init"
     os.makedirs(plot_dir, exist_ok=True)
 
-    d = load(out_dir, "synth-dense")
+    d = load(out_dir, ["synth-dense"])
     if d is not None:
         print("\n## Synthetic least squares, dense training, init mask applied to w_T\n")
         print("Relative sketch error ‖X(m⊙w_T) − Xw_T‖ / ‖Xw_T‖ (mean over seeds):\n")
@@ -293,7 +301,7 @@ def main():
         plot(d, "sketch_rel_error", "‖X(m⊙w_T) − Xw_T‖ / ‖Xw_T‖",
              "synthetic least squares: init mask applied to the trained weights",
              os.path.join(plot_dir, "synth_dense_error.png"), logy=True, bound="rel_bound")
-    b = load(out_dir, "synth-bound")
+    b = load(out_dir, ["synth-bound", "synth-bound-many"])
     if b is not None:
         print("\n## Synthetic least squares: the DKM value against many masks of one run\n")
         print("run.seed = 1 (one w_0, one w_T), masks prune.mask_seed = 101, 102, ... sampled "
@@ -301,25 +309,30 @@ def main():
               "computed with the p that mask was drawn with; for `random` p itself is random, "
               "so the DKM value varies with the mask: its mean is shown). The identity says "
               "E r² = 1, hence E r ≤ 1 (Jensen). ± one standard error over masks.\n")
-        print("The first 20 masks of each cell (the `bound` task with its default MASKS):\n")
+        print("The first 20 masks of each cell (prune.mask_seed 101-120):\n")
         terms = bound_terms(b)
         print(bound_masks_table(b[b["prune.mask_seed"].astype(int) <= 120], terms))
         if b.groupby(["score", "sparsity"]).size().max() > 20:
             print("\nAll masks present:\n")
             print(bound_masks_table(b, terms))
         bound_convergence(b, os.path.join(plot_dir, "bound_convergence.png"))
-    m = load(out_dir, "synth-masked")
+    m = load(out_dir, ["synth-masked"])
     if m is not None:
         print("\n## Synthetic least squares, masked training\n")
         print("Test loss (½ squared error) after training the masked model:\n")
         print(table(m, "test_loss", "{:.4g}"))
         plot(m, "test_loss", "test loss", "synthetic least squares: masked training",
              os.path.join(plot_dir, "synth_masked_loss.png"), logy=True)
-    for sweep, title in [("softmax-dense", "softmax regression, init mask applied to w_T"),
-                         ("softmax-masked", "softmax regression, masked training"),
-                         ("lenet-global", "LeNet-300-100, masked training, global selection"),
-                         ("lenet-layer", "LeNet-300-100, masked training, per-layer selection")]:
-        f = load(out_dir, sweep)
+    for name, sweep, where, title in [
+            ("softmax-dense", "softmax", {"prune.train": "dense"},
+             "softmax regression, init mask applied to w_T"),
+            ("softmax-masked", "softmax", {"prune.train": "masked"},
+             "softmax regression, masked training"),
+            ("lenet-global", "lenet", {"prune.scope": "global"},
+             "LeNet-300-100, masked training, global selection"),
+            ("lenet-layer", "lenet", {"prune.scope": "layer"},
+             "LeNet-300-100, masked training, per-layer selection")]:
+        f = load(out_dir, [sweep], where)
         if f is None:
             continue
         sels = [s for s in SELECTIONS if s in set(f["selection"])]
@@ -330,21 +343,21 @@ def main():
               + ":\n")
         f["acc"] = 100 * f["test_acc"]
         print(table(f, "acc", "{:.1f}", sels, spread=spread))
-        if sweep == "softmax-dense":
+        if name == "softmax-dense":
             print("\nRelative sketch error of the logits ‖X(M⊙W)ᵀ − XWᵀ‖ / ‖XWᵀ‖:\n")
             print(table(f, "sketch_rel_error", "{:.3g}", sels))
             text, ok = bound_table(f)
             print("\nMeasured error against the DKM value (sampling with replacement, 1/p):\n")
             print(text)
             print(f"\nMean measured error at or below a finite DKM value in {ok}.")
-            sb = load(out_dir, "softmax-bound")
+            sb = load(out_dir, ["softmax-bound", "softmax-bound-many"])
             if sb is not None:
                 print("\nMany masks of one run (`softmax-bound`: run.seed 1, prune.mask_seed "
                       "101, 102, ...; r = ‖e‖_F / DKM per mask, as for the synthetic task):\n")
                 print(bound_masks_table(sb, None))
         plot(f, "acc", "test accuracy (%)", "Fashion-MNIST: " + title + (
              f" (mean ± std over {len(seeds)} seeds)" if spread else ""),
-             os.path.join(plot_dir, sweep.replace("-", "_") + "_acc.png"), selections=sels,
+             os.path.join(plot_dir, name.replace("-", "_") + "_acc.png"), selections=sels,
              spread=spread)
 
 

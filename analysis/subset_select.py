@@ -1,15 +1,16 @@
 """Tables and plot of the subset-select grid (experiments/subset-select.md): test accuracy against
 budget for every selector, mean ± std over seeds, for the linear classifier on the features
 (test_acc) and the MLP on the pixels (mlp_test_acc); the norm criterion paired by seed against
-its base selector; classes covered. Reads every complete run directory under the grid
-directories (analysis/subset_select_grid.sh); ProbCover runs with subset.purity other than 0.95
-are labelled with it, e.g. "probcover (purity 0.5)".
+its base selector; classes covered. Reads every complete cell of the sweep directories given
+(sweeps/subset-select.ini planned and run with `ranklab sweep run SWEEP_DIR --all`; a folder of
+run directories is read the same way); ProbCover runs with subset.purity other than 0.95 are
+labelled with it, e.g. "probcover (purity 0.5)".
 
-    /usr/bin/python3 analysis/subset_select.py [--plot PLOT.png] [GRID_DIR ... (runs/subset-select)]
+    /usr/bin/python3 analysis/subset_select.py [--plot PLOT.png] [SWEEP_DIR ...]
 
 Prints markdown tables; writes the plot (default analysis/plots/subset-select/accuracy.png).
+SWEEP_DIR defaults to runs/subset-select.
 """
-import glob
 import os
 import sys
 
@@ -20,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import is_complete, read_curves, read_run  # noqa: E402
+from runs import is_complete, read_curves, read_run, run_dirs  # noqa: E402
 
 SELECTORS = ["random", "norm", "norm-gs", "norm-gs-sampled", "kcenter", "kcenter-norm",
              "typiclust", "typiclust-norm", "probcover", "probcover-norm"]
@@ -36,17 +37,16 @@ def label(run):
     return sel
 
 
-def load(grids):
+def load(sweeps):
     rows = []
-    for grid in grids:
-        for path in sorted(glob.glob(os.path.join(grid, "*", "results.h5"))):
-            if not is_complete(path):
-                continue
-            run = read_run(path)
-            wide = read_curves(path).pivot(index="step", columns="metric", values="value")
-            wide["selector"] = label(run)
-            wide["seed"] = int(run["run.seed"])
-            rows.append(wide)
+    for path in run_dirs(sweeps):
+        if not is_complete(path):
+            continue
+        run = read_run(path)
+        wide = read_curves(path).pivot(index="step", columns="metric", values="value")
+        wide["selector"] = label(run)
+        wide["seed"] = int(run["run.seed"])
+        rows.append(wide)
     df = pd.concat(rows, ignore_index=True)
     for sel in sorted(df["selector"].unique()):
         if sel not in SELECTORS:

@@ -1,5 +1,5 @@
-/* `ranklab sweep`: grids of configs of one experiment as Slurm job arrays (see sweep.c and
- * `ranklab sweep --help`). */
+/* `ranklab sweep`: grids of configs of one experiment, run on this machine or as Slurm job
+ * arrays (`ranklab sweep --help`; the parts are listed in sweep_internal.h). */
 #ifndef RANKLAB_CLI_SWEEP_H
 #define RANKLAB_CLI_SWEEP_H
 

@@ -2,6 +2,7 @@
  * validation, run id. */
 #include "src/core/config.h"
 #include "src/core/error.h"
+#include "src/core/text.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -587,22 +588,11 @@ const rl_cfg_spec *rl_cfg_item(const rl_config *cfg, size_t i, const char **valu
 }
 
 char *rl_cfg_text(const rl_config *cfg) {
-    size_t cap = 256, len = 0;
-    char *text = rl_xmalloc(cap);
-    text[0] = '\0';
-    for (size_t i = 0; i < cfg->n_specs; i++) {
-        const char *v = cfg->values[i] ? cfg->values[i] : cfg->specs[i]->def;
-        size_t need = strlen(cfg->specs[i]->key) + strlen(v) + 5;
-        while (len + need >= cap) {
-            cap *= 2;
-            char *grown = realloc(text, cap);
-            if (!grown)
-                abort();
-            text = grown;
-        }
-        len += (size_t)sprintf(text + len, "%s = %s\n", cfg->specs[i]->key, v);
-    }
-    return text;
+    rl_text text = {0};
+    for (size_t i = 0; i < cfg->n_specs; i++)
+        rl_text_add(&text, "%s = %s\n", cfg->specs[i]->key,
+                    cfg->values[i] ? cfg->values[i] : cfg->specs[i]->def);
+    return text.s ? text.s : rl_xstrdup("");
 }
 
 void rl_cfg_run_id(const rl_config *cfg, char out[17]) {

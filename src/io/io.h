@@ -196,7 +196,8 @@ void io_ckpt_close(io_ckpt *c); /* NULL-safe */
 
 /* Write PATH: /features (n, k) float32, /params (n_params) float32 (what computes the features
  * of new rows, e.g. an encoder's weights) and the root string attribute "key" naming what made
- * them; through PATH.tmp, sealed, fsync and rename, so readers see a whole file or none. */
+ * them; through PATH.PID.tmp, sealed, fsync and rename, so readers see a whole file or none and
+ * runs writing the same cache at once (cells of a sweep) each rename a whole file of their own. */
 int io_features_write(const char *path, const char *key, const float *f, int64_t n, int k,
                       const float *params, int64_t n_params);
 /* Read rows [lo, lo + count) of PATH's /features into f (count, k) and /params into params

@@ -602,7 +602,7 @@ int io_features_write(const char *path, const char *key, const float *f, int64_t
                       const float *params, int64_t n_params) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp)
         return rl_fail("path too long: %s", "use a shorter cache path", path);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0)

@@ -1,6 +1,7 @@
 # Sweep directories and what goes into batch scripts (issue 12), without Slurm: a manifest edited
 # to point outside the sweep directory, values that would break the sbatch script, a sweep.ini
 # edited after plan, and bad cell numbers and options are refused with a hint, writing nothing.
+# The sweep files of README.md, `sweep --help` and sweeps/ plan as they are.
 source "$(dirname "$0")/lib.bash"
 : "${RANKLAB_SRC:?RANKLAB_SRC must point at the source tree}"
 export RANKLAB_SLURM_TEMPLATE=$RANKLAB_SRC/slurm/sweep.sbatch
@@ -32,6 +33,13 @@ check "the example in sweep --help plans as it is" test -f "$S/help/manifest.tsv
 sed -n '/^```ini$/,/^```$/p' "$RANKLAB_SRC/README.md" | sed '1d;$d' >"$S/readme.ini"
 "$RANKLAB" sweep plan "$S/readme.ini" --dir "$S/readme" >"$S/readme.log" 2>&1 || cat "$S/readme.log"
 check "the sweep example in README.md plans as it is" test -f "$S/readme/manifest.tsv"
+for file in "$RANKLAB_SRC"/sweeps/*.ini; do # the experiments' grids, and the count they state
+    name=$(basename "$file" .ini)
+    "$RANKLAB" sweep plan "$file" --dir "$S/grids/$name" >"$S/grid.log" 2>&1 || cat "$S/grid.log"
+    cells=$(sed -n 's/^sweep of [^:]*: \([0-9]*\) cells .*/\1/p' "$S/grid.log")
+    check "sweeps/$name.ini plans as it is, ${cells:-no} cells as its comment says" \
+        grep -q "(${cells:-no} cells" "$file"
+done
 M=$S/sw/manifest.tsv
 cp "$M" "$S/manifest.good"
 id1=$(sed -n '3p' "$M" | cut -f2)

@@ -1,0 +1,303 @@
+/* One cell of a sweep: `ranklab sweep run SWEEP_DIR --cell I` (inside a Slurm array task the
+ * cell is SLURM_ARRAY_TASK_ID) runs it on the ranks it was started with, rank 0 keeping a
+ * heartbeat file in the cell directory; the state of cells read from their directories, and
+ * `ranklab sweep status`. */
+#include "src/cli/sweep_internal.h"
+#include "src/comm/comm.h"
+#include "src/core/error.h"
+#include "src/core/log.h"
+#include "src/io/io.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
+
+#define HEARTBEAT_SECONDS 30
+#define RUN_USAGE "ranklab sweep run SWEEP_DIR [--cell I] | --all [--jobs N]"
+
+/* Rank 0 keeps SWEEP_CELL_FILE in the cell directory: "running ..." touched every
+ * HEARTBEAT_SECONDS while the cell runs, then "exited ..." (`sweep status` reads both). */
+#define SWEEP_CELL_FILE "sweep-cell.txt"
+
+typedef struct {
+    char dir[PATH_MAX + 8];
+    char path[PATH_MAX + 32];
+    pthread_t thread;
+    int started;
+} heartbeat;
+
+static void *heartbeat_loop(void *arg) {
+    const heartbeat *h = arg;
+    for (;;) {
+        sleep(HEARTBEAT_SECONDS);
+        utime(h->path, NULL);
+    }
+    return NULL;
+}
+
+static void heartbeat_start(heartbeat *h, const char *dir, const char *slurm) {
+    memset(h, 0, sizeof *h);
+    snprintf(h->dir, sizeof h->dir, "%s", dir);
+    snprintf(h->path, sizeof h->path, "%s/" SWEEP_CELL_FILE, dir);
+    char line[1024], when[32];
+    sweep_utc_now(when, sizeof when);
+    snprintf(line, sizeof line, "running on %s (pid %d) since %s%s\n", comm_host(), (int)getpid(),
+             when, slurm);
+    if (io_make_dir(dir) < 0 || sweep_write_text(dir, SWEEP_CELL_FILE, line) < 0) {
+        rl_log_warn("no heartbeat file (%s); `sweep status` will not see this cell running",
+                    rl_error_message());
+        return;
+    }
+    /* The thread blocks every signal: SIGTERM/SIGUSR2 must reach the main thread's handler. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    h->started = pthread_create(&h->thread, NULL, heartbeat_loop, h) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void heartbeat_stop(heartbeat *h, int exit_code) {
+    if (h->started) {
+        pthread_cancel(h->thread);
+        pthread_join(h->thread, NULL);
+    }
+    char line[256], when[32];
+    sweep_utc_now(when, sizeof when);
+    snprintf(line, sizeof line, "exited with code %d (%s) on %s at %s\n", exit_code,
+             exit_code == RL_EXIT_OK        ? "complete"
+             : exit_code == RL_EXIT_STOPPED ? "stopped after a checkpoint"
+                                            : "error",
+             comm_host(), when);
+    if (h->dir[0] && sweep_write_text(h->dir, SWEEP_CELL_FILE, line) < 0)
+        rl_error_print();
+}
+
+/* The heartbeat of a cell, kept by rank 0 once the run directory's lock is taken (so a second
+ * task running the cell never overwrites the running one's). */
+typedef struct {
+    heartbeat hb;
+    const char *slurm;
+} cell_watch;
+
+static void cell_locked(void *ctx, const char *run_dir) {
+    cell_watch *cw = ctx;
+    if (comm_rank() == 0)
+        heartbeat_start(&cw->hb, run_dir, cw->slurm);
+}
+
+static void cell_ended(void *ctx, int exit_code) {
+    cell_watch *cw = ctx;
+    if (comm_rank() == 0)
+        heartbeat_stop(&cw->hb, exit_code);
+}
+
+/* The exit code of the run, or RL_ERR (stored, not printed) if the cell cannot start. */
+static int run_cell(planned *p, int64_t cell) {
+    rl_config *cfg;
+    if (sweep_cell_config(&p->sw, cell, &cfg) < 0)
+        return RL_ERR;
+    char run_id[17], dir[PATH_MAX], slurm[256] = "";
+    rl_cfg_run_id(cfg, run_id);
+    if (strcmp(run_id, p->rows[cell].run_id) != 0) {
+        rl_fail("cell %lld now resolves to run id %s, but the plan says %s", NULL, (long long)cell,
+                run_id, p->rows[cell].run_id);
+        rl_fail_hint("its sweep.ini or the program's defaults changed since `sweep plan`: "
+                     "finish with the plan and program it was made with, or plan again into a new "
+                     "directory");
+        rl_cfg_free(cfg);
+        return RL_ERR;
+    }
+    if (sweep_cell_path(p, cell, NULL, dir, sizeof dir) < 0) {
+        rl_cfg_free(cfg);
+        return RL_ERR;
+    }
+    const char *job = getenv("SLURM_JOB_ID");
+    if (job)
+        snprintf(slurm, sizeof slurm, ", slurm job %s (array %s_%s), SLURM_RESTART_COUNT=%s", job,
+                 getenv("SLURM_ARRAY_JOB_ID") ? getenv("SLURM_ARRAY_JOB_ID") : "-",
+                 getenv("SLURM_ARRAY_TASK_ID") ? getenv("SLURM_ARRAY_TASK_ID") : "-",
+                 getenv("SLURM_RESTART_COUNT") ? getenv("SLURM_RESTART_COUNT") : "0");
+    rl_log_info("sweep %s: cell %lld of %lld (run id %s)%s", p->dir, (long long)cell,
+                (long long)p->sw.n_cells, run_id, slurm);
+    cell_watch cw = {.slurm = slurm};
+    rl_run_watch watch = {&cw, cell_locked, cell_ended};
+    int code = rl_run_main(p->sw.exp, cfg, dir, 0, &watch);
+    if (code == RL_EXIT_STOPPED)
+        rl_log_info("cell %lld stopped: run `ranklab sweep run %s --cell %lld` (or `--all`) again "
+                    "to resume it; an array task requeues itself.",
+                    (long long)cell, p->dir, (long long)cell);
+    rl_cfg_free(cfg);
+    return code;
+}
+
+int sweep_cmd_run_cell(int argc, char **argv) {
+    const char *dir = NULL, *cell_text = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--cell") && i + 1 < argc && !cell_text)
+            cell_text = argv[++i];
+        else if (!dir && argv[i][0] != '-')
+            dir = argv[i];
+        else if (!strcmp(argv[i], "--jobs"))
+            return rl_fail("--jobs needs --all",
+                           "ranklab sweep run SWEEP_DIR --all --jobs N runs N cells at once on "
+                           "this machine");
+        else
+            return rl_fail("unexpected argument '%s'", NULL, argv[i]),
+                   rl_fail_hint("usage: %s (ranklab sweep --help)", RUN_USAGE);
+    }
+    if (!dir)
+        return rl_fail("run needs a sweep directory", NULL), rl_fail_hint("usage: %s", RUN_USAGE);
+    if (!cell_text && !(cell_text = getenv("SLURM_ARRAY_TASK_ID")))
+        return rl_fail("no cell given and SLURM_ARRAY_TASK_ID is not set",
+                       "give --cell I (0 <= I < cells), run inside a Slurm array task, or give "
+                       "--all to run every incomplete cell on this machine");
+    planned p;
+    if (sweep_planned_open(&p, dir) < 0) {
+        sweep_planned_free(&p);
+        return RL_ERR;
+    }
+    long long cell = sweep_parse_whole(cell_text);
+    if (cell < 0 || cell >= p.sw.n_cells) {
+        rl_fail("cell '%s' is not one of the %lld cells of %s", NULL, cell_text,
+                (long long)p.sw.n_cells, dir);
+        rl_fail_hint("cells are 0 to %lld (see %s/manifest.tsv)", (long long)p.sw.n_cells - 1, dir);
+        sweep_planned_free(&p);
+        return RL_ERR;
+    }
+    int code = run_cell(&p, cell);
+    sweep_planned_free(&p);
+    return code;
+}
+
+/* ---- status ---- */
+
+static const char *const state_names[] = {"complete", "running", "failed", "missing"};
+
+/* Whether a heartbeat line "running on HOST (pid N) ..." names a process of this machine that no
+ * longer exists: killed before it could write how it ended (kill -9, a second stop signal to
+ * `run --all`), so the cell is not running whatever the age of the file. */
+static int heartbeat_process_gone(const char *line) {
+    char host[256], here[256] = "";
+    long pid;
+    if (sscanf(line, "running on %255s (pid %ld)", host, &pid) != 2 || pid <= 0 ||
+        gethostname(here, sizeof here - 1) != 0 || strcmp(host, here) != 0)
+        return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char *detail, size_t n) {
+    char path[PATH_MAX + 64], value[64];
+    detail[0] = '\0';
+    sweep_cell_path(p, cell, "results.h5", path, sizeof path);
+    if (io_path_exists(path)) {
+        if (io_results_read_root_attr(path, "status", value, sizeof value) < 0) {
+            snprintf(detail, n, "%s", rl_error_message());
+            return CELL_FAILED;
+        }
+        char run_id[64] = "";
+        io_results_read_root_attr(path, "run_id", run_id, sizeof run_id);
+        if (strcmp(run_id, p->rows[cell].run_id) != 0) {
+            snprintf(detail, n, "results.h5 holds run id %s, the plan says %s", run_id,
+                     p->rows[cell].run_id);
+            return CELL_FAILED;
+        }
+        if (!strcmp(value, "complete"))
+            return CELL_COMPLETE;
+        snprintf(detail, n, "results.h5 has status '%s'; ", value);
+    }
+    int started = 0;
+    sweep_cell_path(p, cell, SWEEP_CELL_FILE, path, sizeof path);
+    struct stat st;
+    char line[512] = "";
+    if (stat(path, &st) == 0) {
+        started = 1;
+        FILE *f = fopen(path, "r");
+        if (f && fgets(line, sizeof line, f))
+            line[strcspn(line, "\n")] = '\0';
+        if (f)
+            fclose(f);
+        double age = difftime(time(NULL), st.st_mtime);
+        int gone = heartbeat_process_gone(line);
+        if (!strncmp(line, "running", 7) && age < stale && !gone) {
+            snprintf(detail + strlen(detail), n - strlen(detail), "%s", line);
+            return CELL_RUNNING;
+        }
+        if (gone)
+            snprintf(detail + strlen(detail), n - strlen(detail),
+                     "its process is gone (killed?): %s; ", line);
+        else if (!strncmp(line, "running", 7))
+            snprintf(detail + strlen(detail), n - strlen(detail),
+                     "no heartbeat for %.0f s (killed?): %s; ", age, line);
+        else
+            snprintf(detail + strlen(detail), n - strlen(detail), "%s; ", line);
+    }
+    char ckpt_dir[PATH_MAX + 64], **ckpts;
+    int n_ckpt;
+    sweep_cell_path(p, cell, "ckpt", ckpt_dir, sizeof ckpt_dir);
+    io_ckpt_list(ckpt_dir, &ckpts, &n_ckpt);
+    if (n_ckpt > 0) {
+        const char *name = strrchr(ckpts[0], '/');
+        snprintf(detail + strlen(detail), n - strlen(detail), "newest checkpoint %s",
+                 name ? name + 1 : ckpts[0]);
+        started = 1;
+    }
+    for (int i = 0; i < n_ckpt; i++)
+        free(ckpts[i]);
+    free(ckpts);
+    sweep_cell_path(p, cell, "results.h5.partial", path, sizeof path);
+    if (n_ckpt == 0 && io_path_exists(path)) {
+        snprintf(detail + strlen(detail), n - strlen(detail), "partial results, no checkpoint");
+        started = 1;
+    }
+    return started || detail[0] ? CELL_FAILED : CELL_MISSING;
+}
+
+cell_state *sweep_all_states(const planned *p, double stale, int verbose, int64_t counts[4]) {
+    cell_state *states = rl_xmalloc(sizeof(cell_state) * (size_t)p->sw.n_cells);
+    memset(counts, 0, 4 * sizeof counts[0]);
+    if (verbose)
+        printf("%-6s %-9s %-16s %s\n", "cell", "state", "run id", "detail");
+    for (int64_t c = 0; c < p->sw.n_cells; c++) {
+        char detail[1024];
+        states[c] = sweep_cell_status(p, c, stale, detail, sizeof detail);
+        counts[states[c]]++;
+        if (verbose)
+            printf("%-6lld %-9s %-16s %s\n", (long long)c, state_names[states[c]],
+                   p->rows[c].run_id, detail);
+    }
+    return states;
+}
+
+int sweep_cmd_status(int argc, char **argv) {
+    sweep_opts o;
+    planned p;
+    if (sweep_parse_opts(argc, argv, &o, "ranklab sweep status SWEEP_DIR [--stale SECONDS]") < 0)
+        return RL_ERR;
+    if (sweep_planned_open(&p, o.dir) < 0) {
+        sweep_planned_free(&p);
+        return RL_ERR;
+    }
+    int64_t counts[4];
+    free(sweep_all_states(&p, o.stale, 1, counts));
+    printf("%lld cells: %lld complete, %lld running, %lld failed, %lld missing\n",
+           (long long)p.sw.n_cells, (long long)counts[CELL_COMPLETE],
+           (long long)counts[CELL_RUNNING], (long long)counts[CELL_FAILED],
+           (long long)counts[CELL_MISSING]);
+    if (counts[CELL_MISSING] == p.sw.n_cells)
+        printf("next: ranklab sweep submit %s\n  or on this machine: ranklab sweep run %s --all\n",
+               o.dir, o.dir);
+    else if (counts[CELL_FAILED] + counts[CELL_MISSING] > 0)
+        printf("next: ranklab sweep resubmit %s --failed   (once its jobs have left the queue)\n"
+               "  or on this machine: ranklab sweep run %s --all\n",
+               o.dir, o.dir);
+    int all_done = counts[CELL_COMPLETE] == p.sw.n_cells;
+    sweep_planned_free(&p);
+    return all_done ? RL_EXIT_OK : SWEEP_EXIT_NOT_COMPLETE;
+}

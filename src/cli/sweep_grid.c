@@ -1,0 +1,556 @@
+/* The sweep file and its grid: the [sweep] settings and their checks, swept keys and zip
+ * groups, the config of each cell, the manifest that `ranklab sweep plan` writes, and opening a
+ * planned sweep directory (its manifest checked against its sweep.ini). */
+#include "src/cli/sweep_internal.h"
+#include "src/core/error.h"
+#include "src/io/io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SWEEP_MAX_CELLS 1000000
+#define MANIFEST_MAX_BYTES ((size_t)256 << 20)
+/* What a value substituted into a batch script may hold (no quoting can be needed, no '%'). */
+#define SCRIPT_SAFE "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+,:=-"
+#define SLURM_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-."
+
+static const rl_cfg_spec setting_keys[] = {
+    {"sweep.experiment", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "experiment every cell runs (`ranklab list`)"},
+    {"sweep.ranks", RL_CFG_INT, "1", 1, 1e6, NULL, 0,
+     "MPI ranks per cell (sbatch --ntasks; mpiexec -n in run --all)"},
+    {"sweep.cpus_per_rank", RL_CFG_INT, "1", 1, 1024, NULL, 0,
+     "cores per rank (sbatch --cpus-per-task; OPENBLAS_NUM_THREADS)"},
+    {"sweep.time", RL_CFG_STRING, "01:00:00", 0, -1, NULL, 0,
+     "time limit of one cell, in Slurm's format (sbatch --time; run --all sets none)"},
+    {"sweep.partition", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "Slurm partition (empty: the cluster's default)"},
+    {"sweep.throttle", RL_CFG_INT, "0", 0, 1e6, NULL, 0,
+     "at most N cells of an array running at once (--array=...%N; 0: no limit)"},
+    {"sweep.signal_seconds", RL_CFG_INT, "120", 0, 65535, NULL, 0,
+     "Slurm sends USR2 this long before the time limit: checkpoint, exit 75, requeue"},
+    {"sweep.max_requeues", RL_CFG_INT, "3", 0, 1000, NULL, 0,
+     "requeues of a cell after stops (time limit, preemption, USR2)"},
+};
+
+rl_config *sweep_settings_new(void) {
+    rl_config *settings = rl_cfg_new();
+    rl_cfg_declare(settings, setting_keys, sizeof setting_keys / sizeof setting_keys[0]);
+    return settings;
+}
+
+/* ---- checks of settings that go into a batch script ---- */
+
+/* A character for a message: 'x', or its name when it does not print. */
+static const char *char_name(char c, char out[24]) {
+    if (c == ' ')
+        return "' ' (a space)";
+    if (c == '\t')
+        return "a tab";
+    if (c == '\n')
+        return "a newline";
+    if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
+        snprintf(out, 24, "the byte 0x%02x", (unsigned char)c);
+    else
+        snprintf(out, 24, "'%c'", c);
+    return out;
+}
+
+/* Fails unless every character of value is in `allowed`; the message names what, the value
+ * and the first other character. */
+static int check_chars(const char *what, const char *value, const char *allowed, const char *hint) {
+    size_t at = strspn(value, allowed);
+    if (!value[at])
+        return 0;
+    char name[24];
+    return rl_fail("%s '%s' has the character %s", hint, what, value, char_name(value[at], name));
+}
+
+/* A path or name that goes into a batch script as is (#SBATCH lines cannot quote). */
+int sweep_check_script_value(const char *what, const char *value) {
+    return check_chars(what, value, SCRIPT_SAFE,
+                       "a batch script holds it as is (#SBATCH lines cannot quote): use only "
+                       "letters, digits and / . _ + , : = -");
+}
+
+/* sweep.partition: empty, or a comma list of Slurm names. */
+static int check_partition(const char *value) {
+    const char *hint = "a partition is a Slurm name (letters, digits, _ - .) or a comma list of "
+                       "them, e.g. partition = batch or partition = batch,short";
+    if (check_chars("sweep.partition =", value, SLURM_NAME_CHARS ",", hint) < 0)
+        return RL_ERR;
+    if (value[0] && (value[0] == ',' || value[strlen(value) - 1] == ',' || strstr(value, ",,")))
+        return rl_fail("sweep.partition = '%s' has an empty name in its list", hint, value);
+    return 0;
+}
+
+/* Slurm time ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S") in seconds; every field has 1 to
+ * 7 digits. */
+static int parse_slurm_time(const char *s, long *seconds) {
+    long f[4] = {0, 0, 0, 0};
+    int n = 0, has_days = 0, ok = 1;
+    for (const char *p = s; ok;) {
+        size_t digits = strspn(p, "0123456789");
+        ok = digits >= 1 && digits <= 7 && n < 4;
+        if (!ok)
+            break;
+        f[n++] = strtol(p, NULL, 10);
+        p += digits;
+        if (*p == '\0')
+            break;
+        ok = *p == ':' || (*p == '-' && n == 1);
+        has_days |= *p == '-';
+        p++;
+    }
+    if (!ok || n > (has_days ? 4 : 3) || (has_days && n < 2))
+        return rl_fail("sweep.time = '%s' is not a Slurm time",
+                       "use MM, HH:MM:SS or D-HH:MM:SS, e.g. time = 02:00:00", s);
+    if (has_days)
+        *seconds = f[0] * 86400 + f[1] * 3600 + f[2] * 60 + f[3];
+    else if (n == 3)
+        *seconds = f[0] * 3600 + f[1] * 60 + f[2];
+    else
+        *seconds = f[0] * 60 + f[1];
+    return 0;
+}
+
+/* ---- the sweep file ---- */
+
+typedef struct {
+    sweep *sw;
+    char section[128]; /* last section written to base_ini (inih's are shorter) */
+} parse_ctx;
+
+/* Fixed keys go to base_ini, settings to settings_ini (each key once, as rl_cfg_walk_ini
+ * checks); swept keys and zip lines are lists. */
+static int on_sweep_entry(void *user, const char *section, const char *name, const char *value,
+                          int line) {
+    parse_ctx *ctx = user;
+    sweep *sw = ctx->sw;
+    if (!section[0])
+        return rl_fail("%s:%d: key '%s' is outside any [section]",
+                       "settings and swept keys go under [sweep], fixed keys under their section, "
+                       "e.g. [train] for train.lr",
+                       sw->path, line, name);
+    if (strcmp(section, "sweep") != 0) {
+        if (strcmp(section, ctx->section) != 0) {
+            rl_text_add(&sw->base_ini, "[%s]\n", section);
+            snprintf(ctx->section, sizeof ctx->section, "%s", section);
+        }
+        rl_text_add(&sw->base_ini, "%s=%s\n", name, value);
+        return 0;
+    }
+    char what[PATH_MAX + 160];
+    snprintf(what, sizeof what, "%s:%d: [sweep] %s", sw->path, line, name);
+    if (!strcmp(name, "zip")) {
+        sw->zips = realloc(sw->zips, sizeof(char *) * (size_t)(sw->n_zips + 1));
+        if (!sw->zips)
+            abort();
+        sw->zips[sw->n_zips++] = rl_xstrdup(value);
+        return RL_CFG_LIST;
+    }
+    if (!strchr(name, '.')) {
+        rl_text_add(&sw->settings_ini, "%s=%s\n", name, value);
+        return 0;
+    }
+    /* A key given again (or an indented continuation line) adds values to its list. */
+    int k = 0;
+    while (k < sw->n_keys && strcmp(sw->keys[k].key, name) != 0)
+        k++;
+    if (k == SWEEP_MAX_KEYS)
+        return rl_fail("%s: more than %d swept keys", "sweep fewer keys at once", what,
+                       SWEEP_MAX_KEYS);
+    if (k == sw->n_keys)
+        sw->keys[sw->n_keys++] = (swept_key){rl_xstrdup(name), NULL, 0, -1};
+    if (rl_cfg_split_list(value, what, &sw->keys[k].values, &sw->keys[k].n_values) < 0)
+        return RL_ERR;
+    return RL_CFG_LIST;
+}
+
+static void sweep_free(sweep *sw) {
+    free(sw->text);
+    rl_cfg_free(sw->settings);
+    rl_text_free(&sw->base_ini);
+    rl_text_free(&sw->settings_ini);
+    for (int k = 0; k < sw->n_keys; k++) {
+        free(sw->keys[k].key);
+        rl_cfg_list_free(sw->keys[k].values, sw->keys[k].n_values);
+    }
+    rl_cfg_list_free(sw->zips, sw->n_zips);
+    memset(sw, 0, sizeof *sw);
+}
+
+static int find_key(const sweep *sw, const char *key) {
+    for (int k = 0; k < sw->n_keys; k++)
+        if (!strcmp(sw->keys[k].key, key))
+            return k;
+    return -1;
+}
+
+/* Axes: one per unzipped key, one per zip group, in the order the keys were given. */
+static int build_axes(sweep *sw) {
+    int group[SWEEP_MAX_KEYS];
+    for (int k = 0; k < sw->n_keys; k++)
+        group[k] = -1;
+    for (int z = 0; z < sw->n_zips; z++) {
+        char **names = NULL;
+        int n = 0, rc = rl_cfg_split_list(sw->zips[z], "zip", &names, &n);
+        if (rc == 0 && n < 2)
+            rc = rl_fail("%s: zip = %s names fewer than two keys",
+                         "zip lists swept keys that move together: zip = train.lr, train.batch",
+                         sw->path, sw->zips[z]);
+        for (int i = 0; rc == 0 && i < n; i++) {
+            int k = find_key(sw, names[i]);
+            if (k < 0)
+                rc = rl_fail("%s: zip names %s, which has no list in [sweep]",
+                             "give it values in [sweep], e.g. train.lr = 0.1, 0.01", sw->path,
+                             names[i]);
+            else if (group[k] >= 0)
+                rc = rl_fail("%s: %s is in two zip groups", "put each key in one zip line",
+                             sw->path, names[i]);
+            else if (sw->keys[k].n_values != sw->keys[find_key(sw, names[0])].n_values)
+                rc = rl_fail("%s: zipped keys %s and %s have %d and %d values",
+                             "zipped keys need lists of the same length", sw->path, names[0],
+                             names[i], sw->keys[find_key(sw, names[0])].n_values,
+                             sw->keys[k].n_values);
+            else
+                group[k] = z;
+        }
+        rl_cfg_list_free(names, n);
+        if (rc < 0)
+            return RL_ERR;
+    }
+    sw->n_axes = 0;
+    sw->n_cells = 1;
+    for (int k = 0; k < sw->n_keys; k++) {
+        if (sw->keys[k].axis >= 0)
+            continue;
+        int a = sw->n_axes++;
+        for (int j = k; j < sw->n_keys; j++)
+            if (j == k || (group[k] >= 0 && group[j] == group[k]))
+                sw->keys[j].axis = a;
+        sw->axis_len[a] = sw->keys[k].n_values;
+        sw->n_cells *= sw->axis_len[a];
+        if (sw->n_cells > SWEEP_MAX_CELLS)
+            return rl_fail("%s: more than %d cells", "split the sweep into several files", sw->path,
+                           SWEEP_MAX_CELLS);
+    }
+    return 0;
+}
+
+static int sweep_load(const char *path, sweep *sw) {
+    memset(sw, 0, sizeof *sw);
+    snprintf(sw->path, sizeof sw->path, "%s", path);
+    parse_ctx ctx = {sw, ""};
+    rl_text_add(&sw->settings_ini, "[sweep]\n");
+    sw->text = rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES);
+    if (!sw->text || rl_cfg_walk_ini(sw->text, path, on_sweep_entry, &ctx) < 0)
+        return RL_ERR;
+    sw->settings = sweep_settings_new();
+    if (rl_cfg_load_text(sw->settings, rl_text_str(&sw->settings_ini), path) < 0 ||
+        rl_cfg_resolve(sw->settings) < 0)
+        return RL_ERR;
+    const char *name = rl_cfg_str(sw->settings, "sweep.experiment");
+    if (!name[0])
+        return rl_fail("%s: [sweep] names no experiment",
+                       "add `experiment = train` (or another from `ranklab list`) to [sweep]",
+                       path);
+    sw->exp = rl_experiment_find(name);
+    if (!sw->exp)
+        return rl_fail("%s: unknown experiment '%s'", "`ranklab list` shows the experiments", path,
+                       name);
+    long seconds;
+    if (parse_slurm_time(rl_cfg_str(sw->settings, "sweep.time"), &seconds) < 0 ||
+        check_partition(rl_cfg_str(sw->settings, "sweep.partition")) < 0)
+        return rl_fail_context("%s", path);
+    if (rl_cfg_int(sw->settings, "sweep.signal_seconds") >= seconds)
+        return rl_fail("%s: sweep.signal_seconds = %lld is not shorter than sweep.time = %s",
+                       "the stop signal comes signal_seconds before the time limit: lower it, "
+                       "or raise time",
+                       path, (long long)rl_cfg_int(sw->settings, "sweep.signal_seconds"),
+                       rl_cfg_str(sw->settings, "sweep.time"));
+    return build_axes(sw);
+}
+
+/* The value index of each swept key in a cell: the last axis moves fastest. */
+static void cell_values(const sweep *sw, int64_t cell, int *value_of_key) {
+    int64_t rest = cell;
+    int digit[SWEEP_MAX_KEYS];
+    for (int a = sw->n_axes - 1; a >= 0; a--) {
+        digit[a] = (int)(rest % sw->axis_len[a]);
+        rest /= sw->axis_len[a];
+    }
+    for (int k = 0; k < sw->n_keys; k++)
+        value_of_key[k] = digit[sw->keys[k].axis];
+}
+
+/* The resolved config of a cell: defaults, the sweep file's sections, the cell's values. */
+int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out) {
+    rl_config *cfg = rl_experiment_new_config(sw->exp);
+    if (!cfg)
+        return RL_ERR;
+    int value_of[SWEEP_MAX_KEYS];
+    cell_values(sw, cell, value_of);
+    rl_text cell_ini = {0};
+    for (int k = 0; k < sw->n_keys; k++) {
+        const char *key = sw->keys[k].key, *dot = strchr(key, '.');
+        rl_text_add(&cell_ini, "[%.*s]\n%s = %s\n", (int)(dot - key), key, dot + 1,
+                    sw->keys[k].values[value_of[k]]);
+    }
+    char origin[PATH_MAX + 16];
+    snprintf(origin, sizeof origin, "%s [sweep]", sw->path);
+    int rc = rl_cfg_load_text(cfg, rl_text_str(&sw->base_ini), sw->path);
+    rc = rc ? rc : rl_cfg_load_text(cfg, rl_text_str(&cell_ini), origin);
+    rc = rc ? rc : rl_cfg_resolve(cfg);
+    rl_text_free(&cell_ini);
+    if (rc < 0) {
+        rl_cfg_free(cfg);
+        return rl_fail_context("cell %lld", (long long)cell);
+    }
+    *out = cfg;
+    return 0;
+}
+
+static const char *config_value(const rl_config *cfg, const char *key) {
+    const char *value;
+    const rl_cfg_spec *s;
+    for (size_t i = 0; (s = rl_cfg_item(cfg, i, &value)); i++)
+        if (!strcmp(s->key, key))
+            return value;
+    return "";
+}
+
+/* ---- plan ---- */
+
+typedef struct {
+    char run_id[17];
+    int64_t cell;
+} id_entry;
+
+static int compare_ids(const void *a, const void *b) {
+    const id_entry *x = a, *y = b;
+    int c = strcmp(x->run_id, y->run_id);
+    return c ? c : (x->cell > y->cell) - (x->cell < y->cell);
+}
+
+/* The directory of a cell inside the sweep directory. */
+static void cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
+    snprintf(out, 48, "cells/%04lld-%.16s", (long long)cell, run_id);
+}
+
+/* The first line of manifest.tsv, without the newline. */
+static void manifest_header(const sweep *sw, rl_text *out) {
+    rl_text_add(out, "cell\trun_id\tdir");
+    for (int k = 0; k < sw->n_keys; k++)
+        rl_text_add(out, "\t%s", sw->keys[k].key);
+}
+
+/* Resolve every cell; the manifest text, or RL_ERR before anything is written. */
+static int plan_manifest(const sweep *sw, rl_text *manifest) {
+    manifest_header(sw, manifest);
+    rl_text_add(manifest, "\n");
+    id_entry *ids = rl_xmalloc(sizeof(id_entry) * (size_t)sw->n_cells);
+    int rc = 0;
+    for (int64_t c = 0; rc == 0 && c < sw->n_cells; c++) {
+        rl_config *cfg;
+        if ((rc = sweep_cell_config(sw, c, &cfg)) < 0)
+            break;
+        ids[c].cell = c;
+        rl_cfg_run_id(cfg, ids[c].run_id);
+        char dir[48];
+        cell_dir_name(c, ids[c].run_id, dir);
+        rl_text_add(manifest, "%lld\t%s\t%s", (long long)c, ids[c].run_id, dir);
+        for (int k = 0; rc == 0 && k < sw->n_keys; k++) {
+            const char *v = config_value(cfg, sw->keys[k].key);
+            if (strpbrk(v, "\t\n"))
+                rc = rl_fail("%s: a value of %s holds a tab or newline", "use values without tabs",
+                             sw->path, sw->keys[k].key);
+            rl_text_add(manifest, "\t%s", v);
+        }
+        rl_text_add(manifest, "\n");
+        rl_cfg_free(cfg);
+    }
+    if (rc == 0) {
+        qsort(ids, (size_t)sw->n_cells, sizeof *ids, compare_ids);
+        for (int64_t i = 1; rc == 0 && i < sw->n_cells; i++)
+            if (!strcmp(ids[i].run_id, ids[i - 1].run_id))
+                rc = rl_fail("%s: cells %lld and %lld have the same config (run id %s)",
+                             "sweep keys that change the result; runtime keys such as "
+                             "ckpt.every do not (`ranklab run EXPERIMENT --help` marks them)",
+                             sw->path, (long long)ids[i - 1].cell, (long long)ids[i].cell,
+                             ids[i].run_id);
+    }
+    free(ids);
+    return rc;
+}
+
+static void print_resources(const sweep *sw, const char *dir) {
+    const rl_config *s = sw->settings;
+    long ranks = (long)rl_cfg_int(s, "sweep.ranks"),
+         cpus = (long)rl_cfg_int(s, "sweep.cpus_per_rank");
+    long throttle = (long)rl_cfg_int(s, "sweep.throttle"), seconds = 0;
+    const char *partition = rl_cfg_str(s, "sweep.partition");
+    parse_slurm_time(rl_cfg_str(s, "sweep.time"), &seconds);
+    printf("sweep of %s: %lld cells (", sw->exp->name, (long long)sw->n_cells);
+    for (int a = 0; a < sw->n_axes; a++) {
+        printf("%s", a ? " x " : "");
+        for (int k = 0, first = 1; k < sw->n_keys; k++)
+            if (sw->keys[k].axis == a) {
+                printf("%s%s", first ? "" : "+", sw->keys[k].key);
+                first = 0;
+            }
+        printf(" %d", sw->axis_len[a]);
+    }
+    printf("%s) in %s\n", sw->n_axes ? "" : "no swept keys", dir);
+    long at_once = throttle && throttle < sw->n_cells ? throttle : (long)sw->n_cells;
+    printf("each cell: %ld ranks x %ld CPU per rank, time limit %s, partition %s\n", ranks, cpus,
+           rl_cfg_str(s, "sweep.time"), partition[0] ? partition : "(the default)");
+    printf("all cells: %lld CPUs, %ld at once%s; at most %.1f CPU-hours\n",
+           (long long)sw->n_cells * ranks * cpus, at_once * ranks * cpus,
+           throttle ? " (throttle)" : "", (double)sw->n_cells * ranks * cpus * seconds / 3600.0);
+}
+
+int sweep_cmd_plan(int argc, char **argv) {
+    const char *file = NULL, *dir = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--dir") && i + 1 < argc && !dir)
+            dir = argv[++i];
+        else if (!file && argv[i][0] != '-')
+            file = argv[i];
+        else
+            return rl_fail("unexpected argument '%s'", "ranklab sweep plan FILE --dir SWEEP_DIR",
+                           argv[i]);
+    }
+    if (!file || !dir)
+        return rl_fail("plan needs a sweep file and --dir",
+                       "ranklab sweep plan FILE --dir SWEEP_DIR (see ranklab sweep --help)");
+    sweep sw = {0};
+    rl_text manifest = {0}, abs_dir = {0};
+    char *old_manifest = NULL, *old_file = NULL, cwd[PATH_MAX] = "", path[PATH_MAX + 32];
+    if (dir[0] != '/' && getcwd(cwd, sizeof cwd))
+        rl_text_add(&abs_dir, "%s/", cwd);
+    rl_text_add(&abs_dir, "%s", dir);
+    int rc = sweep_check_script_value("the sweep directory", abs_dir.s);
+    rl_text_free(&abs_dir);
+    rc = rc ? rc : sweep_load(file, &sw);
+    rc = rc ? rc : plan_manifest(&sw, &manifest);
+    snprintf(path, sizeof path, "%s/manifest.tsv", dir);
+    if (rc == 0 && io_path_exists(path)) {
+        old_manifest = rl_cfg_read_file(path, "manifest", MANIFEST_MAX_BYTES);
+        snprintf(path, sizeof path, "%s/sweep.ini", dir);
+        old_file = rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES);
+        if (!old_manifest || !old_file || strcmp(old_manifest, manifest.s) != 0 ||
+            strcmp(old_file, sw.text) != 0)
+            rc = rl_fail("%s already holds the plan of another sweep",
+                         "choose another --dir, or delete that directory", dir);
+        else
+            printf("%s already holds this plan; nothing written\n", dir);
+    } else if (rc == 0) {
+        rc = io_make_dir(dir);
+        rc = rc ? rc : sweep_write_text(dir, "sweep.ini", sw.text);
+        rc = rc ? rc : sweep_write_text(dir, "manifest.tsv", manifest.s);
+    }
+    if (rc == 0) {
+        print_resources(&sw, dir);
+        printf("manifest: %s/manifest.tsv\nnext: ranklab sweep submit %s   (Slurm; --dry-run "
+               "shows the script)\n  or on this machine: ranklab sweep run %s --all [--jobs N]\n",
+               dir, dir, dir);
+    }
+    free(old_manifest);
+    free(old_file);
+    rl_text_free(&manifest);
+    sweep_free(&sw);
+    return rc;
+}
+
+/* ---- a planned sweep directory ---- */
+
+void sweep_planned_free(planned *p) {
+    free(p->rows);
+    p->rows = NULL;
+    sweep_free(&p->sw);
+}
+
+/* Checks one manifest row (tabs are cut to NULs): the cell number, a run id of 16 hex digits,
+ * the directory derived from both, one value per swept key. */
+static int check_manifest_row(const planned *p, int64_t row, char *line, const char *where) {
+    int n_fields = 1, want_fields = 3 + p->sw.n_keys;
+    for (char *c = line; *c; c++)
+        if (*c == '\t') {
+            *c = '\0';
+            n_fields++;
+        }
+    if (n_fields != want_fields)
+        return rl_fail("%s: %d columns, but the header has %d", NULL, where, n_fields, want_fields);
+    const char *cell = line, *run_id = cell + strlen(cell) + 1, *dir = run_id + strlen(run_id) + 1;
+    char want[48];
+    snprintf(want, sizeof want, "%lld", (long long)row);
+    if (strcmp(cell, want) != 0)
+        return rl_fail("%s: cell '%s' where cell %s belongs", NULL, where, cell, want);
+    if (strlen(run_id) != 16 || strspn(run_id, "0123456789abcdef") != 16)
+        return rl_fail("%s: run id '%s' of cell %lld is not 16 hex digits", NULL, where, run_id,
+                       (long long)row);
+    cell_dir_name(row, run_id, want);
+    if (strcmp(dir, want) != 0)
+        return rl_fail("%s: the directory of cell %lld is '%s', not %s", NULL, where,
+                       (long long)row, dir, want);
+    return 0;
+}
+
+/* Reads the rows plan wrote; the directories come from cell numbers and run ids, so nothing
+ * in the manifest leads outside the sweep directory. */
+static int read_manifest(planned *p, const char *path) {
+    char *text = rl_cfg_read_file(path, "manifest", MANIFEST_MAX_BYTES);
+    if (!text)
+        return rl_fail_hint("plan the sweep first: ranklab sweep plan FILE --dir %s", p->dir);
+    p->rows = rl_xcalloc((size_t)p->sw.n_cells, sizeof *p->rows);
+    rl_text header = {0};
+    manifest_header(&p->sw, &header);
+    char where[PATH_MAX + 64];
+    int64_t row = -1;
+    int rc = 0;
+    for (char *line = text, *next; rc == 0 && *line; line = next, row++) {
+        size_t len = strcspn(line, "\n");
+        next = line + len + (line[len] == '\n');
+        line[len] = '\0';
+        snprintf(where, sizeof where, "%s:%lld", path, (long long)row + 2);
+        if (row < 0 && strcmp(line, header.s) != 0)
+            rc = rl_fail("%s:1: the columns are not cell, run_id, dir and the swept keys of its "
+                         "sweep.ini",
+                         NULL, path);
+        else if (row >= p->sw.n_cells)
+            rc = rl_fail("%s: more rows than the %lld cells its sweep.ini makes", NULL, where,
+                         (long long)p->sw.n_cells);
+        else if (row >= 0 && (rc = check_manifest_row(p, row, line, where)) == 0)
+            memcpy(p->rows[row].run_id, line + strlen(line) + 1, 17);
+    }
+    if (rc == 0 && row != p->sw.n_cells)
+        rc = rl_fail("%s has %lld cells but its sweep.ini makes %lld", NULL, path,
+                     (long long)(row < 0 ? 0 : row), (long long)p->sw.n_cells);
+    rl_text_free(&header);
+    free(text);
+    return rc < 0 ? rl_fail_hint("the sweep directory was edited; plan again into a new one") : 0;
+}
+
+int sweep_planned_open(planned *p, const char *dir) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->dir, sizeof p->dir, "%s", dir);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/sweep.ini", dir);
+    if (!io_path_exists(path))
+        return rl_fail("%s is not a planned sweep (no sweep.ini)",
+                       "ranklab sweep plan FILE --dir SWEEP_DIR creates it", dir);
+    if (sweep_load(path, &p->sw) < 0)
+        return RL_ERR;
+    snprintf(path, sizeof path, "%s/manifest.tsv", dir);
+    return read_manifest(p, path);
+}
+
+int sweep_cell_path(const planned *p, int64_t cell, const char *name, char *out, size_t n) {
+    char dir[48];
+    cell_dir_name(cell, p->rows[cell].run_id, dir);
+    int len = snprintf(out, n, "%s/%s%s%s", p->dir, dir, name ? "/" : "", name ? name : "");
+    return len < (int)n ? 0 : rl_fail("path too long: %s", "use a shorter sweep directory", out);
+}
