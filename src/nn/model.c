@@ -268,6 +268,15 @@ void rl_model_init_params(rl_model *m, uint64_t seed) {
     }
 }
 
+void rl_model_scale_weights(rl_model *m, float s) {
+    for (int l = 0; l < m->n_layers; l++) {
+        const rl_layer *ly = &m->layers[l];
+        size_t n = rl_layer_has_matrix(ly) ? (size_t)rl_layer_rows(ly) * rl_layer_fan_in(ly) : 0;
+        for (size_t i = 0; i < n; i++)
+            m->params[ly->w_off + i] *= s;
+    }
+}
+
 void rl_model_zero_grads(rl_model *m) {
     memset(m->grads, 0, m->n_params * sizeof(float));
 }

@@ -88,6 +88,8 @@ void rl_model_free(rl_model *m); /* NULL-safe, leaves m zeroed */
  * shifts 0, from the counter RNG (seed, RL_RNG_INIT) with the layer index as stream: independent
  * of anything but the seed. */
 void rl_model_init_params(rl_model *m, uint64_t seed);
+/* Multiply every dense and conv weight matrix by s (biases and norms' parameters untouched). */
+void rl_model_scale_weights(rl_model *m, float s);
 void rl_model_zero_grads(rl_model *m);
 
 /* Activations kept for the backward pass, for batches of up to max_batch examples. */

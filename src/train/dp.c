@@ -19,6 +19,9 @@ static const rl_cfg_spec dp_keys[] = {
      "model: mlp:IN-HIDDEN...-OUT (dense layers, relu between them) or "
      "cnn:CxHxW-LAYER-... with layers convCkK, gnG, relu, maxpoolS, avgpoolS, fcN, e.g. "
      "cnn:1x28x28-conv8k5-relu-maxpool2-conv16k5-relu-maxpool2-fc10 (src/nn/nn.h)"},
+    {"model.init_scale", RL_CFG_FLOAT, "1", 1e-6, 1e6, NULL, 0,
+     "multiply the initial weights (He-uniform) by this; above 1 training moves the weights "
+     "little relative to their start (the lazy regime); with init.from it must stay 1"},
     {"train.epochs", RL_CFG_INT, "10", 1, 100000, NULL, 0, "passes over the training set"},
     {"train.batch", RL_CFG_INT, "128", 1, 1000000, NULL, 0, "examples per optimizer step"},
     {"train.lr", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0, "learning rate"},
@@ -31,8 +34,7 @@ static const rl_cfg_spec dp_keys[] = {
      "Fashion-MNIST only)"},
     {"adv.pgd_steps", RL_CFG_INT, "10", 1, 10000, NULL, 0,
      "PGD steps (evaluation and adversarial training)"},
-    {"adv.pgd_alpha", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
-     "PGD step size (0: 2.5·ε / adv.pgd_steps)"},
+    {"adv.pgd_alpha", RL_CFG_FLOAT, "0", 0, 1, NULL, 0, "PGD step size (0: 2.5·ε / adv.pgd_steps)"},
     {"adv.random_start", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
      "PGD starts from a uniform random point of the ε-ball (Madry et al.; drawn from the counter "
      "RNG by example id, so the same on any rank); false: from the clean image"},
@@ -231,7 +233,13 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
     if (base_model_check_fit(&t->model, "model.spec", &t->train, outputs) < 0)
         return RL_ERR;
     rl_model_init_params(&t->model, seed);
+    float init_scale = (float)rl_cfg_float(cfg, "model.init_scale");
+    rl_model_scale_weights(&t->model, init_scale);
     const char *from = rl_cfg_str(cfg, "init.from");
+    if (from[0] && init_scale != 1.0f)
+        return rl_fail("model.init_scale=%g scales a fresh initialization, and init.from starts "
+                       "from the finished run %s",
+                       "leave model.init_scale at 1 with init.from", (double)init_scale, from);
     if (from[0] && base_model_load(&t->model, from, "init.from") < 0)
         return RL_ERR;
     int sgd = strcmp(rl_cfg_str(cfg, "train.optim"), "sgd") == 0;

@@ -271,6 +271,36 @@ static void test_init_deterministic_and_bounded(void) {
     rl_model_free(&other_head);
 }
 
+/* rl_model_scale_weights multiplies the dense and conv matrices only: biases and group norm's
+ * scale and shift keep their values. */
+static void test_scale_weights(void) {
+    rl_model m, ref;
+    const char *spec = "cnn:1x8x8-conv4k3-gn2-relu-maxpool2-fc3";
+    CU_ASSERT_FATAL(rl_model_init(&m, spec) == 0 && rl_model_init(&ref, spec) == 0);
+    rl_model_init_params(&m, 5);
+    rl_model_init_params(&ref, 5);
+    for (size_t i = 0; i < m.n_params; i++) /* non-zero biases and shifts, to see them kept */
+        m.params[i] = ref.params[i] += 0.25f;
+    rl_model_scale_weights(&m, 4.0f);
+    size_t scaled = 0, kept = 0;
+    for (int l = 0; l < m.n_layers; l++) {
+        const rl_layer *ly = &m.layers[l];
+        if (!rl_layer_has_matrix(ly))
+            continue;
+        for (size_t i = 0; i < (size_t)rl_layer_rows(ly) * rl_layer_fan_in(ly); i++)
+            scaled += m.params[ly->w_off + i] == 4.0f * ref.params[ly->w_off + i];
+        for (int j = 0; j < rl_layer_rows(ly); j++)
+            kept += m.params[ly->b_off + j] == ref.params[ly->b_off + j];
+    }
+    CU_ASSERT_EQUAL(scaled, (size_t)(4 * 9 + 3 * 4 * 4 * 4));
+    CU_ASSERT_EQUAL(kept, (size_t)(4 + 3));
+    const rl_layer *gn = &m.layers[1];
+    CU_ASSERT_EQUAL(gn->kind, RL_LAYER_GROUPNORM);
+    CU_ASSERT(memcmp(m.params + gn->w_off, ref.params + gn->w_off, 4 * sizeof(float)) == 0);
+    rl_model_free(&m);
+    rl_model_free(&ref);
+}
+
 /* mlp:2-2-1 with hand-set parameters; every value below is exact in float. */
 static void test_forward_hand_example(void) {
     rl_model m;
@@ -601,9 +631,12 @@ static void test_cnn_spec_layout(void) {
         int out_c, out_h, out_w;
         size_t n_params;
     } want[] = {
-        {RL_LAYER_CONV, 4, 9, 7, 4 * 2 * 9 + 4}, {RL_LAYER_GROUPNORM, 4, 9, 7, 4 + 4},
-        {RL_LAYER_RELU, 4, 9, 7, 0},             {RL_LAYER_MAXPOOL, 4, 4, 3, 0},
-        {RL_LAYER_CONV, 6, 4, 3, 6 * 4 + 6},     {RL_LAYER_AVGPOOL, 6, 1, 1, 0},
+        {RL_LAYER_CONV, 4, 9, 7, 4 * 2 * 9 + 4},
+        {RL_LAYER_GROUPNORM, 4, 9, 7, 4 + 4},
+        {RL_LAYER_RELU, 4, 9, 7, 0},
+        {RL_LAYER_MAXPOOL, 4, 4, 3, 0},
+        {RL_LAYER_CONV, 6, 4, 3, 6 * 4 + 6},
+        {RL_LAYER_AVGPOOL, 6, 1, 1, 0},
         {RL_LAYER_DENSE, 5, 1, 1, 6 * 5 + 5},
     };
     CU_ASSERT_EQUAL_FATAL(m.n_layers, 7);
@@ -631,10 +664,18 @@ static void test_cnn_spec_layout(void) {
     rl_model_free(&m);
 
     const char *bad[] = {
-        "cnn:1x8x8-conv4k4-fc2",  "cnn:1x8x8-conv4k3-gn3-fc2", "cnn:1x8x8-maxpool9-fc2",
-        "cnn:1x8x8-pool2-fc2",    "cnn:1x8-fc2",                "cnn:1x8x8",
-        "cnn:1x8x8-",             "cnn:1x8x8-conv4-fc2",        "cnn:0x8x8-fc2",
-        "cnn:1x8x8-fc2-",         "cnn:1x8x8-relu-fc",          "cnn:1x8x8-conv4k3fc2",
+        "cnn:1x8x8-conv4k4-fc2",
+        "cnn:1x8x8-conv4k3-gn3-fc2",
+        "cnn:1x8x8-maxpool9-fc2",
+        "cnn:1x8x8-pool2-fc2",
+        "cnn:1x8-fc2",
+        "cnn:1x8x8",
+        "cnn:1x8x8-",
+        "cnn:1x8x8-conv4-fc2",
+        "cnn:0x8x8-fc2",
+        "cnn:1x8x8-fc2-",
+        "cnn:1x8x8-relu-fc",
+        "cnn:1x8x8-conv4k3fc2",
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         rl_error_clear();
@@ -646,16 +687,16 @@ static void test_cnn_spec_layout(void) {
 }
 
 /* The convolution straight from its definition, in double. */
-static double conv_direct(const float *x, const float *w, float bias, int cin, int h, int wd,
-                          int k, int co, int oy, int ox) {
+static double conv_direct(const float *x, const float *w, float bias, int cin, int h, int wd, int k,
+                          int co, int oy, int ox) {
     double sum = bias;
     for (int ci = 0; ci < cin; ci++)
         for (int a = 0; a < k; a++)
             for (int b = 0; b < k; b++) {
                 int iy = oy + a - k / 2, ix = ox + b - k / 2;
                 if (iy >= 0 && iy < h && ix >= 0 && ix < wd)
-                    sum += (double)w[((co * cin + ci) * k + a) * k + b] *
-                           x[(ci * h + iy) * wd + ix];
+                    sum +=
+                        (double)w[((co * cin + ci) * k + a) * k + b] * x[(ci * h + iy) * wd + ix];
             }
     return sum;
 }
@@ -732,9 +773,10 @@ static void test_grad_cnn(void) {
         problem_backward(&p, 1.0f);
         for (int l = 0; l < p.m.n_layers; l++) {
             const rl_layer *ly = &p.m.layers[l];
-            size_t n = rl_layer_has_matrix(ly) ? (size_t)rl_layer_rows(ly) * (rl_layer_fan_in(ly) + 1)
+            size_t n = rl_layer_has_matrix(ly)
+                           ? (size_t)rl_layer_rows(ly) * (rl_layer_fan_in(ly) + 1)
                        : ly->kind == RL_LAYER_GROUPNORM ? 2 * (size_t)ly->out_c
-                                                         : 0;
+                                                        : 0;
             if (n)
                 CU_ASSERT(check_grads(p.m.params + ly->w_off, p.m.grads + ly->w_off, n,
                                       problem_loss, &p) > 0.01);
@@ -775,6 +817,7 @@ static const rl_test tests[] = {
     {"workspace rejects a non-positive batch", test_workspace_rejects_bad_batch},
     {"init is deterministic, seed-dependent and Kaiming-bounded",
      test_init_deterministic_and_bounded},
+    {"scaling the weights leaves biases and norms", test_scale_weights},
     {"forward matches a hand-computed mlp", test_forward_hand_example},
     {"dense gradients match finite differences", test_grad_dense},
     {"relu gradients match finite differences", test_grad_relu},
