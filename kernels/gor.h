@@ -9,12 +9,13 @@
  * W_g (s, cols) is group g's block. The penalty uses the smaller Gram of each block:
  *   P = Σ_g ‖W_g W_gᵀ − I_s‖²_F       (s <= cols)    ∂P/∂W_g = 4 (W_g W_gᵀ − I) W_g
  *   P = Σ_g ‖W_gᵀ W_g − I_cols‖²_F    (s > cols)     ∂P/∂W_g = 4 W_g (W_gᵀ W_g − I)
- * G = 1 is plain soft orthogonality (SO); G groups cost 1/G of SO's flops (3·rows·s·cols).
+ * G = 1 is plain soft orthogonality (SO); G groups cost 1/G of SO's flops (4·rows·s·cols).
  *
- * A group's Gram is an OpenBLAS SYRK in fp32, its gradient a GEMM into scratch; the squared
- * Frobenius norm is summed in double in a fixed order, and the gradient is added into `grad`
- * element by element afterwards, so a group's contribution has the same bits whatever `grad`
- * held. Same input → same bits (OpenBLAS single-threaded per rank). The whole-layer call is the
+ * A group's Gram is a kern_sgemm in fp32 (the whole square: on the exact path it is symmetric
+ * bit for bit, fma being commutative), its gradient a GEMM into scratch; the squared Frobenius
+ * norm is summed in double in a fixed order, and the gradient is added into `grad` element by
+ * element afterwards, so a group's contribution has the same bits whatever `grad` held. Same
+ * input → same bits (on any CPU, on kern_sgemm's exact path). The whole-layer call is the
  * loop g = 0 .. G−1 over the per-group call, summing the penalties in that order, so a caller
  * that splits the groups over ranks gets the same bits per group:
  *

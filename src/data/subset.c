@@ -1,5 +1,5 @@
-/* Subset selection from an unlabeled pool: PCA of the pool (fixed-point covariance, LAPACK
- * dsyevd) and the rank-independent selectors of subset.h. */
+/* Subset selection from an unlabeled pool: PCA of the pool (fixed-point covariance, the
+ * eigensolver of kernels/eigen.c) and the rank-independent selectors of subset.h. */
 #include "src/data/subset.h"
 
 #include "kernels/kernels.h"
@@ -7,14 +7,9 @@
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* LAPACK's symmetric eigensolver (divide and conquer), from OpenBLAS. */
-void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
-             double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 
 /* Streams of the selection key: sampling keys keyed by example id, the k-center start, k-means
  * seeds, ProbCover's fill after full coverage and its purity sample. */
@@ -62,8 +57,7 @@ int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
     for (int64_t lo = 0; lo < n_mine; lo += RL_ROW_CHUNK) {
         int rows = (int)(n_mine - lo < RL_ROW_CHUNK ? n_mine - lo : RL_ROW_CHUNK);
         const float *xc = x + (size_t)lo * (size_t)dim; // (rows, dim)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, dim, rows, 1.0f, xc, dim, xc, dim,
-                    0.0f, c, dim);
+        kern_sgemm(1, 0, dim, dim, rows, 1.0f, xc, dim, xc, dim, 0.0f, c, dim);
         memset(c + dd, 0, sizeof(float) * (size_t)dim);
         for (int i = 0; i < rows; i++)
             for (int p = 0; p < dim; p++)
@@ -85,18 +79,10 @@ int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
                     n -
                 mp * mq;
         }
-    int info = 0, lwork = -1, liwork = -1, iw_query = 0;
-    double w_query = 0.0;
-    dsyevd_("V", "U", &dim, a, &dim, w, &w_query, &lwork, &iw_query, &liwork, &info);
-    lwork = (int)w_query;
-    liwork = iw_query;
-    double *work = rl_xmalloc(sizeof(double) * (size_t)lwork);
-    int *iwork = rl_xmalloc(sizeof(int) * (size_t)liwork);
-    if (rc == 0 && info == 0)
-        dsyevd_("V", "U", &dim, a, &dim, w, work, &lwork, iwork, &liwork, &info);
-    if (rc == 0 && info != 0)
-        rc = rl_fail("subset_pca: LAPACK dsyevd failed (info %d)",
-                     "check the pool for non-finite pixels", info);
+    double *scratch = rl_xmalloc(sizeof(double) * (size_t)dim);
+    if (rc == 0 && kern_sym_eigen(a, dim, w, scratch) < 0)
+        rc = rl_fail("subset_pca: the eigendecomposition of the pool's covariance failed",
+                     "check the pool for non-finite pixels");
     for (int j = 0; rc == 0 && j < k; j++) {
         const double *v = a + (size_t)(dim - 1 - j) * (size_t)dim; // eigenvalues ascend
         int big = 0;
@@ -108,8 +94,7 @@ int subset_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
             basis[(size_t)p * (size_t)k + (size_t)j] = (float)(sign * v[p]);
         eig[j] = w[dim - 1 - j];
     }
-    free(work);
-    free(iwork);
+    free(scratch);
     free(a);
     free(w);
     comm_exact_free(&acc);
