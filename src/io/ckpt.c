@@ -182,7 +182,7 @@ int io_ckpt_write(io_ckpt *c, const char *name, io_type type, int64_t global_cou
     c->sets = grown;
     size_t bytes = (size_t)count * type_size(type);
     void *copy = bytes <= IO_CKPT_COPY_BYTES ? rl_xmalloc(bytes ? bytes : 1) : NULL;
-    if (copy)
+    if (copy && bytes > 0) /* a rank writing nothing may pass data = NULL */
         memcpy(copy, data, bytes);
     c->sets[c->n_sets++] = (pending_set){rl_xstrdup(name), type, global_count, offset, count,
                                          copy ? copy : data, copy, (uint32_t)crc};
