@@ -1,7 +1,7 @@
 /* Benchmark: GOR penalty + gradient (kern_gor_penalty, kernels/gor.h) on one core for a conv
  * layer W (256, 256·3·3) and a dense layer W (512, 784), G = 1 (soft orthogonality) .. 64 groups,
  * inter grouping (intra too, for comparison). Prints the time per call (best of 25 rounds that go
- * over all cases in turn), GFLOP/s (3·rows·s·cols flops: per group SYRK s²·cols + GEMM
+ * over all cases in turn), GFLOP/s (4·rows·s·cols flops: per group Gram GEMM 2·s²·cols + GEMM
  * 2·s²·cols), and the saving SO / GOR(G) beside the flop ratio G.
  *
  *     OPENBLAS_NUM_THREADS=1 taskset -c 1 build/bench_gor_penalty      (no arguments)
@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
         bench_time(c, 2 * n_groups + 1);
         for (int q = 0; q < n_groups; q++) {
             const int G = groups[q], s = rows / G;
-            double t = c[q].best, flops = 3.0 * rows * (double)s * cols;
+            double t = c[q].best, flops = 4.0 * rows * (double)s * cols;
             printf("%3d %4d %10.3f %8.1f %7.2fx %10dx %10.3f\n", G, s, 1e3 * t, flops / t / 1e9,
                    c[0].best / t, G, 1e3 * c[n_groups + q].best);
         }

@@ -1,12 +1,13 @@
 /* ZOQO benchmarks on one core: a MeZO step on an MLP (compare with bench/peers/mezo_torch.py),
  * perturbation regeneration rate, int8 vs fp32 forward of the same MLP, peak memory of a
  * zero-order step vs a forward pass, bytes exchanged per step vs parameter count.
- * Usage: bench_zo [SPEC] [BATCH] [STEPS]   (defaults mlp:784-256-256-10 64 200) */
+ * Usage: bench_zo [SPEC] [BATCH] [STEPS] [COMPUTE]   (defaults mlp:784-256-256-10 64 200 exact) */
 #include "bench/args.h"
 #include "src/train/zo.h"
 #include "kernels/int8.h"
 #include "kernels/perturb.h"
 #include "src/comm/comm.h"
+#include "src/core/compute.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
@@ -23,17 +24,20 @@
 #define INT8_MAX_BATCH 256 /* the int8 vs fp32 comparison runs batches of 16 .. 256 */
 
 static const char usage[] =
-    "usage: bench_zo [SPEC] [BATCH] [STEPS]\n"
+    "usage: bench_zo [SPEC] [BATCH] [STEPS] [COMPUTE]\n"
     "  SPEC   an mlp: model spec (it is quantized too), default mlp:784-256-256-10\n"
     "  BATCH  examples per forward pass of the MeZO step, 1..65536, default 64\n"
-    "  STEPS  timed forward passes and MeZO steps, 1..1000000, default 200\n";
+    "  STEPS  timed forward passes and MeZO steps, 1..1000000, default 200\n"
+    "  COMPUTE  the fp32 GEMM path, exact (default) or blas (run.compute)\n";
 
 static const rl_cfg_spec keys[] = {
     {"bench.spec", RL_CFG_STRING, "mlp:784-256-256-10", 0, -1, NULL, 0, "model spec (mlp:)"},
     {"bench.batch", RL_CFG_INT, "64", 1, 65536, NULL, 0, "examples per forward pass"},
     {"bench.steps", RL_CFG_INT, "200", 1, 1e6, NULL, 0, "timed repetitions"},
+    {"bench.compute", RL_CFG_CHOICE, "exact", 0, -1, "exact|blas", 0, "fp32 GEMM path"},
 };
-static const char *const key_names[] = {"bench.spec", "bench.batch", "bench.steps"};
+static const char *const key_names[] = {"bench.spec", "bench.batch", "bench.steps",
+                                        "bench.compute"};
 
 typedef struct {
     rl_model *m;
@@ -67,7 +71,11 @@ int main(int argc, char **argv) {
     }
     rl_config *cfg = rl_cfg_new();
     rl_cfg_declare(cfg, keys, sizeof keys / sizeof keys[0]);
-    int args = bench_args(argc, argv, usage, cfg, key_names, 3);
+    int args = bench_args(argc, argv, usage, cfg, key_names, 4);
+    if (args == 0 && rl_compute_init(rl_cfg_str(cfg, "bench.compute")) < 0) {
+        rl_error_print();
+        args = RL_ERR;
+    }
     if (args != 0) {
         rl_cfg_free(cfg);
         comm_finalize();

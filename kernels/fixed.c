@@ -6,7 +6,8 @@
  * round-to-nearest-even(v) in the low mantissa bits, so an integer subtraction of the bit
  * patterns gives lrint(v) without a conversion instruction AVX2 lacks. Other blocks (large
  * values, saturation, NaN) take the scalar path. Both give the same bits; the fast loop is
- * compiled for AVX-512, AVX2 and baseline x86-64 and chosen at load time (target_clones). */
+ * compiled for AVX-512, AVX2 and baseline x86-64, the level kern_isa() names (kernels/isa.h). */
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -15,13 +16,6 @@
 #define FIXED_BLOCK 256
 #define MAGIC 6755399441055744.0 /* 1.5 · 2^52 */
 #define MAGIC_BITS 0x4338000000000000LL
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                        \
-    !defined(__SANITIZE_ADDRESS__)
-#define FIXED_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define FIXED_CLONES
-#endif
 
 static inline int64_t to_fixed_one(float x, double scale, size_t *saturated) {
     const double limit = 4611686018427387904.0; /* 2^62, an integer: |rint(v)| > limit iff |v| is */
@@ -50,9 +44,9 @@ static inline int64_t fixed_round_small(float x, double scale) {
     return bits - MAGIC_BITS;
 }
 
-/* acc = add ? acc + fixed(x) : fixed(x). */
-FIXED_CLONES static size_t fixed_convert(const float *x, int64_t *acc, size_t n, int frac_bits,
-                                         int add) {
+/* acc = add ? acc + fixed(x) : fixed(x); *saturated: how many saturated. */
+KERN_ISA_BODY fixed_convert_body(const float *x, int64_t *acc, size_t n, int frac_bits, int add,
+                                size_t *saturated_out) {
     const double scale = ldexp(1.0, frac_bits);
     const double fast_limit = ldexp(1.0, 51 - frac_bits); /* |x| below: |x · scale| < 2^51 */
     size_t saturated = 0;
@@ -74,15 +68,23 @@ FIXED_CLONES static size_t fixed_convert(const float *x, int64_t *acc, size_t n,
             }
         }
     }
+    *saturated_out = saturated;
+}
+
+KERN_ISA_CLONES(static, fixed_convert,
+                (const float *x, int64_t *acc, size_t n, int frac_bits, int add, size_t *saturated),
+                (x, acc, n, frac_bits, add, saturated))
+
+size_t kern_to_fixed(const float *x, int64_t *q, size_t n, int frac_bits) {
+    size_t saturated;
+    fixed_convert(x, q, n, frac_bits, 0, &saturated);
     return saturated;
 }
 
-size_t kern_to_fixed(const float *x, int64_t *q, size_t n, int frac_bits) {
-    return fixed_convert(x, q, n, frac_bits, 0);
-}
-
 size_t kern_add_fixed(const float *x, int64_t *acc, size_t n, int frac_bits) {
-    return fixed_convert(x, acc, n, frac_bits, 1);
+    size_t saturated;
+    fixed_convert(x, acc, n, frac_bits, 1, &saturated);
+    return saturated;
 }
 
 void kern_from_fixed(const int64_t *q, float *x, size_t n, int frac_bits) {

@@ -1,4 +1,4 @@
-/* GOR penalty and gradient (kernels/gor.h): per set of rows an fp32 SYRK for the smaller Gram, the
+/* GOR penalty and gradient (kernels/gor.h): per set of rows a GEMM for the smaller Gram, the
  * squared Frobenius norm of Gram − I in double, a GEMM for the gradient into scratch, then an
  * element-wise add into the set's rows of grad. A set is a strided view of W (leading
  * dimension cols for inter, (rows / groups)·cols for intra), so nothing is gathered. */
@@ -6,7 +6,6 @@
 #include "kernels/kernels.h"
 
 #include <assert.h>
-#include <cblas.h>
 
 int kern_gor_sets(int rows, int groups, int intra) {
     return intra ? rows / groups : groups;
@@ -28,13 +27,12 @@ double kern_gor_group_penalty(const float *w, int rows, int cols, int groups, in
     const int wide = s <= cols;                              /* Gram W_g W_gᵀ, else W_gᵀ W_g */
     const int n = wide ? s : cols;
     float *m = scratch; // (n, n): Gram − I
-    cblas_ssyrk(CblasRowMajor, CblasUpper, wide ? CblasNoTrans : CblasTrans, n, wide ? cols : s,
-                1.0f, wg, ld, 0.0f, m, n);
-    for (int i = 0; i < n; i++) { /* mirror the upper triangle, subtract I */
+    if (wide)           /* W_g W_gᵀ, resp. W_gᵀ W_g */
+        kern_sgemm(0, 1, n, n, cols, 1.0f, wg, ld, wg, ld, 0.0f, m, n);
+    else
+        kern_sgemm(1, 0, n, n, s, 1.0f, wg, ld, wg, ld, 0.0f, m, n);
+    for (int i = 0; i < n; i++)
         m[(size_t)i * n + i] -= 1.0f;
-        for (int j = 0; j < i; j++)
-            m[(size_t)i * n + j] = m[(size_t)j * n + i];
-    }
     double p = 0.0;
     for (size_t k = 0; k < (size_t)n * n; k++)
         p += (double)m[k] * (double)m[k];

@@ -16,10 +16,11 @@
  * (for n_g = cols both are the same number: W_g W_gᵀ and W_gᵀ W_g share their eigenvalues).
  * Grouped sets cost a fraction of SO's flops: 1/G inter, 1/s intra.
  *
- * A set's Gram is an OpenBLAS SYRK in fp32, its gradient a GEMM into scratch; the squared
- * Frobenius norm is summed in double in a fixed order, and the gradient is added into `grad`
- * element by element afterwards, so a set's contribution has the same bits whatever `grad`
- * held. Same input → same bits (OpenBLAS single-threaded per rank). The whole-layer call is the
+ * A set's Gram is a kern_sgemm in fp32 (the whole square: on the exact path it is symmetric
+ * bit for bit, fma being commutative), its gradient a GEMM into scratch; the squared Frobenius
+ * norm is summed in double in a fixed order, and the gradient is added into `grad` element by
+ * element afterwards, so a set's contribution has the same bits whatever `grad` held. Same
+ * input → same bits (on any CPU, on kern_sgemm's exact path). The whole-layer call is the
  * loop g = 0 .. sets−1 over the per-set call, summing the penalties in that order, so a caller
  * that splits the sets over ranks gets the same bits per set:
  *

@@ -13,9 +13,11 @@
  *
  * Every variant (ref, avx2, avx512vnni) gives the same bits: the GEMM is integer arithmetic
  * and the float kernels do the same IEEE operations in the same order (no FMA). So results do
- * not depend on the machine. kern_* calls go to the variant chosen once from the CPU's features;
- * RANKLAB_KERNEL=ref|avx2|avx512vnni in the environment forces one (for tests and benchmarks;
- * an unknown or unsupported name falls back to the automatic choice, see kern_int8_isa()).
+ * not depend on the machine. kern_* calls go to the fastest variant the ISA level in use allows
+ * (kernels/isa.h: generic → ref, avx2 → avx2, avx512 → avx512vnni when the CPU has VNNI);
+ * RANKLAB_KERNEL=ref|avx2|avx512vnni in the environment picks one below that (for tests and
+ * benchmarks; an unknown or disallowed name falls back to the automatic choice, see
+ * kern_int8_isa()).
  * Kernels are pure: no allocation, no logging; the GEMM packs into the caller's scratch.
  */
 #ifndef RANKLAB_KERNELS_INT8_H
@@ -67,7 +69,8 @@ typedef struct {
     void (*quantize_s8)(const float *x, size_t n, float scale, int8_t *q);
 } kern_int8_ops;
 
-/* The variant called `name`, or NULL when the name is unknown or this CPU lacks its ISA. */
+/* The variant called `name`, or NULL when the name is unknown or the ISA level in use (which
+ * the CPU supports) does not allow it. */
 const kern_int8_ops *kern_int8_variant(const char *name);
 /* Name of the variant the kern_* calls above use. */
 const char *kern_int8_isa(void);

@@ -1,7 +1,9 @@
-/* Runtime choice of the int8 kernel variant (kernels/int8.h): the fastest the CPU supports,
- * or the one named by RANKLAB_KERNEL=ref|avx2|avx512vnni when this CPU supports it. Chosen once,
- * on first use; kern_int8_isa() names it. */
+/* Runtime choice of the int8 kernel variant (kernels/int8.h): the fastest allowed at the ISA level
+ * in use (kernels/isa.h: avx512vnni at the AVX-512 level on a CPU with VNNI, avx2 from the AVX2
+ * level, else ref), or the one named by RANKLAB_KERNEL=ref|avx2|avx512vnni when that level allows
+ * it. Chosen on first use at each level; kern_int8_isa() names it. */
 #include "kernels/int8.h"
+#include "kernels/isa.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,33 +12,33 @@ static const kern_int8_ops *const int8_best_first[] = {&kern_int8_avx512vnni_ops
                                                        &kern_int8_avx2_ops, &kern_int8_ref_ops};
 #define INT8_N_VARIANTS (sizeof int8_best_first / sizeof int8_best_first[0])
 
-static const kern_int8_ops *int8_chosen;
+static const kern_int8_ops *int8_chosen[KERN_ISA_LEVELS];
 
-static int int8_cpu_has(const kern_int8_ops *ops) {
+static int int8_allowed(const kern_int8_ops *ops) {
     __builtin_cpu_init();
     if (ops == &kern_int8_avx512vnni_ops)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vnni");
+        return kern_isa() >= KERN_ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
     if (ops == &kern_int8_avx2_ops)
-        return __builtin_cpu_supports("avx2");
+        return kern_isa() >= KERN_ISA_AVX2;
     return 1;
 }
 
 const kern_int8_ops *kern_int8_variant(const char *name) {
     for (size_t i = 0; name && i < INT8_N_VARIANTS; i++)
         if (strcmp(name, int8_best_first[i]->name) == 0)
-            return int8_cpu_has(int8_best_first[i]) ? int8_best_first[i] : NULL;
+            return int8_allowed(int8_best_first[i]) ? int8_best_first[i] : NULL;
     return NULL;
 }
 
 static const kern_int8_ops *int8_ops(void) {
-    const kern_int8_ops *ops = __atomic_load_n(&int8_chosen, __ATOMIC_ACQUIRE);
+    const kern_int8_ops **slot = &int8_chosen[kern_isa()];
+    const kern_int8_ops *ops = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (ops)
         return ops;
     ops = kern_int8_variant(getenv("RANKLAB_KERNEL"));
     for (size_t i = 0; !ops && i < INT8_N_VARIANTS; i++)
-        ops = int8_cpu_has(int8_best_first[i]) ? int8_best_first[i] : NULL;
-    __atomic_store_n(&int8_chosen, ops, __ATOMIC_RELEASE); // every thread picks the same
+        ops = int8_allowed(int8_best_first[i]) ? int8_best_first[i] : NULL;
+    __atomic_store_n(slot, ops, __ATOMIC_RELEASE); // every thread picks the same
     return ops;
 }
 

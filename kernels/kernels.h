@@ -14,11 +14,32 @@
 #include <stdint.h>
 
 /* C = alpha · op(A) · op(B) + beta · C, row-major; op(X) = Xᵀ when trans_x is non-zero.
- * op(A) is (m, k), op(B) is (k, n), C is (m, n). OpenBLAS (single-threaded per rank). */
+ * op(A) is (m, k), op(B) is (k, n), C is (m, n). Single-threaded.
+ *
+ * The exact path (the default) computes every C[i][j] as one fixed chain in float,
+ *     s = 0;  s = fma(op(A)[i][p], op(B)[p][j], s)  for p = 0, 1, ..., k − 1;
+ *     C[i][j] = alpha · s  if beta == 0 (C is not read),  else fma(alpha, s, beta · C[i][j]),
+ * so the bits do not depend on the CPU or on the ISA level (kernels/isa.h) that computes it;
+ * kern_ref_sgemm is this definition, written plainly. The BLAS path (OpenBLAS's cblas_sgemm) sums
+ * in the order of the kernel OpenBLAS picked for the CPU: other CPUs, other bits. */
+typedef enum { KERN_COMPUTE_EXACT = 0, KERN_COMPUTE_BLAS = 1 } kern_compute_path;
+void kern_compute_set(kern_compute_path path);
+kern_compute_path kern_compute(void);
+/* OpenBLAS's build configuration, and the kernel family it picked for this CPU at load time
+ * (OPENBLAS_CORETYPE overrides the pick): what the BLAS path depends on. */
+const char *kern_blas_config(void);
+const char *kern_blas_core(void);
 void kern_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                 int lda, const float *b, int ldb, float beta, float *c, int ldc);
 void kern_ref_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/* Eigenvalues and eigenvectors of the symmetric (n, n) matrix `a` (row-major, both triangles
+ * filled), in double: eigenvalues into w (n) in ascending order, eigenvector j (unit length)
+ * into row j of `a`; scratch holds n doubles. Householder tridiagonalization and implicit QL in a
+ * fixed order (the same bits on every CPU). 0, or -1 if `a` is not finite or the iteration does
+ * not converge. */
+int kern_sym_eigen(double *a, int n, double *w, double *scratch);
 
 /* Fixed point with `frac_bits` fractional bits: q = round(x · 2^frac_bits), saturated to
  * ±(2^62). Sums of fixed-point values are exact and associative, so a reduction over ranks

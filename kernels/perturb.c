@@ -1,16 +1,16 @@
 /* Perturbation regeneration kernels (see perturb.h). Philox blocks are generated LANES at a
  * time with the rounds written over arrays, so the compiler vectorizes them (vpmuludq); the
  * per-element loops are plain array loops. Each kernel is compiled for AVX-512, AVX2 and
- * baseline x86-64 and picked at load time (target_clones): integer and float operations are
- * element-wise and without FMA, so every version gives the same bits. */
-#include "kernels/kernels.h"
+ * baseline x86-64 and runs at the level kern_isa() names (kernels/isa.h): integer and float
+ * operations are element-wise and without FMA, so every level gives the same bits. */
 #include "kernels/perturb.h"
+#include "kernels/isa.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <string.h>
 
 #define LANES 16 /* Philox blocks per batch */
-#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 /* Elements per Philox block for each kind. */
 static inline size_t per_block(kern_perturb_kind kind) {
@@ -117,10 +117,9 @@ static inline void batch_gauss(const uint32_t w[4][LANES], size_t count, const f
 
 #define TAG(kind) (0x50000000u | (uint32_t)(kind))
 
-MULTIVERSION
-void kern_perturb_codes(int8_t *out, const int8_t *base, size_t n, const uint32_t key[2],
-                        uint32_t step, uint32_t k, kern_perturb_kind kind, int m, int direction,
-                        int qmax) {
+KERN_ISA_BODY kern_perturb_codes_body(int8_t *out, const int8_t *base, size_t n, const uint32_t key[2],
+                             uint32_t step, uint32_t k, kern_perturb_kind kind, int m,
+                             int direction, int qmax) {
     const size_t batch = LANES * per_block(kind);
     uint32_t w[4][LANES];
     int32_t u[LANES * 128];
@@ -147,9 +146,8 @@ void kern_perturb_codes(int8_t *out, const int8_t *base, size_t n, const uint32_
     }
 }
 
-MULTIVERSION
-void kern_perturb_vote(int32_t *votes, size_t n, const uint32_t key[2], uint32_t step, uint32_t k,
-                       kern_perturb_kind kind, int m, int weight) {
+KERN_ISA_BODY kern_perturb_vote_body(int32_t *votes, size_t n, const uint32_t key[2], uint32_t step,
+                            uint32_t k, kern_perturb_kind kind, int m, int weight) {
     if (weight == 0)
         return;
     const size_t batch = LANES * per_block(kind);
@@ -172,9 +170,8 @@ void kern_perturb_vote(int32_t *votes, size_t n, const uint32_t key[2], uint32_t
     }
 }
 
-MULTIVERSION
-void kern_perturb_axpy(float *x, size_t n, const uint32_t key[2], uint32_t step, uint32_t k,
-                       kern_perturb_kind kind, int m, float alpha) {
+KERN_ISA_BODY kern_perturb_axpy_body(float *x, size_t n, const uint32_t key[2], uint32_t step, uint32_t k,
+                            kern_perturb_kind kind, int m, float alpha) {
     const size_t batch = LANES * per_block(kind);
     const float *table = kind == KERN_PERTURB_GAUSSIAN ? kern_perturb_gauss_table() : NULL;
     uint32_t w[4][LANES];
@@ -194,3 +191,18 @@ void kern_perturb_axpy(float *x, size_t n, const uint32_t key[2], uint32_t step,
             x[start + e] += alpha * z[e];
     }
 }
+
+// clang-format off: the parameter lists are macro arguments
+KERN_ISA_CLONES(, kern_perturb_codes,
+                (int8_t *out, const int8_t *base, size_t n, const uint32_t key[2], uint32_t step,
+                 uint32_t k, kern_perturb_kind kind, int m, int direction, int qmax),
+                (out, base, n, key, step, k, kind, m, direction, qmax))
+KERN_ISA_CLONES(, kern_perturb_vote,
+                (int32_t *votes, size_t n, const uint32_t key[2], uint32_t step, uint32_t k,
+                 kern_perturb_kind kind, int m, int weight),
+                (votes, n, key, step, k, kind, m, weight))
+KERN_ISA_CLONES(, kern_perturb_axpy,
+                (float *x, size_t n, const uint32_t key[2], uint32_t step, uint32_t k,
+                 kern_perturb_kind kind, int m, float alpha),
+                (x, n, key, step, k, kind, m, alpha))
+// clang-format on

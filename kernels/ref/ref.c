@@ -7,14 +7,14 @@ void kern_ref_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, 
                     int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
-            double acc = 0.0;
+            float s = 0.0f;
             for (int p = 0; p < k; p++) {
-                float av = trans_a ? a[p * lda + i] : a[i * lda + p];
-                float bv = trans_b ? b[j * ldb + p] : b[p * ldb + j];
-                acc += (double)av * bv;
+                float av = trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                float bv = trans_b ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+                s = fmaf(av, bv, s);
             }
-            float prev = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
-            c[i * ldc + j] = (float)(alpha * acc) + prev;
+            float *out = &c[(size_t)i * ldc + j];
+            *out = beta == 0.0f ? alpha * s : fmaf(alpha, s, beta * *out);
         }
 }
 

@@ -1,4 +1,5 @@
-/* The `ranklab` program: run, list, show-config, inspect, verify, sweep (`COMMAND --help`). */
+/* The `ranklab` program: run, list, show-config, inspect, compare, verify, sweep
+ * (`COMMAND --help`). */
 #include "src/run/run.h"
 #include "src/cli/sweep.h"
 #include "src/comm/comm.h"
@@ -19,6 +20,7 @@ static const char *usage_text =
     "  ranklab list\n"
     "  ranklab show-config EXPERIMENT [-c FILE] [section.key=value ...]\n"
     "  ranklab inspect RESULTS.h5\n"
+    "  ranklab compare A B               (two results.h5 or run directories: the same bits?)\n"
     "  ranklab verify RUN_DIR\n"
     "  ranklab sweep plan|submit|run|status|resubmit ...   (Slurm job arrays; sweep --help)\n"
     "\n"
@@ -35,7 +37,12 @@ static const char *run_help =
     "with code 75; run the same command to resume.\n"
     "\n"
     "The directory gets results.h5 (see `ranklab inspect`) and ckpt/ (see `ranklab verify`).\n"
-    "`ranklab run EXPERIMENT --help` lists the experiment's keys.\n";
+    "`ranklab run EXPERIMENT --help` lists the experiment's keys.\n"
+    "\n"
+    "With run.compute=exact (the default) the results are the same bits on any x86-64 CPU with\n"
+    "AVX2 + FMA (older CPUs are refused); run.compute=blas uses OpenBLAS, whose bits depend on\n"
+    "the CPU. RANKLAB_ISA=generic|avx2|avx512 in the environment forces the ISA level of the\n"
+    "kernels (the same bits at every level; for tests). `ranklab compare A B` checks two runs.\n";
 
 static const char *show_config_help =
     "usage: ranklab show-config EXPERIMENT [-c FILE] [section.key=value ...]\n"
@@ -48,6 +55,19 @@ static const char *inspect_help =
     "\n"
     "Prints the attributes, metrics (length and last value), final values and arrays of a\n"
     "results file. In Python: h5py.File(path)['metrics/test_acc'][:].\n";
+
+static const char *compare_help =
+    "usage: ranklab compare A B\n"
+    "\n"
+    "A and B are results files (or run directories holding results.h5). Says IDENTICAL when\n"
+    "/metrics, /final and /arrays hold the same bits in both (measurements of the machine left\n"
+    "out: /final/wall_seconds, peak_mb_*, update_mb_*), else DIFFERENT with the first\n"
+    "differing dataset,\n"
+    "where it first differs and its largest difference (and other differing datasets). Then the\n"
+    "config keys that differ, and the fingerprint attributes that differ (fingerprint.*:\n"
+    "compute path, ISA level, BLAS and its kernel, MPI, HDF5, compiler, libc, CPU), split into\n"
+    "those that can change bits and those that cannot. Exit code 0 identical, 1 different,\n"
+    "2 when a file cannot be read.\n";
 
 static const char *verify_help =
     "usage: ranklab verify RUN_DIR | FILE\n"
@@ -184,6 +204,30 @@ static int cmd_inspect(int argc, char **argv) {
     return RL_EXIT_OK;
 }
 
+/* A results file given as itself or as its run directory. */
+static void results_path(const char *given, char *out, size_t n) {
+    if (io_path_kind(given) == IO_PATH_DIR)
+        snprintf(out, n, "%s/results.h5", given);
+    else
+        snprintf(out, n, "%s", given);
+}
+
+static int cmd_compare(int argc, char **argv) {
+    if (argc != 2 || wants_help(argc, argv)) {
+        fputs(compare_help, stdout);
+        return wants_help(argc, argv) ? RL_EXIT_OK : RL_EXIT_USAGE;
+    }
+    char a[4200], b[4200];
+    results_path(argv[0], a, sizeof a);
+    results_path(argv[1], b, sizeof b);
+    int rc = io_results_compare(a, b);
+    if (rc < 0) {
+        rl_error_print();
+        return RL_EXIT_USAGE;
+    }
+    return rc == 0 ? RL_EXIT_OK : RL_EXIT_ERROR;
+}
+
 /* One checkpoint: prints ok or BAD; returns the number of problems (0 or 1). */
 static int verify_checkpoint(const char *path) {
     io_ckpt_info info;
@@ -260,6 +304,8 @@ int main(int argc, char **argv) {
         return cmd_show_config(argc - 2, argv + 2);
     if (!strcmp(cmd, "inspect"))
         return cmd_inspect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "compare"))
+        return cmd_compare(argc - 2, argv + 2);
     if (!strcmp(cmd, "verify"))
         return cmd_verify(argc - 2, argv + 2);
     if (!strcmp(cmd, "sweep"))

@@ -250,3 +250,43 @@ int comm_select_smallest(kern_pair *mine, int64_t n_mine, int64_t k, kern_pair *
     free(offsets);
     return rc;
 }
+
+int comm_gather_texts(const char *mine, char ***all) {
+    *all = NULL;
+    int len = (int)strlen(mine) + 1, rc;
+    int *lens = rl_xmalloc(sizeof(int) * 2 * (size_t)world_size), *offsets = lens + world_size;
+    rc = check(MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather");
+    size_t total = 0;
+    for (int r = 0; world_rank == 0 && r < world_size; r++) {
+        offsets[r] = (int)total;
+        total += (size_t)lens[r];
+    }
+    char *bytes = world_rank == 0 ? rl_xmalloc(total) : NULL;
+    if (rc == 0)
+        rc = check(
+            MPI_Gatherv(mine, len, MPI_CHAR, bytes, lens, offsets, MPI_CHAR, 0, MPI_COMM_WORLD),
+            "MPI_Gatherv");
+    if (rc == 0 && world_rank == 0) {
+        char **texts = rl_xcalloc((size_t)world_size + 1, sizeof(char *));
+        for (int r = 0; r < world_size; r++)
+            texts[r] = rl_xstrdup(bytes + offsets[r]);
+        *all = texts;
+    }
+    free(bytes);
+    free(lens);
+    return rc;
+}
+
+void comm_texts_free(char **texts) {
+    for (size_t i = 0; texts && texts[i]; i++)
+        free(texts[i]);
+    free(texts);
+}
+
+void comm_library_version(char *out, size_t n) {
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(version, &len);
+    version[strcspn(version, "\n")] = '\0';
+    snprintf(out, n, "%s", version);
+}

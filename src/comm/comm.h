@@ -126,5 +126,11 @@ int comm_bcast(void *buf, size_t bytes, int root);
 void comm_barrier(void);
 /* Host name of this rank. */
 const char *comm_host(void);
+/* Collective: every rank's text, on rank 0 (*all: comm_size() strings, free with
+ * comm_texts_free); the other ranks get NULL. */
+int comm_gather_texts(const char *mine, char ***all);
+void comm_texts_free(char **texts); /* NULL-safe */
+/* The MPI library's version string, its first line ("Open MPI v4.1.4, ..."). */
+void comm_library_version(char *out, size_t n);
 
 #endif

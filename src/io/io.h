@@ -93,6 +93,7 @@ typedef struct {
     const char *inputs; /* what the run was made from (root attribute "inputs") */
     uint64_t seed;
     int world_size;
+    const char *fingerprint; /* "key=value" lines: root attributes "fingerprint.KEY" */
 } io_results_meta;
 
 typedef struct io_results io_results;
@@ -136,6 +137,13 @@ int io_results_read_array_f32(const char *path, const char *name, float **data, 
 int io_results_read_root_attr(const char *path, const char *name, char *value, size_t size);
 /* Print a readable summary of a results file to stdout (ranklab inspect). */
 int io_results_inspect(const char *path);
+/* ranklab compare: whether two results files hold the same bits in /metrics, /final and /arrays
+ * (measurements of the machine left out: /final/wall_seconds, /final/peak_mb_*); if not, prints
+ * the first differing dataset, its largest difference, the config keys and the fingerprint
+ * attributes that differ. 0 identical, 1 different, RL_ERR if a file cannot be read. */
+int io_results_compare(const char *path_a, const char *path_b);
+/* The HDF5 library's version, "1.10.8". */
+void io_hdf5_version(char *out, size_t n);
 
 /* ---- checkpoints ---- */
 

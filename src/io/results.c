@@ -5,6 +5,7 @@
 #include "src/io/fault.h"
 #include "src/io/io.h"
 #include "src/io/parallel.h"
+#include "src/io/results_read.h"
 
 #include <hdf5.h>
 #include <limits.h>
@@ -63,6 +64,41 @@ static int write_scalar_attr(hid_t obj, const char *name, hid_t type, const void
         H5Aclose(attr);
     H5Sclose(space);
     return rc < 0 ? fail_write(obj, "cannot write attribute", name) : 0;
+}
+
+static hid_t open_readonly(const char *path);
+static int read_string_attr(hid_t obj, const char *name, char *value, size_t size);
+
+/* The fingerprint's "key=value" lines as root attributes "fingerprint.key". */
+static int write_fingerprint(hid_t file, const char *lines) {
+    int rc = 0;
+    for (const char *line = lines; rc == 0 && line && *line;) {
+        size_t len = strcspn(line, "\n");
+        const char *eq = memchr(line, '=', len);
+        if (eq) {
+            char name[96], *value = rl_xstrdup(eq + 1);
+            snprintf(name, sizeof name, "fingerprint.%.*s", (int)(eq - line), line);
+            value[len - (size_t)(eq + 1 - line)] = '\0';
+            rc = write_string_attr(file, name, value);
+            free(value);
+        }
+        line += len + (line[len] == '\n');
+    }
+    return rc;
+}
+
+hid_t io_results_open_read(const char *path) {
+    return open_readonly(path);
+}
+
+int io_results_string_attr(hid_t obj, const char *name, char *value, size_t size) {
+    return read_string_attr(obj, name, value, size);
+}
+
+void io_hdf5_version(char *out, size_t n) {
+    unsigned major = 0, minor = 0, release = 0;
+    H5get_libversion(&major, &minor, &release);
+    snprintf(out, n, "%u.%u.%u", major, minor, release);
 }
 
 static int write_config_group(hid_t file, const rl_config *cfg) {
@@ -158,6 +194,7 @@ int io_results_create(io_results **out, const char *run_dir, const io_results_me
     rc = rc ? rc : write_string_attr(r->file, "created_utc", created);
     rc = rc ? rc : write_string_attr(r->file, "config_text", config_text);
     rc = rc ? rc : write_string_attr(r->file, "inputs", meta->inputs);
+    rc = rc ? rc : write_fingerprint(r->file, meta->fingerprint);
     const char *job = getenv("SLURM_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID");
     if (job)
         rc = rc ? rc : write_string_attr(r->file, "slurm_job_id", job);

@@ -50,6 +50,10 @@ int run_metrics_append(rl_run *run, int64_t step, const double *values);
 int run_metrics_save(rl_run *run, io_ckpt *c);    /* collective */
 int run_metrics_restore(rl_run *run, io_ckpt *c); /* collective */
 
+/* fingerprint.c, collective: the run's fingerprint, "key=value" lines merged over the ranks,
+ * on rank 0 (caller frees); NULL on the other ranks (and on rank 0 if the gather failed). */
+char *run_fingerprint(void);
+
 /* run.c: the stamp of a checkpoint of this run. */
 void run_checkpoint_info(const rl_run *run, int64_t step, int final, io_ckpt_info *info);
 /* Collective: commit a checkpoint begun with the run's stamp, with the metrics history (rc: the

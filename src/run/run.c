@@ -2,6 +2,7 @@
  * resume from the newest good checkpoint, the one run loop, and rl_run_main, the entry of
  * `ranklab run` and `sweep run` (see run.h). Metrics are in metrics.c, finals in finals.c. */
 #include "src/comm/comm.h"
+#include "src/core/compute.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/stop.h"
@@ -19,6 +20,9 @@
 static const rl_cfg_spec common_keys[] = {
     {"run.seed", RL_CFG_INT, "1", 0, 4294967295.0, NULL, 0,
      "seed of every random draw (initialization, order, noise, perturbations)"},
+    {"run.compute", RL_CFG_CHOICE, "exact", 0, -1, "exact|blas", 0,
+     "fp32 GEMM: exact (one fixed order of FMAs: the same bits on every x86-64 CPU with AVX2 + "
+     "FMA) or blas (OpenBLAS: its bits depend on the kernel it picks for each CPU)"},
     {"ckpt.every", RL_CFG_INT, "500", 0, 1e12, NULL, RL_CFG_RUNTIME,
      "write a checkpoint every N steps (0: only when stopped by a signal)"},
     {"ckpt.keep", RL_CFG_INT, "2", 1, 1000, NULL, RL_CFG_RUNTIME,
@@ -180,11 +184,14 @@ static int check_resume_point(const rl_run *run, const io_ckpt_info *info) {
 
 static int open_results(rl_run *run) {
     int rc = 0;
+    char *fingerprint = run_fingerprint();
     if (comm_rank() == 0) {
-        io_results_meta meta = {run->exp->name, run->run_id, run->inputs, run->seed, comm_size()};
+        io_results_meta meta = {run->exp->name, run->run_id, run->inputs,
+                                run->seed,      comm_size(), fingerprint};
         rc = io_results_create(&run->results, run->run_dir, &meta, run->cfg, run->metric_names,
                                run->n_metrics);
     }
+    free(fingerprint);
     return comm_agree_error(rc);
 }
 
@@ -312,7 +319,9 @@ int rl_run_main(const rl_experiment *exp, rl_config *cfg, const char *out_dir, i
     run->wait_lock = wait_lock;
     run->watch = watch;
     rl_stop_install();
-    int rc = exp->run(run);
+    int rc = comm_agree_error(rl_compute_init(rl_cfg_str(cfg, "run.compute")));
+    if (rc == 0)
+        rc = exp->run(run);
     if (rc == 0)
         rc = run_finish(run);
     int code = rc >= 0 ? RL_EXIT_OK : rc == RL_STOPPED ? RL_EXIT_STOPPED : rl_error_exit_code();

@@ -58,7 +58,8 @@ void rl_experiment_register(const rl_experiment *exp);
 /* A new config with the experiment's keys declared and its built-in INI loaded (not yet
  * resolved: add files and overrides, then rl_cfg_resolve). NULL with the error stored. */
 rl_config *rl_experiment_new_config(const rl_experiment *exp);
-/* Keys every experiment honours: run.seed, ckpt.every, ckpt.keep, log.progress_seconds. */
+/* Keys every experiment honours: run.seed, run.compute, ckpt.every, ckpt.keep,
+ * log.progress_seconds. */
 void rl_declare_common_config(rl_config *cfg);
 
 /* ---- the entry ---- */

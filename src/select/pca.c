@@ -1,19 +1,17 @@
 /* PCA features of a pool (select.h): the covariance summed in fixed point over chunks of
- * RL_ROW_CHUNK rows, so every rank solves the same eigenproblem (LAPACK dsyevd from OpenBLAS,
- * eigenvector signs fixed) and gets the same basis on any rank count. */
+ * RL_ROW_CHUNK rows, so every rank solves the same eigenproblem (the eigensolver of
+ * kernels/eigen.c, eigenvector signs fixed) and gets the same basis on any rank count and CPU. */
 #include "src/select/select.h"
 
+#include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* LAPACK's symmetric eigensolver (divide and conquer), from OpenBLAS. */
-void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
-             double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+
 int select_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_t n_total, int k,
                float *mean, float *basis, double *eig) {
     int bad = first_id % RL_ROW_CHUNK != 0 ||
@@ -30,8 +28,7 @@ int select_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
     for (int64_t lo = 0; lo < n_mine; lo += RL_ROW_CHUNK) {
         int rows = (int)(n_mine - lo < RL_ROW_CHUNK ? n_mine - lo : RL_ROW_CHUNK);
         const float *xc = x + (size_t)lo * (size_t)dim; // (rows, dim)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, dim, rows, 1.0f, xc, dim, xc, dim,
-                    0.0f, c, dim);
+        kern_sgemm(1, 0, dim, dim, rows, 1.0f, xc, dim, xc, dim, 0.0f, c, dim);
         memset(c + dd, 0, sizeof(float) * (size_t)dim);
         for (int i = 0; i < rows; i++)
             for (int p = 0; p < dim; p++)
@@ -53,18 +50,10 @@ int select_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
                     n -
                 mp * mq;
         }
-    int info = 0, lwork = -1, liwork = -1, iw_query = 0;
-    double w_query = 0.0;
-    dsyevd_("V", "U", &dim, a, &dim, w, &w_query, &lwork, &iw_query, &liwork, &info);
-    lwork = (int)w_query;
-    liwork = iw_query;
-    double *work = rl_xmalloc(sizeof(double) * (size_t)lwork);
-    int *iwork = rl_xmalloc(sizeof(int) * (size_t)liwork);
-    if (rc == 0 && info == 0)
-        dsyevd_("V", "U", &dim, a, &dim, w, work, &lwork, iwork, &liwork, &info);
-    if (rc == 0 && info != 0)
-        rc = rl_fail("select_pca: LAPACK dsyevd failed (info %d)",
-                     "check the pool for non-finite pixels", info);
+    double *scratch = rl_xmalloc(sizeof(double) * (size_t)dim);
+    if (rc == 0 && kern_sym_eigen(a, dim, w, scratch) < 0)
+        rc = rl_fail("select_pca: the eigendecomposition of the pool's covariance failed",
+                     "check the pool for non-finite pixels");
     for (int j = 0; rc == 0 && j < k; j++) {
         const double *v = a + (size_t)(dim - 1 - j) * (size_t)dim; // eigenvalues ascend
         int big = 0;
@@ -76,8 +65,7 @@ int select_pca(const float *x, int64_t n_mine, int dim, int64_t first_id, int64_
             basis[(size_t)p * (size_t)k + (size_t)j] = (float)(sign * v[p]);
         eig[j] = w[dim - 1 - j];
     }
-    free(work);
-    free(iwork);
+    free(scratch);
     free(a);
     free(w);
     comm_exact_free(&acc);

@@ -136,8 +136,10 @@ refused "bench_zo: STEPS out of range" "allowed range for bench.steps" \
     "$bench/bench_zo" mlp:784-32-10 64 -3
 refused "bench_zo: a CNN spec" "has layers other than dense and relu" \
     "$bench/bench_zo" cnn:1x28x28-conv4k3-fc10
-refused "bench_zo: too many arguments" "too many arguments: 4 given, at most 3" \
+refused "bench_zo: COMPUTE not a path" "bench.compute = '9' is not one of the choices" \
     "$bench/bench_zo" mlp:784-32-10 64 2 9
+refused "bench_zo: too many arguments" "too many arguments: 5 given, at most 4" \
+    "$bench/bench_zo" mlp:784-32-10 64 2 exact 9
 refused "bench_mw_epoch: CHUNK not a number" "train.chunk = '3e' is not an integer" \
     "$bench/bench_mw_epoch" mlp:784-32-10 64 1000 3e
 refused "bench_mw_epoch: a 51 GB model" "(12720000010 parameters and their gradients) needs" \

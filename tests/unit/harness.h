@@ -25,4 +25,7 @@ void rl_test_register_suite(const char *name, const rl_test *tests);
 /* Relative closeness scaled to float epsilon: |a - b| <= tol_eps · eps · max(1, |a|, |b|). */
 int rl_test_close(double a, double b, double tol_eps);
 
+/* Run test() at every ISA level this CPU supports (kernels/isa.h), then go back to the best. */
+void rl_test_each_isa(void (*test)(void));
+
 #endif

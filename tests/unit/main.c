@@ -1,6 +1,7 @@
 /* CUnit runner for every suite registered by tests/unit/test_*.c. Prints CUnit's summary;
  * exits non-zero when any assertion failed. `ranklab_unit SUITE` runs one suite. MPI is
  * initialized (as a single rank) for the code under test that reduces over ranks. */
+#include "kernels/isa.h"
 #include "src/comm/comm.h"
 #include "tests/unit/harness.h"
 
@@ -29,6 +30,14 @@ void rl_test_register_suite(const char *name, const rl_test *tests) {
 int rl_test_close(double a, double b, double tol_eps) {
     double scale = fmax(1.0, fmax(fabs(a), fabs(b)));
     return fabs(a - b) <= tol_eps * FLT_EPSILON * scale;
+}
+
+void rl_test_each_isa(void (*test)(void)) {
+    for (int level = 0; level <= (int)kern_isa_best(); level++) {
+        kern_isa_set((kern_isa_level)level);
+        test();
+    }
+    kern_isa_set(kern_isa_best());
 }
 
 int main(int argc, char **argv) {

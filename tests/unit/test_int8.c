@@ -4,6 +4,7 @@
  * exact int64 / double-precision formula; the GEMM writes nothing beyond C and its scratch;
  * and an end-to-end quantized product stays within the bound the quantization steps allow. */
 #include "kernels/int8.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "tests/unit/harness.h"
 
@@ -116,6 +117,18 @@ static void test_variants_available(void) {
                        : kern_int8_variant("avx2")     ? "avx2"
                                                        : "ref";
     CU_ASSERT_STRING_EQUAL(kern_int8_isa(), forced ? forced->name : best);
+}
+
+/* A forced ISA level (kernels/isa.h) caps the dispatched variant: generic → ref, avx2 → avx2. */
+static void test_dispatch_follows_isa_level(void) {
+    if (getenv("RANKLAB_KERNEL"))
+        return; /* that picks below the level: the check above covers it */
+    kern_isa_set(KERN_ISA_GENERIC);
+    CU_ASSERT_STRING_EQUAL(kern_int8_isa(), "ref");
+    CU_ASSERT_PTR_NULL(kern_int8_variant("avx2"));
+    if (kern_isa_set(KERN_ISA_AVX2) == 0)
+        CU_ASSERT_STRING_EQUAL(kern_int8_isa(), "avx2");
+    kern_isa_set(kern_isa_best());
 }
 
 static void test_gemm_shapes_match_ref(void) {
@@ -498,6 +511,7 @@ static void test_end_to_end_forward(void) {
 
 static const rl_test tests[] = {
     {"variants and dispatch", test_variants_available},
+    {"dispatch follows the forced ISA level", test_dispatch_follows_isa_level},
     {"gemm: every variant = ref on many shapes", test_gemm_shapes_match_ref},
     {"gemm: extremes, full range, empty shapes", test_gemm_extremes},
     {"gemm: dispatched call = ref", test_gemm_dispatched},

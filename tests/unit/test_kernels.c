@@ -1,6 +1,9 @@
-/* Unit tests of kernels/: every kernel against its kern_ref_ reference (sgemm within an
- * epsilon-scaled per-element bound; fixed point and uniform fill bit for bit), fixed-point sums
- * independent of order and grouping, and the Random123 Philox4x32-10 known-answer vectors. */
+/* Unit tests of kernels/: every kernel against its kern_ref_ reference bit for bit at every ISA
+ * level (sgemm's exact path: the FMA chain of kern_ref_sgemm; fixed point, uniform fill), sgemm
+ * on both paths within an epsilon-scaled bound of the product in double, the symmetric
+ * eigensolver, fixed-point sums independent of order and grouping, and the Random123
+ * Philox4x32-10 known-answer vectors. */
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "tests/unit/harness.h"
 
@@ -26,12 +29,26 @@ static float op_at(const float *x, int trans, int ld, int i, int j) {
     return trans ? x[(size_t)j * ld + i] : x[(size_t)i * ld + j];
 }
 
-/* Runs kern_sgemm and kern_ref_sgemm on the same random inputs and checks every element of C
- * against |diff| <= tol · eps · (|alpha| · sum_k |a_ik · b_kj| + |beta · c_ij|), that nothing
- * is NaN, and that the padding columns of C (beyond n, up to ldc) are untouched. With beta = 0
- * C starts as NaN, which must not leak into the result. Returns the number of bad elements. */
+/* alpha · op(A) · op(B) + beta · C summed in double, rounded once to float. */
+static void sgemm_in_double(int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                            int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double acc = 0.0;
+            for (int p = 0; p < k; p++)
+                acc += (double)op_at(a, ta, lda, i, p) * op_at(b, tb, ldb, p, j);
+            double prev = beta == 0.0f ? 0.0 : (double)beta * c[(size_t)i * ldc + j];
+            c[(size_t)i * ldc + j] = (float)(alpha * acc + prev);
+        }
+}
+
+/* Runs kern_sgemm and the product in double on the same random inputs and checks every element
+ * of C against |diff| <= tol · eps · (|alpha| · sum_k |a_ik · b_kj| + |beta · c_ij|), that
+ * nothing is NaN, and that the padding columns of C (beyond n, up to ldc) are untouched. With
+ * beta = 0 C starts as NaN, which must not leak into the result. exact: kern_sgemm's result must
+ * also equal kern_ref_sgemm's bit for bit. Returns the number of bad elements. */
 static int check_sgemm(int ta, int tb, int m, int n, int k, int pad, float alpha, float beta,
-                       uint32_t seed) {
+                       uint32_t seed, int exact) {
     const float sentinel = 12345.0f;
     int a_rows = ta ? k : m, a_cols = ta ? m : k;
     int b_rows = tb ? n : k, b_cols = tb ? k : n;
@@ -39,7 +56,7 @@ static int check_sgemm(int ta, int tb, int m, int n, int k, int pad, float alpha
     size_t na = (size_t)a_rows * lda, nb = (size_t)b_rows * ldb, nc = (size_t)m * ldc;
     float *a = malloc(na * sizeof(float)), *b = malloc(nb * sizeof(float));
     float *c = malloc(nc * sizeof(float)), *c_ref = malloc(nc * sizeof(float));
-    float *c0 = malloc(nc * sizeof(float));
+    float *c0 = malloc(nc * sizeof(float)), *c_chain = malloc(nc * sizeof(float));
     fill(a, na, seed, -1.0f, 1.0f);
     fill(b, nb, seed + 1, -2.0f, 2.0f);
     fill(c0, nc, seed + 2, -1.0f, 1.0f);
@@ -53,11 +70,20 @@ static int check_sgemm(int ta, int tb, int m, int n, int k, int pad, float alpha
         }
     memcpy(c, c0, nc * sizeof(float));
     memcpy(c_ref, c0, nc * sizeof(float));
+    memcpy(c_chain, c0, nc * sizeof(float));
     kern_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    kern_ref_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c_ref, ldc);
+    sgemm_in_double(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c_ref, ldc);
+    kern_ref_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c_chain, ldc);
 
     const double tol = 4.0 + k; /* the textbook gamma_k bound, in units of eps */
     int bad = 0;
+    if (exact && memcmp(c, c_chain, nc * sizeof(float)) != 0) {
+        fprintf(stderr,
+                "\n  sgemm (%s) ta=%d tb=%d %dx%dx%d pad=%d alpha=%g beta=%g differs from "
+                "the FMA chain\n",
+                kern_isa_name(kern_isa()), ta, tb, m, n, k, pad, alpha, beta);
+        bad++;
+    }
     for (int i = 0; i < m; i++)
         for (int j = 0; j < ldc; j++) {
             size_t at = (size_t)i * ldc + j;
@@ -85,30 +111,148 @@ static int check_sgemm(int ta, int tb, int m, int n, int k, int pad, float alpha
     free(c);
     free(c_ref);
     free(c0);
+    free(c_chain);
     return bad;
 }
 
-static void test_sgemm_matches_ref(void) {
-    static const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {64, 128, 96}, {2, 9, 1}};
-    static const float ab[][2] = {{1.0f, 0.0f}, {-1.5f, 0.0f}, {0.75f, 0.5f}, {1.0f, 0.5f}};
+/* Every shape, transposition, leading dimension and alpha/beta case on the current path. */
+static void sgemm_cases(void) {
+    static const int shapes[][3] = {{1, 1, 1},     {7, 5, 3}, {33, 17, 65},
+                                    {64, 128, 96}, {2, 9, 1}, {3, 4, 0}};
+    static const float ab[][2] = {{1.0f, 0.0f}, {-1.5f, 0.0f}, {0.75f, 0.5f}, {1.0f, 1.0f}};
     uint32_t seed = 10;
-    int cases = 0;
+    int cases = 0, exact = kern_compute() == KERN_COMPUTE_EXACT;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++)
                 for (size_t c = 0; c < sizeof ab / sizeof ab[0]; c++)
                     for (int pad = 0; pad <= 3; pad += 3) {
-                        int bad = check_sgemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2],
-                                              pad, ab[c][0], ab[c][1], seed);
+                        int bad = check_sgemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], pad,
+                                              ab[c][0], ab[c][1], seed, exact);
                         CU_ASSERT_EQUAL(bad, 0);
                         seed += 3;
                         cases++;
                     }
-    CU_ASSERT_EQUAL(cases, 5 * 4 * 4 * 2);
+    CU_ASSERT_EQUAL(cases, 6 * 4 * 4 * 2);
+    /* Shapes across the blocking: two K blocks and a short one, several M and N blocks, edges
+     * of every micro-tile size. */
+    static const int big[][3] = {
+        {97, 37, 300}, {13, 600, 520}, {300, 33, 257}, {9, 1100, 17}, {600, 20, 40}};
+    for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            CU_ASSERT_EQUAL(check_sgemm(t >> 1, t & 1, big[s][0], big[s][1], big[s][2], 3,
+                                        t ? 0.75f : 1.0f, t & 1 ? 0.5f : 0.0f, seed, exact),
+                            0);
+            seed += 3;
+        }
+}
+
+static void test_sgemm_exact_every_isa(void) {
+    rl_test_each_isa(sgemm_cases);
+}
+
+static void test_sgemm_blas_within_bound(void) {
+    kern_compute_set(KERN_COMPUTE_BLAS);
+    sgemm_cases();
+    kern_compute_set(KERN_COMPUTE_EXACT);
+}
+
+/* The outputs a tile computes do not change an output's bits: a row of C alone, a column alone
+ * and a single element equal the same entries of the whole product, at every level. */
+static void sgemm_slices(void) {
+    enum { M = 11, N = 45, K = 301 };
+    float a[M * K], b[K * N], c[M * N], part[N];
+    fill(a, M * K, 70, -1.0f, 1.0f);
+    fill(b, K * N, 71, -1.0f, 1.0f);
+    kern_sgemm(0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+    for (int i = 0; i < M; i += 5) {
+        kern_sgemm(0, 0, 1, N, K, 1.0f, a + i * K, K, b, N, 0.0f, part, N);
+        CU_ASSERT(memcmp(part, c + i * N, sizeof part) == 0);
+    }
+    for (int j = 0; j < N; j += 7) {
+        float col[M], one;
+        kern_sgemm(0, 0, M, 1, K, 1.0f, a, K, b + j, N, 0.0f, col, 1);
+        for (int i = 0; i < M; i++)
+            CU_ASSERT(col[i] == c[i * N + j]);
+        kern_sgemm(0, 0, 1, 1, K, 1.0f, a + 3 * K, K, b + j, N, 0.0f, &one, 1);
+        CU_ASSERT(one == c[3 * N + j]);
+    }
+}
+
+static void test_sgemm_slices_every_isa(void) {
+    rl_test_each_isa(sgemm_slices);
+}
+
+/* ---- symmetric eigensolver ---- */
+
+/* A = Q diag(lambda) Qᵀ with a random orthogonal Q (Gram-Schmidt): the solver finds lambda in
+ * ascending order and unit eigenvectors with A v = λ v; a non-finite matrix is refused. */
+static void test_sym_eigen(void) {
+    enum { N = 40 };
+    static double q[N * N], a[N * N], w[N], scratch[N];
+    float r[N * N];
+    fill(r, N * N, 80, -1.0f, 1.0f);
+    for (int i = 0; i < N; i++) { /* rows of q: Gram-Schmidt of r's rows */
+        for (int p = 0; p < N; p++)
+            q[i * N + p] = r[i * N + p];
+        for (int j = 0; j < i; j++) {
+            double d = 0.0;
+            for (int p = 0; p < N; p++)
+                d += q[i * N + p] * q[j * N + p];
+            for (int p = 0; p < N; p++)
+                q[i * N + p] -= d * q[j * N + p];
+        }
+        double norm = 0.0;
+        for (int p = 0; p < N; p++)
+            norm += q[i * N + p] * q[i * N + p];
+        for (int p = 0; p < N; p++)
+            q[i * N + p] /= sqrt(norm);
+    }
+    double lambda[N];
+    for (int i = 0; i < N; i++)
+        lambda[i] = i < 3 ? 2.0 : 0.5 * i - 7.0; /* a triple eigenvalue, negatives, a zero */
+    for (int x = 0; x < N; x++)
+        for (int y = 0; y < N; y++) {
+            double s = 0.0;
+            for (int i = 0; i < N; i++)
+                s += q[i * N + x] * lambda[i] * q[i * N + y];
+            a[x * N + y] = s;
+        }
+    double a0[N * N];
+    memcpy(a0, a, sizeof a0);
+    CU_ASSERT_EQUAL(kern_sym_eigen(a, N, w, scratch), 0);
+    double sorted[N];
+    memcpy(sorted, lambda, sizeof sorted);
+    for (int i = 1; i < N; i++) /* insertion sort */
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            double t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    double worst_value = 0.0, worst_residual = 0.0, worst_norm = 0.0;
+    for (int j = 0; j < N; j++) {
+        worst_value = fmax(worst_value, fabs(w[j] - sorted[j]));
+        const double *v = a + j * N;
+        double norm = 0.0;
+        for (int x = 0; x < N; x++) {
+            double av = 0.0;
+            for (int y = 0; y < N; y++)
+                av += a0[x * N + y] * v[y];
+            worst_residual = fmax(worst_residual, fabs(av - w[j] * v[x]));
+            norm += v[x] * v[x];
+        }
+        worst_norm = fmax(worst_norm, fabs(norm - 1.0));
+    }
+    CU_ASSERT(worst_value < 1e-12);
+    CU_ASSERT(worst_residual < 1e-12);
+    CU_ASSERT(worst_norm < 1e-12);
+    memcpy(a, a0, sizeof a0);
+    a[5] = NAN;
+    CU_ASSERT_EQUAL(kern_sym_eigen(a, N, w, scratch), -1);
 }
 
 /* A hand example: the four transposition combinations of [[1,2],[3,4]]·[[5,6],[7,8]]. */
-static void test_sgemm_hand_example(void) {
+static void sgemm_hand_example(void) {
     const float x[] = {1, 2, 3, 4}, y[] = {5, 6, 7, 8};
     /* op(x)·op(y) for (ta, tb) = (0,0), (0,1), (1,0), (1,1). */
     const float expect[4][4] = {
@@ -123,6 +267,10 @@ static void test_sgemm_hand_example(void) {
         for (int i = 0; i < 4; i++)
             CU_ASSERT_EQUAL(c[i], 2.5f * expect[t][i]);
     }
+}
+
+static void test_sgemm_hand_example(void) {
+    rl_test_each_isa(sgemm_hand_example);
 }
 
 /* ---- fixed point ---- */
@@ -144,10 +292,33 @@ static size_t fixed_inputs(float *x, size_t cap, int frac_bits) {
     const float half = ldexpf(1.0f, -frac_bits - 1);
     const float limit_x = ldexpf(1.0f, 62 - frac_bits); /* exactly 2^62 in fixed point */
     const float specials[] = {
-        0.0f, -0.0f, half, -half, 3 * half, -3 * half, 5 * half, -5 * half, 7 * half, -7 * half,
-        1e30f, -1e30f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN, -NAN, limit_x, -limit_x,
-        nextafterf(limit_x, INFINITY), -nextafterf(limit_x, INFINITY),
-        nextafterf(limit_x, 0.0f), FLT_MIN, -FLT_MIN, 1.0f, -1.0f,
+        0.0f,
+        -0.0f,
+        half,
+        -half,
+        3 * half,
+        -3 * half,
+        5 * half,
+        -5 * half,
+        7 * half,
+        -7 * half,
+        1e30f,
+        -1e30f,
+        FLT_MAX,
+        -FLT_MAX,
+        INFINITY,
+        -INFINITY,
+        NAN,
+        -NAN,
+        limit_x,
+        -limit_x,
+        nextafterf(limit_x, INFINITY),
+        -nextafterf(limit_x, INFINITY),
+        nextafterf(limit_x, 0.0f),
+        FLT_MIN,
+        -FLT_MIN,
+        1.0f,
+        -1.0f,
     };
     for (size_t i = 0; i < sizeof specials / sizeof specials[0] && n < cap; i++)
         x[n++] = specials[i];
@@ -180,14 +351,38 @@ static void test_to_fixed_matches_ref(void) {
     }
 }
 
+static void test_to_fixed_every_isa(void) {
+    rl_test_each_isa(test_to_fixed_matches_ref);
+}
+
 /* Exact halves round to even; the saturation bound itself does not saturate. */
 static void test_to_fixed_rounding_and_saturation(void) {
     const int f = 40;
     const float h = ldexpf(1.0f, -f - 1); /* half a unit */
-    const float x[] = {h, -h, 3 * h, -3 * h, 5 * h, -5 * h, 7 * h, ldexpf(1.0f, 22),
-                       -ldexpf(1.0f, 22), ldexpf(1.0f, 23), -INFINITY, NAN};
-    const int64_t expect[] = {0, 0, 2, -2, 2, -2, 4, (int64_t)1 << 62, -((int64_t)1 << 62),
-                              (int64_t)1 << 62, -((int64_t)1 << 62), 0};
+    const float x[] = {h,
+                       -h,
+                       3 * h,
+                       -3 * h,
+                       5 * h,
+                       -5 * h,
+                       7 * h,
+                       ldexpf(1.0f, 22),
+                       -ldexpf(1.0f, 22),
+                       ldexpf(1.0f, 23),
+                       -INFINITY,
+                       NAN};
+    const int64_t expect[] = {0,
+                              0,
+                              2,
+                              -2,
+                              2,
+                              -2,
+                              4,
+                              (int64_t)1 << 62,
+                              -((int64_t)1 << 62),
+                              (int64_t)1 << 62,
+                              -((int64_t)1 << 62),
+                              0};
     enum { N = sizeof x / sizeof x[0] };
     int64_t q[N], q_ref[N];
     CU_ASSERT_EQUAL(kern_to_fixed(x, q, N, f), 3);
@@ -512,19 +707,23 @@ static void test_fill_uniform_excludes_hi(void) {
 
 static const rl_test tests[] = {
     {"sgemm matches a hand example in all four transpositions", test_sgemm_hand_example},
-    {"sgemm matches the reference (transposes, shapes, ld, alpha, beta, NaN C)",
-     test_sgemm_matches_ref},
-    {"to_fixed matches the reference, saturation counted", test_to_fixed_matches_ref},
-    {"to_fixed rounds halves to even and saturates at 2^62",
-     test_to_fixed_rounding_and_saturation},
+    {"sgemm exact: the FMA chain bit for bit at every ISA level, within eps of double",
+     test_sgemm_exact_every_isa},
+    {"sgemm exact: a row, a column or an element alone has the bits of the whole product",
+     test_sgemm_slices_every_isa},
+    {"sgemm blas: within eps of double (transposes, shapes, ld, alpha, beta, NaN C)",
+     test_sgemm_blas_within_bound},
+    {"symmetric eigensolver: values ascending, A v = λ v, unit vectors; NaN refused",
+     test_sym_eigen},
+    {"to_fixed matches the reference at every ISA level, saturation counted",
+     test_to_fixed_every_isa},
+    {"to_fixed rounds halves to even and saturates at 2^62", test_to_fixed_rounding_and_saturation},
     {"add_fixed matches the reference and equals to_fixed + add", test_add_fixed_matches_ref},
     {"from_fixed matches the reference", test_from_fixed_matches_ref},
     {"float -> fixed -> float is exact for representable values", test_fixed_round_trip},
-    {"fixed-point sums are independent of order and grouping",
-     test_fixed_sum_order_independent},
+    {"fixed-point sums are independent of order and grouping", test_fixed_sum_order_independent},
     {"philox4x32-10 matches the Random123 known answers", test_philox_known_answers},
-    {"fill_uniform matches the reference bit for bit, no overrun",
-     test_fill_uniform_matches_ref},
+    {"fill_uniform matches the reference bit for bit, no overrun", test_fill_uniform_matches_ref},
     {"fill_uniform: element i independent of n; streams and keys differ",
      test_fill_uniform_prefix_and_streams},
     {"fill_uniform stays in range with the right mean", test_fill_uniform_range_and_mean},

@@ -262,6 +262,10 @@ static void test_perturb_kernels_match_reference(void) {
     }
 }
 
+static void test_perturb_kernels_every_isa(void) {
+    rl_test_each_isa(test_perturb_kernels_match_reference);
+}
+
 /* Quadratic loss Σ (θ_i − target_i)² over the first 24 codes (the rest do not matter). */
 typedef struct {
     const int8_t *target;
@@ -409,7 +413,8 @@ static const rl_test tests[] = {
     {"arm names parse or are refused", test_arm_names},
     {"QAT: integer forward, straight-through gradient (finite differences), clipping, rounding",
      test_qat_straight_through},
-    {"perturbation kernels match their references", test_perturb_kernels_match_reference},
+    {"perturbation kernels match their references at every ISA level",
+     test_perturb_kernels_every_isa},
     {"ZOQO keeps codes on the grid and descends", test_zoqo_stays_on_grid_and_descends},
     {"ZOQO ties give no step", test_zoqo_ties_give_no_step},
     {"bytes exchanged grow with K, not with the model's size", test_bytes_grow_with_k_not_size},
