@@ -15,6 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runs import load_runs, run_dirs  # noqa: E402
+from stats import cell, paired_diff  # noqa: E402
 
 
 def setting(row):
@@ -25,22 +26,16 @@ def setting(row):
     return name
 
 
-def cell(values, scale=1.0, digits=1):
-    v = values.dropna() * scale
-    if len(v) == 0:
-        return ""
-    if len(v) == 1:
-        return "%.*f" % (digits, v.iloc[0])
-    return "%.*f ± %.*f" % (digits, v.mean(), digits, v.std())
+def spread(values, scale=1.0, digits=1):
+    """mean ± sample standard deviation over seeds."""
+    return cell(values, scale, digits, spread="sd")
 
 
 def paired(rows, baseline, metric):
     """metric − baseline's metric for the same run.seed, as a cell (percentage points)."""
     if rows["setting"].iloc[0] == "none":
         return "–"
-    base = baseline.set_index("run.seed")[metric]
-    diff = rows.set_index("run.seed")[metric] - base.reindex(rows["run.seed"]).values
-    return cell(diff, 100)
+    return spread(paired_diff(rows, baseline, metric), 100)
 
 
 def main():
@@ -58,10 +53,10 @@ def main():
     keyed = sorted(runs.groupby("setting"),
                    key=lambda kv: (order[kv[0].split(",")[0]], kv[0]))
     for name, rows in keyed:
-        cells = [name, cell(rows["test_acc"], 100), paired(rows, baseline, "test_acc")]
+        cells = [name, spread(rows["test_acc"], 100), paired(rows, baseline, "test_acc")]
         if adversarial:
-            cells += [cell(rows["pgd_acc"], 100), paired(rows, baseline, "pgd_acc")]
-        cells += [cell(rows["penalty"], 1, 3), cell(rows["so_penalty"], 1, 3),
+            cells += [spread(rows["pgd_acc"], 100), paired(rows, baseline, "pgd_acc")]
+        cells += [spread(rows["penalty"], 1, 3), spread(rows["so_penalty"], 1, 3),
                   str(rows["run.seed"].nunique())]
         print("| " + " | ".join(cells) + " |")
 

@@ -15,7 +15,6 @@ Needs Debian's python3-h5py, pandas and matplotlib.
 import os
 import sys
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")
@@ -23,7 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import is_complete, load_runs, run_dirs  # noqa: E402
+from runs import is_complete, load_runs, read_arrays, run_dirs  # noqa: E402
+from stats import mean_sd, mean_se  # noqa: E402
 
 SCORES = ["random", "magnitude", "snip", "grasp", "synflow", "sketch"]
 SELECTIONS = ["topk", "sample", "sample-rescale", "replace", "replace-rescale"]
@@ -67,13 +67,12 @@ def table(df, value, fmt, selections=SELECTIONS, spread=False):
     sparsities = sorted(df["sparsity"].unique())
     head = "| selection | score | " + " | ".join(f"{100 * s:g} %" for s in sparsities) + " |"
     lines = [head, "|" + "---|" * (2 + len(sparsities))]
-    groups = df.groupby(["selection", "score", "sparsity"])[value]
-    means, stds = groups.mean(), groups.std()
+    runs = dict(list(df.groupby(["selection", "score", "sparsity"])[value]))
     for sel in selections:
         for score in SCORES:
             cells = []
             for s in sparsities:
-                v, sd = means.get((sel, score, s), np.nan), stds.get((sel, score, s), np.nan)
+                v, sd, _ = mean_sd(runs.get((sel, score, s), []))
                 text = "" if np.isnan(v) else fmt.format(v)
                 if spread and not np.isnan(sd):
                     text += " ± " + fmt.format(sd)
@@ -142,16 +141,6 @@ def bound_table(df, err_col="sketch_error", bound_col="sketch_bound"):
     return "\n".join(rows), f"{below} of {finite} cells"
 
 
-def mean_se(x):
-    """Mean and its standard error."""
-    return x.mean(), x.std(ddof=1) / np.sqrt(len(x))
-
-
-def arrays(path, *names):
-    with h5py.File(os.path.join(path, "results.h5"), "r") as f:
-        return [f["arrays/" + name][:] for name in names]
-
-
 def bound_terms(b):
     """The pieces of the DKM formula for the synth-bound runs (one run.seed, dense training):
     |w_0| (the magnitude score), ‖X_k‖ (sketch score / magnitude score) and w_T, recovered as
@@ -160,10 +149,11 @@ def bound_terms(b):
     cells = {score: g["path"].iloc[0] for score, g in b.groupby("score")}
     if "magnitude" not in cells or "sketch" not in cells:
         return None
-    (w0,), (sk,) = arrays(cells["magnitude"], "scores"), arrays(cells["sketch"], "scores")
+    (w0,) = read_arrays(cells["magnitude"], ["scores"])
+    (sk,) = read_arrays(cells["sketch"], ["scores"])
     w_t = np.full(len(w0), np.nan)
     for path in b["path"]:
-        mask, params = arrays(path, "mask", "params")
+        mask, params = read_arrays(path, ["mask", "params"])
         kept = mask > 0
         w_t[kept] = params[kept] / mask[kept]
     spec = b["model.spec"].iloc[0]  # mlp:D-1: D weights, then the bias
@@ -208,7 +198,7 @@ def bound_masks_table(b, terms):
             if terms is not None and score != "random":  # random: p changes with the mask
                 w0, xnorm, w_t = terms
                 n = len(w0)
-                (scores,) = arrays(g["path"].iloc[0], "scores")
+                (scores,) = read_arrays(g["path"].iloc[0], ["scores"])
                 share = seen_share(w_t if err == "sketch_error" else w0, xnorm, scores[:n],
                                    g["draws"].iloc[0], len(g))
                 typical = f" ({share:.2f})"

@@ -1,167 +1,137 @@
-"""Report on a sweep directory: a markdown table of the final metrics (mean ± std over seeds,
-grouped by the swept keys) and PNG plots (each metric's curve per setting; the final metric
-against each swept key).
+"""Report on ranklab results: per setting the mean of each final metric with its 95 % confidence
+interval and n, differences paired by run.seed against a baseline setting, and the figures and
+tables of the experiment's preset; Markdown, LaTeX (booktabs) and PNG.
 
-    /usr/bin/python3 analysis/report.py SWEEP_DIR [--out DIR] [--metric test_acc]
+    /usr/bin/python3 analysis/report.py DIR... [--preset auto|NAME] [--baseline KEY=VALUE]
+                                               [--bootstrap] [--latex] [--out OUT] [--metric M]
 
-Writes DIR/report.md (default SWEEP_DIR/report) and the plots beside it, and prints where.
-Seed keys (swept keys ending in ".seed") are averaged over; std is the sample standard
-deviation (n - 1), left out when a setting has one run. Cells not complete are listed.
+DIR: sweep directories (their complete cells), run directories, or folders of run directories;
+runs not complete are left out and listed. All runs must be of one experiment. Writes
+OUT/report.md (default: the first DIR's report/), with --latex OUT/report.tex (\\input it with
+\\usepackage{booktabs}), and the PNG figures beside them; prints every path written.
+
+A setting is a combination of the config keys whose values differ between the runs, less
+replicate keys (ending in "seed": run.seed, prune.mask_seed), keys that change only with
+run.seed (e.g. init.from naming each seed's base run), and for a preset its x axis (budget,
+noise rate, ε, sparsity) and keys that follow from it. Intervals are 95 %: Student t over the
+seeds (n - 1 degrees of freedom; none for one run), or with --bootstrap the percentile bootstrap
+over the seeds (--resamples resamples, RNG seed 0, so a report is reproducible; with few seeds
+it is narrower than the t-interval). --baseline KEY=VALUE (repeatable) names the baseline
+setting: each other setting is compared with the baseline runs of the same run.seed (and the
+same other replicate keys) that share its values of the keys on which the baseline runs differ
+(the same budget, noise rate, ...); the difference's mean and interval are over those pairs.
+Each caption says what its numbers and bands are.
+
+Presets (--preset auto, the default, picks the experiment's, generic if it has none, plus
+robust where runs were attacked):
 """
 import argparse
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import load_curves, load_sweep  # noqa: E402
+from presets import PRESETS, Options, auto  # noqa: E402
+from runs import load  # noqa: E402
+from stats import BOOTSTRAP_RESAMPLES, matches  # noqa: E402
+from tables import Document, value_text  # noqa: E402
 
-SKIP_FINALS = ("wall_seconds",)  # a measurement of the machine, not of the method
-
-
-def setting_keys(swept):
-    return [k for k in swept if not k.endswith(".seed")]
-
-
-def final_columns(runs, swept):
-    """Final metrics: numeric columns that are neither config keys nor run metadata."""
-    return [c for c in runs.columns
-            if "." not in c and c not in ("cell", "world_size") and c not in SKIP_FINALS
-            and not c.startswith("peak_mb_") and runs[c].dtype.kind in "fi"]
+PSEUDO_KEYS = ("arm", "method")  # settings the presets read from finals: zoqo arms, attacks
 
 
-def groups(df, keys):
-    """(setting as a tuple, rows) per combination of the keys' values; all rows if no keys."""
-    if not keys:
-        return [((), df)]
-    by = keys[0] if len(keys) == 1 else keys
-    return [(s if isinstance(s, tuple) else (s,), g) for s, g in df.groupby(by, sort=True)]
+def preset_help():
+    return "\n".join(f"  {name:<12} {p.summary}" + (f" ({', '.join(p.experiments)})"
+                                                      if p.experiments else "")
+                     for name, p in PRESETS.items())
 
 
-def mean_std(values):
-    mean, std, n = values.mean(), values.std(ddof=1), len(values)
-    return f"{mean:.4g}" if n < 2 else f"{mean:.4g} ± {std:.2g}"
+def parse_baseline(items, runs):
+    """--baseline KEY=VALUE items as {KEY: VALUE}; a key the runs do not have, or a value no run
+    has, is an error."""
+    if not items:
+        return None
+    baseline = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            sys.exit(f"error: --baseline {item}: expected KEY=VALUE\n"
+                     "HINT: e.g. --baseline train.optim=sgd")
+        if key not in runs.attrs["config"] and key not in PSEUDO_KEYS:
+            sys.exit(f"error: --baseline {item}: the runs have no key '{key}'\n"
+                     f"HINT: config keys (or {', '.join(PSEUDO_KEYS)} for zoqo-train arms and "
+                     "zoqo-attack attacks), as in ranklab show-config")
+        if key in runs.attrs["config"] and not matches(runs[key], value).any():
+            present = ", ".join(sorted({value_text(v) for v in runs[key]}))
+            sys.exit(f"error: --baseline {item}: no run has {key}={value}\n"
+                     f"HINT: the runs have {key} = {present}")
+        baseline[key] = value
+    return baseline
 
 
-def summary_table(runs, keys, finals):
-    """Markdown lines: one row per setting, n runs, mean ± std of each final metric."""
-    lines = ["| " + " | ".join(keys + ["n"] + finals) + " |",
-             "|" + "---|" * (len(keys) + 1 + len(finals))]
-    for setting, group in groups(runs, keys):
-        cells = [str(v) for v in setting] + [str(len(group))]
-        cells += [mean_std(group[f]) for f in finals]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def label(keys, setting):
-    return ", ".join(f"{k}={v}" for k, v in zip(keys, setting)) or "all runs"
-
-
-def with_x(curves):
-    """Curves with an x column: the run's epoch at each step if runs record one (settings with
-    other batch sizes then line up), else the step."""
-    if "epoch" not in set(curves.metric):
-        return curves.assign(x=curves.step), "step"
-    epochs = curves[curves.metric == "epoch"][["run_id", "step", "value"]]
-    return curves.merge(epochs.rename(columns={"value": "x"}), on=["run_id", "step"]), "epoch"
-
-
-def plot_curves(curves, keys, metric, path):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    data, x_name = with_x(curves)
-    data = data[data.metric == metric]
-    for setting, group in groups(data, keys):
-        stats = group.groupby("x")["value"].agg(["mean", "min", "max"])
-        line, = ax.plot(stats.index, stats["mean"], marker=".", label=label(keys, setting))
-        ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.15,
-                        color=line.get_color())
-    ax.set(xlabel=x_name, ylabel=metric, title=f"{metric}: mean over seeds (band: min-max)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_final_vs(runs, keys, key, metric, path):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    others = [k for k in keys if k != key]
-    numeric = runs[key].dtype.kind in "fi"
-    for setting, group in groups(runs, others):
-        stats = group.groupby(key)[metric].agg(["mean", "std"]).reset_index()
-        x = stats[key] if numeric else stats[key].astype(str)
-        ax.errorbar(x, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3,
-                    label=label(others, setting))
-    if numeric and runs[key].min() > 0 and runs[key].max() / runs[key].min() >= 10:
-        ax.set_xscale("log")
-    ax.set(xlabel=key, ylabel=f"final {metric}", title=f"final {metric} against {key} "
-           "(mean ± std over seeds)")
-    ax.grid(alpha=0.3)
-    if others:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def write_report(sweep_dir, out_dir=None, metric=None):
-    """Write the table and plots; returns (report path, plot paths)."""
-    out_dir = out_dir or os.path.join(sweep_dir, "report")
-    os.makedirs(out_dir, exist_ok=True)
-    runs = load_sweep(sweep_dir)
+def write_report(dirs, out_dir=None, preset="auto", baseline=None, method="t",
+                 resamples=BOOTSTRAP_RESAMPLES, latex=False, metric=None):
+    """Write the report of the runs in dirs; returns the paths written."""
+    runs = load(dirs)
     if runs.empty:
-        sys.exit(f"error: no complete cell in {sweep_dir}\n"
-                 f"HINT: ranklab sweep status {sweep_dir} shows where the cells are")
-    swept = runs.attrs["swept"]
-    keys = setting_keys(swept)
-    finals = final_columns(runs, swept)
-    metric = metric or ("test_acc" if "test_acc" in finals else finals[0])
-    if metric not in finals:
-        sys.exit(f"error: no final metric '{metric}'\nHINT: choose one of {', '.join(finals)}")
-    curves = load_curves(sweep_dir)
-    plots = []
-    for name in sorted(curves.metric.unique()):
-        if name != "epoch":
-            plots.append(os.path.join(out_dir, f"curves_{name}.png"))
-            plot_curves(curves, keys, name, plots[-1])
-    for key in keys:
-        plots.append(os.path.join(out_dir, f"final_{metric}_vs_{key}.png"))
-        plot_final_vs(runs, keys, key, metric, plots[-1])
-    experiment = runs["experiment"].iloc[0]
-    lines = [f"# Sweep {os.path.abspath(sweep_dir)}", "",
-             f"Experiment `{experiment}`, {len(runs)} complete runs; swept: "
-             + ", ".join(f"`{k}`" for k in swept) + ". Final metrics, mean ± std over "
-             + (", ".join(f"`{k}`" for k in swept if k not in keys) or "runs") + ".", ""]
-    lines += summary_table(runs, keys, finals)
+        sys.exit(f"error: no complete run in {', '.join(dirs)}\n"
+                 "HINT: ranklab sweep status SWEEP_DIR shows where a sweep's cells are")
+    experiments = sorted(runs["experiment"].unique())
+    if len(experiments) > 1:
+        sys.exit(f"error: runs of several experiments ({', '.join(experiments)})\n"
+                 "HINT: report on each experiment's directories separately")
+    opts = Options(method, resamples, parse_baseline(baseline, runs), metric)
+    names = auto(runs) if preset == "auto" else [preset]
+    readers = PRESETS[names[0]].experiments
+    if readers and experiments[0] not in readers:
+        sys.exit(f"error: preset {preset} reads {', '.join(readers)} "
+                 f"results, not {experiments[0]}\n"
+                 "HINT: leave --preset out to pick the experiment's own")
+    out_dir = out_dir or os.path.join(dirs[0], "report")
+    os.makedirs(out_dir, exist_ok=True)
+    doc = Document(out_dir)
+    swept, plural = runs.attrs["swept"], "s" if len(runs) > 1 else ""
+    doc.text(f"# Report on {', '.join(os.path.abspath(d) for d in dirs)}",
+             f"Experiment `{experiments[0]}`, {len(runs)} complete run{plural}"
+             + (f"; swept: {', '.join(f'`{k}`' for k in swept)}" if swept else "")
+             + f". Presets: {', '.join(names)}.")
+    for name in names:
+        doc.text(f"## {name}: {PRESETS[name].summary}")
+        PRESETS[name].make(runs, doc, opts)
     missing = runs.attrs["not_complete"]
     if missing:
-        lines += ["", f"Not complete (left out): cells {', '.join(map(str, missing))}."]
-    lines += [""] + [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in plots]
-    report = os.path.join(out_dir, "report.md")
-    with open(report, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return report, plots
+        doc.text(f"Not complete (left out): {', '.join(missing)}.")
+    return doc.write(latex)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweep_dir")
-    parser.add_argument("--out", help="output directory (default SWEEP_DIR/report)")
-    parser.add_argument("--metric", help="final metric plotted against the swept keys "
-                        "(default test_acc)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__[__doc__.index("A setting is"):] + preset_help())
+    parser.add_argument("dirs", nargs="+", metavar="DIR",
+                        help="sweep directories, run directories or folders of run directories")
+    parser.add_argument("--out", help="output directory (default: the first DIR's report/)")
+    parser.add_argument("--preset", default="auto", choices=["auto", *PRESETS],
+                        help="figures and tables to make (default auto: by the experiment)")
+    parser.add_argument("--baseline", action="append", metavar="KEY=VALUE",
+                        help="the baseline setting of paired differences (repeat for several "
+                        "keys); presets have defaults: subset.selector=random, mw.mode=uniform, "
+                        "adv.train=false, prune.score=random, arm=sign, method=sign")
+    parser.add_argument("--bootstrap", action="store_true",
+                        help="percentile bootstrap intervals over seeds instead of Student t")
+    parser.add_argument("--resamples", type=int, default=BOOTSTRAP_RESAMPLES,
+                        help=f"bootstrap resamples (default {BOOTSTRAP_RESAMPLES})")
+    parser.add_argument("--latex", action="store_true",
+                        help="also write report.tex: the tables as booktabs tabulars")
+    parser.add_argument("--metric", help="generic report: the final metric of the paired "
+                        "differences and of the plots against setting keys (default test_acc)")
     args = parser.parse_args()
-    if not os.path.exists(os.path.join(args.sweep_dir, "manifest.tsv")):
-        sys.exit(f"error: {args.sweep_dir} is not a sweep directory (no manifest.tsv)\n"
-                 "HINT: ranklab sweep plan FILE --dir SWEEP_DIR makes one")
-    report, plots = write_report(args.sweep_dir, args.out, args.metric)
-    print(f"wrote {report}")
-    for p in plots:
-        print(f"wrote {p}")
+    for d in args.dirs:
+        if not os.path.isdir(d):
+            sys.exit(f"error: {d} is not a directory\n"
+                     "HINT: give sweep directories, run directories or folders of them")
+    for path in write_report(args.dirs, args.out, args.preset, args.baseline,
+                             "bootstrap" if args.bootstrap else "t", args.resamples, args.latex,
+                             args.metric):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

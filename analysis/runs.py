@@ -1,20 +1,25 @@
 """Load ranklab results (results.h5) into pandas: one run, several, or a sweep directory.
 
     import sys; sys.path.insert(0, "analysis")
-    from runs import load_sweep, load_curves
-    runs = load_sweep("runs/sweep1")     # one row per complete cell: cell, run_id, config
+    from runs import load, load_curves, load_rows, setting_keys
+    runs = load(["runs/sweep1"])         # one row per complete cell: cell, run_id, config
                                          # columns ("train.lr", ...), final metrics ("test_acc")
     runs.attrs["swept"]                  # the swept keys, from the sweep's manifest.tsv
+    runs = load(["runs/sweep1", "runs/mw"])  # sweeps, run directories or their parents
+    rows = load_rows(runs)               # one row per metrics row, with its run's columns
+    setting_keys(runs)                   # the config keys that tell settings apart
     curves = load_curves("runs/sweep1")  # long form: cell, run_id, swept keys, step, metric, value
 
 Runs with no complete results.h5 are left out (and listed in runs.attrs["not_complete"]).
-Needs Debian's python3-h5py and python3-pandas (/usr/bin/python3).
+Boolean config keys read as bool. Needs Debian's python3-h5py and python3-pandas
+(/usr/bin/python3).
 """
 import csv
 import glob
 import os
 
 import h5py
+import numpy as np
 import pandas as pd
 
 META = ("experiment", "run_id", "status", "world_size", "git_sha", "created_utc")
@@ -24,29 +29,47 @@ def _text(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _config_value(value):
+    """A /config attribute: text, a number, or a bool (stored as a signed char)."""
+    return bool(value) if isinstance(value, np.int8) else _text(value)
+
+
 def _results_path(path):
     return path if path.endswith(".h5") else os.path.join(path, "results.h5")
 
 
+def _read_parts(path):
+    """(meta, config, finals) of one run, each a dict."""
+    with h5py.File(_results_path(path), "r") as f:
+        meta = {key: _text(f.attrs[key]) for key in META if key in f.attrs}
+        config = {key: _config_value(v) for key, v in f["config"].attrs.items()}
+        finals = {name: ds[()].item() for name, ds in f["final"].items()} if "final" in f else {}
+    meta["path"] = os.path.dirname(os.path.abspath(_results_path(path)))
+    return meta, config, finals
+
+
 def read_run(path):
     """One run (its directory or results.h5) as a dict: meta, config keys, final metrics."""
+    meta, config, finals = _read_parts(path)
+    path = meta.pop("path")
+    return {**meta, **config, **finals, "path": path}
+
+
+def read_rows(path):
+    """Metric histories of one run, wide: a row per metrics row, columns step and the metrics."""
     with h5py.File(_results_path(path), "r") as f:
-        row = {key: _text(f.attrs[key]) for key in META if key in f.attrs}
-        row.update({key: _text(v) for key, v in f["config"].attrs.items()})
-        if "final" in f:
-            row.update({name: ds[()].item() for name, ds in f["final"].items()})
-    row["path"] = os.path.dirname(os.path.abspath(_results_path(path)))
-    return row
+        return pd.DataFrame({name: ds[:] for name, ds in f["metrics"].items()})
+
+
+def read_arrays(path, names):
+    """Arrays of one run (/arrays/NAME for each name), as numpy arrays."""
+    with h5py.File(_results_path(path), "r") as f:
+        return [f["arrays"][name][:] for name in names]
 
 
 def read_curves(path):
     """Metric histories of one run, long form: step, metric, value."""
-    with h5py.File(_results_path(path), "r") as f:
-        metrics = f["metrics"]
-        steps = metrics["step"][:]
-        parts = [pd.DataFrame({"step": steps, "metric": name, "value": ds[:]})
-                 for name, ds in metrics.items() if name != "step"]
-    return pd.concat(parts, ignore_index=True)
+    return read_rows(path).melt(id_vars="step", var_name="metric", value_name="value")
 
 
 def is_complete(path):
@@ -99,14 +122,76 @@ def _cells(sweep_dir):
             for row in read_manifest(sweep_dir)]
 
 
-def load_sweep(sweep_dir):
-    """One row per complete cell of a sweep directory, with its cell index."""
-    cells = _cells(sweep_dir)
-    rows = [dict(cell=cell, **read_run(path)) for cell, path in cells if is_complete(path)]
+def load(args):
+    """Complete runs of sweep directories, run directories or their parents, one row each (with
+    its cell for a sweep's). attrs: swept (the swept keys of the sweeps given, in their order),
+    config and finals (the config keys and final metric names present), not_complete (what was
+    left out: "DIR cell N" or a run directory)."""
+    rows, swept, config, finals, missing = [], [], set(), set(), []
+    for a in args:
+        if os.path.exists(os.path.join(a, "manifest.tsv")):
+            cells = [(cell, path, f"{a} cell {cell}") for cell, path in _cells(a)]
+            swept += [k for k in swept_keys(a) if k not in swept]
+        else:
+            cells = [(None, path, path) for path in run_dirs([a])]
+        for cell, path, name in cells:
+            if not is_complete(path):
+                missing.append(name)
+                continue
+            meta, conf, fin = _read_parts(path)
+            config.update(conf)
+            finals.update(fin)
+            rows.append({**({} if cell is None else {"cell": cell}), **meta, **conf, **fin})
     df = pd.DataFrame(rows)
-    df.attrs["swept"] = swept_keys(sweep_dir)
-    df.attrs["not_complete"] = [cell for cell, path in cells if not is_complete(path)]
+    df.attrs.update(swept=swept, config=sorted(config), finals=sorted(finals),
+                    not_complete=missing)
     return df
+
+
+def load_rows(runs):
+    """The metrics rows of the runs of a frame from load(), one row each with its run's columns
+    (final metrics left out where a metric of the same name exists); attrs as the runs', and
+    metrics: the metric names (step left out)."""
+    parts, metrics = [], set()
+    for _, run in runs.iterrows():
+        rows = read_rows(run["path"])
+        metrics.update(rows.columns)
+        own = run.drop([c for c in run.index if c in rows.columns])
+        parts.append(rows.assign(**own.to_dict()))
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    df.attrs.update(runs.attrs, metrics=sorted(metrics - {"step"}))
+    return df
+
+
+def replicate_keys(runs):
+    """The config keys that name a replicate rather than a setting (run.seed, prune.mask_seed:
+    keys ending in "seed") and differ between the runs; run.seed if none do."""
+    keys = [k for k in runs.attrs["config"] if k.endswith("seed") and runs[k].nunique() > 1]
+    return keys or ["run.seed"]
+
+
+def setting_keys(runs, along=()):
+    """The config keys that tell settings apart: those whose value differs between runs (swept
+    keys first, in the sweep's order), less replicate keys (ending in "seed"), keys that change
+    only with run.seed (e.g. init.from naming each seed's base run), the keys in along (a
+    table's columns, a figure's x axis) and keys whose value follows from those (data.noise
+    = none exactly where data.noise_rate = 0)."""
+    config = runs.attrs["config"]
+    order = [k for k in runs.attrs["swept"] if k in config]
+    order += [k for k in config if k not in order]
+    keys = []
+    for k in order:
+        if k.endswith("seed") or k in along or runs[k].astype(str).nunique() < 2:
+            continue
+        column = runs[k].astype(str)
+        seeds = runs["run.seed"]
+        if seeds.nunique() > 1 and (column.groupby(seeds).nunique().max() == 1
+                                    and seeds.groupby(column).nunique().max() == 1):
+            continue
+        if along and column.groupby([runs[a] for a in along]).nunique().max() == 1:
+            continue
+        keys.append(k)
+    return keys
 
 
 def load_curves(path):

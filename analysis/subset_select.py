@@ -21,7 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import is_complete, read_curves, read_run, run_dirs  # noqa: E402
+from runs import is_complete, read_rows, read_run, run_dirs  # noqa: E402
+from stats import cell  # noqa: E402
 
 SELECTORS = ["random", "norm", "norm-gs", "norm-gs-sampled", "kcenter", "kcenter-norm",
              "typiclust", "typiclust-norm", "probcover", "probcover-norm"]
@@ -43,7 +44,7 @@ def load(sweeps):
         if not is_complete(path):
             continue
         run = read_run(path)
-        wide = read_curves(path).pivot(index="step", columns="metric", values="value")
+        wide = read_rows(path)
         wide["selector"] = label(run)
         wide["seed"] = int(run["run.seed"])
         rows.append(wide)
@@ -58,7 +59,7 @@ def load(sweeps):
 
 def table(df, metric):
     budgets = sorted(df["budget"].unique().astype(int))
-    print(f"| selector (seeds) | " + " | ".join(f"B={b}" for b in budgets) + " |")
+    print("| selector (seeds) | " + " | ".join(f"B={b}" for b in budgets) + " |")
     print("|---" * (len(budgets) + 1) + "|")
     for sel in SELECTORS:
         part = df[df["selector"] == sel]
@@ -66,9 +67,7 @@ def table(df, metric):
             continue
         cells = []
         for b in budgets:
-            v = 100 * part[part["budget"] == b][metric].dropna()
-            cells.append(f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else
-                         f"{v.mean():.1f}" if len(v) else "")
+            cells.append(cell(part[part["budget"] == b][metric], 100, 1, spread="sd"))
         print(f"| {sel} ({part['seed'].nunique()}) | " + " | ".join(cells) + " |")
     print()
 
@@ -88,7 +87,7 @@ def paired(df, metric):
         cells = []
         for b in budgets:
             v = d.xs(b, level="budget") if b in d.index.get_level_values("budget") else []
-            cells.append(f"{v.mean():+.1f} ± {v.std(ddof=1):.1f} [{(v > 0).sum()}/{len(v)}]"
+            cells.append(cell(v, 1, 1, spread="sd", signed=True) + f" [{(v > 0).sum()}/{len(v)}]"
                          if len(v) > 1 else "")
         print(f"| {a} − {b0} | " + " | ".join(cells) + " |")
     print()

@@ -30,7 +30,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for setting, rows in runs.groupby(KEYS):
         same = base[(base[KEYS] == list(setting)).all(axis=1)]
-        delta = "–" if len(same) else cell(paired_diff(rows, base, "test_acc"), 100)
+        delta = "–" if len(same) else cell(paired_diff(rows, base, "test_acc"), 100, signed=True)
         print("| %s | %s | %g | %s | %s | %s | %d |" % (
             setting[0], setting[1], float(setting[2]), cell(rows["test_acc"], 100), delta,
             cell(rows["test_loss"], 1, 4), rows["run.seed"].nunique()))

@@ -1,48 +1,32 @@
 """analysis/runs.py and analysis/report.py on a generated sweep: 3 learning rates x 2 seeds of a
 small train, 5 of the 6 cells run (cell 5 left missing). The report's table must match the
 HDF5 contents read here with h5py alone; the plots must be PNG files."""
-import math
 import os
-import re
 import subprocess
-import sys
 
 import h5py
-import numpy as np
 import pytest
+from conftest import ENV, RANKLAB, TRAIN_TINY, close, mean_half, numbers, report, table
 
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(SRC, "analysis"))
-import runs  # noqa: E402
+import runs
 
-RANKLAB = os.environ.get("RANKLAB", os.path.join(SRC, "build", "ranklab"))
 SWEEP = """[sweep]
 experiment = train
 train.lr = 0.02, 0.005, 0.001
 run.seed = 1, 2
-[data]
-train_limit = 1000
-test_limit = 500
-[model]
-spec = mlp:784-16-10
-[train]
-epochs = 2
-batch = 100
-"""
+""" + TRAIN_TINY
 
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("analysis")
     (tmp / "sweep.ini").write_text(SWEEP)
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OPENBLAS_NUM_THREADS="1")
     sweep = str(tmp / "sweep")
     subprocess.run([RANKLAB, "sweep", "plan", str(tmp / "sweep.ini"), "--dir", sweep],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+                   check=True, env=ENV, stdout=subprocess.DEVNULL)
     for cell in range(5):
         subprocess.run([RANKLAB, "sweep", "run", sweep, "--cell", str(cell)], check=True,
-                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return sweep
 
 
@@ -59,37 +43,27 @@ def h5_cells(sweep_dir):
     return out
 
 
-def parse_table(report):
-    lines = [l for l in open(report) if l.startswith("| ")]
-    header = [c.strip() for c in lines[0].strip("|\n").split("|")]
-    return [dict(zip(header, (c.strip() for c in l.strip("|\n").split("|")))) for l in lines[1:]]
-
-
 def test_report_table_matches_hdf5(sweep_dir, tmp_path):
-    out = subprocess.run([sys.executable, os.path.join(SRC, "analysis", "report.py"), sweep_dir,
-                          "--out", str(tmp_path)], check=True, capture_output=True, text=True)
-    report = tmp_path / "report.md"
-    assert f"wrote {report}" in out.stdout
-    rows = parse_table(report)
+    written = report([sweep_dir], tmp_path)
+    md = tmp_path / "report.md"
+    assert str(md) in written
+    rows = table(md.read_text(), "Final metrics per setting")
     cells = h5_cells(sweep_dir)
     assert len(cells) == 5
     assert [r["train.lr"] for r in rows] == ["0.001", "0.005", "0.02"]
     for row in rows:
-        accs = np.array([acc for _, lr, _, acc, _ in cells if lr == float(row["train.lr"])])
+        accs = [acc for _, lr, _, acc, _ in cells if lr == float(row["train.lr"])]
         assert int(row["n"]) == len(accs)
-        parts = row["test_acc"].split(" ± ")
-        assert math.isclose(float(parts[0]), accs.mean(), rel_tol=5e-4)
+        printed, decimals = numbers(row["test_acc"])
         if len(accs) > 1:
-            assert math.isclose(float(parts[1]), accs.std(ddof=1), rel_tol=5e-2, abs_tol=1e-6)
+            assert all(map(close, printed, mean_half(accs), [decimals] * 2)), row
         else:
-            assert len(parts) == 1
-    assert "Not complete (left out): cells 5." in report.read_text()
+            assert len(printed) == 1 and close(printed[0], accs[0], decimals)
+    assert f"Not complete (left out): {sweep_dir} cell 5." in md.read_text()
 
 
 def test_report_plots_are_png(sweep_dir, tmp_path):
-    out = subprocess.run([sys.executable, os.path.join(SRC, "analysis", "report.py"), sweep_dir,
-                          "--out", str(tmp_path)], check=True, capture_output=True, text=True)
-    plots = re.findall(r"^wrote (.*\.png)$", out.stdout, re.M)
+    plots = [p for p in report([sweep_dir], tmp_path) if p.endswith(".png")]
     names = sorted(os.path.basename(p) for p in plots)
     assert names == ["curves_test_acc.png", "curves_test_loss.png", "curves_train_loss.png",
                      "final_test_acc_vs_train.lr.png"]
@@ -100,11 +74,16 @@ def test_report_plots_are_png(sweep_dir, tmp_path):
 
 
 def test_load_sweep_and_curves(sweep_dir):
-    df = runs.load_sweep(sweep_dir)
+    df = runs.load([sweep_dir])
     cells = h5_cells(sweep_dir)
     assert list(df["cell"]) == [c for c, *_ in cells]
     assert df.attrs["swept"] == ["train.lr", "run.seed"]
-    assert df.attrs["not_complete"] == [5]
+    assert df.attrs["not_complete"] == [f"{sweep_dir} cell 5"]
+    assert df.attrs["finals"] == ["steps", "test_acc", "test_loss", "train_loss", "wall_seconds"]
+    assert runs.setting_keys(df) == ["train.lr"] and runs.replicate_keys(df) == ["run.seed"]
+    rows = runs.load_rows(df)
+    assert len(rows) == 2 * len(cells) and rows.attrs["metrics"] == [
+        "epoch", "test_acc", "test_loss", "train_loss"]
     assert list(df["train.lr"]) == [lr for _, lr, *_ in cells]
     assert list(df["run.seed"]) == [seed for _, _, seed, *_ in cells]
     assert list(df["test_acc"]) == [acc for *_, acc, _ in cells]
