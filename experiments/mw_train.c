@@ -10,7 +10,8 @@
  * cumulative losses L_i, their ELR targets, and computing their weights. After each epoch:
  *   1. loss pass: each rank computes ℓ_i (the mode's loss, without the ELR term) of its examples;
  *   2. L_i += ℓ_i; p_i = exp(−η L_i − M) / S with M = max over ranks of −η L_j (exact) and
- *      S = Σ_j exp(−η L_j − M) summed in fixed point over ranks (exact);
+ *      S = Σ_j exp(−η L_j − M) summed in fixed point over ranks (exact); η = mw.eta, times
+ *      mw.eta_gamma after each of mw.eta_milestones;
  *   3. optional cap (mw.cap = c > 0): weights above c/N are set to c/N and the excess is spread
  *      over the uncapped weights in proportion to them, repeated until none exceeds c/N;
  *   4. the owned weights (and ELR targets) are replicated to every rank (allgather), so a rank
@@ -44,6 +45,12 @@ static const rl_cfg_spec mw_keys[] = {
     {"mw.eta", RL_CFG_FLOAT, "0.1", 0, 1000, NULL, 0,
      "MW rate η_p: p_i ∝ exp(−η_p·L_i), L_i = sum of example i's losses at the end of each "
      "epoch (scale with the loss range and the number of epochs)"},
+    {"mw.eta_milestones", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "epochs (comma list, in [1, train.epochs]) after which η_p is multiplied by mw.eta_gamma "
+     "once more, for the weights of that epoch's loss pass on (the authors' mr_milestones; "
+     "empty: a constant η_p)"},
+    {"mw.eta_gamma", RL_CFG_FLOAT, "1", 0, 1000, NULL, 0,
+     "factor of η_p at each of mw.eta_milestones (the authors' gamma_mr, default 1)"},
     {"mw.cap", RL_CFG_FLOAT, "0", 0, 1e9, NULL, 0,
      "cap c on the weights: none above c/N, excess spread over the others (0: no cap; else >= 1)"},
     {"mw.gce_q", RL_CFG_FLOAT, "0.7", 0.01, 1, NULL, 0, "q of the generalized cross-entropy"},
@@ -71,7 +78,8 @@ typedef enum { MODE_UNIFORM, MODE_MW, MODE_GCE, MODE_MW_GCE, MODE_ELR } mw_mode;
 typedef struct {
     mw_mode mode;
     int reweight; /* MW weights on (mw, mw-gce) */
-    double eta, cap;
+    train_schedule eta; /* η_p of the weights used in each epoch */
+    double cap;
     float elr_beta;
     int64_t n, lo, hi; /* training examples; this rank owns [lo, hi) */
     int classes;
@@ -88,6 +96,7 @@ typedef struct {
 } mw_state;
 
 static void mw_free(mw_state *s) {
+    train_schedule_free(&s->eta);
     free(s->cum_loss);
     free(s->weights);
     free(s->pass_loss);
@@ -100,25 +109,16 @@ static void mw_free(mw_state *s) {
     free(s->save_epochs);
 }
 
-static int compare_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* mw.save_epochs: "" (none), "all", or a comma list of epochs in [1, epochs], sorted here. */
+/* mw.save_epochs: "" (none), "all", or a list of epochs (train_epoch_list). */
 static int parse_save_epochs(mw_state *s, const rl_config *cfg, int64_t epochs) {
-    const char *text = rl_cfg_str(cfg, "mw.save_epochs");
     int rc = 0;
-    if (strcmp(text, "all") == 0) {
+    if (strcmp(rl_cfg_str(cfg, "mw.save_epochs"), "all") == 0) {
         s->n_save = (int)epochs;
         s->save_epochs = rl_xmalloc(sizeof(int64_t) * (size_t)epochs);
         for (int64_t e = 0; e < epochs; e++)
             s->save_epochs[e] = e + 1;
-    } else if (text[strspn(text, " ")]) {
-        s->save_epochs = rl_xmalloc(sizeof(int64_t) * (size_t)epochs);
-        rc = rl_cfg_int_list(cfg, "mw.save_epochs", 1, epochs, (int)epochs, s->save_epochs,
-                             &s->n_save);
-        qsort(s->save_epochs, (size_t)s->n_save, sizeof(int64_t), compare_i64);
+    } else {
+        rc = train_epoch_list(cfg, "mw.save_epochs", epochs, &s->save_epochs, &s->n_save);
     }
     s->snapshots = rl_xcalloc((size_t)s->n_save + 1, sizeof(float *));
     return rc;
@@ -134,7 +134,6 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
               : strcmp(mode, "mw-gce") == 0 ? MODE_MW_GCE
                                             : MODE_ELR;
     s->reweight = s->mode == MODE_MW || s->mode == MODE_MW_GCE;
-    s->eta = rl_cfg_float(cfg, "mw.eta");
     s->cap = rl_cfg_float(cfg, "mw.cap");
     s->elr_beta = (float)rl_cfg_float(cfg, "mw.elr_beta");
     if (t->train.classes < 2)
@@ -151,8 +150,10 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     if (s->cap > 0 && !s->reweight)
         return rl_fail("mw.cap=%g has no effect with mw.mode=%s",
                        "use mw.mode=mw or mw.mode=mw-gce, or set mw.cap=0", s->cap, mode);
-    if (parse_save_epochs(s, cfg, rl_cfg_int(cfg, "train.epochs")) <
-        0)
+    int64_t epochs = rl_cfg_int(cfg, "train.epochs");
+    if (parse_save_epochs(s, cfg, epochs) < 0 ||
+        train_schedule_read(&s->eta, cfg, "mw.eta", "mw.eta_milestones", "mw.eta_gamma", epochs) <
+            0)
         return RL_ERR;
     s->n = t->train.n;
     s->classes = t->train.classes;
@@ -191,21 +192,21 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     return 0;
 }
 
-/* Collective: weights of the owned examples from L (log-sum-exp over ranks, exact), the cap,
- * then replicated to every rank. */
-static int mw_update_weights(mw_state *s) {
+/* Collective: weights of the owned examples from L at rate eta (log-sum-exp over ranks,
+ * exact), the cap, then replicated to every rank. */
+static int mw_update_weights(mw_state *s, double eta) {
     int64_t m = s->hi - s->lo;
     double *p = s->weights + s->lo; // (m) owned
     double top = -INFINITY;
     for (int64_t i = 0; i < m; i++)
-        top = fmax(top, -s->eta * s->cum_loss[i]);
+        top = fmax(top, -eta * s->cum_loss[i]);
     if (comm_max_f64(&top, 1) < 0)
         return RL_ERR;
     comm_exact sum; /* Σ exp(…), then per cap round: weights above the cap, at or above it, and
                      * the mass below it */
     comm_exact_init(&sum, 3);
     for (int64_t i = 0; i < m; i++) {
-        p[i] = exp(-s->eta * s->cum_loss[i] - top);
+        p[i] = exp(-eta * s->cum_loss[i] - top);
         float e = (float)p[i];
         comm_exact_add(&sum, 0, &e, 1, RL_FIXED_FRAC_BITS);
     }
@@ -243,7 +244,9 @@ static int mw_update_weights(mw_state *s) {
     return comm_allgather_blocks(s->weights, sizeof(double), s->lo, s->hi);
 }
 
-/* Collective: the loss pass over the owned examples, L_i += ℓ_i, ELR targets, new weights.
+/* Collective: the loss pass over the owned examples after epoch `epoch`, L_i += ℓ_i, ELR
+ * targets, the weights of epoch + 1 (η_p of that epoch, as the authors: η changes after the
+ * milestone epoch, before its weights).
  * sums (3): Σℓ over clean and noisy examples (RL_FIXED_SUM_FRAC_BITS), and the number of noisy
  * examples the model fits to their noisy label. */
 static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, comm_exact *sums) {
@@ -293,7 +296,7 @@ static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, comm_exact *s
     if (s->mode == MODE_ELR &&
         comm_allgather_blocks(s->elr_targets, sizeof(float) * (size_t)C, s->lo, s->hi) < 0)
         return RL_ERR;
-    return s->reweight ? mw_update_weights(s) : 0;
+    return s->reweight ? mw_update_weights(s, train_schedule_at(&s->eta, epoch + 1)) : 0;
 }
 
 static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
@@ -359,8 +362,7 @@ static int mw_save(dp_trainer *t, io_ckpt *c, void *ctx) {
     return rc;
 }
 
-static int mw_load(dp_trainer *t, io_ckpt *c, void *ctx) {
-    (void)t;
+static int mw_load(dp_trainer *t, io_ckpt *c, int64_t next, void *ctx) {
     mw_state *s = ctx;
     int64_t m = s->hi - s->lo;
     if (io_ckpt_size(c, "mw/cum_loss") != s->n)
@@ -381,14 +383,17 @@ static int mw_load(dp_trainer *t, io_ckpt *c, void *ctx) {
         s->snapshots[k] = rl_xmalloc(sizeof(float) * (size_t)(m + 1));
         rc = io_ckpt_read(c, name, IO_F32, s->lo, m, s->snapshots[k]);
     }
-    /* The weights are a function of L; the ELR targets are replicated like them. */
+    /* The weights are a function of L and of the epoch of step `next`; the ELR targets are
+     * replicated like them. */
     if (comm_any_failed(rc < 0))
         return rc < 0 ? RL_ERR
                       : rl_fail("another rank could not read the checkpoint", "see its error");
     if (s->mode == MODE_ELR &&
         comm_allgather_blocks(s->elr_targets, sizeof(float) * s->classes, s->lo, s->hi) < 0)
         return RL_ERR;
-    return s->reweight ? mw_update_weights(s) : 0;
+    return s->reweight
+               ? mw_update_weights(s, train_schedule_at(&s->eta, next / t->batches.per_epoch))
+               : 0;
 }
 
 static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {

@@ -21,7 +21,13 @@ static const rl_cfg_spec dp_keys[] = {
      "cnn:1x28x28-conv8k5-relu-maxpool2-conv16k5-relu-maxpool2-fc10 (src/nn/nn.h)"},
     {"train.epochs", RL_CFG_INT, "10", 1, 100000, NULL, 0, "passes over the training set"},
     {"train.batch", RL_CFG_INT, "128", 1, 1000000, NULL, 0, "examples per optimizer step"},
-    {"train.lr", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0, "learning rate"},
+    {"train.lr", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0,
+     "learning rate (of the first epochs, with train.lr_milestones)"},
+    {"train.lr_milestones", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "epochs (comma list, in [1, train.epochs]) from which the learning rate is multiplied by "
+     "train.lr_gamma once more, as torch's MultiStepLR (empty: a constant rate)"},
+    {"train.lr_gamma", RL_CFG_FLOAT, "0.1", 0, 100, NULL, 0,
+     "factor of the learning rate at each of train.lr_milestones"},
     {"train.optim", RL_CFG_CHOICE, "adam", 0, -1, "adam|sgd", 0, "optimizer"},
     {"train.momentum", RL_CFG_FLOAT, "0.9", 0, 1, NULL, 0, "SGD momentum"},
     {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
@@ -31,8 +37,7 @@ static const rl_cfg_spec dp_keys[] = {
      "Fashion-MNIST only)"},
     {"adv.pgd_steps", RL_CFG_INT, "10", 1, 10000, NULL, 0,
      "PGD steps (evaluation and adversarial training)"},
-    {"adv.pgd_alpha", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
-     "PGD step size (0: 2.5·ε / adv.pgd_steps)"},
+    {"adv.pgd_alpha", RL_CFG_FLOAT, "0", 0, 1, NULL, 0, "PGD step size (0: 2.5·ε / adv.pgd_steps)"},
     {"adv.random_start", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
      "PGD starts from a uniform random point of the ε-ball (Madry et al.; drawn from the counter "
      "RNG by example id, so the same on any rank); false: from the clean image"},
@@ -62,12 +67,14 @@ void dp_trainer_free(dp_trainer *t) {
     rl_lora_free(t->lora);
     free(t->lora);
     train_batches_free(&t->batches);
+    train_schedule_free(&t->lr);
     comm_exact_free(&t->sum);
 }
 
 int dp_step(dp_trainer *t, int64_t step) {
     const int64_t *batch;
     int bsz = train_batches_at(&t->batches, step, &batch);
+    t->opt.lr = (float)train_schedule_at(&t->lr, step / t->batches.per_epoch);
     /* Self-normalization Σ_B w_i, in batch order on every rank; a batch whose weights all
      * underflowed to 0 counts uniformly. Each chunk's weights have mean 1 over the batch. */
     double norm = 0.0;
@@ -159,7 +166,6 @@ static int loop_save(rl_run *run, void *ctx, io_ckpt *c, int64_t next) {
 
 static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
     (void)run;
-    (void)next;
     dp_loop *l = ctx;
     dp_trainer *t = l->t;
     int64_t n = (int64_t)t->n_train, scalars[2];
@@ -172,7 +178,7 @@ static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
         rc = rc ? rc : io_ckpt_read(c, "optim/v", IO_F32, 0, n, t->opt.v);
     rc = rc ? rc : io_ckpt_read(c, "train/scalars", IO_I64, 0, 2, scalars);
     if (l->h->load)
-        rc = rc ? rc : l->h->load(t, c, l->h->ctx);
+        rc = rc ? rc : l->h->load(t, c, *next, l->h->ctx);
     if (rc < 0)
         return RL_ERR;
     t->opt.t = scalars[0];
@@ -254,8 +260,12 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
     t->chunks.attack_rng = rl_rng_make(seed, RL_RNG_ATTACK);
     t->loss = train_loss_for(&t->train);
     train_batches_init(&t->batches, t->train.n, batch, seed);
-    t->total_steps = t->batches.per_epoch * rl_cfg_int(cfg, "train.epochs");
+    int64_t epochs = rl_cfg_int(cfg, "train.epochs");
+    t->total_steps = t->batches.per_epoch * epochs;
     train_values(t, t->model.params, t->model.grads, t->model.n_params);
+    if (train_schedule_read(&t->lr, cfg, "train.lr", "train.lr_milestones", "train.lr_gamma",
+                            epochs) < 0)
+        return RL_ERR;
     return read_attack(t, cfg);
 }
 

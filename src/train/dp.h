@@ -7,9 +7,10 @@
  * bit-identical for any rank count (they depend on train.chunk, not on the number of ranks).
  * Optional per-example weights w (replicated on every rank) make the batch loss self-normalized:
  * Σ_B w_i ℓ_i / Σ_B w_i, with Σ_B w_i summed by every rank in batch order before the backward.
- * Optional: LoRA adapters trained instead of the model (dp_use_adapters), a parameter-only
- * regularizer whose terms the ranks share (t->regularize), PGD adversarial training and FGSM/PGD
- * evaluation (adv.* keys, every data-parallel experiment).
+ * The learning rate may step down at milestone epochs (train.lr_milestones, train.lr_gamma;
+ * src/train/schedule.h). Optional: LoRA adapters trained instead of the model (dp_use_adapters), a
+ * parameter-only regularizer whose terms the ranks share (t->regularize), PGD adversarial training
+ * and FGSM/PGD evaluation (adv.* keys, every data-parallel experiment).
  *
  * An experiment supplies hooks and calls dp_run:
  *
@@ -34,6 +35,7 @@
 #include "src/nn/nn.h"
 #include "src/run/run.h"
 #include "src/train/chunks.h"
+#include "src/train/schedule.h"
 
 #include <stdint.h>
 
@@ -55,6 +57,7 @@ struct dp_trainer {
     rl_attack adv;          /* adversarial training: each chunk is attacked with the current
                              * model before its step (eps 0: off) */
     rl_optimizer opt;
+    train_schedule lr;      /* the learning rate of each epoch (train.lr_milestones) */
     train_batches batches;  /* train.batch examples per step */
     int64_t total_steps;
     comm_exact sum;         /* (n_train + 1) a step's gradient, then its loss */
@@ -84,9 +87,10 @@ typedef struct {
     /* Collective, after the last step of `epoch` (0-based): set the experiment's metrics of the
      * epoch's row (rl_run_set); dp_run records it. */
     int (*epoch_end)(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx);
-    /* Collective: extra checkpoint content, and reading it back when resuming. */
+    /* Collective: extra checkpoint content, and reading it back when resuming before step
+     * `next`. */
     int (*save)(dp_trainer *t, io_ckpt *c, void *ctx);
-    int (*load)(dp_trainer *t, io_ckpt *c, void *ctx);
+    int (*load)(dp_trainer *t, io_ckpt *c, int64_t next, void *ctx);
     /* Collective, after the last step: stage the finals (rl_run_final*); NULL: dp_write_final. */
     int (*finish)(rl_run *run, dp_trainer *t, void *ctx);
 } dp_hooks;
@@ -106,9 +110,9 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed);
  * a prepare hook. Checkpoints then hold the adapters; /arrays/params the adapted model. */
 int dp_use_adapters(dp_trainer *t, int rank, uint64_t seed);
 void dp_trainer_free(dp_trainer *t);
-/* Collective: one optimizer step on the batch of step `step` (train_batches_at): the exact
- * gradient of its chunks (train_chunks_gradient) and of the regularizer; adds the batch's
- * loss to t->epoch_loss. */
+/* Collective: one optimizer step on the batch of step `step` (train_batches_at), at the
+ * learning rate of its epoch (t->lr): the exact gradient of its chunks (train_chunks_gradient)
+ * and of the regularizer; adds the batch's loss to t->epoch_loss. */
 int dp_step(dp_trainer *t, int64_t step);
 /* Collective: test loss (mean cross-entropy, or MSE for regression) and accuracy. */
 int dp_evaluate(dp_trainer *t, double *loss, double *acc);

@@ -1,0 +1,75 @@
+# mw-train's schedules and baselines give bit-identical weights, parameters and metrics on 1, 2
+# and 4 ranks and after SIGTERM + resume on another rank count: the learning-rate and MW-rate
+# milestone schedules (issue 16); bad settings are refused before anything is written.
+source "$(dirname "$0")/lib.bash"
+SMALL_MW=(data.train_limit=2700 data.test_limit=1000 model.spec=mlp:784-64-10 train.epochs=4
+          train.batch=100 train.chunk=16 data.noise=symmetric data.noise_rate=0.6)
+# 27 steps per epoch; the rates step down from epoch 3 (0-based 2): η ×3 after epoch 2's loss
+# pass, the learning rate ×0.5 from epoch 3 and ×0.5 again from epoch 4.
+SCHEDULES=(train.optim=sgd train.lr=0.05 train.lr_milestones=2,3 train.lr_gamma=0.5
+           mw.eta_milestones=2 mw.eta_gamma=3)
+
+# same_on_ranks NAME ARGS...: mw-train with ARGS on 1, 2 and 4 ranks, the same bits.
+same_on_ranks() {
+    local name=$1
+    shift
+    for p in 1 2 4; do
+        ranks $p run mw-train "${SMALL_MW[@]}" "$@" --out "$SCRATCH/$name-$p" \
+            >"$SCRATCH/$name-$p.log" 2>&1
+    done
+    for p in 2 4; do
+        check "$name: $p ranks == 1 rank" \
+            same_results "$SCRATCH/$name-1/results.h5" "$SCRATCH/$name-$p/results.h5"
+    done
+}
+
+# resumes_same NAME ARGS...: mw-train stopped by SIGTERM at step 60 (epoch 3, after the
+# milestones) on 2 ranks and resumed on 4 ends as $NAME-2 did.
+resumes_same() {
+    local name=$1 code
+    shift
+    set +e
+    RANKLAB_FAULT=term@60:1 ranks 2 run mw-train "${SMALL_MW[@]}" "$@" \
+        --out "$SCRATCH/$name-term" >"$SCRATCH/$name-term.log" 2>&1
+    code=$?
+    set -e
+    check "$name: SIGTERM exits with code 75 (got $code)" test "$code" -eq 75
+    ranks 4 run mw-train "${SMALL_MW[@]}" "$@" --out "$SCRATCH/$name-term" \
+        >"$SCRATCH/$name-resume.log" 2>&1
+    check "$name: resumed from step 60" grep -q "from step 60" "$SCRATCH/$name-resume.log"
+    check "$name: stopped on 2 ranks, resumed on 4 == uninterrupted" \
+        same_results "$SCRATCH/$name-2/results.h5" "$SCRATCH/$name-term/results.h5"
+}
+
+same_on_ranks sched "${SCHEDULES[@]}"
+resumes_same sched "${SCHEDULES[@]}"
+# The schedules act: without the η milestone the weights differ from epoch 2's loss pass on.
+ranks 2 run mw-train "${SMALL_MW[@]}" "${SCHEDULES[@]}" mw.eta_milestones= \
+    --out "$SCRATCH/no-eta" >/dev/null 2>&1
+check "the η milestone changes the weights from epoch 2 on, not before" /usr/bin/python3 - \
+    "$SCRATCH/sched-2/results.h5" "$SCRATCH/no-eta/results.h5" <<'PY'
+import sys
+import h5py
+import numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
+wa, wb = a["metrics/noisy_weight"][:], b["metrics/noisy_weight"][:]
+assert wa[0] == wb[0] and np.all(wa[1:] != wb[1:]), (wa, wb)
+assert wa[1] < wb[1], (wa, wb)  # a larger η moves more weight off the noisy examples
+PY
+ranks 2 run mw-train "${SMALL_MW[@]}" "${SCHEDULES[@]}" train.lr_milestones= \
+    --out "$SCRATCH/no-lr" >/dev/null 2>&1
+check "the learning-rate milestone changes training from epoch 3 on, not before" /usr/bin/python3 \
+    - "$SCRATCH/sched-2/results.h5" "$SCRATCH/no-lr/results.h5" <<'PY'
+import sys
+import h5py
+import numpy as np
+a, b = (h5py.File(p, "r")["metrics/train_loss"][:] for p in sys.argv[1:3])
+assert np.array_equal(a[:2], b[:2]) and np.all(a[2:] != b[2:]), (a, b)
+PY
+
+REFUSAL_BASE=(run mw-train "${SMALL_MW[@]}")
+expect_refusal "a learning-rate milestone past the end is refused" \
+    "train.lr_milestones: '5' is not a whole number in \[1, 4\]" train.lr_milestones=2,5
+expect_refusal "an MW-rate milestone given twice is refused" "mw.eta_milestones lists '2' twice" \
+    mw.eta_milestones=2,2
+finish
