@@ -150,6 +150,12 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     if (s->cap > 0 && !s->reweight)
         return rl_fail("mw.cap=%g has no effect with mw.mode=%s",
                        "use mw.mode=mw or mw.mode=mw-gce, or set mw.cap=0", s->cap, mode);
+    int cross_entropy = s->mode == MODE_UNIFORM || s->mode == MODE_MW;
+    if (t->loss.label_smoothing > 0.0f && !cross_entropy)
+        return rl_fail("train.label_smoothing=%g smooths cross-entropy; mw.mode=%s trains with "
+                       "another loss",
+                       "use mw.mode=uniform or mw.mode=mw, or set train.label_smoothing=0",
+                       (double)t->loss.label_smoothing, mode);
     int64_t epochs = rl_cfg_int(cfg, "train.epochs");
     if (parse_save_epochs(s, cfg, epochs) < 0 ||
         train_schedule_read(&s->eta, cfg, "mw.eta", "mw.eta_milestones", "mw.eta_gamma", epochs) <

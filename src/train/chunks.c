@@ -139,7 +139,10 @@ double train_chunks_loss(train_chunks *c, const train_loss *l, const float *out,
                           per_example);
         break;
     default:
-        sum = rl_loss_softmax_ce(logits, c->yb, w, n, k, scale, d_out, per_example);
+        sum = l->label_smoothing > 0.0f
+                  ? rl_loss_smoothed_ce(logits, c->yb, w, n, k, l->label_smoothing, scale, d_out,
+                                        per_example)
+                  : rl_loss_softmax_ce(logits, c->yb, w, n, k, scale, d_out, per_example);
     }
     for (size_t i = 0; d_out && inv != 1.0f && i < (size_t)n * (size_t)k; i++)
         d_out[i] *= inv;

@@ -27,8 +27,9 @@
 
 #include <stdint.h>
 
-/* The loss a model is trained with (a small object). Labelled data: cross-entropy, or the
- * noise-robust GCE or ELR; regression targets: MSE; an autoencoder: MSE to its own input. */
+/* The loss a model is trained with (a small object). Labelled data: cross-entropy (optionally
+ * against smoothed labels), or the noise-robust GCE or ELR; regression targets: MSE; an
+ * autoencoder: MSE to its own input. */
 typedef enum {
     TRAIN_LOSS_CE,
     TRAIN_LOSS_GCE,
@@ -43,6 +44,7 @@ typedef struct {
     float elr_lambda;         /* ELR: λ of rl_loss_elr */
     const float *elr_targets; /* ELR: (n examples, classes), replicated on every rank */
     float temperature;        /* CE, GCE, ELR: logits divided by it first (0 or 1: none) */
+    float label_smoothing;    /* CE: against smoothed labels, rl_loss_smoothed_ce (0: none) */
 } train_loss;
 
 /* A forward pass other than the model's fp32 one (e.g. an int8 model's): the output

@@ -28,6 +28,9 @@ static const rl_cfg_spec dp_keys[] = {
      "train.lr_gamma once more, as torch's MultiStepLR (empty: a constant rate)"},
     {"train.lr_gamma", RL_CFG_FLOAT, "0.1", 0, 100, NULL, 0,
      "factor of the learning rate at each of train.lr_milestones"},
+    {"train.label_smoothing", RL_CFG_FLOAT, "0", 0, 0.99, NULL, 0,
+     "label smoothing ε of the training loss: cross-entropy against 1 − ε on the label and "
+     "ε/(C − 1) on each other class, as the MW authors (0: plain cross-entropy)"},
     {"train.optim", RL_CFG_CHOICE, "adam", 0, -1, "adam|sgd", 0, "optimizer"},
     {"train.momentum", RL_CFG_FLOAT, "0.9", 0, 1, NULL, 0, "SGD momentum"},
     {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
@@ -259,6 +262,11 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
         return RL_ERR;
     t->chunks.attack_rng = rl_rng_make(seed, RL_RNG_ATTACK);
     t->loss = train_loss_for(&t->train);
+    t->loss.label_smoothing = (float)rl_cfg_float(cfg, "train.label_smoothing");
+    if (t->loss.label_smoothing > 0.0f && t->train.classes < 2)
+        return rl_fail("train.label_smoothing=%g needs labelled data; data.name=%s has no classes",
+                       "set train.label_smoothing=0, or use a classification data set",
+                       (double)t->loss.label_smoothing, t->train.name);
     train_batches_init(&t->batches, t->train.n, batch, seed);
     int64_t epochs = rl_cfg_int(cfg, "train.epochs");
     t->total_steps = t->batches.per_epoch * epochs;

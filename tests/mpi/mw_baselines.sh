@@ -1,6 +1,7 @@
 # mw-train's schedules and baselines give bit-identical weights, parameters and metrics on 1, 2
 # and 4 ranks and after SIGTERM + resume on another rank count: the learning-rate and MW-rate
-# milestone schedules (issue 16); bad settings are refused before anything is written.
+# milestone schedules, MW with label smoothing (issue 16); bad settings are refused before
+# anything is written.
 source "$(dirname "$0")/lib.bash"
 SMALL_MW=(data.train_limit=2700 data.test_limit=1000 model.spec=mlp:784-64-10 train.epochs=4
           train.batch=100 train.chunk=16 data.noise=symmetric data.noise_rate=0.6)
@@ -67,9 +68,17 @@ a, b = (h5py.File(p, "r")["metrics/train_loss"][:] for p in sys.argv[1:3])
 assert np.array_equal(a[:2], b[:2]) and np.all(a[2:] != b[2:]), (a, b)
 PY
 
+# MW with label smoothing (the authors' LabelSmoothingLoss, times the example weights).
+same_on_ranks smooth train.label_smoothing=0.1
+ranks 2 run mw-train "${SMALL_MW[@]}" --out "$SCRATCH/plain" >/dev/null 2>&1
+check "label smoothing changes training" bash -c \
+    "! /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/smooth-2/results.h5 $SCRATCH/plain/results.h5 >/dev/null"
+
 REFUSAL_BASE=(run mw-train "${SMALL_MW[@]}")
 expect_refusal "a learning-rate milestone past the end is refused" \
     "train.lr_milestones: '5' is not a whole number in \[1, 4\]" train.lr_milestones=2,5
 expect_refusal "an MW-rate milestone given twice is refused" "mw.eta_milestones lists '2' twice" \
     mw.eta_milestones=2,2
+expect_refusal "label smoothing of GCE is refused" "smooths cross-entropy; mw.mode=mw-gce" \
+    mw.mode=mw-gce train.label_smoothing=0.1
 finish
