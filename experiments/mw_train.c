@@ -156,6 +156,10 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
                        "another loss",
                        "use mw.mode=uniform or mw.mode=mw, or set train.label_smoothing=0",
                        (double)t->loss.label_smoothing, mode);
+    if (t->mixup.alpha > 0.0 && s->mode == MODE_ELR)
+        return rl_fail("train.mixup=%g with mw.mode=elr: ELR's targets belong to single examples, "
+                       "not to mixed ones",
+                       "use another mw.mode, or set train.mixup=0", t->mixup.alpha);
     int64_t epochs = rl_cfg_int(cfg, "train.epochs");
     if (parse_save_epochs(s, cfg, epochs) < 0 ||
         train_schedule_read(&s->eta, cfg, "mw.eta", "mw.eta_milestones", "mw.eta_gamma", epochs) <

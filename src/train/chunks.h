@@ -69,6 +69,9 @@ typedef struct {
     float *xb, *tb, *wb, *targets_b, *d_out; /* (rows, dim), (rows, targets + 1), (rows),
                                               * (rows, outputs), (rows, outputs) */
     int32_t *yb;                              /* (rows) */
+    /* mixup: the partners' inputs, labels, weights and output gradient */
+    float *x_mix, *w_mix, *d_mix; /* (rows, dim), (rows), (rows, outputs) */
+    int32_t *y_mix;               /* (rows) */
     rl_attack_scratch attack;
 } train_chunks;
 
@@ -116,8 +119,9 @@ double train_chunks_loss(train_chunks *c, const train_loss *loss, const float *o
  * d: for each of its chunks, attacked first if adv is not NULL (random starts keyed by
  * `round`), the gradient of the values whose gradients are `grads` (n_grads: the model's, or
  * c->lora's) is added into e[0..n_grads) (RL_FIXED_FRAC_BITS) and the loss into e[n_grads]
- * (RL_FIXED_SUM_FRAC_BITS). Weights: w_i = weights[idx[i]] · weight_scale (NULL: 1). The caller
- * reduces e. */
+ * (RL_FIXED_SUM_FRAC_BITS). Weights: w_i = weights[idx[i]] · weight_scale (NULL: 1). With mixup
+ * (mix_partner, src/train/mixup.h) example i trains on λ·x_i + (1 − λ)·x_p with the loss
+ * λ·w_i·ℓ(y_i) + (1 − λ)·w_p·ℓ(y_p), p = mix_partner[i] any example of d. The caller reduces e. */
 typedef struct {
     const train_loss *loss;
     const rl_attack *adv; /* adversarial training (NULL: none) */
@@ -125,6 +129,8 @@ typedef struct {
     double weight_scale;
     float scale;
     uint32_t round;
+    float mix_lambda;           /* mixup: λ, the share of each example's own input and label */
+    const int64_t *mix_partner; /* mixup: (n) the partner of each example (NULL: no mixup) */
 } train_objective;
 int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
                           const train_objective *o, const float *grads, size_t n_grads,

@@ -31,6 +31,10 @@ static const rl_cfg_spec dp_keys[] = {
     {"train.label_smoothing", RL_CFG_FLOAT, "0", 0, 0.99, NULL, 0,
      "label smoothing ε of the training loss: cross-entropy against 1 − ε on the label and "
      "ε/(C − 1) on each other class, as the MW authors (0: plain cross-entropy)"},
+    {"train.mixup", RL_CFG_FLOAT, "0", 0, 1000, NULL, 0,
+     "mixup α: each batch trains on λ·x_i + (1 − λ)·x_π(i) with loss λ·ℓ(y_i) + (1 − λ)·ℓ(y_π(i)) "
+     "(times the example weights, as the MW authors), λ ~ Beta(α, α) and π a permutation of the "
+     "batch drawn per batch (0: off)"},
     {"train.optim", RL_CFG_CHOICE, "adam", 0, -1, "adam|sgd", 0, "optimizer"},
     {"train.momentum", RL_CFG_FLOAT, "0.9", 0, 1, NULL, 0, "SGD momentum"},
     {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
@@ -71,6 +75,7 @@ void dp_trainer_free(dp_trainer *t) {
     free(t->lora);
     train_batches_free(&t->batches);
     train_schedule_free(&t->lr);
+    train_mixup_free(&t->mixup);
     comm_exact_free(&t->sum);
 }
 
@@ -85,8 +90,16 @@ int dp_step(dp_trainer *t, int64_t step) {
         norm += t->weights[batch[i]];
     const double *weights = norm > 0.0 ? t->weights : NULL;
     size_t n = t->n_train;
-    train_objective o = {&t->loss, t->adv.eps > 0.0f ? &t->adv : NULL, weights,
-                         weights ? (double)bsz / norm : 1.0, 1.0f / (float)bsz, (uint32_t)step};
+    if (t->mixup.alpha > 0.0)
+        train_mixup_draw(&t->mixup, batch, bsz, step);
+    train_objective o = {.loss = &t->loss,
+                         .adv = t->adv.eps > 0.0f ? &t->adv : NULL,
+                         .weights = weights,
+                         .weight_scale = weights ? (double)bsz / norm : 1.0,
+                         .scale = 1.0f / (float)bsz,
+                         .round = (uint32_t)step,
+                         .mix_lambda = t->mixup.lambda,
+                         .mix_partner = t->mixup.partner};
     comm_exact_zero(&t->sum);
     train_chunks_gradient(&t->chunks, &t->train, batch, bsz, &o, t->theta_grads, n, &t->sum);
     if (t->regularize) {
@@ -272,9 +285,19 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
     t->total_steps = t->batches.per_epoch * epochs;
     train_values(t, t->model.params, t->model.grads, t->model.n_params);
     if (train_schedule_read(&t->lr, cfg, "train.lr", "train.lr_milestones", "train.lr_gamma",
-                            epochs) < 0)
+                            epochs) < 0 ||
+        read_attack(t, cfg) < 0)
         return RL_ERR;
-    return read_attack(t, cfg);
+    double alpha = rl_cfg_float(cfg, "train.mixup");
+    if (alpha > 0.0 && t->train.classes < 2)
+        return rl_fail("train.mixup=%g mixes labels; data.name=%s has no classes",
+                       "set train.mixup=0, or use a classification data set", alpha, t->train.name);
+    if (alpha > 0.0 && t->adv.eps > 0.0f)
+        return rl_fail("train.mixup=%g with adv.train: mixing adversarial examples is not "
+                       "implemented",
+                       "set train.mixup=0 or adv.train=false", alpha);
+    train_mixup_init(&t->mixup, alpha, batch, seed);
+    return 0;
 }
 
 int dp_use_adapters(dp_trainer *t, int rank, uint64_t seed) {

@@ -8,9 +8,10 @@
  * Optional per-example weights w (replicated on every rank) make the batch loss self-normalized:
  * Σ_B w_i ℓ_i / Σ_B w_i, with Σ_B w_i summed by every rank in batch order before the backward.
  * The learning rate may step down at milestone epochs (train.lr_milestones, train.lr_gamma;
- * src/train/schedule.h). Optional: LoRA adapters trained instead of the model (dp_use_adapters), a
- * parameter-only regularizer whose terms the ranks share (t->regularize), PGD adversarial training
- * and FGSM/PGD evaluation (adv.* keys, every data-parallel experiment).
+ * src/train/schedule.h); the loss may be smoothed (train.label_smoothing) and the batch mixed
+ * (train.mixup, src/train/mixup.h). Optional: LoRA adapters trained instead of the model
+ * (dp_use_adapters), a parameter-only regularizer whose terms the ranks share (t->regularize), PGD
+ * adversarial training and FGSM/PGD evaluation (adv.* keys, every data-parallel experiment).
  *
  * An experiment supplies hooks and calls dp_run:
  *
@@ -35,6 +36,7 @@
 #include "src/nn/nn.h"
 #include "src/run/run.h"
 #include "src/train/chunks.h"
+#include "src/train/mixup.h"
 #include "src/train/schedule.h"
 
 #include <stdint.h>
@@ -58,6 +60,7 @@ struct dp_trainer {
                              * model before its step (eps 0: off) */
     rl_optimizer opt;
     train_schedule lr;      /* the learning rate of each epoch (train.lr_milestones) */
+    train_mixup mixup;      /* mixup's draws per batch (train.mixup; alpha 0: off) */
     train_batches batches;  /* train.batch examples per step */
     int64_t total_steps;
     comm_exact sum;         /* (n_train + 1) a step's gradient, then its loss */

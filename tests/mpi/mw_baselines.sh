@@ -1,7 +1,7 @@
 # mw-train's schedules and baselines give bit-identical weights, parameters and metrics on 1, 2
 # and 4 ranks and after SIGTERM + resume on another rank count: the learning-rate and MW-rate
-# milestone schedules, MW with label smoothing (issue 16); bad settings are refused before
-# anything is written.
+# milestone schedules, MW with label smoothing, MW with mixup (pairs across chunks and ranks)
+# and all of them together (issue 16); bad settings are refused before anything is written.
 source "$(dirname "$0")/lib.bash"
 SMALL_MW=(data.train_limit=2700 data.test_limit=1000 model.spec=mlp:784-64-10 train.epochs=4
           train.batch=100 train.chunk=16 data.noise=symmetric data.noise_rate=0.6)
@@ -74,6 +74,13 @@ ranks 2 run mw-train "${SMALL_MW[@]}" --out "$SCRATCH/plain" >/dev/null 2>&1
 check "label smoothing changes training" bash -c \
     "! /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/smooth-2/results.h5 $SCRATCH/plain/results.h5 >/dev/null"
 
+# MW with mixup, alone and with label smoothing and the schedules (the authors' combination).
+same_on_ranks mixup train.mixup=1
+check "mixup changes training" bash -c \
+    "! /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/mixup-2/results.h5 $SCRATCH/plain/results.h5 >/dev/null"
+same_on_ranks all train.mixup=0.5 train.label_smoothing=0.1 "${SCHEDULES[@]}"
+resumes_same all train.mixup=0.5 train.label_smoothing=0.1 "${SCHEDULES[@]}"
+
 REFUSAL_BASE=(run mw-train "${SMALL_MW[@]}")
 expect_refusal "a learning-rate milestone past the end is refused" \
     "train.lr_milestones: '5' is not a whole number in \[1, 4\]" train.lr_milestones=2,5
@@ -81,4 +88,7 @@ expect_refusal "an MW-rate milestone given twice is refused" "mw.eta_milestones 
     mw.eta_milestones=2,2
 expect_refusal "label smoothing of GCE is refused" "smooths cross-entropy; mw.mode=mw-gce" \
     mw.mode=mw-gce train.label_smoothing=0.1
+expect_refusal "mixup with ELR is refused" "train.mixup=1 with mw.mode=elr" mw.mode=elr train.mixup=1
+expect_refusal "mixup with adversarial training is refused" "mixing adversarial examples" \
+    train.mixup=1 adv.train=true adv.eps=0.1
 finish

@@ -1,11 +1,19 @@
 /* Unit tests of training mechanisms in src/train: milestone schedules of the learning rate and
- * of the MW rate (torch's MultiStepLR convention). */
+ * of the MW rate (torch's MultiStepLR convention); mixup's draws and its chunked, weighted
+ * objective against the whole batch computed at once. */
+#include "src/comm/comm.h"
 #include "src/core/config.h"
 #include "src/core/error.h"
+#include "src/data/data.h"
+#include "src/nn/nn.h"
+#include "src/train/chunks.h"
+#include "src/train/mixup.h"
 #include "src/train/schedule.h"
 #include "tests/unit/harness.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const rl_cfg_spec schedule_keys[] = {
@@ -63,9 +71,129 @@ static void test_schedule_refusals(void) {
     rl_error_clear();
 }
 
+static void test_mixup_draws(void) {
+    enum { N = 50 };
+    int64_t idx[N];
+    for (int i = 0; i < N; i++)
+        idx[i] = 1000 + 7 * i;
+    train_mixup m, again;
+    train_mixup_init(&m, 0.4, N, 11);
+    train_mixup_init(&again, 0.4, N, 11);
+    train_mixup_draw(&m, idx, N, 5);
+    /* λ is Beta(α, α) of the step; the partners are the batch's examples, each once. */
+    CU_ASSERT_EQUAL(m.lambda,
+                    (float)rl_rng_beta(rl_rng_make(11, RL_RNG_MIXUP_LAMBDA), 5, 0.4, 0.4));
+    CU_ASSERT(m.lambda >= 0.0f && m.lambda <= 1.0f);
+    int seen[N] = {0}, moved = 0;
+    for (int b = 0; b < N; b++) {
+        int64_t k = (m.partner[b] - 1000) / 7;
+        CU_ASSERT_FATAL(k >= 0 && k < N && m.partner[b] == idx[k]);
+        seen[k]++;
+        moved += k != b;
+    }
+    for (int k = 0; k < N; k++)
+        CU_ASSERT_EQUAL(seen[k], 1);
+    CU_ASSERT(moved > N / 2);
+    /* A function of the step: drawn again in another order, the same; another step differs. */
+    train_mixup_draw(&again, idx, N, 6);
+    CU_ASSERT(again.lambda != m.lambda);
+    train_mixup_draw(&again, idx, N, 5);
+    CU_ASSERT_EQUAL(again.lambda, m.lambda);
+    CU_ASSERT(memcmp(again.partner, m.partner, sizeof idx) == 0);
+    train_mixup_free(&m);
+    train_mixup_free(&again);
+    train_mixup_free(NULL);
+}
+
+/* Mixup of a weighted batch cut into chunks of 4 (pairs across chunks) gives the gradient and
+ * objective of the whole batch mixed at once: λ·Σ w_i ℓ(y_i) + (1 − λ)·Σ w_p ℓ(y_p), scaled. */
+static void test_mixup_objective(void) {
+    enum { N = 12, DIM = 4, CLASSES = 3 };
+    rl_dataset d;
+    rl_model model;
+    CU_ASSERT_FATAL(rl_data_make_blobs(N, DIM, CLASSES, 1.0f, 3, 0, &d) == RL_OK);
+    CU_ASSERT_FATAL(rl_model_init(&model, "mlp:4-5-3") == 0);
+    rl_model_init_params(&model, 1);
+    train_chunks c;
+    CU_ASSERT_FATAL(train_chunks_init(&c, &model, &d, 4) == 0);
+    int64_t idx[N];
+    double weights[N];
+    for (int i = 0; i < N; i++) {
+        idx[i] = N - 1 - i;
+        weights[i] = 0.02 + 0.01 * i;
+    }
+    train_mixup m;
+    train_mixup_init(&m, 1.0, N, 5);
+    train_mixup_draw(&m, idx, N, 3);
+    int crossing = 0;
+    for (int b = 0; b < N; b++)
+        crossing += m.order[b] / 4 != b / 4;
+    CU_ASSERT(crossing > 0);
+    train_loss ce = train_loss_for(&d);
+    const float scale = 1.0f / N;
+    train_objective o = {.loss = &ce,
+                         .weights = weights,
+                         .weight_scale = 2.0,
+                         .scale = scale,
+                         .mix_lambda = m.lambda,
+                         .mix_partner = m.partner};
+    comm_exact e;
+    comm_exact_init(&e, model.n_params + 1);
+    train_chunks_gradient(&c, &d, idx, N, &o, model.grads, model.n_params, &e);
+    CU_ASSERT_FATAL(comm_exact_reduce(&e) == 0);
+    float *chunked = malloc(sizeof(float) * model.n_params);
+    comm_exact_read(&e, 0, chunked, model.n_params, RL_FIXED_FRAC_BITS);
+    double chunked_loss = comm_exact_value(&e, model.n_params, RL_FIXED_SUM_FRAC_BITS);
+
+    /* The whole batch at once. */
+    float x[N * DIM], x_partner[N * DIM], w_own[N], w_partner[N], d_out[N * CLASSES],
+        d_partner[N * CLASSES];
+    int32_t y[N], y_partner[N];
+    rl_data_gather(&d, idx, N, x, y, NULL);
+    rl_data_gather(&d, m.partner, N, x_partner, y_partner, NULL);
+    const float lambda = m.lambda;
+    for (int j = 0; j < N * DIM; j++)
+        x[j] = lambda * x[j] + (1.0f - lambda) * x_partner[j];
+    for (int i = 0; i < N; i++) {
+        w_own[i] = (float)(2.0 * weights[idx[i]]);
+        w_partner[i] = (float)(2.0 * weights[m.partner[i]]);
+    }
+    rl_workspace ws;
+    CU_ASSERT_FATAL(rl_workspace_init(&ws, &model, N) == 0);
+    const float *out = rl_model_forward(&model, &ws, x, N);
+    double loss =
+        lambda * rl_loss_softmax_ce(out, y, w_own, N, CLASSES, scale * lambda, d_out, NULL) +
+        (1.0f - lambda) * rl_loss_softmax_ce(out, y_partner, w_partner, N, CLASSES,
+                                             scale * (1.0f - lambda), d_partner, NULL);
+    for (int j = 0; j < N * CLASSES; j++)
+        d_out[j] += d_partner[j];
+    rl_model_zero_grads(&model);
+    rl_model_backward(&model, &ws, d_out, N);
+    double largest = 0.0, worst = 0.0;
+    for (size_t k = 0; k < model.n_params; k++) {
+        largest = fmax(largest, fabs(model.grads[k]));
+        worst = fmax(worst, fabs(model.grads[k] - chunked[k]));
+    }
+    CU_ASSERT(largest > 1e-3);
+    CU_ASSERT(worst <= 1e-5 * largest);
+    CU_ASSERT(fabs(chunked_loss - loss) <= 1e-5 * loss);
+    if (worst > 1e-5 * largest || fabs(chunked_loss - loss) > 1e-5 * loss)
+        fprintf(stderr, "\n  mixup: gradient differs by %g (largest %g), loss %g vs %g\n", worst,
+                largest, chunked_loss, loss);
+    rl_workspace_free(&ws);
+    free(chunked);
+    comm_exact_free(&e);
+    train_mixup_free(&m);
+    train_chunks_free(&c);
+    rl_model_free(&model);
+    rl_data_free(&d);
+}
+
 static const rl_test tests[] = {
     {"milestone schedule follows MultiStepLR", test_schedule_multistep},
     {"milestones outside [1, epochs] or twice are refused", test_schedule_refusals},
+    {"mixup draws λ and a permutation of the batch per step", test_mixup_draws},
+    {"mixup in chunks equals the weighted objective of the whole batch", test_mixup_objective},
     {NULL, NULL},
 };
 
