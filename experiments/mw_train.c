@@ -1,6 +1,7 @@
 /* Experiment `mw-train`: data-parallel training with multiplicative reweighting of examples (MW,
  * METHODS.md §2) and the noisy-label baselines it is compared with (uniform cross-entropy, GCE,
- * MW on GCE, ELR), with per-epoch diagnostics of how the weights treat noisy examples; optional
+ * MW on GCE, ELR, Co-teaching; label smoothing and mixup are train.* options of every mode that
+ * allows them), with per-epoch diagnostics of how the weights treat noisy examples; optional
  * FGSM/PGD robust accuracy after training and PGD adversarial training (adv.eps,
  * adv.train, shared by the data-parallel experiments; with MW the loss pass then measures
  * adversarial losses).
@@ -19,13 +20,16 @@
  *      Σ_B p_i ℓ_i / Σ_B p_i (src/train/dp.c).
  * Everything is bit-identical on any rank count and after resume: the loss pass uses fixed chunk
  * boundaries, the weights are a function of L (recomputed from the checkpointed L on resume).
+ * Co-teaching (src/train/coteach.c) replaces the step: a second network, and each network
+ * trains on the other's small-loss examples; its state is checkpointed beside the first's.
  */
-#include "src/train/dp.h"
 #include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
+#include "src/train/coteach.h"
+#include "src/train/dp.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -39,9 +43,10 @@
 extern const char rl_ini_mw_train[];
 
 static const rl_cfg_spec mw_keys[] = {
-    {"mw.mode", RL_CFG_CHOICE, "mw", 0, -1, "uniform|mw|gce|mw-gce|elr", 0,
+    {"mw.mode", RL_CFG_CHOICE, "mw", 0, -1, "uniform|mw|gce|mw-gce|elr|coteaching", 0,
      "uniform: cross-entropy; mw: cross-entropy with MW weights; gce: generalized CE; mw-gce: "
-     "GCE with MW weights; elr: cross-entropy + early-learning regularization"},
+     "GCE with MW weights; elr: cross-entropy + early-learning regularization; coteaching: two "
+     "networks, each trained on the other's small-loss examples"},
     {"mw.eta", RL_CFG_FLOAT, "0.1", 0, 1000, NULL, 0,
      "MW rate η_p: p_i ∝ exp(−η_p·L_i), L_i = sum of example i's losses at the end of each "
      "epoch (scale with the loss range and the number of epochs)"},
@@ -64,16 +69,17 @@ static const rl_cfg_spec mw_keys[] = {
 
 static void mw_declare(rl_config *cfg) {
     dp_declare_config(cfg);
+    coteach_declare_config(cfg);
     rl_cfg_declare(cfg, mw_keys, sizeof mw_keys / sizeof mw_keys[0]);
 }
 
-static const char *const metric_names[] = {
-    DP_METRICS,     "pass_loss",    "loss_clean", "loss_noisy", "noisy_weight",
-    "weight_clean", "weight_noisy", "weight_max", "auc",        "loss_auc",
-    "noisy_fit",
-};
+#define MW_METRICS                                                                                 \
+    DP_METRICS, "pass_loss", "loss_clean", "loss_noisy", "noisy_weight", "weight_clean",           \
+        "weight_noisy", "weight_max", "auc", "loss_auc", "noisy_fit"
+static const char *const metric_names[] = {MW_METRICS};
+static const char *const coteach_metric_names[] = {MW_METRICS, COTEACH_METRICS};
 
-typedef enum { MODE_UNIFORM, MODE_MW, MODE_GCE, MODE_MW_GCE, MODE_ELR } mw_mode;
+typedef enum { MODE_UNIFORM, MODE_MW, MODE_GCE, MODE_MW_GCE, MODE_ELR, MODE_COTEACHING } mw_mode;
 
 typedef struct {
     mw_mode mode;
@@ -93,9 +99,12 @@ typedef struct {
     int n_save;           /* epochs whose weights are saved */
     int64_t *save_epochs; /* (n_save) 1-based, increasing */
     float **snapshots;    /* (n_save) owned slices (hi - lo), NULL until taken */
+    coteach *coteach;     /* the second network and the selection (coteaching only) */
 } mw_state;
 
 static void mw_free(mw_state *s) {
+    coteach_free(s->coteach);
+    free(s->coteach);
     train_schedule_free(&s->eta);
     free(s->cum_loss);
     free(s->weights);
@@ -124,15 +133,20 @@ static int parse_save_epochs(mw_state *s, const rl_config *cfg, int64_t epochs) 
     return rc;
 }
 
+static mw_mode mode_of(const char *mode) {
+    return strcmp(mode, "uniform") == 0  ? MODE_UNIFORM
+           : strcmp(mode, "mw") == 0     ? MODE_MW
+           : strcmp(mode, "gce") == 0    ? MODE_GCE
+           : strcmp(mode, "mw-gce") == 0 ? MODE_MW_GCE
+           : strcmp(mode, "elr") == 0    ? MODE_ELR
+                                         : MODE_COTEACHING;
+}
+
 static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     mw_state *s = ctx;
     const rl_config *cfg = rl_run_config(run);
     const char *mode = rl_cfg_str(cfg, "mw.mode");
-    s->mode = strcmp(mode, "uniform") == 0  ? MODE_UNIFORM
-              : strcmp(mode, "mw") == 0     ? MODE_MW
-              : strcmp(mode, "gce") == 0    ? MODE_GCE
-              : strcmp(mode, "mw-gce") == 0 ? MODE_MW_GCE
-                                            : MODE_ELR;
+    s->mode = mode_of(mode);
     s->reweight = s->mode == MODE_MW || s->mode == MODE_MW_GCE;
     s->cap = rl_cfg_float(cfg, "mw.cap");
     s->elr_beta = (float)rl_cfg_float(cfg, "mw.elr_beta");
@@ -150,7 +164,7 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     if (s->cap > 0 && !s->reweight)
         return rl_fail("mw.cap=%g has no effect with mw.mode=%s",
                        "use mw.mode=mw or mw.mode=mw-gce, or set mw.cap=0", s->cap, mode);
-    int cross_entropy = s->mode == MODE_UNIFORM || s->mode == MODE_MW;
+    int cross_entropy = s->mode == MODE_UNIFORM || s->mode == MODE_MW || s->mode == MODE_COTEACHING;
     if (t->loss.label_smoothing > 0.0f && !cross_entropy)
         return rl_fail("train.label_smoothing=%g smooths cross-entropy; mw.mode=%s trains with "
                        "another loss",
@@ -199,7 +213,10 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         loss->elr_targets = s->elr_targets;
     }
     t->weights = s->reweight ? s->weights : NULL;
-    return 0;
+    if (s->mode != MODE_COTEACHING)
+        return 0;
+    s->coteach = rl_xcalloc(1, sizeof *s->coteach);
+    return coteach_init(s->coteach, t, cfg, rl_run_seed(run));
 }
 
 /* Collective: weights of the owned examples from L at rate eta (log-sum-exp over ranks,
@@ -347,7 +364,12 @@ static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
             for (int64_t i = s->lo; i < s->hi; i++)
                 s->snapshots[k][i - s->lo] = (float)s->weights[i];
         }
-    return 0;
+    return s->coteach ? coteach_epoch_end(run, s->coteach, epoch) : 0;
+}
+
+static int mw_coteach_step(dp_trainer *t, int64_t step, void *ctx) {
+    mw_state *s = ctx;
+    return coteach_step(s->coteach, t, step);
 }
 
 static void snapshot_name(char *name, size_t size, int64_t epoch) {
@@ -369,7 +391,7 @@ static int mw_save(dp_trainer *t, io_ckpt *c, void *ctx) {
         snapshot_name(name + 3, sizeof name - 3, s->save_epochs[k]);
         rc = io_ckpt_write(c, name, IO_F32, s->n, s->lo, m, s->snapshots[k]);
     }
-    return rc;
+    return rc || !s->coteach ? rc : coteach_save(s->coteach, c);
 }
 
 static int mw_load(dp_trainer *t, io_ckpt *c, int64_t next, void *ctx) {
@@ -393,6 +415,8 @@ static int mw_load(dp_trainer *t, io_ckpt *c, int64_t next, void *ctx) {
         s->snapshots[k] = rl_xmalloc(sizeof(float) * (size_t)(m + 1));
         rc = io_ckpt_read(c, name, IO_F32, s->lo, m, s->snapshots[k]);
     }
+    if (rc == 0 && s->coteach)
+        rc = coteach_load(s->coteach, c);
     /* The weights are a function of L and of the epoch of step `next`; the ELR targets are
      * replicated like them. */
     if (comm_any_failed(rc < 0))
@@ -418,6 +442,8 @@ static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
         rc = rc ? rc : rl_run_final(run, "noisy_weight", noisy_weight);
         rc = rc ? rc : rl_run_final(run, "auc", auc);
         rc = rc ? rc : rl_run_final(run, "noise_fraction", (double)s->n_noisy / s->n);
+        if (s->coteach)
+            rc = rc ? rc : rl_run_final(run, "peer_test_acc", rl_run_last(run, "peer_test_acc"));
         if (rc == 0)
             rl_log_info("%s: best test accuracy %.2f %%, weight on noisy examples %.4f (%.1f %% "
                         "of the examples are noisy), weight AUC %.4f",
@@ -459,13 +485,18 @@ static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
 static int mw_run(rl_run *run) {
     mw_state s;
     memset(&s, 0, sizeof s);
+    int coteaching = mode_of(rl_cfg_str(rl_run_config(run), "mw.mode")) == MODE_COTEACHING;
     dp_hooks hooks = {.ctx = &s,
                       .prepare = mw_prepare,
+                      .step = coteaching ? mw_coteach_step : NULL,
                       .epoch_end = mw_epoch_end,
                       .save = mw_save,
                       .load = mw_load,
                       .finish = mw_finish};
-    int rc = dp_run(run, metric_names, sizeof metric_names / sizeof metric_names[0], &hooks);
+    int rc = coteaching
+                 ? dp_run(run, coteach_metric_names,
+                          sizeof coteach_metric_names / sizeof coteach_metric_names[0], &hooks)
+                 : dp_run(run, metric_names, sizeof metric_names / sizeof metric_names[0], &hooks);
     mw_free(&s);
     return rc;
 }
@@ -477,14 +508,19 @@ static const rl_experiment rl_experiment_mw_train = {
     .doc = "Trains model.spec on data.name (with label noise data.noise at data.noise_rate) with\n"
            "mw.mode: uniform cross-entropy, mw (examples reweighted by p_i ∝ exp(−mw.eta·L_i),\n"
            "L_i the cumulative loss of example i over end-of-epoch loss passes, minibatch loss\n"
-           "Σ p_i ℓ_i / Σ p_i), gce (generalized cross-entropy, mw.gce_q), mw-gce, or elr\n"
-           "(early-learning regularization). Each rank owns a block of examples and their\n"
+           "Σ p_i ℓ_i / Σ p_i), gce (generalized cross-entropy, mw.gce_q), mw-gce, elr\n"
+           "(early-learning regularization) or coteaching (two networks, each trained on the\n"
+           "other's small-loss examples, forget rate coteach.forget_rate reached at epoch\n"
+           "coteach.forget_epochs). train.label_smoothing and train.mixup add the authors' label\n"
+           "smoothing and mixup. Each rank owns a block of examples and their\n"
            "weights; normalization is an exact reduction over ranks, so results are\n"
            "bit-identical on any number of ranks. Metrics per epoch: train/test loss, test\n"
            "accuracy, loss pass mean, mean loss of clean and noisy examples, total weight on\n"
            "noisy examples, mean weight (×N) of clean and noisy examples, largest weight (×N),\n"
            "AUC of the weights and of the losses separating clean from noisy, fraction of noisy\n"
-           "examples fitted. Arrays: weights, cum_loss, noisy, params, weights_epoch_E.\n"
+           "examples fitted; with coteaching also the forget rate, the fraction of clean labels\n"
+           "among the selected examples and the second network's losses and accuracy.\n"
+           "Arrays: weights, cum_loss, noisy, params, weights_epoch_E.\n"
            "adv.eps > 0: FGSM and PGD robust accuracy after training (finals fgsm_acc,\n"
            "pgd_acc); adv.train: PGD adversarial training (with mw.mode=mw the MW\n"
            "weights reweight the adversarial losses).\n"

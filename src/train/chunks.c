@@ -181,14 +181,40 @@ static double mixed_chunk_loss(train_chunks *c, const rl_dataset *d, const train
     return lambda * own + rest * mixed;
 }
 
+/* This rank's chunks [*lo, *hi) of a set of n examples. */
+static void my_chunks(const train_chunks *c, int64_t n, int64_t *lo, int64_t *hi) {
+    comm_block_range((n + c->chunk - 1) / c->chunk, comm_size(), comm_rank(), lo, hi);
+}
+
+/* The examples of chunk k of a set of n. */
+static int chunk_size(const train_chunks *c, int64_t n, int64_t k) {
+    int64_t start = k * c->chunk;
+    return (int)(start + c->chunk <= n ? c->chunk : n - start);
+}
+
+int64_t train_chunks_losses(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
+                            const train_loss *loss, float *losses, int64_t *first) {
+    int64_t lo, hi;
+    my_chunks(c, n, &lo, &hi);
+    *first = lo * c->chunk;
+    int64_t end = *first;
+    for (int64_t k = lo; k < hi; k++) {
+        int m = chunk_size(c, n, k);
+        const float *out = train_chunks_forward(c, d, idx + end, m);
+        train_chunks_loss(c, loss, out, idx + end, m, NULL, 0.0f, NULL, losses + end - *first);
+        end += m;
+    }
+    return end - *first;
+}
+
 int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
                           const train_objective *o, const float *grads, size_t n_grads,
                           comm_exact *e) {
-    int64_t n_chunks = (n + c->chunk - 1) / c->chunk, lo, hi;
-    comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);
+    int64_t lo, hi;
+    my_chunks(c, n, &lo, &hi);
     for (int64_t k = lo; k < hi; k++) {
         int64_t start = k * c->chunk;
-        int m = (int)(start + c->chunk <= n ? c->chunk : n - start);
+        int m = chunk_size(c, n, k);
         const int64_t *ids = idx + start;
         for (int i = 0; o->weights && i < m; i++)
             c->wb[i] = (float)(o->weights[ids[i]] * o->weight_scale);

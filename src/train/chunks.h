@@ -136,6 +136,11 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
                           const train_objective *o, const float *grads, size_t n_grads,
                           comm_exact *e);
 
+/* The per-example losses ℓ_i (`loss`, unweighted) of this rank's chunks of idx[0..n), the
+ * chunks of train_chunks_gradient: positions [*first, *first + count) of idx into
+ * losses[0..count); returns count. */
+int64_t train_chunks_losses(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
+                            const train_loss *loss, float *losses, int64_t *first);
 /* Collective: mean loss (cross-entropy, or MSE for regression) and accuracy (NAN for
  * regression) on the first `limit` examples of d (0: all), in RL_ROW_CHUNK chunks. */
 int train_evaluate(train_chunks *c, const rl_dataset *d, int64_t limit, double *loss,

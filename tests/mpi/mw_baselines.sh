@@ -1,7 +1,8 @@
 # mw-train's schedules and baselines give bit-identical weights, parameters and metrics on 1, 2
 # and 4 ranks and after SIGTERM + resume on another rank count: the learning-rate and MW-rate
 # milestone schedules, MW with label smoothing, MW with mixup (pairs across chunks and ranks)
-# and all of them together (issue 16); bad settings are refused before anything is written.
+# and all of them together, and Co-teaching (two networks, selection over ranks) (issue 16);
+# bad settings are refused before anything is written.
 source "$(dirname "$0")/lib.bash"
 SMALL_MW=(data.train_limit=2700 data.test_limit=1000 model.spec=mlp:784-64-10 train.epochs=4
           train.batch=100 train.chunk=16 data.noise=symmetric data.noise_rate=0.6)
@@ -81,6 +82,25 @@ check "mixup changes training" bash -c \
 same_on_ranks all train.mixup=0.5 train.label_smoothing=0.1 "${SCHEDULES[@]}"
 resumes_same all train.mixup=0.5 train.label_smoothing=0.1 "${SCHEDULES[@]}"
 
+# Co-teaching on the authors' uniform noise: τ defaults to the expected fraction of wrong
+# labels, 0.6 · 9/10, reached at epoch T_k = 2.
+COTEACH=(mw.mode=coteaching coteach.forget_epochs=2 data.noise=uniform)
+same_on_ranks coteach "${COTEACH[@]}"
+resumes_same coteach "${COTEACH[@]}"
+check "co-teaching: the forget rate ramps to τ, the selection favours clean labels" \
+    /usr/bin/python3 - "$SCRATCH/coteach-2/results.h5" <<'PY'
+import sys
+import h5py
+import numpy as np
+f = h5py.File(sys.argv[1], "r")
+m = {k: f["metrics/" + k][:] for k in f["metrics"]}
+assert np.allclose(m["forget_rate"], [0, 0.27, 0.54, 0.54]), m["forget_rate"]
+clean = 1 - f["final/noise_fraction"][()]
+assert np.all(m["label_precision"][2:] > clean + 0.2), (m["label_precision"], clean)
+assert np.all(m["peer_train_loss"] != m["train_loss"]), "the two networks start apart"
+assert np.isfinite(m["peer_test_acc"]).all() and f["final/peer_test_acc"][()] > 0.5
+PY
+
 REFUSAL_BASE=(run mw-train "${SMALL_MW[@]}")
 expect_refusal "a learning-rate milestone past the end is refused" \
     "train.lr_milestones: '5' is not a whole number in \[1, 4\]" train.lr_milestones=2,5
@@ -91,4 +111,8 @@ expect_refusal "label smoothing of GCE is refused" "smooths cross-entropy; mw.mo
 expect_refusal "mixup with ELR is refused" "train.mixup=1 with mw.mode=elr" mw.mode=elr train.mixup=1
 expect_refusal "mixup with adversarial training is refused" "mixing adversarial examples" \
     train.mixup=1 adv.train=true adv.eps=0.1
+expect_refusal "co-teaching with mixup is refused" "co-teaching with train.mixup" \
+    mw.mode=coteaching train.mixup=1
+expect_refusal "a negative forget rate other than -1 is refused" \
+    "coteach.forget_rate=-0.5 is not" mw.mode=coteaching coteach.forget_rate=-0.5
 finish

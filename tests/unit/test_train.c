@@ -1,12 +1,14 @@
 /* Unit tests of training mechanisms in src/train: milestone schedules of the learning rate and
  * of the MW rate (torch's MultiStepLR convention); mixup's draws and its chunked, weighted
- * objective against the whole batch computed at once. */
+ * objective against the whole batch computed at once; co-teaching's forget-rate schedule and
+ * its small-loss selection on a hand-worked batch (ties, NaN). */
 #include "src/comm/comm.h"
 #include "src/core/config.h"
 #include "src/core/error.h"
 #include "src/data/data.h"
 #include "src/nn/nn.h"
 #include "src/train/chunks.h"
+#include "src/train/coteach.h"
 #include "src/train/mixup.h"
 #include "src/train/schedule.h"
 #include "tests/unit/harness.h"
@@ -189,11 +191,64 @@ static void test_mixup_objective(void) {
     rl_data_free(&d);
 }
 
+static void test_coteach_schedule(void) {
+    /* τ = 0.6 reached at epoch T_k = 10 (0-based), linearly from 0. */
+    CU_ASSERT_EQUAL(coteach_forget_rate(0.6, 10, 0), 0.0);
+    CU_ASSERT(rl_test_close(coteach_forget_rate(0.6, 10, 5), 0.3, 1));
+    CU_ASSERT_EQUAL(coteach_forget_rate(0.6, 10, 10), 0.6);
+    CU_ASSERT_EQUAL(coteach_forget_rate(0.6, 10, 50), 0.6);
+    CU_ASSERT_EQUAL(coteach_forget_rate(0.6, 0, 0), 0.6); /* no ramp */
+    /* ⌊(1 − f)·B⌋ as the authors' int(), at least one example. */
+    CU_ASSERT_EQUAL(coteach_keep(128, 0.6), 51);
+    CU_ASSERT_EQUAL(coteach_keep(100, 0.0), 100);
+    CU_ASSERT_EQUAL(coteach_keep(100, 0.25), 75);
+    CU_ASSERT_EQUAL(coteach_keep(3, 0.9), 1);
+}
+
+/* A batch of 8 examples (ids not in order), losses with a three-way tie and a NaN: the keep
+ * smallest by (loss, id) are 99 (0.1), then the tie at 0.5 by id: 13, 40, 61; then 8 (1.0),
+ * 7 (2.0), 5 (3.0) and last 2 (NaN). */
+static void test_coteach_selection(void) {
+    enum { N = 8, IDS = 100 };
+    const int64_t ids[N] = {40, 7, 13, 2, 99, 5, 61, 8};
+    const float losses[N] = {0.5f, 2.0f, 0.5f, NAN, 0.1f, 3.0f, 0.5f, 1.0f};
+    const int64_t order[N] = {99, 13, 40, 61, 8, 7, 5, 2};
+    kern_pair mine[N], chosen[N];
+    double selected[IDS];
+    for (int64_t keep = 1; keep <= N; keep++) {
+        memset(selected, 0, sizeof selected);
+        CU_ASSERT_FATAL(coteach_select(losses, ids, N, keep, mine, chosen, selected) == 0);
+        int count = 0, right = 1;
+        for (int64_t j = 0; j < keep; j++)
+            right &= chosen[j].id == order[j];
+        for (int i = 0; i < IDS; i++)
+            count += selected[i] == 1.0;
+        CU_ASSERT(right);
+        CU_ASSERT_EQUAL(count, keep);
+        for (int64_t j = 0; j < keep; j++)
+            CU_ASSERT_EQUAL(selected[order[j]], 1.0);
+    }
+    /* The batch in another order selects the same examples, in the same order. */
+    int64_t ids_rev[N];
+    float losses_rev[N];
+    for (int i = 0; i < N; i++) {
+        ids_rev[i] = ids[N - 1 - i];
+        losses_rev[i] = losses[N - 1 - i];
+    }
+    memset(selected, 0, sizeof selected);
+    CU_ASSERT_FATAL(coteach_select(losses_rev, ids_rev, N, 4, mine, chosen, selected) == 0);
+    for (int j = 0; j < 4; j++)
+        CU_ASSERT_EQUAL(chosen[j].id, order[j]);
+}
+
 static const rl_test tests[] = {
     {"milestone schedule follows MultiStepLR", test_schedule_multistep},
     {"milestones outside [1, epochs] or twice are refused", test_schedule_refusals},
     {"mixup draws λ and a permutation of the batch per step", test_mixup_draws},
     {"mixup in chunks equals the weighted objective of the whole batch", test_mixup_objective},
+    {"co-teaching's forget rate ramps to τ; keep = floor((1 − f)·B)", test_coteach_schedule},
+    {"co-teaching selects the smallest (loss, id) pairs of a hand-worked batch",
+     test_coteach_selection},
     {NULL, NULL},
 };
 
