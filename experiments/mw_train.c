@@ -1,6 +1,7 @@
 /* Experiment `mw-train`: data-parallel training with multiplicative reweighting of examples (MW,
  * METHODS.md §2) and the noisy-label baselines it is compared with (uniform cross-entropy, GCE,
- * MW on GCE, ELR), with per-epoch diagnostics of how the weights treat noisy examples; optional
+ * MW on GCE, ELR, Co-teaching; label smoothing and mixup are train.* options of every mode that
+ * allows them), with per-epoch diagnostics of how the weights treat noisy examples; optional
  * FGSM/PGD robust accuracy after training and PGD adversarial training (adv.eps,
  * adv.train, shared by the data-parallel experiments; with MW the loss pass then measures
  * adversarial losses).
@@ -10,7 +11,8 @@
  * cumulative losses L_i, their ELR targets, and computing their weights. After each epoch:
  *   1. loss pass: each rank computes ℓ_i (the mode's loss, without the ELR term) of its examples;
  *   2. L_i += ℓ_i; p_i = exp(−η L_i − M) / S with M = max over ranks of −η L_j (exact) and
- *      S = Σ_j exp(−η L_j − M) summed in fixed point over ranks (exact);
+ *      S = Σ_j exp(−η L_j − M) summed in fixed point over ranks (exact); η = mw.eta, times
+ *      mw.eta_gamma after each of mw.eta_milestones;
  *   3. optional cap (mw.cap = c > 0): weights above c/N are set to c/N and the excess is spread
  *      over the uncapped weights in proportion to them, repeated until none exceeds c/N;
  *   4. the owned weights (and ELR targets) are replicated to every rank (allgather), so a rank
@@ -18,13 +20,16 @@
  *      Σ_B p_i ℓ_i / Σ_B p_i (src/train/dp.c).
  * Everything is bit-identical on any rank count and after resume: the loss pass uses fixed chunk
  * boundaries, the weights are a function of L (recomputed from the checkpointed L on resume).
+ * Co-teaching (src/train/coteach.c) replaces the step: a second network, and each network
+ * trains on the other's small-loss examples; its state is checkpointed beside the first's.
  */
-#include "src/train/dp.h"
 #include "kernels/kernels.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
+#include "src/train/coteach.h"
+#include "src/train/dp.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,12 +43,19 @@
 extern const char rl_ini_mw_train[];
 
 static const rl_cfg_spec mw_keys[] = {
-    {"mw.mode", RL_CFG_CHOICE, "mw", 0, -1, "uniform|mw|gce|mw-gce|elr", 0,
+    {"mw.mode", RL_CFG_CHOICE, "mw", 0, -1, "uniform|mw|gce|mw-gce|elr|coteaching", 0,
      "uniform: cross-entropy; mw: cross-entropy with MW weights; gce: generalized CE; mw-gce: "
-     "GCE with MW weights; elr: cross-entropy + early-learning regularization"},
+     "GCE with MW weights; elr: cross-entropy + early-learning regularization; coteaching: two "
+     "networks, each trained on the other's small-loss examples"},
     {"mw.eta", RL_CFG_FLOAT, "0.1", 0, 1000, NULL, 0,
      "MW rate η_p: p_i ∝ exp(−η_p·L_i), L_i = sum of example i's losses at the end of each "
      "epoch (scale with the loss range and the number of epochs)"},
+    {"mw.eta_milestones", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "epochs (comma list, in [1, train.epochs]) after which η_p is multiplied by mw.eta_gamma "
+     "once more, for the weights of that epoch's loss pass on (the authors' mr_milestones; "
+     "empty: a constant η_p)"},
+    {"mw.eta_gamma", RL_CFG_FLOAT, "1", 0, 1000, NULL, 0,
+     "factor of η_p at each of mw.eta_milestones (the authors' gamma_mr, default 1)"},
     {"mw.cap", RL_CFG_FLOAT, "0", 0, 1e9, NULL, 0,
      "cap c on the weights: none above c/N, excess spread over the others (0: no cap; else >= 1)"},
     {"mw.gce_q", RL_CFG_FLOAT, "0.7", 0.01, 1, NULL, 0, "q of the generalized cross-entropy"},
@@ -57,21 +69,23 @@ static const rl_cfg_spec mw_keys[] = {
 
 static void mw_declare(rl_config *cfg) {
     dp_declare_config(cfg);
+    coteach_declare_config(cfg);
     rl_cfg_declare(cfg, mw_keys, sizeof mw_keys / sizeof mw_keys[0]);
 }
 
-static const char *const metric_names[] = {
-    DP_METRICS,     "pass_loss",    "loss_clean", "loss_noisy", "noisy_weight",
-    "weight_clean", "weight_noisy", "weight_max", "auc",        "loss_auc",
-    "noisy_fit",
-};
+#define MW_METRICS                                                                                 \
+    DP_METRICS, "pass_loss", "loss_clean", "loss_noisy", "noisy_weight", "weight_clean",           \
+        "weight_noisy", "weight_max", "auc", "loss_auc", "noisy_fit"
+static const char *const metric_names[] = {MW_METRICS};
+static const char *const coteach_metric_names[] = {MW_METRICS, COTEACH_METRICS};
 
-typedef enum { MODE_UNIFORM, MODE_MW, MODE_GCE, MODE_MW_GCE, MODE_ELR } mw_mode;
+typedef enum { MODE_UNIFORM, MODE_MW, MODE_GCE, MODE_MW_GCE, MODE_ELR, MODE_COTEACHING } mw_mode;
 
 typedef struct {
     mw_mode mode;
     int reweight; /* MW weights on (mw, mw-gce) */
-    double eta, cap;
+    train_schedule eta; /* η_p of the weights used in each epoch */
+    double cap;
     float elr_beta;
     int64_t n, lo, hi; /* training examples; this rank owns [lo, hi) */
     int classes;
@@ -85,9 +99,13 @@ typedef struct {
     int n_save;           /* epochs whose weights are saved */
     int64_t *save_epochs; /* (n_save) 1-based, increasing */
     float **snapshots;    /* (n_save) owned slices (hi - lo), NULL until taken */
+    coteach *coteach;     /* the second network and the selection (coteaching only) */
 } mw_state;
 
 static void mw_free(mw_state *s) {
+    coteach_free(s->coteach);
+    free(s->coteach);
+    train_schedule_free(&s->eta);
     free(s->cum_loss);
     free(s->weights);
     free(s->pass_loss);
@@ -100,41 +118,36 @@ static void mw_free(mw_state *s) {
     free(s->save_epochs);
 }
 
-static int compare_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* mw.save_epochs: "" (none), "all", or a comma list of epochs in [1, epochs], sorted here. */
+/* mw.save_epochs: "" (none), "all", or a list of epochs (train_epoch_list). */
 static int parse_save_epochs(mw_state *s, const rl_config *cfg, int64_t epochs) {
-    const char *text = rl_cfg_str(cfg, "mw.save_epochs");
     int rc = 0;
-    if (strcmp(text, "all") == 0) {
+    if (strcmp(rl_cfg_str(cfg, "mw.save_epochs"), "all") == 0) {
         s->n_save = (int)epochs;
         s->save_epochs = rl_xmalloc(sizeof(int64_t) * (size_t)epochs);
         for (int64_t e = 0; e < epochs; e++)
             s->save_epochs[e] = e + 1;
-    } else if (text[strspn(text, " ")]) {
-        s->save_epochs = rl_xmalloc(sizeof(int64_t) * (size_t)epochs);
-        rc = rl_cfg_int_list(cfg, "mw.save_epochs", 1, epochs, (int)epochs, s->save_epochs,
-                             &s->n_save);
-        qsort(s->save_epochs, (size_t)s->n_save, sizeof(int64_t), compare_i64);
+    } else {
+        rc = train_epoch_list(cfg, "mw.save_epochs", epochs, &s->save_epochs, &s->n_save);
     }
     s->snapshots = rl_xcalloc((size_t)s->n_save + 1, sizeof(float *));
     return rc;
+}
+
+static mw_mode mode_of(const char *mode) {
+    return strcmp(mode, "uniform") == 0  ? MODE_UNIFORM
+           : strcmp(mode, "mw") == 0     ? MODE_MW
+           : strcmp(mode, "gce") == 0    ? MODE_GCE
+           : strcmp(mode, "mw-gce") == 0 ? MODE_MW_GCE
+           : strcmp(mode, "elr") == 0    ? MODE_ELR
+                                         : MODE_COTEACHING;
 }
 
 static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     mw_state *s = ctx;
     const rl_config *cfg = rl_run_config(run);
     const char *mode = rl_cfg_str(cfg, "mw.mode");
-    s->mode = strcmp(mode, "uniform") == 0  ? MODE_UNIFORM
-              : strcmp(mode, "mw") == 0     ? MODE_MW
-              : strcmp(mode, "gce") == 0    ? MODE_GCE
-              : strcmp(mode, "mw-gce") == 0 ? MODE_MW_GCE
-                                            : MODE_ELR;
+    s->mode = mode_of(mode);
     s->reweight = s->mode == MODE_MW || s->mode == MODE_MW_GCE;
-    s->eta = rl_cfg_float(cfg, "mw.eta");
     s->cap = rl_cfg_float(cfg, "mw.cap");
     s->elr_beta = (float)rl_cfg_float(cfg, "mw.elr_beta");
     if (t->train.classes < 2)
@@ -151,8 +164,20 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     if (s->cap > 0 && !s->reweight)
         return rl_fail("mw.cap=%g has no effect with mw.mode=%s",
                        "use mw.mode=mw or mw.mode=mw-gce, or set mw.cap=0", s->cap, mode);
-    if (parse_save_epochs(s, cfg, rl_cfg_int(cfg, "train.epochs")) <
-        0)
+    int cross_entropy = s->mode == MODE_UNIFORM || s->mode == MODE_MW || s->mode == MODE_COTEACHING;
+    if (t->loss.label_smoothing > 0.0f && !cross_entropy)
+        return rl_fail("train.label_smoothing=%g smooths cross-entropy; mw.mode=%s trains with "
+                       "another loss",
+                       "use mw.mode=uniform or mw.mode=mw, or set train.label_smoothing=0",
+                       (double)t->loss.label_smoothing, mode);
+    if (t->mixup.alpha > 0.0 && s->mode == MODE_ELR)
+        return rl_fail("train.mixup=%g with mw.mode=elr: ELR's targets belong to single examples, "
+                       "not to mixed ones",
+                       "use another mw.mode, or set train.mixup=0", t->mixup.alpha);
+    int64_t epochs = rl_cfg_int(cfg, "train.epochs");
+    if (parse_save_epochs(s, cfg, epochs) < 0 ||
+        train_schedule_read(&s->eta, cfg, "mw.eta", "mw.eta_milestones", "mw.eta_gamma", epochs) <
+            0)
         return RL_ERR;
     s->n = t->train.n;
     s->classes = t->train.classes;
@@ -188,24 +213,27 @@ static int mw_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         loss->elr_targets = s->elr_targets;
     }
     t->weights = s->reweight ? s->weights : NULL;
-    return 0;
+    if (s->mode != MODE_COTEACHING)
+        return 0;
+    s->coteach = rl_xcalloc(1, sizeof *s->coteach);
+    return coteach_init(s->coteach, t, cfg, rl_run_seed(run));
 }
 
-/* Collective: weights of the owned examples from L (log-sum-exp over ranks, exact), the cap,
- * then replicated to every rank. */
-static int mw_update_weights(mw_state *s) {
+/* Collective: weights of the owned examples from L at rate eta (log-sum-exp over ranks,
+ * exact), the cap, then replicated to every rank. */
+static int mw_update_weights(mw_state *s, double eta) {
     int64_t m = s->hi - s->lo;
     double *p = s->weights + s->lo; // (m) owned
     double top = -INFINITY;
     for (int64_t i = 0; i < m; i++)
-        top = fmax(top, -s->eta * s->cum_loss[i]);
+        top = fmax(top, -eta * s->cum_loss[i]);
     if (comm_max_f64(&top, 1) < 0)
         return RL_ERR;
     comm_exact sum; /* Σ exp(…), then per cap round: weights above the cap, at or above it, and
                      * the mass below it */
     comm_exact_init(&sum, 3);
     for (int64_t i = 0; i < m; i++) {
-        p[i] = exp(-s->eta * s->cum_loss[i] - top);
+        p[i] = exp(-eta * s->cum_loss[i] - top);
         float e = (float)p[i];
         comm_exact_add(&sum, 0, &e, 1, RL_FIXED_FRAC_BITS);
     }
@@ -243,7 +271,9 @@ static int mw_update_weights(mw_state *s) {
     return comm_allgather_blocks(s->weights, sizeof(double), s->lo, s->hi);
 }
 
-/* Collective: the loss pass over the owned examples, L_i += ℓ_i, ELR targets, new weights.
+/* Collective: the loss pass over the owned examples after epoch `epoch`, L_i += ℓ_i, ELR
+ * targets, the weights of epoch + 1 (η_p of that epoch, as the authors: η changes after the
+ * milestone epoch, before its weights).
  * sums (3): Σℓ over clean and noisy examples (RL_FIXED_SUM_FRAC_BITS), and the number of noisy
  * examples the model fits to their noisy label. */
 static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, comm_exact *sums) {
@@ -293,7 +323,7 @@ static int mw_loss_pass(mw_state *s, dp_trainer *t, int64_t epoch, comm_exact *s
     if (s->mode == MODE_ELR &&
         comm_allgather_blocks(s->elr_targets, sizeof(float) * (size_t)C, s->lo, s->hi) < 0)
         return RL_ERR;
-    return s->reweight ? mw_update_weights(s) : 0;
+    return s->reweight ? mw_update_weights(s, train_schedule_at(&s->eta, epoch + 1)) : 0;
 }
 
 static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
@@ -334,7 +364,12 @@ static int mw_epoch_end(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx) {
             for (int64_t i = s->lo; i < s->hi; i++)
                 s->snapshots[k][i - s->lo] = (float)s->weights[i];
         }
-    return 0;
+    return s->coteach ? coteach_epoch_end(run, s->coteach, epoch) : 0;
+}
+
+static int mw_coteach_step(dp_trainer *t, int64_t step, void *ctx) {
+    mw_state *s = ctx;
+    return coteach_step(s->coteach, t, step);
 }
 
 static void snapshot_name(char *name, size_t size, int64_t epoch) {
@@ -356,11 +391,10 @@ static int mw_save(dp_trainer *t, io_ckpt *c, void *ctx) {
         snapshot_name(name + 3, sizeof name - 3, s->save_epochs[k]);
         rc = io_ckpt_write(c, name, IO_F32, s->n, s->lo, m, s->snapshots[k]);
     }
-    return rc;
+    return rc || !s->coteach ? rc : coteach_save(s->coteach, c);
 }
 
-static int mw_load(dp_trainer *t, io_ckpt *c, void *ctx) {
-    (void)t;
+static int mw_load(dp_trainer *t, io_ckpt *c, int64_t next, void *ctx) {
     mw_state *s = ctx;
     int64_t m = s->hi - s->lo;
     if (io_ckpt_size(c, "mw/cum_loss") != s->n)
@@ -381,14 +415,19 @@ static int mw_load(dp_trainer *t, io_ckpt *c, void *ctx) {
         s->snapshots[k] = rl_xmalloc(sizeof(float) * (size_t)(m + 1));
         rc = io_ckpt_read(c, name, IO_F32, s->lo, m, s->snapshots[k]);
     }
-    /* The weights are a function of L; the ELR targets are replicated like them. */
+    if (rc == 0 && s->coteach)
+        rc = coteach_load(s->coteach, c);
+    /* The weights are a function of L and of the epoch of step `next`; the ELR targets are
+     * replicated like them. */
     if (comm_any_failed(rc < 0))
         return rc < 0 ? RL_ERR
                       : rl_fail("another rank could not read the checkpoint", "see its error");
     if (s->mode == MODE_ELR &&
         comm_allgather_blocks(s->elr_targets, sizeof(float) * s->classes, s->lo, s->hi) < 0)
         return RL_ERR;
-    return s->reweight ? mw_update_weights(s) : 0;
+    return s->reweight
+               ? mw_update_weights(s, train_schedule_at(&s->eta, next / t->batches.per_epoch))
+               : 0;
 }
 
 static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
@@ -403,6 +442,8 @@ static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
         rc = rc ? rc : rl_run_final(run, "noisy_weight", noisy_weight);
         rc = rc ? rc : rl_run_final(run, "auc", auc);
         rc = rc ? rc : rl_run_final(run, "noise_fraction", (double)s->n_noisy / s->n);
+        if (s->coteach)
+            rc = rc ? rc : rl_run_final(run, "peer_test_acc", rl_run_last(run, "peer_test_acc"));
         if (rc == 0)
             rl_log_info("%s: best test accuracy %.2f %%, weight on noisy examples %.4f (%.1f %% "
                         "of the examples are noisy), weight AUC %.4f",
@@ -444,13 +485,18 @@ static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
 static int mw_run(rl_run *run) {
     mw_state s;
     memset(&s, 0, sizeof s);
+    int coteaching = mode_of(rl_cfg_str(rl_run_config(run), "mw.mode")) == MODE_COTEACHING;
     dp_hooks hooks = {.ctx = &s,
                       .prepare = mw_prepare,
+                      .step = coteaching ? mw_coteach_step : NULL,
                       .epoch_end = mw_epoch_end,
                       .save = mw_save,
                       .load = mw_load,
                       .finish = mw_finish};
-    int rc = dp_run(run, metric_names, sizeof metric_names / sizeof metric_names[0], &hooks);
+    int rc = coteaching
+                 ? dp_run(run, coteach_metric_names,
+                          sizeof coteach_metric_names / sizeof coteach_metric_names[0], &hooks)
+                 : dp_run(run, metric_names, sizeof metric_names / sizeof metric_names[0], &hooks);
     mw_free(&s);
     return rc;
 }
@@ -462,14 +508,19 @@ static const rl_experiment rl_experiment_mw_train = {
     .doc = "Trains model.spec on data.name (with label noise data.noise at data.noise_rate) with\n"
            "mw.mode: uniform cross-entropy, mw (examples reweighted by p_i ∝ exp(−mw.eta·L_i),\n"
            "L_i the cumulative loss of example i over end-of-epoch loss passes, minibatch loss\n"
-           "Σ p_i ℓ_i / Σ p_i), gce (generalized cross-entropy, mw.gce_q), mw-gce, or elr\n"
-           "(early-learning regularization). Each rank owns a block of examples and their\n"
+           "Σ p_i ℓ_i / Σ p_i), gce (generalized cross-entropy, mw.gce_q), mw-gce, elr\n"
+           "(early-learning regularization) or coteaching (two networks, each trained on the\n"
+           "other's small-loss examples, forget rate coteach.forget_rate reached at epoch\n"
+           "coteach.forget_epochs). train.label_smoothing and train.mixup add the authors' label\n"
+           "smoothing and mixup. Each rank owns a block of examples and their\n"
            "weights; normalization is an exact reduction over ranks, so results are\n"
            "bit-identical on any number of ranks. Metrics per epoch: train/test loss, test\n"
            "accuracy, loss pass mean, mean loss of clean and noisy examples, total weight on\n"
            "noisy examples, mean weight (×N) of clean and noisy examples, largest weight (×N),\n"
            "AUC of the weights and of the losses separating clean from noisy, fraction of noisy\n"
-           "examples fitted. Arrays: weights, cum_loss, noisy, params, weights_epoch_E.\n"
+           "examples fitted; with coteaching also the forget rate, the fraction of clean labels\n"
+           "among the selected examples and the second network's losses and accuracy.\n"
+           "Arrays: weights, cum_loss, noisy, params, weights_epoch_E.\n"
            "adv.eps > 0: FGSM and PGD robust accuracy after training (finals fgsm_acc,\n"
            "pgd_acc); adv.train: PGD adversarial training (with mw.mode=mw the MW\n"
            "weights reweight the adversarial losses).\n"

@@ -18,6 +18,9 @@ typedef enum {
     RL_RNG_PERTURB,      /* zero-order perturbations; step = optimizer step, index = perturbation */
     RL_RNG_SAMPLE,       /* weighted sampling keys */
     RL_RNG_ATTACK,       /* random starts of attacks; step = round, index = example id */
+    RL_RNG_MIXUP_LAMBDA, /* mixup's λ ~ Beta(α, α); step = optimizer step (epoch, batch) */
+    RL_RNG_MIXUP_PAIRS,  /* mixup's permutation of a batch; step = optimizer step */
+    RL_RNG_PEER_INIT,    /* the parameter seed of a second network (co-teaching's) */
 } rl_rng_purpose;
 
 typedef struct {
@@ -32,5 +35,10 @@ double rl_rng_uniform(rl_rng r, uint32_t step, uint32_t index);
 uint64_t rl_rng_below(rl_rng r, uint32_t step, uint32_t index, uint64_t n);
 /* Standard normal (Box-Muller on block 0 of (step, index)). */
 double rl_rng_normal(rl_rng r, uint32_t step, uint32_t index);
+/* Beta(a, b), a, b > 0, as X / (X + Y) with X ~ Gamma(a) from index 0 and Y ~ Gamma(b) from
+ * index 1 of `step`. Each gamma variate is exact (Marsaglia–Tsang's rejection: attempt k takes
+ * blocks 2k + 1 and 2k + 2 of its counter; below shape 1 boosted by U^(1/shape), U from block 0)
+ * and kept as a logarithm, so tiny shapes do not underflow. */
+double rl_rng_beta(rl_rng r, uint32_t step, double a, double b);
 
 #endif

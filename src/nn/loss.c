@@ -1,6 +1,7 @@
-/* Losses and their gradients w.r.t. the model output: softmax cross-entropy, generalized
- * cross-entropy, cross-entropy with the early-learning regularizer, squared error, and the argmax
- * accuracy count (see nn.h). Per-row sums are in double. */
+/* Losses and their gradients w.r.t. the model output: softmax cross-entropy (also against
+ * smoothed labels), generalized cross-entropy, cross-entropy with the early-learning
+ * regularizer, squared error, and the argmax accuracy count (see nn.h). Per-row sums are in
+ * double. */
 #include "src/nn/nn.h"
 
 #include <assert.h>
@@ -18,11 +19,12 @@ static double log_sum_exp(const float *z, int classes) {
     return z_max + log(sum);
 }
 
-/* d (classes) = c · (softmax(z) − onehot(y)), softmax from the row's log-sum-exp. */
-static void softmax_minus_onehot(float *d, const float *z, double lse, int32_t y, int classes,
-                                 double c) {
+/* d (classes) = c · (softmax(z) − q), softmax from the row's log-sum-exp, q the target
+ * distribution: `on` at the label y, `off` at every other class (one-hot: 1 and 0). */
+static void softmax_minus_target(float *d, const float *z, double lse, int32_t y, int classes,
+                                 double c, double on, double off) {
     for (int j = 0; j < classes; j++)
-        d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? 1.0 : 0.0)));
+        d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? on : off)));
 }
 
 double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const float *weights,
@@ -40,8 +42,33 @@ double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const floa
         if (per_example)
             per_example[i] = (float)loss;
         if (d_logits)
-            softmax_minus_onehot(d_logits + (size_t)i * classes, z, lse, y, classes,
-                                 (double)scale * w);
+            softmax_minus_target(d_logits + (size_t)i * classes, z, lse, y, classes,
+                                 (double)scale * w, 1.0, 0.0);
+    }
+    return total;
+}
+
+double rl_loss_smoothed_ce(const float *logits, const int32_t *labels, const float *weights,
+                           int batch, int classes, float smoothing, float scale, float *d_logits,
+                           float *per_example) {
+    assert(classes >= 2 && smoothing >= 0.0f && smoothing <= 1.0f);
+    const double on = 1.0 - smoothing, off = (double)smoothing / (classes - 1);
+    double total = 0.0;
+    for (int i = 0; i < batch; i++) {
+        const float *z = logits + (size_t)i * classes; // (classes)
+        int32_t y = labels[i];
+        assert(y >= 0 && y < classes);
+        double lse = log_sum_exp(z, classes);
+        double loss = 0.0; /* Σ_j q_j · (−log p_j) */
+        for (int j = 0; j < classes; j++)
+            loss += (j == y ? on : off) * (lse - z[j]);
+        double w = weights ? weights[i] : 1.0;
+        total += w * loss;
+        if (per_example)
+            per_example[i] = (float)loss;
+        if (d_logits)
+            softmax_minus_target(d_logits + (size_t)i * classes, z, lse, y, classes,
+                                 (double)scale * w, on, off);
     }
     return total;
 }
@@ -62,8 +89,8 @@ double rl_loss_gce(const float *logits, const int32_t *labels, const float *weig
         if (per_example)
             per_example[i] = (float)loss;
         if (d_logits) /* ∂ℓ/∂z_j = p_y^q · (p_j − [j = y]) */
-            softmax_minus_onehot(d_logits + (size_t)i * classes, z, lse, y, classes,
-                                 (double)scale * w * p_y_q);
+            softmax_minus_target(d_logits + (size_t)i * classes, z, lse, y, classes,
+                                 (double)scale * w * p_y_q, 1.0, 0.0);
     }
     return total;
 }

@@ -123,6 +123,14 @@ void rl_model_input_grad(const rl_model *m, rl_workspace *ws, const float *d_out
 double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const float *weights,
                           int batch, int classes, float scale, float *d_logits,
                           float *per_example);
+/* Cross-entropy against smoothed labels (label smoothing, in the convention of the MW authors'
+ * LabelSmoothingLoss): ℓ = −Σ_j q_j log p_j with q_y = 1 − smoothing on the label and
+ * smoothing / (classes − 1) on each other class, p = softmax(logits); ∂ℓ/∂z = p − q.
+ * smoothing in [0, 1]; 0 is rl_loss_softmax_ce, bit for bit. Same conventions as
+ * rl_loss_softmax_ce. */
+double rl_loss_smoothed_ce(const float *logits, const int32_t *labels, const float *weights,
+                           int batch, int classes, float smoothing, float scale, float *d_logits,
+                           float *per_example);
 /* Generalized cross-entropy (Zhang & Sabuncu 2018), robust to label noise: ℓ = (1 − p_y^q) / q
  * with p = softmax(logits), q in (0, 1] (q → 0 gives cross-entropy, q = 1 mean absolute error
  * up to a factor). Same conventions as rl_loss_softmax_ce. */

@@ -50,10 +50,11 @@ static int rows_of(int chunk) {
 
 int train_chunks_check(const rl_model *model, const rl_dataset *d, int chunk) {
     int rows = rows_of(chunk);
-    /* per row: xb and the attack's x0, dx (dim); targets_b, d_out and the attack's output
-     * gradient (outputs); tb (targets + 1); wb, yb (1); and the workspace */
-    uint64_t per_row = 3 * (uint64_t)d->dim + 3 * (uint64_t)model->out_dim +
-                       (uint64_t)d->targets + 3;
+    /* per row: xb, x_mix and the attack's x0, dx (dim); targets_b, d_out, d_mix and the
+     * attack's output gradient (outputs); tb (targets + 1); wb, yb, w_mix, y_mix (1); and the
+     * workspace */
+    uint64_t per_row =
+        4 * (uint64_t)d->dim + 4 * (uint64_t)model->out_dim + (uint64_t)d->targets + 5;
     uint64_t bytes = rl_size_add(rl_size_mul(per_row, (uint64_t)rows * sizeof(float)),
                                  rl_workspace_bytes(model, rows));
     if (rl_mem_check(bytes, "model %s on chunks of %d examples", model->spec, rows) < 0)
@@ -78,6 +79,10 @@ int train_chunks_init(train_chunks *c, rl_model *model, const rl_dataset *d, int
     c->targets_b = rl_xmalloc(sizeof(float) * rows * (size_t)c->outputs);
     c->d_out = rl_xmalloc(sizeof(float) * rows * (size_t)c->outputs);
     c->yb = rl_xmalloc(sizeof(int32_t) * rows);
+    c->x_mix = rl_xmalloc(sizeof(float) * rows * (size_t)c->dim);
+    c->w_mix = rl_xmalloc(sizeof(float) * rows);
+    c->d_mix = rl_xmalloc(sizeof(float) * rows * (size_t)c->outputs);
+    c->y_mix = rl_xmalloc(sizeof(int32_t) * rows);
     rl_attack_scratch_init(&c->attack, c->rows, c->dim, c->outputs);
     return 0;
 }
@@ -92,6 +97,10 @@ void train_chunks_free(train_chunks *c) {
     free(c->targets_b);
     free(c->d_out);
     free(c->yb);
+    free(c->x_mix);
+    free(c->w_mix);
+    free(c->d_mix);
+    free(c->y_mix);
     rl_attack_scratch_free(&c->attack);
     memset(c, 0, sizeof *c);
 }
@@ -139,33 +148,90 @@ double train_chunks_loss(train_chunks *c, const train_loss *l, const float *out,
                           per_example);
         break;
     default:
-        sum = rl_loss_softmax_ce(logits, c->yb, w, n, k, scale, d_out, per_example);
+        sum = l->label_smoothing > 0.0f
+                  ? rl_loss_smoothed_ce(logits, c->yb, w, n, k, l->label_smoothing, scale, d_out,
+                                        per_example)
+                  : rl_loss_softmax_ce(logits, c->yb, w, n, k, scale, d_out, per_example);
     }
     for (size_t i = 0; d_out && inv != 1.0f && i < (size_t)n * (size_t)k; i++)
         d_out[i] *= inv;
     return sum;
 }
 
+/* Mixup of the chunk ids[0..m) with its partners: the forward on λ·x_i + (1 − λ)·x_p, the
+ * objective λ·Σ w_i ℓ(y_i) + (1 − λ)·Σ w_p ℓ(y_p) (returned) and its gradient times o->scale in
+ * c->d_out; c->yb is left holding the partners' labels. */
+static double mixed_chunk_loss(train_chunks *c, const rl_dataset *d, const train_objective *o,
+                               const int64_t *ids, const int64_t *partners, int m) {
+    const float lambda = o->mix_lambda, rest = 1.0f - lambda;
+    rl_data_gather(d, ids, m, c->xb, c->yb, c->tb);
+    rl_data_gather(d, partners, m, c->x_mix, c->y_mix, NULL);
+    for (size_t j = 0; j < (size_t)m * (size_t)c->dim; j++)
+        c->xb[j] = lambda * c->xb[j] + rest * c->x_mix[j];
+    const float *out = forward_inputs(c, c->xb, m);
+    for (int i = 0; o->weights && i < m; i++)
+        c->w_mix[i] = (float)(o->weights[partners[i]] * o->weight_scale);
+    double own = train_chunks_loss(c, o->loss, out, ids, m, o->weights ? c->wb : NULL,
+                                   o->scale * lambda, c->d_out, NULL);
+    memcpy(c->yb, c->y_mix, sizeof(int32_t) * (size_t)m);
+    double mixed = train_chunks_loss(c, o->loss, out, partners, m, o->weights ? c->w_mix : NULL,
+                                     o->scale * rest, c->d_mix, NULL);
+    for (size_t j = 0; j < (size_t)m * (size_t)c->outputs; j++)
+        c->d_out[j] += c->d_mix[j];
+    return lambda * own + rest * mixed;
+}
+
+/* This rank's chunks [*lo, *hi) of a set of n examples. */
+static void my_chunks(const train_chunks *c, int64_t n, int64_t *lo, int64_t *hi) {
+    comm_block_range((n + c->chunk - 1) / c->chunk, comm_size(), comm_rank(), lo, hi);
+}
+
+/* The examples of chunk k of a set of n. */
+static int chunk_size(const train_chunks *c, int64_t n, int64_t k) {
+    int64_t start = k * c->chunk;
+    return (int)(start + c->chunk <= n ? c->chunk : n - start);
+}
+
+int64_t train_chunks_losses(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
+                            const train_loss *loss, float *losses, int64_t *first) {
+    int64_t lo, hi;
+    my_chunks(c, n, &lo, &hi);
+    *first = lo * c->chunk;
+    int64_t end = *first;
+    for (int64_t k = lo; k < hi; k++) {
+        int m = chunk_size(c, n, k);
+        const float *out = train_chunks_forward(c, d, idx + end, m);
+        train_chunks_loss(c, loss, out, idx + end, m, NULL, 0.0f, NULL, losses + end - *first);
+        end += m;
+    }
+    return end - *first;
+}
+
 int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
                           const train_objective *o, const float *grads, size_t n_grads,
                           comm_exact *e) {
-    int64_t n_chunks = (n + c->chunk - 1) / c->chunk, lo, hi;
-    comm_block_range(n_chunks, comm_size(), comm_rank(), &lo, &hi);
+    int64_t lo, hi;
+    my_chunks(c, n, &lo, &hi);
     for (int64_t k = lo; k < hi; k++) {
         int64_t start = k * c->chunk;
-        int m = (int)(start + c->chunk <= n ? c->chunk : n - start);
+        int m = chunk_size(c, n, k);
         const int64_t *ids = idx + start;
         for (int i = 0; o->weights && i < m; i++)
             c->wb[i] = (float)(o->weights[ids[i]] * o->weight_scale);
-        const float *out = train_chunks_forward(c, d, ids, m);
-        if (o->adv) {
-            rl_attack_inputs(o->adv, c->model, &c->ws, c->xb, c->yb, ids, m, c->attack_rng,
-                             o->round, &c->attack);
-            out = forward_inputs(c, c->xb, m);
+        float loss;
+        if (o->mix_partner) {
+            loss = (float)mixed_chunk_loss(c, d, o, ids, o->mix_partner + start, m);
+        } else {
+            const float *out = train_chunks_forward(c, d, ids, m);
+            if (o->adv) {
+                rl_attack_inputs(o->adv, c->model, &c->ws, c->xb, c->yb, ids, m, c->attack_rng,
+                                 o->round, &c->attack);
+                out = forward_inputs(c, c->xb, m);
+            }
+            loss = (float)train_chunks_loss(c, o->loss, out, ids, m, o->weights ? c->wb : NULL,
+                                            o->scale, c->d_out, NULL);
         }
         rl_model_zero_grads(c->model);
-        float loss = (float)train_chunks_loss(c, o->loss, out, ids, m, o->weights ? c->wb : NULL,
-                                              o->scale, c->d_out, NULL);
         if (c->backward)
             c->backward(c->hook_ctx, c->d_out, m);
         else

@@ -27,8 +27,9 @@
 
 #include <stdint.h>
 
-/* The loss a model is trained with (a small object). Labelled data: cross-entropy, or the
- * noise-robust GCE or ELR; regression targets: MSE; an autoencoder: MSE to its own input. */
+/* The loss a model is trained with (a small object). Labelled data: cross-entropy (optionally
+ * against smoothed labels), or the noise-robust GCE or ELR; regression targets: MSE; an
+ * autoencoder: MSE to its own input. */
 typedef enum {
     TRAIN_LOSS_CE,
     TRAIN_LOSS_GCE,
@@ -43,6 +44,7 @@ typedef struct {
     float elr_lambda;         /* ELR: λ of rl_loss_elr */
     const float *elr_targets; /* ELR: (n examples, classes), replicated on every rank */
     float temperature;        /* CE, GCE, ELR: logits divided by it first (0 or 1: none) */
+    float label_smoothing;    /* CE: against smoothed labels, rl_loss_smoothed_ce (0: none) */
 } train_loss;
 
 /* A forward pass other than the model's fp32 one (e.g. an int8 model's): the output
@@ -67,6 +69,9 @@ typedef struct {
     float *xb, *tb, *wb, *targets_b, *d_out; /* (rows, dim), (rows, targets + 1), (rows),
                                               * (rows, outputs), (rows, outputs) */
     int32_t *yb;                              /* (rows) */
+    /* mixup: the partners' inputs, labels, weights and output gradient */
+    float *x_mix, *w_mix, *d_mix; /* (rows, dim), (rows), (rows, outputs) */
+    int32_t *y_mix;               /* (rows) */
     rl_attack_scratch attack;
 } train_chunks;
 
@@ -114,8 +119,9 @@ double train_chunks_loss(train_chunks *c, const train_loss *loss, const float *o
  * d: for each of its chunks, attacked first if adv is not NULL (random starts keyed by
  * `round`), the gradient of the values whose gradients are `grads` (n_grads: the model's, or
  * c->lora's) is added into e[0..n_grads) (RL_FIXED_FRAC_BITS) and the loss into e[n_grads]
- * (RL_FIXED_SUM_FRAC_BITS). Weights: w_i = weights[idx[i]] · weight_scale (NULL: 1). The caller
- * reduces e. */
+ * (RL_FIXED_SUM_FRAC_BITS). Weights: w_i = weights[idx[i]] · weight_scale (NULL: 1). With mixup
+ * (mix_partner, src/train/mixup.h) example i trains on λ·x_i + (1 − λ)·x_p with the loss
+ * λ·w_i·ℓ(y_i) + (1 − λ)·w_p·ℓ(y_p), p = mix_partner[i] any example of d. The caller reduces e. */
 typedef struct {
     const train_loss *loss;
     const rl_attack *adv; /* adversarial training (NULL: none) */
@@ -123,11 +129,18 @@ typedef struct {
     double weight_scale;
     float scale;
     uint32_t round;
+    float mix_lambda;           /* mixup: λ, the share of each example's own input and label */
+    const int64_t *mix_partner; /* mixup: (n) the partner of each example (NULL: no mixup) */
 } train_objective;
 int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
                           const train_objective *o, const float *grads, size_t n_grads,
                           comm_exact *e);
 
+/* The per-example losses ℓ_i (`loss`, unweighted) of this rank's chunks of idx[0..n), the
+ * chunks of train_chunks_gradient: positions [*first, *first + count) of idx into
+ * losses[0..count); returns count. */
+int64_t train_chunks_losses(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
+                            const train_loss *loss, float *losses, int64_t *first);
 /* After the reduction of step `step`'s gradient sum: an error with a hint when some loss or
  * gradient value could not be summed exactly (NaN, or beyond the fixed point's range): the
  * training diverged. Every rank agrees (the count is part of the reduction). */

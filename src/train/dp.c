@@ -24,7 +24,20 @@ static const rl_cfg_spec dp_keys[] = {
      "little relative to their start (the lazy regime); with init.from it must stay 1"},
     {"train.epochs", RL_CFG_INT, "10", 1, 100000, NULL, 0, "passes over the training set"},
     {"train.batch", RL_CFG_INT, "128", 1, 1000000, NULL, 0, "examples per optimizer step"},
-    {"train.lr", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0, "learning rate"},
+    {"train.lr", RL_CFG_FLOAT, "0.001", 0, 100, NULL, 0,
+     "learning rate (of the first epochs, with train.lr_milestones)"},
+    {"train.lr_milestones", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "epochs (comma list, in [1, train.epochs]) from which the learning rate is multiplied by "
+     "train.lr_gamma once more, as torch's MultiStepLR (empty: a constant rate)"},
+    {"train.lr_gamma", RL_CFG_FLOAT, "0.1", 0, 100, NULL, 0,
+     "factor of the learning rate at each of train.lr_milestones"},
+    {"train.label_smoothing", RL_CFG_FLOAT, "0", 0, 0.99, NULL, 0,
+     "label smoothing ε of the training loss: cross-entropy against 1 − ε on the label and "
+     "ε/(C − 1) on each other class, as the MW authors (0: plain cross-entropy)"},
+    {"train.mixup", RL_CFG_FLOAT, "0", 0, 1000, NULL, 0,
+     "mixup α: each batch trains on λ·x_i + (1 − λ)·x_π(i) with loss λ·ℓ(y_i) + (1 − λ)·ℓ(y_π(i)) "
+     "(times the example weights, as the MW authors), λ ~ Beta(α, α) and π a permutation of the "
+     "batch drawn per batch (0: off)"},
     {"train.optim", RL_CFG_CHOICE, "adam", 0, -1, "adam|sgd", 0, "optimizer"},
     {"train.momentum", RL_CFG_FLOAT, "0.9", 0, 1, NULL, 0, "SGD momentum"},
     {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
@@ -57,19 +70,24 @@ void dp_trainer_free(dp_trainer *t) {
     if (!t)
         return;
     train_chunks_free(&t->chunks);
-    rl_data_free(&t->train);
-    rl_data_free(&t->test);
+    if (!t->shares_data) {
+        rl_data_free(&t->train);
+        rl_data_free(&t->test);
+    }
     rl_model_free(&t->model);
     rl_opt_free(&t->opt);
     rl_lora_free(t->lora);
     free(t->lora);
     train_batches_free(&t->batches);
+    train_schedule_free(&t->lr);
+    train_mixup_free(&t->mixup);
     comm_exact_free(&t->sum);
 }
 
 int dp_step(dp_trainer *t, int64_t step) {
     const int64_t *batch;
     int bsz = train_batches_at(&t->batches, step, &batch);
+    t->opt.lr = (float)train_schedule_at(&t->lr, step / t->batches.per_epoch);
     /* Self-normalization Σ_B w_i, in batch order on every rank; a batch whose weights all
      * underflowed to 0 counts uniformly. Each chunk's weights have mean 1 over the batch. */
     double norm = 0.0;
@@ -77,8 +95,16 @@ int dp_step(dp_trainer *t, int64_t step) {
         norm += t->weights[batch[i]];
     const double *weights = norm > 0.0 ? t->weights : NULL;
     size_t n = t->n_train;
-    train_objective o = {&t->loss, t->adv.eps > 0.0f ? &t->adv : NULL, weights,
-                         weights ? (double)bsz / norm : 1.0, 1.0f / (float)bsz, (uint32_t)step};
+    if (t->mixup.alpha > 0.0)
+        train_mixup_draw(&t->mixup, batch, bsz, step);
+    train_objective o = {.loss = &t->loss,
+                         .adv = t->adv.eps > 0.0f ? &t->adv : NULL,
+                         .weights = weights,
+                         .weight_scale = weights ? (double)bsz / norm : 1.0,
+                         .scale = 1.0f / (float)bsz,
+                         .round = (uint32_t)step,
+                         .mix_lambda = t->mixup.lambda,
+                         .mix_partner = t->mixup.partner};
     comm_exact_zero(&t->sum);
     train_chunks_gradient(&t->chunks, &t->train, batch, bsz, &o, t->theta_grads, n, &t->sum);
     if (t->regularize) {
@@ -102,16 +128,20 @@ int dp_evaluate(dp_trainer *t, double *loss, double *acc) {
     return train_evaluate(&t->chunks, &t->test, 0, loss, acc);
 }
 
-/* Collective, after the last step of `epoch`: the head metrics of the epoch's row (the mean
- * training loss of the epoch, which this resets, and the test loss and accuracy). */
-static int set_head_metrics(rl_run *run, dp_trainer *t, int64_t epoch) {
+int dp_epoch_summary(dp_trainer *t, double *train_loss, double *test_loss, double *test_acc) {
     float epoch_loss = comm_fixed_to_float(t->epoch_loss, RL_FIXED_SUM_FRAC_BITS);
     t->epoch_loss = 0;
-    double test_loss, test_acc;
-    if (dp_evaluate(t, &test_loss, &test_acc) < 0)
+    *train_loss = (double)epoch_loss / (double)t->train.n;
+    return dp_evaluate(t, test_loss, test_acc);
+}
+
+/* Collective, after the last step of `epoch`: the head metrics of the epoch's row. */
+static int set_head_metrics(rl_run *run, dp_trainer *t, int64_t epoch) {
+    double train_loss, test_loss, test_acc;
+    if (dp_epoch_summary(t, &train_loss, &test_loss, &test_acc) < 0)
         return RL_ERR;
     rl_run_set(run, "epoch", (double)(epoch + 1));
-    rl_run_set(run, "train_loss", (double)epoch_loss / (double)t->train.n);
+    rl_run_set(run, "train_loss", train_loss);
     rl_run_set(run, "test_loss", test_loss);
     rl_run_set(run, "test_acc", test_acc);
     return 0;
@@ -127,7 +157,7 @@ static int loop_step(rl_run *run, void *ctx, int64_t step) {
     dp_loop *l = ctx;
     dp_trainer *t = l->t;
     int64_t per_epoch = t->batches.per_epoch;
-    if (dp_step(t, step) < 0)
+    if ((l->h->step ? l->h->step(t, step, l->h->ctx) : dp_step(t, step)) < 0)
         return RL_ERR;
     if ((step + 1) % per_epoch != 0)
         return 0;
@@ -138,49 +168,76 @@ static int loop_step(rl_run *run, void *ctx, int64_t step) {
     return rl_run_record(run, step + 1);
 }
 
-static int loop_save(rl_run *run, void *ctx, io_ckpt *c, int64_t next) {
-    (void)run;
-    (void)next;
-    dp_loop *l = ctx;
-    dp_trainer *t = l->t;
+/* The name `prefix` + `name`, e.g. "peer/" "model/params". */
+static const char *prefixed(char *out, size_t size, const char *prefix, const char *name) {
+    snprintf(out, size, "%s%s", prefix, name);
+    return out;
+}
+
+int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix) {
     /* Every rank holds the same trained values and optimizer state; each writes its block.
      * "model/params" holds the values trained (the model's parameters, or its adapters). */
     int64_t n = (int64_t)t->n_train, lo, hi;
     comm_block_range(n, comm_size(), comm_rank(), &lo, &hi);
     int root = comm_rank() == 0;
     int64_t scalars[2] = {t->opt.t, t->epoch_loss};
-    int rc = io_ckpt_write(c, "model/params", IO_F32, n, lo, hi - lo, t->theta + lo);
-    rc = rc ? rc : io_ckpt_write(c, "optim/m", IO_F32, n, lo, hi - lo, t->opt.m + lo);
+    char name[64];
+    int rc = io_ckpt_write(c, prefixed(name, sizeof name, prefix, "model/params"), IO_F32, n, lo,
+                           hi - lo, t->theta + lo);
+    rc = rc ? rc
+            : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "optim/m"), IO_F32, n, lo,
+                            hi - lo, t->opt.m + lo);
     if (t->opt.v)
-        rc = rc ? rc : io_ckpt_write(c, "optim/v", IO_F32, n, lo, hi - lo, t->opt.v + lo);
-    rc = rc ? rc : io_ckpt_write(c, "train/scalars", IO_I64, 2, 0, root ? 2 : 0, scalars);
-    if (l->h->save)
-        rc = rc ? rc : l->h->save(t, c, l->h->ctx);
-    return rc;
+        rc = rc ? rc
+                : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "optim/v"), IO_F32, n, lo,
+                                hi - lo, t->opt.v + lo);
+    return rc ? rc
+              : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "train/scalars"), IO_I64, 2, 0,
+                              root ? 2 : 0, scalars);
 }
 
-static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
-    (void)run;
-    (void)next;
-    dp_loop *l = ctx;
-    dp_trainer *t = l->t;
+int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix) {
     int64_t n = (int64_t)t->n_train, scalars[2];
-    int rc = io_ckpt_size(c, "model/params") == n
+    char name[64];
+    int rc = io_ckpt_size(c, prefixed(name, sizeof name, prefix, "model/params")) == n
                  ? 0
                  : rl_fail("the checkpoint holds another model", "delete the run directory");
-    rc = rc ? rc : io_ckpt_read(c, "model/params", IO_F32, 0, n, t->theta);
-    rc = rc ? rc : io_ckpt_read(c, "optim/m", IO_F32, 0, n, t->opt.m);
+    rc = rc ? rc : io_ckpt_read(c, name, IO_F32, 0, n, t->theta);
+    rc = rc ? rc
+            : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/m"), IO_F32, 0, n,
+                           t->opt.m);
     if (t->opt.v)
-        rc = rc ? rc : io_ckpt_read(c, "optim/v", IO_F32, 0, n, t->opt.v);
-    rc = rc ? rc : io_ckpt_read(c, "train/scalars", IO_I64, 0, 2, scalars);
-    if (l->h->load)
-        rc = rc ? rc : l->h->load(t, c, l->h->ctx);
+        rc = rc ? rc
+                : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/v"), IO_F32, 0, n,
+                               t->opt.v);
+    rc = rc ? rc
+            : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "train/scalars"), IO_I64, 0, 2,
+                           scalars);
     if (rc < 0)
         return RL_ERR;
     t->opt.t = scalars[0];
     t->epoch_loss = scalars[1];
     if (t->lora)
         rl_lora_apply(t->lora, &t->model);
+    return 0;
+}
+
+static int loop_save(rl_run *run, void *ctx, io_ckpt *c, int64_t next) {
+    (void)run;
+    (void)next;
+    dp_loop *l = ctx;
+    int rc = dp_trainer_save(l->t, c, "");
+    if (l->h->save)
+        rc = rc ? rc : l->h->save(l->t, c, l->h->ctx);
+    return rc;
+}
+
+static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
+    (void)run;
+    dp_loop *l = ctx;
+    if (dp_trainer_load(l->t, c, "") < 0 ||
+        (l->h->load && l->h->load(l->t, c, *next, l->h->ctx) < 0))
+        return RL_ERR;
     return 0;
 }
 
@@ -224,18 +281,19 @@ static void train_values(dp_trainer *t, float *theta, float *grads, size_t n) {
     comm_exact_init(&t->sum, n + 1);
 }
 
-int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
-    memset(t, 0, sizeof *t);
-    if (rl_data_load(cfg, seed, &t->train, &t->test) < 0 ||
-        rl_model_init(&t->model, rl_cfg_str(cfg, "model.spec")) < 0)
+/* Everything but the data (t->train, t->test, already set): the model with parameters drawn
+ * from init_seed (then init.from's when `from` is not empty), optimizer, buffers, batches and
+ * the training options, from cfg. */
+static int setup_trainer(dp_trainer *t, const rl_config *cfg, uint64_t seed, uint64_t init_seed,
+                         const char *from) {
+    if (rl_model_init(&t->model, rl_cfg_str(cfg, "model.spec")) < 0)
         return RL_ERR;
     int outputs = t->train.classes > 0 ? t->train.classes : t->train.targets;
     if (base_model_check_fit(&t->model, "model.spec", &t->train, outputs) < 0)
         return RL_ERR;
-    rl_model_init_params(&t->model, seed);
+    rl_model_init_params(&t->model, init_seed);
     float init_scale = (float)rl_cfg_float(cfg, "model.init_scale");
     rl_model_scale_weights(&t->model, init_scale);
-    const char *from = rl_cfg_str(cfg, "init.from");
     if (from[0] && init_scale != 1.0f)
         return rl_fail("model.init_scale=%g scales a fresh initialization, and init.from starts "
                        "from the finished run %s",
@@ -261,10 +319,45 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
         return RL_ERR;
     t->chunks.attack_rng = rl_rng_make(seed, RL_RNG_ATTACK);
     t->loss = train_loss_for(&t->train);
+    t->loss.label_smoothing = (float)rl_cfg_float(cfg, "train.label_smoothing");
+    if (t->loss.label_smoothing > 0.0f && t->train.classes < 2)
+        return rl_fail("train.label_smoothing=%g needs labelled data; data.name=%s has no classes",
+                       "set train.label_smoothing=0, or use a classification data set",
+                       (double)t->loss.label_smoothing, t->train.name);
     train_batches_init(&t->batches, t->train.n, batch, seed);
-    t->total_steps = t->batches.per_epoch * rl_cfg_int(cfg, "train.epochs");
+    int64_t epochs = rl_cfg_int(cfg, "train.epochs");
+    t->total_steps = t->batches.per_epoch * epochs;
     train_values(t, t->model.params, t->model.grads, t->model.n_params);
-    return read_attack(t, cfg);
+    if (train_schedule_read(&t->lr, cfg, "train.lr", "train.lr_milestones", "train.lr_gamma",
+                            epochs) < 0 ||
+        read_attack(t, cfg) < 0)
+        return RL_ERR;
+    double alpha = rl_cfg_float(cfg, "train.mixup");
+    if (alpha > 0.0 && t->train.classes < 2)
+        return rl_fail("train.mixup=%g mixes labels; data.name=%s has no classes",
+                       "set train.mixup=0, or use a classification data set", alpha, t->train.name);
+    if (alpha > 0.0 && t->adv.eps > 0.0f)
+        return rl_fail("train.mixup=%g with adv.train: mixing adversarial examples is not "
+                       "implemented",
+                       "set train.mixup=0 or adv.train=false", alpha);
+    train_mixup_init(&t->mixup, alpha, batch, seed);
+    return 0;
+}
+
+int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed) {
+    memset(t, 0, sizeof *t);
+    if (rl_data_load(cfg, seed, &t->train, &t->test) < 0)
+        return RL_ERR;
+    return setup_trainer(t, cfg, seed, seed, rl_cfg_str(cfg, "init.from"));
+}
+
+int dp_trainer_init_peer(dp_trainer *peer, const dp_trainer *t, const rl_config *cfg, uint64_t seed,
+                         uint64_t init_seed) {
+    memset(peer, 0, sizeof *peer);
+    peer->train = t->train;
+    peer->test = t->test;
+    peer->shares_data = 1;
+    return setup_trainer(peer, cfg, seed, init_seed, "");
 }
 
 int dp_use_adapters(dp_trainer *t, int rank, uint64_t seed) {

@@ -7,9 +7,11 @@
  * bit-identical for any rank count (they depend on train.chunk, not on the number of ranks).
  * Optional per-example weights w (replicated on every rank) make the batch loss self-normalized:
  * Σ_B w_i ℓ_i / Σ_B w_i, with Σ_B w_i summed by every rank in batch order before the backward.
- * Optional: LoRA adapters trained instead of the model (dp_use_adapters), a parameter-only
- * regularizer whose terms the ranks share (t->regularize), PGD adversarial training and FGSM/PGD
- * evaluation (adv.* keys, every data-parallel experiment).
+ * The learning rate may step down at milestone epochs (train.lr_milestones, train.lr_gamma;
+ * src/train/schedule.h); the loss may be smoothed (train.label_smoothing) and the batch mixed
+ * (train.mixup, src/train/mixup.h). Optional: LoRA adapters trained instead of the model
+ * (dp_use_adapters), a parameter-only regularizer whose terms the ranks share (t->regularize), PGD
+ * adversarial training and FGSM/PGD evaluation (adv.* keys, every data-parallel experiment).
  *
  * An experiment supplies hooks and calls dp_run:
  *
@@ -34,6 +36,8 @@
 #include "src/nn/nn.h"
 #include "src/run/run.h"
 #include "src/train/chunks.h"
+#include "src/train/mixup.h"
+#include "src/train/schedule.h"
 
 #include <stdint.h>
 
@@ -49,12 +53,15 @@
 typedef struct dp_trainer dp_trainer;
 struct dp_trainer {
     rl_dataset train, test;
+    int shares_data; /* train and test belong to another trainer (dp_trainer_init_peer) */
     rl_model model;
     train_chunks chunks;    /* buffers and workspace of chunks of train.chunk examples */
     train_loss loss;        /* default: CE (labelled data) or MSE (regression) */
     rl_attack adv;          /* adversarial training: each chunk is attacked with the current
                              * model before its step (eps 0: off) */
     rl_optimizer opt;
+    train_schedule lr;      /* the learning rate of each epoch (train.lr_milestones) */
+    train_mixup mixup;      /* mixup's draws per batch (train.mixup; alpha 0: off) */
     train_batches batches;  /* train.batch examples per step */
     int64_t total_steps;
     comm_exact sum;         /* (n_train + 1) a step's gradient, then its loss */
@@ -81,12 +88,15 @@ typedef struct {
     /* After the data and model are loaded, before anything is written: read the experiment's
      * keys, set t->loss and t->weights, allocate. Errors (with hints) stop the run cleanly. */
     int (*prepare)(rl_run *run, dp_trainer *t, void *ctx);
+    /* Collective: replaces dp_step (NULL: dp_step), e.g. to train a second network too. */
+    int (*step)(dp_trainer *t, int64_t step, void *ctx);
     /* Collective, after the last step of `epoch` (0-based): set the experiment's metrics of the
      * epoch's row (rl_run_set); dp_run records it. */
     int (*epoch_end)(rl_run *run, dp_trainer *t, int64_t epoch, void *ctx);
-    /* Collective: extra checkpoint content, and reading it back when resuming. */
+    /* Collective: extra checkpoint content, and reading it back when resuming before step
+     * `next`. */
     int (*save)(dp_trainer *t, io_ckpt *c, void *ctx);
-    int (*load)(dp_trainer *t, io_ckpt *c, void *ctx);
+    int (*load)(dp_trainer *t, io_ckpt *c, int64_t next, void *ctx);
     /* Collective, after the last step: stage the finals (rl_run_final*); NULL: dp_write_final. */
     int (*finish)(rl_run *run, dp_trainer *t, void *ctx);
 } dp_hooks;
@@ -105,13 +115,25 @@ int dp_trainer_init(dp_trainer *t, const rl_config *cfg, uint64_t seed);
  * current parameters (e.g. from init.from) stay frozen as the base; A drawn from seed. Call from
  * a prepare hook. Checkpoints then hold the adapters; /arrays/params the adapted model. */
 int dp_use_adapters(dp_trainer *t, int rank, uint64_t seed);
+/* A second trainer on t's data (shared, not copied: t's data must outlive the peer's use, and
+ * freeing the peer leaves it): the same config, data order (seed) and options, its model's
+ * parameters drawn from init_seed instead (init.from is not read). */
+int dp_trainer_init_peer(dp_trainer *peer, const dp_trainer *t, const rl_config *cfg, uint64_t seed,
+                         uint64_t init_seed);
 void dp_trainer_free(dp_trainer *t);
-/* Collective: one optimizer step on the batch of step `step` (train_batches_at): the exact
- * gradient of its chunks (train_chunks_gradient) and of the regularizer; adds the batch's
- * loss to t->epoch_loss. */
+/* Collective: one optimizer step on the batch of step `step` (train_batches_at), at the
+ * learning rate of its epoch (t->lr): the exact gradient of its chunks (train_chunks_gradient)
+ * and of the regularizer; adds the batch's loss to t->epoch_loss. */
 int dp_step(dp_trainer *t, int64_t step);
 /* Collective: test loss (mean cross-entropy, or MSE for regression) and accuracy. */
 int dp_evaluate(dp_trainer *t, double *loss, double *acc);
+/* Collective, after an epoch's last step: its mean training loss (the sum of its batches'
+ * objectives over the examples; resets the sum), and dp_evaluate. */
+int dp_epoch_summary(dp_trainer *t, double *train_loss, double *test_loss, double *test_acc);
+/* Collective: the values trained, the optimizer state and the step counters into a checkpoint,
+ * named "model/params", "optim/m", ... after `prefix` ("" for the run's trainer); and back. */
+int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix);
+int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix);
 /* Collective: finals train_loss, test_loss, test_acc (of the last row), steps, and
  * /arrays/params (usable with init.from), and with adv.eps > 0 attack_clean_acc, fgsm_acc and
  * pgd_acc on the first adv.limit test examples; logs a summary. A dp_hooks.finish. */

@@ -64,7 +64,7 @@ REFUSAL_BASE=(run mw-train "${SMALL_MW[@]}")
 expect_refusal "a cap below 1 is refused" "below the uniform 1/N" mw.cap=0.5
 expect_refusal "a cap without MW is refused" "no effect with mw.mode=gce" mw.mode=gce mw.cap=2
 expect_refusal "a save epoch past the end is refused" "not a whole number in \[1, 4\]" mw.save_epochs=1,9
-expect_refusal "an unknown mode is refused" "choose one of" mw.mode=coteaching
+expect_refusal "an unknown mode is refused" "choose one of" mw.mode=co-teaching
 expect_refusal "regression data is refused" "needs a classification" data.name=linreg \
     data.noise=none data.noise_rate=0 model.spec=mlp:20-1
 finish

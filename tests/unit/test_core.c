@@ -795,6 +795,47 @@ static void test_rng_normal_moments(void) {
         fprintf(stderr, "\n  normal: mean %.4f var %.4f\n", mean, var);
 }
 
+/* Beta(a, b) draws over N steps: mean a/(a + b) and variance ab/((a + b)²(a + b + 1)) within
+ * five standard errors (the variance's from the fourth central moment of the same draws); the
+ * draws lie in [0, 1] and are functions of the step. Shapes below and above 1 (the boosted and
+ * the plain gamma) and a skewed pair. */
+static void test_rng_beta_moments(void) {
+    enum { N = 40000 };
+    const double shapes[][2] = {{0.2, 0.2}, {1.0, 1.0}, {4.0, 4.0}, {2.0, 5.0}, {0.5, 3.0}};
+    rl_rng r = rl_rng_make(5, RL_RNG_MIXUP_LAMBDA);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        double a = shapes[k][0], b = shapes[k][1];
+        double mean = a / (a + b), var = a * b / ((a + b) * (a + b) * (a + b + 1.0));
+        double sum = 0.0, sum2 = 0.0, sum4 = 0.0;
+        int in_range = 1;
+        static double x[N];
+        for (uint32_t i = 0; i < N; i++) {
+            x[i] = rl_rng_beta(r, i, a, b);
+            in_range &= x[i] >= 0.0 && x[i] <= 1.0;
+            sum += x[i];
+        }
+        double m = sum / N;
+        for (uint32_t i = 0; i < N; i++) {
+            double d2 = (x[i] - m) * (x[i] - m);
+            sum2 += d2;
+            sum4 += d2 * d2;
+        }
+        double v = sum2 / N, se_mean = sqrt(v / N), se_var = sqrt((sum4 / N - v * v) / N);
+        CU_ASSERT(in_range);
+        CU_ASSERT(fabs(m - mean) < 5.0 * se_mean);
+        CU_ASSERT(fabs(v - var) < 5.0 * se_var);
+        CU_ASSERT(rl_rng_beta(r, 17, a, b) == x[17]);
+        if (fabs(m - mean) >= 5.0 * se_mean || fabs(v - var) >= 5.0 * se_var)
+            fprintf(stderr, "\n  Beta(%g, %g): mean %.5f (%.5f), variance %.5f (%.5f)\n", a, b, m,
+                    mean, v, var);
+    }
+    /* Another stream, another draw; a tiny shape stays a number. */
+    CU_ASSERT(rl_rng_beta(rl_rng_make(6, RL_RNG_MIXUP_LAMBDA), 3, 1.0, 1.0) !=
+              rl_rng_beta(r, 3, 1.0, 1.0));
+    double tiny = rl_rng_beta(r, 0, 1e-3, 1e-3);
+    CU_ASSERT(tiny >= 0.0 && tiny <= 1.0);
+}
+
 /* ---- ownership ---- */
 
 static const int64_t own_n[] = {0, 1, 5, 10, 11, 1000, 1001};
@@ -878,6 +919,7 @@ static const rl_test tests[] = {
     {"rng draws do not depend on request order", test_rng_order_independent},
     {"rng below(n) is < n and uniform", test_rng_below},
     {"rng normal has mean 0 and variance 1", test_rng_normal_moments},
+    {"rng beta has the mean and variance of Beta(a, b)", test_rng_beta_moments},
     {"block ownership tiles [0, n) and owner agrees", test_block_ownership},
     {"cyclic ownership: owners and counts agree", test_cyclic_ownership},
     {NULL, NULL},

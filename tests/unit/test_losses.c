@@ -1,6 +1,7 @@
-/* Unit tests of the noisy-label losses and metrics in src/nn: generalized cross-entropy and the
- * ELR loss (values, limits, gradients against central finite differences w.r.t. the logits),
- * softmax, and the AUC (hand cases, ties, order invariance, brute force). */
+/* Unit tests of the noisy-label losses and metrics in src/nn: generalized cross-entropy, the ELR
+ * loss and cross-entropy against smoothed labels (values, limits, gradients against central
+ * finite differences w.r.t. the logits, example weights), softmax, and the AUC (hand cases,
+ * ties, order invariance, brute force). */
 #include "kernels/kernels.h"
 #include "src/core/rng.h"
 #include "src/nn/nn.h"
@@ -14,15 +15,18 @@ enum { B = 4, C = 5 };
 #define FD_H 1e-3f
 
 typedef struct {
-    int kind; /* 0 GCE, 1 ELR */
+    int kind; /* 0 GCE, 1 ELR, 2 smoothed cross-entropy */
     const int32_t *labels;
     const float *weights, *targets;
-    float q, lambda;
+    float q, lambda, smoothing;
 } loss_case;
 
 static double eval_loss(const loss_case *lc, const float *logits, float scale, float *d) {
     if (lc->kind == 0)
         return rl_loss_gce(logits, lc->labels, lc->weights, B, C, lc->q, scale, d, NULL);
+    if (lc->kind == 2)
+        return rl_loss_smoothed_ce(logits, lc->labels, lc->weights, B, C, lc->smoothing, scale, d,
+                                   NULL);
     return rl_loss_elr(logits, lc->labels, lc->targets, lc->weights, B, C, lc->lambda, scale, d,
                        NULL);
 }
@@ -90,7 +94,7 @@ static void test_gce_values(void) {
 static void test_gce_grads(void) {
     float logits[B * C];
     fill(logits, B * C, 2, -2.0f, 2.0f);
-    loss_case lc = {0, labels, NULL, NULL, 0.7f, 0.0f};
+    loss_case lc = {0, labels, NULL, NULL, 0.7f, 0.0f, 0.0f};
     CU_ASSERT(check_logit_grads(&lc, logits) > 0.05);
     lc.weights = weights;
     lc.q = 0.3f;
@@ -126,7 +130,7 @@ static void test_elr_grads(void) {
         for (int j = 0; j < C; j++)
             targets[i * C + j] /= sum;
     }
-    loss_case lc = {1, labels, NULL, targets, 0.0f, 3.0f};
+    loss_case lc = {1, labels, NULL, targets, 0.0f, 3.0f, 0.0f};
     CU_ASSERT(check_logit_grads(&lc, logits) > 0.05);
     lc.weights = weights;
     CU_ASSERT(check_logit_grads(&lc, logits) > 0.05);
@@ -140,6 +144,56 @@ static void test_elr_grads(void) {
     double with = rl_loss_elr(agree, y, t_agree, NULL, 1, C, 3.0f, 0.0f, NULL, NULL);
     double without = rl_loss_elr(agree, y, t_other, NULL, 1, C, 3.0f, 0.0f, NULL, NULL);
     CU_ASSERT(with < without);
+}
+
+static void test_smoothed_ce_values(void) {
+    /* Logits (2, 0, 0), label 0, ε = 0.1: q = (0.9, 0.05, 0.05), ℓ = lse − 0.9·2 with
+     * lse = log(e² + 2). Equal logits: log C whatever ε. */
+    const float z[3] = {2.0f, 0.0f, 0.0f}, flat[3] = {0.5f, 0.5f, 0.5f};
+    const int32_t y[1] = {0};
+    float per, d[3];
+    double loss = rl_loss_smoothed_ce(z, y, NULL, 1, 3, 0.1f, 1.0f, d, &per);
+    double lse = log(exp(2.0) + 2.0);
+    CU_ASSERT(rl_test_close(loss, lse - 0.9f * 2.0, 8));
+    CU_ASSERT(rl_test_close(per, loss, 2));
+    /* ∂ℓ/∂z = p − q */
+    CU_ASSERT(rl_test_close(d[0], exp(2.0 - lse) - 0.9f, 8));
+    CU_ASSERT(rl_test_close(d[1], exp(-lse) - 0.1f / 2, 8));
+    CU_ASSERT(rl_test_close(rl_loss_smoothed_ce(flat, y, NULL, 1, 3, 0.3f, 0.0f, NULL, NULL),
+                            log(3.0), 8));
+    /* ε = 0 is cross-entropy, bit for bit (values, per-example values and gradients). */
+    float logits[B * C], d_ce[B * C], d_ls[B * C], per_ce[B], per_ls[B];
+    fill(logits, B * C, 6, -3.0f, 3.0f);
+    double ce = rl_loss_softmax_ce(logits, labels, weights, B, C, 0.5f, d_ce, per_ce);
+    double ls = rl_loss_smoothed_ce(logits, labels, weights, B, C, 0.0f, 0.5f, d_ls, per_ls);
+    CU_ASSERT_EQUAL(ce, ls);
+    CU_ASSERT(memcmp(per_ce, per_ls, sizeof per_ce) == 0);
+    CU_ASSERT(memcmp(d_ce, d_ls, sizeof d_ce) == 0);
+    /* Smoothing costs a confident right prediction and spares a confident wrong one. */
+    const float sure[3] = {8.0f, 0.0f, 0.0f};
+    const int32_t right[1] = {0}, wrong[1] = {1};
+    CU_ASSERT(rl_loss_smoothed_ce(sure, right, NULL, 1, 3, 0.1f, 0.0f, NULL, NULL) >
+              rl_loss_softmax_ce(sure, right, NULL, 1, 3, 0.0f, NULL, NULL));
+    CU_ASSERT(rl_loss_smoothed_ce(sure, wrong, NULL, 1, 3, 0.1f, 0.0f, NULL, NULL) <
+              rl_loss_softmax_ce(sure, wrong, NULL, 1, 3, 0.0f, NULL, NULL));
+}
+
+static void test_smoothed_ce_grads(void) {
+    float logits[B * C];
+    fill(logits, B * C, 7, -2.0f, 2.0f);
+    loss_case lc = {2, labels, NULL, NULL, 0.0f, 0.0f, 0.1f};
+    CU_ASSERT(check_logit_grads(&lc, logits) > 0.05);
+    /* With example weights (MW and label smoothing together), and heavier smoothing. */
+    lc.weights = weights;
+    CU_ASSERT(check_logit_grads(&lc, logits) > 0.05);
+    lc.smoothing = 0.5f;
+    CU_ASSERT(check_logit_grads(&lc, logits) > 0.05);
+    float per[B];
+    double total = rl_loss_smoothed_ce(logits, labels, weights, B, C, 0.5f, 0.0f, NULL, per);
+    double expect = 0.0;
+    for (int i = 0; i < B; i++)
+        expect += weights[i] * per[i];
+    CU_ASSERT(rl_test_close(total, expect, 16));
 }
 
 static void test_softmax(void) {
@@ -197,6 +251,9 @@ static const rl_test tests[] = {
     {"GCE gradients match finite differences", test_gce_grads},
     {"ELR with zero targets is cross-entropy", test_elr_without_targets_is_ce},
     {"ELR gradients match finite differences (with clamping)", test_elr_grads},
+    {"smoothed cross-entropy: hand values, ε = 0 is cross-entropy", test_smoothed_ce_values},
+    {"smoothed cross-entropy gradients match finite differences (weighted)",
+     test_smoothed_ce_grads},
     {"softmax rows sum to 1 and are stable", test_softmax},
     {"AUC hand cases with ties", test_auc_hand_cases},
     {"AUC equals brute force and ignores input order", test_auc_brute_force_and_order},
