@@ -124,13 +124,27 @@ static int parse_cnn_layer(rl_model *m, const char **p) {
     if (token_is(p, "conv")) {
         if (!parse_count(p, MAX_WIDTH, &a) || **p != 'k' || (++*p, !parse_count(p, MAX_KERNEL, &b)))
             return rl_fail("model spec \"%s\": bad convolution at \"%s\"",
-                           "write convCkK: C filters of K x K, e.g. conv16k5", m->spec, token);
+                           "write convCkK or convCkKsS: C filters of K x K, stride S, e.g. "
+                           "conv16k3 or conv32k3s2",
+                           m->spec, token);
         if (b % 2 == 0)
             return rl_fail("model spec \"%s\": convolution kernel size %ld is even at \"%s\"",
                            "use an odd kernel size (padding K/2 keeps the image size)", m->spec,
                            b, token);
+        long stride = 1;
+        if (**p == 's' && (++*p, !parse_count(p, MAX_KERNEL, &stride)))
+            return rl_fail("model spec \"%s\": bad convolution stride at \"%s\"",
+                           "write convCkKsS with S from 1 to 15, e.g. conv32k3s2", m->spec, token);
         size_t fan_in = (size_t)c * (size_t)(b * b);
-        return add_layer(m, RL_LAYER_CONV, (int)b, (int)a, h, w, (size_t)a * fan_in, (size_t)a);
+        int pad = (int)b / 2;
+        int out_h = (h + 2 * pad - (int)b) / (int)stride + 1;
+        int out_w = (w + 2 * pad - (int)b) / (int)stride + 1;
+        if (add_layer(m, RL_LAYER_CONV, (int)b, (int)a, out_h, out_w, (size_t)a * fan_in,
+                      (size_t)a) < 0)
+            return RL_ERR;
+        m->layers[m->n_layers - 1].stride = (int)stride;
+        m->layers[m->n_layers - 1].pad = pad;
+        return 0;
     }
     if (token_is(p, "gn")) {
         if (!parse_count(p, MAX_WIDTH, &a) || c % a != 0)
@@ -281,16 +295,20 @@ void rl_model_zero_grads(rl_model *m) {
     memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
-/* Floats of the im2col buffer of the largest convolution (0 without one). */
-static size_t workspace_col_size(const rl_model *m) {
-    size_t col_size = 0;
+/* Floats of the convolution scratch (rl_conv_scratch) of the largest convolution for batches of
+ * max_batch: *col for im2col, *out for the GEMM's output (0 without a convolution). */
+static void workspace_conv_sizes(const rl_model *m, int max_batch, size_t *col, size_t *out) {
+    *col = *out = 0;
     for (int l = 0; l < m->n_layers; l++) {
         const rl_layer *ly = &m->layers[l];
-        size_t size = (size_t)rl_layer_fan_in(ly) * (size_t)ly->in_h * (size_t)ly->in_w;
-        if (ly->kind == RL_LAYER_CONV && size > col_size)
-            col_size = size;
+        if (ly->kind != RL_LAYER_CONV)
+            continue;
+        size_t columns = (size_t)rl_conv_group(ly, max_batch) * ly->out_h * ly->out_w;
+        size_t col_size = (size_t)rl_layer_fan_in(ly) * columns;
+        size_t out_size = (size_t)ly->out_c * columns;
+        *col = col_size > *col ? col_size : *col;
+        *out = out_size > *out ? out_size : *out;
     }
-    return col_size;
 }
 
 /* The widest activation: the input or a layer's output. */
@@ -306,7 +324,9 @@ uint64_t rl_workspace_bytes(const rl_model *m, int max_batch) {
     for (int l = 0; l < m->n_layers; l++)
         values += (uint64_t)m->layers[l].out; // act[l + 1]
     values = rl_size_mul(values, (uint64_t)(max_batch > 0 ? max_batch : 0));
-    values = rl_size_add(values, 2 * (uint64_t)workspace_col_size(m)); // col, d_col
+    size_t col_size, out_size;
+    workspace_conv_sizes(m, max_batch > 0 ? max_batch : 1, &col_size, &out_size);
+    values = rl_size_add(values, (uint64_t)col_size + out_size); // col, conv_out
     return rl_size_mul(values, sizeof(float));
 }
 
@@ -321,7 +341,8 @@ int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch) {
         return rl_fail_hint("lower the examples per chunk or batch (e.g. train.chunk), or use a "
                             "smaller model");
     size_t b = (size_t)max_batch, widest = (size_t)workspace_widest(m);
-    size_t col_size = workspace_col_size(m);
+    size_t col_size, out_size;
+    workspace_conv_sizes(m, max_batch, &col_size, &out_size);
     ws->max_batch = max_batch;
     ws->act[0] = rl_xcalloc(b * (size_t)m->in_dim, sizeof(float)); // (B, in_dim)
     for (int l = 0; l < m->n_layers; l++)
@@ -329,8 +350,8 @@ int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch) {
     ws->grad_a = rl_xcalloc(b * widest, sizeof(float)); // (B, widest)
     ws->grad_b = rl_xcalloc(b * widest, sizeof(float)); // (B, widest)
     if (col_size) {
-        ws->col = rl_xcalloc(col_size, sizeof(float));   // (fan_in, H · W)
-        ws->d_col = rl_xcalloc(col_size, sizeof(float)); // (fan_in, H · W)
+        ws->col = rl_xcalloc(col_size, sizeof(float));      // (fan_in, group · out_h · out_w)
+        ws->conv_out = rl_xcalloc(out_size, sizeof(float)); // (out_c, group · out_h · out_w)
     }
     return 0;
 }
@@ -343,7 +364,7 @@ void rl_workspace_free(rl_workspace *ws) {
     free(ws->grad_a);
     free(ws->grad_b);
     free(ws->col);
-    free(ws->d_col);
+    free(ws->conv_out);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -378,7 +399,8 @@ const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *
             relu_forward(in, out, (size_t)batch * (size_t)ly->out);
             break;
         case RL_LAYER_CONV:
-            rl_conv_forward(ly, m->params, in, out, batch, ws->col);
+            rl_conv_forward(ly, m->params, in, out, batch,
+                            &(rl_conv_scratch){ws->col, ws->conv_out});
             break;
         case RL_LAYER_MAXPOOL:
         case RL_LAYER_AVGPOOL:
@@ -435,7 +457,8 @@ static void model_backward(const rl_model *m, rl_workspace *ws, const float *d_o
                 relu_backward(ws->act[l + 1], dy, dx, (size_t)batch * (size_t)ly->out);
             break;
         case RL_LAYER_CONV:
-            rl_conv_backward(ly, m->params, grads, x, dy, dx, batch, ws->col, ws->d_col);
+            rl_conv_backward(ly, m->params, grads, x, dy, dx, batch,
+                             &(rl_conv_scratch){ws->col, ws->conv_out});
             break;
         case RL_LAYER_MAXPOOL:
         case RL_LAYER_AVGPOOL:

@@ -3,14 +3,15 @@
  * A model is built from a spec string:
  *   "mlp:784-256-256-10"  dense layers with relu between them, none after the last;
  *   "cnn:1x28x28-conv16k5-gn4-relu-maxpool2-conv32k5-relu-avgpool2-fc64-relu-fc10"
- *                         input channels x height x width, then layers in order: convCkK
- *                         (C filters K x K, K odd, stride 1, zero padding K/2 so the image keeps
- *                         its size), gnG (group norm, G groups of channels, per-channel scale and
- *                         shift), relu, maxpoolS / avgpoolS (S x S windows, stride S, a partial
- *                         last window dropped), fcN (dense, N outputs; flattens C x H x W).
+ *                         input channels x height x width, then layers in order: convCkK or
+ *                         convCkKsS (C filters K x K, K odd, stride S (default 1), zero padding
+ *                         K/2: stride 1 keeps the image size, stride S gives ⌈H/S⌉ x ⌈W/S⌉),
+ *                         gnG (group norm, G groups of channels, per-channel scale and shift),
+ *                         relu, maxpoolS / avgpoolS (S x S windows, stride S, a partial last
+ *                         window dropped), fcN (dense, N outputs; flattens C x H x W).
  * Activations are (batch, C, H, W) row-major (dense layers: H = W = 1). All parameters live in
  * one arena `params` (and their gradients in `grads`, same layout), so checkpoints, reductions
- * and optimizers see one array. Convolutions run as im2col + GEMM, one example at a time.
+ * and optimizers see one array. Convolutions run as im2col + GEMM over the chunk (layers.h).
  *
  *     rl_model m;
  *     if (rl_model_init(&m, "mlp:784-256-10") < 0) { rl_error_print(); ... }
@@ -48,6 +49,7 @@ typedef struct {
     int in_c, in_h, in_w;    /* input shape (dense and relu after dense: in x 1 x 1) */
     int out_c, out_h, out_w; /* output shape */
     int size;                /* CONV: kernel size; pools: window and stride; GROUPNORM: groups */
+    int stride, pad;         /* CONV: stride, and zero padding on each side (size / 2) */
     size_t w_off, b_off;     /* DENSE: weight (out, in), bias (out); CONV: weight
                                 (out_c, in_c, size, size), bias (out_c); GROUPNORM: scale (out_c),
                                 shift (out_c). Offsets into the arena */
@@ -97,7 +99,7 @@ typedef struct {
     int max_batch;
     float *act[RL_MAX_LAYERS + 1];  /* act[0] = input copy, act[l+1] = output of layer l */
     float *grad_a, *grad_b;          /* (max_batch, widest) scratch for backward */
-    float *col, *d_col;              /* (in_c · k · k, H · W) im2col of one example, largest conv */
+    float *col, *conv_out; /* convolution scratch (rl_conv_scratch), sized for the largest */
 } rl_workspace;
 
 /* Bytes rl_workspace_init allocates (saturating, see mem.h); it refuses, with a hint, what
