@@ -1,6 +1,6 @@
-/* Convolution (im2col + GEMM over a group of examples), max/average pooling and group norm:
- * forward and backward (see layers.h). Statistics of group norm are summed in double in a fixed
- * order, so a layer gives the same bits for an example whatever else is in the batch. */
+/* Convolution (im2col + GEMM over a group of examples), max/average and global pooling and group
+ * norm: forward and backward (see layers.h). Statistics of group norm are summed in double in a
+ * fixed order, so a layer gives the same bits for an example whatever else is in the batch. */
 #include "src/nn/layers.h"
 
 #include "kernels/kernels.h"
@@ -175,6 +175,25 @@ void rl_pool_backward(const rl_layer *ly, const float *x, const float *dy, float
                     dx[best] += g;
                 }
         }
+}
+
+void rl_globalpool_forward(const rl_layer *ly, const float *x, float *y, int batch) {
+    size_t hw = (size_t)ly->in_h * ly->in_w;
+    for (size_t row = 0; row < (size_t)batch * ly->out_c; row++) {
+        const float *xc = x + row * hw; // (in_h · in_w) of one channel of one example
+        double sum = 0.0;
+        for (size_t p = 0; p < hw; p++)
+            sum += xc[p];
+        y[row] = (float)(sum / (double)hw);
+    }
+}
+
+void rl_globalpool_backward(const rl_layer *ly, const float *dy, float *dx, int batch) {
+    size_t hw = (size_t)ly->in_h * ly->in_w;
+    float inv_area = 1.0f / (float)hw;
+    for (size_t row = 0; row < (size_t)batch * ly->out_c; row++)
+        for (size_t p = 0; p < hw; p++)
+            dx[row * hw + p] = dy[row] * inv_area;
 }
 
 /* Mean and 1/sqrt(variance + eps) of the n values of one group. */

@@ -27,6 +27,9 @@ void rl_conv_backward(const rl_layer *ly, const float *params, float *grads, con
 void rl_pool_forward(const rl_layer *ly, const float *x, float *y, int batch);
 /* Max pooling routes each window's gradient to its first maximum, recomputed from x. */
 void rl_pool_backward(const rl_layer *ly, const float *x, const float *dy, float *dx, int batch);
+/* Global average pooling (C, H, W) -> (C, 1, 1), summed in double in a fixed order. */
+void rl_globalpool_forward(const rl_layer *ly, const float *x, float *y, int batch);
+void rl_globalpool_backward(const rl_layer *ly, const float *dy, float *dx, int batch);
 void rl_groupnorm_forward(const rl_layer *ly, const float *params, const float *x, float *y,
                           int batch);
 void rl_groupnorm_backward(const rl_layer *ly, const float *params, float *grads, const float *x,

@@ -112,7 +112,9 @@ static void test_spec_accepts(void) {
         {"mlp:784-256-10", 784 * 256 + 256 + 256 * 10 + 10, 3, 784, 10},
         {"mlp:784-256-256-10", 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10, 5, 784, 10},
         {"mlp:2-3", 2 * 3 + 3, 1, 2, 3},
-        {"mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", 16 * 2, RL_MAX_LAYERS - 1, 1, 1},
+        {"mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-"
+         "1-1-1-1-1-1-1",
+         48 * 2, RL_MAX_LAYERS - 1, 1, 1},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rl_model m;
@@ -167,7 +169,8 @@ static void test_spec_rejects(void) {
         "mlp:+784-10",
         "MLP:784-10",
         "mlp:99999999999999999999-10",
-        "mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", /* 18 sizes: 33 layers */
+        "mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-"
+        "1-1-1-1-1-1-1", /* 50 sizes: 97 layers */
         too_long,
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
@@ -678,6 +681,9 @@ static void test_cnn_spec_layout(void) {
         "cnn:1x8x8-conv4k3fc2",
         "cnn:1x8x8-conv4k3s0-fc2",
         "cnn:1x8x8-conv4k3s-fc2",
+        "cnn:1x8x8-res4-fc2",
+        "cnn:1x8x8-res6g4-fc2",
+        "cnn:1x8x8-res4s2-fc2",
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         rl_error_clear();
@@ -686,6 +692,55 @@ static void test_cnn_spec_layout(void) {
         CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), bad[c]));
         CU_ASSERT(strlen(rl_error_hint()) > 0);
     }
+}
+
+/* A residual block expands to conv, norm, relu, conv, norm, add (with a projection when the
+ * channels or the size change), relu; ResNet-20 as documented in nn.h. */
+static void test_resnet_spec_layout(void) {
+    rl_model m;
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:3x9x9-conv4k3-res4g2-res6s2g3-gap-fc2") == 0);
+    CU_ASSERT_EQUAL_FATAL(m.n_layers, 1 + 7 + 7 + 2);
+    const rl_layer *identity = &m.layers[6], *projection = &m.layers[13];
+    CU_ASSERT_EQUAL(identity->kind, RL_LAYER_ADD);
+    CU_ASSERT_EQUAL(identity->size, 0);
+    CU_ASSERT_EQUAL(identity->skip_from, 1);
+    CU_ASSERT(!rl_layer_has_matrix(identity));
+    CU_ASSERT_EQUAL(projection->kind, RL_LAYER_ADD);
+    CU_ASSERT_EQUAL(projection->size, 1);
+    CU_ASSERT_EQUAL(projection->skip_from, 8);
+    CU_ASSERT_EQUAL(projection->out_c, 6);
+    CU_ASSERT_EQUAL(projection->out_h, 5);
+    CU_ASSERT_EQUAL(rl_layer_fan_in(projection), 4);
+    CU_ASSERT_EQUAL(m.layers[8].stride, 2);
+    CU_ASSERT_EQUAL(m.layers[15].kind, RL_LAYER_GLOBALPOOL);
+    CU_ASSERT_EQUAL(m.layers[15].out, 6);
+    size_t want = (4 * 27 + 4) + 2 * (4 * 36 + 4 + 8) + (6 * 36 + 6 + 12 + 6 * 54 + 6 + 12) +
+                  (6 * 4 + 6) + (2 * 6 + 2);
+    CU_ASSERT_EQUAL(m.n_params, want);
+    rl_model_free(&m);
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:3x32x32-conv16k3-gn4-relu-res16g4-res16g4-res16g4-"
+                                      "res32s2g4-res32g4-res32g4-res64s2g4-res64g4-res64g4-gap-"
+                                      "fc10") == 0);
+    int convs = 0;
+    for (int l = 0; l < m.n_layers; l++)
+        convs += m.layers[l].kind == RL_LAYER_CONV;
+    CU_ASSERT_EQUAL(convs, 19);
+    CU_ASSERT_EQUAL(m.out_dim, 10);
+    rl_model_free(&m);
+}
+
+/* Global average pooling on a hand example. */
+static void test_globalpool_values(void) {
+    const float x[] = {1, 2, 3, 6, -1, -2, -3, -6};
+    rl_model m;
+    rl_workspace ws;
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:2x2x2-gap") == 0);
+    CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, 1) == 0);
+    const float *y = rl_model_forward(&m, &ws, x, 1);
+    CU_ASSERT_EQUAL(y[0], 3.0f);
+    CU_ASSERT_EQUAL(y[1], -3.0f);
+    rl_workspace_free(&ws);
+    rl_model_free(&m);
 }
 
 /* The convolution straight from its definition, in double: output (co, oy, ox) of example x
@@ -828,10 +883,12 @@ static void test_grad_cnn(void) {
         "cnn:1x6x6-conv4k3-gn2-relu-maxpool2-conv2k3-avgpool3-fc3",
         "cnn:3x4x4-gn3-conv2k1-relu-fc2",
         "cnn:2x7x6-conv3k3s2-relu-conv2k1s2-fc2",
+        "cnn:2x6x5-conv4k3-res4g2-res6s2g3-gap-fc3", /* identity and projection shortcuts */
     };
-    for (int s = 0; s < 4; s++) {
+    static const uint64_t seeds[] = {41, 42, 43, 44, 53};
+    for (int s = 0; s < 5; s++) {
         problem p = {0};
-        problem_init(&p, specs[s], 3, 41 + s);
+        problem_init(&p, specs[s], 3, seeds[s]);
         problem_backward(&p, 1.0f);
         for (int l = 0; l < p.m.n_layers; l++) {
             const rl_layer *ly = &p.m.layers[l];
@@ -902,6 +959,8 @@ static const rl_test tests[] = {
     {"convolution over a chunk gives the bits of one example at a time",
      test_conv_batched_same_bits_as_per_example},
     {"pooling and group norm values", test_pool_and_groupnorm_values},
+    {"residual blocks and ResNet-20 specs give the right layout", test_resnet_spec_layout},
+    {"global average pooling values", test_globalpool_values},
     {"CNN parameter and input gradients match finite differences", test_grad_cnn},
     {"a CNN's output for an example does not depend on the batch",
      test_cnn_example_independent_of_batch},
