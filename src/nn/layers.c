@@ -1,6 +1,6 @@
-/* Convolution (im2col + GEMM, one example at a time), max/average pooling and group norm:
- * forward and backward (see layers.h). Statistics of group norm are summed in double in a fixed
- * order, so a layer gives the same bits for an example whatever else is in the batch. */
+/* Convolution (im2col + GEMM over a group of examples), max/average and global pooling and group
+ * norm: forward and backward (see layers.h). Statistics of group norm are summed in double in a
+ * fixed order, so a layer gives the same bits for an example whatever else is in the batch. */
 #include "src/nn/layers.h"
 
 #include "kernels/kernels.h"
@@ -8,90 +8,120 @@
 #include <math.h>
 #include <string.h>
 
-/* col (c · k · k, h · w): col[(ci · k + ki) · k + kj][oy · w + ox] = x[ci][oy + ki − k/2]
- * [ox + kj − k/2], zero outside the image. */
-static void im2col(const float *x, int c, int h, int w, int k, float *col) {
-    int pad = k / 2;
-    for (int ci = 0; ci < c; ci++)
+int rl_conv_group(const rl_layer *ly, int batch) {
+    size_t per_example = (size_t)rl_layer_fan_in(ly) * (size_t)ly->out_h * (size_t)ly->out_w;
+    size_t group = RL_CONV_COL_FLOATS / (per_example ? per_example : 1);
+    if (group < 1)
+        group = 1;
+    return group < (size_t)batch ? (int)group : batch;
+}
+
+/* im2col of examples x (n, c, h, w) into col (c · k · k, n · out_h · out_w):
+ * col[(ci · k + ki) · k + kj][(i · out_h + oy) · out_w + ox] =
+ *     x[i][ci][oy · stride + ki − pad][ox · stride + kj − pad], zero outside the image. */
+static void im2col(const rl_layer *ly, const float *x, int n, float *col) {
+    int k = ly->size, s = ly->stride, h = ly->in_h, w = ly->in_w;
+    size_t out_hw = (size_t)ly->out_h * ly->out_w, cols = (size_t)n * out_hw;
+    for (int ci = 0; ci < ly->in_c; ci++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
-                float *row = col + ((size_t)(ci * k + ki) * k + kj) * (size_t)(h * w); // (h·w)
-                for (int oy = 0; oy < h; oy++) {
-                    int iy = oy + ki - pad;
-                    float *out = row + (size_t)oy * w;
-                    if (iy < 0 || iy >= h) {
-                        memset(out, 0, (size_t)w * sizeof(float));
-                        continue;
+                float *row = col + ((size_t)(ci * k + ki) * k + kj) * cols; // (n · out_hw)
+                for (int i = 0; i < n; i++)
+                    for (int oy = 0; oy < ly->out_h; oy++) {
+                        int iy = oy * s + ki - ly->pad;
+                        float *out = row + i * out_hw + (size_t)oy * ly->out_w;
+                        if (iy < 0 || iy >= h) {
+                            memset(out, 0, (size_t)ly->out_w * sizeof(float));
+                            continue;
+                        }
+                        const float *in = x + (size_t)i * ly->in + ((size_t)ci * h + iy) * w;
+                        for (int ox = 0; ox < ly->out_w; ox++) {
+                            int ix = ox * s + kj - ly->pad;
+                            out[ox] = ix >= 0 && ix < w ? in[ix] : 0.0f;
+                        }
                     }
-                    const float *in = x + ((size_t)ci * h + iy) * w;
-                    for (int ox = 0; ox < w; ox++) {
-                        int ix = ox + kj - pad;
-                        out[ox] = ix >= 0 && ix < w ? in[ix] : 0.0f;
-                    }
-                }
             }
 }
 
-/* The adjoint of im2col: dx (c, h, w) = Σ of the col entries that read each pixel. */
-static void col2im(const float *col, int c, int h, int w, int k, float *dx) {
-    int pad = k / 2;
-    memset(dx, 0, (size_t)c * h * w * sizeof(float));
-    for (int ci = 0; ci < c; ci++)
+/* The adjoint of im2col: dx (n, c, h, w) = Σ of the col entries that read each pixel. */
+static void col2im(const rl_layer *ly, const float *col, int n, float *dx) {
+    int k = ly->size, s = ly->stride, h = ly->in_h, w = ly->in_w;
+    size_t out_hw = (size_t)ly->out_h * ly->out_w, cols = (size_t)n * out_hw;
+    memset(dx, 0, (size_t)n * ly->in * sizeof(float));
+    for (int ci = 0; ci < ly->in_c; ci++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
-                const float *row = col + ((size_t)(ci * k + ki) * k + kj) * (size_t)(h * w);
-                for (int oy = 0; oy < h; oy++) {
-                    int iy = oy + ki - pad;
-                    if (iy < 0 || iy >= h)
-                        continue;
-                    float *out = dx + ((size_t)ci * h + iy) * w;
-                    const float *in = row + (size_t)oy * w;
-                    for (int ox = 0; ox < w; ox++) {
-                        int ix = ox + kj - pad;
-                        if (ix >= 0 && ix < w)
-                            out[ix] += in[ox];
+                const float *row = col + ((size_t)(ci * k + ki) * k + kj) * cols;
+                for (int i = 0; i < n; i++)
+                    for (int oy = 0; oy < ly->out_h; oy++) {
+                        int iy = oy * s + ki - ly->pad;
+                        if (iy < 0 || iy >= h)
+                            continue;
+                        float *out = dx + (size_t)i * ly->in + ((size_t)ci * h + iy) * w;
+                        const float *in = row + i * out_hw + (size_t)oy * ly->out_w;
+                        for (int ox = 0; ox < ly->out_w; ox++) {
+                            int ix = ox * s + kj - ly->pad;
+                            if (ix >= 0 && ix < w)
+                                out[ix] += in[ox];
+                        }
                     }
-                }
             }
 }
 
 void rl_conv_forward(const rl_layer *ly, const float *params, const float *x, float *y, int batch,
-                     float *col) {
-    int hw = ly->in_h * ly->in_w, fan_in = rl_layer_fan_in(ly);
+                     rl_conv_scratch *scratch) {
+    int fan_in = rl_layer_fan_in(ly), out_hw = ly->out_h * ly->out_w;
+    int group = rl_conv_group(ly, batch);
     const float *wt = params + ly->w_off;   // (out_c, fan_in)
     const float *bias = params + ly->b_off; // (out_c)
-    for (int i = 0; i < batch; i++) {
-        const float *xi = x + (size_t)i * ly->in; // (in_c, h, w)
-        float *yi = y + (size_t)i * ly->out;      // (out_c, h · w)
-        im2col(xi, ly->in_c, ly->in_h, ly->in_w, ly->size, col);
-        for (int c = 0; c < ly->out_c; c++)
-            for (int p = 0; p < hw; p++)
-                yi[(size_t)c * hw + p] = bias[c];
-        kern_sgemm(0, 0, ly->out_c, hw, fan_in, 1.0f, wt, fan_in, col, hw, 1.0f, yi, hw);
+    for (int first = 0; first < batch; first += group) {
+        int n = batch - first < group ? batch - first : group, cols = n * out_hw;
+        im2col(ly, x + (size_t)first * ly->in, n, scratch->col); // (fan_in, n · out_hw)
+        kern_sgemm(0, 0, ly->out_c, cols, fan_in, 1.0f, wt, fan_in, scratch->col, cols, 0.0f,
+                   scratch->out, cols); // (out_c, n · out_hw)
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < ly->out_c; c++) {
+                const float *from = scratch->out + (size_t)c * cols + (size_t)i * out_hw;
+                float *to = y + (size_t)(first + i) * ly->out + (size_t)c * out_hw;
+                for (int p = 0; p < out_hw; p++)
+                    to[p] = from[p] + bias[c];
+            }
     }
 }
 
 void rl_conv_backward(const rl_layer *ly, const float *params, float *grads, const float *x,
-                      const float *dy, float *dx, int batch, float *col, float *d_col) {
-    int hw = ly->in_h * ly->in_w, fan_in = rl_layer_fan_in(ly);
+                      const float *dy, float *dx, int batch, rl_conv_scratch *scratch) {
+    int fan_in = rl_layer_fan_in(ly), out_hw = ly->out_h * ly->out_w;
+    int group = rl_conv_group(ly, batch);
     const float *wt = params + ly->w_off; // (out_c, fan_in)
-    for (int i = 0; i < batch; i++) {
-        const float *dyi = dy + (size_t)i * ly->out; // (out_c, h · w)
+    for (int first = 0; first < batch; first += group) {
+        int n = batch - first < group ? batch - first : group, cols = n * out_hw;
+        const float *dy_group = dy + (size_t)first * ly->out; // (n, out_c, out_hw)
         if (grads) {
-            float *dw = grads + ly->w_off;   // (out_c, fan_in)
+            float *dw = grads + ly->w_off;    // (out_c, fan_in)
             float *dbias = grads + ly->b_off; // (out_c)
-            im2col(x + (size_t)i * ly->in, ly->in_c, ly->in_h, ly->in_w, ly->size, col);
-            kern_sgemm(0, 1, ly->out_c, fan_in, hw, 1.0f, dyi, hw, col, hw, 1.0f, dw, fan_in);
-            for (int c = 0; c < ly->out_c; c++) {
-                double sum = 0.0;
-                for (int p = 0; p < hw; p++)
-                    sum += dyi[(size_t)c * hw + p];
-                dbias[c] += (float)sum;
+            im2col(ly, x + (size_t)first * ly->in, n, scratch->col);
+            for (int i = 0; i < n; i++) {
+                const float *dyi = dy_group + (size_t)i * ly->out; // (out_c, out_hw)
+                kern_sgemm(0, 1, ly->out_c, fan_in, out_hw, 1.0f, dyi, out_hw,
+                           scratch->col + (size_t)i * out_hw, cols, 1.0f, dw, fan_in);
+                for (int c = 0; c < ly->out_c; c++) {
+                    double sum = 0.0;
+                    for (int p = 0; p < out_hw; p++)
+                        sum += dyi[(size_t)c * out_hw + p];
+                    dbias[c] += (float)sum;
+                }
             }
         }
         if (dx) {
-            kern_sgemm(1, 0, fan_in, hw, ly->out_c, 1.0f, wt, fan_in, dyi, hw, 0.0f, d_col, hw);
-            col2im(d_col, ly->in_c, ly->in_h, ly->in_w, ly->size, dx + (size_t)i * ly->in);
+            for (int i = 0; i < n; i++)
+                for (int c = 0; c < ly->out_c; c++)
+                    memcpy(scratch->out + (size_t)c * cols + (size_t)i * out_hw,
+                           dy_group + (size_t)i * ly->out + (size_t)c * out_hw,
+                           (size_t)out_hw * sizeof(float)); // (out_c, n · out_hw)
+            kern_sgemm(1, 0, fan_in, cols, ly->out_c, 1.0f, wt, fan_in, scratch->out, cols, 0.0f,
+                       scratch->col, cols); // (fan_in, n · out_hw)
+            col2im(ly, scratch->col, n, dx + (size_t)first * ly->in);
         }
     }
 }
@@ -145,6 +175,25 @@ void rl_pool_backward(const rl_layer *ly, const float *x, const float *dy, float
                     dx[best] += g;
                 }
         }
+}
+
+void rl_globalpool_forward(const rl_layer *ly, const float *x, float *y, int batch) {
+    size_t hw = (size_t)ly->in_h * ly->in_w;
+    for (size_t row = 0; row < (size_t)batch * ly->out_c; row++) {
+        const float *xc = x + row * hw; // (in_h · in_w) of one channel of one example
+        double sum = 0.0;
+        for (size_t p = 0; p < hw; p++)
+            sum += xc[p];
+        y[row] = (float)(sum / (double)hw);
+    }
+}
+
+void rl_globalpool_backward(const rl_layer *ly, const float *dy, float *dx, int batch) {
+    size_t hw = (size_t)ly->in_h * ly->in_w;
+    float inv_area = 1.0f / (float)hw;
+    for (size_t row = 0; row < (size_t)batch * ly->out_c; row++)
+        for (size_t p = 0; p < hw; p++)
+            dx[row * hw + p] = dy[row] * inv_area;
 }
 
 /* Mean and 1/sqrt(variance + eps) of the n values of one group. */

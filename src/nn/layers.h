@@ -7,15 +7,29 @@
 
 #include "src/nn/nn.h"
 
-/* col: (in_c · k · k, in_h · in_w) scratch. */
+/* A convolution runs im2col + one GEMM over a group of examples: up to RL_CONV_COL_FLOATS
+ * im2col values at a time (the whole chunk unless a layer is large). Each output value (and each
+ * input-gradient value) is one fma chain of the exact GEMM over the layer's fan-in (out_c), so its
+ * bits do not depend on the group or on the other examples; the weight gradient is one GEMM per
+ * example (a chain over its out_h · out_w positions), added example by example in order. */
+#define RL_CONV_COL_FLOATS ((size_t)1 << 22)
+/* Examples per group for a batch of `batch` (1 .. batch). */
+int rl_conv_group(const rl_layer *ly, int batch);
+/* Scratch of a convolution, sized for its group: col (fan_in, group · out_h · out_w),
+ * out (out_c, group · out_h · out_w). */
+typedef struct {
+    float *col, *out;
+} rl_conv_scratch;
 void rl_conv_forward(const rl_layer *ly, const float *params, const float *x, float *y, int batch,
-                     float *col);
-/* col, d_col: (in_c · k · k, in_h · in_w) scratch. */
+                     rl_conv_scratch *scratch);
 void rl_conv_backward(const rl_layer *ly, const float *params, float *grads, const float *x,
-                      const float *dy, float *dx, int batch, float *col, float *d_col);
+                      const float *dy, float *dx, int batch, rl_conv_scratch *scratch);
 void rl_pool_forward(const rl_layer *ly, const float *x, float *y, int batch);
 /* Max pooling routes each window's gradient to its first maximum, recomputed from x. */
 void rl_pool_backward(const rl_layer *ly, const float *x, const float *dy, float *dx, int batch);
+/* Global average pooling (C, H, W) -> (C, 1, 1), summed in double in a fixed order. */
+void rl_globalpool_forward(const rl_layer *ly, const float *x, float *y, int batch);
+void rl_globalpool_backward(const rl_layer *ly, const float *dy, float *dx, int batch);
 void rl_groupnorm_forward(const rl_layer *ly, const float *params, const float *x, float *y,
                           int batch);
 void rl_groupnorm_backward(const rl_layer *ly, const float *params, float *grads, const float *x,

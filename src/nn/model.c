@@ -69,6 +69,34 @@ static int add_layer(rl_model *m, rl_layer_kind kind, int size, int c, int h, in
     return 0;
 }
 
+/* The shape (c, h, w) that the next layer gets: the previous layer's output, or the input. */
+static void next_input(const rl_model *m, int *c, int *h, int *w) {
+    const rl_layer *prev = m->n_layers ? &m->layers[m->n_layers - 1] : &m->layers[0];
+    *c = m->n_layers ? prev->out_c : prev->in_c;
+    *h = m->n_layers ? prev->out_h : prev->in_h;
+    *w = m->n_layers ? prev->out_w : prev->in_w;
+}
+
+/* A convolution of `filters` k x k filters (k odd), stride `stride`, zero padding k/2. */
+static int add_conv(rl_model *m, int filters, int k, int stride) {
+    int c, h, w, pad = k / 2;
+    next_input(m, &c, &h, &w);
+    size_t fan_in = (size_t)c * (size_t)(k * k);
+    if (add_layer(m, RL_LAYER_CONV, k, filters, (h + 2 * pad - k) / stride + 1,
+                  (w + 2 * pad - k) / stride + 1, (size_t)filters * fan_in, (size_t)filters) < 0)
+        return RL_ERR;
+    m->layers[m->n_layers - 1].stride = stride;
+    m->layers[m->n_layers - 1].pad = pad;
+    return 0;
+}
+
+/* Group norm of `groups` groups (dividing the channels; the caller checked). */
+static int add_groupnorm(rl_model *m, int groups) {
+    int c, h, w;
+    next_input(m, &c, &h, &w);
+    return add_layer(m, RL_LAYER_GROUPNORM, groups, c, h, w, (size_t)c, (size_t)c);
+}
+
 /* "784-256-10": dense layers with relus between them. */
 static int parse_mlp(rl_model *m, const char *p) {
     int n_sizes = 0;
@@ -115,30 +143,60 @@ static int token_is(const char **p, const char *word) {
 
 /* One cnn layer token at *p (advanced past it). */
 static int parse_cnn_layer(rl_model *m, const char **p) {
-    const rl_layer *prev = m->n_layers ? &m->layers[m->n_layers - 1] : &m->layers[0];
-    int c = m->n_layers ? prev->out_c : prev->in_c;
-    int h = m->n_layers ? prev->out_h : prev->in_h;
-    int w = m->n_layers ? prev->out_w : prev->in_w;
+    int c, h, w;
+    next_input(m, &c, &h, &w);
     const char *token = *p;
     long a, b;
     if (token_is(p, "conv")) {
         if (!parse_count(p, MAX_WIDTH, &a) || **p != 'k' || (++*p, !parse_count(p, MAX_KERNEL, &b)))
             return rl_fail("model spec \"%s\": bad convolution at \"%s\"",
-                           "write convCkK: C filters of K x K, e.g. conv16k5", m->spec, token);
+                           "write convCkK or convCkKsS: C filters of K x K, stride S, e.g. "
+                           "conv16k3 or conv32k3s2",
+                           m->spec, token);
         if (b % 2 == 0)
             return rl_fail("model spec \"%s\": convolution kernel size %ld is even at \"%s\"",
                            "use an odd kernel size (padding K/2 keeps the image size)", m->spec,
                            b, token);
-        size_t fan_in = (size_t)c * (size_t)(b * b);
-        return add_layer(m, RL_LAYER_CONV, (int)b, (int)a, h, w, (size_t)a * fan_in, (size_t)a);
+        long stride = 1;
+        if (**p == 's' && (++*p, !parse_count(p, MAX_KERNEL, &stride)))
+            return rl_fail("model spec \"%s\": bad convolution stride at \"%s\"",
+                           "write convCkKsS with S from 1 to 15, e.g. conv32k3s2", m->spec, token);
+        return add_conv(m, (int)a, (int)b, (int)stride);
     }
+    if (token_is(p, "res")) {
+        long stride = 1;
+        if (!parse_count(p, MAX_WIDTH, &a) ||
+            (**p == 's' && (++*p, !parse_count(p, MAX_KERNEL, &stride))) || **p != 'g' ||
+            (++*p, !parse_count(p, MAX_WIDTH, &b)) || a % b != 0)
+            return rl_fail("model spec \"%s\": bad residual block at \"%s\"",
+                           "write resCgG or resCsSgG: C channels, stride S, group norm of G "
+                           "groups dividing C, e.g. res16g4 or res32s2g4",
+                           m->spec, token);
+        int from = m->n_layers, projected = a != c || stride != 1;
+        if (add_conv(m, (int)a, 3, (int)stride) < 0 || add_groupnorm(m, (int)b) < 0 ||
+            add_layer(m, RL_LAYER_RELU, 0, (int)a, m->layers[m->n_layers - 1].out_h,
+                      m->layers[m->n_layers - 1].out_w, 0, 0) < 0 ||
+            add_conv(m, (int)a, 3, 1) < 0 || add_groupnorm(m, (int)b) < 0)
+            return RL_ERR;
+        const rl_layer *last = &m->layers[m->n_layers - 1];
+        if (add_layer(m, RL_LAYER_ADD, projected, (int)a, last->out_h, last->out_w,
+                      projected ? (size_t)a * c : 0, projected ? (size_t)a : 0) < 0)
+            return RL_ERR;
+        rl_layer *add = &m->layers[m->n_layers - 1];
+        add->skip_from = from;
+        add->skip_c = c;
+        add->stride = (int)stride;
+        return add_layer(m, RL_LAYER_RELU, 0, add->out_c, add->out_h, add->out_w, 0, 0);
+    }
+    if (token_is(p, "gap"))
+        return add_layer(m, RL_LAYER_GLOBALPOOL, 0, c, 1, 1, 0, 0);
     if (token_is(p, "gn")) {
         if (!parse_count(p, MAX_WIDTH, &a) || c % a != 0)
             return rl_fail("model spec \"%s\": group norm at \"%s\" needs a number of groups "
                            "dividing the %d channels",
                            "write gnG with G dividing the channels, e.g. gn4 after conv16k5",
                            m->spec, token, c);
-        return add_layer(m, RL_LAYER_GROUPNORM, (int)a, c, h, w, (size_t)c, (size_t)c);
+        return add_groupnorm(m, (int)a);
     }
     if (token_is(p, "relu"))
         return add_layer(m, RL_LAYER_RELU, 0, c, h, w, 0, 0);
@@ -160,7 +218,9 @@ static int parse_cnn_layer(rl_model *m, const char **p) {
         return add_layer(m, RL_LAYER_DENSE, 0, (int)a, 1, 1, (size_t)a * in, (size_t)a);
     }
     return rl_fail("model spec \"%s\": unknown layer \"%s\"",
-                   "layers are convCkK, gnG, relu, maxpoolS, avgpoolS, fcN", m->spec, token);
+                   "layers are convCkK, convCkKsS, gnG, relu, maxpoolS, avgpoolS, gap, resCgG, "
+                   "resCsSgG, fcN",
+                   m->spec, token);
 }
 
 /* "1x28x28-conv16k5-relu-maxpool2-fc10". */
@@ -281,16 +341,46 @@ void rl_model_zero_grads(rl_model *m) {
     memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
-/* Floats of the im2col buffer of the largest convolution (0 without one). */
-static size_t workspace_col_size(const rl_model *m) {
-    size_t col_size = 0;
+/* The 1 x 1 projection conv of a residual ADD layer with size 1: from the input of layer
+ * skip_from to the ADD's output shape, with the ADD's parameters. */
+static rl_layer projection_of(const rl_model *m, const rl_layer *add) {
+    const rl_layer *first = &m->layers[add->skip_from];
+    rl_layer proj = {.kind = RL_LAYER_CONV,
+                     .in = first->in,
+                     .out = add->out,
+                     .in_c = first->in_c,
+                     .in_h = first->in_h,
+                     .in_w = first->in_w,
+                     .out_c = add->out_c,
+                     .out_h = add->out_h,
+                     .out_w = add->out_w,
+                     .size = 1,
+                     .stride = add->stride,
+                     .pad = 0,
+                     .w_off = add->w_off,
+                     .b_off = add->b_off};
+    return proj;
+}
+
+/* Floats of the convolution scratch (rl_conv_scratch) of the largest convolution for batches of
+ * max_batch: *col for im2col, *out for the GEMM's output (0 without a convolution). */
+static void workspace_conv_sizes(const rl_model *m, int max_batch, size_t *col, size_t *out) {
+    *col = *out = 0;
     for (int l = 0; l < m->n_layers; l++) {
+        rl_layer proj;
         const rl_layer *ly = &m->layers[l];
-        size_t size = (size_t)rl_layer_fan_in(ly) * (size_t)ly->in_h * (size_t)ly->in_w;
-        if (ly->kind == RL_LAYER_CONV && size > col_size)
-            col_size = size;
+        if (ly->kind == RL_LAYER_ADD && ly->size == 1) {
+            proj = projection_of(m, ly);
+            ly = &proj;
+        }
+        if (ly->kind != RL_LAYER_CONV)
+            continue;
+        size_t columns = (size_t)rl_conv_group(ly, max_batch) * ly->out_h * ly->out_w;
+        size_t col_size = (size_t)rl_layer_fan_in(ly) * columns;
+        size_t out_size = (size_t)ly->out_c * columns;
+        *col = col_size > *col ? col_size : *col;
+        *out = out_size > *out ? out_size : *out;
     }
-    return col_size;
 }
 
 /* The widest activation: the input or a layer's output. */
@@ -302,11 +392,14 @@ static int workspace_widest(const rl_model *m) {
 }
 
 uint64_t rl_workspace_bytes(const rl_model *m, int max_batch) {
-    uint64_t values = (uint64_t)m->in_dim + 2 * (uint64_t)workspace_widest(m); // act[0], grad_a/b
+    uint64_t values = (uint64_t)m->in_dim + 3 * (uint64_t)workspace_widest(m); // act[0], grad_a/b,
+                                                                               // skip_grad
     for (int l = 0; l < m->n_layers; l++)
         values += (uint64_t)m->layers[l].out; // act[l + 1]
     values = rl_size_mul(values, (uint64_t)(max_batch > 0 ? max_batch : 0));
-    values = rl_size_add(values, 2 * (uint64_t)workspace_col_size(m)); // col, d_col
+    size_t col_size, out_size;
+    workspace_conv_sizes(m, max_batch > 0 ? max_batch : 1, &col_size, &out_size);
+    values = rl_size_add(values, (uint64_t)col_size + out_size); // col, conv_out
     return rl_size_mul(values, sizeof(float));
 }
 
@@ -321,16 +414,18 @@ int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch) {
         return rl_fail_hint("lower the examples per chunk or batch (e.g. train.chunk), or use a "
                             "smaller model");
     size_t b = (size_t)max_batch, widest = (size_t)workspace_widest(m);
-    size_t col_size = workspace_col_size(m);
+    size_t col_size, out_size;
+    workspace_conv_sizes(m, max_batch, &col_size, &out_size);
     ws->max_batch = max_batch;
     ws->act[0] = rl_xcalloc(b * (size_t)m->in_dim, sizeof(float)); // (B, in_dim)
     for (int l = 0; l < m->n_layers; l++)
         ws->act[l + 1] = rl_xcalloc(b * (size_t)m->layers[l].out, sizeof(float)); // (B, out)
     ws->grad_a = rl_xcalloc(b * widest, sizeof(float)); // (B, widest)
     ws->grad_b = rl_xcalloc(b * widest, sizeof(float)); // (B, widest)
+    ws->skip_grad = rl_xcalloc(b * widest, sizeof(float)); // (B, widest)
     if (col_size) {
-        ws->col = rl_xcalloc(col_size, sizeof(float));   // (fan_in, H · W)
-        ws->d_col = rl_xcalloc(col_size, sizeof(float)); // (fan_in, H · W)
+        ws->col = rl_xcalloc(col_size, sizeof(float));      // (fan_in, group · out_h · out_w)
+        ws->conv_out = rl_xcalloc(out_size, sizeof(float)); // (out_c, group · out_h · out_w)
     }
     return 0;
 }
@@ -342,8 +437,9 @@ void rl_workspace_free(rl_workspace *ws) {
         free(ws->act[i]);
     free(ws->grad_a);
     free(ws->grad_b);
+    free(ws->skip_grad);
     free(ws->col);
-    free(ws->d_col);
+    free(ws->conv_out);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -363,6 +459,23 @@ static void relu_forward(const float *x, float *y, size_t n) {
         y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
+/* out = in + the shortcut (the input of layer skip_from, or its projection). */
+static void add_forward(const rl_model *m, rl_workspace *ws, const rl_layer *ly, const float *in,
+                        float *out, int batch) {
+    const float *skip = ws->act[ly->skip_from]; // (B, skip_c, ...)
+    size_t n = (size_t)batch * (size_t)ly->out;
+    if (ly->size == 1) {
+        rl_layer proj = projection_of(m, ly);
+        rl_conv_forward(&proj, m->params, skip, out, batch,
+                        &(rl_conv_scratch){ws->col, ws->conv_out});
+        for (size_t i = 0; i < n; i++)
+            out[i] += in[i];
+    } else {
+        for (size_t i = 0; i < n; i++)
+            out[i] = in[i] + skip[i];
+    }
+}
+
 const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *x, int batch) {
     assert(batch >= 0 && batch <= ws->max_batch);
     memcpy(ws->act[0], x, (size_t)batch * (size_t)m->in_dim * sizeof(float)); // (B, in_dim)
@@ -378,7 +491,8 @@ const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *
             relu_forward(in, out, (size_t)batch * (size_t)ly->out);
             break;
         case RL_LAYER_CONV:
-            rl_conv_forward(ly, m->params, in, out, batch, ws->col);
+            rl_conv_forward(ly, m->params, in, out, batch,
+                            &(rl_conv_scratch){ws->col, ws->conv_out});
             break;
         case RL_LAYER_MAXPOOL:
         case RL_LAYER_AVGPOOL:
@@ -386,6 +500,12 @@ const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *
             break;
         case RL_LAYER_GROUPNORM:
             rl_groupnorm_forward(ly, m->params, in, out, batch);
+            break;
+        case RL_LAYER_GLOBALPOOL:
+            rl_globalpool_forward(ly, in, out, batch);
+            break;
+        case RL_LAYER_ADD:
+            add_forward(m, ws, ly, in, out, batch);
             break;
         }
     }
@@ -417,6 +537,7 @@ static void model_backward(const rl_model *m, rl_workspace *ws, const float *d_o
                            float *grads, float *d_x) {
     assert(batch >= 0 && batch <= ws->max_batch);
     const float *dy = d_out; // (B, out) of layer l
+    int skip_into = -1;      // the layer whose input gradient gets ws->skip_grad added
     for (int l = m->n_layers - 1; l >= 0; l--) {
         const rl_layer *ly = &m->layers[l];
         const float *x = ws->act[l]; // (B, in) the layer's forward input
@@ -435,7 +556,8 @@ static void model_backward(const rl_model *m, rl_workspace *ws, const float *d_o
                 relu_backward(ws->act[l + 1], dy, dx, (size_t)batch * (size_t)ly->out);
             break;
         case RL_LAYER_CONV:
-            rl_conv_backward(ly, m->params, grads, x, dy, dx, batch, ws->col, ws->d_col);
+            rl_conv_backward(ly, m->params, grads, x, dy, dx, batch,
+                             &(rl_conv_scratch){ws->col, ws->conv_out});
             break;
         case RL_LAYER_MAXPOOL:
         case RL_LAYER_AVGPOOL:
@@ -445,7 +567,25 @@ static void model_backward(const rl_model *m, rl_workspace *ws, const float *d_o
         case RL_LAYER_GROUPNORM:
             rl_groupnorm_backward(ly, m->params, grads, x, dy, dx, batch);
             break;
+        case RL_LAYER_GLOBALPOOL:
+            if (dx)
+                rl_globalpool_backward(ly, dy, dx, batch);
+            break;
+        case RL_LAYER_ADD:
+            skip_into = ly->skip_from;
+            if (ly->size == 1) {
+                rl_layer proj = projection_of(m, ly);
+                rl_conv_backward(&proj, m->params, grads, ws->act[ly->skip_from], dy, ws->skip_grad,
+                                 batch, &(rl_conv_scratch){ws->col, ws->conv_out});
+            } else {
+                memcpy(ws->skip_grad, dy, (size_t)batch * ly->out * sizeof(float));
+            }
+            memcpy(dx, dy, (size_t)batch * ly->out * sizeof(float)); // l > 0: dx is scratch
+            break;
         }
+        if (l == skip_into && dx)
+            for (size_t i = 0; i < (size_t)batch * ly->in; i++)
+                dx[i] += ws->skip_grad[i];
         dy = dx;
     }
 }

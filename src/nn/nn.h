@@ -3,14 +3,22 @@
  * A model is built from a spec string:
  *   "mlp:784-256-256-10"  dense layers with relu between them, none after the last;
  *   "cnn:1x28x28-conv16k5-gn4-relu-maxpool2-conv32k5-relu-avgpool2-fc64-relu-fc10"
- *                         input channels x height x width, then layers in order: convCkK
- *                         (C filters K x K, K odd, stride 1, zero padding K/2 so the image keeps
- *                         its size), gnG (group norm, G groups of channels, per-channel scale and
- *                         shift), relu, maxpoolS / avgpoolS (S x S windows, stride S, a partial
- *                         last window dropped), fcN (dense, N outputs; flattens C x H x W).
+ *                         input channels x height x width, then layers in order: convCkK or
+ *                         convCkKsS (C filters K x K, K odd, stride S (default 1), zero padding
+ *                         K/2: stride 1 keeps the image size, stride S gives ⌈H/S⌉ x ⌈W/S⌉),
+ *                         gnG (group norm, G groups of channels, per-channel scale and shift),
+ *                         relu, maxpoolS / avgpoolS (S x S windows, stride S, a partial last
+ *                         window dropped), gap (global average pooling to C x 1 x 1), resCgG or
+ *                         resCsSgG (a residual basic block: convCk3sS-gnG-relu-convCk3-gnG, plus
+ *                         the block's input, through a 1 x 1 stride-S projection conv when the
+ *                         channels or the size change, then relu), fcN (dense, N outputs;
+ *                         flattens C x H x W).
+ *   ResNet-20 (CIFAR-style, 16/32/64 channels, group norm):
+ *     "cnn:3x32x32-conv16k3-gn4-relu-res16g4-res16g4-res16g4-res32s2g4-res32g4-res32g4-res64s2g4-
+ *      res64g4-res64g4-gap-fc10" (written without the line break)
  * Activations are (batch, C, H, W) row-major (dense layers: H = W = 1). All parameters live in
  * one arena `params` (and their gradients in `grads`, same layout), so checkpoints, reductions
- * and optimizers see one array. Convolutions run as im2col + GEMM, one example at a time.
+ * and optimizers see one array. Convolutions run as im2col + GEMM over the chunk (layers.h).
  *
  *     rl_model m;
  *     if (rl_model_init(&m, "mlp:784-256-10") < 0) { rl_error_print(); ... }
@@ -29,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RL_MAX_LAYERS 32
+#define RL_MAX_LAYERS 96
 
 typedef enum {
     RL_LAYER_DENSE,
@@ -37,7 +45,9 @@ typedef enum {
     RL_LAYER_CONV,
     RL_LAYER_MAXPOOL,
     RL_LAYER_AVGPOOL,
-    RL_LAYER_GROUPNORM
+    RL_LAYER_GROUPNORM,
+    RL_LAYER_GLOBALPOOL,
+    RL_LAYER_ADD
 } rl_layer_kind;
 
 #define RL_GROUPNORM_EPS 1e-5f
@@ -48,25 +58,33 @@ typedef struct {
     int in_c, in_h, in_w;    /* input shape (dense and relu after dense: in x 1 x 1) */
     int out_c, out_h, out_w; /* output shape */
     int size;                /* CONV: kernel size; pools: window and stride; GROUPNORM: groups */
+    int stride, pad;         /* CONV: stride, and zero padding on each side (size / 2); ADD:
+                                the projection's stride */
+    int skip_from, skip_c;   /* ADD: the shortcut is the input of layer skip_from (skip_c
+                                channels); size 1: through a 1 x 1 projection conv (weight
+                                (out_c, skip_c), bias (out_c)), size 0: identity */
     size_t w_off, b_off;     /* DENSE: weight (out, in), bias (out); CONV: weight
                                 (out_c, in_c, size, size), bias (out_c); GROUPNORM: scale (out_c),
                                 shift (out_c). Offsets into the arena */
 } rl_layer;
 
-/* Layers with a weight matrix (rows = outputs or filters, cols = fan-in): dense and conv. A conv
- * weight (out_c, in_c, k, k) is the matrix (out_c, in_c · k · k). */
+/* Layers with a weight matrix (rows = outputs or filters, cols = fan-in): dense, conv and a
+ * residual projection. A conv weight (out_c, in_c, k, k) is the matrix (out_c, in_c · k · k). */
 static inline int rl_layer_has_matrix(const rl_layer *ly) {
-    return ly->kind == RL_LAYER_DENSE || ly->kind == RL_LAYER_CONV;
+    return ly->kind == RL_LAYER_DENSE || ly->kind == RL_LAYER_CONV ||
+           (ly->kind == RL_LAYER_ADD && ly->size == 1);
 }
 static inline int rl_layer_fan_in(const rl_layer *ly) {
-    return ly->kind == RL_LAYER_CONV ? ly->in_c * ly->size * ly->size : ly->in;
+    return ly->kind == RL_LAYER_CONV  ? ly->in_c * ly->size * ly->size
+           : ly->kind == RL_LAYER_ADD ? ly->skip_c
+                                      : ly->in;
 }
 static inline int rl_layer_rows(const rl_layer *ly) {
-    return ly->kind == RL_LAYER_CONV ? ly->out_c : ly->out;
+    return ly->kind == RL_LAYER_CONV || ly->kind == RL_LAYER_ADD ? ly->out_c : ly->out;
 }
 
 typedef struct {
-    char spec[128];
+    char spec[256];
     int n_layers;
     rl_layer layers[RL_MAX_LAYERS];
     int in_dim, out_dim;
@@ -97,7 +115,8 @@ typedef struct {
     int max_batch;
     float *act[RL_MAX_LAYERS + 1];  /* act[0] = input copy, act[l+1] = output of layer l */
     float *grad_a, *grad_b;          /* (max_batch, widest) scratch for backward */
-    float *col, *d_col;              /* (in_c · k · k, H · W) im2col of one example, largest conv */
+    float *skip_grad;                /* (max_batch, widest) gradient of a residual shortcut */
+    float *col, *conv_out; /* convolution scratch (rl_conv_scratch), sized for the largest */
 } rl_workspace;
 
 /* Bytes rl_workspace_init allocates (saturating, see mem.h); it refuses, with a hint, what

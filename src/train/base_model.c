@@ -66,7 +66,7 @@ int base_model_pretrain(const rl_config *cfg, int64_t epochs, char *base_dir, si
 }
 
 int base_model_load(rl_model *m, const char *dir, const char *what) {
-    char path[4300], spec[128] = "";
+    char path[4300], spec[sizeof((rl_model *)0)->spec] = "";
     snprintf(path, sizeof path, "%s/results.h5", dir);
     float *params = NULL;
     size_t n = 0;

@@ -17,8 +17,12 @@
 static const rl_cfg_spec dp_keys[] = {
     {"model.spec", RL_CFG_STRING, "mlp:784-256-256-10", 0, -1, NULL, 0,
      "model: mlp:IN-HIDDEN...-OUT (dense layers, relu between them) or "
-     "cnn:CxHxW-LAYER-... with layers convCkK, gnG, relu, maxpoolS, avgpoolS, fcN, e.g. "
-     "cnn:1x28x28-conv8k5-relu-maxpool2-conv16k5-relu-maxpool2-fc10 (src/nn/nn.h)"},
+     "cnn:CxHxW-LAYER-... with layers convCkK (or convCkKsS, stride S), gnG, relu, maxpoolS, "
+     "avgpoolS, gap (global average pooling), resCgG / resCsSgG (residual block with group "
+     "norm), fcN, e.g. "
+     "cnn:1x28x28-conv8k5-relu-maxpool2-conv16k5-relu-maxpool2-fc10, or ResNet-20: "
+     "cnn:1x28x28-conv16k3-gn4-relu-res16g4-res16g4-res16g4-res32s2g4-res32g4-res32g4-"
+     "res64s2g4-res64g4-res64g4-gap-fc10 (src/nn/nn.h)"},
     {"model.init_scale", RL_CFG_FLOAT, "1", 1e-6, 1e6, NULL, 0,
      "multiply the initial weights (He-uniform) by this; above 1 training moves the weights "
      "little relative to their start (the lazy regime); with init.from it must stay 1"},

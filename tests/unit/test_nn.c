@@ -112,7 +112,9 @@ static void test_spec_accepts(void) {
         {"mlp:784-256-10", 784 * 256 + 256 + 256 * 10 + 10, 3, 784, 10},
         {"mlp:784-256-256-10", 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10, 5, 784, 10},
         {"mlp:2-3", 2 * 3 + 3, 1, 2, 3},
-        {"mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", 16 * 2, RL_MAX_LAYERS - 1, 1, 1},
+        {"mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-"
+         "1-1-1-1-1-1-1",
+         48 * 2, RL_MAX_LAYERS - 1, 1, 1},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rl_model m;
@@ -167,7 +169,8 @@ static void test_spec_rejects(void) {
         "mlp:+784-10",
         "MLP:784-10",
         "mlp:99999999999999999999-10",
-        "mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", /* 18 sizes: 33 layers */
+        "mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-"
+        "1-1-1-1-1-1-1", /* 50 sizes: 97 layers */
         too_long,
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
@@ -676,6 +679,11 @@ static void test_cnn_spec_layout(void) {
         "cnn:1x8x8-fc2-",
         "cnn:1x8x8-relu-fc",
         "cnn:1x8x8-conv4k3fc2",
+        "cnn:1x8x8-conv4k3s0-fc2",
+        "cnn:1x8x8-conv4k3s-fc2",
+        "cnn:1x8x8-res4-fc2",
+        "cnn:1x8x8-res6g4-fc2",
+        "cnn:1x8x8-res4s2-fc2",
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         rl_error_clear();
@@ -686,14 +694,64 @@ static void test_cnn_spec_layout(void) {
     }
 }
 
-/* The convolution straight from its definition, in double. */
+/* A residual block expands to conv, norm, relu, conv, norm, add (with a projection when the
+ * channels or the size change), relu; ResNet-20 as documented in nn.h. */
+static void test_resnet_spec_layout(void) {
+    rl_model m;
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:3x9x9-conv4k3-res4g2-res6s2g3-gap-fc2") == 0);
+    CU_ASSERT_EQUAL_FATAL(m.n_layers, 1 + 7 + 7 + 2);
+    const rl_layer *identity = &m.layers[6], *projection = &m.layers[13];
+    CU_ASSERT_EQUAL(identity->kind, RL_LAYER_ADD);
+    CU_ASSERT_EQUAL(identity->size, 0);
+    CU_ASSERT_EQUAL(identity->skip_from, 1);
+    CU_ASSERT(!rl_layer_has_matrix(identity));
+    CU_ASSERT_EQUAL(projection->kind, RL_LAYER_ADD);
+    CU_ASSERT_EQUAL(projection->size, 1);
+    CU_ASSERT_EQUAL(projection->skip_from, 8);
+    CU_ASSERT_EQUAL(projection->out_c, 6);
+    CU_ASSERT_EQUAL(projection->out_h, 5);
+    CU_ASSERT_EQUAL(rl_layer_fan_in(projection), 4);
+    CU_ASSERT_EQUAL(m.layers[8].stride, 2);
+    CU_ASSERT_EQUAL(m.layers[15].kind, RL_LAYER_GLOBALPOOL);
+    CU_ASSERT_EQUAL(m.layers[15].out, 6);
+    size_t want = (4 * 27 + 4) + 2 * (4 * 36 + 4 + 8) + (6 * 36 + 6 + 12 + 6 * 54 + 6 + 12) +
+                  (6 * 4 + 6) + (2 * 6 + 2);
+    CU_ASSERT_EQUAL(m.n_params, want);
+    rl_model_free(&m);
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:3x32x32-conv16k3-gn4-relu-res16g4-res16g4-res16g4-"
+                                      "res32s2g4-res32g4-res32g4-res64s2g4-res64g4-res64g4-gap-"
+                                      "fc10") == 0);
+    int convs = 0;
+    for (int l = 0; l < m.n_layers; l++)
+        convs += m.layers[l].kind == RL_LAYER_CONV;
+    CU_ASSERT_EQUAL(convs, 19);
+    CU_ASSERT_EQUAL(m.out_dim, 10);
+    rl_model_free(&m);
+}
+
+/* Global average pooling on a hand example. */
+static void test_globalpool_values(void) {
+    const float x[] = {1, 2, 3, 6, -1, -2, -3, -6};
+    rl_model m;
+    rl_workspace ws;
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:2x2x2-gap") == 0);
+    CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, 1) == 0);
+    const float *y = rl_model_forward(&m, &ws, x, 1);
+    CU_ASSERT_EQUAL(y[0], 3.0f);
+    CU_ASSERT_EQUAL(y[1], -3.0f);
+    rl_workspace_free(&ws);
+    rl_model_free(&m);
+}
+
+/* The convolution straight from its definition, in double: output (co, oy, ox) of example x
+ * (cin, h, wd) with k x k filters w, stride `stride`, zero padding k/2. */
 static double conv_direct(const float *x, const float *w, float bias, int cin, int h, int wd, int k,
-                          int co, int oy, int ox) {
+                          int stride, int co, int oy, int ox) {
     double sum = bias;
     for (int ci = 0; ci < cin; ci++)
         for (int a = 0; a < k; a++)
             for (int b = 0; b < k; b++) {
-                int iy = oy + a - k / 2, ix = ox + b - k / 2;
+                int iy = oy * stride + a - k / 2, ix = ox * stride + b - k / 2;
                 if (iy >= 0 && iy < h && ix >= 0 && ix < wd)
                     sum +=
                         (double)w[((co * cin + ci) * k + a) * k + b] * x[(ci * h + iy) * wd + ix];
@@ -701,22 +759,80 @@ static double conv_direct(const float *x, const float *w, float bias, int cin, i
     return sum;
 }
 
+/* Random shapes, kernel sizes, strides and channel counts (not multiples of a vector width). */
 static void test_conv_matches_definition(void) {
-    problem p = {0};
-    problem_init(&p, "cnn:2x5x6-conv3k3", 3, 21);
-    const rl_layer *ly = &p.m.layers[0];
-    const float *y = rl_model_forward(&p.m, &p.ws, p.x, p.batch);
-    int ok = 1;
-    for (int i = 0; i < p.batch; i++)
-        for (int co = 0; co < 3; co++)
-            for (int oy = 0; oy < 5; oy++)
-                for (int ox = 0; ox < 6; ox++) {
-                    double want = conv_direct(p.x + i * 60, p.m.params + ly->w_off,
-                                              p.m.params[ly->b_off + co], 2, 5, 6, 3, co, oy, ox);
-                    ok &= fabs(y[i * 90 + (co * 5 + oy) * 6 + ox] - want) <= 1e-5;
-                }
-    CU_ASSERT(ok);
-    problem_free(&p);
+    rl_rng r = rl_rng_make(77, RL_RNG_SYNTH_DATA);
+    for (uint32_t trial = 0; trial < 12; trial++) {
+        uint32_t u[4];
+        kern_philox(r.key, (uint32_t[4]){trial, 0, 0, 0}, u);
+        int cin = 1 + (int)(u[0] % 5), h = 3 + (int)(u[1] % 9), wd = 3 + (int)(u[2] % 9);
+        int k = 1 + 2 * (int)(u[3] % 3), stride = 1 + (int)((u[0] >> 8) % 3);
+        int cout = 1 + (int)((u[1] >> 8) % 19), batch = 1 + (int)((u[2] >> 8) % 4);
+        char spec[64];
+        snprintf(spec, sizeof spec, "cnn:%dx%dx%d-conv%dk%ds%d", cin, h, wd, cout, k, stride);
+        problem p = {0};
+        problem_init(&p, spec, batch, 21 + trial);
+        const rl_layer *ly = &p.m.layers[0];
+        CU_ASSERT_EQUAL(ly->out_h, (h - 1) / stride + 1);
+        CU_ASSERT_EQUAL(ly->out_w, (wd - 1) / stride + 1);
+        const float *y = rl_model_forward(&p.m, &p.ws, p.x, p.batch);
+        int ok = 1;
+        for (int i = 0; i < p.batch; i++)
+            for (int co = 0; co < cout; co++)
+                for (int oy = 0; oy < ly->out_h; oy++)
+                    for (int ox = 0; ox < ly->out_w; ox++) {
+                        double want = conv_direct(p.x + i * ly->in, p.m.params + ly->w_off,
+                                                  p.m.params[ly->b_off + co], cin, h, wd, k, stride,
+                                                  co, oy, ox);
+                        float got = y[i * ly->out + (co * ly->out_h + oy) * ly->out_w + ox];
+                        ok &= fabs(got - want) <= 1e-5 * (1.0 + fabs(want));
+                    }
+        CU_ASSERT(ok);
+        if (!ok)
+            fprintf(stderr, "\n  %s differs from its definition\n", spec);
+        problem_free(&p);
+    }
+}
+
+/* Convolution over a chunk gives the bits of one example at a time: outputs, input gradients
+ * and the parameter gradients (added example by example), also when a layer is too large for
+ * one im2col group (the last spec: groups of 7 examples). */
+static void test_conv_batched_same_bits_as_per_example(void) {
+    const char *specs[] = {"cnn:3x7x5-conv5k3s2-relu-conv6k1", "cnn:5x9x9-conv7k5-conv3k3s3",
+                           "cnn:16x64x64-conv16k3"};
+    for (int s = 0; s < 3; s++) {
+        problem p = {0};
+        problem_init(&p, specs[s], 9, 60 + s);
+        size_t out_n = (size_t)p.batch * p.m.out_dim, in_n = (size_t)p.batch * p.m.in_dim;
+        float *d_out = malloc(out_n * sizeof(float)), *y = malloc(out_n * sizeof(float));
+        float *d_x = malloc(in_n * sizeof(float)), *d_x1 = malloc(in_n * sizeof(float));
+        float *grads = malloc(p.m.n_params * sizeof(float));
+        fill(d_out, out_n, 7, -1.0f, 1.0f);
+        memcpy(y, rl_model_forward(&p.m, &p.ws, p.x, p.batch), out_n * sizeof(float));
+        rl_model_zero_grads(&p.m);
+        rl_model_backward(&p.m, &p.ws, d_out, p.batch);
+        memcpy(grads, p.m.grads, p.m.n_params * sizeof(float));
+        rl_model_input_grad(&p.m, &p.ws, d_out, p.batch, d_x);
+        rl_model_zero_grads(&p.m);
+        int same_y = 1;
+        for (int i = 0; i < p.batch; i++) {
+            const float *xi = p.x + (size_t)i * p.m.in_dim;
+            const float *yi = rl_model_forward(&p.m, &p.ws, xi, 1);
+            same_y &= memcmp(yi, y + (size_t)i * p.m.out_dim, p.m.out_dim * sizeof(float)) == 0;
+            rl_model_backward(&p.m, &p.ws, d_out + (size_t)i * p.m.out_dim, 1);
+            rl_model_input_grad(&p.m, &p.ws, d_out + (size_t)i * p.m.out_dim, 1,
+                                d_x1 + (size_t)i * p.m.in_dim);
+        }
+        CU_ASSERT(same_y);
+        CU_ASSERT(memcmp(d_x, d_x1, in_n * sizeof(float)) == 0);
+        CU_ASSERT(memcmp(grads, p.m.grads, p.m.n_params * sizeof(float)) == 0);
+        free(d_out);
+        free(y);
+        free(d_x);
+        free(d_x1);
+        free(grads);
+        problem_free(&p);
+    }
 }
 
 /* Pools on a hand example (the partial last window dropped); group norm gives each group mean
@@ -766,10 +882,13 @@ static void test_grad_cnn(void) {
         "cnn:2x5x5-conv3k3-fc4",
         "cnn:1x6x6-conv4k3-gn2-relu-maxpool2-conv2k3-avgpool3-fc3",
         "cnn:3x4x4-gn3-conv2k1-relu-fc2",
+        "cnn:2x7x6-conv3k3s2-relu-conv2k1s2-fc2",
+        "cnn:2x6x5-conv4k3-res4g2-res6s2g3-gap-fc3", /* identity and projection shortcuts */
     };
-    for (int s = 0; s < 3; s++) {
+    static const uint64_t seeds[] = {41, 42, 43, 44, 53};
+    for (int s = 0; s < 5; s++) {
         problem p = {0};
-        problem_init(&p, specs[s], 3, 41 + s);
+        problem_init(&p, specs[s], 3, seeds[s]);
         problem_backward(&p, 1.0f);
         for (int l = 0; l < p.m.n_layers; l++) {
             const rl_layer *ly = &p.m.layers[l];
@@ -835,8 +954,13 @@ static const rl_test tests[] = {
      test_optimizers_reduce_loss_deterministically},
     {"cnn specs give the right shapes and layout; bad ones are rejected with a hint",
      test_cnn_spec_layout},
-    {"convolution (im2col + GEMM) matches its definition", test_conv_matches_definition},
+    {"convolution (im2col + GEMM) matches its definition (strides, odd channels)",
+     test_conv_matches_definition},
+    {"convolution over a chunk gives the bits of one example at a time",
+     test_conv_batched_same_bits_as_per_example},
     {"pooling and group norm values", test_pool_and_groupnorm_values},
+    {"residual blocks and ResNet-20 specs give the right layout", test_resnet_spec_layout},
+    {"global average pooling values", test_globalpool_values},
     {"CNN parameter and input gradients match finite differences", test_grad_cnn},
     {"a CNN's output for an example does not depend on the batch",
      test_cnn_example_independent_of_batch},
