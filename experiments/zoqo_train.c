@@ -258,7 +258,11 @@ static int quantize(const zoqo *z, int bits, rl_qmodel *q) {
     rl_qmodel_options opt = {bits, z->lora ? RL_QTRAIN_LORA : RL_QTRAIN_LAST, z->lora_rank,
                              (float)rl_cfg_float(z->cfg, "zoqo.lora_range"), z->seed};
     int calib = z->train.n < CALIB_EXAMPLES ? (int)z->train.n : CALIB_EXAMPLES;
-    return rl_qmodel_quantize(q, &z->base, &opt, z->train.x, calib);
+    float *calib_x = rl_xmalloc(sizeof(float) * (size_t)calib * (size_t)z->train.dim);
+    rl_data_rows(&z->train, 0, calib, calib_x); // (calib, dim)
+    int rc = rl_qmodel_quantize(q, &z->base, &opt, calib_x, calib);
+    free(calib_x);
+    return rc;
 }
 
 static int arm_init(zoqo *z, const arm_spec *arm) {
