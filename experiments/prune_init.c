@@ -390,7 +390,7 @@ static void shape_features(rl_dataset *d, double rho, double ratio) {
     int dim = d->dim;
     double mix = sqrt(1.0 - rho * rho);
     for (int64_t i = 0; i < d->n; i++) {
-        float *x = d->x + (size_t)i * (size_t)dim;
+        float *x = d->x_f32 + (size_t)i * (size_t)dim;
         double prev = x[0];
         for (int k = 1; k < dim; k++) {
             prev = rho * prev + mix * x[k];

@@ -217,23 +217,31 @@ static int features(subset_state *s, const rl_config *cfg) {
             return RL_ERR;
         return autoencoder_center(s->ae, s->f, s->hi - s->lo, n, s->eig);
     }
+    int64_t mine = s->hi - s->lo;
+    int rc = rl_mem_check(rl_size_mul(rl_size_mul((uint64_t)mine, (uint64_t)dim), sizeof(float)),
+                          "the %lld pool rows of this rank as floats, for PCA", (long long)mine);
+    if (comm_agree_error(rc < 0 ? rl_fail_hint("run on more ranks, or use a smaller pool "
+                                               "(data.train_limit)")
+                                : 0) < 0)
+        return RL_ERR;
     s->mean = rl_xmalloc(sizeof(float) * (size_t)dim);
     s->basis = rl_xmalloc(sizeof(float) * (size_t)dim * (size_t)s->k);
-    const float *x = s->train.x + (size_t)s->lo * (size_t)dim;
-    if (select_pca(x, s->hi - s->lo, dim, s->lo, n, s->k, s->mean, s->basis, s->eig) < 0)
-        return RL_ERR;
-    select_pca_features(x, s->hi - s->lo, dim, s->mean, s->basis, s->k, s->f);
-    return 0;
+    float *x = rl_xmalloc(sizeof(float) * ((size_t)mine * (size_t)dim + 1)); // (mine, dim)
+    rl_data_rows(&s->train, s->lo, mine, x);
+    rc = select_pca(x, mine, dim, s->lo, n, s->k, s->mean, s->basis, s->eig);
+    if (rc == 0)
+        select_pca_features(x, mine, dim, s->mean, s->basis, s->k, s->f);
+    free(x);
+    return rc;
 }
 
 /* Whitened features with a bias: z (n, k + 1) of rows idx of d (idx NULL: rows 0..n). */
 static void whitened(const subset_state *s, const rl_dataset *d, const int64_t *idx, int64_t n,
                      double *z) {
     int k = s->k, dim = d->dim;
-    float *f = rl_xmalloc(sizeof(float) * (size_t)k);
+    float *f = rl_xmalloc(sizeof(float) * (size_t)k), *x = rl_xmalloc(sizeof(float) * (size_t)dim);
     for (int64_t i = 0; i < n; i++) {
-        int64_t row = idx ? idx[i] : i;
-        const float *x = d->x + (size_t)row * (size_t)dim;
+        rl_data_rows(d, idx ? idx[i] : i, 1, x);
         if (s->ae)
             autoencoder_encode(s->ae, x, 1, f);
         else
@@ -243,6 +251,7 @@ static void whitened(const subset_state *s, const rl_dataset *d, const int64_t *
         z[(size_t)i * (size_t)(k + 1) + (size_t)k] = 1.0;
     }
     free(f);
+    free(x);
 }
 
 /* Softmax scores of w (k + 1, C) for z (k + 1) into out (C). */

@@ -99,6 +99,7 @@ typedef struct {
     int64_t *selected; /* (n_sel) test indices */
     int64_t *queries;  /* (n_sel, n_combos): queries at success, -1 failure, NOT_DONE */
     int8_t *adv;       /* (n_save, n_eps, dim) the ZOQO attack's final δ, in pixel codes */
+    float *image;      /* (dim) the test image being scanned or attacked */
 } attack;
 
 static int victim_init(attack *a, const rl_model *base) {
@@ -112,9 +113,11 @@ static int victim_init(attack *a, const rl_model *base) {
     }
     rl_qmodel_options opt = {.bits = 8, .target = RL_QTRAIN_LAST};
     int calib = a->train.n < CALIB_EXAMPLES ? (int)a->train.n : CALIB_EXAMPLES;
-    if (rl_qmodel_quantize(&v->q, base, &opt, a->train.x, calib) < 0)
-        return RL_ERR;
-    return rl_qworkspace_init(&v->qws, &v->q, 2);
+    float *calib_x = rl_xmalloc(sizeof(float) * (size_t)calib * (size_t)a->dim); // (calib, dim)
+    rl_data_rows(&a->train, 0, calib, calib_x);
+    int rc = rl_qmodel_quantize(&v->q, base, &opt, calib_x, calib);
+    free(calib_x);
+    return rc < 0 ? RL_ERR : rl_qworkspace_init(&v->qws, &v->q, 2);
 }
 
 static void victim_free(victim *v) {
@@ -140,9 +143,9 @@ static void attack_image(attack *a, int64_t sel, int c) {
     int8_t *adv = NULL;
     if (method == RL_BLACKBOX_ZOQO && sel < a->n_save)
         adv = a->adv + ((size_t)sel * (size_t)a->n_eps + (size_t)e) * (size_t)a->dim;
-    a->queries[sel * a->n_combos + c] =
-        rl_blackbox_attack(&a->attacker, method, a->test.x + index * a->dim, a->test.y[index],
-                           (uint32_t)index, a->eps[e], adv);
+    rl_data_rows(&a->test, index, 1, a->image);
+    a->queries[sel * a->n_combos + c] = rl_blackbox_attack(
+        &a->attacker, method, a->image, a->test.y[index], (uint32_t)index, a->eps[e], adv);
 }
 
 static int parse_methods(attack *a, const rl_config *cfg) {
@@ -204,7 +207,8 @@ static int select_images(attack *a) {
     a->selected = rl_xmalloc(sizeof(int64_t) * (size_t)want);
     int64_t i = 0;
     for (; i < a->test.n && a->n_sel < want; i++) {
-        const float *x = a->test.x + i * a->dim;
+        rl_data_rows(&a->test, i, 1, a->image);
+        const float *x = a->image;
         for (int j = 0; j < a->dim; j++) {
             float v = x[j] * 255.0f;
             if (!(v >= 0.0f && v <= 255.0f) || (float)lrintf(v) / 255.0f != x[j])
@@ -237,6 +241,7 @@ static int prepare(rl_run *run, attack *a) {
         return rl_fail("zoqo-attack needs a classification dataset, not %s",
                        "use data.name=fashion-mnist", a->test.name);
     a->dim = a->test.dim;
+    a->image = rl_xmalloc(sizeof(float) * (size_t)a->dim);
     a->classes = a->test.classes;
     rl_model base;
     memset(&base, 0, sizeof base);
@@ -297,6 +302,7 @@ static void attack_free(attack *a) {
     free(a->selected);
     free(a->queries);
     free(a->adv);
+    free(a->image);
     rl_blackbox_free(&a->attacker);
 }
 
@@ -483,16 +489,15 @@ static int write_results(rl_run *run, attack *a) {
         buf[i] = (float)a->test.y[a->selected[i]];
     rc = rc ? rc : rl_run_final_array(run, "labels", buf, a->n_sel, NULL, NULL);
     /* Saved images as pixel codes 0..255: the clean ones and the ZOQO attack's. */
-    size_t per = (size_t)a->dim;
-    if (a->n_save > 0) {
-        for (int64_t i = 0; i < a->n_save; i++)
-            for (size_t p = 0; p < per; p++)
-                buf[(size_t)i * per + p] =
-                    (float)lrintf(a->test.x[a->selected[i] * a->dim + (int64_t)p] * 255.0f);
+    size_t per = (size_t)a->dim, saved = (size_t)a->n_save * per;
+    float *clean = rl_xmalloc(sizeof(float) * (saved + 1)); // (n_save, dim) pixel codes
+    rl_data_gather(&a->test, a->selected, (int)a->n_save, clean, NULL, NULL);
+    for (size_t k = 0; k < saved; k++)
+        clean[k] = (float)lrintf(clean[k] * 255.0f);
+    if (a->n_save > 0)
         rc = rc ? rc
-                : rl_run_final_array(run, "clean_images", buf, a->n_save * (int64_t)per, "shape",
+                : rl_run_final_array(run, "clean_images", clean, (int64_t)saved, "shape",
                                      "(images, pixels), pixel codes 0..255");
-    }
     for (int m = 0; m < a->n_methods && a->n_save > 0; m++) {
         if (a->methods[m] != RL_BLACKBOX_ZOQO)
             continue;
@@ -500,15 +505,14 @@ static int write_results(rl_run *run, attack *a) {
             for (int64_t i = 0; i < a->n_save; i++)
                 for (size_t p = 0; p < per; p++) {
                     const int8_t *d = a->adv + ((size_t)i * (size_t)a->n_eps + (size_t)e) * per;
-                    float clean =
-                        (float)lrintf(a->test.x[a->selected[i] * a->dim + (int64_t)p] * 255.0f);
-                    buf[(size_t)i * per + p] = clean + (float)d[p];
+                    buf[(size_t)i * per + p] = clean[(size_t)i * per + p] + (float)d[p];
                 }
             combo_name(a, m * a->n_eps + e, "adv_", name, sizeof name);
-            rc = rl_run_final_array(run, name, buf, a->n_save * (int64_t)per, "shape",
+            rc = rl_run_final_array(run, name, buf, (int64_t)saved, "shape",
                                     "(images, pixels), pixel codes 0..255");
         }
     }
+    free(clean);
     free(buf);
     return rc;
 }

@@ -16,7 +16,7 @@ MAY_USE = {
     "kernels": set(),
     "src/core": BASE,
     "src/comm": BASE | {"src/core"},
-    "src/data": BASE | {"src/core", "src/comm"},
+    "src/data": BASE | {"src/core", "src/comm", "src/io"},
     "src/select": BASE | {"src/core", "src/comm"},
     "src/nn": BASE | {"src/core"},
     "src/io": BASE | {"src/core", "src/comm"},

@@ -1,4 +1,5 @@
-/* MPI world, fatal path, ownership arithmetic, exact reductions, stop agreement (see comm.h). */
+/* MPI world, fatal path, ownership arithmetic, exact reductions, stop agreement, the node's
+ * shared memory (see comm.h). */
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
@@ -9,10 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static int world_rank = 0, world_size = 1;
 static char host[256] = "?";
+static MPI_Comm node_comm = MPI_COMM_NULL;               /* the ranks sharing this node's memory */
+static int node_rank = 0, node_size = 1, node_first = 0; /* node_first: its world rank */
+
+struct comm_node_shared {
+    MPI_Win win;
+};
 
 /* The fatal-error handler of src/core (out of memory) while MPI runs: ends every rank. */
 static _Noreturn void end_job(const char *message, const char *hint) {
@@ -28,19 +36,24 @@ int comm_init(int *argc, char ***argv) {
     gethostname(host, sizeof host - 1);
     rl_log_set_rank(world_rank, world_size);
     rl_set_fatal_handler(end_job);
-    MPI_Comm node; /* the ranks sharing this node's memory */
-    int node_ranks = 1;
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
-        MPI_SUCCESS) {
-        MPI_Comm_size(node, &node_ranks);
-        MPI_Comm_free(&node);
-    }
-    rl_mem_set_node_ranks(node_ranks);
+    /* Key 0: the node's ranks keep their world order, so its first rank is its lowest. Errors
+     * return, so that comm_node_shared_alloc can say what went wrong. */
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node_comm) !=
+        MPI_SUCCESS)
+        MPI_Comm_dup(MPI_COMM_SELF, &node_comm); /* each rank a node of its own */
+    MPI_Comm_set_errhandler(node_comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(node_comm, &node_rank);
+    MPI_Comm_size(node_comm, &node_size);
+    node_first = world_rank;
+    MPI_Bcast(&node_first, 1, MPI_INT, 0, node_comm);
+    rl_mem_set_node_ranks(node_size);
     return 0;
 }
 
 void comm_finalize(void) {
     rl_set_fatal_handler(NULL);
+    if (node_comm != MPI_COMM_NULL)
+        MPI_Comm_free(&node_comm);
     MPI_Finalize();
 }
 
@@ -215,6 +228,79 @@ int comm_bcast(void *buf, size_t bytes, int root) {
 
 void comm_barrier(void) {
     MPI_Barrier(MPI_COMM_WORLD);
+}
+
+int comm_node_rank(void) {
+    return node_rank;
+}
+
+int comm_node_size(void) {
+    return node_size;
+}
+
+/* Node rank 0: whether `bytes` fit where Open MPI keeps a shared window of several ranks: a file
+ * in osc_sm_backing_directory (default /dev/shm; `mpiexec --mca` passes it to the ranks as
+ * OMPI_MCA_osc_sm_backing_directory) that it only ftruncates, so a file system too small for it
+ * would fail later, on a store, with SIGBUS. A single rank's window is ordinary memory. */
+static int check_backing_space(size_t bytes) {
+    const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
+    if (!dir || !dir[0])
+        dir = "/dev/shm";
+    struct statvfs fs;
+    if (node_size == 1 || statvfs(dir, &fs) != 0)
+        return 0;
+    uint64_t free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+    if (free_bytes >= bytes)
+        return 0;
+    return rl_fail("%zu bytes of memory shared by the %d ranks of this node do not fit in %s, "
+                   "where Open MPI keeps it: %llu bytes are free there",
+                   "make that file system larger (docker run --shm-size), or move the memory "
+                   "with mpiexec --mca osc_sm_backing_directory DIR (a local file system)",
+                   bytes, node_size, dir, (unsigned long long)free_bytes);
+}
+
+/* The window stays in one passive-target epoch (lock_all) from allocation to free: the first
+ * rank stores into it, MPI_Win_sync and a barrier order those stores before the others' loads
+ * (the MPI-3 "unified" memory model of shared windows). */
+int comm_node_shared_alloc(size_t bytes, comm_node_shared **out, void **base) {
+    *out = NULL;
+    *base = NULL;
+    int fits = node_rank == 0 ? check_backing_space(bytes) : 0;
+    if (check(MPI_Bcast(&fits, 1, MPI_INT, 0, node_comm), "MPI_Bcast") < 0)
+        return RL_ERR;
+    if (fits < 0 && node_rank > 0) { /* the first rank says why; this one stays silent */
+        rl_fail("rank %d cannot allocate the memory this node's ranks share", "see its message",
+                node_first);
+        rl_error_set_origin(node_first);
+    }
+    if (fits < 0)
+        return RL_ERR;
+    comm_node_shared *s = rl_xmalloc(sizeof *s);
+    MPI_Aint size = node_rank == 0 ? (MPI_Aint)bytes : 0, got;
+    int disp_unit, rc = rl_alloc_fault(bytes) ? MPI_ERR_NO_MEM
+                                              : MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL,
+                                                                        node_comm, base, &s->win);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Win_shared_query(s->win, 0, &got, &disp_unit, base);
+    if (rc != MPI_SUCCESS || !*base)
+        rl_out_of_memory(bytes);
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
+    *out = s;
+    return RL_OK;
+}
+
+void comm_node_shared_publish(comm_node_shared *s) {
+    MPI_Win_sync(s->win);
+    MPI_Barrier(node_comm);
+    MPI_Win_sync(s->win);
+}
+
+void comm_node_shared_free(comm_node_shared *s) {
+    if (!s)
+        return;
+    MPI_Win_unlock_all(s->win);
+    MPI_Win_free(&s->win);
+    free(s);
 }
 
 int comm_select_smallest(kern_pair *mine, int64_t n_mine, int64_t k, kern_pair *out) {

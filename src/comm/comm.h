@@ -1,5 +1,6 @@
 /* The only place that calls MPI: world setup, the fatal-error path, ownership of items over
- * ranks, exact (fixed-point / integer) reductions, ordered float reductions, agreement on stop.
+ * ranks, exact (fixed-point / integer) reductions, ordered float reductions, agreement on stop,
+ * memory shared by the ranks of a node.
  *
  *     comm_init(&argc, &argv);
  *     int64_t lo, hi;
@@ -132,5 +133,31 @@ int comm_gather_texts(const char *mine, char ***all);
 void comm_texts_free(char **texts); /* NULL-safe */
 /* The MPI library's version string, its first line ("Open MPI v4.1.4, ..."). */
 void comm_library_version(char *out, size_t n);
+
+/* Memory shared by the ranks of one node (an MPI-3 shared-memory window over the node's ranks,
+ * MPI_COMM_TYPE_SHARED): the node's first rank (comm_node_rank() == 0) holds the bytes and
+ * fills them, every rank of the node maps them and, once published, reads them. Allocation,
+ * publishing and freeing are collective over the node's ranks.
+ *
+ *     comm_node_shared *s;
+ *     uint8_t *p;                                        // the same memory on the node's ranks
+ *     if (comm_node_shared_alloc(bytes, &s, (void **)&p) < 0) ...
+ *     if (comm_node_rank() == 0)
+ *         fill(p);
+ *     comm_node_shared_publish(s);                      // the first rank's writes, seen by all
+ *     ... read p ...
+ *     comm_node_shared_free(s);
+ */
+typedef struct comm_node_shared comm_node_shared;
+int comm_node_rank(void); /* this rank's place among its node's ranks */
+int comm_node_size(void); /* how many ranks share this node */
+/* `bytes` (> 0) of memory for the node at *base. RL_ERR on every rank of the node, with the
+ * message, when it does not fit where Open MPI keeps it (/dev/shm; checked first, as it would
+ * fail later with SIGBUS); when the allocation itself fails, the job ends as when rl_xmalloc
+ * runs out of memory (RANKLAB_FAULT_ALLOC injects that). */
+int comm_node_shared_alloc(size_t bytes, comm_node_shared **out, void **base);
+/* The first rank's writes are visible to every rank of the node after this returns. */
+void comm_node_shared_publish(comm_node_shared *s);
+void comm_node_shared_free(comm_node_shared *s); /* NULL: nothing, and not collective */
 
 #endif

@@ -117,23 +117,26 @@ static _Noreturn void out_of_memory(size_t count, size_t size) {
                       "for more memory per rank (e.g. sbatch --mem-per-cpu)");
 }
 
+_Noreturn void rl_out_of_memory(uint64_t bytes) {
+    out_of_memory(1, (size_t)bytes);
+}
+
 /* RANKLAB_FAULT_ALLOC=BYTES (tests): allocations of at least BYTES fail. */
-static int injected_failure(uint64_t bytes) {
+int rl_alloc_fault(uint64_t bytes) {
     const char *spec = getenv("RANKLAB_FAULT_ALLOC");
     return spec && bytes >= strtoull(spec, NULL, 10);
 }
 
 void *rl_xmalloc(size_t n) {
-    void *p = injected_failure(n) ? NULL : malloc(n ? n : 1);
+    void *p = rl_alloc_fault(n) ? NULL : malloc(n ? n : 1);
     if (!p)
         out_of_memory(n, 1);
     return p;
 }
 
 void *rl_xcalloc(size_t count, size_t size) {
-    void *p = injected_failure(rl_size_mul(count, size))
-                  ? NULL
-                  : calloc(count ? count : 1, size ? size : 1);
+    void *p = rl_alloc_fault(rl_size_mul(count, size)) ? NULL
+                                                       : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         out_of_memory(count, size);
     return p;

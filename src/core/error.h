@@ -9,6 +9,7 @@
 #define RANKLAB_CORE_ERROR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum {
     RL_OK = 0,
@@ -66,5 +67,9 @@ _Noreturn void rl_fatal(const char *message, const char *hint);
 void *rl_xmalloc(size_t n);
 void *rl_xcalloc(size_t count, size_t size);
 char *rl_xstrdup(const char *s);
+/* For other allocators (src/comm's memory shared by a node's ranks): whether RANKLAB_FAULT_ALLOC
+ * makes an allocation of `bytes` fail, and the end rl_xmalloc makes when one does. */
+int rl_alloc_fault(uint64_t bytes);
+_Noreturn void rl_out_of_memory(uint64_t bytes);
 
 #endif

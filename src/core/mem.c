@@ -98,8 +98,10 @@ static uint64_t share(uint64_t bytes) {
 
 /* The memory a Slurm job asked for (sbatch --mem or --mem-per-cpu, exported in MB), minus what
  * this process holds; *shared: per node (--mem) rather than per rank. Where cgroups do not
- * enforce it (cgroup v1 is not read here), the job's request still bounds what a rank may plan. */
-static uint64_t slurm_available(int *shared) {
+ * enforce it (cgroup v1 is not read here), the job's request still bounds what a rank may plan.
+ * node_copy: the whole node's memory (--mem-per-cpu times the node's ranks), for one copy that
+ * the node's ranks share. */
+static uint64_t slurm_available(int node_copy, int *shared) {
     const char *per_node = getenv("SLURM_MEM_PER_NODE"), *per_cpu = getenv("SLURM_MEM_PER_CPU");
     const char *cpus = getenv("SLURM_CPUS_PER_TASK");
     char *end;
@@ -112,27 +114,35 @@ static uint64_t slurm_available(int *shared) {
     *shared = per_node != NULL;
     if (!per_node && cpus && strtoull(cpus, NULL, 10) > 0)
         bytes = rl_size_mul(bytes, strtoull(cpus, NULL, 10));
-    if (*shared)
+    if (*shared && !node_copy)
         bytes = share(bytes);
+    else if (!*shared && node_copy)
+        bytes = rl_size_mul(bytes, (uint64_t)node_ranks);
     int64_t rss_kb = proc_kb("/proc/self/status", "VmRSS:");
     uint64_t used = rss_kb > 0 ? (uint64_t)rss_kb * 1024 : 0;
     return bytes > used ? bytes - used : 0;
 }
 
-/* The least limit; *shared_out: whether the node's ranks share it (MemAvailable, cgroup). */
-static uint64_t available(const char **source, int *shared_out) {
+/* The least limit; *shared_out: whether the node's ranks share it (MemAvailable, cgroup).
+ * node_copy: for one copy that the node's ranks share (rl_mem_check_node): the node's whole
+ * memory rather than this process's share, and no data-size limit (shared mappings do not count
+ * against RLIMIT_DATA; they do against the address space of every rank that maps them). */
+static uint64_t available(int node_copy, const char **source, int *shared_out) {
     int64_t meminfo_kb = proc_kb("/proc/meminfo", "MemAvailable:");
     int slurm_shared = 0;
-    uint64_t slurm = slurm_available(&slurm_shared);
+    uint64_t slurm = slurm_available(node_copy, &slurm_shared);
+    uint64_t meminfo = meminfo_kb >= 0 ? (uint64_t)meminfo_kb * 1024 : UINT64_MAX;
+    uint64_t cgroup = cgroup_available();
     struct {
         uint64_t bytes;
         const char *name;
         int shared; /* by the ranks of the node */
     } limits[] = {
-        {meminfo_kb >= 0 ? share((uint64_t)meminfo_kb * 1024) : UINT64_MAX, "MemAvailable", 1},
+        {node_copy ? meminfo : share(meminfo), "MemAvailable", 1},
         {rlimit_available(RLIMIT_AS, "VmSize:"), "address-space limit, ulimit -v", 0},
-        {rlimit_available(RLIMIT_DATA, "VmData:"), "data-size limit, ulimit -d", 0},
-        {share(cgroup_available()), "cgroup memory.max", 1},
+        {node_copy ? UINT64_MAX : rlimit_available(RLIMIT_DATA, "VmData:"),
+         "data-size limit, ulimit -d", 0},
+        {node_copy ? cgroup : share(cgroup), "cgroup memory.max", 1},
         {slurm, "the Slurm job's memory, SLURM_MEM_PER_NODE or SLURM_MEM_PER_CPU", slurm_shared},
     };
     uint64_t least = UINT64_MAX;
@@ -152,7 +162,7 @@ static uint64_t available(const char **source, int *shared_out) {
 }
 
 uint64_t rl_mem_available(const char **source) {
-    return available(source, NULL);
+    return available(0, source, NULL);
 }
 
 /* Bytes as GB (10⁹), with enough digits to tell sizes apart. */
@@ -161,31 +171,48 @@ static void format_gb(char *out, size_t size, uint64_t bytes) {
     snprintf(out, size, gb >= 100 ? "%.0f GB" : "%.3g GB", gb);
 }
 
-int rl_mem_check(uint64_t bytes, const char *what_fmt, ...) {
+/* rl_mem_check and rl_mem_check_node: `what` (formatted) needs `bytes`. */
+static int check(int node_copy, uint64_t bytes, const char *what_fmt, va_list ap) {
     const char *source;
     int shared;
-    uint64_t left = available(&source, &shared);
+    uint64_t left = available(node_copy, &source, &shared);
     if (bytes != UINT64_MAX && bytes <= left) /* UINT64_MAX: a size that overflowed */
         return 0;
     char what[512], need[64] = "more than 2^64 bytes (the size overflows)", have[64];
-    va_list ap;
-    va_start(ap, what_fmt);
     vsnprintf(what, sizeof what, what_fmt, ap);
-    va_end(ap);
     if (bytes != UINT64_MAX)
         format_gb(need, sizeof need, bytes);
     if (left == UINT64_MAX)
         return rl_fail("%s needs %s", "use smaller sizes", what, need);
     format_gb(have, sizeof have, left);
-    char where[64] = "on this node";
+    char where[96] = "on this node";
     if (!shared)
         snprintf(where, sizeof where, "to this process");
+    else if (node_ranks > 1 && node_copy)
+        snprintf(where, sizeof where, "on this node for the one copy its %d ranks share",
+                 node_ranks);
     else if (node_ranks > 1)
         snprintf(where, sizeof where, "to each of the %d ranks on this node", node_ranks);
     return rl_fail("%s needs %s but only %s are available %s (%s)",
                    "use smaller sizes, fewer ranks per node, or a node (or job) with more "
                    "memory per rank, e.g. sbatch --mem-per-cpu",
                    what, need, have, where, source);
+}
+
+int rl_mem_check(uint64_t bytes, const char *what_fmt, ...) {
+    va_list ap;
+    va_start(ap, what_fmt);
+    int rc = check(0, bytes, what_fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int rl_mem_check_node(uint64_t bytes, const char *what_fmt, ...) {
+    va_list ap;
+    va_start(ap, what_fmt);
+    int rc = check(1, bytes, what_fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int64_t rl_mem_peak_kb(void) {

@@ -34,6 +34,13 @@ uint64_t rl_mem_available(const char **source);
  * only M GB are available on this node (LIMIT)" ("to each of the P ranks on this node" when
  * several share it, "to this process" for an rlimit) and a hint; WHAT is printf-formatted. */
 int rl_mem_check(uint64_t bytes, const char *what_fmt, ...) __attribute__((format(printf, 2, 3)));
+/* rl_mem_check for one copy the node's ranks share (comm_node_shared memory, allocated once per
+ * node): `bytes` against what the whole node has left (MemAvailable, the cgroup, the Slurm job's
+ * memory on the node) rather than one rank's share, and against the address-space limit (each
+ * rank maps it); the message says "... available on this node for the one copy its P ranks
+ * share". */
+int rl_mem_check_node(uint64_t bytes, const char *what_fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Peak resident set size in KiB since start or the last reset; -1 if unknown. */
 int64_t rl_mem_peak_kb(void);

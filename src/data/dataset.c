@@ -1,5 +1,6 @@
 /* Datasets from config: the data.* keys, loading both splits (limits, label noise on train),
- * freeing, epoch orders and gathering a batch of examples. */
+ * freeing, epoch orders and reading examples as floats (gathering a batch, rows). */
+#include "src/comm/comm.h"
 #include "src/core/digest.h"
 #include "src/core/error.h"
 #include "src/data/data.h"
@@ -12,10 +13,18 @@ static const rl_cfg_spec data_keys[] = {
     {"data.transform", RL_CFG_CHOICE, "none", 0, 0, "none|mirror", 0,
      "applied to both splits after loading: mirror: images mirrored left-right (a shifted task, "
      "e.g. for adapting a model pretrained on the originals)"},
-    {"data.name", RL_CFG_CHOICE, "fashion-mnist", 0, 0, "fashion-mnist|blobs|linreg", 0,
-     "dataset: Fashion-MNIST IDX files, Gaussian blobs or linear regression"},
+    {"data.name", RL_CFG_CHOICE, "fashion-mnist", 0, 0,
+     "fashion-mnist|cifar10|cifar100|h5|blobs|linreg", 0,
+     "dataset: Fashion-MNIST IDX files, CIFAR-10 or CIFAR-100 binary batches (in data.dir), an "
+     "HDF5 file of your own (data.path), Gaussian blobs or linear regression"},
     {"data.dir", RL_CFG_STRING, "/usr/share/datasets/fashion-mnist", 0, 0, NULL, RL_CFG_RUNTIME,
-     "directory holding the Fashion-MNIST *-idx?-ubyte.gz files"},
+     "directory holding the Fashion-MNIST *-idx?-ubyte.gz files, or the CIFAR binary batches "
+     "(cifar10: data_batch_1.bin .. data_batch_5.bin, test_batch.bin; cifar100: train.bin, "
+     "test.bin)"},
+    {"data.path", RL_CFG_STRING, "", 0, 0, NULL, RL_CFG_RUNTIME,
+     "data.name=h5: the HDF5 file, with datasets train/x, test/x ((N, C, H, W) or (N, D), uint8 "
+     "pixels read as value / 255, or float32) and train/y, test/y ((N) integer labels); classes: "
+     "its root attribute 'classes', or 1 + the largest training label"},
     {"data.train_limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
      "use only the first N training examples (0: all)"},
     {"data.test_limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
@@ -100,6 +109,17 @@ int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_data
     int rc;
     if (strcmp(name, "fashion-mnist") == 0) {
         rc = load_fashion(rl_cfg_str(cfg, "data.dir"), train_limit, test_limit, train, test);
+    } else if (strncmp(name, "cifar", 5) == 0) {
+        int classes = strcmp(name, "cifar10") == 0 ? 10 : 100;
+        const char *dir = rl_cfg_str(cfg, "data.dir");
+        rc = rl_data_read_cifar(dir, classes, 0, train_limit, train);
+        if (rc == RL_OK)
+            rc = rl_data_read_cifar(dir, classes, 1, test_limit, test);
+    } else if (strcmp(name, "h5") == 0) {
+        const char *path = rl_cfg_str(cfg, "data.path");
+        rc = path[0] ? rl_data_read_h5(path, train_limit, test_limit, train, test)
+                     : rl_fail("data.name=h5 reads the file data.path, which is not set",
+                               "set data.path=FILE.h5 (README: \"Your own data\")");
     } else if (strcmp(name, "blobs") == 0) {
         int classes = (int)rl_cfg_int(cfg, "data.classes");
         float spread = (float)rl_cfg_float(cfg, "data.spread");
@@ -124,10 +144,43 @@ int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_data
     return rc;
 }
 
-/* "train 60000x1x28x28 crc32 1a2b3c4d": the split's size and a digest of its examples and clean
- * labels (or targets) as loaded. */
+/* Row i of d as floats into out (dim): a byte k becomes the pixel value k / 255.0f; mirrored if
+ * d->mirrored. */
+static void read_row(const rl_dataset *d, int64_t i, float *out) {
+    size_t dim = (size_t)d->dim;
+    if (d->x_u8) {
+        const uint8_t *bytes = d->x_u8 + (size_t)i * dim;
+        for (size_t k = 0; k < dim; k++)
+            out[k] = (float)bytes[k] / 255.0f;
+    } else {
+        memcpy(out, d->x_f32 + (size_t)i * dim, dim * sizeof *out);
+    }
+    for (int row = 0; d->mirrored && row < d->dim; row += d->width)
+        for (int a = row, b = row + d->width - 1; a < b; a++, b--) {
+            float t = out[a];
+            out[a] = out[b];
+            out[b] = t;
+        }
+}
+
+void rl_data_rows(const rl_dataset *d, int64_t first, int64_t count, float *x_out) {
+    for (int64_t i = 0; i < count; i++)
+        read_row(d, first + i, x_out + (size_t)i * (size_t)d->dim);
+}
+
+#define DESCRIBE_ROWS 256 /* rows converted at a time for the digest */
+
+/* "train 60000x1x28x28 crc32 1a2b3c4d": the split's size and a digest of its examples as read
+ * (floats) and clean labels (or targets). */
 static int describe_split(const rl_dataset *d, const char *split, char *out, size_t n) {
-    uint32_t crc = rl_crc32(0, d->x, sizeof(float) * (size_t)d->n * (size_t)d->dim);
+    float *rows = rl_xmalloc(sizeof(float) * DESCRIBE_ROWS * (size_t)d->dim);
+    uint32_t crc = 0;
+    for (int64_t lo = 0; lo < d->n; lo += DESCRIBE_ROWS) {
+        int64_t count = d->n - lo < DESCRIBE_ROWS ? d->n - lo : DESCRIBE_ROWS;
+        rl_data_rows(d, lo, count, rows);
+        crc = rl_crc32(crc, rows, sizeof(float) * (size_t)count * (size_t)d->dim);
+    }
+    free(rows);
     if (d->y_clean)
         crc = rl_crc32(crc, d->y_clean, sizeof(int32_t) * (size_t)d->n);
     if (d->t)
@@ -150,7 +203,12 @@ void rl_data_describe(const rl_dataset *train, const rl_dataset *test, char *out
 void rl_data_free(rl_dataset *d) {
     if (!d)
         return;
-    free(d->x);
+    if (d->shared) {
+        comm_node_shared_free(d->shared);
+    } else {
+        free(d->x_f32);
+        free(d->x_u8);
+    }
     free(d->y);
     free(d->y_clean);
     free(d->t);
@@ -174,7 +232,7 @@ void rl_data_gather(const rl_dataset *d, const int64_t *idx, int count, float *x
     for (int b = 0; b < count; b++) {
         size_t i = (size_t)idx[b];
         if (x_out)
-            memcpy(x_out + (size_t)b * dim, d->x + i * dim, dim * sizeof *x_out);
+            read_row(d, idx[b], x_out + (size_t)b * dim);
         if (y_out && d->y)
             y_out[b] = d->y[i];
         if (t_out && d->t)
@@ -183,19 +241,11 @@ void rl_data_gather(const rl_dataset *d, const int64_t *idx, int count, float *x
 }
 
 int rl_data_mirror(rl_dataset *d) {
-    int width = d->width;
-    if (width < 1)
+    if (d->width < 1)
         return rl_fail("cannot mirror %s: its %d features are not images",
-                       "data.transform=mirror is for image data (data.name=fashion-mnist)",
+                       "data.transform=mirror is for image data (data.name=fashion-mnist, "
+                       "cifar10, cifar100, or h5 with x of shape (N, C, H, W))",
                        d->name, d->dim);
-    for (int64_t i = 0; i < d->n; i++) {
-        float *x = d->x + i * d->dim;
-        for (int row = 0; row < d->dim; row += width)
-            for (int a = 0, b = width - 1; a < b; a++, b--) {
-                float t = x[row + a];
-                x[row + a] = x[row + b];
-                x[row + b] = t;
-            }
-    }
+    d->mirrored = !d->mirrored;
     return RL_OK;
 }

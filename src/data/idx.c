@@ -1,8 +1,10 @@
 /* IDX reader: an image file (magic 0x00000803) and a label file (magic 0x00000801), gzip or
- * plain (zlib reads both), validated against each other and against their headers. */
+ * plain (zlib reads both), validated against each other and against their headers on every
+ * rank; the node's first rank reads the pixels (kept as bytes) and labels. */
 #include "src/core/error.h"
 #include "src/core/mem.h"
 #include "src/data/data.h"
+#include "src/data/source.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,7 +20,6 @@
 #define IDX_LABELS_HEADER 8u  /* magic, count */
 #define IDX_CLASSES 10
 #define IDX_MAX_PIXELS (1u << 24) /* rows · cols per image */
-#define IDX_READ_CHUNK (1u << 16)
 
 static const char *const reinstall_hint =
     "the file is damaged or not an IDX file: reinstall it (apt-get install --reinstall "
@@ -89,102 +90,77 @@ static int check_plain_size(gzFile f, const char *path, uint64_t claimed, const 
                    path, (long long)st.st_size, what, (unsigned long long)claimed);
 }
 
-/* Read n pixel bytes (after the IDX_IMAGES_HEADER bytes) as floats x/255 via a small buffer. */
-static int read_pixels(gzFile f, const char *path, float *x, size_t n) {
-    uint8_t buf[IDX_READ_CHUNK];
-    for (size_t done = 0; done < n;) {
-        size_t want = n - done < sizeof buf ? n - done : sizeof buf;
-        if (read_exact(f, path, buf, want, IDX_IMAGES_HEADER + done, IDX_IMAGES_HEADER + n) < 0)
-            return RL_ERR;
-        for (size_t k = 0; k < want; k++)
-            x[done + k] = (float)buf[k] / 255.0f;
-        done += want;
+/* The open pair, positioned after their headers. */
+typedef struct {
+    gzFile images, labels;
+    const char *images_path, *labels_path;
+} idx_files;
+
+/* data_source.read: the pixel bytes as they are, the labels checked against 0..9. */
+static int read_examples(const data_source *src, void *x, int32_t *labels) {
+    const idx_files *f = src->ctx;
+    size_t n = (size_t)src->n, pixels = n * (size_t)src->dim;
+    if (read_exact(f->images, f->images_path, x, pixels, IDX_IMAGES_HEADER,
+                   IDX_IMAGES_HEADER + pixels) < 0)
+        return RL_ERR;
+    uint8_t *raw = rl_xmalloc(n);
+    int rc =
+        read_exact(f->labels, f->labels_path, raw, n, IDX_LABELS_HEADER, IDX_LABELS_HEADER + n);
+    for (size_t i = 0; rc == RL_OK && i < n; i++) {
+        if (raw[i] >= IDX_CLASSES)
+            rc = rl_fail("label %u of example %zu in %s is outside 0..%d", reinstall_hint, raw[i],
+                         i, f->labels_path, IDX_CLASSES - 1);
+        labels[i] = raw[i];
     }
+    free(raw);
+    return rc;
+}
+
+/* Every rank: the headers of both files, checked against each other and the file sizes. */
+static int check_headers(idx_files *f, int64_t limit, data_source *src) {
+    uint32_t image_dims[3] = {0}, label_count = 0;
+    if (idx_open(f->images_path, IDX_IMAGES_MAGIC, 3, &f->images, image_dims) < 0 ||
+        idx_open(f->labels_path, IDX_LABELS_MAGIC, 1, &f->labels, &label_count) < 0)
+        return RL_ERR;
+    uint32_t rows = image_dims[1], cols = image_dims[2];
+    if (rows == 0 || cols == 0 || (uint64_t)rows * cols > IDX_MAX_PIXELS)
+        return rl_fail("bad image dimensions in %s: %u x %u (expected 1..%u pixels per image)",
+                       reinstall_hint, f->images_path, rows, cols, IDX_MAX_PIXELS);
+    if (image_dims[0] != label_count)
+        return rl_fail("%s holds %u images but %s holds %u labels",
+                       "use the image and label files of the same split (train or t10k)",
+                       f->images_path, image_dims[0], f->labels_path, label_count);
+    if (label_count == 0)
+        return rl_fail("%s holds no examples", reinstall_hint, f->images_path);
+    char claim[96];
+    uint64_t pixels_claimed = rl_size_mul((uint64_t)label_count, (uint64_t)rows * cols);
+    snprintf(claim, sizeof claim, "%u images of %u x %u pixels", label_count, rows, cols);
+    if (check_plain_size(f->images, f->images_path, IDX_IMAGES_HEADER + pixels_claimed, claim) < 0)
+        return RL_ERR;
+    snprintf(claim, sizeof claim, "%u labels", label_count);
+    if (check_plain_size(f->labels, f->labels_path, IDX_LABELS_HEADER + (uint64_t)label_count,
+                         claim) < 0)
+        return RL_ERR;
+    src->n = limit > 0 && limit < (int64_t)label_count ? limit : (int64_t)label_count;
+    src->dim = (int)(rows * cols);
+    src->channels = 1;
+    src->height = (int)rows;
+    src->width = (int)cols;
+    snprintf(src->what, sizeof src->what, "%lld images of %u x %u pixels from %s",
+             (long long)src->n, rows, cols, f->images_path);
     return RL_OK;
 }
 
 int rl_data_read_idx(const char *images_path, const char *labels_path, int64_t limit,
                      rl_dataset *out) {
-    gzFile images = NULL, labels = NULL;
-    uint32_t image_dims[3] = {0}, label_count = 0;
-    uint8_t *raw_labels = NULL;
-    rl_dataset d = {0};
-    int rc = RL_ERR;
-    memset(out, 0, sizeof *out);
-
-    if (idx_open(images_path, IDX_IMAGES_MAGIC, 3, &images, image_dims) < 0 ||
-        idx_open(labels_path, IDX_LABELS_MAGIC, 1, &labels, &label_count) < 0)
-        goto cleanup;
-    uint32_t rows = image_dims[1], cols = image_dims[2];
-    if (rows == 0 || cols == 0 || (uint64_t)rows * cols > IDX_MAX_PIXELS) {
-        rl_fail("bad image dimensions in %s: %u x %u (expected 1..%u pixels per image)",
-                reinstall_hint, images_path, rows, cols, IDX_MAX_PIXELS);
-        goto cleanup;
-    }
-    if (image_dims[0] != label_count) {
-        rl_fail("%s holds %u images but %s holds %u labels",
-                "use the image and label files of the same split (train or t10k)", images_path,
-                image_dims[0], labels_path, label_count);
-        goto cleanup;
-    }
-    if (label_count == 0) {
-        rl_fail("%s holds no examples", reinstall_hint, images_path);
-        goto cleanup;
-    }
-    char claim[96];
-    uint64_t pixels_claimed = rl_size_mul((uint64_t)label_count, (uint64_t)rows * cols);
-    snprintf(claim, sizeof claim, "%u images of %u x %u pixels", label_count, rows, cols);
-    if (check_plain_size(images, images_path, IDX_IMAGES_HEADER + pixels_claimed, claim) < 0)
-        goto cleanup;
-    snprintf(claim, sizeof claim, "%u labels", label_count);
-    if (check_plain_size(labels, labels_path, IDX_LABELS_HEADER + (uint64_t)label_count, claim) <
-        0)
-        goto cleanup;
-
-    d.n = limit > 0 && limit < (int64_t)label_count ? limit : (int64_t)label_count;
-    d.dim = (int)(rows * cols);
-    d.channels = 1;
-    d.height = (int)rows;
-    d.width = (int)cols;
-    d.classes = IDX_CLASSES;
-    snprintf(d.name, sizeof d.name, "idx");
-    /* x (n, dim) floats, the raw labels (n) bytes, y and y_clean (n) int32 */
-    if (rl_mem_check(rl_size_mul((uint64_t)d.n, (uint64_t)d.dim * sizeof(float) + 1 +
-                                                    2 * sizeof(int32_t)),
-                     "%lld images of %u x %u pixels from %s", (long long)d.n, rows, cols,
-                     images_path) < 0) {
-        rl_fail_hint("read fewer examples (data.train_limit, data.test_limit), or check %s: a "
-                     "damaged header claims too many or too large images",
-                     images_path);
-        goto cleanup;
-    }
-    size_t n = (size_t)d.n, pixels = n * (size_t)d.dim;
-    d.x = rl_xmalloc(pixels * sizeof *d.x);
-    if (read_pixels(images, images_path, d.x, pixels) < 0)
-        goto cleanup;
-    raw_labels = rl_xmalloc(n);
-    if (read_exact(labels, labels_path, raw_labels, n, IDX_LABELS_HEADER, IDX_LABELS_HEADER + n) <
-        0)
-        goto cleanup;
-    d.y = rl_xmalloc(n * sizeof *d.y);
-    d.y_clean = rl_xmalloc(n * sizeof *d.y_clean);
-    for (size_t i = 0; i < n; i++) {
-        if (raw_labels[i] >= IDX_CLASSES) {
-            rl_fail("label %u of example %zu in %s is outside 0..%d", reinstall_hint, raw_labels[i],
-                    i, labels_path, IDX_CLASSES - 1);
-            goto cleanup;
-        }
-        d.y[i] = d.y_clean[i] = raw_labels[i];
-    }
-    *out = d;
-    memset(&d, 0, sizeof d);
-    rc = RL_OK;
-cleanup:
-    if (images)
-        gzclose(images);
-    if (labels)
-        gzclose(labels);
-    free(raw_labels);
-    rl_data_free(&d);
+    idx_files f = {NULL, NULL, images_path, labels_path};
+    data_source src = {.classes = IDX_CLASSES, .bytes = 1, .read = read_examples, .ctx = &f};
+    int rc = data_source_load(check_headers(&f, limit, &src), &src, out);
+    if (f.images)
+        gzclose(f.images);
+    if (f.labels)
+        gzclose(f.labels);
+    if (rc == RL_OK)
+        snprintf(out->name, sizeof out->name, "idx");
     return rc;
 }

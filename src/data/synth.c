@@ -42,7 +42,7 @@ static int synth_alloc(const char *name, int64_t n, int dim, uint32_t split, siz
     snprintf(out->name, sizeof out->name, "%s", name);
     out->n = n;
     out->dim = dim;
-    out->x = rl_xmalloc((size_t)n * (size_t)dim * sizeof *out->x);
+    out->x_f32 = rl_xmalloc((size_t)n * (size_t)dim * sizeof *out->x_f32);
     return RL_OK;
 }
 
@@ -70,7 +70,7 @@ int rl_data_make_blobs(int64_t n, int dim, int classes, float spread, uint64_t s
         uint32_t idx = (uint32_t)i;
         int32_t c = (int32_t)rl_rng_below(r, example_step(split, 0), idx, (uint64_t)classes);
         const float *centre = centres + (size_t)c * (size_t)dim;
-        float *x = out->x + (size_t)i * (size_t)dim;
+        float *x = out->x_f32 + (size_t)i * (size_t)dim;
         for (int k = 0; k < dim; k++)
             x[k] = centre[k] + spread * (float)rl_rng_normal(r, example_step(split, 1 + k), idx);
         out->y[i] = out->y_clean[i] = c;
@@ -97,7 +97,7 @@ int rl_data_make_linreg(int64_t n, int dim, float target_noise, uint64_t seed, u
     out->t = rl_xmalloc((size_t)n * sizeof *out->t);
     for (int64_t i = 0; i < n; i++) {
         uint32_t idx = (uint32_t)i;
-        float *x = out->x + (size_t)i * (size_t)dim;
+        float *x = out->x_f32 + (size_t)i * (size_t)dim;
         double dot = 0.0;
         for (int k = 0; k < dim; k++) {
             x[k] = (float)rl_rng_normal(r, example_step(split, 1 + k), idx);

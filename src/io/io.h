@@ -1,4 +1,5 @@
-/* The only place that calls HDF5: the results file, checkpoints, run directories.
+/* The only place that calls HDF5: the results file, checkpoints, run directories, users' data
+ * files.
  *
  * Results (rank 0 only; DESIGN.md "Results file"): created as RUN_DIR/results.h5.partial with
  * status "running", metrics rows appended and flushed as they come, renamed to results.h5 by
@@ -213,5 +214,41 @@ int io_features_write(const char *path, const char *key, const float *f, int64_t
  * its key or shapes are not the caller's, or it cannot be read. */
 int io_features_read(const char *path, const char *key, int64_t n, int k, int64_t lo,
                      int64_t count, float *f, int64_t n_params, float *params);
+
+/* ---- users' data files (data.name=h5; read-only, one process each) ---- */
+
+/* A user's HDF5 file: no seal (ranklab did not write it), only its shapes and types are known
+ * before src/data validates them.
+ *
+ *     io_data_file *f;
+ *     io_data_open(path, &f);
+ *     io_data_array x;
+ *     io_data_array_info(f, "train/x", &x);            // x.dims[0] rows of type x.type
+ *     io_data_read_rows(f, "train/x", IO_DATA_U8, n, out);
+ *     io_data_close(f);
+ */
+typedef struct io_data_file io_data_file;
+#define IO_DATA_MAX_DIMS 8
+typedef struct {
+    int ndims;                      /* dimensions (0: a scalar); the first IO_DATA_MAX_DIMS kept */
+    int64_t dims[IO_DATA_MAX_DIMS]; /* (ndims) */
+    int integer;                    /* integer elements, of any size and sign */
+    char type[32];                  /* the element type in numpy's words: "uint8", "float64", ... */
+} io_data_array;
+/* What rows are read as: uint8, float32, int64 (HDF5 converts). */
+typedef enum { IO_DATA_U8, IO_DATA_F32, IO_DATA_I64 } io_data_elem;
+
+/* RL_ERR naming the file and the reason: missing, not HDF5, truncated (HDF5's own words). */
+int io_data_open(const char *path, io_data_file **out);
+void io_data_close(io_data_file *f); /* NULL-safe */
+/* Shape and element type of dataset NAME ("train/x"); RL_ERR "FILE has no dataset NAME" (or it
+ * is not a dataset). */
+int io_data_array_info(io_data_file *f, const char *name, io_data_array *info);
+/* The first `rows` rows (first dimension) of dataset NAME, all of each row, as elem into out. */
+int io_data_read_rows(io_data_file *f, const char *name, io_data_elem elem, int64_t rows,
+                      void *out);
+/* Integer attribute NAME of the root group: 1 and *value, 0 if there is none, RL_ERR if it is
+ * not one integer. */
+int io_data_root_int(io_data_file *f, const char *name, int64_t *value);
 
 #endif

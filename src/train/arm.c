@@ -135,7 +135,11 @@ static int quantize(const train_arm_setup *s, int bits, int base_bits, rl_qmodel
                              .seed = s->seed,
                              .base_bits = base_bits};
     int calib = s->train->n < CALIB_EXAMPLES ? (int)s->train->n : CALIB_EXAMPLES;
-    return rl_qmodel_quantize(q, s->base, &opt, s->train->x, calib);
+    float *calib_x = rl_xmalloc(sizeof(float) * (size_t)calib * (size_t)s->train->dim);
+    rl_data_rows(s->train, 0, calib, calib_x); // (calib, dim)
+    int rc = rl_qmodel_quantize(q, s->base, &opt, calib_x, calib);
+    free(calib_x);
+    return rc;
 }
 
 /* ZOQO and QAT: the quantized model; the chunks compute with its integer forward. */

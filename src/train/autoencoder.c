@@ -135,7 +135,13 @@ int autoencoder_pool_features(autoencoder *ae, const rl_dataset *pool,
         return found < 0 ? RL_ERR : 0;
     if (autoencoder_train(ae, pool, t) < 0)
         return RL_ERR;
-    autoencoder_encode(ae, pool->x + (size_t)lo * (size_t)pool->dim, hi - lo, f);
+    /* whole chunks of RL_ROW_CHUNK rows from lo, as autoencoder_encode batches them, each read
+     * as floats into the chunks' input buffer (rows >= RL_ROW_CHUNK) */
+    for (int64_t first = lo; first < hi; first += RL_ROW_CHUNK) {
+        int64_t rows = hi - first < RL_ROW_CHUNK ? hi - first : RL_ROW_CHUNK;
+        rl_data_rows(pool, first, rows, ae->chunks.xb);
+        autoencoder_encode(ae, ae->chunks.xb, rows, f + (size_t)(first - lo) * (size_t)ae->k);
+    }
     return cached ? write_cache(ae, cache, key, pool->n, lo, hi, f) : 0;
 }
 

@@ -14,7 +14,7 @@
  *     comm_chunk_range(pool.n, RL_ROW_CHUNK, &lo, &hi);        // my pool rows, whole chunks
  *     autoencoder_pool_features(&ae, &pool, &t, "ae.h5", lo, hi, f);  // (hi - lo, ae.k), raw
  *     autoencoder_center(&ae, f, hi - lo, pool.n, var);        // f and later encodes centred
- *     autoencoder_encode(&ae, test.x, n, out);                 // (n, ae.k) of any rows
+ *     autoencoder_encode(&ae, x, n, out);                      // (n, ae.k) of any rows x
  *     autoencoder_free(&ae);
  *
  * autoencoder_train trains alone (no cache, no features).

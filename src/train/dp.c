@@ -47,8 +47,8 @@ static const rl_cfg_spec dp_keys[] = {
     {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
      "L2 weight decay added to the gradient"},
     {"adv.eps", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
-     "ℓ∞ radius of the FGSM and PGD evaluation after training, pixels in [0, 1] (0: off; "
-     "Fashion-MNIST only)"},
+     "ℓ∞ radius of the FGSM and PGD evaluation after training, pixels in [0, 1] (0: off; 8-bit "
+     "images only: Fashion-MNIST, CIFAR, uint8 h5)"},
     {"adv.pgd_steps", RL_CFG_INT, "10", 1, 10000, NULL, 0,
      "PGD steps (evaluation and adversarial training)"},
     {"adv.pgd_alpha", RL_CFG_FLOAT, "0", 0, 1, NULL, 0, "PGD step size (0: 2.5·ε / adv.pgd_steps)"},
@@ -262,11 +262,12 @@ static int read_attack(dp_trainer *t, const rl_config *cfg) {
     if (a->alpha == 0.0f)
         a->alpha = 2.5f * a->eps / (float)a->steps;
     t->attack_limit = rl_cfg_int(cfg, "adv.limit");
-    if (a->eps > 0 && strcmp(t->train.name, "fashion-mnist") != 0)
+    if (a->eps > 0 && !t->train.x_u8)
         return rl_fail("adv.eps=%g: attacks clip inputs to [0, 1], which only pixels are "
                        "(data.name=%s)",
-                       "use data.name=fashion-mnist or set adv.eps=0", (double)a->eps,
-                       t->train.name);
+                       "use 8-bit images (data.name=fashion-mnist, cifar10, cifar100, or h5 with "
+                       "uint8 x) or set adv.eps=0",
+                       (double)a->eps, t->train.name);
     if (rl_cfg_bool(cfg, "adv.train")) {
         if (a->eps == 0)
             return rl_fail("adv.train=true needs an attack radius",

@@ -110,16 +110,17 @@ expect_refusal "prune-init: the pruning state of 100M parameters" \
     "pruning the 100200001 parameters of model mlp:1000-100000-1 $SIZE" \
     model.spec=mlp:1000-100000-1
 
-# An allocation that still fails (injected: every allocation of 100 MB or more, here the 188 MB
-# of training images) ends the job with the rank, the size and a hint, not SIGABRT.
+# An allocation that still fails (injected: every allocation of 40 MB or more, here the 47 MB of
+# training images and labels the node's ranks share) ends the job with the rank, the size and a
+# hint, not SIGABRT.
 set +e
-RANKLAB_FAULT_ALLOC=100000000 timeout 60 mpiexec --oversubscribe -n 2 "$RANKLAB" run train \
+RANKLAB_FAULT_ALLOC=40000000 timeout 60 mpiexec --oversubscribe -n 2 "$RANKLAB" run train \
     "${SMALL_TRAIN[@]}" data.train_limit=0 --out "$SCRATCH/oom" >"$SCRATCH/oom.log" 2>&1
 code=$?
 set -e
 check "out of memory fails the job" test "$code" -ne 0 -a "$code" -ne 124
 check "naming the rank, the host and the size" \
-    grep -q "fatal: rank [01] on .*: out of memory allocating 188160000 bytes" "$SCRATCH/oom.log"
+    grep -q "fatal: rank [01] on .*: out of memory allocating 47280000 bytes" "$SCRATCH/oom.log"
 check "with a hint" grep -q "^HINT: reduce the model" "$SCRATCH/oom.log"
 check "without SIGABRT" bash -c "! grep -qi 'signal 6\|Aborted' '$SCRATCH/oom.log'"
 check "and writes nothing" test ! -e "$SCRATCH/oom"

@@ -1,5 +1,6 @@
-/* Unit tests for src/data: the real Fashion-MNIST files, IDX validation on small files written
- * to a temporary directory, synthetic sets, label noise, epoch orders and gathering. */
+/* Unit tests for src/data: the real Fashion-MNIST files, IDX and CIFAR validation on small files
+ * written to a temporary directory, 8-bit examples read as floats, synthetic sets, label noise,
+ * epoch orders and gathering. */
 #include "src/core/error.h"
 #include "src/data/data.h"
 #include "tests/unit/harness.h"
@@ -138,16 +139,21 @@ static void test_fashion_real(void) {
      * to 76247 / 255 (checked with zcat | od). */
     CU_ASSERT_EQUAL(train.y[0], 9);
     CU_ASSERT_EQUAL(test.y[0], 9);
+    /* Kept as bytes in the node's shared memory, read as floats. */
+    CU_ASSERT(train.x_u8 != NULL && train.x_f32 == NULL && train.shared != NULL);
+    float *x = malloc(sizeof(float) * 1000 * 784);
+    rl_data_rows(&train, 0, 1000, x);
     double sum = 0;
     for (int k = 0; k < 784; k++)
-        sum += train.x[k];
+        sum += x[k];
     CU_ASSERT(fabs(sum - 76247.0 / 255.0) < 1e-3);
     float lo = 1, hi = 0;
     for (int64_t j = 0; j < train.n * train.dim; j++) {
-        lo = fminf(lo, train.x[j]);
-        hi = fmaxf(hi, train.x[j]);
+        lo = fminf(lo, x[j]);
+        hi = fmaxf(hi, x[j]);
     }
     CU_ASSERT(lo == 0.0f && hi == 1.0f);
+    free(x);
     int counts[10] = {0};
     for (int64_t i = 0; i < train.n; i++) {
         CU_ASSERT_FATAL(train.y[i] >= 0 && train.y[i] < 10);
@@ -158,7 +164,7 @@ static void test_fashion_real(void) {
         CU_ASSERT(counts[c] >= 60 && counts[c] <= 140); /* balanced: 86..115 per class */
     CU_ASSERT_EQUAL(rl_data_count_noisy(&train), 0);
     /* The first 500 test images differ from the first 500 training images. */
-    CU_ASSERT(memcmp(train.x, test.x, 500 * 784 * sizeof(float)) != 0);
+    CU_ASSERT(memcmp(train.x_u8, test.x_u8, 500 * 784) != 0);
     rl_data_free(&train);
     rl_data_free(&test);
     rl_cfg_free(cfg);
@@ -182,7 +188,7 @@ static void test_idx_plain_and_gzip(void) {
             for (int64_t i = 0; i < d.n; i++) {
                 CU_ASSERT(d.y[i] == small_labels[i] && d.y_clean[i] == small_labels[i]);
                 for (int k = 0; k < SMALL_DIM; k++)
-                    CU_ASSERT(d.x[i * SMALL_DIM + k] == small_pixel((int)i, k) / 255.0f);
+                    CU_ASSERT(d.x_u8[i * SMALL_DIM + k] == small_pixel((int)i, k));
             }
             rl_data_free(&d);
         }
@@ -231,7 +237,7 @@ static void test_idx_truncated(void) {
         tmp_write(&t, "many", many_file, idx_bytes(many_file, 0x801, &count, 1, many, BIG_N), 0);
     rl_dataset d;
     CU_ASSERT_FATAL(rl_data_read_idx(whole, many_labels, 0, &d) == RL_OK);
-    CU_ASSERT(d.n == BIG_N && d.x[BIG_N * BIG_DIM - 1] == pixels[BIG_N * BIG_DIM - 1] / 255.0f);
+    CU_ASSERT(d.n == BIG_N && d.x_u8[BIG_N * BIG_DIM - 1] == pixels[BIG_N * BIG_DIM - 1]);
     rl_data_free(&d);
     FILE *f = fopen(whole, "rb");
     CU_ASSERT_FATAL(f != NULL);
@@ -275,6 +281,154 @@ static void test_idx_missing(void) {
         strstr(rl_error_message(), "/nonexistent/fmnist/train-images-idx3-ubyte.gz"));
     CU_ASSERT(is_zeroed(&train) && is_zeroed(&test));
     rl_cfg_free(cfg);
+}
+
+/* Every byte value reads back as k / 255.0f, the float the IDX reader used to store, through
+ * rl_data_rows and rl_data_gather, mirrored or not; the bytes themselves stay as read. */
+static void test_bytes_read_as_floats(void) {
+    tmp_dir t;
+    tmp_open(&t);
+    enum { SIDE = 16, N = 2 };
+    uint8_t pixels[N * SIDE * SIDE], buf[16 + sizeof pixels];
+    for (int k = 0; k < N * SIDE * SIDE; k++)
+        pixels[k] = (uint8_t)(k < SIDE * SIDE ? k : 255 - k % 256);
+    uint32_t dims[3] = {N, SIDE, SIDE}, count = N;
+    const char *images =
+        tmp_write(&t, "img", buf, idx_bytes(buf, 0x803, dims, 3, pixels, sizeof pixels), 0);
+    const char *labels = write_small_labels(&t, "lab", small_labels, count, N, 0);
+    rl_dataset d;
+    CU_ASSERT_FATAL(rl_data_read_idx(images, labels, 0, &d) == RL_OK);
+    static float rows[N * SIDE * SIDE], gathered[N * SIDE * SIDE];
+    rl_data_rows(&d, 0, N, rows);
+    const int64_t order[N] = {1, 0};
+    rl_data_gather(&d, order, N, gathered, NULL, NULL);
+    int wrong = 0;
+    for (int k = 0; k < N * SIDE * SIDE; k++) {
+        wrong += rows[k] != (float)pixels[k] / 255.0f;
+        wrong += gathered[(k + SIDE * SIDE) % (N * SIDE * SIDE)] != (float)pixels[k] / 255.0f;
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT_FATAL(rl_data_mirror(&d) == RL_OK);
+    rl_data_rows(&d, 1, 1, rows);
+    for (int r = 0; r < SIDE; r++)
+        for (int c = 0; c < SIDE; c++)
+            wrong +=
+                rows[r * SIDE + c] != (float)pixels[SIDE * SIDE + r * SIDE + SIDE - 1 - c] / 255.0f;
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT(memcmp(d.x_u8, pixels, sizeof pixels) == 0);
+    rl_data_free(&d);
+    tmp_close(&t);
+}
+
+/* ---- CIFAR ---- */
+
+enum { CIFAR_PIXELS = 3072 };
+
+/* Pixel k of CIFAR example i of a test file, and its label. */
+static uint8_t cifar_pixel(int i, int k) {
+    return (uint8_t)((i * 131 + k * 7) % 256);
+}
+
+/* `records` CIFAR records of examples first, first + 1, ...: label_bytes label bytes (the last
+ * one the label (first + i) % classes), then the pixels; plus `extra` bytes; as t->dir/name. */
+static void write_cifar(tmp_dir *t, const char *name, int label_bytes, int first, int records,
+                        int classes, size_t extra) {
+    size_t record = (size_t)label_bytes + CIFAR_PIXELS, n = record * (size_t)records + extra;
+    uint8_t *bytes = calloc(n + 1, 1);
+    for (int i = 0; i < records; i++) {
+        uint8_t *r = bytes + (size_t)i * record;
+        r[0] = (uint8_t)(label_bytes == 2 ? 99 - (first + i) % classes : (first + i) % classes);
+        r[label_bytes - 1] = (uint8_t)((first + i) % classes);
+        for (int k = 0; k < CIFAR_PIXELS; k++)
+            r[label_bytes + k] = cifar_pixel(first + i, k);
+    }
+    tmp_write(t, name, bytes, n, 0);
+    free(bytes);
+}
+
+/* Reading t->dir must fail with a message holding `word`, and a hint holding `hint_word`. */
+static void expect_cifar_error(const tmp_dir *t, int classes, int test_split, const char *word,
+                               const char *hint_word) {
+    rl_dataset d;
+    rl_error_clear();
+    CU_ASSERT(rl_data_read_cifar(t->dir, classes, test_split, 0, &d) == RL_ERR);
+    CU_ASSERT(is_zeroed(&d));
+    CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), word));
+    CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_hint(), hint_word));
+}
+
+static void test_cifar10(void) {
+    tmp_dir t;
+    tmp_open(&t);
+    const int per_file[5] = {3, 2, 3, 1, 3};
+    char name[32];
+    for (int f = 0, first = 0; f < 5; first += per_file[f++]) {
+        snprintf(name, sizeof name, "data_batch_%d.bin", f + 1);
+        write_cifar(&t, name, 1, first, per_file[f], 10, 0);
+    }
+    write_cifar(&t, "test_batch.bin", 1, 100, 4, 10, 0);
+    rl_dataset train, test, part;
+    CU_ASSERT_FATAL(rl_data_read_cifar(t.dir, 10, 0, 0, &train) == RL_OK);
+    CU_ASSERT_FATAL(rl_data_read_cifar(t.dir, 10, 1, 0, &test) == RL_OK);
+    CU_ASSERT_FATAL(rl_data_read_cifar(t.dir, 10, 0, 4, &part) == RL_OK);
+    CU_ASSERT_STRING_EQUAL(train.name, "cifar10");
+    CU_ASSERT(train.n == 12 && test.n == 4 && part.n == 4);
+    CU_ASSERT(train.channels == 3 && train.height == 32 && train.width == 32);
+    CU_ASSERT(train.dim == CIFAR_PIXELS && train.classes == 10);
+    int wrong = 0;
+    for (int i = 0; i < 12; i++) {
+        wrong += train.y[i] != i % 10 || train.y_clean[i] != i % 10;
+        for (int k = 0; k < CIFAR_PIXELS; k++)
+            wrong += train.x_u8[(size_t)i * CIFAR_PIXELS + k] != cifar_pixel(i, k);
+    }
+    for (int i = 0; i < 4; i++)
+        wrong += test.y[i] != (100 + i) % 10 ||
+                 test.x_u8[(size_t)i * CIFAR_PIXELS] != cifar_pixel(100 + i, 0);
+    CU_ASSERT_EQUAL(wrong, 0);
+    /* the limit takes the first examples across the files */
+    CU_ASSERT(memcmp(part.x_u8, train.x_u8, 4 * CIFAR_PIXELS) == 0 && part.y[3] == 3);
+    rl_data_free(&train);
+    rl_data_free(&test);
+    rl_data_free(&part);
+
+    /* a file cut inside a record; a label out of range; a missing file (files rewritten in
+     * place keep their one entry in t.path) */
+    write_cifar(&t, "data_batch_3.bin", 1, 5, 2, 10, 100);
+    t.n--;
+    expect_cifar_error(&t, 10, 0,
+                       "data_batch_3.bin holds 6246 bytes, not a whole number of 3073-byte records",
+                       "truncated");
+    write_cifar(&t, "data_batch_3.bin", 1, 5, 3, 10, 0);
+    t.n--;
+    FILE *f = fopen(t.path[2], "r+b");
+    CU_ASSERT_FATAL(f != NULL && fseek(f, 3073, SEEK_SET) == 0 && fputc(10, f) == 10);
+    fclose(f);
+    expect_cifar_error(&t, 10, 0, "label 10 of record 1 in", "data.name=cifar100");
+    unlink(t.path[3]);
+    expect_cifar_error(&t, 10, 0, "data_batch_4.bin: No such file", "data.dir");
+    tmp_close(&t);
+}
+
+static void test_cifar100(void) {
+    tmp_dir t;
+    tmp_open(&t);
+    write_cifar(&t, "train.bin", 2, 0, 5, 100, 0);
+    write_cifar(&t, "test.bin", 2, 40, 2, 100, 0);
+    rl_dataset train, test;
+    CU_ASSERT_FATAL(rl_data_read_cifar(t.dir, 100, 0, 0, &train) == RL_OK);
+    CU_ASSERT_FATAL(rl_data_read_cifar(t.dir, 100, 1, 0, &test) == RL_OK);
+    CU_ASSERT_STRING_EQUAL(train.name, "cifar100");
+    CU_ASSERT(train.n == 5 && test.n == 2 && train.classes == 100);
+    /* the fine label (the second byte), not the coarse one */
+    CU_ASSERT(train.y[4] == 4 && test.y[1] == 41);
+    CU_ASSERT(train.x_u8[4 * CIFAR_PIXELS + 9] == cifar_pixel(4, 9));
+    rl_data_free(&train);
+    rl_data_free(&test);
+    /* CIFAR-100 records read as CIFAR-10: the wrong size */
+    write_cifar(&t, "test_batch.bin", 2, 0, 5, 100, 0);
+    expect_cifar_error(&t, 10, 1, "not a whole number of 3073-byte records (1 label byte",
+                       "data.name=cifar100");
+    tmp_close(&t);
 }
 
 /* ---- config and load ---- */
@@ -356,17 +510,24 @@ static void test_transform_mirror(void) {
     CU_ASSERT_FATAL(rl_data_load(cfg_plain, 1, &train, &test) == RL_OK);
     CU_ASSERT_FATAL(rl_data_load(cfg_mirror, 1, &mtrain, &mtest) == RL_OK);
     CU_ASSERT_FATAL(train.width == 28 && train.height == 28);
+    static float x[20 * 784], mx[20 * 784];
+    rl_data_rows(&train, 0, 20, x);
+    rl_data_rows(&mtrain, 0, 20, mx);
     int mismatches = 0, moved = 0;
     for (int64_t i = 0; i < train.n; i++)
         for (int r = 0; r < 28; r++)
             for (int c = 0; c < 28; c++) {
-                float a = train.x[i * 784 + r * 28 + c], b = mtrain.x[i * 784 + r * 28 + 27 - c];
+                float a = x[i * 784 + r * 28 + c], b = mx[i * 784 + r * 28 + 27 - c];
                 mismatches += a != b;
-                moved += a != mtrain.x[i * 784 + r * 28 + c];
+                moved += a != mx[i * 784 + r * 28 + c];
             }
     CU_ASSERT_EQUAL(mismatches, 0);
     CU_ASSERT(moved > 1000); /* garments are not symmetric */
-    CU_ASSERT(test.x[5] == mtest.x[22] && memcmp(train.y, mtrain.y, 20 * sizeof *train.y) == 0);
+    /* The stored bytes are the same: mirroring happens as rows are read. */
+    CU_ASSERT(memcmp(train.x_u8, mtrain.x_u8, 20 * 784) == 0);
+    rl_data_rows(&test, 0, 1, x);
+    rl_data_rows(&mtest, 0, 1, mx);
+    CU_ASSERT(x[5] == mx[22] && memcmp(train.y, mtrain.y, 20 * sizeof *train.y) == 0);
     rl_data_free(&train);
     rl_data_free(&test);
     rl_data_free(&mtrain);
@@ -391,9 +552,9 @@ static void test_blobs(void) {
     CU_ASSERT_FATAL(rl_data_make_blobs(4000, 5, 6, 1.0f, 3, 0, &b) == RL_OK);
     CU_ASSERT_FATAL(rl_data_make_blobs(4000, 5, 6, 1.0f, 3, 1, &test) == RL_OK);
     CU_ASSERT(a.classes == 6 && a.dim == 5 && a.targets == 0 && a.t == NULL);
-    CU_ASSERT(memcmp(a.x, b.x, 4000 * 5 * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(a.x_f32, b.x_f32, 4000 * 5 * sizeof(float)) == 0);
     CU_ASSERT(memcmp(a.y, b.y, 4000 * sizeof(int32_t)) == 0);
-    CU_ASSERT(memcmp(a.x, test.x, 4000 * 5 * sizeof(float)) != 0);
+    CU_ASSERT(memcmp(a.x_f32, test.x_f32, 4000 * 5 * sizeof(float)) != 0);
     CU_ASSERT(memcmp(a.y, test.y, 4000 * sizeof(int32_t)) != 0);
     /* Every class is used, and examples scatter around their class mean with variance 1. */
     double mean[6][5] = {{0}}, var = 0;
@@ -402,7 +563,7 @@ static void test_blobs(void) {
         CU_ASSERT_FATAL(a.y[i] >= 0 && a.y[i] < 6 && a.y[i] == a.y_clean[i]);
         count[a.y[i]]++;
         for (int k = 0; k < 5; k++)
-            mean[a.y[i]][k] += a.x[i * 5 + k];
+            mean[a.y[i]][k] += a.x_f32[i * 5 + k];
     }
     for (int c = 0; c < 6; c++) {
         CU_ASSERT(count[c] > 500 && count[c] < 830); /* about 667 */
@@ -411,7 +572,7 @@ static void test_blobs(void) {
     }
     for (int i = 0; i < 4000; i++)
         for (int k = 0; k < 5; k++)
-            var += pow(a.x[i * 5 + k] - mean[a.y[i]][k], 2);
+            var += pow(a.x_f32[i * 5 + k] - mean[a.y[i]][k], 2);
     var /= 4000 * 5;
     CU_ASSERT(var > 0.93 && var < 1.07);
     rl_data_free(&a);
@@ -423,7 +584,7 @@ static void test_blobs(void) {
     CU_ASSERT_FATAL(rl_data_make_blobs(200, 4, 3, 0.0f, 9, 1, &test) == RL_OK);
     for (int i = 0; i < 200; i++)
         for (int j = 0; j < 200; j++) {
-            int same_x = memcmp(a.x + i * 4, test.x + j * 4, 4 * sizeof(float)) == 0;
+            int same_x = memcmp(a.x_f32 + i * 4, test.x_f32 + j * 4, 4 * sizeof(float)) == 0;
             CU_ASSERT(same_x == (a.y[i] == test.y[j]));
         }
     rl_data_free(&a);
@@ -442,7 +603,7 @@ static void fit_linear(const rl_dataset *d, double *w) {
     int m = d->dim;
     double a[8][9] = {{0}};
     for (int64_t i = 0; i < d->n; i++) {
-        const float *x = d->x + i * m;
+        const float *x = d->x_f32 + i * m;
         for (int r = 0; r < m; r++) {
             for (int c = 0; c < m; c++)
                 a[r][c] += (double)x[r] * x[c];
@@ -468,7 +629,7 @@ static double max_residual(const rl_dataset *d, const double *w) {
     for (int64_t i = 0; i < d->n; i++) {
         double dot = 0;
         for (int k = 0; k < d->dim; k++)
-            dot += d->x[i * d->dim + k] * w[k];
+            dot += d->x_f32[i * d->dim + k] * w[k];
         worst = fmax(worst, fabs(d->t[i] - dot));
     }
     return worst;
@@ -479,7 +640,7 @@ static void test_linreg(void) {
     CU_ASSERT_FATAL(rl_data_make_linreg(300, 5, 0.0f, 11, 0, &train) == RL_OK);
     CU_ASSERT_FATAL(rl_data_make_linreg(300, 5, 0.0f, 11, 1, &test) == RL_OK);
     CU_ASSERT(train.classes == 0 && train.targets == 1 && train.y == NULL && train.y_clean == NULL);
-    CU_ASSERT(memcmp(train.x, test.x, 300 * 5 * sizeof(float)) != 0);
+    CU_ASSERT(memcmp(train.x_f32, test.x_f32, 300 * 5 * sizeof(float)) != 0);
     /* Without noise the targets are exactly linear, with one w* shared by both splits. */
     double w[5];
     fit_linear(&train, w);
@@ -491,7 +652,7 @@ static void test_linreg(void) {
     CU_ASSERT(max_residual(&test, w) < 1e-4);
     /* With target noise 0.5 the same x get targets off by N(0, 0.25). */
     CU_ASSERT_FATAL(rl_data_make_linreg(300, 5, 0.5f, 11, 0, &noisy) == RL_OK);
-    CU_ASSERT(memcmp(train.x, noisy.x, 300 * 5 * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(train.x_f32, noisy.x_f32, 300 * 5 * sizeof(float)) == 0);
     double var = 0;
     for (int i = 0; i < 300; i++)
         var += pow(noisy.t[i] - train.t[i], 2);
@@ -654,7 +815,7 @@ static void test_gather_and_free(void) {
     float t[4] = {-1, -1, -1, -1};
     rl_data_gather(&d, idx, 4, x, y, t);
     for (int b = 0; b < 4; b++) {
-        CU_ASSERT(memcmp(x + b * 3, d.x + idx[b] * 3, 3 * sizeof(float)) == 0);
+        CU_ASSERT(memcmp(x + b * 3, d.x_f32 + idx[b] * 3, 3 * sizeof(float)) == 0);
         CU_ASSERT_EQUAL(y[b], d.y[idx[b]]);
         CU_ASSERT_EQUAL(t[b], -1.0f); /* classification: no targets written */
     }
@@ -667,7 +828,7 @@ static void test_gather_and_free(void) {
     float rx[2 * 2], rt[2];
     rl_data_gather(&r, ridx, 2, rx, NULL, rt);
     CU_ASSERT(rt[0] == r.t[19] && rt[1] == r.t[3]);
-    CU_ASSERT(rx[0] == r.x[38] && rx[3] == r.x[7]);
+    CU_ASSERT(rx[0] == r.x_f32[38] && rx[3] == r.x_f32[7]);
 
     rl_data_free(&d);
     rl_data_free(&r);
@@ -683,6 +844,9 @@ static const rl_test tests[] = {
     {"idx truncated", test_idx_truncated},
     {"idx count mismatch and label range", test_idx_inconsistent},
     {"idx missing file", test_idx_missing},
+    {"8-bit examples read as k / 255", test_bytes_read_as_floats},
+    {"cifar10 binary batches", test_cifar10},
+    {"cifar100 binary and fine labels", test_cifar100},
     {"config defaults and ranges", test_config_defaults_and_ranges},
     {"load synthetic with limits and noise", test_load_synthetic},
     {"load rejects meaningless noise", test_load_noise_errors},

@@ -110,6 +110,16 @@ static void test_mem_node_share(void) {
     CU_ASSERT_EQUAL(rc, RL_ERR);
     const char *words[] = {"to each of the 1048576 ranks on this node", NULL};
     CU_ASSERT(error_names(words));
+    /* One copy the node's ranks share is checked against the whole node, not a share. */
+    rl_mem_set_node_ranks(1 << 20);
+    int fits = rl_mem_check_node(alone / 2, "half of the node, shared");
+    rc = rl_mem_check_node(alone * 2, "twice the node, shared");
+    rl_mem_set_node_ranks(1);
+    CU_ASSERT_EQUAL(fits, 0);
+    CU_ASSERT_EQUAL(rc, RL_ERR);
+    const char *node_words[] = {"twice the node, shared needs",
+                                "on this node for the one copy its 1048576 ranks share", NULL};
+    CU_ASSERT(error_names(node_words));
 }
 
 /* Child: an address-space limit 64 MiB above what the process maps; exits 0 when
@@ -235,7 +245,7 @@ static void test_synthetic_sizes(void) {
     CU_ASSERT_EQUAL(rl_data_make_blobs(4294967295LL, 1 << 20, 4, 1.0f, 1, 0, &d), RL_ERR);
     const char *words[] = {"blobs: 4294967295 training examples of 1048576 features needs", NULL};
     CU_ASSERT(error_names(words));
-    CU_ASSERT(d.x == NULL);
+    CU_ASSERT(d.x_f32 == NULL);
     rl_error_clear();
     CU_ASSERT_EQUAL(rl_data_make_linreg(4294967295LL, 1 << 20, 0.1f, 1, 1, &d), RL_ERR);
     const char *linreg[] = {"linreg: 4294967295 test examples", NULL};
