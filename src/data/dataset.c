@@ -12,8 +12,9 @@ static const rl_cfg_spec data_keys[] = {
     {"data.transform", RL_CFG_CHOICE, "none", 0, 0, "none|mirror", 0,
      "applied to both splits after loading: mirror: images mirrored left-right (a shifted task, "
      "e.g. for adapting a model pretrained on the originals)"},
-    {"data.name", RL_CFG_CHOICE, "fashion-mnist", 0, 0, "fashion-mnist|blobs|linreg", 0,
-     "dataset: Fashion-MNIST IDX files, Gaussian blobs or linear regression"},
+    {"data.name", RL_CFG_CHOICE, "fashion-mnist", 0, 0, "fashion-mnist|blobs|linreg|wordnet", 0,
+     "dataset: Fashion-MNIST IDX files, Gaussian blobs, linear regression, or the WordNet glosses "
+     "(text, data.text_* keys)"},
     {"data.dir", RL_CFG_STRING, "/usr/share/datasets/fashion-mnist", 0, 0, NULL, RL_CFG_RUNTIME,
      "directory holding the Fashion-MNIST *-idx?-ubyte.gz files"},
     {"data.train_limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
@@ -97,6 +98,10 @@ int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_data
                        "dataset",
                        "set data.noise=none (and data.noise_rate=0) for linreg", noise);
 
+    if (strcmp(name, "wordnet") == 0)
+        return rl_fail("data.name=wordnet is text, not examples of features",
+                       "this experiment takes fashion-mnist, blobs or linreg; text experiments "
+                       "load it with rl_corpus_load");
     int rc;
     if (strcmp(name, "fashion-mnist") == 0) {
         rc = load_fashion(rl_cfg_str(cfg, "data.dir"), train_limit, test_limit, train, test);
