@@ -18,7 +18,8 @@
  * offset), so it does not depend on file order, on the seed or on which parts are loaded.
  *
  * The tokenizer's merges are plain int32 pairs (rl_bpe.merges) that a run saves with its
- * results or checkpoint through src/io and a fine-tuning run rebuilds with rl_bpe_from_merges.
+ * results through src/io (src/train/vocab.h) and a fine-tuning run rebuilds with
+ * rl_bpe_from_merges.
  *
  * Config keys (declared by rl_corpus_declare_config): data.text_dir, data.text_parts,
  * data.valid_fraction, data.test_fraction, data.categories, text.vocab_size.

@@ -4,6 +4,7 @@
  * round trips of every training line, rebuilding from saved merges). */
 #include "src/core/error.h"
 #include "src/data/corpus.h"
+#include "src/train/vocab.h"
 #include "tests/unit/harness.h"
 
 #include <stdio.h>
@@ -255,6 +256,34 @@ static void test_bpe_on_wordnet(void) {
     rl_cfg_free(cfg);
 }
 
+/* The merges saved in a results file rebuild the same tokenizer; a file without them is refused. */
+static void test_vocab_saved_with_results(void) {
+    const char *lines[] = {"the dog barked at the other dog", "a dog is an animal"};
+    rl_bpe t, loaded;
+    CU_ASSERT_FATAL(rl_bpe_learn_lines(lines, 2, 280, &t) == RL_OK);
+    char dir[64] = "/tmp/rl_vocab_test_XXXXXX", path[96];
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    rl_config *cfg = text_config(NULL);
+    io_results_meta meta = {.experiment = "test", .run_id = "0", .inputs = "", .world_size = 1};
+    io_results *r;
+    CU_ASSERT_FATAL(io_results_create(&r, dir, &meta, cfg, NULL, 0) == RL_OK);
+    CU_ASSERT_FATAL(vocab_save(r, &t) == RL_OK);
+    CU_ASSERT_FATAL(io_results_complete(r) == RL_OK);
+    snprintf(path, sizeof path, "%s/results.h5", dir);
+    CU_ASSERT_FATAL(vocab_load(path, &loaded) == RL_OK);
+    CU_ASSERT_EQUAL(loaded.vocab_size, t.vocab_size);
+    CU_ASSERT(memcmp(loaded.merges, t.merges, sizeof(int32_t) * 2 * (size_t)t.n_merges) == 0);
+    rl_bpe_free(&loaded);
+    CU_ASSERT_FATAL(io_results_create(&r, dir, &meta, cfg, NULL, 0) == RL_OK);
+    CU_ASSERT_FATAL(io_results_complete(r) == RL_OK);
+    CU_ASSERT(vocab_load(path, &loaded) == RL_ERR);
+    CU_ASSERT(strstr(rl_error_message(), "tokenizer_merges") != NULL);
+    unlink(path);
+    CU_ASSERT(rmdir(dir) == 0);
+    rl_cfg_free(cfg);
+    rl_bpe_free(&t);
+}
+
 static const rl_test tests[] = {
     {"reads a small WordNet file with categories", test_reads_small_file},
     {"split is stable under file reordering", test_split_stable_under_reordering},
@@ -263,6 +292,7 @@ static const rl_test tests[] = {
     {"WordNet corpus: categories and split fractions", test_wordnet_corpus},
     {"BPE: hand-worked merges, vocabulary size", test_bpe_hand_worked_merges},
     {"BPE on WordNet: deterministic, round trips, rebuilt", test_bpe_on_wordnet},
+    {"tokenizer saved with the results and loaded back", test_vocab_saved_with_results},
     {NULL, NULL},
 };
 RL_TEST_SUITE("text", tests)
