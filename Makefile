@@ -3,7 +3,7 @@
 # build/, then run the main job or the whole test suite.
 PACKAGES := build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev \
             hdf5-tools libopenblas-dev libcunit1-dev libinih-dev librandom123-dev zlib1g-dev \
-            dataset-fashion-mnist python3-h5py python3-numpy python3-pandas python3-matplotlib \
+            dataset-fashion-mnist wordnet-base python3-h5py python3-numpy python3-pandas python3-matplotlib \
             python3-pytest slurm-wlm munge
 RANKS ?= 2
 BUILD ?= build

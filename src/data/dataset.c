@@ -14,9 +14,10 @@ static const rl_cfg_spec data_keys[] = {
      "applied to both splits after loading: mirror: images mirrored left-right (a shifted task, "
      "e.g. for adapting a model pretrained on the originals)"},
     {"data.name", RL_CFG_CHOICE, "fashion-mnist", 0, 0,
-     "fashion-mnist|cifar10|cifar100|h5|blobs|linreg", 0,
+     "fashion-mnist|cifar10|cifar100|h5|blobs|linreg|wordnet", 0,
      "dataset: Fashion-MNIST IDX files, CIFAR-10 or CIFAR-100 binary batches (in data.dir), an "
-     "HDF5 file of your own (data.path), Gaussian blobs or linear regression"},
+     "HDF5 file of your own (data.path), Gaussian blobs, linear regression, or the WordNet "
+     "glosses (text, data.text_* keys)"},
     {"data.dir", RL_CFG_STRING, "/usr/share/datasets/fashion-mnist", 0, 0, NULL, RL_CFG_RUNTIME,
      "directory holding the Fashion-MNIST *-idx?-ubyte.gz files, or the CIFAR binary batches "
      "(cifar10: data_batch_1.bin .. data_batch_5.bin, test_batch.bin; cifar100: train.bin, "
@@ -106,6 +107,10 @@ int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_data
                        "dataset",
                        "set data.noise=none (and data.noise_rate=0) for linreg", noise);
 
+    if (strcmp(name, "wordnet") == 0)
+        return rl_fail("data.name=wordnet is text, not examples of features",
+                       "this experiment takes images or features (fashion-mnist, cifar10, "
+                       "cifar100, h5, blobs, linreg); the WordNet text is for language models");
     int rc;
     if (strcmp(name, "fashion-mnist") == 0) {
         rc = load_fashion(rl_cfg_str(cfg, "data.dir"), train_limit, test_limit, train, test);
