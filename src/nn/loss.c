@@ -27,32 +27,11 @@ static void softmax_minus_target(float *d, const float *z, double lse, int32_t y
         d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? on : off)));
 }
 
-double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const float *weights,
-                          int batch, int classes, float scale, float *d_logits,
-                          float *per_example) {
-    double total = 0.0;
-    for (int i = 0; i < batch; i++) {
-        const float *z = logits + (size_t)i * classes; // (classes)
-        int32_t y = labels[i];
-        assert(y >= 0 && y < classes);
-        double lse = log_sum_exp(z, classes);
-        double loss = lse - z[y];
-        double w = weights ? weights[i] : 1.0;
-        total += w * loss;
-        if (per_example)
-            per_example[i] = (float)loss;
-        if (d_logits)
-            softmax_minus_target(d_logits + (size_t)i * classes, z, lse, y, classes,
-                                 (double)scale * w, 1.0, 0.0);
-    }
-    return total;
-}
-
 double rl_loss_smoothed_ce(const float *logits, const int32_t *labels, const float *weights,
                            int batch, int classes, float smoothing, float scale, float *d_logits,
                            float *per_example) {
-    assert(classes >= 2 && smoothing >= 0.0f && smoothing <= 1.0f);
-    const double on = 1.0 - smoothing, off = (double)smoothing / (classes - 1);
+    assert((classes >= 2 || smoothing == 0.0f) && smoothing >= 0.0f && smoothing <= 1.0f);
+    const double on = 1.0 - smoothing, off = smoothing > 0.0f ? smoothing / (classes - 1.0) : 0.0;
     double total = 0.0;
     for (int i = 0; i < batch; i++) {
         const float *z = logits + (size_t)i * classes; // (classes)
@@ -71,6 +50,14 @@ double rl_loss_smoothed_ce(const float *logits, const int32_t *labels, const flo
                                  (double)scale * w, on, off);
     }
     return total;
+}
+
+/* Plain cross-entropy: the smoothed one with ε = 0 (the off-label terms add exact zeros). */
+double rl_loss_softmax_ce(const float *logits, const int32_t *labels, const float *weights,
+                          int batch, int classes, float scale, float *d_logits,
+                          float *per_example) {
+    return rl_loss_smoothed_ce(logits, labels, weights, batch, classes, 0.0f, scale, d_logits,
+                               per_example);
 }
 
 double rl_loss_gce(const float *logits, const int32_t *labels, const float *weights, int batch,
