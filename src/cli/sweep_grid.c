@@ -1,6 +1,7 @@
-/* The sweep file and its grid: the [sweep] settings and their checks, swept keys and zip
- * groups, the config of each cell, the manifest that `ranklab sweep plan` writes, and opening a
- * planned sweep directory (its manifest checked against its sweep.ini). */
+/* The sweep file and its grid: the file composed with the files it includes, the [sweep]
+ * settings and their checks, swept keys and zip groups, the config of each cell, the manifest
+ * that `ranklab sweep plan` writes, and opening a planned sweep directory (its manifest checked
+ * against its sweep.ini). */
 #include "src/cli/sweep_internal.h"
 #include "src/core/error.h"
 #include "src/io/io.h"
@@ -118,32 +119,88 @@ static int parse_slurm_time(const char *s, long *seconds) {
 
 /* ---- the sweep file ---- */
 
+/* `key = value` of the file `origin`; a later file's replaces an earlier one's. */
+typedef struct {
+    char *key, *value;
+} sweep_entry;
+
+typedef struct {
+    sweep_entry *at;
+    int n;
+} entry_list;
+
 typedef struct {
     sweep *sw;
-    char section[128]; /* last section written to base_ini (inih's are shorter) */
+    entry_list fixed;    /* section.name = value, of every section but [sweep] */
+    entry_list settings; /* name = value of [sweep], name without a dot */
 } parse_ctx;
 
-/* Fixed keys go to base_ini, settings to settings_ini (each key once, as rl_cfg_walk_ini
- * checks); swept keys and zip lines are lists. */
-static int on_sweep_entry(void *user, const char *section, const char *name, const char *value,
-                          int line) {
+static void entry_set(entry_list *l, const char *key, const char *value) {
+    int i = 0;
+    while (i < l->n && strcmp(l->at[i].key, key) != 0)
+        i++;
+    if (i == l->n) {
+        l->at = realloc(l->at, sizeof *l->at * (size_t)(l->n + 1));
+        if (!l->at)
+            abort();
+        l->at[l->n++] = (sweep_entry){rl_xstrdup(key), NULL};
+    }
+    free(l->at[i].value);
+    l->at[i].value = rl_xstrdup(value);
+}
+
+static void entry_list_free(entry_list *l) {
+    for (int i = 0; i < l->n; i++) {
+        free(l->at[i].key);
+        free(l->at[i].value);
+    }
+    free(l->at);
+    memset(l, 0, sizeof *l);
+}
+
+static int find_key(const sweep *sw, const char *key) {
+    for (int k = 0; k < sw->n_keys; k++)
+        if (!strcmp(sw->keys[k].key, key))
+            return k;
+    return -1;
+}
+
+static void swept_key_free(swept_key *k) {
+    free(k->key);
+    free(k->origin);
+    rl_cfg_list_free(k->values, k->n_values);
+}
+
+/* A key that a later file fixes is no longer swept by an earlier one. */
+static void unsweep_earlier(sweep *sw, const char *key, const char *origin) {
+    int k = find_key(sw, key);
+    if (k < 0 || !strcmp(sw->keys[k].origin, origin))
+        return;
+    swept_key_free(&sw->keys[k]);
+    memmove(&sw->keys[k], &sw->keys[k + 1], sizeof sw->keys[0] * (size_t)(sw->n_keys - k - 1));
+    sw->n_keys--;
+}
+
+/* Fixed keys and settings are collected (each once per file, as rl_cfg_walk_file checks; a later
+ * file replaces an earlier one's); swept keys and zip lines are lists. */
+static int on_sweep_entry(void *user, const char *origin, const char *section, const char *name,
+                          const char *value, int line) {
     parse_ctx *ctx = user;
     sweep *sw = ctx->sw;
     if (!section[0])
         return rl_fail("%s:%d: key '%s' is outside any [section]",
                        "settings and swept keys go under [sweep], fixed keys under their section, "
-                       "e.g. [train] for train.lr",
-                       sw->path, line, name);
+                       "e.g. [train] for train.lr (only `include = FILE` stands before them)",
+                       origin, line, name);
+    char key[2 * RL_CFG_MAX_KEY_CHARS + 2];
+    snprintf(key, sizeof key, "%s.%s", section, name);
     if (strcmp(section, "sweep") != 0) {
-        if (strcmp(section, ctx->section) != 0) {
-            rl_text_add(&sw->base_ini, "[%s]\n", section);
-            snprintf(ctx->section, sizeof ctx->section, "%s", section);
-        }
-        rl_text_add(&sw->base_ini, "%s=%s\n", name, value);
+        unsweep_earlier(sw, key, origin);
+        entry_set(&ctx->fixed, key, value);
         return 0;
     }
     char what[PATH_MAX + 160];
-    snprintf(what, sizeof what, "%s:%d: [sweep] %s", sw->path, line, name);
+    snprintf(what, sizeof what, "%s:%d: [sweep] %s", origin, line, name);
     if (!strcmp(name, "zip")) {
         sw->zips = realloc(sw->zips, sizeof(char *) * (size_t)(sw->n_zips + 1));
         if (!sw->zips)
@@ -152,21 +209,63 @@ static int on_sweep_entry(void *user, const char *section, const char *name, con
         return RL_CFG_LIST;
     }
     if (!strchr(name, '.')) {
-        rl_text_add(&sw->settings_ini, "%s=%s\n", name, value);
+        entry_set(&ctx->settings, name, value);
         return 0;
     }
-    /* A key given again (or an indented continuation line) adds values to its list. */
-    int k = 0;
-    while (k < sw->n_keys && strcmp(sw->keys[k].key, name) != 0)
-        k++;
-    if (k == SWEEP_MAX_KEYS)
+    /* A key given again in its file (or an indented continuation line) adds values to its
+     * list; given in a later file, it replaces the list (in its place in the order). */
+    int k = find_key(sw, name);
+    if (k < 0 && sw->n_keys == SWEEP_MAX_KEYS)
         return rl_fail("%s: more than %d swept keys", "sweep fewer keys at once", what,
                        SWEEP_MAX_KEYS);
-    if (k == sw->n_keys)
-        sw->keys[sw->n_keys++] = (swept_key){rl_xstrdup(name), NULL, 0, -1};
+    if (k < 0) {
+        k = sw->n_keys++;
+        sw->keys[k] = (swept_key){rl_xstrdup(name), NULL, 0, -1, rl_xstrdup(origin)};
+    } else if (strcmp(sw->keys[k].origin, origin) != 0) {
+        swept_key_free(&sw->keys[k]);
+        sw->keys[k] = (swept_key){rl_xstrdup(name), NULL, 0, -1, rl_xstrdup(origin)};
+    }
     if (rl_cfg_split_list(value, what, &sw->keys[k].values, &sw->keys[k].n_values) < 0)
         return RL_ERR;
     return RL_CFG_LIST;
+}
+
+/* "[section]\nname=value\n" for each entry, sections in the order they first come. */
+static void entries_ini(const entry_list *l, const char *sep, rl_text *out) {
+    for (int i = 0; i < l->n; i++) {
+        const char *dot = strchr(l->at[i].key, '.');
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            first = strncmp(l->at[j].key, l->at[i].key, (size_t)(dot - l->at[i].key + 1)) != 0;
+        if (!first)
+            continue;
+        rl_text_add(out, "[%.*s]\n", (int)(dot - l->at[i].key), l->at[i].key);
+        for (int j = i; j < l->n; j++)
+            if (!strncmp(l->at[j].key, l->at[i].key, (size_t)(dot - l->at[i].key + 1)))
+                rl_text_add(out, "%s%s%s\n", strchr(l->at[j].key, '.') + 1, sep, l->at[j].value);
+    }
+}
+
+/* The sweep file with its includes resolved, for SWEEP_DIR/sweep.ini: what it sets, one file. */
+static char *composed_text(const sweep *sw, const parse_ctx *ctx, int n_included) {
+    rl_text t = {0};
+    rl_text_add(&t,
+                "# %s with the %d file%s it includes, as `ranklab sweep plan` read it\n[sweep]\n",
+                sw->path, n_included, n_included == 1 ? "" : "s");
+    for (int i = 0; i < ctx->settings.n; i++)
+        rl_text_add(&t, "%s = %s\n", ctx->settings.at[i].key, ctx->settings.at[i].value);
+    for (int k = 0; k < sw->n_keys; k++) {
+        rl_text_add(&t, "%s = ", sw->keys[k].key);
+        for (int v = 0; v < sw->keys[k].n_values; v++) {
+            const char *value = sw->keys[k].values[v];
+            rl_text_add(&t, strchr(value, ',') ? "%s\"%s\"" : "%s%s", v ? ", " : "", value);
+        }
+        rl_text_add(&t, "\n");
+    }
+    for (int z = 0; z < sw->n_zips; z++)
+        rl_text_add(&t, "zip = %s\n", sw->zips[z]);
+    entries_ini(&ctx->fixed, " = ", &t);
+    return t.s;
 }
 
 static void sweep_free(sweep *sw) {
@@ -174,19 +273,10 @@ static void sweep_free(sweep *sw) {
     rl_cfg_free(sw->settings);
     rl_text_free(&sw->base_ini);
     rl_text_free(&sw->settings_ini);
-    for (int k = 0; k < sw->n_keys; k++) {
-        free(sw->keys[k].key);
-        rl_cfg_list_free(sw->keys[k].values, sw->keys[k].n_values);
-    }
+    for (int k = 0; k < sw->n_keys; k++)
+        swept_key_free(&sw->keys[k]);
     rl_cfg_list_free(sw->zips, sw->n_zips);
     memset(sw, 0, sizeof *sw);
-}
-
-static int find_key(const sweep *sw, const char *key) {
-    for (int k = 0; k < sw->n_keys; k++)
-        if (!strcmp(sw->keys[k].key, key))
-            return k;
-    return -1;
 }
 
 /* Axes: one per unzipped key, one per zip group, in the order the keys were given. */
@@ -243,10 +333,20 @@ static int build_axes(sweep *sw) {
 static int sweep_load(const char *path, sweep *sw) {
     memset(sw, 0, sizeof *sw);
     snprintf(sw->path, sizeof sw->path, "%s", path);
-    parse_ctx ctx = {sw, ""};
+    parse_ctx ctx = {sw, {0}, {0}};
+    int n_included = 0;
+    int rc = rl_cfg_walk_file(path, "sweep file", on_sweep_entry, &ctx, &sw->text, &n_included);
+    if (rc == 0 && n_included > 0) {
+        free(sw->text);
+        sw->text = composed_text(sw, &ctx, n_included);
+    }
+    entries_ini(&ctx.fixed, "=", &sw->base_ini);
     rl_text_add(&sw->settings_ini, "[sweep]\n");
-    sw->text = rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES);
-    if (!sw->text || rl_cfg_walk_ini(sw->text, path, on_sweep_entry, &ctx) < 0)
+    for (int i = 0; i < ctx.settings.n; i++)
+        rl_text_add(&sw->settings_ini, "%s=%s\n", ctx.settings.at[i].key, ctx.settings.at[i].value);
+    entry_list_free(&ctx.fixed);
+    entry_list_free(&ctx.settings);
+    if (rc < 0)
         return RL_ERR;
     sw->settings = sweep_settings_new();
     if (rl_cfg_load_text(sw->settings, rl_text_str(&sw->settings_ini), path) < 0 ||

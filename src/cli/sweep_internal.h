@@ -38,11 +38,12 @@ typedef struct {
     char **values; /* (n_values) as written */
     int n_values;
     int axis;
+    char *origin; /* the file that gave the values (the sweep file or one it includes) */
 } swept_key;
 
 typedef struct {
     char path[PATH_MAX];
-    char *text; /* the file as read */
+    char *text; /* the file as read; when it includes others, what it sets as one file */
     const rl_experiment *exp;
     rl_config *settings; /* sweep.* keys, resolved */
     rl_text base_ini;    /* every section but [sweep] */
