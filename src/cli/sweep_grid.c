@@ -3,9 +3,12 @@
  * that `ranklab sweep plan` writes, and opening a planned sweep directory (its manifest checked
  * against its sweep.ini). */
 #include "src/cli/sweep_internal.h"
+#include "src/core/digest.h"
 #include "src/core/error.h"
+#include "src/core/rng.h"
 #include "src/io/io.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,10 @@ static const rl_cfg_spec setting_keys[] = {
      "Slurm sends USR2 this long before the time limit: checkpoint, exit 75, requeue"},
     {"sweep.max_requeues", RL_CFG_INT, "3", 0, 1000, NULL, 0,
      "requeues of a cell after stops (time limit, preemption, USR2)"},
+    {"sweep.samples", RL_CFG_INT, "0", 0, 1e6, NULL, 0,
+     "draws of the sampled keys (uniform, loguniform, choice): one axis of N cells"},
+    {"sweep.sample_seed", RL_CFG_INT, "0", 0, 4294967295.0, NULL, 0,
+     "seed of the draws of sampled keys (the same seed, the same cells)"},
 };
 
 rl_config *sweep_settings_new(void) {
@@ -168,6 +175,7 @@ static int find_key(const sweep *sw, const char *key) {
 static void swept_key_free(swept_key *k) {
     free(k->key);
     free(k->origin);
+    free(k->sampler);
     rl_cfg_list_free(k->values, k->n_values);
 }
 
@@ -179,6 +187,116 @@ static void unsweep_earlier(sweep *sw, const char *key, const char *origin) {
     swept_key_free(&sw->keys[k]);
     memmove(&sw->keys[k], &sw->keys[k + 1], sizeof sw->keys[0] * (size_t)(sw->n_keys - k - 1));
     sw->n_keys--;
+}
+
+/* ---- sampled keys ---- */
+
+typedef enum { SAMPLE_UNIFORM, SAMPLE_LOGUNIFORM, SAMPLE_CHOICE } sampler_kind;
+static const char *const sampler_names[] = {"uniform", "loguniform", "choice"};
+
+/* The kind of a value NAME(...) whose NAME is a sampler, or -1 (a list item). */
+static int sampler_kind_of(const char *value) {
+    size_t len = strlen(value), name = strcspn(value, "( \t");
+    size_t open = name + strspn(value + name, " \t");
+    if (value[open] != '(' || len == 0 || value[len - 1] != ')')
+        return -1;
+    for (int kind = 0; kind < 3; kind++)
+        if (strlen(sampler_names[kind]) == name && !strncmp(value, sampler_names[kind], name))
+            return kind;
+    return -1;
+}
+
+/* A number for a sampler's bound, or fails naming the expression. */
+static int sampler_bound(const char *text, const char *what, double *out) {
+    char *end;
+    *out = strtod(text, &end);
+    if (end == text || *end || !isfinite(*out))
+        return rl_fail("%s: '%s' is not a number",
+                       "uniform(a, b) and loguniform(a, b) take two "
+                       "numbers, a < b, e.g. loguniform(1e-5, 1e-1)",
+                       what, text);
+    return 0;
+}
+
+/* The type of an experiment's key, or -1 when it has none of that name. */
+static int key_type(const rl_experiment *exp, const char *key) {
+    rl_config *cfg = rl_experiment_new_config(exp);
+    const rl_cfg_spec *spec = NULL;
+    for (size_t i = 0; cfg && (spec = rl_cfg_item(cfg, i, NULL)); i++)
+        if (!strcmp(spec->key, key))
+            break;
+    int type = spec ? (int)spec->type : -1;
+    rl_cfg_free(cfg);
+    return type;
+}
+
+/* Draw the n values of a sampled key: sample i from Philox keyed by (seed, RL_RNG_SWEEP_SAMPLE)
+ * at counter (i, CRC-32 of the key), so that a key's draws do not depend on the other keys or
+ * the order of the file. Numbers keep 6 significant digits (whole numbers for integer keys). */
+static int draw_samples(const rl_experiment *exp, swept_key *k, int64_t n, uint64_t seed,
+                        const char *origin) {
+    char what[PATH_MAX + 600], *open = strchr(k->sampler, '('), **args = NULL;
+    snprintf(what, sizeof what, "%s: [sweep] %s = %s", origin, k->key, k->sampler);
+    int kind = sampler_kind_of(k->sampler), n_args = 0;
+    char *inner = rl_xstrdup(open + 1);
+    inner[strlen(inner) - 1] = '\0';
+    int rc = rl_cfg_split_list(inner, what, &args, &n_args);
+    free(inner);
+    double lo = 0, hi = 0;
+    int type = key_type(exp, k->key);
+    if (rc == 0 && kind != SAMPLE_CHOICE) {
+        if (n_args != 2)
+            rc = rl_fail("%s: %s takes two bounds, not %d", "e.g. loguniform(1e-5, 1e-1)", what,
+                         sampler_names[kind], n_args);
+        rc = rc ? rc : sampler_bound(args[0], what, &lo);
+        rc = rc ? rc : sampler_bound(args[1], what, &hi);
+        if (rc == 0 && !(lo < hi && (kind == SAMPLE_UNIFORM || lo > 0)))
+            rc = rl_fail("%s: the bounds must be %s", "e.g. loguniform(1e-5, 1e-1)", what,
+                         kind == SAMPLE_UNIFORM ? "a < b" : "0 < a < b");
+        if (rc == 0 && type != RL_CFG_INT && type != RL_CFG_FLOAT && type >= 0)
+            rc =
+                rl_fail("%s: %s is not a number", "sample it with choice(a, b, ...)", what, k->key);
+    }
+    uint32_t index = rl_crc32(0, k->key, strlen(k->key));
+    rl_rng rng = rl_rng_make(seed, RL_RNG_SWEEP_SAMPLE);
+    k->values = rc ? NULL : rl_xmalloc(sizeof(char *) * (size_t)n);
+    for (int64_t i = 0; rc == 0 && i < n; i++, k->n_values++) {
+        char text[64];
+        double u = rl_rng_uniform(rng, (uint32_t)i, index);
+        double x = kind == SAMPLE_UNIFORM ? lo + u * (hi - lo) : lo * pow(hi / lo, u);
+        if (type == RL_CFG_INT)
+            snprintf(text, sizeof text, "%lld", llround(x));
+        else
+            snprintf(text, sizeof text, "%.6g", x);
+        k->values[i] = rl_xstrdup(
+            kind == SAMPLE_CHOICE ? args[rl_rng_below(rng, (uint32_t)i, index, (uint64_t)n_args)]
+                                  : text);
+    }
+    rl_cfg_list_free(args, n_args);
+    return rc;
+}
+
+/* Expand every sampled key into sweep.samples draws. */
+static int expand_samples(sweep *sw) {
+    int64_t n = rl_cfg_int(sw->settings, "sweep.samples");
+    uint64_t seed = (uint64_t)rl_cfg_int(sw->settings, "sweep.sample_seed");
+    int n_sampled = 0;
+    for (int k = 0; k < sw->n_keys; k++) {
+        if (!sw->keys[k].sampler)
+            continue;
+        if (n == 0)
+            return rl_fail("%s: %s = %s is sampled, but samples is 0", NULL, sw->path,
+                           sw->keys[k].key, sw->keys[k].sampler),
+                   rl_fail_hint("add `samples = N` to [sweep]: N draws of the sampled keys");
+        if (draw_samples(sw->exp, &sw->keys[k], n, seed, sw->keys[k].origin) < 0)
+            return RL_ERR;
+        n_sampled++;
+    }
+    if (n > 0 && n_sampled == 0)
+        return rl_fail("%s: samples = %lld, but no key is sampled", NULL, sw->path, (long long)n),
+               rl_fail_hint("sample a key in [sweep], e.g. train.lr = loguniform(1e-4, 1e-1), or "
+                            "remove samples");
+    return 0;
 }
 
 /* Fixed keys and settings are collected (each once per file, as rl_cfg_walk_file checks; a later
@@ -218,16 +336,25 @@ static int on_sweep_entry(void *user, const char *origin, const char *section, c
     if (k < 0 && sw->n_keys == SWEEP_MAX_KEYS)
         return rl_fail("%s: more than %d swept keys", "sweep fewer keys at once", what,
                        SWEEP_MAX_KEYS);
-    if (k < 0) {
-        k = sw->n_keys++;
-        sw->keys[k] = (swept_key){rl_xstrdup(name), NULL, 0, -1, rl_xstrdup(origin)};
-    } else if (strcmp(sw->keys[k].origin, origin) != 0) {
+    int fresh = k < 0 || strcmp(sw->keys[k].origin, origin) != 0;
+    if (k >= 0 && fresh)
         swept_key_free(&sw->keys[k]);
-        sw->keys[k] = (swept_key){rl_xstrdup(name), NULL, 0, -1, rl_xstrdup(origin)};
+    k = k < 0 ? sw->n_keys++ : k;
+    if (fresh)
+        sw->keys[k] =
+            (swept_key){.key = rl_xstrdup(name), .axis = -1, .origin = rl_xstrdup(origin)};
+    swept_key *sk = &sw->keys[k];
+    int sampled = sampler_kind_of(value) >= 0;
+    if (sk->sampler || (sampled && sk->n_values))
+        return rl_fail("%s: a sampled key takes one draw expression and no list",
+                       "give either a list (train.lr = 0.1, 0.01) or one expression "
+                       "(train.lr = loguniform(1e-4, 1e-1))",
+                       what);
+    if (sampled) {
+        sk->sampler = rl_xstrdup(value);
+        return RL_CFG_LIST;
     }
-    if (rl_cfg_split_list(value, what, &sw->keys[k].values, &sw->keys[k].n_values) < 0)
-        return RL_ERR;
-    return RL_CFG_LIST;
+    return rl_cfg_split_list(value, what, &sk->values, &sk->n_values) < 0 ? RL_ERR : RL_CFG_LIST;
 }
 
 /* "[section]\nname=value\n" for each entry, sections in the order they first come. */
@@ -255,7 +382,7 @@ static char *composed_text(const sweep *sw, const parse_ctx *ctx, int n_included
     for (int i = 0; i < ctx->settings.n; i++)
         rl_text_add(&t, "%s = %s\n", ctx->settings.at[i].key, ctx->settings.at[i].value);
     for (int k = 0; k < sw->n_keys; k++) {
-        rl_text_add(&t, "%s = ", sw->keys[k].key);
+        rl_text_add(&t, "%s = %s", sw->keys[k].key, sw->keys[k].sampler ? sw->keys[k].sampler : "");
         for (int v = 0; v < sw->keys[k].n_values; v++) {
             const char *value = sw->keys[k].values[v];
             rl_text_add(&t, strchr(value, ',') ? "%s\"%s\"" : "%s%s", v ? ", " : "", value);
@@ -279,11 +406,12 @@ static void sweep_free(sweep *sw) {
     memset(sw, 0, sizeof *sw);
 }
 
-/* Axes: one per unzipped key, one per zip group, in the order the keys were given. */
+/* Axes: one per unzipped key, one per zip group, one for the sampled keys (sample i of each), in
+ * the order the keys were given. */
 static int build_axes(sweep *sw) {
     int group[SWEEP_MAX_KEYS];
     for (int k = 0; k < sw->n_keys; k++)
-        group[k] = -1;
+        group[k] = sw->keys[k].sampler ? sw->n_zips : -1;
     for (int z = 0; z < sw->n_zips; z++) {
         char **names = NULL;
         int n = 0, rc = rl_cfg_split_list(sw->zips[z], "zip", &names, &n);
@@ -297,6 +425,10 @@ static int build_axes(sweep *sw) {
                 rc = rl_fail("%s: zip names %s, which has no list in [sweep]",
                              "give it values in [sweep], e.g. train.lr = 0.1, 0.01", sw->path,
                              names[i]);
+            else if (sw->keys[k].sampler)
+                rc = rl_fail("%s: zip names %s, which is sampled",
+                             "sampled keys move together already (draw i of each): zip lists only",
+                             sw->path, names[i]);
             else if (group[k] >= 0)
                 rc = rl_fail("%s: %s is in two zip groups", "put each key in one zip line",
                              sw->path, names[i]);
@@ -371,7 +503,7 @@ static int sweep_load(const char *path, sweep *sw) {
                        "or raise time",
                        path, (long long)rl_cfg_int(sw->settings, "sweep.signal_seconds"),
                        rl_cfg_str(sw->settings, "sweep.time"));
-    return build_axes(sw);
+    return expand_samples(sw) < 0 ? RL_ERR : build_axes(sw);
 }
 
 /* The value index of each swept key in a cell: the last axis moves fastest. */
@@ -475,15 +607,27 @@ static int plan_manifest(const sweep *sw, rl_text *manifest) {
     if (rc == 0) {
         qsort(ids, (size_t)sw->n_cells, sizeof *ids, compare_ids);
         for (int64_t i = 1; rc == 0 && i < sw->n_cells; i++)
-            if (!strcmp(ids[i].run_id, ids[i - 1].run_id))
+            if (!strcmp(ids[i].run_id, ids[i - 1].run_id)) {
                 rc = rl_fail("%s: cells %lld and %lld have the same config (run id %s)",
                              "sweep keys that change the result; runtime keys such as "
                              "ckpt.every do not (`ranklab run EXPERIMENT --help` marks them)",
                              sw->path, (long long)ids[i - 1].cell, (long long)ids[i].cell,
                              ids[i].run_id);
+                if (rl_cfg_int(sw->settings, "sweep.samples"))
+                    rl_fail_hint("draws of choice(...) can repeat: lower samples, change "
+                                 "sample_seed, or list those values as a grid");
+            }
     }
     free(ids);
     return rc;
+}
+
+/* The first swept key on axis a. */
+static int k_of_axis(const sweep *sw, int a) {
+    int k = 0;
+    while (sw->keys[k].axis != a)
+        k++;
+    return k;
 }
 
 static void print_resources(const sweep *sw, const char *dir) {
@@ -501,7 +645,7 @@ static void print_resources(const sweep *sw, const char *dir) {
                 printf("%s%s", first ? "" : "+", sw->keys[k].key);
                 first = 0;
             }
-        printf(" %d", sw->axis_len[a]);
+        printf(" %d%s", sw->axis_len[a], sw->keys[k_of_axis(sw, a)].sampler ? " samples" : "");
     }
     printf("%s) in %s\n", sw->n_axes ? "" : "no swept keys", dir);
     long at_once = throttle && throttle < sw->n_cells ? throttle : (long)sw->n_cells;

@@ -38,7 +38,8 @@ typedef struct {
     char **values; /* (n_values) as written */
     int n_values;
     int axis;
-    char *origin; /* the file that gave the values (the sweep file or one it includes) */
+    char *origin;  /* the file that gave the values (the sweep file or one it includes) */
+    char *sampler; /* "loguniform(1e-5, 1e-1)" as written when sampled (values: the draws) */
 } swept_key;
 
 typedef struct {

@@ -18,6 +18,7 @@ typedef enum {
     RL_RNG_PERTURB,      /* zero-order perturbations; step = optimizer step, index = perturbation */
     RL_RNG_SAMPLE,       /* weighted sampling keys */
     RL_RNG_ATTACK,       /* random starts of attacks; step = round, index = example id */
+    RL_RNG_SWEEP_SAMPLE, /* sampled sweep keys; step = sample, index = CRC-32 of the key */
 } rl_rng_purpose;
 
 typedef struct {
