@@ -24,11 +24,12 @@ static const rl_cfg_spec setting_keys[] = {
     {"sweep.experiment", RL_CFG_STRING, "", 0, -1, NULL, 0,
      "experiment every cell runs (`ranklab list`)"},
     {"sweep.ranks", RL_CFG_INT, "1", 1, 1e6, NULL, 0,
-     "MPI ranks per cell (sbatch --ntasks; mpiexec -n in run --all)"},
+     "MPI ranks per cell (sbatch --ntasks; mpiexec -n in run --all); a list: per cell"},
     {"sweep.cpus_per_rank", RL_CFG_INT, "1", 1, 1024, NULL, 0,
-     "cores per rank (sbatch --cpus-per-task; OPENBLAS_NUM_THREADS)"},
+     "cores per rank (sbatch --cpus-per-task; OPENBLAS_NUM_THREADS); a list: per cell"},
     {"sweep.time", RL_CFG_STRING, "01:00:00", 0, -1, NULL, 0,
-     "time limit of one cell, in Slurm's format (sbatch --time; run --all sets none)"},
+     "time limit of a cell, in Slurm's format (sbatch --time; run --all sets none); a list: "
+     "per cell"},
     {"sweep.partition", RL_CFG_STRING, "", 0, -1, NULL, 0,
      "Slurm partition (empty: the cluster's default)"},
     {"sweep.throttle", RL_CFG_INT, "0", 0, 1e6, NULL, 0,
@@ -47,6 +48,16 @@ rl_config *sweep_settings_new(void) {
     rl_config *settings = rl_cfg_new();
     rl_cfg_declare(settings, setting_keys, sizeof setting_keys / sizeof setting_keys[0]);
     return settings;
+}
+
+/* The resolved value of key, "" when cfg has no such key. */
+static const char *config_value(const rl_config *cfg, const char *key) {
+    const char *value;
+    const rl_cfg_spec *s;
+    for (size_t i = 0; (s = rl_cfg_item(cfg, i, &value)); i++)
+        if (!strcmp(s->key, key))
+            return value;
+    return "";
 }
 
 /* ---- checks of settings that go into a batch script ---- */
@@ -177,6 +188,11 @@ static void swept_key_free(swept_key *k) {
     free(k->origin);
     free(k->sampler);
     rl_cfg_list_free(k->values, k->n_values);
+}
+
+/* The settings that may vary across cells: sweep.ranks, sweep.cpus_per_rank, sweep.time. */
+static int is_resource(const char *name) {
+    return !strcmp(name, "ranks") || !strcmp(name, "cpus_per_rank") || !strcmp(name, "time");
 }
 
 /* A key that a later file fixes is no longer swept by an earlier one. */
@@ -326,13 +342,16 @@ static int on_sweep_entry(void *user, const char *origin, const char *section, c
         sw->zips[sw->n_zips++] = rl_xstrdup(value);
         return RL_CFG_LIST;
     }
-    if (!strchr(name, '.')) {
+    /* A resource setting with a list of values is swept like a key (zip it with one that changes
+     * the result: cells that differ in resources only have the same run id). */
+    int k = find_key(sw, name);
+    if (!strchr(name, '.') && !(is_resource(name) && (strchr(value, ',') || k >= 0))) {
+        unsweep_earlier(sw, name, origin);
         entry_set(&ctx->settings, name, value);
         return 0;
     }
     /* A key given again in its file (or an indented continuation line) adds values to its
      * list; given in a later file, it replaces the list (in its place in the order). */
-    int k = find_key(sw, name);
     if (k < 0 && sw->n_keys == SWEEP_MAX_KEYS)
         return rl_fail("%s: more than %d swept keys", "sweep fewer keys at once", what,
                        SWEEP_MAX_KEYS);
@@ -462,6 +481,45 @@ static int build_axes(sweep *sw) {
     return 0;
 }
 
+/* A value of sweep.time: a Slurm time longer than sweep.signal_seconds. */
+static int check_time(const sweep *sw, const char *time) {
+    long seconds;
+    if (parse_slurm_time(time, &seconds) < 0)
+        return RL_ERR;
+    long long signal = (long long)rl_cfg_int(sw->settings, "sweep.signal_seconds");
+    if (signal >= seconds)
+        return rl_fail("sweep.signal_seconds = %lld is not shorter than sweep.time = %s",
+                       "the stop signal comes signal_seconds before the time limit: lower it, "
+                       "or raise time",
+                       signal, time);
+    return 0;
+}
+
+/* Each value of a swept resource checked as the setting would be, and made canonical. */
+static int check_resource_values(const sweep *sw, swept_key *k) {
+    char origin[PATH_MAX + 32];
+    snprintf(origin, sizeof origin, "%s [sweep]", k->origin);
+    for (int v = 0; v < k->n_values; v++) {
+        rl_config *one = sweep_settings_new();
+        rl_text text = {0};
+        rl_text_add(&text, "[sweep]\n%s=%s\n", k->key, k->values[v]);
+        int rc = rl_cfg_load_text(one, text.s, origin);
+        rc = rc ? rc : rl_cfg_resolve(one);
+        if (rc == 0) {
+            char key[32];
+            snprintf(key, sizeof key, "sweep.%s", k->key);
+            free(k->values[v]);
+            k->values[v] = rl_xstrdup(config_value(one, key));
+            rc = strcmp(k->key, "time") ? 0 : check_time(sw, k->values[v]);
+        }
+        rl_text_free(&text);
+        rl_cfg_free(one);
+        if (rc < 0)
+            return rl_fail_context("%s", origin);
+    }
+    return 0;
+}
+
 static int sweep_load(const char *path, sweep *sw) {
     memset(sw, 0, sizeof *sw);
     snprintf(sw->path, sizeof sw->path, "%s", path);
@@ -493,16 +551,12 @@ static int sweep_load(const char *path, sweep *sw) {
     if (!sw->exp)
         return rl_fail("%s: unknown experiment '%s'", "`ranklab list` shows the experiments", path,
                        name);
-    long seconds;
-    if (parse_slurm_time(rl_cfg_str(sw->settings, "sweep.time"), &seconds) < 0 ||
+    if (check_time(sw, rl_cfg_str(sw->settings, "sweep.time")) < 0 ||
         check_partition(rl_cfg_str(sw->settings, "sweep.partition")) < 0)
         return rl_fail_context("%s", path);
-    if (rl_cfg_int(sw->settings, "sweep.signal_seconds") >= seconds)
-        return rl_fail("%s: sweep.signal_seconds = %lld is not shorter than sweep.time = %s",
-                       "the stop signal comes signal_seconds before the time limit: lower it, "
-                       "or raise time",
-                       path, (long long)rl_cfg_int(sw->settings, "sweep.signal_seconds"),
-                       rl_cfg_str(sw->settings, "sweep.time"));
+    for (int k = 0; k < sw->n_keys; k++)
+        if (!strchr(sw->keys[k].key, '.') && check_resource_values(sw, &sw->keys[k]) < 0)
+            return RL_ERR;
     return expand_samples(sw) < 0 ? RL_ERR : build_axes(sw);
 }
 
@@ -528,8 +582,9 @@ int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out) {
     rl_text cell_ini = {0};
     for (int k = 0; k < sw->n_keys; k++) {
         const char *key = sw->keys[k].key, *dot = strchr(key, '.');
-        rl_text_add(&cell_ini, "[%.*s]\n%s = %s\n", (int)(dot - key), key, dot + 1,
-                    sw->keys[k].values[value_of[k]]);
+        if (dot)
+            rl_text_add(&cell_ini, "[%.*s]\n%s = %s\n", (int)(dot - key), key, dot + 1,
+                        sw->keys[k].values[value_of[k]]);
     }
     char origin[PATH_MAX + 16];
     snprintf(origin, sizeof origin, "%s [sweep]", sw->path);
@@ -545,13 +600,44 @@ int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out) {
     return 0;
 }
 
-static const char *config_value(const rl_config *cfg, const char *key) {
-    const char *value;
-    const rl_cfg_spec *s;
-    for (size_t i = 0; (s = rl_cfg_item(cfg, i, &value)); i++)
-        if (!strcmp(s->key, key))
-            return value;
-    return "";
+void sweep_cell_resources(const sweep *sw, int64_t cell, cell_resources *out) {
+    int value_of[SWEEP_MAX_KEYS];
+    cell_values(sw, cell, value_of);
+    out->ranks = (int)rl_cfg_int(sw->settings, "sweep.ranks");
+    out->cpus_per_rank = (int)rl_cfg_int(sw->settings, "sweep.cpus_per_rank");
+    snprintf(out->time, sizeof out->time, "%s", rl_cfg_str(sw->settings, "sweep.time"));
+    for (int k = 0; k < sw->n_keys; k++) {
+        const char *value = sw->keys[k].values[value_of[k]];
+        if (!strcmp(sw->keys[k].key, "ranks"))
+            out->ranks = atoi(value);
+        else if (!strcmp(sw->keys[k].key, "cpus_per_rank"))
+            out->cpus_per_rank = atoi(value);
+        else if (!strcmp(sw->keys[k].key, "time"))
+            snprintf(out->time, sizeof out->time, "%s", value);
+    }
+}
+
+int sweep_resource_groups(const sweep *sw, cell_resources **tuples, int **group_of_cell) {
+    int n = 0;
+    *tuples = NULL;
+    *group_of_cell = rl_xmalloc(sizeof(int) * (size_t)sw->n_cells);
+    for (int64_t c = 0; c < sw->n_cells; c++) {
+        cell_resources r;
+        sweep_cell_resources(sw, c, &r);
+        int g = 0;
+        while (g < n &&
+               !((*tuples)[g].ranks == r.ranks && (*tuples)[g].cpus_per_rank == r.cpus_per_rank &&
+                 !strcmp((*tuples)[g].time, r.time)))
+            g++;
+        if (g == n) {
+            *tuples = realloc(*tuples, sizeof **tuples * (size_t)(n + 1));
+            if (!*tuples)
+                abort();
+            (*tuples)[n++] = r;
+        }
+        (*group_of_cell)[c] = g;
+    }
+    return n;
 }
 
 /* ---- plan ---- */
@@ -576,7 +662,16 @@ static void cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
 static void manifest_header(const sweep *sw, rl_text *out) {
     rl_text_add(out, "cell\trun_id\tdir");
     for (int k = 0; k < sw->n_keys; k++)
-        rl_text_add(out, "\t%s", sw->keys[k].key);
+        if (strchr(sw->keys[k].key, '.'))
+            rl_text_add(out, "\t%s", sw->keys[k].key);
+}
+
+/* The swept keys that are config keys (not resources): the manifest's columns after dir. */
+static int n_config_keys(const sweep *sw) {
+    int n = 0;
+    for (int k = 0; k < sw->n_keys; k++)
+        n += strchr(sw->keys[k].key, '.') != NULL;
+    return n;
 }
 
 /* Resolve every cell; the manifest text, or RL_ERR before anything is written. */
@@ -595,6 +690,8 @@ static int plan_manifest(const sweep *sw, rl_text *manifest) {
         cell_dir_name(c, ids[c].run_id, dir);
         rl_text_add(manifest, "%lld\t%s\t%s", (long long)c, ids[c].run_id, dir);
         for (int k = 0; rc == 0 && k < sw->n_keys; k++) {
+            if (!strchr(sw->keys[k].key, '.'))
+                continue;
             const char *v = config_value(cfg, sw->keys[k].key);
             if (strpbrk(v, "\t\n"))
                 rc = rl_fail("%s: a value of %s holds a tab or newline", "use values without tabs",
@@ -616,6 +713,9 @@ static int plan_manifest(const sweep *sw, rl_text *manifest) {
                 if (rl_cfg_int(sw->settings, "sweep.samples"))
                     rl_fail_hint("draws of choice(...) can repeat: lower samples, change "
                                  "sample_seed, or list those values as a grid");
+                else if (n_config_keys(sw) < sw->n_keys)
+                    rl_fail_hint("ranks, cpus_per_rank and time do not change the result: zip "
+                                 "their lists with a key that does (zip = model.spec, ranks)");
             }
     }
     free(ids);
@@ -632,11 +732,8 @@ static int k_of_axis(const sweep *sw, int a) {
 
 static void print_resources(const sweep *sw, const char *dir) {
     const rl_config *s = sw->settings;
-    long ranks = (long)rl_cfg_int(s, "sweep.ranks"),
-         cpus = (long)rl_cfg_int(s, "sweep.cpus_per_rank");
-    long throttle = (long)rl_cfg_int(s, "sweep.throttle"), seconds = 0;
+    long throttle = (long)rl_cfg_int(s, "sweep.throttle");
     const char *partition = rl_cfg_str(s, "sweep.partition");
-    parse_slurm_time(rl_cfg_str(s, "sweep.time"), &seconds);
     printf("sweep of %s: %lld cells (", sw->exp->name, (long long)sw->n_cells);
     for (int a = 0; a < sw->n_axes; a++) {
         printf("%s", a ? " x " : "");
@@ -648,12 +745,34 @@ static void print_resources(const sweep *sw, const char *dir) {
         printf(" %d%s", sw->axis_len[a], sw->keys[k_of_axis(sw, a)].sampler ? " samples" : "");
     }
     printf("%s) in %s\n", sw->n_axes ? "" : "no swept keys", dir);
-    long at_once = throttle && throttle < sw->n_cells ? throttle : (long)sw->n_cells;
-    printf("each cell: %ld ranks x %ld CPU per rank, time limit %s, partition %s\n", ranks, cpus,
-           rl_cfg_str(s, "sweep.time"), partition[0] ? partition : "(the default)");
-    printf("all cells: %lld CPUs, %ld at once%s; at most %.1f CPU-hours\n",
-           (long long)sw->n_cells * ranks * cpus, at_once * ranks * cpus,
-           throttle ? " (throttle)" : "", (double)sw->n_cells * ranks * cpus * seconds / 3600.0);
+    cell_resources *tuples;
+    int *group, n_groups = sweep_resource_groups(sw, &tuples, &group);
+    int64_t *cells = rl_xmalloc(sizeof(int64_t) * (size_t)sw->n_cells);
+    long long cpus = 0, at_once = 0;
+    double cpu_hours = 0;
+    for (int g = 0; g < n_groups; g++) {
+        int64_t n = 0;
+        for (int64_t c = 0; c < sw->n_cells; c++)
+            if (group[c] == g)
+                cells[n++] = c;
+        long seconds = 0, per_cell = (long)tuples[g].ranks * tuples[g].cpus_per_rank;
+        parse_slurm_time(tuples[g].time, &seconds);
+        cpus += n * per_cell;
+        at_once += (throttle && throttle < n ? throttle : n) * per_cell; /* throttle: per array */
+        cpu_hours += (double)n * per_cell * seconds / 3600.0;
+        rl_text list = {0};
+        sweep_format_cells(cells, n, 0, &list);
+        printf("%s%s: %d ranks x %d CPU per rank, time limit %s\n",
+               n_groups == 1 ? "each cell" : "cells ", n_groups == 1 ? "" : list.s, tuples[g].ranks,
+               tuples[g].cpus_per_rank, tuples[g].time);
+        rl_text_free(&list);
+    }
+    printf("partition %s; all cells: %lld CPUs, %lld at once%s; at most %.1f CPU-hours\n",
+           partition[0] ? partition : "(the default)", cpus, at_once, throttle ? " (throttle)" : "",
+           cpu_hours);
+    free(cells);
+    free(tuples);
+    free(group);
 }
 
 int sweep_cmd_plan(int argc, char **argv) {
@@ -720,7 +839,7 @@ void sweep_planned_free(planned *p) {
 /* Checks one manifest row (tabs are cut to NULs): the cell number, a run id of 16 hex digits,
  * the directory derived from both, one value per swept key. */
 static int check_manifest_row(const planned *p, int64_t row, char *line, const char *where) {
-    int n_fields = 1, want_fields = 3 + p->sw.n_keys;
+    int n_fields = 1, want_fields = 3 + n_config_keys(&p->sw);
     for (char *c = line; *c; c++)
         if (*c == '\t') {
             *c = '\0';

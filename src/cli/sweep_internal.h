@@ -10,7 +10,7 @@
  * A sweep directory:
  *
  *   SWEEP_DIR/sweep.ini      copy of the sweep file (the experiment INI plus [sweep])
- *   SWEEP_DIR/manifest.tsv   cell, run_id, dir, one column per swept key (canonical values)
+ *   SWEEP_DIR/manifest.tsv   cell, run_id, dir, one column per swept config key (canonical values)
  *   SWEEP_DIR/cells/NNNN-RUNID/  one run directory per cell (results.h5, ckpt/, sweep-cell.txt)
  *   SWEEP_DIR/logs/          the cells' output: JOB_TASK.out (Slurm), cell-NNNN.out (run --all)
  *   SWEEP_DIR/jobs/          the submitted sbatch scripts and submitted.tsv
@@ -62,6 +62,16 @@ typedef struct {
 rl_config *sweep_settings_new(void);
 /* The resolved config of a cell: defaults, the sweep file's sections, the cell's values. */
 int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out);
+/* What a cell asks for: sweep.ranks, sweep.cpus_per_rank and sweep.time, or the cell's values
+ * where they are swept (e.g. ranks = 1, 4 zipped with model.spec). */
+typedef struct {
+    int ranks, cpus_per_rank;
+    char time[32];
+} cell_resources;
+void sweep_cell_resources(const sweep *sw, int64_t cell, cell_resources *out);
+/* The distinct resources of the cells, in the order of their first cell (*tuples), and each
+ * cell's index into them (*group_of_cell, n_cells); returns how many. The caller frees both. */
+int sweep_resource_groups(const sweep *sw, cell_resources **tuples, int **group_of_cell);
 /* Fails unless value can go into a batch script as is (#SBATCH lines cannot quote); `what`
  * names it in the message. */
 int sweep_check_script_value(const char *what, const char *value);

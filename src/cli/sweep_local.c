@@ -1,7 +1,8 @@
 /* `ranklab sweep run SWEEP_DIR --all [--jobs N]`: every cell of a sweep that is not complete,
- * run on this machine N cells at a time. Each cell is a child process
- * `mpiexec -n RANKS <this program> sweep run SWEEP_DIR --cell I` in a process group of its own
- * (so a Ctrl-C reaches this process only), its output appended to SWEEP_DIR/logs/cell-NNNN.out.
+ * run on this machine as many cells at a time as fit in its cores (or N). Each cell is a child
+ * process `mpiexec -n RANKS <this program> sweep run SWEEP_DIR --cell I` (RANKS: the cell's own)
+ * in a process group of its own (so a Ctrl-C reaches this process only), its output appended to
+ * SWEEP_DIR/logs/cell-NNNN.out.
  * This process never calls MPI: it waits for signals (a child ended, or a stop was asked for),
  * starts the next cells and prints progress. A stop (SIGINT, SIGTERM, SIGUSR1/2) is passed to
  * every mpiexec as USR2, which mpiexec passes to the ranks: they agree on a step, checkpoint it
@@ -32,6 +33,7 @@
 typedef struct {
     int64_t cell;
     pid_t pid; /* mpiexec's, also its process group */
+    int cpus;  /* ranks x CPUs per rank */
     double started;
     off_t log_start; /* where this attempt's output begins in the log */
 } running_cell;
@@ -41,10 +43,12 @@ typedef struct {
     char mpiexec[PATH_MAX];
     char exe[PATH_MAX];
     char log_dir[PATH_MAX + 8];
-    int ranks;
+    int cores;
+    int jobs;           /* at most this many cells at once (--jobs); 0: as many as fit the cores */
+    int openblas_given; /* OPENBLAS_NUM_THREADS was set: every cell keeps it */
     sigset_t child_mask;   /* the signal mask the children start with */
-    running_cell *running; /* (n_running), at most jobs */
-    int n_running;
+    running_cell *running; /* (n_running) */
+    int n_running, cpus_running;
     int64_t waiting; /* cells not started yet */
     int stops;       /* stop signals received */
     int64_t *failed, n_failed, *stopped, n_stopped, n_completed;
@@ -188,11 +192,16 @@ static void attempt_error(const cell_pool *pl, int64_t cell, off_t from, char *o
         snprintf(out, n, "%s", last);
 }
 
-/* Fork `mpiexec -n RANKS EXE sweep run DIR --cell I`, its output appended to the cell's log. */
+/* Fork `mpiexec -n RANKS EXE sweep run DIR --cell I` with the cell's ranks (Open MPI allowed to
+ * oversubscribe when they are more than the cores; OPENBLAS_NUM_THREADS = its CPUs per rank
+ * unless given), its output appended to the cell's log. */
 static int start_cell(cell_pool *pl, int64_t cell) {
-    char path[PATH_MAX + 64], ranks[24], cell_text[24], when[32];
+    char path[PATH_MAX + 64], ranks[24], cpus[24], cell_text[24], when[32];
+    cell_resources r;
+    sweep_cell_resources(&pl->p->sw, cell, &r);
     log_path(pl, cell, path, sizeof path);
-    snprintf(ranks, sizeof ranks, "%d", pl->ranks);
+    snprintf(ranks, sizeof ranks, "%d", r.ranks);
+    snprintf(cpus, sizeof cpus, "%d", r.cpus_per_rank);
     snprintf(cell_text, sizeof cell_text, "%lld", (long long)cell);
     char *argv[] = {pl->mpiexec,        "-n",     ranks,     pl->exe, "sweep", "run",
                     (char *)pl->p->dir, "--cell", cell_text, NULL};
@@ -216,6 +225,10 @@ static int start_cell(cell_pool *pl, int64_t cell) {
             dup2(fd, STDERR_FILENO) < 0)
             _exit(127);
         sigprocmask(SIG_SETMASK, &pl->child_mask, NULL);
+        if (r.ranks > pl->cores) /* Open MPI refuses it unless allowed; other MPIs ignore this */
+            setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+        if (!pl->openblas_given)
+            setenv("OPENBLAS_NUM_THREADS", cpus, 1); /* one BLAS thread per CPU of a rank */
         execv(pl->mpiexec, argv);
         dprintf(STDERR_FILENO, "error: cannot run %s: %s\n", pl->mpiexec, strerror(errno));
         _exit(127);
@@ -228,7 +241,9 @@ static int start_cell(cell_pool *pl, int64_t cell) {
                        "again later",
                        (long long)cell, strerror(err));
     setpgid(pid, pid); /* also here: whichever of the two runs first */
-    pl->running[pl->n_running++] = (running_cell){cell, pid, rl_now(), log_start};
+    pl->running[pl->n_running++] =
+        (running_cell){cell, pid, r.ranks * r.cpus_per_rank, rl_now(), log_start};
+    pl->cpus_running += r.ranks * r.cpus_per_rank;
     progress("cell %lld started (run id %s; log %s)", (long long)cell, pl->p->rows[cell].run_id,
              path);
     return 0;
@@ -290,6 +305,7 @@ static void reap(cell_pool *pl) {
             if (pl->running[i].pid == pid) {
                 running_cell c = pl->running[i];
                 pl->running[i] = pl->running[--pl->n_running];
+                pl->cpus_running -= c.cpus;
                 cell_ended(pl, c, status);
                 break;
             }
@@ -312,8 +328,18 @@ static void forward_stop(cell_pool *pl, int sig) {
                  signal_name(sig), pl->n_running);
 }
 
-/* Start the cells in todo, at most jobs at once, until all have ended or a stop came. */
-static void run_pool(cell_pool *pl, const int64_t *todo, int64_t n_todo, int jobs) {
+/* Whether the cell may start now: fewer than --jobs cells run, or (without --jobs) its CPUs fit
+ * in the cores left (a cell larger than the machine runs alone). */
+static int cell_fits(const cell_pool *pl, int64_t cell) {
+    if (pl->jobs)
+        return pl->n_running < pl->jobs;
+    cell_resources r;
+    sweep_cell_resources(&pl->p->sw, cell, &r);
+    return pl->n_running == 0 || pl->cpus_running + r.ranks * r.cpus_per_rank <= pl->cores;
+}
+
+/* Start the cells in todo, in order, as they fit, until all have ended or a stop came. */
+static void run_pool(cell_pool *pl, const int64_t *todo, int64_t n_todo) {
     sigset_t watched;
     sigemptyset(&watched);
     sigaddset(&watched, SIGCHLD);
@@ -328,7 +354,7 @@ static void run_pool(cell_pool *pl, const int64_t *todo, int64_t n_todo, int job
     sigprocmask(SIG_BLOCK, &watched, &pl->child_mask);
     int64_t next = 0;
     for (;;) {
-        while (!pl->stops && pl->n_running < jobs && next < n_todo) {
+        while (!pl->stops && next < n_todo && cell_fits(pl, todo[next])) {
             int64_t cell = todo[next++];
             pl->waiting = n_todo - next;
             if (start_cell(pl, cell) < 0) {
@@ -427,6 +453,27 @@ static int report(cell_pool *pl, const int64_t *elsewhere, int64_t n_elsewhere, 
     return code;
 }
 
+/* "1 rank x 1 CPU per cell", or the range of the cells': "1-4 ranks x 1 CPU per cell". */
+static void cells_size_text(const planned *p, const int64_t *cells, int64_t n, int *max_cpus,
+                            char *out, size_t size) {
+    int lo[2] = {1 << 30, 1 << 30}, hi[2] = {0, 0};
+    *max_cpus = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cell_resources r;
+        sweep_cell_resources(&p->sw, cells[i], &r);
+        int v[2] = {r.ranks, r.cpus_per_rank};
+        for (int k = 0; k < 2; k++) {
+            lo[k] = v[k] < lo[k] ? v[k] : lo[k];
+            hi[k] = v[k] > hi[k] ? v[k] : hi[k];
+        }
+        *max_cpus = r.ranks * r.cpus_per_rank > *max_cpus ? r.ranks * r.cpus_per_rank : *max_cpus;
+    }
+    char ranks[32], cpus[32];
+    snprintf(ranks, sizeof ranks, lo[0] == hi[0] ? "%d" : "%d-%d", lo[0], hi[0]);
+    snprintf(cpus, sizeof cpus, lo[1] == hi[1] ? "%d" : "%d-%d", lo[1], hi[1]);
+    snprintf(out, size, "%s rank%s x %s CPU per cell", ranks, hi[0] == 1 ? "" : "s", cpus);
+}
+
 int sweep_cmd_run_all(int argc, char **argv) {
     const char *dir;
     long long jobs_given;
@@ -434,7 +481,7 @@ int sweep_cmd_run_all(int argc, char **argv) {
     if (parse_run_all(argc, argv, &dir, &jobs_given, cores) < 0)
         return RL_ERR;
     planned p;
-    cell_pool pl = {.p = &p};
+    cell_pool pl = {.p = &p, .cores = cores, .openblas_given = !!getenv("OPENBLAS_NUM_THREADS")};
     if (sweep_planned_open(&p, dir) < 0 ||
         find_on_path("mpiexec", pl.mpiexec, sizeof pl.mpiexec) < 0) {
         sweep_planned_free(&p);
@@ -444,10 +491,6 @@ int sweep_cmd_run_all(int argc, char **argv) {
         sweep_planned_free(&p);
         return rl_fail("cannot resolve the path of this program: %s", NULL, strerror(errno));
     }
-    pl.ranks = (int)rl_cfg_int(p.sw.settings, "sweep.ranks");
-    int cpus = (int)rl_cfg_int(p.sw.settings, "sweep.cpus_per_rank");
-    long long jobs = jobs_given ? jobs_given : cores / (pl.ranks * cpus);
-    jobs = jobs < 1 ? 1 : jobs;
     snprintf(pl.log_dir, sizeof pl.log_dir, "%s/logs", dir);
 
     int64_t counts[4], n_todo = 0, n_elsewhere = 0;
@@ -461,31 +504,30 @@ int sweep_cmd_run_all(int argc, char **argv) {
             elsewhere[n_elsewhere++] = c;
     }
     free(states);
-    jobs = jobs < n_todo ? jobs : (n_todo ? n_todo : 1);
+    int max_cpus;
+    char size[96];
+    cells_size_text(&p, todo, n_todo, &max_cpus, size, sizeof size);
+    pl.jobs = (int)(jobs_given < n_todo ? jobs_given : n_todo);
     printf("sweep %s: %lld cells: %lld complete, ", dir, (long long)p.sw.n_cells,
            (long long)counts[CELL_COMPLETE]);
     if (n_elsewhere)
         printf("%lld running elsewhere, ", (long long)n_elsewhere);
-    if (n_todo)
-        printf("%lld to run here, %lld at a time (%s; %d cores, %d rank%s x %d CPU per cell)\n",
-               (long long)n_todo, jobs, jobs_given ? "--jobs" : "cores / CPUs per cell", cores,
-               pl.ranks, pl.ranks == 1 ? "" : "s", cpus);
+    if (n_todo && pl.jobs)
+        printf("%lld to run here, %d at a time (--jobs; %d cores, %s)\n", (long long)n_todo,
+               pl.jobs, cores, size);
+    else if (n_todo)
+        printf("%lld to run here, as many at a time as fit in the %d cores (%s)\n",
+               (long long)n_todo, cores, size);
     else
         printf("none to run here\n");
-    /* Open MPI refuses more ranks than cores unless allowed; other MPIs ignore the variable. */
-    if (n_todo && pl.ranks > cores) {
-        setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-        printf("note: a cell has %d ranks and this machine %d cores: Open MPI may oversubscribe "
-               "(OMPI_MCA_rmaps_base_oversubscribe=1)\n",
-               pl.ranks, cores);
-    }
-    if (n_todo && jobs * pl.ranks * cpus > cores)
-        printf("note: %lld cells x %d ranks x %d CPU > %d cores: they share the cores (slower; "
-               "the results are the same)\n",
-               jobs, pl.ranks, cpus, cores);
-    char cpus_text[16];
-    snprintf(cpus_text, sizeof cpus_text, "%d", cpus);
-    setenv("OPENBLAS_NUM_THREADS", cpus_text, 0); /* one BLAS thread per CPU of a rank */
+    if (n_todo && max_cpus > cores)
+        printf("note: a cell needs %d CPUs and this machine has %d cores: it runs alone, and Open "
+               "MPI may oversubscribe (OMPI_MCA_rmaps_base_oversubscribe=1)\n",
+               max_cpus, cores);
+    if (n_todo && pl.jobs && (long long)pl.jobs * max_cpus > cores)
+        printf("note: %d cells x up to %d CPUs > %d cores: they share the cores (slower; the "
+               "results are the same)\n",
+               pl.jobs, max_cpus, cores);
 
     char again[PATH_MAX + 96];
     if (jobs_given)
@@ -499,10 +541,10 @@ int sweep_cmd_run_all(int argc, char **argv) {
         printf("logs: %s/cell-NNNN.out; Ctrl-C or SIGTERM stops the cells at a checkpoint (`%s` "
                "resumes)\n",
                pl.log_dir, again);
-        pl.running = rl_xmalloc(sizeof(running_cell) * (size_t)jobs);
+        pl.running = rl_xmalloc(sizeof(running_cell) * (size_t)n_todo);
         pl.failed = rl_xmalloc(sizeof(int64_t) * (size_t)n_todo);
         pl.stopped = rl_xmalloc(sizeof(int64_t) * (size_t)n_todo);
-        run_pool(&pl, todo, n_todo, (int)jobs);
+        run_pool(&pl, todo, n_todo);
     }
     if (rc == RL_EXIT_OK)
         rc = report(&pl, elsewhere, n_elsewhere, again);

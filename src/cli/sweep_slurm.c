@@ -1,5 +1,6 @@
 /* Slurm: `ranklab sweep submit` fills the batch script template (slurm/sweep.sbatch) with the
- * sweep's settings and submits one array job per block of at most MaxArraySize cells;
+ * sweep's settings and submits one array job per resource tuple (ranks, CPUs per rank, time)
+ * and block of at most MaxArraySize cells;
  * `resubmit --failed` does the same for the failed and missing cells only. Both refuse while
  * jobs of the sweep are still in the queue. */
 #include "src/cli/sweep_internal.h"
@@ -175,8 +176,8 @@ static int sbatch_script(const char *jobs_dir, const char *script, const char *c
     return 0;
 }
 
-/* One array job per block of MaxArraySize cells (task id = cell - block offset), from the
- * template; --dry-run prints the scripts. cells are sorted. */
+/* One array job per resource tuple and block of MaxArraySize cells (task id = cell - block
+ * offset), from the template; --dry-run prints the scripts. cells are sorted. */
 static int submit_cells(planned *p, const int64_t *cells, int64_t n, const sweep_opts *o) {
     char abs_dir[PATH_MAX], exe[PATH_MAX], tmpl_path[PATH_MAX + 64];
     if (!realpath(p->dir, abs_dir) || !realpath("/proc/self/exe", exe))
@@ -186,27 +187,26 @@ static int submit_cells(planned *p, const int64_t *cells, int64_t n, const sweep
     snprintf(log_dir, sizeof log_dir, "%s/logs", abs_dir);
     snprintf(jobs_dir, sizeof jobs_dir, "%s/jobs", abs_dir);
     snprintf(job_name, sizeof job_name, "rl-%s", strrchr(abs_dir, '/') + 1);
-    const char *keys[] = {"sweep.ranks", "sweep.cpus_per_rank", "sweep.signal_seconds",
-                          "sweep.max_requeues"};
-    for (int k = 0; k < 4; k++)
-        snprintf(num[k], sizeof num[k], "%lld", (long long)rl_cfg_int(s, keys[k]));
+    snprintf(num[2], sizeof num[2], "%lld", (long long)rl_cfg_int(s, "sweep.signal_seconds"));
+    snprintf(num[3], sizeof num[3], "%lld", (long long)rl_cfg_int(s, "sweep.max_requeues"));
     field fields[] = {
         {"SWEEP_DIR", abs_dir, "the sweep directory"}, /* checked first: it makes the next */
         {"JOB_NAME", job_name, "the job name (from the sweep directory's name)"},
-        {"RANKS", num[0], NULL},
-        {"CPUS_PER_RANK", num[1], NULL},
-        {"SIGNAL_SECONDS", num[2], NULL},
-        {"MAX_REQUEUES", num[3], NULL},
-        {"TIME", rl_cfg_str(s, "sweep.time"), "sweep.time ="},
         {"PARTITION", rl_cfg_str(s, "sweep.partition"), "sweep.partition ="},
         {"LOG_DIR", log_dir, "the log directory"},
         {"RANKLAB", exe, "the path of the ranklab program"},
-        {"OFFSET", num[4], NULL},
-        {"ARRAY", NULL, NULL}, /* per block, below */
+        {"SIGNAL_SECONDS", num[2], NULL},
+        {"MAX_REQUEUES", num[3], NULL},
+        {"RANKS", num[0], NULL}, /* per resource tuple, below */
+        {"CPUS_PER_RANK", num[1], NULL},
+        {"TIME", NULL, NULL},
+        {"OFFSET", num[4], NULL}, /* per array, below */
+        {"ARRAY", NULL, NULL},
     };
-    enum { N_FIELDS = sizeof fields / sizeof fields[0] };
-    /* Nothing substituted may need quoting: the #SBATCH lines cannot quote. */
-    for (int f = 0; f < N_FIELDS; f++)
+    enum { N_FIELDS = sizeof fields / sizeof fields[0], F_TIME = N_FIELDS - 3 };
+    /* Nothing substituted may need quoting: the #SBATCH lines cannot quote (the time was checked
+     * at plan). */
+    for (int f = 0; f < F_TIME; f++)
         if (fields[f].what && sweep_check_script_value(fields[f].what, fields[f].value) < 0)
             return RL_ERR;
     long max_array = o->max_array_size;
@@ -219,30 +219,45 @@ static int submit_cells(planned *p, const int64_t *cells, int64_t n, const sweep
     int rc = 0;
     if (!o->dry_run && (io_make_dir(log_dir) < 0 || io_make_dir(jobs_dir) < 0))
         rc = RL_ERR;
-    for (int64_t i = 0, j; rc == 0 && i < n; i = j) {
-        int64_t offset = cells[i] / max_array * max_array;
-        j = i;
-        while (j < n && cells[j] < offset + max_array)
-            j++;
-        rl_text spec = {0}, array = {0}, script = {0};
-        sweep_format_cells(cells + i, j - i, 0, &spec);
-        sweep_format_cells(cells + i, j - i, offset, &array);
-        if (rl_cfg_int(s, "sweep.throttle"))
-            rl_text_add(&array, "%%%lld", (long long)rl_cfg_int(s, "sweep.throttle"));
-        snprintf(num[4], sizeof num[4], "%lld", (long long)offset);
-        fields[N_FIELDS - 1].value = array.s;
-        rc = fill_template(tmpl, tmpl_path, fields, N_FIELDS, &script);
-        if (rc == 0 && o->dry_run)
-            printf("# ---- array job for cells %s, from %s (--dry-run: not submitted)\n%s", spec.s,
-                   tmpl_path, script.s);
-        else if (rc == 0)
-            rc = sbatch_script(jobs_dir, script.s, spec.s);
-        rl_text_free(&spec);
-        rl_text_free(&array);
-        rl_text_free(&script);
+    cell_resources *tuples;
+    int *group, n_groups = sweep_resource_groups(&p->sw, &tuples, &group);
+    int64_t *mine = rl_xmalloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
+    for (int g = 0; rc == 0 && g < n_groups; g++) {
+        int64_t n_mine = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (group[cells[i]] == g)
+                mine[n_mine++] = cells[i];
+        snprintf(num[0], sizeof num[0], "%d", tuples[g].ranks);
+        snprintf(num[1], sizeof num[1], "%d", tuples[g].cpus_per_rank);
+        fields[F_TIME].value = tuples[g].time;
+        for (int64_t i = 0, j; rc == 0 && i < n_mine; i = j) {
+            int64_t offset = mine[i] / max_array * max_array;
+            j = i;
+            while (j < n_mine && mine[j] < offset + max_array)
+                j++;
+            rl_text spec = {0}, array = {0}, script = {0};
+            sweep_format_cells(mine + i, j - i, 0, &spec);
+            sweep_format_cells(mine + i, j - i, offset, &array);
+            if (rl_cfg_int(s, "sweep.throttle"))
+                rl_text_add(&array, "%%%lld", (long long)rl_cfg_int(s, "sweep.throttle"));
+            snprintf(num[4], sizeof num[4], "%lld", (long long)offset);
+            fields[N_FIELDS - 1].value = array.s;
+            rc = fill_template(tmpl, tmpl_path, fields, N_FIELDS, &script);
+            if (rc == 0 && o->dry_run)
+                printf("# ---- array job for cells %s, from %s (--dry-run: not submitted)\n%s",
+                       spec.s, tmpl_path, script.s);
+            else if (rc == 0)
+                rc = sbatch_script(jobs_dir, script.s, spec.s);
+            rl_text_free(&spec);
+            rl_text_free(&array);
+            rl_text_free(&script);
+        }
     }
     if (rc == 0 && !o->dry_run)
         printf("logs: %s/JOB_TASK.out; progress: ranklab sweep status %s\n", log_dir, p->dir);
+    free(mine);
+    free(tuples);
+    free(group);
     free(tmpl);
     return rc;
 }
