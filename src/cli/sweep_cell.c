@@ -26,6 +26,13 @@
  * HEARTBEAT_SECONDS while the cell runs, then "exited ..." (`sweep status` reads both). */
 #define SWEEP_CELL_FILE "sweep-cell.txt"
 
+/* The names of cell_state values, as `sweep status` prints them. */
+static const char *const state_names[] = {"complete", "running", "failed", "missing", "waiting"};
+
+const char *sweep_state_name(cell_state state) {
+    return state_names[state];
+}
+
 typedef struct {
     char dir[PATH_MAX + 8];
     char path[PATH_MAX + 32];
@@ -101,8 +108,24 @@ static void cell_ended(void *ctx, int exit_code) {
 /* The exit code of the run, or RL_ERR (stored, not printed) if the cell cannot start. */
 static int run_cell(planned *p, int64_t cell) {
     rl_config *cfg;
-    if (sweep_cell_config(&p->sw, cell, &cfg) < 0)
+    upstream_cell up;
+    if (sweep_cell_config(&p->sw, cell, &cfg, &up) < 0)
         return RL_ERR;
+    char detail[512];
+    cell_state up_state =
+        up.p ? sweep_cell_status(up.p, up.cell, SWEEP_DEFAULT_STALE_SECONDS, detail, sizeof detail)
+             : CELL_COMPLETE;
+    if (up_state != CELL_COMPLETE) {
+        rl_fail("cell %lld starts from cell %lld of %s, which is %s%s%s", NULL, (long long)cell,
+                (long long)up.cell, up.p->dir, state_names[up_state], detail[0] ? ": " : "",
+                detail);
+        rl_fail_hint("run that cell first (ranklab sweep run %s --all), or run this sweep with "
+                     "--all, which runs the cells it starts from first; submit makes Slurm wait "
+                     "for them",
+                     up.p->dir);
+        rl_cfg_free(cfg);
+        return RL_ERR;
+    }
     char run_id[17], dir[PATH_MAX], slurm[256] = "";
     rl_cfg_run_id(cfg, run_id);
     if (strcmp(run_id, p->rows[cell].run_id) != 0) {
@@ -178,8 +201,6 @@ int sweep_cmd_run_cell(int argc, char **argv) {
 
 /* ---- status ---- */
 
-static const char *const state_names[] = {"complete", "running", "failed", "missing"};
-
 /* Whether a heartbeat line "running on HOST (pid N) ..." names a process of this machine that no
  * longer exists: killed before it could write how it ended (kill -9, a second stop signal to
  * `run --all`), so the cell is not running whatever the age of the file. */
@@ -190,6 +211,25 @@ static int heartbeat_process_gone(const char *line) {
         gethostname(here, sizeof here - 1) != 0 || strcmp(host, here) != 0)
         return 0;
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Whether the cell starts from an upstream cell that is not complete; detail then names it (an
+ * upstream that cannot be resolved is named too). */
+static int upstream_waited_for(const planned *p, int64_t cell, double stale, char *detail,
+                               size_t n) {
+    upstream_cell up;
+    if (sweep_cell_upstream(p, cell, &up) < 0) {
+        snprintf(detail, n, "%s", rl_error_message());
+        return 0;
+    }
+    if (!up.p)
+        return 0;
+    char up_detail[512];
+    cell_state state = sweep_cell_status(up.p, up.cell, stale, up_detail, sizeof up_detail);
+    if (state != CELL_COMPLETE)
+        snprintf(detail, n, "waits for %s cell %lld (%s)", up.p->dir, (long long)up.cell,
+                 state_names[state]);
+    return state != CELL_COMPLETE;
 }
 
 cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char *detail, size_t n) {
@@ -256,12 +296,14 @@ cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char 
         snprintf(detail + strlen(detail), n - strlen(detail), "partial results, no checkpoint");
         started = 1;
     }
-    return started || detail[0] ? CELL_FAILED : CELL_MISSING;
+    cell_state state = started || detail[0] ? CELL_FAILED : CELL_MISSING;
+    return upstream_waited_for(p, cell, stale, detail, n) ? CELL_WAITING : state;
 }
 
-cell_state *sweep_all_states(const planned *p, double stale, int verbose, int64_t counts[4]) {
+cell_state *sweep_all_states(const planned *p, double stale, int verbose,
+                             int64_t counts[CELL_N_STATES]) {
     cell_state *states = rl_xmalloc(sizeof(cell_state) * (size_t)p->sw.n_cells);
-    memset(counts, 0, 4 * sizeof counts[0]);
+    memset(counts, 0, CELL_N_STATES * sizeof counts[0]);
     if (verbose)
         printf("%-6s %-9s %-16s %s\n", "cell", "state", "run id", "detail");
     for (int64_t c = 0; c < p->sw.n_cells; c++) {
@@ -284,16 +326,19 @@ int sweep_cmd_status(int argc, char **argv) {
         sweep_planned_free(&p);
         return RL_ERR;
     }
-    int64_t counts[4];
+    int64_t counts[CELL_N_STATES];
     free(sweep_all_states(&p, o.stale, 1, counts));
-    printf("%lld cells: %lld complete, %lld running, %lld failed, %lld missing\n",
+    printf("%lld cells: %lld complete, %lld running, %lld failed, %lld missing",
            (long long)p.sw.n_cells, (long long)counts[CELL_COMPLETE],
            (long long)counts[CELL_RUNNING], (long long)counts[CELL_FAILED],
            (long long)counts[CELL_MISSING]);
-    if (counts[CELL_MISSING] == p.sw.n_cells)
+    if (p.sw.n_refs)
+        printf(", %lld waiting", (long long)counts[CELL_WAITING]);
+    printf("\n");
+    if (counts[CELL_MISSING] + counts[CELL_WAITING] == p.sw.n_cells)
         printf("next: ranklab sweep submit %s\n  or on this machine: ranklab sweep run %s --all\n",
                o.dir, o.dir);
-    else if (counts[CELL_FAILED] + counts[CELL_MISSING] > 0)
+    else if (counts[CELL_FAILED] + counts[CELL_MISSING] + counts[CELL_WAITING] > 0)
         printf("next: ranklab sweep resubmit %s --failed   (once its jobs have left the queue)\n"
                "  or on this machine: ranklab sweep run %s --all\n",
                o.dir, o.dir);

@@ -50,14 +50,13 @@ rl_config *sweep_settings_new(void) {
     return settings;
 }
 
-/* The resolved value of key, "" when cfg has no such key. */
-static const char *config_value(const rl_config *cfg, const char *key) {
+const char *sweep_config_value(const rl_config *cfg, const char *key) {
     const char *value;
     const rl_cfg_spec *s;
     for (size_t i = 0; (s = rl_cfg_item(cfg, i, &value)); i++)
         if (!strcmp(s->key, key))
             return value;
-    return "";
+    return NULL;
 }
 
 /* ---- checks of settings that go into a batch script ---- */
@@ -415,6 +414,7 @@ static char *composed_text(const sweep *sw, const parse_ctx *ctx, int n_included
 }
 
 static void sweep_free(sweep *sw) {
+    sweep_stages_free(sw);
     free(sw->text);
     rl_cfg_free(sw->settings);
     rl_text_free(&sw->base_ini);
@@ -509,7 +509,7 @@ static int check_resource_values(const sweep *sw, swept_key *k) {
             char key[32];
             snprintf(key, sizeof key, "sweep.%s", k->key);
             free(k->values[v]);
-            k->values[v] = rl_xstrdup(config_value(one, key));
+            k->values[v] = rl_xstrdup(sweep_config_value(one, key));
             rc = strcmp(k->key, "time") ? 0 : check_time(sw, k->values[v]);
         }
         rl_text_free(&text);
@@ -520,24 +520,9 @@ static int check_resource_values(const sweep *sw, swept_key *k) {
     return 0;
 }
 
-static int sweep_load(const char *path, sweep *sw) {
-    memset(sw, 0, sizeof *sw);
-    snprintf(sw->path, sizeof sw->path, "%s", path);
-    parse_ctx ctx = {sw, {0}, {0}};
-    int n_included = 0;
-    int rc = rl_cfg_walk_file(path, "sweep file", on_sweep_entry, &ctx, &sw->text, &n_included);
-    if (rc == 0 && n_included > 0) {
-        free(sw->text);
-        sw->text = composed_text(sw, &ctx, n_included);
-    }
-    entries_ini(&ctx.fixed, "=", &sw->base_ini);
-    rl_text_add(&sw->settings_ini, "[sweep]\n");
-    for (int i = 0; i < ctx.settings.n; i++)
-        rl_text_add(&sw->settings_ini, "%s=%s\n", ctx.settings.at[i].key, ctx.settings.at[i].value);
-    entry_list_free(&ctx.fixed);
-    entry_list_free(&ctx.settings);
-    if (rc < 0)
-        return RL_ERR;
+/* The [sweep] settings resolved and checked, and the swept resources' values. */
+static int load_settings(sweep *sw) {
+    const char *path = sw->path;
     sw->settings = sweep_settings_new();
     if (rl_cfg_load_text(sw->settings, rl_text_str(&sw->settings_ini), path) < 0 ||
         rl_cfg_resolve(sw->settings) < 0)
@@ -557,7 +542,36 @@ static int sweep_load(const char *path, sweep *sw) {
     for (int k = 0; k < sw->n_keys; k++)
         if (!strchr(sw->keys[k].key, '.') && check_resource_values(sw, &sw->keys[k]) < 0)
             return RL_ERR;
-    return expand_samples(sw) < 0 ? RL_ERR : build_axes(sw);
+    return 0;
+}
+
+/* The sweep file at path, for the sweep directory dir (depth: how many stages below the sweep
+ * being planned or opened it is). */
+static int sweep_load(const char *path, const char *dir, int depth, sweep *sw) {
+    memset(sw, 0, sizeof *sw);
+    snprintf(sw->path, sizeof sw->path, "%s", path);
+    parse_ctx ctx = {sw, {0}, {0}};
+    int n_included = 0;
+    int rc = rl_cfg_walk_file(path, "sweep file", on_sweep_entry, &ctx, &sw->text, &n_included);
+    if (rc == 0 && n_included > 0) {
+        free(sw->text);
+        sw->text = composed_text(sw, &ctx, n_included);
+    }
+    char *fixed_from = NULL;
+    for (int i = 0; i < ctx.fixed.n; i++)
+        if (!strcmp(ctx.fixed.at[i].key, "init.from"))
+            fixed_from = rl_xstrdup(ctx.fixed.at[i].value);
+    entries_ini(&ctx.fixed, "=", &sw->base_ini);
+    rl_text_add(&sw->settings_ini, "[sweep]\n");
+    for (int i = 0; i < ctx.settings.n; i++)
+        rl_text_add(&sw->settings_ini, "%s=%s\n", ctx.settings.at[i].key, ctx.settings.at[i].value);
+    entry_list_free(&ctx.fixed);
+    entry_list_free(&ctx.settings);
+    rc = rc ? rc : load_settings(sw);
+    rc = rc ? rc : expand_samples(sw);
+    rc = rc ? rc : sweep_stages_open(sw, fixed_from, dir, depth);
+    free(fixed_from);
+    return rc < 0 ? RL_ERR : build_axes(sw);
 }
 
 /* The value index of each swept key in a cell: the last axis moves fastest. */
@@ -572,8 +586,7 @@ static void cell_values(const sweep *sw, int64_t cell, int *value_of_key) {
         value_of_key[k] = digit[sw->keys[k].axis];
 }
 
-/* The resolved config of a cell: defaults, the sweep file's sections, the cell's values. */
-int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out) {
+int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out, upstream_cell *up) {
     rl_config *cfg = rl_experiment_new_config(sw->exp);
     if (!cfg)
         return RL_ERR;
@@ -591,6 +604,7 @@ int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out) {
     int rc = rl_cfg_load_text(cfg, rl_text_str(&sw->base_ini), sw->path);
     rc = rc ? rc : rl_cfg_load_text(cfg, rl_text_str(&cell_ini), origin);
     rc = rc ? rc : rl_cfg_resolve(cfg);
+    rc = rc ? rc : sweep_stage_resolve(sw, cfg, up);
     rl_text_free(&cell_ini);
     if (rc < 0) {
         rl_cfg_free(cfg);
@@ -653,8 +667,7 @@ static int compare_ids(const void *a, const void *b) {
     return c ? c : (x->cell > y->cell) - (x->cell < y->cell);
 }
 
-/* The directory of a cell inside the sweep directory. */
-static void cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
+void sweep_cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
     snprintf(out, 48, "cells/%04lld-%.16s", (long long)cell, run_id);
 }
 
@@ -682,17 +695,17 @@ static int plan_manifest(const sweep *sw, rl_text *manifest) {
     int rc = 0;
     for (int64_t c = 0; rc == 0 && c < sw->n_cells; c++) {
         rl_config *cfg;
-        if ((rc = sweep_cell_config(sw, c, &cfg)) < 0)
+        if ((rc = sweep_cell_config(sw, c, &cfg, NULL)) < 0)
             break;
         ids[c].cell = c;
         rl_cfg_run_id(cfg, ids[c].run_id);
         char dir[48];
-        cell_dir_name(c, ids[c].run_id, dir);
+        sweep_cell_dir_name(c, ids[c].run_id, dir);
         rl_text_add(manifest, "%lld\t%s\t%s", (long long)c, ids[c].run_id, dir);
         for (int k = 0; rc == 0 && k < sw->n_keys; k++) {
             if (!strchr(sw->keys[k].key, '.'))
                 continue;
-            const char *v = config_value(cfg, sw->keys[k].key);
+            const char *v = sweep_config_value(cfg, sw->keys[k].key);
             if (strpbrk(v, "\t\n"))
                 rc = rl_fail("%s: a value of %s holds a tab or newline", "use values without tabs",
                              sw->path, sw->keys[k].key);
@@ -797,7 +810,7 @@ int sweep_cmd_plan(int argc, char **argv) {
     rl_text_add(&abs_dir, "%s", dir);
     int rc = sweep_check_script_value("the sweep directory", abs_dir.s);
     rl_text_free(&abs_dir);
-    rc = rc ? rc : sweep_load(file, &sw);
+    rc = rc ? rc : sweep_load(file, dir, 0, &sw);
     rc = rc ? rc : plan_manifest(&sw, &manifest);
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     if (rc == 0 && io_path_exists(path)) {
@@ -855,7 +868,7 @@ static int check_manifest_row(const planned *p, int64_t row, char *line, const c
     if (strlen(run_id) != 16 || strspn(run_id, "0123456789abcdef") != 16)
         return rl_fail("%s: run id '%s' of cell %lld is not 16 hex digits", NULL, where, run_id,
                        (long long)row);
-    cell_dir_name(row, run_id, want);
+    sweep_cell_dir_name(row, run_id, want);
     if (strcmp(dir, want) != 0)
         return rl_fail("%s: the directory of cell %lld is '%s', not %s", NULL, where,
                        (long long)row, dir, want);
@@ -897,7 +910,7 @@ static int read_manifest(planned *p, const char *path) {
     return rc < 0 ? rl_fail_hint("the sweep directory was edited; plan again into a new one") : 0;
 }
 
-int sweep_planned_open(planned *p, const char *dir) {
+int sweep_planned_open_stage(planned *p, const char *dir, int depth) {
     memset(p, 0, sizeof *p);
     snprintf(p->dir, sizeof p->dir, "%s", dir);
     char path[PATH_MAX + 32];
@@ -905,15 +918,19 @@ int sweep_planned_open(planned *p, const char *dir) {
     if (!io_path_exists(path))
         return rl_fail("%s is not a planned sweep (no sweep.ini)",
                        "ranklab sweep plan FILE --dir SWEEP_DIR creates it", dir);
-    if (sweep_load(path, &p->sw) < 0)
+    if (sweep_load(path, dir, depth, &p->sw) < 0)
         return RL_ERR;
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     return read_manifest(p, path);
 }
 
+int sweep_planned_open(planned *p, const char *dir) {
+    return sweep_planned_open_stage(p, dir, 0);
+}
+
 int sweep_cell_path(const planned *p, int64_t cell, const char *name, char *out, size_t n) {
     char dir[48];
-    cell_dir_name(cell, p->rows[cell].run_id, dir);
+    sweep_cell_dir_name(cell, p->rows[cell].run_id, dir);
     int len = snprintf(out, n, "%s/%s%s%s", p->dir, dir, name ? "/" : "", name ? name : "");
     return len < (int)n ? 0 : rl_fail("path too long: %s", "use a shorter sweep directory", out);
 }

@@ -30,7 +30,8 @@ check "a sweep file from a pipe is planned as it was read" cmp -s "$S/sweep.ini"
 "$RANKLAB" sweep --help | sed -n '/^  \[sweep\]$/,/^$/s/^  //p' >"$S/help.ini"
 "$RANKLAB" sweep plan "$S/help.ini" --dir "$S/help" >"$S/help.log" 2>&1 || true
 check "the example in sweep --help plans as it is" test -f "$S/help/manifest.tsv"
-sed -n '/^```ini$/,/^```$/p' "$RANKLAB_SRC/README.md" | sed '1d;$d' >"$S/readme.ini"
+awk '/^```ini$/ { n++; next } /^```$/ && n == 1 { exit } n == 1' "$RANKLAB_SRC/README.md" \
+    >"$S/readme.ini" # the first sweep of README.md
 "$RANKLAB" sweep plan "$S/readme.ini" --dir "$S/readme" >"$S/readme.log" 2>&1 || cat "$S/readme.log"
 check "the sweep example in README.md plans as it is" test -f "$S/readme/manifest.tsv"
 for file in "$RANKLAB_SRC"/sweeps/*.ini; do # the experiments' grids, and the count they state
