@@ -23,8 +23,12 @@
 #define RUN_USAGE "ranklab sweep run SWEEP_DIR [--cell I] | --all [--jobs N]"
 
 /* Rank 0 keeps SWEEP_CELL_FILE in the cell directory: "running ..." touched every
- * HEARTBEAT_SECONDS while the cell runs, then "exited ..." (`sweep status` reads both). */
+ * HEARTBEAT_SECONDS while the cell runs, then "exited ..." (`sweep status` reads both). Its
+ * second line says how far the run is, rewritten every log.progress_seconds:
+ *     step 120 of 800 at unix time 1714567920 (from step 40 at 1714567890)
+ * from which `sweep status` tells the step reached and the time left. */
 #define SWEEP_CELL_FILE "sweep-cell.txt"
+#define PROGRESS_FORMAT "step %lld of %lld at unix time %lld (from step %lld at %lld)"
 
 /* The names of cell_state values, as `sweep status` prints them. */
 static const char *const state_names[] = {"complete", "running", "failed", "missing", "waiting"};
@@ -36,9 +40,25 @@ const char *sweep_state_name(cell_state state) {
 typedef struct {
     char dir[PATH_MAX + 8];
     char path[PATH_MAX + 32];
+    char first_line[1024]; /* "running on ..." */
     pthread_t thread;
     int started;
+    double every; /* seconds between rewrites of the progress line */
+    double written;
+    int64_t first_step, step, total; /* first_step -1: no progress yet */
+    time_t first_time, step_time;
 } heartbeat;
+
+/* SWEEP_CELL_FILE: `first` and, once the loop has begun, the progress line. */
+static int heartbeat_write(const heartbeat *h, const char *first) {
+    char text[2048];
+    int len = snprintf(text, sizeof text, "%s", first);
+    if (h->first_step >= 0)
+        snprintf(text + len, sizeof text - (size_t)len, PROGRESS_FORMAT "\n", (long long)h->step,
+                 (long long)h->total, (long long)h->step_time, (long long)h->first_step,
+                 (long long)h->first_time);
+    return sweep_write_text(h->dir, SWEEP_CELL_FILE, text);
+}
 
 static void *heartbeat_loop(void *arg) {
     const heartbeat *h = arg;
@@ -49,15 +69,17 @@ static void *heartbeat_loop(void *arg) {
     return NULL;
 }
 
-static void heartbeat_start(heartbeat *h, const char *dir, const char *slurm) {
+static void heartbeat_start(heartbeat *h, const char *dir, const char *slurm, double every) {
     memset(h, 0, sizeof *h);
+    h->first_step = -1;
+    h->every = every;
     snprintf(h->dir, sizeof h->dir, "%s", dir);
     snprintf(h->path, sizeof h->path, "%s/" SWEEP_CELL_FILE, dir);
-    char line[1024], when[32];
+    char when[32];
     sweep_utc_now(when, sizeof when);
-    snprintf(line, sizeof line, "running on %s (pid %d) since %s%s\n", comm_host(), (int)getpid(),
-             when, slurm);
-    if (io_make_dir(dir) < 0 || sweep_write_text(dir, SWEEP_CELL_FILE, line) < 0) {
+    snprintf(h->first_line, sizeof h->first_line, "running on %s (pid %d) since %s%s\n",
+             comm_host(), (int)getpid(), when, slurm);
+    if (io_make_dir(dir) < 0 || heartbeat_write(h, h->first_line) < 0) {
         rl_log_warn("no heartbeat file (%s); `sweep status` will not see this cell running",
                     rl_error_message());
         return;
@@ -82,8 +104,25 @@ static void heartbeat_stop(heartbeat *h, int exit_code) {
              : exit_code == RL_EXIT_STOPPED ? "stopped after a checkpoint"
                                             : "error",
              comm_host(), when);
-    if (h->dir[0] && sweep_write_text(h->dir, SWEEP_CELL_FILE, line) < 0)
+    if (h->dir[0] && heartbeat_write(h, line) < 0)
         rl_error_print();
+}
+
+/* The loop is at step of total: the progress line, rewritten at most every h->every seconds. */
+static void heartbeat_progress(heartbeat *h, int64_t step, int64_t total) {
+    time_t now = time(NULL);
+    if (h->first_step < 0) {
+        h->first_step = step;
+        h->first_time = now;
+    }
+    h->step = step;
+    h->total = total;
+    h->step_time = now;
+    if (h->dir[0] && (step == h->first_step || rl_now() - h->written >= h->every)) {
+        h->written = rl_now();
+        if (heartbeat_write(h, h->first_line) < 0)
+            rl_log_warn("cannot write the heartbeat (%s)", rl_error_message());
+    }
 }
 
 /* The heartbeat of a cell, kept by rank 0 once the run directory's lock is taken (so a second
@@ -91,12 +130,19 @@ static void heartbeat_stop(heartbeat *h, int exit_code) {
 typedef struct {
     heartbeat hb;
     const char *slurm;
+    double progress_seconds; /* log.progress_seconds */
 } cell_watch;
 
 static void cell_locked(void *ctx, const char *run_dir) {
     cell_watch *cw = ctx;
     if (comm_rank() == 0)
-        heartbeat_start(&cw->hb, run_dir, cw->slurm);
+        heartbeat_start(&cw->hb, run_dir, cw->slurm, cw->progress_seconds);
+}
+
+static void cell_progress(void *ctx, int64_t step, int64_t total) {
+    cell_watch *cw = ctx;
+    if (comm_rank() == 0)
+        heartbeat_progress(&cw->hb, step, total);
 }
 
 static void cell_ended(void *ctx, int exit_code) {
@@ -149,8 +195,8 @@ static int run_cell(planned *p, int64_t cell) {
                  getenv("SLURM_RESTART_COUNT") ? getenv("SLURM_RESTART_COUNT") : "0");
     rl_log_info("sweep %s: cell %lld of %lld (run id %s)%s", p->dir, (long long)cell,
                 (long long)p->sw.n_cells, run_id, slurm);
-    cell_watch cw = {.slurm = slurm};
-    rl_run_watch watch = {&cw, cell_locked, cell_ended};
+    cell_watch cw = {.slurm = slurm, .progress_seconds = rl_cfg_float(cfg, "log.progress_seconds")};
+    rl_run_watch watch = {&cw, cell_locked, cell_ended, cell_progress};
     int code = rl_run_main(p->sw.exp, cfg, dir, 0, &watch);
     if (code == RL_EXIT_STOPPED)
         rl_log_info("cell %lld stopped: run `ranklab sweep run %s --cell %lld` (or `--all`) again "
@@ -300,19 +346,64 @@ cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char 
     return upstream_waited_for(p, cell, stale, detail, n) ? CELL_WAITING : state;
 }
 
+/* "45s", "3m20s", "2h05m", "3d04h". */
+static void format_duration(double seconds, char *out, size_t n) {
+    long long s = (long long)(seconds + 0.5);
+    if (s < 60)
+        snprintf(out, n, "%llds", s);
+    else if (s < 3600)
+        snprintf(out, n, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(out, n, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    else
+        snprintf(out, n, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+/* From the progress line of the cell's heartbeat: the step reached ("120/800") and, while it
+ * runs, the time left at the rate since it started (or resumed): "3m20s", "?" before a rate is
+ * known; "-" where there is nothing to say. */
+static void progress_text(const planned *p, int64_t cell, cell_state state, char *step,
+                          size_t step_n, char *eta, size_t eta_n) {
+    char path[PATH_MAX + 64], line[1024];
+    long long at_step = 0, total = 0, at = 0, from_step = 0, from = 0;
+    snprintf(step, step_n, "-");
+    snprintf(eta, eta_n, "-");
+    sweep_cell_path(p, cell, SWEEP_CELL_FILE, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    int found = f && fgets(line, sizeof line, f) && fgets(line, sizeof line, f) &&
+                sscanf(line, PROGRESS_FORMAT, &at_step, &total, &at, &from_step, &from) == 5;
+    if (f)
+        fclose(f);
+    if (!found)
+        return;
+    snprintf(step, step_n, "%lld/%lld", at_step, total);
+    if (state != CELL_RUNNING)
+        return;
+    if (at_step <= from_step || at <= from) {
+        snprintf(eta, eta_n, "?");
+        return;
+    }
+    double rate = (double)(at_step - from_step) / (double)(at - from); /* steps per second */
+    double left = (double)(total - at_step) / rate - difftime(time(NULL), (time_t)at);
+    format_duration(left > 0 ? left : 0, eta, eta_n);
+}
+
 cell_state *sweep_all_states(const planned *p, double stale, int verbose,
                              int64_t counts[CELL_N_STATES]) {
     cell_state *states = rl_xmalloc(sizeof(cell_state) * (size_t)p->sw.n_cells);
     memset(counts, 0, CELL_N_STATES * sizeof counts[0]);
     if (verbose)
-        printf("%-6s %-9s %-16s %s\n", "cell", "state", "run id", "detail");
+        printf("%-6s %-9s %-13s %-8s %-16s %s\n", "cell", "state", "step", "eta", "run id",
+               "detail");
     for (int64_t c = 0; c < p->sw.n_cells; c++) {
-        char detail[1024];
+        char detail[1024], step[48], eta[48];
         states[c] = sweep_cell_status(p, c, stale, detail, sizeof detail);
         counts[states[c]]++;
-        if (verbose)
-            printf("%-6lld %-9s %-16s %s\n", (long long)c, state_names[states[c]],
-                   p->rows[c].run_id, detail);
+        if (!verbose)
+            continue;
+        progress_text(p, c, states[c], step, sizeof step, eta, sizeof eta);
+        printf("%-6lld %-9s %-13s %-8s %-16s %s\n", (long long)c, state_names[states[c]], step, eta,
+               p->rows[c].run_id, detail);
     }
     return states;
 }

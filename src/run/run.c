@@ -276,6 +276,9 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
     }
     rl_progress progress;
     rl_progress_start(&progress, run->exp->name, step, loop->total);
+    const rl_run_watch *watch = run->watch && run->watch->progress ? run->watch : NULL;
+    if (watch)
+        watch->progress(watch->ctx, step, loop->total);
     char line[256] = "";
     for (; step < loop->total; step++) {
         rl_stop_inject_fault(step);
@@ -299,6 +302,8 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
         if (loop->describe)
             loop->describe(run, ctx, step, line, sizeof line);
         rl_progress_update(&progress, step + 1, "%s", line);
+        if (watch)
+            watch->progress(watch->ctx, step + 1, loop->total);
     }
     rl_progress_finish(&progress);
     return 0;

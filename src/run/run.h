@@ -64,11 +64,14 @@ void rl_declare_common_config(rl_config *cfg);
 /* ---- the entry ---- */
 
 /* What a caller of rl_run_main learns as the run goes (sweep cells keep a heartbeat); called on
- * every rank. */
+ * every rank. Any of the functions may be NULL. */
 typedef struct {
     void *ctx;
     void (*locked)(void *ctx, const char *run_dir); /* rl_run_start took the directory's lock */
     void (*ended)(void *ctx, int exit_code);        /* after that, however the run ended */
+    /* rl_run_loop is at `step` of `total`: once where it starts (0, or where it resumes), then
+     * after each step. */
+    void (*progress)(void *ctx, int64_t step, int64_t total);
 } rl_run_watch;
 
 /* The directory a run of cfg uses without --out: runs/EXPERIMENT-RUNID. */
