@@ -31,7 +31,8 @@
 #define PROGRESS_FORMAT "step %lld of %lld at unix time %lld (from step %lld at %lld)"
 
 /* The names of cell_state values, as `sweep status` prints them. */
-static const char *const state_names[] = {"complete", "running", "failed", "missing", "waiting"};
+static const char *const state_names[] = {"complete", "running", "failed",
+                                          "missing",  "waiting", "pruned"};
 
 const char *sweep_state_name(cell_state state) {
     return state_names[state];
@@ -92,7 +93,7 @@ static void heartbeat_start(heartbeat *h, const char *dir, const char *slurm, do
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-static void heartbeat_stop(heartbeat *h, int exit_code) {
+static void heartbeat_stop(heartbeat *h, int exit_code, int pruned) {
     if (h->started) {
         pthread_cancel(h->thread);
         pthread_join(h->thread, NULL);
@@ -100,9 +101,10 @@ static void heartbeat_stop(heartbeat *h, int exit_code) {
     char line[256], when[32];
     sweep_utc_now(when, sizeof when);
     snprintf(line, sizeof line, "exited with code %d (%s) on %s at %s\n", exit_code,
-             exit_code == RL_EXIT_OK        ? "complete"
-             : exit_code == RL_EXIT_STOPPED ? "stopped after a checkpoint"
-                                            : "error",
+             exit_code == RL_EXIT_OK && pruned ? "pruned by early stopping"
+             : exit_code == RL_EXIT_OK         ? "complete"
+             : exit_code == RL_EXIT_STOPPED    ? "stopped after a checkpoint"
+                                               : "error",
              comm_host(), when);
     if (h->dir[0] && heartbeat_write(h, line) < 0)
         rl_error_print();
@@ -131,6 +133,7 @@ typedef struct {
     heartbeat hb;
     const char *slurm;
     double progress_seconds; /* log.progress_seconds */
+    cell_pruner pruner;
 } cell_watch;
 
 static void cell_locked(void *ctx, const char *run_dir) {
@@ -148,7 +151,12 @@ static void cell_progress(void *ctx, int64_t step, int64_t total) {
 static void cell_ended(void *ctx, int exit_code) {
     cell_watch *cw = ctx;
     if (comm_rank() == 0)
-        heartbeat_stop(&cw->hb, exit_code);
+        heartbeat_stop(&cw->hb, exit_code, cw->pruner.pruned);
+}
+
+static int cell_rung(void *ctx, const rl_run *run, int64_t rows, io_pruned *why) {
+    cell_watch *cw = ctx;
+    return sweep_prune_decide(&cw->pruner, run, rows, why);
 }
 
 /* The exit code of the run, or RL_ERR (stored, not printed) if the cell cannot start. */
@@ -196,7 +204,15 @@ static int run_cell(planned *p, int64_t cell) {
     rl_log_info("sweep %s: cell %lld of %lld (run id %s)%s", p->dir, (long long)cell,
                 (long long)p->sw.n_cells, run_id, slurm);
     cell_watch cw = {.slurm = slurm, .progress_seconds = rl_cfg_float(cfg, "log.progress_seconds")};
-    rl_run_watch watch = {&cw, cell_locked, cell_ended, cell_progress};
+    sweep_pruner_init(&p->sw, &cw.pruner); /* checked when the sweep was opened */
+    cw.pruner.p = p;
+    cw.pruner.cell = cell;
+    rl_run_watch watch = {&cw,
+                          cell_locked,
+                          cell_ended,
+                          cell_progress,
+                          cw.pruner.n_rungs ? cell_rung : NULL,
+                          cw.pruner.metric};
     int code = rl_run_main(p->sw.exp, cfg, dir, 0, &watch);
     if (code == RL_EXIT_STOPPED)
         rl_log_info("cell %lld stopped: run `ranklab sweep run %s --cell %lld` (or `--all`) again "
@@ -283,12 +299,12 @@ cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char 
     detail[0] = '\0';
     sweep_cell_path(p, cell, "results.h5", path, sizeof path);
     if (io_path_exists(path)) {
-        if (io_results_read_root_attr(path, "status", value, sizeof value) < 0) {
+        if (io_results_read_attr(path, "/", "status", value, sizeof value) < 0) {
             snprintf(detail, n, "%s", rl_error_message());
             return CELL_FAILED;
         }
         char run_id[64] = "";
-        io_results_read_root_attr(path, "run_id", run_id, sizeof run_id);
+        io_results_read_attr(path, "/", "run_id", run_id, sizeof run_id);
         if (strcmp(run_id, p->rows[cell].run_id) != 0) {
             snprintf(detail, n, "results.h5 holds run id %s, the plan says %s", run_id,
                      p->rows[cell].run_id);
@@ -296,6 +312,11 @@ cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char 
         }
         if (!strcmp(value, "complete"))
             return CELL_COMPLETE;
+        if (!strcmp(value, "pruned")) {
+            if (io_results_read_attr(path, "pruned", "summary", detail, n) < 0)
+                snprintf(detail, n, "%s", rl_error_message());
+            return CELL_PRUNED;
+        }
         snprintf(detail, n, "results.h5 has status '%s'; ", value);
     }
     int started = 0;
@@ -425,6 +446,8 @@ int sweep_cmd_status(int argc, char **argv) {
            (long long)counts[CELL_MISSING]);
     if (p.sw.n_refs)
         printf(", %lld waiting", (long long)counts[CELL_WAITING]);
+    if (counts[CELL_PRUNED] || strcmp(rl_cfg_str(p.sw.settings, "sweep.early_stop"), "none"))
+        printf(", %lld pruned", (long long)counts[CELL_PRUNED]);
     printf("\n");
     if (counts[CELL_MISSING] + counts[CELL_WAITING] == p.sw.n_cells)
         printf("next: ranklab sweep submit %s\n  or on this machine: ranklab sweep run %s --all\n",
@@ -433,7 +456,7 @@ int sweep_cmd_status(int argc, char **argv) {
         printf("next: ranklab sweep resubmit %s --failed   (once its jobs have left the queue)\n"
                "  or on this machine: ranklab sweep run %s --all\n",
                o.dir, o.dir);
-    int all_done = counts[CELL_COMPLETE] == p.sw.n_cells;
+    int all_done = counts[CELL_COMPLETE] + counts[CELL_PRUNED] == p.sw.n_cells;
     sweep_planned_free(&p);
     return all_done ? RL_EXIT_OK : SWEEP_EXIT_NOT_COMPLETE;
 }

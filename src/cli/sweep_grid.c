@@ -42,6 +42,17 @@ static const rl_cfg_spec setting_keys[] = {
      "draws of the sampled keys (uniform, loguniform, choice): one axis of N cells"},
     {"sweep.sample_seed", RL_CFG_INT, "0", 0, 4294967295.0, NULL, 0,
      "seed of the draws of sampled keys (the same seed, the same cells)"},
+    {"sweep.early_stop", RL_CFG_CHOICE, "none", 0, 0, "none|median", 0,
+     "early stopping: median prunes a cell worse than its peers' median at a rung (what it "
+     "decides depends on the order cells run in)"},
+    {"sweep.rungs", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "early stopping: rows of metrics (train: epochs) at which the rule looks, e.g. 2, 4, 8"},
+    {"sweep.metric", RL_CFG_STRING, "test_acc", 0, -1, NULL, 0,
+     "early stopping: the metric compared"},
+    {"sweep.mode", RL_CFG_CHOICE, "max", 0, 0, "max|min", 0,
+     "early stopping: max (higher is better) or min"},
+    {"sweep.min_peers", RL_CFG_INT, "2", 1, 1e6, NULL, 0,
+     "early stopping: peers that must have reached a rung before the rule decides there"},
 };
 
 rl_config *sweep_settings_new(void) {
@@ -542,7 +553,8 @@ static int load_settings(sweep *sw) {
     for (int k = 0; k < sw->n_keys; k++)
         if (!strchr(sw->keys[k].key, '.') && check_resource_values(sw, &sw->keys[k]) < 0)
             return RL_ERR;
-    return 0;
+    cell_pruner pruner;
+    return sweep_pruner_init(sw, &pruner);
 }
 
 /* The sweep file at path, for the sweep directory dir (depth: how many stages below the sweep

@@ -5,6 +5,7 @@
  *   sweep_grid.c   the sweep file, the grid of cells, the manifest, `plan`, a planned directory
  *   sweep_stage.c  stages: init.from = sweep:DIR?KEY, the upstream sweep and the cell it names
  *   sweep_cell.c   one cell: `run --cell` with its heartbeat, the state of cells, `status`
+ *   sweep_prune.c  early stopping of a cell: the median rule at rungs
  *   sweep_local.c  `run --all`: every incomplete cell on this machine, N cells at a time
  *   sweep_slurm.c  the batch script from the template, `submit` and `resubmit`
  *
@@ -12,7 +13,8 @@
  *
  *   SWEEP_DIR/sweep.ini      copy of the sweep file (the experiment INI plus [sweep])
  *   SWEEP_DIR/manifest.tsv   cell, run_id, dir, one column per swept config key (canonical values)
- *   SWEEP_DIR/cells/NNNN-RUNID/  one run directory per cell (results.h5, ckpt/, sweep-cell.txt)
+ *   SWEEP_DIR/cells/NNNN-RUNID/  one run directory per cell (results.h5, ckpt/, sweep-cell.txt,
+ *                                rungs.tsv with early stopping)
  *   SWEEP_DIR/logs/          the cells' output: JOB_TASK.out (Slurm), cell-NNNN.out (run --all)
  *   SWEEP_DIR/jobs/          the submitted sbatch scripts and submitted.tsv
  */
@@ -131,16 +133,18 @@ int sweep_cell_upstream(const planned *p, int64_t cell, upstream_cell *up);
 
 /* ---- cells: running one, their state (sweep_cell.c) ---- */
 
-/* WAITING: not complete, not running, and its upstream cell (stages) is not complete. */
+/* WAITING: not complete, not running, and its upstream cell (stages) is not complete. PRUNED:
+ * finished early by early stopping (done, like COMPLETE, but not a cell to start from). */
 typedef enum {
     CELL_COMPLETE,
     CELL_RUNNING,
     CELL_FAILED,
     CELL_MISSING,
     CELL_WAITING,
+    CELL_PRUNED,
     CELL_N_STATES
 } cell_state;
-/* The cells that `run --all` and `resubmit --failed` run again. */
+/* The cells that `run --all` and `resubmit --failed` run again (not the pruned ones). */
 #define CELL_TO_RUN(state)                                                                         \
     ((state) == CELL_FAILED || (state) == CELL_MISSING || (state) == CELL_WAITING)
 
@@ -156,6 +160,29 @@ cell_state *sweep_all_states(const planned *p, double stale, int verbose,
 int sweep_cmd_run_cell(int argc, char **argv);
 /* `ranklab sweep status`; the exit code (0 all complete, SWEEP_EXIT_NOT_COMPLETE) or RL_ERR. */
 int sweep_cmd_status(int argc, char **argv);
+
+/* ---- early stopping (sweep_prune.c) ---- */
+
+#define SWEEP_MAX_RUNGS 64
+
+/* Early stopping of one cell, from the sweep's settings (early_stop, rungs, metric, mode,
+ * min_peers). */
+typedef struct {
+    const planned *p;
+    int64_t cell;
+    int64_t rungs[SWEEP_MAX_RUNGS];
+    int n_rungs; /* 0: early stopping is off */
+    const char *metric;
+    int maximize;
+    int64_t min_peers;
+    int pruned; /* rank 0: the rule pruned the cell */
+} cell_pruner;
+
+/* The early-stopping settings of sw, checked (p and cell are the caller's to set). */
+int sweep_pruner_init(const sweep *sw, cell_pruner *out);
+/* rl_run_watch's rung on rank 0: at a rung, record the cell's metric and apply the median rule
+ * to its peers' values there; 1 (and why) when the cell is pruned. */
+int sweep_prune_decide(cell_pruner *pr, const rl_run *run, int64_t rows, io_pruned *why);
 
 /* ---- run --all (sweep_local.c) ---- */
 

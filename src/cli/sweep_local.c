@@ -32,7 +32,14 @@
 #define LOG_TAIL_BYTES 65536
 
 /* What became of a cell this command was to run. */
-typedef enum { ITEM_WAITING, ITEM_RUNNING, ITEM_COMPLETE, ITEM_FAILED, ITEM_STOPPED } item_state;
+typedef enum {
+    ITEM_WAITING,
+    ITEM_RUNNING,
+    ITEM_COMPLETE,
+    ITEM_PRUNED, /* done: early stopping ended it (a cell that starts from it waits) */
+    ITEM_FAILED,
+    ITEM_STOPPED
+} item_state;
 
 /* ITEM_BLOCKED as `after`: the cell starts from a cell that runs elsewhere; it is not run here. */
 #define ITEM_BLOCKED (-2)
@@ -298,17 +305,24 @@ static void cell_ended(cell_pool *pl, pool_item *it, int status) {
         snprintf(what, sizeof what, "killed by signal %d", WTERMSIG(status));
     else
         snprintf(what, sizeof what, "exit code %d", code);
-    if (code == RL_EXIT_OK && sweep_cell_status(it->p, it->cell, SWEEP_DEFAULT_STALE_SECONDS,
-                                                detail, sizeof detail) != CELL_COMPLETE)
+    cell_state done =
+        code == RL_EXIT_OK
+            ? sweep_cell_status(it->p, it->cell, SWEEP_DEFAULT_STALE_SECONDS, detail, sizeof detail)
+            : CELL_FAILED;
+    if (code == RL_EXIT_OK && done != CELL_COMPLETE && done != CELL_PRUNED)
         code = RL_EXIT_ERROR; /* mpiexec said done, the cell directory does not */
-    it->state = code == RL_EXIT_OK                     ? ITEM_COMPLETE
-                : code == RL_EXIT_STOPPED || pl->stops ? ITEM_STOPPED
-                                                       : ITEM_FAILED;
+    it->state = code == RL_EXIT_OK && done == CELL_PRUNED ? ITEM_PRUNED
+                : code == RL_EXIT_OK                      ? ITEM_COMPLETE
+                : code == RL_EXIT_STOPPED || pl->stops    ? ITEM_STOPPED
+                                                          : ITEM_FAILED;
     left_text(pl, left, sizeof left);
     log_path(it, path, sizeof path);
     if (it->state == ITEM_COMPLETE) {
         log_say(it, "exit code 0 (complete)");
         progress("%s complete (%.1f s); %s", name, seconds, left);
+    } else if (it->state == ITEM_PRUNED) {
+        log_say(it, "exit code 0 (pruned by early stopping)");
+        progress("%s pruned (%.1f s): %s; %s", name, seconds, detail, left);
     } else if (it->state == ITEM_STOPPED) {
         /* After a stop, a cell whose ranks had no signal handler yet (or a second stop) ends
          * otherwise than with 75: stopped all the same, it resumes or starts again. */
@@ -548,17 +562,24 @@ static int report(cell_pool *pl, const int64_t *elsewhere, int64_t n_elsewhere, 
                    n_elsewhere == 1 ? "it" : "them");
         }
         if (n_waiting)
-            printf("%s %s %s for the cells %s start%s from, running elsewhere: run `%s` again "
-                   "once they are complete\n",
+            printf("%s %s %s for the cells %s start%s from, running elsewhere (or pruned): run "
+                   "`%s` again once they are complete\n",
                    n_waiting == 1 ? "cell" : "cells", rl_text_str(&waiting),
                    n_waiting == 1 ? "waits" : "wait", n_waiting == 1 ? "it" : "they",
                    n_waiting == 1 ? "s" : "", again);
         code = SWEEP_EXIT_NOT_COMPLETE;
     } else {
-        int64_t n_given = 0, n_completed = count_items(pl, ITEM_COMPLETE);
+        int64_t n_given = 0, counts[CELL_N_STATES];
+        int64_t n_completed = count_items(pl, ITEM_COMPLETE) + count_items(pl, ITEM_PRUNED);
         for (int64_t i = 0; i < pl->n_items; i++)
             n_given += pl->items[i].p == p;
-        printf("all %lld cells of %s are complete", (long long)p->sw.n_cells, p->dir);
+        free(sweep_all_states(p, SWEEP_DEFAULT_STALE_SECONDS, 0, counts));
+        if (counts[CELL_PRUNED])
+            printf("all %lld cells of %s are done: %lld complete, %lld pruned by early stopping",
+                   (long long)p->sw.n_cells, p->dir, (long long)counts[CELL_COMPLETE],
+                   (long long)counts[CELL_PRUNED]);
+        else
+            printf("all %lld cells of %s are complete", (long long)p->sw.n_cells, p->dir);
         if (n_completed > n_given)
             printf(" (%lld run now, and %lld of the sweeps they start from)\n", (long long)n_given,
                    (long long)(n_completed - n_given));

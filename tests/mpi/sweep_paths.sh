@@ -85,12 +85,6 @@ check "and status sees it complete" grep -q "2 cells: 1 complete, 0 running, 0 f
 
 # 2. Values that go into the sbatch script: Slurm names, Slurm times, safe paths.
 touch "$S/mark"
-plan_refused() { # plan_refused "what" "message" [sweep] LINE...
-    local what=$1 expect=$2
-    shift 2
-    sweep_file "$S/bad.ini" "$@"
-    refused "$what" "$expect" "$RANKLAB" sweep plan "$S/bad.ini" --dir "$S/never"
-}
 plan_refused "a partition with a space" \
     "sweep.partition = 'gpu short' has the character ' ' (a space)" "partition = gpu short"
 plan_refused "a partition with ;" "sweep.partition = 'gpu;reboot' has the character ';'" \

@@ -59,12 +59,6 @@ sys.exit(got != [1, 1, 2, 2, 1, 1])
 EOF
 
 # Bad resources are refused at plan, before anything is written.
-plan_refused() { # plan_refused "what" "message" [sweep] LINES...
-    local what=$1 expect=$2
-    shift 2
-    sweep_file "$S/bad.ini" "$@"
-    refused "$what" "$expect" "$RANKLAB" sweep plan "$S/bad.ini" --dir "$S/never"
-}
 plan_refused "ranks swept alone: cells with one config" "cells 0 and 1 have the same config" \
     "ranks = 1, 2"
 check "with a hint to zip them" grep -q "HINT: ranks, cpus_per_rank and time do not change" \

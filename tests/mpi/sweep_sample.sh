@@ -5,7 +5,7 @@
 # `ranklab run` gives its values; bad expressions are refused before anything is written.
 source "$(dirname "$0")/lib.bash"
 S=$SCRATCH
-sampled() { # sampled FILE [sweep] LINES...: a sweep of train with these [sweep] lines
+sweep_file() { # sweep_file FILE [sweep] LINES...: a sweep of train with these [sweep] lines
     local file=$1
     shift
     {
@@ -22,7 +22,7 @@ LR='train.lr = loguniform(1e-5, 1e-1)'
 BATCH='train.batch = uniform(16, 256)'
 OPTIM='train.optim = choice(sgd, adam)'
 
-sampled "$S/a.ini" "run.seed = 1, 2" "$LR" "$BATCH" "$OPTIM" "samples = 12" "sample_seed = 7"
+sweep_file "$S/a.ini" "run.seed = 1, 2" "$LR" "$BATCH" "$OPTIM" "samples = 12" "sample_seed = 7"
 "$RANKLAB" sweep plan "$S/a.ini" --dir "$S/a" >"$S/plan.log"
 check "12 samples x 2 seeds = 24 cells" \
     grep -q "^sweep of train: 24 cells (run.seed 2 x train.lr+train.batch+train.optim 12 samples)" \
@@ -42,14 +42,14 @@ check "choice draws are the items, each of them" \
     test "$(column "$S/a" train.optim | sort -u | tr '\n' ' ')" = "adam sgd "
 
 # The draws of a key depend on its name, sample_seed and the draw number only.
-sampled "$S/b.ini" "$OPTIM" "$BATCH" "train.momentum = uniform(0.5, 0.99)" "samples = 12" \
+sweep_file "$S/b.ini" "$OPTIM" "$BATCH" "train.momentum = uniform(0.5, 0.99)" "samples = 12" \
     "sample_seed = 7" "$LR" "run.seed = 3"
 "$RANKLAB" sweep plan "$S/b.ini" --dir "$S/b" >/dev/null
 for key in train.lr train.batch train.optim; do
     check "$key: the same draws in another order, beside another sampled key" \
         test "$(column "$S/a" $key | head -12)" = "$(column "$S/b" $key)"
 done
-sampled "$S/c.ini" "run.seed = 1, 2" "$LR" "$BATCH" "$OPTIM" "samples = 12" "sample_seed = 8"
+sweep_file "$S/c.ini" "run.seed = 1, 2" "$LR" "$BATCH" "$OPTIM" "samples = 12" "sample_seed = 8"
 "$RANKLAB" sweep plan "$S/c.ini" --dir "$S/c" >/dev/null
 check "another sample_seed draws other values" \
     test "$(column "$S/a" train.lr)" != "$(column "$S/c" train.lr)"
@@ -66,12 +66,6 @@ check "cell 2's run id is show-config's of its draws ($id)" test "$(echo "$row" 
 check "the sweep.ini of the plan keeps the expressions" grep -qxF "$LR" "$S/a/sweep.ini"
 
 # Bad sampled keys.
-plan_refused() { # plan_refused "what" "message" [sweep] LINES...
-    local what=$1 expect=$2
-    shift 2
-    sampled "$S/bad.ini" "$@"
-    refused "$what" "$expect" "$RANKLAB" sweep plan "$S/bad.ini" --dir "$S/never"
-}
 plan_refused "a sampled key without samples" "train.lr = loguniform(1e-5, 1e-1) is sampled, but samples is 0" "$LR"
 plan_refused "samples without a sampled key" "samples = 4, but no key is sampled" \
     "samples = 4" "train.lr = 0.1, 0.2"

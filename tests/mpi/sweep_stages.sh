@@ -13,7 +13,7 @@ base() { printf '[data]\ntrain_limit = 600\ntest_limit = 200\n[model]\nspec = ml
     base
     printf '[train]\nepochs = 2\nbatch = 100\n'
 } >"$S/pretrain.ini"
-stage_file() { # stage_file FILE INIT_FROM [sweep] LINES...: a fine-tuning sweep
+sweep_file() { # sweep_file FILE INIT_FROM [sweep] LINES...: a fine-tuning sweep
     local file=$1 from=$2
     shift 2
     {
@@ -23,7 +23,7 @@ stage_file() { # stage_file FILE INIT_FROM [sweep] LINES...: a fine-tuning sweep
         printf '[train]\nepochs = 1\nbatch = 100\noptim = sgd\n'
     } >"$file"
 }
-stage_file "$S/finetune.ini" "sweep:../pretrain?run.seed" "train.lr = 0.01, 0.003" "run.seed = 1, 2"
+sweep_file "$S/finetune.ini" "sweep:../pretrain?run.seed" "train.lr = 0.01, 0.003" "run.seed = 1, 2"
 PRE=$S/runs/pretrain
 FT=$S/runs/finetune
 column() { awk -F'\t' -v key="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == key) c = i; next }
@@ -86,7 +86,7 @@ check "cell 3 == ranklab run from the pretrained cell" \
     same_results "$S/direct/results.h5" "$(cell_dir "$FT" 3)/results.h5"
 
 # KEY=VALUE picks one upstream cell for all.
-stage_file "$S/fixed.ini" "sweep:../pretrain?run.seed=2" "train.lr = 0.01, 0.003"
+sweep_file "$S/fixed.ini" "sweep:../pretrain?run.seed=2" "train.lr = 0.01, 0.003"
 "$RANKLAB" sweep plan "$S/fixed.ini" --dir "$S/runs/fixed" >/dev/null
 check "KEY=VALUE: every cell starts from the cell of seed 2" \
     test "$(column "$S/runs/fixed" init.from | sort -u)" = "$real_pre/$(column "$PRE" dir | sed -n 2p)"
@@ -94,29 +94,23 @@ check "KEY=VALUE: every cell starts from the cell of seed 2" \
 check "its upstream cell is complete: its cells are missing, not waiting" \
     grep -q "^2 cells: 0 complete, 0 running, 0 failed, 2 missing, 0 waiting" "$S/fixed.log"
 
-# References refused at plan.
-plan_refused() { # plan_refused "what" "message" INIT_FROM [sweep] LINES...
-    local what=$1 expect=$2
-    shift 2
-    stage_file "$S/bad.ini" "$@"
-    refused "$what" "$expect" "$RANKLAB" sweep plan "$S/bad.ini" --dir "$S/runs/never"
-}
+# References refused at plan (from $S/never, where plan_refused plans).
 plan_refused "no key for a sweep of 2 cells" "has 2 cells, and no key says which" \
-    "sweep:../pretrain" "train.lr = 0.01, 0.003"
+    "sweep:../runs/pretrain" "train.lr = 0.01, 0.003"
 plan_refused "a key that matches two cells" "cells 0 and 1 of $PRE both match" \
-    "sweep:../pretrain?train.lr" "run.seed = 1, 2"
+    "sweep:../runs/pretrain?train.lr" "run.seed = 1, 2"
 plan_refused "a seed the upstream sweep has not" "no cell of $PRE has run.seed = 3" \
-    "sweep:../pretrain?run.seed" "run.seed = 1, 3"
+    "sweep:../runs/pretrain?run.seed" "run.seed = 1, 3"
 plan_refused "a key no experiment has" "the cells of $PRE (train) have no key run.sed" \
-    "sweep:../pretrain?run.sed" "run.seed = 1, 2"
+    "sweep:../runs/pretrain?run.sed" "run.seed = 1, 2"
 plan_refused "a value of the wrong type" "run.seed = 'abc' is not an integer" \
-    "sweep:../pretrain?run.seed=abc" "run.seed = 1, 2"
-plan_refused "an empty term" "has an empty term" "sweep:../pretrain?run.seed&" "run.seed = 1, 2"
+    "sweep:../runs/pretrain?run.seed=abc" "run.seed = 1, 2"
+plan_refused "an empty term" "has an empty term" "sweep:../runs/pretrain?run.seed&" "run.seed = 1, 2"
 plan_refused "no directory" "names no sweep directory" "sweep:?run.seed" "run.seed = 1, 2"
-stage_file "$S/self.ini" "sweep:.?run.seed" "run.seed = 1, 2"
+sweep_file "$S/self.ini" "sweep:.?run.seed" "run.seed = 1, 2"
 refused "a sweep that starts from itself" "names this sweep's own directory" \
     "$RANKLAB" sweep plan "$S/self.ini" --dir "$PRE"
-check "no refused plan wrote its directory" test ! -e "$S/runs/never"
+check "no refused plan wrote its directory" test ! -e "$S/never"
 
 # The two-stage example of README.md plans as it is.
 readme_ini() { # readme_ini NAME: the README's ```ini block that starts with "# NAME"
