@@ -275,23 +275,21 @@ static int heartbeat_process_gone(const char *line) {
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Whether the cell starts from an upstream cell that is not complete; detail then names it (an
- * upstream that cannot be resolved is named too). */
+/* Whether the cell starts from an upstream cell that is not complete; detail (what the cell's
+ * own files say) is then prefixed with it. */
 static int upstream_waited_for(const planned *p, int64_t cell, double stale, char *detail,
                                size_t n) {
     upstream_cell up;
-    if (sweep_cell_upstream(p, cell, &up) < 0) {
-        snprintf(detail, n, "%s", rl_error_message());
+    char own[1024], up_detail[512];
+    if (sweep_cell_upstream(p, cell, &up) < 0 || !up.p)
         return 0;
-    }
-    if (!up.p)
-        return 0;
-    char up_detail[512];
     cell_state state = sweep_cell_status(up.p, up.cell, stale, up_detail, sizeof up_detail);
-    if (state != CELL_COMPLETE)
-        snprintf(detail, n, "waits for %s cell %lld (%s)", up.p->dir, (long long)up.cell,
-                 state_names[state]);
-    return state != CELL_COMPLETE;
+    if (state == CELL_COMPLETE)
+        return 0;
+    snprintf(own, sizeof own, "%s", detail);
+    snprintf(detail, n, "waits for %s cell %lld (%s)%s%s", up.p->dir, (long long)up.cell,
+             state_names[state], own[0] ? "; " : "", own);
+    return 1;
 }
 
 cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char *detail, size_t n) {
