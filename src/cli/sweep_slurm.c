@@ -178,18 +178,22 @@ static int cells_hold(const char *list, int64_t cell) {
 /* The newest job of up's jobs/submitted.tsv that holds the cell and is in `queued` (" 12 13 "). */
 static cell_dependency queued_job_of(const planned *up, int64_t cell, const char *queued) {
     cell_dependency found = {0, -1};
-    char path[PATH_MAX + 32], line[8192];
+    char path[PATH_MAX + 32], *line = NULL;
+    size_t size = 0;
     snprintf(path, sizeof path, "%s/jobs/submitted.tsv", up->dir);
     FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f)) {
-        char job[64], cells[4096], word[80];
-        long long offset = -1;
-        if (sscanf(line, "%*s %63s %*s %4095s %lld", job, cells, &offset) < 2)
+    while (f && getline(&line, &size, f) > 0) {
+        char *field[5] = {NULL}, *save = NULL, word[80];
+        field[0] = strtok_r(line, "\t\n", &save);
+        for (int i = 1; i < 5 && field[i - 1]; i++)
+            field[i] = strtok_r(NULL, "\t\n", &save);
+        if (!field[3])
             continue;
-        snprintf(word, sizeof word, " %s ", job);
-        if (strstr(queued, word) && cells_hold(cells, cell))
-            found = (cell_dependency){atoll(job), offset >= 0 ? cell - offset : -1};
+        snprintf(word, sizeof word, " %s ", field[1]);
+        if (strstr(queued, word) && cells_hold(field[3], cell))
+            found = (cell_dependency){atoll(field[1]), field[4] ? cell - atoll(field[4]) : -1};
     }
+    free(line);
     if (f)
         fclose(f);
     return found;
