@@ -16,9 +16,9 @@ static const char *usage_text =
     "ranklab: distributed machine-learning experiments on CPU clusters (MPI + HDF5)\n"
     "\n"
     "usage:\n"
-    "  ranklab run EXPERIMENT [-c FILE] [section.key=value ...] [--out DIR]\n"
+    "  ranklab run EXPERIMENT [-c FILE]... [section.key=value ...] [--out DIR]\n"
     "  ranklab list\n"
-    "  ranklab show-config EXPERIMENT [-c FILE] [section.key=value ...]\n"
+    "  ranklab show-config EXPERIMENT [-c FILE]... [section.key=value ...]\n"
     "  ranklab inspect RESULTS.h5\n"
     "  ranklab compare A B               (two results.h5 or run directories: the same bits?)\n"
     "  ranklab verify RUN_DIR\n"
@@ -28,10 +28,14 @@ static const char *usage_text =
     "`ranklab COMMAND --help` explains each command.\n";
 
 static const char *run_help =
-    "usage: ranklab run EXPERIMENT [-c FILE] [section.key=value ...] [--out DIR]\n"
+    "usage: ranklab run EXPERIMENT [-c FILE]... [section.key=value ...] [--out DIR]\n"
     "\n"
-    "Runs EXPERIMENT with its built-in defaults, then FILE (INI), then the overrides, in that\n"
-    "order. The run directory is DIR, or runs/EXPERIMENT-RUNID where RUNID hashes the resolved\n"
+    "Runs EXPERIMENT with its built-in defaults, then each FILE (INI) in the order given, then\n"
+    "the overrides: a later one replaces what an earlier one set. A file may start with\n"
+    "`include = OTHER.ini` (several lines, or a comma list; OTHER taken from the including\n"
+    "file's directory): OTHER comes first and the including file's own keys win. Cycles and\n"
+    "missing files are refused. However it was composed, the same resolved config has the same\n"
+    "run id. The run directory is DIR, or runs/EXPERIMENT-RUNID where RUNID hashes the resolved\n"
     "config. Running again on the same directory resumes from the newest good checkpoint; a\n"
     "complete run is not rerun. SIGTERM, SIGUSR1 or SIGUSR2 make every rank checkpoint and exit\n"
     "with code 75; run the same command to resume.\n"
@@ -45,10 +49,11 @@ static const char *run_help =
     "kernels (the same bits at every level; for tests). `ranklab compare A B` checks two runs.\n";
 
 static const char *show_config_help =
-    "usage: ranklab show-config EXPERIMENT [-c FILE] [section.key=value ...]\n"
+    "usage: ranklab show-config EXPERIMENT [-c FILE]... [section.key=value ...]\n"
     "\n"
-    "Prints every config key of EXPERIMENT as resolved from the defaults, FILE and the\n"
-    "overrides, with its doc, type, range and default, then the run id.\n";
+    "Prints the run id, then every config key of EXPERIMENT as resolved from the defaults,\n"
+    "the files (-c repeated, and what they include; see ranklab run --help) and the\n"
+    "overrides, with its doc, type, range and default.\n";
 
 static const char *inspect_help =
     "usage: ranklab inspect RESULTS.h5\n"

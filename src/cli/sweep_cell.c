@@ -23,15 +23,43 @@
 #define RUN_USAGE "ranklab sweep run SWEEP_DIR [--cell I] | --all [--jobs N]"
 
 /* Rank 0 keeps SWEEP_CELL_FILE in the cell directory: "running ..." touched every
- * HEARTBEAT_SECONDS while the cell runs, then "exited ..." (`sweep status` reads both). */
+ * HEARTBEAT_SECONDS while the cell runs, then "exited ..." (`sweep status` reads both). Its
+ * second line says how far the run is, rewritten every log.progress_seconds:
+ *     step 120 of 800 at unix time 1714567920 (from step 40 at 1714567890)
+ * from which `sweep status` tells the step reached and the time left. */
 #define SWEEP_CELL_FILE "sweep-cell.txt"
+#define PROGRESS_FORMAT "step %lld of %lld at unix time %lld (from step %lld at %lld)"
+
+/* The names of cell_state values, as `sweep status` prints them. */
+static const char *const state_names[] = {"complete", "running", "failed",
+                                          "missing",  "waiting", "pruned"};
+
+const char *sweep_state_name(cell_state state) {
+    return state_names[state];
+}
 
 typedef struct {
     char dir[PATH_MAX + 8];
     char path[PATH_MAX + 32];
+    char first_line[1024]; /* "running on ..." */
     pthread_t thread;
     int started;
+    double every; /* seconds between rewrites of the progress line */
+    double written;
+    int64_t first_step, step, total; /* first_step -1: no progress yet */
+    time_t first_time, step_time;
 } heartbeat;
+
+/* SWEEP_CELL_FILE: `first` and, once the loop has begun, the progress line. */
+static int heartbeat_write(const heartbeat *h, const char *first) {
+    char text[2048];
+    int len = snprintf(text, sizeof text, "%s", first);
+    if (h->first_step >= 0)
+        snprintf(text + len, sizeof text - (size_t)len, PROGRESS_FORMAT "\n", (long long)h->step,
+                 (long long)h->total, (long long)h->step_time, (long long)h->first_step,
+                 (long long)h->first_time);
+    return sweep_write_text(h->dir, SWEEP_CELL_FILE, text);
+}
 
 static void *heartbeat_loop(void *arg) {
     const heartbeat *h = arg;
@@ -42,15 +70,17 @@ static void *heartbeat_loop(void *arg) {
     return NULL;
 }
 
-static void heartbeat_start(heartbeat *h, const char *dir, const char *slurm) {
+static void heartbeat_start(heartbeat *h, const char *dir, const char *slurm, double every) {
     memset(h, 0, sizeof *h);
+    h->first_step = -1;
+    h->every = every;
     snprintf(h->dir, sizeof h->dir, "%s", dir);
     snprintf(h->path, sizeof h->path, "%s/" SWEEP_CELL_FILE, dir);
-    char line[1024], when[32];
+    char when[32];
     sweep_utc_now(when, sizeof when);
-    snprintf(line, sizeof line, "running on %s (pid %d) since %s%s\n", comm_host(), (int)getpid(),
-             when, slurm);
-    if (io_make_dir(dir) < 0 || sweep_write_text(dir, SWEEP_CELL_FILE, line) < 0) {
+    snprintf(h->first_line, sizeof h->first_line, "running on %s (pid %d) since %s%s\n",
+             comm_host(), (int)getpid(), when, slurm);
+    if (io_make_dir(dir) < 0 || heartbeat_write(h, h->first_line) < 0) {
         rl_log_warn("no heartbeat file (%s); `sweep status` will not see this cell running",
                     rl_error_message());
         return;
@@ -63,7 +93,7 @@ static void heartbeat_start(heartbeat *h, const char *dir, const char *slurm) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-static void heartbeat_stop(heartbeat *h, int exit_code) {
+static void heartbeat_stop(heartbeat *h, int exit_code, int pruned) {
     if (h->started) {
         pthread_cancel(h->thread);
         pthread_join(h->thread, NULL);
@@ -71,12 +101,30 @@ static void heartbeat_stop(heartbeat *h, int exit_code) {
     char line[256], when[32];
     sweep_utc_now(when, sizeof when);
     snprintf(line, sizeof line, "exited with code %d (%s) on %s at %s\n", exit_code,
-             exit_code == RL_EXIT_OK        ? "complete"
-             : exit_code == RL_EXIT_STOPPED ? "stopped after a checkpoint"
-                                            : "error",
+             exit_code == RL_EXIT_OK && pruned ? "pruned by early stopping"
+             : exit_code == RL_EXIT_OK         ? "complete"
+             : exit_code == RL_EXIT_STOPPED    ? "stopped after a checkpoint"
+                                               : "error",
              comm_host(), when);
-    if (h->dir[0] && sweep_write_text(h->dir, SWEEP_CELL_FILE, line) < 0)
+    if (h->dir[0] && heartbeat_write(h, line) < 0)
         rl_error_print();
+}
+
+/* The loop is at step of total: the progress line, rewritten at most every h->every seconds. */
+static void heartbeat_progress(heartbeat *h, int64_t step, int64_t total) {
+    time_t now = time(NULL);
+    if (h->first_step < 0) {
+        h->first_step = step;
+        h->first_time = now;
+    }
+    h->step = step;
+    h->total = total;
+    h->step_time = now;
+    if (h->dir[0] && (step == h->first_step || rl_now() - h->written >= h->every)) {
+        h->written = rl_now();
+        if (heartbeat_write(h, h->first_line) < 0)
+            rl_log_warn("cannot write the heartbeat (%s)", rl_error_message());
+    }
 }
 
 /* The heartbeat of a cell, kept by rank 0 once the run directory's lock is taken (so a second
@@ -84,25 +132,54 @@ static void heartbeat_stop(heartbeat *h, int exit_code) {
 typedef struct {
     heartbeat hb;
     const char *slurm;
+    double progress_seconds; /* log.progress_seconds */
+    cell_pruner pruner;
 } cell_watch;
 
 static void cell_locked(void *ctx, const char *run_dir) {
     cell_watch *cw = ctx;
     if (comm_rank() == 0)
-        heartbeat_start(&cw->hb, run_dir, cw->slurm);
+        heartbeat_start(&cw->hb, run_dir, cw->slurm, cw->progress_seconds);
+}
+
+static void cell_progress(void *ctx, int64_t step, int64_t total) {
+    cell_watch *cw = ctx;
+    if (comm_rank() == 0)
+        heartbeat_progress(&cw->hb, step, total);
 }
 
 static void cell_ended(void *ctx, int exit_code) {
     cell_watch *cw = ctx;
     if (comm_rank() == 0)
-        heartbeat_stop(&cw->hb, exit_code);
+        heartbeat_stop(&cw->hb, exit_code, cw->pruner.pruned);
+}
+
+static int cell_rung(void *ctx, const rl_run *run, int64_t rows, io_pruned *why) {
+    cell_watch *cw = ctx;
+    return sweep_prune_decide(&cw->pruner, run, rows, why);
 }
 
 /* The exit code of the run, or RL_ERR (stored, not printed) if the cell cannot start. */
 static int run_cell(planned *p, int64_t cell) {
     rl_config *cfg;
-    if (sweep_cell_config(&p->sw, cell, &cfg) < 0)
+    upstream_cell up;
+    if (sweep_cell_config(&p->sw, cell, &cfg, &up) < 0)
         return RL_ERR;
+    char detail[512];
+    cell_state up_state =
+        up.p ? sweep_cell_status(up.p, up.cell, SWEEP_DEFAULT_STALE_SECONDS, detail, sizeof detail)
+             : CELL_COMPLETE;
+    if (up_state != CELL_COMPLETE) {
+        rl_fail("cell %lld starts from cell %lld of %s, which is %s%s%s", NULL, (long long)cell,
+                (long long)up.cell, up.p->dir, state_names[up_state], detail[0] ? ": " : "",
+                detail);
+        rl_fail_hint("run that cell first (ranklab sweep run %s --all), or run this sweep with "
+                     "--all, which runs the cells it starts from first; submit makes Slurm wait "
+                     "for them",
+                     up.p->dir);
+        rl_cfg_free(cfg);
+        return RL_ERR;
+    }
     char run_id[17], dir[PATH_MAX], slurm[256] = "";
     rl_cfg_run_id(cfg, run_id);
     if (strcmp(run_id, p->rows[cell].run_id) != 0) {
@@ -126,8 +203,16 @@ static int run_cell(planned *p, int64_t cell) {
                  getenv("SLURM_RESTART_COUNT") ? getenv("SLURM_RESTART_COUNT") : "0");
     rl_log_info("sweep %s: cell %lld of %lld (run id %s)%s", p->dir, (long long)cell,
                 (long long)p->sw.n_cells, run_id, slurm);
-    cell_watch cw = {.slurm = slurm};
-    rl_run_watch watch = {&cw, cell_locked, cell_ended};
+    cell_watch cw = {.slurm = slurm, .progress_seconds = rl_cfg_float(cfg, "log.progress_seconds")};
+    sweep_pruner_init(&p->sw, &cw.pruner); /* checked when the sweep was opened */
+    cw.pruner.p = p;
+    cw.pruner.cell = cell;
+    rl_run_watch watch = {&cw,
+                          cell_locked,
+                          cell_ended,
+                          cell_progress,
+                          cw.pruner.n_rungs ? cell_rung : NULL,
+                          cw.pruner.metric};
     int code = rl_run_main(p->sw.exp, cfg, dir, 0, &watch);
     if (code == RL_EXIT_STOPPED)
         rl_log_info("cell %lld stopped: run `ranklab sweep run %s --cell %lld` (or `--all`) again "
@@ -178,8 +263,6 @@ int sweep_cmd_run_cell(int argc, char **argv) {
 
 /* ---- status ---- */
 
-static const char *const state_names[] = {"complete", "running", "failed", "missing"};
-
 /* Whether a heartbeat line "running on HOST (pid N) ..." names a process of this machine that no
  * longer exists: killed before it could write how it ended (kill -9, a second stop signal to
  * `run --all`), so the cell is not running whatever the age of the file. */
@@ -192,17 +275,34 @@ static int heartbeat_process_gone(const char *line) {
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
+/* Whether the cell starts from an upstream cell that is not complete; detail (what the cell's
+ * own files say) is then prefixed with it. */
+static int upstream_waited_for(const planned *p, int64_t cell, double stale, char *detail,
+                               size_t n) {
+    upstream_cell up;
+    char own[1024], up_detail[512];
+    if (sweep_cell_upstream(p, cell, &up) < 0 || !up.p)
+        return 0;
+    cell_state state = sweep_cell_status(up.p, up.cell, stale, up_detail, sizeof up_detail);
+    if (state == CELL_COMPLETE)
+        return 0;
+    snprintf(own, sizeof own, "%s", detail);
+    snprintf(detail, n, "waits for %s cell %lld (%s)%s%s", up.p->dir, (long long)up.cell,
+             state_names[state], own[0] ? "; " : "", own);
+    return 1;
+}
+
 cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char *detail, size_t n) {
     char path[PATH_MAX + 64], value[64];
     detail[0] = '\0';
     sweep_cell_path(p, cell, "results.h5", path, sizeof path);
     if (io_path_exists(path)) {
-        if (io_results_read_root_attr(path, "status", value, sizeof value) < 0) {
+        if (io_results_read_attr(path, "/", "status", value, sizeof value) < 0) {
             snprintf(detail, n, "%s", rl_error_message());
             return CELL_FAILED;
         }
         char run_id[64] = "";
-        io_results_read_root_attr(path, "run_id", run_id, sizeof run_id);
+        io_results_read_attr(path, "/", "run_id", run_id, sizeof run_id);
         if (strcmp(run_id, p->rows[cell].run_id) != 0) {
             snprintf(detail, n, "results.h5 holds run id %s, the plan says %s", run_id,
                      p->rows[cell].run_id);
@@ -210,6 +310,11 @@ cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char 
         }
         if (!strcmp(value, "complete"))
             return CELL_COMPLETE;
+        if (!strcmp(value, "pruned")) {
+            if (io_results_read_attr(path, "pruned", "summary", detail, n) < 0)
+                snprintf(detail, n, "%s", rl_error_message());
+            return CELL_PRUNED;
+        }
         snprintf(detail, n, "results.h5 has status '%s'; ", value);
     }
     int started = 0;
@@ -256,21 +361,68 @@ cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char 
         snprintf(detail + strlen(detail), n - strlen(detail), "partial results, no checkpoint");
         started = 1;
     }
-    return started || detail[0] ? CELL_FAILED : CELL_MISSING;
+    cell_state state = started || detail[0] ? CELL_FAILED : CELL_MISSING;
+    return upstream_waited_for(p, cell, stale, detail, n) ? CELL_WAITING : state;
 }
 
-cell_state *sweep_all_states(const planned *p, double stale, int verbose, int64_t counts[4]) {
+/* "45s", "3m20s", "2h05m", "3d04h". */
+static void format_duration(double seconds, char *out, size_t n) {
+    long long s = (long long)(seconds + 0.5);
+    if (s < 60)
+        snprintf(out, n, "%llds", s);
+    else if (s < 3600)
+        snprintf(out, n, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(out, n, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    else
+        snprintf(out, n, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+/* From the progress line of the cell's heartbeat: the step reached ("120/800") and, while it
+ * runs, the time left at the rate since it started (or resumed): "3m20s", "?" before a rate is
+ * known; "-" where there is nothing to say. */
+static void progress_text(const planned *p, int64_t cell, cell_state state, char *step,
+                          size_t step_n, char *eta, size_t eta_n) {
+    char path[PATH_MAX + 64], line[1024];
+    long long at_step = 0, total = 0, at = 0, from_step = 0, from = 0;
+    snprintf(step, step_n, "-");
+    snprintf(eta, eta_n, "-");
+    sweep_cell_path(p, cell, SWEEP_CELL_FILE, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    int found = f && fgets(line, sizeof line, f) && fgets(line, sizeof line, f) &&
+                sscanf(line, PROGRESS_FORMAT, &at_step, &total, &at, &from_step, &from) == 5;
+    if (f)
+        fclose(f);
+    if (!found)
+        return;
+    snprintf(step, step_n, "%lld/%lld", at_step, total);
+    if (state != CELL_RUNNING)
+        return;
+    if (at_step <= from_step || at <= from) {
+        snprintf(eta, eta_n, "?");
+        return;
+    }
+    double rate = (double)(at_step - from_step) / (double)(at - from); /* steps per second */
+    double left = (double)(total - at_step) / rate - difftime(time(NULL), (time_t)at);
+    format_duration(left > 0 ? left : 0, eta, eta_n);
+}
+
+cell_state *sweep_all_states(const planned *p, double stale, int verbose,
+                             int64_t counts[CELL_N_STATES]) {
     cell_state *states = rl_xmalloc(sizeof(cell_state) * (size_t)p->sw.n_cells);
-    memset(counts, 0, 4 * sizeof counts[0]);
+    memset(counts, 0, CELL_N_STATES * sizeof counts[0]);
     if (verbose)
-        printf("%-6s %-9s %-16s %s\n", "cell", "state", "run id", "detail");
+        printf("%-6s %-9s %-13s %-8s %-16s %s\n", "cell", "state", "step", "eta", "run id",
+               "detail");
     for (int64_t c = 0; c < p->sw.n_cells; c++) {
-        char detail[1024];
+        char detail[1024], step[48], eta[48];
         states[c] = sweep_cell_status(p, c, stale, detail, sizeof detail);
         counts[states[c]]++;
-        if (verbose)
-            printf("%-6lld %-9s %-16s %s\n", (long long)c, state_names[states[c]],
-                   p->rows[c].run_id, detail);
+        if (!verbose)
+            continue;
+        progress_text(p, c, states[c], step, sizeof step, eta, sizeof eta);
+        printf("%-6lld %-9s %-13s %-8s %-16s %s\n", (long long)c, state_names[states[c]], step, eta,
+               p->rows[c].run_id, detail);
     }
     return states;
 }
@@ -284,20 +436,25 @@ int sweep_cmd_status(int argc, char **argv) {
         sweep_planned_free(&p);
         return RL_ERR;
     }
-    int64_t counts[4];
+    int64_t counts[CELL_N_STATES];
     free(sweep_all_states(&p, o.stale, 1, counts));
-    printf("%lld cells: %lld complete, %lld running, %lld failed, %lld missing\n",
+    printf("%lld cells: %lld complete, %lld running, %lld failed, %lld missing",
            (long long)p.sw.n_cells, (long long)counts[CELL_COMPLETE],
            (long long)counts[CELL_RUNNING], (long long)counts[CELL_FAILED],
            (long long)counts[CELL_MISSING]);
-    if (counts[CELL_MISSING] == p.sw.n_cells)
+    if (p.sw.n_refs)
+        printf(", %lld waiting", (long long)counts[CELL_WAITING]);
+    if (counts[CELL_PRUNED] || strcmp(rl_cfg_str(p.sw.settings, "sweep.early_stop"), "none"))
+        printf(", %lld pruned", (long long)counts[CELL_PRUNED]);
+    printf("\n");
+    if (counts[CELL_MISSING] + counts[CELL_WAITING] == p.sw.n_cells)
         printf("next: ranklab sweep submit %s\n  or on this machine: ranklab sweep run %s --all\n",
                o.dir, o.dir);
-    else if (counts[CELL_FAILED] + counts[CELL_MISSING] > 0)
+    else if (counts[CELL_FAILED] + counts[CELL_MISSING] + counts[CELL_WAITING] > 0)
         printf("next: ranklab sweep resubmit %s --failed   (once its jobs have left the queue)\n"
                "  or on this machine: ranklab sweep run %s --all\n",
                o.dir, o.dir);
-    int all_done = counts[CELL_COMPLETE] == p.sw.n_cells;
+    int all_done = counts[CELL_COMPLETE] + counts[CELL_PRUNED] == p.sw.n_cells;
     sweep_planned_free(&p);
     return all_done ? RL_EXIT_OK : SWEEP_EXIT_NOT_COMPLETE;
 }

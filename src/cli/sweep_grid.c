@@ -1,10 +1,14 @@
-/* The sweep file and its grid: the [sweep] settings and their checks, swept keys and zip
- * groups, the config of each cell, the manifest that `ranklab sweep plan` writes, and opening a
- * planned sweep directory (its manifest checked against its sweep.ini). */
+/* The sweep file and its grid: the file composed with the files it includes, the [sweep]
+ * settings and their checks, swept keys and zip groups, the config of each cell, the manifest
+ * that `ranklab sweep plan` writes, and opening a planned sweep directory (its manifest checked
+ * against its sweep.ini). */
 #include "src/cli/sweep_internal.h"
+#include "src/core/digest.h"
 #include "src/core/error.h"
+#include "src/core/rng.h"
 #include "src/io/io.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +24,12 @@ static const rl_cfg_spec setting_keys[] = {
     {"sweep.experiment", RL_CFG_STRING, "", 0, -1, NULL, 0,
      "experiment every cell runs (`ranklab list`)"},
     {"sweep.ranks", RL_CFG_INT, "1", 1, 1e6, NULL, 0,
-     "MPI ranks per cell (sbatch --ntasks; mpiexec -n in run --all)"},
+     "MPI ranks per cell (sbatch --ntasks; mpiexec -n in run --all); a list: per cell"},
     {"sweep.cpus_per_rank", RL_CFG_INT, "1", 1, 1024, NULL, 0,
-     "cores per rank (sbatch --cpus-per-task; OPENBLAS_NUM_THREADS)"},
+     "cores per rank (sbatch --cpus-per-task; OPENBLAS_NUM_THREADS); a list: per cell"},
     {"sweep.time", RL_CFG_STRING, "01:00:00", 0, -1, NULL, 0,
-     "time limit of one cell, in Slurm's format (sbatch --time; run --all sets none)"},
+     "time limit of a cell, in Slurm's format (sbatch --time; run --all sets none); a list: "
+     "per cell"},
     {"sweep.partition", RL_CFG_STRING, "", 0, -1, NULL, 0,
      "Slurm partition (empty: the cluster's default)"},
     {"sweep.throttle", RL_CFG_INT, "0", 0, 1e6, NULL, 0,
@@ -33,12 +38,36 @@ static const rl_cfg_spec setting_keys[] = {
      "Slurm sends USR2 this long before the time limit: checkpoint, exit 75, requeue"},
     {"sweep.max_requeues", RL_CFG_INT, "3", 0, 1000, NULL, 0,
      "requeues of a cell after stops (time limit, preemption, USR2)"},
+    {"sweep.samples", RL_CFG_INT, "0", 0, 1e6, NULL, 0,
+     "draws of the sampled keys (uniform, loguniform, choice): one axis of N cells"},
+    {"sweep.sample_seed", RL_CFG_INT, "0", 0, 4294967295.0, NULL, 0,
+     "seed of the draws of sampled keys (the same seed, the same cells)"},
+    {"sweep.early_stop", RL_CFG_CHOICE, "none", 0, 0, "none|median", 0,
+     "early stopping: median prunes a cell worse than its peers' median at a rung (what it "
+     "decides depends on the order cells run in)"},
+    {"sweep.rungs", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "early stopping: rows of metrics (train: epochs) at which the rule looks, e.g. 2, 4, 8"},
+    {"sweep.metric", RL_CFG_STRING, "test_acc", 0, -1, NULL, 0,
+     "early stopping: the metric compared"},
+    {"sweep.mode", RL_CFG_CHOICE, "max", 0, 0, "max|min", 0,
+     "early stopping: max (higher is better) or min"},
+    {"sweep.min_peers", RL_CFG_INT, "2", 1, 1e6, NULL, 0,
+     "early stopping: peers that must have reached a rung before the rule decides there"},
 };
 
 rl_config *sweep_settings_new(void) {
     rl_config *settings = rl_cfg_new();
     rl_cfg_declare(settings, setting_keys, sizeof setting_keys / sizeof setting_keys[0]);
     return settings;
+}
+
+const char *sweep_config_value(const rl_config *cfg, const char *key) {
+    const char *value;
+    const rl_cfg_spec *s;
+    for (size_t i = 0; (s = rl_cfg_item(cfg, i, &value)); i++)
+        if (!strcmp(s->key, key))
+            return value;
+    return NULL;
 }
 
 /* ---- checks of settings that go into a batch script ---- */
@@ -118,68 +147,43 @@ static int parse_slurm_time(const char *s, long *seconds) {
 
 /* ---- the sweep file ---- */
 
+/* `key = value` of the file `origin`; a later file's replaces an earlier one's. */
+typedef struct {
+    char *key, *value;
+} sweep_entry;
+
+typedef struct {
+    sweep_entry *at;
+    int n;
+} entry_list;
+
 typedef struct {
     sweep *sw;
-    char section[128]; /* last section written to base_ini (inih's are shorter) */
+    entry_list fixed;    /* section.name = value, of every section but [sweep] */
+    entry_list settings; /* name = value of [sweep], name without a dot */
 } parse_ctx;
 
-/* Fixed keys go to base_ini, settings to settings_ini (each key once, as rl_cfg_walk_ini
- * checks); swept keys and zip lines are lists. */
-static int on_sweep_entry(void *user, const char *section, const char *name, const char *value,
-                          int line) {
-    parse_ctx *ctx = user;
-    sweep *sw = ctx->sw;
-    if (!section[0])
-        return rl_fail("%s:%d: key '%s' is outside any [section]",
-                       "settings and swept keys go under [sweep], fixed keys under their section, "
-                       "e.g. [train] for train.lr",
-                       sw->path, line, name);
-    if (strcmp(section, "sweep") != 0) {
-        if (strcmp(section, ctx->section) != 0) {
-            rl_text_add(&sw->base_ini, "[%s]\n", section);
-            snprintf(ctx->section, sizeof ctx->section, "%s", section);
-        }
-        rl_text_add(&sw->base_ini, "%s=%s\n", name, value);
-        return 0;
-    }
-    char what[PATH_MAX + 160];
-    snprintf(what, sizeof what, "%s:%d: [sweep] %s", sw->path, line, name);
-    if (!strcmp(name, "zip")) {
-        sw->zips = realloc(sw->zips, sizeof(char *) * (size_t)(sw->n_zips + 1));
-        if (!sw->zips)
+static void entry_set(entry_list *l, const char *key, const char *value) {
+    int i = 0;
+    while (i < l->n && strcmp(l->at[i].key, key) != 0)
+        i++;
+    if (i == l->n) {
+        l->at = realloc(l->at, sizeof *l->at * (size_t)(l->n + 1));
+        if (!l->at)
             abort();
-        sw->zips[sw->n_zips++] = rl_xstrdup(value);
-        return RL_CFG_LIST;
+        l->at[l->n++] = (sweep_entry){rl_xstrdup(key), NULL};
     }
-    if (!strchr(name, '.')) {
-        rl_text_add(&sw->settings_ini, "%s=%s\n", name, value);
-        return 0;
-    }
-    /* A key given again (or an indented continuation line) adds values to its list. */
-    int k = 0;
-    while (k < sw->n_keys && strcmp(sw->keys[k].key, name) != 0)
-        k++;
-    if (k == SWEEP_MAX_KEYS)
-        return rl_fail("%s: more than %d swept keys", "sweep fewer keys at once", what,
-                       SWEEP_MAX_KEYS);
-    if (k == sw->n_keys)
-        sw->keys[sw->n_keys++] = (swept_key){rl_xstrdup(name), NULL, 0, -1};
-    if (rl_cfg_split_list(value, what, &sw->keys[k].values, &sw->keys[k].n_values) < 0)
-        return RL_ERR;
-    return RL_CFG_LIST;
+    free(l->at[i].value);
+    l->at[i].value = rl_xstrdup(value);
 }
 
-static void sweep_free(sweep *sw) {
-    free(sw->text);
-    rl_cfg_free(sw->settings);
-    rl_text_free(&sw->base_ini);
-    rl_text_free(&sw->settings_ini);
-    for (int k = 0; k < sw->n_keys; k++) {
-        free(sw->keys[k].key);
-        rl_cfg_list_free(sw->keys[k].values, sw->keys[k].n_values);
+static void entry_list_free(entry_list *l) {
+    for (int i = 0; i < l->n; i++) {
+        free(l->at[i].key);
+        free(l->at[i].value);
     }
-    rl_cfg_list_free(sw->zips, sw->n_zips);
-    memset(sw, 0, sizeof *sw);
+    free(l->at);
+    memset(l, 0, sizeof *l);
 }
 
 static int find_key(const sweep *sw, const char *key) {
@@ -189,11 +193,255 @@ static int find_key(const sweep *sw, const char *key) {
     return -1;
 }
 
-/* Axes: one per unzipped key, one per zip group, in the order the keys were given. */
+static void swept_key_free(swept_key *k) {
+    free(k->key);
+    free(k->origin);
+    free(k->sampler);
+    rl_cfg_list_free(k->values, k->n_values);
+}
+
+/* The settings that may vary across cells: sweep.ranks, sweep.cpus_per_rank, sweep.time. */
+static int is_resource(const char *name) {
+    return !strcmp(name, "ranks") || !strcmp(name, "cpus_per_rank") || !strcmp(name, "time");
+}
+
+/* A key that a later file fixes is no longer swept by an earlier one. */
+static void unsweep_earlier(sweep *sw, const char *key, const char *origin) {
+    int k = find_key(sw, key);
+    if (k < 0 || !strcmp(sw->keys[k].origin, origin))
+        return;
+    swept_key_free(&sw->keys[k]);
+    memmove(&sw->keys[k], &sw->keys[k + 1], sizeof sw->keys[0] * (size_t)(sw->n_keys - k - 1));
+    sw->n_keys--;
+}
+
+/* ---- sampled keys ---- */
+
+typedef enum { SAMPLE_UNIFORM, SAMPLE_LOGUNIFORM, SAMPLE_CHOICE } sampler_kind;
+static const char *const sampler_names[] = {"uniform", "loguniform", "choice"};
+
+/* The kind of a value NAME(...) whose NAME is a sampler, or -1 (a list item). */
+static int sampler_kind_of(const char *value) {
+    size_t len = strlen(value), name = strcspn(value, "( \t");
+    size_t open = name + strspn(value + name, " \t");
+    if (value[open] != '(' || len == 0 || value[len - 1] != ')')
+        return -1;
+    for (int kind = 0; kind < 3; kind++)
+        if (strlen(sampler_names[kind]) == name && !strncmp(value, sampler_names[kind], name))
+            return kind;
+    return -1;
+}
+
+/* A number for a sampler's bound, or fails naming the expression. */
+static int sampler_bound(const char *text, const char *what, double *out) {
+    char *end;
+    *out = strtod(text, &end);
+    if (end == text || *end || !isfinite(*out))
+        return rl_fail("%s: '%s' is not a number",
+                       "uniform(a, b) and loguniform(a, b) take two "
+                       "numbers, a < b, e.g. loguniform(1e-5, 1e-1)",
+                       what, text);
+    return 0;
+}
+
+/* The type of an experiment's key, or -1 when it has none of that name. */
+static int key_type(const rl_experiment *exp, const char *key) {
+    rl_config *cfg = rl_experiment_new_config(exp);
+    const rl_cfg_spec *spec = NULL;
+    for (size_t i = 0; cfg && (spec = rl_cfg_item(cfg, i, NULL)); i++)
+        if (!strcmp(spec->key, key))
+            break;
+    int type = spec ? (int)spec->type : -1;
+    rl_cfg_free(cfg);
+    return type;
+}
+
+/* Draw the n values of a sampled key: sample i from Philox keyed by (seed, RL_RNG_SWEEP_SAMPLE)
+ * at counter (i, CRC-32 of the key), so that a key's draws do not depend on the other keys or
+ * the order of the file. Numbers keep 6 significant digits (whole numbers for integer keys). */
+static int draw_samples(const rl_experiment *exp, swept_key *k, int64_t n, uint64_t seed,
+                        const char *origin) {
+    char what[PATH_MAX + 600], *open = strchr(k->sampler, '('), **args = NULL;
+    snprintf(what, sizeof what, "%s: [sweep] %s = %s", origin, k->key, k->sampler);
+    int kind = sampler_kind_of(k->sampler), n_args = 0;
+    char *inner = rl_xstrdup(open + 1);
+    inner[strlen(inner) - 1] = '\0';
+    int rc = rl_cfg_split_list(inner, what, &args, &n_args);
+    free(inner);
+    double lo = 0, hi = 0;
+    int type = key_type(exp, k->key);
+    if (rc == 0 && kind != SAMPLE_CHOICE) {
+        if (n_args != 2)
+            rc = rl_fail("%s: %s takes two bounds, not %d", "e.g. loguniform(1e-5, 1e-1)", what,
+                         sampler_names[kind], n_args);
+        rc = rc ? rc : sampler_bound(args[0], what, &lo);
+        rc = rc ? rc : sampler_bound(args[1], what, &hi);
+        if (rc == 0 && !(lo < hi && (kind == SAMPLE_UNIFORM || lo > 0)))
+            rc = rl_fail("%s: the bounds must be %s", "e.g. loguniform(1e-5, 1e-1)", what,
+                         kind == SAMPLE_UNIFORM ? "a < b" : "0 < a < b");
+        if (rc == 0 && type != RL_CFG_INT && type != RL_CFG_FLOAT && type >= 0)
+            rc =
+                rl_fail("%s: %s is not a number", "sample it with choice(a, b, ...)", what, k->key);
+    }
+    uint32_t index = rl_crc32(0, k->key, strlen(k->key));
+    rl_rng rng = rl_rng_make(seed, RL_RNG_SWEEP_SAMPLE);
+    k->values = rc ? NULL : rl_xmalloc(sizeof(char *) * (size_t)n);
+    for (int64_t i = 0; rc == 0 && i < n; i++, k->n_values++) {
+        char text[64];
+        double u = rl_rng_uniform(rng, (uint32_t)i, index);
+        double x = kind == SAMPLE_UNIFORM ? lo + u * (hi - lo) : lo * pow(hi / lo, u);
+        if (type == RL_CFG_INT)
+            snprintf(text, sizeof text, "%lld", llround(x));
+        else
+            snprintf(text, sizeof text, "%.6g", x);
+        k->values[i] = rl_xstrdup(
+            kind == SAMPLE_CHOICE ? args[rl_rng_below(rng, (uint32_t)i, index, (uint64_t)n_args)]
+                                  : text);
+    }
+    rl_cfg_list_free(args, n_args);
+    return rc;
+}
+
+/* Expand every sampled key into sweep.samples draws. */
+static int expand_samples(sweep *sw) {
+    int64_t n = rl_cfg_int(sw->settings, "sweep.samples");
+    uint64_t seed = (uint64_t)rl_cfg_int(sw->settings, "sweep.sample_seed");
+    int n_sampled = 0;
+    for (int k = 0; k < sw->n_keys; k++) {
+        if (!sw->keys[k].sampler)
+            continue;
+        if (n == 0)
+            return rl_fail("%s: %s = %s is sampled, but samples is 0", NULL, sw->path,
+                           sw->keys[k].key, sw->keys[k].sampler),
+                   rl_fail_hint("add `samples = N` to [sweep]: N draws of the sampled keys");
+        if (draw_samples(sw->exp, &sw->keys[k], n, seed, sw->keys[k].origin) < 0)
+            return RL_ERR;
+        n_sampled++;
+    }
+    if (n > 0 && n_sampled == 0)
+        return rl_fail("%s: samples = %lld, but no key is sampled", NULL, sw->path, (long long)n),
+               rl_fail_hint("sample a key in [sweep], e.g. train.lr = loguniform(1e-4, 1e-1), or "
+                            "remove samples");
+    return 0;
+}
+
+/* Fixed keys and settings are collected (each once per file, as rl_cfg_walk_file checks; a later
+ * file replaces an earlier one's); swept keys and zip lines are lists. */
+static int on_sweep_entry(void *user, const char *origin, const char *section, const char *name,
+                          const char *value, int line) {
+    parse_ctx *ctx = user;
+    sweep *sw = ctx->sw;
+    if (!section[0])
+        return rl_fail("%s:%d: key '%s' is outside any [section]",
+                       "settings and swept keys go under [sweep], fixed keys under their section, "
+                       "e.g. [train] for train.lr (only `include = FILE` stands before them)",
+                       origin, line, name);
+    char key[2 * RL_CFG_MAX_KEY_CHARS + 2];
+    snprintf(key, sizeof key, "%s.%s", section, name);
+    if (strcmp(section, "sweep") != 0) {
+        unsweep_earlier(sw, key, origin);
+        entry_set(&ctx->fixed, key, value);
+        return 0;
+    }
+    char what[PATH_MAX + 160];
+    snprintf(what, sizeof what, "%s:%d: [sweep] %s", origin, line, name);
+    if (!strcmp(name, "zip")) {
+        sw->zips = realloc(sw->zips, sizeof(char *) * (size_t)(sw->n_zips + 1));
+        if (!sw->zips)
+            abort();
+        sw->zips[sw->n_zips++] = rl_xstrdup(value);
+        return RL_CFG_LIST;
+    }
+    /* A resource setting with a list of values is swept like a key (zip it with one that changes
+     * the result: cells that differ in resources only have the same run id). */
+    int k = find_key(sw, name);
+    if (!strchr(name, '.') && !(is_resource(name) && (strchr(value, ',') || k >= 0))) {
+        unsweep_earlier(sw, name, origin);
+        entry_set(&ctx->settings, name, value);
+        return 0;
+    }
+    /* A key given again in its file (or an indented continuation line) adds values to its
+     * list; given in a later file, it replaces the list (in its place in the order). */
+    if (k < 0 && sw->n_keys == SWEEP_MAX_KEYS)
+        return rl_fail("%s: more than %d swept keys", "sweep fewer keys at once", what,
+                       SWEEP_MAX_KEYS);
+    int fresh = k < 0 || strcmp(sw->keys[k].origin, origin) != 0;
+    if (k >= 0 && fresh)
+        swept_key_free(&sw->keys[k]);
+    k = k < 0 ? sw->n_keys++ : k;
+    if (fresh)
+        sw->keys[k] =
+            (swept_key){.key = rl_xstrdup(name), .axis = -1, .origin = rl_xstrdup(origin)};
+    swept_key *sk = &sw->keys[k];
+    int sampled = sampler_kind_of(value) >= 0;
+    if (sk->sampler || (sampled && sk->n_values))
+        return rl_fail("%s: a sampled key takes one draw expression and no list",
+                       "give either a list (train.lr = 0.1, 0.01) or one expression "
+                       "(train.lr = loguniform(1e-4, 1e-1))",
+                       what);
+    if (sampled) {
+        sk->sampler = rl_xstrdup(value);
+        return RL_CFG_LIST;
+    }
+    return rl_cfg_split_list(value, what, &sk->values, &sk->n_values) < 0 ? RL_ERR : RL_CFG_LIST;
+}
+
+/* "[section]\nname=value\n" for each entry, sections in the order they first come. */
+static void entries_ini(const entry_list *l, const char *sep, rl_text *out) {
+    for (int i = 0; i < l->n; i++) {
+        const char *dot = strchr(l->at[i].key, '.');
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            first = strncmp(l->at[j].key, l->at[i].key, (size_t)(dot - l->at[i].key + 1)) != 0;
+        if (!first)
+            continue;
+        rl_text_add(out, "[%.*s]\n", (int)(dot - l->at[i].key), l->at[i].key);
+        for (int j = i; j < l->n; j++)
+            if (!strncmp(l->at[j].key, l->at[i].key, (size_t)(dot - l->at[i].key + 1)))
+                rl_text_add(out, "%s%s%s\n", strchr(l->at[j].key, '.') + 1, sep, l->at[j].value);
+    }
+}
+
+/* The sweep file with its includes resolved, for SWEEP_DIR/sweep.ini: what it sets, one file. */
+static char *composed_text(const sweep *sw, const parse_ctx *ctx, int n_included) {
+    rl_text t = {0};
+    rl_text_add(&t,
+                "# %s with the %d file%s it includes, as `ranklab sweep plan` read it\n[sweep]\n",
+                sw->path, n_included, n_included == 1 ? "" : "s");
+    for (int i = 0; i < ctx->settings.n; i++)
+        rl_text_add(&t, "%s = %s\n", ctx->settings.at[i].key, ctx->settings.at[i].value);
+    for (int k = 0; k < sw->n_keys; k++) {
+        rl_text_add(&t, "%s = %s", sw->keys[k].key, sw->keys[k].sampler ? sw->keys[k].sampler : "");
+        for (int v = 0; v < sw->keys[k].n_values; v++) {
+            const char *value = sw->keys[k].values[v];
+            rl_text_add(&t, strchr(value, ',') ? "%s\"%s\"" : "%s%s", v ? ", " : "", value);
+        }
+        rl_text_add(&t, "\n");
+    }
+    for (int z = 0; z < sw->n_zips; z++)
+        rl_text_add(&t, "zip = %s\n", sw->zips[z]);
+    entries_ini(&ctx->fixed, " = ", &t);
+    return t.s;
+}
+
+static void sweep_free(sweep *sw) {
+    sweep_stages_free(sw);
+    free(sw->text);
+    rl_cfg_free(sw->settings);
+    rl_text_free(&sw->base_ini);
+    rl_text_free(&sw->settings_ini);
+    for (int k = 0; k < sw->n_keys; k++)
+        swept_key_free(&sw->keys[k]);
+    rl_cfg_list_free(sw->zips, sw->n_zips);
+    memset(sw, 0, sizeof *sw);
+}
+
+/* Axes: one per unzipped key, one per zip group, one for the sampled keys (sample i of each), in
+ * the order the keys were given. */
 static int build_axes(sweep *sw) {
     int group[SWEEP_MAX_KEYS];
     for (int k = 0; k < sw->n_keys; k++)
-        group[k] = -1;
+        group[k] = sw->keys[k].sampler ? sw->n_zips : -1;
     for (int z = 0; z < sw->n_zips; z++) {
         char **names = NULL;
         int n = 0, rc = rl_cfg_split_list(sw->zips[z], "zip", &names, &n);
@@ -207,6 +455,10 @@ static int build_axes(sweep *sw) {
                 rc = rl_fail("%s: zip names %s, which has no list in [sweep]",
                              "give it values in [sweep], e.g. train.lr = 0.1, 0.01", sw->path,
                              names[i]);
+            else if (sw->keys[k].sampler)
+                rc = rl_fail("%s: zip names %s, which is sampled",
+                             "sampled keys move together already (draw i of each): zip lists only",
+                             sw->path, names[i]);
             else if (group[k] >= 0)
                 rc = rl_fail("%s: %s is in two zip groups", "put each key in one zip line",
                              sw->path, names[i]);
@@ -240,14 +492,48 @@ static int build_axes(sweep *sw) {
     return 0;
 }
 
-static int sweep_load(const char *path, sweep *sw) {
-    memset(sw, 0, sizeof *sw);
-    snprintf(sw->path, sizeof sw->path, "%s", path);
-    parse_ctx ctx = {sw, ""};
-    rl_text_add(&sw->settings_ini, "[sweep]\n");
-    sw->text = rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES);
-    if (!sw->text || rl_cfg_walk_ini(sw->text, path, on_sweep_entry, &ctx) < 0)
+/* A value of sweep.time: a Slurm time longer than sweep.signal_seconds. */
+static int check_time(const sweep *sw, const char *time) {
+    long seconds;
+    if (parse_slurm_time(time, &seconds) < 0)
         return RL_ERR;
+    long long signal = (long long)rl_cfg_int(sw->settings, "sweep.signal_seconds");
+    if (signal >= seconds)
+        return rl_fail("sweep.signal_seconds = %lld is not shorter than sweep.time = %s",
+                       "the stop signal comes signal_seconds before the time limit: lower it, "
+                       "or raise time",
+                       signal, time);
+    return 0;
+}
+
+/* Each value of a swept resource checked as the setting would be, and made canonical. */
+static int check_resource_values(const sweep *sw, swept_key *k) {
+    char origin[PATH_MAX + 32];
+    snprintf(origin, sizeof origin, "%s [sweep]", k->origin);
+    for (int v = 0; v < k->n_values; v++) {
+        rl_config *one = sweep_settings_new();
+        rl_text text = {0};
+        rl_text_add(&text, "[sweep]\n%s=%s\n", k->key, k->values[v]);
+        int rc = rl_cfg_load_text(one, text.s, origin);
+        rc = rc ? rc : rl_cfg_resolve(one);
+        if (rc == 0) {
+            char key[32];
+            snprintf(key, sizeof key, "sweep.%s", k->key);
+            free(k->values[v]);
+            k->values[v] = rl_xstrdup(sweep_config_value(one, key));
+            rc = strcmp(k->key, "time") ? 0 : check_time(sw, k->values[v]);
+        }
+        rl_text_free(&text);
+        rl_cfg_free(one);
+        if (rc < 0)
+            return rl_fail_context("%s", origin);
+    }
+    return 0;
+}
+
+/* The [sweep] settings resolved and checked, and the swept resources' values. */
+static int load_settings(sweep *sw) {
+    const char *path = sw->path;
     sw->settings = sweep_settings_new();
     if (rl_cfg_load_text(sw->settings, rl_text_str(&sw->settings_ini), path) < 0 ||
         rl_cfg_resolve(sw->settings) < 0)
@@ -261,17 +547,43 @@ static int sweep_load(const char *path, sweep *sw) {
     if (!sw->exp)
         return rl_fail("%s: unknown experiment '%s'", "`ranklab list` shows the experiments", path,
                        name);
-    long seconds;
-    if (parse_slurm_time(rl_cfg_str(sw->settings, "sweep.time"), &seconds) < 0 ||
+    if (check_time(sw, rl_cfg_str(sw->settings, "sweep.time")) < 0 ||
         check_partition(rl_cfg_str(sw->settings, "sweep.partition")) < 0)
         return rl_fail_context("%s", path);
-    if (rl_cfg_int(sw->settings, "sweep.signal_seconds") >= seconds)
-        return rl_fail("%s: sweep.signal_seconds = %lld is not shorter than sweep.time = %s",
-                       "the stop signal comes signal_seconds before the time limit: lower it, "
-                       "or raise time",
-                       path, (long long)rl_cfg_int(sw->settings, "sweep.signal_seconds"),
-                       rl_cfg_str(sw->settings, "sweep.time"));
-    return build_axes(sw);
+    for (int k = 0; k < sw->n_keys; k++)
+        if (!strchr(sw->keys[k].key, '.') && check_resource_values(sw, &sw->keys[k]) < 0)
+            return RL_ERR;
+    cell_pruner pruner;
+    return sweep_pruner_init(sw, &pruner);
+}
+
+/* The sweep file at path, for the sweep directory dir (depth: how many stages below the sweep
+ * being planned or opened it is). */
+static int sweep_load(const char *path, const char *dir, int depth, sweep *sw) {
+    memset(sw, 0, sizeof *sw);
+    snprintf(sw->path, sizeof sw->path, "%s", path);
+    parse_ctx ctx = {sw, {0}, {0}};
+    int n_included = 0;
+    int rc = rl_cfg_walk_file(path, "sweep file", on_sweep_entry, &ctx, &sw->text, &n_included);
+    if (rc == 0 && n_included > 0) {
+        free(sw->text);
+        sw->text = composed_text(sw, &ctx, n_included);
+    }
+    char *fixed_from = NULL;
+    for (int i = 0; i < ctx.fixed.n; i++)
+        if (!strcmp(ctx.fixed.at[i].key, "init.from"))
+            fixed_from = rl_xstrdup(ctx.fixed.at[i].value);
+    entries_ini(&ctx.fixed, "=", &sw->base_ini);
+    rl_text_add(&sw->settings_ini, "[sweep]\n");
+    for (int i = 0; i < ctx.settings.n; i++)
+        rl_text_add(&sw->settings_ini, "%s=%s\n", ctx.settings.at[i].key, ctx.settings.at[i].value);
+    entry_list_free(&ctx.fixed);
+    entry_list_free(&ctx.settings);
+    rc = rc ? rc : load_settings(sw);
+    rc = rc ? rc : expand_samples(sw);
+    rc = rc ? rc : sweep_stages_open(sw, fixed_from, dir, depth);
+    free(fixed_from);
+    return rc < 0 ? RL_ERR : build_axes(sw);
 }
 
 /* The value index of each swept key in a cell: the last axis moves fastest. */
@@ -286,8 +598,7 @@ static void cell_values(const sweep *sw, int64_t cell, int *value_of_key) {
         value_of_key[k] = digit[sw->keys[k].axis];
 }
 
-/* The resolved config of a cell: defaults, the sweep file's sections, the cell's values. */
-int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out) {
+int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out, upstream_cell *up) {
     rl_config *cfg = rl_experiment_new_config(sw->exp);
     if (!cfg)
         return RL_ERR;
@@ -296,14 +607,16 @@ int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out) {
     rl_text cell_ini = {0};
     for (int k = 0; k < sw->n_keys; k++) {
         const char *key = sw->keys[k].key, *dot = strchr(key, '.');
-        rl_text_add(&cell_ini, "[%.*s]\n%s = %s\n", (int)(dot - key), key, dot + 1,
-                    sw->keys[k].values[value_of[k]]);
+        if (dot)
+            rl_text_add(&cell_ini, "[%.*s]\n%s = %s\n", (int)(dot - key), key, dot + 1,
+                        sw->keys[k].values[value_of[k]]);
     }
     char origin[PATH_MAX + 16];
     snprintf(origin, sizeof origin, "%s [sweep]", sw->path);
     int rc = rl_cfg_load_text(cfg, rl_text_str(&sw->base_ini), sw->path);
     rc = rc ? rc : rl_cfg_load_text(cfg, rl_text_str(&cell_ini), origin);
     rc = rc ? rc : rl_cfg_resolve(cfg);
+    rc = rc ? rc : sweep_stage_resolve(sw, cfg, up);
     rl_text_free(&cell_ini);
     if (rc < 0) {
         rl_cfg_free(cfg);
@@ -313,13 +626,44 @@ int sweep_cell_config(const sweep *sw, int64_t cell, rl_config **out) {
     return 0;
 }
 
-static const char *config_value(const rl_config *cfg, const char *key) {
-    const char *value;
-    const rl_cfg_spec *s;
-    for (size_t i = 0; (s = rl_cfg_item(cfg, i, &value)); i++)
-        if (!strcmp(s->key, key))
-            return value;
-    return "";
+void sweep_cell_resources(const sweep *sw, int64_t cell, cell_resources *out) {
+    int value_of[SWEEP_MAX_KEYS];
+    cell_values(sw, cell, value_of);
+    out->ranks = (int)rl_cfg_int(sw->settings, "sweep.ranks");
+    out->cpus_per_rank = (int)rl_cfg_int(sw->settings, "sweep.cpus_per_rank");
+    snprintf(out->time, sizeof out->time, "%s", rl_cfg_str(sw->settings, "sweep.time"));
+    for (int k = 0; k < sw->n_keys; k++) {
+        const char *value = sw->keys[k].values[value_of[k]];
+        if (!strcmp(sw->keys[k].key, "ranks"))
+            out->ranks = atoi(value);
+        else if (!strcmp(sw->keys[k].key, "cpus_per_rank"))
+            out->cpus_per_rank = atoi(value);
+        else if (!strcmp(sw->keys[k].key, "time"))
+            snprintf(out->time, sizeof out->time, "%s", value);
+    }
+}
+
+int sweep_resource_groups(const sweep *sw, cell_resources **tuples, int **group_of_cell) {
+    int n = 0;
+    *tuples = NULL;
+    *group_of_cell = rl_xmalloc(sizeof(int) * (size_t)sw->n_cells);
+    for (int64_t c = 0; c < sw->n_cells; c++) {
+        cell_resources r;
+        sweep_cell_resources(sw, c, &r);
+        int g = 0;
+        while (g < n &&
+               !((*tuples)[g].ranks == r.ranks && (*tuples)[g].cpus_per_rank == r.cpus_per_rank &&
+                 !strcmp((*tuples)[g].time, r.time)))
+            g++;
+        if (g == n) {
+            *tuples = realloc(*tuples, sizeof **tuples * (size_t)(n + 1));
+            if (!*tuples)
+                abort();
+            (*tuples)[n++] = r;
+        }
+        (*group_of_cell)[c] = g;
+    }
+    return n;
 }
 
 /* ---- plan ---- */
@@ -335,8 +679,7 @@ static int compare_ids(const void *a, const void *b) {
     return c ? c : (x->cell > y->cell) - (x->cell < y->cell);
 }
 
-/* The directory of a cell inside the sweep directory. */
-static void cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
+void sweep_cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
     snprintf(out, 48, "cells/%04lld-%.16s", (long long)cell, run_id);
 }
 
@@ -344,7 +687,16 @@ static void cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
 static void manifest_header(const sweep *sw, rl_text *out) {
     rl_text_add(out, "cell\trun_id\tdir");
     for (int k = 0; k < sw->n_keys; k++)
-        rl_text_add(out, "\t%s", sw->keys[k].key);
+        if (strchr(sw->keys[k].key, '.'))
+            rl_text_add(out, "\t%s", sw->keys[k].key);
+}
+
+/* The swept keys that are config keys (not resources): the manifest's columns after dir. */
+static int n_config_keys(const sweep *sw) {
+    int n = 0;
+    for (int k = 0; k < sw->n_keys; k++)
+        n += strchr(sw->keys[k].key, '.') != NULL;
+    return n;
 }
 
 /* Resolve every cell; the manifest text, or RL_ERR before anything is written. */
@@ -355,15 +707,17 @@ static int plan_manifest(const sweep *sw, rl_text *manifest) {
     int rc = 0;
     for (int64_t c = 0; rc == 0 && c < sw->n_cells; c++) {
         rl_config *cfg;
-        if ((rc = sweep_cell_config(sw, c, &cfg)) < 0)
+        if ((rc = sweep_cell_config(sw, c, &cfg, NULL)) < 0)
             break;
         ids[c].cell = c;
         rl_cfg_run_id(cfg, ids[c].run_id);
         char dir[48];
-        cell_dir_name(c, ids[c].run_id, dir);
+        sweep_cell_dir_name(c, ids[c].run_id, dir);
         rl_text_add(manifest, "%lld\t%s\t%s", (long long)c, ids[c].run_id, dir);
         for (int k = 0; rc == 0 && k < sw->n_keys; k++) {
-            const char *v = config_value(cfg, sw->keys[k].key);
+            if (!strchr(sw->keys[k].key, '.'))
+                continue;
+            const char *v = sweep_config_value(cfg, sw->keys[k].key);
             if (strpbrk(v, "\t\n"))
                 rc = rl_fail("%s: a value of %s holds a tab or newline", "use values without tabs",
                              sw->path, sw->keys[k].key);
@@ -375,24 +729,36 @@ static int plan_manifest(const sweep *sw, rl_text *manifest) {
     if (rc == 0) {
         qsort(ids, (size_t)sw->n_cells, sizeof *ids, compare_ids);
         for (int64_t i = 1; rc == 0 && i < sw->n_cells; i++)
-            if (!strcmp(ids[i].run_id, ids[i - 1].run_id))
+            if (!strcmp(ids[i].run_id, ids[i - 1].run_id)) {
                 rc = rl_fail("%s: cells %lld and %lld have the same config (run id %s)",
                              "sweep keys that change the result; runtime keys such as "
                              "ckpt.every do not (`ranklab run EXPERIMENT --help` marks them)",
                              sw->path, (long long)ids[i - 1].cell, (long long)ids[i].cell,
                              ids[i].run_id);
+                if (rl_cfg_int(sw->settings, "sweep.samples"))
+                    rl_fail_hint("draws of choice(...) can repeat: lower samples, change "
+                                 "sample_seed, or list those values as a grid");
+                else if (n_config_keys(sw) < sw->n_keys)
+                    rl_fail_hint("ranks, cpus_per_rank and time do not change the result: zip "
+                                 "their lists with a key that does (zip = model.spec, ranks)");
+            }
     }
     free(ids);
     return rc;
 }
 
+/* The first swept key on axis a. */
+static int k_of_axis(const sweep *sw, int a) {
+    int k = 0;
+    while (sw->keys[k].axis != a)
+        k++;
+    return k;
+}
+
 static void print_resources(const sweep *sw, const char *dir) {
     const rl_config *s = sw->settings;
-    long ranks = (long)rl_cfg_int(s, "sweep.ranks"),
-         cpus = (long)rl_cfg_int(s, "sweep.cpus_per_rank");
-    long throttle = (long)rl_cfg_int(s, "sweep.throttle"), seconds = 0;
+    long throttle = (long)rl_cfg_int(s, "sweep.throttle");
     const char *partition = rl_cfg_str(s, "sweep.partition");
-    parse_slurm_time(rl_cfg_str(s, "sweep.time"), &seconds);
     printf("sweep of %s: %lld cells (", sw->exp->name, (long long)sw->n_cells);
     for (int a = 0; a < sw->n_axes; a++) {
         printf("%s", a ? " x " : "");
@@ -401,15 +767,37 @@ static void print_resources(const sweep *sw, const char *dir) {
                 printf("%s%s", first ? "" : "+", sw->keys[k].key);
                 first = 0;
             }
-        printf(" %d", sw->axis_len[a]);
+        printf(" %d%s", sw->axis_len[a], sw->keys[k_of_axis(sw, a)].sampler ? " samples" : "");
     }
     printf("%s) in %s\n", sw->n_axes ? "" : "no swept keys", dir);
-    long at_once = throttle && throttle < sw->n_cells ? throttle : (long)sw->n_cells;
-    printf("each cell: %ld ranks x %ld CPU per rank, time limit %s, partition %s\n", ranks, cpus,
-           rl_cfg_str(s, "sweep.time"), partition[0] ? partition : "(the default)");
-    printf("all cells: %lld CPUs, %ld at once%s; at most %.1f CPU-hours\n",
-           (long long)sw->n_cells * ranks * cpus, at_once * ranks * cpus,
-           throttle ? " (throttle)" : "", (double)sw->n_cells * ranks * cpus * seconds / 3600.0);
+    cell_resources *tuples;
+    int *group, n_groups = sweep_resource_groups(sw, &tuples, &group);
+    int64_t *cells = rl_xmalloc(sizeof(int64_t) * (size_t)sw->n_cells);
+    long long cpus = 0, at_once = 0;
+    double cpu_hours = 0;
+    for (int g = 0; g < n_groups; g++) {
+        int64_t n = 0;
+        for (int64_t c = 0; c < sw->n_cells; c++)
+            if (group[c] == g)
+                cells[n++] = c;
+        long seconds = 0, per_cell = (long)tuples[g].ranks * tuples[g].cpus_per_rank;
+        parse_slurm_time(tuples[g].time, &seconds);
+        cpus += n * per_cell;
+        at_once += (throttle && throttle < n ? throttle : n) * per_cell; /* throttle: per array */
+        cpu_hours += (double)n * per_cell * seconds / 3600.0;
+        rl_text list = {0};
+        sweep_format_cells(cells, n, 0, &list);
+        printf("%s%s: %d ranks x %d CPU per rank, time limit %s\n",
+               n_groups == 1 ? "each cell" : "cells ", n_groups == 1 ? "" : list.s, tuples[g].ranks,
+               tuples[g].cpus_per_rank, tuples[g].time);
+        rl_text_free(&list);
+    }
+    printf("partition %s; all cells: %lld CPUs, %lld at once%s; at most %.1f CPU-hours\n",
+           partition[0] ? partition : "(the default)", cpus, at_once, throttle ? " (throttle)" : "",
+           cpu_hours);
+    free(cells);
+    free(tuples);
+    free(group);
 }
 
 int sweep_cmd_plan(int argc, char **argv) {
@@ -434,7 +822,7 @@ int sweep_cmd_plan(int argc, char **argv) {
     rl_text_add(&abs_dir, "%s", dir);
     int rc = sweep_check_script_value("the sweep directory", abs_dir.s);
     rl_text_free(&abs_dir);
-    rc = rc ? rc : sweep_load(file, &sw);
+    rc = rc ? rc : sweep_load(file, dir, 0, &sw);
     rc = rc ? rc : plan_manifest(&sw, &manifest);
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     if (rc == 0 && io_path_exists(path)) {
@@ -476,7 +864,7 @@ void sweep_planned_free(planned *p) {
 /* Checks one manifest row (tabs are cut to NULs): the cell number, a run id of 16 hex digits,
  * the directory derived from both, one value per swept key. */
 static int check_manifest_row(const planned *p, int64_t row, char *line, const char *where) {
-    int n_fields = 1, want_fields = 3 + p->sw.n_keys;
+    int n_fields = 1, want_fields = 3 + n_config_keys(&p->sw);
     for (char *c = line; *c; c++)
         if (*c == '\t') {
             *c = '\0';
@@ -492,7 +880,7 @@ static int check_manifest_row(const planned *p, int64_t row, char *line, const c
     if (strlen(run_id) != 16 || strspn(run_id, "0123456789abcdef") != 16)
         return rl_fail("%s: run id '%s' of cell %lld is not 16 hex digits", NULL, where, run_id,
                        (long long)row);
-    cell_dir_name(row, run_id, want);
+    sweep_cell_dir_name(row, run_id, want);
     if (strcmp(dir, want) != 0)
         return rl_fail("%s: the directory of cell %lld is '%s', not %s", NULL, where,
                        (long long)row, dir, want);
@@ -534,7 +922,7 @@ static int read_manifest(planned *p, const char *path) {
     return rc < 0 ? rl_fail_hint("the sweep directory was edited; plan again into a new one") : 0;
 }
 
-int sweep_planned_open(planned *p, const char *dir) {
+int sweep_planned_open_stage(planned *p, const char *dir, int depth) {
     memset(p, 0, sizeof *p);
     snprintf(p->dir, sizeof p->dir, "%s", dir);
     char path[PATH_MAX + 32];
@@ -542,15 +930,19 @@ int sweep_planned_open(planned *p, const char *dir) {
     if (!io_path_exists(path))
         return rl_fail("%s is not a planned sweep (no sweep.ini)",
                        "ranklab sweep plan FILE --dir SWEEP_DIR creates it", dir);
-    if (sweep_load(path, &p->sw) < 0)
+    if (sweep_load(path, dir, depth, &p->sw) < 0)
         return RL_ERR;
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     return read_manifest(p, path);
 }
 
+int sweep_planned_open(planned *p, const char *dir) {
+    return sweep_planned_open_stage(p, dir, 0);
+}
+
 int sweep_cell_path(const planned *p, int64_t cell, const char *name, char *out, size_t n) {
     char dir[48];
-    cell_dir_name(cell, p->rows[cell].run_id, dir);
+    sweep_cell_dir_name(cell, p->rows[cell].run_id, dir);
     int len = snprintf(out, n, "%s/%s%s%s", p->dir, dir, name ? "/" : "", name ? name : "");
     return len < (int)n ? 0 : rl_fail("path too long: %s", "use a shorter sweep directory", out);
 }

@@ -1,7 +1,9 @@
 /* `ranklab sweep run SWEEP_DIR --all [--jobs N]`: every cell of a sweep that is not complete,
- * run on this machine N cells at a time. Each cell is a child process
- * `mpiexec -n RANKS <this program> sweep run SWEEP_DIR --cell I` in a process group of its own
- * (so a Ctrl-C reaches this process only), its output appended to SWEEP_DIR/logs/cell-NNNN.out.
+ * run on this machine as many cells at a time as fit in its cores (or N). Each cell is a child
+ * process `mpiexec -n RANKS <this program> sweep run SWEEP_DIR --cell I` (RANKS: the cell's own)
+ * in a process group of its own (so a Ctrl-C reaches this process only), its output appended to
+ * SWEEP_DIR/logs/cell-NNNN.out. A cell that starts from a cell of another sweep (stages) runs
+ * once that cell is complete: an upstream cell that is not is run here first, in its own sweep.
  * This process never calls MPI: it waits for signals (a child ended, or a stop was asked for),
  * starts the next cells and prints progress. A stop (SIGINT, SIGTERM, SIGUSR1/2) is passed to
  * every mpiexec as USR2, which mpiexec passes to the ranks: they agree on a step, checkpoint it
@@ -29,25 +31,43 @@
 /* How much of the end of a failed cell's log is searched for its error. */
 #define LOG_TAIL_BYTES 65536
 
-typedef struct {
-    int64_t cell;
-    pid_t pid; /* mpiexec's, also its process group */
-    double started;
-    off_t log_start; /* where this attempt's output begins in the log */
-} running_cell;
+/* What became of a cell this command was to run. */
+typedef enum {
+    ITEM_WAITING,
+    ITEM_RUNNING,
+    ITEM_COMPLETE,
+    ITEM_PRUNED, /* done: early stopping ended it (a cell that starts from it waits) */
+    ITEM_FAILED,
+    ITEM_STOPPED
+} item_state;
 
+/* ITEM_BLOCKED as `after`: the cell starts from a cell that runs elsewhere; it is not run here. */
+#define ITEM_BLOCKED (-2)
+
+/* A cell to run: of the sweep given, or of a sweep its cells start from. */
 typedef struct {
     const planned *p;
+    int64_t cell;
+    int64_t after; /* the item whose cell this one starts from (run first), -1, or ITEM_BLOCKED */
+    item_state state;
+    pid_t pid; /* mpiexec's, also its process group */
+    int cpus;  /* ranks x CPUs per rank */
+    double started;
+    off_t log_start; /* where this attempt's output begins in the log */
+} pool_item;
+
+typedef struct {
+    const planned *p; /* the sweep given */
     char mpiexec[PATH_MAX];
     char exe[PATH_MAX];
-    char log_dir[PATH_MAX + 8];
-    int ranks;
-    sigset_t child_mask;   /* the signal mask the children start with */
-    running_cell *running; /* (n_running), at most jobs */
-    int n_running;
-    int64_t waiting; /* cells not started yet */
-    int stops;       /* stop signals received */
-    int64_t *failed, n_failed, *stopped, n_stopped, n_completed;
+    int cores;
+    int jobs;           /* at most this many cells at once (--jobs); 0: as many as fit the cores */
+    int openblas_given; /* OPENBLAS_NUM_THREADS was set: every cell keeps it */
+    sigset_t child_mask; /* the signal mask the children start with */
+    pool_item *items;    /* (n_items) upstream cells before the cells that start from them */
+    int64_t n_items;
+    int n_running, cpus_running;
+    int stops; /* stop signals received */
 } cell_pool;
 
 /* "[2024-05-01 12:00:00]" in local time, as the sbatch template's log lines. */
@@ -139,27 +159,36 @@ static void progress(const char *fmt, ...) {
     fflush(stdout);
 }
 
-static void log_path(const cell_pool *pl, int64_t cell, char *out, size_t n) {
-    snprintf(out, n, "%s/cell-%04lld.out", pl->log_dir, (long long)cell);
+static void log_path(const pool_item *it, char *out, size_t n) {
+    snprintf(out, n, "%s/logs/cell-%04lld.out", it->p->dir, (long long)it->cell);
+}
+
+/* "cell 3", or "runs/pretrain cell 3" for a cell of another sweep. */
+static const char *item_name(const cell_pool *pl, const pool_item *it, char *out, size_t n) {
+    if (it->p == pl->p)
+        snprintf(out, n, "cell %lld", (long long)it->cell);
+    else
+        snprintf(out, n, "%s cell %lld", it->p->dir, (long long)it->cell);
+    return out;
 }
 
 /* Append a line to a cell's log, as the sbatch template's `say`. */
-static void log_say(const cell_pool *pl, int64_t cell, const char *text) {
+static void log_say(const pool_item *it, const char *text) {
     char path[PATH_MAX + 64], when[32];
-    log_path(pl, cell, path, sizeof path);
+    log_path(it, path, sizeof path);
     local_stamp(when, sizeof when);
     FILE *f = fopen(path, "a");
     if (f) {
-        fprintf(f, "%s sweep cell %lld: %s\n", when, (long long)cell, text);
+        fprintf(f, "%s sweep cell %lld: %s\n", when, (long long)it->cell, text);
         fclose(f);
     }
 }
 
 /* The error a failed attempt printed: its first "error: " line (with the HINT line after it),
  * else its last line; from the log of the cell after offset `from`. */
-static void attempt_error(const cell_pool *pl, int64_t cell, off_t from, char *out, size_t n) {
+static void attempt_error(const pool_item *it, off_t from, char *out, size_t n) {
     char path[PATH_MAX + 64];
-    log_path(pl, cell, path, sizeof path);
+    log_path(it, path, sizeof path);
     out[0] = '\0';
     FILE *f = fopen(path, "r");
     if (!f)
@@ -188,24 +217,33 @@ static void attempt_error(const cell_pool *pl, int64_t cell, off_t from, char *o
         snprintf(out, n, "%s", last);
 }
 
-/* Fork `mpiexec -n RANKS EXE sweep run DIR --cell I`, its output appended to the cell's log. */
-static int start_cell(cell_pool *pl, int64_t cell) {
-    char path[PATH_MAX + 64], ranks[24], cell_text[24], when[32];
-    log_path(pl, cell, path, sizeof path);
-    snprintf(ranks, sizeof ranks, "%d", pl->ranks);
-    snprintf(cell_text, sizeof cell_text, "%lld", (long long)cell);
+/* Fork `mpiexec -n RANKS EXE sweep run DIR --cell I` with the cell's ranks (Open MPI allowed to
+ * oversubscribe when they are more than the cores; OPENBLAS_NUM_THREADS = its CPUs per rank
+ * unless given), its output appended to the cell's log. */
+static int start_cell(cell_pool *pl, pool_item *it) {
+    char path[PATH_MAX + 64], logs[PATH_MAX + 8], ranks[24], cpus[24], cell_text[24], when[32],
+        name[PATH_MAX + 32];
+    cell_resources r;
+    sweep_cell_resources(&it->p->sw, it->cell, &r);
+    log_path(it, path, sizeof path);
+    snprintf(logs, sizeof logs, "%s/logs", it->p->dir);
+    snprintf(ranks, sizeof ranks, "%d", r.ranks);
+    snprintf(cpus, sizeof cpus, "%d", r.cpus_per_rank);
+    snprintf(cell_text, sizeof cell_text, "%lld", (long long)it->cell);
+    item_name(pl, it, name, sizeof name);
     char *argv[] = {pl->mpiexec,        "-n",     ranks,     pl->exe, "sweep", "run",
-                    (char *)pl->p->dir, "--cell", cell_text, NULL};
+                    (char *)it->p->dir, "--cell", cell_text, NULL};
+    if (io_make_dir(logs) < 0)
+        return RL_ERR;
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0664);
     if (fd < 0)
-        return rl_fail("cell %lld: cannot open its log %s: %s",
-                       "check that the sweep directory is writable", (long long)cell, path,
-                       strerror(errno));
+        return rl_fail("%s: cannot open its log %s: %s",
+                       "check that the sweep directory is writable", name, path, strerror(errno));
     local_stamp(when, sizeof when);
     dprintf(fd,
             "%s sweep cell %lld: `ranklab sweep run --all` starts %s -n %s %s sweep run %s "
             "--cell %s\n",
-            when, (long long)cell, pl->mpiexec, ranks, pl->exe, pl->p->dir, cell_text);
+            when, (long long)it->cell, pl->mpiexec, ranks, pl->exe, it->p->dir, cell_text);
     off_t log_start = lseek(fd, 0, SEEK_END);
     fflush(stdout);
     pid_t pid = fork();
@@ -216,6 +254,10 @@ static int start_cell(cell_pool *pl, int64_t cell) {
             dup2(fd, STDERR_FILENO) < 0)
             _exit(127);
         sigprocmask(SIG_SETMASK, &pl->child_mask, NULL);
+        if (r.ranks > pl->cores) /* Open MPI refuses it unless allowed; other MPIs ignore this */
+            setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+        if (!pl->openblas_given)
+            setenv("OPENBLAS_NUM_THREADS", cpus, 1); /* one BLAS thread per CPU of a rank */
         execv(pl->mpiexec, argv);
         dprintf(STDERR_FILENO, "error: cannot run %s: %s\n", pl->mpiexec, strerror(errno));
         _exit(127);
@@ -223,61 +265,81 @@ static int start_cell(cell_pool *pl, int64_t cell) {
     int err = errno;
     close(fd);
     if (pid < 0)
-        return rl_fail("cell %lld: cannot start a process: %s",
+        return rl_fail("%s: cannot start a process: %s",
                        "the machine may be short of memory or processes; run the same command "
                        "again later",
-                       (long long)cell, strerror(err));
+                       name, strerror(err));
     setpgid(pid, pid); /* also here: whichever of the two runs first */
-    pl->running[pl->n_running++] = (running_cell){cell, pid, rl_now(), log_start};
-    progress("cell %lld started (run id %s; log %s)", (long long)cell, pl->p->rows[cell].run_id,
-             path);
+    it->state = ITEM_RUNNING;
+    it->pid = pid;
+    it->cpus = r.ranks * r.cpus_per_rank;
+    it->started = rl_now();
+    it->log_start = log_start;
+    pl->n_running++;
+    pl->cpus_running += it->cpus;
+    progress("%s started (run id %s; log %s)", name, it->p->rows[it->cell].run_id, path);
     return 0;
+}
+
+static int64_t count_items(const cell_pool *pl, item_state state) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < pl->n_items; i++)
+        n += pl->items[i].state == state;
+    return n;
 }
 
 /* "3 left (2 running, 1 waiting)" after a cell ended. */
 static void left_text(const cell_pool *pl, char *out, size_t n) {
-    snprintf(out, n, "%lld left (%d running, %lld waiting)",
-             (long long)(pl->n_running + pl->waiting), pl->n_running, (long long)pl->waiting);
+    int64_t waiting = count_items(pl, ITEM_WAITING);
+    snprintf(out, n, "%lld left (%d running, %lld waiting)", (long long)(pl->n_running + waiting),
+             pl->n_running, (long long)waiting);
 }
 
 /* Classify the end of a child and report it. */
-static void cell_ended(cell_pool *pl, running_cell c, int status) {
-    double seconds = rl_now() - c.started;
+static void cell_ended(cell_pool *pl, pool_item *it, int status) {
+    double seconds = rl_now() - it->started;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    char what[128], left[96], detail[1024] = "", path[PATH_MAX + 64];
+    char what[128], left[96], detail[1024] = "", path[PATH_MAX + 64], name[PATH_MAX + 32];
+    item_name(pl, it, name, sizeof name);
     if (WIFSIGNALED(status))
         snprintf(what, sizeof what, "killed by signal %d", WTERMSIG(status));
     else
         snprintf(what, sizeof what, "exit code %d", code);
-    if (code == RL_EXIT_OK && sweep_cell_status(pl->p, c.cell, SWEEP_DEFAULT_STALE_SECONDS, detail,
-                                                sizeof detail) != CELL_COMPLETE)
+    cell_state done =
+        code == RL_EXIT_OK
+            ? sweep_cell_status(it->p, it->cell, SWEEP_DEFAULT_STALE_SECONDS, detail, sizeof detail)
+            : CELL_FAILED;
+    if (code == RL_EXIT_OK && done != CELL_COMPLETE && done != CELL_PRUNED)
         code = RL_EXIT_ERROR; /* mpiexec said done, the cell directory does not */
+    it->state = code == RL_EXIT_OK && done == CELL_PRUNED ? ITEM_PRUNED
+                : code == RL_EXIT_OK                      ? ITEM_COMPLETE
+                : code == RL_EXIT_STOPPED || pl->stops    ? ITEM_STOPPED
+                                                          : ITEM_FAILED;
     left_text(pl, left, sizeof left);
-    log_path(pl, c.cell, path, sizeof path);
-    if (code == RL_EXIT_OK) {
-        pl->n_completed++;
-        log_say(pl, c.cell, "exit code 0 (complete)");
-        progress("cell %lld complete (%.1f s); %s", (long long)c.cell, seconds, left);
-    } else if (code == RL_EXIT_STOPPED || pl->stops) {
+    log_path(it, path, sizeof path);
+    if (it->state == ITEM_COMPLETE) {
+        log_say(it, "exit code 0 (complete)");
+        progress("%s complete (%.1f s); %s", name, seconds, left);
+    } else if (it->state == ITEM_PRUNED) {
+        log_say(it, "exit code 0 (pruned by early stopping)");
+        progress("%s pruned (%.1f s): %s; %s", name, seconds, detail, left);
+    } else if (it->state == ITEM_STOPPED) {
         /* After a stop, a cell whose ranks had no signal handler yet (or a second stop) ends
          * otherwise than with 75: stopped all the same, it resumes or starts again. */
-        pl->stopped[pl->n_stopped++] = c.cell;
+        const char *how =
+            code == RL_EXIT_STOPPED ? "stopped after a checkpoint" : "ended by the stop";
         char said[160];
-        snprintf(said, sizeof said, "%s (%s)", what,
-                 code == RL_EXIT_STOPPED ? "stopped after a checkpoint" : "ended by the stop");
-        log_say(pl, c.cell, said);
-        progress("cell %lld %s (%s, %.1f s); %s", (long long)c.cell,
-                 code == RL_EXIT_STOPPED ? "stopped after a checkpoint" : "ended by the stop", what,
-                 seconds, left);
+        snprintf(said, sizeof said, "%s (%s)", what, how);
+        log_say(it, said);
+        progress("%s %s (%s, %.1f s); %s", name, how, what, seconds, left);
     } else {
-        pl->failed[pl->n_failed++] = c.cell;
         if (!detail[0])
-            attempt_error(pl, c.cell, c.log_start, detail, sizeof detail);
+            attempt_error(it, it->log_start, detail, sizeof detail);
         char said[160];
         snprintf(said, sizeof said, "%s (failed)", what);
-        log_say(pl, c.cell, said);
-        progress("cell %lld FAILED (%s, %.1f s); %s\n    %s\n    log: %s", (long long)c.cell, what,
-                 seconds, left, detail[0] ? detail : "(no output)", path);
+        log_say(it, said);
+        progress("%s FAILED (%s, %.1f s); %s\n    %s\n    log: %s", name, what, seconds, left,
+                 detail[0] ? detail : "(no output)", path);
     }
 }
 
@@ -286,11 +348,11 @@ static void reap(cell_pool *pl) {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (int i = 0; i < pl->n_running; i++)
-            if (pl->running[i].pid == pid) {
-                running_cell c = pl->running[i];
-                pl->running[i] = pl->running[--pl->n_running];
-                cell_ended(pl, c, status);
+        for (int64_t i = 0; i < pl->n_items; i++)
+            if (pl->items[i].state == ITEM_RUNNING && pl->items[i].pid == pid) {
+                pl->n_running--;
+                pl->cpus_running -= pl->items[i].cpus;
+                cell_ended(pl, &pl->items[i], status);
                 break;
             }
     }
@@ -300,8 +362,9 @@ static void reap(cell_pool *pl) {
  * (mpiexec ends its ranks at once). */
 static void forward_stop(cell_pool *pl, int sig) {
     int forward = ++pl->stops == 1 ? SIGUSR2 : SIGTERM;
-    for (int i = 0; i < pl->n_running; i++)
-        kill(pl->running[i].pid, forward);
+    for (int64_t i = 0; i < pl->n_items; i++)
+        if (pl->items[i].state == ITEM_RUNNING)
+            kill(pl->items[i].pid, forward);
     if (pl->stops == 1)
         progress("%s: no new cell starts; the %d running ones checkpoint and stop (USR2 to their "
                  "mpiexec). Send it again to end them at once.",
@@ -312,8 +375,30 @@ static void forward_stop(cell_pool *pl, int sig) {
                  signal_name(sig), pl->n_running);
 }
 
-/* Start the cells in todo, at most jobs at once, until all have ended or a stop came. */
-static void run_pool(cell_pool *pl, const int64_t *todo, int64_t n_todo, int jobs) {
+/* The first item, in order, that may start once it fits (its upstream cell complete), or -1. */
+static int64_t next_ready(const cell_pool *pl) {
+    for (int64_t i = 0; i < pl->n_items; i++) {
+        const pool_item *it = &pl->items[i];
+        if (it->state == ITEM_WAITING &&
+            (it->after == -1 || (it->after >= 0 && pl->items[it->after].state == ITEM_COMPLETE)))
+            return i;
+    }
+    return -1;
+}
+
+/* Whether the item may start now: fewer than --jobs cells run, or (without --jobs) its CPUs fit
+ * in the cores left (a cell larger than the machine runs alone). */
+static int item_fits(const cell_pool *pl, const pool_item *it) {
+    if (pl->jobs)
+        return pl->n_running < pl->jobs;
+    cell_resources r;
+    sweep_cell_resources(&it->p->sw, it->cell, &r);
+    return pl->n_running == 0 || pl->cpus_running + r.ranks * r.cpus_per_rank <= pl->cores;
+}
+
+/* Start the items in order as they become ready and fit, until all that can run have ended or
+ * a stop came. */
+static void run_pool(cell_pool *pl) {
     sigset_t watched;
     sigemptyset(&watched);
     sigaddset(&watched, SIGCHLD);
@@ -326,14 +411,15 @@ static void run_pool(cell_pool *pl, const int64_t *todo, int64_t n_todo, int job
         sigaddset(&watched, SIGINT);
     signal(SIGCHLD, SIG_DFL); /* not SIG_IGN, which would reap the children unseen */
     sigprocmask(SIG_BLOCK, &watched, &pl->child_mask);
-    int64_t next = 0;
     for (;;) {
-        while (!pl->stops && pl->n_running < jobs && next < n_todo) {
-            int64_t cell = todo[next++];
-            pl->waiting = n_todo - next;
-            if (start_cell(pl, cell) < 0) {
-                pl->failed[pl->n_failed++] = cell;
-                progress("cell %lld FAILED to start: %s", (long long)cell, rl_error_message());
+        int64_t next;
+        while (!pl->stops && (next = next_ready(pl)) >= 0 && item_fits(pl, &pl->items[next])) {
+            pool_item *it = &pl->items[next];
+            if (start_cell(pl, it) < 0) {
+                char name[PATH_MAX + 32];
+                it->state = ITEM_FAILED;
+                progress("%s FAILED to start: %s", item_name(pl, it, name, sizeof name),
+                         rl_error_message());
             }
         }
         if (pl->n_running == 0)
@@ -346,6 +432,29 @@ static void run_pool(cell_pool *pl, const int64_t *todo, int64_t n_todo, int job
             forward_stop(pl, sig);
     }
     /* The stop signals stay blocked: one that comes now must not cut the report short. */
+}
+
+/* The item of (p, cell), added after the item of its upstream cell when that is to run here too
+ * (an upstream cell running elsewhere blocks it). */
+static int64_t add_item(cell_pool *pl, const planned *p, int64_t cell) {
+    for (int64_t i = 0; i < pl->n_items; i++)
+        if (pl->items[i].p == p && pl->items[i].cell == cell)
+            return i;
+    upstream_cell up = {NULL, -1};
+    int64_t after = -1;
+    char detail[1024];
+    if (sweep_cell_upstream(p, cell, &up) == 0 && up.p) {
+        cell_state state =
+            sweep_cell_status(up.p, up.cell, SWEEP_DEFAULT_STALE_SECONDS, detail, sizeof detail);
+        after = state == CELL_COMPLETE  ? -1
+                : state == CELL_RUNNING ? ITEM_BLOCKED
+                                        : add_item(pl, up.p, up.cell);
+    }
+    pl->items = realloc(pl->items, sizeof *pl->items * (size_t)(pl->n_items + 1));
+    if (!pl->items)
+        abort();
+    pl->items[pl->n_items] = (pool_item){.p = p, .cell = cell, .after = after};
+    return pl->n_items++;
 }
 
 /* The options: dir, jobs (0: not given). */
@@ -381,50 +490,128 @@ static int parse_run_all(int argc, char **argv, const char **dir, long long *job
     return 0;
 }
 
+/* The cells of the items in `state`, sorted, in *out: "1,3-4" when all are of the sweep given,
+ * else "1,3 of runs/pretrain; 0 of runs/finetune". Returns how many; *only_given whether all
+ * are of the sweep given. */
+static int64_t items_text(const cell_pool *pl, item_state state, rl_text *out, int *only_given) {
+    int64_t total = 0, *cells = rl_xmalloc(sizeof(int64_t) * (size_t)(pl->n_items + 1));
+    *only_given = 1;
+    for (int64_t i = 0; i < pl->n_items; i++)
+        if (pl->items[i].state == state) {
+            total++;
+            *only_given &= pl->items[i].p == pl->p;
+        }
+    for (int64_t i = 0; i < pl->n_items; i++) {
+        const planned *p = pl->items[i].p;
+        int64_t n = 0, seen = 0;
+        for (int64_t j = 0; j < i && !seen; j++)
+            seen = pl->items[j].p == p; /* each sweep once, at its first item */
+        for (int64_t j = i; j < pl->n_items && !seen; j++)
+            if (pl->items[j].p == p && pl->items[j].state == state)
+                cells[n++] = pl->items[j].cell;
+        if (n == 0)
+            continue;
+        qsort(cells, (size_t)n, sizeof *cells, compare_cells);
+        rl_text_add(out, "%s", out->len ? "; " : "");
+        sweep_format_cells(cells, n, 0, out);
+        if (!*only_given)
+            rl_text_add(out, " of %s", p->dir);
+    }
+    free(cells);
+    return total;
+}
+
 /* Print the outcome; the exit code. */
 static int report(cell_pool *pl, const int64_t *elsewhere, int64_t n_elsewhere, const char *again) {
     const planned *p = pl->p;
-    rl_text list = {0};
-    int code = RL_EXIT_OK;
-    if (pl->n_failed) {
-        qsort(pl->failed, (size_t)pl->n_failed, sizeof(int64_t), compare_cells);
-        sweep_format_cells(pl->failed, pl->n_failed, 0, &list);
-        rl_fail("%lld of the %lld cells of %s failed: %s", NULL, (long long)pl->n_failed,
-                (long long)p->sw.n_cells, p->dir, rl_text_str(&list));
-        rl_fail_hint("the end of each one's log says why (%s/cell-NNNN.out); fix that, then run "
-                     "`%s` again: complete cells are skipped, the others start again or resume "
-                     "from their checkpoints",
-                     pl->log_dir, again);
+    rl_text list = {0}, waiting = {0};
+    int code = RL_EXIT_OK, only_given, waiting_given;
+    int64_t n_waiting = items_text(pl, ITEM_WAITING, &waiting, &waiting_given);
+    int64_t n_failed = items_text(pl, ITEM_FAILED, &list, &only_given);
+    if (n_failed) {
+        if (only_given)
+            rl_fail("%lld of the %lld cells of %s failed: %s", NULL, (long long)n_failed,
+                    (long long)p->sw.n_cells, p->dir, rl_text_str(&list));
+        else
+            rl_fail("%lld cells failed: %s", NULL, (long long)n_failed, rl_text_str(&list));
+        rl_fail_hint("the end of each one's log says why (SWEEP_DIR/logs/cell-NNNN.out); fix "
+                     "that, then run `%s` again: complete cells are skipped, the others start "
+                     "again or resume from their checkpoints",
+                     again);
+        if (n_waiting)
+            printf("not run: %s %s (they start from cells that did not complete)\n",
+                   n_waiting == 1 ? "cell" : "cells", rl_text_str(&waiting));
         fflush(stdout);
         rl_error_print();
         code = RL_EXIT_ERROR;
-    } else if (pl->stops || pl->n_stopped) {
-        if (pl->n_stopped)
-            qsort(pl->stopped, (size_t)pl->n_stopped, sizeof(int64_t), compare_cells);
-        sweep_format_cells(pl->stopped, pl->n_stopped, 0, &list);
+    } else if (pl->stops || count_items(pl, ITEM_STOPPED)) {
+        int64_t n_stopped = items_text(pl, ITEM_STOPPED, &list, &only_given);
         printf("stopped: ");
-        if (pl->n_stopped)
+        if (n_stopped)
             printf("cells %s stopped (they resume from their newest checkpoint); ",
                    rl_text_str(&list));
-        printf("%lld not started. Run `%s` to resume.\n", (long long)pl->waiting, again);
+        printf("%lld not started. Run `%s` to resume.\n", (long long)n_waiting, again);
         code = RL_EXIT_STOPPED;
-    } else if (n_elsewhere) {
-        sweep_format_cells(elsewhere, n_elsewhere, 0, &list);
-        printf("%s %s %s running elsewhere (heartbeat younger than %d s) and left alone: "
-               "`ranklab sweep status %s` follows %s\n",
-               n_elsewhere == 1 ? "cell" : "cells", rl_text_str(&list),
-               n_elsewhere == 1 ? "is" : "are", SWEEP_DEFAULT_STALE_SECONDS, p->dir,
-               n_elsewhere == 1 ? "it" : "them");
+    } else if (n_elsewhere || n_waiting) {
+        if (n_elsewhere) {
+            sweep_format_cells(elsewhere, n_elsewhere, 0, &list);
+            printf("%s %s %s running elsewhere (heartbeat younger than %d s) and left alone: "
+                   "`ranklab sweep status %s` follows %s\n",
+                   n_elsewhere == 1 ? "cell" : "cells", rl_text_str(&list),
+                   n_elsewhere == 1 ? "is" : "are", SWEEP_DEFAULT_STALE_SECONDS, p->dir,
+                   n_elsewhere == 1 ? "it" : "them");
+        }
+        if (n_waiting)
+            printf("%s %s %s for the cells %s start%s from, running elsewhere (or pruned): run "
+                   "`%s` again once they are complete\n",
+                   n_waiting == 1 ? "cell" : "cells", rl_text_str(&waiting),
+                   n_waiting == 1 ? "waits" : "wait", n_waiting == 1 ? "it" : "they",
+                   n_waiting == 1 ? "s" : "", again);
         code = SWEEP_EXIT_NOT_COMPLETE;
     } else {
-        printf("all %lld cells of %s are complete", (long long)p->sw.n_cells, p->dir);
-        if (pl->n_completed)
-            printf(" (%lld run now)\n", (long long)pl->n_completed);
+        int64_t n_given = 0, counts[CELL_N_STATES];
+        int64_t n_completed = count_items(pl, ITEM_COMPLETE) + count_items(pl, ITEM_PRUNED);
+        for (int64_t i = 0; i < pl->n_items; i++)
+            n_given += pl->items[i].p == p;
+        free(sweep_all_states(p, SWEEP_DEFAULT_STALE_SECONDS, 0, counts));
+        if (counts[CELL_PRUNED])
+            printf("all %lld cells of %s are done: %lld complete, %lld pruned by early stopping",
+                   (long long)p->sw.n_cells, p->dir, (long long)counts[CELL_COMPLETE],
+                   (long long)counts[CELL_PRUNED]);
+        else
+            printf("all %lld cells of %s are complete", (long long)p->sw.n_cells, p->dir);
+        if (n_completed > n_given)
+            printf(" (%lld run now, and %lld of the sweeps they start from)\n", (long long)n_given,
+                   (long long)(n_completed - n_given));
+        else if (n_completed)
+            printf(" (%lld run now)\n", (long long)n_completed);
         else
             printf("; nothing to run\n");
     }
     rl_text_free(&list);
+    rl_text_free(&waiting);
     return code;
+}
+
+/* "1 rank x 1 CPU per cell", or the range of the cells': "1-4 ranks x 1 CPU per cell"; the most
+ * CPUs a cell needs. */
+static int cells_size_text(const cell_pool *pl, char *out, size_t size) {
+    int lo[2] = {1 << 30, 1 << 30}, hi[2] = {0, 0}, max_cpus = 0;
+    for (int64_t i = 0; i < pl->n_items; i++) {
+        cell_resources r;
+        sweep_cell_resources(&pl->items[i].p->sw, pl->items[i].cell, &r);
+        int v[2] = {r.ranks, r.cpus_per_rank};
+        for (int k = 0; k < 2; k++) {
+            lo[k] = v[k] < lo[k] ? v[k] : lo[k];
+            hi[k] = v[k] > hi[k] ? v[k] : hi[k];
+        }
+        max_cpus = r.ranks * r.cpus_per_rank > max_cpus ? r.ranks * r.cpus_per_rank : max_cpus;
+    }
+    char ranks[32], cpus[32];
+    snprintf(ranks, sizeof ranks, lo[0] == hi[0] ? "%d" : "%d-%d", lo[0], hi[0]);
+    snprintf(cpus, sizeof cpus, lo[1] == hi[1] ? "%d" : "%d-%d", lo[1], hi[1]);
+    snprintf(out, size, "%s rank%s x %s CPU per cell", ranks, hi[0] == 1 ? "" : "s", cpus);
+    return max_cpus;
 }
 
 int sweep_cmd_run_all(int argc, char **argv) {
@@ -434,7 +621,7 @@ int sweep_cmd_run_all(int argc, char **argv) {
     if (parse_run_all(argc, argv, &dir, &jobs_given, cores) < 0)
         return RL_ERR;
     planned p;
-    cell_pool pl = {.p = &p};
+    cell_pool pl = {.p = &p, .cores = cores, .openblas_given = !!getenv("OPENBLAS_NUM_THREADS")};
     if (sweep_planned_open(&p, dir) < 0 ||
         find_on_path("mpiexec", pl.mpiexec, sizeof pl.mpiexec) < 0) {
         sweep_planned_free(&p);
@@ -444,72 +631,57 @@ int sweep_cmd_run_all(int argc, char **argv) {
         sweep_planned_free(&p);
         return rl_fail("cannot resolve the path of this program: %s", NULL, strerror(errno));
     }
-    pl.ranks = (int)rl_cfg_int(p.sw.settings, "sweep.ranks");
-    int cpus = (int)rl_cfg_int(p.sw.settings, "sweep.cpus_per_rank");
-    long long jobs = jobs_given ? jobs_given : cores / (pl.ranks * cpus);
-    jobs = jobs < 1 ? 1 : jobs;
-    snprintf(pl.log_dir, sizeof pl.log_dir, "%s/logs", dir);
 
-    int64_t counts[4], n_todo = 0, n_elsewhere = 0;
+    int64_t counts[CELL_N_STATES], n_elsewhere = 0, n_given = 0;
     cell_state *states = sweep_all_states(&p, SWEEP_DEFAULT_STALE_SECONDS, 0, counts);
-    int64_t *todo = rl_xmalloc(sizeof(int64_t) * (size_t)p.sw.n_cells);
     int64_t *elsewhere = rl_xmalloc(sizeof(int64_t) * (size_t)p.sw.n_cells);
     for (int64_t c = 0; c < p.sw.n_cells; c++) {
-        if (states[c] == CELL_FAILED || states[c] == CELL_MISSING)
-            todo[n_todo++] = c;
+        if (CELL_TO_RUN(states[c]) && ++n_given)
+            add_item(&pl, &p, c);
         else if (states[c] == CELL_RUNNING)
             elsewhere[n_elsewhere++] = c;
     }
     free(states);
-    jobs = jobs < n_todo ? jobs : (n_todo ? n_todo : 1);
+    char size[96];
+    int max_cpus = cells_size_text(&pl, size, sizeof size);
+    pl.jobs = (int)(jobs_given < pl.n_items ? jobs_given : pl.n_items);
     printf("sweep %s: %lld cells: %lld complete, ", dir, (long long)p.sw.n_cells,
            (long long)counts[CELL_COMPLETE]);
     if (n_elsewhere)
         printf("%lld running elsewhere, ", (long long)n_elsewhere);
-    if (n_todo)
-        printf("%lld to run here, %lld at a time (%s; %d cores, %d rank%s x %d CPU per cell)\n",
-               (long long)n_todo, jobs, jobs_given ? "--jobs" : "cores / CPUs per cell", cores,
-               pl.ranks, pl.ranks == 1 ? "" : "s", cpus);
+    if (pl.n_items > n_given)
+        printf("%lld to run here after %lld cells of the sweeps they start from, ",
+               (long long)n_given, (long long)(pl.n_items - n_given));
+    else if (pl.n_items)
+        printf("%lld to run here, ", (long long)n_given);
+    if (pl.n_items && pl.jobs)
+        printf("%d at a time (--jobs; %d cores, %s)\n", pl.jobs, cores, size);
+    else if (pl.n_items)
+        printf("as many at a time as fit in the %d cores (%s)\n", cores, size);
     else
         printf("none to run here\n");
-    /* Open MPI refuses more ranks than cores unless allowed; other MPIs ignore the variable. */
-    if (n_todo && pl.ranks > cores) {
-        setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-        printf("note: a cell has %d ranks and this machine %d cores: Open MPI may oversubscribe "
-               "(OMPI_MCA_rmaps_base_oversubscribe=1)\n",
-               pl.ranks, cores);
-    }
-    if (n_todo && jobs * pl.ranks * cpus > cores)
-        printf("note: %lld cells x %d ranks x %d CPU > %d cores: they share the cores (slower; "
-               "the results are the same)\n",
-               jobs, pl.ranks, cpus, cores);
-    char cpus_text[16];
-    snprintf(cpus_text, sizeof cpus_text, "%d", cpus);
-    setenv("OPENBLAS_NUM_THREADS", cpus_text, 0); /* one BLAS thread per CPU of a rank */
+    if (pl.n_items && max_cpus > cores)
+        printf("note: a cell needs %d CPUs and this machine has %d cores: it runs alone, and Open "
+               "MPI may oversubscribe (OMPI_MCA_rmaps_base_oversubscribe=1)\n",
+               max_cpus, cores);
+    if (pl.n_items && pl.jobs && (long long)pl.jobs * max_cpus > cores)
+        printf("note: %d cells x up to %d CPUs > %d cores: they share the cores (slower; the "
+               "results are the same)\n",
+               pl.jobs, max_cpus, cores);
 
     char again[PATH_MAX + 96];
     if (jobs_given)
         snprintf(again, sizeof again, "ranklab sweep run %s --all --jobs %lld", dir, jobs_given);
     else
         snprintf(again, sizeof again, "ranklab sweep run %s --all", dir);
-    int rc = RL_EXIT_OK;
-    if (n_todo && io_make_dir(pl.log_dir) < 0) {
-        rc = RL_ERR;
-    } else if (n_todo) {
-        printf("logs: %s/cell-NNNN.out; Ctrl-C or SIGTERM stops the cells at a checkpoint (`%s` "
-               "resumes)\n",
-               pl.log_dir, again);
-        pl.running = rl_xmalloc(sizeof(running_cell) * (size_t)jobs);
-        pl.failed = rl_xmalloc(sizeof(int64_t) * (size_t)n_todo);
-        pl.stopped = rl_xmalloc(sizeof(int64_t) * (size_t)n_todo);
-        run_pool(&pl, todo, n_todo, (int)jobs);
+    if (pl.n_items) {
+        printf("logs: %s/logs/cell-NNNN.out; Ctrl-C or SIGTERM stops the cells at a checkpoint "
+               "(`%s` resumes)\n",
+               dir, again);
+        run_pool(&pl);
     }
-    if (rc == RL_EXIT_OK)
-        rc = report(&pl, elsewhere, n_elsewhere, again);
-    free(pl.running);
-    free(pl.failed);
-    free(pl.stopped);
-    free(todo);
+    int rc = report(&pl, elsewhere, n_elsewhere, again);
+    free(pl.items);
     free(elsewhere);
     sweep_planned_free(&p);
     return rc;

@@ -1,5 +1,6 @@
 /* Slurm: `ranklab sweep submit` fills the batch script template (slurm/sweep.sbatch) with the
- * sweep's settings and submits one array job per block of at most MaxArraySize cells;
+ * sweep's settings and submits one array job per resource tuple (ranks, CPUs per rank, time)
+ * and block of at most MaxArraySize cells;
  * `resubmit --failed` does the same for the failed and missing cells only. Both refuse while
  * jobs of the sweep are still in the queue. */
 #include "src/cli/sweep_internal.h"
@@ -114,24 +115,33 @@ static int ask_max_array_size(long *out) {
     return rc;
 }
 
-/* Fails when jobs of this sweep (their --comment is the sweep path) are still in the queue. */
-static int check_queue(const char *abs_dir) {
-    char *argv[] = {"squeue", "--me", "-h", "-o", "%A\t%k", NULL}, *text;
+/* The ids (squeue's `format`: %A each job, %F an array's base id) of this user's jobs in the
+ * queue whose --comment is abs_dir (a sweep's directory), as " 12 13 " in *ids. */
+static int queued_jobs(const char *abs_dir, const char *format, rl_text *ids) {
+    char spec[16], *text;
+    snprintf(spec, sizeof spec, "%s\t%%k", format);
+    char *argv[] = {"squeue", "--me", "-h", "-o", spec, NULL};
     int rc = run_capture(argv, &text);
     if (rc != 0) {
         free(text);
         return rl_fail("squeue failed (exit %d)", "is Slurm reachable from here?", rc);
     }
-    rl_text ids = {0}; /* " 12 13 " */
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         char *tab = strchr(line, '\t'), word[64];
         *(tab ? tab : line) = '\0';
         snprintf(word, sizeof word, " %s ", line);
-        if (tab && !strcmp(tab + 1, abs_dir) && !strstr(rl_text_str(&ids), word))
-            rl_text_add(&ids, "%s", ids.len ? word + 1 : word);
+        if (tab && !strcmp(tab + 1, abs_dir) && !strstr(rl_text_str(ids), word))
+            rl_text_add(ids, "%s", ids->len ? word + 1 : word);
     }
     free(text);
-    if (ids.len) {
+    return 0;
+}
+
+/* Fails when jobs of this sweep (their --comment is the sweep path) are still in the queue. */
+static int check_queue(const char *abs_dir) {
+    rl_text ids = {0};
+    int rc = queued_jobs(abs_dir, "%A", &ids);
+    if (rc == 0 && ids.len) {
         ids.s[--ids.len] = '\0';
         rl_fail("jobs of this sweep are still in the queue:%s", NULL, ids.s);
         rc = rl_fail_hint("wait until they are done (squeue --me), or cancel them (scancel%s); "
@@ -142,8 +152,114 @@ static int check_queue(const char *abs_dir) {
     return rc;
 }
 
-/* Write SWEEP_DIR/jobs/NNN.sbatch, sbatch it, note it in jobs/submitted.tsv. */
-static int sbatch_script(const char *jobs_dir, const char *script, const char *cells) {
+/* ---- stages: Slurm dependencies ---- */
+
+/* What a cell waits for in Slurm: the array job holding its upstream cell (job 0: nothing) and
+ * that cell's task id in it (-1: unknown). */
+typedef struct {
+    long long job;
+    int64_t task;
+} cell_dependency;
+
+/* Whether the cell list "0-3,7" (as submitted.tsv has it) holds cell. */
+static int cells_hold(const char *list, int64_t cell) {
+    for (const char *at = list; *at;) {
+        char *end;
+        long long lo = strtoll(at, &end, 10), hi = lo;
+        if (*end == '-')
+            hi = strtoll(end + 1, &end, 10);
+        if (cell >= lo && cell <= hi)
+            return 1;
+        at = *end == ',' ? end + 1 : "";
+    }
+    return 0;
+}
+
+/* The newest job of up's jobs/submitted.tsv that holds the cell and is in `queued` (" 12 13 "). */
+static cell_dependency queued_job_of(const planned *up, int64_t cell, const char *queued) {
+    cell_dependency found = {0, -1};
+    char path[PATH_MAX + 32], *line = NULL;
+    size_t size = 0;
+    snprintf(path, sizeof path, "%s/jobs/submitted.tsv", up->dir);
+    FILE *f = fopen(path, "r");
+    while (f && getline(&line, &size, f) > 0) {
+        char *field[5] = {NULL}, *save = NULL, word[80];
+        field[0] = strtok_r(line, "\t\n", &save);
+        for (int i = 1; i < 5 && field[i - 1]; i++)
+            field[i] = strtok_r(NULL, "\t\n", &save);
+        if (!field[3])
+            continue;
+        snprintf(word, sizeof word, " %s ", field[1]);
+        if (strstr(queued, word) && cells_hold(field[3], cell))
+            found = (cell_dependency){atoll(field[1]), field[4] ? cell - atoll(field[4]) : -1};
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* The dependency of each cell to submit: none when it starts from no cell or from a complete
+ * one, else the queued job of that cell; an error when that cell is neither complete nor
+ * queued (Slurm would wait forever). */
+static int find_dependencies(const planned *p, const int64_t *cells, int64_t n,
+                             cell_dependency *deps) {
+    int n_sweeps = p->sw.n_refs; /* the upstream sweeps: each one's queue is asked once */
+    rl_text *queued = rl_xcalloc((size_t)n_sweeps + 1, sizeof *queued);
+    const planned **asked = rl_xcalloc((size_t)n_sweeps + 1, sizeof *asked);
+    int rc = 0;
+    for (int64_t i = 0; rc == 0 && i < n; i++) {
+        upstream_cell up;
+        char detail[512], abs_up[PATH_MAX];
+        deps[i] = (cell_dependency){0, -1};
+        if ((rc = sweep_cell_upstream(p, cells[i], &up)) < 0 || !up.p)
+            continue;
+        cell_state state =
+            sweep_cell_status(up.p, up.cell, SWEEP_DEFAULT_STALE_SECONDS, detail, sizeof detail);
+        if (state == CELL_COMPLETE)
+            continue;
+        int k = 0;
+        while (asked[k] && asked[k] != up.p)
+            k++;
+        if (!asked[k]) {
+            asked[k] = up.p;
+            rc = realpath(up.p->dir, abs_up) ? queued_jobs(abs_up, "%F", &queued[k]) : RL_ERR;
+            rl_text_add(&queued[k], " ");
+        }
+        if (rc == 0)
+            deps[i] = queued_job_of(up.p, up.cell, queued[k].s);
+        if (rc == 0 && deps[i].job == 0) {
+            rl_fail("cell %lld starts from cell %lld of %s, which is %s and in no queued job of "
+                    "that sweep%s%s",
+                    NULL, (long long)cells[i], (long long)up.cell, up.p->dir,
+                    sweep_state_name(state), detail[0] ? ": " : "", detail);
+            rc = rl_fail_hint("submit that sweep first (ranklab sweep submit %s, or resubmit %s "
+                              "--failed), then this one: Slurm starts each cell after the cell it "
+                              "starts from",
+                              up.p->dir, up.p->dir);
+        }
+    }
+    for (int k = 0; k < n_sweeps; k++)
+        rl_text_free(&queued[k]);
+    free(queued);
+    free(asked);
+    return rc;
+}
+
+/* --dependency for cells[0, n) of one array (offset: its task ids' start), all waiting for job:
+ * aftercorr when task t waits for task t of that job (arrays that pair 1:1), else afterok. */
+static void dependency_text(const int64_t *cells, const cell_dependency *deps, int64_t n,
+                            int64_t offset, char *out, size_t size) {
+    int pairs = 1;
+    for (int64_t i = 0; i < n && pairs; i++)
+        pairs = deps[i].task == cells[i] - offset;
+    snprintf(out, size, "%s:%lld", pairs ? "aftercorr" : "afterok", deps[0].job);
+}
+
+/* Write SWEEP_DIR/jobs/NNN.sbatch, sbatch it, note it in jobs/submitted.tsv (when, job, script,
+ * cells, offset of its task ids). */
+static int sbatch_script(const char *jobs_dir, const char *script, const char *cells,
+                         int64_t offset) {
     int k = 0;
     char name[32], path[PATH_MAX + 64], when[32];
     do {
@@ -167,7 +283,7 @@ static int sbatch_script(const char *jobs_dir, const char *script, const char *c
     snprintf(path, sizeof path, "%s/submitted.tsv", jobs_dir);
     FILE *f = fopen(path, "a");
     if (f) {
-        fprintf(f, "%s\t%s\t%s\t%s\n", when, job_id, name, cells);
+        fprintf(f, "%s\t%s\t%s\t%s\t%lld\n", when, job_id, name, cells, (long long)offset);
         fclose(f);
     }
     printf("submitted job %s: cells %s (%s)\n", job_id, cells, name);
@@ -175,8 +291,9 @@ static int sbatch_script(const char *jobs_dir, const char *script, const char *c
     return 0;
 }
 
-/* One array job per block of MaxArraySize cells (task id = cell - block offset), from the
- * template; --dry-run prints the scripts. cells are sorted. */
+/* One array job per resource tuple, upstream job waited for (stages) and block of MaxArraySize
+ * cells (task id = cell - block offset), from the template; --dry-run prints the scripts. cells
+ * are sorted. */
 static int submit_cells(planned *p, const int64_t *cells, int64_t n, const sweep_opts *o) {
     char abs_dir[PATH_MAX], exe[PATH_MAX], tmpl_path[PATH_MAX + 64];
     if (!realpath(p->dir, abs_dir) || !realpath("/proc/self/exe", exe))
@@ -186,27 +303,28 @@ static int submit_cells(planned *p, const int64_t *cells, int64_t n, const sweep
     snprintf(log_dir, sizeof log_dir, "%s/logs", abs_dir);
     snprintf(jobs_dir, sizeof jobs_dir, "%s/jobs", abs_dir);
     snprintf(job_name, sizeof job_name, "rl-%s", strrchr(abs_dir, '/') + 1);
-    const char *keys[] = {"sweep.ranks", "sweep.cpus_per_rank", "sweep.signal_seconds",
-                          "sweep.max_requeues"};
-    for (int k = 0; k < 4; k++)
-        snprintf(num[k], sizeof num[k], "%lld", (long long)rl_cfg_int(s, keys[k]));
+    snprintf(num[2], sizeof num[2], "%lld", (long long)rl_cfg_int(s, "sweep.signal_seconds"));
+    snprintf(num[3], sizeof num[3], "%lld", (long long)rl_cfg_int(s, "sweep.max_requeues"));
     field fields[] = {
         {"SWEEP_DIR", abs_dir, "the sweep directory"}, /* checked first: it makes the next */
         {"JOB_NAME", job_name, "the job name (from the sweep directory's name)"},
-        {"RANKS", num[0], NULL},
-        {"CPUS_PER_RANK", num[1], NULL},
-        {"SIGNAL_SECONDS", num[2], NULL},
-        {"MAX_REQUEUES", num[3], NULL},
-        {"TIME", rl_cfg_str(s, "sweep.time"), "sweep.time ="},
         {"PARTITION", rl_cfg_str(s, "sweep.partition"), "sweep.partition ="},
         {"LOG_DIR", log_dir, "the log directory"},
         {"RANKLAB", exe, "the path of the ranklab program"},
-        {"OFFSET", num[4], NULL},
-        {"ARRAY", NULL, NULL}, /* per block, below */
+        {"SIGNAL_SECONDS", num[2], NULL},
+        {"MAX_REQUEUES", num[3], NULL},
+        {"RANKS", num[0], NULL}, /* per resource tuple, below */
+        {"CPUS_PER_RANK", num[1], NULL},
+        {"TIME", NULL, NULL},
+        {"OFFSET", num[4], NULL}, /* per array, below */
+        {"DEPENDENCY", NULL, NULL},
+        {"KILL_ON_INVALID_DEP", NULL, NULL},
+        {"ARRAY", NULL, NULL},
     };
-    enum { N_FIELDS = sizeof fields / sizeof fields[0] };
-    /* Nothing substituted may need quoting: the #SBATCH lines cannot quote. */
-    for (int f = 0; f < N_FIELDS; f++)
+    enum { N_FIELDS = sizeof fields / sizeof fields[0], F_TIME = N_FIELDS - 5 };
+    /* Nothing substituted may need quoting: the #SBATCH lines cannot quote (the time was checked
+     * at plan). */
+    for (int f = 0; f < F_TIME; f++)
         if (fields[f].what && sweep_check_script_value(fields[f].what, fields[f].value) < 0)
             return RL_ERR;
     long max_array = o->max_array_size;
@@ -216,33 +334,66 @@ static int submit_cells(planned *p, const int64_t *cells, int64_t n, const sweep
     char *tmpl = load_template(o->template_path, exe, tmpl_path, sizeof tmpl_path);
     if (!tmpl)
         return RL_ERR;
-    int rc = 0;
-    if (!o->dry_run && (io_make_dir(log_dir) < 0 || io_make_dir(jobs_dir) < 0))
+    cell_resources *tuples;
+    int *group;
+    sweep_resource_groups(&p->sw, &tuples, &group);
+    cell_dependency *deps = rl_xcalloc((size_t)n + 1, sizeof *deps);
+    cell_dependency *my_deps = rl_xcalloc((size_t)n + 1, sizeof *my_deps);
+    int64_t *mine = rl_xmalloc(sizeof(int64_t) * (size_t)(n + 1));
+    int rc = find_dependencies(p, cells, n, deps);
+    if (rc == 0 && !o->dry_run && (io_make_dir(log_dir) < 0 || io_make_dir(jobs_dir) < 0))
         rc = RL_ERR;
-    for (int64_t i = 0, j; rc == 0 && i < n; i = j) {
-        int64_t offset = cells[i] / max_array * max_array;
-        j = i;
-        while (j < n && cells[j] < offset + max_array)
-            j++;
-        rl_text spec = {0}, array = {0}, script = {0};
-        sweep_format_cells(cells + i, j - i, 0, &spec);
-        sweep_format_cells(cells + i, j - i, offset, &array);
-        if (rl_cfg_int(s, "sweep.throttle"))
-            rl_text_add(&array, "%%%lld", (long long)rl_cfg_int(s, "sweep.throttle"));
-        snprintf(num[4], sizeof num[4], "%lld", (long long)offset);
-        fields[N_FIELDS - 1].value = array.s;
-        rc = fill_template(tmpl, tmpl_path, fields, N_FIELDS, &script);
-        if (rc == 0 && o->dry_run)
-            printf("# ---- array job for cells %s, from %s (--dry-run: not submitted)\n%s", spec.s,
-                   tmpl_path, script.s);
-        else if (rc == 0)
-            rc = sbatch_script(jobs_dir, script.s, spec.s);
-        rl_text_free(&spec);
-        rl_text_free(&array);
-        rl_text_free(&script);
+    /* One array per resource tuple and job waited for, split into blocks of MaxArraySize. */
+    for (int64_t first = 0; rc == 0 && first < n; first++) {
+        int g = group[cells[first]];
+        long long job = deps[first].job;
+        int64_t n_mine = 0, seen = 0;
+        for (int64_t i = 0; i < first && !seen; i++)
+            seen = group[cells[i]] == g && deps[i].job == job; /* that array is written */
+        for (int64_t i = first; i < n && !seen; i++)
+            if (group[cells[i]] == g && deps[i].job == job) {
+                my_deps[n_mine] = deps[i];
+                mine[n_mine++] = cells[i];
+            }
+        snprintf(num[0], sizeof num[0], "%d", tuples[g].ranks);
+        snprintf(num[1], sizeof num[1], "%d", tuples[g].cpus_per_rank);
+        fields[F_TIME].value = tuples[g].time;
+        for (int64_t i = 0, j; rc == 0 && i < n_mine; i = j) {
+            int64_t offset = mine[i] / max_array * max_array;
+            j = i;
+            while (j < n_mine && mine[j] < offset + max_array)
+                j++;
+            rl_text spec = {0}, array = {0}, script = {0};
+            char dependency[96] = "";
+            if (job)
+                dependency_text(mine + i, my_deps + i, j - i, offset, dependency,
+                                sizeof dependency);
+            sweep_format_cells(mine + i, j - i, 0, &spec);
+            sweep_format_cells(mine + i, j - i, offset, &array);
+            if (rl_cfg_int(s, "sweep.throttle"))
+                rl_text_add(&array, "%%%lld", (long long)rl_cfg_int(s, "sweep.throttle"));
+            snprintf(num[4], sizeof num[4], "%lld", (long long)offset);
+            fields[N_FIELDS - 3].value = dependency;
+            fields[N_FIELDS - 2].value = job ? "yes" : ""; /* a failed upstream cancels the cell */
+            fields[N_FIELDS - 1].value = array.s;
+            rc = fill_template(tmpl, tmpl_path, fields, N_FIELDS, &script);
+            if (rc == 0 && o->dry_run)
+                printf("# ---- array job for cells %s, from %s (--dry-run: not submitted)\n%s",
+                       spec.s, tmpl_path, script.s);
+            else if (rc == 0)
+                rc = sbatch_script(jobs_dir, script.s, spec.s, offset);
+            rl_text_free(&spec);
+            rl_text_free(&array);
+            rl_text_free(&script);
+        }
     }
     if (rc == 0 && !o->dry_run)
         printf("logs: %s/JOB_TASK.out; progress: ranklab sweep status %s\n", log_dir, p->dir);
+    free(mine);
+    free(deps);
+    free(my_deps);
+    free(tuples);
+    free(group);
     free(tmpl);
     return rc;
 }
@@ -262,10 +413,10 @@ int sweep_cmd_submit(int argc, char **argv, int resubmit) {
         return RL_ERR;
     }
     int64_t *cells = rl_xmalloc(sizeof(int64_t) * (size_t)p.sw.n_cells), n = 0;
-    int64_t counts[4] = {0, 0, 0, 0};
+    int64_t counts[CELL_N_STATES] = {0};
     cell_state *states = resubmit ? sweep_all_states(&p, o.stale, 0, counts) : NULL;
     for (int64_t c = 0; c < p.sw.n_cells; c++)
-        if (!resubmit || states[c] == CELL_FAILED || states[c] == CELL_MISSING)
+        if (!resubmit || CELL_TO_RUN(states[c]))
             cells[n++] = c;
     int rc = 0;
     if (n == 0) {
@@ -276,9 +427,12 @@ int sweep_cmd_submit(int argc, char **argv, int resubmit) {
         if (resubmit) {
             rl_text spec = {0};
             sweep_format_cells(cells, n, 0, &spec);
-            printf("resubmitting %lld of %lld cells (%lld failed, %lld missing): %s\n",
-                   (long long)n, (long long)p.sw.n_cells, (long long)counts[CELL_FAILED],
-                   (long long)counts[CELL_MISSING], spec.s);
+            printf("resubmitting %lld of %lld cells (%lld failed, %lld missing", (long long)n,
+                   (long long)p.sw.n_cells, (long long)counts[CELL_FAILED],
+                   (long long)counts[CELL_MISSING]);
+            if (counts[CELL_WAITING])
+                printf(", %lld waiting", (long long)counts[CELL_WAITING]);
+            printf("): %s\n", spec.s);
             rl_text_free(&spec);
         }
         rc = submit_cells(&p, cells, n, &o);

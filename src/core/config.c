@@ -1,11 +1,12 @@
-/* Config: declared keys, INI files (read with limits, walked with inih), command-line overrides,
- * validation, run id. */
+/* Config: declared keys, INI files (read with limits, walked with inih, composed with
+ * `include`), command-line overrides, validation, run id. */
 #include "src/core/config.h"
 #include "src/core/error.h"
 #include "src/core/text.h"
 
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,13 @@ typedef struct {
     int list;
 } seen_key;
 
+/* The files being walked, outermost first (real paths where known), for rl_cfg_walk_file. */
+typedef struct {
+    char *paths[RL_CFG_MAX_INCLUDE_DEPTH + 1];
+    int depth;
+    int n_included;
+} include_stack;
+
 typedef struct {
     const char *at; /* the next line of the text */
     const char *origin;
@@ -163,10 +171,14 @@ typedef struct {
     int indented; /* it starts with a space or tab (inih: continues the key above) */
     rl_cfg_ini_fn fn;
     void *user;
+    include_stack *includes; /* NULL: a text, where `include` is a key like any other */
     seen_key seen[MAX_ASSIGNMENTS];
     size_t n_seen;
     int failed;
 } ini_walk;
+
+static int walk_text(const char *text, const char *origin, rl_cfg_ini_fn fn, void *user,
+                     include_stack *includes);
 
 /* inih's reader: one line per call, counted; a line that does not fit the buffer inih gives
  * (`size` with room for "\r\n\0") is refused instead of being split in two. */
@@ -192,6 +204,56 @@ static char *walk_read_line(char *buf, int size, void *stream) {
     return buf;
 }
 
+/* Walk the file at path (a new level of includes), its own text into *text when wanted. `where`
+ * names the include line that asked for it ("" for the outermost file). */
+static int walk_file_at(const char *path, const char *what, const char *where, rl_cfg_ini_fn fn,
+                        void *user, include_stack *includes, char **text) {
+    char real[PATH_MAX];
+    const char *key = realpath(path, real) ? real : path;
+    for (int i = 0; i < includes->depth; i++)
+        if (!strcmp(includes->paths[i], key)) {
+            rl_fail("%s: include = %s: a cycle, that file is already being read", NULL, where,
+                    path);
+            return rl_fail_hint("a file cannot include itself, directly or through others: "
+                                "remove one of the include lines");
+        }
+    if (includes->depth == RL_CFG_MAX_INCLUDE_DEPTH)
+        return rl_fail("%s: include = %s: files include each other more than %d deep",
+                       "flatten the chain of includes", where, path, RL_CFG_MAX_INCLUDE_DEPTH);
+    char *own = rl_cfg_read_file(path, what, RL_CFG_MAX_FILE_BYTES);
+    if (!own)
+        return where[0] ? rl_fail_context("%s: include", where) : RL_ERR;
+    includes->paths[includes->depth++] = rl_xstrdup(key);
+    int rc = walk_text(own, path, fn, user, includes);
+    free(includes->paths[--includes->depth]);
+    if (text && rc == 0)
+        *text = own;
+    else
+        free(own);
+    return rc;
+}
+
+/* `include = FILE[, FILE...]` of the file being walked: each walked in turn, from the directory
+ * of the including file. */
+static int include_files(ini_walk *w, const char *value) {
+    char where[PATH_MAX + 32], **names = NULL;
+    int n = 0;
+    snprintf(where, sizeof where, "%s:%d", w->origin, w->line);
+    int rc = rl_cfg_split_list(value, where, &names, &n);
+    const char *slash = strrchr(w->origin, '/');
+    for (int i = 0; rc == 0 && i < n; i++) {
+        char path[PATH_MAX];
+        if (names[i][0] == '/' || !slash)
+            snprintf(path, sizeof path, "%s", names[i]);
+        else
+            snprintf(path, sizeof path, "%.*s/%s", (int)(slash - w->origin), w->origin, names[i]);
+        rc = walk_file_at(path, "included config file", where, w->fn, w->user, w->includes, NULL);
+        w->includes->n_included += rc == 0;
+    }
+    rl_cfg_list_free(names, n);
+    return rc < 0 ? RL_ERR : RL_CFG_LIST;
+}
+
 static int walk_entry(void *user, const char *section, const char *name, const char *value) {
     ini_walk *w = user;
     if (w->failed)
@@ -214,7 +276,9 @@ static int walk_entry(void *user, const char *section, const char *name, const c
         w->failed = rl_fail("%s:%d: more than %d keys", "simplify the config file", w->origin,
                             w->line, MAX_ASSIGNMENTS);
     } else {
-        int rc = w->fn(w->user, section, name, value, w->line);
+        int rc = w->includes && !section[0] && !strcmp(name, "include")
+                     ? include_files(w, value)
+                     : w->fn(w->user, w->origin, section, name, value, w->line);
         if (rc < 0)
             w->failed = RL_ERR;
         else if (at == w->n_seen)
@@ -224,9 +288,10 @@ static int walk_entry(void *user, const char *section, const char *name, const c
     return !w->failed;
 }
 
-int rl_cfg_walk_ini(const char *text, const char *origin, rl_cfg_ini_fn fn, void *user) {
+static int walk_text(const char *text, const char *origin, rl_cfg_ini_fn fn, void *user,
+                     include_stack *includes) {
     ini_walk *w = rl_xcalloc(1, sizeof *w);
-    *w = (ini_walk){.at = text, .origin = origin, .fn = fn, .user = user};
+    *w = (ini_walk){.at = text, .origin = origin, .fn = fn, .user = user, .includes = includes};
     int rc = ini_parse_stream(walk_read_line, w, walk_entry, w);
     int failed = w->failed;
     for (size_t i = 0; i < w->n_seen; i++)
@@ -240,36 +305,41 @@ int rl_cfg_walk_ini(const char *text, const char *origin, rl_cfg_ini_fn fn, void
     return 0;
 }
 
-typedef struct {
-    rl_config *cfg;
-    const char *origin;
-} ini_context;
+int rl_cfg_walk_ini(const char *text, const char *origin, rl_cfg_ini_fn fn, void *user) {
+    return walk_text(text, origin, fn, user, NULL);
+}
 
-static int on_ini_entry(void *user, const char *section, const char *name, const char *value,
-                        int line) {
-    ini_context *ctx = user;
+int rl_cfg_walk_file(const char *path, const char *what, rl_cfg_ini_fn fn, void *user, char **text,
+                     int *n_included) {
+    include_stack includes = {0};
+    if (text)
+        *text = NULL;
+    int rc = walk_file_at(path, what, "", fn, user, &includes, text);
+    if (n_included)
+        *n_included = includes.n_included;
+    return rc;
+}
+
+static int on_ini_entry(void *user, const char *origin, const char *section, const char *name,
+                        const char *value, int line) {
+    rl_config *cfg = user;
     if (!section[0])
         return rl_fail("%s:%d: key '%s' is outside any [section]",
-                       "put it under a section, e.g. [train] for train.lr", ctx->origin, line,
-                       name);
+                       "put it under a section, e.g. [train] for train.lr (only `include = FILE` "
+                       "stands before the first section of a file)",
+                       origin, line, name);
     char *key = join_key(section, name);
-    int rc = add_assignment(ctx->cfg, key, value, ctx->origin);
+    int rc = add_assignment(cfg, key, value, origin);
     free(key);
     return rc;
 }
 
 int rl_cfg_load_file(rl_config *cfg, const char *path) {
-    char *text = rl_cfg_read_file(path, "config file", RL_CFG_MAX_FILE_BYTES);
-    if (!text)
-        return RL_ERR;
-    int rc = rl_cfg_load_text(cfg, text, path);
-    free(text);
-    return rc;
+    return rl_cfg_walk_file(path, "config file", on_ini_entry, cfg, NULL, NULL);
 }
 
 int rl_cfg_load_text(rl_config *cfg, const char *text, const char *origin) {
-    ini_context ctx = {cfg, origin};
-    return rl_cfg_walk_ini(text, origin, on_ini_entry, &ctx);
+    return rl_cfg_walk_ini(text, origin, on_ini_entry, cfg);
 }
 
 int rl_cfg_set_override(rl_config *cfg, const char *assignment_text) {

@@ -51,8 +51,10 @@ void rl_cfg_free(rl_config *cfg);
 /* Declare keys; the spec array must outlive cfg. Declaring the same key twice is allowed
  * when the specs are identical (modules share common keys). */
 void rl_cfg_declare(rl_config *cfg, const rl_cfg_spec *specs, size_t n);
-/* Read an INI file (a regular file or a pipe such as -c <(...)); values are checked at
- * rl_cfg_resolve. Returns 0 or RL_ERR. */
+/* Read an INI file (a regular file or a pipe such as -c <(...)) and the files it includes (see
+ * rl_cfg_walk_file); values are checked at rl_cfg_resolve. Returns 0 or RL_ERR. Loading files one
+ * after another (repeated -c) is the same as one file including them in that order: a later one
+ * replaces a key an earlier one set. */
 int rl_cfg_load_file(rl_config *cfg, const char *path);
 /* Load INI text (e.g. an experiment's embedded defaults); `origin` names it in errors. */
 int rl_cfg_load_text(rl_config *cfg, const char *text, const char *origin);
@@ -65,14 +67,27 @@ int rl_cfg_set_override(rl_config *cfg, const char *assignment);
 char *rl_cfg_read_file(const char *path, const char *what, size_t max_bytes);
 
 /* Walking an INI text with inih, for formats built on INI (sweep files). fn gets each
- * `name = value` with its section and line and returns 0, RL_ERR (message stored: stop), or
- * RL_CFG_LIST: this key is a list, which may be given again and continued on indented lines (fn
- * gets every piece). Any other key given twice in the text is refused naming both lines; so
- * are lines longer than inih's buffer and lines that are not INI. `origin` names the text. */
+ * `name = value` with the file it comes from (`origin`), its section and line, and returns 0,
+ * RL_ERR (message stored: stop), or RL_CFG_LIST: this key is a list, which may be given again
+ * and continued on indented lines (fn gets every piece). Any other key given twice in one text is
+ * refused naming both lines; so are lines longer than inih's buffer and lines that are not INI.
+ * `origin` names the text. */
 enum { RL_CFG_LIST = 1 };
-typedef int (*rl_cfg_ini_fn)(void *user, const char *section, const char *name, const char *value,
-                             int line);
+typedef int (*rl_cfg_ini_fn)(void *user, const char *origin, const char *section, const char *name,
+                             const char *value, int line);
 int rl_cfg_walk_ini(const char *text, const char *origin, rl_cfg_ini_fn fn, void *user);
+
+/* Composition: rl_cfg_walk_file walks the INI file at path (read as rl_cfg_read_file does, `what`
+ * naming it) and the files it includes. A line `include = FILE` (or a comma list, or several
+ * lines) before the first [section] walks FILE there, before the rest of the including file, so
+ * that the including file's own keys come later and win; FILE is taken from the including file's
+ * directory unless absolute. A file that includes itself, directly or not, more than
+ * RL_CFG_MAX_INCLUDE_DEPTH files deep, or a missing file is refused naming the include line.
+ * *text gets the file's own text (caller frees; text may be NULL), *n_included how many files
+ * were included in all (may be NULL). */
+#define RL_CFG_MAX_INCLUDE_DEPTH 16
+int rl_cfg_walk_file(const char *path, const char *what, rl_cfg_ini_fn fn, void *user, char **text,
+                     int *n_included);
 
 /* Lists: "a, b, \"c,d\"" -> a | b | c,d (items trimmed; quotes keep commas), appended to
  * *items (*n of them; free with rl_cfg_list_free). An empty item (so also an empty text) or an

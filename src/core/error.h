@@ -13,8 +13,9 @@
 
 enum {
     RL_OK = 0,
-    RL_ERR = -1,      /* generic failure; message set */
-    RL_STOPPED = -2,  /* a stop signal was agreed on and a checkpoint written */
+    RL_ERR = -1,     /* generic failure; message set */
+    RL_STOPPED = -2, /* a stop signal was agreed on and a checkpoint written */
+    RL_PRUNED = -3,  /* early stopping ended the run; its results are completed as "pruned" */
 };
 
 /* Exit codes of the `ranklab` program. */

@@ -21,6 +21,7 @@ typedef enum {
     RL_RNG_MIXUP_LAMBDA, /* mixup's λ ~ Beta(α, α); step = optimizer step (epoch, batch) */
     RL_RNG_MIXUP_PAIRS,  /* mixup's permutation of a batch; step = optimizer step */
     RL_RNG_PEER_INIT,    /* the parameter seed of a second network (co-teaching's) */
+    RL_RNG_SWEEP_SAMPLE, /* sampled sweep keys; step = sample, index = CRC-32 of the key */
 } rl_rng_purpose;
 
 typedef struct {

@@ -3,7 +3,8 @@
  *
  * Results (rank 0 only; DESIGN.md "Results file"): created as RUN_DIR/results.h5.partial with
  * status "running", metrics rows appended and flushed as they come, renamed to results.h5 by
- * io_results_complete after status = "complete" is written last.
+ * io_results_complete after status = "complete" is written last (io_results_complete_pruned:
+ * "pruned", for a run that early stopping ended).
  *
  *     io_results *r;
  *     io_results_create(&r, run_dir, &meta, cfg, metric_names, n_metrics);
@@ -118,6 +119,20 @@ int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays
                                 int64_t count, const float *const *slices);
 /* status = "complete", close, seal, fsync, rename results.h5.partial -> results.h5, fsync dir. */
 int io_results_complete(io_results *r);
+/* Why early stopping pruned a run: the attributes of /pruned in its results. */
+typedef struct {
+    char rule[16];          /* "median" */
+    char metric[64];        /* the metric compared */
+    char mode[8];           /* "max" (higher is better) or "min" */
+    int64_t rung;           /* rows of the metrics history when it was pruned */
+    double value;           /* the run's metric there */
+    double median;          /* its peers' median there */
+    int64_t peers;          /* how many peers had reached the rung */
+    char peer_values[1024]; /* "cell 0: 0.81, cell 1: 0.79" */
+    char summary[1536];     /* one line saying all of it */
+} io_pruned;
+/* As io_results_complete, with /pruned holding why and status = "pruned" (a finished run). */
+int io_results_complete_pruned(io_results *r, const io_pruned *why);
 /* Close without completing (status stays "running"). NULL-safe. */
 void io_results_close(io_results *r);
 
@@ -126,16 +141,17 @@ typedef struct {
     char inputs[IO_INPUTS_MAX];
 } io_results_info;
 /* Check a results file as a reader relies on it: its seal, its root attributes, status
- * "complete". Fills info as far as it could read; RL_ERR says what is wrong (a .partial file is
- * "not a finished run"). */
+ * "complete" (or "pruned": finished early by a sweep's early stopping). Fills info as far as it
+ * could read; RL_ERR says what is wrong (a .partial file is "not a finished run"). */
 int io_results_check(const char *path, io_results_info *info);
 
 /* Readers below check a finished file's seal before reading (not a .partial one's). */
 /* Read /arrays/NAME of a results file (float32) and its string attribute (may be NULL). */
 int io_results_read_array_f32(const char *path, const char *name, float **data, size_t *n,
                               const char *attr_name, char *attr_value, size_t attr_size);
-/* Read a string attribute of the root group ("status", "run_id", ...). */
-int io_results_read_root_attr(const char *path, const char *name, char *value, size_t size);
+/* Read a string attribute of the group `group` ("/": the root's "status", "run_id", ...). */
+int io_results_read_attr(const char *path, const char *group, const char *name, char *value,
+                         size_t size);
 /* Print a readable summary of a results file to stdout (ranklab inspect). */
 int io_results_inspect(const char *path);
 /* ranklab compare: whether two results files hold the same bits in /metrics, /final and /arrays

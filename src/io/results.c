@@ -361,11 +361,12 @@ int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays
     return comm_agree_error(rc);
 }
 
-int io_results_complete(io_results *r) {
+/* status (written last), then close, seal and commit the file; frees r. */
+static int finish_results(io_results *r, const char *status) {
     char partial[PATH_MAX + 32], final_path[PATH_MAX + 32];
     partial_path(r, partial, sizeof partial);
     snprintf(final_path, sizeof final_path, "%s/results.h5", r->run_dir);
-    int rc = write_string_attr(r->file, "status", "complete");
+    int rc = write_string_attr(r->file, "status", status);
     hid_t file = r->file;
     r->file = -1;
     for (int i = 0; i <= r->n_metrics; i++) {
@@ -378,6 +379,32 @@ int io_results_complete(io_results *r) {
     rc = rc ? rc : io_commit_file(partial, final_path);
     io_results_close(r);
     return rc;
+}
+
+int io_results_complete(io_results *r) {
+    return finish_results(r, "complete");
+}
+
+int io_results_complete_pruned(io_results *r, const io_pruned *why) {
+    hid_t group = H5Gcreate2(r->file, "pruned", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    long long rung = why->rung, peers = why->peers;
+    int rc = group < 0 ? fail_write(r->file, "cannot create group", "pruned") : 0;
+    rc = rc ? rc : write_string_attr(group, "rule", why->rule);
+    rc = rc ? rc : write_string_attr(group, "metric", why->metric);
+    rc = rc ? rc : write_string_attr(group, "mode", why->mode);
+    rc = rc ? rc : write_scalar_attr(group, "rung", H5T_NATIVE_LLONG, &rung);
+    rc = rc ? rc : write_scalar_attr(group, "value", H5T_NATIVE_DOUBLE, &why->value);
+    rc = rc ? rc : write_scalar_attr(group, "median", H5T_NATIVE_DOUBLE, &why->median);
+    rc = rc ? rc : write_scalar_attr(group, "peers", H5T_NATIVE_LLONG, &peers);
+    rc = rc ? rc : write_string_attr(group, "peer_values", why->peer_values);
+    rc = rc ? rc : write_string_attr(group, "summary", why->summary);
+    if (group >= 0)
+        H5Gclose(group);
+    if (rc < 0) {
+        io_results_close(r);
+        return RL_ERR;
+    }
+    return finish_results(r, "pruned");
 }
 
 static int is_partial(const char *path) {
@@ -435,14 +462,18 @@ static int read_string_attr(hid_t obj, const char *name, char *value, size_t siz
     return rc;
 }
 
-int io_results_read_root_attr(const char *path, const char *name, char *value, size_t size) {
+int io_results_read_attr(const char *path, const char *group, const char *name, char *value,
+                         size_t size) {
     hid_t file = open_readonly(path);
     if (file < 0)
         return RL_ERR;
-    int rc = read_string_attr(file, name, value, size);
+    hid_t obj = H5Oopen(file, group, H5P_DEFAULT);
+    int rc = obj < 0 ? -1 : read_string_attr(obj, name, value, size);
+    if (obj >= 0)
+        H5Oclose(obj);
     H5Fclose(file);
-    return rc < 0 ? rl_fail("%s has no string attribute '%s'", "is it a ranklab results file?",
-                            path, name)
+    return rc < 0 ? rl_fail("%s has no string attribute '%s' in %s",
+                            "is it a ranklab results file?", path, name, group)
                   : 0;
 }
 
@@ -460,7 +491,7 @@ int io_results_check(const char *path, io_results_info *info) {
     if (!ok)
         return rl_fail("%s is not a ranklab results file (no experiment, run_id or status)",
                        "give the results.h5 of a ranklab run", path);
-    if (strcmp(info->status, "complete") != 0)
+    if (strcmp(info->status, "complete") != 0 && strcmp(info->status, "pruned") != 0)
         return rl_fail("%s is not a finished run: its status is \"%s\"",
                        is_partial(path) ? "the run is still going or was stopped: run the same "
                                           "command to finish it"
@@ -598,6 +629,12 @@ int io_results_inspect(const char *path) {
         return RL_ERR;
     printf("%s\n/ (attributes)\n", path);
     H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, NULL);
+    hid_t pruned = H5Gopen2(file, "pruned", H5P_DEFAULT);
+    if (pruned >= 0) {
+        printf("/pruned (attributes: why early stopping ended the run)\n");
+        H5Aiterate2(pruned, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, NULL);
+        H5Gclose(pruned);
+    }
     const char *groups[] = {"metrics", "final", "arrays"};
     for (int g = 0; g < 3; g++) {
         hid_t group = H5Gopen2(file, groups[g], H5P_DEFAULT);

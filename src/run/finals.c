@@ -374,6 +374,15 @@ int run_complete_from_final_checkpoint(rl_run *run) {
     return 1;
 }
 
+int run_finish_pruned(rl_run *run) {
+    int rc = 0;
+    if (comm_rank() == 0) {
+        rc = io_results_complete_pruned(run->results, &run->why);
+        run->results = NULL;
+    }
+    return comm_agree_error(rc);
+}
+
 int run_finish(rl_run *run) {
     if (comm_agree_error(rl_run_final(run, "wall_seconds", rl_now() - run->t_start)) < 0)
         return RL_ERR;

@@ -33,6 +33,8 @@ struct rl_run {
     int wait_lock;       /* wait for another run holding the directory, rather than refuse */
     int locked;          /* every rank: rl_run_start took the lock */
     const rl_run_watch *watch;
+    int pruned; /* every rank: early stopping ended the run (why: rank 0's) */
+    io_pruned why;
     rl_finals *finals;   /* staged by rl_run_final* until the run completes */
     /* what the run is made from (rl_run_add_input), recorded in results and checkpoints and
      * checked when resuming */
@@ -69,5 +71,7 @@ void run_finals_free(rl_finals *f);
 int run_finish(rl_run *run);
 /* Collective, when the newest checkpoint is final: results.h5 from it; returns 1. */
 int run_complete_from_final_checkpoint(rl_run *run);
+/* Collective: results.h5 of a pruned run: its metrics, /pruned, status "pruned". */
+int run_finish_pruned(rl_run *run);
 
 #endif

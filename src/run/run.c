@@ -6,6 +6,7 @@
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/stop.h"
+#include "src/core/text.h"
 #include "src/run/internal.h"
 
 #include <stdarg.h>
@@ -195,9 +196,30 @@ static int open_results(rl_run *run) {
     return comm_agree_error(rc);
 }
 
+/* The metric that early stopping reads must be one the run records. */
+static int check_rung_metric(const rl_run *run, const char *const *names, int n_names) {
+    const char *metric = run->watch && run->watch->rung ? run->watch->rung_metric : NULL;
+    rl_text known = {0};
+    for (int i = 0; metric && i < n_names; i++) {
+        if (!strcmp(names[i], metric))
+            metric = NULL;
+        rl_text_add(&known, "%s%s", i ? ", " : "", names[i]);
+    }
+    int rc = 0;
+    if (metric) {
+        rl_fail("early stopping reads the metric %s, which %s does not record", NULL, metric,
+                run->exp->name);
+        rc = rl_fail_hint("it records: %s (set the sweep's metric to one of them)",
+                          rl_text_str(&known));
+    }
+    rl_text_free(&known);
+    return rc;
+}
+
 int rl_run_start(rl_run *run, const char *const *names, int n_names) {
     /* The lock only now: input errors are found before, and a refused run writes nothing. */
     if (comm_agree_error(run_metrics_init(run, names, n_names)) < 0 ||
+        comm_agree_error(check_rung_metric(run, names, n_names)) < 0 ||
         lock_run(run, run->wait_lock) < 0)
         return RL_ERR;
     run->locked = 1;
@@ -269,6 +291,20 @@ static int checkpoint(rl_run *run, const rl_loop *loop, void *ctx, int64_t step)
     return rc < 0 ? RL_ERR : run_checkpoint_commit(run, c, loop->save(run, ctx, c, step));
 }
 
+/* Collective, after a step that recorded rows: whether early stopping prunes the run (rank 0
+ * decides, every rank learns it). */
+static int pruned_here(rl_run *run) {
+    int prune = 0;
+    if (comm_rank() == 0)
+        prune = run->watch->rung(run->watch->ctx, run, run->rows, &run->why) == 1;
+    if (comm_bcast(&prune, sizeof prune, 0) < 0)
+        return RL_ERR;
+    if (prune && comm_rank() == 0)
+        rl_log_info("pruned by early stopping: %s", run->why.summary);
+    run->pruned = prune;
+    return prune;
+}
+
 int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
     int64_t step = 0;
     if (run->resuming) {
@@ -283,6 +319,9 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
     }
     rl_progress progress;
     rl_progress_start(&progress, run->exp->name, step, loop->total);
+    const rl_run_watch *watch = run->watch && run->watch->progress ? run->watch : NULL;
+    if (watch)
+        watch->progress(watch->ctx, step, loop->total);
     char line[256] = "";
     for (; step < loop->total; step++) {
         rl_stop_inject_fault(step);
@@ -298,6 +337,7 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
             rl_log_info("signal %d: checkpointing at step %lld", sig, (long long)step);
             return checkpoint(run, loop, ctx, step) < 0 ? RL_ERR : RL_STOPPED;
         }
+        int64_t rows = run->rows;
         if (comm_agree_error(loop->step(run, ctx, step)) < 0)
             return RL_ERR;
         if (loop->save && run->ckpt_every > 0 && (step + 1) % run->ckpt_every == 0 &&
@@ -306,6 +346,16 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
         if (loop->describe)
             loop->describe(run, ctx, step, line, sizeof line);
         rl_progress_update(&progress, step + 1, "%s", line);
+        if (watch)
+            watch->progress(watch->ctx, step + 1, loop->total);
+        /* Early stopping after a row, unless the run is done anyway. */
+        int prune = run->watch && run->watch->rung && run->rows > rows && step + 1 < loop->total
+                        ? pruned_here(run)
+                        : 0;
+        if (prune) {
+            rl_progress_finish(&progress);
+            return prune < 0 ? RL_ERR : RL_PRUNED;
+        }
     }
     rl_progress_finish(&progress);
     return 0;
@@ -322,11 +372,14 @@ int rl_run_main(const rl_experiment *exp, rl_config *cfg, const char *out_dir, i
     int rc = comm_agree_error(rl_compute_init(rl_cfg_str(cfg, "run.compute")));
     if (rc == 0)
         rc = exp->run(run);
-    if (rc == 0)
+    if (run->pruned) /* whatever the run function made of RL_PRUNED */
+        rc = run_finish_pruned(run);
+    else if (rc == 0)
         rc = run_finish(run);
     int code = rc >= 0 ? RL_EXIT_OK : rc == RL_STOPPED ? RL_EXIT_STOPPED : rl_error_exit_code();
     if (rc >= 0)
-        rl_log_info("results: %s/results.h5", run->run_dir);
+        rl_log_info("results: %s/results.h5%s", run->run_dir,
+                    run->pruned ? " (status pruned)" : "");
     else if (rc == RL_STOPPED)
         rl_log_info("stopped; checkpoint in %s. Run the same command to resume.", run->ckpt_dir);
     else

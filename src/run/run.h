@@ -65,19 +65,28 @@ void rl_declare_common_config(rl_config *cfg);
 /* ---- the entry ---- */
 
 /* What a caller of rl_run_main learns as the run goes (sweep cells keep a heartbeat); called on
- * every rank. */
+ * every rank. Any of the functions may be NULL. */
 typedef struct {
     void *ctx;
     void (*locked)(void *ctx, const char *run_dir); /* rl_run_start took the directory's lock */
     void (*ended)(void *ctx, int exit_code);        /* after that, however the run ended */
+    /* rl_run_loop is at `step` of `total`: once where it starts (0, or where it resumes), then
+     * after each step. */
+    void (*progress)(void *ctx, int64_t step, int64_t total);
+    /* Early stopping: after a step that recorded metrics rows, rank 0 is asked whether to prune
+     * the run, `rows` being recorded (1: prune, with why filled in); the ranks agree on its
+     * answer. A pruned run stops there: rl_run_loop returns RL_PRUNED and rl_run_main completes
+     * its results with status "pruned" and /pruned holding why (exit code 0). */
+    int (*rung)(void *ctx, const rl_run *run, int64_t rows, io_pruned *why);
+    const char *rung_metric; /* the metric rung reads: rl_run_start refuses a run without it */
 } rl_run_watch;
 
 /* The directory a run of cfg uses without --out: runs/EXPERIMENT-RUNID. */
 void rl_run_default_dir(const rl_experiment *exp, const rl_config *cfg, char *out, size_t n);
 /* Collective. Run exp with the resolved cfg in out_dir (NULL: the default directory), complete
- * the results, log the outcome. The run takes the directory's lock in rl_run_start, after its
- * input is checked (wait_lock: wait for another run holding it; else refuse). Returns the
- * program's exit code (RL_EXIT_*); errors are printed. */
+ * the results (as "pruned" when watch's rung pruned it), log the outcome. The run takes the
+ * directory's lock in rl_run_start, after its input is checked (wait_lock: wait for another run
+ * holding it; else refuse). Returns the program's exit code (RL_EXIT_*); errors are printed. */
 int rl_run_main(const rl_experiment *exp, rl_config *cfg, const char *out_dir, int wait_lock,
                 const rl_run_watch *watch);
 
@@ -112,7 +121,9 @@ double rl_run_last(const rl_run *run, const char *metric);
 /* The run loop: steps [first, total) where first is 0, or where the newest checkpoint left off.
  * Before each step the ranks agree on stop signals (SIGTERM, SIGUSR1/2): then the state is
  * checkpointed and the loop returns RL_STOPPED. After step s, a checkpoint every ckpt.every
- * steps; a progress line. Without `save` there are no checkpoints: a stopped run starts over. */
+ * steps; a progress line; RL_PRUNED when early stopping (rl_run_watch's rung) prunes the run,
+ * which the run function returns as it is (as any negative status). Without `save` there are no
+ * checkpoints: a stopped run starts over. */
 typedef struct {
     int64_t total;
     /* Collective: step `step`. */

@@ -78,6 +78,16 @@ refused() {
     fi
 }
 
+# plan_refused "what" "message" ARGS... : `sweep plan` of the file that the test's own
+# `sweep_file FILE ARGS...` writes must be refused (as `refused` says), planning nothing into
+# $SCRATCH/never.
+plan_refused() {
+    local what=$1 expect=$2
+    shift 2
+    sweep_file "$SCRATCH/bad.ini" "$@"
+    refused "$what" "$expect" "$RANKLAB" sweep plan "$SCRATCH/bad.ini" --dir "$SCRATCH/never"
+}
+
 finish() {
     echo "$((CHECKS - FAILURES)) passed, $FAILURES failed"
     [ "$FAILURES" -eq 0 ]

@@ -30,7 +30,8 @@ check "a sweep file from a pipe is planned as it was read" cmp -s "$S/sweep.ini"
 "$RANKLAB" sweep --help | sed -n '/^  \[sweep\]$/,/^$/s/^  //p' >"$S/help.ini"
 "$RANKLAB" sweep plan "$S/help.ini" --dir "$S/help" >"$S/help.log" 2>&1 || true
 check "the example in sweep --help plans as it is" test -f "$S/help/manifest.tsv"
-sed -n '/^```ini$/,/^```$/p' "$RANKLAB_SRC/README.md" | sed '1d;$d' >"$S/readme.ini"
+awk '/^```ini$/ { n++; next } /^```$/ && n == 1 { exit } n == 1' "$RANKLAB_SRC/README.md" \
+    >"$S/readme.ini" # the first sweep of README.md
 "$RANKLAB" sweep plan "$S/readme.ini" --dir "$S/readme" >"$S/readme.log" 2>&1 || cat "$S/readme.log"
 check "the sweep example in README.md plans as it is" test -f "$S/readme/manifest.tsv"
 for file in "$RANKLAB_SRC"/sweeps/*.ini; do # the experiments' grids, and the count they state
@@ -84,12 +85,6 @@ check "and status sees it complete" grep -q "2 cells: 1 complete, 0 running, 0 f
 
 # 2. Values that go into the sbatch script: Slurm names, Slurm times, safe paths.
 touch "$S/mark"
-plan_refused() { # plan_refused "what" "message" [sweep] LINE...
-    local what=$1 expect=$2
-    shift 2
-    sweep_file "$S/bad.ini" "$@"
-    refused "$what" "$expect" "$RANKLAB" sweep plan "$S/bad.ini" --dir "$S/never"
-}
 plan_refused "a partition with a space" \
     "sweep.partition = 'gpu short' has the character ' ' (a space)" "partition = gpu short"
 plan_refused "a partition with ;" "sweep.partition = 'gpu;reboot' has the character ';'" \

@@ -1,6 +1,6 @@
 /* Unit tests of src/core and the ownership arithmetic of src/comm: config (defaults, INI,
  * overrides, canonical text, errors with hints, limits on files, lines, keys and values, keys
- * given twice, run id), error context, counter-based random streams, and block / cyclic
+ * given twice, includes, run id), error context, counter-based random streams, and block / cyclic
  * ownership of items over ranks (no MPI init needed). */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
 
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- config ---- */
@@ -443,8 +444,9 @@ static void test_cfg_duplicate_keys(void) {
     rl_cfg_free(cfg);
 }
 
-static int log_entry(void *user, const char *section, const char *name, const char *value,
-                     int line) {
+static int log_entry(void *user, const char *origin, const char *section, const char *name,
+                     const char *value, int line) {
+    (void)origin;
     char *log = user;
     size_t len = strlen(log);
     snprintf(log + len, 256 - len, "%s.%s=%s@%d;", section, name, value, line);
@@ -463,6 +465,107 @@ static void test_cfg_walk_lists(void) {
     expect_error(rl_cfg_walk_ini("[fixed]\nk = 1\n\nk = 2\n", "w.ini", log_entry, log),
                  (const char *[]){"w.ini:4: fixed.k is set twice", "lines 2 and 4", NULL});
     CU_ASSERT_STRING_EQUAL(log, "fixed.k=1@2;");
+}
+
+/* dir/name holding text. */
+static void write_in(const char *dir, const char *name, const char *text) {
+    char path[96];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The run id of the config loaded from the files (NULL-terminated, in order) of dir, or "" when
+ * loading fails. */
+static void run_id_of_files(const char *dir, const char *const *names, char id[17]) {
+    rl_config *cfg = new_cfg();
+    int rc = 0;
+    for (; rc == 0 && *names; names++) {
+        char path[96];
+        snprintf(path, sizeof path, "%s/%s", dir, *names);
+        rc = rl_cfg_load_file(cfg, path);
+    }
+    rc = rc ? rc : rl_cfg_resolve(cfg);
+    if (rc == 0)
+        rl_cfg_run_id(cfg, id);
+    else
+        id[0] = '\0';
+    rl_cfg_free(cfg);
+}
+
+/* include = FILE, from the including file's directory, comes first and the including file wins,
+ * as with repeated files (-c a -c b); the run id is that of the flat file. Cycles, missing files
+ * and chains too deep are refused naming the include line. */
+static void test_cfg_include(void) {
+    char dir[] = "/tmp/ranklab_test_core_XXXXXX", path[96], flat[17], id[17];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/sub", dir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(path, 0700), 0);
+    write_in(dir, "flat.ini", "[train]\nlr = 0.25\nepochs = 3\n[data]\nname = x\n");
+    write_in(dir, "sub/base.ini", "[train]\nlr = 0.5\nepochs = 3\n");
+    write_in(dir, "sub/data.ini", "[data]\nname = x\n");
+    write_in(dir, "top.ini", "include = sub/base.ini, sub/data.ini\n[train]\nlr = 0.25\n");
+    write_in(dir, "lines.ini",
+             "include = sub/base.ini\ninclude = sub/data.ini\n[train]\nlr = 0.25\n");
+    write_in(dir, "sub/mid.ini", "include = base.ini\n[data]\nname = x\n"); /* from sub/ */
+    write_in(dir, "nested.ini", "include = sub/mid.ini\n[train]\nlr = 0.25\n");
+    write_in(dir, "over.ini", "[train]\nlr = 0.25\n");
+    run_id_of_files(dir, (const char *[]){"flat.ini", NULL}, flat);
+    CU_ASSERT_EQUAL(strlen(flat), 16);
+    const char *const composed[][4] = {{"top.ini", NULL},
+                                       {"lines.ini", NULL},
+                                       {"nested.ini", NULL},
+                                       {"sub/base.ini", "sub/data.ini", "over.ini", NULL}};
+    for (size_t i = 0; i < sizeof composed / sizeof composed[0]; i++) {
+        run_id_of_files(dir, composed[i], id);
+        CU_ASSERT_STRING_EQUAL(id, flat);
+    }
+    int n_included = -1;
+    snprintf(path, sizeof path, "%s/nested.ini", dir);
+    char log[256] = "", *text = NULL;
+    CU_ASSERT_EQUAL(rl_cfg_walk_file(path, "config file", log_entry, log, &text, &n_included), 0);
+    CU_ASSERT_EQUAL(n_included, 2);
+    CU_ASSERT_STRING_EQUAL(log, "train.lr=0.5@2;train.epochs=3@3;data.name=x@3;train.lr=0.25@3;");
+    CU_ASSERT_STRING_EQUAL(text, "include = sub/mid.ini\n[train]\nlr = 0.25\n");
+    free(text);
+
+    write_in(dir, "a.ini", "include = b.ini\n[train]\nlr = 0.1\n");
+    write_in(dir, "b.ini", "\ninclude = a.ini\n");
+    write_in(dir, "self.ini", "include = self.ini\n");
+    write_in(dir, "missing.ini", "include = sub/none.ini\n");
+    write_in(dir, "late.ini", "[train]\ninclude = sub/base.ini\n");
+    char where[96], missing[96];
+    snprintf(where, sizeof where, "%s/b.ini:2: include = %s/a.ini: a cycle", dir, dir);
+    snprintf(path, sizeof path, "%s/a.ini", dir);
+    expect_error(load_file(path), (const char *[]){where, NULL});
+    snprintf(where, sizeof where, "%s/self.ini:1: include = %s/self.ini: a cycle", dir, dir);
+    snprintf(path, sizeof path, "%s/self.ini", dir);
+    expect_error(load_file(path), (const char *[]){where, NULL});
+    snprintf(where, sizeof where, "%s/missing.ini:1: include: cannot open included config", dir);
+    snprintf(missing, sizeof missing, "%s/sub/none.ini", dir);
+    snprintf(path, sizeof path, "%s/missing.ini", dir);
+    expect_error(load_file(path), (const char *[]){where, missing, NULL});
+    /* Inside a section, include is a key like any other: an unknown one. */
+    rl_config *cfg = new_cfg();
+    snprintf(path, sizeof path, "%s/late.ini", dir);
+    CU_ASSERT_EQUAL(rl_cfg_load_file(cfg, path), RL_OK);
+    expect_error(rl_cfg_resolve(cfg), (const char *[]){"unknown config key 'train.include'", NULL});
+    rl_cfg_free(cfg);
+    /* A chain of 17 files, each including the next. */
+    for (int i = 0; i <= RL_CFG_MAX_INCLUDE_DEPTH; i++) {
+        char name[32], line[64];
+        snprintf(name, sizeof name, "chain%d.ini", i);
+        snprintf(line, sizeof line, "include = chain%d.ini\n", i + 1);
+        write_in(dir, name, line);
+    }
+    write_in(dir, "chain17.ini", "[train]\nlr = 0.5\n");
+    snprintf(path, sizeof path, "%s/chain0.ini", dir);
+    expect_error(load_file(path), (const char *[]){"chain15.ini:1: include = ",
+                                                   "include each other more than 16 deep", NULL});
+    snprintf(path, sizeof path, "rm -r %s", dir);
+    CU_ASSERT_EQUAL(system(path), 0);
 }
 
 /* "[data]\nname = " followed by n x's and `end`; its second line has n + 7 characters. */
@@ -911,6 +1014,7 @@ static const rl_test tests[] = {
     {"config files: directory, /dev/zero, size limit, NUL byte", test_cfg_file_limits},
     {"config key twice in one file names both lines", test_cfg_duplicate_keys},
     {"config INI walk: line numbers, list keys repeat", test_cfg_walk_lists},
+    {"config include and repeated files: the flat file's run id; cycles refused", test_cfg_include},
     {"config INI line over inih's buffer names line and limit", test_cfg_long_lines},
     {"config over-long key or value refused, never cut", test_cfg_long_override},
     {"config run id: hex, stable, runtime keys and order ignored", test_cfg_run_id},
