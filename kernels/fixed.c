@@ -17,12 +17,14 @@
 #define MAGIC 6755399441055744.0 /* 1.5 · 2^52 */
 #define MAGIC_BITS 0x4338000000000000LL
 
+#define FIXED_LIMIT 4611686018427387904LL /* 2^62: where values saturate */
+
 static inline int64_t to_fixed_one(float x, double scale, size_t *saturated) {
-    const double limit = 4611686018427387904.0; /* 2^62, an integer: |rint(v)| > limit iff |v| is */
+    const double limit = (double)FIXED_LIMIT; /* an integer: |rint(v)| > limit iff |v| is */
     double v = (double)x * scale;
     if (!(fabs(v) <= limit)) {
         (*saturated)++;
-        return v != v ? 0 : (v > 0 ? (int64_t)limit : -(int64_t)limit);
+        return v != v ? 0 : (v > 0 ? FIXED_LIMIT : -FIXED_LIMIT);
     }
     return (int64_t)lrint(v); /* round to nearest even, as nearbyint; inlined (cvtsd2si) */
 }
@@ -63,8 +65,14 @@ KERN_ISA_BODY fixed_convert_body(const float *x, int64_t *acc, size_t n, int fra
                     ab[i] = fixed_round_small(xb[i], scale);
         } else {
             for (size_t i = 0; i < len; i++) {
-                int64_t q = to_fixed_one(xb[i], scale, &saturated);
-                ab[i] = add ? ab[i] + q : q;
+                int64_t q = to_fixed_one(xb[i], scale, &saturated), sum;
+                if (!add)
+                    sum = q;
+                else if (__builtin_add_overflow(ab[i], q, &sum)) { /* saturated values piled up */
+                    sum = q > 0 ? FIXED_LIMIT : -FIXED_LIMIT;
+                    saturated++;
+                }
+                ab[i] = sum;
             }
         }
     }

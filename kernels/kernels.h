@@ -46,7 +46,8 @@ int kern_sym_eigen(double *a, int n, double *w, double *scratch);
  * gives the same bits for any rank count. Returns the number of saturated elements. */
 size_t kern_to_fixed(const float *x, int64_t *q, size_t n, int frac_bits);
 size_t kern_ref_to_fixed(const float *x, int64_t *q, size_t n, int frac_bits);
-/* acc += fixed(x), element-wise (same rounding and saturation as kern_to_fixed). */
+/* acc += fixed(x), element-wise (same rounding and saturation as kern_to_fixed); a sum that
+ * would leave the int64 range is clamped to ±2^62 and counted as saturated too. */
 size_t kern_add_fixed(const float *x, int64_t *acc, size_t n, int frac_bits);
 size_t kern_ref_add_fixed(const float *x, int64_t *acc, size_t n, int frac_bits);
 void kern_from_fixed(const int64_t *q, float *x, size_t n, int frac_bits);

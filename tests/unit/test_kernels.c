@@ -449,6 +449,20 @@ static void test_from_fixed_matches_ref(void) {
     }
 }
 
+/* Saturated values that pile up in a sum never overflow it: the sum stays at ±2^62 and every
+ * value that could not be added exactly is counted (so callers see the sum is no number). */
+static void test_fixed_sum_saturates(void) {
+    const float big[3] = {INFINITY, 1e30f, NAN}, neg = -1e30f;
+    int64_t acc = 0;
+    CU_ASSERT_EQUAL(kern_add_fixed(big, &acc, 1, 40), 1u);
+    CU_ASSERT_EQUAL(kern_add_fixed(big + 1, &acc, 1, 40), 2u); /* saturates, and so does the sum */
+    CU_ASSERT_EQUAL(acc, (int64_t)1 << 62);
+    CU_ASSERT_EQUAL(kern_add_fixed(big + 2, &acc, 1, 40), 1u); /* NaN: counted, adds 0 */
+    CU_ASSERT_EQUAL(acc, (int64_t)1 << 62);
+    CU_ASSERT_EQUAL(kern_add_fixed(&neg, &acc, 1, 40), 1u); /* −2^62 brings it back to 0 */
+    CU_ASSERT_EQUAL(acc, 0);
+}
+
 /* float -> fixed -> float is the identity for values the fixed format represents. */
 static void test_fixed_round_trip(void) {
     enum { N = 1000 };
@@ -721,6 +735,7 @@ static const rl_test tests[] = {
     {"add_fixed matches the reference and equals to_fixed + add", test_add_fixed_matches_ref},
     {"from_fixed matches the reference", test_from_fixed_matches_ref},
     {"float -> fixed -> float is exact for representable values", test_fixed_round_trip},
+    {"saturated values piling up in a sum never overflow it", test_fixed_sum_saturates},
     {"fixed-point sums are independent of order and grouping", test_fixed_sum_order_independent},
     {"philox4x32-10 matches the Random123 known answers", test_philox_known_answers},
     {"fill_uniform matches the reference bit for bit, no overrun", test_fill_uniform_matches_ref},
