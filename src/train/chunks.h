@@ -72,6 +72,7 @@ typedef struct {
     /* mixup: the partners' inputs, labels, weights and output gradient */
     float *x_mix, *w_mix, *d_mix; /* (rows, dim), (rows), (rows, outputs) */
     int32_t *y_mix;               /* (rows) */
+    float *stats_b;               /* (model->n_stats) one chunk's batch-norm statistics */
     rl_attack_scratch attack;
 } train_chunks;
 
@@ -121,7 +122,12 @@ double train_chunks_loss(train_chunks *c, const train_loss *loss, const float *o
  * c->lora's) is added into e[0..n_grads) (RL_FIXED_FRAC_BITS) and the loss into e[n_grads]
  * (RL_FIXED_SUM_FRAC_BITS). Weights: w_i = weights[idx[i]] · weight_scale (NULL: 1). With mixup
  * (mix_partner, src/train/mixup.h) example i trains on λ·x_i + (1 − λ)·x_p with the loss
- * λ·w_i·ℓ(y_i) + (1 − λ)·w_p·ℓ(y_p), p = mix_partner[i] any example of d. The caller reduces e. */
+ * λ·w_i·ℓ(y_i) + (1 − λ)·w_p·ℓ(y_p), p = mix_partner[i] any example of d. The caller reduces e.
+ * The model runs in training mode (rl_workspace.train: batch norm normalizes each chunk with its
+ * own statistics, dropout masks are keyed by (round, example id)); with sum_stats, each chunk's
+ * batch-norm statistics times m / n (m its examples) are added into
+ * e[n_grads + 1, n_grads + 1 + model->n_stats) (RL_FIXED_FRAC_BITS; rl_model_add_batch_stats):
+ * after the reduction, the means over the n examples for rl_model_update_stats. */
 typedef struct {
     const train_loss *loss;
     const rl_attack *adv; /* adversarial training (NULL: none) */
@@ -131,6 +137,7 @@ typedef struct {
     uint32_t round;
     float mix_lambda;           /* mixup: λ, the share of each example's own input and label */
     const int64_t *mix_partner; /* mixup: (n) the partner of each example (NULL: no mixup) */
+    int sum_stats;              /* sum the chunks' batch-norm statistics too (e is larger) */
 } train_objective;
 int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
                           const train_objective *o, const float *grads, size_t n_grads,
