@@ -1,8 +1,7 @@
 /* Forward and backward of the convolutional-network layers (conv, pools, group and batch norm,
- * dropout) for
- * src/nn/model.c. Activations are (batch, C, H, W) row-major; shapes and parameter offsets come
- * from the rl_layer. Backward functions ADD parameter gradients into grads (when not NULL) and
- * write the input gradient into dx (when not NULL). */
+ * dropout) for src/nn/model.c. Activations are (batch, C, H, W) row-major; shapes and parameter
+ * offsets come from the rl_layer. Backward functions ADD parameter gradients into grads (when not
+ * NULL) and write the input gradient into dx (when not NULL). */
 #ifndef RANKLAB_NN_LAYERS_H
 #define RANKLAB_NN_LAYERS_H
 

@@ -236,8 +236,8 @@ static int parse_cnn_layer(rl_model *m, const char **p) {
         return add_batchnorm(m);
     if (token_is(p, "drop")) {
         char *end;
-        double rate = strtod(*p, &end);
-        if (end == *p || !(rate >= 0.0 && rate < 1.0))
+        double rate = strtod(*p, &end); /* digits first: no sign, space, inf or nan */
+        if (**p < '0' || **p > '9' || !(rate >= 0.0 && rate < 1.0))
             return rl_fail("model spec \"%s\": bad dropout at \"%s\"",
                            "write dropP with the share P dropped in [0, 1), e.g. drop0.5", m->spec,
                            token);

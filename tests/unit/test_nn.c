@@ -1030,6 +1030,7 @@ static void test_batchnorm_dropout_spec_layout(void) {
         "cnn:1x8x8-bn2-fc2",      "cnn:1x8x8-drop1-fc2",    "cnn:1x8x8-drop-fc2",
         "cnn:1x8x8-drop-0.1-fc2", "cnn:1x8x8-res4bnx0-fc2", "cnn:1x8x8-res4bnx-fc2",
         "cnn:1x8x8-res4b-fc2",    "cnn:1x8x8-res4g2x-fc2",  "cnn:1x8x8-res4bnx60-fc2",
+        "cnn:1x8x8-drop 0.5-fc2", "cnn:1x8x8-dropnan-fc2",  "cnn:1x8x8-drop.5-fc2",
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         rl_error_clear();
