@@ -2,7 +2,7 @@
 # widths: `train`, `mw-train` and `gor-train` give bit-identical results on 1, 2 and 4 ranks,
 # and `train` resumes to the same results after SIGTERM (resumed on 4 ranks) and after SIGKILL
 # (the running averages are part of the checkpoint); the running averages are saved with the
-# final model, and evaluation uses them.
+# final model, and evaluation uses them; bad batch-norm and dropout specs are refused.
 source "$(dirname "$0")/lib.bash"
 RESNET20_BN=cnn:1x28x28-conv4k3s2-bn-relu-res4bnx3-res8s2bnx3-res16s2bnx3-gap-drop0.2-fc10
 ARGS=(data.train_limit=300 data.test_limit=100 train.epochs=2 train.batch=50 train.chunk=10
@@ -57,4 +57,10 @@ ranks 2 run train "${ARGS[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill2.log" 2>&1
 check "resume after SIGKILL starts at step 8" grep -q "from step 8" "$SCRATCH/kill2.log"
 check "batch norm: killed and resumed == uninterrupted" \
     same_results "$SCRATCH/train-1/results.h5" "$SCRATCH/kill/results.h5"
+
+REFUSAL_BASE=(run train "${ARGS[@]}")
+expect_refusal "a dropout share of 1 is refused" "bad dropout" \
+    model.spec=cnn:1x28x28-conv4k3-bn-relu-drop1-fc10
+expect_refusal "a residual stage of batch-norm blocks without a count is refused" \
+    "bad residual block" model.spec=cnn:1x28x28-conv4k3-bn-relu-res4bnx-gap-fc10
 finish
