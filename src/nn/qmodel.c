@@ -346,17 +346,25 @@ static void im2col_s8(const rl_layer *ly, const int8_t *x, int n, int8_t *col) {
         for (int oy = 0; oy < ly->out_h; oy++)
             for (int ox = 0; ox < ly->out_w; ox++) {
                 int8_t *row = col + (((size_t)i * ly->out_h + oy) * ly->out_w + ox) * fan_in;
+                /* the kernel columns [lo, hi) that fall inside the image */
+                int x0 = ox * ly->stride - ly->pad, lo = x0 < 0 ? -x0 : 0;
+                int hi = x0 + k > ly->in_w ? ly->in_w - x0 : k;
                 for (int ci = 0; ci < ly->in_c; ci++) {
                     const int8_t *plane = x + (size_t)i * ly->in + (size_t)ci * ly->in_h * ly->in_w;
                     for (int ki = 0; ki < k; ki++) {
                         int iy = oy * ly->stride + ki - ly->pad;
                         int8_t *out = row + (ci * k + ki) * k;
-                        for (int kj = 0; kj < k; kj++) {
-                            int ix = ox * ly->stride + kj - ly->pad;
-                            out[kj] = iy >= 0 && iy < ly->in_h && ix >= 0 && ix < ly->in_w
-                                          ? plane[(size_t)iy * ly->in_w + ix]
-                                          : 0;
+                        if (iy < 0 || iy >= ly->in_h || lo >= hi) {
+                            memset(out, 0, (size_t)k);
+                            continue;
                         }
+                        const int8_t *in = plane + (size_t)iy * ly->in_w + x0;
+                        for (int kj = 0; kj < lo; kj++)
+                            out[kj] = 0;
+                        for (int kj = lo; kj < hi; kj++)
+                            out[kj] = in[kj];
+                        for (int kj = hi; kj < k; kj++)
+                            out[kj] = 0;
                     }
                 }
             }
@@ -414,9 +422,12 @@ static void matrix_forward(const rl_qlayer *ql, rl_qworkspace *ws, const int8_t 
     if (!conv)
         return;
     for (int i = 0; i < batch; i++) /* (positions, filters) -> (filters, positions) */
-        for (int pos = 0; pos < p; pos++)
-            for (int c = 0; c < ql->out; c++)
-                out[((size_t)i * ql->out + c) * p + pos] = y[((size_t)i * p + pos) * ql->out + c];
+        for (int c = 0; c < ql->out; c++) {
+            const int8_t *from = y + (size_t)i * p * ql->out + c;
+            int8_t *to = out + ((size_t)i * ql->out + c) * p;
+            for (int pos = 0; pos < p; pos++)
+                to[pos] = from[(size_t)pos * ql->out];
+        }
 }
 
 /* Max or average pooling (window and stride S, or the whole image for gap) on int8 codes; an
