@@ -1,8 +1,8 @@
 # Data augmentation (data.augment=crop,flip; issue 15, item 3): `train` of a small CNN is
-# bit-identical on 1, 2 and 4 ranks and after a SIGTERM in the second epoch and resume; so are
-# `mw-train` (co-teaching too: its loss pass sees the augmented examples) and `gor-train` on 1 and
-# 2 ranks; augmentation changes the training (on != off) but not the evaluation of a given model;
-# non-image data are refused.
+# bit-identical on 1, 2 and 4 ranks and after a SIGTERM or a SIGKILL in the second epoch and
+# resume; so are `mw-train` (co-teaching too: it ranks the augmented examples by loss) and
+# `gor-train` on 1 and 2 ranks; augmentation changes the training (on != off) but not the
+# evaluation of a given model; non-image data are refused.
 source "$(dirname "$0")/lib.bash"
 CNN=cnn:1x28x28-conv4k3s2-relu-maxpool2-fc10
 AUG=(data.train_limit=300 data.test_limit=100 train.epochs=2 train.batch=50 train.chunk=10
@@ -25,6 +25,15 @@ ranks 4 run train "${AUG[@]}" --out "$SCRATCH/term" >"$SCRATCH/term2.log" 2>&1
 check "resume on 4 ranks starts at step 9" grep -q "from step 9" "$SCRATCH/term2.log"
 check "augmentation: resumed after SIGTERM == uninterrupted" \
     same_results "$SCRATCH/aug-1/results.h5" "$SCRATCH/term/results.h5"
+
+# SIGKILL in the second epoch (after the checkpoint of step 8): resumed from step 8, the same.
+set +e
+RANKLAB_FAULT=kill@10:0 ranks 2 run train "${AUG[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill.log" 2>&1
+set -e
+ranks 2 run train "${AUG[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill2.log" 2>&1
+check "resume after SIGKILL starts at step 8" grep -q "from step 8" "$SCRATCH/kill2.log"
+check "augmentation: resumed after SIGKILL == uninterrupted" \
+    same_results "$SCRATCH/aug-1/results.h5" "$SCRATCH/kill/results.h5"
 
 # Off by default, and on changes the training: other parameters than without it.
 ranks 2 run train "${AUG[@]}" data.augment=none --out "$SCRATCH/plain" >/dev/null 2>&1
