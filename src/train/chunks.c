@@ -52,11 +52,12 @@ int train_chunks_check(const rl_model *model, const rl_dataset *d, int chunk) {
     int rows = rows_of(chunk);
     /* per row: xb, x_mix and the attack's x0, dx (dim); targets_b, d_out, d_mix and the
      * attack's output gradient (outputs); tb (targets + 1); wb, yb, w_mix, y_mix (1); and the
-     * workspace */
+     * workspace and one augmented row */
     uint64_t per_row =
         4 * (uint64_t)d->dim + 4 * (uint64_t)model->out_dim + (uint64_t)d->targets + 5;
-    uint64_t bytes = rl_size_add(rl_size_mul(per_row, (uint64_t)rows * sizeof(float)),
-                                 rl_workspace_bytes(model, rows) + sizeof(float) * d->dim);
+    uint64_t bytes =
+        rl_size_add(rl_size_mul(per_row, (uint64_t)rows * sizeof(float)),
+                    rl_size_add(rl_workspace_bytes(model, rows), sizeof(float) * (uint64_t)d->dim));
     if (rl_mem_check(bytes, "model %s on chunks of %d examples", model->spec, rows) < 0)
         return rl_fail_hint("use smaller chunks (e.g. train.chunk), or a smaller model");
     return 0;
