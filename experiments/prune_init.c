@@ -500,12 +500,13 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         if (strcmp(score, scores[i]) == 0)
             s->score = (score_kind)i;
     for (int l = 0; s->score == SC_SYNFLOW && l < m->n_layers; l++)
-        if (m->layers[l].kind == RL_LAYER_GROUPNORM)
+        if (m->layers[l].kind == RL_LAYER_GROUPNORM || m->layers[l].kind == RL_LAYER_BATCHNORM)
             return rl_fail("prune.score=synflow needs a network that is homogeneous in each "
-                           "layer's weights; model.spec %s normalizes (layer %d is a group norm)",
-                           "use a model.spec without gnG / resCgG layers for SynFlow, or another "
-                           "prune.score",
-                           m->spec, l + 1);
+                           "layer's weights; model.spec %s normalizes (layer %d is a %s norm)",
+                           "use a model.spec without gnG, bn or resC...gG / resC...bn layers for "
+                           "SynFlow, or another prune.score",
+                           m->spec, l + 1,
+                           m->layers[l].kind == RL_LAYER_GROUPNORM ? "group" : "batch");
     s->sample = strcmp(rl_cfg_str(cfg, "prune.select"), "sample") == 0;
     s->replace = rl_cfg_bool(cfg, "prune.replace");
     s->rescale = rl_cfg_bool(cfg, "prune.rescale");
@@ -674,20 +675,21 @@ static int prune_run(rl_run *run) {
 static const rl_experiment rl_experiment_prune_init = {
     .name = "prune-init",
     .summary = "pruning at initialization as sketching: scores, top-k or sampled masks, training",
-    .doc = "Chooses a mask at initialization from prune.score (random, magnitude, snip, grasp,\n"
-           "synflow, sketch) by prune.select (topk, or sample ∝ score with prune.replace and\n"
-           "prune.rescale) over all weights or per layer (prune.scope) at prune.sparsity, then\n"
-           "trains model.spec masked (prune.train=masked) or dense with the init mask applied to\n"
-           "the trained weights (prune.train=dense). Selection is rank-independent (global\n"
-           "exponential-key merge, draws split over ranks), so masks and results are identical\n"
-           "on any number of ranks. Weights are the matrices of dense and conv layers and\n"
-           "residual projections (biases and group-norm parameters are kept). Finals: test_loss, "
-           "test_acc (the pruned model), density,\n"
-           "and for linear models (one dense layer) sketch_error ‖X(m⊙w_T) − Xw_T‖ and the\n"
-           "Drineas–Kannan–Mahoney value sketch_bound (bound_applies = 1 for sampling with\n"
-           "replacement and rescaling); weight_change ‖w_T − w_0‖/‖w_0‖ says how far training\n"
-           "moved the weights from where the mask was chosen. Arrays: mask, scores, params.\n"
-           "See experiments/prune-init.md.",
+    .doc =
+        "Chooses a mask at initialization from prune.score (random, magnitude, snip, grasp,\n"
+        "synflow, sketch) by prune.select (topk, or sample ∝ score with prune.replace and\n"
+        "prune.rescale) over all weights or per layer (prune.scope) at prune.sparsity, then\n"
+        "trains model.spec masked (prune.train=masked) or dense with the init mask applied to\n"
+        "the trained weights (prune.train=dense). Selection is rank-independent (global\n"
+        "exponential-key merge, draws split over ranks), so masks and results are identical\n"
+        "on any number of ranks. Weights are the matrices of dense and conv layers and\n"
+        "residual projections (biases and normalization parameters are kept). Finals: test_loss, "
+        "test_acc (the pruned model), density,\n"
+        "and for linear models (one dense layer) sketch_error ‖X(m⊙w_T) − Xw_T‖ and the\n"
+        "Drineas–Kannan–Mahoney value sketch_bound (bound_applies = 1 for sampling with\n"
+        "replacement and rescaling); weight_change ‖w_T − w_0‖/‖w_0‖ says how far training\n"
+        "moved the weights from where the mask was chosen. Arrays: mask, scores, params.\n"
+        "See experiments/prune-init.md.",
     .default_ini = rl_ini_prune_init,
     .declare = prune_declare,
     .run = prune_run,

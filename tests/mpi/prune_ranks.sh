@@ -133,4 +133,6 @@ expect_refusal "feature shaping on Fashion-MNIST is refused" "shape synthetic fe
 expect_refusal "an unknown score is refused" "choose one of" prune.score=hessian
 expect_refusal "SynFlow on a network with group norm is refused" "normalizes" \
     "${CNN_PRUNE[@]}" model.spec=cnn:1x28x28-conv4k3-gn2-relu-fc10 prune.score=synflow
+expect_refusal "SynFlow on a network with batch norm is refused" "batch norm" \
+    "${CNN_PRUNE[@]}" model.spec=cnn:1x28x28-conv4k3-bn-relu-fc10 prune.score=synflow
 finish
