@@ -16,34 +16,51 @@ int rl_conv_group(const rl_layer *ly, int batch) {
     return group < (size_t)batch ? (int)group : batch;
 }
 
+/* The output positions ox in [*lo, *hi) of a row whose input column ox · s + kj − pad is inside
+ * the image (0 <= it < w); the others read the zero padding. */
+static void valid_columns(const rl_layer *ly, int kj, int *lo, int *hi) {
+    int s = ly->stride, first = ly->pad - kj; // ox · s >= first, ox · s <= w − 1 + first
+    *lo = first <= 0 ? 0 : (first + s - 1) / s;
+    *hi = ly->in_w - 1 + first < 0 ? 0 : (ly->in_w - 1 + first) / s + 1;
+    *hi = *hi < ly->out_w ? *hi : ly->out_w;
+    *lo = *lo < *hi ? *lo : *hi;
+}
+
 /* im2col of examples x (n, c, h, w) into col (c · k · k, n · out_h · out_w):
  * col[(ci · k + ki) · k + kj][(i · out_h + oy) · out_w + ox] =
  *     x[i][ci][oy · stride + ki − pad][ox · stride + kj − pad], zero outside the image. */
 static void im2col(const rl_layer *ly, const float *x, int n, float *col) {
-    int k = ly->size, s = ly->stride, h = ly->in_h, w = ly->in_w;
-    size_t out_hw = (size_t)ly->out_h * ly->out_w, cols = (size_t)n * out_hw;
+    int k = ly->size, s = ly->stride, h = ly->in_h, w = ly->in_w, out_w = ly->out_w;
+    size_t out_hw = (size_t)ly->out_h * out_w, cols = (size_t)n * out_hw;
     for (int ci = 0; ci < ly->in_c; ci++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
                 float *row = col + ((size_t)(ci * k + ki) * k + kj) * cols; // (n · out_hw)
+                int lo, hi;
+                valid_columns(ly, kj, &lo, &hi);
                 for (int i = 0; i < n; i++)
                     for (int oy = 0; oy < ly->out_h; oy++) {
                         int iy = oy * s + ki - ly->pad;
-                        float *out = row + i * out_hw + (size_t)oy * ly->out_w;
+                        float *out = row + i * out_hw + (size_t)oy * out_w;
                         if (iy < 0 || iy >= h) {
-                            memset(out, 0, (size_t)ly->out_w * sizeof(float));
+                            memset(out, 0, (size_t)out_w * sizeof(float));
                             continue;
                         }
                         const float *in = x + (size_t)i * ly->in + ((size_t)ci * h + iy) * w;
-                        for (int ox = 0; ox < ly->out_w; ox++) {
-                            int ix = ox * s + kj - ly->pad;
-                            out[ox] = ix >= 0 && ix < w ? in[ix] : 0.0f;
-                        }
+                        int shift = kj - ly->pad; // column ox reads in[ox · s + shift]
+                        memset(out, 0, (size_t)lo * sizeof(float));
+                        if (s == 1)
+                            memcpy(out + lo, in + lo + shift, (size_t)(hi - lo) * sizeof(float));
+                        else
+                            for (int ox = lo; ox < hi; ox++)
+                                out[ox] = in[ox * s + shift];
+                        memset(out + hi, 0, (size_t)(out_w - hi) * sizeof(float));
                     }
             }
 }
 
-/* The adjoint of im2col: dx (n, c, h, w) = Σ of the col entries that read each pixel. */
+/* The adjoint of im2col: dx (n, c, h, w) = Σ of the col entries that read each pixel, added in
+ * the order of im2col's loops. */
 static void col2im(const rl_layer *ly, const float *col, int n, float *dx) {
     int k = ly->size, s = ly->stride, h = ly->in_h, w = ly->in_w;
     size_t out_hw = (size_t)ly->out_h * ly->out_w, cols = (size_t)n * out_hw;
@@ -52,18 +69,18 @@ static void col2im(const rl_layer *ly, const float *col, int n, float *dx) {
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
                 const float *row = col + ((size_t)(ci * k + ki) * k + kj) * cols;
+                int lo, hi;
+                valid_columns(ly, kj, &lo, &hi);
                 for (int i = 0; i < n; i++)
                     for (int oy = 0; oy < ly->out_h; oy++) {
                         int iy = oy * s + ki - ly->pad;
                         if (iy < 0 || iy >= h)
                             continue;
-                        float *out = dx + (size_t)i * ly->in + ((size_t)ci * h + iy) * w;
-                        const float *in = row + i * out_hw + (size_t)oy * ly->out_w;
-                        for (int ox = 0; ox < ly->out_w; ox++) {
-                            int ix = ox * s + kj - ly->pad;
-                            if (ix >= 0 && ix < w)
-                                out[ix] += in[ox];
-                        }
+                        float *restrict out = dx + (size_t)i * ly->in + ((size_t)ci * h + iy) * w;
+                        const float *restrict in = row + i * out_hw + (size_t)oy * ly->out_w;
+                        int shift = kj - ly->pad; // column ox adds into out[ox · s + shift]
+                        for (int ox = lo; ox < hi; ox++)
+                            out[ox * s + shift] += in[ox];
                     }
             }
 }
@@ -89,6 +106,40 @@ void rl_conv_forward(const rl_layer *ly, const float *params, const float *x, fl
     }
 }
 
+/* dbias[c] += Σ_p dy[c][p] (summed in double, p in order) for the out_c channels of one example,
+ * CONV_BIAS_LANES channels at a time so that their chains overlap. */
+enum { CONV_BIAS_LANES = 8 };
+static void conv_bias_grad(const float *dy, int out_c, int out_hw, float *dbias) {
+    for (int c0 = 0; c0 < out_c; c0 += CONV_BIAS_LANES) {
+        int lanes = out_c - c0 < CONV_BIAS_LANES ? out_c - c0 : CONV_BIAS_LANES;
+        double sum[CONV_BIAS_LANES] = {0};
+        for (int p = 0; p < out_hw; p++)
+            for (int c = 0; c < lanes; c++)
+                sum[c] += dy[(size_t)(c0 + c) * out_hw + p];
+        for (int c = 0; c < lanes; c++)
+            dbias[c0 + c] += (float)sum[c];
+    }
+}
+
+/* dW (out_c, fan_in) += dy_i · col_iᵀ example by example, computed as its transpose
+ * dWᵀ += col_i · dy_iᵀ in `dw_t` (fan_in, out_c): each entry is the same fma chain over the
+ * example's positions (a product is the same either way round), added to the running dW the same
+ * way, but col_i is read in place instead of being transposed. */
+static void conv_weight_grad(const rl_layer *ly, const float *col, const float *dy_group, int n,
+                             float *dw, float *dw_t) {
+    int fan_in = rl_layer_fan_in(ly), out_hw = ly->out_h * ly->out_w, out_c = ly->out_c;
+    size_t cols = (size_t)n * out_hw;
+    for (int c = 0; c < out_c; c++)
+        for (int f = 0; f < fan_in; f++)
+            dw_t[(size_t)f * out_c + c] = dw[(size_t)c * fan_in + f];
+    for (int i = 0; i < n; i++)
+        kern_sgemm(0, 1, fan_in, out_c, out_hw, 1.0f, col + (size_t)i * out_hw, (int)cols,
+                   dy_group + (size_t)i * ly->out, out_hw, 1.0f, dw_t, out_c);
+    for (int c = 0; c < out_c; c++)
+        for (int f = 0; f < fan_in; f++)
+            dw[(size_t)c * fan_in + f] = dw_t[(size_t)f * out_c + c];
+}
+
 void rl_conv_backward(const rl_layer *ly, const float *params, float *grads, const float *x,
                       const float *dy, float *dx, int batch, rl_conv_scratch *scratch) {
     int fan_in = rl_layer_fan_in(ly), out_hw = ly->out_h * ly->out_w;
@@ -98,20 +149,11 @@ void rl_conv_backward(const rl_layer *ly, const float *params, float *grads, con
         int n = batch - first < group ? batch - first : group, cols = n * out_hw;
         const float *dy_group = dy + (size_t)first * ly->out; // (n, out_c, out_hw)
         if (grads) {
-            float *dw = grads + ly->w_off;    // (out_c, fan_in)
-            float *dbias = grads + ly->b_off; // (out_c)
             im2col(ly, x + (size_t)first * ly->in, n, scratch->col);
-            for (int i = 0; i < n; i++) {
-                const float *dyi = dy_group + (size_t)i * ly->out; // (out_c, out_hw)
-                kern_sgemm(0, 1, ly->out_c, fan_in, out_hw, 1.0f, dyi, out_hw,
-                           scratch->col + (size_t)i * out_hw, cols, 1.0f, dw, fan_in);
-                for (int c = 0; c < ly->out_c; c++) {
-                    double sum = 0.0;
-                    for (int p = 0; p < out_hw; p++)
-                        sum += dyi[(size_t)c * out_hw + p];
-                    dbias[c] += (float)sum;
-                }
-            }
+            conv_weight_grad(ly, scratch->col, dy_group, n, grads + ly->w_off, scratch->out);
+            for (int i = 0; i < n; i++)
+                conv_bias_grad(dy_group + (size_t)i * ly->out, ly->out_c, out_hw,
+                               grads + ly->b_off);
         }
         if (dx) {
             for (int i = 0; i < n; i++)

@@ -16,7 +16,7 @@
 /* Examples per group for a batch of `batch` (1 .. batch). */
 int rl_conv_group(const rl_layer *ly, int batch);
 /* Scratch of a convolution, sized for its group: col (fan_in, group · out_h · out_w),
- * out (out_c, group · out_h · out_w). */
+ * out (out_c, max(group · out_h · out_w, fan_in)) (the backward pass keeps dWᵀ in it). */
 typedef struct {
     float *col, *out;
 } rl_conv_scratch;

@@ -377,7 +377,8 @@ static void workspace_conv_sizes(const rl_model *m, int max_batch, size_t *col, 
             continue;
         size_t columns = (size_t)rl_conv_group(ly, max_batch) * ly->out_h * ly->out_w;
         size_t col_size = (size_t)rl_layer_fan_in(ly) * columns;
-        size_t out_size = (size_t)ly->out_c * columns;
+        size_t fan_in = (size_t)rl_layer_fan_in(ly);
+        size_t out_size = (size_t)ly->out_c * (columns > fan_in ? columns : fan_in); // and dWᵀ
         *col = col_size > *col ? col_size : *col;
         *out = out_size > *out ? out_size : *out;
     }
