@@ -1,18 +1,21 @@
 """Engine benchmarks (issue 15, bench/RESULTS.md): ranklab against torch 1.13 (one thread) in the
-same run, each timing alternating the two ROUNDS times and keeping the best of each side:
+same run, each timing alternating the two ROUNDS times and keeping the best of each side. Times
+are CPU seconds of the timed thread or process (the machine is shared: other jobs stretch wall
+time but not these), except for the run on 2 ranks (wall):
   1. layers at ResNet-20 / small-CNN shapes, forward and backward (bench/engine.c against
      bench/peers/engine_torch.py), GFLOP/s and fraction of this core's OpenBLAS sgemm rate;
   2. the forward of mlp:784-512-512-10 against its GEMM floor (bench_engine alone);
   3. a MeZO step of mlp:784-512-512-10 at batch 64 and 256 (bench_zo against mezo_torch.py);
   4. a training epoch (batch 128, Adam, lr 1e-3) of the small CNN on 20,000 Fashion-MNIST images
      and of ResNet-20 (group norm) on the first RESNET_N images: `ranklab run train` (the
-     difference of /final/wall_seconds between 2 epochs and 1, so loading is not counted; the
+     difference between 2 epochs and 1, so loading is not counted; the
      test evaluation on data.test_limit=128 images is) against engine_torch.py epoch;
   5. the ResNet-20 epoch on 1 rank (pinned to CORE) and on 2 ranks (mpiexec, both cores).
 Usage: /usr/bin/python3 bench/run_engine.py [BUILD_DIR]
 Environment: CORE (default 1), ROUNDS (default 3), RESNET_N (default 2000), SKIP (comma list of
 sections 1-5 to skip)."""
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,20 +45,29 @@ def lines(text, tag):
     return [line.split() for line in text.splitlines() if line.startswith(tag + " ")]
 
 
+def child_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def ranklab_epoch(spec, n, ranks=1):
-    """Seconds of one epoch of `ranklab run train`: wall(2 epochs) - wall(1 epoch)."""
-    walls = []
+    """Seconds of one epoch of `ranklab run train`, the difference between 2 epochs and 1: CPU
+    seconds of the process on 1 rank (the machine is shared), /final/wall_seconds on more (their
+    CPU time counts MPI's busy polling)."""
+    walls, cpus = [], []
     for epochs in (1, 2):
         with tempfile.TemporaryDirectory() as out:
             launch = pin if ranks == 1 else ["mpiexec", "--oversubscribe", "-n", str(ranks)]
+            cpu0 = child_cpu()
             run(launch + [f"{build}/ranklab", "run", "train", f"model.spec={spec}",
                           f"data.train_limit={n}", "data.test_limit=128", "train.batch=128",
                           "train.optim=adam", "train.lr=0.001", "ckpt.every=0",
                           f"train.epochs={epochs}", "--out", out + "/run"])
+            cpus.append(child_cpu() - cpu0)
             info = run([f"{build}/ranklab", "inspect", out + "/run/results.h5"])
             walls.append(float(next(f[1] for f in (l.split() for l in info.splitlines())
                                     if len(f) > 1 and f[0] == "wall_seconds")))
-    return walls[1] - walls[0]
+    return walls[1] - walls[0] if ranks > 1 else cpus[1] - cpus[0]
 
 
 def torch_epoch(spec, n):
@@ -130,14 +142,14 @@ def main():
 
             def ours_zo():
                 out = run(pin + [f"{build}/bench_zo", "mlp:784-512-512-10", b, steps])
-                return float(next(l.split()[3] for l in out.splitlines()
-                                  if l.startswith("MeZO step"))) / 1e3
+                return float(next(l.split()[4] for l in out.splitlines()
+                                  if l.startswith("MeZO step CPU"))) / 1e3
 
             def theirs_zo():
                 out = run(pin + [python, f"{here}/peers/mezo_torch.py", "784-512-512-10", b,
                                  steps])
-                return float(next(l.split()[3] for l in out.splitlines()
-                                  if l.startswith("MeZO step"))) / 1e3
+                return float(next(l.split()[4] for l in out.splitlines()
+                                  if l.startswith("MeZO step CPU"))) / 1e3
 
             r, t = best_of([ours_zo, theirs_zo])
             print(f"| {b} | {1e3 * r:.3f} | {1e3 * t:.3f} | **{t / r:.2f}×** |", flush=True)

@@ -43,18 +43,24 @@ static void im2col(const rl_layer *ly, const float *x, int n, float *col) {
                         int iy = oy * s + ki - ly->pad;
                         float *out = row + i * out_hw + (size_t)oy * out_w;
                         if (iy < 0 || iy >= h) {
-                            memset(out, 0, (size_t)out_w * sizeof(float));
+                            for (int ox = 0; ox < out_w; ox++)
+                                out[ox] = 0.0f;
                             continue;
                         }
                         const float *in = x + (size_t)i * ly->in + ((size_t)ci * h + iy) * w;
                         int shift = kj - ly->pad; // column ox reads in[ox · s + shift]
-                        memset(out, 0, (size_t)lo * sizeof(float));
+                        /* rows are short (an image's width): loops, not library calls */
+                        int ox = 0;
+                        for (; ox < lo; ox++)
+                            out[ox] = 0.0f;
                         if (s == 1)
-                            memcpy(out + lo, in + lo + shift, (size_t)(hi - lo) * sizeof(float));
+                            for (; ox < hi; ox++)
+                                out[ox] = in[ox + shift];
                         else
-                            for (int ox = lo; ox < hi; ox++)
+                            for (; ox < hi; ox++)
                                 out[ox] = in[ox * s + shift];
-                        memset(out + hi, 0, (size_t)(out_w - hi) * sizeof(float));
+                        for (; ox < out_w; ox++)
+                            out[ox] = 0.0f;
                     }
             }
 }
@@ -238,76 +244,124 @@ void rl_globalpool_backward(const rl_layer *ly, const float *dy, float *dx, int 
             dx[row * hw + p] = dy[row] * inv_area;
 }
 
-/* Mean and 1/sqrt(variance + eps) of the n values of one group. */
-static void group_stats(const float *x, size_t n, double *mean, double *inv_std) {
-    double sum = 0.0, sq = 0.0;
+/* Group norm works on NORM_LANES groups at a time: the groups of a batch are consecutive blocks
+ * of n values (block b = example b / G, group b % G), and each block's sums are separate chains
+ * in the order of its values (so the same bits as one group at a time), run side by side. */
+enum { NORM_LANES = 8 };
+
+/* Mean and 1/sqrt(variance + eps) of the `lanes` blocks of n values from x. */
+static inline __attribute__((always_inline)) void norm_stats(const float *x, size_t n, int lanes,
+                                                             double *mean, double *inv_std) {
+    double sum[NORM_LANES] = {0}, sq[NORM_LANES] = {0};
     for (size_t j = 0; j < n; j++)
-        sum += x[j];
-    *mean = sum / (double)n;
-    for (size_t j = 0; j < n; j++) {
-        double d = x[j] - *mean;
-        sq += d * d;
-    }
-    *inv_std = 1.0 / sqrt(sq / (double)n + RL_GROUPNORM_EPS);
+        for (int l = 0; l < lanes; l++)
+            sum[l] += x[l * n + j];
+    for (int l = 0; l < lanes; l++)
+        mean[l] = sum[l] / (double)n;
+    for (size_t j = 0; j < n; j++)
+        for (int l = 0; l < lanes; l++) {
+            double d = x[l * n + j] - mean[l];
+            sq[l] += d * d;
+        }
+    for (int l = 0; l < lanes; l++)
+        inv_std[l] = 1.0 / sqrt(sq[l] / (double)n + RL_GROUPNORM_EPS);
+}
+
+/* norm_stats of blocks [b0, b0 + lanes) (lanes ≤ NORM_LANES), unrolled for a full set. */
+static void norm_stats_blocks(const float *x, size_t n, int b0, int lanes, double *mean,
+                              double *inv_std) {
+    if (lanes == NORM_LANES)
+        norm_stats(x + (size_t)b0 * n, n, NORM_LANES, mean, inv_std);
+    else
+        norm_stats(x + (size_t)b0 * n, n, lanes, mean, inv_std);
 }
 
 void rl_groupnorm_forward(const rl_layer *ly, const float *params, const float *x, float *y,
                           int batch) {
-    int per_group = ly->out_c / ly->size, hw = ly->out_h * ly->out_w;
+    int per_group = ly->out_c / ly->size, hw = ly->out_h * ly->out_w, blocks = batch * ly->size;
     const float *scale = params + ly->w_off; // (out_c)
     const float *shift = params + ly->b_off; // (out_c)
     size_t n = (size_t)per_group * hw;
-    for (int i = 0; i < batch; i++)
-        for (int g = 0; g < ly->size; g++) {
-            size_t base = (size_t)i * ly->out + (size_t)g * n;
-            double mean, inv_std;
-            group_stats(x + base, n, &mean, &inv_std);
-            for (int c = g * per_group; c < (g + 1) * per_group; c++)
-                for (int p = 0; p < hw; p++) {
-                    size_t at = (size_t)i * ly->out + (size_t)c * hw + p;
-                    float x_hat = (float)((x[at] - mean) * inv_std);
-                    y[at] = scale[c] * x_hat + shift[c];
-                }
-        }
-}
-
-/* With x̂ the normalized input and g = dy · scale: dx = inv_std · (g − mean(g) − x̂ · mean(g x̂))
- * over the group; dscale += Σ dy · x̂, dshift += Σ dy per channel. */
-void rl_groupnorm_backward(const rl_layer *ly, const float *params, float *grads, const float *x,
-                           const float *dy, float *dx, int batch) {
-    int per_group = ly->out_c / ly->size, hw = ly->out_h * ly->out_w;
-    const float *scale = params + ly->w_off; // (out_c)
-    size_t n = (size_t)per_group * hw;
-    for (int i = 0; i < batch; i++)
-        for (int g = 0; g < ly->size; g++) {
-            size_t base = (size_t)i * ly->out + (size_t)g * n;
-            double mean, inv_std;
-            group_stats(x + base, n, &mean, &inv_std);
-            double sum_g = 0.0, sum_g_xhat = 0.0;
+    for (int b0 = 0; b0 < blocks; b0 += NORM_LANES) {
+        int lanes = blocks - b0 < NORM_LANES ? blocks - b0 : NORM_LANES;
+        double mean[NORM_LANES], inv_std[NORM_LANES];
+        norm_stats_blocks(x, n, b0, lanes, mean, inv_std);
+        for (int l = 0; l < lanes; l++) {
+            int g = (b0 + l) % ly->size;
             for (int c = g * per_group; c < (g + 1) * per_group; c++) {
-                double d_scale = 0.0, d_shift = 0.0;
+                size_t at = (size_t)(b0 + l) * n + (size_t)(c - g * per_group) * hw;
                 for (int p = 0; p < hw; p++) {
-                    size_t at = (size_t)i * ly->out + (size_t)c * hw + p;
-                    double x_hat = (x[at] - mean) * inv_std;
-                    d_scale += dy[at] * x_hat;
-                    d_shift += dy[at];
-                    sum_g += (double)dy[at] * scale[c];
-                    sum_g_xhat += (double)dy[at] * scale[c] * x_hat;
-                }
-                if (grads) {
-                    grads[ly->w_off + c] += (float)d_scale;
-                    grads[ly->b_off + c] += (float)d_shift;
+                    float x_hat = (float)((x[at + p] - mean[l]) * inv_std[l]);
+                    y[at + p] = scale[c] * x_hat + shift[c];
                 }
             }
-            if (!dx)
-                continue;
-            double mean_g = sum_g / (double)n, mean_g_xhat = sum_g_xhat / (double)n;
-            for (int c = g * per_group; c < (g + 1) * per_group; c++)
-                for (int p = 0; p < hw; p++) {
-                    size_t at = (size_t)i * ly->out + (size_t)c * hw + p;
-                    double x_hat = (x[at] - mean) * inv_std;
-                    dx[at] = (float)(inv_std * ((double)dy[at] * scale[c] - mean_g -
-                                                x_hat * mean_g_xhat));
-                }
         }
+    }
+}
+
+/* The sums of group norm's backward over blocks [b0, b0 + lanes), channel by channel: with x̂ the
+ * normalized input and g = dy · scale, sum_g += Σ g and sum_g_xhat += Σ g x̂ per block, and the
+ * per-channel dscale = Σ dy · x̂ and dshift = Σ dy added into grads (if not NULL). */
+static inline __attribute__((always_inline)) void
+norm_backward_sums(const rl_layer *ly, const float *scale, float *grads, const float *x,
+                   const float *dy, int b0, int lanes, const double *mean, const double *inv_std,
+                   double *sum_g, double *sum_g_xhat) {
+    int per_group = ly->out_c / ly->size, hw = ly->out_h * ly->out_w;
+    size_t n = (size_t)per_group * hw;
+    for (int l = 0; l < lanes; l++)
+        sum_g[l] = sum_g_xhat[l] = 0.0;
+    for (int k = 0; k < per_group; k++) { // the k-th channel of each block's group
+        double d_scale[NORM_LANES] = {0}, d_shift[NORM_LANES] = {0}, ch_scale[NORM_LANES];
+        for (int l = 0; l < lanes; l++)
+            ch_scale[l] = scale[(b0 + l) % ly->size * per_group + k];
+        for (int p = 0; p < hw; p++)
+            for (int l = 0; l < lanes; l++) {
+                size_t at = (size_t)(b0 + l) * n + (size_t)k * hw + p;
+                double x_hat = (x[at] - mean[l]) * inv_std[l];
+                d_scale[l] += dy[at] * x_hat;
+                d_shift[l] += dy[at];
+                sum_g[l] += (double)dy[at] * ch_scale[l];
+                sum_g_xhat[l] += (double)dy[at] * ch_scale[l] * x_hat;
+            }
+        if (grads)
+            for (int l = 0; l < lanes; l++) { // in block order: examples in order per channel
+                int c = (b0 + l) % ly->size * per_group + k;
+                grads[ly->w_off + c] += (float)d_scale[l];
+                grads[ly->b_off + c] += (float)d_shift[l];
+            }
+    }
+}
+
+/* dx = inv_std · (g − mean(g) − x̂ · mean(g x̂)) over the group; dscale += Σ dy · x̂,
+ * dshift += Σ dy per channel. */
+void rl_groupnorm_backward(const rl_layer *ly, const float *params, float *grads, const float *x,
+                           const float *dy, float *dx, int batch) {
+    int per_group = ly->out_c / ly->size, hw = ly->out_h * ly->out_w, blocks = batch * ly->size;
+    const float *scale = params + ly->w_off; // (out_c)
+    size_t n = (size_t)per_group * hw;
+    for (int b0 = 0; b0 < blocks; b0 += NORM_LANES) {
+        int lanes = blocks - b0 < NORM_LANES ? blocks - b0 : NORM_LANES;
+        double mean[NORM_LANES], inv_std[NORM_LANES], sum_g[NORM_LANES], sum_g_xhat[NORM_LANES];
+        norm_stats_blocks(x, n, b0, lanes, mean, inv_std);
+        if (lanes == NORM_LANES)
+            norm_backward_sums(ly, scale, grads, x, dy, b0, NORM_LANES, mean, inv_std, sum_g,
+                               sum_g_xhat);
+        else
+            norm_backward_sums(ly, scale, grads, x, dy, b0, lanes, mean, inv_std, sum_g,
+                               sum_g_xhat);
+        if (!dx)
+            continue;
+        for (int l = 0; l < lanes; l++) {
+            int g = (b0 + l) % ly->size;
+            double mean_g = sum_g[l] / (double)n, mean_g_xhat = sum_g_xhat[l] / (double)n;
+            for (int c = g * per_group; c < (g + 1) * per_group; c++) {
+                size_t at = (size_t)(b0 + l) * n + (size_t)(c - g * per_group) * hw;
+                for (int p = 0; p < hw; p++) {
+                    double x_hat = (x[at + p] - mean[l]) * inv_std[l];
+                    dx[at + p] = (float)(inv_std[l] * ((double)dy[at + p] * scale[c] - mean_g -
+                                                       x_hat * mean_g_xhat));
+                }
+            }
+        }
+    }
 }
