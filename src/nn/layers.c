@@ -174,6 +174,24 @@ void rl_conv_backward(const rl_layer *ly, const float *params, float *grads, con
     }
 }
 
+/* Max pooling over 2 x 2 windows (the common case), in the generic loop's order: the first of
+ * the window's values a, b (top row), c, d (bottom row) that no later one exceeds. Returns 0-3. */
+static inline int max2x2_index(float a, float b, float c, float d, float *max) {
+    float m = a;
+    int at = 0, later; // branch-free, so that the loops over windows vectorize
+    later = b > m;
+    m = later ? b : m;
+    at = later ? 1 : at;
+    later = c > m;
+    m = later ? c : m;
+    at = later ? 2 : at;
+    later = d > m;
+    m = later ? d : m;
+    at = later ? 3 : at;
+    *max = m;
+    return at;
+}
+
 void rl_pool_forward(const rl_layer *ly, const float *x, float *y, int batch) {
     int s = ly->size, is_max = ly->kind == RL_LAYER_MAXPOOL;
     float inv_area = 1.0f / (float)(s * s);
@@ -181,6 +199,15 @@ void rl_pool_forward(const rl_layer *ly, const float *x, float *y, int batch) {
         for (int c = 0; c < ly->out_c; c++) {
             const float *xc = x + (size_t)i * ly->in + (size_t)c * ly->in_h * ly->in_w;
             float *yc = y + (size_t)i * ly->out + (size_t)c * ly->out_h * ly->out_w;
+            if (is_max && s == 2) {
+                for (int oy = 0; oy < ly->out_h; oy++) {
+                    const float *top = xc + (size_t)2 * oy * ly->in_w, *bottom = top + ly->in_w;
+                    for (int ox = 0; ox < ly->out_w; ox++)
+                        max2x2_index(top[2 * ox], top[2 * ox + 1], bottom[2 * ox],
+                                     bottom[2 * ox + 1], &yc[oy * ly->out_w + ox]);
+                }
+                continue;
+            }
             for (int oy = 0; oy < ly->out_h; oy++)
                 for (int ox = 0; ox < ly->out_w; ox++) {
                     const float *win = xc + (size_t)oy * s * ly->in_w + (size_t)ox * s;
@@ -195,9 +222,44 @@ void rl_pool_forward(const rl_layer *ly, const float *x, float *y, int batch) {
         }
 }
 
+/* dx of a 2 x 2 max pooling of one channel, written whole (no zeroing pass): each window's
+ * gradient goes to its first maximum as 0 + g (what adding into a zeroed dx gives, −0 included),
+ * the window's other pixels get 0; a last row or column that no window covers gets 0. */
+static void max2x2_backward(const rl_layer *ly, const float *xc, const float *dyc, float *dxc) {
+    int in_w = ly->in_w;
+    for (int oy = 0; oy < ly->out_h; oy++) {
+        const float *top = xc + (size_t)2 * oy * in_w, *bottom = top + in_w;
+        float *dtop = dxc + (size_t)2 * oy * in_w, *dbottom = dtop + in_w;
+        for (int ox = 0; ox < ly->out_w; ox++) {
+            float m, g = 0.0f + dyc[oy * ly->out_w + ox];
+            int at =
+                max2x2_index(top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1], &m);
+            dtop[2 * ox] = at == 0 ? g : 0.0f;
+            dtop[2 * ox + 1] = at == 1 ? g : 0.0f;
+            dbottom[2 * ox] = at == 2 ? g : 0.0f;
+            dbottom[2 * ox + 1] = at == 3 ? g : 0.0f;
+        }
+        for (int ix = 2 * ly->out_w; ix < in_w; ix++)
+            dtop[ix] = dbottom[ix] = 0.0f;
+    }
+    for (int iy = 2 * ly->out_h; iy < ly->in_h; iy++)
+        for (int ix = 0; ix < in_w; ix++)
+            dxc[(size_t)iy * in_w + ix] = 0.0f;
+}
+
 void rl_pool_backward(const rl_layer *ly, const float *x, const float *dy, float *dx, int batch) {
     int s = ly->size, is_max = ly->kind == RL_LAYER_MAXPOOL;
     float inv_area = 1.0f / (float)(s * s);
+    if (is_max && s == 2) {
+        for (int i = 0; i < batch; i++)
+            for (int c = 0; c < ly->out_c; c++) {
+                size_t in_base = (size_t)i * ly->in + (size_t)c * ly->in_h * ly->in_w;
+                max2x2_backward(ly, x + in_base,
+                                dy + (size_t)i * ly->out + (size_t)c * ly->out_h * ly->out_w,
+                                dx + in_base);
+            }
+        return;
+    }
     memset(dx, 0, (size_t)batch * ly->in * sizeof(float));
     for (int i = 0; i < batch; i++)
         for (int c = 0; c < ly->out_c; c++) {
