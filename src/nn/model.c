@@ -455,7 +455,7 @@ static void dense_forward(const rl_layer *ly, const float *params, const float *
 }
 
 /* NaN passes through (it is not < 0), so a diverging run shows up in the loss. */
-static void relu_forward(const float *x, float *y, size_t n) {
+static void relu_forward(const float *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
@@ -527,9 +527,12 @@ static void dense_backward_params(const rl_layer *ly, float *grads, const float 
 }
 
 /* dx = dy where the forward output y was positive, else 0. */
-static void relu_backward(const float *y, const float *dy, float *dx, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+static void relu_backward(const float *restrict y, const float *restrict dy, float *restrict dx,
+                          size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i]; // loaded whatever y is, so that the loop vectorizes
+        dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 /* Backward from d_out: adds parameter gradients into grads if not NULL, writes dLoss/dInput
