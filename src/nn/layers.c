@@ -85,8 +85,12 @@ static void col2im(const rl_layer *ly, const float *col, int n, float *dx) {
                         float *restrict out = dx + (size_t)i * ly->in + ((size_t)ci * h + iy) * w;
                         const float *restrict in = row + i * out_hw + (size_t)oy * ly->out_w;
                         int shift = kj - ly->pad; // column ox adds into out[ox · s + shift]
-                        for (int ox = lo; ox < hi; ox++)
-                            out[ox * s + shift] += in[ox];
+                        if (s == 1)               // a unit stride vectorizes
+                            for (int ox = lo; ox < hi; ox++)
+                                out[ox + shift] += in[ox];
+                        else
+                            for (int ox = lo; ox < hi; ox++)
+                                out[ox * s + shift] += in[ox];
                     }
             }
 }
