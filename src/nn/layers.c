@@ -26,6 +26,37 @@ static void valid_columns(const rl_layer *ly, int kj, int *lo, int *hi) {
     *lo = *lo < *hi ? *lo : *hi;
 }
 
+/* im2col's row (ki, kj) of one input plane (h, w) for stride 1 and out_w = w (columns [lo, hi)
+ * of each row inside the image): out[oy · w + ox] = plane[oy · w + ox + shift] with
+ * shift = (ki − pad) · w + kj − pad: one long copy over the rows inside the image, then zeros
+ * where the row or the column is outside it (the copy put a neighbouring row's pixels there). */
+static void im2col_plane(const rl_layer *ly, const float *restrict plane, int ki, int kj, int lo,
+                         int hi, float *restrict out) {
+    int w = ly->in_w, out_h = ly->out_h, dy = ki - ly->pad;
+    int oy_lo = dy < 0 ? -dy : 0, oy_hi = ly->in_h - dy < out_h ? ly->in_h - dy : out_h;
+    int plane_size = out_h * w;
+    if (oy_hi <= oy_lo || hi <= lo) {
+        for (int p = 0; p < plane_size; p++)
+            out[p] = 0.0f;
+        return;
+    }
+    int first = oy_lo * w + lo, last = (oy_hi - 1) * w + hi, shift = dy * w + kj - ly->pad;
+    const float *from =
+        plane + first + shift; // inside the plane: pixel (oy_lo + dy, lo + kj − pad)
+    for (int p = 0; p < first; p++)
+        out[p] = 0.0f;
+    for (int p = 0; p < last - first; p++)
+        out[first + p] = from[p];
+    for (int p = last; p < plane_size; p++)
+        out[p] = 0.0f;
+    for (int oy = oy_lo; oy < oy_hi; oy++) {
+        for (int ox = 0; ox < lo; ox++)
+            out[oy * w + ox] = 0.0f;
+        for (int ox = hi; ox < w; ox++)
+            out[oy * w + ox] = 0.0f;
+    }
+}
+
 /* im2col of examples x (n, c, h, w) into col (c · k · k, n · out_h · out_w):
  * col[(ci · k + ki) · k + kj][(i · out_h + oy) · out_w + ox] =
  *     x[i][ci][oy · stride + ki − pad][ox · stride + kj − pad], zero outside the image. */
@@ -38,6 +69,12 @@ static void im2col(const rl_layer *ly, const float *x, int n, float *col) {
                 float *row = col + ((size_t)(ci * k + ki) * k + kj) * cols; // (n · out_hw)
                 int lo, hi;
                 valid_columns(ly, kj, &lo, &hi);
+                if (s == 1 && out_w == w) { // a plane of one example is a shifted copy
+                    for (int i = 0; i < n; i++)
+                        im2col_plane(ly, x + (size_t)i * ly->in + (size_t)ci * h * w, ki, kj, lo,
+                                     hi, row + i * out_hw);
+                    continue;
+                }
                 for (int i = 0; i < n; i++)
                     for (int oy = 0; oy < ly->out_h; oy++) {
                         int iy = oy * s + ki - ly->pad;
