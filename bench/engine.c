@@ -53,6 +53,7 @@ typedef struct {
     const rl_layer *ly;
     int batch;
     float *x, *y, *dy, *dx; /* (batch, in), (batch, out), (batch, out), (batch, in) */
+    float *batch_stats;     /* batch norm: the batch's mean and variance (2 · out_c) */
 } layer_case;
 
 static void layer_forward(void *ctx) {
@@ -65,6 +66,10 @@ static void layer_forward(void *ctx) {
         break;
     case RL_LAYER_GROUPNORM:
         rl_groupnorm_forward(ly, lc->m.params, lc->x, lc->y, lc->batch);
+        break;
+    case RL_LAYER_BATCHNORM: /* training mode: the batch's statistics */
+        rl_batchnorm_forward(ly, lc->m.params, lc->m.stats + ly->s_off, lc->batch_stats, lc->x,
+                             lc->y, lc->batch);
         break;
     case RL_LAYER_MAXPOOL:
     case RL_LAYER_AVGPOOL:
@@ -86,6 +91,10 @@ static void layer_backward(void *ctx) {
         break;
     case RL_LAYER_GROUPNORM:
         rl_groupnorm_backward(ly, lc->m.params, lc->m.grads, lc->x, lc->dy, lc->dx, lc->batch);
+        break;
+    case RL_LAYER_BATCHNORM:
+        rl_batchnorm_backward(ly, lc->m.params, lc->m.stats + ly->s_off, 1, lc->m.grads, lc->x,
+                              lc->dy, lc->dx, lc->batch);
         break;
     case RL_LAYER_MAXPOOL:
     case RL_LAYER_AVGPOOL:
@@ -110,6 +119,7 @@ static int bench_layer(const char *name, const char *spec, int batch) {
     lc.dx = rl_xmalloc(in * sizeof(float));
     lc.y = rl_xmalloc(out * sizeof(float));
     lc.dy = rl_xmalloc(out * sizeof(float));
+    lc.batch_stats = rl_xmalloc(2 * (size_t)lc.ly->out_c * sizeof(float));
     const uint32_t key[2] = {15, 7};
     kern_fill_uniform(lc.x, in, key, 1, -1.0f, 1.0f);
     kern_fill_uniform(lc.dy, out, key, 2, -1.0f, 1.0f);
@@ -127,6 +137,7 @@ static int bench_layer(const char *name, const char *spec, int batch) {
     free(lc.dx);
     free(lc.y);
     free(lc.dy);
+    free(lc.batch_stats);
     rl_workspace_free(&lc.ws);
     rl_model_free(&lc.m);
     return 0;
@@ -234,6 +245,8 @@ static const struct {
     {"cnn_conv16k5_14", "cnn:8x14x14-conv16k5"},
     {"gn4_16x28", "cnn:16x28x28-gn4"},
     {"gn4_64x7", "cnn:64x7x7-gn4"},
+    {"bn_16x28", "cnn:16x28x28-bn"},
+    {"bn_64x7", "cnn:64x7x7-bn"},
     {"maxpool2_8x28", "cnn:8x28x28-maxpool2"},
     {"dense_784to512", "mlp:784-512"},
     {"dense_512to512", "mlp:512-512"},

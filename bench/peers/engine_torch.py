@@ -1,7 +1,7 @@
 """Peer of bench/engine.c (issue 15) in Debian's torch 1.13 on one thread: the same layers at the
 same shapes (forward; backward = weight and input gradient), the forward of mlp 784-512-512-10,
 and training epochs of a CNN spec (the subset of ranklab's spec grammar that bench/run_engine.py
-uses: convCkK[sS], gnG, relu, maxpoolS, resCgG / resCsSgG, gap, fcN) on the first N Fashion-MNIST
+uses: convCkK[sS], gnG, bn, relu, maxpoolS, resCgG / resCsSgG, gap, fcN) on the first N Fashion-MNIST
 training images, batch 128, Adam (lr 1e-3), cross-entropy, a new random order each epoch.
 Usage: /usr/bin/python3 bench/peers/engine_torch.py layers BATCH NAME=SPEC...
        /usr/bin/python3 bench/peers/engine_torch.py epoch SPEC N EPOCHS
@@ -49,6 +49,8 @@ def parse_layers(spec):
             c, h, w = out, (h + s - 1) // s, (w + s - 1) // s
         elif m := re.fullmatch(r"gn(\d+)", tok):
             layers.append(torch.nn.GroupNorm(int(m[1]), c))
+        elif tok == "bn":
+            layers.append(torch.nn.BatchNorm2d(c))
         elif tok == "relu":
             layers.append(torch.nn.ReLU())
         elif m := re.fullmatch(r"maxpool(\d+)", tok):
