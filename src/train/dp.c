@@ -178,49 +178,61 @@ static const char *prefixed(char *out, size_t size, const char *prefix, const ch
     return out;
 }
 
-int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix) {
-    /* Every rank holds the same trained values and optimizer state; each writes its block.
-     * "model/params" holds the values trained (the model's parameters, or its adapters). */
-    int64_t n = (int64_t)t->n_train, lo, hi;
+int dp_state_save(io_ckpt *c, const char *prefix, const float *theta, const rl_optimizer *opt,
+                  size_t n_values, int64_t epoch_loss) {
+    /* Every rank holds the same trained values and optimizer state; each writes its block. */
+    int64_t n = (int64_t)n_values, lo, hi;
     comm_block_range(n, comm_size(), comm_rank(), &lo, &hi);
     int root = comm_rank() == 0;
-    int64_t scalars[2] = {t->opt.t, t->epoch_loss};
+    int64_t scalars[2] = {opt->t, epoch_loss};
     char name[64];
     int rc = io_ckpt_write(c, prefixed(name, sizeof name, prefix, "model/params"), IO_F32, n, lo,
-                           hi - lo, t->theta + lo);
+                           hi - lo, theta + lo);
     rc = rc ? rc
             : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "optim/m"), IO_F32, n, lo,
-                            hi - lo, t->opt.m + lo);
-    if (t->opt.v)
+                            hi - lo, opt->m + lo);
+    if (opt->v)
         rc = rc ? rc
                 : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "optim/v"), IO_F32, n, lo,
-                                hi - lo, t->opt.v + lo);
+                                hi - lo, opt->v + lo);
     return rc ? rc
               : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "train/scalars"), IO_I64, 2, 0,
                               root ? 2 : 0, scalars);
 }
 
-int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix) {
-    int64_t n = (int64_t)t->n_train, scalars[2];
+int dp_state_load(io_ckpt *c, const char *prefix, float *theta, rl_optimizer *opt,
+                  size_t n_values, int64_t *epoch_loss) {
+    int64_t n = (int64_t)n_values, scalars[2];
     char name[64];
     int rc = io_ckpt_size(c, prefixed(name, sizeof name, prefix, "model/params")) == n
                  ? 0
                  : rl_fail("the checkpoint holds another model", "delete the run directory");
-    rc = rc ? rc : io_ckpt_read(c, name, IO_F32, 0, n, t->theta);
+    rc = rc ? rc : io_ckpt_read(c, name, IO_F32, 0, n, theta);
     rc = rc ? rc
             : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/m"), IO_F32, 0, n,
-                           t->opt.m);
-    if (t->opt.v)
+                           opt->m);
+    if (opt->v)
         rc = rc ? rc
                 : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/v"), IO_F32, 0, n,
-                               t->opt.v);
+                               opt->v);
     rc = rc ? rc
             : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "train/scalars"), IO_I64, 0, 2,
                            scalars);
     if (rc < 0)
         return RL_ERR;
-    t->opt.t = scalars[0];
-    t->epoch_loss = scalars[1];
+    opt->t = scalars[0];
+    *epoch_loss = scalars[1];
+    return 0;
+}
+
+int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix) {
+    /* "model/params" holds the values trained (the model's parameters, or its adapters). */
+    return dp_state_save(c, prefix, t->theta, &t->opt, t->n_train, t->epoch_loss);
+}
+
+int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix) {
+    if (dp_state_load(c, prefix, t->theta, &t->opt, t->n_train, &t->epoch_loss) < 0)
+        return RL_ERR;
     if (t->lora)
         rl_lora_apply(t->lora, &t->model);
     return 0;
