@@ -76,7 +76,7 @@ typedef struct {
     int64_t epoch_loss; /* fixed-point (RL_FIXED_SUM_FRAC_BITS) sum of the epoch's losses */
     int64_t total_steps, valid_limit;
     double unigram_loss;
-    double started;    /* rl_now() at this process's first step, for tokens/s */
+    double started;     /* rl_now() at this process's first step, for tokens/s */
     int64_t first_step; /* that step */
 } lm_run;
 
@@ -97,8 +97,8 @@ static void lm_free(lm_run *r) {
 static int prepare(rl_run *run, lm_run *r) {
     const rl_config *cfg = r->cfg = rl_run_config(run);
     if (rl_corpus_load(cfg, &r->corpus) < 0 ||
-        rl_bpe_learn(&r->corpus, RL_SPLIT_TRAIN, (int)rl_cfg_int(cfg, "text.vocab_size"),
-                     &r->tok) < 0 ||
+        rl_bpe_learn(&r->corpus, RL_SPLIT_TRAIN, (int)rl_cfg_int(cfg, "text.vocab_size"), &r->tok) <
+            0 ||
         rl_corpus_tokenize(&r->corpus, &r->tok, RL_SPLIT_TRAIN, &r->train_seqs) < 0 ||
         rl_corpus_tokenize(&r->corpus, &r->tok, RL_SPLIT_VALID, &r->valid_seqs) < 0)
         return RL_ERR;
@@ -208,7 +208,8 @@ static void loop_describe(rl_run *run, void *ctx, int64_t step, char *out, size_
  * gloss (glosses spread over the split), on rank 0. */
 static void log_samples(lm_run *r, uint64_t seed) {
     const rl_config *cfg = r->cfg;
-    int samples = (int)rl_cfg_int(cfg, "lm.samples"), want = (int)rl_cfg_int(cfg, "lm.prompt_tokens");
+    int samples = (int)rl_cfg_int(cfg, "lm.samples"),
+        want = (int)rl_cfg_int(cfg, "lm.prompt_tokens");
     int n_new = (int)rl_cfg_int(cfg, "lm.sample_tokens");
     double temperature = rl_cfg_float(cfg, "lm.temperature");
     if (comm_rank() != 0 || samples == 0)

@@ -17,7 +17,7 @@
 
 #define GPT_PREFIX "gpt:"
 #define SPEC_HINT                                                                                  \
-    "write gpt:L<layers>-D<width>-H<heads>-T<context>, e.g. gpt:L2-D128-H4-T64 (optionally "    \
+    "write gpt:L<layers>-D<width>-H<heads>-T<context>, e.g. gpt:L2-D128-H4-T64 (optionally "       \
     "V<vocab>- first, e.g. gpt:V1024-L2-D128-H4-T64, to pin the tokenizer's vocabulary)"
 #define MAX_WIDTH 8192
 #define MAX_CONTEXT 4096
@@ -187,9 +187,9 @@ static void ws_sizes(const rl_transformer *m, uint64_t *per_seq, uint64_t *fixed
 uint64_t rl_transformer_ws_bytes(const rl_transformer *m, int max_seqs) {
     uint64_t per_seq, fixed;
     ws_sizes(m, &per_seq, &fixed);
-    return rl_size_mul(rl_size_add(rl_size_mul(per_seq, (uint64_t)(max_seqs > 0 ? max_seqs : 0)),
-                                   fixed),
-                       sizeof(float));
+    return rl_size_mul(
+        rl_size_add(rl_size_mul(per_seq, (uint64_t)(max_seqs > 0 ? max_seqs : 0)), fixed),
+        sizeof(float));
 }
 
 static float *floats(size_t n) {
@@ -329,18 +329,19 @@ void rl_gelu_forward(const float *x, float *y, size_t n) {
 void rl_gelu_backward(const float *x, const float *dy, float *dx, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double v = x[i], t = tanh(GELU_C * (v + GELU_A * v * v * v));
-        double slope = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * v * v);
+        double slope =
+            0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * v * v);
         dx[i] = (float)(dy[i] * slope);
     }
 }
 
-void rl_attention_forward(const float *q, const float *k, const float *v, int n_seq, int len,
-                          int d, int heads, int causal, float *probs, float *out) {
+void rl_attention_forward(const float *q, const float *k, const float *v, int n_seq, int len, int d,
+                          int heads, int causal, float *probs, float *out) {
     int dh = d / heads;
     float scale = 1.0f / sqrtf((float)dh);
     for (int s = 0; s < n_seq; s++)
         for (int h = 0; h < heads; h++) {
-            size_t at = (size_t)s * len * d + (size_t)h * dh; // head h of sequence s
+            size_t at = (size_t)s * len * d + (size_t)h * dh;       // head h of sequence s
             float *p = probs + ((size_t)s * heads + h) * len * len; // (len, len)
             kern_sgemm(0, 1, len, len, dh, scale, q + at, d, k + at, d, 0.0f, p, len);
             for (int i = 0; i < len; i++) {
@@ -427,8 +428,7 @@ const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *
         const rl_tf_block *b = &m->blocks[l];
         rl_tf_block_acts *a = &ws->block[l];
         float *next = l + 1 < m->layers ? ws->block[l + 1].x : ws->x_final;
-        rl_layernorm_forward(a->x, w + b->ln1_g, w + b->ln1_b, rows, d, a->ln1, a->mean1,
-                             a->rstd1);
+        rl_layernorm_forward(a->x, w + b->ln1_g, w + b->ln1_b, rows, d, a->ln1, a->mean1, a->rstd1);
         linear(w, b->wq, b->bq, a->ln1, rows, d, d, NULL, a->q);
         linear(w, b->wk, b->bk, a->ln1, rows, d, d, NULL, a->k);
         linear(w, b->wv, b->bv, a->ln1, rows, d, d, NULL, a->v);
@@ -477,8 +477,8 @@ void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const flo
         // attention
         linear_backward_params(g, b->wo, b->bo, a->att, ws->d_res, rows, d, d);
         kern_sgemm(0, 0, rows, d, d, 1.0f, ws->d_res, d, w + b->wo, d, 0.0f, ws->d_a, d);
-        rl_attention_backward(a->q, a->k, a->v, a->probs, ws->d_a, n_seq, len, d, m->heads,
-                              ws->d_q, ws->d_k, ws->d_v, ws->d_probs);
+        rl_attention_backward(a->q, a->k, a->v, a->probs, ws->d_a, n_seq, len, d, m->heads, ws->d_q,
+                              ws->d_k, ws->d_v, ws->d_probs);
         linear_backward_params(g, b->wq, b->bq, a->ln1, ws->d_q, rows, d, d);
         linear_backward_params(g, b->wk, b->bk, a->ln1, ws->d_k, rows, d, d);
         linear_backward_params(g, b->wv, b->bv, a->ln1, ws->d_v, rows, d, d);

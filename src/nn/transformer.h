@@ -38,12 +38,12 @@
 
 /* Offsets into the arena of one block's parameters. */
 typedef struct {
-    size_t ln1_g, ln1_b;       /* (D) each */
+    size_t ln1_g, ln1_b;           /* (D) each */
     size_t wq, bq, wk, bk, wv, bv; /* (D, D) and (D) each */
-    size_t wo, bo;             /* (D, D), (D) */
-    size_t ln2_g, ln2_b;       /* (D) each */
-    size_t w1, b1;             /* (4D, D), (4D) */
-    size_t w2, b2;             /* (D, 4D), (D) */
+    size_t wo, bo;                 /* (D, D), (D) */
+    size_t ln2_g, ln2_b;           /* (D) each */
+    size_t w1, b1;                 /* (4D, D), (4D) */
+    size_t w2, b2;                 /* (D, 4D), (D) */
 } rl_tf_block;
 
 typedef struct {
@@ -76,7 +76,8 @@ typedef struct {
     int rows, cols;
 } rl_tf_matrix;
 #define RL_TF_MATRICES_PER_BLOCK 6 /* q, k, v, o, fc1, fc2 */
-/* Fills out[0 .. 6 · layers) block by block in the order q, k, v, o, fc1, fc2; returns the count. */
+/* Fills out[0 .. 6 · layers) block by block in the order q, k, v, o, fc1, fc2; returns the count.
+ */
 int rl_transformer_matrices(const rl_transformer *m, rl_tf_matrix *out);
 
 /* One block's activations of the last forward (R = sequences · tokens rows). */
@@ -134,8 +135,8 @@ void rl_gelu_backward(const float *x, const float *dy, float *dx, size_t n);
  * head h in columns [h·d/heads, (h+1)·d/heads); out = softmax(q_h k_hᵀ / sqrt(d/heads) + mask) v_h
  * per head, the mask −∞ above the diagonal when causal. probs (n_seq, heads, len, len) keeps the
  * softmax for backward. */
-void rl_attention_forward(const float *q, const float *k, const float *v, int n_seq, int len,
-                          int d, int heads, int causal, float *probs, float *out);
+void rl_attention_forward(const float *q, const float *k, const float *v, int n_seq, int len, int d,
+                          int heads, int causal, float *probs, float *out);
 /* From d_out (n_seq · len, d): writes d_q, d_k, d_v (n_seq · len, d); scratch (len, len). */
 void rl_attention_backward(const float *q, const float *k, const float *v, const float *probs,
                            const float *d_out, int n_seq, int len, int d, int heads, float *d_q,

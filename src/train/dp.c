@@ -200,8 +200,8 @@ int dp_state_save(io_ckpt *c, const char *prefix, const float *theta, const rl_o
                               root ? 2 : 0, scalars);
 }
 
-int dp_state_load(io_ckpt *c, const char *prefix, float *theta, rl_optimizer *opt,
-                  size_t n_values, int64_t *epoch_loss) {
+int dp_state_load(io_ckpt *c, const char *prefix, float *theta, rl_optimizer *opt, size_t n_values,
+                  int64_t *epoch_loss) {
     int64_t n = (int64_t)n_values, scalars[2];
     char name[64];
     int rc = io_ckpt_size(c, prefixed(name, sizeof name, prefix, "model/params")) == n
@@ -209,8 +209,7 @@ int dp_state_load(io_ckpt *c, const char *prefix, float *theta, rl_optimizer *op
                  : rl_fail("the checkpoint holds another model", "delete the run directory");
     rc = rc ? rc : io_ckpt_read(c, name, IO_F32, 0, n, theta);
     rc = rc ? rc
-            : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/m"), IO_F32, 0, n,
-                           opt->m);
+            : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/m"), IO_F32, 0, n, opt->m);
     if (opt->v)
         rc = rc ? rc
                 : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/v"), IO_F32, 0, n,

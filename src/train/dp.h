@@ -137,8 +137,8 @@ int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix);
  * a running fixed-point loss sum (dp_trainer_save is this with the trainer's). */
 int dp_state_save(io_ckpt *c, const char *prefix, const float *theta, const rl_optimizer *opt,
                   size_t n_values, int64_t epoch_loss);
-int dp_state_load(io_ckpt *c, const char *prefix, float *theta, rl_optimizer *opt,
-                  size_t n_values, int64_t *epoch_loss);
+int dp_state_load(io_ckpt *c, const char *prefix, float *theta, rl_optimizer *opt, size_t n_values,
+                  int64_t *epoch_loss);
 int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix);
 /* Collective: finals train_loss, test_loss, test_acc (of the last row), steps, and
  * /arrays/params (usable with init.from), and with adv.eps > 0 attack_clean_acc, fgsm_acc and

@@ -26,9 +26,9 @@ int lm_windows_of(const rl_token_seqs *s, int len, const char *what, lm_windows 
 int lm_chunks_init(lm_chunks *c, rl_transformer *model, int chunk) {
     memset(c, 0, sizeof *c);
     uint64_t rows = (uint64_t)chunk * (uint64_t)model->context;
-    uint64_t bytes = rl_size_add(rl_transformer_ws_bytes(model, chunk),
-                                 rl_size_mul(rows, 2 * sizeof(int32_t) +
-                                                       sizeof(float) * (uint64_t)model->vocab));
+    uint64_t bytes = rl_size_add(
+        rl_transformer_ws_bytes(model, chunk),
+        rl_size_mul(rows, 2 * sizeof(int32_t) + sizeof(float) * (uint64_t)model->vocab));
     if (rl_mem_check(bytes, "model %s on chunks of %d windows", model->spec, chunk) < 0)
         return rl_fail_hint("use smaller chunks (train.chunk), or a smaller model or context");
     c->model = model;
@@ -122,9 +122,9 @@ double lm_unigram_loss(const lm_windows *train, const lm_windows *valid, int64_t
     return sum / ((double)windows * valid->len);
 }
 
-int lm_generate(const rl_transformer *m, rl_transformer_ws *ws, const int32_t *prompt,
-                int n_prompt, int n_new, int32_t stop, double temperature, rl_rng rng,
-                uint32_t sample, int32_t *out) {
+int lm_generate(const rl_transformer *m, rl_transformer_ws *ws, const int32_t *prompt, int n_prompt,
+                int n_new, int32_t stop, double temperature, rl_rng rng, uint32_t sample,
+                int32_t *out) {
     memcpy(out, prompt, sizeof(int32_t) * (size_t)n_prompt);
     int n = n_prompt;
     double *p = rl_xmalloc(sizeof(double) * (size_t)m->vocab);

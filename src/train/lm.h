@@ -67,8 +67,8 @@ double lm_unigram_loss(const lm_windows *train, const lm_windows *valid, int64_t
  * stopping after an end-of-entry token `stop` (>= 0): greedy at temperature 0, else sampled from
  * softmax(logits / temperature) with uniforms of (rng, step `sample`, index = position). The
  * window slides when the text outgrows the context. Returns the tokens written. */
-int lm_generate(const rl_transformer *m, rl_transformer_ws *ws, const int32_t *prompt,
-                int n_prompt, int n_new, int32_t stop, double temperature, rl_rng rng,
-                uint32_t sample, int32_t *out);
+int lm_generate(const rl_transformer *m, rl_transformer_ws *ws, const int32_t *prompt, int n_prompt,
+                int n_new, int32_t stop, double temperature, rl_rng rng, uint32_t sample,
+                int32_t *out);
 
 #endif

@@ -128,9 +128,9 @@ static void test_gelu(void) {
         x[i] = -5.0f + 0.25f * (float)i;
     fill(r, N, 5, -1.0f, 1.0f);
     rl_gelu_forward(x, y, N);
-    CU_ASSERT(y[20] == 0.0f);                 // gelu(0) = 0
-    CU_ASSERT(fabs(y[N - 1] - 5.0) < 1e-5);   // gelu(5) ≈ 5
-    CU_ASSERT(fabs(y[0]) < 1e-5);             // gelu(−5) ≈ 0
+    CU_ASSERT(y[20] == 0.0f);                  // gelu(0) = 0
+    CU_ASSERT(fabs(y[N - 1] - 5.0) < 1e-5);    // gelu(5) ≈ 5
+    CU_ASSERT(fabs(y[0]) < 1e-5);              // gelu(−5) ≈ 0
     CU_ASSERT(fabs(y[24] - 0.8411920) < 1e-5); // gelu(1), tanh form
     gelu_problem p = {x, r, y, N};
     rl_gelu_backward(x, r, dx, N);
@@ -186,7 +186,8 @@ static void test_attention_definition(void) {
                     for (int c = 0; c < dh; c++) {
                         double want = 0.0;
                         for (int j = 0; j < LEN; j++)
-                            want += exp(score[j] - top) / sum * p.v[(s * LEN + j) * DIM + h * dh + c];
+                            want +=
+                                exp(score[j] - top) / sum * p.v[(s * LEN + j) * DIM + h * dh + c];
                         double got = p.out[(s * LEN + i) * DIM + h * dh + c];
                         worst = fmax(worst, fabs(got - want));
                     }
