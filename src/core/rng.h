@@ -22,6 +22,7 @@ typedef enum {
     RL_RNG_MIXUP_PAIRS,  /* mixup's permutation of a batch; step = optimizer step */
     RL_RNG_PEER_INIT,    /* the parameter seed of a second network (co-teaching's) */
     RL_RNG_SWEEP_SAMPLE, /* sampled sweep keys; step = sample, index = CRC-32 of the key */
+    RL_RNG_AUGMENT,      /* data augmentation (crop, flip); step = epoch, index = example id */
     RL_RNG_TEXT_SAMPLE,  /* sampled text continuations; step = sample, index = position */
 } rl_rng_purpose;
 

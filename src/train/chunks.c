@@ -52,11 +52,12 @@ int train_chunks_check(const rl_model *model, const rl_dataset *d, int chunk) {
     int rows = rows_of(chunk);
     /* per row: xb, x_mix and the attack's x0, dx (dim); targets_b, d_out, d_mix and the
      * attack's output gradient (outputs); tb (targets + 1); wb, yb, w_mix, y_mix (1); and the
-     * workspace */
+     * workspace and one augmented row */
     uint64_t per_row =
         4 * (uint64_t)d->dim + 4 * (uint64_t)model->out_dim + (uint64_t)d->targets + 5;
-    uint64_t bytes = rl_size_add(rl_size_mul(per_row, (uint64_t)rows * sizeof(float)),
-                                 rl_workspace_bytes(model, rows));
+    uint64_t bytes =
+        rl_size_add(rl_size_mul(per_row, (uint64_t)rows * sizeof(float)),
+                    rl_size_add(rl_workspace_bytes(model, rows), sizeof(float) * (uint64_t)d->dim));
     if (rl_mem_check(bytes, "model %s on chunks of %d examples", model->spec, rows) < 0)
         return rl_fail_hint("use smaller chunks (e.g. train.chunk), or a smaller model");
     return 0;
@@ -83,6 +84,7 @@ int train_chunks_init(train_chunks *c, rl_model *model, const rl_dataset *d, int
     c->w_mix = rl_xmalloc(sizeof(float) * rows);
     c->d_mix = rl_xmalloc(sizeof(float) * rows * (size_t)c->outputs);
     c->y_mix = rl_xmalloc(sizeof(int32_t) * rows);
+    c->augment_row = rl_xmalloc(sizeof(float) * (size_t)c->dim);
     rl_attack_scratch_init(&c->attack, c->rows, c->dim, c->outputs);
     return 0;
 }
@@ -101,6 +103,7 @@ void train_chunks_free(train_chunks *c) {
     free(c->w_mix);
     free(c->d_mix);
     free(c->y_mix);
+    free(c->augment_row);
     rl_attack_scratch_free(&c->attack);
     memset(c, 0, sizeof *c);
 }
@@ -113,6 +116,16 @@ const float *train_chunks_forward(train_chunks *c, const rl_dataset *d, const in
                                   int n) {
     rl_data_gather(d, idx, n, c->xb, c->yb, c->tb);
     return forward_inputs(c, c->xb, n);
+}
+
+/* Gather training examples idx[0..n) into x, their labels and targets into the buffers,
+ * augmented as in `epoch` (augment NULL: none). */
+static void gather_training(train_chunks *c, const rl_dataset *d, const int64_t *idx, int n,
+                            float *x, int32_t *y, float *t, const rl_augment *augment,
+                            uint32_t epoch) {
+    rl_data_gather(d, idx, n, x, y, t);
+    if (augment)
+        rl_augment_rows(augment, epoch, idx, n, x, c->augment_row);
 }
 
 train_loss train_loss_for(const rl_dataset *d) {
@@ -164,8 +177,8 @@ double train_chunks_loss(train_chunks *c, const train_loss *l, const float *out,
 static double mixed_chunk_loss(train_chunks *c, const rl_dataset *d, const train_objective *o,
                                const int64_t *ids, const int64_t *partners, int m) {
     const float lambda = o->mix_lambda, rest = 1.0f - lambda;
-    rl_data_gather(d, ids, m, c->xb, c->yb, c->tb);
-    rl_data_gather(d, partners, m, c->x_mix, c->y_mix, NULL);
+    gather_training(c, d, ids, m, c->xb, c->yb, c->tb, o->augment, o->epoch);
+    gather_training(c, d, partners, m, c->x_mix, c->y_mix, NULL, o->augment, o->epoch);
     for (size_t j = 0; j < (size_t)m * (size_t)c->dim; j++)
         c->xb[j] = lambda * c->xb[j] + rest * c->x_mix[j];
     const float *out = forward_inputs(c, c->xb, m);
@@ -193,14 +206,16 @@ static int chunk_size(const train_chunks *c, int64_t n, int64_t k) {
 }
 
 int64_t train_chunks_losses(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
-                            const train_loss *loss, float *losses, int64_t *first) {
+                            const train_loss *loss, const rl_augment *augment, uint32_t epoch,
+                            float *losses, int64_t *first) {
     int64_t lo, hi;
     my_chunks(c, n, &lo, &hi);
     *first = lo * c->chunk;
     int64_t end = *first;
     for (int64_t k = lo; k < hi; k++) {
         int m = chunk_size(c, n, k);
-        const float *out = train_chunks_forward(c, d, idx + end, m);
+        gather_training(c, d, idx + end, m, c->xb, c->yb, c->tb, augment, epoch);
+        const float *out = forward_inputs(c, c->xb, m);
         train_chunks_loss(c, loss, out, idx + end, m, NULL, 0.0f, NULL, losses + end - *first);
         end += m;
     }
@@ -222,7 +237,8 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
         if (o->mix_partner) {
             loss = (float)mixed_chunk_loss(c, d, o, ids, o->mix_partner + start, m);
         } else {
-            const float *out = train_chunks_forward(c, d, ids, m);
+            gather_training(c, d, ids, m, c->xb, c->yb, c->tb, o->augment, o->epoch);
+            const float *out = forward_inputs(c, c->xb, m);
             if (o->adv) {
                 rl_attack_inputs(o->adv, c->model, &c->ws, c->xb, c->yb, ids, m, c->attack_rng,
                                  o->round, &c->attack);

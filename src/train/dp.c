@@ -65,6 +65,7 @@ static const rl_cfg_spec dp_keys[] = {
 void dp_declare_config(rl_config *cfg) {
     rl_declare_common_config(cfg);
     rl_data_declare_config(cfg);
+    rl_augment_declare_config(cfg);
     train_chunks_declare_config(cfg);
     base_model_declare_config(cfg, 0);
     rl_cfg_declare(cfg, dp_keys, sizeof dp_keys / sizeof dp_keys[0]);
@@ -91,7 +92,8 @@ void dp_trainer_free(dp_trainer *t) {
 int dp_step(dp_trainer *t, int64_t step) {
     const int64_t *batch;
     int bsz = train_batches_at(&t->batches, step, &batch);
-    t->opt.lr = (float)train_schedule_at(&t->lr, step / t->batches.per_epoch);
+    int64_t epoch = step / t->batches.per_epoch;
+    t->opt.lr = (float)train_schedule_at(&t->lr, epoch);
     /* Self-normalization Σ_B w_i, in batch order on every rank; a batch whose weights all
      * underflowed to 0 counts uniformly. Each chunk's weights have mean 1 over the batch. */
     double norm = 0.0;
@@ -108,7 +110,9 @@ int dp_step(dp_trainer *t, int64_t step) {
                          .scale = 1.0f / (float)bsz,
                          .round = (uint32_t)step,
                          .mix_lambda = t->mixup.lambda,
-                         .mix_partner = t->mixup.partner};
+                         .mix_partner = t->mixup.partner,
+                         .augment = &t->augment,
+                         .epoch = (uint32_t)epoch};
     comm_exact_zero(&t->sum);
     train_chunks_gradient(&t->chunks, &t->train, batch, bsz, &o, t->theta_grads, n, &t->sum);
     if (t->regularize) {
@@ -341,6 +345,8 @@ static int setup_trainer(dp_trainer *t, const rl_config *cfg, uint64_t seed, uin
                        "set train.label_smoothing=0, or use a classification data set",
                        (double)t->loss.label_smoothing, t->train.name);
     train_batches_init(&t->batches, t->train.n, batch, seed);
+    if (rl_augment_read(&t->augment, cfg, seed, &t->train) < 0)
+        return RL_ERR;
     int64_t epochs = rl_cfg_int(cfg, "train.epochs");
     t->total_steps = t->batches.per_epoch * epochs;
     train_values(t, t->model.params, t->model.grads, t->model.n_params);
