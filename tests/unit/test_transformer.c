@@ -1,6 +1,7 @@
 /* Unit tests of src/nn/transformer: the gpt: spec grammar, layer norm, GELU and attention
  * (causal and bidirectional) against central finite differences, attention against its
- * definition softmax(QKᵀ/sqrt(d) + mask)·V computed plainly in double, every parameter of a small
+ * definition softmax(QKᵀ/sqrt(d) + mask)·V computed plainly in double, the whole forward against a
+ * plain double-precision pre-norm decoder, every parameter of a small
  * model (embeddings, blocks, the tied LM head) against finite differences, and a sequence's
  * logits independent of the other sequences of its chunk. */
 #include "kernels/kernels.h"
@@ -316,6 +317,110 @@ static void test_model_gradients(void) {
     }
 }
 
+/* ---- the whole forward against a plain double-precision reference ---- */
+
+/* y (d) = LN(x (d)) with gain g and shift b. */
+static void ref_layernorm(const double *x, const float *g, const float *b, int d, double *y) {
+    double mean = 0.0, var = 0.0;
+    for (int j = 0; j < d; j++)
+        mean += x[j] / d;
+    for (int j = 0; j < d; j++)
+        var += (x[j] - mean) * (x[j] - mean) / d;
+    for (int j = 0; j < d; j++)
+        y[j] = g[j] * (x[j] - mean) / sqrt(var + RL_LAYERNORM_EPS) + b[j];
+}
+
+/* y (out) = W (out, in) · x + b. */
+static void ref_linear(const float *w, const float *b, const double *x, int in, int out,
+                       double *y) {
+    for (int i = 0; i < out; i++) {
+        y[i] = b[i];
+        for (int j = 0; j < in; j++)
+            y[i] += (double)w[i * in + j] * x[j];
+    }
+}
+
+/* The pre-norm decoder written out position by position for one sequence of len tokens. */
+static void ref_forward(const rl_transformer *m, const int32_t *ids, int len, double *logits) {
+    enum { MAX_T = 6, MAX_D = 8 };
+    const int d = m->width, f = m->hidden, dh = d / m->heads;
+    const float *w = m->params;
+    double x[MAX_T][MAX_D], ln[MAX_T][MAX_D], q[MAX_T][MAX_D], k[MAX_T][MAX_D], v[MAX_T][MAX_D];
+    double att[MAX_D], proj[MAX_D], hidden[4 * MAX_D];
+    for (int t = 0; t < len; t++)
+        for (int j = 0; j < d; j++)
+            x[t][j] = (double)w[m->tok_emb + (size_t)ids[t] * d + j] + w[m->pos_emb + t * d + j];
+    for (int l = 0; l < m->layers; l++) {
+        const rl_tf_block *b = &m->blocks[l];
+        for (int t = 0; t < len; t++) {
+            ref_layernorm(x[t], w + b->ln1_g, w + b->ln1_b, d, ln[t]);
+            ref_linear(w + b->wq, w + b->bq, ln[t], d, d, q[t]);
+            ref_linear(w + b->wk, w + b->bk, ln[t], d, d, k[t]);
+            ref_linear(w + b->wv, w + b->bv, ln[t], d, d, v[t]);
+        }
+        double mid[MAX_T][MAX_D];
+        for (int t = 0; t < len; t++) {
+            for (int h = 0; h < m->heads; h++) {
+                double score[MAX_T], sum = 0.0;
+                for (int s = 0; s <= t; s++) { // causal: positions 0..t
+                    score[s] = 0.0;
+                    for (int c = h * dh; c < (h + 1) * dh; c++)
+                        score[s] += q[t][c] * k[s][c] / sqrt((double)dh);
+                    sum += exp(score[s]);
+                }
+                for (int c = h * dh; c < (h + 1) * dh; c++) {
+                    att[c] = 0.0;
+                    for (int s = 0; s <= t; s++)
+                        att[c] += exp(score[s]) / sum * v[s][c];
+                }
+            }
+            ref_linear(w + b->wo, w + b->bo, att, d, d, proj);
+            for (int j = 0; j < d; j++)
+                mid[t][j] = x[t][j] + proj[j];
+        }
+        for (int t = 0; t < len; t++) {
+            ref_layernorm(mid[t], w + b->ln2_g, w + b->ln2_b, d, ln[t]);
+            ref_linear(w + b->w1, w + b->b1, ln[t], d, f, hidden);
+            for (int j = 0; j < f; j++)
+                hidden[j] =
+                    0.5 * hidden[j] *
+                    (1.0 + tanh(sqrt(2.0 / M_PI) * (hidden[j] + 0.044715 * pow(hidden[j], 3.0))));
+            ref_linear(w + b->w2, w + b->b2, hidden, f, d, proj);
+            for (int j = 0; j < d; j++)
+                x[t][j] = mid[t][j] + proj[j];
+        }
+    }
+    for (int t = 0; t < len; t++) {
+        ref_layernorm(x[t], w + m->lnf_g, w + m->lnf_b, d, ln[t]);
+        for (int token = 0; token < m->vocab; token++) { // the tied head: E · LN_f(x)
+            logits[t * m->vocab + token] = 0.0;
+            for (int j = 0; j < d; j++)
+                logits[t * m->vocab + token] +=
+                    (double)w[m->tok_emb + (size_t)token * d + j] * ln[t][j];
+        }
+    }
+}
+
+static void test_forward_reference(void) {
+    static lm_problem p;
+    lm_setup(&p, 2, 6);
+    const float *logits = rl_transformer_forward(&p.m, &p.ws, p.ids, 2, 6);
+    double want[6 * VOCAB], worst = 0.0, largest = 0.0;
+    for (int s = 0; s < 2; s++) {
+        ref_forward(&p.m, p.ids + 6 * s, 6, want);
+        for (int i = 0; i < 6 * VOCAB; i++) {
+            worst = fmax(worst, fabs(logits[s * 6 * VOCAB + i] - want[i]));
+            largest = fmax(largest, fabs(want[i]));
+        }
+    }
+    CU_ASSERT(largest > 0.1);
+    CU_ASSERT(worst < 1e-5 * largest);
+    if (worst >= 1e-5 * largest)
+        fprintf(stderr, "\n  forward differs from the reference by %g (largest %g)\n", worst,
+                largest);
+    lm_free(&p);
+}
+
 /* A sequence's logits have the same bits alone as in a chunk of three. */
 static void test_chunk_independence(void) {
     static lm_problem p;
@@ -337,6 +442,7 @@ static const rl_test tests[] = {
     {"causal mask hides later positions", test_attention_mask},
     {"attention gradients match finite differences", test_attention_gradients},
     {"every transformer parameter gradient matches finite differences", test_model_gradients},
+    {"the forward equals a plain pre-norm decoder in double", test_forward_reference},
     {"a sequence's logits do not depend on its chunk", test_chunk_independence},
     {NULL, NULL},
 };
