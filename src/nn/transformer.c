@@ -87,9 +87,9 @@ int rl_transformer_init(rl_transformer *m, const char *spec, int vocab) {
     if (!spec_field(&p, 'L', RL_TF_MAX_LAYERS, &layers) ||
         !spec_field(&p, 'D', MAX_WIDTH, &width) || !spec_field(&p, 'H', width, &heads) ||
         !spec_field(&p, 'T', MAX_CONTEXT, &context) || *p != '\0')
-        return rl_fail("model spec \"%s\": expected L<1..%d>-D<1..%d>-H<heads>-T<1..%d> at "
-                       "\"%s\"",
-                       SPEC_HINT, spec, RL_TF_MAX_LAYERS, MAX_WIDTH, MAX_CONTEXT, p);
+        return rl_fail("model spec \"%s\": expected L<1..%d>-D<1..%d>-H<heads>-T<1..%d> %s%s%s",
+                       SPEC_HINT, spec, RL_TF_MAX_LAYERS, MAX_WIDTH, MAX_CONTEXT,
+                       *p ? "at \"" : "but the spec ends", p, *p ? "\"" : "");
     if (width % heads != 0)
         return rl_fail("model spec \"%s\": width %ld is not divisible by %ld heads",
                        "choose H dividing D, e.g. D128-H4", spec, width, heads);
