@@ -2,11 +2,13 @@
  * (causal and bidirectional) against central finite differences, attention against its
  * definition softmax(QKᵀ/sqrt(d) + mask)·V computed plainly in double, the whole forward against a
  * plain double-precision pre-norm decoder, every parameter of a small
- * model (embeddings, blocks, the tied LM head) against finite differences, and a sequence's
+ * model (embeddings, blocks, the tied LM head) against finite differences, LoRA adapters on
+ * the attention projections, and a sequence's
  * logits independent of the other sequences of its chunk. */
 #include "kernels/kernels.h"
 #include "src/core/error.h"
 #include "src/core/rng.h"
+#include "src/nn/lora.h"
 #include "src/nn/nn.h"
 #include "src/nn/transformer.h"
 #include "tests/unit/harness.h"
@@ -434,6 +436,63 @@ static void test_chunk_independence(void) {
     lm_free(&p);
 }
 
+/* ---- LoRA adapters on the attention projections q and v ---- */
+
+typedef struct {
+    lm_problem p;
+    rl_lora lora;
+} lora_problem;
+
+static double lora_loss(void *ctx) {
+    lora_problem *lp = ctx;
+    rl_lora_apply_params(&lp->lora, lp->p.m.params);
+    return lm_loss(&lp->p);
+}
+
+/* Adapters on every block's q and v (listed by rl_transformer_matrices): the adapted model
+ * computes with W0 + B·A there and nowhere else, and the gradients of A and B match finite
+ * differences of the model's loss. */
+static void test_lora_on_attention(void) {
+    static lora_problem lp;
+    lm_setup(&lp.p, 2, 6);
+    rl_tf_matrix mats[RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK];
+    rl_lora_target targets[RL_TF_MAX_LAYERS * 2];
+    int n_mats = rl_transformer_matrices(&lp.p.m, mats), n = 0;
+    for (int i = 0; i < n_mats; i++) {
+        const char *kind = strchr(mats[i].name, '.') + 1;
+        if (!strcmp(kind, "q") || !strcmp(kind, "v"))
+            targets[n++] = (rl_lora_target){mats[i].w_off, mats[i].rows, mats[i].cols};
+    }
+    CU_ASSERT_FATAL(n == 4);
+    CU_ASSERT_FATAL(rl_lora_init_targets(&lp.lora, lp.p.m.params, lp.p.m.n_params, targets, n, 2, 7,
+                                         lp.p.m.spec) == RL_OK);
+    fill(lp.lora.params, lp.lora.n_params, 30, -0.3f, 0.3f); // B not 0, so A's gradient is not
+    rl_lora_apply_params(&lp.lora, lp.p.m.params);
+    size_t changed = 0, outside = 0;
+    for (size_t i = 0; i < lp.p.m.n_params; i++) {
+        int adapted = 0;
+        for (int t = 0; t < n; t++)
+            adapted |= i >= targets[t].w_off &&
+                       i < targets[t].w_off + (size_t)targets[t].rows * targets[t].cols;
+        int differs = lp.p.m.params[i] != lp.lora.base[i];
+        changed += adapted && differs;
+        outside += !adapted && differs;
+    }
+    CU_ASSERT(changed > 200 && outside == 0);
+    const float *logits = rl_transformer_forward(&lp.p.m, &lp.p.ws, lp.p.ids, 2, 6);
+    rl_loss_softmax_ce(logits, lp.p.next, NULL, 12, VOCAB, 1.0f, lp.p.d_logits, NULL);
+    rl_transformer_zero_grads(&lp.p.m);
+    rl_transformer_backward(&lp.p.m, &lp.p.ws, lp.p.d_logits, 2, 6);
+    rl_lora_backward_grads(&lp.lora, lp.p.m.grads);
+    float *grads = malloc(sizeof(float) * lp.lora.n_params);
+    memcpy(grads, lp.lora.grads, sizeof(float) * lp.lora.n_params);
+    CU_ASSERT(rl_test_check_grads(lp.lora.params, grads, lp.lora.n_params, lora_loss, &lp,
+                                  FD_STEP) > 1e-2);
+    free(grads);
+    rl_lora_free(&lp.lora);
+    lm_free(&lp.p);
+}
+
 static const rl_test tests[] = {
     {"gpt: spec grammar, sizes, matrices, refused specs", test_spec_grammar},
     {"layer norm gradients match finite differences", test_layernorm_gradients},
@@ -443,6 +502,8 @@ static const rl_test tests[] = {
     {"attention gradients match finite differences", test_attention_gradients},
     {"every transformer parameter gradient matches finite differences", test_model_gradients},
     {"the forward equals a plain pre-norm decoder in double", test_forward_reference},
+    {"LoRA on q and v: only those change, A and B gradients match finite differences",
+     test_lora_on_attention},
     {"a sequence's logits do not depend on its chunk", test_chunk_independence},
     {NULL, NULL},
 };
