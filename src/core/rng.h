@@ -23,6 +23,8 @@ typedef enum {
     RL_RNG_PEER_INIT,    /* the parameter seed of a second network (co-teaching's) */
     RL_RNG_SWEEP_SAMPLE, /* sampled sweep keys; step = sample, index = CRC-32 of the key */
     RL_RNG_AUGMENT,      /* data augmentation (crop, flip); step = epoch, index = example id */
+    RL_RNG_DROPOUT,      /* dropout masks; step = optimizer step, index = example id, block =
+                            layer and unit (src/nn/layers.h) */
     RL_RNG_TEXT_SAMPLE,  /* sampled text continuations; step = sample, index = position */
 } rl_rng_purpose;
 

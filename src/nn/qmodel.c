@@ -126,11 +126,13 @@ static int quantizable(const rl_model *m, int l) {
     default:
         return rl_fail("cannot quantize model \"%s\": its layer %d (%s) has no int8 version",
                        "quantize an mlp: model, or a cnn: model of conv, relu, maxpool, avgpool, "
-                       "gap and fc layers (no gn, no res blocks)",
+                       "gap and fc layers (no gn, bn, drop or res blocks)",
                        m->spec, l + 1,
-                       ly->kind == RL_LAYER_GROUPNORM ? "group norm"
-                       : ly->kind == RL_LAYER_ADD     ? "a residual block"
-                                                      : "not conv, pool or fc");
+                       ly->kind == RL_LAYER_GROUPNORM   ? "group norm"
+                       : ly->kind == RL_LAYER_BATCHNORM ? "batch norm"
+                       : ly->kind == RL_LAYER_DROPOUT   ? "dropout"
+                       : ly->kind == RL_LAYER_ADD       ? "a residual block"
+                                                        : "not conv, pool or fc");
     }
 }
 

@@ -85,6 +85,7 @@ int train_chunks_init(train_chunks *c, rl_model *model, const rl_dataset *d, int
     c->d_mix = rl_xmalloc(sizeof(float) * rows * (size_t)c->outputs);
     c->y_mix = rl_xmalloc(sizeof(int32_t) * rows);
     c->augment_row = rl_xmalloc(sizeof(float) * (size_t)c->dim);
+    c->stats_b = rl_xcalloc(model->n_stats, sizeof(float));
     rl_attack_scratch_init(&c->attack, c->rows, c->dim, c->outputs);
     return 0;
 }
@@ -104,6 +105,7 @@ void train_chunks_free(train_chunks *c) {
     free(c->d_mix);
     free(c->y_mix);
     free(c->augment_row);
+    free(c->stats_b);
     rl_attack_scratch_free(&c->attack);
     memset(c, 0, sizeof *c);
 }
@@ -227,10 +229,13 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
                           comm_exact *e) {
     int64_t lo, hi;
     my_chunks(c, n, &lo, &hi);
+    c->ws.train = 1;
+    c->ws.round = o->round;
     for (int64_t k = lo; k < hi; k++) {
         int64_t start = k * c->chunk;
         int m = chunk_size(c, n, k);
         const int64_t *ids = idx + start;
+        c->ws.ids = ids;
         for (int i = 0; o->weights && i < m; i++)
             c->wb[i] = (float)(o->weights[ids[i]] * o->weight_scale);
         float loss;
@@ -256,7 +261,14 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
             rl_lora_backward(c->lora, c->model);
         comm_exact_add(e, 0, grads, n_grads, RL_FIXED_FRAC_BITS);
         comm_exact_add(e, n_grads, &loss, 1, RL_FIXED_SUM_FRAC_BITS);
+        if (o->sum_stats) {
+            memset(c->stats_b, 0, sizeof(float) * c->model->n_stats);
+            rl_model_add_batch_stats(c->model, &c->ws, m, (float)m / (float)n, c->stats_b);
+            comm_exact_add(e, n_grads + 1, c->stats_b, c->model->n_stats, RL_FIXED_FRAC_BITS);
+        }
     }
+    c->ws.train = 0;
+    c->ws.ids = NULL;
     return 0;
 }
 

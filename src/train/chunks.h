@@ -74,6 +74,7 @@ typedef struct {
     float *x_mix, *w_mix, *d_mix; /* (rows, dim), (rows), (rows, outputs) */
     int32_t *y_mix;               /* (rows) */
     float *augment_row;           /* (dim) one augmented image */
+    float *stats_b;               /* (model->n_stats) one chunk's batch-norm statistics */
     rl_attack_scratch attack;
 } train_chunks;
 
@@ -125,7 +126,12 @@ double train_chunks_loss(train_chunks *c, const train_loss *loss, const float *o
  * (mix_partner, src/train/mixup.h) example i trains on λ·x_i + (1 − λ)·x_p with the loss
  * λ·w_i·ℓ(y_i) + (1 − λ)·w_p·ℓ(y_p), p = mix_partner[i] any example of d. With augmentation
  * every example (partners too) is augmented as in epoch `epoch` (rl_augment_rows) before the rest.
- * The caller reduces e. */
+ * The caller reduces e. The model runs in training mode (rl_workspace.train: batch norm
+ * normalizes each chunk with its own statistics, dropout masks are keyed by (round, example
+ * id)); with sum_stats, each chunk's batch-norm statistics times m / n (m its examples) are added
+ * into e[n_grads + 1, n_grads + 1 + model->n_stats) (RL_FIXED_FRAC_BITS;
+ * rl_model_add_batch_stats): after the reduction, the means over the n examples for
+ * rl_model_update_stats. */
 typedef struct {
     const train_loss *loss;
     const rl_attack *adv; /* adversarial training (NULL: none) */
@@ -137,6 +143,7 @@ typedef struct {
     const int64_t *mix_partner; /* mixup: (n) the partner of each example (NULL: no mixup) */
     const rl_augment *augment;  /* training examples augmented (NULL: none) */
     uint32_t epoch;             /* the epoch the augmentation is drawn for */
+    int sum_stats;              /* sum the chunks' batch-norm statistics too (e is larger) */
 } train_objective;
 int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
                           const train_objective *o, const float *grads, size_t n_grads,

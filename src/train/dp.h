@@ -68,7 +68,10 @@ struct dp_trainer {
     train_batches batches;  /* train.batch examples per step */
     rl_augment augment;     /* of the training steps' examples (data.augment; off: none) */
     int64_t total_steps;
-    comm_exact sum;         /* (n_train + 1) a step's gradient, then its loss */
+    comm_exact sum;         /* (n_train + 1 + model.n_stats) a step's gradient, its loss, and
+                             * its chunks' batch-norm statistics */
+    float *stats_sum;       /* (model.n_stats) a step's batch-norm statistics, summed */
+    float bn_momentum;      /* train.bn_momentum */
     int64_t epoch_loss;     /* fixed-point (RL_FIXED_SUM_FRAC_BITS) sum of the epoch's losses */
     const double *weights;  /* (train.n) per-example weights, replicated; NULL: uniform */
     const float *mask;      /* (n_train) 0/1 multiplied into the trained values after every
@@ -134,8 +137,9 @@ int dp_evaluate(dp_trainer *t, double *loss, double *acc);
 /* Collective, after an epoch's last step: its mean training loss (the sum of its batches'
  * objectives over the examples; resets the sum), and dp_evaluate. */
 int dp_epoch_summary(dp_trainer *t, double *train_loss, double *test_loss, double *test_acc);
-/* Collective: the values trained, the optimizer state and the step counters into a checkpoint,
- * named "model/params", "optim/m", ... after `prefix` ("" for the run's trainer); and back. */
+/* Collective: the values trained, batch norms' running averages, the optimizer state and the
+ * step counters into a checkpoint, named "model/params", "model/stats", "optim/m", ... after
+ * `prefix` ("" for the run's trainer); and back. */
 int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix);
 /* The same for any trained values: theta (n_values), the optimizer's state and step count, and
  * a running fixed-point loss sum (dp_trainer_save is this with the trainer's). */
@@ -145,7 +149,8 @@ int dp_state_load(io_ckpt *c, const char *prefix, float *theta, rl_optimizer *op
                   int64_t *epoch_loss);
 int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix);
 /* Collective: finals train_loss, test_loss, test_acc (of the last row), steps, and
- * /arrays/params (usable with init.from), and with adv.eps > 0 attack_clean_acc, fgsm_acc and
+ * /arrays/params (usable with init.from; with batch norm, its running averages in
+ * /arrays/bn_stats), and with adv.eps > 0 attack_clean_acc, fgsm_acc and
  * pgd_acc on the first adv.limit test examples; logs a summary. A dp_hooks.finish. */
 int dp_write_final(rl_run *run, dp_trainer *t, void *ctx);
 
