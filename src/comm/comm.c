@@ -1,5 +1,5 @@
 /* MPI world, fatal path, ownership arithmetic, exact reductions, stop agreement, the node's
- * shared memory (see comm.h). */
+ * shared memory, the stall watchdog of the collectives (see comm.h). */
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 static int world_rank = 0, world_size = 1;
@@ -21,6 +22,44 @@ static int node_rank = 0, node_size = 1, node_first = 0; /* node_first: its worl
 struct comm_node_shared {
     MPI_Win win;
 };
+
+/* The stall watchdog. Every collective here is non-blocking, completed by wait_collective: a
+ * collective that is not complete at once is tested in a loop that reads the clock. A rank that
+ * has waited NOTICE_SECONDS tells the collective's other ranks (a small message on notice_comm)
+ * how many collectives of that communicator it has reached; after stall_warn seconds it names
+ * the ranks it heard nothing as recent from, with the collective and the phase, and again every
+ * stall_warn seconds; after stall_abort seconds it aborts the job with that message. */
+#define NOTICE_SECONDS 1.0
+#define NOTICE_TAG 7
+#define POLL_NANOSECONDS 200000 /* between tests once a wait is older than NOTICE_SECONDS */
+#define MAX_TEST_GAP_SECONDS 0.5
+typedef enum { GROUP_WORLD, GROUP_NODE, N_GROUPS } group_id;
+typedef struct {
+    MPI_Comm comm;
+    int size;
+    int *world_rank; /* (size): the world rank of each member */
+    int64_t reached; /* collectives this rank has entered on comm */
+    int64_t *heard;  /* (size): the most collectives each member said it had entered */
+} group;
+static group groups[N_GROUPS];
+static MPI_Comm notice_comm = MPI_COMM_NULL;   /* a duplicate of the world, for notices only */
+static double stall_warn = 0, stall_abort = 0; /* seconds; 0: off */
+static char phase[160] = "starting";
+
+static void group_init(group *g, MPI_Comm comm) {
+    g->comm = comm;
+    MPI_Comm_size(comm, &g->size);
+    g->world_rank = rl_xmalloc(sizeof(int) * (size_t)g->size);
+    g->heard = rl_xcalloc((size_t)g->size, sizeof(int64_t));
+    MPI_Allgather(&world_rank, 1, MPI_INT, g->world_rank, 1, MPI_INT, comm);
+    g->reached = 0;
+}
+
+static void group_free(group *g) {
+    free(g->world_rank);
+    free(g->heard);
+    memset(g, 0, sizeof *g);
+}
 
 /* The fatal-error handler of src/core (out of memory) while MPI runs: ends every rank. */
 static _Noreturn void end_job(const char *message, const char *hint) {
@@ -47,14 +86,54 @@ int comm_init(int *argc, char ***argv) {
     node_first = world_rank;
     MPI_Bcast(&node_first, 1, MPI_INT, 0, node_comm);
     rl_mem_set_node_ranks(node_size);
+    MPI_Comm_dup(MPI_COMM_WORLD, &notice_comm);
+    group_init(&groups[GROUP_WORLD], MPI_COMM_WORLD);
+    group_init(&groups[GROUP_NODE], node_comm);
     return 0;
+}
+
+/* Receive every notice that has come (int64 pairs: group, collectives reached). */
+static void read_notices(void) {
+    for (;;) {
+        int waiting = 0;
+        MPI_Status status;
+        MPI_Iprobe(MPI_ANY_SOURCE, NOTICE_TAG, notice_comm, &waiting, &status);
+        if (!waiting)
+            return;
+        int64_t notice[2];
+        MPI_Recv(notice, 2, MPI_INT64_T, status.MPI_SOURCE, NOTICE_TAG, notice_comm,
+                 MPI_STATUS_IGNORE);
+        group *g = notice[0] >= 0 && notice[0] < N_GROUPS ? &groups[notice[0]] : NULL;
+        for (int m = 0; g && m < g->size; m++)
+            if (g->world_rank[m] == status.MPI_SOURCE && notice[1] > g->heard[m])
+                g->heard[m] = notice[1];
+    }
 }
 
 void comm_finalize(void) {
     rl_set_fatal_handler(NULL);
+    if (notice_comm != MPI_COMM_NULL) {
+        MPI_Barrier(notice_comm); /* every notice sent has come: receive them */
+        read_notices();
+        MPI_Comm_free(&notice_comm);
+    }
+    for (int i = 0; i < N_GROUPS; i++)
+        group_free(&groups[i]);
     if (node_comm != MPI_COMM_NULL)
         MPI_Comm_free(&node_comm);
     MPI_Finalize();
+}
+
+void comm_set_stall_limits(double warn_seconds, double abort_seconds) {
+    stall_warn = warn_seconds;
+    stall_abort = abort_seconds;
+}
+
+void comm_set_phase(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(phase, sizeof phase, fmt, ap);
+    va_end(ap);
 }
 
 int comm_rank(void) {
@@ -128,12 +207,105 @@ static int check(int rc, const char *what) {
                    text);
 }
 
+/* Tell the group's other members how many of its collectives this rank has reached. */
+static void send_notices(const group *g, group_id id, MPI_Request *sent) {
+    static int64_t notice[N_GROUPS][2]; /* outlives the sends */
+    notice[id][0] = id;
+    notice[id][1] = g->reached;
+    for (int m = 0; m < g->size; m++)
+        if (g->world_rank[m] != world_rank)
+            MPI_Isend(notice[id], 2, MPI_INT64_T, g->world_rank[m], NOTICE_TAG, notice_comm,
+                      &sent[m]);
+}
+
+/* "ranks 2, 5 have not reached MPI_Allreduce (collective 57 of the world's ranks, at step 3
+ * of 30) in 12 s": the members not heard of as having reached this collective. */
+static void describe_stall(const group *g, group_id id, const char *what, double waited, char *out,
+                           size_t n) {
+    char missing[512] = "";
+    size_t len = 0;
+    int n_missing = 0;
+    for (int m = 0; m < g->size && len < sizeof missing; m++)
+        if (g->heard[m] < g->reached && g->world_rank[m] != world_rank)
+            len += (size_t)snprintf(missing + len, sizeof missing - len, "%s%d",
+                                    n_missing++ ? ", " : "", g->world_rank[m]);
+    if (n_missing == 0) { /* every notice came, yet the collective has not completed */
+        snprintf(out, n,
+                 "every rank has reached %s (collective %lld of the %s ranks, at %s), "
+                 "which has not completed in %.0f s",
+                 what, (long long)g->reached, id == GROUP_WORLD ? "world's" : "node's", phase,
+                 waited);
+        return;
+    }
+    snprintf(out, n,
+             "rank%s %s %s not reached %s (collective %lld of the %s ranks, at %s) in %.0f s",
+             n_missing == 1 ? "" : "s", missing, n_missing == 1 ? "has" : "have", what,
+             (long long)g->reached, id == GROUP_WORLD ? "world's" : "node's", phase, waited);
+}
+
+/* Complete the collective `req` (started by MPI_I* on the group's communicator): at once when it
+ * is complete at the first test, else testing it under the stall watchdog. */
+static int wait_collective(MPI_Request *req, group_id id, const char *what) {
+    group *g = &groups[id];
+    g->reached++;
+    int done = 0, rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS || done)
+        return rc;
+    if (stall_warn <= 0 && stall_abort <= 0)
+        return MPI_Wait(req, MPI_STATUS_IGNORE);
+    double waited = 0, last = rl_now(), next_warning = stall_warn;
+    MPI_Request *sent = NULL;
+    const struct timespec pause = {0, POLL_NANOSECONDS};
+    while (rc == MPI_SUCCESS && !done) {
+        /* A longer gap between two tests is time this rank was not running (stopped itself, or
+         * not scheduled): it does not count as waiting for the others. */
+        double now = rl_now();
+        waited += now - last < MAX_TEST_GAP_SECONDS ? now - last : MAX_TEST_GAP_SECONDS;
+        last = now;
+        if (waited >= NOTICE_SECONDS) {
+            if (!sent) {
+                sent = rl_xmalloc(sizeof(MPI_Request) * (size_t)g->size);
+                for (int m = 0; m < g->size; m++)
+                    sent[m] = MPI_REQUEST_NULL;
+                send_notices(g, id, sent);
+            }
+            read_notices();
+            char stall[1024];
+            if (stall_abort > 0 && waited >= stall_abort) {
+                describe_stall(g, id, what, waited, stall, sizeof stall);
+                comm_fatal("stall: %s; aborting the job (run.stall_abort_seconds = %g)", stall,
+                           stall_abort);
+            }
+            if (stall_warn > 0 && waited >= next_warning) {
+                describe_stall(g, id, what, waited, stall, sizeof stall);
+                rl_log_warn("stall: %s (run.stall_warn_seconds = %g%s)", stall, stall_warn,
+                            stall_abort > 0 ? "; the job aborts at run.stall_abort_seconds" : "");
+                next_warning += stall_warn;
+            }
+            nanosleep(&pause, NULL);
+        }
+        rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    }
+    if (sent) {
+        MPI_Waitall(g->size, sent, MPI_STATUSES_IGNORE);
+        free(sent);
+    }
+    return rc;
+}
+
+/* check() of a collective begun with MPI_I* (its return code `begun`), completed by
+ * wait_collective. */
+static int complete(int begun, MPI_Request *req, group_id id, const char *what) {
+    return check(begun == MPI_SUCCESS ? wait_collective(req, id, what) : begun, what);
+}
+
 int comm_sum_i64(int64_t *values, size_t n) {
     for (size_t done = 0; done < n;) {
         int count = n - done > INT_MAX ? INT_MAX : (int)(n - done);
-        int rc = MPI_Allreduce(MPI_IN_PLACE, values + done, count, MPI_INT64_T, MPI_SUM,
-                               MPI_COMM_WORLD);
-        if (check(rc, "MPI_Allreduce(sum)") < 0)
+        MPI_Request req;
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, values + done, count, MPI_INT64_T, MPI_SUM,
+                                MPI_COMM_WORLD, &req);
+        if (complete(rc, &req, GROUP_WORLD, "MPI_Allreduce(sum)") < 0)
             return RL_ERR;
         done += (size_t)count;
     }
@@ -141,18 +313,22 @@ int comm_sum_i64(int64_t *values, size_t n) {
 }
 
 int comm_max_i32(int *values, size_t n) {
-    return check(MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD),
-                 "MPI_Allreduce(max)");
+    MPI_Request req;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, values, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req);
+    return complete(rc, &req, GROUP_WORLD, "MPI_Allreduce(max)");
 }
 
 int comm_max_f64(double *values, size_t n) {
-    return check(MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
-                 "MPI_Allreduce(max)");
+    MPI_Request req;
+    int rc =
+        MPI_Iallreduce(MPI_IN_PLACE, values, (int)n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD, &req);
+    return complete(rc, &req, GROUP_WORLD, "MPI_Allreduce(max)");
 }
 
 int comm_allgather_i64(const int64_t *mine, int k, int64_t *all) {
-    return check(MPI_Allgather(mine, k, MPI_INT64_T, all, k, MPI_INT64_T, MPI_COMM_WORLD),
-                 "MPI_Allgather");
+    MPI_Request req;
+    int rc = MPI_Iallgather(mine, k, MPI_INT64_T, all, k, MPI_INT64_T, MPI_COMM_WORLD, &req);
+    return complete(rc, &req, GROUP_WORLD, "MPI_Allgather");
 }
 
 int comm_allgather_blocks(void *all, size_t item_bytes, int64_t lo, int64_t hi) {
@@ -168,10 +344,12 @@ int comm_allgather_blocks(void *all, size_t item_bytes, int64_t lo, int64_t hi) 
         offsets[r] = (int)ranges[2 * r];
         counts[r] = (int)ranges[2 * r + 1];
     }
-    if (rc == 0)
-        rc = check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts, offsets,
-                                  MPI_BYTE, MPI_COMM_WORLD),
-                   "MPI_Allgatherv");
+    MPI_Request req;
+    if (rc == 0) {
+        rc = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts, offsets, MPI_BYTE,
+                             MPI_COMM_WORLD, &req);
+        rc = complete(rc, &req, GROUP_WORLD, "MPI_Allgatherv");
+    }
     free(ranges);
     free(offsets);
     return rc;
@@ -193,8 +371,9 @@ int comm_any_failed(int local_failed) {
 
 int comm_agree_error(int rc) {
     int origin = rc < 0 ? world_rank : INT_MAX;
-    if (check(MPI_Allreduce(MPI_IN_PLACE, &origin, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD),
-              "MPI_Allreduce(min)") < 0)
+    MPI_Request req;
+    int begun = MPI_Iallreduce(MPI_IN_PLACE, &origin, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
+    if (complete(begun, &req, GROUP_WORLD, "MPI_Allreduce(min) of the error check") < 0)
         comm_fatal_stored_error();
     if (origin == INT_MAX)
         return 0;
@@ -209,7 +388,7 @@ int comm_agree_error(int rc) {
         snprintf(e.message, sizeof e.message, "%s", rl_error_message());
         snprintf(e.hint, sizeof e.hint, "%s", rl_error_hint());
     }
-    if (check(MPI_Bcast(&e, sizeof e, MPI_BYTE, origin, MPI_COMM_WORLD), "MPI_Bcast") < 0)
+    if (comm_bcast(&e, sizeof e, origin) < 0)
         comm_fatal_stored_error();
     if (rc >= 0) { /* this rank did not fail: take the failing rank's error */
         if (origin == 0)
@@ -223,11 +402,15 @@ int comm_agree_error(int rc) {
 }
 
 int comm_bcast(void *buf, size_t bytes, int root) {
-    return check(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+    MPI_Request req;
+    int rc = MPI_Ibcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD, &req);
+    return complete(rc, &req, GROUP_WORLD, "MPI_Bcast");
 }
 
 void comm_barrier(void) {
-    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Request req;
+    if (MPI_Ibarrier(MPI_COMM_WORLD, &req) == MPI_SUCCESS)
+        wait_collective(&req, GROUP_WORLD, "MPI_Barrier");
 }
 
 int comm_node_rank(void) {
@@ -266,7 +449,9 @@ int comm_node_shared_alloc(size_t bytes, comm_node_shared **out, void **base) {
     *out = NULL;
     *base = NULL;
     int fits = node_rank == 0 ? check_backing_space(bytes) : 0;
-    if (check(MPI_Bcast(&fits, 1, MPI_INT, 0, node_comm), "MPI_Bcast") < 0)
+    MPI_Request req;
+    int rc = MPI_Ibcast(&fits, 1, MPI_INT, 0, node_comm, &req);
+    if (complete(rc, &req, GROUP_NODE, "MPI_Bcast on the node") < 0)
         return RL_ERR;
     if (fits < 0 && node_rank > 0) { /* the first rank says why; this one stays silent */
         rl_fail("rank %d cannot allocate the memory this node's ranks share", "see its message",
@@ -277,9 +462,10 @@ int comm_node_shared_alloc(size_t bytes, comm_node_shared **out, void **base) {
         return RL_ERR;
     comm_node_shared *s = rl_xmalloc(sizeof *s);
     MPI_Aint size = node_rank == 0 ? (MPI_Aint)bytes : 0, got;
-    int disp_unit, rc = rl_alloc_fault(bytes) ? MPI_ERR_NO_MEM
-                                              : MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL,
-                                                                        node_comm, base, &s->win);
+    int disp_unit;
+    rc = rl_alloc_fault(bytes)
+             ? MPI_ERR_NO_MEM
+             : MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, node_comm, base, &s->win);
     if (rc == MPI_SUCCESS)
         rc = MPI_Win_shared_query(s->win, 0, &got, &disp_unit, base);
     if (rc != MPI_SUCCESS || !*base)
@@ -291,7 +477,9 @@ int comm_node_shared_alloc(size_t bytes, comm_node_shared **out, void **base) {
 
 void comm_node_shared_publish(comm_node_shared *s) {
     MPI_Win_sync(s->win);
-    MPI_Barrier(node_comm);
+    MPI_Request req;
+    if (MPI_Ibarrier(node_comm, &req) == MPI_SUCCESS)
+        wait_collective(&req, GROUP_NODE, "MPI_Barrier on the node");
     MPI_Win_sync(s->win);
 }
 
@@ -323,10 +511,12 @@ int comm_select_smallest(kern_pair *mine, int64_t n_mine, int64_t k, kern_pair *
         rc = rl_fail("comm_select_smallest: asked for %lld of %lld items", NULL, (long long)k,
                      (long long)total);
     kern_pair *all = rc == 0 ? rl_xmalloc(sizeof(kern_pair) * (size_t)(total + 1)) : NULL;
-    if (rc == 0)
-        rc = check(MPI_Allgatherv(mine, (int)(keep * (int64_t)sizeof(kern_pair)), MPI_BYTE, all,
-                                  counts, offsets, MPI_BYTE, MPI_COMM_WORLD),
-                   "MPI_Allgatherv");
+    MPI_Request req;
+    if (rc == 0) {
+        rc = MPI_Iallgatherv(mine, (int)(keep * (int64_t)sizeof(kern_pair)), MPI_BYTE, all, counts,
+                             offsets, MPI_BYTE, MPI_COMM_WORLD, &req);
+        rc = complete(rc, &req, GROUP_WORLD, "MPI_Allgatherv");
+    }
     if (rc == 0) {
         kern_select_smallest(all, (size_t)total, (size_t)k);
         memcpy(out, all, sizeof(kern_pair) * (size_t)k);
@@ -341,17 +531,20 @@ int comm_gather_texts(const char *mine, char ***all) {
     *all = NULL;
     int len = (int)strlen(mine) + 1, rc;
     int *lens = rl_xmalloc(sizeof(int) * 2 * (size_t)world_size), *offsets = lens + world_size;
-    rc = check(MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather");
+    MPI_Request req;
+    rc = MPI_Igather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    rc = complete(rc, &req, GROUP_WORLD, "MPI_Gather");
     size_t total = 0;
     for (int r = 0; world_rank == 0 && r < world_size; r++) {
         offsets[r] = (int)total;
         total += (size_t)lens[r];
     }
     char *bytes = world_rank == 0 ? rl_xmalloc(total) : NULL;
-    if (rc == 0)
-        rc = check(
-            MPI_Gatherv(mine, len, MPI_CHAR, bytes, lens, offsets, MPI_CHAR, 0, MPI_COMM_WORLD),
-            "MPI_Gatherv");
+    if (rc == 0) {
+        rc = MPI_Igatherv(mine, len, MPI_CHAR, bytes, lens, offsets, MPI_CHAR, 0, MPI_COMM_WORLD,
+                          &req);
+        rc = complete(rc, &req, GROUP_WORLD, "MPI_Gatherv");
+    }
     if (rc == 0 && world_rank == 0) {
         char **texts = rl_xcalloc((size_t)world_size + 1, sizeof(char *));
         for (int r = 0; r < world_size; r++)

@@ -30,6 +30,12 @@ static const rl_cfg_spec common_keys[] = {
      "how many of the newest checkpoints to keep"},
     {"log.progress_seconds", RL_CFG_FLOAT, "10", 0.1, 86400, NULL, RL_CFG_RUNTIME,
      "seconds between progress lines in batch logs (a terminal gets a live line)"},
+    {"run.stall_warn_seconds", RL_CFG_FLOAT, "120", 0, 1e6, NULL, RL_CFG_RUNTIME,
+     "a rank waiting this long in a collective logs which ranks have not reached it and where "
+     "it is (the step), again every as many seconds (0: off)"},
+    {"run.stall_abort_seconds", RL_CFG_FLOAT, "1800", 0, 1e6, NULL, RL_CFG_RUNTIME,
+     "a rank waiting this long in a collective aborts the job with that message (0: wait for "
+     "ever); longer than any phase one rank spends alone (checkpoints, data loading)"},
 };
 
 rl_config *rl_experiment_new_config(const rl_experiment *exp) {
@@ -68,6 +74,9 @@ static rl_run *run_new(const rl_experiment *exp, const rl_config *cfg, const cha
     run->ckpt_every = rl_cfg_int(cfg, "ckpt.every");
     run->ckpt_keep = (int)rl_cfg_int(cfg, "ckpt.keep");
     rl_log_set_progress_interval(rl_cfg_float(cfg, "log.progress_seconds"));
+    comm_set_stall_limits(rl_cfg_float(cfg, "run.stall_warn_seconds"),
+                          rl_cfg_float(cfg, "run.stall_abort_seconds"));
+    comm_set_phase("the start of the run (data, model, run directory)");
     run->t_start = rl_now();
     run->finals = run_finals_new();
     return run;
@@ -324,6 +333,7 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
         watch->progress(watch->ctx, step, loop->total);
     char line[256] = "";
     for (; step < loop->total; step++) {
+        comm_set_phase("step %lld of %lld", (long long)step + 1, (long long)loop->total);
         rl_stop_inject_fault(step);
         int sig = comm_agree_stop(rl_stop_requested());
         if (sig) {
@@ -358,6 +368,7 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
         }
     }
     rl_progress_finish(&progress);
+    comm_set_phase("the end of the run (finals, results)");
     return 0;
 }
 

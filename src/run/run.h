@@ -59,7 +59,7 @@ void rl_experiment_register(const rl_experiment *exp);
  * resolved: add files and overrides, then rl_cfg_resolve). NULL with the error stored. */
 rl_config *rl_experiment_new_config(const rl_experiment *exp);
 /* Keys every experiment honours: run.seed, run.compute, ckpt.every, ckpt.keep,
- * log.progress_seconds. */
+ * log.progress_seconds, run.stall_warn_seconds, run.stall_abort_seconds. */
 void rl_declare_common_config(rl_config *cfg);
 
 /* ---- the entry ---- */
