@@ -188,8 +188,11 @@ static int cmd_run(int argc, char **argv) {
     }
     rl_config *cfg = NULL;
     const char *out_dir = NULL;
-    if (!exp || build_config(exp, argc - 1, argv + 1, &cfg, &out_dir) < 0) {
+    /* Agreed over the ranks: printed once, and by a rank that alone cannot read a file. */
+    if (comm_agree_error(!exp ? RL_ERR : build_config(exp, argc - 1, argv + 1, &cfg, &out_dir)) <
+        0) {
         rl_error_print();
+        rl_cfg_free(cfg);
         return RL_EXIT_USAGE;
     }
     int code = rl_run_main(exp, cfg, out_dir, 0, NULL);

@@ -397,6 +397,8 @@ int comm_agree_error(int rc) {
             rl_fail("rank %d: %s", e.hint, origin, e.message);
         rl_error_set_class((rl_error_class)e.error_class);
         rl_error_set_origin(origin);
+    } else if (world_rank != origin && !strcmp(rl_error_message(), e.message)) {
+        rl_error_set_origin(origin); /* the same error as the lowest failing rank's: it prints */
     }
     return RL_ERR;
 }

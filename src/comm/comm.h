@@ -130,7 +130,9 @@ int comm_agree_stop(int local_signal);
 int comm_any_failed(int local_failed);
 /* Collective: RL_ERR on every rank if any rank's rc < 0, else 0. A rank that did not fail takes
  * the error (message, hint, class) of the lowest failing rank, so every rank exits with the same
- * code, and only that rank and rank 0 print it. */
+ * code. rl_error_print prints it on that rank and on rank 0 only; another failing rank prints
+ * its own error only when it differs (so an error every rank finds, such as a bad config value
+ * or a missing data file, is printed once). */
 int comm_agree_error(int rc);
 int comm_bcast(void *buf, size_t bytes, int root);
 void comm_barrier(void);
