@@ -312,6 +312,24 @@ static int upstream_waited_for(const planned *p, int64_t cell, double stale, cha
     return 1;
 }
 
+/* Whether a rank of the cell left a failure summary; detail is then prefixed with the first:
+ * "first failure: 2026-11-30T09:50:00.123Z rank 2 of 4 on HOST, pid N, at step 57 of 1800:
+ * MESSAGE; ". */
+static int first_failure(const planned *p, int64_t cell, char *detail, size_t n) {
+    char dir[PATH_MAX], text[IO_FAILURE_MAX], own[1024];
+    if (sweep_cell_path(p, cell, NULL, dir, sizeof dir) < 0 ||
+        !io_failure_first(dir, text, sizeof text))
+        return 0;
+    char *error = strstr(text, "\nerror: ");
+    text[strcspn(text, "\n")] = '\0';
+    if (error)
+        error[strcspn(error + 1, "\n") + 1] = '\0';
+    snprintf(own, sizeof own, "%s", detail);
+    snprintf(detail, n, "first failure: %s: %s; %s", text,
+             error ? error + strlen("\nerror: ") : "(no message)", own);
+    return 1;
+}
+
 cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char *detail, size_t n) {
     char path[PATH_MAX + 64], value[64];
     detail[0] = '\0';
@@ -381,7 +399,8 @@ cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char 
         snprintf(detail + strlen(detail), n - strlen(detail), "partial results, no checkpoint");
         started = 1;
     }
-    cell_state state = started || detail[0] ? CELL_FAILED : CELL_MISSING;
+    int failed = first_failure(p, cell, detail, n);
+    cell_state state = started || failed || detail[0] ? CELL_FAILED : CELL_MISSING;
     return upstream_waited_for(p, cell, stale, detail, n) ? CELL_WAITING : state;
 }
 

@@ -25,11 +25,15 @@ struct comm_node_shared {
 
 /* The stall watchdog. Every collective here is non-blocking, completed by wait_collective: a
  * collective that is not complete at once is tested in a loop that reads the clock. A rank that
- * has waited NOTICE_SECONDS tells the collective's other ranks (a small message on notice_comm)
- * how many collectives of that communicator it has reached; after stall_warn seconds it names
- * the ranks it heard nothing as recent from, with the collective and the phase, and again every
- * stall_warn seconds; after stall_abort seconds it aborts the job with that message. */
+ * has waited NOTICE_SECONDS tells the collective's other ranks, and again every NOTICE_SECONDS,
+ * how many collectives of that communicator it has reached and when it said so (a small message
+ * on notice_comm). After stall_warn seconds it names the ranks that have not reached this
+ * collective: first those that are not waiting (stopped, hung, or still computing), then those
+ * that recently said they wait in an earlier collective (which a collective complete on some
+ * ranks but not yet on others leaves behind); again every stall_warn seconds; after stall_abort
+ * seconds it aborts the job with that message. */
 #define NOTICE_SECONDS 1.0
+#define NOTICE_FRESH_SECONDS (3 * NOTICE_SECONDS) /* a rank that said it waits still does */
 #define NOTICE_TAG 7
 #define POLL_NANOSECONDS 200000 /* between tests once a wait is older than NOTICE_SECONDS */
 #define MAX_TEST_GAP_SECONDS 0.5
@@ -40,17 +44,22 @@ typedef struct {
     int *world_rank; /* (size): the world rank of each member */
     int64_t reached; /* collectives this rank has entered on comm */
     int64_t *heard;  /* (size): the most collectives each member said it had entered */
+    int64_t *latest; /* (size): the collective of each member's latest notice, */
+    double *latest_utc; /* (size): and when it was sent (UTC seconds) */
 } group;
 static group groups[N_GROUPS];
 static MPI_Comm notice_comm = MPI_COMM_NULL;   /* a duplicate of the world, for notices only */
 static double stall_warn = 0, stall_abort = 0; /* seconds; 0: off */
 static char phase[160] = "starting";
+static void (*fatal_hook)(const char *message);
 
 static void group_init(group *g, MPI_Comm comm) {
     g->comm = comm;
     MPI_Comm_size(comm, &g->size);
     g->world_rank = rl_xmalloc(sizeof(int) * (size_t)g->size);
     g->heard = rl_xcalloc((size_t)g->size, sizeof(int64_t));
+    g->latest = rl_xcalloc((size_t)g->size, sizeof(int64_t));
+    g->latest_utc = rl_xcalloc((size_t)g->size, sizeof(double));
     MPI_Allgather(&world_rank, 1, MPI_INT, g->world_rank, 1, MPI_INT, comm);
     g->reached = 0;
 }
@@ -58,6 +67,8 @@ static void group_init(group *g, MPI_Comm comm) {
 static void group_free(group *g) {
     free(g->world_rank);
     free(g->heard);
+    free(g->latest);
+    free(g->latest_utc);
     memset(g, 0, sizeof *g);
 }
 
@@ -92,7 +103,14 @@ int comm_init(int *argc, char ***argv) {
     return 0;
 }
 
-/* Receive every notice that has come (int64 pairs: group, collectives reached). */
+/* UTC seconds (notices compare the times of several hosts). */
+static double utc_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Receive every notice that has come (int64: group, collectives reached, UTC microseconds). */
 static void read_notices(void) {
     for (;;) {
         int waiting = 0;
@@ -100,13 +118,16 @@ static void read_notices(void) {
         MPI_Iprobe(MPI_ANY_SOURCE, NOTICE_TAG, notice_comm, &waiting, &status);
         if (!waiting)
             return;
-        int64_t notice[2];
-        MPI_Recv(notice, 2, MPI_INT64_T, status.MPI_SOURCE, NOTICE_TAG, notice_comm,
+        int64_t notice[3];
+        MPI_Recv(notice, 3, MPI_INT64_T, status.MPI_SOURCE, NOTICE_TAG, notice_comm,
                  MPI_STATUS_IGNORE);
         group *g = notice[0] >= 0 && notice[0] < N_GROUPS ? &groups[notice[0]] : NULL;
         for (int m = 0; g && m < g->size; m++)
-            if (g->world_rank[m] == status.MPI_SOURCE && notice[1] > g->heard[m])
-                g->heard[m] = notice[1];
+            if (g->world_rank[m] == status.MPI_SOURCE) {
+                g->heard[m] = notice[1] > g->heard[m] ? notice[1] : g->heard[m];
+                g->latest[m] = notice[1];
+                g->latest_utc[m] = 1e-6 * (double)notice[2];
+            }
     }
 }
 
@@ -122,6 +143,10 @@ void comm_finalize(void) {
     if (node_comm != MPI_COMM_NULL)
         MPI_Comm_free(&node_comm);
     MPI_Finalize();
+}
+
+void comm_set_fatal_hook(void (*hook)(const char *message)) {
+    fatal_hook = hook;
 }
 
 void comm_set_stall_limits(double warn_seconds, double abort_seconds) {
@@ -160,6 +185,8 @@ _Noreturn void comm_fatal(const char *fmt, ...) {
     va_end(ap);
     fprintf(stderr, "fatal: rank %d on %s: %s\n", world_rank, host, message);
     fflush(stderr);
+    if (fatal_hook)
+        fatal_hook(message);
     MPI_Abort(MPI_COMM_WORLD, RL_EXIT_ERROR);
     abort();
 }
@@ -209,38 +236,61 @@ static int check(int rc, const char *what) {
 
 /* Tell the group's other members how many of its collectives this rank has reached. */
 static void send_notices(const group *g, group_id id, MPI_Request *sent) {
-    static int64_t notice[N_GROUPS][2]; /* outlives the sends */
+    static int64_t notice[N_GROUPS][3]; /* outlives the sends */
     notice[id][0] = id;
     notice[id][1] = g->reached;
+    notice[id][2] = (int64_t)(utc_now() * 1e6);
     for (int m = 0; m < g->size; m++)
         if (g->world_rank[m] != world_rank)
-            MPI_Isend(notice[id], 2, MPI_INT64_T, g->world_rank[m], NOTICE_TAG, notice_comm,
+            MPI_Isend(notice[id], 3, MPI_INT64_T, g->world_rank[m], NOTICE_TAG, notice_comm,
                       &sent[m]);
 }
 
-/* "ranks 2, 5 have not reached MPI_Allreduce (collective 57 of the world's ranks, at step 3
- * of 30) in 12 s": the members not heard of as having reached this collective. */
+/* Appends ", R" to a list of ranks (with " (in collective C)" when in > 0); counts them. */
+static void list_rank(char *list, size_t n, int *count, int rank, int64_t in) {
+    size_t len = strlen(list);
+    if (in > 0)
+        snprintf(list + len, n - len, "%s%d (in collective %lld)", *count ? ", " : "", rank,
+                 (long long)in);
+    else
+        snprintf(list + len, n - len, "%s%d", *count ? ", " : "", rank);
+    ++*count;
+}
+
+/* "ranks 2, 5 have not reached MPI_Allreduce (collective 57 of the world's ranks, at step 3 of
+ * 30) in 12 s; rank 0 (in collective 56) waits in an earlier one": the members not heard of as
+ * having reached this collective, those not heard from in this wait first. */
 static void describe_stall(const group *g, group_id id, const char *what, double waited, char *out,
                            size_t n) {
-    char missing[512] = "";
-    size_t len = 0;
-    int n_missing = 0;
-    for (int m = 0; m < g->size && len < sizeof missing; m++)
-        if (g->heard[m] < g->reached && g->world_rank[m] != world_rank)
-            len += (size_t)snprintf(missing + len, sizeof missing - len, "%s%d",
-                                    n_missing++ ? ", " : "", g->world_rank[m]);
-    if (n_missing == 0) { /* every notice came, yet the collective has not completed */
-        snprintf(out, n,
-                 "every rank has reached %s (collective %lld of the %s ranks, at %s), "
-                 "which has not completed in %.0f s",
-                 what, (long long)g->reached, id == GROUP_WORLD ? "world's" : "node's", phase,
-                 waited);
-        return;
+    char silent[512] = "", behind[640] = "", where[320];
+    int n_silent = 0, n_behind = 0;
+    double now = utc_now();
+    for (int m = 0; m < g->size; m++) {
+        if (g->heard[m] >= g->reached || g->world_rank[m] == world_rank)
+            continue;
+        if (now - g->latest_utc[m] < NOTICE_FRESH_SECONDS)
+            list_rank(behind, sizeof behind, &n_behind, g->world_rank[m], g->latest[m]);
+        else
+            list_rank(silent, sizeof silent, &n_silent, g->world_rank[m], 0);
     }
-    snprintf(out, n,
-             "rank%s %s %s not reached %s (collective %lld of the %s ranks, at %s) in %.0f s",
-             n_missing == 1 ? "" : "s", missing, n_missing == 1 ? "has" : "have", what,
-             (long long)g->reached, id == GROUP_WORLD ? "world's" : "node's", phase, waited);
+    snprintf(where, sizeof where, "%s (collective %lld of the %s ranks, at %s)", what,
+             (long long)g->reached, id == GROUP_WORLD ? "world's" : "node's", phase);
+    if (n_silent)
+        snprintf(out, n, "rank%s %s %s not reached %s in %.0f s%s%s%s%s", n_silent == 1 ? "" : "s",
+                 silent, n_silent == 1 ? "has" : "have", where, waited, n_behind ? "; rank" : "",
+                 n_behind == 1 ? " "
+                 : n_behind    ? "s "
+                               : "",
+                 behind,
+                 n_behind == 1 ? " waits in an earlier one"
+                 : n_behind    ? " wait in earlier ones"
+                               : "");
+    else if (n_behind)
+        snprintf(out, n, "rank%s %s %s not reached %s in %.0f s, waiting in earlier ones",
+                 n_behind == 1 ? "" : "s", behind, n_behind == 1 ? "has" : "have", where, waited);
+    else /* every notice came, yet the collective has not completed */
+        snprintf(out, n, "every rank has reached %s, which has not completed in %.0f s", where,
+                 waited);
 }
 
 /* Complete the collective `req` (started by MPI_I* on the group's communicator): at once when it
@@ -253,7 +303,7 @@ static int wait_collective(MPI_Request *req, group_id id, const char *what) {
         return rc;
     if (stall_warn <= 0 && stall_abort <= 0)
         return MPI_Wait(req, MPI_STATUS_IGNORE);
-    double waited = 0, last = rl_now(), next_warning = stall_warn;
+    double waited = 0, last = rl_now(), next_warning = stall_warn, next_notice = NOTICE_SECONDS;
     MPI_Request *sent = NULL;
     const struct timespec pause = {0, POLL_NANOSECONDS};
     while (rc == MPI_SUCCESS && !done) {
@@ -267,7 +317,13 @@ static int wait_collective(MPI_Request *req, group_id id, const char *what) {
                 sent = rl_xmalloc(sizeof(MPI_Request) * (size_t)g->size);
                 for (int m = 0; m < g->size; m++)
                     sent[m] = MPI_REQUEST_NULL;
+            }
+            int delivered = 0;
+            if (waited >= next_notice &&
+                MPI_Testall(g->size, sent, &delivered, MPI_STATUSES_IGNORE) == MPI_SUCCESS &&
+                delivered) {
                 send_notices(g, id, sent);
+                next_notice = waited + NOTICE_SECONDS;
             }
             read_notices();
             char stall[1024];

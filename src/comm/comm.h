@@ -42,6 +42,9 @@ void comm_set_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print rank, host and message to stderr and abort the whole job. */
 _Noreturn void comm_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Called by comm_fatal with its message before it aborts the job (NULL: nobody): the run layer
+ * leaves a failure summary. */
+void comm_set_fatal_hook(void (*hook)(const char *message));
 /* Print the stored error (with hint) and abort the job: for errors some ranks cannot see. */
 _Noreturn void comm_fatal_stored_error(void);
 

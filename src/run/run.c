@@ -79,6 +79,7 @@ static rl_run *run_new(const rl_experiment *exp, const rl_config *cfg, const cha
     comm_set_phase("the start of the run (data, model, run directory)");
     run->t_start = rl_now();
     run->finals = run_finals_new();
+    run->at_step = -1;
     return run;
 }
 
@@ -151,6 +152,7 @@ static int lock_run_dir(rl_run *run) {
 static int lock_run(rl_run *run, int wait) {
     for (int announced = 0;; announced = 1) {
         int state = comm_rank() == 0 ? lock_run_dir(run) : 0;
+        run->lock_busy = state == IO_LOCK_BUSY;
         if (!wait && state == IO_LOCK_BUSY)
             state = RL_ERR;
         if (comm_agree_error(state < 0 ? state : 0) < 0 || comm_bcast(&state, sizeof state, 0) < 0)
@@ -237,8 +239,10 @@ int rl_run_start(rl_run *run, const char *const *names, int n_names) {
     int state = 0;
     if (comm_rank() == 0) {
         state = inspect_existing(run);
-        if (state == 0)
+        if (state == 0) {
             io_ckpt_remove_temporaries(run->ckpt_dir);
+            io_failure_clear(run->run_dir); /* of an earlier attempt */
+        }
     }
     if (comm_agree_error(state) < 0 || comm_bcast(&state, sizeof state, 0) < 0)
         return RL_ERR;
@@ -332,7 +336,9 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
     if (watch)
         watch->progress(watch->ctx, step, loop->total);
     char line[256] = "";
+    run->total_steps = loop->total;
     for (; step < loop->total; step++) {
+        run->at_step = step;
         comm_set_phase("step %lld of %lld", (long long)step + 1, (long long)loop->total);
         rl_stop_inject_fault(step);
         int sig = comm_agree_stop(rl_stop_requested());
@@ -368,8 +374,46 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
         }
     }
     rl_progress_finish(&progress);
+    run->at_step = loop->total;
     comm_set_phase("the end of the run (finals, results)");
     return 0;
+}
+
+/* ---- failure summaries ---- */
+
+static const rl_run *summarized_run; /* the run whose end by comm_fatal leaves a summary */
+
+/* This rank's failure summary in the run directory: when, where (host, pid, step) and what. A
+ * plain run leaves one only once it holds the directory's lock (a refused run writes nothing); a
+ * sweep's cell also when it fails before that (its directory is the sweep's, whose `status`
+ * reports it), unless another run holds the lock. */
+static void write_failure(const rl_run *run, const char *message, const char *hint) {
+    if (!run->locked && (!run->watch || run->lock_busy))
+        return;
+    struct timespec now;
+    struct tm utc;
+    char when[32], where[96], text[IO_FAILURE_MAX];
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &utc);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &utc);
+    if (run->at_step < 0)
+        snprintf(where, sizeof where, "before the first step");
+    else if (run->at_step >= run->total_steps)
+        snprintf(where, sizeof where, "after the last step (%lld)", (long long)run->total_steps);
+    else
+        snprintf(where, sizeof where, "at step %lld of %lld", (long long)run->at_step + 1,
+                 (long long)run->total_steps);
+    snprintf(text, sizeof text, "%s.%03ldZ rank %d of %d on %s, pid %d, %s\nerror: %s\n%s%s%s",
+             when, now.tv_nsec / 1000000, comm_rank(), comm_size(), comm_host(), (int)getpid(),
+             where, message, hint && hint[0] ? "HINT: " : "", hint ? hint : "",
+             hint && hint[0] ? "\n" : "");
+    if ((!run->locked && io_make_dir(run->run_dir) < 0) ||
+        io_failure_write(run->run_dir, comm_rank(), text) < 0)
+        rl_log_warn("no failure summary in %s: %s", run->run_dir, rl_error_message());
+}
+
+static void write_fatal_failure(const char *message) {
+    write_failure(summarized_run, message, NULL);
 }
 
 /* ---- the entry ---- */
@@ -379,6 +423,8 @@ int rl_run_main(const rl_experiment *exp, rl_config *cfg, const char *out_dir, i
     rl_run *run = run_new(exp, cfg, out_dir);
     run->wait_lock = wait_lock;
     run->watch = watch;
+    summarized_run = run;
+    comm_set_fatal_hook(write_fatal_failure);
     rl_stop_install();
     int rc = comm_agree_error(rl_compute_init(rl_cfg_str(cfg, "run.compute")));
     if (rc == 0)
@@ -393,10 +439,15 @@ int rl_run_main(const rl_experiment *exp, rl_config *cfg, const char *out_dir, i
                     run->pruned ? " (status pruned)" : "");
     else if (rc == RL_STOPPED)
         rl_log_info("stopped; checkpoint in %s. Run the same command to resume.", run->ckpt_dir);
-    else
+    else {
         rl_error_print();
+        if (rl_error_get_origin() < 0) /* this rank's own error, not one relayed from another */
+            write_failure(run, rl_error_message(), rl_error_hint());
+    }
     if (watch && watch->ended && run->locked)
         watch->ended(watch->ctx, code);
+    comm_set_fatal_hook(NULL);
+    summarized_run = NULL;
     run_free(run);
     return code;
 }

@@ -2,7 +2,8 @@
 # for it in a collective name it, the collective and the step within run.stall_warn_seconds, and
 # the job aborts with that message after run.stall_abort_seconds. A rank stopped for a while
 # under a watchdog that only warns resumes, and the run ends with the results of an undisturbed
-# one: the watchdog's keys change neither the results nor the run id.
+# one: the watchdog's keys change neither the results nor the run id. An aborting rank leaves the
+# message in its failure summary (failure-rank-R.txt).
 source "$(dirname "$0")/lib.bash"
 ARGS=(run train "${SMALL_TRAIN[@]}" train.epochs=60 log.progress_seconds=0.5)
 STOPPED_PID=
@@ -79,6 +80,8 @@ check "with the message naming rank 2 and the step" \
     grep -q "^fatal: rank [01] on .*: stall: rank 2 has not reached .*at step .*aborting the job (run.stall_abort_seconds = $ABORT)" \
     "$log"
 check "before its results were written" test ! -e "$SCRATCH/stopped/results.h5"
+check "the aborting ranks leave the message as their failure summary" \
+    grep -q "^error: stall: rank 2 has not reached" "$SCRATCH"/stopped/failure-rank-[01].txt
 kill -CONT "$STOPPED_PID" 2>/dev/null || true
 kill -KILL "$STOPPED_PID" 2>/dev/null || true
 STOPPED_PID=
