@@ -31,11 +31,11 @@ int comm_size(void);
 /* The world communicator, for src/io's parallel HDF5 (which calls no MPI function itself). */
 MPI_Comm comm_world(void);
 
-/* The stall watchdog of the collectives below (all of them non-blocking underneath, completed
- * by testing): a rank that has waited warn_seconds in one logs which ranks have not reached it,
- * which collective and the phase (comm_set_phase), again every warn_seconds; after
- * abort_seconds it aborts the job (comm_fatal) with that message. 0 turns either off (both
- * off until this is called). A collective complete at its first test costs one MPI_Test. */
+/* The stall watchdog of the collectives below (watchdog.c): a rank that has waited warn_seconds
+ * in one logs which ranks have not reached it, which collective and the phase (comm_set_phase),
+ * again every warn_seconds; after abort_seconds it aborts the job (comm_fatal) with that
+ * message. 0 turns either off (both off until this is called). A collective costs two stores
+ * more; the watching is done by a thread (MPI_THREAD_MULTIPLE; without it, no watchdog). */
 void comm_set_stall_limits(double warn_seconds, double abort_seconds);
 /* What this rank is doing, for the watchdog's messages ("step 12 of 300"). */
 void comm_set_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
