@@ -1,5 +1,5 @@
 /* ZOQO benchmarks on one core: a MeZO step on an MLP (compare with bench/peers/mezo_torch.py),
- * perturbation regeneration rate, int8 vs fp32 forward of the same MLP, peak memory of a
+ * perturbation regeneration rate, int8 vs fp32 forward of the same MLP (or CNN), peak memory of a
  * zero-order step vs a forward pass, bytes exchanged per step vs parameter count.
  * Usage: bench_zo [SPEC] [BATCH] [STEPS] [COMPUTE]   (defaults mlp:784-256-256-10 64 200 exact) */
 #include "bench/args.h"
@@ -25,7 +25,8 @@
 
 static const char usage[] =
     "usage: bench_zo [SPEC] [BATCH] [STEPS] [COMPUTE]\n"
-    "  SPEC   an mlp: model spec (it is quantized too), default mlp:784-256-256-10\n"
+    "  SPEC   an mlp: spec, or a cnn: spec of conv, relu, pool and fc layers (it is quantized\n"
+    "         too), default mlp:784-256-256-10\n"
     "  BATCH  examples per forward pass of the MeZO step, 1..65536, default 64\n"
     "  STEPS  timed forward passes and MeZO steps, 1..1000000, default 200\n"
     "  COMPUTE  the fp32 GEMM path, exact (default) or blas (run.compute)\n";
@@ -89,9 +90,9 @@ int main(int argc, char **argv) {
     rl_model m = {0};
     rl_workspace ws = {0};
     int rc = rl_model_init(&m, spec);
-    if (rc == 0 && !rl_model_is_mlp(&m))
-        rc = rl_fail("SPEC %s has layers other than dense and relu",
-                     "bench_zo quantizes the model: give an mlp: spec", spec);
+    if (rc == 0 && rl_qmodel_check(&m) < 0)
+        rc = rl_fail_hint("bench_zo quantizes the model: give an mlp: spec or a cnn: spec of conv, "
+                          "relu, pool and fc layers");
     rc = rc ? rc : rl_workspace_init(&ws, &m, rows);
     if (rc < 0) {
         rl_error_print();

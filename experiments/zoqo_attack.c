@@ -1,6 +1,6 @@
-/* Experiment `zoqo-attack`: untargeted black-box ℓ∞ attacks (METHODS.md §1) on the MLP of a
- * `train` run (init.from, pretrained here when none is given), as an fp32 victim or as its
- * int8 quantization (integer forward, kernels/int8.h).
+/* Experiment `zoqo-attack`: untargeted black-box ℓ∞ attacks (METHODS.md §1) on the model (an MLP
+ * or a CNN) of a `train` run (init.from, pretrained here when none is given), as an fp32 victim or
+ * as its int8 quantization (integer forward, kernels/int8.h).
  *
  * Protocol: the first attack.images test images the victim classifies correctly are attacked,
  * each by every method of attack.methods (src/nn/blackbox.h: ZOQO on the 8-bit pixel grid, fp32
@@ -40,7 +40,8 @@ extern const char rl_ini_zoqo_attack[];
 
 static const rl_cfg_spec attack_keys[] = {
     {"attack.victim", RL_CFG_CHOICE, "fp32", 0, -1, "fp32|int8", 0,
-     "the victim: the fp32 MLP, or its 8-bit quantization with an integer forward"},
+     "the victim: the fp32 model, or its 8-bit quantization with an integer forward (MLPs, and "
+     "CNNs of conv, relu, pool and fc layers: int8 im2col convolutions)"},
     {"attack.methods", RL_CFG_STRING, "zoqo,sign,signhunter", 0, -1, NULL, 0,
      "comma list of attacks: zoqo (8-bit grid), sign (fp32 ZO-SignSGD), signhunter"},
     {"attack.eps", RL_CFG_STRING, "0.05,0.1,0.2", 0, -1, NULL, 0,
@@ -117,6 +118,9 @@ static int victim_init(attack *a, const rl_model *base) {
     rl_data_rows(&a->train, 0, calib, calib_x);
     int rc = rl_qmodel_quantize(&v->q, base, &opt, calib_x, calib);
     free(calib_x);
+    if (rc < 0 && rl_qmodel_check(base) < 0)
+        return rl_fail_hint("attack.victim=int8 needs a model of dense, conv, relu and pool layers "
+                            "ending with fc; attack the fp32 model (attack.victim=fp32)");
     return rc < 0 ? RL_ERR : rl_qworkspace_init(&v->qws, &v->q, 2);
 }
 

@@ -123,6 +123,9 @@ static int prepare(rl_run *run, zoqo *z) {
     if (rc != 0)
         return rc;
     base_model_record_inputs(run, &z->train, &z->test, "base model", &z->base);
+    for (int a = 0; a < z->n_arms; a++)
+        if (train_arm_check(&z->arms[a], &z->setup) < 0)
+            return RL_ERR;
     /* the order; an fp32 arm's model (the chunks check their own buffers) */
     uint64_t bytes = rl_size_add(sizeof(int64_t) * (uint64_t)z->train.n,
                                  rl_size_mul(z->base.n_params, 2 * sizeof(float)));

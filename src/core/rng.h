@@ -22,6 +22,9 @@ typedef enum {
     RL_RNG_MIXUP_PAIRS,  /* mixup's permutation of a batch; step = optimizer step */
     RL_RNG_PEER_INIT,    /* the parameter seed of a second network (co-teaching's) */
     RL_RNG_SWEEP_SAMPLE, /* sampled sweep keys; step = sample, index = CRC-32 of the key */
+    RL_RNG_AUGMENT,      /* data augmentation (crop, flip); step = epoch, index = example id */
+    RL_RNG_DROPOUT,      /* dropout masks; step = optimizer step, index = example id, block =
+                            layer and unit (src/nn/layers.h) */
 } rl_rng_purpose;
 
 typedef struct {

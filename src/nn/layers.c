@@ -1,6 +1,7 @@
-/* Convolution (im2col + GEMM over a group of examples), max/average and global pooling and group
- * norm: forward and backward (see layers.h). Statistics of group norm are summed in double in a
- * fixed order, so a layer gives the same bits for an example whatever else is in the batch. */
+/* Convolution (im2col + GEMM over a group of examples), max/average and global pooling, group
+ * and batch norm, dropout: forward and backward (see layers.h). Statistics of group and batch
+ * norm are summed in double in a fixed order; group norm (and batch norm in evaluation) gives
+ * the same bits for an example whatever else is in the batch. */
 #include "src/nn/layers.h"
 
 #include "kernels/kernels.h"
@@ -268,4 +269,128 @@ void rl_groupnorm_backward(const rl_layer *ly, const float *params, float *grads
                                                 x_hat * mean_g_xhat));
                 }
         }
+}
+
+/* Mean and biased variance of channel c over the batch's examples and positions. */
+static void channel_stats(const rl_layer *ly, const float *x, int batch, int c, double *mean,
+                          double *var) {
+    size_t hw = (size_t)ly->out_h * ly->out_w;
+    double sum = 0.0, sq = 0.0;
+    for (int i = 0; i < batch; i++) {
+        const float *xc = x + (size_t)i * ly->out + (size_t)c * hw; // (hw)
+        for (size_t p = 0; p < hw; p++)
+            sum += xc[p];
+    }
+    double n = (double)batch * (double)hw;
+    *mean = sum / n;
+    for (int i = 0; i < batch; i++) {
+        const float *xc = x + (size_t)i * ly->out + (size_t)c * hw; // (hw)
+        for (size_t p = 0; p < hw; p++) {
+            double d = xc[p] - *mean;
+            sq += d * d;
+        }
+    }
+    *var = sq / n;
+}
+
+/* The mean, variance and 1 / sqrt(variance + eps) channel c is normalized with. */
+static void channel_norm(const rl_layer *ly, const float *running, int train, const float *x,
+                         int batch, int c, double *mean, double *var, double *inv_std) {
+    if (train) {
+        channel_stats(ly, x, batch, c, mean, var);
+    } else {
+        *mean = running[c];
+        *var = running[ly->out_c + c];
+    }
+    *inv_std = 1.0 / sqrt(*var + RL_BATCHNORM_EPS);
+}
+
+void rl_batchnorm_forward(const rl_layer *ly, const float *params, const float *running,
+                          float *batch_stats, const float *x, float *y, int batch) {
+    size_t hw = (size_t)ly->out_h * ly->out_w;
+    const float *scale = params + ly->w_off; // (out_c)
+    const float *shift = params + ly->b_off; // (out_c)
+    for (int c = 0; c < ly->out_c; c++) {
+        double mean, var, inv_std;
+        channel_norm(ly, running, batch_stats != NULL, x, batch, c, &mean, &var, &inv_std);
+        if (batch_stats) {
+            batch_stats[c] = (float)mean;
+            batch_stats[ly->out_c + c] = (float)var;
+        }
+        for (int i = 0; i < batch; i++)
+            for (size_t p = 0; p < hw; p++) {
+                size_t at = (size_t)i * ly->out + (size_t)c * hw + p;
+                float x_hat = (float)((x[at] - mean) * inv_std);
+                y[at] = scale[c] * x_hat + shift[c];
+            }
+    }
+}
+
+/* With x̂ the normalized input and g = dy · scale, over the channel's n values: training mode
+ * dx = inv_std · (g − mean(g) − x̂ · mean(g x̂)), evaluation dx = inv_std · g; dscale += Σ dy · x̂,
+ * dshift += Σ dy. */
+void rl_batchnorm_backward(const rl_layer *ly, const float *params, const float *running, int train,
+                           float *grads, const float *x, const float *dy, float *dx, int batch) {
+    size_t hw = (size_t)ly->out_h * ly->out_w;
+    double n = (double)batch * (double)hw;
+    const float *scale = params + ly->w_off; // (out_c)
+    for (int c = 0; c < ly->out_c; c++) {
+        double mean, var, inv_std, d_scale = 0.0, d_shift = 0.0;
+        channel_norm(ly, running, train, x, batch, c, &mean, &var, &inv_std);
+        for (int i = 0; i < batch; i++)
+            for (size_t p = 0; p < hw; p++) {
+                size_t at = (size_t)i * ly->out + (size_t)c * hw + p;
+                d_scale += dy[at] * ((x[at] - mean) * inv_std);
+                d_shift += dy[at];
+            }
+        if (grads) {
+            grads[ly->w_off + c] += (float)d_scale;
+            grads[ly->b_off + c] += (float)d_shift;
+        }
+        if (!dx)
+            continue;
+        /* Σ g = scale · Σ dy and Σ g x̂ = scale · Σ dy x̂ */
+        double mean_g = train ? scale[c] * d_shift / n : 0.0;
+        double mean_g_xhat = train ? scale[c] * d_scale / n : 0.0;
+        for (int i = 0; i < batch; i++)
+            for (size_t p = 0; p < hw; p++) {
+                size_t at = (size_t)i * ly->out + (size_t)c * hw + p;
+                double x_hat = (x[at] - mean) * inv_std;
+                dx[at] =
+                    (float)(inv_std * ((double)dy[at] * scale[c] - mean_g - x_hat * mean_g_xhat));
+            }
+    }
+}
+
+/* The dropout scale of value u of example i: 0 (dropped) or 1 / (1 − rate). */
+static void dropout_scales(const rl_layer *ly, const rl_dropout_key *key, int i, float *scales) {
+    uint32_t threshold = (uint32_t)floor((double)ly->rate * 4294967296.0);
+    float kept = 1.0f / (1.0f - ly->rate);
+    uint32_t block[4];
+    for (int u = 0; u < ly->out; u++) {
+        if (u % 4 == 0)
+            rl_rng_block(key->rng, key->round, (uint32_t)key->ids[i],
+                         ((uint32_t)key->layer << 22) + (uint32_t)u / 4, block);
+        scales[u] = block[u % 4] >= threshold ? kept : 0.0f;
+    }
+}
+
+void rl_dropout_forward(const rl_layer *ly, const rl_dropout_key *key, const float *x, float *y,
+                        int batch) {
+    for (int i = 0; i < batch; i++) {
+        float *yi = y + (size_t)i * ly->out; // (out): the scales first, then the values
+        dropout_scales(ly, key, i, yi);
+        for (int u = 0; u < ly->out; u++)
+            yi[u] *= x[(size_t)i * ly->out + u];
+    }
+}
+
+void rl_dropout_backward(const rl_layer *ly, const rl_dropout_key *key, const float *dy, float *dx,
+                         int batch) {
+    for (int i = 0; i < batch; i++) {
+        float *dxi = dx + (size_t)i * ly->out; // (out): the scales first, then the gradient
+        dropout_scales(ly, key, i, dxi);
+        for (int u = 0; u < ly->out; u++)
+            dxi[u] *= dy[(size_t)i * ly->out + u];
+    }
 }

@@ -1,7 +1,7 @@
-/* Forward and backward of the convolutional-network layers (conv, pools, group norm) for
- * src/nn/model.c. Activations are (batch, C, H, W) row-major; shapes and parameter offsets come
- * from the rl_layer. Backward functions ADD parameter gradients into grads (when not NULL) and
- * write the input gradient into dx (when not NULL). */
+/* Forward and backward of the convolutional-network layers (conv, pools, group and batch norm,
+ * dropout) for src/nn/model.c. Activations are (batch, C, H, W) row-major; shapes and parameter
+ * offsets come from the rl_layer. Backward functions ADD parameter gradients into grads (when not
+ * NULL) and write the input gradient into dx (when not NULL). */
 #ifndef RANKLAB_NN_LAYERS_H
 #define RANKLAB_NN_LAYERS_H
 
@@ -34,5 +34,29 @@ void rl_groupnorm_forward(const rl_layer *ly, const float *params, const float *
                           int batch);
 void rl_groupnorm_backward(const rl_layer *ly, const float *params, float *grads, const float *x,
                            const float *dy, float *dx, int batch);
+
+/* Batch norm per channel over the batch's examples and H x W positions. Training mode
+ * (batch_stats not NULL): normalizes with the batch's mean and biased variance, stored into
+ * batch_stats (mean (out_c), variance (out_c)); evaluation (batch_stats NULL): with the running
+ * averages `running` (same layout). Statistics are summed in double in a fixed order. */
+void rl_batchnorm_forward(const rl_layer *ly, const float *params, const float *running,
+                          float *batch_stats, const float *x, float *y, int batch);
+/* train: the gradient through the batch's statistics (recomputed from x), else through the
+ * fixed running averages. */
+void rl_batchnorm_backward(const rl_layer *ly, const float *params, const float *running, int train,
+                           float *grads, const float *x, const float *dy, float *dx, int batch);
+/* Where dropout keeps a value: unit u of example `id` in layer `layer` is kept when the 32-bit
+ * word u % 4 of the counter RNG's block (round, id, layer · 2^22 + u / 4) is at least
+ * rate · 2^32. Kept values are scaled by 1 / (1 − rate). */
+typedef struct {
+    rl_rng rng;
+    uint32_t round;
+    const int64_t *ids; /* (batch) */
+    int layer;
+} rl_dropout_key;
+void rl_dropout_forward(const rl_layer *ly, const rl_dropout_key *key, const float *x, float *y,
+                        int batch);
+void rl_dropout_backward(const rl_layer *ly, const rl_dropout_key *key, const float *dy, float *dx,
+                         int batch);
 
 #endif

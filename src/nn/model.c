@@ -97,6 +97,44 @@ static int add_groupnorm(rl_model *m, int groups) {
     return add_layer(m, RL_LAYER_GROUPNORM, groups, c, h, w, (size_t)c, (size_t)c);
 }
 
+/* Batch norm of the current channels; its running averages go into the stats array. */
+static int add_batchnorm(rl_model *m) {
+    int c, h, w;
+    next_input(m, &c, &h, &w);
+    if (add_layer(m, RL_LAYER_BATCHNORM, 0, c, h, w, (size_t)c, (size_t)c) < 0)
+        return RL_ERR;
+    m->layers[m->n_layers - 1].s_off = m->n_stats;
+    m->n_stats += 2 * (size_t)c;
+    return 0;
+}
+
+/* The norm of a residual block: group norm of `groups` groups, or batch norm (groups 0). */
+static int add_block_norm(rl_model *m, int groups) {
+    return groups ? add_groupnorm(m, groups) : add_batchnorm(m);
+}
+
+/* A residual basic block of `channels` channels, the first conv of stride `stride`, norms of
+ * `groups` groups (0: batch norm), then relu. */
+static int add_residual_block(rl_model *m, int channels, int stride, int groups) {
+    int c, h, w;
+    next_input(m, &c, &h, &w);
+    int from = m->n_layers, projected = channels != c || stride != 1;
+    if (add_conv(m, channels, 3, stride) < 0 || add_block_norm(m, groups) < 0 ||
+        add_layer(m, RL_LAYER_RELU, 0, channels, m->layers[m->n_layers - 1].out_h,
+                  m->layers[m->n_layers - 1].out_w, 0, 0) < 0 ||
+        add_conv(m, channels, 3, 1) < 0 || add_block_norm(m, groups) < 0)
+        return RL_ERR;
+    const rl_layer *last = &m->layers[m->n_layers - 1];
+    if (add_layer(m, RL_LAYER_ADD, projected, channels, last->out_h, last->out_w,
+                  projected ? (size_t)channels * c : 0, projected ? (size_t)channels : 0) < 0)
+        return RL_ERR;
+    rl_layer *add = &m->layers[m->n_layers - 1];
+    add->skip_from = from;
+    add->skip_c = c;
+    add->stride = stride;
+    return add_layer(m, RL_LAYER_RELU, 0, add->out_c, add->out_h, add->out_w, 0, 0);
+}
+
 /* "784-256-10": dense layers with relus between them. */
 static int parse_mlp(rl_model *m, const char *p) {
     int n_sizes = 0;
@@ -164,29 +202,23 @@ static int parse_cnn_layer(rl_model *m, const char **p) {
         return add_conv(m, (int)a, (int)b, (int)stride);
     }
     if (token_is(p, "res")) {
-        long stride = 1;
+        long stride = 1, repeat = 1;
+        b = 0; /* groups of the group norm; 0: batch norm */
         if (!parse_count(p, MAX_WIDTH, &a) ||
-            (**p == 's' && (++*p, !parse_count(p, MAX_KERNEL, &stride))) || **p != 'g' ||
-            (++*p, !parse_count(p, MAX_WIDTH, &b)) || a % b != 0)
-            return rl_fail("model spec \"%s\": bad residual block at \"%s\"",
-                           "write resCgG or resCsSgG: C channels, stride S, group norm of G "
-                           "groups dividing C, e.g. res16g4 or res32s2g4",
-                           m->spec, token);
-        int from = m->n_layers, projected = a != c || stride != 1;
-        if (add_conv(m, (int)a, 3, (int)stride) < 0 || add_groupnorm(m, (int)b) < 0 ||
-            add_layer(m, RL_LAYER_RELU, 0, (int)a, m->layers[m->n_layers - 1].out_h,
-                      m->layers[m->n_layers - 1].out_w, 0, 0) < 0 ||
-            add_conv(m, (int)a, 3, 1) < 0 || add_groupnorm(m, (int)b) < 0)
-            return RL_ERR;
-        const rl_layer *last = &m->layers[m->n_layers - 1];
-        if (add_layer(m, RL_LAYER_ADD, projected, (int)a, last->out_h, last->out_w,
-                      projected ? (size_t)a * c : 0, projected ? (size_t)a : 0) < 0)
-            return RL_ERR;
-        rl_layer *add = &m->layers[m->n_layers - 1];
-        add->skip_from = from;
-        add->skip_c = c;
-        add->stride = (int)stride;
-        return add_layer(m, RL_LAYER_RELU, 0, add->out_c, add->out_h, add->out_w, 0, 0);
+            (**p == 's' && (++*p, !parse_count(p, MAX_KERNEL, &stride))) ||
+            !(token_is(p, "bn") ||
+              (**p == 'g' && (++*p, parse_count(p, MAX_WIDTH, &b)) && a % b == 0)) ||
+            (**p == 'x' && (++*p, !parse_count(p, RL_MAX_LAYERS, &repeat))))
+            return rl_fail(
+                "model spec \"%s\": bad residual block at \"%s\"",
+                "write resCgG or resCsSgG (group norm of G groups dividing C), or resCbn "
+                "or resCsSbn (batch norm), then xN for N blocks: C channels, stride S, "
+                "e.g. res16g4, res32s2g4, res16bn, res32s2bnx5",
+                m->spec, token);
+        for (long r = 0; r < repeat; r++)
+            if (add_residual_block(m, (int)a, r == 0 ? (int)stride : 1, (int)b) < 0)
+                return RL_ERR;
+        return 0;
     }
     if (token_is(p, "gap"))
         return add_layer(m, RL_LAYER_GLOBALPOOL, 0, c, 1, 1, 0, 0);
@@ -200,6 +232,21 @@ static int parse_cnn_layer(rl_model *m, const char **p) {
     }
     if (token_is(p, "relu"))
         return add_layer(m, RL_LAYER_RELU, 0, c, h, w, 0, 0);
+    if (token_is(p, "bn"))
+        return add_batchnorm(m);
+    if (token_is(p, "drop")) {
+        char *end;
+        double rate = strtod(*p, &end); /* digits first: no sign, space, inf or nan */
+        if (**p < '0' || **p > '9' || !(rate >= 0.0 && rate < 1.0))
+            return rl_fail("model spec \"%s\": bad dropout at \"%s\"",
+                           "write dropP with the share P dropped in [0, 1), e.g. drop0.5", m->spec,
+                           token);
+        *p = end;
+        if (add_layer(m, RL_LAYER_DROPOUT, 0, c, h, w, 0, 0) < 0)
+            return RL_ERR;
+        m->layers[m->n_layers - 1].rate = (float)rate;
+        return 0;
+    }
     int is_max = token_is(p, "maxpool");
     if (is_max || token_is(p, "avgpool")) {
         if (!parse_count(p, MAX_WIDTH, &a) || a > h || a > w)
@@ -218,8 +265,8 @@ static int parse_cnn_layer(rl_model *m, const char **p) {
         return add_layer(m, RL_LAYER_DENSE, 0, (int)a, 1, 1, (size_t)a * in, (size_t)a);
     }
     return rl_fail("model spec \"%s\": unknown layer \"%s\"",
-                   "layers are convCkK, convCkKsS, gnG, relu, maxpoolS, avgpoolS, gap, resCgG, "
-                   "resCsSgG, fcN",
+                   "layers are convCkK, convCkKsS, gnG, bn, relu, maxpoolS, avgpoolS, gap, "
+                   "resCgG, resCsSgG, resCbn, resCsSbn (xN: N blocks), dropP, fcN",
                    m->spec, token);
 }
 
@@ -284,6 +331,7 @@ int rl_model_init(rl_model *m, const char *spec) {
     }
     m->params = rl_xcalloc(m->n_params, sizeof(float)); // (n_params)
     m->grads = rl_xcalloc(m->n_params, sizeof(float));  // (n_params)
+    m->stats = rl_xcalloc(m->n_stats, sizeof(float));   // (n_stats)
     return 0;
 }
 
@@ -306,6 +354,7 @@ void rl_model_free(rl_model *m) {
         return;
     free(m->params);
     free(m->grads);
+    free(m->stats);
     memset(m, 0, sizeof *m);
 }
 
@@ -320,11 +369,16 @@ void rl_model_init_params(rl_model *m, uint64_t seed) {
             kern_fill_uniform(m->params + ly->w_off, rows * (size_t)fan_in, r.key, (uint32_t)l,
                               -bound, bound);                           // (rows, fan_in)
             memset(m->params + ly->b_off, 0, rows * sizeof(float)); // (rows)
-        } else if (ly->kind == RL_LAYER_GROUPNORM) {
+        } else if (ly->kind == RL_LAYER_GROUPNORM || ly->kind == RL_LAYER_BATCHNORM) {
             for (int c = 0; c < ly->out_c; c++)
                 m->params[ly->w_off + c] = 1.0f;                             // scale (out_c)
             memset(m->params + ly->b_off, 0, (size_t)ly->out_c * sizeof(float)); // shift (out_c)
         }
+        if (ly->kind == RL_LAYER_BATCHNORM)
+            for (int c = 0; c < ly->out_c; c++) {
+                m->stats[ly->s_off + c] = 0.0f;             // running mean (out_c)
+                m->stats[ly->s_off + ly->out_c + c] = 1.0f; // running variance (out_c)
+            }
     }
 }
 
@@ -397,6 +451,7 @@ uint64_t rl_workspace_bytes(const rl_model *m, int max_batch) {
     for (int l = 0; l < m->n_layers; l++)
         values += (uint64_t)m->layers[l].out; // act[l + 1]
     values = rl_size_mul(values, (uint64_t)(max_batch > 0 ? max_batch : 0));
+    values = rl_size_add(values, m->n_stats); // batch_stats
     size_t col_size, out_size;
     workspace_conv_sizes(m, max_batch > 0 ? max_batch : 1, &col_size, &out_size);
     values = rl_size_add(values, (uint64_t)col_size + out_size); // col, conv_out
@@ -427,6 +482,7 @@ int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch) {
         ws->col = rl_xcalloc(col_size, sizeof(float));      // (fan_in, group · out_h · out_w)
         ws->conv_out = rl_xcalloc(out_size, sizeof(float)); // (out_c, group · out_h · out_w)
     }
+    ws->batch_stats = rl_xcalloc(m->n_stats, sizeof(float)); // (n_stats)
     return 0;
 }
 
@@ -440,6 +496,7 @@ void rl_workspace_free(rl_workspace *ws) {
     free(ws->skip_grad);
     free(ws->col);
     free(ws->conv_out);
+    free(ws->batch_stats);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -476,6 +533,12 @@ static void add_forward(const rl_model *m, rl_workspace *ws, const rl_layer *ly,
     }
 }
 
+/* The dropout mask's key of layer l for the examples of the last forward. */
+static rl_dropout_key dropout_key(const rl_workspace *ws, int l) {
+    assert(ws->ids);
+    return (rl_dropout_key){.rng = ws->dropout_rng, .round = ws->round, .ids = ws->ids, .layer = l};
+}
+
 const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *x, int batch) {
     assert(batch >= 0 && batch <= ws->max_batch);
     memcpy(ws->act[0], x, (size_t)batch * (size_t)m->in_dim * sizeof(float)); // (B, in_dim)
@@ -507,6 +570,18 @@ const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *
         case RL_LAYER_ADD:
             add_forward(m, ws, ly, in, out, batch);
             break;
+        case RL_LAYER_BATCHNORM:
+            rl_batchnorm_forward(ly, m->params, m->stats + ly->s_off,
+                                 ws->train ? ws->batch_stats + ly->s_off : NULL, in, out, batch);
+            break;
+        case RL_LAYER_DROPOUT: {
+            rl_dropout_key key = ws->train ? dropout_key(ws, l) : (rl_dropout_key){0};
+            if (ws->train)
+                rl_dropout_forward(ly, &key, in, out, batch);
+            else
+                memcpy(out, in, (size_t)batch * ly->out * sizeof(float));
+            break;
+        }
         }
     }
     return ws->act[m->n_layers]; // (B, out_dim)
@@ -582,6 +657,18 @@ static void model_backward(const rl_model *m, rl_workspace *ws, const float *d_o
             }
             memcpy(dx, dy, (size_t)batch * ly->out * sizeof(float)); // l > 0: dx is scratch
             break;
+        case RL_LAYER_BATCHNORM:
+            rl_batchnorm_backward(ly, m->params, m->stats + ly->s_off, ws->train, grads, x, dy, dx,
+                                  batch);
+            break;
+        case RL_LAYER_DROPOUT: {
+            rl_dropout_key key = ws->train ? dropout_key(ws, l) : (rl_dropout_key){0};
+            if (dx && ws->train)
+                rl_dropout_backward(ly, &key, dy, dx, batch);
+            else if (dx)
+                memcpy(dx, dy, (size_t)batch * ly->out * sizeof(float));
+            break;
+        }
         }
         if (l == skip_into && dx)
             for (size_t i = 0; i < (size_t)batch * ly->in; i++)
@@ -597,4 +684,25 @@ void rl_model_backward(rl_model *m, rl_workspace *ws, const float *d_out, int ba
 void rl_model_input_grad(const rl_model *m, rl_workspace *ws, const float *d_out, int batch,
                          float *d_x) {
     model_backward(m, ws, d_out, batch, NULL, d_x);
+}
+
+void rl_model_add_batch_stats(const rl_model *m, const rl_workspace *ws, int n, float weight,
+                              float *out) {
+    for (int l = 0; l < m->n_layers; l++) {
+        const rl_layer *ly = &m->layers[l];
+        if (ly->kind != RL_LAYER_BATCHNORM)
+            continue;
+        double values = (double)n * ly->out_h * ly->out_w;
+        float unbias = values > 1.0 ? (float)(values / (values - 1.0)) : 0.0f;
+        const float *mean = ws->batch_stats + ly->s_off, *var = mean + ly->out_c; // (out_c) each
+        for (int c = 0; c < ly->out_c; c++) {
+            out[ly->s_off + c] += weight * mean[c];
+            out[ly->s_off + ly->out_c + c] += weight * (unbias * var[c]);
+        }
+    }
+}
+
+void rl_model_update_stats(rl_model *m, const float *sums, float momentum) {
+    for (size_t i = 0; i < m->n_stats; i++)
+        m->stats[i] = (1.0f - momentum) * m->stats[i] + momentum * sums[i];
 }

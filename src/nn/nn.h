@@ -11,14 +11,32 @@
  *                         window dropped), gap (global average pooling to C x 1 x 1), resCgG or
  *                         resCsSgG (a residual basic block: convCk3sS-gnG-relu-convCk3-gnG, plus
  *                         the block's input, through a 1 x 1 stride-S projection conv when the
- *                         channels or the size change, then relu), fcN (dense, N outputs;
- *                         flattens C x H x W).
- *   ResNet-20 (CIFAR-style, 16/32/64 channels, group norm):
- *     "cnn:3x32x32-conv16k3-gn4-relu-res16g4-res16g4-res16g4-res32s2g4-res32g4-res32g4-res64s2g4-
- *      res64g4-res64g4-gap-fc10" (written without the line break)
+ *                         channels or the size change, then relu), resCbn or resCsSbn (the
+ *                         same block with batch norm in place of group norm), any of them
+ *                         followed by xN for N blocks, the first of stride S (a ResNet stage,
+ *                         e.g. res32s2bnx3), bn (batch norm per channel, after conv or fc, see
+ *                         below), dropP (dropout of a share P in [0, 1) of the values, e.g.
+ *                         drop0.5), fcN (dense, N outputs; flattens C x H x W).
+ *   ResNet-20 (CIFAR-style, 16/32/64 channels, group norm; He et al.'s 6n + 2 layers, n = 3):
+ *     "cnn:3x32x32-conv16k3-gn4-relu-res16g4x3-res32s2g4x3-res64s2g4x3-gap-fc10"
+ *   the same with batch norm: "cnn:3x32x32-conv16k3-bn-relu-res16bnx3-res32s2bnx3-res64s2bnx3-
+ *     gap-fc10"; ResNet-32: x5 in place of x3 (ResNet-56: x9, ResNet-110: x18).
+ *   VGG-style (VGG-11's 8 conv layers, a quarter of its widths, batch norm, for 28 x 28 or
+ *   32 x 32 inputs): "cnn:3x32x32-conv16k3-bn-relu-maxpool2-conv32k3-bn-relu-maxpool2-conv64k3-
+ *     bn-relu-conv64k3-bn-relu-maxpool2-conv128k3-bn-relu-conv128k3-bn-relu-maxpool2-conv128k3-
+ *     bn-relu-conv128k3-bn-relu-gap-fc128-relu-drop0.5-fc10" (each written without the breaks)
+ * Batch norm normalizes each channel over the examples of the forward pass and their H x W
+ * positions, the "ghost batch norm" of a chunk: training forwards one chunk (train.chunk
+ * examples) at a time, so its statistics are the chunk's, never the global batch's, and do not
+ * depend on the rank count. With ws->train = 0 (evaluation) batch norm uses the running
+ * averages in m->stats and dropout is the identity; with ws->train = 1 dropout zeroes a value
+ * (and scales the others by 1 / (1 − P)) by a draw of the counter RNG ws->dropout_rng at
+ * (ws->round, the example's id ws->ids[i], the layer and the unit): the same mask whatever the
+ * rank count or the chunk holding the example.
  * Activations are (batch, C, H, W) row-major (dense layers: H = W = 1). All parameters live in
  * one arena `params` (and their gradients in `grads`, same layout), so checkpoints, reductions
- * and optimizers see one array. Convolutions run as im2col + GEMM over the chunk (layers.h).
+ * and optimizers see one array; batch norms' running averages, which are not trained, live
+ * beside it in `stats`. Convolutions run as im2col + GEMM over the chunk (layers.h).
  *
  *     rl_model m;
  *     if (rl_model_init(&m, "mlp:784-256-10") < 0) { rl_error_print(); ... }
@@ -34,10 +52,12 @@
 #ifndef RANKLAB_NN_H
 #define RANKLAB_NN_H
 
+#include "src/core/rng.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#define RL_MAX_LAYERS 96
+#define RL_MAX_LAYERS 400 /* ResNet-110 (CIFAR-style) has 383 */
 
 typedef enum {
     RL_LAYER_DENSE,
@@ -47,10 +67,13 @@ typedef enum {
     RL_LAYER_AVGPOOL,
     RL_LAYER_GROUPNORM,
     RL_LAYER_GLOBALPOOL,
-    RL_LAYER_ADD
+    RL_LAYER_ADD,
+    RL_LAYER_BATCHNORM,
+    RL_LAYER_DROPOUT
 } rl_layer_kind;
 
 #define RL_GROUPNORM_EPS 1e-5f
+#define RL_BATCHNORM_EPS 1e-5f
 
 typedef struct {
     rl_layer_kind kind;
@@ -65,7 +88,11 @@ typedef struct {
                                 (out_c, skip_c), bias (out_c)), size 0: identity */
     size_t w_off, b_off;     /* DENSE: weight (out, in), bias (out); CONV: weight
                                 (out_c, in_c, size, size), bias (out_c); GROUPNORM: scale (out_c),
-                                shift (out_c). Offsets into the arena */
+                                shift (out_c); BATCHNORM: scale (out_c), shift (out_c).
+                                Offsets into the arena */
+    size_t s_off;            /* BATCHNORM: running mean (out_c), then running variance (out_c),
+                                at this offset of m->stats */
+    float rate;              /* DROPOUT: the share of values dropped, in [0, 1) */
 } rl_layer;
 
 /* Layers with a weight matrix (rows = outputs or filters, cols = fan-in): dense, conv and a
@@ -91,6 +118,8 @@ typedef struct {
     size_t n_params;
     float *params; /* (n_params) the arena */
     float *grads;  /* (n_params) same layout */
+    size_t n_stats;
+    float *stats; /* (n_stats) batch norms' running averages (not trained: no gradient) */
 } rl_model;
 
 /* Parse the spec and allocate the arena (zeroed). Bad spec, or an arena larger than this
@@ -99,12 +128,12 @@ int rl_model_init(rl_model *m, const char *spec);
 /* The input shape (channels, height, width) of the spec; returns 1 for a "cnn:" spec, whose
  * input is an image, and 0 for an "mlp:" spec, whose input is flat (in_dim x 1 x 1). */
 int rl_model_input_image(const rl_model *m, int *c, int *h, int *w);
-/* 1 when every layer is dense or relu (what the quantized and pruned models support). */
+/* 1 when every layer is dense or relu (what the pruned models support). */
 int rl_model_is_mlp(const rl_model *m);
 void rl_model_free(rl_model *m); /* NULL-safe, leaves m zeroed */
-/* Kaiming-uniform weights (bound sqrt(6 / fan_in)) and zero biases, group-norm scales 1 and
- * shifts 0, from the counter RNG (seed, RL_RNG_INIT) with the layer index as stream: independent
- * of anything but the seed. */
+/* Kaiming-uniform weights (bound sqrt(6 / fan_in)) and zero biases, group- and batch-norm
+ * scales 1 and shifts 0, running means 0 and variances 1, from the counter RNG (seed, RL_RNG_INIT)
+ * with the layer index as stream: independent of anything but the seed. */
 void rl_model_init_params(rl_model *m, uint64_t seed);
 /* Multiply every dense and conv weight matrix by s (biases and norms' parameters untouched). */
 void rl_model_scale_weights(rl_model *m, float s);
@@ -117,6 +146,15 @@ typedef struct {
     float *grad_a, *grad_b;          /* (max_batch, widest) scratch for backward */
     float *skip_grad;                /* (max_batch, widest) gradient of a residual shortcut */
     float *col, *conv_out; /* convolution scratch (rl_conv_scratch), sized for the largest */
+    /* Training mode (0 by default: evaluation). With train = 1, batch norm uses the statistics
+     * of the examples forwarded and dropout draws its mask; ids (batch) are the examples' ids
+     * and round the draw's step (the optimizer step), set by the caller before each forward. */
+    int train;
+    const int64_t *ids;
+    uint32_t round;
+    rl_rng dropout_rng;
+    float *batch_stats; /* (n_stats) the mean and biased variance of each batch-norm channel
+                           in the last training-mode forward */
 } rl_workspace;
 
 /* Bytes rl_workspace_init allocates (saturating, see mem.h); it refuses, with a hint, what
@@ -134,6 +172,14 @@ void rl_model_backward(rl_model *m, rl_workspace *ws, const float *d_out, int ba
  * (for adversarial examples); leaves m->grads alone. Needs the last forward on ws. */
 void rl_model_input_grad(const rl_model *m, rl_workspace *ws, const float *d_out, int batch,
                          float *d_x);
+/* Batch norm's running averages. After a training-mode forward of n examples: out (n_stats) +=
+ * weight · (the batch's mean, and its unbiased variance (n' / (n' − 1) times the biased one, n'
+ * = n · H · W values per channel; 0 when n' = 1)), per channel. A step sums weight = n / B over
+ * its chunks (B examples in all), exactly over ranks, and then updates the running averages:
+ * stats = (1 − momentum) · stats + momentum · sums (momentum as torch's BatchNorm). */
+void rl_model_add_batch_stats(const rl_model *m, const rl_workspace *ws, int n, float weight,
+                              float *out);
+void rl_model_update_stats(rl_model *m, const float *sums, float momentum);
 
 /* Softmax cross-entropy. logits (batch, classes), labels (batch). Optional weights (batch)
  * multiply each example's loss (NULL: all 1). Returns Σ_i w_i·ℓ_i (double). If d_logits is not

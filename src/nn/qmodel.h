@@ -1,4 +1,4 @@
-/* Quantized MLP for zero-order quantized training (ZOQO, METHODS.md §1).
+/* Quantized MLPs and CNNs for zero-order quantized training (ZOQO, METHODS.md §1).
  *
  * Weights are b-bit symmetric integer codes (2 <= b <= 8, stored as int8 in [-qmax, qmax],
  * qmax = 2^(b-1) - 1) with one scale per tensor: value = code · scale. The frozen weights may
@@ -7,10 +7,19 @@
  * with static per-layer scales calibrated on data; products accumulate in int32 and are
  * requantized between layers; the last layer's outputs are dequantized to float logits.
  *
+ * Layers: dense and conv layers are weight matrices (out, in) = (outputs or filters, fan-in). A
+ * convolution runs as int8 im2col (rows of patches, zero padding = code 0) and the int8 GEMM
+ * (kernels/int8.h) over the whole batch's positions: exact integer sums, so the same bits on
+ * every ISA. A relu right after a matrix layer is fused into its requantization; max and
+ * average pooling, global average pooling and a lone relu work on the int8 codes (averages
+ * rounded half to even, at the input's scale). The last layer must be dense; group norm and
+ * residual blocks have no int8 version (rl_qmodel_quantize refuses them).
+ *
  * What training may change lives in one int8 arena, `trainable` (n_trainable codes):
  *   RL_QTRAIN_LAST: the last layer's weight codes;
- *   RL_QTRAIN_LORA: LoRA adapters on every dense layer, A (rank, in) and B (out, rank), as
- *                   b-bit codes; B starts at 0 so the adapted model starts as the base model.
+ *   RL_QTRAIN_LORA: LoRA adapters on every dense and conv layer, A (rank, in) and B (out, rank)
+ *                   on its weight matrix, as b-bit codes; B starts at 0 so the adapted model
+ *                   starts as the base model.
  * The forward takes the trainable codes as an argument, so a perturbed copy can be evaluated
  * without touching the model.
  *
@@ -31,10 +40,13 @@
 typedef enum { RL_QTRAIN_LAST, RL_QTRAIN_LORA } rl_qtrain_target;
 
 typedef struct {
-    int in, out, relu;
+    rl_layer_kind kind;   /* DENSE, CONV (weight matrices), MAXPOOL, AVGPOOL, GLOBALPOOL, RELU */
+    rl_layer shape;       /* the fp32 layer: activation shapes, conv kernel, stride and padding,
+                           * pool windows */
+    int in, out, relu;    /* matrix layers: weight (out, in); relu fused (0 for the others) */
     float w_scale;        /* weight value = code · w_scale */
     float in_scale;       /* input activation value = code · in_scale */
-    float out_scale;      /* output activation scale (hidden layers) */
+    float out_scale;      /* output activation scale (hidden layers; pools and relu: in_scale) */
     int8_t *w;            /* (out, in) frozen codes, or NULL when trainable (see w_off) */
     size_t w_off;         /* offset of the codes in `trainable` when the weight is trained */
     int32_t *bias;        /* (out) at scale in_scale · w_scale */
@@ -69,7 +81,11 @@ typedef struct {
     int base_bits;           /* the frozen weights' bits, 2..8 (0: bits) */
 } rl_qmodel_options;
 
-/* Quantize an fp32 MLP; activation scales from the max |activation| of calib_x (calib_n, in). */
+/* Whether m has an int8 version (every layer dense, conv, relu or a pool, the last dense): 0, or
+ * RL_ERR with a message naming the first layer that has none and a hint. */
+int rl_qmodel_check(const rl_model *m);
+/* Quantize an fp32 MLP or CNN (see above for the layers); activation scales from the
+ * max |activation| of calib_x (calib_n, in). */
 int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options *opt,
                        const float *calib_x, int calib_n);
 void rl_qmodel_free(rl_qmodel *q);
@@ -79,6 +95,11 @@ void rl_qmodel_code_steps(const rl_qmodel *q, float *steps);
 typedef struct {
     int max_batch;
     int8_t *act_a, *act_b;  /* (max_batch, widest) int8 activations, ping-pong */
+    int8_t *col;            /* (max_batch · positions, fan-in) int8 im2col of the largest conv */
+    int8_t *rows;           /* (max_batch · positions, filters) a conv's output before it is
+                             * laid out as (batch, C, H, W) */
+    const int8_t *last_in;  /* the last layer's input in the latest forward */
+    float *ref_patch;       /* (widest fan-in) the reference's patch */
     int8_t *h;              /* (max_batch, max rank) adapter activations */
     int32_t *acc, *acc_h, *acc_d; /* int32 accumulators */
     void *scratch;          /* for kern_gemm_s8 */
@@ -94,8 +115,15 @@ const float *rl_qmodel_forward(const rl_qmodel *q, rl_qworkspace *ws, const int8
                                const float *x, int batch);
 /* The last layer's int8 input (batch, in) of the latest rl_qmodel_forward with ws; its value is
  * code · layers[n_layers − 1].in_scale. */
-const int8_t *rl_qmodel_last_input(const rl_qmodel *q, const rl_qworkspace *ws);
-/* The same computation in float on dequantized values (the tests' reference). */
+const int8_t *rl_qmodel_last_input(const rl_qworkspace *ws);
+
+/* Integer convolution of conv layer ly on int8 activations x (batch, in_c, in_h, in_w): acc
+ * (batch · out_h · out_w, out_c) = the patches (im2col into col, (batch · out_h · out_w,
+ * in_c · k · k)) times w (out_c, in_c · k · k)ᵀ, exact in int32; scratch for kern_gemm_s8. */
+void rl_qconv_forward(const rl_layer *ly, const int8_t *x, int batch, const int8_t *w, int8_t *col,
+                      int32_t *acc, void *scratch);
+/* The same computation in float on dequantized values, convolutions by their definition (the
+ * tests' reference). */
 const float *rl_qmodel_forward_reference(const rl_qmodel *q, rl_qworkspace *ws,
                                          const int8_t *codes, const float *x, int batch);
 

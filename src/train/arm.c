@@ -186,6 +186,17 @@ static int fp32_init(train_arm *a) {
     return 0;
 }
 
+int train_arm_check(const train_arm_spec *spec, const train_arm_setup *setup) {
+    int int8 = spec->kind == ARM_ZOQO || spec->kind == ARM_QAT ||
+               (spec->kind == ARM_SIGN && rl_cfg_float(setup->cfg, "zo.lr_sign") == 0.0);
+    if (!int8 || rl_qmodel_check(setup->base) == 0)
+        return 0;
+    return rl_fail_hint("arm %s computes on the int8 model: start from a model of dense, conv, "
+                        "relu and pool layers ending with fc, or leave the arm out (mezo and sgd "
+                        "work on any model; sign with zo.lr_sign set)",
+                        spec->name);
+}
+
 int train_arm_init(train_arm *a, const train_arm_spec *spec, const train_arm_setup *setup) {
     memset(a, 0, sizeof *a);
     a->spec = spec;

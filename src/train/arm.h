@@ -81,6 +81,10 @@ typedef struct {
 /* "zoqoB", "qatB", "zoqoBbC", "qatBbC" (B, C = 2..8), "sign", "mezo" or "sgd"; qat trains the
  * last layer only. */
 int train_arm_parse(const char *token, int lora, train_arm_spec *out);
+/* Before anything is written: an error with a hint when the arm cannot start from setup's base
+ * model (the quantized arms, and sign with its step from the 8-bit grid, need an int8 version of
+ * it, rl_qmodel_check). */
+int train_arm_check(const train_arm_spec *spec, const train_arm_setup *setup);
 int train_arm_init(train_arm *a, const train_arm_spec *spec, const train_arm_setup *setup);
 /* Step t on the n training examples idx (the same on every rank). Collective. */
 int train_arm_step(train_arm *a, uint32_t t, const int64_t *idx, int n);

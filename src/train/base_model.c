@@ -84,6 +84,17 @@ int base_model_load(rl_model *m, const char *dir, const char *what) {
     if (rc == 0)
         memcpy(m->params, params, sizeof(float) * n);
     free(params);
+    if (rc == 0 && m->n_stats) { /* batch norms' running averages */
+        float *stats = NULL;
+        if (io_results_read_array_f32(path, "bn_stats", &stats, &n, "model", spec, sizeof spec) < 0)
+            return rl_fail_context("%s=%s", what, dir);
+        if (n != m->n_stats)
+            rc = rl_fail("%s: %zu batch-norm statistics for model %s", "the file is damaged", path,
+                         n, spec);
+        else
+            memcpy(m->stats, stats, sizeof(float) * n);
+        free(stats);
+    }
     return rc;
 }
 
@@ -139,4 +150,7 @@ void base_model_record_inputs(rl_run *run, const rl_dataset *train, const rl_dat
     if (m)
         rl_run_add_input(run, "%s %s params crc32 %08x", what, m->spec,
                          rl_crc32(0, m->params, sizeof(float) * m->n_params));
+    if (m && m->n_stats)
+        rl_run_add_input(run, "%s %s bn_stats crc32 %08x", what, m->spec,
+                         rl_crc32(0, m->stats, sizeof(float) * m->n_stats));
 }

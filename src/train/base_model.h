@@ -27,9 +27,10 @@ void base_model_declare_config(rl_config *cfg, int pretrain);
  * log.progress_seconds; its directory goes to base_dir. RL_STOPPED if a signal stopped it
  * (checkpointed: running the same command again resumes it). */
 int base_model_pretrain(const rl_config *cfg, int64_t epochs, char *base_dir, size_t size);
-/* The parameters a finished run saved (its /arrays/params) into m: a zeroed m is initialized
- * from the saved spec; an initialized one must have that spec. `what` names where dir came
- * from in errors (init.from, the base model). */
+/* The parameters a finished run saved (its /arrays/params, and with batch norm the running
+ * averages of /arrays/bn_stats) into m: a zeroed m is initialized from the saved spec; an
+ * initialized one must have that spec. `what` names where dir came from in errors (init.from,
+ * the base model). */
 int base_model_load(rl_model *m, const char *dir, const char *what);
 /* Collective. The model of run directory dir, or of a pretraining of pretrain_epochs epochs
  * when dir is empty; checked to fit data (base_model_check_fit, data->classes outputs).

@@ -52,11 +52,12 @@ int train_chunks_check(const rl_model *model, const rl_dataset *d, int chunk) {
     int rows = rows_of(chunk);
     /* per row: xb, x_mix and the attack's x0, dx (dim); targets_b, d_out, d_mix and the
      * attack's output gradient (outputs); tb (targets + 1); wb, yb, w_mix, y_mix (1); and the
-     * workspace */
+     * workspace and one augmented row */
     uint64_t per_row =
         4 * (uint64_t)d->dim + 4 * (uint64_t)model->out_dim + (uint64_t)d->targets + 5;
-    uint64_t bytes = rl_size_add(rl_size_mul(per_row, (uint64_t)rows * sizeof(float)),
-                                 rl_workspace_bytes(model, rows));
+    uint64_t bytes =
+        rl_size_add(rl_size_mul(per_row, (uint64_t)rows * sizeof(float)),
+                    rl_size_add(rl_workspace_bytes(model, rows), sizeof(float) * (uint64_t)d->dim));
     if (rl_mem_check(bytes, "model %s on chunks of %d examples", model->spec, rows) < 0)
         return rl_fail_hint("use smaller chunks (e.g. train.chunk), or a smaller model");
     return 0;
@@ -83,6 +84,8 @@ int train_chunks_init(train_chunks *c, rl_model *model, const rl_dataset *d, int
     c->w_mix = rl_xmalloc(sizeof(float) * rows);
     c->d_mix = rl_xmalloc(sizeof(float) * rows * (size_t)c->outputs);
     c->y_mix = rl_xmalloc(sizeof(int32_t) * rows);
+    c->augment_row = rl_xmalloc(sizeof(float) * (size_t)c->dim);
+    c->stats_b = rl_xcalloc(model->n_stats, sizeof(float));
     rl_attack_scratch_init(&c->attack, c->rows, c->dim, c->outputs);
     return 0;
 }
@@ -101,6 +104,8 @@ void train_chunks_free(train_chunks *c) {
     free(c->w_mix);
     free(c->d_mix);
     free(c->y_mix);
+    free(c->augment_row);
+    free(c->stats_b);
     rl_attack_scratch_free(&c->attack);
     memset(c, 0, sizeof *c);
 }
@@ -113,6 +118,16 @@ const float *train_chunks_forward(train_chunks *c, const rl_dataset *d, const in
                                   int n) {
     rl_data_gather(d, idx, n, c->xb, c->yb, c->tb);
     return forward_inputs(c, c->xb, n);
+}
+
+/* Gather training examples idx[0..n) into x, their labels and targets into the buffers,
+ * augmented as in `epoch` (augment NULL: none). */
+static void gather_training(train_chunks *c, const rl_dataset *d, const int64_t *idx, int n,
+                            float *x, int32_t *y, float *t, const rl_augment *augment,
+                            uint32_t epoch) {
+    rl_data_gather(d, idx, n, x, y, t);
+    if (augment)
+        rl_augment_rows(augment, epoch, idx, n, x, c->augment_row);
 }
 
 train_loss train_loss_for(const rl_dataset *d) {
@@ -164,8 +179,8 @@ double train_chunks_loss(train_chunks *c, const train_loss *l, const float *out,
 static double mixed_chunk_loss(train_chunks *c, const rl_dataset *d, const train_objective *o,
                                const int64_t *ids, const int64_t *partners, int m) {
     const float lambda = o->mix_lambda, rest = 1.0f - lambda;
-    rl_data_gather(d, ids, m, c->xb, c->yb, c->tb);
-    rl_data_gather(d, partners, m, c->x_mix, c->y_mix, NULL);
+    gather_training(c, d, ids, m, c->xb, c->yb, c->tb, o->augment, o->epoch);
+    gather_training(c, d, partners, m, c->x_mix, c->y_mix, NULL, o->augment, o->epoch);
     for (size_t j = 0; j < (size_t)m * (size_t)c->dim; j++)
         c->xb[j] = lambda * c->xb[j] + rest * c->x_mix[j];
     const float *out = forward_inputs(c, c->xb, m);
@@ -193,14 +208,16 @@ static int chunk_size(const train_chunks *c, int64_t n, int64_t k) {
 }
 
 int64_t train_chunks_losses(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
-                            const train_loss *loss, float *losses, int64_t *first) {
+                            const train_loss *loss, const rl_augment *augment, uint32_t epoch,
+                            float *losses, int64_t *first) {
     int64_t lo, hi;
     my_chunks(c, n, &lo, &hi);
     *first = lo * c->chunk;
     int64_t end = *first;
     for (int64_t k = lo; k < hi; k++) {
         int m = chunk_size(c, n, k);
-        const float *out = train_chunks_forward(c, d, idx + end, m);
+        gather_training(c, d, idx + end, m, c->xb, c->yb, c->tb, augment, epoch);
+        const float *out = forward_inputs(c, c->xb, m);
         train_chunks_loss(c, loss, out, idx + end, m, NULL, 0.0f, NULL, losses + end - *first);
         end += m;
     }
@@ -212,17 +229,21 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
                           comm_exact *e) {
     int64_t lo, hi;
     my_chunks(c, n, &lo, &hi);
+    c->ws.train = 1;
+    c->ws.round = o->round;
     for (int64_t k = lo; k < hi; k++) {
         int64_t start = k * c->chunk;
         int m = chunk_size(c, n, k);
         const int64_t *ids = idx + start;
+        c->ws.ids = ids;
         for (int i = 0; o->weights && i < m; i++)
             c->wb[i] = (float)(o->weights[ids[i]] * o->weight_scale);
         float loss;
         if (o->mix_partner) {
             loss = (float)mixed_chunk_loss(c, d, o, ids, o->mix_partner + start, m);
         } else {
-            const float *out = train_chunks_forward(c, d, ids, m);
+            gather_training(c, d, ids, m, c->xb, c->yb, c->tb, o->augment, o->epoch);
+            const float *out = forward_inputs(c, c->xb, m);
             if (o->adv) {
                 rl_attack_inputs(o->adv, c->model, &c->ws, c->xb, c->yb, ids, m, c->attack_rng,
                                  o->round, &c->attack);
@@ -240,7 +261,14 @@ int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *i
             rl_lora_backward(c->lora, c->model);
         comm_exact_add(e, 0, grads, n_grads, RL_FIXED_FRAC_BITS);
         comm_exact_add(e, n_grads, &loss, 1, RL_FIXED_SUM_FRAC_BITS);
+        if (o->sum_stats) {
+            memset(c->stats_b, 0, sizeof(float) * c->model->n_stats);
+            rl_model_add_batch_stats(c->model, &c->ws, m, (float)m / (float)n, c->stats_b);
+            comm_exact_add(e, n_grads + 1, c->stats_b, c->model->n_stats, RL_FIXED_FRAC_BITS);
+        }
     }
+    c->ws.train = 0;
+    c->ws.ids = NULL;
     return 0;
 }
 

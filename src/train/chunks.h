@@ -20,6 +20,7 @@
 
 #include "src/comm/comm.h"
 #include "src/core/config.h"
+#include "src/data/augment.h"
 #include "src/data/data.h"
 #include "src/nn/attack.h"
 #include "src/nn/lora.h"
@@ -72,6 +73,8 @@ typedef struct {
     /* mixup: the partners' inputs, labels, weights and output gradient */
     float *x_mix, *w_mix, *d_mix; /* (rows, dim), (rows), (rows, outputs) */
     int32_t *y_mix;               /* (rows) */
+    float *augment_row;           /* (dim) one augmented image */
+    float *stats_b;               /* (model->n_stats) one chunk's batch-norm statistics */
     rl_attack_scratch attack;
 } train_chunks;
 
@@ -121,7 +124,14 @@ double train_chunks_loss(train_chunks *c, const train_loss *loss, const float *o
  * c->lora's) is added into e[0..n_grads) (RL_FIXED_FRAC_BITS) and the loss into e[n_grads]
  * (RL_FIXED_SUM_FRAC_BITS). Weights: w_i = weights[idx[i]] · weight_scale (NULL: 1). With mixup
  * (mix_partner, src/train/mixup.h) example i trains on λ·x_i + (1 − λ)·x_p with the loss
- * λ·w_i·ℓ(y_i) + (1 − λ)·w_p·ℓ(y_p), p = mix_partner[i] any example of d. The caller reduces e. */
+ * λ·w_i·ℓ(y_i) + (1 − λ)·w_p·ℓ(y_p), p = mix_partner[i] any example of d. With augmentation
+ * every example (partners too) is augmented as in epoch `epoch` (rl_augment_rows) before the rest.
+ * The caller reduces e. The model runs in training mode (rl_workspace.train: batch norm
+ * normalizes each chunk with its own statistics, dropout masks are keyed by (round, example
+ * id)); with sum_stats, each chunk's batch-norm statistics times m / n (m its examples) are added
+ * into e[n_grads + 1, n_grads + 1 + model->n_stats) (RL_FIXED_FRAC_BITS;
+ * rl_model_add_batch_stats): after the reduction, the means over the n examples for
+ * rl_model_update_stats. */
 typedef struct {
     const train_loss *loss;
     const rl_attack *adv; /* adversarial training (NULL: none) */
@@ -131,16 +141,21 @@ typedef struct {
     uint32_t round;
     float mix_lambda;           /* mixup: λ, the share of each example's own input and label */
     const int64_t *mix_partner; /* mixup: (n) the partner of each example (NULL: no mixup) */
+    const rl_augment *augment;  /* training examples augmented (NULL: none) */
+    uint32_t epoch;             /* the epoch the augmentation is drawn for */
+    int sum_stats;              /* sum the chunks' batch-norm statistics too (e is larger) */
 } train_objective;
 int train_chunks_gradient(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
                           const train_objective *o, const float *grads, size_t n_grads,
                           comm_exact *e);
 
 /* The per-example losses ℓ_i (`loss`, unweighted) of this rank's chunks of idx[0..n), the
- * chunks of train_chunks_gradient: positions [*first, *first + count) of idx into
- * losses[0..count); returns count. */
+ * chunks of train_chunks_gradient, on the examples as augmentation `augment` (NULL: none) makes
+ * them in epoch `epoch`: positions [*first, *first + count) of idx into losses[0..count);
+ * returns count. */
 int64_t train_chunks_losses(train_chunks *c, const rl_dataset *d, const int64_t *idx, int64_t n,
-                            const train_loss *loss, float *losses, int64_t *first);
+                            const train_loss *loss, const rl_augment *augment, uint32_t epoch,
+                            float *losses, int64_t *first);
 /* After the reduction of step `step`'s gradient sum: an error with a hint when some loss or
  * gradient value could not be summed exactly (NaN, or beyond the fixed point's range): the
  * training diverged. Every rank agrees (the count is part of the reduction). */

@@ -110,13 +110,15 @@ void coteach_free(coteach *c) {
 int coteach_step(coteach *c, dp_trainer *t, int64_t step) {
     const int64_t *batch;
     int bsz = train_batches_at(&t->batches, step, &batch);
-    double forget =
-        coteach_forget_rate(c->forget_rate, c->forget_epochs, step / t->batches.per_epoch);
+    int64_t epoch = step / t->batches.per_epoch;
+    double forget = coteach_forget_rate(c->forget_rate, c->forget_epochs, epoch);
     int64_t keep = coteach_keep(bsz, forget);
     dp_trainer *nets[2] = {t, &c->peer};
     for (int k = 0; k < 2; k++) {
-        int64_t first, n = train_chunks_losses(&nets[k]->chunks, &t->train, batch, bsz,
-                                               &nets[k]->loss, c->losses, &first);
+        /* the losses of the examples dp_step trains on: augmented alike */
+        int64_t first,
+            n = train_chunks_losses(&nets[k]->chunks, &t->train, batch, bsz, &nets[k]->loss,
+                                    &nets[k]->augment, (uint32_t)epoch, c->losses, &first);
         /* network k's small-loss examples train the other one */
         if (coteach_select(c->losses, batch + first, n, keep, c->mine, c->chosen,
                            c->selected[1 - k]) < 0)

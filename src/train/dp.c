@@ -17,12 +17,22 @@
 static const rl_cfg_spec dp_keys[] = {
     {"model.spec", RL_CFG_STRING, "mlp:784-256-256-10", 0, -1, NULL, 0,
      "model: mlp:IN-HIDDEN...-OUT (dense layers, relu between them) or "
-     "cnn:CxHxW-LAYER-... with layers convCkK (or convCkKsS, stride S), gnG, relu, maxpoolS, "
-     "avgpoolS, gap (global average pooling), resCgG / resCsSgG (residual block with group "
-     "norm), fcN, e.g. "
-     "cnn:1x28x28-conv8k5-relu-maxpool2-conv16k5-relu-maxpool2-fc10, or ResNet-20: "
-     "cnn:1x28x28-conv16k3-gn4-relu-res16g4-res16g4-res16g4-res32s2g4-res32g4-res32g4-"
-     "res64s2g4-res64g4-res64g4-gap-fc10 (src/nn/nn.h)"},
+     "cnn:CxHxW-LAYER-... with layers convCkK (or convCkKsS, stride S), gnG (group norm), bn "
+     "(batch norm), relu, maxpoolS, avgpoolS, gap (global average pooling), resCgG / resCsSgG "
+     "(residual block with group norm), resCbn / resCsSbn (with batch norm), either followed by "
+     "xN for N blocks (the first of stride S), dropP (dropout of a share P, e.g. drop0.5), fcN, "
+     "e.g. cnn:1x28x28-conv8k5-relu-maxpool2-conv16k5-relu-maxpool2-fc10. "
+     "ResNet-20 (group norm): cnn:1x28x28-conv16k3-gn4-relu-res16g4x3-res32s2g4x3-res64s2g4x3-"
+     "gap-fc10; with batch norm: cnn:1x28x28-conv16k3-bn-relu-res16bnx3-res32s2bnx3-res64s2bnx3-"
+     "gap-fc10; ResNet-32: x5 for x3. VGG-style (VGG-11's conv layers at a quarter width, batch "
+     "norm): cnn:1x28x28-conv16k3-bn-relu-maxpool2-conv32k3-bn-relu-maxpool2-conv64k3-bn-relu-"
+     "conv64k3-bn-relu-maxpool2-conv128k3-bn-relu-conv128k3-bn-relu-maxpool2-conv128k3-bn-relu-"
+     "conv128k3-bn-relu-gap-fc128-relu-drop0.5-fc10 (3x32x32 for CIFAR). "
+     "Batch norm in training normalizes over each chunk of train.chunk examples (ghost batch "
+     "norm), not the whole batch: results do not depend on the rank count but differ from "
+     "full-batch batch norm when train.chunk < train.batch; evaluation uses running averages "
+     "(train.bn_momentum). Dropout masks are drawn per (step, example, unit), the same on any "
+     "rank count, and are off in evaluation (src/nn/nn.h)"},
     {"model.init_scale", RL_CFG_FLOAT, "1", 1e-6, 1e6, NULL, 0,
      "multiply the initial weights (He-uniform) by this; above 1 training moves the weights "
      "little relative to their start (the lazy regime); with init.from it must stay 1"},
@@ -42,6 +52,10 @@ static const rl_cfg_spec dp_keys[] = {
      "mixup α: each batch trains on λ·x_i + (1 − λ)·x_π(i) with loss λ·ℓ(y_i) + (1 − λ)·ℓ(y_π(i)) "
      "(times the example weights, as the MW authors), λ ~ Beta(α, α) and π a permutation of the "
      "batch drawn per batch (0: off)"},
+    {"train.bn_momentum", RL_CFG_FLOAT, "0.1", 0, 1, NULL, 0,
+     "batch norm's running averages (used in evaluation): after each step, running = (1 − m) · "
+     "running + m · the step's statistics (the chunks' means and unbiased variances averaged "
+     "over the batch's examples, summed exactly over ranks), as torch's momentum m"},
     {"train.optim", RL_CFG_CHOICE, "adam", 0, -1, "adam|sgd", 0, "optimizer"},
     {"train.momentum", RL_CFG_FLOAT, "0.9", 0, 1, NULL, 0, "SGD momentum"},
     {"train.weight_decay", RL_CFG_FLOAT, "0", 0, 1, NULL, 0,
@@ -65,6 +79,7 @@ static const rl_cfg_spec dp_keys[] = {
 void dp_declare_config(rl_config *cfg) {
     rl_declare_common_config(cfg);
     rl_data_declare_config(cfg);
+    rl_augment_declare_config(cfg);
     train_chunks_declare_config(cfg);
     base_model_declare_config(cfg, 0);
     rl_cfg_declare(cfg, dp_keys, sizeof dp_keys / sizeof dp_keys[0]);
@@ -86,12 +101,14 @@ void dp_trainer_free(dp_trainer *t) {
     train_schedule_free(&t->lr);
     train_mixup_free(&t->mixup);
     comm_exact_free(&t->sum);
+    free(t->stats_sum);
 }
 
 int dp_step(dp_trainer *t, int64_t step) {
     const int64_t *batch;
     int bsz = train_batches_at(&t->batches, step, &batch);
-    t->opt.lr = (float)train_schedule_at(&t->lr, step / t->batches.per_epoch);
+    int64_t epoch = step / t->batches.per_epoch;
+    t->opt.lr = (float)train_schedule_at(&t->lr, epoch);
     /* Self-normalization Σ_B w_i, in batch order on every rank; a batch whose weights all
      * underflowed to 0 counts uniformly. Each chunk's weights have mean 1 over the batch. */
     double norm = 0.0;
@@ -108,7 +125,10 @@ int dp_step(dp_trainer *t, int64_t step) {
                          .scale = 1.0f / (float)bsz,
                          .round = (uint32_t)step,
                          .mix_lambda = t->mixup.lambda,
-                         .mix_partner = t->mixup.partner};
+                         .mix_partner = t->mixup.partner,
+                         .augment = &t->augment,
+                         .epoch = (uint32_t)epoch,
+                         .sum_stats = t->model.n_stats > 0};
     comm_exact_zero(&t->sum);
     train_chunks_gradient(&t->chunks, &t->train, batch, bsz, &o, t->theta_grads, n, &t->sum);
     if (t->regularize) {
@@ -120,6 +140,10 @@ int dp_step(dp_trainer *t, int64_t step) {
         return RL_ERR;
     comm_exact_read(&t->sum, 0, t->theta_grads, n, RL_FIXED_FRAC_BITS);
     rl_opt_step(&t->opt, t->theta, t->theta_grads);
+    if (t->model.n_stats) {
+        comm_exact_read(&t->sum, n + 1, t->stats_sum, t->model.n_stats, RL_FIXED_FRAC_BITS);
+        rl_model_update_stats(&t->model, t->stats_sum, t->bn_momentum);
+    }
     for (size_t i = 0; t->mask && i < n; i++)
         t->theta[i] *= t->mask[i];
     if (t->lora)
@@ -195,6 +219,12 @@ int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix) {
         rc = rc ? rc
                 : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "optim/v"), IO_F32, n, lo,
                                 hi - lo, t->opt.v + lo);
+    int64_t n_stats = (int64_t)t->model.n_stats;
+    comm_block_range(n_stats, comm_size(), comm_rank(), &lo, &hi);
+    if (n_stats)
+        rc = rc ? rc
+                : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "model/stats"), IO_F32,
+                                n_stats, lo, hi - lo, t->model.stats + lo);
     return rc ? rc
               : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "train/scalars"), IO_I64, 2, 0,
                               root ? 2 : 0, scalars);
@@ -214,6 +244,10 @@ int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix) {
         rc = rc ? rc
                 : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/v"), IO_F32, 0, n,
                                t->opt.v);
+    if (t->model.n_stats)
+        rc = rc ? rc
+                : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "model/stats"), IO_F32, 0,
+                               (int64_t)t->model.n_stats, t->model.stats);
     rc = rc ? rc
             : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "train/scalars"), IO_I64, 0, 2,
                            scalars);
@@ -285,7 +319,7 @@ static void train_values(dp_trainer *t, float *theta, float *grads, size_t n) {
     t->theta_grads = grads;
     t->n_train = n;
     comm_exact_free(&t->sum);
-    comm_exact_init(&t->sum, n + 1);
+    comm_exact_init(&t->sum, n + 1 + t->model.n_stats);
 }
 
 /* Everything but the data (t->train, t->test, already set): the model with parameters drawn
@@ -318,13 +352,14 @@ static int setup_trainer(dp_trainer *t, const rl_config *cfg, uint64_t seed, uin
         return rl_fail("train.batch=%d is larger than the training set (%lld examples)",
                        "lower train.batch or raise data.train_limit", batch,
                        (long long)t->train.n);
-    if (rl_mem_check(sizeof(int64_t) * ((uint64_t)t->train.n + t->model.n_params + 1),
-                     "the order of %lld examples and the exact gradient sum",
-                     (long long)t->train.n) < 0 ||
+    if (rl_mem_check(
+            sizeof(int64_t) * ((uint64_t)t->train.n + t->model.n_params + 1 + t->model.n_stats),
+            "the order of %lld examples and the exact gradient sum", (long long)t->train.n) < 0 ||
         train_chunks_init(&t->chunks, &t->model, &t->train, (int)rl_cfg_int(cfg, "train.chunk")) <
             0)
         return RL_ERR;
     t->chunks.attack_rng = rl_rng_make(seed, RL_RNG_ATTACK);
+    t->chunks.ws.dropout_rng = rl_rng_make(seed, RL_RNG_DROPOUT);
     t->loss = train_loss_for(&t->train);
     t->loss.label_smoothing = (float)rl_cfg_float(cfg, "train.label_smoothing");
     if (t->loss.label_smoothing > 0.0f && t->train.classes < 2)
@@ -332,9 +367,13 @@ static int setup_trainer(dp_trainer *t, const rl_config *cfg, uint64_t seed, uin
                        "set train.label_smoothing=0, or use a classification data set",
                        (double)t->loss.label_smoothing, t->train.name);
     train_batches_init(&t->batches, t->train.n, batch, seed);
+    if (rl_augment_read(&t->augment, cfg, seed, &t->train) < 0)
+        return RL_ERR;
     int64_t epochs = rl_cfg_int(cfg, "train.epochs");
     t->total_steps = t->batches.per_epoch * epochs;
     train_values(t, t->model.params, t->model.grads, t->model.n_params);
+    t->stats_sum = rl_xcalloc(t->model.n_stats, sizeof(float));
+    t->bn_momentum = (float)rl_cfg_float(cfg, "train.bn_momentum");
     if (train_schedule_read(&t->lr, cfg, "train.lr", "train.lr_milestones", "train.lr_gamma",
                             epochs) < 0 ||
         read_attack(t, cfg) < 0)
@@ -414,6 +453,10 @@ int dp_write_final(rl_run *run, dp_trainer *t, void *ctx) {
     rc = rc ? rc
             : rl_run_final_array(run, "params", t->model.params, (int64_t)t->model.n_params,
                                  "model", t->model.spec);
+    if (t->model.n_stats)
+        rc = rc ? rc
+                : rl_run_final_array(run, "bn_stats", t->model.stats, (int64_t)t->model.n_stats,
+                                     "model", t->model.spec);
     if (rc == 0)
         rl_log_info("%s: test accuracy %.2f %%, test loss %.4f, train loss %.4f after %.0f "
                     "epochs (%lld steps, %.0f s)",

@@ -9,9 +9,11 @@
  * Σ_B w_i ℓ_i / Σ_B w_i, with Σ_B w_i summed by every rank in batch order before the backward.
  * The learning rate may step down at milestone epochs (train.lr_milestones, train.lr_gamma;
  * src/train/schedule.h); the loss may be smoothed (train.label_smoothing) and the batch mixed
- * (train.mixup, src/train/mixup.h). Optional: LoRA adapters trained instead of the model
- * (dp_use_adapters), a parameter-only regularizer whose terms the ranks share (t->regularize), PGD
- * adversarial training and FGSM/PGD evaluation (adv.* keys, every data-parallel experiment).
+ * (train.mixup, src/train/mixup.h) and the training images augmented (data.augment,
+ * src/data/augment.h: drawn per epoch and example id; evaluations never augment). Optional: LoRA
+ * adapters trained instead of the model (dp_use_adapters), a parameter-only regularizer whose terms
+ * the ranks share (t->regularize), PGD adversarial training and FGSM/PGD evaluation (adv.* keys,
+ * every data-parallel experiment).
  *
  * An experiment supplies hooks and calls dp_run:
  *
@@ -30,6 +32,7 @@
 
 #include "src/comm/comm.h"
 #include "src/core/rng.h"
+#include "src/data/augment.h"
 #include "src/data/data.h"
 #include "src/nn/attack.h"
 #include "src/nn/lora.h"
@@ -63,8 +66,12 @@ struct dp_trainer {
     train_schedule lr;      /* the learning rate of each epoch (train.lr_milestones) */
     train_mixup mixup;      /* mixup's draws per batch (train.mixup; alpha 0: off) */
     train_batches batches;  /* train.batch examples per step */
+    rl_augment augment;     /* of the training steps' examples (data.augment; off: none) */
     int64_t total_steps;
-    comm_exact sum;         /* (n_train + 1) a step's gradient, then its loss */
+    comm_exact sum;         /* (n_train + 1 + model.n_stats) a step's gradient, its loss, and
+                             * its chunks' batch-norm statistics */
+    float *stats_sum;       /* (model.n_stats) a step's batch-norm statistics, summed */
+    float bn_momentum;      /* train.bn_momentum */
     int64_t epoch_loss;     /* fixed-point (RL_FIXED_SUM_FRAC_BITS) sum of the epoch's losses */
     const double *weights;  /* (train.n) per-example weights, replicated; NULL: uniform */
     const float *mask;      /* (n_train) 0/1 multiplied into the trained values after every
@@ -101,8 +108,8 @@ typedef struct {
     int (*finish)(rl_run *run, dp_trainer *t, void *ctx);
 } dp_hooks;
 
-/* Keys of every data-parallel experiment: common, data.*, model.spec, train.*, init.from,
- * adv.*. */
+/* Keys of every data-parallel experiment: common, data.* (data.augment too), model.spec, train.*,
+ * init.from, adv.*. */
 void dp_declare_config(rl_config *cfg);
 /* The whole run (see above); 0, 1 (already complete), RL_STOPPED or RL_ERR. */
 int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp_hooks *hooks);
@@ -130,12 +137,14 @@ int dp_evaluate(dp_trainer *t, double *loss, double *acc);
 /* Collective, after an epoch's last step: its mean training loss (the sum of its batches'
  * objectives over the examples; resets the sum), and dp_evaluate. */
 int dp_epoch_summary(dp_trainer *t, double *train_loss, double *test_loss, double *test_acc);
-/* Collective: the values trained, the optimizer state and the step counters into a checkpoint,
- * named "model/params", "optim/m", ... after `prefix` ("" for the run's trainer); and back. */
+/* Collective: the values trained, batch norms' running averages, the optimizer state and the
+ * step counters into a checkpoint, named "model/params", "model/stats", "optim/m", ... after
+ * `prefix` ("" for the run's trainer); and back. */
 int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix);
 int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix);
 /* Collective: finals train_loss, test_loss, test_acc (of the last row), steps, and
- * /arrays/params (usable with init.from), and with adv.eps > 0 attack_clean_acc, fgsm_acc and
+ * /arrays/params (usable with init.from; with batch norm, its running averages in
+ * /arrays/bn_stats), and with adv.eps > 0 attack_clean_acc, fgsm_acc and
  * pgd_acc on the first adv.limit test examples; logs a summary. A dp_hooks.finish. */
 int dp_write_final(rl_run *run, dp_trainer *t, void *ctx);
 

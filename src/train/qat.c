@@ -39,7 +39,7 @@ static const float *qat_forward(void *ctx, const float *x, int n) {
 static void qat_backward(void *ctx, const float *d_out, int n) {
     train_qat *t = ctx;
     const rl_qlayer *last = last_layer(t);
-    const int8_t *x = rl_qmodel_last_input(t->q, &t->ws);
+    const int8_t *x = rl_qmodel_last_input(&t->ws);
     for (size_t i = 0; i < (size_t)n * (size_t)last->in; i++)
         t->x[i] = (float)x[i] * last->in_scale;
     kern_sgemm(1, 0, last->out, last->in, n, 1.0f, d_out, last->out, t->x, last->in, 0.0f,

@@ -54,10 +54,12 @@ typedef struct {
     float *x;        // (batch, in_dim)
     int32_t *labels; // (batch)
     float *dlogits;  // (batch, out_dim)
+    int64_t *ids;    // (batch)
 } problem;
 
-/* Random weights from `seed`, random biases, group-norm scales and shifts, and inputs; labels
- * i % classes. */
+/* Random weights from `seed`, random biases, group- and batch-norm scales and shifts, running
+ * averages (means in [-0.5, 0.5), variances in [0.5, 1.5)) and inputs; labels i % classes; the
+ * examples' ids 100 + i (dropout). */
 static void problem_init(problem *p, const char *spec, int batch, uint64_t seed) {
     CU_ASSERT_FATAL(rl_model_init(&p->m, spec) == 0);
     rl_model_init_params(&p->m, seed);
@@ -65,12 +67,22 @@ static void problem_init(problem *p, const char *spec, int batch, uint64_t seed)
         const rl_layer *ly = &p->m.layers[l];
         if (rl_layer_has_matrix(ly))
             fill(p->m.params + ly->b_off, (size_t)rl_layer_rows(ly), 100 + l, -0.5f, 0.5f);
-        if (ly->kind == RL_LAYER_GROUPNORM) {
+        if (ly->kind == RL_LAYER_GROUPNORM || ly->kind == RL_LAYER_BATCHNORM) {
             fill(p->m.params + ly->w_off, (size_t)ly->out_c, 100 + l, 0.5f, 1.5f);
             fill(p->m.params + ly->b_off, (size_t)ly->out_c, 200 + l, -0.5f, 0.5f);
         }
+        if (ly->kind == RL_LAYER_BATCHNORM) {
+            fill(p->m.stats + ly->s_off, (size_t)ly->out_c, 300 + l, -0.5f, 0.5f);
+            fill(p->m.stats + ly->s_off + ly->out_c, (size_t)ly->out_c, 400 + l, 0.5f, 1.5f);
+        }
     }
     CU_ASSERT_FATAL(rl_workspace_init(&p->ws, &p->m, batch) == 0);
+    p->ids = calloc((size_t)batch, sizeof(int64_t));
+    for (int i = 0; i < batch; i++)
+        p->ids[i] = 100 + i;
+    p->ws.ids = p->ids;
+    p->ws.round = 7;
+    p->ws.dropout_rng = rl_rng_make(99, RL_RNG_DROPOUT);
     p->batch = batch;
     p->x = calloc((size_t)batch * p->m.in_dim, sizeof(float));
     p->labels = calloc((size_t)batch, sizeof(int32_t));
@@ -86,6 +98,7 @@ static void problem_free(problem *p) {
     free(p->x);
     free(p->labels);
     free(p->dlogits);
+    free(p->ids);
 }
 
 static double problem_loss(void *ctx) {
@@ -114,7 +127,7 @@ static void test_spec_accepts(void) {
         {"mlp:2-3", 2 * 3 + 3, 1, 2, 3},
         {"mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-"
          "1-1-1-1-1-1-1",
-         48 * 2, RL_MAX_LAYERS - 1, 1, 1},
+         48 * 2, 95, 1, 1},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rl_model m;
@@ -150,7 +163,7 @@ static void test_spec_accepts(void) {
 }
 
 static void test_spec_rejects(void) {
-    char too_long[160] = "mlp:784"; /* longer than the spec field */
+    char too_long[300] = "mlp:784"; /* longer than the spec field */
     while (strlen(too_long) < sizeof too_long - 4)
         strcat(too_long, "-10");
     const char *bad[] = {
@@ -169,8 +182,7 @@ static void test_spec_rejects(void) {
         "mlp:+784-10",
         "MLP:784-10",
         "mlp:99999999999999999999-10",
-        "mlp:1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-"
-        "1-1-1-1-1-1-1", /* 50 sizes: 97 layers */
+        "cnn:1x4x4-res2g1x58-fc2", /* 58 · 7 + 1 = 407 layers */
         too_long,
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
@@ -875,6 +887,30 @@ static void test_pool_and_groupnorm_values(void) {
     problem_free(&p);
 }
 
+/* Every parameter gradient (layer by layer) and the input gradient of p against finite
+ * differences, in p's mode (p->ws.train). */
+static void check_all_grads(problem *p) {
+    rl_model_zero_grads(&p->m);
+    problem_backward(p, 1.0f);
+    for (int l = 0; l < p->m.n_layers; l++) {
+        const rl_layer *ly = &p->m.layers[l];
+        size_t n = rl_layer_has_matrix(ly) ? (size_t)rl_layer_rows(ly) * (rl_layer_fan_in(ly) + 1)
+                   : ly->kind == RL_LAYER_GROUPNORM || ly->kind == RL_LAYER_BATCHNORM
+                       ? 2 * (size_t)ly->out_c
+                       : 0;
+        if (n)
+            CU_ASSERT(check_grads(p->m.params + ly->w_off, p->m.grads + ly->w_off, n, problem_loss,
+                                  p) > 0.01);
+    }
+    size_t n_x = (size_t)p->batch * (size_t)p->m.in_dim;
+    float *d_x = calloc(n_x, sizeof(float));
+    const float *out = rl_model_forward(&p->m, &p->ws, p->x, p->batch);
+    rl_loss_softmax_ce(out, p->labels, NULL, p->batch, p->m.out_dim, 1.0f, p->dlogits, NULL);
+    rl_model_input_grad(&p->m, &p->ws, p->dlogits, p->batch, d_x);
+    CU_ASSERT(check_grads(p->x, d_x, n_x, problem_loss, p) > 0.01);
+    free(d_x);
+}
+
 /* Every parameter and input gradient of small CNNs against finite differences, layer by layer.
  * Relu and max pooling have kinks: the seeds are ones where no kink lies within the step. */
 static void test_grad_cnn(void) {
@@ -889,24 +925,7 @@ static void test_grad_cnn(void) {
     for (int s = 0; s < 5; s++) {
         problem p = {0};
         problem_init(&p, specs[s], 3, seeds[s]);
-        problem_backward(&p, 1.0f);
-        for (int l = 0; l < p.m.n_layers; l++) {
-            const rl_layer *ly = &p.m.layers[l];
-            size_t n = rl_layer_has_matrix(ly)
-                           ? (size_t)rl_layer_rows(ly) * (rl_layer_fan_in(ly) + 1)
-                       : ly->kind == RL_LAYER_GROUPNORM ? 2 * (size_t)ly->out_c
-                                                        : 0;
-            if (n)
-                CU_ASSERT(check_grads(p.m.params + ly->w_off, p.m.grads + ly->w_off, n,
-                                      problem_loss, &p) > 0.01);
-        }
-        size_t n_x = (size_t)p.batch * (size_t)p.m.in_dim;
-        float *d_x = calloc(n_x, sizeof(float));
-        const float *out = rl_model_forward(&p.m, &p.ws, p.x, p.batch);
-        rl_loss_softmax_ce(out, p.labels, NULL, p.batch, p.m.out_dim, 1.0f, p.dlogits, NULL);
-        rl_model_input_grad(&p.m, &p.ws, p.dlogits, p.batch, d_x);
-        CU_ASSERT(check_grads(p.x, d_x, n_x, problem_loss, &p) > 0.01);
-        free(d_x);
+        check_all_grads(&p);
         problem_free(&p);
     }
 }
@@ -927,6 +946,206 @@ static void test_cnn_example_independent_of_batch(void) {
     CU_ASSERT(memcmp(others_changed + 3 * 3, all + 3 * 3, 3 * sizeof(float)) == 0);
     CU_ASSERT(memcmp(others_changed, all, 3 * sizeof(float)) != 0); /* the others did change */
     problem_free(&p);
+}
+
+/* Batch norm, dropout and the xN repetition of residual blocks: layout, running averages'
+ * place, the documented ResNet and VGG specs; bad tokens refused with a hint. */
+static void test_batchnorm_dropout_spec_layout(void) {
+    rl_model m;
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:2x6x6-conv4k3-bn-relu-res4bn-res6s2bnx2-gap-fc8-bn-"
+                                      "drop0.25-fc3") == 0);
+    CU_ASSERT_EQUAL_FATAL(m.n_layers, 3 + 3 * 7 + 1 + 3 + 1);
+    const rl_layer *bn = &m.layers[1], *dense_bn = &m.layers[26], *drop = &m.layers[27];
+    CU_ASSERT_EQUAL(bn->kind, RL_LAYER_BATCHNORM);
+    CU_ASSERT_EQUAL(bn->s_off, 0);
+    CU_ASSERT_EQUAL(bn->b_off, bn->w_off + 4);
+    CU_ASSERT_EQUAL(m.layers[3].kind, RL_LAYER_CONV);
+    CU_ASSERT_EQUAL(m.layers[4].kind, RL_LAYER_BATCHNORM);
+    CU_ASSERT_EQUAL(m.layers[4].s_off, 8);
+    /* res6s2bnx2: the first block strided with a projection, the second one identity */
+    CU_ASSERT_EQUAL(m.layers[10].stride, 2);
+    CU_ASSERT_EQUAL(m.layers[15].kind, RL_LAYER_ADD);
+    CU_ASSERT_EQUAL(m.layers[15].size, 1);
+    CU_ASSERT_EQUAL(m.layers[17].stride, 1);
+    CU_ASSERT_EQUAL(m.layers[22].kind, RL_LAYER_ADD);
+    CU_ASSERT_EQUAL(m.layers[22].size, 0);
+    CU_ASSERT_EQUAL(m.layers[22].out_h, 3);
+    CU_ASSERT_EQUAL(dense_bn->kind, RL_LAYER_BATCHNORM);
+    CU_ASSERT_EQUAL(dense_bn->out_c, 8);
+    CU_ASSERT_EQUAL(drop->kind, RL_LAYER_DROPOUT);
+    CU_ASSERT_EQUAL(drop->rate, 0.25f);
+    CU_ASSERT_EQUAL(drop->out, 8);
+    CU_ASSERT_EQUAL(m.n_stats, 2 * (4 + 2 * 4 + 4 * 6 + 8));
+    CU_ASSERT_EQUAL(dense_bn->s_off + 2 * 8, m.n_stats);
+    rl_model_init_params(&m, 3);
+    CU_ASSERT_EQUAL(m.params[bn->w_off + 3], 1.0f);
+    CU_ASSERT_EQUAL(m.params[bn->b_off + 3], 0.0f);
+    CU_ASSERT_EQUAL(m.stats[dense_bn->s_off + 7], 0.0f);
+    CU_ASSERT_EQUAL(m.stats[dense_bn->s_off + 8 + 7], 1.0f);
+    rl_model_free(&m);
+
+    /* xN is N blocks written out; the ResNets and the VGG-style net of nn.h and --help */
+    rl_model a, b;
+    CU_ASSERT_FATAL(rl_model_init(&a, "cnn:3x32x32-conv16k3-gn4-relu-res16g4x3-res32s2g4x3-"
+                                      "res64s2g4x3-gap-fc10") == 0);
+    CU_ASSERT_FATAL(rl_model_init(&b, "cnn:3x32x32-conv16k3-gn4-relu-res16g4-res16g4-res16g4-"
+                                      "res32s2g4-res32g4-res32g4-res64s2g4-res64g4-res64g4-gap-"
+                                      "fc10") == 0);
+    CU_ASSERT_EQUAL(a.n_layers, b.n_layers);
+    CU_ASSERT_EQUAL(a.n_params, b.n_params);
+    CU_ASSERT(memcmp(a.layers, b.layers, sizeof(rl_layer) * (size_t)a.n_layers) == 0);
+    rl_model_free(&a);
+    rl_model_free(&b);
+    static const struct {
+        const char *spec;
+        int convs, norms;
+    } nets[] = {
+        {"cnn:3x32x32-conv16k3-bn-relu-res16bnx3-res32s2bnx3-res64s2bnx3-gap-fc10", 19, 19},
+        {"cnn:1x28x28-conv16k3-gn4-relu-res16g4x5-res32s2g4x5-res64s2g4x5-gap-fc10", 31, 0},
+        {"cnn:3x32x32-conv16k3-bn-relu-res16bnx5-res32s2bnx5-res64s2bnx5-gap-fc10", 31, 31},
+        {"cnn:3x32x32-conv16k3-bn-relu-res16bnx18-res32s2bnx18-res64s2bnx18-gap-fc10", 109, 109},
+        {"cnn:1x28x28-conv16k3-bn-relu-maxpool2-conv32k3-bn-relu-maxpool2-conv64k3-bn-relu-"
+         "conv64k3-bn-relu-maxpool2-conv128k3-bn-relu-conv128k3-bn-relu-maxpool2-conv128k3-bn-"
+         "relu-conv128k3-bn-relu-gap-fc128-relu-drop0.5-fc10",
+         8, 8},
+        {"cnn:3x32x32-conv16k3-bn-relu-maxpool2-conv32k3-bn-relu-maxpool2-conv64k3-bn-relu-"
+         "conv64k3-bn-relu-maxpool2-conv128k3-bn-relu-conv128k3-bn-relu-maxpool2-conv128k3-bn-"
+         "relu-conv128k3-bn-relu-gap-fc128-relu-drop0.5-fc10",
+         8, 8},
+    };
+    for (size_t n = 0; n < sizeof nets / sizeof nets[0]; n++) {
+        CU_ASSERT_FATAL(rl_model_init(&m, nets[n].spec) == 0);
+        int convs = 0, norms = 0;
+        for (int l = 0; l < m.n_layers; l++) {
+            convs += m.layers[l].kind == RL_LAYER_CONV;
+            norms += m.layers[l].kind == RL_LAYER_BATCHNORM;
+        }
+        CU_ASSERT_EQUAL(convs, nets[n].convs);
+        CU_ASSERT_EQUAL(norms, nets[n].norms);
+        CU_ASSERT_EQUAL(m.out_dim, 10);
+        rl_model_free(&m);
+    }
+
+    const char *bad[] = {
+        "cnn:1x8x8-bn2-fc2",      "cnn:1x8x8-drop1-fc2",    "cnn:1x8x8-drop-fc2",
+        "cnn:1x8x8-drop-0.1-fc2", "cnn:1x8x8-res4bnx0-fc2", "cnn:1x8x8-res4bnx-fc2",
+        "cnn:1x8x8-res4b-fc2",    "cnn:1x8x8-res4g2x-fc2",  "cnn:1x8x8-res4bnx60-fc2",
+        "cnn:1x8x8-drop 0.5-fc2", "cnn:1x8x8-dropnan-fc2",  "cnn:1x8x8-drop.5-fc2",
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        rl_error_clear();
+        CU_ASSERT_EQUAL(rl_model_init(&m, bad[c]), RL_ERR);
+        CU_ASSERT_PTR_NULL(m.stats);
+        CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), bad[c]));
+        CU_ASSERT(strlen(rl_error_hint()) > 0);
+    }
+}
+
+/* Batch norm on a hand-worked case: a chunk of two 1 x 1 x 2 examples {1, 3} and {5, 7} is
+ * normalized with mean 4 and biased variance 5; with a second chunk of one example {2, 2}
+ * (mean 2, variance 0) the step's statistics weigh the chunks by examples (2/3, 1/3): mean
+ * 2/3 · 4 + 1/3 · 2 = 10/3, unbiased variance 2/3 · 20/3 + 1/3 · 0 = 40/9, and momentum 0.1
+ * from (0, 1) gives running mean 1/3 and variance 0.9 + 0.1 · 40/9; evaluation then normalizes
+ * with those. */
+static void test_batchnorm_running_averages_hand_case(void) {
+    rl_model m;
+    rl_workspace ws;
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:1x1x2-bn") == 0);
+    rl_model_init_params(&m, 1);
+    m.params[0] = 2.0f; /* scale */
+    m.params[1] = 0.5f; /* shift */
+    CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, 2) == 0);
+    const float chunk_a[] = {1, 3, 5, 7}, chunk_b[] = {2, 2};
+    float sums[2] = {0, 0};
+    ws.train = 1;
+    const float *y = rl_model_forward(&m, &ws, chunk_a, 2);
+    for (int j = 0; j < 4; j++)
+        CU_ASSERT(fabs(y[j] - (2.0 * (chunk_a[j] - 4.0) / sqrt(5.0 + 1e-5) + 0.5)) < 1e-6);
+    rl_model_add_batch_stats(&m, &ws, 2, 2.0f / 3.0f, sums);
+    rl_model_forward(&m, &ws, chunk_b, 1);
+    rl_model_add_batch_stats(&m, &ws, 1, 1.0f / 3.0f, sums);
+    CU_ASSERT(fabs(sums[0] - 10.0 / 3.0) < 1e-6);
+    CU_ASSERT(fabs(sums[1] - 40.0 / 9.0) < 1e-6);
+    rl_model_update_stats(&m, sums, 0.1f);
+    CU_ASSERT(fabs(m.stats[0] - 1.0 / 3.0) < 1e-6);
+    CU_ASSERT(fabs(m.stats[1] - (0.9 + 4.0 / 9.0)) < 1e-6);
+    ws.train = 0;
+    const float x[] = {1, 4};
+    y = rl_model_forward(&m, &ws, x, 1);
+    for (int j = 0; j < 2; j++)
+        CU_ASSERT(fabs(y[j] - (2.0 * (x[j] - 1.0 / 3.0) / sqrt(0.9 + 4.0 / 9.0 + 1e-5) + 0.5)) <
+                  1e-5);
+    rl_workspace_free(&ws);
+    rl_model_free(&m);
+}
+
+/* Batch norm's gradients (scale, shift, every other parameter and the input) against finite
+ * differences in training mode, through the statistics of the batch (conv and dense batch
+ * norm, residual blocks), and in evaluation, through fixed running averages. */
+static void test_grad_batchnorm(void) {
+    const char *specs[] = {
+        "cnn:2x4x4-conv3k3-bn-relu-fc3",
+        "cnn:3x3x3-bn-conv2k1-relu-fc2",
+        "cnn:5x1x1-fc6-bn-relu-fc3",
+        "cnn:2x6x5-conv4k3-res4bn-res6s2bn-gap-fc3",
+    };
+    static const uint64_t seeds[] = {63, 62, 61, 63}; /* no relu kink within the step */
+    for (int train = 0; train <= 1; train++)
+        for (int s = 0; s < 4; s++) {
+            problem p = {0};
+            problem_init(&p, specs[s], 4, seeds[s]);
+            p.ws.train = train;
+            check_all_grads(&p);
+            problem_free(&p);
+        }
+}
+
+/* Dropout's mask is keyed by (round, example id, layer, unit): the gradients with the mask
+ * fixed match finite differences; about the share asked is dropped and the rest scaled by
+ * 1 / (1 − P); an example gets the same mask alone or among others, another one in another
+ * round; evaluation is the identity. */
+static void test_dropout(void) {
+    problem p = {0};
+    problem_init(&p, "cnn:3x2x2-conv4k1-drop0.5-relu-fc3", 3, 71);
+    p.ws.train = 1;
+    check_all_grads(&p);
+    problem_free(&p);
+
+    rl_model m;
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:4x16x16-drop0.25") == 0);
+    enum { UNITS = 4 * 16 * 16 };
+    rl_workspace ws;
+    CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, 2) == 0);
+    float *x = malloc(sizeof(float) * 2 * UNITS), *pair = malloc(sizeof(float) * 2 * UNITS);
+    for (int j = 0; j < 2 * UNITS; j++)
+        x[j] = 1.0f + (float)(j % 7);
+    int64_t ids[2] = {12, 40};
+    ws.train = 1;
+    ws.ids = ids;
+    ws.round = 3;
+    ws.dropout_rng = rl_rng_make(5, RL_RNG_DROPOUT);
+    memcpy(pair, rl_model_forward(&m, &ws, x, 2), sizeof(float) * 2 * UNITS);
+    int dropped = 0, wrong = 0;
+    for (int j = 0; j < 2 * UNITS; j++) {
+        dropped += pair[j] == 0.0f;
+        wrong += pair[j] != 0.0f && pair[j] != x[j] * (1.0f / 0.75f);
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT(dropped > 0.2 * 2 * UNITS && dropped < 0.3 * 2 * UNITS);
+    ws.ids = ids + 1; /* example 40 alone */
+    const float *alone = rl_model_forward(&m, &ws, x + UNITS, 1);
+    CU_ASSERT(memcmp(alone, pair + UNITS, sizeof(float) * UNITS) == 0);
+    CU_ASSERT(memcmp(pair, pair + UNITS, sizeof(float) * UNITS) != 0); /* 12's mask differs */
+    ws.round = 4;
+    alone = rl_model_forward(&m, &ws, x + UNITS, 1);
+    CU_ASSERT(memcmp(alone, pair + UNITS, sizeof(float) * UNITS) != 0);
+    ws.train = 0;
+    ws.ids = NULL;
+    CU_ASSERT(memcmp(rl_model_forward(&m, &ws, x, 2), x, sizeof(float) * 2 * UNITS) == 0);
+    free(x);
+    free(pair);
+    rl_workspace_free(&ws);
+    rl_model_free(&m);
 }
 
 static const rl_test tests[] = {
@@ -964,6 +1183,14 @@ static const rl_test tests[] = {
     {"CNN parameter and input gradients match finite differences", test_grad_cnn},
     {"a CNN's output for an example does not depend on the batch",
      test_cnn_example_independent_of_batch},
+    {"batch norm, dropout and repeated residual blocks: layout, ResNet and VGG specs; bad ones "
+     "refused",
+     test_batchnorm_dropout_spec_layout},
+    {"batch norm statistics and running averages on a hand-worked case",
+     test_batchnorm_running_averages_hand_case},
+    {"batch norm gradients match finite differences (training and evaluation)",
+     test_grad_batchnorm},
+    {"dropout: masks keyed by example and round, gradients match finite differences", test_dropout},
     {NULL, NULL},
 };
 

@@ -1,6 +1,7 @@
 /* Unit tests of training mechanisms in src/train: milestone schedules of the learning rate and
  * of the MW rate (torch's MultiStepLR convention); mixup's draws and its chunked, weighted
- * objective against the whole batch computed at once; co-teaching's forget-rate schedule and
+ * objective against the whole batch computed at once; batch norm's statistics summed over a
+ * batch's chunks; co-teaching's forget-rate schedule and
  * its small-loss selection on a hand-worked batch (ties, NaN). */
 #include "src/comm/comm.h"
 #include "src/core/config.h"
@@ -191,6 +192,54 @@ static void test_mixup_objective(void) {
     rl_data_free(&d);
 }
 
+/* A batch of 5 examples in chunks of 2 (2, 2, 1): batch norm normalizes each chunk with its own
+ * statistics, and the summed statistics are Σ_k (m_k / 5) · (the chunk's mean, its unbiased
+ * variance), computed here from the examples. */
+static void test_batchnorm_chunk_stats(void) {
+    enum { N = 5, DIM = 4, CLASSES = 3, CHUNK = 2 };
+    rl_dataset d;
+    rl_model model;
+    CU_ASSERT_FATAL(rl_data_make_blobs(N, DIM, CLASSES, 1.0f, 3, 0, &d) == RL_OK);
+    CU_ASSERT_FATAL(rl_model_init(&model, "cnn:4x1x1-bn-fc3") == 0);
+    rl_model_init_params(&model, 1);
+    CU_ASSERT_EQUAL_FATAL(model.n_stats, 2 * DIM);
+    train_chunks c;
+    CU_ASSERT_FATAL(train_chunks_init(&c, &model, &d, CHUNK) == 0);
+    int64_t idx[N] = {4, 1, 3, 0, 2};
+    train_loss ce = train_loss_for(&d);
+    train_objective o = {.loss = &ce, .scale = 1.0f / N, .sum_stats = 1};
+    comm_exact e;
+    comm_exact_init(&e, model.n_params + 1 + model.n_stats);
+    train_chunks_gradient(&c, &d, idx, N, &o, model.grads, model.n_params, &e);
+    CU_ASSERT_FATAL(comm_exact_reduce(&e) == 0);
+    CU_ASSERT_EQUAL(c.ws.train, 0); /* back in evaluation mode */
+    float sums[2 * DIM];
+    comm_exact_read(&e, model.n_params + 1, sums, 2 * DIM, RL_FIXED_FRAC_BITS);
+    float x[N * DIM];
+    int32_t y[N];
+    rl_data_gather(&d, idx, N, x, y, NULL);
+    for (int f = 0; f < DIM; f++) {
+        double mean = 0.0, var = 0.0;
+        for (int start = 0; start < N; start += CHUNK) {
+            int m = start + CHUNK <= N ? CHUNK : N - start;
+            double sum = 0.0, sq = 0.0;
+            for (int i = start; i < start + m; i++)
+                sum += x[i * DIM + f];
+            for (int i = start; i < start + m; i++)
+                sq += (x[i * DIM + f] - sum / m) * (x[i * DIM + f] - sum / m);
+            mean += (double)m / N * (sum / m);
+            var += (double)m / N * (m > 1 ? sq / (m - 1) : 0.0);
+        }
+        CU_ASSERT(fabs(sums[f] - mean) < 1e-5);
+        CU_ASSERT(fabs(sums[DIM + f] - var) < 1e-5 * fmax(1.0, var));
+        CU_ASSERT(var > 0.01);
+    }
+    comm_exact_free(&e);
+    train_chunks_free(&c);
+    rl_model_free(&model);
+    rl_data_free(&d);
+}
+
 static void test_coteach_schedule(void) {
     /* τ = 0.6 reached at epoch T_k = 10 (0-based), linearly from 0. */
     CU_ASSERT_EQUAL(coteach_forget_rate(0.6, 10, 0), 0.0);
@@ -246,6 +295,7 @@ static const rl_test tests[] = {
     {"milestones outside [1, epochs] or twice are refused", test_schedule_refusals},
     {"mixup draws λ and a permutation of the batch per step", test_mixup_draws},
     {"mixup in chunks equals the weighted objective of the whole batch", test_mixup_objective},
+    {"batch norm statistics summed over a batch's chunks", test_batchnorm_chunk_stats},
     {"co-teaching's forget rate ramps to τ; keep = floor((1 − f)·B)", test_coteach_schedule},
     {"co-teaching selects the smallest (loss, id) pairs of a hand-worked batch",
      test_coteach_selection},

@@ -1,5 +1,7 @@
-/* ZOQO: quantized model against its dequantized reference, perturbation kernels against their
- * references, and the zero-order estimators' invariants (grid, ties, bytes exchanged). */
+/* ZOQO: quantized models (MLP, CNN) against their dequantized reference, perturbation kernels
+ * against their references, and the zero-order estimators' invariants (grid, ties, bytes
+ * exchanged). */
+#include "kernels/isa.h"
 #include "kernels/perturb.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -17,26 +19,33 @@
 
 static const uint32_t key[2] = {0x1234u, 0xabcdu};
 
-/* A small random MLP and inputs in [0, 1]. */
-static void small_model(rl_model *m, float *x, int n) {
-    CU_ASSERT_FATAL(rl_model_init(m, "mlp:20-16-12-5") == 0);
+/* A random model of `spec` (biases non-zero too) and inputs in [0, 1] (n, in_dim). */
+static void random_model(rl_model *m, const char *spec, float *x, int n) {
+    CU_ASSERT_FATAL(rl_model_init(m, spec) == 0);
     rl_model_init_params(m, 7);
-    for (size_t i = 0; i < m->n_params; i++) /* non-zero biases too */
+    for (size_t i = 0; i < m->n_params; i++)
         if (i % 7 == 0)
             m->params[i] += 0.05f;
     rl_rng r = rl_rng_make(3, RL_RNG_SYNTH_DATA);
-    for (int i = 0; i < n * 20; i++)
+    for (int i = 0; i < n * m->in_dim; i++)
         x[i] = (float)rl_rng_uniform(r, 0, (uint32_t)i);
 }
 
-/* The integer forward equals the float computation on dequantized values, except where a
- * requantization lands within float rounding of a half code: allow a few codes' worth of
- * error, scaled to the logits' size, and require most logits to agree to float precision. */
-static void check_against_reference(rl_qtrain_target target, int bits) {
-    enum { N = 64 };
+/* A small random MLP and inputs in [0, 1]. */
+static void small_model(rl_model *m, float *x, int n) {
+    random_model(m, "mlp:20-16-12-5", x, n);
+}
+
+/* The integer forward equals the float computation on dequantized values (convolutions by their
+ * definition), except where a requantization lands within float rounding of a half code: allow
+ * a few codes' worth of error, scaled to the logits' size, and require most logits to agree to
+ * float precision. It gives the same bits at every ISA level. */
+static void check_against_reference(const char *spec, rl_qtrain_target target, int bits) {
+    enum { N = 48, MAX_IN = 512, MAX_OUT = 8 };
     rl_model m;
-    float x[N * 20];
-    small_model(&m, x, N);
+    float *x = malloc(sizeof(float) * N * MAX_IN);
+    random_model(&m, spec, x, N);
+    CU_ASSERT_FATAL(m.in_dim <= MAX_IN && m.out_dim <= MAX_OUT);
     rl_qmodel q;
     rl_qmodel_options opt = {
         .bits = bits, .target = target, .lora_rank = 3, .lora_range = 0.2f, .seed = 11};
@@ -47,26 +56,35 @@ static void check_against_reference(rl_qtrain_target target, int bits) {
                 q.trainable[i] = (int8_t)((int)(i % 3) - 1);
     rl_qworkspace ws;
     CU_ASSERT_FATAL(rl_qworkspace_init(&ws, &q, N) == 0);
-    float fast[N * 5];
-    memcpy(fast, rl_qmodel_forward(&q, &ws, q.trainable, x, N), sizeof fast);
+    int outs = N * m.out_dim;
+    float fast[N * MAX_OUT];
+    kern_isa_set(KERN_ISA_GENERIC);
+    memcpy(fast, rl_qmodel_forward(&q, &ws, q.trainable, x, N), sizeof(float) * (size_t)outs);
+    for (int level = 1; level <= (int)kern_isa_best(); level++) {
+        kern_isa_set((kern_isa_level)level);
+        const float *again = rl_qmodel_forward(&q, &ws, q.trainable, x, N);
+        CU_ASSERT(memcmp(fast, again, sizeof(float) * (size_t)outs) == 0);
+    }
+    kern_isa_set(kern_isa_best());
     const float *ref = rl_qmodel_forward_reference(&q, &ws, q.trainable, x, N);
     float max_logit = 0.0f, max_err = 0.0f;
     int close = 0;
-    for (int i = 0; i < N * 5; i++) {
+    for (int i = 0; i < outs; i++) {
         max_logit = fmaxf(max_logit, fabsf(ref[i]));
         max_err = fmaxf(max_err, fabsf(fast[i] - ref[i]));
         close += rl_test_close(fast[i], ref[i], 64);
     }
     /* a code flip in the last hidden layer moves a logit by at most |w|·scale ≈ max_logit/127 */
+    CU_ASSERT(max_logit > 0.0f);
     CU_ASSERT(max_err <= 4.0f * max_logit / 127.0f);
-    CU_ASSERT(close >= N * 5 * 9 / 10);
+    CU_ASSERT(close >= outs * 9 / 10);
     /* and at 8 bits the quantized model computes nearly what the fp32 model does */
     if (bits == 8 && target == RL_QTRAIN_LAST) {
         rl_workspace fws;
         CU_ASSERT_FATAL(rl_workspace_init(&fws, &m, N) == 0);
         const float *exact = rl_model_forward(&m, &fws, x, N);
         float err = 0.0f;
-        for (int i = 0; i < N * 5; i++)
+        for (int i = 0; i < outs; i++)
             err = fmaxf(err, fabsf(exact[i] - fast[i]));
         CU_ASSERT(err < 0.05f * fmaxf(max_logit, 1.0f));
         rl_workspace_free(&fws);
@@ -74,16 +92,32 @@ static void check_against_reference(rl_qtrain_target target, int bits) {
     rl_qworkspace_free(&ws);
     rl_qmodel_free(&q);
     rl_model_free(&m);
+    free(x);
 }
 
+/* Quantized CNNs (int8 convolutions, src/nn/qmodel.h): conv with a fused relu, max pooling, a
+ * strided conv, average pooling; a strided 5 x 5 conv without relu, global average pooling, a
+ * lone relu and two fc layers. */
+static const char *const small_mlp = "mlp:20-16-12-5";
+static const char *const small_cnns[] = {
+    "cnn:3x13x11-conv7k3-relu-maxpool2-conv9k3s2-relu-avgpool2-fc5",
+    "cnn:2x9x9-conv6k5s2-gap-relu-fc7-relu-fc4",
+};
+
 static void test_qmodel_last_matches_reference(void) {
-    check_against_reference(RL_QTRAIN_LAST, 8);
-    check_against_reference(RL_QTRAIN_LAST, 4);
+    check_against_reference(small_mlp, RL_QTRAIN_LAST, 8);
+    check_against_reference(small_mlp, RL_QTRAIN_LAST, 4);
+    for (int c = 0; c < 2; c++) {
+        check_against_reference(small_cnns[c], RL_QTRAIN_LAST, 8);
+        check_against_reference(small_cnns[c], RL_QTRAIN_LAST, 4);
+    }
 }
 
 static void test_qmodel_lora_matches_reference(void) {
-    check_against_reference(RL_QTRAIN_LORA, 8);
-    check_against_reference(RL_QTRAIN_LORA, 3);
+    check_against_reference(small_mlp, RL_QTRAIN_LORA, 8);
+    check_against_reference(small_mlp, RL_QTRAIN_LORA, 3);
+    for (int c = 0; c < 2; c++)
+        check_against_reference(small_cnns[c], RL_QTRAIN_LORA, 8);
 }
 
 static void test_qmodel_codes_on_grid(void) {
@@ -173,7 +207,7 @@ static void test_qat_straight_through(void) {
     c.backward(c.hook_ctx, d_out, N);
 
     const rl_qlayer *last = &q.layers[q.n_layers - 1];
-    const int8_t *codes_in = rl_qmodel_last_input(&q, &t.ws);
+    const int8_t *codes_in = rl_qmodel_last_input(&t.ws);
     double h[N * 12], w[OUT * 12];
     for (int i = 0; i < N * last->in; i++)
         h[i] = (double)codes_in[i] * last->in_scale;
@@ -404,9 +438,11 @@ static void test_fp32_sign_and_mezo_descend(void) {
 }
 
 static const rl_test tests[] = {
-    {"quantized forward (last layer) matches the dequantized reference",
+    {"quantized forward (last layer; MLP, CNN) matches the dequantized reference, same bits at "
+     "every ISA level",
      test_qmodel_last_matches_reference},
-    {"quantized forward (LoRA) matches the dequantized reference",
+    {"quantized forward (LoRA; MLP, CNN) matches the dequantized reference, same bits at every "
+     "ISA level",
      test_qmodel_lora_matches_reference},
     {"quantization puts codes on the b-bit grid (and a base on its own)",
      test_qmodel_codes_on_grid},

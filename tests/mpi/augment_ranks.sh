@@ -1,0 +1,70 @@
+# Data augmentation (data.augment=crop,flip; issue 15, item 3): `train` of a small CNN is
+# bit-identical on 1, 2 and 4 ranks and after a SIGTERM or a SIGKILL in the second epoch and
+# resume; so are `mw-train` (co-teaching too: it ranks the augmented examples by loss) and
+# `gor-train` on 1 and 2 ranks; augmentation changes the training (on != off) but not the
+# evaluation of a given model; non-image data are refused.
+source "$(dirname "$0")/lib.bash"
+CNN=cnn:1x28x28-conv4k3s2-relu-maxpool2-fc10
+AUG=(data.train_limit=300 data.test_limit=100 train.epochs=2 train.batch=50 train.chunk=10
+     model.spec=$CNN data.augment=crop,flip data.augment_pad=3 ckpt.every=4)
+
+for p in 1 2 4; do
+    ranks $p run train "${AUG[@]}" --out "$SCRATCH/aug-$p" >"$SCRATCH/aug-$p.log" 2>&1
+done
+for p in 2 4; do
+    check "train with augmentation: $p ranks == 1 rank" \
+        same_results "$SCRATCH/aug-1/results.h5" "$SCRATCH/aug-$p/results.h5"
+done
+
+set +e
+RANKLAB_FAULT=term@9:1 ranks 2 run train "${AUG[@]}" --out "$SCRATCH/term" >"$SCRATCH/term.log" 2>&1
+code=$?
+set -e
+check "SIGTERM in the second epoch exits with code 75 (got $code)" test "$code" -eq 75
+ranks 4 run train "${AUG[@]}" --out "$SCRATCH/term" >"$SCRATCH/term2.log" 2>&1
+check "resume on 4 ranks starts at step 9" grep -q "from step 9" "$SCRATCH/term2.log"
+check "augmentation: resumed after SIGTERM == uninterrupted" \
+    same_results "$SCRATCH/aug-1/results.h5" "$SCRATCH/term/results.h5"
+
+# SIGKILL in the second epoch (after the checkpoint of step 8): resumed from step 8, the same.
+set +e
+RANKLAB_FAULT=kill@10:0 ranks 2 run train "${AUG[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill.log" 2>&1
+set -e
+ranks 2 run train "${AUG[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill2.log" 2>&1
+check "resume after SIGKILL starts at step 8" grep -q "from step 8" "$SCRATCH/kill2.log"
+check "augmentation: resumed after SIGKILL == uninterrupted" \
+    same_results "$SCRATCH/aug-1/results.h5" "$SCRATCH/kill/results.h5"
+
+# Off by default, and on changes the training: other parameters than without it.
+ranks 2 run train "${AUG[@]}" data.augment=none --out "$SCRATCH/plain" >/dev/null 2>&1
+check "data.augment=crop,flip trains another model than data.augment=none" \
+    bash -c "! /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/aug-1/results.h5 $SCRATCH/plain/results.h5 >/dev/null"
+# Evaluation never augments: runs that start from the augmented run's model (init.from) and keep
+# it (learning rate 0) report the same test accuracy with and without augmentation.
+for a in none crop,flip; do
+    ranks 2 run train "${AUG[@]}" train.epochs=1 train.lr=0 data.augment=$a \
+        init.from="$SCRATCH/aug-1" --out "$SCRATCH/eval-$a" >/dev/null 2>&1
+done
+check "evaluation is the same with and without augmentation" /usr/bin/python3 -c "
+import h5py
+a, b = (h5py.File('$SCRATCH/eval-' + s + '/results.h5')['metrics/test_acc'][:] for s in ('none', 'crop,flip'))
+assert (a == b).all(), (a, b)"
+
+for exp in "mw-train data.noise=symmetric data.noise_rate=0.4" \
+           "mw-train mw.mode=coteaching data.noise=symmetric data.noise_rate=0.4" \
+           "gor-train gor.lambda=0.1"; do
+    name=$(echo "$exp" | tr ' =.' '___')
+    for p in 1 2; do
+        # shellcheck disable=SC2086
+        ranks $p run $exp "${AUG[@]}" --out "$SCRATCH/$name-$p" >"$SCRATCH/$name-$p.log" 2>&1
+    done
+    check "${exp%% *} (${exp#* }) with augmentation: 2 ranks == 1 rank" \
+        same_results "$SCRATCH/$name-1/results.h5" "$SCRATCH/$name-2/results.h5"
+done
+
+REFUSAL_BASE=(run train data.name=blobs model.spec=mlp:20-8-4 train.epochs=1)
+expect_refusal "augmentation of features that are not images is refused" "are not images" \
+    data.augment=flip
+expect_refusal "an unknown augmentation is refused" 'unknown augmentation "rotate"' \
+    data.augment=crop,rotate
+finish
