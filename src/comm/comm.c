@@ -27,8 +27,7 @@ struct comm_node_shared {
 };
 
 /* The blocking collective `call` of the group, watched by the stall watchdog; its return code. */
-#define WATCHED(group, what, call)                                                             \
-    (watchdog_enter(group, what), watched_result(call))
+#define WATCHED(group, what, call) (watchdog_enter(group, what), watched_result(call))
 
 static int watched_result(int rc) {
     watchdog_leave();
@@ -164,17 +163,17 @@ int comm_sum_i64(int64_t *values, size_t n) {
 }
 
 int comm_max_i32(int *values, size_t n) {
-    return check(WATCHED(WATCH_WORLD, "MPI_Allreduce(max)",
-                         MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_INT, MPI_MAX,
-                                       MPI_COMM_WORLD)),
-                 "MPI_Allreduce(max)");
+    return check(
+        WATCHED(WATCH_WORLD, "MPI_Allreduce(max)",
+                MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD)),
+        "MPI_Allreduce(max)");
 }
 
 int comm_max_f64(double *values, size_t n) {
-    return check(WATCHED(WATCH_WORLD, "MPI_Allreduce(max)",
-                         MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_DOUBLE, MPI_MAX,
-                                       MPI_COMM_WORLD)),
-                 "MPI_Allreduce(max)");
+    return check(
+        WATCHED(WATCH_WORLD, "MPI_Allreduce(max)",
+                MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD)),
+        "MPI_Allreduce(max)");
 }
 
 int comm_allgather_i64(const int64_t *mine, int k, int64_t *all) {

@@ -3,11 +3,10 @@ of a small train, one far too small, run one cell at a time so that the median r
 cell at its first rung (as tests/mpi/sweep_prune.sh). A pruned run is left out of the frame and
 the report, and listed apart from the runs that are not complete."""
 import os
-import subprocess
 
 import h5py
 import pytest
-from conftest import ENV, RANKLAB, report
+from conftest import report, run_sweep
 
 import runs
 
@@ -30,14 +29,8 @@ optim = sgd
 
 @pytest.fixture(scope="module")
 def pruned_sweep(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pruned")
-    (tmp / "sweep.ini").write_text(SWEEP)
-    sweep = str(tmp / "sweep")
-    subprocess.run([RANKLAB, "sweep", "plan", str(tmp / "sweep.ini"), "--dir", sweep],
-                   check=True, env=ENV, stdout=subprocess.DEVNULL)
-    subprocess.run([RANKLAB, "sweep", "run", sweep, "--all", "--jobs", "1"], check=True,
-                   env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return sweep
+    """One cell at a time, so that the rule sees cells 0 and 1 before cell 2."""
+    return run_sweep(tmp_path_factory.mktemp("pruned"), "sweep", SWEEP, jobs=1)
 
 
 def statuses(sweep):
