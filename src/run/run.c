@@ -152,7 +152,6 @@ static int lock_run_dir(rl_run *run) {
 static int lock_run(rl_run *run, int wait) {
     for (int announced = 0;; announced = 1) {
         int state = comm_rank() == 0 ? lock_run_dir(run) : 0;
-        run->lock_busy = state == IO_LOCK_BUSY;
         if (!wait && state == IO_LOCK_BUSY)
             state = RL_ERR;
         if (comm_agree_error(state < 0 ? state : 0) < 0 || comm_bcast(&state, sizeof state, 0) < 0)
@@ -383,12 +382,10 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
 
 static const rl_run *summarized_run; /* the run whose end by comm_fatal leaves a summary */
 
-/* This rank's failure summary in the run directory: when, where (host, pid, step) and what. A
- * plain run leaves one only once it holds the directory's lock (a refused run writes nothing); a
- * sweep's cell also when it fails before that (its directory is the sweep's, whose `status`
- * reports it), unless another run holds the lock. */
+/* This rank's failure summary in the run directory: when, where (host, pid, step) and what; only
+ * once the run holds the directory's lock (a run refused for its input writes nothing). */
 static void write_failure(const rl_run *run, const char *message, const char *hint) {
-    if (!run->locked && (!run->watch || run->lock_busy))
+    if (!run->locked)
         return;
     struct timespec now;
     struct tm utc;
@@ -407,8 +404,7 @@ static void write_failure(const rl_run *run, const char *message, const char *hi
              when, now.tv_nsec / 1000000, comm_rank(), comm_size(), comm_host(), (int)getpid(),
              where, message, hint && hint[0] ? "HINT: " : "", hint ? hint : "",
              hint && hint[0] ? "\n" : "");
-    if ((!run->locked && io_make_dir(run->run_dir) < 0) ||
-        io_failure_write(run->run_dir, comm_rank(), text) < 0)
+    if (io_failure_write(run->run_dir, comm_rank(), text) < 0)
         rl_log_warn("no failure summary in %s: %s", run->run_dir, rl_error_message());
 }
 
