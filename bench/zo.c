@@ -131,12 +131,14 @@ int main(int argc, char **argv) {
     zo_step(&z, 0, mlp_loss, &ctx);
     rl_mem_peak_reset();
     t0 = rl_now();
+    double cpu0 = rl_cpu_now();
     for (int i = 0; i < steps; i++)
         zo_step(&z, (uint32_t)i + 1, mlp_loss, &ctx);
-    double mezo_s = (rl_now() - t0) / steps;
+    double mezo_s = (rl_now() - t0) / steps, mezo_cpu_s = (rl_cpu_now() - cpu0) / steps;
     int64_t step_peak = rl_mem_peak_kb();
     printf("fp32 forward            %10.3f ms\n", 1e3 * forward_s);
     printf("MeZO step (K=1)         %10.3f ms\n", 1e3 * mezo_s);
+    printf("MeZO step CPU time      %10.3f ms\n", 1e3 * mezo_cpu_s);
     printf("peak RSS forward        %10lld KiB\n", (long long)forward_peak);
     printf("peak RSS MeZO step      %10lld KiB  (ratio %.3f)\n", (long long)step_peak,
            (double)step_peak / (double)forward_peak);

@@ -28,6 +28,9 @@ void rl_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Monotonic wall-clock seconds. */
 double rl_now(void);
+/* Seconds of CPU time this thread has used: timings that other jobs sharing the core do not
+ * stretch (benchmarks on a shared machine). */
+double rl_cpu_now(void);
 
 typedef struct {
     char label[32];

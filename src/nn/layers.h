@@ -8,15 +8,17 @@
 #include "src/nn/nn.h"
 
 /* A convolution runs im2col + one GEMM over a group of examples: up to RL_CONV_COL_FLOATS
- * im2col values at a time (the whole chunk unless a layer is large). Each output value (and each
- * input-gradient value) is one fma chain of the exact GEMM over the layer's fan-in (out_c), so its
- * bits do not depend on the group or on the other examples; the weight gradient is one GEMM per
- * example (a chain over its out_h · out_w positions), added example by example in order. */
-#define RL_CONV_COL_FLOATS ((size_t)1 << 22)
+ * im2col values at a time (1 MiB: the group's im2col stays in the core's L2 cache between im2col
+ * and the GEMM, and between the GEMM and col2im; larger groups ran at half the speed). Each output
+ * value (and each input-gradient value) is one fma chain of the exact GEMM over the layer's fan-in
+ * (out_c), so its bits do not depend on the group or on the other examples; the weight gradient is
+ * one GEMM per example (a chain over its out_h · out_w positions), added example by example in
+ * order. */
+#define RL_CONV_COL_FLOATS ((size_t)1 << 18)
 /* Examples per group for a batch of `batch` (1 .. batch). */
 int rl_conv_group(const rl_layer *ly, int batch);
 /* Scratch of a convolution, sized for its group: col (fan_in, group · out_h · out_w),
- * out (out_c, group · out_h · out_w). */
+ * out (out_c, max(group · out_h · out_w, fan_in)) (the backward pass keeps dWᵀ in it). */
 typedef struct {
     float *col, *out;
 } rl_conv_scratch;

@@ -431,7 +431,8 @@ static void workspace_conv_sizes(const rl_model *m, int max_batch, size_t *col, 
             continue;
         size_t columns = (size_t)rl_conv_group(ly, max_batch) * ly->out_h * ly->out_w;
         size_t col_size = (size_t)rl_layer_fan_in(ly) * columns;
-        size_t out_size = (size_t)ly->out_c * columns;
+        size_t fan_in = (size_t)rl_layer_fan_in(ly);
+        size_t out_size = (size_t)ly->out_c * (columns > fan_in ? columns : fan_in); // and dWᵀ
         *col = col_size > *col ? col_size : *col;
         *out = out_size > *out ? out_size : *out;
     }
@@ -511,7 +512,7 @@ static void dense_forward(const rl_layer *ly, const float *params, const float *
 }
 
 /* NaN passes through (it is not < 0), so a diverging run shows up in the loss. */
-static void relu_forward(const float *x, float *y, size_t n) {
+static void relu_forward(const float *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
@@ -601,9 +602,12 @@ static void dense_backward_params(const rl_layer *ly, float *grads, const float 
 }
 
 /* dx = dy where the forward output y was positive, else 0. */
-static void relu_backward(const float *y, const float *dy, float *dx, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+static void relu_backward(const float *restrict y, const float *restrict dy, float *restrict dx,
+                          size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i]; // loaded whatever y is, so that the loop vectorizes
+        dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 /* Backward from d_out: adds parameter gradients into grads if not NULL, writes dLoss/dInput

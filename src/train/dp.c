@@ -295,9 +295,11 @@ static int loop_load(rl_run *run, void *ctx, io_ckpt *c, int64_t *next) {
 
 static void loop_describe(rl_run *run, void *ctx, int64_t step, char *out, size_t n) {
     const dp_loop *l = ctx;
-    snprintf(out, n, "epoch %lld | train loss %.4f | test acc %.4f",
-             (long long)(step / l->t->batches.per_epoch + 1), rl_run_last(run, "train_loss"),
-             rl_run_last(run, "test_acc"));
+    char loss[32], acc[32];
+    snprintf(out, n, "epoch %lld | train loss %s | test acc %s",
+             (long long)(step / l->t->batches.per_epoch + 1),
+             rl_run_last_text(run, "train_loss", loss, sizeof loss),
+             rl_run_last_text(run, "test_acc", acc, sizeof acc));
 }
 
 /* adv.*: the evaluation attack and adversarial training. */

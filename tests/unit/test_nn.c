@@ -3,6 +3,7 @@
 #include "kernels/kernels.h"
 #include "src/core/error.h"
 #include "src/core/rng.h"
+#include "src/nn/layers.h"
 #include "src/nn/nn.h"
 #include "tests/unit/harness.h"
 
@@ -785,13 +786,15 @@ static void test_conv_matches_definition(void) {
 
 /* Convolution over a chunk gives the bits of one example at a time: outputs, input gradients
  * and the parameter gradients (added example by example), also when a layer is too large for
- * one im2col group (the last spec: groups of 7 examples). */
+ * one im2col group (the last specs: groups of 6 examples, and of 1). */
 static void test_conv_batched_same_bits_as_per_example(void) {
     const char *specs[] = {"cnn:3x7x5-conv5k3s2-relu-conv6k1", "cnn:5x9x9-conv7k5-conv3k3s3",
-                           "cnn:16x64x64-conv16k3"};
-    for (int s = 0; s < 3; s++) {
+                           "cnn:8x24x24-conv8k3", "cnn:16x64x64-conv16k3"};
+    for (int s = 0; s < 4; s++) {
         problem p = {0};
         problem_init(&p, specs[s], 9, 60 + s);
+        if (s >= 2) /* the groups the comment above says */
+            CU_ASSERT_EQUAL(rl_conv_group(&p.m.layers[0], p.batch), s == 2 ? 6 : 1);
         size_t out_n = (size_t)p.batch * p.m.out_dim, in_n = (size_t)p.batch * p.m.in_dim;
         float *d_out = malloc(out_n * sizeof(float)), *y = malloc(out_n * sizeof(float));
         float *d_x = malloc(in_n * sizeof(float)), *d_x1 = malloc(in_n * sizeof(float));
