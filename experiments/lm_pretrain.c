@@ -199,11 +199,10 @@ static void loop_describe(rl_run *run, void *ctx, int64_t step, char *out, size_
     const lm_run *r = ctx;
     double seconds = rl_now() - r->started;
     double tokens = (double)(step + 1 - r->first_step) * r->batches.batch * r->train.len;
-    char valid[48] = "valid ppl after the epoch";
-    if (rl_run_rows(run) > 0)
-        snprintf(valid, sizeof valid, "valid ppl %.1f", rl_run_last(run, "valid_ppl"));
-    snprintf(out, n, "epoch %lld | %s (unigram %.1f) | %.0f tokens/s",
-             (long long)(step / r->batches.per_epoch + 1), valid, exp(r->unigram_loss),
+    char ppl[32];
+    snprintf(out, n, "epoch %lld | valid ppl %s (unigram %.1f) | %.0f tokens/s",
+             (long long)(step / r->batches.per_epoch + 1),
+             rl_run_last_text(run, "valid_ppl", ppl, sizeof ppl), exp(r->unigram_loss),
              seconds > 0.0 ? tokens / seconds : 0.0);
 }
 
