@@ -99,6 +99,9 @@ def write_report(dirs, out_dir=None, preset="auto", baseline=None, method="t",
     missing = runs.attrs["not_complete"]
     if missing:
         doc.text(f"Not complete (left out): {', '.join(missing)}.")
+    if runs.attrs["pruned"]:
+        doc.text("Pruned by early stopping (left out: they stopped before the end): "
+                 f"{', '.join(runs.attrs['pruned'])}.")
     return doc.write(latex)
 
 

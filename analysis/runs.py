@@ -10,7 +10,9 @@
     setting_keys(runs)                   # the config keys that tell settings apart
     curves = load_curves("runs/sweep1")  # long form: cell, run_id, swept keys, step, metric, value
 
-Runs with no complete results.h5 are left out (and listed in runs.attrs["not_complete"]).
+Runs with no complete results.h5 are left out (and listed in runs.attrs["not_complete"]); so are
+runs that early stopping pruned (status "pruned": they stopped early, so their finals are not
+comparable; listed in runs.attrs["pruned"]).
 Boolean config keys read as bool. Needs Debian's python3-h5py and python3-pandas
 (/usr/bin/python3).
 """
@@ -72,12 +74,17 @@ def read_curves(path):
     return read_rows(path).melt(id_vars="step", var_name="metric", value_name="value")
 
 
-def is_complete(path):
+def run_status(path):
+    """The status of a run's results.h5 ("complete", "pruned", ...), or None without one."""
     try:
         with h5py.File(_results_path(path), "r") as f:
-            return _text(f.attrs.get("status")) == "complete"
+            return _text(f.attrs.get("status"))
     except OSError:
-        return False
+        return None
+
+
+def is_complete(path):
+    return run_status(path) == "complete"
 
 
 def read_manifest(sweep_dir):
@@ -106,10 +113,12 @@ def run_dirs(args):
 
 
 def load_runs(paths):
-    """Several runs (directories or results.h5 files), one row each; incomplete ones skipped."""
-    done = [p for p in paths if is_complete(p)]
-    df = pd.DataFrame([read_run(p) for p in done])
-    df.attrs["not_complete"] = [p for p in paths if p not in done]
+    """Several runs (directories or results.h5 files), one row each; incomplete and pruned ones
+    skipped (attrs not_complete and pruned)."""
+    status = {p: run_status(p) for p in paths}
+    df = pd.DataFrame([read_run(p) for p in paths if status[p] == "complete"])
+    df.attrs["pruned"] = [p for p in paths if status[p] == "pruned"]
+    df.attrs["not_complete"] = [p for p in paths if status[p] not in ("complete", "pruned")]
     return df
 
 
@@ -126,8 +135,9 @@ def load(args):
     """Complete runs of sweep directories, run directories or their parents, one row each (with
     its cell for a sweep's). attrs: swept (the swept keys of the sweeps given, in their order),
     config and finals (the config keys and final metric names present), not_complete (what was
-    left out: "DIR cell N" or a run directory)."""
-    rows, swept, config, finals, missing = [], [], set(), set(), []
+    left out: "DIR cell N" or a run directory) and pruned (left out too: stopped by early
+    stopping)."""
+    rows, swept, config, finals, missing, pruned = [], [], set(), set(), [], []
     for a in args:
         if os.path.exists(os.path.join(a, "manifest.tsv")):
             cells = [(cell, path, f"{a} cell {cell}") for cell, path in _cells(a)]
@@ -135,8 +145,9 @@ def load(args):
         else:
             cells = [(None, path, path) for path in run_dirs([a])]
         for cell, path, name in cells:
-            if not is_complete(path):
-                missing.append(name)
+            status = run_status(path)
+            if status != "complete":
+                (pruned if status == "pruned" else missing).append(name)
                 continue
             meta, conf, fin = _read_parts(path)
             config.update(conf)
@@ -144,7 +155,7 @@ def load(args):
             rows.append({**({} if cell is None else {"cell": cell}), **meta, **conf, **fin})
     df = pd.DataFrame(rows)
     df.attrs.update(swept=swept, config=sorted(config), finals=sorted(finals),
-                    not_complete=missing)
+                    not_complete=missing, pruned=pruned)
     return df
 
 

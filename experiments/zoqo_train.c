@@ -284,8 +284,9 @@ static int loop_step(rl_run *run, void *ctx, int64_t global) {
 
 static void loop_describe(rl_run *run, void *ctx, int64_t global, char *out, size_t n) {
     const zoqo *z = ctx;
-    snprintf(out, n, "%s | test acc %.4f", z->arms[global / z->steps].name,
-             rl_run_last(run, "test_acc"));
+    char acc[32];
+    snprintf(out, n, "%s | test acc %s", z->arms[global / z->steps].name,
+             rl_run_last_text(run, "test_acc", acc, sizeof acc));
 }
 
 static int zoqo_run(rl_run *run) {

@@ -40,7 +40,10 @@ static const char *run_help =
     "complete run is not rerun. SIGTERM, SIGUSR1 or SIGUSR2 make every rank checkpoint and exit\n"
     "with code 75; run the same command to resume.\n"
     "\n"
-    "The directory gets results.h5 (see `ranklab inspect`) and ckpt/ (see `ranklab verify`).\n"
+    "The directory gets results.h5 (see `ranklab inspect`) and ckpt/ (see `ranklab verify`);\n"
+    "each rank that fails writes failure-rank-R.txt there (time, host, pid, step, error). A rank\n"
+    "that has waited run.stall_warn_seconds in a collective logs which ranks have not reached\n"
+    "it and at which step; after run.stall_abort_seconds the job aborts with that message.\n"
     "`ranklab run EXPERIMENT --help` lists the experiment's keys.\n"
     "\n"
     "With run.compute=exact (the default) the results are the same bits on any x86-64 CPU with\n"
@@ -188,8 +191,11 @@ static int cmd_run(int argc, char **argv) {
     }
     rl_config *cfg = NULL;
     const char *out_dir = NULL;
-    if (!exp || build_config(exp, argc - 1, argv + 1, &cfg, &out_dir) < 0) {
+    /* Agreed over the ranks: printed once, and by a rank that alone cannot read a file. */
+    if (comm_agree_error(!exp ? RL_ERR : build_config(exp, argc - 1, argv + 1, &cfg, &out_dir)) <
+        0) {
         rl_error_print();
+        rl_cfg_free(cfg);
         return RL_EXIT_USAGE;
     }
     int code = rl_run_main(exp, cfg, out_dir, 0, NULL);

@@ -159,10 +159,12 @@ static int cell_rung(void *ctx, const rl_run *run, int64_t rows, io_pruned *why)
     return sweep_prune_decide(&cw->pruner, run, rows, why);
 }
 
-/* The exit code of the run, or RL_ERR (stored, not printed) if the cell cannot start. */
-static int run_cell(planned *p, int64_t cell) {
+/* What the cell runs: its resolved config (caller frees) and directory, checked against the plan
+ * and its upstream cell; RL_ERR (stored) if it cannot start. */
+static int prepare_cell(planned *p, int64_t cell, rl_config **out, char *dir, size_t n) {
     rl_config *cfg;
     upstream_cell up;
+    *out = NULL;
     if (sweep_cell_config(&p->sw, cell, &cfg, &up) < 0)
         return RL_ERR;
     char detail[512];
@@ -180,7 +182,7 @@ static int run_cell(planned *p, int64_t cell) {
         rl_cfg_free(cfg);
         return RL_ERR;
     }
-    char run_id[17], dir[PATH_MAX], slurm[256] = "";
+    char run_id[17];
     rl_cfg_run_id(cfg, run_id);
     if (strcmp(run_id, p->rows[cell].run_id) != 0) {
         rl_fail("cell %lld now resolves to run id %s, but the plan says %s", NULL, (long long)cell,
@@ -191,7 +193,20 @@ static int run_cell(planned *p, int64_t cell) {
         rl_cfg_free(cfg);
         return RL_ERR;
     }
-    if (sweep_cell_path(p, cell, NULL, dir, sizeof dir) < 0) {
+    if (sweep_cell_path(p, cell, NULL, dir, n) < 0) {
+        rl_cfg_free(cfg);
+        return RL_ERR;
+    }
+    *out = cfg;
+    return 0;
+}
+
+/* The exit code of the run, or RL_ERR (stored, not printed) if the cell cannot start. */
+static int run_cell(planned *p, int64_t cell) {
+    rl_config *cfg;
+    char dir[PATH_MAX], slurm[256] = "";
+    /* Agreed over the ranks: every rank starts the run, or none. */
+    if (comm_agree_error(prepare_cell(p, cell, &cfg, dir, sizeof dir)) < 0) {
         rl_cfg_free(cfg);
         return RL_ERR;
     }
@@ -202,7 +217,7 @@ static int run_cell(planned *p, int64_t cell) {
                  getenv("SLURM_ARRAY_TASK_ID") ? getenv("SLURM_ARRAY_TASK_ID") : "-",
                  getenv("SLURM_RESTART_COUNT") ? getenv("SLURM_RESTART_COUNT") : "0");
     rl_log_info("sweep %s: cell %lld of %lld (run id %s)%s", p->dir, (long long)cell,
-                (long long)p->sw.n_cells, run_id, slurm);
+                (long long)p->sw.n_cells, p->rows[cell].run_id, slurm);
     cell_watch cw = {.slurm = slurm, .progress_seconds = rl_cfg_float(cfg, "log.progress_seconds")};
     sweep_pruner_init(&p->sw, &cw.pruner); /* checked when the sweep was opened */
     cw.pruner.p = p;
@@ -222,13 +237,13 @@ static int run_cell(planned *p, int64_t cell) {
     return code;
 }
 
-int sweep_cmd_run_cell(int argc, char **argv) {
-    const char *dir = NULL, *cell_text = NULL;
+/* The sweep directory and the cell of `sweep run` from its arguments; RL_ERR (stored). */
+static int parse_run_args(int argc, char **argv, const char **dir, const char **cell_text) {
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--cell") && i + 1 < argc && !cell_text)
-            cell_text = argv[++i];
-        else if (!dir && argv[i][0] != '-')
-            dir = argv[i];
+        if (!strcmp(argv[i], "--cell") && i + 1 < argc && !*cell_text)
+            *cell_text = argv[++i];
+        else if (!*dir && argv[i][0] != '-')
+            *dir = argv[i];
         else if (!strcmp(argv[i], "--jobs"))
             return rl_fail("--jobs needs --all",
                            "ranklab sweep run SWEEP_DIR --all --jobs N runs N cells at once on "
@@ -237,26 +252,31 @@ int sweep_cmd_run_cell(int argc, char **argv) {
             return rl_fail("unexpected argument '%s'", NULL, argv[i]),
                    rl_fail_hint("usage: %s (ranklab sweep --help)", RUN_USAGE);
     }
-    if (!dir)
+    if (!*dir)
         return rl_fail("run needs a sweep directory", NULL), rl_fail_hint("usage: %s", RUN_USAGE);
-    if (!cell_text && !(cell_text = getenv("SLURM_ARRAY_TASK_ID")))
+    if (!*cell_text && !(*cell_text = getenv("SLURM_ARRAY_TASK_ID")))
         return rl_fail("no cell given and SLURM_ARRAY_TASK_ID is not set",
                        "give --cell I (0 <= I < cells), run inside a Slurm array task, or give "
                        "--all to run every incomplete cell on this machine");
+    return 0;
+}
+
+int sweep_cmd_run_cell(int argc, char **argv) {
+    const char *dir = NULL, *cell_text = NULL;
     planned p;
-    if (sweep_planned_open(&p, dir) < 0) {
-        sweep_planned_free(&p);
-        return RL_ERR;
-    }
-    long long cell = sweep_parse_whole(cell_text);
-    if (cell < 0 || cell >= p.sw.n_cells) {
+    memset(&p, 0, sizeof p);
+    int rc = parse_run_args(argc, argv, &dir, &cell_text);
+    if (rc == 0)
+        rc = sweep_planned_open(&p, dir);
+    long long cell = rc == 0 ? sweep_parse_whole(cell_text) : -1;
+    if (rc == 0 && (cell < 0 || cell >= p.sw.n_cells)) {
         rl_fail("cell '%s' is not one of the %lld cells of %s", NULL, cell_text,
                 (long long)p.sw.n_cells, dir);
-        rl_fail_hint("cells are 0 to %lld (see %s/manifest.tsv)", (long long)p.sw.n_cells - 1, dir);
-        sweep_planned_free(&p);
-        return RL_ERR;
+        rc = rl_fail_hint("cells are 0 to %lld (see %s/manifest.tsv)", (long long)p.sw.n_cells - 1,
+                          dir);
     }
-    int code = run_cell(&p, cell);
+    /* Agreed over the ranks: printed once (sweep.c), and every rank runs the cell or none. */
+    int code = comm_agree_error(rc) < 0 ? RL_ERR : run_cell(&p, cell);
     sweep_planned_free(&p);
     return code;
 }
@@ -289,6 +309,24 @@ static int upstream_waited_for(const planned *p, int64_t cell, double stale, cha
     snprintf(own, sizeof own, "%s", detail);
     snprintf(detail, n, "waits for %s cell %lld (%s)%s%s", up.p->dir, (long long)up.cell,
              state_names[state], own[0] ? "; " : "", own);
+    return 1;
+}
+
+/* Whether a rank of the cell left a failure summary; detail is then prefixed with the first:
+ * "first failure: 2026-11-30T09:50:00.123Z rank 2 of 4 on HOST, pid N, at step 57 of 1800:
+ * MESSAGE; ". */
+static int first_failure(const planned *p, int64_t cell, char *detail, size_t n) {
+    char dir[PATH_MAX], text[IO_FAILURE_MAX], own[1024];
+    if (sweep_cell_path(p, cell, NULL, dir, sizeof dir) < 0 ||
+        !io_failure_first(dir, text, sizeof text))
+        return 0;
+    char *error = strstr(text, "\nerror: ");
+    text[strcspn(text, "\n")] = '\0';
+    if (error)
+        error[strcspn(error + 1, "\n") + 1] = '\0';
+    snprintf(own, sizeof own, "%s", detail);
+    snprintf(detail, n, "first failure: %s: %s; %s", text,
+             error ? error + strlen("\nerror: ") : "(no message)", own);
     return 1;
 }
 
@@ -361,7 +399,8 @@ cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char 
         snprintf(detail + strlen(detail), n - strlen(detail), "partial results, no checkpoint");
         started = 1;
     }
-    cell_state state = started || detail[0] ? CELL_FAILED : CELL_MISSING;
+    int failed = first_failure(p, cell, detail, n);
+    cell_state state = started || failed || detail[0] ? CELL_FAILED : CELL_MISSING;
     return upstream_waited_for(p, cell, stale, detail, n) ? CELL_WAITING : state;
 }
 

@@ -1,6 +1,8 @@
 /* MPI world, fatal path, ownership arithmetic, exact reductions, stop agreement, the node's
- * shared memory (see comm.h). */
+ * shared memory (see comm.h). Every collective is bracketed for the stall watchdog
+ * (watchdog.c). */
 #include "src/comm/comm.h"
+#include "src/comm/watchdog.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
@@ -18,9 +20,19 @@ static char host[256] = "?";
 static MPI_Comm node_comm = MPI_COMM_NULL;               /* the ranks sharing this node's memory */
 static int node_rank = 0, node_size = 1, node_first = 0; /* node_first: its world rank */
 
+static void (*fatal_hook)(const char *message);
+
 struct comm_node_shared {
     MPI_Win win;
 };
+
+/* The blocking collective `call` of the group, watched by the stall watchdog; its return code. */
+#define WATCHED(group, what, call) (watchdog_enter(group, what), watched_result(call))
+
+static int watched_result(int rc) {
+    watchdog_leave();
+    return rc;
+}
 
 /* The fatal-error handler of src/core (out of memory) while MPI runs: ends every rank. */
 static _Noreturn void end_job(const char *message, const char *hint) {
@@ -29,7 +41,8 @@ static _Noreturn void end_job(const char *message, const char *hint) {
 
 int comm_init(int *argc, char ***argv) {
     int provided;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    /* Multiple: the stall watchdog's thread calls MPI (point-to-point, on its own communicator). */
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
         return rl_fail("MPI_Init failed", "run under mpiexec, or check the Open MPI install");
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
@@ -47,11 +60,13 @@ int comm_init(int *argc, char ***argv) {
     node_first = world_rank;
     MPI_Bcast(&node_first, 1, MPI_INT, 0, node_comm);
     rl_mem_set_node_ranks(node_size);
+    watchdog_init(node_comm, provided == MPI_THREAD_MULTIPLE);
     return 0;
 }
 
 void comm_finalize(void) {
     rl_set_fatal_handler(NULL);
+    watchdog_finalize();
     if (node_comm != MPI_COMM_NULL)
         MPI_Comm_free(&node_comm);
     MPI_Finalize();
@@ -81,8 +96,14 @@ _Noreturn void comm_fatal(const char *fmt, ...) {
     va_end(ap);
     fprintf(stderr, "fatal: rank %d on %s: %s\n", world_rank, host, message);
     fflush(stderr);
+    if (fatal_hook)
+        fatal_hook(message);
     MPI_Abort(MPI_COMM_WORLD, RL_EXIT_ERROR);
     abort();
+}
+
+void comm_set_fatal_hook(void (*hook)(const char *message)) {
+    fatal_hook = hook;
 }
 
 _Noreturn void comm_fatal_stored_error(void) {
@@ -131,8 +152,9 @@ static int check(int rc, const char *what) {
 int comm_sum_i64(int64_t *values, size_t n) {
     for (size_t done = 0; done < n;) {
         int count = n - done > INT_MAX ? INT_MAX : (int)(n - done);
-        int rc = MPI_Allreduce(MPI_IN_PLACE, values + done, count, MPI_INT64_T, MPI_SUM,
-                               MPI_COMM_WORLD);
+        int rc = WATCHED(WATCH_WORLD, "MPI_Allreduce(sum)",
+                         MPI_Allreduce(MPI_IN_PLACE, values + done, count, MPI_INT64_T, MPI_SUM,
+                                       MPI_COMM_WORLD));
         if (check(rc, "MPI_Allreduce(sum)") < 0)
             return RL_ERR;
         done += (size_t)count;
@@ -141,17 +163,22 @@ int comm_sum_i64(int64_t *values, size_t n) {
 }
 
 int comm_max_i32(int *values, size_t n) {
-    return check(MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD),
-                 "MPI_Allreduce(max)");
+    return check(
+        WATCHED(WATCH_WORLD, "MPI_Allreduce(max)",
+                MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD)),
+        "MPI_Allreduce(max)");
 }
 
 int comm_max_f64(double *values, size_t n) {
-    return check(MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
-                 "MPI_Allreduce(max)");
+    return check(
+        WATCHED(WATCH_WORLD, "MPI_Allreduce(max)",
+                MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD)),
+        "MPI_Allreduce(max)");
 }
 
 int comm_allgather_i64(const int64_t *mine, int k, int64_t *all) {
-    return check(MPI_Allgather(mine, k, MPI_INT64_T, all, k, MPI_INT64_T, MPI_COMM_WORLD),
+    return check(WATCHED(WATCH_WORLD, "MPI_Allgather",
+                         MPI_Allgather(mine, k, MPI_INT64_T, all, k, MPI_INT64_T, MPI_COMM_WORLD)),
                  "MPI_Allgather");
 }
 
@@ -169,8 +196,9 @@ int comm_allgather_blocks(void *all, size_t item_bytes, int64_t lo, int64_t hi) 
         counts[r] = (int)ranges[2 * r + 1];
     }
     if (rc == 0)
-        rc = check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts, offsets,
-                                  MPI_BYTE, MPI_COMM_WORLD),
+        rc = check(WATCHED(WATCH_WORLD, "MPI_Allgatherv",
+                           MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts, offsets,
+                                          MPI_BYTE, MPI_COMM_WORLD)),
                    "MPI_Allgatherv");
     free(ranges);
     free(offsets);
@@ -193,7 +221,8 @@ int comm_any_failed(int local_failed) {
 
 int comm_agree_error(int rc) {
     int origin = rc < 0 ? world_rank : INT_MAX;
-    if (check(MPI_Allreduce(MPI_IN_PLACE, &origin, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD),
+    if (check(WATCHED(WATCH_WORLD, "MPI_Allreduce(min) of the error check",
+                      MPI_Allreduce(MPI_IN_PLACE, &origin, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)),
               "MPI_Allreduce(min)") < 0)
         comm_fatal_stored_error();
     if (origin == INT_MAX)
@@ -209,7 +238,7 @@ int comm_agree_error(int rc) {
         snprintf(e.message, sizeof e.message, "%s", rl_error_message());
         snprintf(e.hint, sizeof e.hint, "%s", rl_error_hint());
     }
-    if (check(MPI_Bcast(&e, sizeof e, MPI_BYTE, origin, MPI_COMM_WORLD), "MPI_Bcast") < 0)
+    if (comm_bcast(&e, sizeof e, origin) < 0)
         comm_fatal_stored_error();
     if (rc >= 0) { /* this rank did not fail: take the failing rank's error */
         if (origin == 0)
@@ -218,16 +247,20 @@ int comm_agree_error(int rc) {
             rl_fail("rank %d: %s", e.hint, origin, e.message);
         rl_error_set_class((rl_error_class)e.error_class);
         rl_error_set_origin(origin);
+    } else if (world_rank != origin && !strcmp(rl_error_message(), e.message)) {
+        rl_error_set_origin(origin); /* the same error as the lowest failing rank's: it prints */
     }
     return RL_ERR;
 }
 
 int comm_bcast(void *buf, size_t bytes, int root) {
-    return check(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+    return check(WATCHED(WATCH_WORLD, "MPI_Bcast",
+                         MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD)),
+                 "MPI_Bcast");
 }
 
 void comm_barrier(void) {
-    MPI_Barrier(MPI_COMM_WORLD);
+    WATCHED(WATCH_WORLD, "MPI_Barrier", MPI_Barrier(MPI_COMM_WORLD));
 }
 
 int comm_node_rank(void) {
@@ -266,7 +299,9 @@ int comm_node_shared_alloc(size_t bytes, comm_node_shared **out, void **base) {
     *out = NULL;
     *base = NULL;
     int fits = node_rank == 0 ? check_backing_space(bytes) : 0;
-    if (check(MPI_Bcast(&fits, 1, MPI_INT, 0, node_comm), "MPI_Bcast") < 0)
+    if (check(WATCHED(WATCH_NODE, "MPI_Bcast on the node",
+                      MPI_Bcast(&fits, 1, MPI_INT, 0, node_comm)),
+              "MPI_Bcast") < 0)
         return RL_ERR;
     if (fits < 0 && node_rank > 0) { /* the first rank says why; this one stays silent */
         rl_fail("rank %d cannot allocate the memory this node's ranks share", "see its message",
@@ -291,7 +326,7 @@ int comm_node_shared_alloc(size_t bytes, comm_node_shared **out, void **base) {
 
 void comm_node_shared_publish(comm_node_shared *s) {
     MPI_Win_sync(s->win);
-    MPI_Barrier(node_comm);
+    WATCHED(WATCH_NODE, "MPI_Barrier on the node", MPI_Barrier(node_comm));
     MPI_Win_sync(s->win);
 }
 
@@ -324,8 +359,9 @@ int comm_select_smallest(kern_pair *mine, int64_t n_mine, int64_t k, kern_pair *
                      (long long)total);
     kern_pair *all = rc == 0 ? rl_xmalloc(sizeof(kern_pair) * (size_t)(total + 1)) : NULL;
     if (rc == 0)
-        rc = check(MPI_Allgatherv(mine, (int)(keep * (int64_t)sizeof(kern_pair)), MPI_BYTE, all,
-                                  counts, offsets, MPI_BYTE, MPI_COMM_WORLD),
+        rc = check(WATCHED(WATCH_WORLD, "MPI_Allgatherv",
+                           MPI_Allgatherv(mine, (int)(keep * (int64_t)sizeof(kern_pair)), MPI_BYTE,
+                                          all, counts, offsets, MPI_BYTE, MPI_COMM_WORLD)),
                    "MPI_Allgatherv");
     if (rc == 0) {
         kern_select_smallest(all, (size_t)total, (size_t)k);
@@ -341,7 +377,9 @@ int comm_gather_texts(const char *mine, char ***all) {
     *all = NULL;
     int len = (int)strlen(mine) + 1, rc;
     int *lens = rl_xmalloc(sizeof(int) * 2 * (size_t)world_size), *offsets = lens + world_size;
-    rc = check(MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather");
+    rc = check(WATCHED(WATCH_WORLD, "MPI_Gather",
+                       MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD)),
+               "MPI_Gather");
     size_t total = 0;
     for (int r = 0; world_rank == 0 && r < world_size; r++) {
         offsets[r] = (int)total;
@@ -349,9 +387,10 @@ int comm_gather_texts(const char *mine, char ***all) {
     }
     char *bytes = world_rank == 0 ? rl_xmalloc(total) : NULL;
     if (rc == 0)
-        rc = check(
-            MPI_Gatherv(mine, len, MPI_CHAR, bytes, lens, offsets, MPI_CHAR, 0, MPI_COMM_WORLD),
-            "MPI_Gatherv");
+        rc = check(WATCHED(WATCH_WORLD, "MPI_Gatherv",
+                           MPI_Gatherv(mine, len, MPI_CHAR, bytes, lens, offsets, MPI_CHAR, 0,
+                                       MPI_COMM_WORLD)),
+                   "MPI_Gatherv");
     if (rc == 0 && world_rank == 0) {
         char **texts = rl_xcalloc((size_t)world_size + 1, sizeof(char *));
         for (int r = 0; r < world_size; r++)

@@ -31,8 +31,20 @@ int comm_size(void);
 /* The world communicator, for src/io's parallel HDF5 (which calls no MPI function itself). */
 MPI_Comm comm_world(void);
 
+/* The stall watchdog of the collectives below (watchdog.c): a rank that has waited warn_seconds
+ * in one logs which ranks have not reached it, which collective and the phase (comm_set_phase),
+ * again every warn_seconds; after abort_seconds it aborts the job (comm_fatal) with that
+ * message. 0 turns either off (both off until this is called). A collective costs two stores
+ * more; the watching is done by a thread (MPI_THREAD_MULTIPLE; without it, no watchdog). */
+void comm_set_stall_limits(double warn_seconds, double abort_seconds);
+/* What this rank is doing, for the watchdog's messages ("step 12 of 300"). */
+void comm_set_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Print rank, host and message to stderr and abort the whole job. */
 _Noreturn void comm_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Called by comm_fatal with its message before it aborts the job (NULL: nobody): the run layer
+ * leaves a failure summary. */
+void comm_set_fatal_hook(void (*hook)(const char *message));
 /* Print the stored error (with hint) and abort the job: for errors some ranks cannot see. */
 _Noreturn void comm_fatal_stored_error(void);
 
@@ -121,7 +133,9 @@ int comm_agree_stop(int local_signal);
 int comm_any_failed(int local_failed);
 /* Collective: RL_ERR on every rank if any rank's rc < 0, else 0. A rank that did not fail takes
  * the error (message, hint, class) of the lowest failing rank, so every rank exits with the same
- * code, and only that rank and rank 0 print it. */
+ * code. rl_error_print prints it on that rank and on rank 0 only; another failing rank prints
+ * its own error only when it differs (so an error every rank finds, such as a bad config value
+ * or a missing data file, is printed once). */
 int comm_agree_error(int rc);
 int comm_bcast(void *buf, size_t bytes, int root);
 void comm_barrier(void);

@@ -75,6 +75,10 @@ void rl_error_set_origin(int origin) {
     error_origin = origin;
 }
 
+int rl_error_get_origin(void) {
+    return error_origin;
+}
+
 int rl_error_exit_code(void) {
     return error_class == RL_ERRC_NOSPACE ? RL_EXIT_NOSPACE : RL_EXIT_ERROR;
 }

@@ -47,6 +47,7 @@ rl_error_class rl_error_get_class(void);
 /* The error was relayed from rank `origin` (src/comm's agreement): only that rank and rank 0
  * print it, so P ranks do not print P copies. -1: this rank's own. */
 void rl_error_set_origin(int origin);
+int rl_error_get_origin(void);
 /* The program's exit code for a stored error (RL_EXIT_NOSPACE for a full disk, else
  * RL_EXIT_ERROR). */
 int rl_error_exit_code(void);

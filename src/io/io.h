@@ -61,6 +61,15 @@ int io_fsync_dir(const char *dir);
 int io_commit_file(const char *tmp, const char *path);
 /* Write text to path through path.tmp and io_commit_file. */
 int io_write_text_atomic(const char *path, const char *text);
+/* Failure summaries in a run directory: a rank that fails writes RUN_DIR/failure-rank-R.txt
+ * (atomically; at most IO_FAILURE_MAX bytes are read back) whose first line starts with the UTC
+ * time of the failure. io_failure_first copies the text of the first failure (the smallest first
+ * line) to out and returns 1, or returns 0 when there is none; io_failure_clear removes them
+ * (a run that starts again). */
+#define IO_FAILURE_MAX 4096
+int io_failure_write(const char *run_dir, int rank, const char *text);
+int io_failure_first(const char *run_dir, char *out, size_t n);
+void io_failure_clear(const char *run_dir);
 /* Store the error for a failed write to path (errno err, or 0 when unknown, e.g. inside HDF5):
  * when the file system is full (ENOSPC, EDQUOT, or less than IO_LOW_SPACE_BYTES free) the
  * message says so with the free bytes and the error class is RL_ERRC_NOSPACE. Returns RL_ERR. */

@@ -83,6 +83,14 @@ double rl_run_last(const rl_run *run, const char *metric) {
     return rl_run_value(run, run->rows - 1, metric);
 }
 
+const char *rl_run_last_text(const rl_run *run, const char *metric, char *out, size_t n) {
+    if (run->rows == 0)
+        snprintf(out, n, "—");
+    else
+        snprintf(out, n, "%.4f", rl_run_last(run, metric));
+    return out;
+}
+
 int run_metrics_append(rl_run *run, int64_t step, const double *values) {
     if (run->rows == run->cap) {
         int64_t cap = run->cap ? 2 * run->cap : 64;

@@ -30,6 +30,12 @@ static const rl_cfg_spec common_keys[] = {
      "how many of the newest checkpoints to keep"},
     {"log.progress_seconds", RL_CFG_FLOAT, "10", 0.1, 86400, NULL, RL_CFG_RUNTIME,
      "seconds between progress lines in batch logs (a terminal gets a live line)"},
+    {"run.stall_warn_seconds", RL_CFG_FLOAT, "120", 0, 1e6, NULL, RL_CFG_RUNTIME,
+     "a rank waiting this long in a collective logs which ranks have not reached it and where "
+     "it is (the step), again every as many seconds (0: off)"},
+    {"run.stall_abort_seconds", RL_CFG_FLOAT, "1800", 0, 1e6, NULL, RL_CFG_RUNTIME,
+     "a rank waiting this long in a collective aborts the job with that message (0: wait for "
+     "ever); longer than any phase one rank spends alone (checkpoints, data loading)"},
 };
 
 rl_config *rl_experiment_new_config(const rl_experiment *exp) {
@@ -68,8 +74,12 @@ static rl_run *run_new(const rl_experiment *exp, const rl_config *cfg, const cha
     run->ckpt_every = rl_cfg_int(cfg, "ckpt.every");
     run->ckpt_keep = (int)rl_cfg_int(cfg, "ckpt.keep");
     rl_log_set_progress_interval(rl_cfg_float(cfg, "log.progress_seconds"));
+    comm_set_stall_limits(rl_cfg_float(cfg, "run.stall_warn_seconds"),
+                          rl_cfg_float(cfg, "run.stall_abort_seconds"));
+    comm_set_phase("the start of the run (data, model, run directory)");
     run->t_start = rl_now();
     run->finals = run_finals_new();
+    run->at_step = -1;
     return run;
 }
 
@@ -228,8 +238,10 @@ int rl_run_start(rl_run *run, const char *const *names, int n_names) {
     int state = 0;
     if (comm_rank() == 0) {
         state = inspect_existing(run);
-        if (state == 0)
+        if (state == 0) {
             io_ckpt_remove_temporaries(run->ckpt_dir);
+            io_failure_clear(run->run_dir); /* of an earlier attempt */
+        }
     }
     if (comm_agree_error(state) < 0 || comm_bcast(&state, sizeof state, 0) < 0)
         return RL_ERR;
@@ -323,7 +335,10 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
     if (watch)
         watch->progress(watch->ctx, step, loop->total);
     char line[256] = "";
+    run->total_steps = loop->total;
     for (; step < loop->total; step++) {
+        run->at_step = step;
+        comm_set_phase("step %lld of %lld", (long long)step + 1, (long long)loop->total);
         rl_stop_inject_fault(step);
         int sig = comm_agree_stop(rl_stop_requested());
         if (sig) {
@@ -358,7 +373,43 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
         }
     }
     rl_progress_finish(&progress);
+    run->at_step = loop->total;
+    comm_set_phase("the end of the run (finals, results)");
     return 0;
+}
+
+/* ---- failure summaries ---- */
+
+static const rl_run *summarized_run; /* the run whose end by comm_fatal leaves a summary */
+
+/* This rank's failure summary in the run directory: when, where (host, pid, step) and what; only
+ * once the run holds the directory's lock (a run refused for its input writes nothing). */
+static void write_failure(const rl_run *run, const char *message, const char *hint) {
+    if (!run->locked)
+        return;
+    struct timespec now;
+    struct tm utc;
+    char when[32], where[96], text[IO_FAILURE_MAX];
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &utc);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &utc);
+    if (run->at_step < 0)
+        snprintf(where, sizeof where, "before the first step");
+    else if (run->at_step >= run->total_steps)
+        snprintf(where, sizeof where, "after the last step (%lld)", (long long)run->total_steps);
+    else
+        snprintf(where, sizeof where, "at step %lld of %lld", (long long)run->at_step + 1,
+                 (long long)run->total_steps);
+    snprintf(text, sizeof text, "%s.%03ldZ rank %d of %d on %s, pid %d, %s\nerror: %s\n%s%s%s",
+             when, now.tv_nsec / 1000000, comm_rank(), comm_size(), comm_host(), (int)getpid(),
+             where, message, hint && hint[0] ? "HINT: " : "", hint ? hint : "",
+             hint && hint[0] ? "\n" : "");
+    if (io_failure_write(run->run_dir, comm_rank(), text) < 0)
+        rl_log_warn("no failure summary in %s: %s", run->run_dir, rl_error_message());
+}
+
+static void write_fatal_failure(const char *message) {
+    write_failure(summarized_run, message, NULL);
 }
 
 /* ---- the entry ---- */
@@ -368,6 +419,8 @@ int rl_run_main(const rl_experiment *exp, rl_config *cfg, const char *out_dir, i
     rl_run *run = run_new(exp, cfg, out_dir);
     run->wait_lock = wait_lock;
     run->watch = watch;
+    summarized_run = run;
+    comm_set_fatal_hook(write_fatal_failure);
     rl_stop_install();
     int rc = comm_agree_error(rl_compute_init(rl_cfg_str(cfg, "run.compute")));
     if (rc == 0)
@@ -382,10 +435,15 @@ int rl_run_main(const rl_experiment *exp, rl_config *cfg, const char *out_dir, i
                     run->pruned ? " (status pruned)" : "");
     else if (rc == RL_STOPPED)
         rl_log_info("stopped; checkpoint in %s. Run the same command to resume.", run->ckpt_dir);
-    else
+    else {
         rl_error_print();
+        if (rl_error_get_origin() < 0) /* this rank's own error, not one relayed from another */
+            write_failure(run, rl_error_message(), rl_error_hint());
+    }
     if (watch && watch->ended && run->locked)
         watch->ended(watch->ctx, code);
+    comm_set_fatal_hook(NULL);
+    summarized_run = NULL;
     run_free(run);
     return code;
 }

@@ -59,7 +59,7 @@ void rl_experiment_register(const rl_experiment *exp);
  * resolved: add files and overrides, then rl_cfg_resolve). NULL with the error stored. */
 rl_config *rl_experiment_new_config(const rl_experiment *exp);
 /* Keys every experiment honours: run.seed, run.compute, ckpt.every, ckpt.keep,
- * log.progress_seconds. */
+ * log.progress_seconds, run.stall_warn_seconds, run.stall_abort_seconds. */
 void rl_declare_common_config(rl_config *cfg);
 
 /* ---- the entry ---- */
@@ -117,6 +117,8 @@ int64_t rl_run_rows(const rl_run *run);
 /* The value of `metric` in row `row` (0-based), or in the last row (NAN when there is none). */
 double rl_run_value(const rl_run *run, int64_t row, const char *metric);
 double rl_run_last(const rl_run *run, const char *metric);
+/* The last value of `metric` as progress lines show it ("%.4f"), or "—" before the first row. */
+const char *rl_run_last_text(const rl_run *run, const char *metric, char *out, size_t n);
 
 /* The run loop: steps [first, total) where first is 0, or where the newest checkpoint left off.
  * Before each step the ranks agree on stop signals (SIGTERM, SIGUSR1/2): then the state is

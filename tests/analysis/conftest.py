@@ -116,13 +116,13 @@ test_limit = 300
 }
 
 
-def run_sweep(tmp, name, text):
+def run_sweep(tmp, name, text, jobs=2):
     (tmp / f"{name}.ini").write_text(text)
     sweep = str(tmp / name)
     subprocess.run([RANKLAB, "sweep", "plan", str(tmp / f"{name}.ini"), "--dir", sweep],
                    check=True, env=ENV, stdout=subprocess.DEVNULL)
-    subprocess.run([RANKLAB, "sweep", "run", sweep, "--all", "--jobs", "2"], check=True, env=ENV,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([RANKLAB, "sweep", "run", sweep, "--all", "--jobs", str(jobs)], check=True,
+                   env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return sweep
 
 

@@ -1,0 +1,109 @@
+# The stall watchdog (issue 18, item 8): one rank of three stopped with SIGSTOP; the ranks waiting
+# for it in a collective name it, the collective and the step within run.stall_warn_seconds, and
+# the job aborts with that message after run.stall_abort_seconds. A rank stopped for a while
+# under a watchdog that only warns resumes, and the run ends with the results of an undisturbed
+# one: the watchdog's keys change neither the results nor the run id. An aborting rank leaves the
+# message in its failure summary (failure-rank-R.txt).
+source "$(dirname "$0")/lib.bash"
+ARGS=(run train "${SMALL_TRAIN[@]}" train.epochs=60 log.progress_seconds=0.5)
+STOPPED_PID=
+cleanup() {
+    if [ -n "$STOPPED_PID" ]; then
+        kill -CONT "$STOPPED_PID" 2>/dev/null || true
+        kill -KILL "$STOPPED_PID" 2>/dev/null || true
+    fi
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+rank_pid() { # rank_pid MPIEXEC_PID RANK: the pid of that rank (a child of mpiexec)
+    local p
+    for p in $(pgrep -P "$1"); do
+        if tr '\0' '\n' <"/proc/$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+            echo "$p"
+            return
+        fi
+    done
+}
+
+wait_for_line() { # wait_for_line FILE PATTERN SECONDS: 0 once FILE has a line matching PATTERN
+    local deadline=$((SECONDS + $3))
+    until grep -q -- "$2" "$1"; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
+# Run id and docs: the keys are declared, runtime (not hashed), documented.
+"$RANKLAB" show-config train >"$SCRATCH/defaults.txt"
+"$RANKLAB" show-config train run.stall_warn_seconds=5 run.stall_abort_seconds=0 >"$SCRATCH/set.txt"
+check "the watchdog's keys do not change the run id" \
+    test "$(head -1 "$SCRATCH/defaults.txt")" = "$(head -1 "$SCRATCH/set.txt")"
+"$RANKLAB" run train --help >"$SCRATCH/help.txt"
+check "run.stall_warn_seconds is documented, default 120" \
+    grep -q "run.stall_warn_seconds .*default 120, runtime" "$SCRATCH/help.txt"
+check "run.stall_abort_seconds is documented, default 1800" \
+    grep -q "run.stall_abort_seconds .*default 1800, runtime" "$SCRATCH/help.txt"
+
+# Rank 2 stopped for good: warnings on ranks 0 and 1 after 3 s, abort after 12 s.
+WARN=3
+ABORT=12
+log=$SCRATCH/stopped.log
+mpiexec --oversubscribe -n 3 "$RANKLAB" "${ARGS[@]}" run.stall_warn_seconds=$WARN \
+    run.stall_abort_seconds=$ABORT --out "$SCRATCH/stopped" >"$log" 2>&1 &
+job=$!
+wait_for_line "$log" "^train [0-9][0-9]*/" 60
+STOPPED_PID=$(rank_pid $job 2)
+kill -STOP "$STOPPED_PID"
+stopped_at=$SECONDS
+warned_after() { # warned_after RANK: seconds from the stop to RANK's warning, or "never"
+    wait_for_line "$log" "rank $1/3\] stall: rank 2 has not reached" \
+        $((WARN + 6 - (SECONDS - stopped_at))) && echo $((SECONDS - stopped_at)) || echo never
+}
+warned0=$(warned_after 0)
+warned1=$(warned_after 1)
+check "rank 0 names rank 2 within the warn time (+3 s; after $warned0 s)" \
+    test "$warned0" != never -a "$warned0" -le $((WARN + 3))
+check "rank 1 names it too (after $warned1 s)" \
+    test "$warned1" != never -a "$warned1" -le $((WARN + 3))
+check "with the collective and the step" \
+    grep -q "stall: rank 2 has not reached MPI_[A-Za-z]*(.*at step [0-9]* of 1800) in [0-9]* s" \
+    "$log"
+set +e
+wait $job
+code=$?
+set -e
+aborted=$((SECONDS - stopped_at))
+check "the job aborts (exit $code) after the abort time ($aborted s after the stop)" \
+    test $code -ne 0 -a $aborted -ge $ABORT -a $aborted -le $((ABORT + 15))
+check "with the message naming rank 2 and the step" \
+    grep -q "^fatal: rank [01] on .*: stall: rank 2 has not reached .*at step .*aborting the job (run.stall_abort_seconds = $ABORT)" \
+    "$log"
+check "before its results were written" test ! -e "$SCRATCH/stopped/results.h5"
+check "the aborting ranks leave the message as their failure summary" \
+    grep -q "^error: stall: rank 2 has not reached" "$SCRATCH"/stopped/failure-rank-[01].txt
+kill -CONT "$STOPPED_PID" 2>/dev/null || true
+kill -KILL "$STOPPED_PID" 2>/dev/null || true
+STOPPED_PID=
+
+# Rank 1 stopped for 5 s under a watchdog that only warns: the run goes on where it was.
+ranks 3 "${ARGS[@]}" --out "$SCRATCH/ref" >/dev/null 2>&1
+log=$SCRATCH/paused.log
+mpiexec --oversubscribe -n 3 "$RANKLAB" "${ARGS[@]}" run.stall_warn_seconds=2 \
+    run.stall_abort_seconds=0 --out "$SCRATCH/paused" >"$log" 2>&1 &
+job=$!
+wait_for_line "$log" "^train [0-9][0-9]*/" 60
+STOPPED_PID=$(rank_pid $job 1)
+kill -STOP "$STOPPED_PID"
+check "a warning names the paused rank" wait_for_line "$log" "stall: rank 1 has not reached" 10
+kill -CONT "$STOPPED_PID"
+STOPPED_PID=
+set +e
+wait $job
+code=$?
+set -e
+check "the paused run completes (exit $code)" test $code -eq 0
+check "with no abort" bash -c "! grep -q '^fatal' '$log'"
+check "and the results of an undisturbed run" \
+    same_results "$SCRATCH/ref/results.h5" "$SCRATCH/paused/results.h5"
+finish
