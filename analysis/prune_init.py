@@ -97,7 +97,10 @@ def paired_table(df, value, baseline, digits=2, scale=1.0, column="sparsity",
     columns = sorted(df[column].unique())
     head = "| selection | score | " + " | ".join(column_text(c) for c in columns) + " |"
     lines = [head, "|" + "---|" * (2 + len(columns))]
-    for (sel, score), g in d.groupby(["selection", "score"], sort=False):
+    for sel, score in [(sel, score) for sel in SELECTIONS for score in SCORES]:
+        g = d[(d["selection"] == sel) & (d["score"] == score)]
+        if g.empty:
+            continue
         texts = []
         for c in columns:
             r = g[g[column] == c]
