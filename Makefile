@@ -5,6 +5,8 @@ PACKAGES := build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-
             hdf5-tools libopenblas-dev libcunit1-dev libinih-dev librandom123-dev zlib1g-dev \
             dataset-fashion-mnist wordnet-base python3-h5py python3-numpy python3-pandas python3-matplotlib \
             python3-pytest slurm-wlm munge
+# The benchmarks' peers (bench/peers/*.py) also need torch: `make bench-deps`.
+BENCH_PACKAGES := python3-torch
 RANKS ?= 2
 BUILD ?= build
 CMAKE_FLAGS ?=
@@ -14,7 +16,7 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OPENBLAS_NUM_THREADS ?= 1
 MPIEXEC := mpiexec --oversubscribe -n $(RANKS)
 
-.PHONY: all deps build run check check-sanitize clean
+.PHONY: all deps bench-deps build run check check-sanitize clean
 
 all: build
 
@@ -32,6 +34,9 @@ deps:
 	    echo "run: sudo apt-get install -y --no-install-recommends $$missing"; exit 1; \
 	  fi; \
 	fi
+
+bench-deps:
+	$(MAKE) deps PACKAGES="$(PACKAGES) $(BENCH_PACKAGES)"
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null

@@ -25,6 +25,7 @@ typedef enum {
     RL_RNG_AUGMENT,      /* data augmentation (crop, flip); step = epoch, index = example id */
     RL_RNG_DROPOUT,      /* dropout masks; step = optimizer step, index = example id, block =
                             layer and unit (src/nn/layers.h) */
+    RL_RNG_TEXT_SAMPLE,  /* sampled text continuations; step = sample, index = position */
 } rl_rng_purpose;
 
 typedef struct {

@@ -9,6 +9,14 @@
  *     rl_lora_apply(&lora, &model);           // model now computes with W0 + BA
  *     ... forward, loss, rl_model_backward ...
  *     rl_lora_backward(&lora, &model);        // lora.grads from model.grads
+ *
+ * Any model whose weight matrices live in one arena can be adapted the same way, by listing the
+ * matrices (rl_lora_target: offset and shape) — e.g. a transformer's attention projections from
+ * rl_transformer_matrices — and working on its params and grads arrays:
+ *
+ *     rl_lora_init_targets(&lora, m.params, m.n_params, targets, n, 8, seed, m.spec);
+ *     rl_lora_apply_params(&lora, m.params);
+ *     rl_lora_backward_grads(&lora, m.grads);
  */
 #ifndef RANKLAB_NN_LORA_H
 #define RANKLAB_NN_LORA_H
@@ -17,13 +25,22 @@
 
 #include <math.h>
 
+/* A weight matrix (rows, cols) at w_off in a model's arena. */
+typedef struct {
+    size_t w_off;
+    int rows, cols;
+} rl_lora_target;
+
+#define RL_LORA_MAX_ADAPTERS 256
+
 typedef struct {
     int rank;
     int n_adapted;
     struct {
-        int layer;           /* index in model.layers */
-        size_t a_off, b_off; /* into params / grads */
-    } adapters[RL_MAX_LAYERS];
+        int layer;             /* index in model.layers (rl_lora_init), else -1 */
+        rl_lora_target target; /* the adapted matrix */
+        size_t a_off, b_off;   /* into params / grads */
+    } adapters[RL_LORA_MAX_ADAPTERS];
     size_t n_params;
     float *params; /* (n_params) A then B of each adapted layer */
     float *grads;  /* (n_params) */
@@ -38,8 +55,17 @@ static inline float rl_lora_a_bound(int in) {
 /* A's entries uniform in [-1/sqrt(in), 1/sqrt(in)] from (seed, RL_RNG_INIT), stream 1000 + the
  * adapted layer's position (the stream the quantized adapters' codes are drawn from). */
 int rl_lora_init(rl_lora *lora, const rl_model *m, int rank, uint64_t seed);
+/* The same for the n matrices `targets` of an arena params (n_params floats, copied as the base;
+ * `what` names the model in messages). */
+int rl_lora_init_targets(rl_lora *lora, const float *params, size_t n_params,
+                         const rl_lora_target *targets, int n, int rank, uint64_t seed,
+                         const char *what);
 void rl_lora_free(rl_lora *lora);
 void rl_lora_apply(const rl_lora *lora, rl_model *m);
 void rl_lora_backward(rl_lora *lora, const rl_model *m);
+/* W_eff = W0 + B·A into each adapted matrix of params; dB, dA into lora->grads from the arena's
+ * gradients `grads` (same layout as params). */
+void rl_lora_apply_params(const rl_lora *lora, float *params);
+void rl_lora_backward_grads(rl_lora *lora, const float *grads);
 
 #endif

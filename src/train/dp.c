@@ -2,11 +2,11 @@
  * chunks with optional per-example weights, evaluation, checkpoints of model + optimizer, and
  * the step loop (see dp.h). */
 #include "src/train/dp.h"
-#include "src/train/base_model.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
+#include "src/train/base_model.h"
 
 #include <limits.h>
 #include <math.h>
@@ -202,59 +202,73 @@ static const char *prefixed(char *out, size_t size, const char *prefix, const ch
     return out;
 }
 
-int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix) {
-    /* Every rank holds the same trained values and optimizer state; each writes its block.
-     * "model/params" holds the values trained (the model's parameters, or its adapters). */
-    int64_t n = (int64_t)t->n_train, lo, hi;
+int dp_state_save(io_ckpt *c, const char *prefix, const float *theta, const rl_optimizer *opt,
+                  size_t n_values, int64_t epoch_loss) {
+    /* Every rank holds the same trained values and optimizer state; each writes its block. */
+    int64_t n = (int64_t)n_values, lo, hi;
     comm_block_range(n, comm_size(), comm_rank(), &lo, &hi);
     int root = comm_rank() == 0;
-    int64_t scalars[2] = {t->opt.t, t->epoch_loss};
+    int64_t scalars[2] = {opt->t, epoch_loss};
     char name[64];
     int rc = io_ckpt_write(c, prefixed(name, sizeof name, prefix, "model/params"), IO_F32, n, lo,
-                           hi - lo, t->theta + lo);
+                           hi - lo, theta + lo);
     rc = rc ? rc
             : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "optim/m"), IO_F32, n, lo,
-                            hi - lo, t->opt.m + lo);
-    if (t->opt.v)
+                            hi - lo, opt->m + lo);
+    if (opt->v)
         rc = rc ? rc
                 : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "optim/v"), IO_F32, n, lo,
-                                hi - lo, t->opt.v + lo);
-    int64_t n_stats = (int64_t)t->model.n_stats;
-    comm_block_range(n_stats, comm_size(), comm_rank(), &lo, &hi);
-    if (n_stats)
-        rc = rc ? rc
-                : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "model/stats"), IO_F32,
-                                n_stats, lo, hi - lo, t->model.stats + lo);
+                                hi - lo, opt->v + lo);
     return rc ? rc
               : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "train/scalars"), IO_I64, 2, 0,
                               root ? 2 : 0, scalars);
 }
 
-int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix) {
-    int64_t n = (int64_t)t->n_train, scalars[2];
+int dp_state_load(io_ckpt *c, const char *prefix, float *theta, rl_optimizer *opt, size_t n_values,
+                  int64_t *epoch_loss) {
+    int64_t n = (int64_t)n_values, scalars[2];
     char name[64];
     int rc = io_ckpt_size(c, prefixed(name, sizeof name, prefix, "model/params")) == n
                  ? 0
                  : rl_fail("the checkpoint holds another model", "delete the run directory");
-    rc = rc ? rc : io_ckpt_read(c, name, IO_F32, 0, n, t->theta);
+    rc = rc ? rc : io_ckpt_read(c, name, IO_F32, 0, n, theta);
     rc = rc ? rc
-            : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/m"), IO_F32, 0, n,
-                           t->opt.m);
-    if (t->opt.v)
+            : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/m"), IO_F32, 0, n, opt->m);
+    if (opt->v)
         rc = rc ? rc
                 : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "optim/v"), IO_F32, 0, n,
-                               t->opt.v);
-    if (t->model.n_stats)
-        rc = rc ? rc
-                : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "model/stats"), IO_F32, 0,
-                               (int64_t)t->model.n_stats, t->model.stats);
+                               opt->v);
     rc = rc ? rc
             : io_ckpt_read(c, prefixed(name, sizeof name, prefix, "train/scalars"), IO_I64, 0, 2,
                            scalars);
     if (rc < 0)
         return RL_ERR;
-    t->opt.t = scalars[0];
-    t->epoch_loss = scalars[1];
+    opt->t = scalars[0];
+    *epoch_loss = scalars[1];
+    return 0;
+}
+
+int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix) {
+    /* "model/params" holds the values trained (the model's parameters, or its adapters);
+     * "model/stats" the model's running statistics (batch norm), when it has any. */
+    int rc = dp_state_save(c, prefix, t->theta, &t->opt, t->n_train, t->epoch_loss);
+    int64_t n_stats = (int64_t)t->model.n_stats, lo, hi;
+    comm_block_range(n_stats, comm_size(), comm_rank(), &lo, &hi);
+    char name[64];
+    if (n_stats)
+        rc = rc ? rc
+                : io_ckpt_write(c, prefixed(name, sizeof name, prefix, "model/stats"), IO_F32,
+                                n_stats, lo, hi - lo, t->model.stats + lo);
+    return rc;
+}
+
+int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix) {
+    char name[64];
+    if (dp_state_load(c, prefix, t->theta, &t->opt, t->n_train, &t->epoch_loss) < 0 ||
+        (t->model.n_stats &&
+         io_ckpt_read(c, prefixed(name, sizeof name, prefix, "model/stats"), IO_F32, 0,
+                      (int64_t)t->model.n_stats, t->model.stats) < 0))
+        return RL_ERR;
     if (t->lora)
         rl_lora_apply(t->lora, &t->model);
     return 0;
@@ -350,8 +364,7 @@ static int setup_trainer(dp_trainer *t, const rl_config *cfg, uint64_t seed, uin
     int batch = (int)rl_cfg_int(cfg, "train.batch");
     if (batch > t->train.n)
         return rl_fail("train.batch=%d is larger than the training set (%lld examples)",
-                       "lower train.batch or raise data.train_limit", batch,
-                       (long long)t->train.n);
+                       "lower train.batch or raise data.train_limit", batch, (long long)t->train.n);
     if (rl_mem_check(
             sizeof(int64_t) * ((uint64_t)t->train.n + t->model.n_params + 1 + t->model.n_stats),
             "the order of %lld examples and the exact gradient sum", (long long)t->train.n) < 0 ||
@@ -437,8 +450,8 @@ static int write_attack_finals(rl_run *run, dp_trainer *t) {
     rc = rc ? rc : rl_run_final(run, "pgd_acc", acc_pgd);
     if (rc == 0)
         rl_log_info("%s: ε = %g: clean accuracy %.2f %%, FGSM %.2f %%, PGD-%d %.2f %%",
-                    rl_run_name(run), (double)pgd->eps, 100.0 * clean, 100.0 * acc_fgsm,
-                    pgd->steps, 100.0 * acc_pgd);
+                    rl_run_name(run), (double)pgd->eps, 100.0 * clean, 100.0 * acc_fgsm, pgd->steps,
+                    100.0 * acc_pgd);
     return rc;
 }
 
@@ -488,7 +501,8 @@ int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp
         rc = rl_run_loop(run, &loop, &l);
     }
     if (rc == 0)
-        rc = comm_agree_error(h->finish ? h->finish(run, &t, h->ctx) : dp_write_final(run, &t, NULL));
+        rc = comm_agree_error(h->finish ? h->finish(run, &t, h->ctx)
+                                        : dp_write_final(run, &t, NULL));
     dp_trainer_free(&t);
     return rc;
 }

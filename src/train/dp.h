@@ -141,6 +141,12 @@ int dp_epoch_summary(dp_trainer *t, double *train_loss, double *test_loss, doubl
  * step counters into a checkpoint, named "model/params", "model/stats", "optim/m", ... after
  * `prefix` ("" for the run's trainer); and back. */
 int dp_trainer_save(const dp_trainer *t, io_ckpt *c, const char *prefix);
+/* The same for any trained values: theta (n_values), the optimizer's state and step count, and
+ * a running fixed-point loss sum (dp_trainer_save is this with the trainer's). */
+int dp_state_save(io_ckpt *c, const char *prefix, const float *theta, const rl_optimizer *opt,
+                  size_t n_values, int64_t epoch_loss);
+int dp_state_load(io_ckpt *c, const char *prefix, float *theta, rl_optimizer *opt, size_t n_values,
+                  int64_t *epoch_loss);
 int dp_trainer_load(dp_trainer *t, io_ckpt *c, const char *prefix);
 /* Collective: finals train_loss, test_loss, test_acc (of the last row), steps, and
  * /arrays/params (usable with init.from; with batch norm, its running averages in

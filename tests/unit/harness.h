@@ -10,6 +10,8 @@
 
 #include <CUnit/CUnit.h>
 
+#include <stddef.h>
+
 typedef struct {
     const char *name;
     void (*fn)(void);
@@ -24,6 +26,14 @@ void rl_test_register_suite(const char *name, const rl_test *tests);
 
 /* Relative closeness scaled to float epsilon: |a - b| <= tol_eps · eps · max(1, |a|, |b|). */
 int rl_test_close(double a, double b, double tol_eps);
+
+/* A loss as a function of values the caller perturbs, for rl_test_check_grads. */
+typedef double (*rl_test_loss_fn)(void *ctx);
+/* Compares analytic[i] with a central difference of f w.r.t. x[i] (float step `step`, loss in
+ * double) for every i < n, asserting |a − numeric| <= 1e-2 · max(|a|, |numeric|) + 1e-3. Returns
+ * the largest |analytic[i]|, so a caller can check that the comparison was not between zeros. */
+double rl_test_check_grads(float *x, const float *analytic, size_t n, rl_test_loss_fn f, void *ctx,
+                           float step);
 
 /* Run test() at every ISA level this CPU supports (kernels/isa.h), then go back to the best. */
 void rl_test_each_isa(void (*test)(void));

@@ -32,6 +32,28 @@ int rl_test_close(double a, double b, double tol_eps) {
     return fabs(a - b) <= tol_eps * FLT_EPSILON * scale;
 }
 
+double rl_test_check_grads(float *x, const float *analytic, size_t n, rl_test_loss_fn f, void *ctx,
+                           float step) {
+    double largest = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        float saved = x[i];
+        float hi = saved + step, lo = saved - step;
+        x[i] = hi;
+        double f_hi = f(ctx);
+        x[i] = lo;
+        double f_lo = f(ctx);
+        x[i] = saved;
+        double numeric = (f_hi - f_lo) / ((double)hi - lo);
+        double a = analytic[i];
+        double tol = 1e-2 * fmax(fabs(a), fabs(numeric)) + 1e-3;
+        CU_ASSERT(fabs(a - numeric) <= tol);
+        if (fabs(a - numeric) > tol)
+            fprintf(stderr, "\n  gradient %zu: analytic %.6g, numeric %.6g\n", i, a, numeric);
+        largest = fmax(largest, fabs(a));
+    }
+    return largest;
+}
+
 void rl_test_each_isa(void (*test)(void)) {
     for (int level = 0; level <= (int)kern_isa_best(); level++) {
         kern_isa_set((kern_isa_level)level);

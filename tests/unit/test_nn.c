@@ -21,31 +21,8 @@ static void fill(float *x, size_t n, uint32_t stream, float lo, float hi) {
     kern_fill_uniform(x, n, r.key, stream, lo, hi);
 }
 
-typedef double (*loss_fn)(void *ctx);
-
-/* Compares analytic[i] with a central difference of f w.r.t. x[i] (float step FD_STEP, loss in
- * double) for every i < n. Returns the largest |analytic[i]|, so a caller can check that the
- * comparison was not between zeros. */
-static double check_grads(float *x, const float *analytic, size_t n, loss_fn f, void *ctx) {
-    double largest = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        float saved = x[i];
-        float hi = saved + FD_STEP, lo = saved - FD_STEP;
-        x[i] = hi;
-        double f_hi = f(ctx);
-        x[i] = lo;
-        double f_lo = f(ctx);
-        x[i] = saved;
-        double numeric = (f_hi - f_lo) / ((double)hi - lo);
-        double a = analytic[i];
-        double tol = 1e-2 * fmax(fabs(a), fabs(numeric)) + 1e-3;
-        CU_ASSERT(fabs(a - numeric) <= tol);
-        if (fabs(a - numeric) > tol)
-            fprintf(stderr, "\n  gradient %zu: analytic %.6g, numeric %.6g\n", i, a, numeric);
-        largest = fmax(largest, fabs(a));
-    }
-    return largest;
-}
+typedef rl_test_loss_fn loss_fn;
+#define check_grads(x, analytic, n, f, ctx) rl_test_check_grads(x, analytic, n, f, ctx, FD_STEP)
 
 /* A model with inputs, labels and softmax-CE loss: the function whose gradients are checked. */
 typedef struct {

@@ -1,0 +1,502 @@
+/* Transformer models ("gpt:" specs): spec parsing, the arena layout, initialization, forward and
+ * backward of embeddings, layer norm, multi-head attention, the GELU MLP and the tied LM head
+ * (see transformer.h). Every product is the exact GEMM; per-row sums (layer-norm statistics,
+ * softmax) are in double in a fixed order. */
+#include "src/nn/transformer.h"
+
+#include "kernels/kernels.h"
+#include "src/core/error.h"
+#include "src/core/mem.h"
+#include "src/core/rng.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GPT_PREFIX "gpt:"
+#define SPEC_HINT                                                                                  \
+    "write gpt:L<layers>-D<width>-H<heads>-T<context>, e.g. gpt:L2-D128-H4-T64 (optionally "       \
+    "V<vocab>- first, e.g. gpt:V1024-L2-D128-H4-T64, to pin the tokenizer's vocabulary)"
+#define MAX_WIDTH 8192
+#define MAX_CONTEXT 4096
+#define INIT_STD 0.02f
+
+/* Reads "<letter><count>" at *p (count 1..max) and the '-' or end after it. */
+static int spec_field(const char **p, char letter, long max, long *value) {
+    const char *q = *p;
+    if (*q != letter || q[1] < '0' || q[1] > '9')
+        return 0;
+    long v = 0;
+    for (q++; *q >= '0' && *q <= '9'; q++)
+        if ((v = v * 10 + (*q - '0')) > max)
+            return 0;
+    if (*q != '-' && *q != '\0')
+        return 0;
+    *p = *q == '-' ? q + 1 : q;
+    *value = v;
+    return v > 0;
+}
+
+/* Lays out the arena for the parsed sizes. */
+static void layout(rl_transformer *m) {
+    size_t d = (size_t)m->width, f = (size_t)m->hidden, at = 0;
+    m->tok_emb = at;
+    at += (size_t)m->vocab * d;
+    m->pos_emb = at;
+    at += (size_t)m->context * d;
+    for (int l = 0; l < m->layers; l++) {
+        rl_tf_block *b = &m->blocks[l];
+        size_t *dd_offsets[] = {&b->wq, &b->wk, &b->wv, &b->wo};
+        size_t *bias_offsets[] = {&b->bq, &b->bk, &b->bv, &b->bo};
+        b->ln1_g = at;
+        b->ln1_b = at + d;
+        at += 2 * d;
+        for (int j = 0; j < 4; j++) {
+            *dd_offsets[j] = at;
+            *bias_offsets[j] = at + d * d;
+            at += d * d + d;
+        }
+        b->ln2_g = at;
+        b->ln2_b = at + d;
+        at += 2 * d;
+        b->w1 = at;
+        b->b1 = at + f * d;
+        at += f * d + f;
+        b->w2 = at;
+        b->b2 = at + d * f;
+        at += d * f + d;
+    }
+    m->lnf_g = at;
+    m->lnf_b = at + d;
+    m->n_params = at + 2 * d;
+}
+
+int rl_transformer_init(rl_transformer *m, const char *spec, int vocab) {
+    memset(m, 0, sizeof *m);
+    if (!spec || strncmp(spec, GPT_PREFIX, strlen(GPT_PREFIX)) != 0)
+        return rl_fail("model spec \"%s\" is not a transformer", SPEC_HINT, spec ? spec : "");
+    if (strlen(spec) >= sizeof m->spec)
+        return rl_fail("model spec \"%s\" is longer than %zu characters", SPEC_HINT, spec,
+                       sizeof m->spec - 1);
+    const char *p = spec + strlen(GPT_PREFIX);
+    long v = vocab, layers, width, heads, context;
+    if (*p == 'V' && !spec_field(&p, 'V', 1 << 24, &v))
+        return rl_fail("model spec \"%s\": bad vocabulary size at \"%s\"", SPEC_HINT, spec, p);
+    if (!spec_field(&p, 'L', RL_TF_MAX_LAYERS, &layers) ||
+        !spec_field(&p, 'D', MAX_WIDTH, &width) || !spec_field(&p, 'H', width, &heads) ||
+        !spec_field(&p, 'T', MAX_CONTEXT, &context) || *p != '\0')
+        return rl_fail("model spec \"%s\": expected L<1..%d>-D<1..%d>-H<heads>-T<1..%d> %s%s%s",
+                       SPEC_HINT, spec, RL_TF_MAX_LAYERS, MAX_WIDTH, MAX_CONTEXT,
+                       *p ? "at \"" : "but the spec ends", p, *p ? "\"" : "");
+    if (width % heads != 0)
+        return rl_fail("model spec \"%s\": width %ld is not divisible by %ld heads",
+                       "choose H dividing D, e.g. D128-H4", spec, width, heads);
+    if (v != vocab)
+        return rl_fail("model spec \"%s\" pins a vocabulary of %ld tokens; the tokenizer has %d",
+                       "drop V<vocab> from the spec (the tokenizer's is used), or set "
+                       "text.vocab_size to match",
+                       spec, v, vocab);
+    if (vocab < 2)
+        return rl_fail("a transformer needs a vocabulary of at least 2 tokens (got %d)",
+                       "learn a tokenizer first", vocab);
+    memcpy(m->spec, spec, strlen(spec) + 1);
+    m->vocab = vocab;
+    m->layers = (int)layers;
+    m->width = (int)width;
+    m->heads = (int)heads;
+    m->context = (int)context;
+    m->hidden = 4 * (int)width;
+    m->causal = 1;
+    layout(m);
+    if (rl_mem_check(rl_size_mul(m->n_params, 2 * sizeof(float)),
+                     "model %s (%zu parameters and their gradients)", spec, m->n_params) < 0) {
+        memset(m, 0, sizeof *m);
+        return rl_fail_hint("use a smaller model (fewer layers, a narrower width, a smaller "
+                            "vocabulary)");
+    }
+    m->params = rl_xcalloc(m->n_params, sizeof(float)); // (n_params)
+    m->grads = rl_xcalloc(m->n_params, sizeof(float));  // (n_params)
+    return 0;
+}
+
+void rl_transformer_free(rl_transformer *m) {
+    if (!m)
+        return;
+    free(m->params);
+    free(m->grads);
+    memset(m, 0, sizeof *m);
+}
+
+int rl_transformer_matrices(const rl_transformer *m, rl_tf_matrix *out) {
+    static const char *const names[RL_TF_MATRICES_PER_BLOCK] = {"q", "k", "v", "o", "fc1", "fc2"};
+    int d = m->width, f = m->hidden, n = 0;
+    for (int l = 0; l < m->layers; l++) {
+        const rl_tf_block *b = &m->blocks[l];
+        size_t offsets[RL_TF_MATRICES_PER_BLOCK] = {b->wq, b->wk, b->wv, b->wo, b->w1, b->w2};
+        int rows[RL_TF_MATRICES_PER_BLOCK] = {d, d, d, d, f, d};
+        int cols[RL_TF_MATRICES_PER_BLOCK] = {d, d, d, d, d, f};
+        for (int j = 0; j < RL_TF_MATRICES_PER_BLOCK; j++, n++) {
+            snprintf(out[n].name, sizeof out[n].name, "block%d.%s", l, names[j]);
+            out[n].w_off = offsets[j];
+            out[n].rows = rows[j];
+            out[n].cols = cols[j];
+        }
+    }
+    return n;
+}
+
+void rl_transformer_init_params(rl_transformer *m, uint64_t seed) {
+    rl_rng r = rl_rng_make(seed, RL_RNG_INIT);
+    float bound = INIT_STD * sqrtf(3.0f), residual = bound / sqrtf(2.0f * (float)m->layers);
+    size_t d = (size_t)m->width;
+    memset(m->params, 0, m->n_params * sizeof(float));
+    kern_fill_uniform(m->params + m->tok_emb, (size_t)m->vocab * d, r.key, 0, -bound, bound);
+    kern_fill_uniform(m->params + m->pos_emb, (size_t)m->context * d, r.key, 1, -bound, bound);
+    rl_tf_matrix mats[RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK];
+    int n = rl_transformer_matrices(m, mats);
+    for (int i = 0; i < n; i++) {
+        int is_residual = i % RL_TF_MATRICES_PER_BLOCK == 3 || i % RL_TF_MATRICES_PER_BLOCK == 5;
+        float b = is_residual ? residual : bound;
+        kern_fill_uniform(m->params + mats[i].w_off, (size_t)mats[i].rows * mats[i].cols, r.key,
+                          2 + (uint32_t)i, -b, b);
+    }
+    for (int l = 0; l < m->layers; l++)
+        for (size_t j = 0; j < d; j++)
+            m->params[m->blocks[l].ln1_g + j] = m->params[m->blocks[l].ln2_g + j] = 1.0f;
+    for (size_t j = 0; j < d; j++)
+        m->params[m->lnf_g + j] = 1.0f;
+}
+
+void rl_transformer_zero_grads(rl_transformer *m) {
+    memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+/* ---- workspace ---- */
+
+/* Floats of the activations kept per sequence, and of the scratch. */
+static void ws_sizes(const rl_transformer *m, uint64_t *per_seq, uint64_t *fixed) {
+    uint64_t t = (uint64_t)m->context, d = (uint64_t)m->width, f = (uint64_t)m->hidden;
+    uint64_t block = t * (8 * d + 4 + 2 * f) + (uint64_t)m->heads * t * t;
+    *per_seq = (uint64_t)m->layers * block + t * (2 * d + 2 + (uint64_t)m->vocab) + t /* ids */ +
+               t * (6 * d + f);
+    *fixed = t * t;
+}
+
+uint64_t rl_transformer_ws_bytes(const rl_transformer *m, int max_seqs) {
+    uint64_t per_seq, fixed;
+    ws_sizes(m, &per_seq, &fixed);
+    return rl_size_mul(
+        rl_size_add(rl_size_mul(per_seq, (uint64_t)(max_seqs > 0 ? max_seqs : 0)), fixed),
+        sizeof(float));
+}
+
+static float *floats(size_t n) {
+    return rl_xcalloc(n ? n : 1, sizeof(float));
+}
+
+int rl_transformer_ws_init(rl_transformer_ws *ws, const rl_transformer *m, int max_seqs) {
+    memset(ws, 0, sizeof *ws);
+    if (max_seqs <= 0)
+        return rl_fail("a transformer workspace needs at least 1 sequence (got %d)",
+                       "set the sequences per chunk to at least 1", max_seqs);
+    if (rl_mem_check(rl_transformer_ws_bytes(m, max_seqs),
+                     "the activations of model %s for %d sequences at a time", m->spec,
+                     max_seqs) < 0)
+        return rl_fail_hint("lower the sequences per chunk (train.chunk), or use a smaller "
+                            "model or context");
+    size_t t = (size_t)m->context, rows = (size_t)max_seqs * t, d = (size_t)m->width,
+           f = (size_t)m->hidden;
+    ws->max_seqs = max_seqs;
+    for (int l = 0; l < m->layers; l++) {
+        ws->block[l].x = floats(rows * d);
+        ws->block[l].ln1 = floats(rows * d);
+        ws->block[l].ln2 = floats(rows * d);
+        ws->block[l].mean1 = floats(rows);
+        ws->block[l].rstd1 = floats(rows);
+        ws->block[l].mean2 = floats(rows);
+        ws->block[l].rstd2 = floats(rows);
+        ws->block[l].q = floats(rows * d);
+        ws->block[l].k = floats(rows * d);
+        ws->block[l].v = floats(rows * d);
+        ws->block[l].probs = floats((size_t)max_seqs * m->heads * t * t);
+        ws->block[l].att = floats(rows * d);
+        ws->block[l].mid = floats(rows * d);
+        ws->block[l].h = floats(rows * f);
+        ws->block[l].gelu = floats(rows * f);
+    }
+    ws->x_final = floats(rows * d);
+    ws->lnf = floats(rows * d);
+    ws->mean_f = floats(rows);
+    ws->rstd_f = floats(rows);
+    ws->logits = floats(rows * (size_t)m->vocab);
+    ws->ids = rl_xcalloc(rows, sizeof(int32_t));
+    ws->d_res = floats(rows * d);
+    ws->d_a = floats(rows * d);
+    ws->d_b = floats(rows * d);
+    ws->d_hidden = floats(rows * f);
+    ws->d_q = floats(rows * d);
+    ws->d_k = floats(rows * d);
+    ws->d_v = floats(rows * d);
+    ws->d_probs = floats(t * t);
+    return 0;
+}
+
+void rl_transformer_ws_free(rl_transformer_ws *ws) {
+    if (!ws)
+        return;
+    for (int l = 0; l < RL_TF_MAX_LAYERS; l++) {
+        float **arrays[] = {&ws->block[l].x,     &ws->block[l].ln1,   &ws->block[l].ln2,
+                            &ws->block[l].mean1, &ws->block[l].rstd1, &ws->block[l].mean2,
+                            &ws->block[l].rstd2, &ws->block[l].q,     &ws->block[l].k,
+                            &ws->block[l].v,     &ws->block[l].probs, &ws->block[l].att,
+                            &ws->block[l].mid,   &ws->block[l].h,     &ws->block[l].gelu};
+        for (size_t j = 0; j < sizeof arrays / sizeof arrays[0]; j++)
+            free(*arrays[j]);
+    }
+    free(ws->x_final);
+    free(ws->lnf);
+    free(ws->mean_f);
+    free(ws->rstd_f);
+    free(ws->logits);
+    free(ws->ids);
+    free(ws->d_res);
+    free(ws->d_a);
+    free(ws->d_b);
+    free(ws->d_hidden);
+    free(ws->d_q);
+    free(ws->d_k);
+    free(ws->d_v);
+    free(ws->d_probs);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* ---- layers ---- */
+
+void rl_layernorm_forward(const float *x, const float *g, const float *b, int rows, int d, float *y,
+                          float *mean, float *rstd) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * d;
+        double sum = 0.0, sq = 0.0;
+        for (int j = 0; j < d; j++)
+            sum += xr[j];
+        double mu = sum / d;
+        for (int j = 0; j < d; j++)
+            sq += (xr[j] - mu) * (xr[j] - mu);
+        mean[r] = (float)mu;
+        rstd[r] = (float)(1.0 / sqrt(sq / d + RL_LAYERNORM_EPS));
+        for (int j = 0; j < d; j++)
+            y[(size_t)r * d + j] =
+                g[j] * (float)(((double)xr[j] - mean[r]) * (double)rstd[r]) + b[j];
+    }
+}
+
+void rl_layernorm_backward(const float *x, const float *g, const float *mean, const float *rstd,
+                           const float *dy, int rows, int d, float *dx, float *dg, float *db) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * d, *dyr = dy + (size_t)r * d;
+        double sum_g = 0.0, sum_gx = 0.0;
+        for (int j = 0; j < d; j++) {
+            double x_hat = ((double)xr[j] - mean[r]) * (double)rstd[r];
+            double gj = (double)dyr[j] * g[j];
+            sum_g += gj;
+            sum_gx += gj * x_hat;
+            if (dg)
+                dg[j] += (float)(dyr[j] * x_hat);
+            if (db)
+                db[j] += dyr[j];
+        }
+        double mean_g = sum_g / d, mean_gx = sum_gx / d;
+        for (int j = 0; j < d; j++) {
+            double x_hat = ((double)xr[j] - mean[r]) * (double)rstd[r];
+            dx[(size_t)r * d + j] =
+                (float)((double)rstd[r] * ((double)dyr[j] * g[j] - mean_g - x_hat * mean_gx));
+        }
+    }
+}
+
+#define GELU_C 0.7978845608028654 /* sqrt(2 / π) */
+#define GELU_A 0.044715
+
+void rl_gelu_forward(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        y[i] = (float)(0.5 * v * (1.0 + tanh(GELU_C * (v + GELU_A * v * v * v))));
+    }
+}
+
+void rl_gelu_backward(const float *x, const float *dy, float *dx, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i], t = tanh(GELU_C * (v + GELU_A * v * v * v));
+        double slope =
+            0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * v * v);
+        dx[i] = (float)(dy[i] * slope);
+    }
+}
+
+void rl_attention_forward(const float *q, const float *k, const float *v, int n_seq, int len, int d,
+                          int heads, int causal, float *probs, float *out) {
+    int dh = d / heads;
+    float scale = 1.0f / sqrtf((float)dh);
+    for (int s = 0; s < n_seq; s++)
+        for (int h = 0; h < heads; h++) {
+            size_t at = (size_t)s * len * d + (size_t)h * dh;       // head h of sequence s
+            float *p = probs + ((size_t)s * heads + h) * len * len; // (len, len)
+            kern_sgemm(0, 1, len, len, dh, scale, q + at, d, k + at, d, 0.0f, p, len);
+            for (int i = 0; i < len; i++) {
+                float *row = p + (size_t)i * len;
+                int visible = causal ? i + 1 : len;
+                float top = row[0];
+                for (int j = 1; j < visible; j++)
+                    top = row[j] > top ? row[j] : top;
+                double sum = 0.0;
+                for (int j = 0; j < visible; j++)
+                    sum += exp((double)row[j] - top);
+                for (int j = 0; j < visible; j++)
+                    row[j] = (float)(exp((double)row[j] - top) / sum);
+                for (int j = visible; j < len; j++)
+                    row[j] = 0.0f; // masked: softmax weight of −∞
+            }
+            kern_sgemm(0, 0, len, dh, len, 1.0f, p, len, v + at, d, 0.0f, out + at, d);
+        }
+}
+
+void rl_attention_backward(const float *q, const float *k, const float *v, const float *probs,
+                           const float *d_out, int n_seq, int len, int d, int heads, float *d_q,
+                           float *d_k, float *d_v, float *scratch) {
+    int dh = d / heads;
+    float scale = 1.0f / sqrtf((float)dh);
+    for (int s = 0; s < n_seq; s++)
+        for (int h = 0; h < heads; h++) {
+            size_t at = (size_t)s * len * d + (size_t)h * dh;
+            const float *p = probs + ((size_t)s * heads + h) * len * len; // (len, len)
+            // dP = dO · Vᵀ, dV = Pᵀ · dO
+            kern_sgemm(0, 1, len, len, dh, 1.0f, d_out + at, d, v + at, d, 0.0f, scratch, len);
+            kern_sgemm(1, 0, len, dh, len, 1.0f, p, len, d_out + at, d, 0.0f, d_v + at, d);
+            // dS = P ⊙ (dP − Σ_j P dP) per row (masked entries have P = 0, so dS = 0 there)
+            for (int i = 0; i < len; i++) {
+                const float *pr = p + (size_t)i * len;
+                float *dr = scratch + (size_t)i * len;
+                double dot = 0.0;
+                for (int j = 0; j < len; j++)
+                    dot += (double)pr[j] * dr[j];
+                for (int j = 0; j < len; j++)
+                    dr[j] = (float)(pr[j] * ((double)dr[j] - dot));
+            }
+            // S = scale · Q Kᵀ: dQ = scale · dS · K, dK = scale · dSᵀ · Q
+            kern_sgemm(0, 0, len, dh, len, scale, scratch, len, k + at, d, 0.0f, d_q + at, d);
+            kern_sgemm(1, 0, len, dh, len, scale, scratch, len, q + at, d, 0.0f, d_k + at, d);
+        }
+}
+
+/* y (rows, out) = x (rows, in) · Wᵀ + b, plus `residual` (rows, out) when not NULL. */
+static void linear(const float *params, size_t w_off, size_t b_off, const float *x, int rows,
+                   int in, int out, const float *residual, float *y) {
+    for (int r = 0; r < rows; r++)
+        memcpy(y + (size_t)r * out, params + b_off, (size_t)out * sizeof(float));
+    kern_sgemm(0, 1, rows, out, in, 1.0f, x, in, params + w_off, in, 1.0f, y, out);
+    for (size_t i = 0; residual && i < (size_t)rows * out; i++)
+        y[i] += residual[i];
+}
+
+/* dW += dyᵀ · x, db += the column sums of dy (row by row). */
+static void linear_backward_params(float *grads, size_t w_off, size_t b_off, const float *x,
+                                   const float *dy, int rows, int in, int out) {
+    kern_sgemm(1, 0, out, in, rows, 1.0f, dy, out, x, in, 1.0f, grads + w_off, in);
+    float *db = grads + b_off;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < out; j++)
+            db[j] += dy[(size_t)r * out + j];
+}
+
+const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *ws,
+                                    const int32_t *ids, int n_seq, int len) {
+    assert(n_seq >= 1 && n_seq <= ws->max_seqs && len >= 1 && len <= m->context);
+    int rows = n_seq * len, d = m->width, f = m->hidden;
+    const float *w = m->params;
+    memcpy(ws->ids, ids, sizeof(int32_t) * (size_t)rows);
+    float *x = ws->block[0].x; // (rows, d)
+    for (int r = 0; r < rows; r++) {
+        assert(ids[r] >= 0 && ids[r] < m->vocab);
+        const float *tok = w + m->tok_emb + (size_t)ids[r] * d;
+        const float *pos = w + m->pos_emb + (size_t)(r % len) * d;
+        for (int j = 0; j < d; j++)
+            x[(size_t)r * d + j] = tok[j] + pos[j];
+    }
+    for (int l = 0; l < m->layers; l++) {
+        const rl_tf_block *b = &m->blocks[l];
+        rl_tf_block_acts *a = &ws->block[l];
+        float *next = l + 1 < m->layers ? ws->block[l + 1].x : ws->x_final;
+        rl_layernorm_forward(a->x, w + b->ln1_g, w + b->ln1_b, rows, d, a->ln1, a->mean1, a->rstd1);
+        linear(w, b->wq, b->bq, a->ln1, rows, d, d, NULL, a->q);
+        linear(w, b->wk, b->bk, a->ln1, rows, d, d, NULL, a->k);
+        linear(w, b->wv, b->bv, a->ln1, rows, d, d, NULL, a->v);
+        rl_attention_forward(a->q, a->k, a->v, n_seq, len, d, m->heads, m->causal, a->probs,
+                             a->att);
+        linear(w, b->wo, b->bo, a->att, rows, d, d, a->x, a->mid);
+        rl_layernorm_forward(a->mid, w + b->ln2_g, w + b->ln2_b, rows, d, a->ln2, a->mean2,
+                             a->rstd2);
+        linear(w, b->w1, b->b1, a->ln2, rows, d, f, NULL, a->h);
+        rl_gelu_forward(a->h, a->gelu, (size_t)rows * f);
+        linear(w, b->w2, b->b2, a->gelu, rows, f, d, a->mid, next);
+    }
+    rl_layernorm_forward(ws->x_final, w + m->lnf_g, w + m->lnf_b, rows, d, ws->lnf, ws->mean_f,
+                         ws->rstd_f);
+    // tied head: logits = LN_f(x) · Eᵀ
+    kern_sgemm(0, 1, rows, m->vocab, d, 1.0f, ws->lnf, d, w + m->tok_emb, d, 0.0f, ws->logits,
+               m->vocab);
+    return ws->logits;
+}
+
+void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const float *d_logits,
+                             int n_seq, int len) {
+    assert(n_seq >= 1 && n_seq <= ws->max_seqs && len >= 1 && len <= m->context);
+    int rows = n_seq * len, d = m->width, f = m->hidden, v = m->vocab;
+    const float *w = m->params;
+    float *g = m->grads;
+    size_t n = (size_t)rows * d;
+    // the head: dE += dlogitsᵀ · LN_f(x), dLN_f = dlogits · E
+    kern_sgemm(1, 0, v, d, rows, 1.0f, d_logits, v, ws->lnf, d, 1.0f, g + m->tok_emb, d);
+    kern_sgemm(0, 0, rows, d, v, 1.0f, d_logits, v, w + m->tok_emb, d, 0.0f, ws->d_a, d);
+    rl_layernorm_backward(ws->x_final, w + m->lnf_g, ws->mean_f, ws->rstd_f, ws->d_a, rows, d,
+                          ws->d_res, g + m->lnf_g, g + m->lnf_b);
+    for (int l = m->layers - 1; l >= 0; l--) {
+        const rl_tf_block *b = &m->blocks[l];
+        rl_tf_block_acts *a = &ws->block[l];
+        // the MLP, from d_res = dLoss/d(block output)
+        linear_backward_params(g, b->w2, b->b2, a->gelu, ws->d_res, rows, f, d);
+        kern_sgemm(0, 0, rows, f, d, 1.0f, ws->d_res, d, w + b->w2, f, 0.0f, ws->d_hidden, f);
+        rl_gelu_backward(a->h, ws->d_hidden, ws->d_hidden, (size_t)rows * f);
+        linear_backward_params(g, b->w1, b->b1, a->ln2, ws->d_hidden, rows, d, f);
+        kern_sgemm(0, 0, rows, d, f, 1.0f, ws->d_hidden, f, w + b->w1, d, 0.0f, ws->d_a, d);
+        rl_layernorm_backward(a->mid, w + b->ln2_g, a->mean2, a->rstd2, ws->d_a, rows, d, ws->d_b,
+                              g + b->ln2_g, g + b->ln2_b);
+        for (size_t i = 0; i < n; i++)
+            ws->d_res[i] += ws->d_b[i]; // now dLoss/d(mid)
+        // attention
+        linear_backward_params(g, b->wo, b->bo, a->att, ws->d_res, rows, d, d);
+        kern_sgemm(0, 0, rows, d, d, 1.0f, ws->d_res, d, w + b->wo, d, 0.0f, ws->d_a, d);
+        rl_attention_backward(a->q, a->k, a->v, a->probs, ws->d_a, n_seq, len, d, m->heads, ws->d_q,
+                              ws->d_k, ws->d_v, ws->d_probs);
+        linear_backward_params(g, b->wq, b->bq, a->ln1, ws->d_q, rows, d, d);
+        linear_backward_params(g, b->wk, b->bk, a->ln1, ws->d_k, rows, d, d);
+        linear_backward_params(g, b->wv, b->bv, a->ln1, ws->d_v, rows, d, d);
+        kern_sgemm(0, 0, rows, d, d, 1.0f, ws->d_q, d, w + b->wq, d, 0.0f, ws->d_b, d);
+        kern_sgemm(0, 0, rows, d, d, 1.0f, ws->d_k, d, w + b->wk, d, 1.0f, ws->d_b, d);
+        kern_sgemm(0, 0, rows, d, d, 1.0f, ws->d_v, d, w + b->wv, d, 1.0f, ws->d_b, d);
+        rl_layernorm_backward(a->x, w + b->ln1_g, a->mean1, a->rstd1, ws->d_b, rows, d, ws->d_a,
+                              g + b->ln1_g, g + b->ln1_b);
+        for (size_t i = 0; i < n; i++)
+            ws->d_res[i] += ws->d_a[i]; // now dLoss/d(block input)
+    }
+    // the embeddings, row by row
+    for (int r = 0; r < rows; r++) {
+        float *tok = g + m->tok_emb + (size_t)ws->ids[r] * d;
+        float *pos = g + m->pos_emb + (size_t)(r % len) * d;
+        for (int j = 0; j < d; j++) {
+            tok[j] += ws->d_res[(size_t)r * d + j];
+            pos[j] += ws->d_res[(size_t)r * d + j];
+        }
+    }
+}

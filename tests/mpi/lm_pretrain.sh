@@ -1,0 +1,54 @@
+# `lm-pretrain` (issue 17): a tiny decoder on WordNet's adverb glosses is bit-identical on 1, 2
+# and 4 ranks (7 chunks per step: uneven blocks on 4 ranks), and after a SIGTERM at step 147 and
+# a resume on 4 ranks, and after a SIGKILL and a resume from the last checkpoint; it beats the
+# unigram model; the tokenizer is saved with the results; bad model specs are refused.
+source "$(dirname "$0")/lib.bash"
+[ -r /usr/share/wordnet/data.adv ] || { echo "wordnet-base is not installed: skipped"; exit 77; }
+TINY_LM=(run lm-pretrain data.text_parts=adv data.valid_fraction=0.3 data.test_fraction=0.3
+         lm.valid_limit=300 text.vocab_size=300 model.spec=gpt:L1-D16-H2-T16
+         train.batch=32 train.chunk=5 train.epochs=2 train.lr=0.01 lm.samples=1
+         ckpt.every=10)
+
+for p in 1 2 4; do
+    ranks $p "${TINY_LM[@]}" --out "$SCRATCH/lm-$p" >"$SCRATCH/lm-$p.log" 2>&1
+done
+for p in 2 4; do
+    check "lm-pretrain: $p ranks == 1 rank" same_results "$SCRATCH/lm-1/results.h5" "$SCRATCH/lm-$p/results.h5"
+done
+check "progress line shows tokens/s" grep -q "tokens/s" "$SCRATCH/lm-2.log"
+check "validation perplexity falls below the unigram model's; the tokenizer is saved" \
+    /usr/bin/python3 - "$SCRATCH/lm-1/results.h5" <<'PY'
+import sys
+import h5py
+f = h5py.File(sys.argv[1], "r")
+ppl, unigram = f["metrics/valid_ppl"][:], f["metrics/unigram_ppl"][:]
+assert len(ppl) == 2 and ppl[1] < ppl[0] and ppl[1] < 0.6 * unigram[1], (ppl, unigram)
+merges = f["arrays/tokenizer_merges"]
+assert merges.shape == (2 * (300 - 257),), merges.shape
+assert "vocabulary 300" in merges.attrs["tokenizer"].decode() if isinstance(
+    merges.attrs["tokenizer"], bytes) else "vocabulary 300" in merges.attrs["tokenizer"]
+assert f["arrays/params"].attrs["model"] in (b"gpt:L1-D16-H2-T16", "gpt:L1-D16-H2-T16")
+print("valid ppl %.2f -> %.2f, unigram %.2f" % (ppl[0], ppl[1], unigram[1]))
+PY
+
+set +e
+RANKLAB_FAULT=term@147:1 ranks 2 "${TINY_LM[@]}" --out "$SCRATCH/lm-term" >"$SCRATCH/term.log" 2>&1
+code=$?
+set -e
+check "SIGTERM exits with code 75 (got $code)" test "$code" -eq 75
+ranks 4 "${TINY_LM[@]}" --out "$SCRATCH/lm-term" >"$SCRATCH/term2.log" 2>&1
+check "resumed on 4 ranks from step 147 == uninterrupted" \
+    bash -c "grep -q 'from step 147' '$SCRATCH/term2.log' && /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/lm-1/results.h5 $SCRATCH/lm-term/results.h5"
+set +e
+RANKLAB_FAULT=kill@95:0 ranks 2 "${TINY_LM[@]}" --out "$SCRATCH/lm-kill" >"$SCRATCH/kill.log" 2>&1
+set -e
+ranks 1 "${TINY_LM[@]}" --out "$SCRATCH/lm-kill" >"$SCRATCH/kill2.log" 2>&1
+check "after SIGKILL at step 95, resumed from step 90 == uninterrupted" \
+    bash -c "grep -q 'from step 90' '$SCRATCH/kill2.log' && /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/lm-1/results.h5 $SCRATCH/lm-kill/results.h5"
+
+REFUSAL_BASE=("${TINY_LM[@]}")
+expect_refusal "width not divisible by the heads is refused" "not divisible by 3 heads" model.spec=gpt:L1-D16-H3-T16
+expect_refusal "a pinned vocabulary other than the tokenizer's is refused" "pins a vocabulary of 512" model.spec=gpt:V512-L1-D16-H2-T16
+expect_refusal "a spec without the context is refused" "expected L" model.spec=gpt:L1-D16-H2
+expect_refusal "a batch larger than the training windows is refused" "training windows" train.batch=1000000
+finish
