@@ -8,8 +8,10 @@ Drineas–Kannan–Mahoney value where it applies.
 Prints markdown tables (the ones in experiments/prune-init.md) and writes one PNG per table, plus
 the convergence of the mean and RMS sketch error over masks towards the DKM value for the cells
 of `synth-bound` with many masks (bound_convergence.png). Cells with several seeds show
-mean ± sample standard deviation over seeds where `spread` is asked for (LeNet). Sweeps not run
-(yet) are left out; cells not complete are not read.
+mean ± sample standard deviation over seeds (LeNet, as first reported) or mean ± the half-width of
+the 95 % t-interval over seeds with differences paired by seed (the regime sweeps `synth-gd`,
+`synth-lazy` and the CNN sweep `cnn`). Sweeps not run (yet) are left out; cells not complete are
+not read.
 Needs Debian's python3-h5py, pandas and matplotlib.
 """
 import os
@@ -23,7 +25,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runs import is_complete, load_runs, read_arrays, run_dirs  # noqa: E402
-from stats import mean_sd, mean_se  # noqa: E402
+from stats import cell, mean_ci, mean_sd, mean_se, paired_summary  # noqa: E402
 
 SCORES = ["random", "magnitude", "snip", "grasp", "synflow", "sketch"]
 SELECTIONS = ["topk", "sample", "sample-rescale", "replace", "replace-rescale"]
@@ -61,30 +63,63 @@ def load(out_dir, sweeps, where=None):
     return df
 
 
-def table(df, value, fmt, selections=SELECTIONS, spread=False):
-    """Markdown: one block of rows per selection, a row per score, a column per sparsity; with
-    spread, mean ± sample standard deviation over the runs of a cell (seeds)."""
-    sparsities = sorted(df["sparsity"].unique())
-    head = "| selection | score | " + " | ".join(f"{100 * s:g} %" for s in sparsities) + " |"
-    lines = [head, "|" + "---|" * (2 + len(sparsities))]
-    runs = dict(list(df.groupby(["selection", "score", "sparsity"])[value]))
+def table(df, value, fmt, selections=SELECTIONS, spread=None, column="sparsity",
+          column_text=lambda s: f"{100 * s:g} %"):
+    """Markdown: one block of rows per selection, a row per score, a column per value of
+    `column` (sparsity); spread "sd": mean ± sample standard deviation over the runs of a cell
+    (seeds), "ci": mean ± half-width of the 95 % t-interval over them."""
+    columns = sorted(df[column].unique())
+    head = "| selection | score | " + " | ".join(column_text(c) for c in columns) + " |"
+    lines = [head, "|" + "---|" * (2 + len(columns))]
+    runs = dict(list(df.groupby(["selection", "score", column])[value]))
     for sel in selections:
         for score in SCORES:
             cells = []
-            for s in sparsities:
-                v, sd, _ = mean_sd(runs.get((sel, score, s), []))
+            for c in columns:
+                v, sd, _ = (mean_ci if spread == "ci" else mean_sd)(runs.get((sel, score, c), []))
                 text = "" if np.isnan(v) else fmt.format(v)
                 if spread and not np.isnan(sd):
                     text += " ± " + fmt.format(sd)
                 cells.append(text)
-            lines.append(f"| {SELECTION_TEXT[sel]} | {score} | " + " | ".join(cells) + " |")
+            if any(cells):
+                lines.append(f"| {SELECTION_TEXT[sel]} | {score} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paired_table(df, value, baseline, digits=2, scale=1.0, column="sparsity",
+                 column_text=lambda s: f"{100 * s:g} %"):
+    """Markdown: value minus the baseline setting's value for the same run.seed (and the same
+    values of the other keys: selection, score, column), mean ± half-width of the 95 %
+    t-interval of the paired differences; a row per selection x score that is not the
+    baseline."""
+    keys = ["selection", "score", column]
+    d = paired_summary(df, keys, value, baseline, ["run.seed"])
+    columns = sorted(df[column].unique())
+    head = "| selection | score | " + " | ".join(column_text(c) for c in columns) + " |"
+    lines = [head, "|" + "---|" * (2 + len(columns))]
+    for sel, score in [(sel, score) for sel in SELECTIONS for score in SCORES]:
+        g = d[(d["selection"] == sel) & (d["score"] == score)]
+        if g.empty:
+            continue
+        texts = []
+        for c in columns:
+            r = g[g[column] == c]
+            if r.empty or r["n"].iloc[0] == 0:
+                texts.append("")
+                continue
+            r = r.iloc[0]
+            half = (r["high"] - r["low"]) / 2 * scale
+            texts.append(f"{r['mean'] * scale:+.{digits}f}" +
+                         ("" if np.isnan(half) else f" ± {half:.{digits}f}"))
+        lines.append(f"| {SELECTION_TEXT[sel]} | {score} | " + " | ".join(texts) + " |")
     return "\n".join(lines)
 
 
 def plot(df, value, ylabel, title, path, logy=False, bound=None, selections=SELECTIONS,
-         spread=False):
-    """One panel per selection, a line per score against density; with spread, a band of
-    ± one sample standard deviation over the runs (seeds) of each point."""
+         spread=None):
+    """One panel per selection, a line per score against density; spread "sd": a band of
+    ± one sample standard deviation over the runs (seeds) of each point, "ci": the 95 %
+    t-interval of their mean."""
     fig, axes = plt.subplots(1, len(selections), figsize=(3.6 * len(selections), 3.4),
                              sharey=True, squeeze=False)
     for ax, sel in zip(axes[0], selections):
@@ -95,7 +130,7 @@ def plot(df, value, ylabel, title, path, logy=False, bound=None, selections=SELE
             if len(s):
                 ax.plot(1 - s.index, s.values, marker="o", ms=3, label=score, color=f"C{i}")
             if len(s) and spread:
-                sd = g.std().fillna(0)
+                sd = g.apply(lambda v: (mean_ci if spread == "ci" else mean_sd)(v)[1]).fillna(0)
                 ax.fill_between(1 - s.index, s - sd, s + sd, color=f"C{i}", alpha=0.12, lw=0)
             if bound is not None and sel == "replace-rescale":
                 b = part[part["score"] == score].groupby("sparsity")[bound].mean()
@@ -266,14 +301,121 @@ def bound_convergence(b, path, min_masks=200):
     print(f"\n![sketch error over masks against the DKM value]({path})")
 
 
+def paper_regime(out_dir, plot_dir):
+    """synth-gd and synth-lazy: the linear model in the paper's regime (d > n, plain GD)."""
+    g = load(out_dir, ["synth-gd"])
+    if g is not None:
+        g["transfer"] = g["sketch_error"] / g["init_sketch_error"]
+        print("\n## Synthetic least squares in the paper's regime (d > n, gradient descent)\n")
+        print("The defaults (`synth-gd`): d = 1000 features, n = 100 training examples, plain "
+              "full-batch gradient descent from w_0; dense training, the init mask applied to "
+              f"w_T. ‖w_T − w_0‖ / ‖w_0‖ = {g['weight_change'].mean():.3g} (mean over the "
+              f"{len(g)} runs; training moves every run the same way, the mask does not enter "
+              "it). Relative sketch error ‖X(m⊙w_T) − Xw_T‖ / ‖Xw_T‖, mean ± half-width of the "
+              "95 % t-interval over seeds 1-3:\n")
+        print(table(g, "sketch_rel_error", "{:.3g}", spread="ci"))
+        print("\nThe same, minus the `random` score's, paired by seed (negative: the score's "
+              "init mask sketches w_T better than a random mask of the same selection and "
+              "density):\n")
+        print(paired_table(g, "sketch_rel_error", {"score": "random"}, digits=3))
+        text, ok = bound_table(g)
+        print("\nMeasured error against the DKM value after training (w_T), sampling with "
+              "replacement and 1/p:\n")
+        print(text)
+        print(f"\nMean measured error at or below a finite DKM value in {ok}.")
+        g["rel_bound"] = g["sketch_bound"] / g["sketch_norm"]
+        plot(g, "sketch_rel_error", "‖X(m⊙w_T) − Xw_T‖ / ‖Xw_T‖",
+             "synthetic least squares, d > n, gradient descent: init mask applied to w_T "
+             "(band: 95 % CI over seeds)", os.path.join(plot_dir, "synth_gd_error.png"),
+             logy=True, bound="rel_bound", spread="ci")
+    z = load(out_dir, ["synth-lazy"])
+    if z is None:
+        return
+    z["scale"] = z["model.init_scale"].astype(float)
+    z["transfer"] = z["sketch_error"] / z["init_sketch_error"]
+    change = z.groupby("scale")["weight_change"].mean()
+    text = lambda c: f"×{c:g} ({change[c]:.2g})"  # noqa: E731
+    print("\n## From far to lazy: the initialization's scale (`synth-lazy`)\n")
+    print("The defaults with w_0 scaled by model.init_scale (column: scale, and in brackets "
+          "‖w_T − w_0‖ / ‖w_0‖); sampling with replacement and 1/p (the bound's estimator). "
+          "Relative sketch error of w_T, mean ± half-width of the 95 % t-interval over seeds "
+          "1-3:\n")
+    for sp in sorted(z["sparsity"].unique()):
+        part = z[z["sparsity"] == sp]
+        print(f"\nSparsity {100 * sp:g} %:\n")
+        print(table(part, "sketch_rel_error", "{:.3g}", ["replace-rescale"], spread="ci",
+                    column="scale", column_text=text))
+        print(f"\nSparsity {100 * sp:g} %, error after training over the error of the same "
+              "mask at initialization, ‖X(m⊙w_T) − Xw_T‖ / ‖X(m⊙w_0) − Xw_0‖:\n")
+        print(table(part, "transfer", "{:.3g}", ["replace-rescale"], spread="ci",
+                    column="scale", column_text=text))
+        print(f"\nSparsity {100 * sp:g} %, relative error minus the `random` score's, paired "
+              "by seed:\n")
+        print(paired_table(part, "sketch_rel_error", {"score": "random"}, digits=3,
+                           column="scale", column_text=text))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), squeeze=False)
+    for ax, (col, label) in zip(axes[0], [("sketch_rel_error", "‖X(m⊙w_T) − Xw_T‖ / ‖Xw_T‖"),
+                                         ("transfer", "error at w_T / error at w_0")]):
+        for i, score in enumerate(["random", "magnitude", "sketch"]):
+            for sp, ls in zip(sorted(z["sparsity"].unique()), ["-", "--"]):
+                part = z[(z["score"] == score) & (z["sparsity"] == sp)]
+                m = part.groupby("scale")[[col, "weight_change"]].mean()
+                ax.plot(m["weight_change"], m[col], marker="o", ms=3, ls=ls, color=f"C{i}",
+                        label=f"{score}, {100 * sp:g} %")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("‖w_T − w_0‖ / ‖w_0‖")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("d > n, gradient descent: the init mask on w_T as training moves less "
+                 "(mean over seeds)", fontsize=10)
+    fig.tight_layout()
+    path = os.path.join(plot_dir, "synth_lazy.png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print(f"\n![the init mask as training moves less]({path})")
+
+
+def compression_text(sparsity):
+    return f"10^{np.log10(1 / (1 - sparsity)):.1f}"
+
+
+def cnn_compression(out_dir, plot_dir):
+    """cnn (+ cnn-dense): accuracy against compression on a CNN, top-k against sampled."""
+    c = load(out_dir, ["cnn"])
+    if c is None:
+        return
+    c["acc"] = 100 * c["test_acc"]
+    dense = load(out_dir, ["cnn-dense"])
+    print("\n## A CNN: compression 10^0.5 ... 10^2.5 (`cnn`)\n")
+    print("`cnn:1x28x28-conv16k3-relu-maxpool2-conv32k3-relu-maxpool2-fc10` (20,432 weights), "
+          "Fashion-MNIST, first 8000 training and 2000 test images, Adam 1e-3, 2 epochs, masked "
+          "training; SNIP and GraSP scored on 1000 examples, SynFlow 100 rounds. Test accuracy "
+          "(%), mean ± half-width of the 95 % t-interval over seeds 1-3" +
+          (f"; dense: {cell(100 * dense['test_acc'], digits=1)}" if dense is not None else "") +
+          ". Columns: compression (1 / density):\n")
+    sels = ["topk", "sample"]
+    print(table(c, "acc", "{:.1f}", sels, spread="ci", column_text=compression_text))
+    print("\nSampling ∝ score (without replacement, not rescaled) minus top-k, same score and "
+          "compression, paired by seed (percentage points):\n")
+    print(paired_table(c, "acc", {"selection": "topk"}, digits=1,
+                       column_text=compression_text))
+    plot(c, "acc", "test accuracy (%)", "CNN on Fashion-MNIST, masked training (band: 95 % CI "
+         "over seeds)", os.path.join(plot_dir, "cnn_acc.png"), selections=sels, spread="ci")
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "runs/prune-init"
     plot_dir = sys.argv[2] if len(sys.argv) > 2 else "analysis/plots/prune-init"
     os.makedirs(plot_dir, exist_ok=True)
 
+    paper_regime(out_dir, plot_dir)
+    cnn_compression(out_dir, plot_dir)
     d = load(out_dir, ["synth-dense"])
     if d is not None:
-        print("\n## Synthetic least squares, dense training, init mask applied to w_T\n")
+        print("\n## The contrast regime (n > d, Adam), dense training, init mask applied to "
+              "w_T\n")
         print("Relative sketch error ‖X(m⊙w_T) − Xw_T‖ / ‖Xw_T‖ (mean over seeds):\n")
         print(table(d, "sketch_rel_error", "{:.3g}"))
         for when, err, bnd in [("after training (w_T)", "sketch_error", "sketch_bound"),
@@ -327,7 +469,7 @@ def main():
             continue
         sels = [s for s in SELECTIONS if s in set(f["selection"])]
         seeds = sorted(f["run.seed"].astype(int).unique())
-        spread = len(seeds) > 1
+        spread = "sd" if len(seeds) > 1 else None
         print(f"\n## Fashion-MNIST: {title}\n")
         print("Test accuracy (%)" + (f", mean ± sample std over seeds {seeds}" if spread else "")
               + ":\n")

@@ -3,13 +3,15 @@
  * A mask is chosen at initialization from a score (random, magnitude |w|, SNIP |g⊙w|, GraSP
  * (Hg)⊙w, iterated data-free SynFlow, or the sketch score ‖X_{:,k}‖·|w_k| where X_{:,k} is the
  * column of layer inputs that weight k multiplies) by top-k or by sampling ∝ score (with or
- * without replacement, with or without 1/p rescaling), over all weights or per layer. Biases are
- * never pruned. Then either the masked model is trained (prune.train=masked: pruned weights stay
- * 0) or the dense model is trained and the init mask is applied to the trained weights
- * (prune.train=dense: the sketch m⊙w_T of w_T). For a linear model (one dense layer) the run also
- * reports the sketch error ‖X(m⊙w) − Xw‖_F over the training set (X without the bias) and the
- * Drineas–Kannan–Mahoney value sqrt(E‖·‖²) = sqrt((Σ_k ‖X_{:,k}‖² w_k² / p_k − ‖Xw‖²) / s) for
- * the probabilities p the mask was sampled with, at init (w_0) and after training (w_T).
+ * without replacement, with or without 1/p rescaling), over all weights or per layer. The weights
+ * are the matrices of dense and convolution layers and residual projections; biases and
+ * normalization parameters are never pruned. Then either the masked model is trained
+ * (prune.train=masked: pruned weights stay 0) or the dense model is trained and the init mask is
+ * applied to the trained weights (prune.train=dense: the sketch m⊙w_T of w_T). For a linear model
+ * (one dense layer) the run also reports the sketch error ‖X(m⊙w) − Xw‖_F over the training set (X
+ * without the bias) and the Drineas–Kannan–Mahoney value sqrt(E‖·‖²) = sqrt((Σ_k ‖X_{:,k}‖² w_k² /
+ * p_k − ‖Xw‖²) / s) for the probabilities p the mask was sampled with, at init (w_0) and after
+ * training (w_T).
  *
  * Rank independence: scores are computed identically on every rank (data gradients and column
  * norms are fixed-point sums over chunks split over ranks); selection over a group of weights
@@ -55,7 +57,7 @@ static const rl_cfg_spec prune_keys[] = {
     {"prune.rescale", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
      "multiply kept weights by 1/p (with replacement: count/(B·p); without: 1/(1 − exp(−w·τ)))"},
     {"prune.scope", RL_CFG_CHOICE, "global", 0, -1, "global|layer", 0,
-     "select among all weights, or within each dense layer at the same density"},
+     "select among all weights, or within each layer's weight matrix at the same density"},
     {"prune.sparsity", RL_CFG_FLOAT, "0.9", 0, 0.9999, NULL, 0,
      "fraction of the weights pruned (biases are kept)"},
     {"prune.train", RL_CFG_CHOICE, "masked", 0, -1, "masked|dense", 0,
@@ -112,7 +114,7 @@ static void prune_free(prune_state *s) {
     free(s->start);
 }
 
-/* The dense layers' weight ranges: a selection group is a list of them, its items are their
+/* The weight matrices' ranges: a selection group is a list of them, its items are their
  * weights in order, and an item's id is its arena offset. */
 typedef struct {
     int n_layers;
@@ -229,9 +231,9 @@ static int select_mask(prune_state *s, const rl_model *m, rl_rng rng, const doub
                        int sample, float *mask, double *prob, int64_t *draws) {
     group all = {0};
     for (int l = 0; l < m->n_layers; l++)
-        if (m->layers[l].kind == RL_LAYER_DENSE) {
+        if (rl_layer_has_matrix(&m->layers[l])) {
             all.off[all.n_layers] = m->layers[l].w_off;
-            all.len[all.n_layers] = (size_t)m->layers[l].out * (size_t)m->layers[l].in;
+            all.len[all.n_layers] = rl_layer_weight_count(&m->layers[l]);
             all.total += (int64_t)all.len[all.n_layers++];
         }
     if (!s->per_layer)
@@ -264,13 +266,13 @@ static int data_gradient(dp_trainer *t, const int64_t *first, int64_t n_ex, floa
 }
 
 /* Collective: csq (n) = squared norm over the training set of the input column each weight
- * multiplies (the model's own layer inputs at the current parameters). */
+ * multiplies (the model's own layer inputs at the current parameters; 0 outside the weights). */
 static int column_norms(dp_trainer *t, double *csq) {
     const rl_model *m = &t->model;
     int64_t width = 0;
     for (int l = 0; l < m->n_layers; l++)
-        if (m->layers[l].kind == RL_LAYER_DENSE)
-            width += m->layers[l].in;
+        if (rl_layer_has_matrix(&m->layers[l]))
+            width += rl_layer_fan_in(&m->layers[l]);
     comm_exact sum;
     comm_exact_init(&sum, (size_t)width);
     float *chunk_sq = rl_xmalloc(sizeof(float) * (size_t)width);
@@ -283,17 +285,11 @@ static int column_norms(dp_trainer *t, double *csq) {
         train_chunks_forward(&t->chunks, &t->train, idx, c);
         int64_t col = 0;
         for (int l = 0; l < m->n_layers; l++) {
-            int in = m->layers[l].in;
-            if (m->layers[l].kind != RL_LAYER_DENSE)
+            const rl_layer *ly = &m->layers[l];
+            if (!rl_layer_has_matrix(ly))
                 continue;
-            const float *a = t->chunks.ws.act[l]; // (c, in)
-            for (int j = 0; j < in; j++) {
-                float sq = 0.0f;
-                for (int i = 0; i < c; i++)
-                    sq += a[(size_t)i * in + j] * a[(size_t)i * in + j];
-                chunk_sq[col + j] = sq;
-            }
-            col += in;
+            rl_prune_column_squares(m, &t->chunks.ws, l, c, chunk_sq + col);
+            col += rl_layer_fan_in(ly);
         }
         comm_exact_add(&sum, 0, chunk_sq, (size_t)width, RL_FIXED_SUM_FRAC_BITS);
     }
@@ -302,13 +298,14 @@ static int column_norms(dp_trainer *t, double *csq) {
     int64_t col = 0;
     for (int l = 0; rc == 0 && l < m->n_layers; l++) {
         const rl_layer *ly = &m->layers[l];
-        if (ly->kind != RL_LAYER_DENSE)
+        if (!rl_layer_has_matrix(ly))
             continue;
-        for (int o = 0; o < ly->out; o++)
-            for (int j = 0; j < ly->in; j++)
-                csq[ly->w_off + (size_t)o * ly->in + j] =
+        int fan_in = rl_layer_fan_in(ly);
+        for (int o = 0; o < rl_layer_rows(ly); o++)
+            for (int j = 0; j < fan_in; j++)
+                csq[ly->w_off + (size_t)o * fan_in + j] =
                     comm_exact_value(&sum, (size_t)(col + j), RL_FIXED_SUM_FRAC_BITS);
-        col += ly->in;
+        col += fan_in;
     }
     comm_exact_free(&sum);
     free(chunk_sq);
@@ -382,7 +379,18 @@ static double dkm_bound(const prune_state *s, const float *w, double norm) {
 }
 
 static int is_linear(const rl_model *m) {
-    return m->n_layers == 1;
+    return m->n_layers == 1 && m->layers[0].kind == RL_LAYER_DENSE;
+}
+
+/* values (n_params) set to 0 outside the weight matrices (biases, normalization parameters). */
+static void keep_weights_only(const rl_model *m, double *values) {
+    double *weights = rl_xcalloc(m->n_params, sizeof(double));
+    for (int l = 0; l < m->n_layers; l++) {
+        const rl_layer *ly = &m->layers[l];
+        memcpy(weights + ly->w_off, values + ly->w_off, sizeof(double) * rl_layer_weight_count(ly));
+    }
+    memcpy(values, weights, sizeof(double) * m->n_params);
+    free(weights);
 }
 
 /* linreg: AR(1) correlation ρ^|i−j| between features, then feature k scaled by R^(−k/(D−1)). */
@@ -475,11 +483,7 @@ static int compute_scores(prune_state *s, dp_trainer *t, const rl_config *cfg, r
         break;
     }
     }
-    if (s->score != SC_SYNFLOW)
-        for (int l = 0; l < m->n_layers; l++)
-            if (m->layers[l].kind == RL_LAYER_DENSE)
-                for (int o = 0; o < m->layers[l].out; o++)
-                    s->scores[m->layers[l].b_off + (size_t)o] = 0.0;
+    keep_weights_only(m, s->scores);
     free(first);
     free(g);
     return rc;
@@ -489,15 +493,20 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     prune_state *s = ctx;
     const rl_config *cfg = rl_run_config(run);
     rl_model *m = &t->model;
-    if (!rl_model_is_mlp(m))
-        return rl_fail("prune-init prunes dense models; model.spec %s has other layers",
-                       "use an \"mlp:\" model.spec", m->spec);
     static const char *const scores[] = {"random", "magnitude", "snip",
                                          "grasp",  "synflow",   "sketch"};
     const char *score = rl_cfg_str(cfg, "prune.score");
     for (int i = 0; i < 6; i++)
         if (strcmp(score, scores[i]) == 0)
             s->score = (score_kind)i;
+    for (int l = 0; s->score == SC_SYNFLOW && l < m->n_layers; l++)
+        if (m->layers[l].kind == RL_LAYER_GROUPNORM || m->layers[l].kind == RL_LAYER_BATCHNORM)
+            return rl_fail("prune.score=synflow needs a network that is homogeneous in each "
+                           "layer's weights; model.spec %s normalizes (layer %d is a %s norm)",
+                           "use a model.spec without gnG, bn or resC...gG / resC...bn layers for "
+                           "SynFlow, or another prune.score",
+                           m->spec, l + 1,
+                           m->layers[l].kind == RL_LAYER_GROUPNORM ? "group" : "batch");
     s->sample = strcmp(rl_cfg_str(cfg, "prune.select"), "sample") == 0;
     s->replace = rl_cfg_bool(cfg, "prune.replace");
     s->rescale = rl_cfg_bool(cfg, "prune.rescale");
@@ -538,8 +547,7 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     for (size_t k = 0; k < s->n; k++)
         s->mask[k] = 1.0f;
     for (int l = 0; l < m->n_layers; l++)
-        if (m->layers[l].kind == RL_LAYER_DENSE)
-            s->prunable += (int64_t)m->layers[l].out * m->layers[l].in;
+        s->prunable += (int64_t)rl_layer_weight_count(&m->layers[l]);
 
     int64_t mask_seed = rl_cfg_int(cfg, "prune.mask_seed");
     rl_rng rng = rl_rng_make(mask_seed ? (uint64_t)mask_seed : rl_run_seed(run), RL_RNG_SAMPLE);
@@ -547,9 +555,7 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         return RL_ERR;
     double lowest = INFINITY;
     for (int l = 0; l < m->n_layers; l++)
-        for (size_t i = 0; m->layers[l].kind == RL_LAYER_DENSE &&
-                           i < (size_t)m->layers[l].out * (size_t)m->layers[l].in;
-             i++)
+        for (size_t i = 0; i < rl_layer_weight_count(&m->layers[l]); i++)
             lowest = fmin(lowest, s->scores[m->layers[l].w_off + i]);
     for (size_t k = 0; k < s->n; k++) /* GraSP's signed scores: sampled ∝ score − minimum */
         s->weights[k] = s->score == SC_GRASP ? s->scores[k] - lowest : s->scores[k];
@@ -585,9 +591,7 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
 static double weight_change(const prune_state *s, const rl_model *m) {
     double moved = 0.0, start = 0.0;
     for (int l = 0; l < m->n_layers; l++)
-        for (size_t i = 0; m->layers[l].kind == RL_LAYER_DENSE &&
-                           i < (size_t)m->layers[l].out * (size_t)m->layers[l].in;
-             i++) {
+        for (size_t i = 0; i < rl_layer_weight_count(&m->layers[l]); i++) {
             size_t k = m->layers[l].w_off + i;
             double d = (double)m->params[k] - (double)s->start[k];
             moved += d * d;
@@ -671,18 +675,21 @@ static int prune_run(rl_run *run) {
 static const rl_experiment rl_experiment_prune_init = {
     .name = "prune-init",
     .summary = "pruning at initialization as sketching: scores, top-k or sampled masks, training",
-    .doc = "Chooses a mask at initialization from prune.score (random, magnitude, snip, grasp,\n"
-           "synflow, sketch) by prune.select (topk, or sample ∝ score with prune.replace and\n"
-           "prune.rescale) over all weights or per layer (prune.scope) at prune.sparsity, then\n"
-           "trains model.spec masked (prune.train=masked) or dense with the init mask applied to\n"
-           "the trained weights (prune.train=dense). Selection is rank-independent (global\n"
-           "exponential-key merge, draws split over ranks), so masks and results are identical\n"
-           "on any number of ranks. Finals: test_loss, test_acc (the pruned model), density,\n"
-           "and for linear models (one dense layer) sketch_error ‖X(m⊙w_T) − Xw_T‖ and the\n"
-           "Drineas–Kannan–Mahoney value sketch_bound (bound_applies = 1 for sampling with\n"
-           "replacement and rescaling); weight_change ‖w_T − w_0‖/‖w_0‖ says how far training\n"
-           "moved the weights from where the mask was chosen. Arrays: mask, scores, params.\n"
-           "See experiments/prune-init.md.",
+    .doc =
+        "Chooses a mask at initialization from prune.score (random, magnitude, snip, grasp,\n"
+        "synflow, sketch) by prune.select (topk, or sample ∝ score with prune.replace and\n"
+        "prune.rescale) over all weights or per layer (prune.scope) at prune.sparsity, then\n"
+        "trains model.spec masked (prune.train=masked) or dense with the init mask applied to\n"
+        "the trained weights (prune.train=dense). Selection is rank-independent (global\n"
+        "exponential-key merge, draws split over ranks), so masks and results are identical\n"
+        "on any number of ranks. Weights are the matrices of dense and conv layers and\n"
+        "residual projections (biases and normalization parameters are kept). Finals: test_loss, "
+        "test_acc (the pruned model), density,\n"
+        "and for linear models (one dense layer) sketch_error ‖X(m⊙w_T) − Xw_T‖ and the\n"
+        "Drineas–Kannan–Mahoney value sketch_bound (bound_applies = 1 for sampling with\n"
+        "replacement and rescaling); weight_change ‖w_T − w_0‖/‖w_0‖ says how far training\n"
+        "moved the weights from where the mask was chosen. Arrays: mask, scores, params.\n"
+        "See experiments/prune-init.md.",
     .default_ini = rl_ini_prune_init,
     .declare = prune_declare,
     .run = prune_run,

@@ -147,8 +147,8 @@ static void zoqo_free(zoqo *z) {
 
 /* Arm a from the base; its memory is measured from here. */
 static int start_arm(zoqo *z, int a) {
-    z->arm_start_kb = rl_mem_current_kb();
     rl_mem_peak_reset();
+    z->arm_start_kb = rl_mem_current_kb();
     return train_arm_init(&z->arm, &z->arms[a], &z->setup);
 }
 

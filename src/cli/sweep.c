@@ -135,7 +135,10 @@ static const char *sweep_help =
     "          complete cells are skipped.\n"
     "status    reads the cell directories (not Slurm): complete (results.h5 status complete),\n"
     "          running (heartbeat younger than --stale, default 120 s, and its process, when\n"
-    "          on this machine, still there), failed (started, not complete, not running),\n"
+    "          on this machine, still there), failed (started, not complete, not running;\n"
+    "          the detail begins with the first failure a rank wrote: time, rank, host, pid,\n"
+    "          step and error; or refused before it took its directory: the first error and\n"
+    "          HINT of the last attempt in its newest log, logs/cell-NNNN.out or JOB_TASK.out),\n"
     "          missing (never started), waiting (failed or missing, and the cell it starts\n"
     "          from is not complete), pruned (by early stopping: done). Per cell: the step it\n"
     "          reached of its total and, while it runs, the time left at its rate since it\n"
@@ -182,6 +185,39 @@ void sweep_format_cells(const int64_t *cells, int64_t n, int64_t offset, rl_text
             rl_text_add(out, "-%lld", (long long)(cells[j] - offset));
         i = j + 1;
     }
+}
+
+/* How much of the end of a failed cell's log is searched for its error. */
+#define LOG_TAIL_BYTES 65536
+
+int sweep_log_error(const char *path, off_t from, char *out, size_t n) {
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    fseeko(f, 0, SEEK_END);
+    off_t end = ftello(f);
+    fseeko(f, end - from > LOG_TAIL_BYTES ? end - LOG_TAIL_BYTES : from, SEEK_SET);
+    char line[512], last[512] = "";
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (found == 1 && strstr(line, "HINT: ")) {
+            snprintf(out + strlen(out), n - strlen(out), "\n    %s", line);
+            found = 2;
+        } else if (!found && !strncmp(line, "error: ", 7)) {
+            snprintf(out, n, "%s", line);
+            found = 1;
+        } else if (found == 1) {
+            found = 2;
+        } else if (line[strspn(line, "- ")]) { /* not empty, not a ---- rule */
+            snprintf(last, sizeof last, "%s", line);
+        }
+    }
+    fclose(f);
+    if (!found)
+        snprintf(out, n, "%s", last);
+    return found > 0;
 }
 
 int sweep_parse_opts(int argc, char **argv, sweep_opts *o, const char *usage) {

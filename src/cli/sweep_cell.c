@@ -330,6 +330,66 @@ static int first_failure(const planned *p, int64_t cell, char *detail, size_t n)
     return 1;
 }
 
+/* The newest log of a cell: SWEEP_DIR/logs/cell-NNNN.out (`run --all`) or the
+ * SWEEP_DIR/logs/JOB_TASK.out of an array task that ran it (task = cell - the array's offset,
+ * both from jobs/submitted.tsv); 0 if it has none. */
+static int newest_log(const planned *p, int64_t cell, char *path, size_t n) {
+    char candidate[PATH_MAX + 128], row[PATH_MAX + 256], job[64];
+    long long offset;
+    time_t newest = 0;
+    struct stat st;
+    path[0] = '\0';
+    snprintf(candidate, sizeof candidate, "%s/logs/cell-%04lld.out", p->dir, (long long)cell);
+    if (stat(candidate, &st) == 0) {
+        newest = st.st_mtime;
+        snprintf(path, n, "%s", candidate);
+    }
+    snprintf(candidate, sizeof candidate, "%s/jobs/submitted.tsv", p->dir);
+    FILE *f = fopen(candidate, "r");
+    while (f && fgets(row, sizeof row, f)) /* when, job, name, cells, offset */
+        if (sscanf(row, "%*[^\t]\t%63[^\t]\t%*[^\t]\t%*[^\t]\t%lld", job, &offset) == 2 &&
+            offset <= cell) {
+            snprintf(candidate, sizeof candidate, "%s/logs/%s_%lld.out", p->dir, job,
+                     (long long)cell - offset);
+            if (stat(candidate, &st) == 0 && st.st_mtime >= newest) {
+                newest = st.st_mtime;
+                snprintf(path, n, "%s", candidate);
+            }
+        }
+    if (f)
+        fclose(f);
+    return path[0] != '\0';
+}
+
+/* Whether the cell's last attempt failed before it took its directory (a bad data path, a value
+ * only checked at start): its newest log has an "error: " line after the line that started the
+ * attempt (written by `run --all` or the sbatch template); detail is then
+ * "failed at start: MESSAGE; HINT: ... (log PATH)" (as printed: by rank 0, "[rank 0/2] MESSAGE").
+ */
+static int failed_at_start(const planned *p, int64_t cell, char *detail, size_t n) {
+    char path[PATH_MAX + 128], line[1024], pool_start[64], task_start[64], error[768];
+    if (!newest_log(p, cell, path, sizeof path))
+        return 0;
+    snprintf(pool_start, sizeof pool_start, "sweep cell %lld: `ranklab sweep run", (long long)cell);
+    snprintf(task_start, sizeof task_start, "sweep cell %lld: job ", (long long)cell);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    off_t attempt = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, pool_start) || strstr(line, task_start))
+            attempt = ftello(f);
+    fclose(f);
+    if (!sweep_log_error(path, attempt, error, sizeof error))
+        return 0;
+    char *hint = strstr(error, "\n    "); /* its HINT line */
+    if (hint)
+        *hint = '\0';
+    snprintf(detail, n, "failed at start: %s%s%s (log %s)", error + strlen("error: "),
+             hint ? "; " : "", hint ? hint + strlen("\n    ") : "", path);
+    return 1;
+}
+
 cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char *detail, size_t n) {
     char path[PATH_MAX + 64], value[64];
     detail[0] = '\0';
@@ -399,7 +459,8 @@ cell_state sweep_cell_status(const planned *p, int64_t cell, double stale, char 
         snprintf(detail + strlen(detail), n - strlen(detail), "partial results, no checkpoint");
         started = 1;
     }
-    int failed = first_failure(p, cell, detail, n);
+    int failed = first_failure(p, cell, detail, n) ||
+                 (!started && !detail[0] && failed_at_start(p, cell, detail, n));
     cell_state state = started || failed || detail[0] ? CELL_FAILED : CELL_MISSING;
     return upstream_waited_for(p, cell, stale, detail, n) ? CELL_WAITING : state;
 }

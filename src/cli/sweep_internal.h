@@ -28,6 +28,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SWEEP_MAX_KEYS 64
 #define SWEEP_DEFAULT_STALE_SECONDS 120
@@ -213,6 +214,10 @@ long long sweep_parse_whole(const char *text);
 void sweep_utc_now(char *out, size_t n);
 /* DIR/NAME written through io_write_text_atomic (temporary name, fsync, rename, fsync of DIR). */
 int sweep_write_text(const char *dir, const char *name, const char *text);
+/* The error a cell's log at path shows after offset `from` (at most its last 64 KiB): 1 and its
+ * first "error: " line, with the HINT line after it as "\n    HINT: ..."; else 0 and its last
+ * line (not empty, not a ---- rule), "" when there is no such file. */
+int sweep_log_error(const char *path, off_t from, char *out, size_t n);
 /* Comma list of sorted cells with ranges, each minus offset: 3,7,12-15. */
 void sweep_format_cells(const int64_t *cells, int64_t n, int64_t offset, rl_text *out);
 

@@ -28,8 +28,6 @@
 #include <unistd.h>
 
 #define RUN_ALL_USAGE "ranklab sweep run SWEEP_DIR --all [--jobs N]"
-/* How much of the end of a failed cell's log is searched for its error. */
-#define LOG_TAIL_BYTES 65536
 
 /* What became of a cell this command was to run. */
 typedef enum {
@@ -184,37 +182,12 @@ static void log_say(const pool_item *it, const char *text) {
     }
 }
 
-/* The error a failed attempt printed: its first "error: " line (with the HINT line after it),
- * else its last line; from the log of the cell after offset `from`. */
+/* The error a failed attempt printed (sweep_log_error), from the log of the cell after offset
+ * `from`. */
 static void attempt_error(const pool_item *it, off_t from, char *out, size_t n) {
     char path[PATH_MAX + 64];
     log_path(it, path, sizeof path);
-    out[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    fseeko(f, 0, SEEK_END);
-    off_t end = ftello(f);
-    fseeko(f, end - from > LOG_TAIL_BYTES ? end - LOG_TAIL_BYTES : from, SEEK_SET);
-    char line[512], last[512] = "";
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (found == 1 && strstr(line, "HINT: ")) {
-            snprintf(out + strlen(out), n - strlen(out), "\n    %s", line);
-            found = 2;
-        } else if (!found && !strncmp(line, "error: ", 7)) {
-            snprintf(out, n, "%s", line);
-            found = 1;
-        } else if (found == 1) {
-            found = 2;
-        } else if (line[strspn(line, "- ")]) { /* not empty, not a ---- rule */
-            snprintf(last, sizeof last, "%s", line);
-        }
-    }
-    fclose(f);
-    if (!found)
-        snprintf(out, n, "%s", last);
+    sweep_log_error(path, from, out, n);
 }
 
 /* Fork `mpiexec -n RANKS EXE sweep run DIR --cell I` with the cell's ranks (Open MPI allowed to

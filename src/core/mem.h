@@ -46,7 +46,10 @@ int rl_mem_check_node(uint64_t bytes, const char *what_fmt, ...)
 int64_t rl_mem_peak_kb(void);
 /* Current resident set size in KiB (VmRSS); -1 if unknown. */
 int64_t rl_mem_current_kb(void);
-/* Start a new peak from the current resident size; 0 or -1 if the kernel refuses. */
+/* Start a new peak from the current resident size, after handing the memory the allocator keeps
+ * for reuse back to the kernel (glibc malloc_trim), so that a phase's peak less the resident size
+ * at its start is what the phase allocates, not what an earlier phase left free; 0 or -1 if the
+ * kernel refuses. */
 int rl_mem_peak_reset(void);
 
 #endif

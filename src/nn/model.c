@@ -385,8 +385,7 @@ void rl_model_init_params(rl_model *m, uint64_t seed) {
 void rl_model_scale_weights(rl_model *m, float s) {
     for (int l = 0; l < m->n_layers; l++) {
         const rl_layer *ly = &m->layers[l];
-        size_t n = rl_layer_has_matrix(ly) ? (size_t)rl_layer_rows(ly) * rl_layer_fan_in(ly) : 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < rl_layer_weight_count(ly); i++)
             m->params[ly->w_off + i] *= s;
     }
 }

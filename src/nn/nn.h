@@ -109,6 +109,11 @@ static inline int rl_layer_fan_in(const rl_layer *ly) {
 static inline int rl_layer_rows(const rl_layer *ly) {
     return ly->kind == RL_LAYER_CONV || ly->kind == RL_LAYER_ADD ? ly->out_c : ly->out;
 }
+/* Entries of the layer's weight matrix (0 for layers without one), at ly->w_off; the bias of a
+ * layer with a matrix is its rl_layer_rows entries at ly->b_off. */
+static inline size_t rl_layer_weight_count(const rl_layer *ly) {
+    return rl_layer_has_matrix(ly) ? (size_t)rl_layer_rows(ly) * (size_t)rl_layer_fan_in(ly) : 0;
+}
 
 typedef struct {
     char spec[256];

@@ -32,6 +32,7 @@ struct rl_run {
     io_lock *lock;       /* rank 0, taken by rl_run_start */
     int wait_lock;       /* wait for another run holding the directory, rather than refuse */
     int locked;          /* every rank: rl_run_start took the lock */
+    int started;         /* every rank: rl_run_start passed its checks and opened the results */
     int64_t at_step, total_steps; /* where rl_run_loop is: -1 before it, total_steps after */
     const rl_run_watch *watch;
     int pruned; /* every rank: early stopping ended the run (why: rank 0's) */

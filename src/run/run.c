@@ -259,6 +259,7 @@ int rl_run_start(rl_run *run, const char *const *names, int n_names) {
     run->resume_step = found ? info.step : 0;
     if (open_results(run) < 0)
         return RL_ERR;
+    run->started = 1;
     if (found && info.final)
         return run_complete_from_final_checkpoint(run);
     if (found)
@@ -383,9 +384,9 @@ int rl_run_loop(rl_run *run, const rl_loop *loop, void *ctx) {
 static const rl_run *summarized_run; /* the run whose end by comm_fatal leaves a summary */
 
 /* This rank's failure summary in the run directory: when, where (host, pid, step) and what; only
- * once the run holds the directory's lock (a run refused for its input writes nothing). */
+ * once the run has started (a run refused for its input or its checkpoints writes nothing). */
 static void write_failure(const rl_run *run, const char *message, const char *hint) {
-    if (!run->locked)
+    if (!run->started)
         return;
     struct timespec now;
     struct tm utc;

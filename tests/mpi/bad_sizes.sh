@@ -135,8 +135,8 @@ refused "bench_zo: BATCH out of range" "allowed range for bench.batch" \
     "$bench/bench_zo" mlp:784-32-10 0
 refused "bench_zo: STEPS out of range" "allowed range for bench.steps" \
     "$bench/bench_zo" mlp:784-32-10 64 -3
-refused "bench_zo: a CNN spec" "has layers other than dense and relu" \
-    "$bench/bench_zo" cnn:1x28x28-conv4k3-fc10
+refused "bench_zo: a CNN with group norm (no int8 version)" "has no int8 version" \
+    "$bench/bench_zo" cnn:1x28x28-conv4k3-gn2-relu-fc10
 refused "bench_zo: COMPUTE not a path" "bench.compute = '9' is not one of the choices" \
     "$bench/bench_zo" mlp:784-32-10 64 2 9
 refused "bench_zo: too many arguments" "too many arguments: 5 given, at most 4" \

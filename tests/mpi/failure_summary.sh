@@ -3,7 +3,8 @@
 # first failure of each failed cell. Here a sweep of two cells on 2 ranks, each failing mid-run
 # when a checkpoint write fails (RANKLAB_FAULT_IO): cell 0 on rank 1 at step 6, cell 1 on rank 0
 # at step 12. Once cell 0 runs again and completes, its summaries are gone. A run refused for its
-# input leaves nothing.
+# input leaves nothing; a sweep cell refused so (run by the local pool, `sweep run --all`) shows
+# failed with the error its log holds, not missing.
 source "$(dirname "$0")/lib.bash"
 S=$SCRATCH
 cat >"$S/sweep.ini" <<'EOF'
@@ -87,4 +88,33 @@ set +e
 ranks 2 run train model.spec=mlp:784-16-9 --out "$S/refused" >/dev/null 2>&1
 set -e
 check "a refused run leaves no directory" test ! -e "$S/refused"
+
+# A sweep cell refused at start (9 outputs for 10 classes, seen once the data is read) takes no
+# directory: `sweep status` shows it failed with the first error of its log, and its hint.
+sed 's/^model.spec = .*/model.spec = mlp:784-16-9, mlp:784-16-10/; s/^epochs = .*/epochs = 1/' \
+    "$S/sweep.ini" >"$S/refusing.ini"
+"$RANKLAB" sweep plan "$S/refusing.ini" --dir "$S/refusing" >/dev/null
+set +e
+"$RANKLAB" sweep status "$S/refusing" >"$S/status.log" 2>&1
+set -e
+check "status before the run: cell 0 missing" bash -c "grep -q '^0 *missing' <<<'$(row 0)'"
+set +e
+"$RANKLAB" sweep run "$S/refusing" --all >"$S/pool.log" 2>&1
+"$RANKLAB" sweep status "$S/refusing" >"$S/status.log" 2>&1
+set -e
+log0=$S/refusing/logs/cell-0000.out
+check "cell 0 took no directory" \
+    test ! -e "$S/refusing/$(awk -F'\t' 'NR == 2 { print $3 }' "$S/refusing/manifest.tsv")"
+check "status: cell 0 failed at start, with the error and hint from its log" \
+    bash -c "grep -qF 'failed at start: [rank 0/2] model.spec mlp:784-16-9 takes 784 inputs and gives 9 outputs; the data fashion-mnist has 784 features and needs 10 outputs; [rank 0/2] HINT: match the first and last numbers of the model spec to the data (log $log0)' <<<'$(row 0)'"
+check "status: cell 1 complete" bash -c "grep -q '^1 *complete' <<<'$(row 1)'"
+check "status counts 1 failed, 0 missing" grep -q "2 cells: 1 complete, 0 running, 1 failed, 0 missing" \
+    "$S/status.log"
+# Another attempt begins (the line the pool writes as it starts a cell): until it fails, the
+# cell is missing again, the error of the attempt before is not its own.
+echo "[$(date '+%F %T')] sweep cell 0: \`ranklab sweep run --all\` starts mpiexec" >>"$log0"
+set +e
+"$RANKLAB" sweep status "$S/refusing" >"$S/status.log" 2>&1
+set -e
+check "status: cell 0 missing while a new attempt starts" bash -c "grep -q '^0 *missing' <<<'$(row 0)'"
 finish

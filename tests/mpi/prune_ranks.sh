@@ -1,6 +1,7 @@
 # `prune-init` gives bit-identical masks, scores, parameters and metrics on 1, 2 and 4 ranks
 # (issue 8, acceptance 1) for every score, with top-k and sampling (with and without
-# replacement, rescaled or not), global and per-layer selection; masked training keeps the pruned
+# replacement, rescaled or not), global and per-layer selection, on an MLP and on CNNs (conv
+# weights, a strided conv, a residual projection; issue 16); masked training keeps the pruned
 # weights at 0; top-k keeps exactly the budget; another seed samples another mask; settings that
 # make no sense are refused before anything is written.
 source "$(dirname "$0")/lib.bash"
@@ -27,6 +28,54 @@ for c in "${!CASES[@]}"; do
             same_results "$SCRATCH/c$c-1/results.h5" "$SCRATCH/c$c-$p/results.h5"
     done
 done
+# Convolution layers: a plain CNN (SynFlow sampled; the sketch score top-k per layer) and one
+# with group norm and a residual block with a projection (the sketch score reads the shortcut).
+CNN_PRUNE=(data.name=fashion-mnist data.train_limit=600 data.test_limit=250 train.epochs=1
+           train.batch=100 train.chunk=16 prune.score_examples=300 prune.train=masked
+           prune.synflow_iters=5 prune.feature_scale=1 prune.feature_corr=0)
+CNN_A=model.spec=cnn:1x28x28-conv4k3-relu-maxpool2-conv8k3s2-relu-fc10
+CNN_CASES=(
+    "$CNN_A prune.score=synflow prune.select=sample prune.replace=false prune.rescale=false prune.sparsity=0.9"
+    "$CNN_A prune.score=sketch prune.select=topk prune.replace=false prune.rescale=false prune.scope=layer prune.sparsity=0.7"
+    "model.spec=cnn:1x28x28-conv4k3-gn2-relu-res8s2g2-gap-fc10 prune.score=sketch prune.select=sample prune.replace=true prune.rescale=true prune.sparsity=0.8"
+)
+for c in "${!CNN_CASES[@]}"; do
+    for p in 1 2 4; do
+        # shellcheck disable=SC2086
+        ranks $p run prune-init "${CNN_PRUNE[@]}" ${CNN_CASES[$c]} --out "$SCRATCH/cnn$c-$p" \
+            >"$SCRATCH/cnn$c-$p.log" 2>&1
+    done
+    for p in 2 4; do
+        check "CNN case $c (${CNN_CASES[$c]#* }): $p ranks == 1 rank" \
+            same_results "$SCRATCH/cnn$c-1/results.h5" "$SCRATCH/cnn$c-$p/results.h5"
+    done
+done
+check "CNN masks: conv and fc weights pruned, biases kept, per-layer top-k exact" \
+    /usr/bin/python3 - "$SCRATCH" <<'PY'
+import sys
+import h5py
+import numpy as np
+d = sys.argv[1]
+# cnn:1x28x28-conv4k3-relu-maxpool2-conv8k3s2-relu-fc10: (weights, biases) per layer
+sizes = [(4 * 1 * 9, 4), (8 * 4 * 9, 8), (10 * 8 * 7 * 7, 10)]
+for c, sparsity in ((0, 0.9), (1, 0.7)):
+    f = h5py.File(f"{d}/cnn{c}-1/results.h5", "r")
+    mask, params = f["arrays/mask"][:], f["arrays/params"][:]
+    off, kept = 0, 0
+    for w, b in sizes:
+        mw, mb = mask[off:off + w], mask[off + w:off + w + b]
+        assert np.all(mb == 1), c                          # biases kept
+        assert np.all(params[off:off + w][mw == 0] == 0), c  # pruned weights stayed 0
+        assert (mw == 0).any() and (mw != 0).any(), c       # every layer pruned, none emptied
+        if c == 1:
+            assert (mw != 0).sum() == round((1 - sparsity) * w), (c, (mw != 0).sum())
+        kept += (mw != 0).sum()
+        off += w + b
+    assert off == len(mask) and kept == f["final/kept"][()], c
+g = h5py.File(f"{d}/cnn2-1/results.h5", "r")
+assert 0 < g["final/density"][()] <= 0.2 + 1e-9
+PY
+
 # The linear sketch (defaults: linreg, dense training, sampled with replacement and rescaled).
 for p in 1 3; do
     ranks $p run prune-init train.epochs=2 --out "$SCRATCH/lin-$p" >"$SCRATCH/lin-$p.log" 2>&1
@@ -82,4 +131,8 @@ expect_refusal "rescaling a top-k mask is refused" "no effect with prune.select=
 expect_refusal "feature shaping on Fashion-MNIST is refused" "shape synthetic features" \
     "${SMALL_PRUNE[@]}" prune.feature_scale=10
 expect_refusal "an unknown score is refused" "choose one of" prune.score=hessian
+expect_refusal "SynFlow on a network with group norm is refused" "normalizes" \
+    "${CNN_PRUNE[@]}" model.spec=cnn:1x28x28-conv4k3-gn2-relu-fc10 prune.score=synflow
+expect_refusal "SynFlow on a network with batch norm is refused" "batch norm" \
+    "${CNN_PRUNE[@]}" model.spec=cnn:1x28x28-conv4k3-bn-relu-fc10 prune.score=synflow
 finish

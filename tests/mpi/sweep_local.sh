@@ -65,8 +65,12 @@ check "with the cause from its log" grep -q "cells/0002-.* exists and is not a d
     "$S/first.log"
 check "and how to rerun" grep -qF "run \`ranklab sweep run $S/one --all --jobs 2\` again" \
     "$S/first.log"
-check "the other cells completed" grep -q "^4 cells: 3 complete, 0 running, 0 failed, 1 missing" \
-    <("$RANKLAB" sweep status "$S/one" || true)
+"$RANKLAB" sweep status "$S/one" >"$S/status.log" || true
+check "the other cells completed; cell 2 failed, not missing" \
+    grep -q "^4 cells: 3 complete, 0 running, 1 failed, 0 missing" "$S/status.log"
+check "status shows why cell 2 failed at start, from its log" \
+    grep -q "^2 *failed .*failed at start: .*cells/0002-.* exists and is not a directory" \
+    "$S/status.log"
 check "two cells ran at once, never more (--jobs 2)" test "$(max_running "$S/first.log")" -eq 2
 check "each cell has its log" test "$(ls "$S/one/logs" | tr '\n' ' ')" = \
     "cell-0000.out cell-0001.out cell-0002.out cell-0003.out "

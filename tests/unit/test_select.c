@@ -2,7 +2,8 @@
  * (bit for bit), the (key, id) merge giving the same result however the items are split, the
  * sampled sketch of Xw (with replacement, rescaled) unbiased with the Drineas–Kannan–Mahoney
  * variance (Monte Carlo), the rank-conditioning rescaling without replacement unbiased, and
- * SynFlow's conservation (every layer's scores sum to R). */
+ * SynFlow's conservation (every layer's scores sum to R, MLP and CNN), and the column squares of
+ * the sketch score against their definition (conv through im2col, dense). */
 #include "kernels/kernels.h"
 #include "kernels/select.h"
 #include "src/comm/comm.h"
@@ -242,45 +243,94 @@ static void test_rank_conditioning_unbiased(void) {
 
 /* ---- SynFlow ---- */
 
+/* On an MLP and on a CNN with max pooling and a strided conv (chains, no normalization). */
 static void test_synflow_conservation(void) {
+    static const char *const specs[] = {"mlp:20-15-12-5",
+                                        "cnn:2x9x9-conv4k3-relu-maxpool2-conv6k3s2-relu-fc5"};
+    for (size_t sp = 0; sp < sizeof specs / sizeof specs[0]; sp++) {
+        rl_model m;
+        rl_workspace ws;
+        CU_ASSERT_FATAL(rl_model_init(&m, specs[sp]) == 0);
+        rl_model_init_params(&m, 7);
+        for (int l = 0; l < m.n_layers; l++) /* non-zero biases: SynFlow must set them to 0 */
+            for (int o = 0; rl_layer_has_matrix(&m.layers[l]) && o < rl_layer_rows(&m.layers[l]);
+                 o++)
+                m.params[m.layers[l].b_off + (size_t)o] = 0.5f;
+        CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, 4) == 0);
+        float *saved = malloc(sizeof(float) * m.n_params);
+        float *keep = malloc(sizeof(float) * m.n_params);
+        double *scores = malloc(sizeof(double) * m.n_params);
+        memcpy(saved, m.params, sizeof(float) * m.n_params);
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t k = 0; k < m.n_params; k++)
+                keep[k] = pass == 1 && kern_select_uniform(key, 41, (int64_t)k) < 0.4 ? 0.0f : 1.0f;
+            double r = rl_prune_synflow(&m, &ws, keep, scores);
+            CU_ASSERT(r > 0.0);
+            CU_ASSERT_EQUAL(memcmp(saved, m.params, sizeof(float) * m.n_params), 0);
+            int weight_layers = 0;
+            for (int l = 0; l < m.n_layers; l++) {
+                const rl_layer *ly = &m.layers[l];
+                if (!rl_layer_has_matrix(ly))
+                    continue;
+                weight_layers++;
+                double layer = 0.0;
+                for (size_t i = 0; i < rl_layer_weight_count(ly); i++) {
+                    double sc = scores[ly->w_off + i];
+                    CU_ASSERT(sc >= 0.0);
+                    if (keep[ly->w_off + i] == 0.0f)
+                        CU_ASSERT_EQUAL(sc, 0.0);
+                    layer += sc;
+                }
+                for (int o = 0; o < rl_layer_rows(ly); o++)
+                    CU_ASSERT_EQUAL(scores[ly->b_off + (size_t)o], 0.0);
+                CU_ASSERT(fabs(layer - r) <= 1e-5 * r);
+            }
+            CU_ASSERT_EQUAL(weight_layers, 3);
+        }
+        free(saved);
+        free(keep);
+        free(scores);
+        rl_workspace_free(&ws);
+        rl_model_free(&m);
+    }
+}
+
+/* The column squares of a strided, padded conv (3 input channels, 7 x 6 images) and of a dense
+ * layer against their definition: with a one-hot filter at column j and zero biases, the conv's
+ * output is column j of im2col, so Σ of its squares is col_sq[j]; a dense layer's is Σ x_j². */
+static void test_column_squares_definition(void) {
+    enum { B = 3 };
     rl_model m;
     rl_workspace ws;
-    CU_ASSERT_FATAL(rl_model_init(&m, "mlp:20-15-12-5") == 0);
-    rl_model_init_params(&m, 7);
-    for (int l = 0; l < m.n_layers; l++) /* non-zero biases: SynFlow must set them to 0 */
-        if (m.layers[l].kind == RL_LAYER_DENSE)
-            for (int o = 0; o < m.layers[l].out; o++)
-                m.params[m.layers[l].b_off + (size_t)o] = 0.5f;
-    CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, 4) == 0);
-    float *saved = malloc(sizeof(float) * m.n_params), *keep = malloc(sizeof(float) * m.n_params);
-    double *scores = malloc(sizeof(double) * m.n_params);
-    memcpy(saved, m.params, sizeof(float) * m.n_params);
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t k = 0; k < m.n_params; k++)
-            keep[k] = pass == 1 && kern_select_uniform(key, 41, (int64_t)k) < 0.4 ? 0.0f : 1.0f;
-        double r = rl_prune_synflow(&m, &ws, keep, scores);
-        CU_ASSERT(r > 0.0);
-        CU_ASSERT_EQUAL(memcmp(saved, m.params, sizeof(float) * m.n_params), 0);
-        for (int l = 0; l < m.n_layers; l++) {
-            const rl_layer *ly = &m.layers[l];
-            if (ly->kind != RL_LAYER_DENSE)
-                continue;
-            double layer = 0.0;
-            for (size_t i = 0; i < (size_t)ly->out * ly->in; i++) {
-                double sc = scores[ly->w_off + i];
-                CU_ASSERT(sc >= 0.0);
-                if (keep[ly->w_off + i] == 0.0f)
-                    CU_ASSERT_EQUAL(sc, 0.0);
-                layer += sc;
+    CU_ASSERT_FATAL(rl_model_init(&m, "cnn:3x7x6-conv2k3s2-relu-fc4") == 0);
+    CU_ASSERT_FATAL(rl_workspace_init(&ws, &m, B) == 0);
+    const rl_layer *conv = &m.layers[0], *fc = &m.layers[2];
+    CU_ASSERT_FATAL(conv->kind == RL_LAYER_CONV && fc->kind == RL_LAYER_DENSE);
+    CU_ASSERT_EQUAL(conv->out_h * conv->out_w, 4 * 3);
+    int fan_in = rl_layer_fan_in(conv), out_hw = conv->out_h * conv->out_w;
+    float x[B * 3 * 7 * 6], conv_sq[3 * 3 * 3], fc_sq[2 * 4 * 3];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)kern_select_uniform(key, 77, (int64_t)i) - 0.5f;
+    for (int j = 0; j < fan_in; j++) {
+        memset(m.params, 0, sizeof(float) * m.n_params);
+        m.params[conv->w_off + (size_t)j] = 1.0f; /* filter 0, column j */
+        rl_model_forward(&m, &ws, x, B);
+        rl_prune_column_squares(&m, &ws, 0, B, conv_sq);
+        double want = 0.0;
+        for (int i = 0; i < B; i++)
+            for (int p = 0; p < out_hw; p++) {
+                double y = ws.act[1][(size_t)i * 2 * out_hw + (size_t)p]; /* channel 0 */
+                want += y * y;
             }
-            for (int o = 0; o < ly->out; o++)
-                CU_ASSERT_EQUAL(scores[ly->b_off + (size_t)o], 0.0);
-            CU_ASSERT(fabs(layer - r) <= 1e-5 * r);
-        }
+        CU_ASSERT(fabs(conv_sq[j] - want) <= 1e-5 * want + 1e-12);
     }
-    free(saved);
-    free(keep);
-    free(scores);
+    rl_prune_column_squares(&m, &ws, 2, B, fc_sq);
+    for (int j = 0; j < fc->in; j++) {
+        double want = 0.0;
+        for (int i = 0; i < B; i++)
+            want += (double)ws.act[2][(size_t)i * fc->in + j] * ws.act[2][(size_t)i * fc->in + j];
+        CU_ASSERT(fabs(fc_sq[j] - want) <= 1e-5 * want + 1e-12);
+    }
     rl_workspace_free(&ws);
     rl_model_free(&m);
 }
@@ -293,6 +343,7 @@ static const rl_test tests[] = {
     {"sampled sketch unbiased, DKM variance", test_sketch_unbiased_dkm_variance},
     {"rank-conditioning rescaling unbiased", test_rank_conditioning_unbiased},
     {"SynFlow conservation", test_synflow_conservation},
+    {"column squares match their definition", test_column_squares_definition},
     {NULL, NULL},
 };
 RL_TEST_SUITE("select", tests)
