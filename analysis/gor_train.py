@@ -1,15 +1,18 @@
-"""Tables of gor-train runs: mean ± std over seeds of the final metrics per setting.
+"""Tables of gor-train runs: mean ± 95 % t-interval (or ± std) over seeds of the final metrics
+per setting.
 
-    /usr/bin/python3 analysis/gor_train.py RUN_DIR...     (directories holding results.h5, or
-                                                          parents of such directories)
+    /usr/bin/python3 analysis/gor_train.py [--spread ci|sd] RUN_DIR...
+        (directories holding results.h5, or parents of such directories)
 
 A setting is (gor.adapt, adv.train, gor.method, gor.grouping, gor.lambda); grouping and λ are
 left out where they mean nothing (grouping for so/none, λ for none). Prints one markdown table:
 test accuracy, with adversarial training the PGD accuracy, each also as the paired difference
 to `none` with the same seed (same initialization and data order, so most of the seed noise
-cancels), and the final penalties. std is the sample standard deviation (n - 1) over run.seed.
+cancels), and the final penalties. --spread ci (the default) gives the half-width of the 95 %
+t-interval over run.seed, sd the sample standard deviation (n - 1).
 Needs /usr/bin/python3 (h5py, pandas).
 """
+import argparse
 import os
 import sys
 
@@ -26,20 +29,20 @@ def setting(row):
     return name
 
 
-def spread(values, scale=1.0, digits=1):
-    """mean ± sample standard deviation over seeds."""
-    return cell(values, scale, digits, spread="sd")
-
-
-def paired(rows, baseline, metric):
+def paired(rows, baseline, metric, spread):
     """metric − baseline's metric for the same run.seed, as a cell (percentage points)."""
     if rows["setting"].iloc[0] == "none":
         return "–"
-    return spread(paired_diff(rows, baseline, metric), 100)
+    return cell(paired_diff(rows, baseline, metric), 100, 1, spread)
 
 
 def main():
-    runs = load_runs(run_dirs(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("dirs", nargs="+", metavar="RUN_DIR")
+    parser.add_argument("--spread", choices=["ci", "sd"], default="ci",
+                        help="± the 95 %% t-interval's half-width (ci) or the sample std (sd)")
+    args = parser.parse_args()
+    runs = load_runs(run_dirs(args.dirs))
     runs = runs[runs["experiment"] == "gor-train"].copy()
     runs["setting"] = runs.apply(setting, axis=1)
     baseline = runs[runs["setting"] == "none"]
@@ -53,10 +56,13 @@ def main():
     keyed = sorted(runs.groupby("setting"),
                    key=lambda kv: (order[kv[0].split(",")[0]], kv[0]))
     for name, rows in keyed:
-        cells = [name, spread(rows["test_acc"], 100), paired(rows, baseline, "test_acc")]
+        cells = [name, cell(rows["test_acc"], 100, 1, args.spread),
+                 paired(rows, baseline, "test_acc", args.spread)]
         if adversarial:
-            cells += [spread(rows["pgd_acc"], 100), paired(rows, baseline, "pgd_acc")]
-        cells += [spread(rows["penalty"], 1, 3), spread(rows["so_penalty"], 1, 3),
+            cells += [cell(rows["pgd_acc"], 100, 1, args.spread),
+                      paired(rows, baseline, "pgd_acc", args.spread)]
+        cells += [cell(rows["penalty"], 1, 3, args.spread),
+                  cell(rows["so_penalty"], 1, 3, args.spread),
                   str(rows["run.seed"].nunique())]
         print("| " + " | ".join(cells) + " |")
 
