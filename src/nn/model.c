@@ -342,13 +342,6 @@ int rl_model_input_image(const rl_model *m, int *c, int *h, int *w) {
     return strncmp(m->spec, CNN_PREFIX, strlen(CNN_PREFIX)) == 0;
 }
 
-int rl_model_is_mlp(const rl_model *m) {
-    for (int l = 0; l < m->n_layers; l++)
-        if (m->layers[l].kind != RL_LAYER_DENSE && m->layers[l].kind != RL_LAYER_RELU)
-            return 0;
-    return 1;
-}
-
 void rl_model_free(rl_model *m) {
     if (!m)
         return;

@@ -133,8 +133,6 @@ int rl_model_init(rl_model *m, const char *spec);
 /* The input shape (channels, height, width) of the spec; returns 1 for a "cnn:" spec, whose
  * input is an image, and 0 for an "mlp:" spec, whose input is flat (in_dim x 1 x 1). */
 int rl_model_input_image(const rl_model *m, int *c, int *h, int *w);
-/* 1 when every layer is dense or relu (what the pruned models support). */
-int rl_model_is_mlp(const rl_model *m);
 void rl_model_free(rl_model *m); /* NULL-safe, leaves m zeroed */
 /* Kaiming-uniform weights (bound sqrt(6 / fan_in)) and zero biases, group- and batch-norm
  * scales 1 and shifts 0, running means 0 and variances 1, from the counter RNG (seed, RL_RNG_INIT)
