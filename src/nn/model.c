@@ -13,8 +13,8 @@
 #include <string.h>
 
 #define SPEC_HINT                                                                                  \
-    "use a spec such as \"mlp:784-256-256-10\" or "                                              \
-    "\"cnn:1x28x28-conv16k5-gn4-relu-maxpool2-fc10\" or \"vit:1x28x28-P7-L2-D64-H4-C10\" (see "  \
+    "use a spec such as \"mlp:784-256-256-10\" or "                                                \
+    "\"cnn:1x28x28-conv16k5-gn4-relu-maxpool2-fc10\" or \"vit:1x28x28-P7-L2-D64-H4-C10\" (see "    \
     "src/nn/nn.h)"
 #define MLP_PREFIX "mlp:"
 #define CNN_PREFIX "cnn:"

@@ -57,7 +57,7 @@ typedef struct {
 typedef struct {
     char spec[128];
     int vocab, layers, width, heads, context, hidden; /* hidden = 4 · width; a ViT: vocab 0, */
-    int causal; /* 1: position t attends to 0..t only          context = its patches */
+    int causal;              /* 1: position t attends to 0..t only          context = its patches */
     size_t tok_emb, pos_emb; /* (vocab, D), (context, D) */
     rl_tf_block blocks[RL_TF_MAX_LAYERS];
     size_t lnf_g, lnf_b; /* (D) each */

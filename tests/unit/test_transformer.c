@@ -599,8 +599,8 @@ static void test_vit_definition(void) {
                     for (int a = 0; a < 2; a++)
                         for (int b = 0; b < 2; b++)
                             v += (double)w[p.m.patch_w + (size_t)j * 8 + c * 4 + a * 2 + b] *
-                                 p.x[s * VIT_IMAGE + c * 24 + (2 * (t / 2) + a) * 4 +
-                                     2 * (t % 2) + b];
+                                 p.x[s * VIT_IMAGE + c * 24 + (2 * (t / 2) + a) * 4 + 2 * (t % 2) +
+                                     b];
                 double got = p.ws.block[0].x[((size_t)s * 6 + t) * 8 + j];
                 worst_token = fmax(worst_token, fabs(got - v));
             }
@@ -726,8 +726,7 @@ static const rl_test tests[] = {
     {"a sequence's logits do not depend on its chunk", test_chunk_independence},
     {"vit: spec grammar, sizes, refused specs", test_vit_spec},
     {"ViT tokens are W_p patch + b_p + pos, logits W_h mean(LN_f) + b_h", test_vit_definition},
-    {"ViT patch embedding and input gradients match finite differences",
-     test_vit_patch_gradients},
+    {"ViT patch embedding and input gradients match finite differences", test_vit_patch_gradients},
     {"ViT final norm, mean pooling and head gradients match finite differences",
      test_vit_pool_head_gradients},
     {"every ViT parameter gradient matches finite differences", test_vit_model_gradients},
