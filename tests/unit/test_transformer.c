@@ -676,7 +676,7 @@ static void test_vit_chunk_independence(void) {
 }
 
 /* A vit: spec behind rl_model: the same logits and input gradient as the encoder's own, an image
- * input shape for the data checks, and parameters in the model's one arena. */
+ * input shape for the data checks, parameters in the model's one arena, and LoRA's targets. */
 static void test_vit_in_model(void) {
     static vit_problem p;
     vit_setup(&p, 2);
@@ -706,6 +706,16 @@ static void test_vit_in_model(void) {
     CU_ASSERT(nonzero == 0); // the input gradient leaves the parameters' alone
     rl_model_backward(&model, &ws, p.d_logits, 2);
     CU_ASSERT(memcmp(model.grads, grads, sizeof(float) * model.n_params) == 0);
+    // LoRA on a ViT: each block's q, v, fc1, fc2, then the head
+    rl_lora lora;
+    CU_ASSERT_FATAL(rl_lora_init(&lora, &model, 2, 3) == RL_OK);
+    CU_ASSERT_EQUAL(lora.n_adapted, 4 * 2 + 1);
+    CU_ASSERT(lora.adapters[1].target.w_off == model.vit.blocks[0].wv);
+    CU_ASSERT(lora.adapters[6].target.w_off == model.vit.blocks[1].w1 &&
+              lora.adapters[6].target.rows == 32 && lora.adapters[6].target.cols == 8);
+    CU_ASSERT(lora.adapters[8].target.w_off == model.vit.head_w &&
+              lora.adapters[8].target.rows == VIT_CLASSES && lora.adapters[8].layer == -1);
+    rl_lora_free(&lora);
     free(grads);
     rl_workspace_free(&ws);
     rl_model_free(&model);
@@ -731,7 +741,8 @@ static const rl_test tests[] = {
      test_vit_pool_head_gradients},
     {"every ViT parameter gradient matches finite differences", test_vit_model_gradients},
     {"an image's ViT logits do not depend on its chunk", test_vit_chunk_independence},
-    {"a vit: spec behind rl_model: same logits, gradients, input gradient", test_vit_in_model},
+    {"a vit: spec behind rl_model: same logits, gradients, input gradient, LoRA targets",
+     test_vit_in_model},
     {NULL, NULL},
 };
 RL_TEST_SUITE("transformer", tests)
