@@ -1,9 +1,9 @@
-/* Transformers: token and position embeddings, pre-norm blocks of multi-head self-attention
- * (causal, or bidirectional for encoders) and a GELU MLP on a residual stream, a final layer norm
- * and an LM head tied to the token embedding. Forward and backward run on the exact GEMM
- * (kern_sgemm), with layer-norm statistics and softmax sums in double in a fixed order, so a
- * sequence's outputs and its gradient contributions have the same bits whatever else is in the
- * chunk, on any CPU.
+/* Transformers: token (or a ViT's image patch) and position embeddings, pre-norm blocks of
+ * multi-head self-attention (causal, or bidirectional for encoders) and a GELU MLP on a residual
+ * stream, a final layer norm and an LM head tied to the token embedding (or a ViT's mean pooling
+ * and class head). Forward and backward run on the exact GEMM (kern_sgemm), with layer-norm
+ * statistics and softmax sums in double in a fixed order, so a sequence's outputs and its
+ * gradient contributions have the same bits whatever else is in the chunk, on any CPU.
  *
  * Spec grammar (rl_transformer_init):
  *   "gpt:L2-D128-H4-T64"        a decoder: L blocks, width D, H heads (D divisible by H), context
@@ -13,12 +13,12 @@
  *   "vit:1x28x28-P7-L2-D64-H4-C10"  images of C x H x W (here 1 x 28 x 28) cut into P x P patches
  *                               (P dividing H and W: T = (H/P)·(W/P) tokens, row by row), L blocks,
  *                               width D, H heads, C classes.
+ * Each block: x += Wo·attn(LN1(x)) ; x += W2·gelu(W1·LN2(x)) with W1 (4D, D), W2 (D, 4D); a
+ * decoder's logits of position t are LN_f(x_t)·Eᵀ with E the token embedding (V, D).
  * A ViT embeds each patch, flattened as (channel, row, column) like a conv filter, linearly
  * (x_t = W_p·patch_t + b_p + pos_t, W_p (D, C·P·P)), runs the blocks with bidirectional attention,
  * and classifies the mean of the final layer norm's outputs over the tokens (mean pooling, no
  * class token): logits = W_h·mean_t LN_f(x_t) + b_h, W_h (classes, D).
- * Each block: x += Wo·attn(LN1(x)) ; x += W2·gelu(W1·LN2(x)) with W1 (4D, D), W2 (D, 4D); the
- * logits of position t are LN_f(x_t)·Eᵀ with E the token embedding (V, D).
  *
  * Every weight matrix is (outputs, fan-in) in the one arena `params` (gradients in `grads`, same
  * layout), as rl_model's dense layers, and y = x·Wᵀ + b. The attention projections q, k, v, o and
