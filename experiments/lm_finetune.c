@@ -71,12 +71,12 @@ static const rl_cfg_spec ft_keys[] = {
      "test examples per category (the first of the fine-tuning test half, in file order)"},
     {"ft.max_text_tokens", RL_CFG_INT, "32", 1, 4096, NULL, 0,
      "gloss tokens kept (the first ones; fewer when the context needs it)"},
-    {"ft.steps", RL_CFG_INT, "300", 1, 1e9, NULL, 0, "update steps (zeroshot: none)"},
-    {"ft.batch", RL_CFG_INT, "16", 1, 1e6, NULL, 0, "training examples per step"},
+    {"ft.steps", RL_CFG_INT, "150", 1, 1e9, NULL, 0, "update steps (zeroshot: none)"},
+    {"ft.batch", RL_CFG_INT, "8", 1, 1e6, NULL, 0, "training examples per step"},
     {"ft.eval_every", RL_CFG_INT, "50", 1, 1e9, NULL, 0, "steps between test evaluations"},
     {"ft.lr", RL_CFG_FLOAT, "0.001", 0, 10, NULL, 0, "Adam step of the lora and qatB arms"},
     {"ft.lora_rank", RL_CFG_INT, "8", 1, 256, NULL, 0, "rank of the adapters on q and v"},
-    {"ft.lora_range", RL_CFG_FLOAT, "0.25", 1e-6, 100, NULL, 0,
+    {"ft.lora_range", RL_CFG_FLOAT, "1", 1e-6, 100, NULL, 0,
      "quantized adapters' B entries live in [-range, range] (A's in ±1/sqrt(fan-in))"},
 };
 
