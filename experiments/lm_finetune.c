@@ -39,6 +39,7 @@
 #include "src/nn/lora.h"
 #include "src/nn/nn.h"
 #include "src/nn/qmodel.h"
+#include "src/nn/qtransformer.h"
 #include "src/nn/transformer.h"
 #include "src/run/run.h"
 #include "src/train/base_model.h"
@@ -98,7 +99,7 @@ typedef struct {
     uint64_t seed;
     const char *arm;
     ft_kind kind;
-    int qmax; /* zoqoB, qatB: 2^(B-1) - 1 */
+    int bits, qmax; /* zoqoB, qatB: B and 2^(B-1) - 1 */
     rl_bpe tok;
     prompt_task task;
     prompt_set train, test;
@@ -110,6 +111,7 @@ typedef struct {
     int32_t *seqs;    /* (chunk · C, max_len) */
     float *d_logits;  /* first order: (chunk · C · max_len, vocab) */
     rl_lora lora;     /* lora.params: the adapters' values the model computes with */
+    rl_qtransformer qt; /* zoqoB: the integer forward */
     size_t n;         /* trainable numbers */
     float *code_step; /* (n) value of one code (quantized arms; sign's 8-bit step) */
     int8_t *codes;    /* zoqoB: the trained codes */
@@ -129,6 +131,7 @@ static void arm_free(ft_run *f) {
     free(f->seqs);
     free(f->d_logits);
     rl_lora_free(&f->lora);
+    rl_qtransformer_free(&f->qt);
     free(f->code_step);
     free(f->codes);
     free(f->master);
@@ -336,8 +339,8 @@ static int parse_arm(ft_run *f) {
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         if (!strncmp(arm, kinds[k].prefix, strlen(kinds[k].prefix))) {
             f->kind = kinds[k].kind;
-            int bits = atoi(arm + strlen(kinds[k].prefix));
-            f->qmax = bits > 1 ? (1 << (bits - 1)) - 1 : 0;
+            f->bits = atoi(arm + strlen(kinds[k].prefix));
+            f->qmax = f->bits > 1 ? (1 << (f->bits - 1)) - 1 : 0;
             return 0;
         }
     return rl_fail("unknown arm '%s'", "see ranklab help lm-finetune", arm);
@@ -384,23 +387,6 @@ static int prepare(rl_run *run, ft_run *f) {
 
 /* ---- the arm ---- */
 
-/* The base's linear layers (q, k, v, o and the MLP of every block) on a B-bit grid, one scale
- * per output row, written back as their grid values. */
-static void quantize_base(ft_run *f) {
-    rl_tf_matrix mats[RL_TF_MATRICES_PER_BLOCK * RL_TF_MAX_LAYERS];
-    int n = rl_transformer_matrices(&f->model, mats);
-    int8_t *codes = rl_xmalloc((size_t)f->model.hidden);
-    for (int i = 0; i < n; i++)
-        for (int r = 0; r < mats[i].rows; r++) {
-            float *row = f->model.params + mats[i].w_off + (size_t)r * mats[i].cols;
-            float scale = rl_quant_scale(row, (size_t)mats[i].cols, f->qmax);
-            rl_quant_codes(row, (size_t)mats[i].cols, scale, f->qmax, codes);
-            for (int j = 0; j < mats[i].cols; j++)
-                row[j] = (float)codes[j] * scale;
-        }
-    free(codes);
-}
-
 /* out = the grid value of x: round(x / step) clamped to ±qmax, times step (element-wise). */
 static void snap(const float *x, const float *step, size_t n, int qmax, float *out) {
     for (size_t i = 0; i < n; i++) {
@@ -427,13 +413,25 @@ static void code_steps(const rl_lora *lora, int qmax, float range, float *step) 
 static void sync_model(ft_run *f, const void *params) {
     if (f->kind == FT_ZEROSHOT)
         return;
-    if (f->kind == FT_ZOQO) {
-        const int8_t *codes = params;
-        for (size_t i = 0; i < f->n; i++)
-            f->lora.params[i] = (float)codes[i] * f->code_step[i];
-    } else if (f->kind == FT_QAT)
+    if (f->kind == FT_ZOQO) { /* the integer forward reads the codes */
+        f->qt.adapter_codes = params;
+        return;
+    }
+    if (f->kind == FT_QAT)
         snap(f->master, f->code_step, f->n, f->qmax, f->lora.params);
     rl_lora_apply_params(&f->lora, f->model.params);
+}
+
+/* The integer forward's activation scales, from a float forward of the sequences of ft.chunk
+ * training examples spread over the set (the same on every rank). */
+static void calibrate(ft_run *f) {
+    int64_t idx[64];
+    int m = f->chunk < 64 ? f->chunk : 64;
+    for (int j = 0; j < m; j++)
+        idx[j] = (int64_t)j * f->train.n / m;
+    rl_lora_apply_params(&f->lora, f->model.params);
+    int len = prompt_fill(&f->task, &f->train, idx, m, f->seqs);
+    rl_qtransformer_calibrate(&f->qt, &f->model, &f->ws, f->seqs, m * f->task.n_classes, len);
 }
 
 /* The adapters on q and v, and what the arm trains. */
@@ -445,8 +443,13 @@ static int arm_init(ft_run *f) {
     f->seqs = rl_xmalloc(sizeof(int32_t) * rows);
     if (f->kind == FT_ZEROSHOT)
         return 0;
-    if (f->kind == FT_ZOQO || f->kind == FT_QAT)
-        quantize_base(f);
+    if (f->kind == FT_ZOQO || f->kind == FT_QAT) { /* the base on its grid (model.params too) */
+        if (rl_qtransformer_init(&f->qt, &f->model, f->bits, f->kind == FT_ZOQO ? (int)rows : 0) <
+            0)
+            return RL_ERR;
+        if (f->kind == FT_QAT) /* QAT computes in float on the grid values */
+            rl_qtransformer_free(&f->qt);
+    }
     rl_tf_matrix mats[RL_TF_MATRICES_PER_BLOCK * RL_TF_MAX_LAYERS];
     rl_lora_target targets[2 * RL_TF_MAX_LAYERS];
     int n_mats = rl_transformer_matrices(&f->model, mats), n_targets = 0;
@@ -480,9 +483,15 @@ static int arm_init(ft_run *f) {
     if (f->kind == FT_ZOQO) {
         o.qmax = f->qmax;
         f->codes = rl_xmalloc(n);
-        for (size_t i = 0; i < n; i++) /* A's values to codes; B is 0 */
+        for (size_t i = 0; i < n; i++) { /* A's values to codes (B is 0), and back */
             rl_quant_codes(f->lora.params + i, 1, f->code_step[i], f->qmax, f->codes + i);
+            f->lora.params[i] = (float)f->codes[i] * f->code_step[i];
+        }
         params = f->codes;
+        if (rl_qtransformer_adapters(&f->qt, &f->lora, f->qmax, range) < 0)
+            return RL_ERR;
+        calibrate(f);
+        rl_qtransformer_attach(&f->qt, &f->model);
     } else if (f->kind == FT_SIGN && o.lr == 0.0f) { /* one 8-bit code of each number */
         o.lr = 1.0f;
         o.lr_scale = f->code_step;
