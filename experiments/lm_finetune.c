@@ -20,10 +20,12 @@
  * (or the batch) and exchange two fixed-point losses each (src/train/zo.h), so results are
  * bit-identical on any number of ranks and under resume.
  *
- * The quantized arms' forward is fake-quantized: the weights take their grid values
- * (dequantized codes, W = s·Wq + (s_B·Bq)(s_A·Aq)) and the GEMMs run in float on the exact GEMM;
- * activations, softmax, layer norm, GELU, the embeddings and the tied LM head stay float. An int8
- * forward of the transformer (kernels/int8 GEMMs for q, k, v, o and the MLP) is not built yet.
+ * ZOQO's forward is integer where the paper quantizes operations (src/nn/qtransformer.h): q, k,
+ * v, o and the MLP's two matrices as int8 GEMMs (kernels/int8) of B-bit weight codes and int8
+ * inputs (scales calibrated on training prompts), the adapters as int8 products too; softmax,
+ * layer norm, GELU, the attention's scores and weighted sums, the embeddings, the tied LM head,
+ * biases and the residual stream stay float. QAT computes in float on the same grid values
+ * (its straight-through backward needs the float graph).
  *
  * Metrics (every ft.eval_every steps and before the first): test accuracy and loss, forward
  * passes on a batch so far. Finals: start and final accuracy, queries, trainable numbers and
@@ -108,15 +110,15 @@ typedef struct {
     /* the arm (allocated when it starts, so its memory is measured) */
     int chunk;
     rl_transformer_ws ws;
-    int32_t *seqs;    /* (chunk · C, max_len) */
-    float *d_logits;  /* first order: (chunk · C · max_len, vocab) */
-    rl_lora lora;     /* lora.params: the adapters' values the model computes with */
+    int32_t *seqs;      /* (chunk · C, max_len) */
+    float *d_logits;    /* first order: (chunk · C · max_len, vocab) */
+    rl_lora lora;       /* lora.params: the adapters' values the model computes with */
     rl_qtransformer qt; /* zoqoB: the integer forward */
-    size_t n;         /* trainable numbers */
-    float *code_step; /* (n) value of one code (quantized arms; sign's 8-bit step) */
-    int8_t *codes;    /* zoqoB: the trained codes */
-    float *master;    /* qatB: float masters of the codes */
-    rl_optimizer opt; /* lora, qatB */
+    size_t n;           /* trainable numbers */
+    float *code_step;   /* (n) value of one code (quantized arms; sign's 8-bit step) */
+    int8_t *codes;      /* zoqoB: the trained codes */
+    float *master;      /* qatB: float masters of the codes */
+    rl_optimizer opt;   /* lora, qatB */
     zo_state zo;
     comm_exact sum; /* first order: (n + 1) gradient and loss; zero order: my part of a loss */
     float *grad;    /* first order: (n) */
@@ -721,8 +723,9 @@ static const rl_experiment rl_experiment_lm_finetune = {
            "word, prediction = argmax, loss = cross-entropy over the label scores. ft.shots\n"
            "training glosses per category (drawn with the seed), ft.test_per_class test glosses\n"
            "(fixed). ft.arm trains LoRA adapters on q and v: zeroshot (none), lora (Adam), mezo,\n"
-           "sign (fp32 ZO-SignSGD), zoqoB (ZOQO: base and adapters at B bits, fake-quantized\n"
-           "forward, zo.* keys), qatB (quantization-aware, straight-through). Zero-order arms\n"
+           "sign (fp32 ZO-SignSGD), zoqoB (ZOQO: base and adapters at B bits, int8 GEMMs for\n"
+           "the linear layers, zo.* keys), qatB (quantization-aware, straight-through). Zero-order "
+           "arms\n"
            "spend 2 * zo.perturbations forward passes on a batch per step; ranks split the\n"
            "perturbations (zo.split); bit-identical on any number of ranks and under resume.\n"
            "Finals: start_acc, test_acc, queries, trainable numbers and bytes, peak_mb_ARM and\n"
