@@ -724,10 +724,10 @@ static const rl_experiment rl_experiment_lm_finetune = {
            "training glosses per category (drawn with the seed), ft.test_per_class test glosses\n"
            "(fixed). ft.arm trains LoRA adapters on q and v: zeroshot (none), lora (Adam), mezo,\n"
            "sign (fp32 ZO-SignSGD), zoqoB (ZOQO: base and adapters at B bits, int8 GEMMs for\n"
-           "the linear layers, zo.* keys), qatB (quantization-aware, straight-through). Zero-order "
-           "arms\n"
-           "spend 2 * zo.perturbations forward passes on a batch per step; ranks split the\n"
-           "perturbations (zo.split); bit-identical on any number of ranks and under resume.\n"
+           "the linear layers, zo.* keys), qatB (quantization-aware, straight-through).\n"
+           "Zero-order arms spend 2 * zo.perturbations forward passes on a batch per step;\n"
+           "ranks split the perturbations (zo.split); bit-identical on any number of ranks and\n"
+           "under resume.\n"
            "Finals: start_acc, test_acc, queries, trainable numbers and bytes, peak_mb_ARM and\n"
            "update_mb_ARM (memory of the arm's updates).",
     .default_ini = rl_ini_lm_finetune,
