@@ -26,6 +26,7 @@ typedef enum {
     RL_RNG_DROPOUT,      /* dropout masks; step = optimizer step, index = example id, block =
                             layer and unit (src/nn/layers.h) */
     RL_RNG_TEXT_SAMPLE,  /* sampled text continuations; step = sample, index = position */
+    RL_RNG_FEW_SHOT,     /* a few-shot training set's draws; step = class, index = draw */
 } rl_rng_purpose;
 
 typedef struct {

@@ -488,12 +488,21 @@ void rl_attention_backward(const float *q, const float *k, const float *v, const
         }
 }
 
-/* y (rows, out) = x (rows, in) · Wᵀ + b, plus `residual` (rows, out) when not NULL. */
-static void linear(const float *params, size_t w_off, size_t b_off, const float *x, int rows,
-                   int in, int out, const float *residual, float *y) {
-    for (int r = 0; r < rows; r++)
-        memcpy(y + (size_t)r * out, params + b_off, (size_t)out * sizeof(float));
-    kern_sgemm(0, 1, rows, out, in, 1.0f, x, in, params + w_off, in, 1.0f, y, out);
+/* y (rows, out) = x (rows, in) · Wᵀ + b, plus `residual` (rows, out) when not NULL; W is
+ * matrix `matrix` of m (m->matmul computes x · Wᵀ when set). */
+static void linear(const rl_transformer *m, int matrix, size_t w_off, size_t b_off, const float *x,
+                   int rows, int in, int out, const float *residual, float *y) {
+    const float *params = m->params;
+    if (m->matmul) {
+        m->matmul(m->matmul_ctx, matrix, x, rows, y);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < out; j++)
+                y[(size_t)r * out + j] += params[b_off + j];
+    } else {
+        for (int r = 0; r < rows; r++)
+            memcpy(y + (size_t)r * out, params + b_off, (size_t)out * sizeof(float));
+        kern_sgemm(0, 1, rows, out, in, 1.0f, x, in, params + w_off, in, 1.0f, y, out);
+    }
     for (size_t i = 0; residual && i < (size_t)rows * out; i++)
         y[i] += residual[i];
 }
@@ -519,17 +528,18 @@ static void blocks_forward(const rl_transformer *m, rl_transformer_ws *ws, int n
         rl_tf_block_acts *a = &ws->block[l];
         float *next = l + 1 < m->layers ? ws->block[l + 1].x : ws->x_final;
         rl_layernorm_forward(a->x, w + b->ln1_g, w + b->ln1_b, rows, d, a->ln1, a->mean1, a->rstd1);
-        linear(w, b->wq, b->bq, a->ln1, rows, d, d, NULL, a->q);
-        linear(w, b->wk, b->bk, a->ln1, rows, d, d, NULL, a->k);
-        linear(w, b->wv, b->bv, a->ln1, rows, d, d, NULL, a->v);
+        const int mat = l * RL_TF_MATRICES_PER_BLOCK;
+        linear(m, mat, b->wq, b->bq, a->ln1, rows, d, d, NULL, a->q);
+        linear(m, mat + 1, b->wk, b->bk, a->ln1, rows, d, d, NULL, a->k);
+        linear(m, mat + 2, b->wv, b->bv, a->ln1, rows, d, d, NULL, a->v);
         rl_attention_forward(a->q, a->k, a->v, n_seq, len, d, m->heads, m->causal, a->probs,
                              a->att);
-        linear(w, b->wo, b->bo, a->att, rows, d, d, a->x, a->mid);
+        linear(m, mat + 3, b->wo, b->bo, a->att, rows, d, d, a->x, a->mid);
         rl_layernorm_forward(a->mid, w + b->ln2_g, w + b->ln2_b, rows, d, a->ln2, a->mean2,
                              a->rstd2);
-        linear(w, b->w1, b->b1, a->ln2, rows, d, f, NULL, a->h);
+        linear(m, mat + 4, b->w1, b->b1, a->ln2, rows, d, f, NULL, a->h);
         rl_gelu_forward(a->h, a->gelu, (size_t)rows * f);
-        linear(w, b->w2, b->b2, a->gelu, rows, f, d, a->mid, next);
+        linear(m, mat + 5, b->w2, b->b2, a->gelu, rows, f, d, a->mid, next);
     }
     rl_layernorm_forward(ws->x_final, w + m->lnf_g, w + m->lnf_b, rows, d, ws->lnf, ws->mean_f,
                          ws->rstd_f);

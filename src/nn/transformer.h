@@ -66,6 +66,12 @@ typedef struct {
     size_t patch_w, patch_b, head_w, head_b; /* (D, patch_dim), (D), (classes, D), (classes) */
     size_t n_params;
     float *params, *grads; /* (n_params) */
+    /* When set, the forward's weight products go here instead of the float GEMM (an integer
+     * forward, src/nn/qtransformer.h): y (rows, out) = x (rows, in) · Wᵀ of matrix `matrix`
+     * (block · 6 + q, k, v, o, fc1, fc2: rl_transformer_matrices' order); biases and residuals
+     * are added in float after it. The backward always uses the float weights. */
+    void (*matmul)(void *ctx, int matrix, const float *x, int rows, float *y);
+    void *matmul_ctx;
 } rl_transformer;
 
 /* Parse the spec (grammar above) for a tokenizer of `vocab` tokens and allocate the zeroed arena.
