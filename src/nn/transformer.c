@@ -489,11 +489,12 @@ void rl_attention_backward(const float *q, const float *k, const float *v, const
 }
 
 /* y (rows, out) = x (rows, in) · Wᵀ + b, plus `residual` (rows, out) when not NULL; W is
- * matrix `matrix` of m (m->matmul computes x · Wᵀ when set). */
+ * block matrix `matrix` of m (m->matmul computes x · Wᵀ when set), or, for -1, a matrix outside
+ * the blocks (a ViT's patch embedding and head), always on the exact GEMM. */
 static void linear(const rl_transformer *m, int matrix, size_t w_off, size_t b_off, const float *x,
                    int rows, int in, int out, const float *residual, float *y) {
     const float *params = m->params;
-    if (m->matmul) {
+    if (m->matmul && matrix >= 0) {
         m->matmul(m->matmul_ctx, matrix, x, rows, y);
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < out; j++)
@@ -650,7 +651,7 @@ const float *rl_vit_forward(const rl_transformer *m, rl_transformer_ws *ws, cons
                        x + (size_t)(r / len) * image + patch_row(m, r % len, c, i),
                        sizeof(float) * (size_t)ps);
     float *tokens = ws->block[0].x; // (rows, d) = patches · W_pᵀ + b_p + pos
-    linear(w, m->patch_w, m->patch_b, ws->patches, rows, pd, d, NULL, tokens);
+    linear(m, -1, m->patch_w, m->patch_b, ws->patches, rows, pd, d, NULL, tokens);
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < d; j++)
             tokens[(size_t)r * d + j] += w[m->pos_emb + (size_t)(r % len) * d + j];
@@ -662,7 +663,7 @@ const float *rl_vit_forward(const rl_transformer *m, rl_transformer_ws *ws, cons
                 sum += ws->lnf[((size_t)s * len + t) * d + j];
             ws->pooled[(size_t)s * d + j] = (float)(sum / len);
         }
-    linear(w, m->head_w, m->head_b, ws->pooled, n, d, m->classes, NULL, ws->logits);
+    linear(m, -1, m->head_w, m->head_b, ws->pooled, n, d, m->classes, NULL, ws->logits);
     return ws->logits;
 }
 
