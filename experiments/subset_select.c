@@ -80,7 +80,7 @@ static const rl_cfg_spec subset_keys[] = {
      "its output"},
     {"subset.simclr_proj", RL_CFG_INT, "64", 1, 4096, NULL, 0,
      "outputs of the dense projection head after the backbone (the NT-Xent embedding)"},
-    {"subset.simclr_epochs", RL_CFG_INT, "3", 1, 1000, NULL, 0,
+    {"subset.simclr_epochs", RL_CFG_INT, "10", 1, 1000, NULL, 0,
      "contrastive training epochs over subset.simclr_images images"},
     {"subset.simclr_images", RL_CFG_INT, "20000", 2, 2147483647, NULL, 0,
      "the first this many pool images train the encoder (all if the pool is smaller); every "
@@ -588,7 +588,8 @@ static int subset_run(rl_run *run) {
         rc = rl_run_final(run, s.ae || s.sc ? "feature_variance" : "pca_variance", explained);
     if (rc == 0 && s.delta > 0.0)
         rc = rl_run_final(run, "probcover_delta", s.delta);
-    rc = rc < 0 ? comm_agree_error(rc) : rc;
+    /* a stop signal stopped every rank: RL_STOPPED as it is (exit 75, the run starts over) */
+    rc = rc < 0 && rc != RL_STOPPED ? comm_agree_error(rc) : rc;
     state_free(&s);
     return rc;
 }
