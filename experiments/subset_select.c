@@ -171,6 +171,18 @@ static int parse_budgets(subset_state *s, const rl_config *cfg, int64_t pool) {
                            &s->n_budgets);
 }
 
+/* An encoder's features (s->k, from `layer` of `spec`, config key `key`) are at most as many as
+ * the selectors take; else an error with `hint`. */
+static int check_feature_count(const subset_state *s, const char *key, const char *spec,
+                               const char *layer, const char *hint) {
+    size_t most = sizeof s->eig / sizeof s->eig[0];
+    if (s->k <= (int)most)
+        return 0;
+    rl_fail("%s = \"%s\": %s gives %d features, more than the %zu the selectors take", NULL, key,
+            spec, layer, s->k, most);
+    return rl_fail_hint("%s", hint);
+}
+
 /* The autoencoder of subset.ae_spec: its bottleneck gives the features (s->k), at most as many
  * as the selectors take. */
 static int ae_prepare(subset_state *s, const rl_config *cfg) {
@@ -180,12 +192,9 @@ static int ae_prepare(subset_state *s, const rl_config *cfg) {
                          (int)rl_cfg_int(cfg, "train.chunk")) < 0)
         return RL_ERR;
     s->k = s->ae->k;
-    if (s->k > (int)(sizeof s->eig / sizeof s->eig[0]))
-        return rl_fail("subset.ae_spec = \"%s\": its narrowest inner layer gives %d features, "
-                       "more than the %zu the selectors take",
-                       "make the bottleneck narrower, e.g. subset.ae_spec=mlp:784-256-32-256-784",
-                       spec, s->k, sizeof s->eig / sizeof s->eig[0]);
-    return 0;
+    return check_feature_count(s, "subset.ae_spec", spec, "its narrowest inner layer",
+                               "make the bottleneck narrower, e.g. "
+                               "subset.ae_spec=mlp:784-256-32-256-784");
 }
 
 /* The contrastive encoder of subset.simclr_*: its backbone gives the features (s->k). */
@@ -196,13 +205,10 @@ static int simclr_prepare(subset_state *s, const rl_config *cfg) {
                     (int)rl_cfg_int(cfg, "train.chunk")) < 0)
         return RL_ERR;
     s->k = s->sc->k;
-    if (s->k > (int)(sizeof s->eig / sizeof s->eig[0]))
-        return rl_fail("subset.simclr_spec = \"%s\": its output has %d features, more than the "
-                       "%zu the selectors take",
-                       "end the backbone with a narrower layer, e.g. -fc128-relu",
-                       rl_cfg_str(cfg, "subset.simclr_spec"), s->k,
-                       sizeof s->eig / sizeof s->eig[0]);
-    return 0;
+    return check_feature_count(s, "subset.simclr_spec", rl_cfg_str(cfg, "subset.simclr_spec"),
+                               "its output",
+                               "end the backbone with a narrower layer, e.g. "
+                               "-fc128-relu");
 }
 
 /* subset.mlp_spec fits the data, and what mlp_accuracy allocates for the largest budget B fits

@@ -32,12 +32,8 @@ int autoencoder_init(autoencoder *ae, const char *spec, const char *what, const 
         return rl_fail_hint("write e.g. %s=mlp:784-256-32-256-784", what);
     }
     ae->k = m->layers[ae->bottleneck].out;
-    /* autoencoder_train: Adam state, gradient and its exact sum per parameter, the epoch order */
-    uint64_t train_bytes = rl_size_add(rl_size_mul(m->n_params, 4 * sizeof(float) + 8),
-                                       rl_size_mul((uint64_t)pool->n, sizeof(int64_t)));
-    if (rl_mem_check(train_bytes, "training the autoencoder %s (%zu parameters)", spec,
-                     m->n_params) < 0)
-        return rl_fail_hint("use a smaller %s", what);
+    if (features_check_training(m, pool->n, "autoencoder", what) < 0)
+        return RL_ERR;
     return train_chunks_init(&ae->chunks, m, pool, chunk);
 }
 

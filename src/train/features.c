@@ -1,4 +1,5 @@
-/* An encoder's pool features: the collective HDF5 cache and exact moments (features.h). */
+/* An encoder's pool features: the collective HDF5 cache, exact moments, the training memory check
+ * (features.h). */
 #include "src/train/features.h"
 
 #include "src/comm/comm.h"
@@ -31,6 +32,14 @@ int features_cache_write(const char *cache, const char *key, const float *all, i
             rl_log_info("%s: features written to the cache %s", who, cache);
     }
     return comm_any_failed(rc < 0) ? RL_ERR : 0;
+}
+
+int features_check_training(const rl_model *m, int64_t n, const char *who, const char *what) {
+    uint64_t bytes = rl_size_add(rl_size_mul(m->n_params, 4 * sizeof(float) + 8),
+                                 rl_size_mul((uint64_t)n, sizeof(int64_t)));
+    if (rl_mem_check(bytes, "training the %s %s (%zu parameters)", who, m->spec, m->n_params) < 0)
+        return rl_fail_hint("use a smaller %s", what);
+    return 0;
 }
 
 int features_moments(const float *f, int64_t n_mine, int k, int64_t n_total, float *mean,

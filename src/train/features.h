@@ -23,6 +23,11 @@ int features_cache_read(const char *cache, const char *key, int64_t n, int k, in
 int features_cache_write(const char *cache, const char *key, const float *all, int64_t n, int k,
                          const rl_model *m, const char *who);
 
+/* Whether training encoder m (`who`, e.g. "autoencoder") on n examples fits in memory beyond its
+ * chunks: Adam's state, the gradient and its exact sum per parameter, an epoch's order; else
+ * RL_ERR with the hint to use a smaller `what` (the spec's config key). */
+int features_check_training(const rl_model *m, int64_t n, const char *who, const char *what);
+
 /* Collective: the mean (k) of the features f (n_mine, k) of my rows over the n_total rows of
  * every rank, and the variances var (k) of f − mean, both summed in fixed point
  * (rank-independent). */

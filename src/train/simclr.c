@@ -50,12 +50,8 @@ int simclr_init(simclr *s, const char *backbone, int proj_dim, const char *what,
     if (base_model_check_fit(m, what, pool, proj_dim) < 0)
         return RL_ERR;
     s->k = m->layers[s->feature_layer].out;
-    /* simclr_train: Adam state, gradient and its exact sum per parameter, the epoch order */
-    uint64_t train_bytes = rl_size_add(rl_size_mul(m->n_params, 4 * sizeof(float) + 8),
-                                       rl_size_mul((uint64_t)pool->n, sizeof(int64_t)));
-    if (rl_mem_check(train_bytes, "training the contrastive encoder %s (%zu parameters)", spec,
-                     m->n_params) < 0)
-        return rl_fail_hint("use a smaller %s", what);
+    if (features_check_training(m, pool->n, "contrastive encoder", what) < 0)
+        return RL_ERR;
     return train_chunks_init(&s->chunks, m, pool, 2 * chunk);
 }
 
