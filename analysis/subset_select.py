@@ -4,9 +4,12 @@ budget for every selector, mean ± std over seeds (--ci: mean ± the 95 % t-inte
 its base selector; classes covered. Reads every complete cell of the sweep directories given
 (sweeps/subset-select.ini planned and run with `ranklab sweep run SWEEP_DIR --all`; a folder of
 run directories is read the same way); ProbCover runs with subset.purity other than 0.95 are
-labelled with it, e.g. "probcover (purity 0.5)".
+labelled with it, e.g. "probcover (purity 0.5)". With --seedless, the linear-classifier rows of
+the seed-independent selectors (SEEDLESS: no random draw in their selection nor in the linear
+classifier, so every seed gives the same bits) that ran for fewer seeds than the others are
+copied to the missing seeds (marked "1 run" in the tables), so they pair with every seed.
 
-    /usr/bin/python3 analysis/subset_select.py [--ci] [--plot PLOT.png] [SWEEP_DIR ...]
+    /usr/bin/python3 analysis/subset_select.py [--ci] [--seedless] [--plot PLOT.png] [SWEEP_DIR ...]
 
 Prints markdown tables; writes the plot (default analysis/plots/subset-select/accuracy.png).
 SWEEP_DIR defaults to runs/subset-select.
@@ -31,6 +34,8 @@ PAIRS = [("norm", "random"), ("norm-gs", "random"), ("norm-gs-sampled", "norm-gs
          ("probcover-norm", "probcover")]
 CLASSIFIERS = [("test_acc", "linear on features"), ("mlp_test_acc", "MLP on pixels")]
 SPREAD = {"sd": "std", "ci": "95 % t-interval"}
+SEEDLESS = ["norm-gs", "kcenter-norm"]
+COPIED = set()  # selectors whose rows were copied to other seeds (--seedless)
 
 
 def label(run):
@@ -38,6 +43,26 @@ def label(run):
     if sel.startswith("probcover") and float(run["subset.purity"]) != 0.95:
         sel += f" (purity {float(run['subset.purity']):g})"
     return sel
+
+
+def copy_seedless(df):
+    """Copy each SEEDLESS selector's rows of its first seed to the seeds it lacks (linear
+    classifier only: the MLP's initialization depends on the seed)."""
+    seeds = sorted(df["seed"].unique())
+    extra = []
+    for sel in SEEDLESS:
+        mine = df[df["selector"] == sel]
+        if mine.empty:
+            continue
+        first = mine[mine["seed"] == mine["seed"].min()]
+        for seed in seeds:
+            if seed not in set(mine["seed"]):
+                copy = first.copy()
+                copy["seed"] = seed
+                copy["mlp_test_acc"] = float("nan")
+                extra.append(copy)
+                COPIED.add(sel)
+    return pd.concat([df] + extra, ignore_index=True) if extra else df
 
 
 def load(sweeps):
@@ -69,8 +94,10 @@ def table(df, metric, spread):
             continue
         cells = []
         for b in budgets:
-            cells.append(cell(part[part["budget"] == b][metric], 100, 1, spread=spread))
-        print(f"| {sel} ({part['seed'].nunique()}) | " + " | ".join(cells) + " |")
+            values = part[part["budget"] == b][metric]
+            cells.append(cell(values[:1] if sel in COPIED else values, 100, 1, spread=spread))
+        runs = "1 run" if sel in COPIED else part["seed"].nunique()
+        print(f"| {sel} ({runs}) | " + " | ".join(cells) + " |")
     print()
 
 
@@ -90,7 +117,7 @@ def paired(df, metric, spread):
         for b in budgets:
             v = d.xs(b, level="budget") if b in d.index.get_level_values("budget") else []
             cells.append(cell(v, 1, 1, spread=spread, signed=True) + f" [{(v > 0).sum()}/{len(v)}]"
-                         if len(v) > 1 else "")
+                         if len(v) > 0 else "")
         print(f"| {a} − {b0} | " + " | ".join(cells) + " |")
     print()
 
@@ -144,13 +171,17 @@ def plot(df, path, spread):
 def main():
     args = sys.argv[1:]
     out = "analysis/plots/subset-select/accuracy.png"
-    spread = "sd"
-    while args[:1] in (["--ci"], ["--plot"]):
+    spread, seedless = "sd", False
+    while args[:1] in (["--ci"], ["--plot"], ["--seedless"]):
         if args[0] == "--ci":
             spread, args = "ci", args[1:]
+        elif args[0] == "--seedless":
+            seedless, args = True, args[1:]
         else:
             out, args = args[1], args[2:]
     df = load(args or ["runs/subset-select"])
+    if seedless:
+        df = copy_seedless(df)
     for metric, title in CLASSIFIERS:
         if df[metric].notna().any():
             print(f"### {title} ({metric}), test accuracy %, mean ± {SPREAD[spread]} over seeds\n")
