@@ -339,6 +339,8 @@ void rl_attention_forward(const float *q, const float *k, const float *v, int n_
                           int heads, int causal, float *probs, float *out) {
     int dh = d / heads;
     float scale = 1.0f / sqrtf((float)dh);
+    double exps[MAX_CONTEXT]; // a row's exp(s − max), computed once for the sum and the weights
+    assert(len <= MAX_CONTEXT);
     for (int s = 0; s < n_seq; s++)
         for (int h = 0; h < heads; h++) {
             size_t at = (size_t)s * len * d + (size_t)h * dh;       // head h of sequence s
@@ -351,10 +353,12 @@ void rl_attention_forward(const float *q, const float *k, const float *v, int n_
                 for (int j = 1; j < visible; j++)
                     top = row[j] > top ? row[j] : top;
                 double sum = 0.0;
+                for (int j = 0; j < visible; j++) {
+                    exps[j] = exp((double)row[j] - top);
+                    sum += exps[j];
+                }
                 for (int j = 0; j < visible; j++)
-                    sum += exp((double)row[j] - top);
-                for (int j = 0; j < visible; j++)
-                    row[j] = (float)(exp((double)row[j] - top) / sum);
+                    row[j] = (float)(exps[j] / sum);
                 for (int j = visible; j < len; j++)
                     row[j] = 0.0f; // masked: softmax weight of −∞
             }
