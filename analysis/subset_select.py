@@ -29,7 +29,8 @@ from stats import cell, mean_ci  # noqa: E402
 
 SELECTORS = ["random", "norm", "norm-gs", "norm-gs-sampled", "kcenter", "kcenter-norm",
              "typiclust", "typiclust-norm", "probcover", "probcover-norm"]
-PAIRS = [("norm", "random"), ("norm-gs", "random"), ("norm-gs-sampled", "norm-gs"),
+PAIRS = [("norm", "random"), ("norm-gs", "random"), ("norm-gs-sampled", "random"),
+         ("norm-gs-sampled", "norm-gs"),
          ("kcenter-norm", "kcenter"), ("typiclust-norm", "typiclust"),
          ("probcover-norm", "probcover")]
 CLASSIFIERS = [("test_acc", "linear on features"), ("mlp_test_acc", "MLP on pixels")]
