@@ -137,6 +137,10 @@ static int quantizable(const rl_model *m, int l) {
 }
 
 int rl_qmodel_check(const rl_model *m) {
+    if (rl_model_is_vit(m))
+        return rl_fail("cannot quantize model \"%s\": the int8 forward covers mlp: and cnn: "
+                       "models, not vision transformers",
+                       "use an mlp: or cnn: model", m->spec);
     for (int l = 0; l < m->n_layers; l++)
         if (quantizable(m, l) < 0)
             return RL_ERR;
