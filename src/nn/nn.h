@@ -230,6 +230,13 @@ double rl_loss_elr(const float *logits, const int32_t *labels, const float *targ
 /* Mean squared error ½‖out − target‖² per example, same conventions. */
 double rl_loss_mse(const float *out, const float *targets, const float *weights, int batch,
                    int dim, float scale, float *d_out, float *per_example);
+/* NT-Xent, the contrastive loss of SimCLR (Chen et al. 2020): embeddings z (2·pairs, dim) with
+ * rows 2i and 2i + 1 the two views of example i; u_k = z_k / ‖z_k‖, s_kl = u_k·u_l / temperature,
+ * and view k's loss ℓ_k = −s_k,p(k) + log Σ_{l≠k} exp(s_kl), p(k) its partner. Returns Σ_k ℓ_k
+ * over the 2·pairs views; if d_z is not NULL it receives scale · ∂(Σ_k ℓ_k)/∂z. Computed in
+ * double in a fixed order (the same bits wherever it runs). */
+double rl_loss_nt_xent(const float *z, int pairs, int dim, double temperature, float scale,
+                       float *d_z);
 /* Row-wise softmax: probs (batch, classes) from logits (batch, classes), computed stably. */
 void rl_softmax(const float *logits, int batch, int classes, float *probs);
 /* Number of rows whose argmax equals the label (first maximum wins ties). */
