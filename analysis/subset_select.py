@@ -1,12 +1,15 @@
 """Tables and plot of the subset-select grid (experiments/subset-select.md): test accuracy against
-budget for every selector, mean ± std over seeds, for the linear classifier on the features
+budget for every selector, mean ± std over seeds (--ci: mean ± the 95 % t-interval), for the linear classifier on the features
 (test_acc) and the MLP on the pixels (mlp_test_acc); the norm criterion paired by seed against
 its base selector; classes covered. Reads every complete cell of the sweep directories given
 (sweeps/subset-select.ini planned and run with `ranklab sweep run SWEEP_DIR --all`; a folder of
 run directories is read the same way); ProbCover runs with subset.purity other than 0.95 are
-labelled with it, e.g. "probcover (purity 0.5)".
+labelled with it, e.g. "probcover (purity 0.5)". With --seedless, the linear-classifier rows of
+the seed-independent selectors (SEEDLESS: no random draw in their selection nor in the linear
+classifier, so every seed gives the same bits) that ran for fewer seeds than the others are
+copied to the missing seeds (marked "1 run" in the tables), so they pair with every seed.
 
-    /usr/bin/python3 analysis/subset_select.py [--plot PLOT.png] [SWEEP_DIR ...]
+    /usr/bin/python3 analysis/subset_select.py [--ci] [--seedless] [--plot PLOT.png] [SWEEP_DIR ...]
 
 Prints markdown tables; writes the plot (default analysis/plots/subset-select/accuracy.png).
 SWEEP_DIR defaults to runs/subset-select.
@@ -22,13 +25,18 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runs import is_complete, read_rows, read_run, run_dirs  # noqa: E402
-from stats import cell  # noqa: E402
+from stats import cell, mean_ci  # noqa: E402
 
 SELECTORS = ["random", "norm", "norm-gs", "norm-gs-sampled", "kcenter", "kcenter-norm",
              "typiclust", "typiclust-norm", "probcover", "probcover-norm"]
-PAIRS = [("norm", "random"), ("kcenter-norm", "kcenter"), ("typiclust-norm", "typiclust"),
+PAIRS = [("norm", "random"), ("norm-gs", "random"), ("norm-gs-sampled", "random"),
+         ("norm-gs-sampled", "norm-gs"),
+         ("kcenter-norm", "kcenter"), ("typiclust-norm", "typiclust"),
          ("probcover-norm", "probcover")]
 CLASSIFIERS = [("test_acc", "linear on features"), ("mlp_test_acc", "MLP on pixels")]
+SPREAD = {"sd": "std", "ci": "95 % t-interval"}
+SEEDLESS = ["norm-gs", "kcenter-norm"]
+COPIED = set()  # selectors whose rows were copied to other seeds (--seedless)
 
 
 def label(run):
@@ -36,6 +44,26 @@ def label(run):
     if sel.startswith("probcover") and float(run["subset.purity"]) != 0.95:
         sel += f" (purity {float(run['subset.purity']):g})"
     return sel
+
+
+def copy_seedless(df):
+    """Copy each SEEDLESS selector's rows of its first seed to the seeds it lacks (linear
+    classifier only: the MLP's initialization depends on the seed)."""
+    seeds = sorted(df["seed"].unique())
+    extra = []
+    for sel in SEEDLESS:
+        mine = df[df["selector"] == sel]
+        if mine.empty:
+            continue
+        first = mine[mine["seed"] == mine["seed"].min()]
+        for seed in seeds:
+            if seed not in set(mine["seed"]):
+                copy = first.copy()
+                copy["seed"] = seed
+                copy["mlp_test_acc"] = float("nan")
+                extra.append(copy)
+                COPIED.add(sel)
+    return pd.concat([df] + extra, ignore_index=True) if extra else df
 
 
 def load(sweeps):
@@ -57,7 +85,7 @@ def load(sweeps):
     return df
 
 
-def table(df, metric):
+def table(df, metric, spread):
     budgets = sorted(df["budget"].unique().astype(int))
     print("| selector (seeds) | " + " | ".join(f"B={b}" for b in budgets) + " |")
     print("|---" * (len(budgets) + 1) + "|")
@@ -67,15 +95,17 @@ def table(df, metric):
             continue
         cells = []
         for b in budgets:
-            cells.append(cell(part[part["budget"] == b][metric], 100, 1, spread="sd"))
-        print(f"| {sel} ({part['seed'].nunique()}) | " + " | ".join(cells) + " |")
+            values = part[part["budget"] == b][metric]
+            cells.append(cell(values[:1] if sel in COPIED else values, 100, 1, spread=spread))
+        runs = "1 run" if sel in COPIED else part["seed"].nunique()
+        print(f"| {sel} ({runs}) | " + " | ".join(cells) + " |")
     print()
 
 
-def paired(df, metric):
+def paired(df, metric, spread):
     budgets = sorted(df["budget"].unique().astype(int))
-    print(f"Norm criterion minus its base, paired by seed ({metric}; mean ± std of the "
-          "difference in points, [seeds better / seeds]):\n")
+    print(f"Norm criterion minus its base, paired by seed ({metric}; mean ± {SPREAD[spread]} of "
+          "the difference in points, [seeds better / seeds]):\n")
     print("| pair | " + " | ".join(f"B={b}" for b in budgets) + " |")
     print("|---" * (len(budgets) + 1) + "|")
     for a, b0 in PAIRS:
@@ -87,8 +117,8 @@ def paired(df, metric):
         cells = []
         for b in budgets:
             v = d.xs(b, level="budget") if b in d.index.get_level_values("budget") else []
-            cells.append(cell(v, 1, 1, spread="sd", signed=True) + f" [{(v > 0).sum()}/{len(v)}]"
-                         if len(v) > 1 else "")
+            cells.append(cell(v, 1, 1, spread=spread, signed=True) + f" [{(v > 0).sum()}/{len(v)}]"
+                         if len(v) > 0 else "")
         print(f"| {a} − {b0} | " + " | ".join(cells) + " |")
     print()
 
@@ -111,7 +141,7 @@ def color(sel):
     return plt.cm.tab10(4 if base == "probcover" and "purity" in sel else hues.get(base, 5))
 
 
-def plot(df, path):
+def plot(df, path, spread):
     metrics = [(m, t) for m, t in CLASSIFIERS if df[m].notna().any()]
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 4.8), squeeze=False)
     for ax, (metric, title) in zip(axes[0], metrics):
@@ -119,13 +149,17 @@ def plot(df, path):
             part = df[df["selector"] == sel].groupby("budget")[metric]
             if part.count().sum() == 0:
                 continue
-            mean, std = 100 * part.mean(), 100 * part.std(ddof=1).fillna(0)
+            mean = 100 * part.mean()
+            if spread == "ci":
+                bar = 100 * part.apply(lambda v: mean_ci(v)[1]).fillna(0)
+            else:
+                bar = 100 * part.std(ddof=1).fillna(0)
             style = "--" if "norm" in sel else "-"
-            ax.errorbar(mean.index, mean.values, yerr=std.values, label=sel, ls=style,
+            ax.errorbar(mean.index, mean.values, yerr=bar.values, label=sel, ls=style,
                         marker="o", ms=3, capsize=2, color=color(sel))
         ax.set_xscale("log")
         ax.set_xlabel("budget B (labelled examples)")
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel(f"test accuracy (%), mean ± {SPREAD[spread]} over seeds")
         ax.set_title(f"Fashion-MNIST, {title}")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8)
@@ -138,16 +172,24 @@ def plot(df, path):
 def main():
     args = sys.argv[1:]
     out = "analysis/plots/subset-select/accuracy.png"
-    if args[:1] == ["--plot"]:
-        out, args = args[1], args[2:]
+    spread, seedless = "sd", False
+    while args[:1] in (["--ci"], ["--plot"], ["--seedless"]):
+        if args[0] == "--ci":
+            spread, args = "ci", args[1:]
+        elif args[0] == "--seedless":
+            seedless, args = True, args[1:]
+        else:
+            out, args = args[1], args[2:]
     df = load(args or ["runs/subset-select"])
+    if seedless:
+        df = copy_seedless(df)
     for metric, title in CLASSIFIERS:
         if df[metric].notna().any():
-            print(f"### {title} ({metric}), test accuracy %, mean ± std over seeds\n")
-            table(df, metric)
-            paired(df, metric)
+            print(f"### {title} ({metric}), test accuracy %, mean ± {SPREAD[spread]} over seeds\n")
+            table(df, metric, spread)
+            paired(df, metric, spread)
     covered(df)
-    plot(df, out)
+    plot(df, out, spread)
 
 
 if __name__ == "__main__":

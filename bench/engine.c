@@ -6,13 +6,15 @@
  *
  *     OPENBLAS_NUM_THREADS=1 taskset -c 1 build/bench_engine [BATCH]      (default 128)
  *
- * Output lines (whitespace separated, times in CPU seconds of this thread, best of SAMPLES runs):
+ * Output lines (whitespace separated, times in CPU seconds of this thread, best of BENCH_SAMPLES
+ * runs: bench/timing.h):
  *   sgemm RATE_GFLOPS                 OpenBLAS, 512 x 512 x 512
  *   layer NAME FWD_S BWD_S FWD_FLOP BWD_FLOP SPEC   (FLOP 0 for layers without multiplies; SPEC
  *                                                  the one-layer model, for the peer)
  *   mlp_forward BATCH FORWARD_S FLOOR_BLAS_S FLOOR_EXACT_S
  */
 #include "bench/args.h"
+#include "bench/timing.h"
 #include "kernels/kernels.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
@@ -22,29 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SAMPLES 7           /* timed runs of each case; the best counts */
-#define SAMPLE_SECONDS 0.05 /* each run repeats the call for about this long */
-
-typedef void (*bench_call)(void *ctx);
-
-/* Best CPU seconds (rl_cpu_now: the machine is shared) per call over SAMPLES runs of about
- * SAMPLE_SECONDS each. */
-static double best_time(bench_call call, void *ctx) {
-    double t0 = rl_cpu_now();
-    call(ctx); /* warm up, and size the runs */
-    double once = rl_cpu_now() - t0;
-    int reps = once < SAMPLE_SECONDS ? (int)(SAMPLE_SECONDS / (once > 1e-7 ? once : 1e-7)) + 1 : 1;
-    double best = 1e30;
-    for (int s = 0; s < SAMPLES; s++) {
-        t0 = rl_cpu_now();
-        for (int r = 0; r < reps; r++)
-            call(ctx);
-        double per_call = (rl_cpu_now() - t0) / reps;
-        best = per_call < best ? per_call : best;
-    }
-    return best;
-}
 
 /* One layer (the only layer of a one-layer model) with its input, output and gradients. */
 typedef struct {
@@ -130,7 +109,7 @@ static int bench_layer(const char *name, const char *spec, int batch) {
     else if (lc.ly->kind == RL_LAYER_DENSE)
         multiplies = (double)lc.ly->out * lc.ly->in;
     double flop = 2.0 * multiplies * batch; /* backward: twice (weight and input gradient) */
-    double fwd = best_time(layer_forward, &lc), bwd = best_time(layer_backward, &lc);
+    double fwd = bench_best_time(layer_forward, &lc), bwd = bench_best_time(layer_backward, &lc);
     printf("layer %s %.6e %.6e %.6e %.6e %s\n", name, fwd, bwd, flop, 2.0 * flop, spec);
     fflush(stdout);
     free(lc.x);
@@ -162,7 +141,7 @@ static double mlp_gemm_floor(const rl_model *m, const float *x, float *scratch, 
         if (ly->kind != RL_LAYER_DENSE)
             continue;
         gemm_case g = {batch, ly->out, ly->in, x, m->params + ly->w_off, scratch};
-        total += best_time(gemm_call, &g);
+        total += bench_best_time(gemm_call, &g);
     }
     return total;
 }
@@ -192,7 +171,7 @@ static int bench_mlp_forward(int batch) {
     const uint32_t key[2] = {15, 8};
     kern_fill_uniform(x, values, key, 1, 0.0f, 1.0f);
     forward_case f = {&m, &ws, x, batch};
-    double forward = best_time(forward_call, &f);
+    double forward = bench_best_time(forward_call, &f);
     double floor_exact = mlp_gemm_floor(&m, x, out, batch);
     kern_compute_set(KERN_COMPUTE_BLAS);
     double floor_blas = mlp_gemm_floor(&m, x, out, batch);
@@ -213,7 +192,7 @@ static double sgemm_rate(void) {
     kern_fill_uniform(a, 3 * N * N, key, 1, -1.0f, 1.0f);
     gemm_case g = {N, N, N, a, a + N * N, a + 2 * N * N};
     kern_compute_set(KERN_COMPUTE_BLAS);
-    double t = best_time(gemm_call, &g);
+    double t = bench_best_time(gemm_call, &g);
     kern_compute_set(KERN_COMPUTE_EXACT);
     free(a);
     return 2.0 * N * N * N / t / 1e9;

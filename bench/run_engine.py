@@ -16,39 +16,19 @@ Usage: /usr/bin/python3 bench/run_engine.py [BUILD_DIR]
 Environment: CORE (default 1), ROUNDS (default 3), RESNET_N (default 2000), SKIP (comma list of
 sections 1-5 to skip)."""
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 
+from benchlib import PIN as pin, PYTHON as python, ROUNDS as rounds, best_of, child_cpu, lines, \
+    load_range, machine, run
+
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
-core = os.environ.get("CORE", "1")
-rounds = int(os.environ.get("ROUNDS", "3"))
 resnet_n = int(os.environ.get("RESNET_N", "2000"))
 skip = set(os.environ.get("SKIP", "").split(","))
 here = os.path.dirname(os.path.abspath(__file__))
-python = "/usr/bin/python3"
-pin = ["taskset", "-c", core]
-env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
-           OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 SMALL_CNN = "cnn:1x28x28-conv8k5-relu-maxpool2-conv16k5-relu-maxpool2-fc10"
 RESNET20 = ("cnn:1x28x28-conv16k3-gn4-relu-res16g4-res16g4-res16g4-res32s2g4-res32g4-res32g4-"
             "res64s2g4-res64g4-res64g4-gap-fc10")
-loads = []
-
-
-def run(cmd):
-    loads.append(os.getloadavg()[0])
-    return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-
-
-def lines(text, tag):
-    return [line.split() for line in text.splitlines() if line.startswith(tag + " ")]
-
-
-def child_cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def ranklab_epoch(spec, n, ranks=1, wall=False):
@@ -76,20 +56,8 @@ def torch_epoch(spec, n):
     return float(lines(out, "epoch")[0][1])
 
 
-def best_of(pairs):
-    """Alternate (ranklab, torch) callables ROUNDS times; the best of each."""
-    best = [float("inf"), float("inf")]
-    for _ in range(rounds):
-        for side, call in enumerate(pairs):
-            best[side] = min(best[side], call())
-    return best
-
-
 def main():
-    cpu = next(l.split(":", 1)[1].strip() for l in run(["lscpu"]).splitlines()
-               if l.startswith("Model name"))
-    print(f"# engine benchmarks: {cpu}, {os.cpu_count()} cores, core {core}, {rounds} rounds, "
-          f"load average at start {os.getloadavg()}")
+    print(f"# engine benchmarks: {machine()}, load average at start {os.getloadavg()}")
     if "1" not in skip or "2" not in skip:
         ours, theirs, sgemm = {}, {}, 0.0
         for _ in range(rounds):
@@ -167,7 +135,7 @@ def main():
                             lambda: ranklab_epoch(RESNET20, resnet_n, ranks=2)])
         print(f"\nResNet-20 epoch, {resnet_n} images, wall time: 1 rank {one:.3f} s, 2 ranks "
               f"{two:.3f} s ({one / two:.2f}× faster)")
-    print(f"\nload average (1 min) during the run: {min(loads):.2f} .. {max(loads):.2f}")
+    print(f"\n{load_range()}")
 
 
 if __name__ == "__main__":

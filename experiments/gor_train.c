@@ -3,7 +3,9 @@
  * group). Three settings share the code: (a) training a model (e.g. a CNN with group norm) from
  * scratch, the penalty on its conv filters; (b) adapting a pretrained model (init.from) to a
  * shifted task (data.transform=mirror) with LoRA adapters, the penalty on the adapters' up-matrices
- * B; (c) either of them with PGD adversarial training (adv.train, adv.eps).
+ * B — also a ViT's (vit: specs: adapters on q, v, fc1, fc2 and the head, e.g. pretrained on five
+ * classes and adapted to the other five with data.classes_keep); (c) either of them with PGD
+ * adversarial training (adv.train, adv.eps).
  *
  * The penalty λ Σ_matrices Σ_sets ‖W_g W_gᵀ − I‖²_F (kernels/gor.h: inter, the G groups; intra,
  * the s sets of one filter from each group) depends on the parameters only, so its terms are
@@ -37,7 +39,8 @@ static const rl_cfg_spec gor_keys[] = {
      "(the authors' permute): s sets of G filters, one from each group (j, j + s, j + 2s, ...)"},
     {"gor.adapt", RL_CFG_BOOL, "false", 0, -1, NULL, 0,
      "train LoRA adapters of every dense and conv layer of the pretrained init.from model "
-     "instead of the model; the penalty then applies to the adapters' up-matrices B"},
+     "instead of the model (of a vit: model, of each block's q, v, fc1 and fc2 and of the class "
+     "head); the penalty then applies to the adapters' up-matrices B (a ViT's head's excepted)"},
     {"gor.lora_rank", RL_CFG_INT, "4", 1, 1024, NULL, 0, "rank of the adapters (gor.adapt)"},
 };
 
@@ -127,9 +130,11 @@ static int gor_prepare(rl_run *run, dp_trainer *t, void *ctx) {
         if (dp_use_adapters(t, (int)rl_cfg_int(cfg, "gor.lora_rank"), rl_run_seed(run)) < 0)
             return RL_ERR;
         for (int i = 0; i < t->lora->n_adapted; i++) {
-            const rl_layer *ly = &t->model.layers[t->lora->adapters[i].layer];
-            if (add_matrix(s, t->lora->adapters[i].b_off, rl_layer_rows(ly), t->lora->rank,
-                           groups_cfg, so) < 0)
+            const rl_lora_target *target = &t->lora->adapters[i].target;
+            if (rl_model_is_vit(&t->model) && target->w_off == t->model.vit.head_w)
+                continue; /* a ViT's class head is adapted to the new classes, not regularized */
+            if (add_matrix(s, t->lora->adapters[i].b_off, target->rows, t->lora->rank, groups_cfg,
+                           so) < 0)
                 return RL_ERR;
         }
     } else {
@@ -202,7 +207,8 @@ static const rl_experiment rl_experiment_gor_train = {
            "group orthogonal, intra each set of one filter per group, as the authors' code;\n"
            "so: one group; none). gor.adapt=true instead trains LoRA adapters (gor.lora_rank)\n"
            "of the init.from model, the penalty on their up-matrices, e.g. on a shifted task\n"
-           "(data.transform=mirror). adv.train=true trains on PGD examples; adv.eps > 0\n"
+           "(data.transform=mirror) or, for a vit: model, new classes (data.classes_keep). "
+           "adv.train=true trains on PGD examples; adv.eps > 0\n"
            "reports FGSM and PGD accuracy. The penalty's sets are split over ranks; results\n"
            "are bit-identical on any number of ranks. Metrics per epoch: train/test loss, test\n"
            "accuracy, penalty (with the run's groups, unscaled) and so_penalty (one group).\n"

@@ -493,6 +493,10 @@ static int prune_prepare(rl_run *run, dp_trainer *t, void *ctx) {
     prune_state *s = ctx;
     const rl_config *cfg = rl_run_config(run);
     rl_model *m = &t->model;
+    if (rl_model_is_vit(m))
+        return rl_fail("prune-init prunes the layers of mlp: and cnn: models; model.spec %s is a "
+                       "vision transformer",
+                       "use an mlp: or cnn: model.spec", m->spec);
     static const char *const scores[] = {"random", "magnitude", "snip",
                                          "grasp",  "synflow",   "sketch"};
     const char *score = rl_cfg_str(cfg, "prune.score");

@@ -4,7 +4,9 @@
  * Label-free features: PCA of the pool's pixels (src/select/select.h; covariance summed in fixed
  * point over chunks of RL_ROW_CHUNK rows, so the basis is the same on any rank count), or the
  * bottleneck of an MLP autoencoder trained on the pool (src/train/autoencoder.h; chunk gradients
- * summed in fixed point: the same weights on any rank count), optionally cached in an HDF5 file.
+ * summed in fixed point: the same weights on any rank count) — both centered on the pool mean —
+ * or the uncentered post-ReLU backbone output of a SimCLR contrastive encoder trained on the pool
+ * (src/train/simclr.h; data-parallel, exact), optionally cached in an HDF5 file.
  * For each budget B of subset.budgets a selector (subset.selector, src/select) picks B examples
  * (nested selectors once, for the largest budget); a linear softmax classifier on the whitened
  * features of the B labelled examples (full-batch gradient descent) and/or an MLP on their
@@ -12,20 +14,23 @@
  * on the test set (correct counts summed exactly over ranks). Ranks hold whole chunks of the
  * pool's rows; the selected ids are bit-identical on any rank count (select.h). One metrics row
  * per budget; the selected ids of budget B in /arrays/selected_B. A run takes seconds to
- * minutes: no checkpoints (a stopped run restarts; the feature cache keeps the autoencoder).
+ * minutes: no checkpoints (a stopped run restarts; the feature cache keeps the encoder, which
+ * is not checkpointed while it trains).
  */
-#include "src/train/autoencoder.h"
-#include "src/train/base_model.h"
-#include "src/train/chunks.h"
-#include "src/run/run.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
 #include "src/core/rng.h"
 #include "src/data/data.h"
-#include "src/select/select.h"
 #include "src/nn/nn.h"
+#include "src/run/run.h"
+#include "src/select/select.h"
+#include "src/train/autoencoder.h"
+#include "src/train/base_model.h"
+#include "src/train/chunks.h"
+#include "src/train/features.h"
+#include "src/train/simclr.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -54,9 +59,11 @@ static const rl_cfg_spec subset_keys[] = {
      "(K = the number of classes)"},
     {"subset.budgets", RL_CFG_STRING, "10,20,50,100,200,500,1000", 0, -1, NULL, 0,
      "comma-separated budgets B (examples selected and labelled), each <= the pool"},
-    {"subset.encoder", RL_CFG_CHOICE, "pca", 0, -1, "pca|autoencoder", 0,
+    {"subset.encoder", RL_CFG_CHOICE, "pca", 0, -1, "pca|autoencoder|simclr", 0,
      "label-free features: PCA of the pixels (subset.pca_dim), or the bottleneck of an MLP "
-     "autoencoder (subset.ae_*) trained on the pool, centered"},
+     "autoencoder (subset.ae_*) trained on the pool, both centered on the pool mean (‖F‖ is "
+     "then the distance from the mean); simclr: the uncentered post-ReLU backbone output of a "
+     "SimCLR contrastive encoder (subset.simclr_*) trained on the pool"},
     {"subset.pca_dim", RL_CFG_INT, "32", 1, 784, NULL, 0, "PCA feature dimension"},
     {"subset.ae_spec", RL_CFG_STRING, "mlp:784-256-32-256-784", 0, -1, NULL, 0,
      "autoencoder (input and output: the data dimension); features: the output of its narrowest "
@@ -67,9 +74,36 @@ static const rl_cfg_spec subset_keys[] = {
     {"subset.ae_lr", RL_CFG_FLOAT, "0.001", 1e-8, 10, NULL, 0, "autoencoder Adam learning rate"},
     {"subset.ae_seed", RL_CFG_INT, "1", 0, 2147483647, NULL, 0,
      "autoencoder initialization and order (separate from run.seed, so seeds share one encoder)"},
+    {"subset.simclr_spec", RL_CFG_STRING,
+     "cnn:1x28x28-conv16k3-relu-maxpool2-conv32k3-relu-maxpool2-fc128-relu", 0, -1, NULL, 0,
+     "the contrastive encoder's backbone, a cnn: spec ending in relu (no bn, no drop); features: "
+     "its output"},
+    {"subset.simclr_proj", RL_CFG_INT, "64", 1, 4096, NULL, 0,
+     "outputs of the dense projection head after the backbone (the NT-Xent embedding)"},
+    {"subset.simclr_epochs", RL_CFG_INT, "10", 1, 1000, NULL, 0,
+     "contrastive training epochs over subset.simclr_images images"},
+    {"subset.simclr_images", RL_CFG_INT, "20000", 2, 2147483647, NULL, 0,
+     "the first this many pool images train the encoder (all if the pool is smaller); every "
+     "pool image is encoded"},
+    {"subset.simclr_batch", RL_CFG_INT, "256", 2, 4096, NULL, 0,
+     "images per batch (2x views; negatives: the other views of the batch), cut into chunks of "
+     "train.chunk images split over ranks"},
+    {"subset.simclr_lr", RL_CFG_FLOAT, "0.001", 1e-8, 10, NULL, 0,
+     "contrastive encoder Adam learning rate"},
+    {"subset.simclr_temperature", RL_CFG_FLOAT, "0.5", 1e-3, 100, NULL, 0,
+     "NT-Xent temperature (SimCLR's CIFAR setting)"},
+    {"subset.simclr_pad", RL_CFG_INT, "4", 0, 13, NULL, 0,
+     "views: zero padding before the random crop (0: no crop); each view is also flipped "
+     "left-right with probability 1/2"},
+    {"subset.simclr_noise", RL_CFG_FLOAT, "0.1", 0, 10, NULL, 0,
+     "views: standard deviation of the Gaussian noise added to every pixel (pixels in [0, 1])"},
+    {"subset.simclr_seed", RL_CFG_INT, "1", 0, 2147483647, NULL, 0,
+     "contrastive encoder initialization, order and views (separate from run.seed, so seeds "
+     "share one encoder)"},
     {"subset.feature_cache", RL_CFG_STRING, "", 0, -1, NULL, 0,
-     "HDF5 file of the autoencoder's pool features and weights: read if it exists (its key, the "
-     "encoder's config and data, must match), else written; empty: off"},
+     "HDF5 file of the encoder's (autoencoder or simclr; simclr: also the test set's) features "
+     "and weights: read if it exists (its key, the encoder's config and data, must match), else "
+     "written; empty: off"},
     {"subset.iters", RL_CFG_INT, "300", 1, 100000, NULL, 0,
      "full-batch gradient steps of the linear classifier"},
     {"subset.lr", RL_CFG_FLOAT, "0.5", 1e-6, 100, NULL, 0, "classifier learning rate"},
@@ -113,6 +147,9 @@ typedef struct {
     float *mean, *basis, *f; /* PCA: (dim), (dim, k); features (hi − lo, k) */
     double eig[784];         /* variances of the k features (PCA eigenvalues) */
     autoencoder *ae;         /* the encoder of subset.encoder=autoencoder (NULL: PCA) */
+    simclr *sc;              /* the encoder of subset.encoder=simclr (NULL: another) */
+    float *f_mean, *f_test;  /* simclr: the pool features' mean (k); my test rows' (k each) */
+    int64_t test_lo, test_hi; /* my test rows */
 } subset_state;
 
 static void state_free(subset_state *s) {
@@ -123,11 +160,27 @@ static void state_free(subset_state *s) {
     free(s->f);
     autoencoder_free(s->ae);
     free(s->ae);
+    simclr_free(s->sc);
+    free(s->sc);
+    free(s->f_mean);
+    free(s->f_test);
 }
 
 static int parse_budgets(subset_state *s, const rl_config *cfg, int64_t pool) {
     return rl_cfg_int_list(cfg, "subset.budgets", 1, pool, MAX_BUDGETS, s->budgets,
                            &s->n_budgets);
+}
+
+/* An encoder's features (s->k, from `layer` of `spec`, config key `key`) are at most as many as
+ * the selectors take; else an error with `hint`. */
+static int check_feature_count(const subset_state *s, const char *key, const char *spec,
+                               const char *layer, const char *hint) {
+    size_t most = sizeof s->eig / sizeof s->eig[0];
+    if (s->k <= (int)most)
+        return 0;
+    rl_fail("%s = \"%s\": %s gives %d features, more than the %zu the selectors take", NULL, key,
+            spec, layer, s->k, most);
+    return rl_fail_hint("%s", hint);
 }
 
 /* The autoencoder of subset.ae_spec: its bottleneck gives the features (s->k), at most as many
@@ -139,12 +192,23 @@ static int ae_prepare(subset_state *s, const rl_config *cfg) {
                          (int)rl_cfg_int(cfg, "train.chunk")) < 0)
         return RL_ERR;
     s->k = s->ae->k;
-    if (s->k > (int)(sizeof s->eig / sizeof s->eig[0]))
-        return rl_fail("subset.ae_spec = \"%s\": its narrowest inner layer gives %d features, "
-                       "more than the %zu the selectors take",
-                       "make the bottleneck narrower, e.g. subset.ae_spec=mlp:784-256-32-256-784",
-                       spec, s->k, sizeof s->eig / sizeof s->eig[0]);
-    return 0;
+    return check_feature_count(s, "subset.ae_spec", spec, "its narrowest inner layer",
+                               "make the bottleneck narrower, e.g. "
+                               "subset.ae_spec=mlp:784-256-32-256-784");
+}
+
+/* The contrastive encoder of subset.simclr_*: its backbone gives the features (s->k). */
+static int simclr_prepare(subset_state *s, const rl_config *cfg) {
+    s->sc = rl_xcalloc(1, sizeof *s->sc);
+    if (simclr_init(s->sc, rl_cfg_str(cfg, "subset.simclr_spec"),
+                    (int)rl_cfg_int(cfg, "subset.simclr_proj"), "subset.simclr_spec", &s->train,
+                    (int)rl_cfg_int(cfg, "train.chunk")) < 0)
+        return RL_ERR;
+    s->k = s->sc->k;
+    return check_feature_count(s, "subset.simclr_spec", rl_cfg_str(cfg, "subset.simclr_spec"),
+                               "its output",
+                               "end the backbone with a narrower layer, e.g. "
+                               "-fc128-relu");
 }
 
 /* subset.mlp_spec fits the data, and what mlp_accuracy allocates for the largest budget B fits
@@ -194,7 +258,10 @@ static int prepare(rl_run *run, subset_state *s) {
     s->mlp_steps = (int)rl_cfg_int(cfg, "subset.mlp_steps");
     s->mlp_lr = (float)rl_cfg_float(cfg, "subset.mlp_lr");
     s->seed = rl_run_seed(run);
-    if (strcmp(rl_cfg_str(cfg, "subset.encoder"), "autoencoder") == 0 && ae_prepare(s, cfg) < 0)
+    const char *encoder = rl_cfg_str(cfg, "subset.encoder");
+    if (strcmp(encoder, "autoencoder") == 0 && ae_prepare(s, cfg) < 0)
+        return RL_ERR;
+    if (strcmp(encoder, "simclr") == 0 && simclr_prepare(s, cfg) < 0)
         return RL_ERR;
     if (parse_budgets(s, cfg, s->train.n) < 0)
         return RL_ERR;
@@ -207,6 +274,25 @@ static int features(subset_state *s, const rl_config *cfg) {
     comm_chunk_range(n, RL_ROW_CHUNK, &s->lo, &s->hi);
     int dim = s->train.dim;
     s->f = rl_xmalloc(sizeof(float) * ((size_t)(s->hi - s->lo) * (size_t)s->k + 1));
+    comm_chunk_range(s->test.n, RL_ROW_CHUNK, &s->test_lo, &s->test_hi);
+    if (s->sc) {
+        simclr_training t = {.epochs = (int)rl_cfg_int(cfg, "subset.simclr_epochs"),
+                             .batch = (int)rl_cfg_int(cfg, "subset.simclr_batch"),
+                             .pad = (int)rl_cfg_int(cfg, "subset.simclr_pad"),
+                             .images = rl_cfg_int(cfg, "subset.simclr_images"),
+                             .lr = rl_cfg_float(cfg, "subset.simclr_lr"),
+                             .temperature = rl_cfg_float(cfg, "subset.simclr_temperature"),
+                             .noise = rl_cfg_float(cfg, "subset.simclr_noise"),
+                             .seed = (uint64_t)rl_cfg_int(cfg, "subset.simclr_seed")};
+        s->f_test =
+            rl_xmalloc(sizeof(float) * ((size_t)(s->test_hi - s->test_lo) * (size_t)s->k + 1));
+        s->f_mean = rl_xmalloc(sizeof(float) * (size_t)s->k);
+        if (simclr_features(s->sc, &s->train, &s->test, &t, rl_cfg_str(cfg, "subset.feature_cache"),
+                            s->lo, s->hi, s->f, s->test_lo, s->test_hi, s->f_test) < 0)
+            return RL_ERR;
+        /* the selectors take the features as they are; the classifier standardizes them */
+        return features_moments(s->f, s->hi - s->lo, s->k, n, s->f_mean, s->eig);
+    }
     if (s->ae) {
         autoencoder_training t = {.epochs = (int)rl_cfg_int(cfg, "subset.ae_epochs"),
                                   .batch = (int)rl_cfg_int(cfg, "subset.ae_batch"),
@@ -235,19 +321,29 @@ static int features(subset_state *s, const rl_config *cfg) {
     return rc;
 }
 
-/* Whitened features with a bias: z (n, k + 1) of rows idx of d (idx NULL: rows 0..n). */
+/* Whitened features with a bias: z (n, k + 1) of rows idx of d (idx NULL: rows 0..n; of the
+ * test set with simclr: my test rows). PCA and autoencoder features are centered already; simclr
+ * features are centered here, for the classifier only. */
 static void whitened(const subset_state *s, const rl_dataset *d, const int64_t *idx, int64_t n,
                      double *z) {
     int k = s->k, dim = d->dim;
     float *f = rl_xmalloc(sizeof(float) * (size_t)k), *x = rl_xmalloc(sizeof(float) * (size_t)dim);
     for (int64_t i = 0; i < n; i++) {
-        rl_data_rows(d, idx ? idx[i] : i, 1, x);
-        if (s->ae)
-            autoencoder_encode(s->ae, x, 1, f);
-        else
-            select_pca_features(x, 1, dim, s->mean, s->basis, k, f);
+        int64_t id = idx ? idx[i] : i;
+        if (s->sc && d == &s->test) {
+            memcpy(f, s->f_test + (size_t)(id - s->test_lo) * (size_t)k, sizeof(float) * (size_t)k);
+        } else {
+            rl_data_rows(d, id, 1, x);
+            if (s->sc)
+                simclr_encode(s->sc, x, 1, f);
+            else if (s->ae)
+                autoencoder_encode(s->ae, x, 1, f);
+            else
+                select_pca_features(x, 1, dim, s->mean, s->basis, k, f);
+        }
         for (int j = 0; j < k; j++)
-            z[(size_t)i * (size_t)(k + 1) + (size_t)j] = f[j] / sqrt(s->eig[j] > 0 ? s->eig[j] : 1);
+            z[(size_t)i * (size_t)(k + 1) + (size_t)j] =
+                (f[j] - (s->f_mean ? s->f_mean[j] : 0.0f)) / sqrt(s->eig[j] > 0 ? s->eig[j] : 1);
         z[(size_t)i * (size_t)(k + 1) + (size_t)k] = 1.0;
     }
     free(f);
@@ -301,8 +397,7 @@ static double *train_linear(const subset_state *s, const int64_t *ids, int64_t b
 /* Collective: test accuracy of w (correct counts of each rank's block summed exactly). */
 static int test_accuracy(const subset_state *s, const double *w, double *acc) {
     int kk = s->k + 1, c = s->test.classes;
-    int64_t lo, hi;
-    comm_block_range(s->test.n, comm_size(), comm_rank(), &lo, &hi);
+    int64_t lo = s->test_lo, hi = s->test_hi;
     double *z = rl_xmalloc(sizeof(double) * (size_t)kk), *o = rl_xmalloc(sizeof(double) * c);
     int64_t correct = 0;
     for (int64_t i = lo; i < hi; i++) {
@@ -496,20 +591,23 @@ static int subset_run(rl_run *run) {
     for (int j = 0; rc == 0 && j < s.k; j++)
         explained += s.eig[j];
     if (rc == 0)
-        rc = rl_run_final(run, s.ae ? "feature_variance" : "pca_variance", explained);
+        rc = rl_run_final(run, s.ae || s.sc ? "feature_variance" : "pca_variance", explained);
     if (rc == 0 && s.delta > 0.0)
         rc = rl_run_final(run, "probcover_delta", s.delta);
-    rc = rc < 0 ? comm_agree_error(rc) : rc;
+    /* a stop signal stopped every rank: RL_STOPPED as it is (exit 75, the run starts over) */
+    rc = rc < 0 && rc != RL_STOPPED ? comm_agree_error(rc) : rc;
     state_free(&s);
     return rc;
 }
 
 static const rl_experiment rl_experiment_subset_select = {
     .name = "subset-select",
-    .summary = "which pool examples to label: PCA/autoencoder features, norm/coverage "
+    .summary = "which pool examples to label: PCA/autoencoder/SimCLR features, norm/coverage "
                "selectors, accuracy",
-    .doc = "Label-free features of the training pool (PCA, or an autoencoder trained here,\n"
-           "subset.encoder; cached with subset.feature_cache), then for each budget of\n"
+    .doc = "Label-free features of the training pool (PCA or an autoencoder, centered; or the\n"
+           "uncentered post-ReLU backbone output of a SimCLR contrastive encoder trained here\n"
+           "on crop/flip/noise views with NT-Xent, subset.simclr_*; subset.encoder; cached\n"
+           "with subset.feature_cache), then for each budget of\n"
            "subset.budgets the selector subset.selector (random, norm, norm-gs,\n"
            "norm-gs-sampled, kcenter, kcenter-norm, typiclust, typiclust-norm, probcover,\n"
            "probcover-norm) picks the\n"

@@ -8,6 +8,7 @@ Usage: /usr/bin/python3 bench/peers/engine_torch.py layers BATCH NAME=SPEC...
 Output lines as bench_engine's ("layer NAME FWD_S BWD_S", "mlp_forward BATCH S") and
 "epoch SECONDS" (the best epoch), all in CPU seconds of the thread (the machine is shared)."""
 import gzip
+import os
 import re
 import sys
 import time
@@ -16,23 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-SAMPLES = 7
-SAMPLE_SECONDS = 0.05
-
-
-def best_time(call):
-    """Best CPU seconds of this thread (torch runs its one thread's work in it) per call over SAMPLES runs of about SAMPLE_SECONDS each (as bench_engine)."""
-    t0 = time.thread_time()
-    call()
-    once = time.thread_time() - t0
-    reps = int(SAMPLE_SECONDS / max(once, 1e-7)) + 1 if once < SAMPLE_SECONDS else 1
-    best = float("inf")
-    for _ in range(SAMPLES):
-        t0 = time.thread_time()
-        for _ in range(reps):
-            call()
-        best = min(best, (time.thread_time() - t0) / reps)
-    return best
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchlib import best_time  # noqa: E402
 
 
 def parse_layers(spec):

@@ -44,8 +44,12 @@ static double normal_of_block(const uint32_t w[4]) {
 }
 
 double rl_rng_normal(rl_rng r, uint32_t step, uint32_t index) {
+    return rl_rng_normal_block(r, step, index, 0);
+}
+
+double rl_rng_normal_block(rl_rng r, uint32_t step, uint32_t index, uint32_t block) {
     uint32_t w[4];
-    rl_rng_block(r, step, index, 0, w);
+    rl_rng_block(r, step, index, block, w);
     return normal_of_block(w);
 }
 

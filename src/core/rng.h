@@ -26,6 +26,9 @@ typedef enum {
     RL_RNG_DROPOUT,      /* dropout masks; step = optimizer step, index = example id, block =
                             layer and unit (src/nn/layers.h) */
     RL_RNG_TEXT_SAMPLE,  /* sampled text continuations; step = sample, index = position */
+    RL_RNG_FEW_SHOT,     /* a few-shot training set's draws; step = class, index = draw */
+    RL_RNG_VIEW_NOISE,   /* pixel noise of contrastive views; step = epoch, index = example id,
+                            block = view · dim + pixel (src/train/simclr.h) */
 } rl_rng_purpose;
 
 typedef struct {
@@ -40,6 +43,8 @@ double rl_rng_uniform(rl_rng r, uint32_t step, uint32_t index);
 uint64_t rl_rng_below(rl_rng r, uint32_t step, uint32_t index, uint64_t n);
 /* Standard normal (Box-Muller on block 0 of (step, index)). */
 double rl_rng_normal(rl_rng r, uint32_t step, uint32_t index);
+/* Standard normal from block `block` of (step, index) (block 0: rl_rng_normal). */
+double rl_rng_normal_block(rl_rng r, uint32_t step, uint32_t index, uint32_t block);
 /* Beta(a, b), a, b > 0, as X / (X + Y) with X ~ Gamma(a) from index 0 and Y ~ Gamma(b) from
  * index 1 of `step`. Each gamma variate is exact (Marsaglia–Tsang's rejection: attempt k takes
  * blocks 2k + 1 and 2k + 2 of its counter; below shape 1 boosted by U^(1/shape), U from block 0)

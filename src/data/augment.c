@@ -71,8 +71,13 @@ static int word_below(uint32_t word, int n) {
 }
 
 rl_augment_draw rl_augment_draw_for(const rl_augment *a, uint32_t epoch, int64_t id) {
+    return rl_augment_draw_view(a, epoch, id, 0);
+}
+
+rl_augment_draw rl_augment_draw_view(const rl_augment *a, uint32_t epoch, int64_t id,
+                                     uint32_t view) {
     uint32_t w[4];
-    rl_rng_block(a->rng, epoch, (uint32_t)id, 0, w);
+    rl_rng_block(a->rng, epoch, (uint32_t)id, view, w);
     rl_augment_draw r = {0, 0, 0};
     if (a->crop) {
         r.dy = word_below(w[0], 2 * a->pad + 1) - a->pad;
@@ -100,12 +105,17 @@ void rl_augment_image(const rl_augment *a, rl_augment_draw r, const float *in, f
 
 void rl_augment_rows(const rl_augment *a, uint32_t epoch, const int64_t *ids, int n, float *x,
                      float *scratch) {
+    rl_augment_rows_view(a, epoch, 0, ids, n, x, scratch);
+}
+
+void rl_augment_rows_view(const rl_augment *a, uint32_t epoch, uint32_t view, const int64_t *ids,
+                          int n, float *x, float *scratch) {
     if (!rl_augment_on(a))
         return;
     size_t dim = (size_t)a->channels * (size_t)a->height * (size_t)a->width;
     for (int i = 0; i < n; i++) {
         float *row = x + (size_t)i * dim;
-        rl_augment_image(a, rl_augment_draw_for(a, epoch, ids[i]), row, scratch);
+        rl_augment_image(a, rl_augment_draw_view(a, epoch, ids[i], view), row, scratch);
         memcpy(row, scratch, sizeof(float) * dim);
     }
 }

@@ -42,11 +42,18 @@ int rl_augment_read(rl_augment *a, const rl_config *cfg, uint64_t seed, const rl
 int rl_augment_on(const rl_augment *a);
 /* The draw of example `id` in epoch `epoch`: a function of (seed, epoch, id) alone. */
 rl_augment_draw rl_augment_draw_for(const rl_augment *a, uint32_t epoch, int64_t id);
+/* The draw of view `view` of example `id` in epoch `epoch` (several independent views of one
+ * example, e.g. contrastive learning's); view 0 is rl_augment_draw_for's. */
+rl_augment_draw rl_augment_draw_view(const rl_augment *a, uint32_t epoch, int64_t id,
+                                     uint32_t view);
 /* One image in (dim) transformed by draw r into out (dim); in and out do not overlap. */
 void rl_augment_image(const rl_augment *a, rl_augment_draw r, const float *in, float *out);
 /* The rows x (n, dim) of examples ids[0..n) augmented in place as in epoch `epoch` (nothing when
  * a is off); scratch holds one row (dim). */
 void rl_augment_rows(const rl_augment *a, uint32_t epoch, const int64_t *ids, int n, float *x,
                      float *scratch);
+/* The same with the draws of view `view` (rl_augment_draw_view; view 0: rl_augment_rows). */
+void rl_augment_rows_view(const rl_augment *a, uint32_t epoch, uint32_t view, const int64_t *ids,
+                          int n, float *x, float *scratch);
 
 #endif

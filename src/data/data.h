@@ -57,10 +57,13 @@ typedef enum {
     RL_NOISE_PAIRFLIP
 } rl_noise_kind;
 
+#define RL_DATA_MAX_KEEP 1000 /* classes data.classes_keep may list */
+
 void rl_data_declare_config(rl_config *cfg);
-/* Collective (every rank): load train and test splits named by data.name, apply the limits
- * (first N examples), the transform, and label noise to the training split only. Errors name
- * the file and what is wrong, the same on every rank. */
+/* Collective (every rank): load train and test splits named by data.name, keep the classes of
+ * data.classes_keep (relabelled 0, 1, ... in its order; into the node's shared memory again),
+ * apply the limits (first N examples, counted among the kept), the transform, and label noise to
+ * the training split only. Errors name the file and what is wrong, the same on every rank. */
 int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_dataset *test);
 
 /* The file readers are collective (every rank): every rank checks the headers (sizes, shapes,

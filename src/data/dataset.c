@@ -4,6 +4,7 @@
 #include "src/core/digest.h"
 #include "src/core/error.h"
 #include "src/data/data.h"
+#include "src/data/source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +28,14 @@ static const rl_cfg_spec data_keys[] = {
      "pixels read as value / 255, or float32) and train/y, test/y ((N) integer labels); classes: "
      "its root attribute 'classes', or 1 + the largest training label"},
     {"data.train_limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
-     "use only the first N training examples (0: all)"},
+     "use only the first N training examples (0: all; of the kept classes with "
+     "data.classes_keep)"},
     {"data.test_limit", RL_CFG_INT, "0", 0, 2147483647, NULL, 0,
-     "use only the first N test examples (0: all)"},
+     "use only the first N test examples (0: all; of the kept classes with data.classes_keep)"},
+    {"data.classes_keep", RL_CFG_STRING, "", 0, -1, NULL, 0,
+     "keep only the examples of these classes, in both splits, relabelled 0, 1, ... in the "
+     "order given, e.g. 0,1,2,3,4 (a model then has 5 outputs) or 5,6,7,8,9 for the other half "
+     "of Fashion-MNIST; empty: every class"},
     {"data.noise", RL_CFG_CHOICE, "none", 0, 0, "none|symmetric|uniform|pairflip", 0,
      "training label noise: none; symmetric: another class at random; uniform (the MW authors'): "
      "any class at random, the true one included (a corrupted label stays right with "
@@ -83,12 +89,94 @@ static int64_t limited(int64_t size, int64_t limit) {
     return limit > 0 && limit < size ? limit : size;
 }
 
+/* The examples a class filter keeps, for data_source_load: rows `rows` of `from`, each label
+ * relabelled by `label` (old label -> new, -1: dropped). */
+typedef struct {
+    const rl_dataset *from;
+    const int64_t *rows;
+    const int32_t *label;
+} kept_rows;
+
+static int read_kept(const data_source *src, void *x, int32_t *labels) {
+    const kept_rows *k = src->ctx;
+    size_t row_bytes = (size_t)src->dim * (size_t)src->bytes;
+    const uint8_t *from = k->from->x_u8 ? k->from->x_u8 : (const uint8_t *)k->from->x_f32;
+    for (int64_t i = 0; i < src->n; i++) {
+        memcpy((uint8_t *)x + (size_t)i * row_bytes, from + (size_t)k->rows[i] * row_bytes,
+               row_bytes);
+        labels[i] = k->label[k->from->y[k->rows[i]]];
+    }
+    return RL_OK;
+}
+
+/* Collective: d replaced by its first `limit` (0: all) examples whose class is in keep[0..n)
+ * (in the node's shared memory again), relabelled by their position in keep. */
+static int keep_classes(rl_dataset *d, const int64_t *keep, int n, int64_t limit,
+                        const char *split) {
+    int32_t *label = rl_xmalloc(sizeof(int32_t) * (size_t)d->classes);
+    for (int c = 0; c < d->classes; c++)
+        label[c] = -1;
+    int rc = RL_OK;
+    for (int i = 0; i < n && rc == RL_OK; i++)
+        if (keep[i] >= d->classes)
+            rc = rl_fail("data.classes_keep names class %lld; %s has classes 0..%d",
+                         "list classes of the data set only", (long long)keep[i], d->name,
+                         d->classes - 1);
+        else
+            label[keep[i]] = (int32_t)i;
+    int64_t *rows = rl_xmalloc(sizeof(int64_t) * (size_t)(d->n ? d->n : 1)), count = 0;
+    for (int64_t i = 0; rc == RL_OK && i < d->n && (limit == 0 || count < limit); i++)
+        if (label[d->y[i]] >= 0)
+            rows[count++] = i;
+    if (rc == RL_OK && count == 0)
+        rc = rl_fail("data.classes_keep leaves no %s examples of %s", "list classes the data has",
+                     split, d->name);
+    kept_rows ctx = {d, rows, label};
+    data_source src = {.n = count,
+                       .dim = d->dim,
+                       .channels = d->channels,
+                       .height = d->height,
+                       .width = d->width,
+                       .classes = n,
+                       .bytes = d->x_u8 ? 1 : 4,
+                       .read = read_kept,
+                       .ctx = &ctx};
+    snprintf(src.what, sizeof src.what, "%lld %s examples of %d classes of %s", (long long)count,
+             split, n, d->name);
+    rl_dataset kept;
+    rc = data_source_load(rc, &src, &kept);
+    free(rows);
+    free(label);
+    if (rc < 0)
+        return RL_ERR;
+    memcpy(kept.name, d->name, sizeof kept.name);
+    kept.mirrored = d->mirrored;
+    rl_data_free(d);
+    *d = kept;
+    return RL_OK;
+}
+
 int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_dataset *test) {
     const char *name = rl_cfg_str(cfg, "data.name");
     const char *noise = rl_cfg_str(cfg, "data.noise");
     double rate = rl_cfg_float(cfg, "data.noise_rate");
     int64_t train_limit = rl_cfg_int(cfg, "data.train_limit");
     int64_t test_limit = rl_cfg_int(cfg, "data.test_limit");
+    const char *keep_text = rl_cfg_str(cfg, "data.classes_keep");
+    int64_t keep[RL_DATA_MAX_KEEP];
+    int n_keep = 0;
+    if (keep_text[strspn(keep_text, " \t")]) {
+        if (rl_cfg_int_list(cfg, "data.classes_keep", 0, RL_DATA_MAX_KEEP - 1, RL_DATA_MAX_KEEP,
+                            keep, &n_keep) < 0)
+            return RL_ERR;
+        if (n_keep < 2)
+            return rl_fail("data.classes_keep=%s keeps one class; a classifier needs two",
+                           "list at least two classes, e.g. data.classes_keep=0,1,2,3,4",
+                           keep_text);
+    }
+    int64_t keep_limits[2] = {train_limit, test_limit};
+    if (n_keep) /* the limits count the kept examples: read everything first */
+        train_limit = test_limit = 0;
     int64_t train_n = limited(rl_cfg_int(cfg, "data.train_size"), train_limit);
     int64_t test_n = limited(rl_cfg_int(cfg, "data.test_size"), test_limit);
     int dim = (int)rl_cfg_int(cfg, "data.dim");
@@ -137,6 +225,13 @@ int rl_data_load(const rl_config *cfg, uint64_t seed, rl_dataset *train, rl_data
         if (rc == RL_OK)
             rc = rl_data_make_linreg(test_n, dim, target_noise, seed, 1, test);
     }
+    if (rc == RL_OK && n_keep && train->classes < 2)
+        rc = rl_fail("data.classes_keep selects classes; data.name=%s has none",
+                     "leave data.classes_keep empty for regression data", name);
+    if (rc == RL_OK && n_keep)
+        rc = keep_classes(train, keep, n_keep, keep_limits[0], "training");
+    if (rc == RL_OK && n_keep)
+        rc = keep_classes(test, keep, n_keep, keep_limits[1], "test");
     if (rc == RL_OK && !strcmp(rl_cfg_str(cfg, "data.transform"), "mirror") &&
         (rl_data_mirror(train) < 0 || rl_data_mirror(test) < 0))
         rc = RL_ERR;

@@ -51,9 +51,27 @@ int rl_lora_init_targets(rl_lora *lora, const float *params, size_t n_params,
     return 0;
 }
 
+/* A ViT's adapted matrices: each block's q, v, fc1 and fc2, then the class head. */
+static int vit_targets(const rl_transformer *vit, rl_lora_target *targets) {
+    rl_tf_matrix mats[RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK];
+    int n_mats = rl_transformer_matrices(vit, mats), n = 0;
+    for (int i = 0; i < n_mats; i++) {
+        const char *kind = strchr(mats[i].name, '.') + 1;
+        if (!strcmp(kind, "q") || !strcmp(kind, "v") || !strcmp(kind, "fc1") ||
+            !strcmp(kind, "fc2"))
+            targets[n++] = (rl_lora_target){mats[i].w_off, mats[i].rows, mats[i].cols};
+    }
+    targets[n++] = (rl_lora_target){vit->head_w, vit->classes, vit->width};
+    return n;
+}
+
 int rl_lora_init(rl_lora *lora, const rl_model *m, int rank, uint64_t seed) {
     rl_lora_target targets[RL_MAX_LAYERS] = {{0}};
     int layers[RL_MAX_LAYERS], n = 0;
+    if (rl_model_is_vit(m)) {
+        n = vit_targets(&m->vit, targets);
+        return rl_lora_init_targets(lora, m->params, m->n_params, targets, n, rank, seed, m->spec);
+    }
     for (int l = 0; l < m->n_layers; l++) {
         const rl_layer *layer = &m->layers[l];
         if (!rl_layer_has_matrix(layer))

@@ -37,7 +37,7 @@ typedef struct {
     int rank;
     int n_adapted;
     struct {
-        int layer;             /* index in model.layers (rl_lora_init), else -1 */
+        int layer;             /* index in model.layers (rl_lora_init of an mlp or cnn), else -1 */
         rl_lora_target target; /* the adapted matrix */
         size_t a_off, b_off;   /* into params / grads */
     } adapters[RL_LORA_MAX_ADAPTERS];
@@ -52,7 +52,9 @@ static inline float rl_lora_a_bound(int in) {
     return 1.0f / sqrtf((float)in);
 }
 
-/* A's entries uniform in [-1/sqrt(in), 1/sqrt(in)] from (seed, RL_RNG_INIT), stream 1000 + the
+/* Adapters on every dense and conv layer's matrix; of a ViT (vit: spec), on each block's
+ * attention projections q and v and MLP matrices fc1 and fc2, then the class head (layer -1).
+ * A's entries uniform in [-1/sqrt(in), 1/sqrt(in)] from (seed, RL_RNG_INIT), stream 1000 + the
  * adapted layer's position (the stream the quantized adapters' codes are drawn from). */
 int rl_lora_init(rl_lora *lora, const rl_model *m, int rank, uint64_t seed);
 /* The same for the n matrices `targets` of an arena params (n_params floats, copied as the base;

@@ -1,11 +1,14 @@
 /* Losses and their gradients w.r.t. the model output: softmax cross-entropy (also against
  * smoothed labels), generalized cross-entropy, cross-entropy with the early-learning
- * regularizer, squared error, and the argmax accuracy count (see nn.h). Per-row sums are in
- * double. */
+ * regularizer, squared error, SimCLR's NT-Xent, and the argmax accuracy count (see nn.h). Per-row
+ * sums are in double. */
 #include "src/nn/nn.h"
+
+#include "src/core/error.h"
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 
 /* log Σ_j exp(z_j), with the maximum subtracted. */
 static double log_sum_exp(const float *z, int classes) {
@@ -161,4 +164,60 @@ int rl_count_correct(const float *logits, const int32_t *labels, int batch, int 
         correct += best == labels[i];
     }
     return correct;
+}
+
+double rl_loss_nt_xent(const float *z, int pairs, int dim, double temperature, float scale,
+                       float *d_z) {
+    const int n = 2 * pairs;
+    double *u = rl_xmalloc(sizeof(double) * (size_t)n * (size_t)dim); /* unit rows */
+    double *norm = rl_xmalloc(sizeof(double) * (size_t)n);
+    double *p = rl_xmalloc(sizeof(double) * (size_t)n * (size_t)n); /* s, then ∂Σℓ/∂s */
+    double *du = rl_xmalloc(sizeof(double) * (size_t)dim);          /* ∂Σℓ/∂u_k */
+    for (int k = 0; k < n; k++) {
+        double sq = 0.0;
+        for (int j = 0; j < dim; j++)
+            sq += (double)z[(size_t)k * dim + j] * z[(size_t)k * dim + j];
+        norm[k] = sqrt(sq) > 1e-12 ? sqrt(sq) : 1e-12;
+        for (int j = 0; j < dim; j++)
+            u[(size_t)k * dim + j] = z[(size_t)k * dim + j] / norm[k];
+    }
+    double total = 0.0;
+    for (int k = 0; k < n; k++) {
+        double *row = p + (size_t)k * n, top = -INFINITY, sum = 0.0;
+        for (int l = 0; l < n; l++) {
+            double dot = 0.0;
+            for (int j = 0; j < dim; j++)
+                dot += u[(size_t)k * dim + j] * u[(size_t)l * dim + j];
+            row[l] = dot / temperature;
+            top = l != k && row[l] > top ? row[l] : top;
+        }
+        for (int l = 0; l < n; l++)
+            sum += l != k ? exp(row[l] - top) : 0.0;
+        int partner = k ^ 1;
+        total += top + log(sum) - row[partner];
+        /* ∂ℓ_k/∂s_kl: softmax over l ≠ k, minus 1 at the partner */
+        for (int l = 0; l < n; l++)
+            row[l] = l != k ? exp(row[l] - top) / sum - (l == partner) : 0.0;
+    }
+    for (int k = 0; d_z && k < n; k++) {
+        /* ∂Σℓ/∂u_k = Σ_l (∂/∂s_kl + ∂/∂s_lk) u_l / τ; then through u_k = z_k / ‖z_k‖ */
+        double radial = 0.0;
+        for (int j = 0; j < dim; j++)
+            du[j] = 0.0;
+        for (int l = 0; l < n; l++) {
+            double w = (p[(size_t)k * n + l] + p[(size_t)l * n + k]) / temperature;
+            for (int j = 0; j < dim; j++)
+                du[j] += w * u[(size_t)l * dim + j];
+        }
+        for (int j = 0; j < dim; j++)
+            radial += du[j] * u[(size_t)k * dim + j];
+        for (int j = 0; j < dim; j++)
+            d_z[(size_t)k * dim + j] =
+                (float)(scale * (du[j] - radial * u[(size_t)k * dim + j]) / norm[k]);
+    }
+    free(u);
+    free(norm);
+    free(p);
+    free(du);
+    return total;
 }

@@ -13,10 +13,12 @@
 #include <string.h>
 
 #define SPEC_HINT                                                                                  \
-    "use a spec such as \"mlp:784-256-256-10\" or "                                              \
-    "\"cnn:1x28x28-conv16k5-gn4-relu-maxpool2-fc10\" (see src/nn/nn.h)"
+    "use a spec such as \"mlp:784-256-256-10\" or "                                                \
+    "\"cnn:1x28x28-conv16k5-gn4-relu-maxpool2-fc10\" or \"vit:1x28x28-P7-L2-D64-H4-C10\" (see "    \
+    "src/nn/nn.h)"
 #define MLP_PREFIX "mlp:"
 #define CNN_PREFIX "cnn:"
+#define VIT_PREFIX "vit:"
 /* Widest layer accepted: keeps every size, offset and batch · width product far from overflow. */
 #define MAX_WIDTH (1 << 24)
 #define MAX_KERNEL 15
@@ -309,14 +311,27 @@ int rl_model_init(rl_model *m, const char *spec) {
         return rl_fail("model spec \"%s\" is longer than %zu characters", SPEC_HINT, spec,
                        sizeof m->spec - 1);
     memcpy(m->spec, spec, strlen(spec) + 1);
+    if (strncmp(spec, VIT_PREFIX, strlen(VIT_PREFIX)) == 0) {
+        if (rl_vit_init(&m->vit, spec) < 0) {
+            memset(m, 0, sizeof *m);
+            return RL_ERR;
+        }
+        m->in_dim = m->vit.image_c * m->vit.image_h * m->vit.image_w;
+        m->out_dim = m->vit.classes;
+        m->n_params = m->vit.n_params;
+        m->params = m->vit.params; // one arena: the encoder's
+        m->grads = m->vit.grads;
+        m->stats = rl_xcalloc(0, sizeof(float));
+        return 0;
+    }
     int status;
     if (strncmp(spec, MLP_PREFIX, strlen(MLP_PREFIX)) == 0)
         status = parse_mlp(m, spec + strlen(MLP_PREFIX));
     else if (strncmp(spec, CNN_PREFIX, strlen(CNN_PREFIX)) == 0)
         status = parse_cnn(m, spec + strlen(CNN_PREFIX));
     else
-        status = rl_fail("unknown model spec \"%s\" (models are \"mlp:\" or \"cnn:\")", SPEC_HINT,
-                         spec);
+        status = rl_fail("unknown model spec \"%s\" (models are \"mlp:\", \"cnn:\" or \"vit:\")",
+                         SPEC_HINT, spec);
     if (status < 0) {
         memset(m, 0, sizeof *m);
         return RL_ERR;
@@ -336,6 +351,12 @@ int rl_model_init(rl_model *m, const char *spec) {
 }
 
 int rl_model_input_image(const rl_model *m, int *c, int *h, int *w) {
+    if (rl_model_is_vit(m)) {
+        *c = m->vit.image_c;
+        *h = m->vit.image_h;
+        *w = m->vit.image_w;
+        return 1;
+    }
     *c = m->layers[0].in_c;
     *h = m->layers[0].in_h;
     *w = m->layers[0].in_w;
@@ -345,13 +366,17 @@ int rl_model_input_image(const rl_model *m, int *c, int *h, int *w) {
 void rl_model_free(rl_model *m) {
     if (!m)
         return;
-    free(m->params);
+    free(m->params); // a ViT's arena too (m->vit shares it)
     free(m->grads);
     free(m->stats);
     memset(m, 0, sizeof *m);
 }
 
 void rl_model_init_params(rl_model *m, uint64_t seed) {
+    if (rl_model_is_vit(m)) {
+        rl_transformer_init_params(&m->vit, seed);
+        return;
+    }
     rl_rng r = rl_rng_make(seed, RL_RNG_INIT);
     for (int l = 0; l < m->n_layers; l++) {
         const rl_layer *ly = &m->layers[l];
@@ -376,6 +401,16 @@ void rl_model_init_params(rl_model *m, uint64_t seed) {
 }
 
 void rl_model_scale_weights(rl_model *m, float s) {
+    if (rl_model_is_vit(m)) {
+        rl_tf_matrix mats[RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK + 2];
+        int n = rl_transformer_matrices(&m->vit, mats);
+        mats[n++] = (rl_tf_matrix){"patch", m->vit.patch_w, m->vit.width, m->vit.patch_dim};
+        mats[n++] = (rl_tf_matrix){"head", m->vit.head_w, m->vit.classes, m->vit.width};
+        for (int k = 0; k < n; k++)
+            for (size_t i = 0; i < (size_t)mats[k].rows * mats[k].cols; i++)
+                m->params[mats[k].w_off + i] *= s;
+        return;
+    }
     for (int l = 0; l < m->n_layers; l++) {
         const rl_layer *ly = &m->layers[l];
         for (size_t i = 0; i < rl_layer_weight_count(ly); i++)
@@ -439,6 +474,8 @@ static int workspace_widest(const rl_model *m) {
 }
 
 uint64_t rl_workspace_bytes(const rl_model *m, int max_batch) {
+    if (rl_model_is_vit(m))
+        return rl_transformer_ws_bytes(&m->vit, max_batch);
     uint64_t values = (uint64_t)m->in_dim + 3 * (uint64_t)workspace_widest(m); // act[0], grad_a/b,
                                                                                // skip_grad
     for (int l = 0; l < m->n_layers; l++)
@@ -461,10 +498,12 @@ int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch) {
                      max_batch) < 0)
         return rl_fail_hint("lower the examples per chunk or batch (e.g. train.chunk), or use a "
                             "smaller model");
+    ws->max_batch = max_batch;
+    if (rl_model_is_vit(m))
+        return rl_transformer_ws_init(&ws->vit, &m->vit, max_batch);
     size_t b = (size_t)max_batch, widest = (size_t)workspace_widest(m);
     size_t col_size, out_size;
     workspace_conv_sizes(m, max_batch, &col_size, &out_size);
-    ws->max_batch = max_batch;
     ws->act[0] = rl_xcalloc(b * (size_t)m->in_dim, sizeof(float)); // (B, in_dim)
     for (int l = 0; l < m->n_layers; l++)
         ws->act[l + 1] = rl_xcalloc(b * (size_t)m->layers[l].out, sizeof(float)); // (B, out)
@@ -490,6 +529,7 @@ void rl_workspace_free(rl_workspace *ws) {
     free(ws->col);
     free(ws->conv_out);
     free(ws->batch_stats);
+    rl_transformer_ws_free(&ws->vit);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -534,6 +574,8 @@ static rl_dropout_key dropout_key(const rl_workspace *ws, int l) {
 
 const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *x, int batch) {
     assert(batch >= 0 && batch <= ws->max_batch);
+    if (rl_model_is_vit(m))
+        return batch ? rl_vit_forward(&m->vit, &ws->vit, x, batch) : ws->vit.logits;
     memcpy(ws->act[0], x, (size_t)batch * (size_t)m->in_dim * sizeof(float)); // (B, in_dim)
     for (int l = 0; l < m->n_layers; l++) {
         const rl_layer *ly = &m->layers[l];
@@ -607,6 +649,11 @@ static void relu_backward(const float *restrict y, const float *restrict dy, flo
 static void model_backward(const rl_model *m, rl_workspace *ws, const float *d_out, int batch,
                            float *grads, float *d_x) {
     assert(batch >= 0 && batch <= ws->max_batch);
+    if (rl_model_is_vit(m)) {
+        if (batch)
+            rl_vit_backward(&m->vit, &ws->vit, d_out, batch, grads, d_x);
+        return;
+    }
     const float *dy = d_out; // (B, out) of layer l
     int skip_into = -1;      // the layer whose input gradient gets ws->skip_grad added
     for (int l = m->n_layers - 1; l >= 0; l--) {

@@ -21,6 +21,11 @@
  *     "cnn:3x32x32-conv16k3-gn4-relu-res16g4x3-res32s2g4x3-res64s2g4x3-gap-fc10"
  *   the same with batch norm: "cnn:3x32x32-conv16k3-bn-relu-res16bnx3-res32s2bnx3-res64s2bnx3-
  *     gap-fc10"; ResNet-32: x5 in place of x3 (ResNet-56: x9, ResNet-110: x18).
+ *   "vit:1x28x28-P7-L2-D64-H4-C10"
+ *                         a vision transformer (src/nn/transformer.h): C x H x W images cut into
+ *                         P x P patches, L pre-norm blocks of width D with H heads and
+ *                         bidirectional attention, mean pooling over the patches, a linear head
+ *                         to C classes; its weights live in the same one arena.
  *   VGG-style (VGG-11's 8 conv layers, a quarter of its widths, batch norm, for 28 x 28 or
  *   32 x 32 inputs): "cnn:3x32x32-conv16k3-bn-relu-maxpool2-conv32k3-bn-relu-maxpool2-conv64k3-
  *     bn-relu-conv64k3-bn-relu-maxpool2-conv128k3-bn-relu-conv128k3-bn-relu-maxpool2-conv128k3-
@@ -53,6 +58,7 @@
 #define RANKLAB_NN_H
 
 #include "src/core/rng.h"
+#include "src/nn/transformer.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -125,7 +131,13 @@ typedef struct {
     float *grads;  /* (n_params) same layout */
     size_t n_stats;
     float *stats; /* (n_stats) batch norms' running averages (not trained: no gradient) */
+    rl_transformer vit; /* a "vit:" spec's encoder (vit.classes > 0; no layers), whose arena is
+                           params and grads */
 } rl_model;
+
+static inline int rl_model_is_vit(const rl_model *m) {
+    return m->vit.classes > 0;
+}
 
 /* Parse the spec and allocate the arena (zeroed). Bad spec, or an arena larger than this
  * process can get (rl_mem_check): RL_ERR with a hint, nothing allocated. */
@@ -138,7 +150,8 @@ void rl_model_free(rl_model *m); /* NULL-safe, leaves m zeroed */
  * scales 1 and shifts 0, running means 0 and variances 1, from the counter RNG (seed, RL_RNG_INIT)
  * with the layer index as stream: independent of anything but the seed. */
 void rl_model_init_params(rl_model *m, uint64_t seed);
-/* Multiply every dense and conv weight matrix by s (biases and norms' parameters untouched). */
+/* Multiply every dense and conv weight matrix by s (a ViT's: the blocks' matrices, the patch
+ * embedding and the head; biases, norms' parameters and position embeddings untouched). */
 void rl_model_scale_weights(rl_model *m, float s);
 void rl_model_zero_grads(rl_model *m);
 
@@ -158,6 +171,7 @@ typedef struct {
     rl_rng dropout_rng;
     float *batch_stats; /* (n_stats) the mean and biased variance of each batch-norm channel
                            in the last training-mode forward */
+    rl_transformer_ws vit; /* a ViT's activations (rl_model_is_vit) */
 } rl_workspace;
 
 /* Bytes rl_workspace_init allocates (saturating, see mem.h); it refuses, with a hint, what
@@ -216,6 +230,13 @@ double rl_loss_elr(const float *logits, const int32_t *labels, const float *targ
 /* Mean squared error ½‖out − target‖² per example, same conventions. */
 double rl_loss_mse(const float *out, const float *targets, const float *weights, int batch,
                    int dim, float scale, float *d_out, float *per_example);
+/* NT-Xent, the contrastive loss of SimCLR (Chen et al. 2020): embeddings z (2·pairs, dim) with
+ * rows 2i and 2i + 1 the two views of example i; u_k = z_k / ‖z_k‖, s_kl = u_k·u_l / temperature,
+ * and view k's loss ℓ_k = −s_k,p(k) + log Σ_{l≠k} exp(s_kl), p(k) its partner. Returns Σ_k ℓ_k
+ * over the 2·pairs views; if d_z is not NULL it receives scale · ∂(Σ_k ℓ_k)/∂z. Computed in
+ * double in a fixed order (the same bits wherever it runs). */
+double rl_loss_nt_xent(const float *z, int pairs, int dim, double temperature, float scale,
+                       float *d_z);
 /* Row-wise softmax: probs (batch, classes) from logits (batch, classes), computed stably. */
 void rl_softmax(const float *logits, int batch, int classes, float *probs);
 /* Number of rows whose argmax equals the label (first maximum wins ties). */

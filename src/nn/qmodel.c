@@ -35,7 +35,11 @@ static float scale_for(float max, int levels) {
     return max > 0.0f ? max / (float)levels : 1.0f;
 }
 
-static void quantize_codes(const float *x, size_t n, float scale, int qmax, int8_t *codes) {
+float rl_quant_scale(const float *x, size_t n, int qmax) {
+    return scale_for(max_abs(x, n), qmax);
+}
+
+void rl_quant_codes(const float *x, size_t n, float scale, int qmax, int8_t *codes) {
     for (size_t i = 0; i < n; i++) {
         float v = nearbyintf(x[i] / scale);
         codes[i] = (int8_t)(v > (float)qmax ? qmax : v < (float)-qmax ? -qmax : v);
@@ -137,6 +141,10 @@ static int quantizable(const rl_model *m, int l) {
 }
 
 int rl_qmodel_check(const rl_model *m) {
+    if (rl_model_is_vit(m))
+        return rl_fail("cannot quantize model \"%s\": the int8 forward covers mlp: and cnn: "
+                       "models, not vision transformers",
+                       "use an mlp: or cnn: model", m->spec);
     for (int l = 0; l < m->n_layers; l++)
         if (quantizable(m, l) < 0)
             return RL_ERR;
@@ -221,12 +229,12 @@ int rl_qmodel_quantize(rl_qmodel *q, const rl_model *m, const rl_qmodel_options 
         const float *w = m->params + src->w_off;
         int trained_w = opt->target == RL_QTRAIN_LAST && l == m->n_layers - 1;
         const int w_qmax = trained_w ? q->qmax : base_qmax;
-        ql->w_scale = scale_for(max_abs(w, nw), w_qmax);
+        ql->w_scale = rl_quant_scale(w, nw, w_qmax);
         if (!trained_w) {
             ql->w = q->frozen + frozen_at;
             frozen_at += nw;
         }
-        quantize_codes(w, nw, ql->w_scale, w_qmax, trained_w ? q->trainable + ql->w_off : ql->w);
+        rl_quant_codes(w, nw, ql->w_scale, w_qmax, trained_w ? q->trainable + ql->w_off : ql->w);
         ql->bias = q->ints + out_at;
         ql->col_scale = q->floats + out_at;
         ql->h_col_scale = ql->col_scale + ql->out;

@@ -81,6 +81,11 @@ typedef struct {
     int base_bits;           /* the frozen weights' bits, 2..8 (0: bits) */
 } rl_qmodel_options;
 
+/* The symmetric scale of a tensor x (n) on codes [-qmax, qmax]: max |x| / qmax (1 for a zero
+ * tensor); and its codes round(x / scale) (half to even), clamped to [-qmax, qmax]. */
+float rl_quant_scale(const float *x, size_t n, int qmax);
+void rl_quant_codes(const float *x, size_t n, float scale, int qmax, int8_t *codes);
+
 /* Whether m has an int8 version (every layer dense, conv, relu or a pool, the last dense): 0, or
  * RL_ERR with a message naming the first layer that has none and a hint. */
 int rl_qmodel_check(const rl_model *m);

@@ -1,5 +1,6 @@
-/* Transformer models ("gpt:" specs): spec parsing, the arena layout, initialization, forward and
- * backward of embeddings, layer norm, multi-head attention, the GELU MLP and the tied LM head
+/* Transformer models ("gpt:" and "vit:" specs): spec parsing, the arena layout, initialization,
+ * forward and backward of embeddings (tokens, or a ViT's image patches), layer norm, multi-head
+ * attention, the GELU MLP, the tied LM head and a ViT's mean pooling and class head
  * (see transformer.h). Every product is the exact GEMM; per-row sums (layer-norm statistics,
  * softmax) are in double in a fixed order. */
 #include "src/nn/transformer.h"
@@ -19,6 +20,10 @@
 #define SPEC_HINT                                                                                  \
     "write gpt:L<layers>-D<width>-H<heads>-T<context>, e.g. gpt:L2-D128-H4-T64 (optionally "       \
     "V<vocab>- first, e.g. gpt:V1024-L2-D128-H4-T64, to pin the tokenizer's vocabulary)"
+#define VIT_PREFIX "vit:"
+#define VIT_HINT                                                                                   \
+    "write vit:<C>x<H>x<W>-P<patch>-L<layers>-D<width>-H<heads>-C<classes>, e.g. "                 \
+    "vit:1x28x28-P7-L2-D64-H4-C10 for Fashion-MNIST"
 #define MAX_WIDTH 8192
 #define MAX_CONTEXT 4096
 #define INIT_STD 0.02f
@@ -39,11 +44,16 @@ static int spec_field(const char **p, char letter, long max, long *value) {
     return v > 0;
 }
 
+static int allocate(rl_transformer *m);
+
 /* Lays out the arena for the parsed sizes. */
 static void layout(rl_transformer *m) {
     size_t d = (size_t)m->width, f = (size_t)m->hidden, at = 0;
     m->tok_emb = at;
     at += (size_t)m->vocab * d;
+    m->patch_w = at; /* a ViT's patch embedding (a decoder's vocab · d above) */
+    m->patch_b = at + d * (size_t)m->patch_dim;
+    at += m->classes ? d * (size_t)m->patch_dim + d : 0;
     m->pos_emb = at;
     at += (size_t)m->context * d;
     for (int l = 0; l < m->layers; l++) {
@@ -70,7 +80,10 @@ static void layout(rl_transformer *m) {
     }
     m->lnf_g = at;
     m->lnf_b = at + d;
-    m->n_params = at + 2 * d;
+    at += 2 * d;
+    m->head_w = at; /* a ViT's class head */
+    m->head_b = at + (size_t)m->classes * d;
+    m->n_params = at + (size_t)m->classes * (d + 1);
 }
 
 int rl_transformer_init(rl_transformer *m, const char *spec, int vocab) {
@@ -107,8 +120,75 @@ int rl_transformer_init(rl_transformer *m, const char *spec, int vocab) {
     m->width = (int)width;
     m->heads = (int)heads;
     m->context = (int)context;
-    m->hidden = 4 * (int)width;
     m->causal = 1;
+    return allocate(m);
+}
+
+int rl_vit_init(rl_transformer *m, const char *spec) {
+    memset(m, 0, sizeof *m);
+    if (!spec || strncmp(spec, VIT_PREFIX, strlen(VIT_PREFIX)) != 0)
+        return rl_fail("model spec \"%s\" is not a vision transformer", VIT_HINT, spec ? spec : "");
+    if (strlen(spec) >= sizeof m->spec)
+        return rl_fail("model spec \"%s\" is longer than %zu characters", VIT_HINT, spec,
+                       sizeof m->spec - 1);
+    const char *p = spec + strlen(VIT_PREFIX);
+    long dims[3], patch, layers, width, heads, classes;
+    for (int i = 0; i < 3; i++) {
+        long v = 0;
+        const char *start = p;
+        for (; *p >= '0' && *p <= '9' && v <= MAX_CONTEXT; p++)
+            v = v * 10 + (*p - '0');
+        if (p == start || v < 1 || v > MAX_CONTEXT || *p != (i < 2 ? 'x' : '-'))
+            return rl_fail("model spec \"%s\": expected the image shape CxHxW (each 1..%d) at "
+                           "\"%s\"",
+                           VIT_HINT, spec, MAX_CONTEXT, start);
+        dims[i] = v;
+        p++;
+    }
+    const char *fields = p;
+    if (!spec_field(&p, 'P', MAX_CONTEXT, &patch) ||
+        !spec_field(&p, 'L', RL_TF_MAX_LAYERS, &layers) ||
+        !spec_field(&p, 'D', MAX_WIDTH, &width) || !spec_field(&p, 'H', width, &heads) ||
+        !spec_field(&p, 'C', 1 << 16, &classes) || *p != '\0')
+        return rl_fail("model spec \"%s\": expected P<patch>-L<1..%d>-D<1..%d>-H<heads>-"
+                       "C<classes> after the image shape %s%s%s",
+                       VIT_HINT, spec, RL_TF_MAX_LAYERS, MAX_WIDTH, *p ? "at \"" : "in \"",
+                       *p ? p : fields, "\"");
+    if (dims[1] % patch != 0 || dims[2] % patch != 0)
+        return rl_fail("model spec \"%s\": patches of %ld x %ld do not tile images of %ld x %ld",
+                       "choose P dividing the image's height and width, e.g. P7 or P4 for "
+                       "28 x 28",
+                       spec, patch, patch, dims[1], dims[2]);
+    if (width % heads != 0)
+        return rl_fail("model spec \"%s\": width %ld is not divisible by %ld heads",
+                       "choose H dividing D, e.g. D64-H4", spec, width, heads);
+    if (classes < 2)
+        return rl_fail("model spec \"%s\": a classifier needs at least 2 classes (C%ld)",
+                       "set C to the data's classes, e.g. C10", spec, classes);
+    long tokens = (dims[1] / patch) * (dims[2] / patch);
+    if (tokens > MAX_CONTEXT || dims[0] * patch * patch > MAX_WIDTH)
+        return rl_fail("model spec \"%s\": %ld patches of %ld values; at most %d patches of %d",
+                       "use larger patches or smaller images", spec, tokens,
+                       dims[0] * patch * patch, MAX_CONTEXT, MAX_WIDTH);
+    memcpy(m->spec, spec, strlen(spec) + 1);
+    m->layers = (int)layers;
+    m->width = (int)width;
+    m->heads = (int)heads;
+    m->context = (int)tokens;
+    m->classes = (int)classes;
+    m->image_c = (int)dims[0];
+    m->image_h = (int)dims[1];
+    m->image_w = (int)dims[2];
+    m->patch = (int)patch;
+    m->patch_dim = (int)(dims[0] * patch * patch);
+    m->causal = 0;
+    return allocate(m);
+}
+
+/* The arena of a parsed model (sizes set): its layout, the memory check, the zeroed arrays. */
+static int allocate(rl_transformer *m) {
+    m->hidden = 4 * m->width;
+    const char *spec = m->spec;
     layout(m);
     if (rl_mem_check(rl_size_mul(m->n_params, 2 * sizeof(float)),
                      "model %s (%zu parameters and their gradients)", spec, m->n_params) < 0) {
@@ -153,6 +233,13 @@ void rl_transformer_init_params(rl_transformer *m, uint64_t seed) {
     size_t d = (size_t)m->width;
     memset(m->params, 0, m->n_params * sizeof(float));
     kern_fill_uniform(m->params + m->tok_emb, (size_t)m->vocab * d, r.key, 0, -bound, bound);
+    if (m->classes) { /* a ViT's patch embedding and head: streams past the blocks' matrices */
+        uint32_t past = 2 + RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK;
+        kern_fill_uniform(m->params + m->patch_w, d * (size_t)m->patch_dim, r.key, past, -bound,
+                          bound);
+        kern_fill_uniform(m->params + m->head_w, (size_t)m->classes * d, r.key, past + 1, -bound,
+                          bound);
+    }
     kern_fill_uniform(m->params + m->pos_emb, (size_t)m->context * d, r.key, 1, -bound, bound);
     rl_tf_matrix mats[RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK];
     int n = rl_transformer_matrices(m, mats);
@@ -180,7 +267,8 @@ static void ws_sizes(const rl_transformer *m, uint64_t *per_seq, uint64_t *fixed
     uint64_t t = (uint64_t)m->context, d = (uint64_t)m->width, f = (uint64_t)m->hidden;
     uint64_t block = t * (8 * d + 4 + 2 * f) + (uint64_t)m->heads * t * t;
     *per_seq = (uint64_t)m->layers * block + t * (2 * d + 2 + (uint64_t)m->vocab) + t /* ids */ +
-               t * (6 * d + f);
+               t * (6 * d + f) + 2 * t * (uint64_t)m->patch_dim + (uint64_t)m->classes +
+               (m->classes ? d : 0);
     *fixed = t * t;
 }
 
@@ -230,7 +318,7 @@ int rl_transformer_ws_init(rl_transformer_ws *ws, const rl_transformer *m, int m
     ws->lnf = floats(rows * d);
     ws->mean_f = floats(rows);
     ws->rstd_f = floats(rows);
-    ws->logits = floats(rows * (size_t)m->vocab);
+    ws->logits = floats(rows * (size_t)m->vocab + (size_t)max_seqs * m->classes);
     ws->ids = rl_xcalloc(rows, sizeof(int32_t));
     ws->d_res = floats(rows * d);
     ws->d_a = floats(rows * d);
@@ -240,6 +328,9 @@ int rl_transformer_ws_init(rl_transformer_ws *ws, const rl_transformer *m, int m
     ws->d_k = floats(rows * d);
     ws->d_v = floats(rows * d);
     ws->d_probs = floats(t * t);
+    ws->patches = floats(rows * (size_t)m->patch_dim);
+    ws->d_patches = floats(rows * (size_t)m->patch_dim);
+    ws->pooled = floats(m->classes ? (size_t)max_seqs * d : 0);
     return 0;
 }
 
@@ -269,6 +360,9 @@ void rl_transformer_ws_free(rl_transformer_ws *ws) {
     free(ws->d_k);
     free(ws->d_v);
     free(ws->d_probs);
+    free(ws->patches);
+    free(ws->d_patches);
+    free(ws->pooled);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -339,6 +433,8 @@ void rl_attention_forward(const float *q, const float *k, const float *v, int n_
                           int heads, int causal, float *probs, float *out) {
     int dh = d / heads;
     float scale = 1.0f / sqrtf((float)dh);
+    double exps[MAX_CONTEXT]; // a row's exp(s − max), computed once for the sum and the weights
+    assert(len <= MAX_CONTEXT);
     for (int s = 0; s < n_seq; s++)
         for (int h = 0; h < heads; h++) {
             size_t at = (size_t)s * len * d + (size_t)h * dh;       // head h of sequence s
@@ -351,10 +447,12 @@ void rl_attention_forward(const float *q, const float *k, const float *v, int n_
                 for (int j = 1; j < visible; j++)
                     top = row[j] > top ? row[j] : top;
                 double sum = 0.0;
+                for (int j = 0; j < visible; j++) {
+                    exps[j] = exp((double)row[j] - top);
+                    sum += exps[j];
+                }
                 for (int j = 0; j < visible; j++)
-                    sum += exp((double)row[j] - top);
-                for (int j = 0; j < visible; j++)
-                    row[j] = (float)(exp((double)row[j] - top) / sum);
+                    row[j] = (float)(exps[j] / sum);
                 for (int j = visible; j < len; j++)
                     row[j] = 0.0f; // masked: softmax weight of −∞
             }
@@ -390,19 +488,31 @@ void rl_attention_backward(const float *q, const float *k, const float *v, const
         }
 }
 
-/* y (rows, out) = x (rows, in) · Wᵀ + b, plus `residual` (rows, out) when not NULL. */
-static void linear(const float *params, size_t w_off, size_t b_off, const float *x, int rows,
-                   int in, int out, const float *residual, float *y) {
-    for (int r = 0; r < rows; r++)
-        memcpy(y + (size_t)r * out, params + b_off, (size_t)out * sizeof(float));
-    kern_sgemm(0, 1, rows, out, in, 1.0f, x, in, params + w_off, in, 1.0f, y, out);
+/* y (rows, out) = x (rows, in) · Wᵀ + b, plus `residual` (rows, out) when not NULL; W is
+ * block matrix `matrix` of m (m->matmul computes x · Wᵀ when set), or, for -1, a matrix outside
+ * the blocks (a ViT's patch embedding and head), always on the exact GEMM. */
+static void linear(const rl_transformer *m, int matrix, size_t w_off, size_t b_off, const float *x,
+                   int rows, int in, int out, const float *residual, float *y) {
+    const float *params = m->params;
+    if (m->matmul && matrix >= 0) {
+        m->matmul(m->matmul_ctx, matrix, x, rows, y);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < out; j++)
+                y[(size_t)r * out + j] += params[b_off + j];
+    } else {
+        for (int r = 0; r < rows; r++)
+            memcpy(y + (size_t)r * out, params + b_off, (size_t)out * sizeof(float));
+        kern_sgemm(0, 1, rows, out, in, 1.0f, x, in, params + w_off, in, 1.0f, y, out);
+    }
     for (size_t i = 0; residual && i < (size_t)rows * out; i++)
         y[i] += residual[i];
 }
 
-/* dW += dyᵀ · x, db += the column sums of dy (row by row). */
+/* dW += dyᵀ · x, db += the column sums of dy (row by row); nothing when grads is NULL. */
 static void linear_backward_params(float *grads, size_t w_off, size_t b_off, const float *x,
                                    const float *dy, int rows, int in, int out) {
+    if (!grads)
+        return;
     kern_sgemm(1, 0, out, in, rows, 1.0f, dy, out, x, in, 1.0f, grads + w_off, in);
     float *db = grads + b_off;
     for (int r = 0; r < rows; r++)
@@ -410,57 +520,42 @@ static void linear_backward_params(float *grads, size_t w_off, size_t b_off, con
             db[j] += dy[(size_t)r * out + j];
 }
 
-const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *ws,
-                                    const int32_t *ids, int n_seq, int len) {
-    assert(n_seq >= 1 && n_seq <= ws->max_seqs && len >= 1 && len <= m->context);
+/* The blocks and the final layer norm, from the embeddings in ws->block[0].x to ws->lnf. */
+static void blocks_forward(const rl_transformer *m, rl_transformer_ws *ws, int n_seq, int len) {
     int rows = n_seq * len, d = m->width, f = m->hidden;
     const float *w = m->params;
-    memcpy(ws->ids, ids, sizeof(int32_t) * (size_t)rows);
-    float *x = ws->block[0].x; // (rows, d)
-    for (int r = 0; r < rows; r++) {
-        assert(ids[r] >= 0 && ids[r] < m->vocab);
-        const float *tok = w + m->tok_emb + (size_t)ids[r] * d;
-        const float *pos = w + m->pos_emb + (size_t)(r % len) * d;
-        for (int j = 0; j < d; j++)
-            x[(size_t)r * d + j] = tok[j] + pos[j];
-    }
     for (int l = 0; l < m->layers; l++) {
         const rl_tf_block *b = &m->blocks[l];
         rl_tf_block_acts *a = &ws->block[l];
         float *next = l + 1 < m->layers ? ws->block[l + 1].x : ws->x_final;
         rl_layernorm_forward(a->x, w + b->ln1_g, w + b->ln1_b, rows, d, a->ln1, a->mean1, a->rstd1);
-        linear(w, b->wq, b->bq, a->ln1, rows, d, d, NULL, a->q);
-        linear(w, b->wk, b->bk, a->ln1, rows, d, d, NULL, a->k);
-        linear(w, b->wv, b->bv, a->ln1, rows, d, d, NULL, a->v);
+        const int mat = l * RL_TF_MATRICES_PER_BLOCK;
+        linear(m, mat, b->wq, b->bq, a->ln1, rows, d, d, NULL, a->q);
+        linear(m, mat + 1, b->wk, b->bk, a->ln1, rows, d, d, NULL, a->k);
+        linear(m, mat + 2, b->wv, b->bv, a->ln1, rows, d, d, NULL, a->v);
         rl_attention_forward(a->q, a->k, a->v, n_seq, len, d, m->heads, m->causal, a->probs,
                              a->att);
-        linear(w, b->wo, b->bo, a->att, rows, d, d, a->x, a->mid);
+        linear(m, mat + 3, b->wo, b->bo, a->att, rows, d, d, a->x, a->mid);
         rl_layernorm_forward(a->mid, w + b->ln2_g, w + b->ln2_b, rows, d, a->ln2, a->mean2,
                              a->rstd2);
-        linear(w, b->w1, b->b1, a->ln2, rows, d, f, NULL, a->h);
+        linear(m, mat + 4, b->w1, b->b1, a->ln2, rows, d, f, NULL, a->h);
         rl_gelu_forward(a->h, a->gelu, (size_t)rows * f);
-        linear(w, b->w2, b->b2, a->gelu, rows, f, d, a->mid, next);
+        linear(m, mat + 5, b->w2, b->b2, a->gelu, rows, f, d, a->mid, next);
     }
     rl_layernorm_forward(ws->x_final, w + m->lnf_g, w + m->lnf_b, rows, d, ws->lnf, ws->mean_f,
                          ws->rstd_f);
-    // tied head: logits = LN_f(x) · Eᵀ
-    kern_sgemm(0, 1, rows, m->vocab, d, 1.0f, ws->lnf, d, w + m->tok_emb, d, 0.0f, ws->logits,
-               m->vocab);
-    return ws->logits;
 }
 
-void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const float *d_logits,
-                             int n_seq, int len) {
-    assert(n_seq >= 1 && n_seq <= ws->max_seqs && len >= 1 && len <= m->context);
-    int rows = n_seq * len, d = m->width, f = m->hidden, v = m->vocab;
+/* From ws->d_a = dLoss/d(ws->lnf) of the last forward to ws->d_res = dLoss/d(ws->block[0].x),
+ * ADDING the gradients of the blocks and the final layer norm into grads (NULL: none). */
+static void blocks_backward(const rl_transformer *m, rl_transformer_ws *ws, int n_seq, int len,
+                            float *grads) {
+    int rows = n_seq * len, d = m->width, f = m->hidden;
     const float *w = m->params;
-    float *g = m->grads;
+    float *g = grads;
     size_t n = (size_t)rows * d;
-    // the head: dE += dlogitsᵀ · LN_f(x), dLN_f = dlogits · E
-    kern_sgemm(1, 0, v, d, rows, 1.0f, d_logits, v, ws->lnf, d, 1.0f, g + m->tok_emb, d);
-    kern_sgemm(0, 0, rows, d, v, 1.0f, d_logits, v, w + m->tok_emb, d, 0.0f, ws->d_a, d);
     rl_layernorm_backward(ws->x_final, w + m->lnf_g, ws->mean_f, ws->rstd_f, ws->d_a, rows, d,
-                          ws->d_res, g + m->lnf_g, g + m->lnf_b);
+                          ws->d_res, g ? g + m->lnf_g : NULL, g ? g + m->lnf_b : NULL);
     for (int l = m->layers - 1; l >= 0; l--) {
         const rl_tf_block *b = &m->blocks[l];
         rl_tf_block_acts *a = &ws->block[l];
@@ -471,7 +566,7 @@ void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const flo
         linear_backward_params(g, b->w1, b->b1, a->ln2, ws->d_hidden, rows, d, f);
         kern_sgemm(0, 0, rows, d, f, 1.0f, ws->d_hidden, f, w + b->w1, d, 0.0f, ws->d_a, d);
         rl_layernorm_backward(a->mid, w + b->ln2_g, a->mean2, a->rstd2, ws->d_a, rows, d, ws->d_b,
-                              g + b->ln2_g, g + b->ln2_b);
+                              g ? g + b->ln2_g : NULL, g ? g + b->ln2_b : NULL);
         for (size_t i = 0; i < n; i++)
             ws->d_res[i] += ws->d_b[i]; // now dLoss/d(mid)
         // attention
@@ -486,10 +581,43 @@ void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const flo
         kern_sgemm(0, 0, rows, d, d, 1.0f, ws->d_k, d, w + b->wk, d, 1.0f, ws->d_b, d);
         kern_sgemm(0, 0, rows, d, d, 1.0f, ws->d_v, d, w + b->wv, d, 1.0f, ws->d_b, d);
         rl_layernorm_backward(a->x, w + b->ln1_g, a->mean1, a->rstd1, ws->d_b, rows, d, ws->d_a,
-                              g + b->ln1_g, g + b->ln1_b);
+                              g ? g + b->ln1_g : NULL, g ? g + b->ln1_b : NULL);
         for (size_t i = 0; i < n; i++)
             ws->d_res[i] += ws->d_a[i]; // now dLoss/d(block input)
     }
+}
+
+const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *ws,
+                                    const int32_t *ids, int n_seq, int len) {
+    assert(n_seq >= 1 && n_seq <= ws->max_seqs && len >= 1 && len <= m->context && !m->classes);
+    int rows = n_seq * len, d = m->width;
+    const float *w = m->params;
+    memcpy(ws->ids, ids, sizeof(int32_t) * (size_t)rows);
+    float *x = ws->block[0].x; // (rows, d)
+    for (int r = 0; r < rows; r++) {
+        assert(ids[r] >= 0 && ids[r] < m->vocab);
+        const float *tok = w + m->tok_emb + (size_t)ids[r] * d;
+        const float *pos = w + m->pos_emb + (size_t)(r % len) * d;
+        for (int j = 0; j < d; j++)
+            x[(size_t)r * d + j] = tok[j] + pos[j];
+    }
+    blocks_forward(m, ws, n_seq, len);
+    // tied head: logits = LN_f(x) · Eᵀ
+    kern_sgemm(0, 1, rows, m->vocab, d, 1.0f, ws->lnf, d, w + m->tok_emb, d, 0.0f, ws->logits,
+               m->vocab);
+    return ws->logits;
+}
+
+void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const float *d_logits,
+                             int n_seq, int len) {
+    assert(n_seq >= 1 && n_seq <= ws->max_seqs && len >= 1 && len <= m->context && !m->classes);
+    int rows = n_seq * len, d = m->width, v = m->vocab;
+    const float *w = m->params;
+    float *g = m->grads;
+    // the head: dE += dlogitsᵀ · LN_f(x), dLN_f = dlogits · E
+    kern_sgemm(1, 0, v, d, rows, 1.0f, d_logits, v, ws->lnf, d, 1.0f, g + m->tok_emb, d);
+    kern_sgemm(0, 0, rows, d, v, 1.0f, d_logits, v, w + m->tok_emb, d, 0.0f, ws->d_a, d);
+    blocks_backward(m, ws, n_seq, len, g);
     // the embeddings, row by row
     for (int r = 0; r < rows; r++) {
         float *tok = g + m->tok_emb + (size_t)ws->ids[r] * d;
@@ -498,5 +626,77 @@ void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const flo
             tok[j] += ws->d_res[(size_t)r * d + j];
             pos[j] += ws->d_res[(size_t)r * d + j];
         }
+    }
+}
+
+/* ---- the vision transformer ---- */
+
+/* The offset in an image (C, H, W) of row i of channel c of patch t (patches row by row). */
+static size_t patch_row(const rl_transformer *m, int t, int c, int i) {
+    int per_row = m->image_w / m->patch;
+    size_t top = (size_t)(t / per_row) * m->patch, left = (size_t)(t % per_row) * m->patch;
+    return ((size_t)c * m->image_h + top + (size_t)i) * m->image_w + left;
+}
+
+const float *rl_vit_forward(const rl_transformer *m, rl_transformer_ws *ws, const float *x, int n) {
+    assert(n >= 1 && n <= ws->max_seqs && m->classes);
+    int len = m->context, rows = n * len, d = m->width, pd = m->patch_dim;
+    size_t image = (size_t)m->image_c * m->image_h * m->image_w;
+    const float *w = m->params;
+    int ps = m->patch;
+    for (int r = 0; r < rows; r++) // patch (r % len) of image r / len, as (channel, row, column)
+        for (int c = 0; c < m->image_c; c++)
+            for (int i = 0; i < ps; i++)
+                memcpy(ws->patches + (size_t)r * pd + ((size_t)c * ps + i) * ps,
+                       x + (size_t)(r / len) * image + patch_row(m, r % len, c, i),
+                       sizeof(float) * (size_t)ps);
+    float *tokens = ws->block[0].x; // (rows, d) = patches · W_pᵀ + b_p + pos
+    linear(m, -1, m->patch_w, m->patch_b, ws->patches, rows, pd, d, NULL, tokens);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < d; j++)
+            tokens[(size_t)r * d + j] += w[m->pos_emb + (size_t)(r % len) * d + j];
+    blocks_forward(m, ws, n, len);
+    for (int s = 0; s < n; s++) // the mean of each image's tokens, summed in token order
+        for (int j = 0; j < d; j++) {
+            double sum = 0.0;
+            for (int t = 0; t < len; t++)
+                sum += ws->lnf[((size_t)s * len + t) * d + j];
+            ws->pooled[(size_t)s * d + j] = (float)(sum / len);
+        }
+    linear(m, -1, m->head_w, m->head_b, ws->pooled, n, d, m->classes, NULL, ws->logits);
+    return ws->logits;
+}
+
+void rl_vit_backward(const rl_transformer *m, rl_transformer_ws *ws, const float *d_logits, int n,
+                     float *grads, float *d_x) {
+    assert(n >= 1 && n <= ws->max_seqs && m->classes);
+    int len = m->context, rows = n * len, d = m->width, pd = m->patch_dim, k = m->classes;
+    size_t image = (size_t)m->image_c * m->image_h * m->image_w;
+    const float *w = m->params;
+    float *d_pooled = ws->d_q; // (n, d), scratch until the blocks' backward
+    linear_backward_params(grads, m->head_w, m->head_b, ws->pooled, d_logits, n, d, k);
+    kern_sgemm(0, 0, n, d, k, 1.0f, d_logits, k, w + m->head_w, d, 0.0f, d_pooled, d);
+    for (int r = 0; r < rows; r++) // mean pooling: each token gets 1/len of its image's gradient
+        for (int j = 0; j < d; j++)
+            ws->d_a[(size_t)r * d + j] = d_pooled[(size_t)(r / len) * d + j] / (float)len;
+    blocks_backward(m, ws, n, len, grads);
+    linear_backward_params(grads, m->patch_w, m->patch_b, ws->patches, ws->d_res, rows, pd, d);
+    if (grads)
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < d; j++)
+                grads[m->pos_emb + (size_t)(r % len) * d + j] += ws->d_res[(size_t)r * d + j];
+    if (d_x) {
+        float *d_patches = ws->d_patches; // (rows, pd)
+        kern_sgemm(0, 0, rows, pd, d, 1.0f, ws->d_res, d, w + m->patch_w, pd, 0.0f, d_patches, pd);
+        memset(d_x, 0, sizeof(float) * image * (size_t)n);
+        int ps = m->patch;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < m->image_c; c++)
+                for (int i = 0; i < ps; i++) {
+                    float *pixel = d_x + (size_t)(r / len) * image + patch_row(m, r % len, c, i);
+                    const float *value = d_patches + (size_t)r * pd + ((size_t)c * ps + i) * ps;
+                    for (int j = 0; j < ps; j++)
+                        pixel[j] += value[j];
+                }
     }
 }

@@ -1,16 +1,24 @@
-/* Transformers: token and position embeddings, pre-norm blocks of multi-head self-attention
- * (causal, or bidirectional for encoders) and a GELU MLP on a residual stream, a final layer norm
- * and an LM head tied to the token embedding. Forward and backward run on the exact GEMM
- * (kern_sgemm), with layer-norm statistics and softmax sums in double in a fixed order, so a
- * sequence's outputs and its gradient contributions have the same bits whatever else is in the
- * chunk, on any CPU.
+/* Transformers: token (or a ViT's image patch) and position embeddings, pre-norm blocks of
+ * multi-head self-attention (causal, or bidirectional for encoders) and a GELU MLP on a residual
+ * stream, a final layer norm and an LM head tied to the token embedding (or a ViT's mean pooling
+ * and class head). Forward and backward run on the exact GEMM (kern_sgemm), with layer-norm
+ * statistics and softmax sums in double in a fixed order, so a sequence's outputs and its
+ * gradient contributions have the same bits whatever else is in the chunk, on any CPU.
  *
  * Spec grammar (rl_transformer_init):
  *   "gpt:L2-D128-H4-T64"        a decoder: L blocks, width D, H heads (D divisible by H), context
  *                               T tokens; the vocabulary is the tokenizer's;
- *   "gpt:V1024-L2-D128-H4-T64"  the same with the vocabulary pinned (must equal the tokenizer's).
- * Each block: x += Wo·attn(LN1(x)) ; x += W2·gelu(W1·LN2(x)) with W1 (4D, D), W2 (D, 4D); the
- * logits of position t are LN_f(x_t)·Eᵀ with E the token embedding (V, D).
+ *   "gpt:V1024-L2-D128-H4-T64"  the same with the vocabulary pinned (must equal the tokenizer's);
+ * and (rl_vit_init) a vision transformer, an encoder of image patches:
+ *   "vit:1x28x28-P7-L2-D64-H4-C10"  images of C x H x W (here 1 x 28 x 28) cut into P x P patches
+ *                               (P dividing H and W: T = (H/P)·(W/P) tokens, row by row), L blocks,
+ *                               width D, H heads, C classes.
+ * Each block: x += Wo·attn(LN1(x)) ; x += W2·gelu(W1·LN2(x)) with W1 (4D, D), W2 (D, 4D); a
+ * decoder's logits of position t are LN_f(x_t)·Eᵀ with E the token embedding (V, D).
+ * A ViT embeds each patch, flattened as (channel, row, column) like a conv filter, linearly
+ * (x_t = W_p·patch_t + b_p + pos_t, W_p (D, C·P·P)), runs the blocks with bidirectional attention,
+ * and classifies the mean of the final layer norm's outputs over the tokens (mean pooling, no
+ * class token): logits = W_h·mean_t LN_f(x_t) + b_h, W_h (classes, D).
  *
  * Every weight matrix is (outputs, fan-in) in the one arena `params` (gradients in `grads`, same
  * layout), as rl_model's dense layers, and y = x·Wᵀ + b. The attention projections q, k, v, o and
@@ -48,23 +56,34 @@ typedef struct {
 
 typedef struct {
     char spec[128];
-    int vocab, layers, width, heads, context, hidden; /* hidden = 4 · width */
-    int causal;                                       /* 1: position t attends to 0..t only */
-    size_t tok_emb, pos_emb;                          /* (vocab, D), (context, D) */
+    int vocab, layers, width, heads, context, hidden; /* hidden = 4 · width; a ViT: vocab 0, */
+    int causal;              /* 1: position t attends to 0..t only          context = its patches */
+    size_t tok_emb, pos_emb; /* (vocab, D), (context, D) */
     rl_tf_block blocks[RL_TF_MAX_LAYERS];
     size_t lnf_g, lnf_b; /* (D) each */
+    /* a ViT's (classes > 0; 0 for a decoder) */
+    int classes, image_c, image_h, image_w, patch, patch_dim; /* patch_dim = C · P · P */
+    size_t patch_w, patch_b, head_w, head_b; /* (D, patch_dim), (D), (classes, D), (classes) */
     size_t n_params;
     float *params, *grads; /* (n_params) */
+    /* When set, the forward's weight products go here instead of the float GEMM (an integer
+     * forward, src/nn/qtransformer.h): y (rows, out) = x (rows, in) · Wᵀ of matrix `matrix`
+     * (block · 6 + q, k, v, o, fc1, fc2: rl_transformer_matrices' order); biases and residuals
+     * are added in float after it. The backward always uses the float weights. */
+    void (*matmul)(void *ctx, int matrix, const float *x, int rows, float *y);
+    void *matmul_ctx;
 } rl_transformer;
 
 /* Parse the spec (grammar above) for a tokenizer of `vocab` tokens and allocate the zeroed arena.
  * Bad spec, a pinned vocabulary other than `vocab`, or an arena larger than this process can get:
  * RL_ERR with a hint, nothing allocated. */
 int rl_transformer_init(rl_transformer *m, const char *spec, int vocab);
+/* The same for a "vit:" spec (grammar above). */
+int rl_vit_init(rl_transformer *m, const char *spec);
 void rl_transformer_free(rl_transformer *m); /* NULL-safe, leaves m zeroed */
-/* Weights uniform with standard deviation 0.02 (GPT-2's), the residual projections Wo and W2
- * scaled by 1/sqrt(2L), biases 0, layer-norm gains 1, from (seed, RL_RNG_INIT) with the
- * matrix's position in the arena as stream. */
+/* Weights uniform with standard deviation 0.02 (GPT-2's; a ViT's patch embedding and head too),
+ * the residual projections Wo and W2 scaled by 1/sqrt(2L), biases 0, layer-norm gains 1, from
+ * (seed, RL_RNG_INIT) with the matrix's position in the arena as stream. */
 void rl_transformer_init_params(rl_transformer *m, uint64_t seed);
 void rl_transformer_zero_grads(rl_transformer *m);
 
@@ -97,10 +116,13 @@ typedef struct {
     int max_seqs;
     rl_tf_block_acts block[RL_TF_MAX_LAYERS];
     float *x_final, *lnf, *mean_f, *rstd_f; /* (R, D), (R, D), (R), (R) */
-    float *logits;                          /* (R, V) */
+    float *logits;                          /* (R, V); a ViT's (max_seqs, classes) */
     int32_t *ids;                           /* (R) tokens of the last forward */
     float *d_res, *d_a, *d_b, *d_hidden;    /* backward scratch (R, D) x 3, (R, 4D) */
     float *d_q, *d_k, *d_v, *d_probs;       /* (R, D) x 3, (T, T) */
+    float *patches, *pooled; /* a ViT's: (R, patch_dim) the last forward's patches, (max_seqs, D)
+                              * the mean of each image's final layer-norm outputs */
+    float *d_patches;        /* a ViT's input gradient: (R, patch_dim) */
 } rl_transformer_ws;
 
 /* Bytes rl_transformer_ws_init allocates (saturating); it refuses, with a hint, what rl_mem_check
@@ -117,6 +139,13 @@ const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *
  * gradient into m->grads (the tied embedding gets both its uses). */
 void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const float *d_logits,
                              int n_seq, int len);
+
+/* A ViT's forward of n images x (n, C·H·W): the logits (n, classes), owned by ws (its logits). */
+const float *rl_vit_forward(const rl_transformer *m, rl_transformer_ws *ws, const float *x, int n);
+/* Backward from d_logits (n, classes) of the last forward: ADDS every parameter's gradient into
+ * grads (NULL: none) and writes dLoss/dx (n, C·H·W) into d_x (NULL: none). */
+void rl_vit_backward(const rl_transformer *m, rl_transformer_ws *ws, const float *d_logits, int n,
+                     float *grads, float *d_x);
 
 /* ---- the layers, for tests and other models (rows of width d, row-major) ---- */
 

@@ -7,8 +7,8 @@
 #include "src/core/log.h"
 #include "src/core/mem.h"
 #include "src/core/rng.h"
-#include "src/io/io.h"
 #include "src/train/base_model.h"
+#include "src/train/features.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,12 +32,8 @@ int autoencoder_init(autoencoder *ae, const char *spec, const char *what, const 
         return rl_fail_hint("write e.g. %s=mlp:784-256-32-256-784", what);
     }
     ae->k = m->layers[ae->bottleneck].out;
-    /* autoencoder_train: Adam state, gradient and its exact sum per parameter, the epoch order */
-    uint64_t train_bytes = rl_size_add(rl_size_mul(m->n_params, 4 * sizeof(float) + 8),
-                                       rl_size_mul((uint64_t)pool->n, sizeof(int64_t)));
-    if (rl_mem_check(train_bytes, "training the autoencoder %s (%zu parameters)", spec,
-                     m->n_params) < 0)
-        return rl_fail_hint("use a smaller %s", what);
+    if (features_check_training(m, pool->n, "autoencoder", what) < 0)
+        return RL_ERR;
     return train_chunks_init(&ae->chunks, m, pool, chunk);
 }
 
@@ -87,39 +83,6 @@ int autoencoder_train(autoencoder *ae, const rl_dataset *pool, const autoencoder
     return rc;
 }
 
-/* Collective: read my rows' features and the weights from the cache: 1 if read, 0 if the file
- * does not exist (the same answer on every rank), RL_ERR. */
-static int read_cache(autoencoder *ae, const char *cache, const char *key, int64_t n, int64_t lo,
-                      int64_t hi, float *f) {
-    int found = io_features_read(cache, key, n, ae->k, lo, hi - lo, f, (int64_t)ae->model.n_params,
-                                 ae->model.params);
-    if (comm_any_failed(found < 0))
-        return RL_ERR;
-    int agree = found; // every rank sees the same file; make sure
-    if (comm_max_i32(&agree, 1) < 0 || agree != found)
-        return rl_fail("ranks disagree on whether %s exists", "use a shared file system", cache);
-    if (found && comm_rank() == 0)
-        rl_log_info("autoencoder: features from the cache %s", cache);
-    return found;
-}
-
-/* Collective: rank 0 writes every rank's rows of f (my rows [lo, hi)) and the weights to the
- * cache. */
-static int write_cache(const autoencoder *ae, const char *cache, const char *key, int64_t n,
-                       int64_t lo, int64_t hi, const float *f) {
-    float *all = rl_xmalloc(sizeof(float) * (size_t)n * (size_t)ae->k);
-    memcpy(all + (size_t)lo * (size_t)ae->k, f, sizeof(float) * (size_t)(hi - lo) * (size_t)ae->k);
-    int rc = comm_allgather_blocks(all, sizeof(float) * (size_t)ae->k, lo, hi);
-    if (rc == 0 && comm_rank() == 0) {
-        rc = io_features_write(cache, key, all, n, ae->k, ae->model.params,
-                               (int64_t)ae->model.n_params);
-        if (rc == 0)
-            rl_log_info("autoencoder: features written to the cache %s", cache);
-    }
-    free(all);
-    return comm_any_failed(rc < 0) ? RL_ERR : 0;
-}
-
 int autoencoder_pool_features(autoencoder *ae, const rl_dataset *pool,
                               const autoencoder_training *t, const char *cache, int64_t lo,
                               int64_t hi, float *f) {
@@ -130,7 +93,9 @@ int autoencoder_pool_features(autoencoder *ae, const rl_dataset *pool,
              "dim=%d",
              ae->model.spec, (long long)t->epochs, (long long)t->batch, ae->chunks.chunk, t->lr,
              (long long)t->seed, pool->name, (long long)pool->n, pool->dim);
-    int found = cached ? read_cache(ae, cache, key, pool->n, lo, hi, f) : 0;
+    int found = cached ? features_cache_read(cache, key, pool->n, ae->k, lo, hi, f, &ae->model,
+                                             "autoencoder")
+                       : 0;
     if (found != 0)
         return found < 0 ? RL_ERR : 0;
     if (autoencoder_train(ae, pool, t) < 0)
@@ -142,36 +107,24 @@ int autoencoder_pool_features(autoencoder *ae, const rl_dataset *pool,
         rl_data_rows(pool, first, rows, ae->chunks.xb);
         autoencoder_encode(ae, ae->chunks.xb, rows, f + (size_t)(first - lo) * (size_t)ae->k);
     }
-    return cached ? write_cache(ae, cache, key, pool->n, lo, hi, f) : 0;
+    if (!cached)
+        return 0;
+    float *all = rl_xmalloc(sizeof(float) * (size_t)pool->n * (size_t)ae->k);
+    memcpy(all + (size_t)lo * (size_t)ae->k, f, sizeof(float) * (size_t)(hi - lo) * (size_t)ae->k);
+    int rc = comm_allgather_blocks(all, sizeof(float) * (size_t)ae->k, lo, hi);
+    rc = rc ? rc : features_cache_write(cache, key, all, pool->n, ae->k, &ae->model, "autoencoder");
+    free(all);
+    return rc;
 }
 
 int autoencoder_center(autoencoder *ae, float *f, int64_t n_mine, int64_t n_total, double *var) {
     int k = ae->k;
-    double n = (double)n_total;
-    comm_exact sum;
-    comm_exact_init(&sum, (size_t)k);
-    float *sq = rl_xmalloc(sizeof(float) * (size_t)k);
     free(ae->center);
     ae->center = rl_xmalloc(sizeof(float) * (size_t)k);
+    int rc = features_moments(f, n_mine, k, n_total, ae->center, var);
     for (int64_t i = 0; i < n_mine; i++)
-        comm_exact_add(&sum, 0, f + (size_t)i * (size_t)k, (size_t)k, RL_FIXED_FRAC_BITS);
-    int rc = comm_exact_reduce(&sum);
-    for (int j = 0; j < k; j++)
-        ae->center[j] = (float)(comm_exact_value(&sum, (size_t)j, RL_FIXED_FRAC_BITS) / n);
-    comm_exact_zero(&sum);
-    for (int64_t i = 0; i < n_mine; i++) {
-        float *fi = f + (size_t)i * (size_t)k;
-        for (int j = 0; j < k; j++) {
-            fi[j] -= ae->center[j];
-            sq[j] = fi[j] * fi[j];
-        }
-        comm_exact_add(&sum, 0, sq, (size_t)k, RL_FIXED_FRAC_BITS);
-    }
-    rc = rc ? rc : comm_exact_reduce(&sum);
-    for (int j = 0; j < k; j++)
-        var[j] = comm_exact_value(&sum, (size_t)j, RL_FIXED_FRAC_BITS) / n;
-    comm_exact_free(&sum);
-    free(sq);
+        for (int j = 0; j < k; j++)
+            f[(size_t)i * (size_t)k + (size_t)j] -= ae->center[j];
     return rc;
 }
 

@@ -149,4 +149,11 @@ refused "bench_gor_penalty takes no arguments" "too many arguments: 1 given, at 
     "$bench/bench_gor_penalty" 7
 refused "bench_int8_forward takes no arguments" "too many arguments: 1 given, at most 0" \
     "$bench/bench_int8_forward" --fast
+check "bench_transformer times every case and part of a tiny decoder, and its memory" \
+    bash -c "timeout 120 '$bench/bench_transformer' gpt:L1-D16-H2-T8 50 3 2 |
+             grep -cE '^(time|memory|part) [a-z_]+ 3 [0-9]' | grep -qx 18"
+refused "bench_transformer: heads not dividing the width" "not divisible by 3 heads" \
+    "$bench/bench_transformer" gpt:L1-D16-H3-T8
+refused "bench_transformer: BATCH out of range" "allowed range for bench.batch" \
+    "$bench/bench_transformer" gpt:L1-D16-H2-T8 50 0
 finish

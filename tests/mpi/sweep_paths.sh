@@ -34,7 +34,9 @@ awk '/^```ini$/ { n++; next } /^```$/ && n == 1 { exit } n == 1' "$RANKLAB_SRC/R
     >"$S/readme.ini" # the first sweep of README.md
 "$RANKLAB" sweep plan "$S/readme.ini" --dir "$S/readme" >"$S/readme.log" 2>&1 || cat "$S/readme.log"
 check "the sweep example in README.md plans as it is" test -f "$S/readme/manifest.tsv"
-for file in "$RANKLAB_SRC"/sweeps/*.ini; do # the experiments' grids, and the count they state
+# the experiments' grids, and the count they state; the sweeps that others start from
+# (init.from = sweep:../NAME) first, each planned into grids/NAME as the references expect
+for file in $(grep -L "sweep:" "$RANKLAB_SRC"/sweeps/*.ini) $(grep -l "sweep:" "$RANKLAB_SRC"/sweeps/*.ini); do
     name=$(basename "$file" .ini)
     "$RANKLAB" sweep plan "$file" --dir "$S/grids/$name" >"$S/grid.log" 2>&1 || cat "$S/grid.log"
     cells=$(sed -n 's/^sweep of [^:]*: \([0-9]*\) cells .*/\1/p' "$S/grid.log")

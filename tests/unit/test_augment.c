@@ -94,6 +94,16 @@ static void test_draw_depends_on_seed_epoch_and_id_only(void) {
     CU_ASSERT(epoch_differs > N / 2);
     CU_ASSERT(seed_differs > N / 2);
 
+    /* Views: view 0 is the plain draw; view 1 is another draw of the same (epoch, id). */
+    int view_differs = 0;
+    for (int64_t id = 0; id < N; id++) {
+        rl_augment_draw r = rl_augment_draw_for(&a, 3, id), v0 = rl_augment_draw_view(&a, 3, id, 0),
+                        v1 = rl_augment_draw_view(&a, 3, id, 1);
+        CU_ASSERT(memcmp(&r, &v0, sizeof r) == 0);
+        view_differs += memcmp(&r, &v1, sizeof r) != 0;
+    }
+    CU_ASSERT(view_differs > N / 2);
+
     /* Rows of examples 5, 9, 2 in one call == each alone (any chunking, any rank). */
     const int64_t ids[3] = {5, 9, 2};
     float rows[3][24], alone[24], scratch[24];

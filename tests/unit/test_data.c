@@ -500,6 +500,55 @@ static void test_load_noise_errors(void) {
     }
 }
 
+/* data.classes_keep=7,2 keeps the examples of classes 7 and 2, in file order, as classes 0 and 1;
+ * the limits count kept examples; bad lists are refused with hints. */
+static void test_classes_keep(void) {
+    const char *const plain[] = {"data.train_limit=400", "data.test_limit=10", NULL};
+    const char *const kept[] = {"data.train_limit=30", "data.test_limit=12",
+                                "data.classes_keep=7,2", NULL};
+    rl_config *cfg_plain = data_config(plain), *cfg_kept = data_config(kept);
+    rl_dataset train, test, ktrain, ktest;
+    CU_ASSERT_FATAL(rl_data_load(cfg_plain, 1, &train, &test) == RL_OK);
+    CU_ASSERT_FATAL(rl_data_load(cfg_kept, 1, &ktrain, &ktest) == RL_OK);
+    CU_ASSERT(ktrain.n == 30 && ktest.n == 12 && ktrain.classes == 2 && ktest.classes == 2);
+    CU_ASSERT(ktrain.width == 28 && ktrain.channels == 1);
+    static float x[400 * 784], kx[30 * 784];
+    rl_data_rows(&train, 0, 400, x);
+    rl_data_rows(&ktrain, 0, 30, kx);
+    int64_t k = 0;
+    int same = 0, sevens = 0;
+    for (int64_t i = 0; i < train.n && k < ktrain.n; i++) {
+        if (train.y[i] != 7 && train.y[i] != 2)
+            continue;
+        same += ktrain.y[k] == (train.y[i] == 7 ? 0 : 1) &&
+                memcmp(kx + k * 784, x + i * 784, sizeof(float) * 784) == 0;
+        sevens += train.y[i] == 7;
+        k++;
+    }
+    CU_ASSERT(k == 30 && same == 30 && sevens > 0 && sevens < 30);
+    rl_data_free(&train);
+    rl_data_free(&test);
+    rl_data_free(&ktrain);
+    rl_data_free(&ktest);
+    rl_cfg_free(cfg_plain);
+    rl_cfg_free(cfg_kept);
+    const char *const cases[4][3] = {
+        {"data.classes_keep=3", NULL, NULL},
+        {"data.classes_keep=0,10", NULL, NULL},
+        {"data.classes_keep=1,1", NULL, NULL},
+        {"data.name=linreg", "data.classes_keep=0,1", NULL},
+    };
+    const char *const words[4] = {"keeps one class", "names class 10", "twice", "has none"};
+    for (int c = 0; c < 4; c++) {
+        rl_config *cfg = data_config(cases[c]);
+        CU_ASSERT(rl_data_load(cfg, 1, &train, &test) == RL_ERR);
+        CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_message(), words[c]));
+        CU_ASSERT_PTR_NOT_NULL(rl_error_hint());
+        CU_ASSERT(is_zeroed(&train) && is_zeroed(&test));
+        rl_cfg_free(cfg);
+    }
+}
+
 /* data.transform=mirror reverses every pixel row of both splits, and only of image data. */
 static void test_transform_mirror(void) {
     const char *const plain[] = {"data.train_limit=20", "data.test_limit=10", NULL};
@@ -851,6 +900,7 @@ static const rl_test tests[] = {
     {"load synthetic with limits and noise", test_load_synthetic},
     {"load rejects meaningless noise", test_load_noise_errors},
     {"data.transform=mirror", test_transform_mirror},
+    {"data.classes_keep: kept classes relabelled, limits among them, bad lists", test_classes_keep},
     {"blobs", test_blobs},
     {"linreg", test_linreg},
     {"noise symmetric", test_noise_symmetric},

@@ -1,7 +1,8 @@
 /* Unit tests of the noisy-label losses and metrics in src/nn: generalized cross-entropy, the ELR
  * loss and cross-entropy against smoothed labels (values, limits, gradients against central
  * finite differences w.r.t. the logits, example weights), softmax, and the AUC (hand cases,
- * ties, order invariance, brute force). */
+ * ties, order invariance, brute force), and SimCLR's NT-Xent (a hand-worked value, finite
+ * differences, invariance to the embeddings' lengths). */
 #include "kernels/kernels.h"
 #include "src/core/rng.h"
 #include "src/nn/nn.h"
@@ -246,6 +247,63 @@ static void test_auc_brute_force_and_order(void) {
     CU_ASSERT(memcmp(&auc, &auc_perm, sizeof auc) == 0);
 }
 
+/* NT-Xent on two pairs of 2-d embeddings worked by hand: unit vectors u0 = (1, 0), u1 = (0, 1)
+ * (pair 0), u2 = (−1, 0), u3 = (1, 1)/√2 (pair 1), τ = 1/2, so s_kl = 2·cos(u_k, u_l):
+ *   ℓ0 = log(e^0 + e^-2 + e^√2)           (partner u1, s = 0)
+ *   ℓ1 = log(e^0 + e^0 + e^√2)            (partner u0, s = 0)
+ *   ℓ2 = √2 + log(e^-2 + e^0 + e^-√2)     (partner u3, s = −√2)
+ *   ℓ3 = √2 + log(2·e^√2 + e^-√2)         (partner u2, s = −√2). */
+static void test_nt_xent_hand_value(void) {
+    const float z[8] = {1, 0, 0, 2, -3, 0, 1, 1}; /* lengths do not matter: cosines */
+    double r2 = sqrt(2.0);
+    double expected = log(1 + exp(-2.0) + exp(r2)) + log(2 + exp(r2)) + r2 +
+                      log(exp(-2.0) + 1 + exp(-r2)) + r2 + log(2 * exp(r2) + exp(-r2));
+    CU_ASSERT(rl_test_close(rl_loss_nt_xent(z, 2, 2, 0.5, 0.0f, NULL), expected, 8));
+    /* a pair of identical views among orthogonal ones: ℓ = −2 + log(e^2 + 2) each, 4 views */
+    const float same[8] = {1, 0, 1, 0, 0, 1, 0, 1};
+    double l = rl_loss_nt_xent(same, 2, 2, 0.5, 0.0f, NULL);
+    CU_ASSERT(rl_test_close(l, 4 * (-2.0 + log(exp(2.0) + 2.0)), 8));
+}
+
+typedef struct {
+    const float *z;
+    int pairs, dim;
+    double temperature;
+    float scale;
+} nt_xent_case;
+
+static double nt_xent_value(void *ctx) {
+    const nt_xent_case *c = ctx;
+    return c->scale * rl_loss_nt_xent(c->z, c->pairs, c->dim, c->temperature, 0.0f, NULL);
+}
+
+/* The gradient against central differences at two temperatures (a scale applied), its radial
+ * part zero (the loss depends on directions only), and the loss unchanged by rescaling a row. */
+static void test_nt_xent_grads(void) {
+    enum { P = 3, D = 4, N = 2 * P * D };
+    float z[N], d[N];
+    rl_rng r = rl_rng_make(5, RL_RNG_SYNTH_DATA);
+    for (int i = 0; i < N; i++)
+        z[i] = (float)rl_rng_normal(r, 0, (uint32_t)i);
+    for (int t = 0; t < 2; t++) {
+        double tau = t ? 0.2 : 0.5;
+        rl_loss_nt_xent(z, P, D, tau, 0.25f, d);
+        nt_xent_case c = {z, P, D, tau, 0.25f};
+        double largest = rl_test_check_grads(z, d, N, nt_xent_value, &c, FD_H);
+        CU_ASSERT(largest > 1e-2);
+        for (int k = 0; k < 2 * P; k++) {
+            double radial = 0.0;
+            for (int j = 0; j < D; j++)
+                radial += (double)d[k * D + j] * z[k * D + j];
+            CU_ASSERT(fabs(radial) < 1e-5);
+        }
+    }
+    double before = rl_loss_nt_xent(z, P, D, 0.5, 0.0f, NULL);
+    for (int j = 0; j < D; j++)
+        z[3 * D + j] *= 7.0f;
+    CU_ASSERT(rl_test_close(rl_loss_nt_xent(z, P, D, 0.5, 0.0f, NULL), before, 1e4));
+}
+
 static const rl_test tests[] = {
     {"GCE values, limits q->0 (CE) and q=1 (MAE), stability", test_gce_values},
     {"GCE gradients match finite differences", test_gce_grads},
@@ -257,6 +315,9 @@ static const rl_test tests[] = {
     {"softmax rows sum to 1 and are stable", test_softmax},
     {"AUC hand cases with ties", test_auc_hand_cases},
     {"AUC equals brute force and ignores input order", test_auc_brute_force_and_order},
+    {"NT-Xent: hand-worked values on two pairs", test_nt_xent_hand_value},
+    {"NT-Xent gradients match finite differences, are tangential, lengths do not matter",
+     test_nt_xent_grads},
     {NULL, NULL},
 };
 

@@ -2,7 +2,8 @@
  * of the MW rate (torch's MultiStepLR convention); mixup's draws and its chunked, weighted
  * objective against the whole batch computed at once; batch norm's statistics summed over a
  * batch's chunks; co-teaching's forget-rate schedule and
- * its small-loss selection on a hand-worked batch (ties, NaN). */
+ * its small-loss selection on a hand-worked batch (ties, NaN); SimCLR's two views of an image
+ * (keyed by seed, epoch, example id and view alone; flip and noise as asked). */
 #include "src/comm/comm.h"
 #include "src/core/config.h"
 #include "src/core/error.h"
@@ -12,6 +13,7 @@
 #include "src/train/coteach.h"
 #include "src/train/mixup.h"
 #include "src/train/schedule.h"
+#include "src/train/simclr.h"
 #include "tests/unit/harness.h"
 
 #include <math.h>
@@ -290,6 +292,72 @@ static void test_coteach_selection(void) {
         CU_ASSERT_EQUAL(chosen[j].id, order[j]);
 }
 
+/* Is image b (h x w) image a mirrored left-right? */
+static int mirrored(const float *a, const float *b, int h, int w) {
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (a[y * w + x] != b[y * w + w - 1 - x])
+                return 0;
+    return 1;
+}
+
+/* simclr_views: without crop and noise each view is the image or its mirror, about half of them
+ * mirrored, the two views drawn independently; a chunk's views are each image's alone (any
+ * chunking, any rank); another epoch draws anew; noise of std σ adds residuals of std σ. */
+static void test_simclr_views(void) {
+    enum { N = 200, H = 4, W = 4, DIM = H * W };
+    rl_dataset d;
+    CU_ASSERT_FATAL(rl_data_make_blobs(N, DIM, 2, 1.0f, 3, 0, &d) == RL_OK);
+    d.channels = 1, d.height = H, d.width = W;
+    simclr_training t = {.pad = 0, .noise = 0.0, .seed = 7};
+    int64_t ids[N];
+    for (int i = 0; i < N; i++)
+        ids[i] = N - 1 - i;
+    float *x = malloc(sizeof(float) * N * DIM), *v = malloc(sizeof(float) * 2 * N * DIM);
+    float *alone = malloc(sizeof(float) * 2 * DIM), *later = malloc(sizeof(float) * 2 * N * DIM);
+    float scratch[DIM];
+    rl_data_gather(&d, ids, N, x, NULL, NULL);
+    simclr_views(&t, &d, 2, ids, N, v, scratch);
+    simclr_views(&t, &d, 3, ids, N, later, scratch);
+    int flips[2] = {0, 0}, views_differ = 0, epoch_differs = 0, chunk_same = 1;
+    for (int i = 0; i < N; i++) {
+        const float *img = x + i * DIM, *v0 = v + i * DIM, *v1 = v + (N + i) * DIM;
+        for (int k = 0; k < 2; k++) {
+            const float *vk = k ? v1 : v0;
+            int flip = mirrored(img, vk, H, W);
+            CU_ASSERT(flip || memcmp(img, vk, sizeof(float) * DIM) == 0);
+            flips[k] += flip;
+        }
+        views_differ += memcmp(v0, v1, sizeof(float) * DIM) != 0;
+        epoch_differs += memcmp(v0, later + i * DIM, sizeof(float) * DIM) != 0;
+        simclr_views(&t, &d, 2, &ids[i], 1, alone, scratch);
+        chunk_same &= memcmp(alone, v0, sizeof(float) * DIM) == 0 &&
+                      memcmp(alone + DIM, v1, sizeof(float) * DIM) == 0;
+    }
+    CU_ASSERT(chunk_same);
+    for (int k = 0; k < 2; k++)
+        CU_ASSERT(flips[k] > N / 2 - 40 && flips[k] < N / 2 + 40);
+    CU_ASSERT(views_differ > N / 4);
+    CU_ASSERT(epoch_differs > N / 4);
+
+    simclr_training noisy = t;
+    noisy.noise = 0.5;
+    simclr_views(&noisy, &d, 2, ids, N, later, scratch);
+    double sum = 0.0, sq = 0.0;
+    for (int i = 0; i < 2 * N * DIM; i++) {
+        double r = (double)later[i] - v[i]; /* the same flips: only the noise differs */
+        sum += r;
+        sq += r * r;
+    }
+    double mean = sum / (2 * N * DIM), sd = sqrt(sq / (2 * N * DIM) - mean * mean);
+    CU_ASSERT(fabs(mean) < 0.03 && fabs(sd - 0.5) < 0.03);
+    free(x);
+    free(v);
+    free(alone);
+    free(later);
+    rl_data_free(&d);
+}
+
 static const rl_test tests[] = {
     {"milestone schedule follows MultiStepLR", test_schedule_multistep},
     {"milestones outside [1, epochs] or twice are refused", test_schedule_refusals},
@@ -299,6 +367,8 @@ static const rl_test tests[] = {
     {"co-teaching's forget rate ramps to τ; keep = floor((1 − f)·B)", test_coteach_schedule},
     {"co-teaching selects the smallest (loss, id) pairs of a hand-worked batch",
      test_coteach_selection},
+    {"SimCLR views: keyed by (seed, epoch, id, view), flips, noise of the asked std",
+     test_simclr_views},
     {NULL, NULL},
 };
 

@@ -4,7 +4,10 @@
  * plain double-precision pre-norm decoder, every parameter of a small
  * model (embeddings, blocks, the tied LM head) against finite differences, LoRA adapters on
  * the attention projections, and a sequence's
- * logits independent of the other sequences of its chunk. */
+ * logits independent of the other sequences of its chunk; the vit: encoder's spec grammar, its
+ * patch embedding, mean pooling and head against their definitions and finite differences (the
+ * input image's gradient too), every parameter of a small ViT, an image's logits independent of
+ * its chunk, and the ViT behind rl_model. */
 #include "kernels/kernels.h"
 #include "src/core/error.h"
 #include "src/core/rng.h"
@@ -493,6 +496,232 @@ static void test_lora_on_attention(void) {
     lm_free(&lp.p);
 }
 
+/* ---- the vision transformer ---- */
+
+static void test_vit_spec(void) {
+    rl_transformer m;
+    CU_ASSERT_FATAL(rl_vit_init(&m, "vit:2x6x4-P2-L2-D8-H2-C3") == RL_OK);
+    CU_ASSERT_EQUAL(m.context, 6); // (6 / 2) · (4 / 2) patches
+    CU_ASSERT_EQUAL(m.patch_dim, 8);
+    CU_ASSERT_EQUAL(m.classes, 3);
+    CU_ASSERT_EQUAL(m.causal, 0);
+    size_t d = 8, f = 32;
+    size_t block = 4 * d + 4 * (d * d + d) + (f * d + f) + (d * f + d);
+    CU_ASSERT_EQUAL(m.n_params, (8 * d + d) + 6 * d + 2 * block + 2 * d + (3 * d + 3));
+    CU_ASSERT_EQUAL(m.head_b + 3, m.n_params);
+    rl_transformer_free(&m);
+    struct {
+        const char *spec, *says;
+    } bad[] = {
+        {"vit:1x28x28-P5-L1-D8-H2-C10", "do not tile"},
+        {"vit:1x28x28-P7-L1-D10-H4-C10", "not divisible by 4 heads"},
+        {"vit:1x28x28-P7-L1-D8-H2-C1", "at least 2 classes"},
+        {"vit:1x28x28-P7-L1-D8-H2", "expected P"},
+        {"vit:1x28-P7-L1-D8-H2-C10", "image shape"},
+        {"vit:1x28x28-P7-L1-D8-H2-C10-X", "expected P"},
+        {"vit:1x128x128-P1-L1-D8-H2-C10", "at most 4096 patches"},
+        {"gpt:L1-D8-H2-T4", "not a vision transformer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT(rl_vit_init(&m, bad[i].spec) == RL_ERR);
+        CU_ASSERT(strstr(rl_error_message(), bad[i].says) != NULL);
+        CU_ASSERT(rl_error_hint() != NULL);
+        CU_ASSERT(m.params == NULL);
+    }
+}
+
+#define VIT_SPEC "vit:2x6x4-P2-L2-D8-H2-C3"
+#define VIT_IMAGE 48 /* 2 x 6 x 4 */
+#define VIT_CLASSES 3
+
+typedef struct {
+    rl_transformer m;
+    rl_transformer_ws ws;
+    int n;
+    float x[3 * VIT_IMAGE], d_logits[3 * VIT_CLASSES];
+    int32_t y[3];
+} vit_problem;
+
+static double vit_loss(void *ctx) {
+    vit_problem *p = ctx;
+    const float *logits = rl_vit_forward(&p->m, &p->ws, p->x, p->n);
+    return rl_loss_softmax_ce(logits, p->y, NULL, p->n, VIT_CLASSES, 0.0f, NULL, NULL);
+}
+
+/* VIT_SPEC with random parameters (larger than the initialization's) on n random images. */
+static void vit_setup(vit_problem *p, int n) {
+    CU_ASSERT_FATAL(rl_vit_init(&p->m, VIT_SPEC) == RL_OK);
+    CU_ASSERT_FATAL(rl_transformer_ws_init(&p->ws, &p->m, 3) == RL_OK);
+    rl_transformer_init_params(&p->m, 5);
+    fill(p->m.params, p->m.n_params, 40, -0.4f, 0.4f);
+    for (int l = 0; l < p->m.layers; l++) {
+        fill(p->m.params + p->m.blocks[l].ln1_g, 8, 41 + l, 0.7f, 1.3f);
+        fill(p->m.params + p->m.blocks[l].ln2_g, 8, 43 + l, 0.7f, 1.3f);
+    }
+    fill(p->m.params + p->m.lnf_g, 8, 45, 0.7f, 1.3f);
+    p->n = n;
+    fill(p->x, (size_t)n * VIT_IMAGE, 46, 0.0f, 1.0f);
+    for (int i = 0; i < n; i++)
+        p->y[i] = (int32_t)((i * 2 + 1) % VIT_CLASSES);
+}
+
+static void vit_free(vit_problem *p) {
+    rl_transformer_ws_free(&p->ws);
+    rl_transformer_free(&p->m);
+}
+
+/* The gradients of the last forward's mean loss: the parameters' into a copy (returned), the
+ * image's into d_x when not NULL. */
+static float *vit_gradients(vit_problem *p, float *d_x) {
+    const float *logits = rl_vit_forward(&p->m, &p->ws, p->x, p->n);
+    rl_loss_softmax_ce(logits, p->y, NULL, p->n, VIT_CLASSES, 1.0f, p->d_logits, NULL);
+    rl_transformer_zero_grads(&p->m);
+    rl_vit_backward(&p->m, &p->ws, p->d_logits, p->n, p->m.grads, d_x);
+    float *grads = malloc(sizeof(float) * p->m.n_params);
+    memcpy(grads, p->m.grads, sizeof(float) * p->m.n_params);
+    return grads;
+}
+
+/* Tokens are W_p · patch + b_p + pos with the patch read plainly from the image (channel, row,
+ * column), the logits are W_h · mean_t LN_f(x_t) + b_h over the final layer norm's outputs, and
+ * attention is bidirectional. */
+static void test_vit_definition(void) {
+    static vit_problem p;
+    vit_setup(&p, 2);
+    const float *logits = rl_vit_forward(&p.m, &p.ws, p.x, 2);
+    const float *w = p.m.params;
+    double worst_token = 0.0, worst_logit = 0.0;
+    for (int s = 0; s < 2; s++)
+        for (int t = 0; t < 6; t++) { // patch t at rows 2·(t / 2), columns 2·(t % 2)
+            for (int j = 0; j < 8; j++) {
+                double v = (double)w[p.m.patch_b + j] + w[p.m.pos_emb + (size_t)t * 8 + j];
+                for (int c = 0; c < 2; c++)
+                    for (int a = 0; a < 2; a++)
+                        for (int b = 0; b < 2; b++)
+                            v += (double)w[p.m.patch_w + (size_t)j * 8 + c * 4 + a * 2 + b] *
+                                 p.x[s * VIT_IMAGE + c * 24 + (2 * (t / 2) + a) * 4 + 2 * (t % 2) +
+                                     b];
+                double got = p.ws.block[0].x[((size_t)s * 6 + t) * 8 + j];
+                worst_token = fmax(worst_token, fabs(got - v));
+            }
+        }
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < VIT_CLASSES; k++) {
+            double v = w[p.m.head_b + k];
+            for (int j = 0; j < 8; j++) {
+                double mean = 0.0;
+                for (int t = 0; t < 6; t++)
+                    mean += p.ws.lnf[((size_t)s * 6 + t) * 8 + j] / 6.0;
+                v += (double)w[p.m.head_w + (size_t)k * 8 + j] * mean;
+            }
+            worst_logit = fmax(worst_logit, fabs(logits[s * VIT_CLASSES + k] - v));
+        }
+    CU_ASSERT(worst_token < 1e-5);
+    CU_ASSERT(worst_logit < 1e-5);
+    // bidirectional: the first token's output sees the last patch (pixel (5, 3) of channel 1)
+    float first[8];
+    memcpy(first, p.ws.lnf, sizeof first);
+    p.x[24 + 5 * 4 + 3] += 0.5f;
+    rl_vit_forward(&p.m, &p.ws, p.x, 2);
+    CU_ASSERT(memcmp(first, p.ws.lnf, sizeof first) != 0);
+    vit_free(&p);
+}
+
+/* The patch embedding's W_p and b_p and the image itself against finite differences. */
+static void test_vit_patch_gradients(void) {
+    static vit_problem p;
+    vit_setup(&p, 2);
+    float d_x[2 * VIT_IMAGE];
+    float *grads = vit_gradients(&p, d_x);
+    size_t patch = p.m.pos_emb - p.m.patch_w; // W_p then b_p
+    CU_ASSERT(rl_test_check_grads(p.m.params + p.m.patch_w, grads + p.m.patch_w, patch, vit_loss,
+                                  &p, FD_STEP) > 1e-2);
+    CU_ASSERT(rl_test_check_grads(p.x, d_x, 2 * VIT_IMAGE, vit_loss, &p, FD_STEP) > 1e-2);
+    free(grads);
+    vit_free(&p);
+}
+
+/* The final layer norm (whose outputs are pooled) and the head against finite differences. */
+static void test_vit_pool_head_gradients(void) {
+    static vit_problem p;
+    vit_setup(&p, 3);
+    float *grads = vit_gradients(&p, NULL);
+    CU_ASSERT(rl_test_check_grads(p.m.params + p.m.lnf_g, grads + p.m.lnf_g,
+                                  p.m.n_params - p.m.lnf_g, vit_loss, &p, FD_STEP) > 1e-2);
+    free(grads);
+    vit_free(&p);
+}
+
+/* Every parameter of the ViT against finite differences. */
+static void test_vit_model_gradients(void) {
+    static vit_problem p;
+    vit_setup(&p, 2);
+    float *grads = vit_gradients(&p, NULL);
+    CU_ASSERT(rl_test_check_grads(p.m.params, grads, p.m.n_params, vit_loss, &p, FD_STEP) > 1e-2);
+    free(grads);
+    vit_free(&p);
+}
+
+/* An image's logits, and its share of the parameters' gradient, have the same bits alone as in a
+ * chunk of three. */
+static void test_vit_chunk_independence(void) {
+    static vit_problem p;
+    vit_setup(&p, 3);
+    const float *all = rl_vit_forward(&p.m, &p.ws, p.x, 3);
+    float middle[VIT_CLASSES];
+    memcpy(middle, all + VIT_CLASSES, sizeof middle);
+    const float *alone = rl_vit_forward(&p.m, &p.ws, p.x + VIT_IMAGE, 1);
+    CU_ASSERT(memcmp(middle, alone, sizeof middle) == 0);
+    vit_free(&p);
+}
+
+/* A vit: spec behind rl_model: the same logits and input gradient as the encoder's own, an image
+ * input shape for the data checks, parameters in the model's one arena, and LoRA's targets. */
+static void test_vit_in_model(void) {
+    static vit_problem p;
+    vit_setup(&p, 2);
+    rl_model model;
+    rl_workspace ws;
+    CU_ASSERT_FATAL(rl_model_init(&model, VIT_SPEC) == RL_OK);
+    CU_ASSERT_FATAL(rl_workspace_init(&ws, &model, 2) == RL_OK);
+    CU_ASSERT(rl_model_is_vit(&model));
+    CU_ASSERT_EQUAL(model.n_params, p.m.n_params);
+    CU_ASSERT_EQUAL(model.in_dim, VIT_IMAGE);
+    CU_ASSERT_EQUAL(model.out_dim, VIT_CLASSES);
+    int c, h, w;
+    CU_ASSERT(rl_model_input_image(&model, &c, &h, &w) == 1 && c == 2 && h == 6 && w == 4);
+    memcpy(model.params, p.m.params, sizeof(float) * p.m.n_params);
+    const float *logits = rl_model_forward(&model, &ws, p.x, 2);
+    const float *own = rl_vit_forward(&p.m, &p.ws, p.x, 2);
+    CU_ASSERT(memcmp(logits, own, sizeof(float) * 2 * VIT_CLASSES) == 0);
+    float d_x[2 * VIT_IMAGE], d_own[2 * VIT_IMAGE];
+    float *grads = vit_gradients(&p, d_own);
+    rl_model_forward(&model, &ws, p.x, 2);
+    rl_model_zero_grads(&model);
+    rl_model_input_grad(&model, &ws, p.d_logits, 2, d_x);
+    CU_ASSERT(memcmp(d_x, d_own, sizeof d_x) == 0);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < model.n_params; i++)
+        nonzero += model.grads[i] != 0.0f;
+    CU_ASSERT(nonzero == 0); // the input gradient leaves the parameters' alone
+    rl_model_backward(&model, &ws, p.d_logits, 2);
+    CU_ASSERT(memcmp(model.grads, grads, sizeof(float) * model.n_params) == 0);
+    // LoRA on a ViT: each block's q, v, fc1, fc2, then the head
+    rl_lora lora;
+    CU_ASSERT_FATAL(rl_lora_init(&lora, &model, 2, 3) == RL_OK);
+    CU_ASSERT_EQUAL(lora.n_adapted, 4 * 2 + 1);
+    CU_ASSERT(lora.adapters[1].target.w_off == model.vit.blocks[0].wv);
+    CU_ASSERT(lora.adapters[6].target.w_off == model.vit.blocks[1].w1 &&
+              lora.adapters[6].target.rows == 32 && lora.adapters[6].target.cols == 8);
+    CU_ASSERT(lora.adapters[8].target.w_off == model.vit.head_w &&
+              lora.adapters[8].target.rows == VIT_CLASSES && lora.adapters[8].layer == -1);
+    rl_lora_free(&lora);
+    free(grads);
+    rl_workspace_free(&ws);
+    rl_model_free(&model);
+    vit_free(&p);
+}
+
 static const rl_test tests[] = {
     {"gpt: spec grammar, sizes, matrices, refused specs", test_spec_grammar},
     {"layer norm gradients match finite differences", test_layernorm_gradients},
@@ -505,6 +734,15 @@ static const rl_test tests[] = {
     {"LoRA on q and v: only those change, A and B gradients match finite differences",
      test_lora_on_attention},
     {"a sequence's logits do not depend on its chunk", test_chunk_independence},
+    {"vit: spec grammar, sizes, refused specs", test_vit_spec},
+    {"ViT tokens are W_p patch + b_p + pos, logits W_h mean(LN_f) + b_h", test_vit_definition},
+    {"ViT patch embedding and input gradients match finite differences", test_vit_patch_gradients},
+    {"ViT final norm, mean pooling and head gradients match finite differences",
+     test_vit_pool_head_gradients},
+    {"every ViT parameter gradient matches finite differences", test_vit_model_gradients},
+    {"an image's ViT logits do not depend on its chunk", test_vit_chunk_independence},
+    {"a vit: spec behind rl_model: same logits, gradients, input gradient, LoRA targets",
+     test_vit_in_model},
     {NULL, NULL},
 };
 RL_TEST_SUITE("transformer", tests)
