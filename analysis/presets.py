@@ -5,6 +5,7 @@ experiments carry, made from the results files alone:
 
   budget       subset-select: test accuracy against the labelling budget, per selector
   noise        mw-train: noise rate × method tables of the final and the best test accuracy
+               and of the weight left on the noisy examples
   robust       runs with adv.eps > 0 (train, mw-train, gor-train): FGSM and PGD accuracy against ε
   sparsity     prune-init: test accuracy (test loss for regression) against sparsity
   zoqo-train   accuracy against steps and against queries per arm; accuracy and memory/time tables
@@ -283,7 +284,8 @@ def budget(runs, doc, opts):
 
 
 def noise(runs, doc, opts):
-    """mw-train: method × label-noise-rate tables of the final and best test accuracy."""
+    """mw-train: method × label-noise-rate tables of the final and best test accuracy (with
+    their paired differences to the baseline) and of the weight on the noisy examples."""
     x = "data.noise_rate"
     keys, pair_on = setting_keys(runs, [x]), replicate_keys(runs)
     baseline = choose_baseline(runs, keys, opts, {"mw.mode": "uniform"}, doc)
@@ -296,12 +298,16 @@ def noise(runs, doc, opts):
                f"seeds; error bars: the {band(opts)}.")
     plt.close(fig)
     rate_text = lambda r: f"{100 * r:g} % noise"  # noqa: E731
-    for m, what in (("test_acc", "Final test accuracy"),
-                    ("best_test_acc", "Best test accuracy over the epochs")):
+    for m, what, note, paired in (
+            ("test_acc", "Final test accuracy", "", True),
+            ("best_test_acc", "Best test accuracy over the epochs", "", True),
+            ("noisy_weight", "Weight on the noisy examples after the last epoch",
+             " (under uniform weights their share: the fraction of wrong labels)", False)):
         if m in runs and runs[m].notna().any():
             doc.table(grid_table(runs, keys, x, m, opts, f"{what} (%) per method and label noise "
-                                 "rate. " + cells_caption(opts), rate_text))
-            paired_grid(doc, runs, keys, x, m, opts, what, rate_text, baseline, pair_on)
+                                 f"rate{note}. " + cells_caption(opts), rate_text))
+            if paired:
+                paired_grid(doc, runs, keys, x, m, opts, what, rate_text, baseline, pair_on)
 
 
 def has_attacks(runs):
@@ -515,7 +521,7 @@ PRESETS = {
     "budget": Preset(budget, ("subset-select",),
                      "test accuracy against the labelling budget per selector"),
     "noise": Preset(noise, ("mw-train",), "method × label-noise-rate tables of the final and "
-                    "best test accuracy"),
+                    "best test accuracy and of the weight on the noisy examples"),
     "robust": Preset(robust, (), "PGD and FGSM accuracy against adv.eps (runs with adv.eps > 0)"),
     "sparsity": Preset(sparsity, ("prune-init",), "test accuracy (or loss) against sparsity per "
                        "score and selection"),

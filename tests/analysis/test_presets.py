@@ -68,6 +68,29 @@ def test_budget_matches_hdf5(sweeps, reports):
             assert close(mean, m, decimals) and close(half, h, decimals)
 
 
+def test_noise_weight_table_matches_hdf5(sweeps, reports):
+    """The noise preset's table of the weight left on the noisy examples: per method and ε, the
+    mean and t-interval of final/noisy_weight over the seeds at 40 % noise; MW's below uniform's
+    (which is the share of noisy labels)."""
+    rows = table((reports["mw-train"][0] / "report.md").read_text(),
+                 "Weight on the noisy examples after the last epoch (%)")
+    weight = {}
+    for path in cells(sweeps["mw-train"]):
+        with h5py.File(path, "r") as f:
+            config = f["config"].attrs
+            if float(config["data.noise_rate"]) == 0.4:
+                key = (str(config["mw.mode"]), float(config["adv.eps"]))
+                weight.setdefault(key, []).append(100 * f["final/noisy_weight"][()])
+    assert sorted((r["mw.mode"], float(r["adv.eps"])) for r in rows) == sorted(weight)
+    means = {}
+    for row in rows:
+        (mean, half), decimals = numbers(row["40 % noise"])
+        m, h = mean_half(weight[(row["mw.mode"], float(row["adv.eps"]))])
+        assert close(mean, m, decimals) and close(half, h, decimals), (row, m, h)
+        means.setdefault(row["mw.mode"], []).append(m)
+    assert max(means["mw"]) < min(means["uniform"]), means
+
+
 def test_zoqo_train_tables_match_hdf5(sweeps, reports):
     md = (reports["zoqo-train"][0] / "report.md").read_text()
     finals = []

@@ -16,24 +16,12 @@ for p in 2 4; do
         same_results "$SCRATCH/aug-1/results.h5" "$SCRATCH/aug-$p/results.h5"
 done
 
-set +e
-RANKLAB_FAULT=term@9:1 ranks 2 run train "${AUG[@]}" --out "$SCRATCH/term" >"$SCRATCH/term.log" 2>&1
-code=$?
-set -e
-check "SIGTERM in the second epoch exits with code 75 (got $code)" test "$code" -eq 75
-ranks 4 run train "${AUG[@]}" --out "$SCRATCH/term" >"$SCRATCH/term2.log" 2>&1
-check "resume on 4 ranks starts at step 9" grep -q "from step 9" "$SCRATCH/term2.log"
-check "augmentation: resumed after SIGTERM == uninterrupted" \
-    same_results "$SCRATCH/aug-1/results.h5" "$SCRATCH/term/results.h5"
-
-# SIGKILL in the second epoch (after the checkpoint of step 8): resumed from step 8, the same.
-set +e
-RANKLAB_FAULT=kill@10:0 ranks 2 run train "${AUG[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill.log" 2>&1
-set -e
-ranks 2 run train "${AUG[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill2.log" 2>&1
-check "resume after SIGKILL starts at step 8" grep -q "from step 8" "$SCRATCH/kill2.log"
-check "augmentation: resumed after SIGKILL == uninterrupted" \
-    same_results "$SCRATCH/aug-1/results.h5" "$SCRATCH/kill/results.h5"
+# SIGTERM in the second epoch, resumed on 4 ranks; SIGKILL in the second epoch (after the
+# checkpoint of step 8), resumed from step 8 on 2.
+stop_and_resume "augmentation" term@9:1 "from step 9" 4 "$SCRATCH/aug-1/results.h5" \
+    "$SCRATCH/term" run train "${AUG[@]}"
+stop_and_resume "augmentation" kill@10:0 "from step 8" 2 "$SCRATCH/aug-1/results.h5" \
+    "$SCRATCH/kill" run train "${AUG[@]}"
 
 # Off by default, and on changes the training: other parameters than without it.
 ranks 2 run train "${AUG[@]}" data.augment=none --out "$SCRATCH/plain" >/dev/null 2>&1

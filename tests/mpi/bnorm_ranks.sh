@@ -38,25 +38,10 @@ ranks 2 run train "${ARGS[@]}" train.bn_momentum=0 --out "$SCRATCH/frozen" >/dev
 check "evaluation uses the running averages (train.bn_momentum=0 evaluates otherwise)" \
     bash -c "! /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/train-1/results.h5 $SCRATCH/frozen/results.h5 >/dev/null"
 
-set +e
-RANKLAB_FAULT=term@6:1 ranks 2 run train "${ARGS[@]}" --out "$SCRATCH/term" >"$SCRATCH/term.log" 2>&1
-code=$?
-set -e
-check "SIGTERM exits with code 75 (got $code)" test "$code" -eq 75
-ranks 4 run train "${ARGS[@]}" --out "$SCRATCH/term" >"$SCRATCH/term2.log" 2>&1
-check "resume after SIGTERM (on 4 ranks) starts at step 6" grep -q "from step 6" "$SCRATCH/term2.log"
-check "batch norm: stopped by SIGTERM on 2 ranks, resumed on 4 == uninterrupted" \
-    same_results "$SCRATCH/train-1/results.h5" "$SCRATCH/term/results.h5"
-
-set +e
-RANKLAB_FAULT=kill@10:0 ranks 2 run train "${ARGS[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill.log" 2>&1
-code=$?
-set -e
-check "SIGKILL fails the job (code $code)" test "$code" -ne 0 -a "$code" -ne 75
-ranks 2 run train "${ARGS[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill2.log" 2>&1
-check "resume after SIGKILL starts at step 8" grep -q "from step 8" "$SCRATCH/kill2.log"
-check "batch norm: killed and resumed == uninterrupted" \
-    same_results "$SCRATCH/train-1/results.h5" "$SCRATCH/kill/results.h5"
+stop_and_resume "batch norm" term@6:1 "from step 6" 4 "$SCRATCH/train-1/results.h5" \
+    "$SCRATCH/term" run train "${ARGS[@]}"
+stop_and_resume "batch norm" kill@10:0 "from step 8" 2 "$SCRATCH/train-1/results.h5" \
+    "$SCRATCH/kill" run train "${ARGS[@]}"
 
 REFUSAL_BASE=(run train "${ARGS[@]}")
 expect_refusal "a dropout share of 1 is refused" "bad dropout" \

@@ -68,14 +68,8 @@ for w in (w1, w2):
 # biases and group-norm parameters are frozen
 assert np.all(delta[72:80] == 0) and np.all(delta[80:96] == 0)
 PY
-set +e
-RANKLAB_FAULT=term@17:1 ranks 2 "${ADAPT[@]}" --out "$SCRATCH/adapt-term" >"$SCRATCH/term.log" 2>&1
-code=$?
-set -e
-check "SIGTERM during adapter training exits with code 75 (got $code)" test "$code" -eq 75
-ranks 4 "${ADAPT[@]}" --out "$SCRATCH/adapt-term" >"$SCRATCH/term2.log" 2>&1
-check "resumed on 4 ranks from step 17 == uninterrupted" \
-    bash -c "grep -q 'from step 17' '$SCRATCH/term2.log' && /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/adapt-1/results.h5 $SCRATCH/adapt-term/results.h5"
+stop_and_resume "adapter training" term@17:1 "from step 17" 4 "$SCRATCH/adapt-1/results.h5" \
+    "$SCRATCH/adapt-term" "${ADAPT[@]}"
 
 # (c) PGD adversarial training (random starts) with GOR.
 for p in 1 2; do

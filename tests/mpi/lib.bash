@@ -34,6 +34,33 @@ same_results() {
     /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/same_results.py" "$1" "$2"
 }
 
+# stop_and_resume "what" FAULT RESUMED P REFERENCE OUT ARGS... : `ranks 2 ARGS --out OUT` with
+# RANKLAB_FAULT=FAULT (term@STEP:RANK or kill@STEP:RANK) must stop: exit 75 after a SIGTERM, fail
+# otherwise after a SIGKILL, leaving a checkpoint and no results.h5; rerun on P ranks, it must
+# resume (its output holds the fixed text RESUMED, e.g. "from step 45") and end with the same
+# results as the uninterrupted run's REFERENCE (results.h5). Logs: OUT.log, OUT-resume.log.
+stop_and_resume() {
+    local what=$1 fault=$2 resumed=$3 p=$4 reference=$5 out=$6 code
+    shift 6
+    set +e
+    RANKLAB_FAULT=$fault ranks 2 "$@" --out "$out" >"$out.log" 2>&1
+    code=$?
+    set -e
+    case $fault in
+    term@*) check "$what: SIGTERM ($fault) exits with code 75 (got $code)" test "$code" -eq 75 ;;
+    kill@*) check "$what: SIGKILL ($fault) fails the job (code $code)" \
+        test "$code" -ne 0 -a "$code" -ne 75 ;;
+    *) echo "stop_and_resume: FAULT must be term@STEP:RANK or kill@STEP:RANK, not '$fault'" >&2
+       exit 2 ;;
+    esac
+    check "$what: the stopped run leaves a checkpoint and no results.h5" \
+        bash -c "ls '$out'/ckpt/step-*.h5 >/dev/null 2>&1 && [ ! -e '$out/results.h5' ]"
+    ranks "$p" "$@" --out "$out" >"$out-resume.log" 2>&1
+    check "$what: resumed on $p ranks ($resumed)" grep -qF -- "$resumed" "$out-resume.log"
+    check "$what: stopped on 2 ranks, resumed on $p == uninterrupted" \
+        same_results "$reference" "$out/results.h5"
+}
+
 # expect_refusal "what" "message pattern" ARGS... : `ranks 2 "${REFUSAL_BASE[@]}" ARGS --out NEW`
 # must fail quickly (a refusal that hangs fails after 60 s) with a message matching the pattern
 # and a HINT, and write nothing. Each test sets REFUSAL_BASE to its experiment and small

@@ -31,20 +31,10 @@ assert f["arrays/params"].attrs["model"] in (b"gpt:L1-D16-H2-T16", "gpt:L1-D16-H
 print("valid ppl %.2f -> %.2f, unigram %.2f" % (ppl[0], ppl[1], unigram[1]))
 PY
 
-set +e
-RANKLAB_FAULT=term@147:1 ranks 2 "${TINY_LM[@]}" --out "$SCRATCH/lm-term" >"$SCRATCH/term.log" 2>&1
-code=$?
-set -e
-check "SIGTERM exits with code 75 (got $code)" test "$code" -eq 75
-ranks 4 "${TINY_LM[@]}" --out "$SCRATCH/lm-term" >"$SCRATCH/term2.log" 2>&1
-check "resumed on 4 ranks from step 147 == uninterrupted" \
-    bash -c "grep -q 'from step 147' '$SCRATCH/term2.log' && /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/lm-1/results.h5 $SCRATCH/lm-term/results.h5"
-set +e
-RANKLAB_FAULT=kill@95:0 ranks 2 "${TINY_LM[@]}" --out "$SCRATCH/lm-kill" >"$SCRATCH/kill.log" 2>&1
-set -e
-ranks 1 "${TINY_LM[@]}" --out "$SCRATCH/lm-kill" >"$SCRATCH/kill2.log" 2>&1
-check "after SIGKILL at step 95, resumed from step 90 == uninterrupted" \
-    bash -c "grep -q 'from step 90' '$SCRATCH/kill2.log' && /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/lm-1/results.h5 $SCRATCH/lm-kill/results.h5"
+stop_and_resume "lm-pretrain" term@147:1 "from step 147" 4 "$SCRATCH/lm-1/results.h5" \
+    "$SCRATCH/lm-term" "${TINY_LM[@]}"
+stop_and_resume "lm-pretrain" kill@95:0 "from step 90" 1 "$SCRATCH/lm-1/results.h5" \
+    "$SCRATCH/lm-kill" "${TINY_LM[@]}"
 
 REFUSAL_BASE=("${TINY_LM[@]}")
 expect_refusal "width not divisible by the heads is refused" "not divisible by 3 heads" model.spec=gpt:L1-D16-H3-T16

@@ -28,19 +28,10 @@ same_on_ranks() {
 # resumes_same NAME ARGS...: mw-train stopped by SIGTERM at step 60 (epoch 3, after the
 # milestones) on 2 ranks and resumed on 4 ends as $NAME-2 did.
 resumes_same() {
-    local name=$1 code
+    local name=$1
     shift
-    set +e
-    RANKLAB_FAULT=term@60:1 ranks 2 run mw-train "${SMALL_MW[@]}" "$@" \
-        --out "$SCRATCH/$name-term" >"$SCRATCH/$name-term.log" 2>&1
-    code=$?
-    set -e
-    check "$name: SIGTERM exits with code 75 (got $code)" test "$code" -eq 75
-    ranks 4 run mw-train "${SMALL_MW[@]}" "$@" --out "$SCRATCH/$name-term" \
-        >"$SCRATCH/$name-resume.log" 2>&1
-    check "$name: resumed from step 60" grep -q "from step 60" "$SCRATCH/$name-resume.log"
-    check "$name: stopped on 2 ranks, resumed on 4 == uninterrupted" \
-        same_results "$SCRATCH/$name-2/results.h5" "$SCRATCH/$name-term/results.h5"
+    stop_and_resume "$name" term@60:1 "from step 60" 4 "$SCRATCH/$name-2/results.h5" \
+        "$SCRATCH/$name-term" run mw-train "${SMALL_MW[@]}" "$@"
 }
 
 same_on_ranks sched "${SCHEDULES[@]}"

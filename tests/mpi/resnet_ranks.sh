@@ -13,12 +13,6 @@ for p in 2 4; do
     check "resnet: $p ranks == 1 rank" same_results "$SCRATCH/res-1/results.h5" "$SCRATCH/res-$p/results.h5"
 done
 
-set +e
-RANKLAB_FAULT=term@4:1 ranks 2 "${ARGS[@]}" --out "$SCRATCH/term" >"$SCRATCH/term.log" 2>&1
-code=$?
-set -e
-check "SIGTERM exits with code 75 (got $code)" test "$code" -eq 75
-ranks 2 "${ARGS[@]}" --out "$SCRATCH/term" >"$SCRATCH/term2.log" 2>&1
-check "resume after SIGTERM starts at step 4" grep -q "from step 4" "$SCRATCH/term2.log"
-check "resnet: resumed after SIGTERM == uninterrupted" same_results "$SCRATCH/res-1/results.h5" "$SCRATCH/term/results.h5"
+stop_and_resume "resnet" term@4:1 "from step 4" 2 "$SCRATCH/res-1/results.h5" "$SCRATCH/term" \
+    "${ARGS[@]}"
 finish

@@ -5,28 +5,13 @@ ARGS=(run train "${SMALL_TRAIN[@]}" ckpt.every=20)
 
 ranks 2 "${ARGS[@]}" --out "$SCRATCH/ref" >/dev/null 2>&1
 
-# SIGTERM raised on rank 1 at step 45: both ranks agree, checkpoint step 45, exit 75.
-set +e
-RANKLAB_FAULT=term@45:1 ranks 2 "${ARGS[@]}" --out "$SCRATCH/term" >"$SCRATCH/term.log" 2>&1
-code=$?
-set -e
-check "SIGTERM exits with code 75 (got $code)" test "$code" -eq 75
-check "SIGTERM leaves a checkpoint at step 45" test -f "$SCRATCH/term/ckpt/step-0000000045.h5"
-check "SIGTERM leaves no results.h5" test ! -e "$SCRATCH/term/results.h5"
-ranks 2 "${ARGS[@]}" --out "$SCRATCH/term" >"$SCRATCH/term2.log" 2>&1
-check "resume after SIGTERM starts at step 45" grep -q "from step 45" "$SCRATCH/term2.log"
-check "resumed after SIGTERM == uninterrupted" same_results "$SCRATCH/ref/results.h5" "$SCRATCH/term/results.h5"
-
+# SIGTERM raised on rank 1 at step 45: both ranks agree, checkpoint step 45, exit 75; resumed
+# from step 45.
+stop_and_resume "train" term@45:1 "from step 45" 2 "$SCRATCH/ref/results.h5" "$SCRATCH/term" \
+    "${ARGS[@]}"
 # SIGKILL on rank 0 at step 50: the job dies; the newest checkpoint is step 40.
-set +e
-RANKLAB_FAULT=kill@50:0 ranks 2 "${ARGS[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill.log" 2>&1
-code=$?
-set -e
-check "SIGKILL fails the job (code $code)" test "$code" -ne 0 -a "$code" -ne 75
-check "SIGKILL leaves no results.h5" test ! -e "$SCRATCH/kill/results.h5"
-ranks 2 "${ARGS[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill2.log" 2>&1
-check "resume after SIGKILL starts at step 40" grep -q "from step 40" "$SCRATCH/kill2.log"
-check "resumed after SIGKILL == uninterrupted" same_results "$SCRATCH/ref/results.h5" "$SCRATCH/kill/results.h5"
+stop_and_resume "train" kill@50:0 "from step 40" 2 "$SCRATCH/ref/results.h5" "$SCRATCH/kill" \
+    "${ARGS[@]}"
 
 # A real signal from outside, at whatever step it lands, resumed on another rank count (60
 # epochs: the run is still going when the signal comes).
