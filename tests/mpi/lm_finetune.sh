@@ -46,15 +46,8 @@ print("zero-shot %.2f, lora %.2f, zoqo4 %.2f -> %.2f" % (zero, final("lora-1", "
 PY
 
 for arm in zoqo4 qat8; do
-    set +e
-    RANKLAB_FAULT=term@6:1 ranks 2 "${FT[@]}" ft.arm=$arm ckpt.every=2 --out "$SCRATCH/$arm-term" \
-        >"$SCRATCH/$arm-term.log" 2>&1
-    code=$?
-    set -e
-    check "$arm: SIGTERM exits with code 75 (got $code)" test "$code" -eq 75
-    ranks 4 "${FT[@]}" ft.arm=$arm ckpt.every=2 --out "$SCRATCH/$arm-term" >"$SCRATCH/$arm-term2.log" 2>&1
-    check "$arm: resumed on 4 ranks from step 6 == uninterrupted" \
-        bash -c "grep -q 'from step 6' '$SCRATCH/$arm-term2.log' && /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/$arm-1/results.h5 $SCRATCH/$arm-term/results.h5"
+    stop_and_resume "$arm" term@6:1 "from step 6" 4 "$SCRATCH/$arm-1/results.h5" \
+        "$SCRATCH/$arm-term" "${FT[@]}" ft.arm=$arm ckpt.every=2
 done
 
 REFUSAL_BASE=("${FT[@]}")

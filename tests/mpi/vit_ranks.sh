@@ -20,20 +20,10 @@ acc = h5py.File('$SCRATCH/pre-1/results.h5')['final/test_acc'][()]
 assert acc > 0.45, acc
 print('test accuracy', acc)"
 
-set +e
-RANKLAB_FAULT=term@17:1 ranks 2 "${PRE[@]}" --out "$SCRATCH/term" >"$SCRATCH/term.log" 2>&1
-code=$?
-set -e
-check "SIGTERM during ViT training exits with code 75 (got $code)" test "$code" -eq 75
-ranks 4 "${PRE[@]}" --out "$SCRATCH/term" >"$SCRATCH/term2.log" 2>&1
-check "resumed on 4 ranks from step 17 == uninterrupted" \
-    bash -c "grep -q 'from step 17' '$SCRATCH/term2.log' && /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/pre-1/results.h5 $SCRATCH/term/results.h5"
-set +e
-RANKLAB_FAULT=kill@18:0 ranks 2 "${PRE[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill.log" 2>&1
-set -e
-ranks 1 "${PRE[@]}" --out "$SCRATCH/kill" >"$SCRATCH/kill2.log" 2>&1
-check "resumed on 1 rank after SIGKILL (from step 15) == uninterrupted" \
-    bash -c "grep -q 'from step 15' '$SCRATCH/kill2.log' && /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/pre-1/results.h5 $SCRATCH/kill/results.h5"
+stop_and_resume "ViT training" term@17:1 "from step 17" 4 "$SCRATCH/pre-1/results.h5" \
+    "$SCRATCH/term" "${PRE[@]}"
+stop_and_resume "ViT training" kill@18:0 "from step 15" 1 "$SCRATCH/pre-1/results.h5" \
+    "$SCRATCH/kill" "${PRE[@]}"
 
 # LoRA adapters of the pretrained ViT on classes 5..9, the penalty on their up-matrices.
 ADAPT=(run gor-train model.spec=$SPEC data.classes_keep=5,6,7,8,9 data.train_limit=400
