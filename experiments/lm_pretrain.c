@@ -1,5 +1,6 @@
 /* Experiment `lm-pretrain`: first-order data-parallel pretraining of a small decoder (gpt: specs,
- * src/nn/transformer.h) on the WordNet glosses, with a byte-level BPE tokenizer learned on the
+ * src/nn/transformer.h) on the WordNet glosses (and, with data.text_sources=wordnet,fortunes,
+ * the entries of Debian's fortunes), with a byte-level BPE tokenizer learned on the
  * training split and saved with the results (/arrays/tokenizer_merges, src/train/vocab.h) so a
  * fine-tuning run uses the same vocabulary.
  *
@@ -55,6 +56,7 @@ static const rl_cfg_spec lm_keys[] = {
 static void lm_declare(rl_config *cfg) {
     rl_declare_common_config(cfg);
     rl_corpus_declare_config(cfg);
+    rl_corpus_declare_sources_config(cfg);
     train_chunks_declare_config(cfg);
     rl_cfg_declare(cfg, lm_keys, sizeof lm_keys / sizeof lm_keys[0]);
 }
@@ -96,7 +98,7 @@ static void lm_free(lm_run *r) {
  * optimizer, buffers. */
 static int prepare(rl_run *run, lm_run *r) {
     const rl_config *cfg = r->cfg = rl_run_config(run);
-    if (rl_corpus_load(cfg, &r->corpus) < 0 ||
+    if (rl_corpus_load_sources(cfg, &r->corpus) < 0 ||
         rl_bpe_learn(&r->corpus, RL_SPLIT_TRAIN, (int)rl_cfg_int(cfg, "text.vocab_size"), &r->tok) <
             0 ||
         rl_corpus_tokenize(&r->corpus, &r->tok, RL_SPLIT_TRAIN, &r->train_seqs) < 0 ||
@@ -127,10 +129,16 @@ static int prepare(rl_run *run, lm_run *r) {
     r->valid_limit = rl_cfg_int(cfg, "lm.valid_limit");
     r->unigram_loss = lm_unigram_loss(&r->train, &r->valid, r->valid_limit, r->model.vocab);
     int64_t train_tokens = r->train_seqs.start[r->train_seqs.n];
+    int64_t fortunes = 0;
+    for (int64_t i = 0; i < r->corpus.n; i++)
+        fortunes += r->corpus.entries[i].pos == 'f';
+    char source[64] = "wordnet glosses";
+    if (fortunes > 0)
+        snprintf(source, sizeof source, "%s%lld fortune entries",
+                 fortunes < r->corpus.n ? "wordnet glosses + " : "", (long long)fortunes);
     rl_run_add_input(run,
-                     "wordnet glosses: %lld training, %lld validation entries; %lld + %lld tokens "
-                     "(crc %08x)",
-                     (long long)r->train_seqs.n, (long long)r->valid_seqs.n,
+                     "%s: %lld training, %lld validation entries; %lld + %lld tokens (crc %08x)",
+                     source, (long long)r->train_seqs.n, (long long)r->valid_seqs.n,
                      (long long)train_tokens, (long long)r->valid_seqs.start[r->valid_seqs.n],
                      rl_crc32(0, r->train_seqs.ids, sizeof(int32_t) * (size_t)train_tokens));
     rl_log_info("lm-pretrain: %s, %zu parameters, vocabulary %d; %lld training windows of %d "
@@ -282,7 +290,10 @@ static const rl_experiment rl_experiment_lm_pretrain = {
     .name = "lm-pretrain",
     .summary = "first-order data-parallel pretraining of a small decoder on WordNet glosses",
     .doc = "Learns a byte-level BPE tokenizer (text.vocab_size) on the training glosses of\n"
-           "WordNet (data.text_*), then trains model.spec (gpt:L-D-H-T) with Adam on windows of\n"
+           "WordNet (data.text_*) -- with data.text_sources=wordnet,fortunes also on the entries\n"
+           "of Debian's fortunes (data.fortunes_dir; apt-get install fortunes), each one\n"
+           "document split by a hash of its text -- then trains model.spec (gpt:L-D-H-T) with Adam "
+           "on windows of\n"
            "T tokens for train.epochs epochs. Each batch of train.batch windows is cut into\n"
            "chunks of train.chunk windows that the ranks share; gradients are summed in fixed\n"
            "point, so results are bit-identical on any number of ranks and under resume.\n"

@@ -670,6 +670,9 @@ void rl_cfg_run_id(const rl_config *cfg, char out[17]) {
     for (size_t i = 0; i < cfg->n_specs; i++) {
         if (cfg->specs[i]->flags & RL_CFG_RUNTIME)
             continue;
+        if ((cfg->specs[i]->flags & RL_CFG_ID_IF_CHANGED) &&
+            !strcmp(cfg->values[i], cfg->specs[i]->def))
+            continue;
         const char *parts[3] = {cfg->specs[i]->key, "=", cfg->values[i]};
         for (int p = 0; p < 3; p++)
             for (const unsigned char *c = (const unsigned char *)parts[p]; *c; c++)

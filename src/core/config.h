@@ -27,7 +27,9 @@
 typedef enum { RL_CFG_INT, RL_CFG_FLOAT, RL_CFG_BOOL, RL_CFG_STRING, RL_CFG_CHOICE } rl_cfg_type;
 
 enum {
-    RL_CFG_RUNTIME = 1, /* does not change the result (not hashed into the run id) */
+    RL_CFG_RUNTIME = 1,       /* does not change the result (not hashed into the run id) */
+    RL_CFG_ID_IF_CHANGED = 2, /* hashed into the run id only when it differs from its default:
+                                 a key added later keeps the run ids of existing configs */
 };
 
 typedef struct {
@@ -36,7 +38,7 @@ typedef struct {
     const char *def;     /* default, as text */
     double min, max;     /* inclusive range for INT and FLOAT (ignored when min > max) */
     const char *choices; /* "a|b|c" for CHOICE */
-    int flags;           /* RL_CFG_RUNTIME */
+    int flags;           /* RL_CFG_RUNTIME, RL_CFG_ID_IF_CHANGED */
     const char *doc;     /* one line */
 } rl_cfg_spec;
 

@@ -35,21 +35,24 @@
 typedef enum { RL_SPLIT_TRAIN, RL_SPLIT_VALID, RL_SPLIT_TEST } rl_split;
 
 typedef struct {
-    uint32_t synset_offset; /* byte offset of the synset in its data file */
-    char pos;               /* part of speech of the file: 'n', 'v', 'a' or 'r' */
-    uint8_t category;       /* lexicographer file number, 0..RL_CORPUS_CATEGORIES-1 */
+    uint32_t synset_offset; /* byte offset of the synset (or fortune) in its data file */
+    char pos;               /* part of speech of the file: 'n', 'v', 'a' or 'r'; 'f': fortune */
+    uint8_t category;       /* lexicographer file number, 0..RL_CORPUS_CATEGORIES-1, or
+                               RL_CORPUS_NO_CATEGORY (a fortune) */
     uint8_t split;          /* rl_split */
     size_t text;            /* gloss: rl_corpus.text + text, len bytes (NUL-terminated) */
     uint32_t len;
 } rl_corpus_entry;
 
 #define RL_CORPUS_CATEGORIES 45
+#define RL_CORPUS_NO_CATEGORY 255
 
 typedef struct {
     int64_t n;
     rl_corpus_entry *entries; /* (n) in file order */
     char *text;               /* every gloss, each followed by a NUL */
     size_t text_bytes;
+    size_t entries_cap, text_cap; /* allocated entries and text bytes */
 } rl_corpus;
 
 void rl_corpus_declare_config(rl_config *cfg);
@@ -62,6 +65,33 @@ int rl_corpus_load(const rl_config *cfg, rl_corpus *out);
  * adv) to c, splits assigned by the fractions. */
 int rl_corpus_read_wordnet(const char *path, const char *part, double valid_fraction,
                            double test_fraction, rl_corpus *c);
+/* Append entry e (its split, key and category; text and len are set here) with the len bytes of
+ * text. */
+void rl_corpus_append(rl_corpus *c, const rl_corpus_entry *e, const char *text, size_t len);
+
+/* ---- fortunes (Debian's fortunes package), extra pretraining text ----
+ * A fortune file holds entries separated by lines holding only "%" (CRLF line ends allowed).
+ * Each entry's whitespace runs (spaces, tabs, line ends) become one space and its ends are
+ * trimmed, so it is one line as a gloss is; empty entries (consecutive %) are skipped. Its split
+ * is fixed by CRC-32 of that text (rl_corpus_split_of_text); pos 'f', no category. */
+/* Declare data.text_sources and data.fortunes_dir (lm-pretrain only). */
+void rl_corpus_declare_sources_config(rl_config *cfg);
+/* Append the entries of one fortune file. Errors: unreadable, not valid UTF-8 (naming the
+ * line), no entry at all. */
+int rl_corpus_read_fortunes(const char *path, double valid_fraction, double test_fraction,
+                            rl_corpus *c);
+/* Append every fortune file of dir in name order: regular files only, without the .dat and .u8
+ * index files or subdirectories such as off/. A missing directory says to install fortunes. */
+int rl_corpus_read_fortunes_dir(const char *dir, double valid_fraction, double test_fraction,
+                                rl_corpus *c);
+/* The corpus of data.text_sources: WordNet glosses as rl_corpus_load (wordnet), then the
+ * fortunes of data.fortunes_dir (fortunes), whatever the order of the list; an empty split is
+ * refused. */
+int rl_corpus_load_sources(const rl_config *cfg, rl_corpus *out);
+/* The split of an entry keyed by its text (as rl_corpus_split_of). */
+rl_split rl_corpus_split_of_text(const char *text, size_t len, double valid_fraction,
+                                 double test_fraction);
+
 /* Keep only entries whose category is one of names[0..n) ("noun.animal", or "animal" for the
  * noun category of that name); an unknown name is an error listing the valid ones. */
 int rl_corpus_keep_categories(rl_corpus *c, const char *const *names, int n);

@@ -63,21 +63,50 @@ int rl_corpus_category_id(const char *name) {
     return -1;
 }
 
-rl_split rl_corpus_split_of(char pos, uint32_t synset_offset, double valid_fraction,
-                            double test_fraction) {
-    char key[16];
-    int n = snprintf(key, sizeof key, "%c %08u", pos, (unsigned)synset_offset);
-    double u = rl_crc32(0, key, (size_t)n) / 4294967296.0;
+/* The split of an entry whose key hashes to crc: crc scaled to [0, 1) against the fractions. */
+static rl_split split_of_hash(uint32_t crc, double valid_fraction, double test_fraction) {
+    double u = crc / 4294967296.0;
     if (u < test_fraction)
         return RL_SPLIT_TEST;
     return u < test_fraction + valid_fraction ? RL_SPLIT_VALID : RL_SPLIT_TRAIN;
 }
 
+rl_split rl_corpus_split_of(char pos, uint32_t synset_offset, double valid_fraction,
+                            double test_fraction) {
+    char key[16];
+    int n = snprintf(key, sizeof key, "%c %08u", pos, (unsigned)synset_offset);
+    return split_of_hash(rl_crc32(0, key, (size_t)n), valid_fraction, test_fraction);
+}
+
+rl_split rl_corpus_split_of_text(const char *text, size_t len, double valid_fraction,
+                                 double test_fraction) {
+    return split_of_hash(rl_crc32(0, text, len), valid_fraction, test_fraction);
+}
+
 static void *grow(void *p, size_t bytes) {
     void *q = realloc(p, bytes);
     if (!q)
-        rl_fatal("out of memory reading the text corpus", "use fewer data.text_parts");
+        rl_fatal("out of memory reading the text corpus",
+                 "use fewer data.text_parts or data.text_sources");
     return q;
+}
+
+void rl_corpus_append(rl_corpus *c, const rl_corpus_entry *e, const char *text, size_t len) {
+    if ((size_t)c->n == c->entries_cap) {
+        c->entries_cap = c->entries_cap ? 2 * c->entries_cap : 4096;
+        c->entries = grow(c->entries, c->entries_cap * sizeof *c->entries);
+    }
+    if (c->text_bytes + len + 1 > c->text_cap) {
+        c->text_cap = 2 * (c->text_bytes + len + 1) + 65536;
+        c->text = grow(c->text, c->text_cap);
+    }
+    rl_corpus_entry *added = &c->entries[c->n++];
+    *added = *e;
+    added->text = c->text_bytes;
+    added->len = (uint32_t)len;
+    memcpy(c->text + c->text_bytes, text, len);
+    c->text[c->text_bytes + len] = '\0';
+    c->text_bytes += len + 1;
 }
 
 static const char *part_pos(const char *part) {
@@ -138,7 +167,7 @@ int rl_corpus_read_wordnet(const char *path, const char *part, double valid_frac
                        "dict directory)",
                        path, strerror(errno));
     char *line = NULL;
-    size_t cap = 0, entries_cap = (size_t)c->n, text_cap = c->text_bytes;
+    size_t cap = 0;
     int rc = RL_OK;
     for (int64_t line_no = 1;; line_no++) {
         ssize_t got = getline(&line, &cap, f);
@@ -159,20 +188,7 @@ int rl_corpus_read_wordnet(const char *path, const char *part, double valid_frac
         }
         e.split =
             (uint8_t)rl_corpus_split_of(e.pos, e.synset_offset, valid_fraction, test_fraction);
-        e.text = c->text_bytes;
-        e.len = (uint32_t)len;
-        if ((size_t)c->n == entries_cap) {
-            entries_cap = entries_cap ? 2 * entries_cap : 4096;
-            c->entries = grow(c->entries, entries_cap * sizeof *c->entries);
-        }
-        if (c->text_bytes + len + 1 > text_cap) {
-            text_cap = 2 * (c->text_bytes + len + 1) + 65536;
-            c->text = grow(c->text, text_cap);
-        }
-        memcpy(c->text + c->text_bytes, gloss, len);
-        c->text[c->text_bytes + len] = '\0';
-        c->text_bytes += len + 1;
-        c->entries[c->n++] = e;
+        rl_corpus_append(c, &e, gloss, len);
     }
     if (rc == RL_OK && ferror(f))
         rc = rl_fail("reading %s failed", "check the file is readable", path);
