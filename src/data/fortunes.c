@@ -159,7 +159,7 @@ int rl_corpus_read_fortunes(const char *path, double valid_fraction, double test
     free(text);
     if (added == 0)
         return rl_fail("the fortune file %s holds no entries",
-                       "a fortune file holds text entries separated by lines holding only '%%'; "
+                       "a fortune file holds text entries separated by lines holding only '%'; "
                        "remove the file from data.fortunes_dir",
                        path);
     return RL_OK;

@@ -726,6 +726,28 @@ static void test_cfg_run_id(void) {
     rl_cfg_free(cfg);
 }
 
+/* A key declared RL_CFG_ID_IF_CHANGED leaves the run id as it was without the key while it holds
+ * its default (also when set to it), and changes it when set to anything else. */
+static void test_cfg_id_if_changed(void) {
+    static const rl_cfg_spec later_key[] = {
+        {"data.extra", RL_CFG_STRING, "none", 0, 0, NULL, RL_CFG_ID_IF_CHANGED, "added later"}};
+    static const char *const values[] = {NULL, "data.extra=none", "data.extra=more"};
+    char without[17], ids[3][17];
+    run_id_of(NULL, without);
+    for (int v = 0; v < 3; v++) {
+        rl_config *cfg = new_cfg();
+        rl_cfg_declare(cfg, later_key, 1);
+        if (values[v])
+            CU_ASSERT_FATAL(rl_cfg_set_override(cfg, values[v]) == RL_OK);
+        CU_ASSERT_FATAL(rl_cfg_resolve(cfg) == RL_OK);
+        rl_cfg_run_id(cfg, ids[v]);
+        rl_cfg_free(cfg);
+    }
+    CU_ASSERT_STRING_EQUAL(ids[0], without);
+    CU_ASSERT_STRING_EQUAL(ids[1], without);
+    CU_ASSERT(strcmp(ids[2], without) != 0);
+}
+
 /* ---- errors ---- */
 
 static void test_error_context_and_hint(void) {
@@ -1018,6 +1040,7 @@ static const rl_test tests[] = {
     {"config INI line over inih's buffer names line and limit", test_cfg_long_lines},
     {"config over-long key or value refused, never cut", test_cfg_long_override},
     {"config run id: hex, stable, runtime keys and order ignored", test_cfg_run_id},
+    {"config run id: a key added later keeps old ids at its default", test_cfg_id_if_changed},
     {"error context prefixes the message, hints replace", test_error_context_and_hint},
     {"rng uniform in [0,1), deterministic, every input matters", test_rng_uniform_deterministic},
     {"rng draws do not depend on request order", test_rng_order_independent},

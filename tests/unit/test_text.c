@@ -1,7 +1,9 @@
 /* Unit tests for the text data (src/data/corpus.h): the WordNet reader on the installed files
  * and on small files (malformed lines, missing files, empty splits), hash-fixed splits, category
- * selection, and the byte-level BPE tokenizer (hand-worked merges, determinism, vocabulary size,
- * round trips of every training line, rebuilding from saved merges). */
+ * selection, the fortune reader (separators, CRLF, tabs, bad UTF-8, empty files, the directory's
+ * index files) and the mixed wordnet + fortunes corpus, and the byte-level BPE tokenizer
+ * (hand-worked merges, determinism, vocabulary size, round trips of every training line, rebuilding
+ * from saved merges). */
 #include "src/core/error.h"
 #include "src/data/corpus.h"
 #include "src/train/vocab.h"
@@ -10,14 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define WORDNET_DIR "/usr/share/wordnet"
+#define FORTUNES_DIR "/usr/share/games/fortunes"
 
 /* A resolved config with the text keys and the given overrides (NULL-terminated). */
 static rl_config *text_config(const char *const *overrides) {
     rl_config *cfg = rl_cfg_new();
     rl_corpus_declare_config(cfg);
+    rl_corpus_declare_sources_config(cfg);
     for (; overrides && *overrides; overrides++)
         CU_ASSERT_FATAL(rl_cfg_set_override(cfg, *overrides) == RL_OK);
     CU_ASSERT_FATAL(rl_cfg_resolve(cfg) == RL_OK);
@@ -192,6 +197,28 @@ static void test_bpe_hand_worked_merges(void) {
     rl_bpe_free(NULL);
 }
 
+/* Entries of seqs whose ids are out of range, do not end with the end-of-entry token, do not
+ * decode to their text or carry another category; *bytes gets the bytes of their text. */
+static int64_t round_trip_failures(const rl_corpus *c, const rl_bpe *t, const rl_token_seqs *seqs,
+                                   int64_t *bytes) {
+    int64_t failures = 0;
+    static char decoded[1 << 16];
+    *bytes = 0;
+    for (int64_t s = 0; s < seqs->n; s++) {
+        const int32_t *ids = seqs->ids + seqs->start[s];
+        int64_t len = seqs->start[s + 1] - seqs->start[s];
+        const char *gloss = rl_corpus_gloss(c, seqs->entry[s]);
+        *bytes += (int64_t)strlen(gloss);
+        for (int64_t i = 0; i < len; i++)
+            failures += ids[i] < 0 || ids[i] >= t->vocab_size;
+        failures += ids[len - 1] != rl_bpe_eot(t);
+        failures +=
+            rl_bpe_decode(t, ids, len, decoded, sizeof decoded) < 0 || strcmp(decoded, gloss) != 0;
+        failures += seqs->category[s] != c->entries[seqs->entry[s]].category;
+    }
+    return failures;
+}
+
 /* On the training glosses: the vocabulary size asked for, the same merges when learned again on
  * the lines in reverse order, every training line round-trips, and the merges rebuild the same
  * tokenizer (as a fine-tuning run does from a saved one). */
@@ -218,20 +245,7 @@ static void test_bpe_on_wordnet(void) {
     rl_token_seqs seqs;
     CU_ASSERT_FATAL(rl_corpus_tokenize(&c, &t, RL_SPLIT_TRAIN, &seqs) == RL_OK);
     CU_ASSERT_EQUAL(seqs.n, n);
-    int64_t failures = 0, bytes = 0;
-    char decoded[4096];
-    for (int64_t s = 0; s < seqs.n; s++) {
-        const int32_t *ids = seqs.ids + seqs.start[s];
-        int64_t len = seqs.start[s + 1] - seqs.start[s];
-        const char *gloss = rl_corpus_gloss(&c, seqs.entry[s]);
-        bytes += (int64_t)strlen(gloss);
-        for (int64_t i = 0; i < len; i++)
-            failures += ids[i] < 0 || ids[i] >= t.vocab_size;
-        failures += ids[len - 1] != rl_bpe_eot(&t);
-        failures +=
-            rl_bpe_decode(&t, ids, len, decoded, sizeof decoded) < 0 || strcmp(decoded, gloss) != 0;
-        failures += seqs.category[s] != c.entries[seqs.entry[s]].category;
-    }
+    int64_t bytes = 0, failures = round_trip_failures(&c, &t, &seqs, &bytes);
     CU_ASSERT_EQUAL(failures, 0);
     CU_ASSERT(seqs.start[seqs.n] - seqs.n < bytes / 2); /* merges compress the text */
 
@@ -242,6 +256,7 @@ static void test_bpe_on_wordnet(void) {
     CU_ASSERT_EQUAL(rl_bpe_encode(&rebuilt, probe, strlen(probe), b), na);
     CU_ASSERT(memcmp(a, b, sizeof(int32_t) * (size_t)na) == 0);
     int32_t bad[] = {'a', 300};
+    char decoded[64];
     rl_bpe_free(&rebuilt);
     CU_ASSERT(rl_bpe_from_merges(bad, 1, &rebuilt) == RL_ERR);
     CU_ASSERT(rl_bpe_decode(&t, bad + 1, 1, decoded, sizeof decoded) >= 0);
@@ -254,6 +269,201 @@ static void test_bpe_on_wordnet(void) {
     rl_bpe_free(&again);
     rl_corpus_free(&c);
     rl_cfg_free(cfg);
+}
+
+/* A fortune file with the tricky cases: a leading %, CRLF line ends (also on a separator),
+ * consecutive %, an entry of blanks, tabs and indentation, "%%" and "50%" inside an entry (not
+ * separators), UTF-8, and a last entry without a trailing % or line end. */
+static const char tricky_fortunes[] = "%\n"
+                                      "First  entry,\ttabbed\r\n"
+                                      "  second line.\r\n"
+                                      "%\r\n"
+                                      "%\n"
+                                      "%\n"
+                                      "Caf\xc3\xa9 quote, 50%\n"
+                                      "%%\n"
+                                      "\t\t-- Author\n"
+                                      "%\n"
+                                      "  \t \n"
+                                      "%\n"
+                                      "Trailing entry without percent";
+
+static void test_reads_fortune_file(void) {
+    char path[64];
+    write_tmp(path, tricky_fortunes);
+    rl_corpus c = {0};
+    CU_ASSERT_FATAL(rl_corpus_read_fortunes(path, 0.3, 0.3, &c) == RL_OK);
+    CU_ASSERT_EQUAL_FATAL(c.n, 3);
+    CU_ASSERT_STRING_EQUAL(rl_corpus_gloss(&c, 0), "First entry, tabbed second line.");
+    CU_ASSERT_STRING_EQUAL(rl_corpus_gloss(&c, 1), "Caf\xc3\xa9 quote, 50% %% -- Author");
+    CU_ASSERT_STRING_EQUAL(rl_corpus_gloss(&c, 2), "Trailing entry without percent");
+    for (int64_t i = 0; i < c.n; i++) {
+        const char *text = rl_corpus_gloss(&c, i);
+        CU_ASSERT_EQUAL(c.entries[i].len, strlen(text));
+        CU_ASSERT_EQUAL(c.entries[i].pos, 'f');
+        CU_ASSERT_EQUAL(c.entries[i].category, RL_CORPUS_NO_CATEGORY);
+        CU_ASSERT_EQUAL(c.entries[i].split, rl_corpus_split_of_text(text, strlen(text), 0.3, 0.3));
+    }
+    CU_ASSERT_EQUAL(c.entries[0].synset_offset, 2); /* the byte after the leading "%\n" */
+    rl_corpus_free(&c);
+    unlink(path);
+}
+
+/* 60 entries written in one order and in reverse get the same split each, by their text; all
+ * three splits occur. */
+static void test_fortune_split_independent_of_order(void) {
+    enum { N = 60 };
+    char forward[N * 40] = "", backward[N * 40] = "", path_a[64], path_b[64];
+    for (int k = 0; k < N; k++) {
+        char entry[40];
+        snprintf(entry, sizeof entry, "fortune number %d\n%%\n", k);
+        strcat(forward, entry);
+        snprintf(entry, sizeof entry, "fortune number %d\n%%\n", N - 1 - k);
+        strcat(backward, entry);
+    }
+    write_tmp(path_a, forward);
+    write_tmp(path_b, backward);
+    rl_corpus a = {0}, b = {0};
+    CU_ASSERT_FATAL(rl_corpus_read_fortunes(path_a, 0.25, 0.25, &a) == RL_OK);
+    CU_ASSERT_FATAL(rl_corpus_read_fortunes(path_b, 0.25, 0.25, &b) == RL_OK);
+    CU_ASSERT_EQUAL_FATAL(a.n, N);
+    CU_ASSERT_EQUAL_FATAL(b.n, N);
+    int64_t per_split[3] = {0, 0, 0};
+    for (int k = 0; k < N; k++) {
+        CU_ASSERT_STRING_EQUAL(rl_corpus_gloss(&a, k), rl_corpus_gloss(&b, N - 1 - k));
+        CU_ASSERT_EQUAL(a.entries[k].split, b.entries[N - 1 - k].split);
+        per_split[a.entries[k].split]++;
+    }
+    CU_ASSERT(per_split[RL_SPLIT_TRAIN] > 0 && per_split[RL_SPLIT_VALID] > 0 &&
+              per_split[RL_SPLIT_TEST] > 0);
+    rl_corpus_free(&a);
+    rl_corpus_free(&b);
+    unlink(path_a);
+    unlink(path_b);
+}
+
+/* Expect rl_corpus_read_fortunes_dir(dir) or rl_corpus_read_fortunes(path) to fail with message
+ * and hint fragments. */
+static void expect_fortune_refusal(const char *path, int is_dir, const char *message,
+                                   const char *hint) {
+    rl_corpus c = {0};
+    int rc = is_dir ? rl_corpus_read_fortunes_dir(path, 0.1, 0.1, &c)
+                    : rl_corpus_read_fortunes(path, 0.1, 0.1, &c);
+    CU_ASSERT(rc == RL_ERR);
+    CU_ASSERT(strstr(rl_error_message(), message) != NULL);
+    CU_ASSERT(strstr(rl_error_hint(), hint) != NULL);
+    rl_corpus_free(&c);
+}
+
+/* Bad UTF-8 (naming the line), a file of separators and blanks, a missing directory, a directory
+ * of index files only; the .dat/.u8 files and a subdirectory such as off/ are skipped; an empty
+ * split and an unknown source are refused by rl_corpus_load_sources. */
+static void test_fortune_refusals_and_directory(void) {
+    char path[64];
+    write_tmp(path, "fine\n%\nbad \xff byte\n%\n");
+    expect_fortune_refusal(path, 0, "not valid UTF-8 text (line 3)", "fortune text files");
+    unlink(path);
+    write_tmp(path, "%\n\t\n%\r\n%\n");
+    expect_fortune_refusal(path, 0, "holds no entries", "separated by lines holding only '%'");
+    unlink(path);
+    expect_fortune_refusal("/nonexistent/fortunes", 1, "/nonexistent/fortunes",
+                           "apt-get install fortunes");
+
+    char dir[64] = "/tmp/rl_fortunes_test_XXXXXX", file[128];
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    static const char *const index_files[] = {"jokes.dat", "jokes.u8"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(file, sizeof file, "%s/%s", dir, index_files[k]);
+        FILE *f = fopen(file, "wb");
+        CU_ASSERT_FATAL(f != NULL);
+        fputs("\x01\x02\xff binary index\n", f);
+        fclose(f);
+    }
+    expect_fortune_refusal(dir, 1, "holds no fortune files", "apt-get install fortunes");
+    snprintf(file, sizeof file, "%s/off", dir);
+    CU_ASSERT_FATAL(mkdir(file, 0700) == 0);
+    snprintf(file, sizeof file, "%s/off/rude", dir);
+    FILE *f = fopen(file, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("offensive\n%\n", f);
+    fclose(f);
+    snprintf(file, sizeof file, "%s/jokes", dir);
+    f = fopen(file, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(tricky_fortunes, f);
+    fclose(f);
+    rl_corpus c = {0};
+    CU_ASSERT(rl_corpus_read_fortunes_dir(dir, 0.3, 0.3, &c) == RL_OK);
+    CU_ASSERT_EQUAL(c.n, 3);
+    rl_corpus_free(&c);
+
+    char dir_key[96];
+    snprintf(dir_key, sizeof dir_key, "data.fortunes_dir=%s", dir);
+    const char *one_source[] = {"data.text_sources=fortunes", dir_key, "data.valid_fraction=0.01",
+                                "data.test_fraction=0.01", NULL};
+    rl_config *cfg = text_config(one_source);
+    CU_ASSERT(rl_corpus_load_sources(cfg, &c) == RL_ERR);
+    CU_ASSERT(strstr(rl_error_message(), "split of the text corpus is empty (3 entries") != NULL);
+    CU_ASSERT_EQUAL(c.n, 0);
+    rl_cfg_free(cfg);
+    const char *unknown[] = {"data.text_sources=wordnet,gcide", NULL};
+    cfg = text_config(unknown);
+    CU_ASSERT(rl_corpus_load_sources(cfg, &c) == RL_ERR);
+    CU_ASSERT(strstr(rl_error_message(), "'gcide' in data.text_sources") != NULL);
+    rl_cfg_free(cfg);
+
+    static const char *const made[] = {"off/rude", "off", "jokes", "jokes.dat", "jokes.u8"};
+    for (int k = 0; k < 5; k++) {
+        snprintf(file, sizeof file, "%s/%s", dir, made[k]);
+        CU_ASSERT(remove(file) == 0);
+    }
+    CU_ASSERT(rmdir(dir) == 0);
+}
+
+/* The installed fortunes with the adverb glosses: both kinds of entry in the training split, the
+ * order of data.text_sources does not matter, the default is WordNet alone, and the tokenizer
+ * learned on the mixed training split round-trips every training entry. */
+static void test_mixed_corpus_round_trips(void) {
+    const char *mixed[] = {"data.text_parts=adv", "data.text_sources=wordnet,fortunes", NULL};
+    const char *reordered[] = {"data.text_parts=adv", "data.text_sources=fortunes,wordnet", NULL};
+    const char *wordnet_only[] = {"data.text_parts=adv", NULL};
+    rl_config *cfg = text_config(mixed), *cfg_reordered = text_config(reordered),
+              *cfg_wordnet = text_config(wordnet_only);
+    rl_corpus c, again, adverbs;
+    CU_ASSERT_FATAL(rl_corpus_load_sources(cfg, &c) == RL_OK);
+    CU_ASSERT_FATAL(rl_corpus_load_sources(cfg_reordered, &again) == RL_OK);
+    CU_ASSERT_FATAL(rl_corpus_load_sources(cfg_wordnet, &adverbs) == RL_OK);
+    CU_ASSERT(again.n == c.n && again.text_bytes == c.text_bytes &&
+              memcmp(again.text, c.text, c.text_bytes) == 0);
+    int64_t fortunes_in_train = 0, glosses_in_train = 0;
+    for (int64_t i = 0; i < c.n; i++)
+        if (c.entries[i].split == RL_SPLIT_TRAIN) {
+            fortunes_in_train += c.entries[i].pos == 'f';
+            glosses_in_train += c.entries[i].pos == 'r';
+        }
+    CU_ASSERT(fortunes_in_train > 5000); /* fortunes 1.99: about 8,000 entries in 64 files */
+    CU_ASSERT_EQUAL(glosses_in_train, rl_corpus_count(&adverbs, RL_SPLIT_TRAIN));
+    CU_ASSERT_EQUAL(c.n - adverbs.n, fortunes_in_train + rl_corpus_count(&c, RL_SPLIT_VALID) +
+                                         rl_corpus_count(&c, RL_SPLIT_TEST) -
+                                         rl_corpus_count(&adverbs, RL_SPLIT_VALID) -
+                                         rl_corpus_count(&adverbs, RL_SPLIT_TEST));
+
+    rl_bpe t;
+    rl_token_seqs seqs;
+    CU_ASSERT_FATAL(rl_bpe_learn(&c, RL_SPLIT_TRAIN, 600, &t) == RL_OK);
+    CU_ASSERT_FATAL(rl_corpus_tokenize(&c, &t, RL_SPLIT_TRAIN, &seqs) == RL_OK);
+    CU_ASSERT_EQUAL(seqs.n, rl_corpus_count(&c, RL_SPLIT_TRAIN));
+    int64_t bytes;
+    CU_ASSERT_EQUAL(round_trip_failures(&c, &t, &seqs, &bytes), 0);
+    CU_ASSERT(seqs.start[seqs.n] - seqs.n < bytes / 2);
+    rl_token_seqs_free(&seqs);
+    rl_bpe_free(&t);
+    rl_corpus_free(&c);
+    rl_corpus_free(&again);
+    rl_corpus_free(&adverbs);
+    rl_cfg_free(cfg);
+    rl_cfg_free(cfg_reordered);
+    rl_cfg_free(cfg_wordnet);
 }
 
 /* The merges saved in a results file rebuild the same tokenizer; a file without them is refused. */
@@ -292,6 +502,10 @@ static const rl_test tests[] = {
     {"WordNet corpus: categories and split fractions", test_wordnet_corpus},
     {"BPE: hand-worked merges, vocabulary size", test_bpe_hand_worked_merges},
     {"BPE on WordNet: deterministic, round trips, rebuilt", test_bpe_on_wordnet},
+    {"fortune file: separators, CRLF, tabs, trailing entry", test_reads_fortune_file},
+    {"fortune split by hash of the entry, not file order", test_fortune_split_independent_of_order},
+    {"fortunes: bad UTF-8, no entries, missing, index files", test_fortune_refusals_and_directory},
+    {"wordnet + fortunes corpus: tokenizer round trips", test_mixed_corpus_round_trips},
     {"tokenizer saved with the results and loaded back", test_vocab_saved_with_results},
     {NULL, NULL},
 };
