@@ -3,8 +3,8 @@
 # build/, then run the main job or the whole test suite.
 PACKAGES := build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev \
             hdf5-tools libopenblas-dev libcunit1-dev libinih-dev librandom123-dev zlib1g-dev \
-            dataset-fashion-mnist wordnet-base python3-h5py python3-numpy python3-pandas python3-matplotlib \
-            python3-pytest slurm-wlm munge
+            dataset-fashion-mnist wordnet-base fortunes python3-h5py python3-numpy python3-pandas \
+            python3-matplotlib python3-pytest slurm-wlm munge
 # The benchmarks' peers (bench/peers/*.py) also need torch: `make bench-deps`.
 BENCH_PACKAGES := python3-torch
 RANKS ?= 2
