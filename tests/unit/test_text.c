@@ -441,7 +441,7 @@ static void test_mixed_corpus_round_trips(void) {
             fortunes_in_train += c.entries[i].pos == 'f';
             glosses_in_train += c.entries[i].pos == 'r';
         }
-    CU_ASSERT(fortunes_in_train > 5000); /* fortunes 1.99: about 15,000 entries */
+    CU_ASSERT(fortunes_in_train > 5000); /* fortunes 1.99: 15,217 entries in 43 files */
     CU_ASSERT_EQUAL(glosses_in_train, rl_corpus_count(&adverbs, RL_SPLIT_TRAIN));
     CU_ASSERT_EQUAL(c.n - adverbs.n, fortunes_in_train + rl_corpus_count(&c, RL_SPLIT_VALID) +
                                          rl_corpus_count(&c, RL_SPLIT_TEST) -
