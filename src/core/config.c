@@ -665,10 +665,18 @@ char *rl_cfg_text(const rl_config *cfg) {
     return text.s ? text.s : rl_xstrdup("");
 }
 
+/* Whether `value` (canonical) is the canonical form of the spec's default. */
+static int is_default(const rl_cfg_spec *s, const char *value) {
+    char def[RL_CFG_MAX_VALUE_CHARS + 1];
+    return canonical_value(s, s->def, "default", def, sizeof def) == 0 && !strcmp(value, def);
+}
+
 void rl_cfg_run_id(const rl_config *cfg, char out[17]) {
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < cfg->n_specs; i++) {
         if (cfg->specs[i]->flags & RL_CFG_RUNTIME)
+            continue;
+        if (cfg->specs[i]->flags & RL_CFG_HASH_IF_SET && is_default(cfg->specs[i], cfg->values[i]))
             continue;
         const char *parts[3] = {cfg->specs[i]->key, "=", cfg->values[i]};
         for (int p = 0; p < 3; p++)

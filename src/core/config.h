@@ -28,6 +28,9 @@ typedef enum { RL_CFG_INT, RL_CFG_FLOAT, RL_CFG_BOOL, RL_CFG_STRING, RL_CFG_CHOI
 
 enum {
     RL_CFG_RUNTIME = 1, /* does not change the result (not hashed into the run id) */
+    /* hashed into the run id only when set to something other than its default, so a key added
+     * to an experiment later keeps the run ids (and results) of runs that do not set it */
+    RL_CFG_HASH_IF_SET = 2,
 };
 
 typedef struct {
@@ -36,7 +39,7 @@ typedef struct {
     const char *def;     /* default, as text */
     double min, max;     /* inclusive range for INT and FLOAT (ignored when min > max) */
     const char *choices; /* "a|b|c" for CHOICE */
-    int flags;           /* RL_CFG_RUNTIME */
+    int flags;           /* RL_CFG_RUNTIME, RL_CFG_HASH_IF_SET */
     const char *doc;     /* one line */
 } rl_cfg_spec;
 

@@ -700,6 +700,26 @@ static void test_cfg_run_id(void) {
     const char *runtime[] = {"run.log_every=7", NULL};
     run_id_of(runtime, id);
     CU_ASSERT_STRING_EQUAL(id, base);
+    /* A key added later (hashed only when set away from its default) keeps the id at its
+     * default (however spelled) and is hashed with the others when set. */
+    static const rl_cfg_spec added[] = {
+        {"train.added", RL_CFG_FLOAT, "0.5", 0, 1, NULL, RL_CFG_HASH_IF_SET, "a key added later"}};
+    const char *added_values[] = {NULL, "train.added=5e-1", "train.added=0.25"};
+    for (int v = 0; v < 3; v++) {
+        rl_config *cfg = new_cfg();
+        rl_cfg_declare(cfg, added, 1);
+        CU_ASSERT_FATAL(!added_values[v] || rl_cfg_set_override(cfg, added_values[v]) == RL_OK);
+        CU_ASSERT_FATAL(rl_cfg_resolve(cfg) == RL_OK);
+        rl_cfg_run_id(cfg, id);
+        rl_cfg_free(cfg);
+        if (v < 2)
+            CU_ASSERT_STRING_EQUAL(id, base);
+    }
+    snprintf(expect, sizeof expect, "%016llx",
+             (unsigned long long)fnv1a("data.name=synth\ntrain.added=0.25\ntrain.epochs=10\n"
+                                       "train.lr=0.1\ntrain.optim=b\ntrain.scale=10\n"
+                                       "train.shuffle=true\n"));
+    CU_ASSERT_STRING_EQUAL(id, expect);
 
     /* Setting a key to its default, or to an equivalent spelling, keeps the id. */
     const char *same[] = {"train.lr=1e-1", "train.shuffle=yes", "train.epochs=010", NULL};
@@ -1017,7 +1037,9 @@ static const rl_test tests[] = {
     {"config include and repeated files: the flat file's run id; cycles refused", test_cfg_include},
     {"config INI line over inih's buffer names line and limit", test_cfg_long_lines},
     {"config over-long key or value refused, never cut", test_cfg_long_override},
-    {"config run id: hex, stable, runtime keys and order ignored", test_cfg_run_id},
+    {"config run id: hex, stable, runtime keys, hash-if-set keys at their default and order "
+     "ignored",
+     test_cfg_run_id},
     {"error context prefixes the message, hints replace", test_error_context_and_hint},
     {"rng uniform in [0,1), deterministic, every input matters", test_rng_uniform_deterministic},
     {"rng draws do not depend on request order", test_rng_order_independent},
