@@ -697,6 +697,9 @@ void rl_cfg_print_docs(const rl_config *cfg) {
             printf(": %s", s->choices);
         else if (s->min <= s->max && (s->type == RL_CFG_INT || s->type == RL_CFG_FLOAT))
             printf(", %g..%g", s->min, s->max);
-        printf(", default %s%s]\n", s->def, s->flags & RL_CFG_RUNTIME ? ", runtime" : "");
+        printf(", default %s%s]\n", s->def,
+               s->flags & RL_CFG_RUNTIME       ? ", runtime"
+               : s->flags & RL_CFG_HASH_IF_SET ? ", in the run id when not the default"
+                                               : "");
     }
 }
