@@ -11,8 +11,8 @@
  *     rl_lora_backward(&lora, &model);        // lora.grads from model.grads
  *
  * Any model whose weight matrices live in one arena can be adapted the same way, by listing the
- * matrices (rl_lora_target: offset and shape) — e.g. a transformer's attention projections from
- * rl_transformer_matrices — and working on its params and grads arrays:
+ * matrices (rl_lora_target: offset and shape) — e.g. a transformer's q and v of every block,
+ * rl_lora_transformer_targets(&m, "q,v", ...) — and working on its params and grads arrays:
  *
  *     rl_lora_init_targets(&lora, m.params, m.n_params, targets, n, 8, seed, m.spec);
  *     rl_lora_apply_params(&lora, m.params);
