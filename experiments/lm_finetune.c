@@ -10,7 +10,8 @@
  * category in file order, the same for every seed and arm), the upper half the pool the K-shot
  * training set (ft.shots per category, drawn with the run's seed) comes from.
  *
- * Arms (ft.arm; one per run), all on LoRA adapters of the attention's q and v projections over a
+ * Arms (ft.arm; one per run), all on LoRA adapters of the matrices ft.lora_targets lists (default
+ * the attention's q and v projections; also k, o and the MLP's fc1, fc2) in every block over a
  * frozen base, from the same start: zeroshot (no update), lora (first order, Adam), mezo (MeZO,
  * fp32), sign (fp32 ZO-SignSGD), zoqoB (ZOQO as the paper: the base's linear layers quantized
  * at B bits per output row, the adapters B-bit codes, perturbations and steps in codes, q =
@@ -78,7 +79,10 @@ static const rl_cfg_spec ft_keys[] = {
     {"ft.batch", RL_CFG_INT, "8", 1, 1e6, NULL, 0, "training examples per step"},
     {"ft.eval_every", RL_CFG_INT, "50", 1, 1e9, NULL, 0, "steps between test evaluations"},
     {"ft.lr", RL_CFG_FLOAT, "0.001", 0, 10, NULL, 0, "Adam step of the lora and qatB arms"},
-    {"ft.lora_rank", RL_CFG_INT, "8", 1, 256, NULL, 0, "rank of the adapters on q and v"},
+    {"ft.lora_rank", RL_CFG_INT, "8", 1, 256, NULL, 0, "rank of the adapters"},
+    {"ft.lora_targets", RL_CFG_STRING, "q,v", 0, -1, NULL, RL_CFG_ID_IF_CHANGED,
+     "comma list of the matrices of every block that get adapters, among q, k, v, o (attention) "
+     "and fc1, fc2 (MLP), e.g. q,v,fc1,fc2"},
     {"ft.lora_range", RL_CFG_FLOAT, "1", 1e-6, 100, NULL, 0,
      "quantized adapters' B entries live in [-range, range] (A's in ±1/sqrt(fan-in))"},
 };
@@ -107,6 +111,8 @@ typedef struct {
     prompt_set train, test;
     int64_t *identity; /* 0, 1, 2, ... (the test set's order) */
     rl_transformer model;
+    rl_lora_target targets[RL_TF_MATRICES_PER_BLOCK * RL_TF_MAX_LAYERS]; /* ft.lora_targets */
+    int n_targets;
     /* the arm (allocated when it starts, so its memory is measured) */
     int chunk;
     rl_transformer_ws ws;
@@ -355,7 +361,11 @@ static int prepare(rl_run *run, ft_run *f) {
     f->chunk = (int)rl_cfg_int(cfg, "train.chunk");
     f->bsz = (int)rl_cfg_int(cfg, "ft.batch");
     f->eval_every = (int)rl_cfg_int(cfg, "ft.eval_every");
-    if (parse_arm(f) < 0 || load_pretrained(f) < 0 || load_data(f) < 0)
+    if (parse_arm(f) < 0 || load_pretrained(f) < 0)
+        return RL_ERR;
+    f->n_targets = rl_lora_transformer_targets(&f->model, rl_cfg_str(cfg, "ft.lora_targets"),
+                                               "ft.lora_targets", f->targets);
+    if (f->n_targets < 0 || load_data(f) < 0)
         return RL_ERR;
     f->steps = f->kind == FT_ZEROSHOT ? 0 : rl_cfg_int(cfg, "ft.steps");
     if (f->bsz > f->train.n)
@@ -452,13 +462,7 @@ static int arm_init(ft_run *f) {
         if (f->kind == FT_QAT) /* QAT computes in float on the grid values */
             rl_qtransformer_free(&f->qt);
     }
-    rl_tf_matrix mats[RL_TF_MATRICES_PER_BLOCK * RL_TF_MAX_LAYERS];
-    rl_lora_target targets[2 * RL_TF_MAX_LAYERS];
-    int n_mats = rl_transformer_matrices(&f->model, mats), n_targets = 0;
-    for (int i = 0; i < n_mats; i++) /* q and v of every block */
-        if (i % RL_TF_MATRICES_PER_BLOCK == 0 || i % RL_TF_MATRICES_PER_BLOCK == 2)
-            targets[n_targets++] = (rl_lora_target){mats[i].w_off, mats[i].rows, mats[i].cols};
-    if (rl_lora_init_targets(&f->lora, f->model.params, f->model.n_params, targets, n_targets,
+    if (rl_lora_init_targets(&f->lora, f->model.params, f->model.n_params, f->targets, f->n_targets,
                              (int)rl_cfg_int(f->cfg, "ft.lora_rank"), f->seed, f->model.spec) < 0)
         return RL_ERR;
     size_t n = f->n = f->lora.n_params;
@@ -722,7 +726,8 @@ static const rl_experiment rl_experiment_lm_finetune = {
            "ft.template <label word>\" for each of data.categories, the model scores each label\n"
            "word, prediction = argmax, loss = cross-entropy over the label scores. ft.shots\n"
            "training glosses per category (drawn with the seed), ft.test_per_class test glosses\n"
-           "(fixed). ft.arm trains LoRA adapters on q and v: zeroshot (none), lora (Adam), mezo,\n"
+           "(fixed). ft.arm trains LoRA adapters on the matrices of every block ft.lora_targets\n"
+           "lists (default q,v; any of q, k, v, o, fc1, fc2): zeroshot (none), lora (Adam), mezo,\n"
            "sign (fp32 ZO-SignSGD), zoqoB (ZOQO: base and adapters at B bits, int8 GEMMs for\n"
            "the linear layers, zo.* keys), qatB (quantization-aware, straight-through).\n"
            "Zero-order arms spend 2 * zo.perturbations forward passes on a batch per step;\n"

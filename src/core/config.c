@@ -25,7 +25,7 @@ struct rl_config {
     const rl_cfg_spec *specs[MAX_KEYS]; /* sorted by key after resolve */
     char *values[MAX_KEYS];             /* resolved, canonical text */
     size_t n_specs;
-    assignment set[MAX_ASSIGNMENTS];    /* in the order given: later wins */
+    assignment set[MAX_ASSIGNMENTS]; /* in the order given: later wins */
     size_t n_set;
     int resolved;
 };
@@ -346,8 +346,8 @@ int rl_cfg_set_override(rl_config *cfg, const char *assignment_text) {
     const char *eq = strchr(assignment_text, '=');
     const char *dot = strchr(assignment_text, '.');
     if (!eq || !dot || dot > eq || eq == assignment_text)
-        return rl_fail("bad override '%s': expected section.key=value",
-                       "for example train.lr=0.01", assignment_text);
+        return rl_fail("bad override '%s': expected section.key=value", "for example train.lr=0.01",
+                       assignment_text);
     size_t key_len = (size_t)(eq - assignment_text);
     char *key = rl_xmalloc(key_len + 1);
     memcpy(key, assignment_text, key_len);
@@ -394,11 +394,16 @@ static const char *closest_key(const rl_config *cfg, const char *key) {
 
 static const char *type_name(rl_cfg_type t) {
     switch (t) {
-    case RL_CFG_INT: return "int";
-    case RL_CFG_FLOAT: return "float";
-    case RL_CFG_BOOL: return "bool";
-    case RL_CFG_STRING: return "string";
-    case RL_CFG_CHOICE: return "choice";
+    case RL_CFG_INT:
+        return "int";
+    case RL_CFG_FLOAT:
+        return "float";
+    case RL_CFG_BOOL:
+        return "bool";
+    case RL_CFG_STRING:
+        return "string";
+    case RL_CFG_CHOICE:
+        return "choice";
     }
     return "?";
 }
@@ -476,8 +481,7 @@ static int canonical_value(const rl_cfg_spec *s, const char *text, const char *o
             snprintf(out, out_n, "false");
             return 0;
         }
-        return rl_fail("%s: %s = '%s' is not a boolean", "use true or false", origin, s->key,
-                       text);
+        return rl_fail("%s: %s = '%s' is not a boolean", "use true or false", origin, s->key, text);
     case RL_CFG_CHOICE:
         if (!choice_allowed(s->choices, text))
             return rl_fail("%s: %s = '%s' is not one of the choices", NULL, origin, s->key, text),
@@ -665,13 +669,19 @@ char *rl_cfg_text(const rl_config *cfg) {
     return text.s ? text.s : rl_xstrdup("");
 }
 
+/* Whether `value` (canonical) is the canonical form of the spec's default. */
+static int is_default(const rl_cfg_spec *s, const char *value) {
+    char def[RL_CFG_MAX_VALUE_CHARS + 1];
+    return canonical_value(s, s->def, "default", def, sizeof def) == 0 && !strcmp(value, def);
+}
+
 void rl_cfg_run_id(const rl_config *cfg, char out[17]) {
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < cfg->n_specs; i++) {
         if (cfg->specs[i]->flags & RL_CFG_RUNTIME)
             continue;
-        if ((cfg->specs[i]->flags & RL_CFG_ID_IF_CHANGED) &&
-            !strcmp(cfg->values[i], cfg->specs[i]->def))
+        if (cfg->specs[i]->flags & RL_CFG_ID_IF_CHANGED &&
+            is_default(cfg->specs[i], cfg->values[i]))
             continue;
         const char *parts[3] = {cfg->specs[i]->key, "=", cfg->values[i]};
         for (int p = 0; p < 3; p++)
@@ -692,6 +702,9 @@ void rl_cfg_print_docs(const rl_config *cfg) {
             printf(": %s", s->choices);
         else if (s->min <= s->max && (s->type == RL_CFG_INT || s->type == RL_CFG_FLOAT))
             printf(", %g..%g", s->min, s->max);
-        printf(", default %s%s]\n", s->def, s->flags & RL_CFG_RUNTIME ? ", runtime" : "");
+        printf(", default %s%s]\n", s->def,
+               s->flags & RL_CFG_RUNTIME         ? ", runtime"
+               : s->flags & RL_CFG_ID_IF_CHANGED ? ", in the run id when not the default"
+                                                 : "");
     }
 }

@@ -33,7 +33,7 @@ enum {
 };
 
 typedef struct {
-    const char *key;     /* "section.name" */
+    const char *key; /* "section.name" */
     rl_cfg_type type;
     const char *def;     /* default, as text */
     double min, max;     /* inclusive range for INT and FLOAT (ignored when min > max) */

@@ -1,6 +1,7 @@
 /* fp32 LoRA adapters over a frozen model (see lora.h). */
 #include "src/nn/lora.h"
 #include "kernels/kernels.h"
+#include "src/core/config.h"
 #include "src/core/error.h"
 #include "src/core/mem.h"
 #include "src/core/rng.h"
@@ -51,25 +52,40 @@ int rl_lora_init_targets(rl_lora *lora, const float *params, size_t n_params,
     return 0;
 }
 
-/* A ViT's adapted matrices: each block's q, v, fc1 and fc2, then the class head. */
-static int vit_targets(const rl_transformer *vit, rl_lora_target *targets) {
+int rl_lora_transformer_targets(const rl_transformer *m, const char *kinds, const char *what,
+                                rl_lora_target *targets) {
     rl_tf_matrix mats[RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK];
-    int n_mats = rl_transformer_matrices(vit, mats), n = 0;
-    for (int i = 0; i < n_mats; i++) {
-        const char *kind = strchr(mats[i].name, '.') + 1;
-        if (!strcmp(kind, "q") || !strcmp(kind, "v") || !strcmp(kind, "fc1") ||
-            !strcmp(kind, "fc2"))
-            targets[n++] = (rl_lora_target){mats[i].w_off, mats[i].rows, mats[i].cols};
+    int n_mats = rl_transformer_matrices(m, mats), n_items = 0, n = 0;
+    char **items = NULL;
+    if (rl_cfg_split_list(kinds, what, &items, &n_items) < 0)
+        return rl_fail_hint("list matrices of each block, e.g. %s=q,v", what);
+    int chosen[RL_TF_MATRICES_PER_BLOCK] = {0}, rc = 0;
+    for (int i = 0; i < n_items && rc == 0; i++) {
+        int j = 0; /* the kind's place in a block: block0's matrices name them in order */
+        while (j < RL_TF_MATRICES_PER_BLOCK && strcmp(strchr(mats[j].name, '.') + 1, items[i]))
+            j++;
+        if (j == RL_TF_MATRICES_PER_BLOCK)
+            rc = rl_fail("%s: no matrix '%s' in a block of %s",
+                         "choose among q, k, v, o (attention), fc1, fc2 (MLP)", what, items[i],
+                         m->spec);
+        else if (chosen[j]++)
+            rc = rl_fail("%s: '%s' is listed twice", "list each matrix once", what, items[i]);
     }
-    targets[n++] = (rl_lora_target){vit->head_w, vit->classes, vit->width};
+    rl_cfg_list_free(items, n_items);
+    if (rc < 0)
+        return RL_ERR;
+    for (int i = 0; i < n_mats; i++)
+        if (chosen[i % RL_TF_MATRICES_PER_BLOCK])
+            targets[n++] = (rl_lora_target){mats[i].w_off, mats[i].rows, mats[i].cols};
     return n;
 }
 
 int rl_lora_init(rl_lora *lora, const rl_model *m, int rank, uint64_t seed) {
     rl_lora_target targets[RL_MAX_LAYERS] = {{0}};
     int layers[RL_MAX_LAYERS], n = 0;
-    if (rl_model_is_vit(m)) {
-        n = vit_targets(&m->vit, targets);
+    if (rl_model_is_vit(m)) { /* each block's q, v, fc1 and fc2, then the class head */
+        n = rl_lora_transformer_targets(&m->vit, "q,v,fc1,fc2", "ViT adapters", targets);
+        targets[n++] = (rl_lora_target){m->vit.head_w, m->vit.classes, m->vit.width};
         return rl_lora_init_targets(lora, m->params, m->n_params, targets, n, rank, seed, m->spec);
     }
     for (int l = 0; l < m->n_layers; l++) {

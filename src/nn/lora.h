@@ -11,8 +11,8 @@
  *     rl_lora_backward(&lora, &model);        // lora.grads from model.grads
  *
  * Any model whose weight matrices live in one arena can be adapted the same way, by listing the
- * matrices (rl_lora_target: offset and shape) — e.g. a transformer's attention projections from
- * rl_transformer_matrices — and working on its params and grads arrays:
+ * matrices (rl_lora_target: offset and shape) — e.g. a transformer's q and v of every block,
+ * rl_lora_transformer_targets(&m, "q,v", ...) — and working on its params and grads arrays:
  *
  *     rl_lora_init_targets(&lora, m.params, m.n_params, targets, n, 8, seed, m.spec);
  *     rl_lora_apply_params(&lora, m.params);
@@ -62,6 +62,13 @@ int rl_lora_init(rl_lora *lora, const rl_model *m, int rank, uint64_t seed);
 int rl_lora_init_targets(rl_lora *lora, const float *params, size_t n_params,
                          const rl_lora_target *targets, int n, int rank, uint64_t seed,
                          const char *what);
+/* The matrices of every block of m whose kind (q, k, v, o, fc1, fc2: the names after "blockN." in
+ * rl_transformer_matrices) is in the comma list `kinds` (e.g. "q,v,fc1,fc2"), into targets
+ * (room for RL_TF_MATRICES_PER_BLOCK · m->layers) in the model's order; returns how many. An
+ * unknown or repeated kind, or an empty list: RL_ERR with a hint, `what` (e.g. the config key)
+ * naming the list. */
+int rl_lora_transformer_targets(const rl_transformer *m, const char *kinds, const char *what,
+                                rl_lora_target *targets);
 void rl_lora_free(rl_lora *lora);
 void rl_lora_apply(const rl_lora *lora, rl_model *m);
 void rl_lora_backward(rl_lora *lora, const rl_model *m);

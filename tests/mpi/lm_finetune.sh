@@ -1,7 +1,8 @@
 # `lm-finetune` (issue 17): a tiny decoder pretrained on two small noun categories, fine-tuned
 # on prompts of its held-out glosses. Every arm is bit-identical on 1, 2 and 4 ranks (3
 # perturbations and chunks of 3 examples: uneven shares), the zero-order arms also when ranks
-# split the batch; a SIGTERM and a resume (ZOQO codes, and Adam's state in QAT) give the
+# split the batch, and with adapters on the MLP too (ft.lora_targets=q,v,fc1,fc2: lora and zoqo8 on
+# 1 and 2 ranks); a SIGTERM and a resume (ZOQO codes, and Adam's state in QAT) give the
 # uninterrupted results; first-order LoRA lowers the test loss below zero-shot; an unknown category, 'all',
 # a missing or unfinished init.from run and split fractions other than the pretraining's are
 # refused with a HINT before anything is written.
@@ -28,6 +29,14 @@ for arm in zoqo4 sign; do
     check "$arm: ranks splitting the batch == splitting the perturbations" \
         same_results "$SCRATCH/$arm-1/results.h5" "$SCRATCH/$arm-data/results.h5"
 done
+for arm in zoqo8 lora; do
+    for p in 1 2; do
+        ranks $p "${FT[@]}" ft.arm=$arm ft.lora_targets=q,v,fc1,fc2 --out "$SCRATCH/$arm-mlp-$p" \
+            >"$SCRATCH/$arm-mlp-$p.log" 2>&1
+    done
+    check "$arm with adapters on q, v, fc1, fc2: 2 ranks == 1 rank" \
+        same_results "$SCRATCH/$arm-mlp-1/results.h5" "$SCRATCH/$arm-mlp-2/results.h5"
+done
 ranks 1 "${FT[@]}" ft.arm=zeroshot --out "$SCRATCH/zeroshot" >/dev/null 2>&1
 check "first order moves the adapters off zero-shot; finals say what each arm trained" \
     /usr/bin/python3 - "$SCRATCH" <<'PY'
@@ -41,6 +50,12 @@ assert final("lora-1", "test_loss") < final("zeroshot", "test_loss"), "lora did 
 assert final("zoqo4-1", "queries") == 12 * 2 * 3 and final("lora-1", "queries") == 12
 assert final("zoqo4-1", "trainable_bytes") * 4 == final("lora-1", "trainable_bytes")
 assert final("zoqo4-1", "peak_mb_zoqo4") > 0 and final("zeroshot", "trainable") == 0
+# rank 8 on D = 16: q and v 2 * (8*16 + 16*8); fc1 (64, 16) and fc2 (16, 64) 8*16 + 64*8 each
+assert final("lora-1", "trainable") == 512, final("lora-1", "trainable")
+for arm in ("lora", "zoqo8"):
+    assert final(f"{arm}-mlp-1", "trainable") == 512 + 2 * 640, final(f"{arm}-mlp-1", "trainable")
+assert final("lora-mlp-1", "test_loss") != final("lora-1", "test_loss")
+assert final("lora-mlp-1", "test_loss") < final("zeroshot", "test_loss")
 print("zero-shot %.2f, lora %.2f, zoqo4 %.2f -> %.2f" % (zero, final("lora-1", "test_acc"),
       final("zoqo4-1", "start_acc"), final("zoqo4-1", "test_acc")))
 PY
@@ -56,5 +71,7 @@ expect_refusal "all categories are refused" "it is 'all'" data.categories=all
 expect_refusal "a missing init.from run is refused" "$SCRATCH/nothing" init.from="$SCRATCH/nothing"
 expect_refusal "an empty init.from is refused" "init.from is empty" init.from=
 expect_refusal "split fractions other than the pretraining's are refused" "used 0.4" data.test_fraction=0.3
+expect_refusal "an unknown adapter target is refused" "no matrix 'w1'" ft.lora_targets=q,w1
+expect_refusal "a repeated adapter target is refused" "'v' is listed twice" ft.lora_targets=q,v,v
 expect_refusal "more test glosses than the split holds are refused" "fewer than ft.test_per_class" ft.test_per_class=100000
 finish

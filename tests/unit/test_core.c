@@ -241,7 +241,7 @@ static void test_cfg_canonical_values(void) {
         {"train.shuffle=no", "train.shuffle", "false"},
         {"train.epochs=007", "train.epochs", "7"},
         {"train.epochs=+5", "train.epochs", "5"},
-        {"train.epochs=1", "train.epochs", "1"},       /* range ends are inclusive */
+        {"train.epochs=1", "train.epochs", "1"}, /* range ends are inclusive */
         {"train.epochs=1000", "train.epochs", "1000"},
         {"train.lr=0", "train.lr", "0"},
         {"train.lr=10", "train.lr", "10"},
@@ -700,6 +700,26 @@ static void test_cfg_run_id(void) {
     const char *runtime[] = {"run.log_every=7", NULL};
     run_id_of(runtime, id);
     CU_ASSERT_STRING_EQUAL(id, base);
+    /* A key added later (hashed only when set away from its default) keeps the id at its
+     * default (however spelled) and is hashed with the others when set. */
+    static const rl_cfg_spec added[] = {{"train.added", RL_CFG_FLOAT, "0.5", 0, 1, NULL,
+                                         RL_CFG_ID_IF_CHANGED, "a key added later"}};
+    const char *added_values[] = {NULL, "train.added=5e-1", "train.added=0.25"};
+    for (int v = 0; v < 3; v++) {
+        rl_config *cfg = new_cfg();
+        rl_cfg_declare(cfg, added, 1);
+        CU_ASSERT_FATAL(!added_values[v] || rl_cfg_set_override(cfg, added_values[v]) == RL_OK);
+        CU_ASSERT_FATAL(rl_cfg_resolve(cfg) == RL_OK);
+        rl_cfg_run_id(cfg, id);
+        rl_cfg_free(cfg);
+        if (v < 2)
+            CU_ASSERT_STRING_EQUAL(id, base);
+    }
+    snprintf(expect, sizeof expect, "%016llx",
+             (unsigned long long)fnv1a("data.name=synth\ntrain.added=0.25\ntrain.epochs=10\n"
+                                       "train.lr=0.1\ntrain.optim=b\ntrain.scale=10\n"
+                                       "train.shuffle=true\n"));
+    CU_ASSERT_STRING_EQUAL(id, expect);
 
     /* Setting a key to its default, or to an equivalent spelling, keeps the id. */
     const char *same[] = {"train.lr=1e-1", "train.shuffle=yes", "train.epochs=010", NULL};
@@ -724,28 +744,6 @@ static void test_cfg_run_id(void) {
     rl_cfg_run_id(cfg, id);
     CU_ASSERT_STRING_EQUAL(id, base);
     rl_cfg_free(cfg);
-}
-
-/* A key declared RL_CFG_ID_IF_CHANGED leaves the run id as it was without the key while it holds
- * its default (also when set to it), and changes it when set to anything else. */
-static void test_cfg_id_if_changed(void) {
-    static const rl_cfg_spec later_key[] = {
-        {"data.extra", RL_CFG_STRING, "none", 0, 0, NULL, RL_CFG_ID_IF_CHANGED, "added later"}};
-    static const char *const values[] = {NULL, "data.extra=none", "data.extra=more"};
-    char without[17], ids[3][17];
-    run_id_of(NULL, without);
-    for (int v = 0; v < 3; v++) {
-        rl_config *cfg = new_cfg();
-        rl_cfg_declare(cfg, later_key, 1);
-        if (values[v])
-            CU_ASSERT_FATAL(rl_cfg_set_override(cfg, values[v]) == RL_OK);
-        CU_ASSERT_FATAL(rl_cfg_resolve(cfg) == RL_OK);
-        rl_cfg_run_id(cfg, ids[v]);
-        rl_cfg_free(cfg);
-    }
-    CU_ASSERT_STRING_EQUAL(ids[0], without);
-    CU_ASSERT_STRING_EQUAL(ids[1], without);
-    CU_ASSERT(strcmp(ids[2], without) != 0);
 }
 
 /* ---- errors ---- */
@@ -1039,8 +1037,10 @@ static const rl_test tests[] = {
     {"config include and repeated files: the flat file's run id; cycles refused", test_cfg_include},
     {"config INI line over inih's buffer names line and limit", test_cfg_long_lines},
     {"config over-long key or value refused, never cut", test_cfg_long_override},
-    {"config run id: hex, stable, runtime keys and order ignored", test_cfg_run_id},
-    {"config run id: a key added later keeps old ids at its default", test_cfg_id_if_changed},
+    {"config run id: hex, stable, runtime keys, keys added later (ID_IF_CHANGED) at their default "
+     "and order "
+     "ignored",
+     test_cfg_run_id},
     {"error context prefixes the message, hints replace", test_error_context_and_hint},
     {"rng uniform in [0,1), deterministic, every input matters", test_rng_uniform_deterministic},
     {"rng draws do not depend on request order", test_rng_order_independent},

@@ -1,4 +1,5 @@
-/* Unit tests of src/nn/qtransformer: every integer product (base and adapter) against its
+/* Unit tests of src/nn/qtransformer: every integer product (base and adapter, on attention and
+ * MLP matrices) against its
  * definition computed in double from the codes and scales, the base's grid values written back,
  * the whole integer forward close to the float forward of the same grid values, and the same
  * bits at every ISA level. */
@@ -24,19 +25,17 @@ typedef struct {
     int32_t ids[SEQS * LEN];
 } fixture;
 
-/* gpt:L2-D16-H2-T8 at 4 bits, adapters of rank 2 on q and v at 8 bits with non-zero codes. */
+/* gpt:L2-D16-H2-T8 at 4 bits, adapters of rank 2 on q, v and the MLP's fc1 (D -> 4D) and fc2
+ * (4D -> D) at 8 bits with non-zero codes. */
 static void setup(fixture *f) {
     memset(f, 0, sizeof *f);
     CU_ASSERT_FATAL(rl_transformer_init(&f->m, "gpt:L2-D16-H2-T8", VOCAB) == RL_OK);
     rl_transformer_init_params(&f->m, 11);
     CU_ASSERT_FATAL(rl_transformer_ws_init(&f->ws, &f->m, SEQS) == RL_OK);
     CU_ASSERT_FATAL(rl_qtransformer_init(&f->q, &f->m, 4, SEQS * LEN) == RL_OK);
-    rl_tf_matrix mats[RL_QTF_MATRICES];
-    rl_lora_target targets[4];
-    int n = rl_transformer_matrices(&f->m, mats), t = 0;
-    for (int i = 0; i < n; i++)
-        if (i % 6 == 0 || i % 6 == 2)
-            targets[t++] = (rl_lora_target){mats[i].w_off, mats[i].rows, mats[i].cols};
+    rl_lora_target targets[RL_QTF_MATRICES];
+    int t = rl_lora_transformer_targets(&f->m, "q,v,fc1,fc2", "test", targets);
+    CU_ASSERT_FATAL(t == 8);
     CU_ASSERT_FATAL(rl_lora_init_targets(&f->lora, f->m.params, f->m.n_params, targets, t, 2, 3,
                                          "test") == RL_OK);
     CU_ASSERT_FATAL(rl_qtransformer_adapters(&f->q, &f->lora, 127, 0.5f) == RL_OK);
@@ -85,6 +84,10 @@ static void test_products_by_definition(void) {
         float v = f.lora.base[w1->w_off + j], s = f.q.row_scale[f.q.row_off[4]];
         CU_ASSERT(fabsf(v / s - nearbyintf(v / s)) < 1e-4f && fabsf(v / s) <= 7.0f + 1e-4f);
     }
+    for (int l = 0; l < 2; l++) /* q, v, fc1, fc2 of each block carry adapters, k and o none */
+        CU_ASSERT(f.q.adapter_of[6 * l] >= 0 && f.q.adapter_of[6 * l + 1] < 0 &&
+                  f.q.adapter_of[6 * l + 2] >= 0 && f.q.adapter_of[6 * l + 3] < 0 &&
+                  f.q.adapter_of[6 * l + 4] >= 0 && f.q.adapter_of[6 * l + 5] >= 0);
     rl_qtransformer_attach(&f.q, &f.m);
     int rows = SEQS * LEN;
     float *x = malloc(sizeof(float) * rows * 64), *y = malloc(sizeof(float) * rows * 64);

@@ -3,7 +3,7 @@
  * definition softmax(QKᵀ/sqrt(d) + mask)·V computed plainly in double, the whole forward against a
  * plain double-precision pre-norm decoder, every parameter of a small
  * model (embeddings, blocks, the tied LM head) against finite differences, LoRA adapters on
- * the attention projections, and a sequence's
+ * the attention projections and the MLP (and the lists that choose them), and a sequence's
  * logits independent of the other sequences of its chunk; the vit: encoder's spec grammar, its
  * patch embedding, mean pooling and head against their definitions and finite differences (the
  * input image's gradient too), every parameter of a small ViT, an image's logits independent of
@@ -439,7 +439,7 @@ static void test_chunk_independence(void) {
     lm_free(&p);
 }
 
-/* ---- LoRA adapters on the attention projections q and v ---- */
+/* ---- LoRA adapters on the attention projections and the MLP ---- */
 
 typedef struct {
     lm_problem p;
@@ -452,21 +452,15 @@ static double lora_loss(void *ctx) {
     return lm_loss(&lp->p);
 }
 
-/* Adapters on every block's q and v (listed by rl_transformer_matrices): the adapted model
- * computes with W0 + B·A there and nowhere else, and the gradients of A and B match finite
- * differences of the model's loss. */
-static void test_lora_on_attention(void) {
+/* Adapters on the matrices `kinds` of every block (rl_lora_transformer_targets; n of them): the
+ * adapted model computes with W0 + B·A there and nowhere else, and the gradients of A and B match
+ * finite differences of the model's loss. */
+static void check_lora_on(const char *kinds, int n_expected) {
     static lora_problem lp;
     lm_setup(&lp.p, 2, 6);
-    rl_tf_matrix mats[RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK];
-    rl_lora_target targets[RL_TF_MAX_LAYERS * 2];
-    int n_mats = rl_transformer_matrices(&lp.p.m, mats), n = 0;
-    for (int i = 0; i < n_mats; i++) {
-        const char *kind = strchr(mats[i].name, '.') + 1;
-        if (!strcmp(kind, "q") || !strcmp(kind, "v"))
-            targets[n++] = (rl_lora_target){mats[i].w_off, mats[i].rows, mats[i].cols};
-    }
-    CU_ASSERT_FATAL(n == 4);
+    rl_lora_target targets[RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK];
+    int n = rl_lora_transformer_targets(&lp.p.m, kinds, "test", targets);
+    CU_ASSERT_FATAL(n == n_expected);
     CU_ASSERT_FATAL(rl_lora_init_targets(&lp.lora, lp.p.m.params, lp.p.m.n_params, targets, n, 2, 7,
                                          lp.p.m.spec) == RL_OK);
     fill(lp.lora.params, lp.lora.n_params, 30, -0.3f, 0.3f); // B not 0, so A's gradient is not
@@ -494,6 +488,36 @@ static void test_lora_on_attention(void) {
     free(grads);
     rl_lora_free(&lp.lora);
     lm_free(&lp.p);
+}
+
+static void test_lora_on_attention(void) {
+    check_lora_on("q,v", 4);
+}
+
+/* The MLP's fc1 (D -> 4D) and fc2 (4D -> D) of every block. */
+static void test_lora_on_mlp(void) {
+    check_lora_on("fc1, fc2", 4);
+}
+
+/* The list picks matrices by kind in the model's order; unknown, repeated or no kinds: refused. */
+static void test_lora_target_lists(void) {
+    rl_transformer m;
+    CU_ASSERT_FATAL(rl_transformer_init(&m, "gpt:L2-D8-H2-T4", VOCAB) == RL_OK);
+    rl_lora_target targets[RL_TF_MAX_LAYERS * RL_TF_MATRICES_PER_BLOCK];
+    CU_ASSERT_EQUAL(rl_lora_transformer_targets(&m, "fc2,q", "k", targets), 4);
+    CU_ASSERT(targets[0].w_off == m.blocks[0].wq && targets[1].w_off == m.blocks[0].w2 &&
+              targets[1].rows == 8 && targets[1].cols == 32 && targets[3].w_off == m.blocks[1].w2);
+    CU_ASSERT_EQUAL(rl_lora_transformer_targets(&m, "q,k,v,o,fc1,fc2", "k", targets), 12);
+    CU_ASSERT(targets[4].w_off == m.blocks[0].w1 && targets[4].rows == 32 && targets[4].cols == 8);
+    static const char *const bad[] = {"q,x", "q,v,q", "", "q,,v", "block0.q"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rl_error_clear();
+        CU_ASSERT_EQUAL(rl_lora_transformer_targets(&m, bad[i], "ft.lora_targets", targets),
+                        RL_ERR);
+        CU_ASSERT(strstr(rl_error_message(), "ft.lora_targets") != NULL);
+        CU_ASSERT(rl_error_hint()[0] != '\0');
+    }
+    rl_transformer_free(&m);
 }
 
 /* ---- the vision transformer ---- */
@@ -733,6 +757,10 @@ static const rl_test tests[] = {
     {"the forward equals a plain pre-norm decoder in double", test_forward_reference},
     {"LoRA on q and v: only those change, A and B gradients match finite differences",
      test_lora_on_attention},
+    {"LoRA on fc1 and fc2: only those change, A and B gradients match finite differences",
+     test_lora_on_mlp},
+    {"LoRA target lists: kinds in the model's order; unknown, repeated, empty refused",
+     test_lora_target_lists},
     {"a sequence's logits do not depend on its chunk", test_chunk_independence},
     {"vit: spec grammar, sizes, refused specs", test_vit_spec},
     {"ViT tokens are W_p patch + b_p + pos, logits W_h mean(LN_f) + b_h", test_vit_definition},
