@@ -95,7 +95,7 @@ job=$!
 wait_for_line "$log" "^train [0-9][0-9]*/" 60
 STOPPED_PID=$(rank_pid $job 1)
 kill -STOP "$STOPPED_PID"
-check "a warning names the paused rank" wait_for_line "$log" "stall: rank 1 has not reached" 10
+check "a warning names the paused rank" wait_for_line "$log" "stall: rank 1 has not reached" 30
 kill -CONT "$STOPPED_PID"
 STOPPED_PID=
 set +e
