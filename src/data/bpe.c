@@ -105,7 +105,8 @@ int rl_bpe_from_merges(const int32_t *merges, int n_merges, rl_bpe *out) {
     out->vocab_size = tokens + 1;
     out->n_merges = n_merges;
     out->merges = rl_xmalloc(sizeof(int32_t) * 2 * (size_t)(n_merges ? n_merges : 1));
-    memcpy(out->merges, merges, sizeof(int32_t) * 2 * (size_t)n_merges);
+    if (n_merges > 0) /* merges may be NULL for a byte-level tokenizer without merges */
+        memcpy(out->merges, merges, sizeof(int32_t) * 2 * (size_t)n_merges);
     out->offset = rl_xmalloc(sizeof(int64_t) * (size_t)(tokens + 1));
     out->offset[0] = 0;
     for (int t = 0; t < 256; t++)
