@@ -19,8 +19,11 @@
  *       was handed back; adam: a first-order step (forward, backward, Adam).
  *   part NAME BATCH SECONDS   the forward and backward by part, for the profile: gemm_fwd (the
  *       forward's products with the weights and the head), gemm_bwd (their weight and input
- *       gradients), attention_fwd|bwd, gelu_fwd|bwd, layernorm_fwd|bwd (all layers), loss (the
+ *       gradients), attention_fwd|bwd, gelu_fwd (a training forward's: the outputs and the
+ *       slopes kept for the backward), gelu_bwd, layernorm_fwd|bwd (all layers), loss (the
  *       cross-entropy), loss_grad (the same with its gradient)
+ * The forward and MeZO cases run on a forward-only workspace (src/nn/transformer.h), the
+ * first-order ones on a training workspace.
  */
 #include "src/nn/transformer.h"
 #include "bench/args.h"
@@ -64,10 +67,13 @@ typedef struct {
     uint32_t step;      /* MeZO steps taken */
 } bench_case;
 
-/* Mean next-token cross-entropy of the batch (and its gradient into d_logits when not NULL). */
+/* Mean next-token cross-entropy of the batch (and its gradient into d_logits, after a training
+ * forward, when not NULL). */
 static double batch_loss(bench_case *c, float *d_logits) {
     int rows = c->batch * c->len;
-    const float *logits = rl_transformer_forward(c->m, c->ws, c->ids, c->batch, c->len);
+    const float *logits = d_logits
+                              ? rl_transformer_forward_train(c->m, c->ws, c->ids, c->batch, c->len)
+                              : rl_transformer_forward(c->m, c->ws, c->ids, c->batch, c->len);
     return rl_loss_softmax_ce(logits, c->targets, NULL, rows, c->m->vocab, 1.0f / (float)rows,
                               d_logits, NULL) /
            rows;
@@ -131,12 +137,13 @@ static int lora_init(rl_lora *lora, const rl_transformer *m, int rank) {
     return rl_lora_init_targets(lora, m->params, m->n_params, targets, n_targets, rank, 2, m->spec);
 }
 
-/* One part of the forward or backward, on the activations of a forward (gemm: every weight
- * matrix's product, the head's included, on the same shapes). */
+/* One part of the forward or backward, on the activations of a training forward (gemm: every
+ * weight matrix's product, the head's included, on the same shapes). */
 typedef struct {
     bench_case *c;
     int which;
     float *dy, *dx; /* (rows, max(4D, vocab)) each: the products' outputs and gradients */
+    float *hidden[RL_TF_MAX_LAYERS]; /* (rows, 4D) each block's MLP hidden layer before GELU */
 } part_case;
 
 enum {
@@ -198,10 +205,10 @@ static void part_call(void *ctx) {
                                   ws->d_q, ws->d_k, ws->d_v, ws->d_probs);
             break;
         case GELU_FWD:
-            rl_gelu_forward(a->h, a->gelu, (size_t)rows * f);
+            rl_gelu_forward(pc->hidden[l], a->gelu, a->gelu_slope, (size_t)rows * f);
             break;
         case GELU_BWD:
-            rl_gelu_backward(a->h, a->gelu, pc->dx, (size_t)rows * f);
+            rl_gelu_backward(a->gelu_slope, a->gelu, pc->dx, (size_t)rows * f);
             break;
         case LN_FWD:
             rl_layernorm_forward(a->x, w + b->ln1_g, w + b->ln1_b, rows, d, a->ln1, a->mean1,
@@ -248,7 +255,9 @@ static int64_t phase_start(void) {
 }
 
 /* The memory phases, in this order (the gradients, touched first by the first-order step, are
- * resident only from then on); the model's parameters are resident before each and not counted. */
+ * resident only from then on); the model's parameters are resident before each and not counted.
+ * A forward and the MeZO steps allocate a forward-only workspace, the first-order step a
+ * training one. */
 static void measure_memory(bench_case c, int rank) {
     rl_transformer_ws ws;
     zo_state zo;
@@ -259,14 +268,14 @@ static void measure_memory(bench_case c, int rank) {
     c.adam = &adam;
 
     int64_t start = phase_start();
-    if (rl_transformer_ws_init(&ws, c.m, c.batch) < 0)
+    if (rl_transformer_ws_init(&ws, c.m, c.batch, RL_TF_FORWARD_ONLY) < 0)
         comm_fatal_stored_error();
     forward_call(&c);
     printf("memory forward %d %lld\n", c.batch, (long long)(rl_mem_peak_kb() - start));
     rl_transformer_ws_free(&ws);
 
     start = phase_start();
-    if (rl_transformer_ws_init(&ws, c.m, c.batch) < 0)
+    if (rl_transformer_ws_init(&ws, c.m, c.batch, RL_TF_FORWARD_ONLY) < 0)
         comm_fatal_stored_error();
     mezo_init(&zo, c.m->params, c.m->n_params);
     mezo_call(&c);
@@ -275,7 +284,8 @@ static void measure_memory(bench_case c, int rank) {
     rl_transformer_ws_free(&ws);
 
     start = phase_start();
-    if (rl_transformer_ws_init(&ws, c.m, c.batch) < 0 || lora_init(&lora, c.m, rank) < 0)
+    if (rl_transformer_ws_init(&ws, c.m, c.batch, RL_TF_FORWARD_ONLY) < 0 ||
+        lora_init(&lora, c.m, rank) < 0)
         comm_fatal_stored_error();
     mezo_init(&zo, lora.params, lora.n_params);
     c.lora = &lora;
@@ -288,7 +298,7 @@ static void measure_memory(bench_case c, int rank) {
 
     start = phase_start();
     size_t logits = (size_t)c.batch * c.len * c.m->vocab;
-    if (rl_transformer_ws_init(&ws, c.m, c.batch) < 0 ||
+    if (rl_transformer_ws_init(&ws, c.m, c.batch, RL_TF_TRAINING) < 0 ||
         rl_opt_init(&adam, RL_OPT_ADAM, c.m->n_params, 1e-3f, 0.0f, 0.0f) < 0)
         comm_fatal_stored_error();
     c.d_logits = rl_xmalloc(sizeof(float) * logits); // (batch · T, vocab)
@@ -300,25 +310,46 @@ static void measure_memory(bench_case c, int rank) {
     fflush(stdout);
 }
 
+/* The parts' inputs: each block's MLP hidden layer before GELU (the forward keeps it after). */
+static void part_hidden(part_case *pc) {
+    const rl_transformer *m = pc->c->m;
+    int rows = pc->c->batch * pc->c->len, d = m->width, f = m->hidden;
+    for (int l = 0; l < m->layers; l++) {
+        const rl_tf_block *b = &m->blocks[l];
+        pc->hidden[l] = rl_xmalloc(sizeof(float) * (size_t)rows * f);
+        for (int r = 0; r < rows; r++)
+            memcpy(pc->hidden[l] + (size_t)r * f, m->params + b->b1, sizeof(float) * (size_t)f);
+        kern_sgemm(0, 1, rows, f, d, 1.0f, pc->c->ws->block[l].ln2, d, m->params + b->w1, d, 1.0f,
+                   pc->hidden[l], f);
+    }
+}
+
 /* The timed cases. */
 static void measure_time(bench_case c, int rank) {
-    rl_transformer_ws ws;
+    rl_transformer_ws ws, forward_ws;
     zo_state zo;
     rl_lora lora;
-    c.ws = &ws;
     c.zo = &zo;
-    if (rl_transformer_ws_init(&ws, c.m, c.batch) < 0)
+    if (rl_transformer_ws_init(&ws, c.m, c.batch, RL_TF_TRAINING) < 0 ||
+        rl_transformer_ws_init(&forward_ws, c.m, c.batch, RL_TF_FORWARD_ONLY) < 0)
         comm_fatal_stored_error();
     c.d_logits = rl_xmalloc(sizeof(float) * (size_t)c.batch * c.len * c.m->vocab);
+    c.ws = &forward_ws;
     printf("time forward %d %.6e\n", c.batch, bench_best_time(forward_call, &c));
+    c.ws = &ws;
     printf("time fwd_bwd %d %.6e\n", c.batch, bench_best_time(fwd_bwd_call, &c));
     size_t widest =
         (size_t)c.batch * c.len * (size_t)(c.m->hidden > c.m->vocab ? c.m->hidden : c.m->vocab);
-    part_case pc = {&c, 0, rl_xcalloc(widest, sizeof(float)), rl_xcalloc(widest, sizeof(float))};
+    part_case pc = {
+        &c, 0, rl_xcalloc(widest, sizeof(float)), rl_xcalloc(widest, sizeof(float)), {NULL}};
+    part_hidden(&pc);
     for (pc.which = 0; pc.which < N_PARTS; pc.which++) /* on the last forward's activations */
         printf("part %s %d %.6e\n", part_names[pc.which], c.batch, bench_best_time(part_call, &pc));
     free(pc.dy);
     free(pc.dx);
+    for (int l = 0; l < c.m->layers; l++)
+        free(pc.hidden[l]);
+    c.ws = &forward_ws;
     mezo_init(&zo, c.m->params, c.m->n_params);
     printf("time mezo %d %.6e\n", c.batch, bench_best_time(mezo_call, &c));
     zo_free(&zo);
@@ -331,6 +362,7 @@ static void measure_time(bench_case c, int rank) {
     rl_lora_free(&lora);
     free(c.d_logits);
     rl_transformer_ws_free(&ws);
+    rl_transformer_ws_free(&forward_ws);
 }
 
 /* batch sequences of len + 1 tokens uniform in the vocabulary: inputs and next tokens. */

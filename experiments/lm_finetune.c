@@ -354,6 +354,12 @@ static int parse_arm(ft_run *f) {
     return rl_fail("unknown arm '%s'", "see ranklab help lm-finetune", arm);
 }
 
+/* The arm's workspace: first-order arms keep activations for a backward, the others forward
+ * only (one block's activations). */
+static rl_tf_ws_kind ws_kind(const ft_run *f) {
+    return f->kind == FT_LORA || f->kind == FT_QAT ? RL_TF_TRAINING : RL_TF_FORWARD_ONLY;
+}
+
 /* Everything from the config, before anything is written. */
 static int prepare(rl_run *run, ft_run *f) {
     const rl_config *cfg = f->cfg = rl_run_config(run);
@@ -374,7 +380,7 @@ static int prepare(rl_run *run, ft_run *f) {
     const int C = f->task.n_classes;
     uint64_t rows = (uint64_t)f->chunk * (uint64_t)C * (uint64_t)f->task.max_len;
     uint64_t bytes =
-        rl_size_add(rl_transformer_ws_bytes(&f->model, f->chunk * C),
+        rl_size_add(rl_transformer_ws_bytes(&f->model, f->chunk * C, ws_kind(f)),
                     rl_size_mul(rows, sizeof(int32_t) + sizeof(float) * (uint64_t)f->model.vocab));
     if (rl_mem_check(bytes, "model %s on chunks of %d examples of %d classes", f->model.spec,
                      f->chunk, C) < 0)
@@ -450,7 +456,7 @@ static void calibrate(ft_run *f) {
 static int arm_init(ft_run *f) {
     const int C = f->task.n_classes;
     size_t rows = (size_t)f->chunk * C * (size_t)f->task.max_len;
-    if (rl_transformer_ws_init(&f->ws, &f->model, f->chunk * C) < 0)
+    if (rl_transformer_ws_init(&f->ws, &f->model, f->chunk * C, ws_kind(f)) < 0)
         return RL_ERR;
     f->seqs = rl_xmalloc(sizeof(int32_t) * rows);
     if (f->kind == FT_ZEROSHOT)
@@ -507,12 +513,15 @@ static int arm_init(ft_run *f) {
 }
 
 /* Forward of examples idx[0..m) of s: their loss sum; correct answers added to *correct; the
- * gradient of scale · loss into f->d_logits when d_logits. *len: the sequences' length. */
+ * gradient of scale · loss into f->d_logits, and the activations for a backward, when d_logits.
+ * *len: the sequences' length. */
 static double chunk_loss(ft_run *f, const prompt_set *s, const int64_t *idx, int m, float scale,
                          int d_logits, int64_t *correct, int *len) {
     *len = prompt_fill(&f->task, s, idx, m, f->seqs);
+    int n_seq = m * f->task.n_classes;
     const float *logits =
-        rl_transformer_forward(&f->model, &f->ws, f->seqs, m * f->task.n_classes, *len);
+        d_logits ? rl_transformer_forward_train(&f->model, &f->ws, f->seqs, n_seq, *len)
+                 : rl_transformer_forward(&f->model, &f->ws, f->seqs, n_seq, *len);
     return prompt_loss(&f->task, s, idx, m, *len, logits, f->model.vocab, scale,
                        d_logits ? f->d_logits : NULL, NULL, correct);
 }

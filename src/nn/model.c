@@ -475,7 +475,7 @@ static int workspace_widest(const rl_model *m) {
 
 uint64_t rl_workspace_bytes(const rl_model *m, int max_batch) {
     if (rl_model_is_vit(m))
-        return rl_transformer_ws_bytes(&m->vit, max_batch);
+        return rl_transformer_ws_bytes(&m->vit, max_batch, RL_TF_TRAINING);
     uint64_t values = (uint64_t)m->in_dim + 3 * (uint64_t)workspace_widest(m); // act[0], grad_a/b,
                                                                                // skip_grad
     for (int l = 0; l < m->n_layers; l++)
@@ -500,7 +500,7 @@ int rl_workspace_init(rl_workspace *ws, const rl_model *m, int max_batch) {
                             "smaller model");
     ws->max_batch = max_batch;
     if (rl_model_is_vit(m))
-        return rl_transformer_ws_init(&ws->vit, &m->vit, max_batch);
+        return rl_transformer_ws_init(&ws->vit, &m->vit, max_batch, RL_TF_TRAINING);
     size_t b = (size_t)max_batch, widest = (size_t)workspace_widest(m);
     size_t col_size, out_size;
     workspace_conv_sizes(m, max_batch, &col_size, &out_size);
@@ -575,7 +575,7 @@ static rl_dropout_key dropout_key(const rl_workspace *ws, int l) {
 const float *rl_model_forward(const rl_model *m, rl_workspace *ws, const float *x, int batch) {
     assert(batch >= 0 && batch <= ws->max_batch);
     if (rl_model_is_vit(m))
-        return batch ? rl_vit_forward(&m->vit, &ws->vit, x, batch) : ws->vit.logits;
+        return batch ? rl_vit_forward_train(&m->vit, &ws->vit, x, batch) : ws->vit.logits;
     memcpy(ws->act[0], x, (size_t)batch * (size_t)m->in_dim * sizeof(float)); // (B, in_dim)
     for (int l = 0; l < m->n_layers; l++) {
         const rl_layer *ly = &m->layers[l];

@@ -106,27 +106,37 @@ void rl_qtransformer_free(rl_qtransformer *q) {
     memset(q, 0, sizeof *q);
 }
 
+/* The calibration's matmul hook: each product's input scale (and its adapter's x · Aᵀ's), then
+ * the float product x · Wᵀ, which the forward's bias then rounds as the float forward's GEMM onto
+ * the bias does (fma(1, s, b) = s + b, kernels.h): the float forward's activations, bit for bit,
+ * in any workspace. */
+typedef struct {
+    rl_qtransformer *q;
+    const float *params; /* the float model's */
+} calibration;
+
+static void calibrating_matmul(void *ctx, int i, const float *x, int rows, float *y) {
+    const calibration *c = ctx;
+    rl_qtransformer *q = c->q;
+    int in = q->mats[i].cols, out = q->mats[i].rows;
+    q->in_scale[i] = rl_quant_scale(x, (size_t)rows * in, 127);
+    int k = q->adapter_of[i];
+    if (k >= 0) { /* h = x · Aᵀ (rows, rank) with A's values of the moment, into delta */
+        const rl_lora *lora = q->lora;
+        kern_sgemm(0, 1, rows, lora->rank, in, 1.0f, x, in, lora->params + lora->adapters[k].a_off,
+                   in, 0.0f, q->delta, lora->rank);
+        q->h_scale[k] = rl_quant_scale(q->delta, (size_t)rows * lora->rank, 127);
+    }
+    kern_sgemm(0, 1, rows, out, in, 1.0f, x, in, c->params + q->mats[i].w_off, in, 0.0f, y, out);
+}
+
 void rl_qtransformer_calibrate(rl_qtransformer *q, const rl_transformer *m, rl_transformer_ws *ws,
                                const int32_t *seqs, int n_seq, int len) {
-    rl_transformer float_model = *m;
-    float_model.matmul = NULL;
-    rl_transformer_forward(&float_model, ws, seqs, n_seq, len);
-    size_t rows = (size_t)n_seq * len;
-    for (int i = 0; i < q->n_mats; i++) {
-        const rl_tf_block_acts *a = &ws->block[i / RL_TF_MATRICES_PER_BLOCK];
-        int kind = i % RL_TF_MATRICES_PER_BLOCK; /* q, k, v, o, fc1, fc2 */
-        const float *in = kind < 3 ? a->ln1 : kind == 3 ? a->att : kind == 4 ? a->ln2 : a->gelu;
-        size_t cols = (size_t)q->mats[i].cols;
-        q->in_scale[i] = rl_quant_scale(in, rows * cols, 127);
-        int k = q->adapter_of[i];
-        if (k < 0)
-            continue;
-        /* h = x · Aᵀ (rows, rank) with A's values of the moment, into delta */
-        const rl_lora *lora = q->lora;
-        kern_sgemm(0, 1, (int)rows, lora->rank, (int)cols, 1.0f, in, (int)cols,
-                   lora->params + lora->adapters[k].a_off, (int)cols, 0.0f, q->delta, lora->rank);
-        q->h_scale[k] = rl_quant_scale(q->delta, rows * (size_t)lora->rank, 127);
-    }
+    calibration c = {q, m->params};
+    rl_transformer observed = *m;
+    observed.matmul = calibrating_matmul;
+    observed.matmul_ctx = &c;
+    rl_transformer_forward(&observed, ws, seqs, n_seq, len);
 }
 
 /* rl_transformer.matmul: y = x · Wᵀ of matrix i on the grid, plus its adapter's (h · Bᵀ). */

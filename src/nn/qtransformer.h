@@ -59,8 +59,9 @@ int rl_qtransformer_init(rl_qtransformer *q, rl_transformer *m, int bits, int ma
 /* The adapters of `lora` (targets among m's matrices) as codes on ±qmax_a: A's scale
  * rl_lora_a_bound(in) / qmax_a, B's lora_range / qmax_a. */
 int rl_qtransformer_adapters(rl_qtransformer *q, const rl_lora *lora, int qmax_a, float lora_range);
-/* The input scales from a float forward of seqs (n_seq, len) with ws: max |input| / 127 of each
- * matrix, and of x · Aᵀ for each adapter (A as lora->params holds it). */
+/* The input scales from a float forward of seqs (n_seq, len) with ws (any kind; n_seq · len at
+ * most max_rows): max |input| / 127 of each matrix, and of x · Aᵀ for each adapter (A as
+ * lora->params holds it). */
 void rl_qtransformer_calibrate(rl_qtransformer *q, const rl_transformer *m, rl_transformer_ws *ws,
                                const int32_t *seqs, int n_seq, int len);
 /* Make m's forward use the integer products (m->matmul); detach with m->matmul = NULL. */

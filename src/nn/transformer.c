@@ -262,19 +262,26 @@ void rl_transformer_zero_grads(rl_transformer *m) {
 
 /* ---- workspace ---- */
 
-/* Floats of the activations kept per sequence, and of the scratch. */
-static void ws_sizes(const rl_transformer *m, uint64_t *per_seq, uint64_t *fixed) {
+/* Floats of what a workspace of `kind` holds per sequence, and of its fixed scratch. */
+static void ws_sizes(const rl_transformer *m, rl_tf_ws_kind kind, uint64_t *per_seq,
+                     uint64_t *fixed) {
     uint64_t t = (uint64_t)m->context, d = (uint64_t)m->width, f = (uint64_t)m->hidden;
-    uint64_t block = t * (8 * d + 4 + 2 * f) + (uint64_t)m->heads * t * t;
-    *per_seq = (uint64_t)m->layers * block + t * (2 * d + 2 + (uint64_t)m->vocab) + t /* ids */ +
-               t * (6 * d + f) + 2 * t * (uint64_t)m->patch_dim + (uint64_t)m->classes +
-               (m->classes ? d : 0);
-    *fixed = t * t;
+    uint64_t pd = (uint64_t)m->patch_dim;
+    int training = kind == RL_TF_TRAINING;
+    /* x, ln1, ln2, q, k, v, att, mid, 4 statistics, the GELU output (and its slopes, doubles),
+     * the attention weights */
+    uint64_t block = t * (8 * d + 4 + f + (training ? 2 * f : 0)) + (uint64_t)m->heads * t * t;
+    *per_seq = (training ? (uint64_t)m->layers : 1) * block +
+               t * (d + 2 + (uint64_t)m->vocab) /* lnf, its statistics, logits */ + t /* ids */ +
+               t * pd + (uint64_t)m->classes + (m->classes ? d : 0) /* patches, pooled */;
+    if (training) /* x_final, d_res, d_a, d_b, d_q, d_k, d_v, d_hidden, d_patches */
+        *per_seq += t * (7 * d + f + pd);
+    *fixed = training ? t * t : 0; /* d_probs */
 }
 
-uint64_t rl_transformer_ws_bytes(const rl_transformer *m, int max_seqs) {
+uint64_t rl_transformer_ws_bytes(const rl_transformer *m, int max_seqs, rl_tf_ws_kind kind) {
     uint64_t per_seq, fixed;
-    ws_sizes(m, &per_seq, &fixed);
+    ws_sizes(m, kind, &per_seq, &fixed);
     return rl_size_mul(
         rl_size_add(rl_size_mul(per_seq, (uint64_t)(max_seqs > 0 ? max_seqs : 0)), fixed),
         sizeof(float));
@@ -284,42 +291,50 @@ static float *floats(size_t n) {
     return rl_xcalloc(n ? n : 1, sizeof(float));
 }
 
-int rl_transformer_ws_init(rl_transformer_ws *ws, const rl_transformer *m, int max_seqs) {
+int rl_transformer_ws_init(rl_transformer_ws *ws, const rl_transformer *m, int max_seqs,
+                           rl_tf_ws_kind kind) {
     memset(ws, 0, sizeof *ws);
     if (max_seqs <= 0)
         return rl_fail("a transformer workspace needs at least 1 sequence (got %d)",
                        "set the sequences per chunk to at least 1", max_seqs);
-    if (rl_mem_check(rl_transformer_ws_bytes(m, max_seqs),
+    if (rl_mem_check(rl_transformer_ws_bytes(m, max_seqs, kind),
                      "the activations of model %s for %d sequences at a time", m->spec,
                      max_seqs) < 0)
         return rl_fail_hint("lower the sequences per chunk (train.chunk), or use a smaller "
                             "model or context");
     size_t t = (size_t)m->context, rows = (size_t)max_seqs * t, d = (size_t)m->width,
-           f = (size_t)m->hidden;
+           f = (size_t)m->hidden, pd = (size_t)m->patch_dim;
+    int training = kind == RL_TF_TRAINING;
     ws->max_seqs = max_seqs;
-    for (int l = 0; l < m->layers; l++) {
-        ws->block[l].x = floats(rows * d);
-        ws->block[l].ln1 = floats(rows * d);
-        ws->block[l].ln2 = floats(rows * d);
-        ws->block[l].mean1 = floats(rows);
-        ws->block[l].rstd1 = floats(rows);
-        ws->block[l].mean2 = floats(rows);
-        ws->block[l].rstd2 = floats(rows);
-        ws->block[l].q = floats(rows * d);
-        ws->block[l].k = floats(rows * d);
-        ws->block[l].v = floats(rows * d);
-        ws->block[l].probs = floats((size_t)max_seqs * m->heads * t * t);
-        ws->block[l].att = floats(rows * d);
-        ws->block[l].mid = floats(rows * d);
-        ws->block[l].h = floats(rows * f);
-        ws->block[l].gelu = floats(rows * f);
+    ws->kind = kind;
+    for (int l = 0; l < (training ? m->layers : 1); l++) {
+        rl_tf_block_acts *a = &ws->block[l];
+        a->x = floats(rows * d);
+        a->ln1 = floats(rows * d);
+        a->ln2 = floats(rows * d);
+        a->mean1 = floats(rows);
+        a->rstd1 = floats(rows);
+        a->mean2 = floats(rows);
+        a->rstd2 = floats(rows);
+        a->q = floats(rows * d);
+        a->k = floats(rows * d);
+        a->v = floats(rows * d);
+        a->probs = floats((size_t)max_seqs * m->heads * t * t);
+        a->att = floats(rows * d);
+        a->mid = floats(rows * d);
+        a->gelu = floats(rows * f);
+        a->gelu_slope = training ? rl_xcalloc(rows * f, sizeof(double)) : NULL;
     }
-    ws->x_final = floats(rows * d);
     ws->lnf = floats(rows * d);
     ws->mean_f = floats(rows);
     ws->rstd_f = floats(rows);
     ws->logits = floats(rows * (size_t)m->vocab + (size_t)max_seqs * m->classes);
     ws->ids = rl_xcalloc(rows, sizeof(int32_t));
+    ws->patches = floats(rows * pd);
+    ws->pooled = floats(m->classes ? (size_t)max_seqs * d : 0);
+    if (!training)
+        return 0;
+    ws->x_final = floats(rows * d);
     ws->d_res = floats(rows * d);
     ws->d_a = floats(rows * d);
     ws->d_b = floats(rows * d);
@@ -328,9 +343,7 @@ int rl_transformer_ws_init(rl_transformer_ws *ws, const rl_transformer *m, int m
     ws->d_k = floats(rows * d);
     ws->d_v = floats(rows * d);
     ws->d_probs = floats(t * t);
-    ws->patches = floats(rows * (size_t)m->patch_dim);
-    ws->d_patches = floats(rows * (size_t)m->patch_dim);
-    ws->pooled = floats(m->classes ? (size_t)max_seqs * d : 0);
+    ws->d_patches = floats(rows * pd);
     return 0;
 }
 
@@ -338,31 +351,19 @@ void rl_transformer_ws_free(rl_transformer_ws *ws) {
     if (!ws)
         return;
     for (int l = 0; l < RL_TF_MAX_LAYERS; l++) {
-        float **arrays[] = {&ws->block[l].x,     &ws->block[l].ln1,   &ws->block[l].ln2,
-                            &ws->block[l].mean1, &ws->block[l].rstd1, &ws->block[l].mean2,
-                            &ws->block[l].rstd2, &ws->block[l].q,     &ws->block[l].k,
-                            &ws->block[l].v,     &ws->block[l].probs, &ws->block[l].att,
-                            &ws->block[l].mid,   &ws->block[l].h,     &ws->block[l].gelu};
+        rl_tf_block_acts *a = &ws->block[l];
+        float *arrays[] = {a->x, a->ln1, a->ln2, a->mean1, a->rstd1, a->mean2, a->rstd2,
+                           a->q, a->k,   a->v,   a->probs, a->att,   a->mid,   a->gelu};
         for (size_t j = 0; j < sizeof arrays / sizeof arrays[0]; j++)
-            free(*arrays[j]);
+            free(arrays[j]);
+        free(a->gelu_slope);
     }
-    free(ws->x_final);
-    free(ws->lnf);
-    free(ws->mean_f);
-    free(ws->rstd_f);
-    free(ws->logits);
+    float *arrays[] = {ws->x_final, ws->lnf,     ws->mean_f,    ws->rstd_f, ws->logits, ws->d_res,
+                       ws->d_a,     ws->d_b,     ws->d_hidden,  ws->d_q,    ws->d_k,    ws->d_v,
+                       ws->d_probs, ws->patches, ws->d_patches, ws->pooled};
+    for (size_t j = 0; j < sizeof arrays / sizeof arrays[0]; j++)
+        free(arrays[j]);
     free(ws->ids);
-    free(ws->d_res);
-    free(ws->d_a);
-    free(ws->d_b);
-    free(ws->d_hidden);
-    free(ws->d_q);
-    free(ws->d_k);
-    free(ws->d_v);
-    free(ws->d_probs);
-    free(ws->patches);
-    free(ws->d_patches);
-    free(ws->pooled);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -413,20 +414,19 @@ void rl_layernorm_backward(const float *x, const float *g, const float *mean, co
 #define GELU_C 0.7978845608028654 /* sqrt(2 / π) */
 #define GELU_A 0.044715
 
-void rl_gelu_forward(const float *x, float *y, size_t n) {
+void rl_gelu_forward(const float *x, float *y, double *slope, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        double v = x[i];
-        y[i] = (float)(0.5 * v * (1.0 + tanh(GELU_C * (v + GELU_A * v * v * v))));
+        double v = x[i], t = tanh(GELU_C * (v + GELU_A * v * v * v));
+        y[i] = (float)(0.5 * v * (1.0 + t));
+        if (slope)
+            slope[i] =
+                0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * v * v);
     }
 }
 
-void rl_gelu_backward(const float *x, const float *dy, float *dx, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        double v = x[i], t = tanh(GELU_C * (v + GELU_A * v * v * v));
-        double slope =
-            0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * v * v);
-        dx[i] = (float)(dy[i] * slope);
-    }
+void rl_gelu_backward(const double *slope, const float *dy, float *dx, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        dx[i] = (float)(dy[i] * slope[i]);
 }
 
 void rl_attention_forward(const float *q, const float *k, const float *v, int n_seq, int len, int d,
@@ -520,14 +520,22 @@ static void linear_backward_params(float *grads, size_t w_off, size_t b_off, con
             db[j] += dy[(size_t)r * out + j];
 }
 
-/* The blocks and the final layer norm, from the embeddings in ws->block[0].x to ws->lnf. */
-static void blocks_forward(const rl_transformer *m, rl_transformer_ws *ws, int n_seq, int len) {
+/* The blocks and the final layer norm, from the embeddings in ws->block[0].x to ws->lnf; a
+ * training forward (train) keeps each block's activations and GELU slopes, any other runs every
+ * block in block[0]'s buffers, its output over its input. */
+static void blocks_forward(const rl_transformer *m, rl_transformer_ws *ws, int n_seq, int len,
+                           int train) {
     int rows = n_seq * len, d = m->width, f = m->hidden;
     const float *w = m->params;
+    if (train && ws->kind != RL_TF_TRAINING) {
+        fprintf(stderr, "bug: a training forward of %s on a forward-only workspace\n", m->spec);
+        abort();
+    }
+    ws->kept_rows = train ? rows : 0;
     for (int l = 0; l < m->layers; l++) {
         const rl_tf_block *b = &m->blocks[l];
-        rl_tf_block_acts *a = &ws->block[l];
-        float *next = l + 1 < m->layers ? ws->block[l + 1].x : ws->x_final;
+        rl_tf_block_acts *a = &ws->block[train ? l : 0];
+        float *next = !train ? a->x : l + 1 < m->layers ? ws->block[l + 1].x : ws->x_final;
         rl_layernorm_forward(a->x, w + b->ln1_g, w + b->ln1_b, rows, d, a->ln1, a->mean1, a->rstd1);
         const int mat = l * RL_TF_MATRICES_PER_BLOCK;
         linear(m, mat, b->wq, b->bq, a->ln1, rows, d, d, NULL, a->q);
@@ -538,12 +546,23 @@ static void blocks_forward(const rl_transformer *m, rl_transformer_ws *ws, int n
         linear(m, mat + 3, b->wo, b->bo, a->att, rows, d, d, a->x, a->mid);
         rl_layernorm_forward(a->mid, w + b->ln2_g, w + b->ln2_b, rows, d, a->ln2, a->mean2,
                              a->rstd2);
-        linear(m, mat + 4, b->w1, b->b1, a->ln2, rows, d, f, NULL, a->h);
-        rl_gelu_forward(a->h, a->gelu, (size_t)rows * f);
+        linear(m, mat + 4, b->w1, b->b1, a->ln2, rows, d, f, NULL, a->gelu);
+        rl_gelu_forward(a->gelu, a->gelu, train ? a->gelu_slope : NULL, (size_t)rows * f);
         linear(m, mat + 5, b->w2, b->b2, a->gelu, rows, f, d, a->mid, next);
     }
-    rl_layernorm_forward(ws->x_final, w + m->lnf_g, w + m->lnf_b, rows, d, ws->lnf, ws->mean_f,
-                         ws->rstd_f);
+    rl_layernorm_forward(train ? ws->x_final : ws->block[0].x, w + m->lnf_g, w + m->lnf_b, rows, d,
+                         ws->lnf, ws->mean_f, ws->rstd_f);
+}
+
+/* The backward's check that the last forward kept what it needs (rows of a training forward). */
+static void check_kept(const rl_transformer *m, const rl_transformer_ws *ws, int rows) {
+    if (ws->kept_rows != rows) {
+        fprintf(stderr,
+                "bug: a backward of %s on %d rows after a forward that kept %d (a training "
+                "forward, rl_transformer_forward_train or rl_vit_forward_train, must precede it)\n",
+                m->spec, rows, ws->kept_rows);
+        abort();
+    }
 }
 
 /* From ws->d_a = dLoss/d(ws->lnf) of the last forward to ws->d_res = dLoss/d(ws->block[0].x),
@@ -562,7 +581,7 @@ static void blocks_backward(const rl_transformer *m, rl_transformer_ws *ws, int 
         // the MLP, from d_res = dLoss/d(block output)
         linear_backward_params(g, b->w2, b->b2, a->gelu, ws->d_res, rows, f, d);
         kern_sgemm(0, 0, rows, f, d, 1.0f, ws->d_res, d, w + b->w2, f, 0.0f, ws->d_hidden, f);
-        rl_gelu_backward(a->h, ws->d_hidden, ws->d_hidden, (size_t)rows * f);
+        rl_gelu_backward(a->gelu_slope, ws->d_hidden, ws->d_hidden, (size_t)rows * f);
         linear_backward_params(g, b->w1, b->b1, a->ln2, ws->d_hidden, rows, d, f);
         kern_sgemm(0, 0, rows, d, f, 1.0f, ws->d_hidden, f, w + b->w1, d, 0.0f, ws->d_a, d);
         rl_layernorm_backward(a->mid, w + b->ln2_g, a->mean2, a->rstd2, ws->d_a, rows, d, ws->d_b,
@@ -587,8 +606,9 @@ static void blocks_backward(const rl_transformer *m, rl_transformer_ws *ws, int 
     }
 }
 
-const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *ws,
-                                    const int32_t *ids, int n_seq, int len) {
+/* The decoder's forward (rl_transformer_forward, train = 0, or _train). */
+static const float *decoder_forward(const rl_transformer *m, rl_transformer_ws *ws,
+                                    const int32_t *ids, int n_seq, int len, int train) {
     assert(n_seq >= 1 && n_seq <= ws->max_seqs && len >= 1 && len <= m->context && !m->classes);
     int rows = n_seq * len, d = m->width;
     const float *w = m->params;
@@ -601,11 +621,21 @@ const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *
         for (int j = 0; j < d; j++)
             x[(size_t)r * d + j] = tok[j] + pos[j];
     }
-    blocks_forward(m, ws, n_seq, len);
+    blocks_forward(m, ws, n_seq, len, train);
     // tied head: logits = LN_f(x) · Eᵀ
     kern_sgemm(0, 1, rows, m->vocab, d, 1.0f, ws->lnf, d, w + m->tok_emb, d, 0.0f, ws->logits,
                m->vocab);
     return ws->logits;
+}
+
+const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *ws,
+                                    const int32_t *ids, int n_seq, int len) {
+    return decoder_forward(m, ws, ids, n_seq, len, 0);
+}
+
+const float *rl_transformer_forward_train(const rl_transformer *m, rl_transformer_ws *ws,
+                                          const int32_t *ids, int n_seq, int len) {
+    return decoder_forward(m, ws, ids, n_seq, len, 1);
 }
 
 void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const float *d_logits,
@@ -614,6 +644,7 @@ void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const flo
     int rows = n_seq * len, d = m->width, v = m->vocab;
     const float *w = m->params;
     float *g = m->grads;
+    check_kept(m, ws, rows);
     // the head: dE += dlogitsᵀ · LN_f(x), dLN_f = dlogits · E
     kern_sgemm(1, 0, v, d, rows, 1.0f, d_logits, v, ws->lnf, d, 1.0f, g + m->tok_emb, d);
     kern_sgemm(0, 0, rows, d, v, 1.0f, d_logits, v, w + m->tok_emb, d, 0.0f, ws->d_a, d);
@@ -638,7 +669,9 @@ static size_t patch_row(const rl_transformer *m, int t, int c, int i) {
     return ((size_t)c * m->image_h + top + (size_t)i) * m->image_w + left;
 }
 
-const float *rl_vit_forward(const rl_transformer *m, rl_transformer_ws *ws, const float *x, int n) {
+/* The ViT's forward (rl_vit_forward, train = 0, or _train). */
+static const float *vit_forward(const rl_transformer *m, rl_transformer_ws *ws, const float *x,
+                                int n, int train) {
     assert(n >= 1 && n <= ws->max_seqs && m->classes);
     int len = m->context, rows = n * len, d = m->width, pd = m->patch_dim;
     size_t image = (size_t)m->image_c * m->image_h * m->image_w;
@@ -655,7 +688,7 @@ const float *rl_vit_forward(const rl_transformer *m, rl_transformer_ws *ws, cons
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < d; j++)
             tokens[(size_t)r * d + j] += w[m->pos_emb + (size_t)(r % len) * d + j];
-    blocks_forward(m, ws, n, len);
+    blocks_forward(m, ws, n, len, train);
     for (int s = 0; s < n; s++) // the mean of each image's tokens, summed in token order
         for (int j = 0; j < d; j++) {
             double sum = 0.0;
@@ -667,12 +700,22 @@ const float *rl_vit_forward(const rl_transformer *m, rl_transformer_ws *ws, cons
     return ws->logits;
 }
 
+const float *rl_vit_forward(const rl_transformer *m, rl_transformer_ws *ws, const float *x, int n) {
+    return vit_forward(m, ws, x, n, 0);
+}
+
+const float *rl_vit_forward_train(const rl_transformer *m, rl_transformer_ws *ws, const float *x,
+                                  int n) {
+    return vit_forward(m, ws, x, n, 1);
+}
+
 void rl_vit_backward(const rl_transformer *m, rl_transformer_ws *ws, const float *d_logits, int n,
                      float *grads, float *d_x) {
     assert(n >= 1 && n <= ws->max_seqs && m->classes);
     int len = m->context, rows = n * len, d = m->width, pd = m->patch_dim, k = m->classes;
     size_t image = (size_t)m->image_c * m->image_h * m->image_w;
     const float *w = m->params;
+    check_kept(m, ws, rows);
     float *d_pooled = ws->d_q; // (n, d), scratch until the blocks' backward
     linear_backward_params(grads, m->head_w, m->head_b, ws->pooled, d_logits, n, d, k);
     kern_sgemm(0, 0, n, d, k, 1.0f, d_logits, k, w + m->head_w, d, 0.0f, d_pooled, d);

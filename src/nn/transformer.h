@@ -30,10 +30,13 @@
  *     rl_transformer_init(&m, "gpt:L2-D128-H4-T64", tok.vocab_size);
  *     rl_transformer_init_params(&m, seed);
  *     rl_transformer_ws ws;
- *     rl_transformer_ws_init(&ws, &m, 8);                              // up to 8 sequences
- *     const float *logits = rl_transformer_forward(&m, &ws, ids, 8, 64); // (8 · 64, V)
+ *     rl_transformer_ws_init(&ws, &m, 8, RL_TF_TRAINING);            // up to 8 sequences
+ *     const float *logits = rl_transformer_forward_train(&m, &ws, ids, 8, 64); // (8 · 64, V)
  *     ... d_logits from rl_loss_softmax_ce on the next tokens ...
  *     rl_transformer_backward(&m, &ws, d_logits, 8, 64);                 // grads += ...
+ * (rl_transformer_forward alone, e.g. for evaluation or a zero-order step, keeps nothing for a
+ * backward; a workspace of kind RL_TF_FORWARD_ONLY holds one block's activations, which every
+ * block reuses.)
  */
 #ifndef RANKLAB_NN_TRANSFORMER_H
 #define RANKLAB_NN_TRANSFORMER_H
@@ -108,42 +111,66 @@ typedef struct {
     float *probs;                         /* (seqs, H, T, T) attention weights */
     float *att;                           /* (R, D) heads' outputs, concatenated */
     float *mid;                           /* (R, D) x + attention */
-    float *h, *gelu;                      /* (R, 4D) the MLP's hidden layer before and after GELU */
+    float *gelu; /* (R, 4D) the MLP's hidden layer, after GELU (before it until the GELU runs) */
+    double *gelu_slope; /* (R, 4D) GELU's derivative there (a training workspace's, else NULL) */
 } rl_tf_block_acts;
 
-/* Activations of the last forward, kept for the backward, for up to max_seqs sequences. */
+/* What a workspace is for. */
+typedef enum {
+    RL_TF_FORWARD_ONLY, /* forwards only (evaluation, zero-order steps): one block's activations,
+                         * which every block reuses, and no backward scratch */
+    RL_TF_TRAINING,     /* also backwards: every block's activations, GELU slopes and scratch */
+} rl_tf_ws_kind;
+
+/* Activations of the last forward (a training forward's kept for the backward), for up to
+ * max_seqs sequences. */
 typedef struct {
     int max_seqs;
-    rl_tf_block_acts block[RL_TF_MAX_LAYERS];
-    float *x_final, *lnf, *mean_f, *rstd_f; /* (R, D), (R, D), (R), (R) */
+    rl_tf_ws_kind kind;
+    int kept_rows; /* rows (sequences · tokens) of the last forward if it was a training forward,
+                    * else 0: what rl_transformer_backward and rl_vit_backward check */
+    rl_tf_block_acts block[RL_TF_MAX_LAYERS]; /* a forward-only workspace's: block[0] only */
+    float *x_final, *lnf, *mean_f, *rstd_f;   /* (R, D) (training only), (R, D), (R), (R) */
     float *logits;                          /* (R, V); a ViT's (max_seqs, classes) */
     int32_t *ids;                           /* (R) tokens of the last forward */
-    float *d_res, *d_a, *d_b, *d_hidden;    /* backward scratch (R, D) x 3, (R, 4D) */
-    float *d_q, *d_k, *d_v, *d_probs;       /* (R, D) x 3, (T, T) */
+    /* backward scratch (training only) */
+    float *d_res, *d_a, *d_b, *d_hidden; /* (R, D) x 3, (R, 4D) */
+    float *d_q, *d_k, *d_v, *d_probs;    /* (R, D) x 3, (T, T) */
     float *patches, *pooled; /* a ViT's: (R, patch_dim) the last forward's patches, (max_seqs, D)
                               * the mean of each image's final layer-norm outputs */
-    float *d_patches;        /* a ViT's input gradient: (R, patch_dim) */
+    float *d_patches;        /* a ViT's input gradient: (R, patch_dim) (training only) */
 } rl_transformer_ws;
 
 /* Bytes rl_transformer_ws_init allocates (saturating); it refuses, with a hint, what rl_mem_check
  * refuses. */
-uint64_t rl_transformer_ws_bytes(const rl_transformer *m, int max_seqs);
-int rl_transformer_ws_init(rl_transformer_ws *ws, const rl_transformer *m, int max_seqs);
+uint64_t rl_transformer_ws_bytes(const rl_transformer *m, int max_seqs, rl_tf_ws_kind kind);
+int rl_transformer_ws_init(rl_transformer_ws *ws, const rl_transformer *m, int max_seqs,
+                           rl_tf_ws_kind kind);
 void rl_transformer_ws_free(rl_transformer_ws *ws);
 
 /* Forward of n_seq sequences of len tokens each (ids (n_seq, len), 1 <= len <= context, every id
- * below vocab): the logits (n_seq · len, vocab), owned by ws. */
+ * below vocab): the logits (n_seq · len, vocab), owned by ws. Keeps nothing for a backward. */
 const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *ws,
                                     const int32_t *ids, int n_seq, int len);
-/* Backward from d_logits (n_seq · len, vocab) of the last forward: ADDS every parameter's
- * gradient into m->grads (the tied embedding gets both its uses). */
+/* The same forward (the same logits, bit for bit) on a training workspace, keeping every block's
+ * activations and GELU slopes for rl_transformer_backward. */
+const float *rl_transformer_forward_train(const rl_transformer *m, rl_transformer_ws *ws,
+                                          const int32_t *ids, int n_seq, int len);
+/* Backward from d_logits (n_seq · len, vocab) of the last forward, which must have been a
+ * training forward of the same n_seq and len (otherwise: a bug, reported, abort): ADDS every
+ * parameter's gradient into m->grads (the tied embedding gets both its uses). */
 void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const float *d_logits,
                              int n_seq, int len);
 
-/* A ViT's forward of n images x (n, C·H·W): the logits (n, classes), owned by ws (its logits). */
+/* A ViT's forward of n images x (n, C·H·W): the logits (n, classes), owned by ws (its logits);
+ * keeps nothing for a backward. rl_vit_forward_train: the same, kept for rl_vit_backward (a
+ * training workspace). */
 const float *rl_vit_forward(const rl_transformer *m, rl_transformer_ws *ws, const float *x, int n);
-/* Backward from d_logits (n, classes) of the last forward: ADDS every parameter's gradient into
- * grads (NULL: none) and writes dLoss/dx (n, C·H·W) into d_x (NULL: none). */
+const float *rl_vit_forward_train(const rl_transformer *m, rl_transformer_ws *ws, const float *x,
+                                  int n);
+/* Backward from d_logits (n, classes) of the last forward (a training forward of n images, as
+ * rl_transformer_backward): ADDS every parameter's gradient into grads (NULL: none) and writes
+ * dLoss/dx (n, C·H·W) into d_x (NULL: none). */
 void rl_vit_backward(const rl_transformer *m, rl_transformer_ws *ws, const float *d_logits, int n,
                      float *grads, float *d_x);
 
@@ -156,10 +183,12 @@ void rl_layernorm_forward(const float *x, const float *g, const float *b, int ro
  * db += Σ dy over rows (either may be NULL). */
 void rl_layernorm_backward(const float *x, const float *g, const float *mean, const float *rstd,
                            const float *dy, int rows, int d, float *dx, float *dg, float *db);
-/* GELU, tanh form: ½x(1 + tanh(√(2/π)(x + 0.044715x³))), computed in double; n values. */
-void rl_gelu_forward(const float *x, float *y, size_t n);
-/* dx = dy · gelu'(x). */
-void rl_gelu_backward(const float *x, const float *dy, float *dx, size_t n);
+/* GELU, tanh form: y = ½x(1 + tanh(√(2/π)(x + 0.044715x³))), computed in double; n values (y
+ * may be x). When slope is not NULL it also receives gelu'(x) (n doubles, from the same tanh) for
+ * the backward. */
+void rl_gelu_forward(const float *x, float *y, double *slope, size_t n);
+/* dx = dy · gelu'(x), from the forward's slope (dx may be dy). */
+void rl_gelu_backward(const double *slope, const float *dy, float *dx, size_t n);
 /* Multi-head attention of n_seq sequences of len positions: q, k, v, out (n_seq · len, d) with
  * head h in columns [h·d/heads, (h+1)·d/heads); out = softmax(q_h k_hᵀ / sqrt(d/heads) + mask) v_h
  * per head, the mask −∞ above the diagonal when causal. probs (n_seq, heads, len, len) keeps the

@@ -27,13 +27,13 @@ int lm_chunks_init(lm_chunks *c, rl_transformer *model, int chunk) {
     memset(c, 0, sizeof *c);
     uint64_t rows = (uint64_t)chunk * (uint64_t)model->context;
     uint64_t bytes = rl_size_add(
-        rl_transformer_ws_bytes(model, chunk),
+        rl_transformer_ws_bytes(model, chunk, RL_TF_TRAINING),
         rl_size_mul(rows, 2 * sizeof(int32_t) + sizeof(float) * (uint64_t)model->vocab));
     if (rl_mem_check(bytes, "model %s on chunks of %d windows", model->spec, chunk) < 0)
         return rl_fail_hint("use smaller chunks (train.chunk), or a smaller model or context");
     c->model = model;
     c->chunk = chunk;
-    if (rl_transformer_ws_init(&c->ws, model, chunk) < 0)
+    if (rl_transformer_ws_init(&c->ws, model, chunk, RL_TF_TRAINING) < 0)
         return RL_ERR;
     c->ids = rl_xmalloc(sizeof(int32_t) * rows);
     c->targets = rl_xmalloc(sizeof(int32_t) * rows);
@@ -62,11 +62,13 @@ static void gather(lm_chunks *c, const lm_windows *w, const int64_t *idx, int m)
 }
 
 /* The forward and the loss sum of windows idx[0..m); the gradient of scale · loss into
- * c->d_logits when d_logits is not NULL. */
+ * c->d_logits, and the activations for a backward, when d_logits is not NULL. */
 static double chunk_loss(lm_chunks *c, const lm_windows *w, const int64_t *idx, int m, float scale,
                          float *d_logits) {
     gather(c, w, idx, m);
-    const float *logits = rl_transformer_forward(c->model, &c->ws, c->ids, m, w->len);
+    const float *logits = d_logits
+                              ? rl_transformer_forward_train(c->model, &c->ws, c->ids, m, w->len)
+                              : rl_transformer_forward(c->model, &c->ws, c->ids, m, w->len);
     return rl_loss_softmax_ce(logits, c->targets, NULL, m * w->len, c->model->vocab, scale,
                               d_logits, NULL);
 }

@@ -98,7 +98,7 @@ static void test_generate(void) {
     CU_ASSERT_FATAL(rl_transformer_init(&m, "gpt:L1-D8-H2-T4", VOCAB) == RL_OK);
     rl_transformer_init_params(&m, 9);
     rl_transformer_ws ws;
-    CU_ASSERT_FATAL(rl_transformer_ws_init(&ws, &m, 1) == RL_OK);
+    CU_ASSERT_FATAL(rl_transformer_ws_init(&ws, &m, 1, RL_TF_FORWARD_ONLY) == RL_OK);
     int32_t prompt[2] = {3, 4}, a[12], b[12], c[12];
     rl_rng rng = rl_rng_make(1, RL_RNG_TEXT_SAMPLE);
     // greedy: the argmax of the last position's logits, the window sliding past T = 4

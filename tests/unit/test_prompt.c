@@ -53,7 +53,7 @@ static void test_scores_against_direct(void) {
     CU_ASSERT_FATAL(rl_transformer_init(&m, "gpt:L1-D8-H2-T24", tok.vocab_size) == RL_OK);
     rl_transformer_init_params(&m, 5);
     rl_transformer_ws ws;
-    CU_ASSERT_FATAL(rl_transformer_ws_init(&ws, &m, 9) == RL_OK);
+    CU_ASSERT_FATAL(rl_transformer_ws_init(&ws, &m, 9, RL_TF_FORWARD_ONLY) == RL_OK);
     int64_t idx[3] = {2, 0, 1};
     int32_t seqs[9 * 19];
     int len = prompt_fill(&p, &s, idx, 3, seqs);

@@ -1,10 +1,12 @@
 /* Unit tests of src/nn/qtransformer: every integer product (base and adapter, on attention and
  * MLP matrices) against its
  * definition computed in double from the codes and scales, the base's grid values written back,
- * the whole integer forward close to the float forward of the same grid values, and the same
- * bits at every ISA level. */
+ * the whole integer forward close to the float forward of the same grid values, the same
+ * bits at every ISA level, and the calibration's scales those of the float forward's inputs. */
+#include "kernels/kernels.h"
 #include "src/core/error.h"
 #include "src/nn/lora.h"
+#include "src/nn/qmodel.h"
 #include "src/nn/qtransformer.h"
 #include "tests/unit/harness.h"
 
@@ -31,7 +33,7 @@ static void setup(fixture *f) {
     memset(f, 0, sizeof *f);
     CU_ASSERT_FATAL(rl_transformer_init(&f->m, "gpt:L2-D16-H2-T8", VOCAB) == RL_OK);
     rl_transformer_init_params(&f->m, 11);
-    CU_ASSERT_FATAL(rl_transformer_ws_init(&f->ws, &f->m, SEQS) == RL_OK);
+    CU_ASSERT_FATAL(rl_transformer_ws_init(&f->ws, &f->m, SEQS, RL_TF_FORWARD_ONLY) == RL_OK);
     CU_ASSERT_FATAL(rl_qtransformer_init(&f->q, &f->m, 4, SEQS * LEN) == RL_OK);
     rl_lora_target targets[RL_QTF_MATRICES];
     int t = rl_lora_transformer_targets(&f->m, "q,v,fc1,fc2", "test", targets);
@@ -176,10 +178,41 @@ static void test_same_bits_every_isa(void) {
     CU_ASSERT(have_first);
 }
 
+/* The calibration (a forward on the fixture's forward-only workspace) has each matrix's input
+ * scale, and each adapter's x · Aᵀ scale, of the float forward's kept activations, bit for bit:
+ * max |input| / 127 of the inputs a training forward keeps. */
+static void test_calibration_of_kept_inputs(void) {
+    fixture f;
+    setup(&f);
+    rl_transformer_ws train;
+    CU_ASSERT_FATAL(rl_transformer_ws_init(&train, &f.m, SEQS, RL_TF_TRAINING) == RL_OK);
+    rl_transformer_forward_train(&f.m, &train, f.ids, SEQS, LEN);
+    size_t rows = SEQS * LEN;
+    float *h = malloc(sizeof(float) * rows * 2);
+    for (int i = 0; i < f.q.n_mats; i++) {
+        const rl_tf_block_acts *a = &train.block[i / RL_TF_MATRICES_PER_BLOCK];
+        int kind = i % RL_TF_MATRICES_PER_BLOCK, in = f.q.mats[i].cols, k = f.q.adapter_of[i];
+        const float *x = kind < 3 ? a->ln1 : kind == 3 ? a->att : kind == 4 ? a->ln2 : a->gelu;
+        float want = rl_quant_scale(x, rows * (size_t)in, 127);
+        CU_ASSERT(memcmp(&want, &f.q.in_scale[i], sizeof want) == 0);
+        if (k < 0)
+            continue;
+        kern_sgemm(0, 1, (int)rows, 2, in, 1.0f, x, in, f.lora.params + f.lora.adapters[k].a_off,
+                   in, 0.0f, h, 2);
+        want = rl_quant_scale(h, rows * 2, 127);
+        CU_ASSERT(memcmp(&want, &f.q.h_scale[k], sizeof want) == 0);
+    }
+    free(h);
+    rl_transformer_ws_free(&train);
+    teardown(&f);
+}
+
 static const rl_test tests[] = {
     {"integer products (base and adapters) by their definition", test_products_by_definition},
     {"integer forward close to the float forward of the grid values", test_forward_close_to_float},
     {"integer forward: the same bits at every ISA level", test_same_bits_every_isa},
+    {"calibration: the scales of the float forward's inputs, bit for bit",
+     test_calibration_of_kept_inputs},
     {NULL, NULL},
 };
 RL_TEST_SUITE("qtransformer", tests)

@@ -123,24 +123,52 @@ typedef struct {
 
 static double gelu_loss(void *ctx) {
     gelu_problem *p = ctx;
-    rl_gelu_forward(p->x, p->y, p->n);
+    rl_gelu_forward(p->x, p->y, NULL, p->n);
     return weighted_sum(p->y, p->r, p->n);
 }
 
 static void test_gelu(void) {
     enum { N = 41 };
-    float x[N], r[N], y[N], dx[N];
+    float x[N], r[N], y[N], dx[N], y_kept[N];
+    double slope[N];
     for (int i = 0; i < N; i++)
         x[i] = -5.0f + 0.25f * (float)i;
     fill(r, N, 5, -1.0f, 1.0f);
-    rl_gelu_forward(x, y, N);
+    rl_gelu_forward(x, y, NULL, N);
     CU_ASSERT(y[20] == 0.0f);                  // gelu(0) = 0
     CU_ASSERT(fabs(y[N - 1] - 5.0) < 1e-5);    // gelu(5) ≈ 5
     CU_ASSERT(fabs(y[0]) < 1e-5);              // gelu(−5) ≈ 0
     CU_ASSERT(fabs(y[24] - 0.8411920) < 1e-5); // gelu(1), tanh form
+    rl_gelu_forward(x, y_kept, slope, N);      // keeping the slopes changes no output bit
+    CU_ASSERT(memcmp(y, y_kept, sizeof y) == 0);
     gelu_problem p = {x, r, y, N};
-    rl_gelu_backward(x, r, dx, N);
+    rl_gelu_backward(slope, r, dx, N);
     CU_ASSERT(rl_test_check_grads(x, dx, N, gelu_loss, &p, FD_STEP) > 0.5);
+}
+
+/* The backward from the forward's slopes has the bits of gelu'(x) computed from tanh again (as
+ * before the slopes were kept), over a wide spread of inputs; in place too. */
+static void test_gelu_kept_slope_bits(void) {
+    enum { N = 4096 };
+    static float x[N], y[N], dy[N], dx[N];
+    static double slope[N];
+    fill(x, N, 7, -9.0f, 9.0f);
+    fill(dy, N, 8, -2.0f, 2.0f);
+    rl_gelu_forward(x, y, slope, N);
+    rl_gelu_backward(slope, dy, dx, N);
+    size_t differ = 0;
+    for (int i = 0; i < N; i++) {
+        double v = x[i], t = tanh(0.7978845608028654 * (v + 0.044715 * v * v * v));
+        double s = 0.5 * (1.0 + t) +
+                   0.5 * v * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * v * v);
+        float want = (float)(dy[i] * s);
+        differ += memcmp(&want, &dx[i], sizeof want) != 0;
+    }
+    CU_ASSERT_EQUAL(differ, 0);
+    rl_gelu_backward(slope, dy, dy, N); // dx may be dy
+    CU_ASSERT(memcmp(dx, dy, sizeof dx) == 0);
+    rl_gelu_forward(x, x, NULL, N); // y may be x
+    CU_ASSERT(memcmp(x, y, sizeof x) == 0);
 }
 
 /* ---- attention ---- */
@@ -271,7 +299,7 @@ static double lm_loss(void *ctx) {
  * matters) on sequences of len tokens (len < context too). */
 static void lm_setup(lm_problem *p, int n_seq, int len) {
     CU_ASSERT_FATAL(rl_transformer_init(&p->m, "gpt:L2-D8-H2-T6", VOCAB) == RL_OK);
-    CU_ASSERT_FATAL(rl_transformer_ws_init(&p->ws, &p->m, 3) == RL_OK);
+    CU_ASSERT_FATAL(rl_transformer_ws_init(&p->ws, &p->m, 3, RL_TF_TRAINING) == RL_OK);
     rl_transformer_init_params(&p->m, 5);
     fill(p->m.params, p->m.n_params, 20, -0.4f, 0.4f);
     for (int l = 0; l < p->m.layers; l++) {
@@ -300,7 +328,7 @@ static void test_model_gradients(void) {
     for (int t = 0; t < 2; t++) {
         static lm_problem p;
         lm_setup(&p, 2, lens[t]);
-        const float *logits = rl_transformer_forward(&p.m, &p.ws, p.ids, p.n_seq, p.len);
+        const float *logits = rl_transformer_forward_train(&p.m, &p.ws, p.ids, p.n_seq, p.len);
         rl_loss_softmax_ce(logits, p.next, NULL, p.n_seq * p.len, VOCAB, 1.0f, p.d_logits, NULL);
         rl_transformer_zero_grads(&p.m);
         rl_transformer_backward(&p.m, &p.ws, p.d_logits, p.n_seq, p.len);
@@ -439,6 +467,33 @@ static void test_chunk_independence(void) {
     lm_free(&p);
 }
 
+/* A forward that keeps nothing has the training forward's logits, bit for bit, on a training
+ * workspace and on a forward-only one (one block's buffers for both blocks; fewer bytes), at the
+ * full context and shorter; only a training forward marks its rows as kept for a backward. */
+static void test_forward_only_workspace(void) {
+    static lm_problem p;
+    lm_setup(&p, 3, 6);
+    rl_transformer_ws fwd;
+    CU_ASSERT_FATAL(rl_transformer_ws_init(&fwd, &p.m, 3, RL_TF_FORWARD_ONLY) == RL_OK);
+    CU_ASSERT(fwd.block[0].gelu && !fwd.block[0].gelu_slope && !fwd.block[1].x && !fwd.x_final &&
+              !fwd.d_res && !fwd.d_hidden);
+    CU_ASSERT(rl_transformer_ws_bytes(&p.m, 3, RL_TF_FORWARD_ONLY) <
+              rl_transformer_ws_bytes(&p.m, 3, RL_TF_TRAINING));
+    float *kept = malloc(sizeof(float) * 3 * 6 * VOCAB);
+    for (int len = 6; len >= 3; len -= 3) {
+        size_t bytes = sizeof(float) * (size_t)3 * len * VOCAB;
+        memcpy(kept, rl_transformer_forward_train(&p.m, &p.ws, p.ids, 3, len), bytes);
+        CU_ASSERT_EQUAL(p.ws.kept_rows, 3 * len);
+        CU_ASSERT(memcmp(kept, rl_transformer_forward(&p.m, &fwd, p.ids, 3, len), bytes) == 0);
+        CU_ASSERT(memcmp(kept, rl_transformer_forward(&p.m, &p.ws, p.ids, 3, len), bytes) == 0);
+        CU_ASSERT_EQUAL(p.ws.kept_rows, 0);
+        CU_ASSERT_EQUAL(fwd.kept_rows, 0);
+    }
+    free(kept);
+    rl_transformer_ws_free(&fwd);
+    lm_free(&p);
+}
+
 /* ---- LoRA adapters on the attention projections and the MLP ---- */
 
 typedef struct {
@@ -476,7 +531,7 @@ static void check_lora_on(const char *kinds, int n_expected) {
         outside += !adapted && differs;
     }
     CU_ASSERT(changed > 200 && outside == 0);
-    const float *logits = rl_transformer_forward(&lp.p.m, &lp.p.ws, lp.p.ids, 2, 6);
+    const float *logits = rl_transformer_forward_train(&lp.p.m, &lp.p.ws, lp.p.ids, 2, 6);
     rl_loss_softmax_ce(logits, lp.p.next, NULL, 12, VOCAB, 1.0f, lp.p.d_logits, NULL);
     rl_transformer_zero_grads(&lp.p.m);
     rl_transformer_backward(&lp.p.m, &lp.p.ws, lp.p.d_logits, 2, 6);
@@ -575,7 +630,7 @@ static double vit_loss(void *ctx) {
 /* VIT_SPEC with random parameters (larger than the initialization's) on n random images. */
 static void vit_setup(vit_problem *p, int n) {
     CU_ASSERT_FATAL(rl_vit_init(&p->m, VIT_SPEC) == RL_OK);
-    CU_ASSERT_FATAL(rl_transformer_ws_init(&p->ws, &p->m, 3) == RL_OK);
+    CU_ASSERT_FATAL(rl_transformer_ws_init(&p->ws, &p->m, 3, RL_TF_TRAINING) == RL_OK);
     rl_transformer_init_params(&p->m, 5);
     fill(p->m.params, p->m.n_params, 40, -0.4f, 0.4f);
     for (int l = 0; l < p->m.layers; l++) {
@@ -597,7 +652,7 @@ static void vit_free(vit_problem *p) {
 /* The gradients of the last forward's mean loss: the parameters' into a copy (returned), the
  * image's into d_x when not NULL. */
 static float *vit_gradients(vit_problem *p, float *d_x) {
-    const float *logits = rl_vit_forward(&p->m, &p->ws, p->x, p->n);
+    const float *logits = rl_vit_forward_train(&p->m, &p->ws, p->x, p->n);
     rl_loss_softmax_ce(logits, p->y, NULL, p->n, VIT_CLASSES, 1.0f, p->d_logits, NULL);
     rl_transformer_zero_grads(&p->m);
     rl_vit_backward(&p->m, &p->ws, p->d_logits, p->n, p->m.grads, d_x);
@@ -612,7 +667,7 @@ static float *vit_gradients(vit_problem *p, float *d_x) {
 static void test_vit_definition(void) {
     static vit_problem p;
     vit_setup(&p, 2);
-    const float *logits = rl_vit_forward(&p.m, &p.ws, p.x, 2);
+    const float *logits = rl_vit_forward_train(&p.m, &p.ws, p.x, 2); // keeps block[0].x, the tokens
     const float *w = p.m.params;
     double worst_token = 0.0, worst_logit = 0.0;
     for (int s = 0; s < 2; s++)
@@ -699,6 +754,20 @@ static void test_vit_chunk_independence(void) {
     vit_free(&p);
 }
 
+/* The ViT's forward that keeps nothing, on a forward-only workspace, has the training forward's
+ * logits bit for bit. */
+static void test_vit_forward_only(void) {
+    static vit_problem p;
+    vit_setup(&p, 3);
+    rl_transformer_ws fwd;
+    CU_ASSERT_FATAL(rl_transformer_ws_init(&fwd, &p.m, 3, RL_TF_FORWARD_ONLY) == RL_OK);
+    float kept[3 * VIT_CLASSES];
+    memcpy(kept, rl_vit_forward_train(&p.m, &p.ws, p.x, 3), sizeof kept);
+    CU_ASSERT(memcmp(kept, rl_vit_forward(&p.m, &fwd, p.x, 3), sizeof kept) == 0);
+    rl_transformer_ws_free(&fwd);
+    vit_free(&p);
+}
+
 /* A vit: spec behind rl_model: the same logits and input gradient as the encoder's own, an image
  * input shape for the data checks, parameters in the model's one arena, and LoRA's targets. */
 static void test_vit_in_model(void) {
@@ -750,6 +819,8 @@ static const rl_test tests[] = {
     {"gpt: spec grammar, sizes, matrices, refused specs", test_spec_grammar},
     {"layer norm gradients match finite differences", test_layernorm_gradients},
     {"GELU values and gradient", test_gelu},
+    {"GELU backward from the kept slopes has the bits of tanh recomputed",
+     test_gelu_kept_slope_bits},
     {"attention equals softmax(QK^T/sqrt(d) + mask) V", test_attention_definition},
     {"causal mask hides later positions", test_attention_mask},
     {"attention gradients match finite differences", test_attention_gradients},
@@ -762,6 +833,8 @@ static const rl_test tests[] = {
     {"LoRA target lists: kinds in the model's order; unknown, repeated, empty refused",
      test_lora_target_lists},
     {"a sequence's logits do not depend on its chunk", test_chunk_independence},
+    {"a forward keeping nothing (forward-only workspace) has the training forward's bits",
+     test_forward_only_workspace},
     {"vit: spec grammar, sizes, refused specs", test_vit_spec},
     {"ViT tokens are W_p patch + b_p + pos, logits W_h mean(LN_f) + b_h", test_vit_definition},
     {"ViT patch embedding and input gradients match finite differences", test_vit_patch_gradients},
@@ -769,6 +842,7 @@ static const rl_test tests[] = {
      test_vit_pool_head_gradients},
     {"every ViT parameter gradient matches finite differences", test_vit_model_gradients},
     {"an image's ViT logits do not depend on its chunk", test_vit_chunk_independence},
+    {"a ViT forward keeping nothing has the training forward's bits", test_vit_forward_only},
     {"a vit: spec behind rl_model: same logits, gradients, input gradient, LoRA targets",
      test_vit_in_model},
     {NULL, NULL},
