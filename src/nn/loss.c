@@ -30,6 +30,16 @@ static void softmax_minus_target(float *d, const float *z, double lse, int32_t y
         d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? on : off)));
 }
 
+/* Whether Σ_j q_j (lse − z_j), q = `on` at the label and 0 elsewhere, is exactly on · (lse − z_y):
+ * lse ≥ z_j, so each other term 0 · (lse − z_j) is +0, unless lse is not finite or some z_j is
+ * −∞ (0 · ∞ is NaN); the one-hot loss then skips the sum over the classes, with the same bits. */
+static int one_hot_sum_exact(const float *z, int classes, double lse) {
+    int minus_inf = 0;
+    for (int j = 0; j < classes; j++)
+        minus_inf |= z[j] == -INFINITY;
+    return isfinite(lse) && !minus_inf;
+}
+
 double rl_loss_smoothed_ce(const float *logits, const int32_t *labels, const float *weights,
                            int batch, int classes, float smoothing, float scale, float *d_logits,
                            float *per_example) {
@@ -42,8 +52,11 @@ double rl_loss_smoothed_ce(const float *logits, const int32_t *labels, const flo
         assert(y >= 0 && y < classes);
         double lse = log_sum_exp(z, classes);
         double loss = 0.0; /* Σ_j q_j · (−log p_j) */
-        for (int j = 0; j < classes; j++)
-            loss += (j == y ? on : off) * (lse - z[j]);
+        if (off == 0.0 && one_hot_sum_exact(z, classes, lse))
+            loss = on * (lse - z[y]);
+        else
+            for (int j = 0; j < classes; j++)
+                loss += (j == y ? on : off) * (lse - z[j]);
         double w = weights ? weights[i] : 1.0;
         total += w * loss;
         if (per_example)

@@ -1,7 +1,8 @@
 /* Unit tests of the noisy-label losses and metrics in src/nn: generalized cross-entropy, the ELR
  * loss and cross-entropy against smoothed labels (values, limits, gradients against central
  * finite differences w.r.t. the logits, example weights), softmax, and the AUC (hand cases,
- * ties, order invariance, brute force), and SimCLR's NT-Xent (a hand-worked value, finite
+ * ties, order invariance, brute force), cross-entropy's bits against the sum over the classes,
+ * and SimCLR's NT-Xent (a hand-worked value, finite
  * differences, invariance to the embeddings' lengths). */
 #include "kernels/kernels.h"
 #include "src/core/rng.h"
@@ -179,6 +180,38 @@ static void test_smoothed_ce_values(void) {
               rl_loss_softmax_ce(sure, wrong, NULL, 1, 3, 0.0f, NULL, NULL));
 }
 
+/* Cross-entropy as the sum over the classes of q_j (lse − z_j), q one-hot at the label, in
+ * class order: the loss's bits (per example and total) on an LM-sized row, and with −∞ and NaN
+ * logits, where that sum is not lse − z_y (0 · ∞ is NaN). */
+static void test_ce_bits_of_the_class_sum(void) {
+    enum { ROWS = 4, V = 1024 };
+    static float z[ROWS * V];
+    const int32_t y[ROWS] = {5, 1023, 0, 17};
+    fill(z, ROWS * V, 9, -6.0f, 6.0f);
+    z[1 * V + 3] = -INFINITY; // row 1: a −∞ logit off the label: the sum is NaN
+    z[2 * V + 0] = -INFINITY; // row 2: at the label: +∞
+    z[3 * V + 40] = NAN;      // row 3: NaN
+    float per[ROWS];
+    double total = rl_loss_softmax_ce(z, y, NULL, ROWS, V, 0.0f, NULL, per), want_total = 0.0;
+    for (int i = 0; i < ROWS; i++) {
+        const float *row = z + (size_t)i * V;
+        float top = row[0];
+        for (int j = 1; j < V; j++)
+            top = row[j] > top ? row[j] : top;
+        double sum = 0.0, loss = 0.0;
+        for (int j = 0; j < V; j++)
+            sum += exp((double)row[j] - top);
+        double lse = top + log(sum);
+        for (int j = 0; j < V; j++)
+            loss += (j == y[i] ? 1.0 : 0.0) * (lse - row[j]);
+        float want = (float)loss;
+        CU_ASSERT(memcmp(&want, &per[i], sizeof want) == 0);
+        want_total += loss;
+    }
+    CU_ASSERT(memcmp(&want_total, &total, sizeof total) == 0);
+    CU_ASSERT(per[0] > 0.0f && isnan(per[1]) && isinf(per[2]) && isnan(per[3]));
+}
+
 static void test_smoothed_ce_grads(void) {
     float logits[B * C];
     fill(logits, B * C, 7, -2.0f, 2.0f);
@@ -310,6 +343,8 @@ static const rl_test tests[] = {
     {"ELR with zero targets is cross-entropy", test_elr_without_targets_is_ce},
     {"ELR gradients match finite differences (with clamping)", test_elr_grads},
     {"smoothed cross-entropy: hand values, ε = 0 is cross-entropy", test_smoothed_ce_values},
+    {"cross-entropy: the bits of the sum over the classes, with -inf and NaN logits too",
+     test_ce_bits_of_the_class_sum},
     {"smoothed cross-entropy gradients match finite differences (weighted)",
      test_smoothed_ce_grads},
     {"softmax rows sum to 1 and are stable", test_softmax},
