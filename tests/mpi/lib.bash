@@ -61,6 +61,27 @@ stop_and_resume() {
         same_results "$reference" "$out/results.h5"
 }
 
+# feature_cache_round_trip NAME P ARGS... : `ranks P run subset-select ARGS` with the feature
+# cache $SCRATCH/NAME.h5 trains the encoder (ARGS set 2 epochs) and writes the cache, then on 1
+# rank the same command
+# reads the cache instead of training; both runs ($SCRATCH/NAME-w, $SCRATCH/NAME-r) must select
+# and score as the uncached run $SCRATCH/NAME-1 (results.h5).
+feature_cache_round_trip() {
+    local name=$1 p=$2 run
+    shift 2
+    ranks "$p" run subset-select "$@" subset.feature_cache="$SCRATCH/$name.h5" \
+        --out "$SCRATCH/$name-w" >"$SCRATCH/$name-w.log" 2>&1
+    ranks 1 run subset-select "$@" subset.feature_cache="$SCRATCH/$name.h5" \
+        --out "$SCRATCH/$name-r" >"$SCRATCH/$name-r.log" 2>&1
+    check "$name: the feature cache is written, then read instead of training" bash -c \
+        "[ -s '$SCRATCH/$name.h5' ] && grep -q 'epoch 2' '$SCRATCH/$name-w.log' &&
+         ! grep -q epoch '$SCRATCH/$name-r.log' && grep -q 'from the cache' '$SCRATCH/$name-r.log'"
+    for run in "$name-w" "$name-r"; do
+        check "$run: a cached run selects (and scores) as an uncached one" \
+            same_results "$SCRATCH/$name-1/results.h5" "$SCRATCH/$run/results.h5"
+    done
+}
+
 # expect_refusal "what" "message pattern" ARGS... : `ranks 2 "${REFUSAL_BASE[@]}" ARGS --out NEW`
 # must fail quickly (a refusal that hangs fails after 60 s) with a message matching the pattern
 # and a HINT, and write nothing. Each test sets REFUSAL_BASE to its experiment and small
