@@ -82,6 +82,19 @@ feature_cache_round_trip() {
     done
 }
 
+# first_traced_write INI CELL RANK FILE : the number of RANK's first write into a path matching
+# FILE (a sed pattern, e.g. step-) in a traced run (RANKLAB_FAULT_IO=trace, 2 ranks) of CELL of
+# the sweep file INI, planned into $SCRATCH/traced-CELL (log: $SCRATCH/trace-CELL.log); empty if
+# there is none. RANKLAB_FAULT_IO=write@N:RANK then fails that write in a run of the same cell.
+first_traced_write() {
+    local ini=$1 cell=$2 rank=$3 file=$4
+    "$RANKLAB" sweep plan "$ini" --dir "$SCRATCH/traced-$cell" >/dev/null
+    RANKLAB_FAULT_IO=trace ranks 2 sweep run "$SCRATCH/traced-$cell" --cell "$cell" \
+        >"$SCRATCH/trace-$cell.log" 2>&1
+    sed -n "s/^\[rank $rank\/2\] io trace: write \([0-9]*\) .*$file.*/\1/p" \
+        "$SCRATCH/trace-$cell.log" | head -1
+}
+
 # expect_refusal "what" "message pattern" ARGS... : `ranks 2 "${REFUSAL_BASE[@]}" ARGS --out NEW`
 # must fail quickly (a refusal that hangs fails after 60 s) with a message matching the pattern
 # and a HINT, and write nothing. Each test sets REFUSAL_BASE to its experiment and small
