@@ -34,6 +34,20 @@ same_results() {
     /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/same_results.py" "$1" "$2"
 }
 
+# same_on_ranks NAME "what" ARGS... : `ranks P ARGS --out $SCRATCH/NAME-P` on 1, 2 and 4 ranks
+# (logs $SCRATCH/NAME-P.log); 2 and 4 ranks must give 1 rank's results, bit for bit.
+same_on_ranks() {
+    local name=$1 what=$2 p
+    shift 2
+    for p in 1 2 4; do
+        ranks "$p" "$@" --out "$SCRATCH/$name-$p" >"$SCRATCH/$name-$p.log" 2>&1
+    done
+    for p in 2 4; do
+        check "$what: $p ranks == 1 rank" \
+            same_results "$SCRATCH/$name-1/results.h5" "$SCRATCH/$name-$p/results.h5"
+    done
+}
+
 # stop_and_resume "what" FAULT RESUMED P REFERENCE OUT ARGS... : `ranks 2 ARGS --out OUT` with
 # RANKLAB_FAULT=FAULT (term@STEP:RANK or kill@STEP:RANK) must stop: exit 75 after a SIGTERM, fail
 # otherwise after a SIGKILL, leaving a checkpoint and no results.h5; rerun on P ranks, it must

@@ -10,15 +10,9 @@ source "$(dirname "$0")/lib.bash"
 SC=(data.name=fashion-mnist data.train_limit=2900 data.test_limit=500 subset.encoder=simclr
     subset.simclr_epochs=2 subset.simclr_images=600 subset.simclr_batch=100 train.chunk=16
     subset.iters=50 "subset.budgets=10,40,120" subset.selector=kcenter-norm)
-for p in 1 2 4; do
-    ranks $p run subset-select "${SC[@]}" --out "$SCRATCH/sc-$p" >"$SCRATCH/sc-$p.log" 2>&1
-done
+same_on_ranks sc "simclr features" run subset-select "${SC[@]}"
 check "the encoder trained (2 epochs, NT-Xent logged)" grep -q "simclr epoch 2: mean NT-Xent" \
     "$SCRATCH/sc-1.log"
-for p in 2 4; do
-    check "simclr features: $p ranks == 1 rank" \
-        same_results "$SCRATCH/sc-1/results.h5" "$SCRATCH/sc-$p/results.h5"
-done
 feature_cache_round_trip sc 4 "${SC[@]}"
 check "cached features: pool then test rows, 128 post-ReLU uncentered values each" \
     /usr/bin/python3 - "$SCRATCH/sc.h5" <<'PY'

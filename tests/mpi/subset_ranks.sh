@@ -16,14 +16,7 @@ for sel in "${SELECTORS[@]}"; do
     [ $sel = probcover-wide ] && args=(subset.selector=probcover subset.delta=6)
     [ $sel = kcenter-mlp ] &&
         args=(subset.selector=kcenter subset.classifier=mlp subset.mlp_steps=20)
-    for p in 1 2 4; do
-        ranks $p run subset-select "${SMALL[@]}" "${args[@]}" --out "$SCRATCH/$sel-$p" \
-            >"$SCRATCH/$sel-$p.log" 2>&1
-    done
-    for p in 2 4; do
-        check "$sel: $p ranks == 1 rank" \
-            same_results "$SCRATCH/$sel-1/results.h5" "$SCRATCH/$sel-$p/results.h5"
-    done
+    same_on_ranks $sel $sel run subset-select "${SMALL[@]}" "${args[@]}"
 done
 check "selected ids are distinct pool ids, budgets as asked" /usr/bin/python3 - "$SCRATCH" <<'PY'
 import sys
@@ -42,13 +35,7 @@ for sel in ["random", "norm", "norm-gs", "norm-gs-sampled", "kcenter", "kcenter-
     assert f["final/pca_variance"][()] > 0
 PY
 AE=("${SMALL[@]}" subset.encoder=autoencoder subset.ae_epochs=2 subset.selector=kcenter)
-for p in 1 2 4; do
-    ranks $p run subset-select "${AE[@]}" --out "$SCRATCH/ae-$p" >"$SCRATCH/ae-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "autoencoder features: $p ranks == 1 rank" \
-        same_results "$SCRATCH/ae-1/results.h5" "$SCRATCH/ae-$p/results.h5"
-done
+same_on_ranks ae "autoencoder features" run subset-select "${AE[@]}"
 feature_cache_round_trip ae 2 "${AE[@]}"
 REFUSAL_BASE=(run subset-select "${AE[@]}")
 expect_refusal "a cache made by another encoder config is refused with a hint" "epochs=2" \
