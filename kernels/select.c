@@ -1,6 +1,8 @@
 /* Selection kernels: exponential sampling keys, draws with replacement by binary search on the
- * cumulative weights, and the k smallest (key, id) pairs by quickselect (see select.h). */
+ * cumulative weights, the k smallest (key, id) pairs by quickselect, and squared distances in
+ * register tiles (see select.h). */
 #include "kernels/select.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -87,3 +89,51 @@ void kern_sample_draws(const double *cdf, size_t n, const uint32_t key[2], uint3
         counts[lo]++;
     }
 }
+
+/* Columns of yt per register tile of the distance kernels: a tile's partial sums stay in
+ * registers while p runs over the dimensions, and its (d, SQDIST_TILE) slice of yt in L1 while
+ * the r rows of x take their turn. */
+enum { SQDIST_TILE = 32 };
+
+/* The body of kern_sqdist_f64 / _f32 for element type T: each pair's sum runs over p in order
+ * (vectorized across the columns of a tile, so no sum is reassociated). */
+#define SQDIST_BODY(T)                                                                             \
+    int j0 = 0;                                                                                    \
+    for (; j0 + SQDIST_TILE <= m; j0 += SQDIST_TILE)                                               \
+        for (int a = 0; a < r; a++) {                                                              \
+            const T *xa = x + (size_t)a * (size_t)d;                                               \
+            T acc[SQDIST_TILE] = {0};                                                              \
+            for (int p = 0; p < d; p++) {                                                          \
+                const T xp = xa[p], *y = yt + (size_t)p * (size_t)m + j0;                          \
+                for (int j = 0; j < SQDIST_TILE; j++) {                                            \
+                    T t = xp - y[j];                                                               \
+                    acc[j] += t * t;                                                               \
+                }                                                                                  \
+            }                                                                                      \
+            for (int j = 0; j < SQDIST_TILE; j++)                                                  \
+                s[(size_t)a * (size_t)m + (size_t)(j0 + j)] = acc[j];                              \
+        }                                                                                          \
+    for (; j0 < m; j0++) /* the columns after the last whole tile */                               \
+        for (int a = 0; a < r; a++) {                                                              \
+            T acc = 0;                                                                             \
+            for (int p = 0; p < d; p++) {                                                          \
+                T t = x[(size_t)a * (size_t)d + (size_t)p] - yt[(size_t)p * (size_t)m + j0];       \
+                acc += t * t;                                                                      \
+            }                                                                                      \
+            s[(size_t)a * (size_t)m + (size_t)j0] = acc;                                           \
+        }
+
+KERN_ISA_BODY kern_sqdist_f64_body(const double *x, int r, const double *yt, int m, int d,
+                                   double *s){SQDIST_BODY(double)}
+
+KERN_ISA_BODY kern_sqdist_f32_body(const float *x, int r, const float *yt, int m, int d,
+                                   float *s){SQDIST_BODY(float)}
+
+// clang-format off: the parameter lists are macro arguments
+KERN_ISA_CLONES(, kern_sqdist_f64,
+                (const double *x, int r, const double *yt, int m, int d, double *s),
+                (x, r, yt, m, d, s))
+    KERN_ISA_CLONES(, kern_sqdist_f32,
+                    (const float *x, int r, const float *yt, int m, int d, float *s),
+                    (x, r, yt, m, d, s))
+    // clang-format on

@@ -11,6 +11,11 @@
  * With replacement: s independent draws from p_i = w_i / Σ w, from the cumulative sums:
  *
  *     kern_sample_draws(cdf, n, key, stream, 0, s, counts);   // counts[i] += times i drawn
+ *
+ * Squared distances for the geometric selectors (k-means, TypiClust, ProbCover), from rows to the
+ * columns of a transposed block, each pair with the bits of the plain loop on every ISA level:
+ *
+ *     kern_sqdist_f64(x, r, yt, m, d, s);   // s[a·m + j] = Σ_p (x[a·d + p] − yt[p·m + j])²
  */
 #ifndef RANKLAB_KERNELS_SELECT_H
 #define RANKLAB_KERNELS_SELECT_H
@@ -55,5 +60,13 @@ void kern_sample_draws(const double *cdf, size_t n, const uint32_t key[2], uint3
                        int64_t first_draw, int64_t n_draws, int64_t *counts);
 void kern_ref_sample_draws(const double *cdf, size_t n, const uint32_t key[2], uint32_t stream,
                            int64_t first_draw, int64_t n_draws, int64_t *counts);
+
+/* s (r, m): s[a·m + j] = Σ_p (x[a·d + p] − yt[p·m + j])², p = 0 … d − 1 in order, in double
+ * (f32: in float): the squared distances of the r rows of x (r, d) to the m rows held transposed
+ * in yt (d, m). Every pair has the bits of that plain loop, on every instruction-set level. */
+void kern_sqdist_f64(const double *x, int r, const double *yt, int m, int d, double *s);
+void kern_sqdist_f32(const float *x, int r, const float *yt, int m, int d, float *s);
+void kern_ref_sqdist_f64(const double *x, int r, const double *yt, int m, int d, double *s);
+void kern_ref_sqdist_f32(const float *x, int r, const float *yt, int m, int d, float *s);
 
 #endif

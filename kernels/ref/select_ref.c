@@ -28,3 +28,23 @@ void kern_ref_sample_draws(const double *cdf, size_t n, const uint32_t key[2], u
         counts[i]++;
     }
 }
+
+void kern_ref_sqdist_f64(const double *x, int r, const double *yt, int m, int d, double *s) {
+    for (int a = 0; a < r; a++)
+        for (int j = 0; j < m; j++) {
+            double sum = 0.0;
+            for (int p = 0; p < d; p++)
+                sum += (x[a * d + p] - yt[p * m + j]) * (x[a * d + p] - yt[p * m + j]);
+            s[a * m + j] = sum;
+        }
+}
+
+void kern_ref_sqdist_f32(const float *x, int r, const float *yt, int m, int d, float *s) {
+    for (int a = 0; a < r; a++)
+        for (int j = 0; j < m; j++) {
+            float sum = 0.0f;
+            for (int p = 0; p < d; p++)
+                sum += (x[a * d + p] - yt[p * m + j]) * (x[a * d + p] - yt[p * m + j]);
+            s[a * m + j] = sum;
+        }
+}

@@ -27,8 +27,9 @@ enum {
 /* ProbCover: rows per distance block (a block's transposed features stay in the L1 cache). */
 enum { COVER_BLOCK = 256 };
 
-/* TypiClust: neighbours of the typicality, cluster cap (K = min(B, cap)), Lloyd iterations. */
-enum { TYPI_KNN = 20, TYPI_MAX_CLUSTERS = 500, TYPI_ITERS = 20 };
+/* TypiClust: neighbours of the typicality, cluster cap (K = min(B, cap)), Lloyd iterations; rows
+ * per call of the distance kernel (k-means assignments, typicalities). */
+enum { TYPI_KNN = 20, TYPI_MAX_CLUSTERS = 500, TYPI_ITERS = 20, DIST_ROWS = 8 };
 
 int select_kind_parse(const char *name) {
     static const char *const names[] = {"random",         "norm",         "norm-gs",
@@ -183,20 +184,21 @@ static int select_greedy(select_kind kind, const double *f, double *r, const dou
     return rc;
 }
 
-/* Index of the centroid (k, d) nearest to row x (d), ties to the smallest index. */
-static int nearest(const double *cent, int k, const double *x, int d) {
+/* yt (d, m) = rows [lo, lo + m) of y (·, d), transposed; elements of `size` bytes. */
+static void transpose_rows(const void *y, size_t size, int64_t lo, int m, int d, void *yt) {
+    const char *from = y;
+    char *to = yt;
+    for (int j = 0; j < m; j++)
+        for (int p = 0; p < d; p++)
+            memcpy(to + ((size_t)p * (size_t)m + (size_t)j) * size,
+                   from + ((size_t)(lo + j) * (size_t)d + (size_t)p) * size, size);
+}
+
+/* Index of the smallest of s (k), ties to the smallest index. */
+static int argmin(const double *s, int k) {
     int best = 0;
-    double bd = INFINITY;
-    for (int c = 0; c < k; c++) {
-        double s = 0.0;
-        for (int j = 0; j < d; j++)
-            s += (x[j] - cent[(size_t)c * (size_t)d + (size_t)j]) *
-                 (x[j] - cent[(size_t)c * (size_t)d + (size_t)j]);
-        if (s < bd) {
-            bd = s;
-            best = c;
-        }
-    }
+    for (int c = 1; c < k; c++)
+        best = s[c] < s[best] ? c : best;
     return best;
 }
 
@@ -206,6 +208,8 @@ static int kmeans(const float *ff, const double *f, int64_t n_mine, int d, int64
                   const shards *sh, int k, const uint32_t key[2], int *assign, int64_t *size) {
     double *ones = rl_xmalloc(sizeof(double) * (size_t)(n_mine + 1));
     double *cent = rl_xmalloc(sizeof(double) * (size_t)k * (size_t)d);
+    double *cent_t = rl_xmalloc(sizeof(double) * (size_t)k * (size_t)d); // (d, k)
+    double *dist = rl_xmalloc(sizeof(double) * DIST_ROWS * (size_t)k);
     int64_t *seeds = rl_xmalloc(sizeof(int64_t) * (size_t)k);
     comm_exact acc; /* per cluster: Σ features (k, d), then the counts (k) */
     comm_exact_init(&acc, (size_t)k * (size_t)(d + 1));
@@ -216,11 +220,16 @@ static int kmeans(const float *ff, const double *f, int64_t n_mine, int d, int64
         rc = shards_bcast_row(sh, seeds[c], f, first_id, d, cent + (size_t)c * (size_t)d);
     for (int it = 0; rc == 0 && it <= TYPI_ITERS; it++) {
         comm_exact_zero(&acc);
-        for (int64_t i = 0; i < n_mine; i++) {
-            int c = assign[i] = nearest(cent, k, f + (size_t)i * (size_t)d, d);
-            comm_exact_add(&acc, (size_t)c * (size_t)d, ff + (size_t)i * (size_t)d, (size_t)d,
-                           RL_FIXED_FRAC_BITS);
-            comm_exact_count(&acc, (size_t)k * (size_t)d + (size_t)c, 1);
+        transpose_rows(cent, sizeof(double), 0, k, d, cent_t);
+        for (int64_t lo = 0; lo < n_mine; lo += DIST_ROWS) {
+            int rows = (int)(n_mine - lo < DIST_ROWS ? n_mine - lo : DIST_ROWS);
+            kern_sqdist_f64(f + (size_t)lo * (size_t)d, rows, cent_t, k, d, dist);
+            for (int64_t i = lo; i < lo + rows; i++) {
+                int c = assign[i] = argmin(dist + (size_t)(i - lo) * (size_t)k, k);
+                comm_exact_add(&acc, (size_t)c * (size_t)d, ff + (size_t)i * (size_t)d, (size_t)d,
+                               RL_FIXED_FRAC_BITS);
+                comm_exact_count(&acc, (size_t)k * (size_t)d + (size_t)c, 1);
+            }
         }
         rc = comm_exact_reduce(&acc);
         for (int c = 0; rc == 0 && c < k; c++) {
@@ -233,37 +242,32 @@ static int kmeans(const float *ff, const double *f, int64_t n_mine, int d, int64
     }
     free(ones);
     free(cent);
+    free(cent_t);
+    free(dist);
     free(seeds);
     comm_exact_free(&acc);
     return rc;
 }
 
-/* Typicality of row x (d) among the m gathered members (rows of d + 1: id, features):
- * 1 / mean distance to its min(TYPI_KNN, m − 1) nearest other members (+inf when alone). */
-static double typicality(const double *x, int64_t id, const double *members, int64_t m, int d) {
+/* Typicality of a member from its squared distances s (m) to the m members (ids, in the same
+ * order): 1 / mean distance to its min(TYPI_KNN, m − 1) nearest others (+inf when alone). The
+ * nearest are kept by squared distance and their square roots summed in increasing order. */
+static double typicality(const double *s, const int64_t *ids, int64_t m, int64_t id) {
     double near[TYPI_KNN];
     int have = 0;
     for (int64_t t = 0; t < m; t++) {
-        const double *y = members + (size_t)t * (size_t)(d + 1);
-        if ((int64_t)y[0] == id)
+        if (ids[t] == id || (have == TYPI_KNN && s[t] >= near[TYPI_KNN - 1]))
             continue;
-        double s = 0.0;
-        for (int j = 0; j < d; j++)
-            s += (x[j] - y[1 + j]) * (x[j] - y[1 + j]);
-        s = sqrt(s);
-        int pos = have < TYPI_KNN ? have++ : TYPI_KNN;
-        if (pos == TYPI_KNN && s >= near[TYPI_KNN - 1])
-            continue;
-        pos = pos == TYPI_KNN ? TYPI_KNN - 1 : pos;
-        while (pos > 0 && near[pos - 1] > s) {
+        int pos = have < TYPI_KNN ? have++ : TYPI_KNN - 1;
+        while (pos > 0 && near[pos - 1] > s[t]) {
             near[pos] = near[pos - 1];
             pos--;
         }
-        near[pos] = s;
+        near[pos] = s[t];
     }
     double sum = 0.0;
     for (int q = 0; q < have; q++)
-        sum += near[q];
+        sum += sqrt(near[q]);
     return have > 0 && sum > 0.0 ? (double)have / sum : INFINITY;
 }
 
@@ -294,25 +298,40 @@ static int select_typiclust(select_kind kind, const float *ff, const double *f, 
             off += r < comm_rank() ? counts[r] : 0;
             m += counts[r];
         }
-        double *members = rl_xmalloc(sizeof(double) * ((size_t)m * (size_t)(d + 1) + 1));
+        int64_t *member_ids = rl_xmalloc(sizeof(int64_t) * (size_t)(m + 1));
+        double *members = rl_xmalloc(sizeof(double) * ((size_t)m * (size_t)d + 1));
+        double *members_t = rl_xmalloc(sizeof(double) * ((size_t)m * (size_t)d + 1)); // (d, m)
+        double *dist = rl_xmalloc(sizeof(double) * ((size_t)m * DIST_ROWS + 1));
         for (int64_t i = 0, t = off; i < n_mine; i++)
             if (assign[i] == c) {
-                double *y = members + (size_t)t++ * (size_t)(d + 1);
-                y[0] = (double)(first_id + i);
-                memcpy(y + 1, f + (size_t)i * (size_t)d, sizeof(double) * (size_t)d);
+                member_ids[t] = first_id + i;
+                memcpy(members + (size_t)t++ * (size_t)d, f + (size_t)i * (size_t)d,
+                       sizeof(double) * (size_t)d);
             }
-        rc = rc ? rc
-                : comm_allgather_blocks(members, sizeof(double) * (size_t)(d + 1), off, off + mine);
+        rc = rc ? rc : comm_allgather_blocks(member_ids, sizeof(int64_t), off, off + mine);
+        rc = rc ? rc : comm_allgather_blocks(members, sizeof(double) * (size_t)d, off, off + mine);
+        if (rc == 0)
+            transpose_rows(members, sizeof(double), 0, (int)m, d, members_t);
         kern_pair best = {INFINITY, -1}, top;
-        for (int64_t i = 0; rc == 0 && i < n_mine; i++)
-            if (assign[i] == c && !chosen[i]) {
-                double t = typicality(f + (size_t)i * (size_t)d, first_id + i, members, m, d);
-                t = kind == SELECT_TYPICLUST_NORM ? t * sqrt(nrm2[i]) : t;
-                if (best.id < 0 || -t < best.key) {
-                    best.key = -t;
-                    best.id = first_id + i;
+        for (int64_t lo = off; rc == 0 && lo < off + mine; lo += DIST_ROWS) { // my members
+            int rows = (int)(off + mine - lo < DIST_ROWS ? off + mine - lo : DIST_ROWS);
+            kern_sqdist_f64(members + (size_t)lo * (size_t)d, rows, members_t, (int)m, d, dist);
+            for (int64_t t = lo; t < lo + rows; t++) {
+                int64_t i = member_ids[t] - first_id;
+                if (chosen[i])
+                    continue;
+                double typ =
+                    typicality(dist + (size_t)(t - lo) * (size_t)m, member_ids, m, member_ids[t]);
+                typ = kind == SELECT_TYPICLUST_NORM ? typ * sqrt(nrm2[i]) : typ;
+                if (best.id < 0 || -typ < best.key) {
+                    best.key = -typ;
+                    best.id = member_ids[t];
                 }
             }
+        }
+        free(member_ids);
+        free(members_t);
+        free(dist);
         free(members);
         rc = rc ? rc : comm_select_smallest(&best, best.id >= 0 ? 1 : 0, 1, &top);
         if (rc)
@@ -331,7 +350,7 @@ static int select_typiclust(select_kind kind, const float *ff, const double *f, 
 }
 
 /* Squared distance of rows x and y (d), in float, summed over the dimensions in order: the same
- * bits as sqdist_block's for the pair, either way round (the δ-graph is symmetric). */
+ * bits as kern_sqdist_f32's for the pair, either way round (the δ-graph is symmetric). */
 static float sqdist1(const float *x, const float *y, int d) {
     float s = 0.0f;
     for (int p = 0; p < d; p++) {
@@ -339,27 +358,6 @@ static float sqdist1(const float *x, const float *y, int d) {
         s += t * t;
     }
     return s;
-}
-
-/* s (m) = squared distances of row x (d) to the m rows of yt (d, m) (transposed), each summed
- * like sqdist1 (vectorized over the rows; a pair's bits depend only on its two rows). */
-static void sqdist_block(const float *x, const float *yt, int m, int d, float *s) {
-    for (int j = 0; j < m; j++)
-        s[j] = 0.0f;
-    for (int p = 0; p < d; p++) {
-        const float xp = x[p], *y = yt + (size_t)p * (size_t)m;
-        for (int j = 0; j < m; j++) {
-            float t = xp - y[j];
-            s[j] += t * t;
-        }
-    }
-}
-
-/* yt (d, m) = rows [lo, lo + m) of y (·, d), transposed. */
-static void transpose_rows(const float *y, int64_t lo, int m, int d, float *yt) {
-    for (int j = 0; j < m; j++)
-        for (int p = 0; p < d; p++)
-            yt[(size_t)p * (size_t)m + (size_t)j] = y[(size_t)(lo + j) * (size_t)d + (size_t)p];
 }
 
 /* Collective: all (n_total, d) = every rank's rows of f; NULL on failure. */
@@ -381,11 +379,11 @@ static void ball_counts(const float *f, int64_t n_mine, int d, const float *y, i
     float *yt = rl_xmalloc(sizeof(float) * COVER_BLOCK * (size_t)d), s[COVER_BLOCK];
     for (int64_t lo = 0; lo < m; lo += COVER_BLOCK) {
         int w = (int)(m - lo < COVER_BLOCK ? m - lo : COVER_BLOCK);
-        transpose_rows(y, lo, w, d, yt);
+        transpose_rows(y, sizeof(float), lo, w, d, yt);
         for (int64_t i = 0; i < n_mine; i++) {
             if (sign < 0 && cnt[i] == 0)
                 continue;
-            sqdist_block(f + (size_t)i * (size_t)d, yt, w, d, s);
+            kern_sqdist_f32(f + (size_t)i * (size_t)d, 1, yt, w, d, s);
             int64_t c = 0;
             for (int j = 0; j < w; j++)
                 c += s[j] <= d2;
@@ -503,9 +501,9 @@ int select_probcover_delta(const float *f, int64_t n_mine, int d, int64_t first_
         r[c] = -INFINITY; // −(smallest distance to another cluster), maximized over ranks
     for (int64_t lo = 0; rc == 0 && lo < n_mine; lo += COVER_BLOCK) {
         int w = (int)(n_mine - lo < COVER_BLOCK ? n_mine - lo : COVER_BLOCK);
-        transpose_rows(f, lo, w, d, yt);
+        transpose_rows(f, sizeof(float), lo, w, d, yt);
         for (int64_t c = 0; c < s; c++) {
-            sqdist_block(all + (size_t)sid[c] * (size_t)d, yt, w, d, dist);
+            kern_sqdist_f32(all + (size_t)sid[c] * (size_t)d, 1, yt, w, d, dist);
             for (int j = 0; j < w; j++)
                 if (assign[lo + j] != label[sid[c]] && -(double)dist[j] > r[c])
                     r[c] = -(double)dist[j];

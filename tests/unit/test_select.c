@@ -1,9 +1,11 @@
 /* Unit tests of selection and pruning pieces: the selection kernels against their references
- * (bit for bit), the (key, id) merge giving the same result however the items are split, the
- * sampled sketch of Xw (with replacement, rescaled) unbiased with the Drineas–Kannan–Mahoney
- * variance (Monte Carlo), the rank-conditioning rescaling without replacement unbiased, and
- * SynFlow's conservation (every layer's scores sum to R, MLP and CNN), and the column squares of
- * the sketch score against their definition (conv through im2col, dense). */
+ * (bit for bit; the distance kernels on every ISA level), the (key, id) merge giving the same
+ * result however the items are split, the sampled sketch of Xw (with replacement, rescaled)
+ * unbiased with the Drineas–Kannan–Mahoney variance (Monte Carlo), the rank-conditioning rescaling
+ * without replacement unbiased, and SynFlow's conservation (every layer's scores sum to R, MLP and
+ * CNN), and the column squares of the sketch score against their definition (conv through im2col,
+ * dense). */
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/select.h"
 #include "src/comm/comm.h"
@@ -39,6 +41,29 @@ static void test_sample_keys_match_reference(void) {
     /* An item's key depends on its id, not on where the run of items starts. */
     kern_sample_keys(w + 500, 10, 123456789012LL + 500, key, 5, b);
     CU_ASSERT_EQUAL(memcmp(a + 500, b, 10 * sizeof(kern_pair)), 0);
+}
+
+/* Both distance kernels, on every ISA level the CPU has, give the reference's bits: tiles and
+ * the columns after the last tile, several rows at once, values of mixed scale. */
+static void test_sqdist_matches_reference(void) {
+    enum { R = 3, M = 77, D = 13 };
+    double x[R * D], yt[D * M], s[R * M], ref[R * M];
+    float xf[R * D], ytf[D * M], sf[R * M], reff[R * M];
+    for (int i = 0; i < R * D; i++)
+        xf[i] = (float)(x[i] = (kern_select_uniform(key, 11, i) - 0.5) * (1 + i % 5));
+    for (int i = 0; i < D * M; i++)
+        ytf[i] = (float)(yt[i] = (kern_select_uniform(key, 12, i) - 0.5) * (1 + i % 3));
+    kern_ref_sqdist_f64(x, R, yt, M, D, ref);
+    kern_ref_sqdist_f32(xf, R, ytf, M, D, reff);
+    CU_ASSERT(fabs(ref[M + 5] - reff[M + 5]) < 1e-4 * ref[M + 5]); /* the same distances */
+    for (int level = 0; level <= (int)kern_isa_best(); level++) {
+        kern_isa_set((kern_isa_level)level);
+        kern_sqdist_f64(x, R, yt, M, D, s);
+        kern_sqdist_f32(xf, R, ytf, M, D, sf);
+        CU_ASSERT_EQUAL(memcmp(s, ref, sizeof s), 0);
+        CU_ASSERT_EQUAL(memcmp(sf, reff, sizeof sf), 0);
+    }
+    kern_isa_set(kern_isa_best());
 }
 
 static void test_select_smallest_matches_reference(void) {
@@ -338,6 +363,7 @@ static void test_column_squares_definition(void) {
 static const rl_test tests[] = {
     {"sample keys match the reference", test_sample_keys_match_reference},
     {"select smallest matches the reference", test_select_smallest_matches_reference},
+    {"squared distances match the reference on every ISA", test_sqdist_matches_reference},
     {"merge of candidates independent of the split", test_merge_independent_of_split},
     {"sample draws match the reference", test_sample_draws_match_reference},
     {"sampled sketch unbiased, DKM variance", test_sketch_unbiased_dkm_variance},
