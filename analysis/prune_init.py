@@ -14,6 +14,7 @@ the 95 % t-interval over seeds with differences paired by seed (the regime sweep
 not read.
 Needs Debian's python3-h5py, pandas and matplotlib.
 """
+import argparse
 import os
 import sys
 
@@ -406,8 +407,17 @@ def cnn_compression(out_dir, plot_dir):
 
 
 def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else "runs/prune-init"
-    plot_dir = sys.argv[2] if len(sys.argv) > 2 else "analysis/plots/prune-init"
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out_dir", nargs="?", default="runs/prune-init", metavar="OUT_DIR",
+                        help="the folder holding the sweep directories NAME (%(default)s)")
+    parser.add_argument("plot_dir", nargs="?", default="analysis/plots/prune-init",
+                        metavar="PLOT_DIR", help="where the plots go (%(default)s)")
+    args = parser.parse_args()
+    out_dir, plot_dir = args.out_dir, args.plot_dir
+    if not os.path.isdir(out_dir):
+        sys.exit(f"prune_init.py: {out_dir} is not a directory\n"
+                 "HINT: give the folder the prune-init sweeps were planned into")
     os.makedirs(plot_dir, exist_ok=True)
 
     paper_regime(out_dir, plot_dir)

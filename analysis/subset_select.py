@@ -14,6 +14,7 @@ copied to the missing seeds (marked "1 run" in the tables), so they pair with ev
 Prints markdown tables; writes the plot (default analysis/plots/subset-select/accuracy.png).
 SWEEP_DIR defaults to runs/subset-select.
 """
+import argparse
 import os
 import sys
 
@@ -76,6 +77,9 @@ def load(sweeps):
         wide["selector"] = label(run)
         wide["seed"] = int(run["run.seed"])
         rows.append(wide)
+    if not rows:
+        sys.exit(f"subset_select.py: no complete subset-select run under {' '.join(sweeps)}\n"
+                 "HINT: give the sweep directories (`ranklab sweep status DIR` shows what ran)")
     df = pd.concat(rows, ignore_index=True)
     for sel in sorted(df["selector"].unique()):
         if sel not in SELECTORS:
@@ -170,17 +174,19 @@ def plot(df, path, spread):
 
 
 def main():
-    args = sys.argv[1:]
-    out = "analysis/plots/subset-select/accuracy.png"
-    spread, seedless = "sd", False
-    while args[:1] in (["--ci"], ["--plot"], ["--seedless"]):
-        if args[0] == "--ci":
-            spread, args = "ci", args[1:]
-        elif args[0] == "--seedless":
-            seedless, args = True, args[1:]
-        else:
-            out, args = args[1], args[2:]
-    df = load(args or ["runs/subset-select"])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dirs", nargs="*", metavar="SWEEP_DIR", default=["runs/subset-select"],
+                        help="sweep directories or folders of runs (default runs/subset-select)")
+    parser.add_argument("--ci", action="store_true",
+                        help="± the 95 %% t-interval's half-width instead of the sample std")
+    parser.add_argument("--seedless", action="store_true",
+                        help="copy the seed-independent selectors' single run to every seed")
+    parser.add_argument("--plot", default="analysis/plots/subset-select/accuracy.png",
+                        metavar="PLOT.png", help="where to write the plot (%(default)s)")
+    args = parser.parse_args()
+    out, spread, seedless = args.plot, "ci" if args.ci else "sd", args.seedless
+    df = load(args.dirs)
     if seedless:
         df = copy_seedless(df)
     for metric, title in CLASSIFIERS:

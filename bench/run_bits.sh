@@ -10,9 +10,8 @@ set -euo pipefail
 build=${1:-build}
 core=${CORE:-1}
 rounds=${ROUNDS:-3}
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; $(date -u +%F)"
+source "$(dirname "$0")/lib.bash"
+bench_machine
 taskset -c "$core" "$build/bench_gemm"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -10,9 +10,8 @@ set -euo pipefail
 build=${1:-build}
 core=${CORE:-1}
 here=$(dirname "$0")
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; $(date -u +%F)"
+source "$(dirname "$0")/lib.bash"
+bench_machine
 secs() { echo "$1" | tail -n 1 | sed -n 's/.*: \([0-9.]*\) s$/\1/p'; }
 ours32=$(taskset -c "$core" "$build/bench_mw_epoch" mlp:784-256-256-10 128 20000 32 3)
 echo "$ours32"

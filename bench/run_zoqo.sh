@@ -5,9 +5,8 @@ set -euo pipefail
 build=${1:-build}
 core=${CORE:-1}
 here=$(dirname "$0")
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; $(date -u +%F)"
+source "$(dirname "$0")/lib.bash"
+bench_machine
 ours=$(taskset -c "$core" "$build/bench_zo" mlp:784-256-256-10 64 300)
 echo "$ours"
 peer=$(taskset -c "$core" /usr/bin/python3 "$here/peers/mezo_torch.py" 784-256-256-10 64 300)

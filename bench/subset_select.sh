@@ -11,12 +11,11 @@ set -euo pipefail
 build=${1:-build}
 out=${2:-/tmp/subset-bench}
 reps=${REPS:-3}
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/lib.bash"
 selectors=${SELECTORS:-random norm norm-gs kcenter kcenter-norm typiclust typiclust-norm probcover
 probcover-norm}
 mkdir -p "$out"
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; $(date -u +%F)"
+bench_machine
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 run() { # run P N SELECTOR: prints "selector P n B seconds" per budget (best of REPS runs)

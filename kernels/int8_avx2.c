@@ -180,6 +180,15 @@ AVX2_INLINE __m256i avx2_round_clamp(__m256 t, __m256 lo, __m256 hi) {
     return _mm256_cvtps_epi32(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
+/* (acc[0..8) + bias[j..j+8)) · scale[j..j+8) in float (bias may be NULL). */
+AVX2_INLINE __m256 avx2_dequantize8(const int32_t *acc, const int32_t *bias, const float *scale,
+                                    int j) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)acc);
+    if (bias)
+        v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(bias + j)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(scale + j));
+}
+
 AVX2 static void avx2_requantize(const int32_t *acc, int m, int n, const int32_t *bias,
                                  const float *scale, float out_scale, int relu, int8_t *out) {
     const __m256 lo = _mm256_set1_ps(relu ? 0.0f : -127.0f), hi = _mm256_set1_ps(127.0f);
@@ -188,10 +197,7 @@ AVX2 static void avx2_requantize(const int32_t *acc, int m, int n, const int32_t
         size_t row = (size_t)i * n;
         int j = 0;
         for (; j + 8 <= n; j += 8) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(acc + row + j));
-            if (bias)
-                v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(bias + j)));
-            __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(scale + j));
+            __m256 t = avx2_dequantize8(acc + row + j, bias, scale, j);
             avx2_store8_s8(out + row + j, avx2_round_clamp(_mm256_div_ps(t, os), lo, hi));
         }
         if (j < n)
@@ -206,11 +212,7 @@ AVX2 static void avx2_dequantize_s32(const int32_t *acc, int m, int n, const int
         size_t row = (size_t)i * n;
         int j = 0;
         for (; j + 8 <= n; j += 8) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(acc + row + j));
-            if (bias)
-                v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(bias + j)));
-            _mm256_storeu_ps(out + row + j,
-                             _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(scale + j)));
+            _mm256_storeu_ps(out + row + j, avx2_dequantize8(acc + row + j, bias, scale, j));
         }
         if (j < n)
             kern_ref_dequantize_s32(acc + row + j, 1, n - j, bias ? bias + j : NULL, scale + j,

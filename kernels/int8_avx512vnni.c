@@ -28,6 +28,11 @@ static size_t vnni_scratch_size(int m, int n, int k) {
     return 64 + panels * vnni_panel_bytes(k) + (size_t)m * sizeof(int32_t);
 }
 
+/* The lanes of the first min(left, 16) of 16 elements (left >= 1). */
+VNNI_INLINE __mmask16 vnni_mask16(size_t left) {
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
 /* In-register transpose of 16 rows × 16 dwords: afterwards r[g] holds dword g of every row. */
 VNNI_INLINE void vnni_transpose16(__m512i r[16]) {
     __m512i t[16];
@@ -144,7 +149,7 @@ VNNI_INLINE void vnni_tile(const int mr, int n, int k, const int8_t *a, const ui
             int cols = ncols - 16 * v;
             if (cols <= 0)
                 break;
-            __mmask16 mask = cols >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cols) - 1);
+            __mmask16 mask = vnni_mask16((size_t)cols);
             _mm512_mask_storeu_epi32(c + (size_t)r * n + 16 * v, mask,
                                      _mm512_sub_epi32(acc[r][v], corr));
         }
@@ -189,6 +194,15 @@ VNNI static void vnni_gemm_s8(int m, int n, int k, const int8_t *a, const int8_t
     }
 }
 
+/* (acc[0..] + bias[j..]) · scale[j..] in float, the mask's lanes of 16 (bias may be NULL). */
+VNNI_INLINE __m512 vnni_dequantize16(const int32_t *acc, const int32_t *bias, const float *scale,
+                                     int j, __mmask16 mask) {
+    __m512i v = _mm512_maskz_loadu_epi32(mask, acc);
+    if (bias)
+        v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(mask, bias + j));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(mask, scale + j));
+}
+
 VNNI static void vnni_requantize(const int32_t *acc, int m, int n, const int32_t *bias,
                                  const float *scale, float out_scale, int relu, int8_t *out) {
     const __m512 lo = _mm512_set1_ps(relu ? 0.0f : -127.0f), hi = _mm512_set1_ps(127.0f);
@@ -196,11 +210,8 @@ VNNI static void vnni_requantize(const int32_t *acc, int m, int n, const int32_t
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j += 16) {
             size_t at = (size_t)i * n + j;
-            __mmask16 mask = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
-            __m512i v = _mm512_maskz_loadu_epi32(mask, acc + at);
-            if (bias)
-                v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(mask, bias + j));
-            __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(mask, scale + j));
+            __mmask16 mask = vnni_mask16((size_t)(n - j));
+            __m512 t = vnni_dequantize16(acc + at, bias, scale, j, mask);
             t = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(t, os), lo), hi);
             __m512i q = _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             _mm512_mask_cvtepi32_storeu_epi8(out + at, mask, q);
@@ -212,11 +223,8 @@ VNNI static void vnni_dequantize_s32(const int32_t *acc, int m, int n, const int
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j += 16) {
             size_t at = (size_t)i * n + j;
-            __mmask16 mask = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
-            __m512i v = _mm512_maskz_loadu_epi32(mask, acc + at);
-            if (bias)
-                v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(mask, bias + j));
-            __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(mask, scale + j));
+            __mmask16 mask = vnni_mask16((size_t)(n - j));
+            __m512 t = vnni_dequantize16(acc + at, bias, scale, j, mask);
             _mm512_mask_storeu_ps(out + at, mask, t);
         }
 }
@@ -225,7 +233,7 @@ VNNI static void vnni_quantize_s8(const float *x, size_t n, float scale, int8_t 
     const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
     const __m512 s = _mm512_set1_ps(scale);
     for (size_t i = 0; i < n; i += 16) {
-        __mmask16 mask = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mask = vnni_mask16(n - i);
         __m512 t = _mm512_div_ps(_mm512_maskz_loadu_ps(mask, x + i), s);
         t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
         __m512i v = _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

@@ -117,6 +117,23 @@ static inline void batch_gauss(const uint32_t w[4][LANES], size_t count, const f
 
 #define TAG(kind) (0x50000000u | (uint32_t)(kind))
 
+/* The batch of the perturbation from element start (at most LANES blocks, fewer at the end of
+ * n): its Gaussian values into z when table is given, else its integers into u. Returns how many
+ * elements it holds. */
+static inline size_t draw_batch(const uint32_t key[2], size_t n, size_t start, uint32_t step,
+                                uint32_t k, kern_perturb_kind kind, int m, const float *table,
+                                int32_t *u, float *z) {
+    const size_t batch = LANES * per_block(kind);
+    size_t count = n - start < batch ? n - start : batch;
+    uint32_t w[4][LANES];
+    philox_lanes(key, (uint32_t)(start / per_block(kind)), k, step, TAG(kind), w);
+    if (table)
+        batch_gauss(w, count, table, z);
+    else
+        batch_ints(w, kind, m, count, u);
+    return count;
+}
+
 KERN_ISA_BODY kern_perturb_codes_body(int8_t *out, const int8_t *base, size_t n, const uint32_t key[2],
                              uint32_t step, uint32_t k, kern_perturb_kind kind, int m,
                              int direction, int qmax) {
@@ -150,43 +167,30 @@ KERN_ISA_BODY kern_perturb_vote_body(int32_t *votes, size_t n, const uint32_t ke
                             uint32_t k, kern_perturb_kind kind, int m, int weight) {
     if (weight == 0)
         return;
-    const size_t batch = LANES * per_block(kind);
     const float *table = kind == KERN_PERTURB_GAUSSIAN ? kern_perturb_gauss_table() : NULL;
-    uint32_t w[4][LANES];
     int32_t u[LANES * 128];
     float z[LANES * 8];
-    for (size_t start = 0; start < n; start += batch) {
-        size_t count = n - start < batch ? n - start : batch;
-        philox_lanes(key, (uint32_t)(start / per_block(kind)), k, step, TAG(kind), w);
-        if (table) {
-            batch_gauss(w, count, table, z);
+    for (size_t start = 0, count; start < n; start += count) {
+        count = draw_batch(key, n, start, step, k, kind, m, table, u, z);
+        if (table)
             for (size_t e = 0; e < count; e++)
                 votes[start + e] += z[e] > 0.0f ? weight : -weight; /* the table has no zero */
-        } else {
-            batch_ints(w, kind, m, count, u);
+        else
             for (size_t e = 0; e < count; e++)
                 votes[start + e] += u[e] > 0 ? weight : u[e] < 0 ? -weight : 0;
-        }
     }
 }
 
-KERN_ISA_BODY kern_perturb_axpy_body(float *x, size_t n, const uint32_t key[2], uint32_t step, uint32_t k,
-                            kern_perturb_kind kind, int m, float alpha) {
-    const size_t batch = LANES * per_block(kind);
+KERN_ISA_BODY kern_perturb_axpy_body(float *x, size_t n, const uint32_t key[2], uint32_t step,
+                                     uint32_t k, kern_perturb_kind kind, int m, float alpha) {
     const float *table = kind == KERN_PERTURB_GAUSSIAN ? kern_perturb_gauss_table() : NULL;
-    uint32_t w[4][LANES];
     int32_t u[LANES * 128];
     float z[LANES * 128];
-    for (size_t start = 0; start < n; start += batch) {
-        size_t count = n - start < batch ? n - start : batch;
-        philox_lanes(key, (uint32_t)(start / per_block(kind)), k, step, TAG(kind), w);
-        if (table) {
-            batch_gauss(w, count, table, z);
-        } else {
-            batch_ints(w, kind, m, count, u);
+    for (size_t start = 0, count; start < n; start += count) {
+        count = draw_batch(key, n, start, step, k, kind, m, table, u, z);
+        if (!table)
             for (size_t e = 0; e < count; e++)
                 z[e] = (float)u[e];
-        }
         for (size_t e = 0; e < count; e++)
             x[start + e] += alpha * z[e];
     }

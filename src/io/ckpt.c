@@ -64,27 +64,17 @@ static size_t type_size(io_type t) {
     return t == IO_I8 ? 1 : t == IO_F32 ? 4 : 8;
 }
 
-static int write_attr(hid_t obj, const char *name, hid_t type, const void *value) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : io_h5_awrite(attr, type, value);
-    if (attr >= 0)
-        H5Aclose(attr);
-    H5Sclose(space);
-    return rc < 0 ? -1 : 0;
-}
-
 static int write_text_attr(hid_t obj, const char *name, const char *value) {
     hid_t type = H5Tcopy(H5T_C_S1);
     H5Tset_size(type, strlen(value) + 1);
-    int rc = write_attr(obj, name, type, value);
+    int rc = io_h5_write_scalar_attr(obj, name, type, value);
     H5Tclose(type);
     return rc;
 }
 
 static int write_i64_attr(hid_t obj, const char *name, int64_t value) {
     long long v = value;
-    return write_attr(obj, name, H5T_NATIVE_LLONG, &v);
+    return io_h5_write_scalar_attr(obj, name, H5T_NATIVE_LLONG, &v);
 }
 
 /* A scalar fixed-length string attribute that fits `size` bytes. */

@@ -74,6 +74,16 @@ herr_t io_h5_awrite(hid_t attr, hid_t type, const void *buf) {
     return rc < 0 || io_fault_write(object_name(attr, 1, name, sizeof name)) ? -1 : rc;
 }
 
+int io_h5_write_scalar_attr(hid_t obj, const char *name, hid_t type, const void *value) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : io_h5_awrite(attr, type, value);
+    if (attr >= 0)
+        H5Aclose(attr);
+    H5Sclose(space);
+    return rc < 0 ? -1 : 0;
+}
+
 /* Bytes a read of `points` elements of `type` fills, or 0 where poisoning would plant a pointer
  * (variable-length data). */
 static size_t plain_bytes(hid_t type, hssize_t points) {

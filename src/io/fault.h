@@ -27,4 +27,8 @@ herr_t io_h5_awrite(hid_t attr, hid_t type, const void *buf);
 herr_t io_h5_dread(hid_t set, hid_t type, hid_t mem, hid_t file, hid_t dxpl, void *buf);
 herr_t io_h5_aread(hid_t attr, hid_t type, void *buf);
 
+/* A new scalar attribute `name` of obj holding *value (of HDF5 type `type`), its write counted:
+ * 0, or -1 if it cannot be created or written. */
+int io_h5_write_scalar_attr(hid_t obj, const char *name, hid_t type, const void *value);
+
 #endif

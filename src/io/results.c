@@ -43,27 +43,19 @@ static int fail_write(hid_t obj, const char *what, const char *name) {
     return io_fail_write(path, 0, message);
 }
 
-static int write_string_attr(hid_t obj, const char *name, const char *value) {
-    hid_t type = string_type(), space = H5Screate(H5S_SCALAR);
-    if (H5Aexists(obj, name) > 0)
-        H5Adelete(obj, name);
-    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : io_h5_awrite(attr, type, &value);
-    if (attr >= 0)
-        H5Aclose(attr);
-    H5Sclose(space);
-    H5Tclose(type);
-    return rc < 0 ? fail_write(obj, "cannot write attribute", name) : 0;
+static int write_scalar_attr(hid_t obj, const char *name, hid_t type, const void *value) {
+    return io_h5_write_scalar_attr(obj, name, type, value) < 0
+               ? fail_write(obj, "cannot write attribute", name)
+               : 0;
 }
 
-static int write_scalar_attr(hid_t obj, const char *name, hid_t type, const void *value) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : io_h5_awrite(attr, type, value);
-    if (attr >= 0)
-        H5Aclose(attr);
-    H5Sclose(space);
-    return rc < 0 ? fail_write(obj, "cannot write attribute", name) : 0;
+static int write_string_attr(hid_t obj, const char *name, const char *value) {
+    hid_t type = string_type();
+    if (H5Aexists(obj, name) > 0)
+        H5Adelete(obj, name);
+    int rc = write_scalar_attr(obj, name, type, &value);
+    H5Tclose(type);
+    return rc;
 }
 
 static hid_t open_readonly(const char *path);

@@ -8,13 +8,7 @@ CNN=cnn:1x28x28-conv4k3s2-relu-maxpool2-fc10
 AUG=(data.train_limit=300 data.test_limit=100 train.epochs=2 train.batch=50 train.chunk=10
      model.spec=$CNN data.augment=crop,flip data.augment_pad=3 ckpt.every=4)
 
-for p in 1 2 4; do
-    ranks $p run train "${AUG[@]}" --out "$SCRATCH/aug-$p" >"$SCRATCH/aug-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "train with augmentation: $p ranks == 1 rank" \
-        same_results "$SCRATCH/aug-1/results.h5" "$SCRATCH/aug-$p/results.h5"
-done
+same_on_ranks aug "train with augmentation" run train "${AUG[@]}"
 
 # SIGTERM in the second epoch, resumed on 4 ranks; SIGKILL in the second epoch (after the
 # checkpoint of step 8), resumed from step 8 on 2.

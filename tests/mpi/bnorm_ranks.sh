@@ -9,14 +9,7 @@ ARGS=(data.train_limit=300 data.test_limit=100 train.epochs=2 train.batch=50 tra
       data.augment=crop,flip ckpt.every=4 model.spec=$RESNET20_BN)
 
 for experiment in train mw-train gor-train; do
-    for p in 1 2 4; do
-        ranks $p run $experiment "${ARGS[@]}" --out "$SCRATCH/$experiment-$p" \
-            >"$SCRATCH/$experiment-$p.log" 2>&1
-    done
-    for p in 2 4; do
-        check "$experiment, ResNet-20 with batch norm: $p ranks == 1 rank" \
-            same_results "$SCRATCH/$experiment-1/results.h5" "$SCRATCH/$experiment-$p/results.h5"
-    done
+    same_on_ranks "$experiment" "$experiment, ResNet-20 with batch norm" run $experiment "${ARGS[@]}"
 done
 
 check "the running averages are saved with the final model and have moved from (0, 1)" \

@@ -27,18 +27,10 @@ cell_dir() { # cell_dir CELL: the cell's directory, from the manifest
     echo "$S/sweep/$(awk -F'\t' -v row=$(($1 + 2)) 'NR == row { print $3 }' "$S/sweep/manifest.tsv")"
 }
 
-# The numbers of the writes to fail, from traced runs of the cells in a copy of the sweep: rank
-# 1's first (a checkpoint dataset at step 6) in cell 0, rank 0's first into the checkpoint of
-# step 12 in cell 1.
-"$RANKLAB" sweep plan "$S/sweep.ini" --dir "$S/traced" >/dev/null
-trace() { # trace CELL: a traced run of the cell into $S/trace.log
-    RANKLAB_FAULT_IO=trace ranks 2 sweep run "$S/traced" --cell "$1" >"$S/trace.log" 2>&1
-}
-trace 0
-n=$(sed -n 's/^\[rank 1\/2\] io trace: write \([0-9]*\) .*step-.*/\1/p' "$S/trace.log" | head -1)
-trace 1
-m=$(sed -n 's/^\[rank 0\/2\] io trace: write \([0-9]*\) .*step-0000000012.*/\1/p' "$S/trace.log" |
-    head -1)
+# The numbers of the writes to fail, from traced runs of the cells: rank 1's first (a checkpoint
+# dataset at step 6) in cell 0, rank 0's first into the checkpoint of step 12 in cell 1.
+n=$(first_traced_write "$S/sweep.ini" 0 1 step-)
+m=$(first_traced_write "$S/sweep.ini" 1 0 step-0000000012)
 check "rank 1 writes a checkpoint in cell 0 (write $n), rank 0 in cell 1 (write $m)" \
     test -n "$n" -a -n "$m"
 

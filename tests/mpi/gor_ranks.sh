@@ -9,13 +9,7 @@ SMALL_GOR=(data.train_limit=1500 data.test_limit=500 train.epochs=2 train.batch=
            train.chunk=16 ckpt.every=10
            model.spec=cnn:1x28x28-conv8k3-gn2-relu-maxpool2-conv16k3-gn4-relu-maxpool2-fc10)
 
-for p in 1 2 4; do
-    ranks $p run gor-train "${SMALL_GOR[@]}" gor.lambda=0.1 --out "$SCRATCH/gor-$p" \
-        >"$SCRATCH/gor-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "gor inter: $p ranks == 1 rank" same_results "$SCRATCH/gor-1/results.h5" "$SCRATCH/gor-$p/results.h5"
-done
+same_on_ranks gor "gor inter" run gor-train "${SMALL_GOR[@]}" gor.lambda=0.1
 for variant in "gor.grouping=intra" "gor.method=so" "gor.method=none"; do
     name=${variant#*=}
     for p in 1 4; do
@@ -43,12 +37,7 @@ PY
 # (b) LoRA adapters of the pretrained gor-1 model on the mirrored images.
 ADAPT=(run gor-train "${SMALL_GOR[@]}" gor.adapt=true data.transform=mirror gor.lambda=0.1
        init.from="$SCRATCH/gor-1")
-for p in 1 2 4; do
-    ranks $p "${ADAPT[@]}" --out "$SCRATCH/adapt-$p" >"$SCRATCH/adapt-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "adapters: $p ranks == 1 rank" same_results "$SCRATCH/adapt-1/results.h5" "$SCRATCH/adapt-$p/results.h5"
-done
+same_on_ranks adapt adapters "${ADAPT[@]}"
 check "adapters change the model but only by low-rank updates of its matrices" \
     /usr/bin/python3 - "$SCRATCH/gor-1/results.h5" "$SCRATCH/adapt-1/results.h5" <<'PY'
 import sys

@@ -34,6 +34,20 @@ same_results() {
     /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/same_results.py" "$1" "$2"
 }
 
+# same_on_ranks NAME "what" ARGS... : `ranks P ARGS --out $SCRATCH/NAME-P` on 1, 2 and 4 ranks
+# (logs $SCRATCH/NAME-P.log); 2 and 4 ranks must give 1 rank's results, bit for bit.
+same_on_ranks() {
+    local name=$1 what=$2 p
+    shift 2
+    for p in 1 2 4; do
+        ranks "$p" "$@" --out "$SCRATCH/$name-$p" >"$SCRATCH/$name-$p.log" 2>&1
+    done
+    for p in 2 4; do
+        check "$what: $p ranks == 1 rank" \
+            same_results "$SCRATCH/$name-1/results.h5" "$SCRATCH/$name-$p/results.h5"
+    done
+}
+
 # stop_and_resume "what" FAULT RESUMED P REFERENCE OUT ARGS... : `ranks 2 ARGS --out OUT` with
 # RANKLAB_FAULT=FAULT (term@STEP:RANK or kill@STEP:RANK) must stop: exit 75 after a SIGTERM, fail
 # otherwise after a SIGKILL, leaving a checkpoint and no results.h5; rerun on P ranks, it must
@@ -59,6 +73,40 @@ stop_and_resume() {
     check "$what: resumed on $p ranks ($resumed)" grep -qF -- "$resumed" "$out-resume.log"
     check "$what: stopped on 2 ranks, resumed on $p == uninterrupted" \
         same_results "$reference" "$out/results.h5"
+}
+
+# feature_cache_round_trip NAME P ARGS... : `ranks P run subset-select ARGS` with the feature
+# cache $SCRATCH/NAME.h5 trains the encoder (ARGS set 2 epochs) and writes the cache, then on 1
+# rank the same command
+# reads the cache instead of training; both runs ($SCRATCH/NAME-w, $SCRATCH/NAME-r) must select
+# and score as the uncached run $SCRATCH/NAME-1 (results.h5).
+feature_cache_round_trip() {
+    local name=$1 p=$2 run
+    shift 2
+    ranks "$p" run subset-select "$@" subset.feature_cache="$SCRATCH/$name.h5" \
+        --out "$SCRATCH/$name-w" >"$SCRATCH/$name-w.log" 2>&1
+    ranks 1 run subset-select "$@" subset.feature_cache="$SCRATCH/$name.h5" \
+        --out "$SCRATCH/$name-r" >"$SCRATCH/$name-r.log" 2>&1
+    check "$name: the feature cache is written, then read instead of training" bash -c \
+        "[ -s '$SCRATCH/$name.h5' ] && grep -q 'epoch 2' '$SCRATCH/$name-w.log' &&
+         ! grep -q epoch '$SCRATCH/$name-r.log' && grep -q 'from the cache' '$SCRATCH/$name-r.log'"
+    for run in "$name-w" "$name-r"; do
+        check "$run: a cached run selects (and scores) as an uncached one" \
+            same_results "$SCRATCH/$name-1/results.h5" "$SCRATCH/$run/results.h5"
+    done
+}
+
+# first_traced_write INI CELL RANK FILE : the number of RANK's first write into a path matching
+# FILE (a sed pattern, e.g. step-) in a traced run (RANKLAB_FAULT_IO=trace, 2 ranks) of CELL of
+# the sweep file INI, planned into $SCRATCH/traced-CELL (log: $SCRATCH/trace-CELL.log); empty if
+# there is none. RANKLAB_FAULT_IO=write@N:RANK then fails that write in a run of the same cell.
+first_traced_write() {
+    local ini=$1 cell=$2 rank=$3 file=$4
+    "$RANKLAB" sweep plan "$ini" --dir "$SCRATCH/traced-$cell" >/dev/null
+    RANKLAB_FAULT_IO=trace ranks 2 sweep run "$SCRATCH/traced-$cell" --cell "$cell" \
+        >"$SCRATCH/trace-$cell.log" 2>&1
+    sed -n "s/^\[rank $rank\/2\] io trace: write \([0-9]*\) .*$file.*/\1/p" \
+        "$SCRATCH/trace-$cell.log" | head -1
 }
 
 # expect_refusal "what" "message pattern" ARGS... : `ranks 2 "${REFUSAL_BASE[@]}" ARGS --out NEW`

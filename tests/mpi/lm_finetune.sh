@@ -17,12 +17,7 @@ FT=(run lm-finetune init.from="$SCRATCH/pre" "${SPLITS[@]}" ft.shots=6 ft.test_p
     ft.steps=12 ft.batch=7 ft.eval_every=4 train.chunk=3 zo.perturbations=3 ft.max_text_tokens=8)
 
 for arm in zoqo4 qat8 lora mezo sign; do
-    for p in 1 2 4; do
-        ranks $p "${FT[@]}" ft.arm=$arm --out "$SCRATCH/$arm-$p" >"$SCRATCH/$arm-$p.log" 2>&1
-    done
-    for p in 2 4; do
-        check "$arm: $p ranks == 1 rank" same_results "$SCRATCH/$arm-1/results.h5" "$SCRATCH/$arm-$p/results.h5"
-    done
+    same_on_ranks $arm $arm "${FT[@]}" ft.arm=$arm
 done
 for arm in zoqo4 sign; do
     ranks 2 "${FT[@]}" ft.arm=$arm zo.split=data --out "$SCRATCH/$arm-data" >/dev/null 2>&1

@@ -12,12 +12,7 @@ TINY_LM=(run lm-pretrain data.text_parts=adv data.valid_fraction=0.3 data.test_f
          train.batch=32 train.chunk=5 train.epochs=2 train.lr=0.01 lm.samples=1
          ckpt.every=10)
 
-for p in 1 2 4; do
-    ranks $p "${TINY_LM[@]}" --out "$SCRATCH/lm-$p" >"$SCRATCH/lm-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "lm-pretrain: $p ranks == 1 rank" same_results "$SCRATCH/lm-1/results.h5" "$SCRATCH/lm-$p/results.h5"
-done
+same_on_ranks lm lm-pretrain "${TINY_LM[@]}"
 check "progress line shows tokens/s" grep -q "tokens/s" "$SCRATCH/lm-2.log"
 check "validation perplexity falls below the unigram model's; the tokenizer is saved" \
     /usr/bin/python3 - "$SCRATCH/lm-1/results.h5" <<'PY'

@@ -11,19 +11,7 @@ SMALL_MW=(data.train_limit=2700 data.test_limit=1000 model.spec=mlp:784-64-10 tr
 SCHEDULES=(train.optim=sgd train.lr=0.05 train.lr_milestones=2,3 train.lr_gamma=0.5
            mw.eta_milestones=2 mw.eta_gamma=3)
 
-# same_on_ranks NAME ARGS...: mw-train with ARGS on 1, 2 and 4 ranks, the same bits.
-same_on_ranks() {
-    local name=$1
-    shift
-    for p in 1 2 4; do
-        ranks $p run mw-train "${SMALL_MW[@]}" "$@" --out "$SCRATCH/$name-$p" \
-            >"$SCRATCH/$name-$p.log" 2>&1
-    done
-    for p in 2 4; do
-        check "$name: $p ranks == 1 rank" \
-            same_results "$SCRATCH/$name-1/results.h5" "$SCRATCH/$name-$p/results.h5"
-    done
-}
+MW=(run mw-train "${SMALL_MW[@]}")
 
 # resumes_same NAME ARGS...: mw-train stopped by SIGTERM at step 60 (epoch 3, after the
 # milestones) on 2 ranks and resumed on 4 ends as $NAME-2 did.
@@ -31,10 +19,10 @@ resumes_same() {
     local name=$1
     shift
     stop_and_resume "$name" term@60:1 "from step 60" 4 "$SCRATCH/$name-2/results.h5" \
-        "$SCRATCH/$name-term" run mw-train "${SMALL_MW[@]}" "$@"
+        "$SCRATCH/$name-term" "${MW[@]}" "$@"
 }
 
-same_on_ranks sched "${SCHEDULES[@]}"
+same_on_ranks sched sched "${MW[@]}" "${SCHEDULES[@]}"
 resumes_same sched "${SCHEDULES[@]}"
 # The schedules act: without the η milestone the weights differ from epoch 2's loss pass on.
 ranks 2 run mw-train "${SMALL_MW[@]}" "${SCHEDULES[@]}" mw.eta_milestones= \
@@ -61,22 +49,22 @@ assert np.array_equal(a[:2], b[:2]) and np.all(a[2:] != b[2:]), (a, b)
 PY
 
 # MW with label smoothing (the authors' LabelSmoothingLoss, times the example weights).
-same_on_ranks smooth train.label_smoothing=0.1
+same_on_ranks smooth smooth "${MW[@]}" train.label_smoothing=0.1
 ranks 2 run mw-train "${SMALL_MW[@]}" --out "$SCRATCH/plain" >/dev/null 2>&1
 check "label smoothing changes training" bash -c \
     "! /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/smooth-2/results.h5 $SCRATCH/plain/results.h5 >/dev/null"
 
 # MW with mixup, alone and with label smoothing and the schedules (the authors' combination).
-same_on_ranks mixup train.mixup=1
+same_on_ranks mixup mixup "${MW[@]}" train.mixup=1
 check "mixup changes training" bash -c \
     "! /usr/bin/python3 $(dirname "$0")/same_results.py $SCRATCH/mixup-2/results.h5 $SCRATCH/plain/results.h5 >/dev/null"
-same_on_ranks all train.mixup=0.5 train.label_smoothing=0.1 "${SCHEDULES[@]}"
+same_on_ranks all all "${MW[@]}" train.mixup=0.5 train.label_smoothing=0.1 "${SCHEDULES[@]}"
 resumes_same all train.mixup=0.5 train.label_smoothing=0.1 "${SCHEDULES[@]}"
 
 # Co-teaching on the authors' uniform noise: τ defaults to the expected fraction of wrong
 # labels, 0.6 · 9/10, reached at epoch T_k = 2.
 COTEACH=(mw.mode=coteaching coteach.forget_epochs=2 data.noise=uniform)
-same_on_ranks coteach "${COTEACH[@]}"
+same_on_ranks coteach coteach "${MW[@]}" "${COTEACH[@]}"
 resumes_same coteach "${COTEACH[@]}"
 check "co-teaching: the forget rate ramps to τ, the selection favours clean labels" \
     /usr/bin/python3 - "$SCRATCH/coteach-2/results.h5" <<'PY'

@@ -6,14 +6,8 @@ source "$(dirname "$0")/lib.bash"
 SMALL_MW=(data.train_limit=2700 data.test_limit=1000 model.spec=mlp:784-64-10 train.epochs=4
           train.batch=100 train.chunk=16 data.noise=symmetric data.noise_rate=0.6)
 
-for p in 1 2 4; do
-    ranks $p run mw-train "${SMALL_MW[@]}" mw.cap=1.5 mw.save_epochs=2,4 --out "$SCRATCH/mw-$p" \
-        >"$SCRATCH/mw-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "mw with cap: $p ranks == 1 rank (weights, params, metrics)" \
-        same_results "$SCRATCH/mw-1/results.h5" "$SCRATCH/mw-$p/results.h5"
-done
+same_on_ranks mw "mw with cap (weights, params, metrics)" \
+    run mw-train "${SMALL_MW[@]}" mw.cap=1.5 mw.save_epochs=2,4
 for mode in mw-gce elr gce uniform; do
     for p in 1 4; do
         ranks $p run mw-train "${SMALL_MW[@]}" mw.mode=$mode --out "$SCRATCH/$mode-$p" \
@@ -23,13 +17,8 @@ for mode in mw-gce elr gce uniform; do
 done
 # The small CNN (conv, group norm, pools): MW weights and parameters bit-identical too.
 CNN=cnn:1x28x28-conv4k5-gn2-relu-maxpool2-conv8k3-relu-avgpool2-fc10
-for p in 1 2 4; do
-    ranks $p run mw-train "${SMALL_MW[@]}" data.train_limit=900 train.epochs=2 model.spec=$CNN \
-        --out "$SCRATCH/cnn-$p" >"$SCRATCH/cnn-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "mw on a CNN: $p ranks == 1 rank" same_results "$SCRATCH/cnn-1/results.h5" "$SCRATCH/cnn-$p/results.h5"
-done
+same_on_ranks cnn "mw on a CNN" \
+    run mw-train "${SMALL_MW[@]}" data.train_limit=900 train.epochs=2 model.spec=$CNN
 # The comparison can fail: another MW rate gives other weights.
 ranks 2 run mw-train "${SMALL_MW[@]}" mw.cap=1.5 mw.save_epochs=2,4 mw.eta=0.2 \
     --out "$SCRATCH/eta" >/dev/null 2>&1

@@ -17,22 +17,9 @@ CASES=(
     "prune.score=synflow prune.select=sample prune.replace=true prune.rescale=false prune.sparsity=0.99"
     "prune.score=sketch prune.select=topk prune.replace=false prune.rescale=false prune.sparsity=0.5"
 )
-# same_on_ranks NAME LABEL ARGS...: prune-init with ARGS on 1, 2 and 4 ranks into $SCRATCH/NAME-P;
-# 2 and 4 ranks must give 1 rank's results.
-same_on_ranks() {
-    local name=$1 label=$2
-    shift 2
-    for p in 1 2 4; do
-        ranks $p run prune-init "$@" --out "$SCRATCH/$name-$p" >"$SCRATCH/$name-$p.log" 2>&1
-    done
-    for p in 2 4; do
-        check "$label: $p ranks == 1 rank" \
-            same_results "$SCRATCH/$name-1/results.h5" "$SCRATCH/$name-$p/results.h5"
-    done
-}
 for c in "${!CASES[@]}"; do
     # shellcheck disable=SC2086
-    same_on_ranks "c$c" "case $c (${CASES[$c]%% *})" "${SMALL_PRUNE[@]}" ${CASES[$c]}
+    same_on_ranks "c$c" "case $c (${CASES[$c]%% *})" run prune-init "${SMALL_PRUNE[@]}" ${CASES[$c]}
 done
 # Convolution layers: a plain CNN (SynFlow sampled; the sketch score top-k per layer) and one
 # with group norm and a residual block with a projection (the sketch score reads the shortcut).
@@ -47,7 +34,7 @@ CNN_CASES=(
 )
 for c in "${!CNN_CASES[@]}"; do
     # shellcheck disable=SC2086
-    same_on_ranks "cnn$c" "CNN case $c (${CNN_CASES[$c]#* })" "${CNN_PRUNE[@]}" ${CNN_CASES[$c]}
+    same_on_ranks "cnn$c" "CNN case $c (${CNN_CASES[$c]#* })" run prune-init "${CNN_PRUNE[@]}" ${CNN_CASES[$c]}
 done
 check "CNN masks: conv and fc weights pruned, biases kept, per-layer top-k exact" \
     /usr/bin/python3 - "$SCRATCH" <<'PY'

@@ -2,15 +2,9 @@
 # on Fashion-MNIST and on synthetic blobs; batches split unevenly over the ranks.
 source "$(dirname "$0")/lib.bash"
 
-for p in 1 2 4; do
-    ranks $p run train "${SMALL_TRAIN[@]}" --out "$SCRATCH/fmnist-$p" >"$SCRATCH/fmnist-$p.log" 2>&1
-    ranks $p run train data.name=blobs model.spec=mlp:20-16-4 train.epochs=4 train.batch=50 \
-        train.chunk=8 --out "$SCRATCH/blobs-$p" >"$SCRATCH/blobs-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "fashion-mnist: $p ranks == 1 rank" same_results "$SCRATCH/fmnist-1/results.h5" "$SCRATCH/fmnist-$p/results.h5"
-    check "blobs: $p ranks == 1 rank" same_results "$SCRATCH/blobs-1/results.h5" "$SCRATCH/blobs-$p/results.h5"
-done
+same_on_ranks fmnist fashion-mnist run train "${SMALL_TRAIN[@]}"
+same_on_ranks blobs blobs run train data.name=blobs model.spec=mlp:20-16-4 train.epochs=4 \
+    train.batch=50 train.chunk=8
 # Every resolved key is recorded in /config, the same set `show-config` prints.
 "$RANKLAB" show-config train "${SMALL_TRAIN[@]}" | awk '/ = / { print $1 }' | sort >"$SCRATCH/keys"
 check "results.h5 /config holds every resolved key ($(wc -l <"$SCRATCH/keys") keys)" \

@@ -6,12 +6,7 @@ ARGS=(run train data.train_limit=400 data.test_limit=200 train.epochs=1 train.ba
       train.chunk=10 ckpt.every=3
       model.spec=cnn:1x28x28-conv8k3s2-gn2-relu-res8g2-res16s2g4-gap-fc10)
 
-for p in 1 2 4; do
-    ranks $p "${ARGS[@]}" --out "$SCRATCH/res-$p" >"$SCRATCH/res-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "resnet: $p ranks == 1 rank" same_results "$SCRATCH/res-1/results.h5" "$SCRATCH/res-$p/results.h5"
-done
+same_on_ranks res resnet "${ARGS[@]}"
 
 stop_and_resume "resnet" term@4:1 "from step 4" 2 "$SCRATCH/res-1/results.h5" "$SCRATCH/term" \
     "${ARGS[@]}"

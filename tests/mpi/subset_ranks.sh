@@ -16,14 +16,7 @@ for sel in "${SELECTORS[@]}"; do
     [ $sel = probcover-wide ] && args=(subset.selector=probcover subset.delta=6)
     [ $sel = kcenter-mlp ] &&
         args=(subset.selector=kcenter subset.classifier=mlp subset.mlp_steps=20)
-    for p in 1 2 4; do
-        ranks $p run subset-select "${SMALL[@]}" "${args[@]}" --out "$SCRATCH/$sel-$p" \
-            >"$SCRATCH/$sel-$p.log" 2>&1
-    done
-    for p in 2 4; do
-        check "$sel: $p ranks == 1 rank" \
-            same_results "$SCRATCH/$sel-1/results.h5" "$SCRATCH/$sel-$p/results.h5"
-    done
+    same_on_ranks $sel $sel run subset-select "${SMALL[@]}" "${args[@]}"
 done
 check "selected ids are distinct pool ids, budgets as asked" /usr/bin/python3 - "$SCRATCH" <<'PY'
 import sys
@@ -42,42 +35,16 @@ for sel in ["random", "norm", "norm-gs", "norm-gs-sampled", "kcenter", "kcenter-
     assert f["final/pca_variance"][()] > 0
 PY
 AE=("${SMALL[@]}" subset.encoder=autoencoder subset.ae_epochs=2 subset.selector=kcenter)
-for p in 1 2 4; do
-    ranks $p run subset-select "${AE[@]}" --out "$SCRATCH/ae-$p" >"$SCRATCH/ae-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "autoencoder features: $p ranks == 1 rank" \
-        same_results "$SCRATCH/ae-1/results.h5" "$SCRATCH/ae-$p/results.h5"
-done
-ranks 2 run subset-select "${AE[@]}" subset.feature_cache="$SCRATCH/ae.h5" --out "$SCRATCH/ae-w" \
-    >"$SCRATCH/ae-w.log" 2>&1
-ranks 1 run subset-select "${AE[@]}" subset.feature_cache="$SCRATCH/ae.h5" --out "$SCRATCH/ae-r" \
-    >"$SCRATCH/ae-r.log" 2>&1
-check "the feature cache is written, then read instead of training" bash -c \
-    "[ -s '$SCRATCH/ae.h5' ] && grep -q 'epoch 2' '$SCRATCH/ae-w.log' &&
-     ! grep -q epoch '$SCRATCH/ae-r.log' && grep -q 'from the cache' '$SCRATCH/ae-r.log'"
-for run in ae-w ae-r; do
-    check "$run: a cached run selects (and scores) as an uncached one" \
-        same_results "$SCRATCH/ae-1/results.h5" "$SCRATCH/$run/results.h5"
-done
-set +e
-ranks 2 run subset-select "${AE[@]}" subset.ae_epochs=3 subset.feature_cache="$SCRATCH/ae.h5" \
-    --out "$SCRATCH/ae-bad" >"$SCRATCH/ae-bad.log" 2>&1
-code=$?
-set -e
-check "a cache made by another encoder config is refused with a hint, nothing written" bash -c \
-    "[ $code -ne 0 ] && grep -q 'epochs=2' '$SCRATCH/ae-bad.log' &&
-     grep -q HINT '$SCRATCH/ae-bad.log' && [ ! -e '$SCRATCH/ae-bad' ]"
+same_on_ranks ae "autoencoder features" run subset-select "${AE[@]}"
+feature_cache_round_trip ae 2 "${AE[@]}"
+REFUSAL_BASE=(run subset-select "${AE[@]}")
+expect_refusal "a cache made by another encoder config is refused with a hint" "epochs=2" \
+    subset.ae_epochs=3 subset.feature_cache="$SCRATCH/ae.h5"
 ranks 2 run subset-select "${SMALL[@]}" subset.selector=norm run.seed=2 --out "$SCRATCH/seed2" \
     >/dev/null 2>&1
 check "another seed samples another set" bash -c "! /usr/bin/python3 \
     $(dirname "$0")/same_results.py $SCRATCH/norm-1/results.h5 $SCRATCH/seed2/results.h5 >/dev/null"
-set +e
-ranks 2 run subset-select "${SMALL[@]}" subset.budgets=10,5000 --out "$SCRATCH/bad" \
-    >"$SCRATCH/bad.log" 2>&1
-code=$?
-set -e
-check "a budget larger than the pool is refused with a hint, nothing written" bash -c \
-    "[ $code -ne 0 ] && grep -q 'subset.budgets' '$SCRATCH/bad.log' &&
-     grep -q HINT '$SCRATCH/bad.log' && [ ! -e '$SCRATCH/bad' ]"
+REFUSAL_BASE=(run subset-select "${SMALL[@]}")
+expect_refusal "a budget larger than the pool is refused with a hint" "subset.budgets" \
+    subset.budgets=10,5000
 finish

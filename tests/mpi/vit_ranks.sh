@@ -8,12 +8,7 @@ SPEC=vit:1x28x28-P7-L1-D16-H2-C5
 PRE=(run train model.spec=$SPEC data.classes_keep=0,1,2,3,4 data.train_limit=600
      data.test_limit=200 train.epochs=2 train.batch=50 train.chunk=8 train.lr=0.01 ckpt.every=5)
 
-for p in 1 2 4; do
-    ranks $p "${PRE[@]}" --out "$SCRATCH/pre-$p" >"$SCRATCH/pre-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "vit train: $p ranks == 1 rank" same_results "$SCRATCH/pre-1/results.h5" "$SCRATCH/pre-$p/results.h5"
-done
+same_on_ranks pre "vit train" "${PRE[@]}"
 check "the ViT learns the five classes (test accuracy above chance)" /usr/bin/python3 -c "
 import h5py
 acc = h5py.File('$SCRATCH/pre-1/results.h5')['final/test_acc'][()]
@@ -29,12 +24,7 @@ stop_and_resume "ViT training" kill@18:0 "from step 15" 1 "$SCRATCH/pre-1/result
 ADAPT=(run gor-train model.spec=$SPEC data.classes_keep=5,6,7,8,9 data.train_limit=400
        data.test_limit=200 train.epochs=1 train.batch=50 train.chunk=8 gor.adapt=true
        gor.lambda=0.1 init.from="$SCRATCH/pre-1")
-for p in 1 2 4; do
-    ranks $p "${ADAPT[@]}" --out "$SCRATCH/adapt-$p" >"$SCRATCH/adapt-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "ViT adapters, GOR inter: $p ranks == 1 rank" same_results "$SCRATCH/adapt-1/results.h5" "$SCRATCH/adapt-$p/results.h5"
-done
+same_on_ranks adapt "ViT adapters, GOR inter" "${ADAPT[@]}"
 for variant in "gor.grouping=intra" "gor.method=so" "gor.method=none"; do
     name=${variant#*=}
     for p in 1 4; do

@@ -9,14 +9,7 @@ ranks 2 run train "${SMALL_TRAIN[@]}" --out "$SCRATCH/base" >"$SCRATCH/base.log"
 SMALL_ATTACK=(data.train_limit=3000 data.test_limit=1000 init.from="$SCRATCH/base"
               attack.images=20 attack.max_queries=300 attack.eps=0.05,0.2 attack.save_images=6)
 
-for p in 1 2 4; do
-    ranks $p run zoqo-attack "${SMALL_ATTACK[@]}" --out "$SCRATCH/fp32-$p" \
-        >"$SCRATCH/fp32-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "fp32 victim: $p ranks == 1 rank (queries, successes, images)" \
-        same_results "$SCRATCH/fp32-1/results.h5" "$SCRATCH/fp32-$p/results.h5"
-done
+same_on_ranks fp32 "fp32 victim (queries, successes, images)" run zoqo-attack "${SMALL_ATTACK[@]}"
 for p in 1 4; do
     ranks $p run zoqo-attack "${SMALL_ATTACK[@]}" attack.victim=int8 --out "$SCRATCH/int8-$p" \
         >"$SCRATCH/int8-$p.log" 2>&1

@@ -10,15 +10,8 @@ ranks 2 run train data.train_limit=3000 data.test_limit=1000 model.spec=mlp:784-
 ZOQO=(run zoqo-train init.from="$SCRATCH/base" data.train_limit=3000 data.test_limit=1000
       zoqo.steps=40 zoqo.eval_every=20 zoqo.batch=128 zo.perturbations=4 zoqo.arms=zoqo8,qat4,zoqo4,sign,mezo,sgd)
 
-for p in 1 2 4; do
-    ranks $p "${ZOQO[@]}" --out "$SCRATCH/last-$p" >"$SCRATCH/last-$p.log" 2>&1
-    ranks $p "${ZOQO[@]}" zoqo.target=lora zoqo.arms=zoqo8,zoqo4b8,sign,sgd --out "$SCRATCH/lora-$p" \
-        >"$SCRATCH/lora-$p.log" 2>&1
-done
-for p in 2 4; do
-    check "last layer: $p ranks == 1 rank" same_results "$SCRATCH/last-1/results.h5" "$SCRATCH/last-$p/results.h5"
-    check "LoRA: $p ranks == 1 rank" same_results "$SCRATCH/lora-1/results.h5" "$SCRATCH/lora-$p/results.h5"
-done
+same_on_ranks last "last layer" "${ZOQO[@]}"
+same_on_ranks lora LoRA "${ZOQO[@]}" zoqo.target=lora zoqo.arms=zoqo8,zoqo4b8,sign,sgd
 ranks 2 "${ZOQO[@]}" zo.split=data --out "$SCRATCH/data-split" >/dev/null 2>&1
 check "ranks splitting the data == ranks splitting the perturbations" \
     same_results "$SCRATCH/last-1/results.h5" "$SCRATCH/data-split/results.h5"

@@ -24,12 +24,8 @@ every = 6
 EOF
 "$RANKLAB" sweep plan "$SCRATCH/sweep.ini" --dir "$SW" >/dev/null
 
-# The number of rank 1's first write into a checkpoint (step 6), from a traced run of cell 0 in
-# a copy of the sweep (as tests/mpi/failure_summary.sh).
-"$RANKLAB" sweep plan "$SCRATCH/sweep.ini" --dir "$SCRATCH/traced" >/dev/null
-RANKLAB_FAULT_IO=trace ranks 2 sweep run "$SCRATCH/traced" --cell 0 >"$SCRATCH/trace.log" 2>&1
-n=$(sed -n 's/^\[rank 1\/2\] io trace: write \([0-9]*\) .*step-.*/\1/p' "$SCRATCH/trace.log" |
-    head -1)
+# The number of rank 1's first write into a checkpoint (step 6), from a traced run of cell 0.
+n=$(first_traced_write "$SCRATCH/sweep.ini" 0 1 step-)
 check "rank 1 writes a checkpoint in cell 0 (write $n)" test -n "$n"
 
 RANKLAB_FAULT_IO=write@$n:1 "$RANKLAB" sweep submit "$SW" >"$SCRATCH/submit.log"

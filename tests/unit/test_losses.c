@@ -64,6 +64,15 @@ static void fill(float *x, size_t n, uint32_t stream, float lo, float hi) {
 static const int32_t labels[B] = {0, 4, 2, 1};
 static const float weights[B] = {0.5f, 2.0f, 1.0f, 0.25f};
 
+/* Σ weights[i] · per[i]: what a loss's weighted total must be, given its unweighted per-example
+ * values. */
+static double weighted_sum(const float per[B]) {
+    double sum = 0.0;
+    for (int i = 0; i < B; i++)
+        sum += weights[i] * per[i];
+    return sum;
+}
+
 static void test_gce_values(void) {
     /* Two equal logits: p_y = 1/2, ℓ = (1 − 2^−q) / q. */
     const float z[2] = {0.3f, 0.3f};
@@ -104,10 +113,7 @@ static void test_gce_grads(void) {
     /* Weighted total and per-example values (unweighted). */
     float per[B];
     double total = rl_loss_gce(logits, labels, weights, B, C, 0.3f, 0.0f, NULL, per);
-    double expect = 0.0;
-    for (int i = 0; i < B; i++)
-        expect += weights[i] * per[i];
-    CU_ASSERT(rl_test_close(total, expect, 16));
+    CU_ASSERT(rl_test_close(total, weighted_sum(per), 16));
 }
 
 static void test_elr_without_targets_is_ce(void) {
@@ -224,10 +230,7 @@ static void test_smoothed_ce_grads(void) {
     CU_ASSERT(check_logit_grads(&lc, logits) > 0.05);
     float per[B];
     double total = rl_loss_smoothed_ce(logits, labels, weights, B, C, 0.5f, 0.0f, NULL, per);
-    double expect = 0.0;
-    for (int i = 0; i < B; i++)
-        expect += weights[i] * per[i];
-    CU_ASSERT(rl_test_close(total, expect, 16));
+    CU_ASSERT(rl_test_close(total, weighted_sum(per), 16));
 }
 
 static void test_softmax(void) {
