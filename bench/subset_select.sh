@@ -19,7 +19,7 @@ bench_machine
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 run() { # run P N SELECTOR: prints "selector P n B seconds" per budget (best of REPS runs)
-    local p=$1 n=$2 sel=$3 b dir radius t rep
+    local p=$1 n=$2 sel=$3 b dir rep
     for b in 100 1000; do
         for rep in $(seq "$reps"); do
             dir="$out/$sel-$p-$n-$b"
@@ -27,10 +27,7 @@ run() { # run P N SELECTOR: prints "selector P n B seconds" per budget (best of 
             mpiexec --oversubscribe -n "$p" "$build/ranklab" run subset-select \
                 subset.selector="$sel" subset.budgets="$b" data.train_limit="$n" \
                 data.test_limit=1000 subset.iters=1 --out "$dir" >"$dir.log" 2>&1
-            radius=$(sed -n 's/.*ProbCover radius .*, \([0-9.]*\) s)$/\1/p' "$dir.log")
-            t=$(sed -n -e 's/.* selected B=[0-9]* in \([0-9.]*\) s .*/\1/p' \
-                -e 's/.* test accuracy .*, \([0-9.]*\) s)$/\1/p' "$dir.log" | sort -g | tail -n 1)
-            awk -v t="$t" -v r="${radius:-0}" 'BEGIN { printf "%.3f\n", t + r }'
+            selection_seconds "$dir.log"
         done | sort -g | head -n 1 |
             awk -v s="$sel" -v p="$p" -v n="$n" -v b="$b" \
                 '{ printf "%s %d %d %d %s\n", s, p, n, b, $1 }'
