@@ -124,16 +124,18 @@ enum { SQDIST_TILE = 32 };
         }
 
 KERN_ISA_BODY kern_sqdist_f64_body(const double *x, int r, const double *yt, int m, int d,
-                                   double *s){SQDIST_BODY(double)}
+                                   double *s) {
+    SQDIST_BODY(double);
+}
 
-KERN_ISA_BODY kern_sqdist_f32_body(const float *x, int r, const float *yt, int m, int d,
-                                   float *s){SQDIST_BODY(float)}
+KERN_ISA_BODY kern_sqdist_f32_body(const float *x, int r, const float *yt, int m, int d, float *s) {
+    SQDIST_BODY(float);
+}
 
 // clang-format off: the parameter lists are macro arguments
 KERN_ISA_CLONES(, kern_sqdist_f64,
                 (const double *x, int r, const double *yt, int m, int d, double *s),
                 (x, r, yt, m, d, s))
-    KERN_ISA_CLONES(, kern_sqdist_f32,
-                    (const float *x, int r, const float *yt, int m, int d, float *s),
-                    (x, r, yt, m, d, s))
-    // clang-format on
+KERN_ISA_CLONES(, kern_sqdist_f32, (const float *x, int r, const float *yt, int m, int d, float *s),
+                (x, r, yt, m, d, s))
+// clang-format on
