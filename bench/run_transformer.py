@@ -2,8 +2,9 @@
 the same run, alternating the two ROUNDS times and keeping the best of each, in CPU seconds of the
 timed thread (the machine is shared: other jobs stretch wall time but not CPU time):
   1. the decoder SPEC (lm-pretrain's) with a vocabulary of VOCAB on BATCHES sequences of T tokens:
-     forward, forward + backward, a MeZO step on every parameter and on LoRA q, v adapters
-     (bench/transformer.c against bench/peers/transformer_torch.py), and ranklab's time by part;
+     forward, forward + backward, a MeZO step on every parameter and on LoRA q, v adapters,
+     the same two MeZO steps on lm-finetune's prompt-classification task (bench/transformer.c
+     against bench/peers/transformer_torch.py), and ranklab's time by part;
   2. ranklab's memory of a MeZO step, a forward and a first-order (Adam) step (bench_transformer);
   3. tokens/s of `ranklab run lm-pretrain` (the default model on WordNet's adverb glosses, 45 steps
      of 32 windows per epoch): the difference between 2 epochs and 1, so corpus loading and BPE
@@ -32,7 +33,10 @@ here = os.path.dirname(os.path.abspath(__file__))
 CASES = (("forward", "forward (logits + loss)", None),
          ("fwd_bwd", "forward + backward", 1.5),
          ("mezo", "MeZO step, every parameter", 2.0),
-         ("mezo_lora", f"MeZO step, LoRA r={rank} on q, v", 2.0))
+         ("mezo_lora", f"MeZO step, LoRA r={rank} on q, v", 2.0),
+         ("mezo_prompt", "MeZO step on lm-finetune's task (BATCH / 4 examples × 4 classes), "
+          "every parameter", 2.0),
+         ("mezo_prompt_lora", f"the same, LoRA r={rank} on q, v", 2.0))
 PARTS = ("gemm_fwd", "gemm_bwd", "attention_fwd", "attention_bwd", "gelu_fwd", "gelu_bwd",
          "layernorm_fwd", "layernorm_bwd", "loss", "loss_grad")
 MEMORY = ("forward", "mezo", "mezo_lora", "adam")

@@ -7,12 +7,17 @@
  * Output lines (whitespace separated; times in CPU seconds of this thread, best of BENCH_SAMPLES
  * runs: bench/timing.h; memory in KiB):
  *   model SPEC VOCAB PARAMS LORA_PARAMS
- *   time forward|fwd_bwd|mezo|mezo_lora BATCH SECONDS
+ *   time forward|fwd_bwd|mezo|mezo_lora|mezo_prompt|mezo_prompt_lora BATCH SECONDS
  *       forward: logits and the loss; fwd_bwd: forward, loss gradient and backward into zeroed
  *       gradients; mezo: a MeZO step (K = 1, src/train/zo.h: perturb in place from the counter
  *       RNG, two forwards, restore, update) on every parameter; mezo_lora: the same on LoRA
  *       adapters of rank RANK on every block's q and v (W0 + B·A written into the model before
- *       each forward)
+ *       each forward); mezo_prompt, mezo_prompt_lora: the same two on lm-finetune's task instead
+ *       of next tokens: BATCH / 4 examples, each read as 4 sequences (text + template + the label
+ *       of each class, src/train/prompt.h), loss = the cross-entropy of the label scores, as
+ *       lm-finetune's zero-order arms compute it (rl_transformer_forward_rows: the shared text
+ *       and template once, the last block and the head only where the loss reads); skipped,
+ *       with a note, when the context is shorter than the longest prompt (45 tokens)
  *   memory forward|mezo|mezo_lora|adam BATCH KIB
  *       peak resident set less the resident size before the phase (src/core/mem.h, as zoqo-train's
  *       update_mb), each phase allocating what it needs after the memory of the previous one
@@ -35,6 +40,7 @@
 #include "src/core/rng.h"
 #include "src/nn/lora.h"
 #include "src/nn/nn.h"
+#include "src/train/prompt.h"
 #include "src/train/zo.h"
 
 #include <stdio.h>
@@ -65,6 +71,13 @@ typedef struct {
     zo_state *zo;       /* mezo cases */
     rl_optimizer *adam; /* adam_call: the first-order step */
     uint32_t step;      /* MeZO steps taken */
+    /* the prompt cases (task not NULL): examples 0..examples of `set` */
+    const prompt_task *task;
+    const prompt_set *set;
+    const int64_t *examples_idx;
+    int examples;
+    int32_t *seqs;     /* (examples · classes, task->max_len) */
+    int *first, *last; /* (examples · classes) */
 } bench_case;
 
 /* Mean next-token cross-entropy of the batch (and its gradient into d_logits, after a training
@@ -77,6 +90,17 @@ static double batch_loss(bench_case *c, float *d_logits) {
     return rl_loss_softmax_ce(logits, c->targets, NULL, rows, c->m->vocab, 1.0f / (float)rows,
                               d_logits, NULL) /
            rows;
+}
+
+/* Mean prompt-classification loss of the examples (the forward of the rows it reads). */
+static double prompt_batch_loss(bench_case *c) {
+    int len = prompt_fill(c->task, c->set, c->examples_idx, c->examples, c->seqs);
+    prompt_rows(c->task, c->set, c->examples_idx, c->examples, c->first, c->last);
+    const float *logits = rl_transformer_forward_rows(
+        c->m, c->ws, c->seqs, c->examples * c->task->n_classes, len, c->first, c->last);
+    return prompt_loss(c->task, c->set, c->examples_idx, c->examples, len, logits, c->m->vocab,
+                       0.0f, NULL, NULL, NULL) /
+           c->examples;
 }
 
 static void forward_call(void *ctx) {
@@ -96,7 +120,7 @@ static int64_t zo_loss(void *ctx, const void *params) {
     (void)params;
     if (c->lora)
         rl_lora_apply_params(c->lora, c->m->params);
-    float loss = (float)batch_loss(c, NULL);
+    float loss = (float)(c->task ? prompt_batch_loss(c) : batch_loss(c, NULL));
     int64_t fixed;
     kern_to_fixed(&loss, &fixed, 1, RL_FIXED_FRAC_BITS);
     return fixed;
@@ -324,12 +348,27 @@ static void part_hidden(part_case *pc) {
     }
 }
 
-/* The timed cases. */
-static void measure_time(bench_case c, int rank) {
-    rl_transformer_ws ws, forward_ws;
+/* Times a MeZO step on every parameter ("time NAME") and on adapters of `rank` on q and v
+ * ("time NAME_lora"), on c's workspace and loss. */
+static void time_mezo(bench_case c, int rank, const char *name) {
     zo_state zo;
     rl_lora lora;
     c.zo = &zo;
+    mezo_init(&zo, c.m->params, c.m->n_params);
+    printf("time %s %d %.6e\n", name, c.batch, bench_best_time(mezo_call, &c));
+    zo_free(&zo);
+    if (lora_init(&lora, c.m, rank) < 0)
+        comm_fatal_stored_error();
+    mezo_init(&zo, lora.params, lora.n_params);
+    c.lora = &lora;
+    printf("time %s_lora %d %.6e\n", name, c.batch, bench_best_time(mezo_call, &c));
+    zo_free(&zo);
+    rl_lora_free(&lora);
+}
+
+/* The timed cases. */
+static void measure_time(bench_case c, int rank) {
+    rl_transformer_ws ws, forward_ws;
     if (rl_transformer_ws_init(&ws, c.m, c.batch, RL_TF_TRAINING) < 0 ||
         rl_transformer_ws_init(&forward_ws, c.m, c.batch, RL_TF_FORWARD_ONLY) < 0)
         comm_fatal_stored_error();
@@ -350,19 +389,93 @@ static void measure_time(bench_case c, int rank) {
     for (int l = 0; l < c.m->layers; l++)
         free(pc.hidden[l]);
     c.ws = &forward_ws;
-    mezo_init(&zo, c.m->params, c.m->n_params);
-    printf("time mezo %d %.6e\n", c.batch, bench_best_time(mezo_call, &c));
-    zo_free(&zo);
-    if (lora_init(&lora, c.m, rank) < 0)
-        comm_fatal_stored_error();
-    mezo_init(&zo, lora.params, lora.n_params);
-    c.lora = &lora;
-    printf("time mezo_lora %d %.6e\n", c.batch, bench_best_time(mezo_call, &c));
-    zo_free(&zo);
-    rl_lora_free(&lora);
+    time_mezo(c, rank, "mezo");
     free(c.d_logits);
     rl_transformer_ws_free(&ws);
     rl_transformer_ws_free(&forward_ws);
+}
+
+/* lm-finetune's prompt shapes with the default pretrained tokenizer (WordNet glosses of 12..32
+ * tokens, mean 22; the template " This is about a(n)" of 9 tokens; the labels animal, artifact,
+ * food, plant of 2, 4, 2 and 1 tokens) on random tokens: example i has a text of
+ * prompt_text_len(i) tokens and class i mod 4 (bench/peers/transformer_torch.py builds the same
+ * shapes). */
+#define PROMPT_CLASSES 4
+#define PROMPT_TEMPLATE 9
+#define PROMPT_MAX_TEXT 32
+static const int prompt_label_len[PROMPT_CLASSES] = {2, 4, 2, 1};
+
+static int prompt_text_len(int i) {
+    return 12 + (7 * i) % 21;
+}
+
+/* The task and `examples` examples of it: text and template tokens uniform in the vocabulary,
+ * the labels' the last ones of it. */
+static void prompt_make(prompt_task *p, prompt_set *s, int examples, int vocab) {
+    rl_rng r = rl_rng_make(19, RL_RNG_SYNTH_DATA);
+    int n_labels = 0;
+    memset(p, 0, sizeof *p);
+    p->n_classes = PROMPT_CLASSES;
+    p->template_len = PROMPT_TEMPLATE;
+    p->max_text = PROMPT_MAX_TEXT;
+    for (int c = 0; c < PROMPT_CLASSES; c++) {
+        p->label_start[c] = n_labels;
+        n_labels += prompt_label_len[c];
+        p->label_start[c + 1] = n_labels;
+    }
+    p->max_len = PROMPT_MAX_TEXT + PROMPT_TEMPLATE + 4;
+    p->template_ids = rl_xmalloc(sizeof(int32_t) * PROMPT_TEMPLATE);
+    p->label_ids = rl_xmalloc(sizeof(int32_t) * (size_t)n_labels);
+    for (int j = 0; j < PROMPT_TEMPLATE; j++)
+        p->template_ids[j] = (int32_t)(rl_rng_uniform(r, 0, (uint32_t)j) * vocab);
+    for (int j = 0; j < n_labels; j++) // every label token distinct: no label shares a prefix
+        p->label_ids[j] = vocab - 1 - j;
+    prompt_set_init(s, p, examples);
+    for (int i = 0; i < examples; i++) {
+        int32_t text[PROMPT_MAX_TEXT];
+        for (int j = 0; j < prompt_text_len(i); j++)
+            text[j] = (int32_t)(rl_rng_uniform(r, 2 + (uint32_t)i, (uint32_t)j) * vocab);
+        prompt_set_put(s, i, text, prompt_text_len(i), i % PROMPT_CLASSES);
+    }
+}
+
+/* The prompt cases: MeZO on every parameter and on the q, v adapters, on batch / 4 examples
+ * (none, with a note, when the context is shorter than the longest prompt). */
+static void measure_prompt_time(bench_case c, int rank) {
+    prompt_task task;
+    prompt_set set;
+    int examples = c.batch / PROMPT_CLASSES > 0 ? c.batch / PROMPT_CLASSES : 1;
+    prompt_make(&task, &set, examples, c.m->vocab);
+    if (task.max_len > c.m->context) {
+        fprintf(stderr, "bench_transformer: no prompt cases: they need a context of %d tokens\n",
+                task.max_len);
+        prompt_task_free(&task);
+        prompt_set_free(&set);
+        return;
+    }
+    int64_t *idx = rl_xmalloc(sizeof(int64_t) * (size_t)examples);
+    for (int i = 0; i < examples; i++)
+        idx[i] = i;
+    int n_seq = examples * PROMPT_CLASSES;
+    rl_transformer_ws ws;
+    if (rl_transformer_ws_init(&ws, c.m, n_seq, RL_TF_FORWARD_ONLY) < 0)
+        comm_fatal_stored_error();
+    c.ws = &ws;
+    c.task = &task;
+    c.set = &set;
+    c.examples_idx = idx;
+    c.examples = examples;
+    c.seqs = rl_xmalloc(sizeof(int32_t) * (size_t)n_seq * (size_t)task.max_len);
+    c.first = rl_xmalloc(sizeof(int) * (size_t)n_seq);
+    c.last = rl_xmalloc(sizeof(int) * (size_t)n_seq);
+    time_mezo(c, rank, "mezo_prompt");
+    free(c.seqs);
+    free(c.first);
+    free(c.last);
+    free(idx);
+    prompt_task_free(&task);
+    prompt_set_free(&set);
+    rl_transformer_ws_free(&ws);
 }
 
 /* batch sequences of len + 1 tokens uniform in the vocabulary: inputs and next tokens. */
@@ -415,6 +528,7 @@ int main(int argc, char **argv) {
     bench_case c = {.m = &m, .ids = ids, .targets = targets, .batch = batch, .len = len};
     measure_memory(c, rank);
     measure_time(c, rank);
+    measure_prompt_time(c, rank);
     free(ids);
     free(targets);
     rl_transformer_free(&m);

@@ -117,6 +117,7 @@ typedef struct {
     int chunk;
     rl_transformer_ws ws;
     int32_t *seqs;      /* (chunk · C, max_len) */
+    int *first, *last;  /* (chunk · C) the positions the prompt loss reads */
     float *d_logits;    /* first order: (chunk · C · max_len, vocab) */
     rl_lora lora;       /* lora.params: the adapters' values the model computes with */
     rl_qtransformer qt; /* zoqoB: the integer forward */
@@ -137,6 +138,8 @@ typedef struct {
 static void arm_free(ft_run *f) {
     rl_transformer_ws_free(&f->ws);
     free(f->seqs);
+    free(f->first);
+    free(f->last);
     free(f->d_logits);
     rl_lora_free(&f->lora);
     rl_qtransformer_free(&f->qt);
@@ -459,6 +462,8 @@ static int arm_init(ft_run *f) {
     if (rl_transformer_ws_init(&f->ws, &f->model, f->chunk * C, ws_kind(f)) < 0)
         return RL_ERR;
     f->seqs = rl_xmalloc(sizeof(int32_t) * rows);
+    f->first = rl_xmalloc(sizeof(int) * (size_t)f->chunk * C);
+    f->last = rl_xmalloc(sizeof(int) * (size_t)f->chunk * C);
     if (f->kind == FT_ZEROSHOT)
         return 0;
     if (f->kind == FT_ZOQO || f->kind == FT_QAT) { /* the base on its grid (model.params too) */
@@ -519,9 +524,11 @@ static double chunk_loss(ft_run *f, const prompt_set *s, const int64_t *idx, int
                          int d_logits, int64_t *correct, int *len) {
     *len = prompt_fill(&f->task, s, idx, m, f->seqs);
     int n_seq = m * f->task.n_classes;
+    prompt_rows(&f->task, s, idx, m, f->first, f->last);
     const float *logits =
         d_logits ? rl_transformer_forward_train(&f->model, &f->ws, f->seqs, n_seq, *len)
-                 : rl_transformer_forward(&f->model, &f->ws, f->seqs, n_seq, *len);
+                 : rl_transformer_forward_rows(&f->model, &f->ws, f->seqs, n_seq, *len, f->first,
+                                               f->last);
     return prompt_loss(&f->task, s, idx, m, *len, logits, f->model.vocab, scale,
                        d_logits ? f->d_logits : NULL, NULL, correct);
 }

@@ -10,6 +10,15 @@ next-token cross-entropy, timing the same cases:
              forwards, then the update θ = θ − lr·ĝ·z from the seed again (ε = 1e-3, lr = 1e-6)
   mezo_lora  the same on LoRA adapters of rank RANK on every block's q and v, as MeZO's
              large_models/lora.py (y = x·Wᵀ + b + (x·Aᵀ·Bᵀ)·α/r, only A and B optimized)
+  mezo_prompt, mezo_prompt_lora
+             the same two steps on lm-finetune's task (bench/transformer.c's prompt shapes:
+             BATCH / 4 examples of a text of 12 + 7i mod 21 tokens, a 9-token template, labels of
+             2, 4, 2, 1 tokens, class i mod 4) with MeZO's classification loss as its
+             large_models/utils.py forward_wrap_with_option_len computes it: each example read as
+             one right-padded sequence per class, the logits and log_softmax over the vocabulary
+             at every position, the label tokens' log-probabilities gathered and summed per
+             sequence (MeZO averages them; ranklab's prompt loss sums), cross-entropy over the
+             classes
 Usage: /usr/bin/python3 bench/peers/transformer_torch.py SPEC VOCAB BATCH RANK PARAMS LORA_PARAMS
 Output lines as bench_transformer's: "time CASE BATCH SECONDS" (CPU seconds of the thread)."""
 import math
@@ -85,11 +94,43 @@ def loss_of(model, ids, targets):
     return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
 
 
-class MeZO:
-    """MeZO-SGD on the parameters that require a gradient, as princeton-nlp/MeZO's trainer."""
+CLASSES, TEMPLATE, LABEL_LENS = 4, 9, (2, 4, 2, 1)
 
-    def __init__(self, model, ids, targets):
-        self.model, self.ids, self.targets = model, ids, targets
+
+def prompt_batch(batch, vocab):
+    """(ids (examples · 4, len), label mask over the shifted positions, classes (examples))."""
+    examples = max(batch // CLASSES, 1)
+    template = torch.randint(vocab, (TEMPLATE,))
+    labels, at = [], vocab
+    for n in LABEL_LENS:
+        labels.append(torch.arange(at - n, at))
+        at -= n
+    rows = []
+    for i in range(examples):
+        text = torch.randint(vocab, (12 + (7 * i) % 21,))
+        rows += [(torch.cat([text, template, label]), len(label)) for label in labels]
+    length = max(len(r) for r, _ in rows)
+    ids = torch.zeros(len(rows), length, dtype=torch.long)
+    mask = torch.zeros(len(rows), length - 1, dtype=torch.bool)
+    for j, (r, n) in enumerate(rows):
+        ids[j, :len(r)] = r
+        mask[j, len(r) - 1 - n:len(r) - 1] = True  # the positions predicting the label tokens
+    return ids, mask, torch.arange(examples) % CLASSES
+
+
+def prompt_loss_of(model, ids, mask, classes):
+    log_probs = F.log_softmax(model(ids)[:, :-1], dim=-1)
+    selected = torch.gather(log_probs, -1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    scores = (selected * mask).sum(-1).view(-1, CLASSES)
+    return F.cross_entropy(scores, classes)
+
+
+class MeZO:
+    """MeZO-SGD on the parameters that require a gradient, as princeton-nlp/MeZO's trainer;
+    loss() is the batch's loss."""
+
+    def __init__(self, model, loss):
+        self.model, self.loss = model, loss
         self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.seed = 0
 
@@ -102,7 +143,7 @@ class MeZO:
     def forward(self):
         self.model.eval()
         with torch.inference_mode():
-            return loss_of(self.model, self.ids, self.targets).detach()
+            return self.loss(self.model).detach()
 
     def step(self):
         self.seed += 1
@@ -140,13 +181,19 @@ def main(spec, vocab, batch, rank, params, lora_params):
 
     print(f"time forward {batch} {best_time(forward):.6e}", flush=True)
     print(f"time fwd_bwd {batch} {best_time(fwd_bwd):.6e}", flush=True)
-    print(f"time mezo {batch} {best_time(MeZO(model, ids, targets).step):.6e}", flush=True)
+    next_tokens = lambda net: loss_of(net, ids, targets)  # noqa: E731
+    print(f"time mezo {batch} {best_time(MeZO(model, next_tokens).step):.6e}", flush=True)
     adapted = Decoder(vocab, layers, d, heads, t, lora_rank=rank)
     for name, p in adapted.named_parameters():
         p.requires_grad_("lora_" in name)
     n = sum(p.numel() for p in adapted.parameters() if p.requires_grad)
     assert n == lora_params, f"torch adapters have {n} parameters, ranklab's {lora_params}"
-    print(f"time mezo_lora {batch} {best_time(MeZO(adapted, ids, targets).step):.6e}",
+    print(f"time mezo_lora {batch} {best_time(MeZO(adapted, next_tokens).step):.6e}",
+          flush=True)
+    prompt_ids, mask, classes = prompt_batch(batch, vocab)
+    prompts = lambda net: prompt_loss_of(net, prompt_ids, mask, classes)  # noqa: E731
+    print(f"time mezo_prompt {batch} {best_time(MeZO(model, prompts).step):.6e}", flush=True)
+    print(f"time mezo_prompt_lora {batch} {best_time(MeZO(adapted, prompts).step):.6e}",
           flush=True)
 
 

@@ -479,33 +479,37 @@ void rl_gelu_backward(const double *slope, const float *dy, float *dx, size_t n)
         dx[i] = (float)(dy[i] * slope[i]);
 }
 
+/* A row of n attention scores into softmax weights over its first `visible` (the rest masked:
+ * weight 0). The sum is one chain in double in column order, so a row's weights do not depend on
+ * how many masked columns follow. */
+static void softmax_row(float *row, int visible, int n) {
+    double exps[MAX_CONTEXT]; // exp(s − max), computed once for the sum and the weights
+    assert(n <= MAX_CONTEXT);
+    float top = row[0];
+    for (int j = 1; j < visible; j++)
+        top = row[j] > top ? row[j] : top;
+    double sum = 0.0;
+    for (int j = 0; j < visible; j++) {
+        exps[j] = exp((double)row[j] - top);
+        sum += exps[j];
+    }
+    for (int j = 0; j < visible; j++)
+        row[j] = (float)(exps[j] / sum);
+    for (int j = visible; j < n; j++)
+        row[j] = 0.0f; // masked: softmax weight of −∞
+}
+
 void rl_attention_forward(const float *q, const float *k, const float *v, int n_seq, int len, int d,
                           int heads, int causal, float *probs, float *out) {
     int dh = d / heads;
     float scale = 1.0f / sqrtf((float)dh);
-    double exps[MAX_CONTEXT]; // a row's exp(s − max), computed once for the sum and the weights
-    assert(len <= MAX_CONTEXT);
     for (int s = 0; s < n_seq; s++)
         for (int h = 0; h < heads; h++) {
             size_t at = (size_t)s * len * d + (size_t)h * dh;       // head h of sequence s
             float *p = probs + ((size_t)s * heads + h) * len * len; // (len, len)
             kern_sgemm(0, 1, len, len, dh, scale, q + at, d, k + at, d, 0.0f, p, len);
-            for (int i = 0; i < len; i++) {
-                float *row = p + (size_t)i * len;
-                int visible = causal ? i + 1 : len;
-                float top = row[0];
-                for (int j = 1; j < visible; j++)
-                    top = row[j] > top ? row[j] : top;
-                double sum = 0.0;
-                for (int j = 0; j < visible; j++) {
-                    exps[j] = exp((double)row[j] - top);
-                    sum += exps[j];
-                }
-                for (int j = 0; j < visible; j++)
-                    row[j] = (float)(exps[j] / sum);
-                for (int j = visible; j < len; j++)
-                    row[j] = 0.0f; // masked: softmax weight of −∞
-            }
+            for (int i = 0; i < len; i++)
+                softmax_row(p + (size_t)i * len, causal ? i + 1 : len, len);
             kern_sgemm(0, 0, len, dh, len, 1.0f, p, len, v + at, d, 0.0f, out + at, d);
         }
 }
@@ -686,6 +690,157 @@ const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *
 const float *rl_transformer_forward_train(const rl_transformer *m, rl_transformer_ws *ws,
                                           const int32_t *ids, int n_seq, int len) {
     return decoder_forward(m, ws, ids, n_seq, len, 1);
+}
+
+/* ---- the forward of selected logits (rl_transformer_forward_rows) ---- */
+
+/* Which rows a selective forward computes. Sequence s needs its positions 0..last[s]; position t
+ * of s is the same row as position t of s − 1 when both sequences agree on tokens 0..t (causal
+ * attention: the row's activations are then identical) and s − 1 computes that far, so each
+ * sequence computes only its positions from the first it does not share on. Compact row r is
+ * (seq[r], pos[r]), every sequence's rows contiguous and in order; at[s · len + t] is the compact
+ * row of position t of s. The wanted rows (first[s]..last[s] of each s) are the compact rows
+ * picked[0..n_picked), ascending; slot[r] is r's index among them. */
+typedef struct {
+    int rows, n_picked;
+    int *seq, *pos, *at, *picked, *slot;
+} row_plan;
+
+static void plan_rows(row_plan *p, const int32_t *ids, int n_seq, int len, const int *first,
+                      const int *last) {
+    int total = n_seq * len;
+    int *mem = rl_xmalloc(sizeof(int) * (size_t)total * 5);
+    *p = (row_plan){0, 0, mem, mem + total, mem + 2 * total, mem + 3 * total, mem + 4 * total};
+    for (int s = 0; s < n_seq; s++) {
+        const int32_t *row = ids + (size_t)s * len;
+        int own = 0;
+        if (s > 0) // tokens in common with the previous sequence, among the rows it computes
+            while (own <= last[s - 1] && own <= last[s] && row[own] == row[own - len])
+                own++;
+        for (int t = 0; t <= last[s]; t++) {
+            if (t < own) {
+                p->at[s * len + t] = p->at[(s - 1) * len + t];
+                continue;
+            }
+            p->seq[p->rows] = s;
+            p->pos[p->rows] = t;
+            p->at[s * len + t] = p->rows++;
+        }
+    }
+    enum { NOT_WANTED = -2, WANTED = -1 };
+    for (int r = 0; r < p->rows; r++)
+        p->slot[r] = NOT_WANTED;
+    for (int s = 0; s < n_seq; s++)
+        for (int t = first[s]; t <= last[s]; t++)
+            p->slot[p->at[s * len + t]] = WANTED;
+    for (int r = 0; r < p->rows; r++)
+        if (p->slot[r] == WANTED) {
+            p->slot[r] = p->n_picked;
+            p->picked[p->n_picked++] = r;
+        }
+}
+
+/* Causal attention of query rows q (n, d), row i being compact row rows[i] of the plan (rows
+ * ascending), over the keys and values of the plan's compact rows k, v (plan->rows, d), for
+ * sequences of len tokens: each query sees positions 0..its own of its sequence, with the bits of
+ * rl_attention_forward (the same dot products and softmax chains; the masked weights are zeros
+ * at the end of each chain). scratch holds len · (2 · d + len) floats. */
+static void attend_rows(const row_plan *p, const int *rows, int n, const float *q, const float *k,
+                        const float *v, int d, int heads, int len, float *scratch, float *out) {
+    int dh = d / heads;
+    float scale = 1.0f / sqrtf((float)dh);
+    float *keys = scratch, *values = keys + (size_t)len * d, *probs = values + (size_t)len * d;
+    for (int i0 = 0, i1; i0 < n; i0 = i1) { // queries of one sequence: i0..i1
+        int s = p->seq[rows[i0]];
+        for (i1 = i0 + 1; i1 < n && p->seq[rows[i1]] == s;)
+            i1++;
+        int cols = p->pos[rows[i1 - 1]] + 1, nq = i1 - i0;
+        for (int t = 0; t < cols; t++) {
+            size_t r = (size_t)p->at[s * len + t];
+            memcpy(keys + (size_t)t * d, k + r * d, sizeof(float) * (size_t)d);
+            memcpy(values + (size_t)t * d, v + r * d, sizeof(float) * (size_t)d);
+        }
+        for (int h = 0; h < heads; h++) {
+            size_t at = (size_t)i0 * d + (size_t)h * dh;
+            kern_sgemm(0, 1, nq, cols, dh, scale, q + at, d, keys + h * dh, d, 0.0f, probs, cols);
+            for (int i = 0; i < nq; i++)
+                softmax_row(probs + (size_t)i * cols, p->pos[rows[i0 + i]] + 1, cols);
+            kern_sgemm(0, 0, nq, dh, cols, 1.0f, probs, cols, values + h * dh, d, 0.0f, out + at,
+                       d);
+        }
+    }
+}
+
+/* Moves rows picked[0..n) (ascending) of a (rows, d) array to its first n rows. */
+static void compact(float *a, const int *picked, int n, int d) {
+    for (int i = 0; i < n; i++)
+        if (picked[i] != i)
+            memcpy(a + (size_t)i * d, a + (size_t)picked[i] * d, sizeof(float) * (size_t)d);
+}
+
+const float *rl_transformer_forward_rows(const rl_transformer *m, rl_transformer_ws *ws,
+                                         const int32_t *ids, int n_seq, int len, const int *first,
+                                         const int *last) {
+    assert(n_seq >= 1 && n_seq <= ws->max_seqs && len >= 1 && len <= m->context && !m->classes &&
+           m->causal);
+    int d = m->width, f = m->hidden, v = m->vocab;
+    for (int s = 0; s < n_seq; s++)
+        assert(last[s] < len && (last[s] < 0 || (first[s] >= 0 && first[s] <= last[s])));
+    const float *w = m->params;
+    ws->kept_rows = 0;
+    row_plan p;
+    plan_rows(&p, ids, n_seq, len, first, last);
+    int n = p.n_picked;
+    assert(n >= 1);
+    size_t attention_scratch = (size_t)len * (size_t)(2 * d + len);
+    float *scratch = rl_xmalloc(sizeof(float) * (attention_scratch + (size_t)n * v)),
+          *logits = scratch + attention_scratch;
+    int *every = rl_xmalloc(sizeof(int) * (size_t)(p.rows > 0 ? p.rows : 1));
+    for (int r = 0; r < p.rows; r++)
+        every[r] = r;
+    rl_tf_block_acts *a = &ws->block[0]; // every block in block 0's buffers, as a forward-only run
+    for (int r = 0; r < p.rows; r++) {
+        int32_t id = ids[p.seq[r] * len + p.pos[r]];
+        assert(id >= 0 && id < v);
+        const float *tok = w + m->tok_emb + (size_t)id * d,
+                    *pos = w + m->pos_emb + (size_t)p.pos[r] * d;
+        for (int j = 0; j < d; j++)
+            a->x[(size_t)r * d + j] = tok[j] + pos[j];
+    }
+    for (int l = 0; l < m->layers; l++) {
+        const rl_tf_block *b = &m->blocks[l];
+        const int mat = l * RL_TF_MATRICES_PER_BLOCK, final = l + 1 == m->layers;
+        rl_layernorm_forward(a->x, w + b->ln1_g, w + b->ln1_b, p.rows, d, a->ln1, a->mean1,
+                             a->rstd1);
+        linear(m, mat + 1, b->wk, b->bk, a->ln1, p.rows, d, d, NULL, a->k);
+        linear(m, mat + 2, b->wv, b->bv, a->ln1, p.rows, d, d, NULL, a->v);
+        // every row feeds the next block's keys and values; the last block's outputs are wanted
+        // only at the picked rows
+        const int *rows = final ? p.picked : every;
+        int n_rows = final ? n : p.rows;
+        if (final) {
+            compact(a->ln1, p.picked, n, d);
+            compact(a->x, p.picked, n, d);
+        }
+        linear(m, mat, b->wq, b->bq, a->ln1, n_rows, d, d, NULL, a->q);
+        attend_rows(&p, rows, n_rows, a->q, a->k, a->v, d, m->heads, len, scratch, a->att);
+        linear(m, mat + 3, b->wo, b->bo, a->att, n_rows, d, d, a->x, a->mid);
+        rl_layernorm_forward(a->mid, w + b->ln2_g, w + b->ln2_b, n_rows, d, a->ln2, a->mean2,
+                             a->rstd2);
+        linear(m, mat + 4, b->w1, b->b1, a->ln2, n_rows, d, f, NULL, a->gelu);
+        rl_gelu_forward(a->gelu, a->gelu, NULL, (size_t)n_rows * f);
+        linear(m, mat + 5, b->w2, b->b2, a->gelu, n_rows, f, d, a->mid, a->x);
+    }
+    rl_layernorm_forward(a->x, w + m->lnf_g, w + m->lnf_b, n, d, ws->lnf, ws->mean_f, ws->rstd_f);
+    kern_sgemm(0, 1, n, v, d, 1.0f, ws->lnf, d, w + m->tok_emb, d, 0.0f, logits, v);
+    for (int s = 0; s < n_seq; s++)
+        for (int t = first[s]; t <= last[s]; t++)
+            memcpy(ws->logits + ((size_t)s * len + t) * v,
+                   logits + (size_t)p.slot[p.at[s * len + t]] * v, sizeof(float) * (size_t)v);
+    free(every);
+    free(scratch);
+    free(p.seq);
+    return ws->logits;
 }
 
 void rl_transformer_backward(rl_transformer *m, rl_transformer_ws *ws, const float *d_logits,

@@ -156,6 +156,17 @@ const float *rl_transformer_forward(const rl_transformer *m, rl_transformer_ws *
  * activations and GELU slopes for rl_transformer_backward. */
 const float *rl_transformer_forward_train(const rl_transformer *m, rl_transformer_ws *ws,
                                           const int32_t *ids, int n_seq, int len);
+/* The logits of rl_transformer_forward (the same bits on the exact GEMM or the integer forward)
+ * at positions first[s]..last[s] of each sequence s only (none when last[s] < 0; at least one
+ * position in all), at rows s · len + t of ws->logits, which it returns; its other rows are left
+ * as they were. It computes only what those logits read: no position past last[s]; positions
+ * 0..t that a sequence shares with the previous one (the same tokens, causal attention) once; and
+ * the last block's outputs, the final layer norm and the head only at the wanted positions. For
+ * prompt scoring (src/train/prompt.h), generation and zero-order steps on a decoder; keeps
+ * nothing for a backward. */
+const float *rl_transformer_forward_rows(const rl_transformer *m, rl_transformer_ws *ws,
+                                         const int32_t *ids, int n_seq, int len, const int *first,
+                                         const int *last);
 /* Backward from d_logits (n_seq · len, vocab) of the last forward, which must have been a
  * training forward of the same n_seq and len (otherwise: a bug, reported, abort): ADDS every
  * parameter's gradient into m->grads (the tied embedding gets both its uses). */

@@ -131,8 +131,9 @@ int lm_generate(const rl_transformer *m, rl_transformer_ws *ws, const int32_t *p
     int n = n_prompt;
     double *p = rl_xmalloc(sizeof(double) * (size_t)m->vocab);
     while (n < n_prompt + n_new && (n == n_prompt || out[n - 1] != stop)) {
-        int len = n < m->context ? n : m->context;
-        const float *logits = rl_transformer_forward(m, ws, out + n - len, 1, len);
+        int len = n < m->context ? n : m->context, wanted = len - 1;
+        const float *logits =
+            rl_transformer_forward_rows(m, ws, out + n - len, 1, len, &wanted, &wanted);
         const float *last = logits + (size_t)(len - 1) * m->vocab; // (vocab)
         int32_t best = 0;
         for (int32_t t = 1; t < m->vocab; t++)

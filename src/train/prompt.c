@@ -125,6 +125,17 @@ int prompt_fill(const prompt_task *p, const prompt_set *s, const int64_t *idx, i
     return len;
 }
 
+void prompt_rows(const prompt_task *p, const prompt_set *s, const int64_t *idx, int m, int *first,
+                 int *last) {
+    const int C = p->n_classes;
+    for (int i = 0; i < m; i++)
+        for (int c = 0; c < C; c++) {
+            int r = i * C + c;
+            first[r] = s->len[idx[i]] + p->template_len - 1;
+            last[r] = first[r] + label_len(p, c) - 1;
+        }
+}
+
 double prompt_loss(const prompt_task *p, const prompt_set *s, const int64_t *idx, int m, int len,
                    const float *logits, int vocab, float scale, float *d_logits, double *scores,
                    int64_t *correct) {

@@ -14,8 +14,10 @@
  *     prompt_set s;
  *     prompt_set_init(&s, &p, n);  prompt_set_put(&s, i, ids, len, class);   // per example
  *     int len = prompt_fill(&p, &s, idx, m, seqs);          // (m · C, len) token ids
- *     const float *logits = rl_transformer_forward(&model, &ws, seqs, m * C, len);
- *     double loss = prompt_loss(&p, &s, idx, m, len, logits, V, scale, d_logits, NULL, &correct);
+ *     prompt_rows(&p, &s, idx, m, first, last);              // the positions the loss reads
+ *     const float *logits = rl_transformer_forward_rows(&model, &ws, seqs, m * C, len, first,
+ * last); double loss = prompt_loss(&p, &s, idx, m, len, logits, V, scale, d_logits, NULL,
+ * &correct);
  */
 #ifndef RANKLAB_TRAIN_PROMPT_H
 #define RANKLAB_TRAIN_PROMPT_H
@@ -61,6 +63,10 @@ void prompt_set_free(prompt_set *s); /* NULL-safe, leaves s zeroed */
  * i · C + c, padded with token 0; returns len, the longest of them. seqs holds m · C · max_len. */
 int prompt_fill(const prompt_task *p, const prompt_set *s, const int64_t *idx, int m,
                 int32_t *seqs);
+/* The positions whose logits prompt_loss reads, per sequence of prompt_fill (row i · C + c):
+ * first[r]..last[r], those predicting the label's tokens (for rl_transformer_forward_rows). */
+void prompt_rows(const prompt_task *p, const prompt_set *s, const int64_t *idx, int m, int *first,
+                 int *last);
 /* From the logits (m · C · len, vocab) of prompt_fill's sequences: Σ over the m examples of the
  * cross-entropy of their label scores; *correct (may be NULL) += the examples whose argmax is
  * their class; scores (m, C) (may be NULL) receive s. If d_logits is not NULL it receives

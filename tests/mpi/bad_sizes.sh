@@ -150,8 +150,11 @@ refused "bench_gor_penalty takes no arguments" "too many arguments: 1 given, at 
 refused "bench_int8_forward takes no arguments" "too many arguments: 1 given, at most 0" \
     "$bench/bench_int8_forward" --fast
 check "bench_transformer times every case and part of a tiny decoder, and its memory" \
-    bash -c "timeout 120 '$bench/bench_transformer' gpt:L1-D16-H2-T8 50 3 2 |
-             grep -cE '^(time|memory|part) [a-z_]+ 3 [0-9]' | grep -qx 18"
+    bash -c "timeout 120 '$bench/bench_transformer' gpt:L1-D16-H2-T48 50 8 2 |
+             grep -cE '^(time|memory|part) [a-z_]+ 8 [0-9]' | grep -qx 20"
+check "bench_transformer skips the prompt cases, with a note, below their context" \
+    bash -c "timeout 120 '$bench/bench_transformer' gpt:L1-D16-H2-T8 50 3 2 2>&1 |
+             grep -q 'no prompt cases: they need a context of 45 tokens'"
 refused "bench_transformer: heads not dividing the width" "not divisible by 3 heads" \
     "$bench/bench_transformer" gpt:L1-D16-H3-T8
 refused "bench_transformer: BATCH out of range" "allowed range for bench.batch" \

@@ -8,6 +8,8 @@
 #ifndef RANKLAB_TESTS_HARNESS_H
 #define RANKLAB_TESTS_HARNESS_H
 
+#include "src/nn/transformer.h"
+
 #include <CUnit/CUnit.h>
 
 #include <stddef.h>
@@ -34,6 +36,13 @@ typedef double (*rl_test_loss_fn)(void *ctx);
  * the largest |analytic[i]|, so a caller can check that the comparison was not between zeros. */
 double rl_test_check_grads(float *x, const float *analytic, size_t n, rl_test_loss_fn f, void *ctx,
                            float step);
+
+/* Runs rl_transformer_forward on the sequences, writes NaN over the wanted rows (positions
+ * first[s]..last[s]) of ws->logits, then runs rl_transformer_forward_rows on the same ws; returns
+ * the rows whose logits then differ from the full forward's in any bit: wanted rows it did not
+ * recompute exactly, and other rows it changed. */
+int rl_test_rows_differ(const rl_transformer *m, rl_transformer_ws *ws, const int32_t *ids,
+                        int n_seq, int len, const int *first, const int *last);
 
 /* Run test() at every ISA level this CPU supports (kernels/isa.h), then go back to the best. */
 void rl_test_each_isa(void (*test)(void));

@@ -9,6 +9,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_SUITES 64
@@ -30,6 +31,25 @@ void rl_test_register_suite(const char *name, const rl_test *tests) {
 int rl_test_close(double a, double b, double tol_eps) {
     double scale = fmax(1.0, fmax(fabs(a), fabs(b)));
     return fabs(a - b) <= tol_eps * FLT_EPSILON * scale;
+}
+
+int rl_test_rows_differ(const rl_transformer *m, rl_transformer_ws *ws, const int32_t *ids,
+                        int n_seq, int len, const int *first, const int *last) {
+    size_t row = (size_t)m->vocab, n = (size_t)n_seq * len * row;
+    float *full = malloc(sizeof(float) * n);
+    memcpy(full, rl_transformer_forward(m, ws, ids, n_seq, len), sizeof(float) * n);
+    for (int s = 0; s < n_seq; s++) // the wanted rows must be written again
+        for (int t = first[s]; t <= last[s]; t++)
+            for (size_t j = 0; j < row; j++)
+                ws->logits[((size_t)s * len + t) * row + j] = NAN;
+    const float *got = rl_transformer_forward_rows(m, ws, ids, n_seq, len, first, last);
+    int differ = 0;
+    for (int s = 0; s < n_seq; s++)
+        for (int t = 0; t < len; t++) // wanted rows: recomputed; the others: left as they were
+            differ += memcmp(full + ((size_t)s * len + t) * row, got + ((size_t)s * len + t) * row,
+                             sizeof(float) * row) != 0;
+    free(full);
+    return differ;
 }
 
 double rl_test_check_grads(float *x, const float *analytic, size_t n, rl_test_loss_fn f, void *ctx,

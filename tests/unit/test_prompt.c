@@ -64,6 +64,18 @@ static void test_scores_against_direct(void) {
     double scores[9];
     int64_t correct = 0;
     double loss = prompt_loss(&p, &s, idx, 3, len, kept, m.vocab, 0.0f, NULL, scores, &correct);
+    // the forward of the rows the loss reads: the same scores and loss, bit for bit
+    int first[9], last[9];
+    prompt_rows(&p, &s, idx, 3, first, last);
+    CU_ASSERT(first[0] == 9 + 5 - 1 && last[0] == first[0] + 4 - 1); // " cat" after example 2
+    CU_ASSERT_EQUAL(rl_test_rows_differ(&m, &ws, seqs, 9, len, first, last), 0);
+    double row_scores[9];
+    int64_t row_correct = 0;
+    double row_loss = prompt_loss(&p, &s, idx, 3, len,
+                                  rl_transformer_forward_rows(&m, &ws, seqs, 9, len, first, last),
+                                  m.vocab, 0.0f, NULL, row_scores, &row_correct);
+    CU_ASSERT(row_loss == loss && row_correct == correct);
+    CU_ASSERT(memcmp(row_scores, scores, sizeof scores) == 0);
 
     double want_loss = 0.0;
     int64_t want_correct = 0;

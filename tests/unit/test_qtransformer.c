@@ -156,6 +156,18 @@ static void test_forward_close_to_float(void) {
     teardown(&f);
 }
 
+/* The integer forward of selected rows (rl_transformer_forward_rows) has the integer forward's
+ * logits there, bit for bit: the int8 products of a row do not depend on the other rows. */
+static void test_forward_rows_integer(void) {
+    fixture f;
+    setup(&f);
+    rl_qtransformer_attach(&f.q, &f.m);
+    memcpy(f.ids + LEN, f.ids, sizeof(int32_t) * 5); // sequence 1 shares 5 tokens with sequence 0
+    const int first[SEQS] = {2, 4, 7}, last[SEQS] = {6, 4, 7};
+    CU_ASSERT_EQUAL(rl_test_rows_differ(&f.m, &f.ws, f.ids, SEQS, LEN, first, last), 0);
+    teardown(&f);
+}
+
 static float first_logits[SEQS * LEN * VOCAB];
 static int have_first;
 
@@ -210,6 +222,8 @@ static void test_calibration_of_kept_inputs(void) {
 static const rl_test tests[] = {
     {"integer products (base and adapters) by their definition", test_products_by_definition},
     {"integer forward close to the float forward of the grid values", test_forward_close_to_float},
+    {"integer forward of selected rows: the full integer forward's bits there",
+     test_forward_rows_integer},
     {"integer forward: the same bits at every ISA level", test_same_bits_every_isa},
     {"calibration: the scales of the float forward's inputs, bit for bit",
      test_calibration_of_kept_inputs},

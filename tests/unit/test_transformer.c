@@ -494,6 +494,49 @@ static void test_forward_only_workspace(void) {
     lm_free(&p);
 }
 
+/* rl_transformer_forward_rows has the full forward's logits at the wanted positions, bit for bit,
+ * and leaves the others: 1, 2 and 3 blocks, on both kinds of workspace, with sequences sharing
+ * prefixes (sequence 1 shares 4 tokens with sequence 0, sequence 2 is sequence 1), wanted rows
+ * in the shared part only, in one sequence only, everywhere, and a shorter length. */
+static void test_forward_rows(void) {
+    const char *specs[] = {"gpt:L1-D8-H2-T6", "gpt:L2-D8-H2-T6", "gpt:L3-D8-H2-T6"};
+    const int cases[][7] = {/* len, first[3], last[3] */
+                            {6, 1, 5, 0, 3, 5, 0},
+                            {6, 4, 1, 5, 4, 2, 5},
+                            {6, 0, 0, 0, 5, 5, 5},
+                            {6, 0, 2, 0, -1, 3, -1},
+                            {4, 3, 3, 3, 3, 3, 3}};
+    int32_t ids[3 * 6];
+    for (int t = 0; t < 6; t++) {
+        ids[t] = (int32_t)((t * 7 + 3) % VOCAB);
+        ids[6 + t] = t < 4 ? ids[t] : (int32_t)((t * 5 + 2) % VOCAB);
+        ids[12 + t] = ids[6 + t];
+    }
+    for (int k = 0; k < 3; k++) {
+        rl_transformer m;
+        CU_ASSERT_FATAL(rl_transformer_init(&m, specs[k], VOCAB) == RL_OK);
+        fill(m.params, m.n_params, 30 + k, -0.4f, 0.4f);
+        for (int kind = 0; kind < 2; kind++) {
+            rl_transformer_ws ws;
+            CU_ASSERT_FATAL(rl_transformer_ws_init(
+                                &ws, &m, 3, kind ? RL_TF_TRAINING : RL_TF_FORWARD_ONLY) == RL_OK);
+            for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+                const int *q = cases[c];
+                int32_t seqs[3 * 6];
+                for (int r = 0; r < 3; r++)
+                    memcpy(seqs + r * q[0], ids + r * 6, sizeof(int32_t) * (size_t)q[0]);
+                int differ = rl_test_rows_differ(&m, &ws, seqs, 3, q[0], q + 1, q + 4);
+                CU_ASSERT_EQUAL(differ, 0);
+                if (differ)
+                    fprintf(stderr, "\n  %s, case %zu: %d rows differ\n", specs[k], c, differ);
+                CU_ASSERT_EQUAL(ws.kept_rows, 0);
+            }
+            rl_transformer_ws_free(&ws);
+        }
+        rl_transformer_free(&m);
+    }
+}
+
 /* ---- LoRA adapters on the attention projections and the MLP ---- */
 
 typedef struct {
@@ -835,6 +878,9 @@ static const rl_test tests[] = {
     {"a sequence's logits do not depend on its chunk", test_chunk_independence},
     {"a forward keeping nothing (forward-only workspace) has the training forward's bits",
      test_forward_only_workspace},
+    {"the logits of selected rows (shared prefixes, last block at those rows) have the full "
+     "forward's bits",
+     test_forward_rows},
     {"vit: spec grammar, sizes, refused specs", test_vit_spec},
     {"ViT tokens are W_p patch + b_p + pos, logits W_h mean(LN_f) + b_h", test_vit_definition},
     {"ViT patch embedding and input gradients match finite differences", test_vit_patch_gradients},
