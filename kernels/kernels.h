@@ -34,6 +34,10 @@ void kern_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, cons
 void kern_ref_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* tanh of n doubles with the bits of glibc's scalar tanh (fdlibm's algorithm, branch-free and
+ * vectorized: kernels/tanh.c), in may be out. */
+void kern_tanh_f64(const double *in, double *out, size_t n);
+
 /* Eigenvalues and eigenvectors of the symmetric (n, n) matrix `a` (row-major, both triangles
  * filled), in double: eigenvalues into w (n) in ascending order, eigenvector j (unit length)
  * into row j of `a`; scratch holds n doubles. Householder tridiagonalization and implicit QL in a

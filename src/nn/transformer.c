@@ -447,8 +447,8 @@ void rl_layernorm_backward(const float *x, const float *g, const float *mean, co
 #define GELU_C 0.7978845608028654 /* sqrt(2 / π) */
 #define GELU_A 0.044715
 
-/* Values per pass of rl_gelu_forward: the tanh calls first, then the arithmetic on local
- * buffers, which vectorizes (they alias nothing; y may be x). */
+/* Values per pass of rl_gelu_forward: the tanh first (kern_tanh_f64), then the arithmetic on
+ * local buffers, which vectorizes (they alias nothing; y may be x). */
 #define GELU_BLOCK 256
 
 void rl_gelu_forward(const float *x, float *y, double *slope, size_t n) {
@@ -459,8 +459,9 @@ void rl_gelu_forward(const float *x, float *y, double *slope, size_t n) {
         size_t m = n - at < GELU_BLOCK ? n - at : GELU_BLOCK;
         for (size_t i = 0; i < m; i++) {
             double v = xb[i];
-            t[i] = tanh(GELU_C * (v + GELU_A * v * v * v));
+            t[i] = GELU_C * (v + GELU_A * v * v * v);
         }
+        kern_tanh_f64(t, t, m); // glibc's tanh, bit for bit, vectorized
         for (size_t i = 0; slope && i < m; i++) {
             double v = xb[i];
             slope[at + i] = 0.5 * (1.0 + t[i]) +

@@ -194,9 +194,9 @@ void rl_layernorm_forward(const float *x, const float *g, const float *b, int ro
  * db += Σ dy over rows (either may be NULL). */
 void rl_layernorm_backward(const float *x, const float *g, const float *mean, const float *rstd,
                            const float *dy, int rows, int d, float *dx, float *dg, float *db);
-/* GELU, tanh form: y = ½x(1 + tanh(√(2/π)(x + 0.044715x³))), computed in double; n values (y
- * may be x). When slope is not NULL it also receives gelu'(x) (n doubles, from the same tanh) for
- * the backward. */
+/* GELU, tanh form: y = ½x(1 + tanh(√(2/π)(x + 0.044715x³))), computed in double (tanh:
+ * kern_tanh_f64, glibc's bits); n values (y may be x). When slope is not NULL it also receives
+ * gelu'(x) (n doubles, from the same tanh) for the backward. */
 void rl_gelu_forward(const float *x, float *y, double *slope, size_t n);
 /* dx = dy · gelu'(x), from the forward's slope (dx may be dy). */
 void rl_gelu_backward(const double *slope, const float *dy, float *dx, size_t n);

@@ -5,6 +5,7 @@
  * Philox4x32-10 known-answer vectors. */
 #include "kernels/isa.h"
 #include "kernels/kernels.h"
+#include "src/core/rng.h"
 #include "tests/unit/harness.h"
 
 #include <float.h>
@@ -719,7 +720,54 @@ static void test_fill_uniform_excludes_hi(void) {
     CU_ASSERT_EQUAL(at_hi, 0);
 }
 
+/* kern_tanh_f64 against glibc's tanh, bit for bit: the GELU arguments of every 4,099th float
+ * (bench/tanh_exact.c checks every float), each path's boundaries and the special values. */
+static void tanh_cases(void) {
+    enum { SPREAD = 4099, EXTRA = 40 };
+    size_t n = ((size_t)1 << 32) / SPREAD + 1 + 2 * EXTRA;
+    double *in = malloc(sizeof(double) * n), *out = malloc(sizeof(double) * n);
+    size_t m = 0;
+    for (uint64_t b = 0; b <= 0xffffffffu; b += SPREAD) {
+        uint32_t w = (uint32_t)b;
+        float f;
+        memcpy(&f, &w, sizeof f);
+        double v = f;
+        in[m++] = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+    }
+    const double edges[EXTRA / 2] = {
+        0.0,          0x1p-56,       0x1p-55,      0x1.fffffffffffffp-56,
+        0.1732867951, 0.17328679514, 0.5198603854, 0.51986038541,
+        0.999999999,  1.0,           1.0000001,    6.9314718056,
+        6.93147,      19.408121055,  19.4081210,   21.999999,
+        22.0,         1e300,         INFINITY,     NAN};
+    for (int i = 0; i < EXTRA / 2; i++) {
+        in[m++] = edges[i];
+        in[m++] = -edges[i];
+    }
+    rl_rng r = rl_rng_make(3, RL_RNG_SYNTH_DATA);
+    for (int i = 0; i < EXTRA; i++) // log-uniform magnitudes 2^-60 .. 2^6, both signs
+        in[m++] = (i % 2 ? -1.0 : 1.0) * exp2(-60.0 + 66.0 * rl_rng_uniform(r, 0, (uint32_t)i));
+    kern_tanh_f64(in, out, m);
+    size_t differ = 0;
+    for (size_t i = 0; i < m; i++) {
+        double want = tanh(in[i]);
+        differ += memcmp(&want, &out[i], sizeof want) != 0;
+    }
+    CU_ASSERT_EQUAL(differ, 0);
+    if (differ)
+        fprintf(stderr, "\n  %s: kern_tanh_f64 differs from glibc on %zu of %zu values\n",
+                kern_isa_name(kern_isa()), differ, m);
+    free(in);
+    free(out);
+}
+
+static void test_tanh_every_isa(void) {
+    rl_test_each_isa(tanh_cases);
+}
+
 static const rl_test tests[] = {
+    {"tanh: glibc's bits at every ISA level (GELU arguments, boundaries, specials)",
+     test_tanh_every_isa},
     {"sgemm matches a hand example in all four transpositions", test_sgemm_hand_example},
     {"sgemm exact: the FMA chain bit for bit at every ISA level, within eps of double",
      test_sgemm_exact_every_isa},
