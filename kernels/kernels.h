@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* C = alpha · op(A) · op(B) + beta · C, row-major; op(X) = Xᵀ when trans_x is non-zero.
  * op(A) is (m, k), op(B) is (k, n), C is (m, n). Single-threaded.
@@ -34,6 +35,21 @@ void kern_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, cons
 void kern_ref_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* A double's bits and back (no conversion: memcpy, which compiles to a move). */
+static inline uint64_t kern_bits_f64(double x) {
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+static inline double kern_f64_of_bits(uint64_t b) {
+    double x;
+    memcpy(&x, &b, sizeof x);
+    return x;
+}
+
+/* exp of n doubles with the bits of glibc's exp (its algorithm and table, vectorized:
+ * kernels/exp.c); in and out do not overlap. */
+void kern_exp_f64(const double *in, double *out, size_t n);
 /* tanh of n doubles with the bits of glibc's scalar tanh (fdlibm's algorithm, branch-free and
  * vectorized: kernels/tanh.c), in may be out. */
 void kern_tanh_f64(const double *in, double *out, size_t n);

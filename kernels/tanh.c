@@ -34,21 +34,9 @@
 #define Q4 4.00821782732936239552e-06
 #define Q5 -2.01099218183624371326e-07
 
-static inline uint64_t bits_of(double x) {
-    uint64_t b;
-    memcpy(&b, &x, sizeof b);
-    return b;
-}
-
-static inline double double_of(uint64_t b) {
-    double x;
-    memcpy(&x, &b, sizeof x);
-    return x;
-}
-
 /* x · 2^k by adding k to the exponent field (fdlibm's SET_HIGH_WORD(y, high + (k << 20))). */
 static inline double add_exponent(double y, int64_t k) {
-    return double_of(bits_of(y) + ((uint64_t)k << 52));
+    return kern_f64_of_bits(kern_bits_f64(y) + ((uint64_t)k << 52));
 }
 
 /* cond ? a : b by masks (no branch: the loop stays one basic block, which vectorizes). */
@@ -57,7 +45,7 @@ static inline uint64_t mask_of(int64_t cond) {
 }
 static inline double pick(int64_t cond, double a, double b) {
     uint64_t m = mask_of(cond);
-    return double_of((bits_of(a) & m) | (bits_of(b) & ~m));
+    return kern_f64_of_bits((kern_bits_f64(a) & m) | (kern_bits_f64(b) & ~m));
 }
 static inline int64_t pick_int(int64_t cond, int64_t a, int64_t b) {
     uint64_t m = mask_of(cond);
@@ -66,7 +54,7 @@ static inline int64_t pick_int(int64_t cond, int64_t a, int64_t b) {
 
 /* fdlibm's expm1 for a in (−2, 0) or [2, 44): every path computed, the right one picked. */
 static inline double expm1_lane(double a) {
-    uint64_t b = bits_of(a), hx = (b >> 32) & 0x7fffffffu;
+    uint64_t b = kern_bits_f64(a), hx = (b >> 32) & 0x7fffffffu;
     int64_t negative = b >> 63;
     // the argument reduction a = k·ln2 + r (r = hi − lo, c its rounding error)
     int64_t reduced = hx > 0x3fd62e42u;                   // |a| > 0.5 ln2 (else k = 0)
@@ -95,10 +83,11 @@ static inline double expm1_lane(double a) {
     double wide = add_exponent(1.0 - (ec - x), k) - 1.0; // k <= −2 or k > 56
     int64_t k_small = pick_int(k < 0, 0, pick_int(k > 19, 19, k));
     int64_t k_large = pick_int(k < 20, 20, pick_int(k > 56, 56, k));
-    double one_less = double_of((uint64_t)(0x3ff00000u - (0x200000u >> k_small)) << 32); // 1−2^−k
-    double small = add_exponent(one_less - (ec - x), k);           // 2 <= k < 20
-    double inverse = double_of((uint64_t)(0x3ff - k_large) << 52); // 2^−k
-    double large = add_exponent((x - (ec + inverse)) + 1.0, k);    // 20 <= k <= 56
+    double one_less =
+        kern_f64_of_bits((uint64_t)(0x3ff00000u - (0x200000u >> k_small)) << 32); // 1−2^−k
+    double small = add_exponent(one_less - (ec - x), k);                          // 2 <= k < 20
+    double inverse = kern_f64_of_bits((uint64_t)(0x3ff - k_large) << 52);         // 2^−k
+    double large = add_exponent((x - (ec + inverse)) + 1.0, k);                   // 20 <= k <= 56
     double general = pick((k <= -2) | (k > 56), wide, pick(k < 20, small, large));
     return pick(k == 0, k0, pick(k == -1, km1, pick(k == 1, k1, general)));
 }
@@ -106,11 +95,12 @@ static inline double expm1_lane(double a) {
 KERN_ISA_BODY kern_tanh_f64_body(const double *in, double *out, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double x = in[i];
-        uint64_t b = bits_of(x), ix = (b >> 32) & 0x7fffffffu;
+        uint64_t b = kern_bits_f64(x), ix = (b >> 32) & 0x7fffffffu;
         int64_t negative = b >> 63;
         int64_t in_range = (int64_t)(ix >= 0x3c800000u) & (int64_t)(ix < 0x40360000u);
-        double ax = pick(in_range, double_of(b & 0x7fffffffffffffffu), 0.5); // 2^−55 <= |x| < 22
-        int64_t big = ix >= 0x3ff00000u;                                     // |x| >= 1
+        double ax =
+            pick(in_range, kern_f64_of_bits(b & 0x7fffffffffffffffu), 0.5); // 2^−55 <= |x| < 22
+        int64_t big = ix >= 0x3ff00000u;                                    // |x| >= 1
         double t = expm1_lane(pick(big, 2.0 * ax, -2.0 * ax));
         double q = pick(big, 2.0, -t) / (t + 2.0); // 2/(t + 2) or −t/(t + 2), one division
         double z = pick(big, 1.0 - q, q);

@@ -4,11 +4,24 @@
  * sums are in double. */
 #include "src/nn/nn.h"
 
+#include "kernels/kernels.h"
 #include "src/core/error.h"
 
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
+
+/* Values per pass of the row loops below: exp(z_j − shift) of a block by kern_exp_f64 (glibc's
+ * bits, vectorized), then the block's arithmetic in column order. */
+#define EXP_BLOCK 256
+
+/* exps[0..n) = exp(z[j0 + j] − shift) for the block of n classes from j0. */
+static void exp_block(const float *z, int j0, int n, double shift, double *exps) {
+    double args[EXP_BLOCK];
+    for (int j = 0; j < n; j++)
+        args[j] = (double)z[j0 + j] - shift;
+    kern_exp_f64(args, exps, (size_t)n);
+}
 
 /* log Σ_j exp(z_j), with the maximum subtracted. */
 static double log_sum_exp(const float *z, int classes) {
@@ -16,9 +29,13 @@ static double log_sum_exp(const float *z, int classes) {
     for (int j = 1; j < classes; j++)
         if (z[j] > z_max)
             z_max = z[j];
-    double sum = 0.0;
-    for (int j = 0; j < classes; j++)
-        sum += exp((double)z[j] - z_max);
+    double sum = 0.0, exps[EXP_BLOCK];
+    for (int j0 = 0; j0 < classes; j0 += EXP_BLOCK) {
+        int n = classes - j0 < EXP_BLOCK ? classes - j0 : EXP_BLOCK;
+        exp_block(z, j0, n, z_max, exps);
+        for (int j = 0; j < n; j++)
+            sum += exps[j];
+    }
     return z_max + log(sum);
 }
 
@@ -26,8 +43,13 @@ static double log_sum_exp(const float *z, int classes) {
  * distribution: `on` at the label y, `off` at every other class (one-hot: 1 and 0). */
 static void softmax_minus_target(float *d, const float *z, double lse, int32_t y, int classes,
                                  double c, double on, double off) {
-    for (int j = 0; j < classes; j++)
-        d[j] = (float)(c * (exp((double)z[j] - lse) - (j == y ? on : off)));
+    double exps[EXP_BLOCK];
+    for (int j0 = 0; j0 < classes; j0 += EXP_BLOCK) {
+        int n = classes - j0 < EXP_BLOCK ? classes - j0 : EXP_BLOCK;
+        exp_block(z, j0, n, lse, exps);
+        for (int j = 0; j < n; j++)
+            d[j0 + j] = (float)(c * (exps[j] - (j0 + j == y ? on : off)));
+    }
 }
 
 /* Whether Σ_j q_j (lse − z_j), q = `on` at the label and 0 elsewhere, is exactly on · (lse − z_y):

@@ -484,16 +484,18 @@ void rl_gelu_backward(const double *slope, const float *dy, float *dx, size_t n)
  * weight 0). The sum is one chain in double in column order, so a row's weights do not depend on
  * how many masked columns follow. */
 static void softmax_row(float *row, int visible, int n) {
-    double exps[MAX_CONTEXT]; // exp(s − max), computed once for the sum and the weights
+    double args[MAX_CONTEXT], exps[MAX_CONTEXT]; // exp(s − max), once for the sum and the weights
     assert(n <= MAX_CONTEXT);
     float top = row[0];
     for (int j = 1; j < visible; j++)
         top = row[j] > top ? row[j] : top;
+    args[0] = (double)row[0] - top; // every row sees at least its first position
+    for (int j = 1; j < visible; j++)
+        args[j] = (double)row[j] - top;
+    kern_exp_f64(args, exps, (size_t)visible); // glibc's bits, vectorized
     double sum = 0.0;
-    for (int j = 0; j < visible; j++) {
-        exps[j] = exp((double)row[j] - top);
+    for (int j = 0; j < visible; j++)
         sum += exps[j];
-    }
     for (int j = 0; j < visible; j++)
         row[j] = (float)(exps[j] / sum);
     for (int j = visible; j < n; j++)

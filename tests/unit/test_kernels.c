@@ -721,7 +721,7 @@ static void test_fill_uniform_excludes_hi(void) {
 }
 
 /* kern_tanh_f64 against glibc's tanh, bit for bit: the GELU arguments of every 4,099th float
- * (bench/tanh_exact.c checks every float), each path's boundaries and the special values. */
+ * (bench/libm_exact.c checks every float), each path's boundaries and the special values. */
 static void tanh_cases(void) {
     enum { SPREAD = 4099, EXTRA = 40 };
     size_t n = ((size_t)1 << 32) / SPREAD + 1 + 2 * EXTRA;
@@ -765,7 +765,49 @@ static void test_tanh_every_isa(void) {
     rl_test_each_isa(tanh_cases);
 }
 
+/* kern_exp_f64 against glibc's exp, bit for bit: a grid of 2^20 arguments on (−745, 0] (every
+ * table entry, the subnormal range), 2^20 differences of two floats on a grid of (−30, 0] (the
+ * softmaxes' arguments) and the edges of glibc's paths (0, 2^−54, 512, overflow, inf, NaN);
+ * bench/libm_exact.c checks 2^30 random ones. */
+static void exp_cases(void) {
+    enum { N = 1 << 20, EDGES = 26 };
+    double *in = malloc(sizeof(double) * (2 * N + EDGES)),
+           *out = malloc(sizeof(double) * (2 * N + EDGES));
+    for (int i = 0; i < N; i++) {
+        in[i] = -745.0 * i / N;
+        float a = (float)(-30.0 * i / N), b = (float)(-30.0 * (((uint32_t)i * 7919u) % N) / N);
+        in[N + i] = (double)a - b;
+    }
+    const double edges[EDGES / 2] = {0.0,      0x1p-54, 0x1.fffffffffffffp-55,
+                                     511.9999, 512.0,   708.39,
+                                     708.4,    709.78,  745.13,
+                                     745.2,    1100.0,  INFINITY,
+                                     NAN};
+    for (int i = 0; i < EDGES / 2; i++) {
+        in[2 * N + 2 * i] = edges[i];
+        in[2 * N + 2 * i + 1] = -edges[i];
+    }
+    kern_exp_f64(in, out, 2 * N + EDGES);
+    size_t differ = 0;
+    for (size_t i = 0; i < 2 * N + EDGES; i++) {
+        double want = exp(in[i]);
+        differ += memcmp(&want, &out[i], sizeof want) != 0;
+    }
+    CU_ASSERT_EQUAL(differ, 0);
+    if (differ)
+        fprintf(stderr, "\n  %s: kern_exp_f64 differs from glibc on %zu of %d values\n",
+                kern_isa_name(kern_isa()), differ, 2 * N + EDGES);
+    free(in);
+    free(out);
+}
+
+static void test_exp_every_isa(void) {
+    rl_test_each_isa(exp_cases);
+}
+
 static const rl_test tests[] = {
+    {"exp: glibc's bits at every ISA level (a grid to −745, softmax arguments, path edges)",
+     test_exp_every_isa},
     {"tanh: glibc's bits at every ISA level (GELU arguments, boundaries, specials)",
      test_tanh_every_isa},
     {"sgemm matches a hand example in all four transpositions", test_sgemm_hand_example},
