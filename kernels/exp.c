@@ -14,7 +14,6 @@
 
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "kernels/exp_table.h"
 

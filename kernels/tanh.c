@@ -22,7 +22,6 @@
 
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #define LN2_HI 6.93147180369123816490e-01 /* 0x3fe62e42 fee00000 */
 #define LN2_LO 1.90821492927058770002e-10 /* 0x3dea39ef 35793c76 */
