@@ -423,7 +423,7 @@ static void prompt_make(prompt_task *p, prompt_set *s, int examples, int vocab) 
         n_labels += prompt_label_len[c];
         p->label_start[c + 1] = n_labels;
     }
-    p->max_len = PROMPT_MAX_TEXT + PROMPT_TEMPLATE + 4;
+    p->max_len = PROMPT_MAX_TEXT + PROMPT_TEMPLATE + 4; // the longest label has 4 tokens
     p->template_ids = rl_xmalloc(sizeof(int32_t) * PROMPT_TEMPLATE);
     p->label_ids = rl_xmalloc(sizeof(int32_t) * (size_t)n_labels);
     for (int j = 0; j < PROMPT_TEMPLATE; j++)
@@ -440,19 +440,23 @@ static void prompt_make(prompt_task *p, prompt_set *s, int examples, int vocab) 
 }
 
 /* The prompt cases: MeZO on every parameter and on the q, v adapters, on batch / 4 examples
- * (none, with a note, when the context is shorter than the longest prompt). */
+ * (none, with a note, when the context is shorter than the longest prompt or the vocabulary
+ * smaller than the labels' tokens). */
 static void measure_prompt_time(bench_case c, int rank) {
     prompt_task task;
     prompt_set set;
     int examples = c.batch / PROMPT_CLASSES > 0 ? c.batch / PROMPT_CLASSES : 1;
-    prompt_make(&task, &set, examples, c.m->vocab);
-    if (task.max_len > c.m->context) {
-        fprintf(stderr, "bench_transformer: no prompt cases: they need a context of %d tokens\n",
-                task.max_len);
-        prompt_task_free(&task);
-        prompt_set_free(&set);
+    int n_labels = 0;
+    for (int k = 0; k < PROMPT_CLASSES; k++)
+        n_labels += prompt_label_len[k];
+    if (PROMPT_MAX_TEXT + PROMPT_TEMPLATE + 4 > c.m->context || n_labels >= c.m->vocab) {
+        fprintf(stderr,
+                "bench_transformer: no prompt cases: they need a context of %d tokens and a "
+                "vocabulary of more than %d\n",
+                PROMPT_MAX_TEXT + PROMPT_TEMPLATE + 4, n_labels);
         return;
     }
+    prompt_make(&task, &set, examples, c.m->vocab);
     int64_t *idx = rl_xmalloc(sizeof(int64_t) * (size_t)examples);
     for (int i = 0; i < examples; i++)
         idx[i] = i;

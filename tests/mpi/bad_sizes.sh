@@ -155,6 +155,9 @@ check "bench_transformer times every case and part of a tiny decoder, and its me
 check "bench_transformer skips the prompt cases, with a note, below their context" \
     bash -c "timeout 120 '$bench/bench_transformer' gpt:L1-D16-H2-T8 50 3 2 2>&1 |
              grep -q 'no prompt cases: they need a context of 45 tokens'"
+check "bench_transformer skips the prompt cases, with a note, below 10 tokens of vocabulary" \
+    bash -c "timeout 120 '$bench/bench_transformer' gpt:L1-D16-H2-T48 8 4 2 2>&1 |
+             grep -q 'and a vocabulary of more than 9'"
 refused "bench_transformer: heads not dividing the width" "not divisible by 3 heads" \
     "$bench/bench_transformer" gpt:L1-D16-H3-T8
 refused "bench_transformer: BATCH out of range" "allowed range for bench.batch" \
