@@ -15,9 +15,10 @@
  *     prompt_set_init(&s, &p, n);  prompt_set_put(&s, i, ids, len, class);   // per example
  *     int len = prompt_fill(&p, &s, idx, m, seqs);          // (m · C, len) token ids
  *     prompt_rows(&p, &s, idx, m, first, last);              // the positions the loss reads
- *     const float *logits = rl_transformer_forward_rows(&model, &ws, seqs, m * C, len, first,
- * last); double loss = prompt_loss(&p, &s, idx, m, len, logits, V, scale, d_logits, NULL,
- * &correct);
+ *     const float *logits =
+ *         rl_transformer_forward_rows(&model, &ws, seqs, m * C, len, first, last);
+ *     double loss = prompt_loss(&p, &s, idx, m, len, logits, V, scale, NULL, NULL, &correct);
+ *     // a first-order step: rl_transformer_forward_train, then d_logits instead of NULL
  */
 #ifndef RANKLAB_TRAIN_PROMPT_H
 #define RANKLAB_TRAIN_PROMPT_H
