@@ -6,7 +6,11 @@ name the row (left-aligned), the others hold numbers.
     doc.table(Table("Final metrics ...", ["train.optim", "n", "test_acc"], [["adam", "3", "…"]]))
     doc.figure(fig, "accuracy.png", "what the bands are")
     doc.write(latex=True)        # report.md, report.tex (\\toprule ... \\midrule ... \\bottomrule)
+
+Nothing reaches the disk before write() (it makes out_dir), so a report that stops on an error
+leaves no files and no empty directory behind.
 """
+import io
 import os
 import re
 
@@ -58,7 +62,8 @@ class Table:
 
 class Document:
     """A report being written into out_dir: Markdown text, tables and PNG figures in order; the
-    tables also as LaTeX. write() makes report.md and, with latex, report.tex."""
+    tables also as LaTeX. Kept in memory until write() makes out_dir, the figures, report.md and,
+    with latex, report.tex."""
 
     def __init__(self, out_dir):
         self.out_dir, self.lines, self.tables, self.figures = out_dir, [], [], []
@@ -71,14 +76,20 @@ class Document:
         self.lines += ["", *table.markdown()]
 
     def figure(self, fig, name, caption):
-        """Save a matplotlib figure as out_dir/name (PNG) and show it with its caption."""
-        path = os.path.join(self.out_dir, name)
-        fig.savefig(path, dpi=110)
-        self.figures.append(path)
+        """Render a matplotlib figure as PNG (written as out_dir/name) and show it with its
+        caption."""
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=110)
+        self.figures.append((os.path.join(self.out_dir, name), png.getvalue()))
         self.lines += ["", f"![{name}]({name})", "", f"*{caption}*"]
 
     def write(self, latex=False):
-        """Write report.md (and report.tex); returns the paths written, figures included."""
+        """Write the figures, report.md (and report.tex); returns the paths written, figures
+        included."""
+        os.makedirs(self.out_dir, exist_ok=True)
+        for path, png in self.figures:
+            with open(path, "wb") as f:
+                f.write(png)
         paths = [os.path.join(self.out_dir, "report.md")]
         with open(paths[0], "w") as f:
             f.write("\n".join(self.lines).lstrip("\n") + "\n")
@@ -87,4 +98,4 @@ class Document:
             with open(paths[1], "w") as f:
                 f.write("% Tables of report.md; \\input this file, with \\usepackage{booktabs}.\n\n"
                         + "\n\n".join(t.latex() for t in self.tables) + "\n")
-        return paths + self.figures
+        return paths + [path for path, _ in self.figures]
