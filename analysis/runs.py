@@ -12,13 +12,17 @@
 
 Runs with no complete results.h5 are left out (and listed in runs.attrs["not_complete"]); so are
 runs that early stopping pruned (status "pruned": they stopped early, so their finals are not
-comparable; listed in runs.attrs["pruned"]).
+comparable; listed in runs.attrs["pruned"]). A run reached twice (`s1 s1`, `s1 s1/cells`) counts
+once; so does a run whose copies sit in several directories (the same run id; listed in
+runs.attrs["copies"]). runs.attrs["sources"] says per argument how many of its cells were
+complete and why the others were left out (cell_state). A damaged manifest.tsv raises
+ManifestError naming its file and line.
 Boolean config keys read as bool. Needs Debian's python3-h5py and python3-pandas
 (/usr/bin/python3).
 """
-import csv
 import glob
 import os
+import time
 
 import h5py
 import numpy as np
@@ -87,15 +91,69 @@ def is_complete(path):
     return run_status(path) == "complete"
 
 
+class ManifestError(ValueError):
+    """A manifest.tsv that is not as ranklab sweep plan wrote it; the message names file:line."""
+
+
 def read_manifest(sweep_dir):
-    """The sweep's cells: dicts with cell, run_id, dir and the swept keys' values (text)."""
-    with open(os.path.join(sweep_dir, "manifest.tsv"), newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+    """The sweep's cells: dicts with cell, run_id, dir and the swept keys' values (text). Checks
+    what ranklab sweep status checks of each row (its columns, cell number and directory) and
+    raises ManifestError where a row is not as planned (an edited or truncated file)."""
+    path = os.path.join(sweep_dir, "manifest.tsv")
+    with open(path) as f:
+        lines = f.read().split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    header = lines[0].split("\t") if lines else []
+    if header[:3] != ["cell", "run_id", "dir"]:
+        raise ManifestError(f"{path}:1: the columns are not cell, run_id, dir and the swept keys")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise ManifestError(f"{path}:{number}: {len(fields)} columns, but the header has "
+                                f"{len(header)}")
+        row = dict(zip(header, fields))
+        if row["cell"] != str(number - 2):
+            raise ManifestError(f"{path}:{number}: cell '{row['cell']}' where cell {number - 2} "
+                                "belongs")
+        want = f"cells/{number - 2:04d}-{row['run_id']}"
+        if row["dir"] != want:
+            raise ManifestError(f"{path}:{number}: the directory of cell {number - 2} is "
+                                f"'{row['dir']}', not {want}")
+        rows.append(row)
+    return rows
 
 
 def swept_keys(sweep_dir):
     with open(os.path.join(sweep_dir, "manifest.tsv")) as f:
         return f.readline().rstrip("\n").split("\t")[3:]
+
+
+STALE_SECONDS = 120  # a heartbeat older than this is not running (ranklab sweep status's default)
+
+
+def cell_state(path, log=None):
+    """Why a run is or is not in a report, roughly as ranklab sweep status says (it says why):
+    "complete", "pruned", "running" (a fresh "running" heartbeat in sweep-cell.txt), "failed"
+    (started: a results.h5 not complete, a heartbeat, a checkpoint or partial results, or the
+    cell's log file `log`), or "not started"."""
+    status = run_status(path)
+    if status in ("complete", "pruned"):
+        return status
+    heartbeat = os.path.join(path, "sweep-cell.txt")
+    try:
+        with open(heartbeat) as f:
+            line = f.readline()
+        age = time.time() - os.path.getmtime(heartbeat)
+        if line.startswith("running") and age < STALE_SECONDS:
+            return "running"
+    except OSError:
+        pass
+    traces = [heartbeat, os.path.join(path, "ckpt"), os.path.join(path, "results.h5.partial")]
+    if status is not None or any(map(os.path.exists, traces + ([log] if log else []))):
+        return "failed"
+    return "not started"
 
 
 def run_dirs(args):
@@ -133,29 +191,50 @@ def _cells(sweep_dir):
 
 def load(args):
     """Complete runs of sweep directories, run directories or their parents, one row each (with
-    its cell for a sweep's). attrs: swept (the swept keys of the sweeps given, in their order),
-    config and finals (the config keys and final metric names present), not_complete (what was
-    left out: "DIR cell N" or a run directory) and pruned (left out too: stopped by early
-    stopping)."""
+    its cell for a sweep's). A run directory reached through several arguments counts once, and
+    so does a run id found in several directories (copies of one run; the first counts). attrs:
+    swept (the swept keys of the sweeps given, in their order), config and finals (the config
+    keys and final metric names present), not_complete (what was left out: "DIR cell N" or a run
+    directory), pruned (left out too: stopped by early stopping), copies ((directory left out,
+    directory counted, run id) per copy) and sources (per argument with runs not seen before: dir,
+    sweep (whether a sweep directory), runs (how many), complete, left_out: (cell number or run
+    directory, cell_state) of each run left out, and copies: its part of attrs copies)."""
     rows, swept, config, finals, missing, pruned = [], [], set(), set(), [], []
+    seen, counted, copies, sources = set(), {}, [], []
     for a in args:
-        if os.path.exists(os.path.join(a, "manifest.tsv")):
-            cells = [(cell, path, f"{a} cell {cell}") for cell, path in _cells(a)]
+        sweep = os.path.exists(os.path.join(a, "manifest.tsv"))
+        if sweep:
+            cells = [(cell, path, f"{a} cell {cell}",
+                      os.path.join(a, "logs", f"cell-{cell:04d}.out")) for cell, path in _cells(a)]
             swept += [k for k in swept_keys(a) if k not in swept]
         else:
-            cells = [(None, path, path) for path in run_dirs([a])]
-        for cell, path, name in cells:
-            status = run_status(path)
-            if status != "complete":
-                (pruned if status == "pruned" else missing).append(name)
+            cells = [(None, path, path, None) for path in run_dirs([a])]
+        cells = [c for c in cells if os.path.realpath(c[1]) not in seen]
+        seen.update(os.path.realpath(c[1]) for c in cells)
+        source = dict(dir=a, sweep=sweep, runs=len(cells), complete=0, left_out=[], copies=[])
+        for cell, path, name, log in cells:
+            state = cell_state(path, log)
+            if state != "complete":
+                (pruned if state == "pruned" else missing).append(name)
+                source["left_out"].append((path if cell is None else cell, state))
                 continue
+            source["complete"] += 1
             meta, conf, fin = _read_parts(path)
+            run_id = meta.get("run_id")
+            if run_id in counted:
+                source["copies"].append((path, counted[run_id], run_id))
+                copies.append(source["copies"][-1])
+                continue
+            if run_id:
+                counted[run_id] = path
             config.update(conf)
             finals.update(fin)
             rows.append({**({} if cell is None else {"cell": cell}), **meta, **conf, **fin})
+        if cells:
+            sources.append(source)
     df = pd.DataFrame(rows)
     df.attrs.update(swept=swept, config=sorted(config), finals=sorted(finals),
-                    not_complete=missing, pruned=pruned)
+                    not_complete=missing, pruned=pruned, copies=copies, sources=sources)
     return df
 
 
