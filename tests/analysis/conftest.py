@@ -126,10 +126,16 @@ def run_sweep(tmp, name, text, jobs=2):
     return sweep
 
 
+def run_report(dirs, out, *options):
+    """Run analysis/report.py, whatever its exit code: the finished process (stdout, stderr)."""
+    return subprocess.run([sys.executable, REPORT, *dirs, "--out", str(out), *options],
+                          capture_output=True, text=True)
+
+
 def report(dirs, out, *options):
-    """Run analysis/report.py; the paths it says it wrote."""
-    done = subprocess.run([sys.executable, REPORT, *dirs, "--out", str(out), *options],
-                          check=True, capture_output=True, text=True)
+    """Run analysis/report.py, which must succeed; the paths it says it wrote."""
+    done = run_report(dirs, out, *options)
+    assert done.returncode == 0, done.stderr
     return re.findall(r"^wrote (.*)$", done.stdout, re.M)
 
 

@@ -1,12 +1,17 @@
 """analysis/runs.py and analysis/report.py on a generated sweep: 3 learning rates x 2 seeds of a
 small train, 5 of the 6 cells run (cell 5 left missing). The report's table must match the
-HDF5 contents read here with h5py alone; the plots must be PNG files."""
+HDF5 contents read here with h5py alone; the plots must be PNG files; runs given twice or copied
+count once; a damaged manifest.tsv and bad options are errors before anything is written; the
+cells left out are said, with their states, on stderr and in report.md's header."""
 import os
+import re
+import shutil
 import subprocess
 
 import h5py
 import pytest
-from conftest import ENV, RANKLAB, TRAIN_TINY, close, mean_half, numbers, report, table
+from conftest import (ENV, RANKLAB, TRAIN_TINY, close, mean_half, numbers, report, run_report,
+                      table)
 
 import runs
 
@@ -104,3 +109,96 @@ def test_load_one_run(sweep_dir):
     assert len(df) == 1 and df["train.lr"][0] == 0.02 and df["experiment"][0] == "train"
     curves = runs.load_curves(cell_dir)
     assert set(curves.metric) == {"epoch", "train_loss", "test_loss", "test_acc"}
+
+
+def header(markdown):
+    """report.md up to its first section."""
+    return markdown.split("\n## ")[0]
+
+
+def n_total(md_path):
+    """The runs the settings table counts, summed over its settings."""
+    return sum(int(r["n"]) for r in table(md_path.read_text(), "Final metrics per setting"))
+
+
+def test_runs_given_twice_count_once(sweep_dir, tmp_path):
+    cell_dir = os.path.join(sweep_dir, runs.read_manifest(sweep_dir)[1]["dir"])
+    copy = shutil.copytree(sweep_dir, tmp_path / "copy")
+    for i, dirs in enumerate([[sweep_dir, sweep_dir], [sweep_dir, os.path.join(sweep_dir, "cells")],
+                              [sweep_dir, cell_dir], [cell_dir, sweep_dir + "/"],
+                              [sweep_dir, str(copy)]]):
+        done = run_report(dirs, tmp_path / f"r{i}")
+        assert done.returncode == 0, done.stderr
+        md = tmp_path / f"r{i}" / "report.md"
+        assert "Experiment `train`, 5 complete runs;" in md.read_text(), dirs
+        assert n_total(md) == 5, dirs
+    assert (f"{copy}: 5 runs counted once: copies of runs given already (the same run id; e.g. "
+            f"{copy}/cells/0000-") in done.stderr
+    assert len(runs.load([sweep_dir, str(copy)]).attrs["copies"]) == 5
+
+
+def test_damaged_manifest_is_an_error_as_ranklab_says(sweep_dir, tmp_path):
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "cells").symlink_to(os.path.join(sweep_dir, "cells"))
+    shutil.copy(os.path.join(sweep_dir, "sweep.ini"), damaged)
+    with open(os.path.join(sweep_dir, "manifest.tsv"), "rb") as f:
+        (damaged / "manifest.tsv").write_bytes(f.read()[:150])
+    status = subprocess.run([RANKLAB, "sweep", "status", str(damaged)], env=ENV,
+                            capture_output=True, text=True)
+    said = status.stderr.splitlines()[0]
+    assert status.returncode != 0 and said.startswith(f"error: {damaged}/manifest.tsv:")
+    done = run_report([str(damaged)], tmp_path / "out")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[0] == said  # the same file, line and problem
+    assert "HINT: " in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("line, text, problem", [
+    (2, "0\tbad", "2: 2 columns, but the header has 5"),
+    (3, "7\t{run_id}\tcells/0001-{run_id}\t0.02\t2", "3: cell '7' where cell 1 belongs"),
+    (2, "0\t{run_id}\tcells/../../x\t0.02\t1", "2: the directory of cell 0 is 'cells/../../x'"),
+    (1, "cell\trun\tdir\ttrain.lr\trun.seed", "1: the columns are not cell, run_id, dir"),
+])
+def test_read_manifest_checks_rows(sweep_dir, tmp_path, line, text, problem):
+    with open(os.path.join(sweep_dir, "manifest.tsv")) as f:
+        lines = f.read().split("\n")
+    lines[line - 1] = text.format(run_id=lines[line - 1].split("\t")[1])
+    (tmp_path / "manifest.tsv").write_text("\n".join(lines))
+    with pytest.raises(runs.ManifestError, match=re.escape(f"{tmp_path}/manifest.tsv:{problem}")):
+        runs.load([str(tmp_path)])
+
+
+@pytest.mark.parametrize("options", [["--bootstrap", "--resamples", "0"], ["--resamples", "-5"],
+                                     ["--resamples", "many"], ["--metric", "typo"],
+                                     ["--baseline", "train.lr=9"]])
+def test_bad_options_are_errors_before_anything_is_written(sweep_dir, tmp_path, options):
+    done = run_report([sweep_dir], tmp_path / "out", *options)
+    assert done.returncode == 2 and "error: " in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert not (tmp_path / "out").exists()
+
+
+def test_left_out_cells_are_said_with_their_states(sweep_dir, tmp_path):
+    """Cell 1's results.h5 removed (started, not complete: failed), cell 5 never run."""
+    sweep = shutil.copytree(sweep_dir, tmp_path / "sweep")
+    os.remove(os.path.join(sweep, runs.read_manifest(sweep)[1]["dir"], "results.h5"))
+    status = subprocess.run([RANKLAB, "sweep", "status", str(sweep)], env=ENV,
+                            capture_output=True, text=True).stdout
+    assert "6 cells: 4 complete, 0 running, 1 failed, 1 missing" in status
+    done = run_report([str(sweep)], tmp_path / "out")
+    said = (f"{sweep}: 4 of 6 cells complete; left out: cells 1, 5 (failed 1, running 0, not "
+            f"started 1) — `ranklab sweep status {sweep}` says why")
+    assert done.returncode == 0 and said in done.stderr.splitlines()
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert f"- {said}." in header(md) and "4 complete runs" in header(md)
+    assert runs.load([str(sweep)]).attrs["sources"][0]["left_out"] == [(1, "failed"),
+                                                                     (5, "not started")]
+
+
+def test_nothing_left_out_says_nothing(sweep_dir, tmp_path):
+    cell_dir = os.path.join(sweep_dir, runs.read_manifest(sweep_dir)[0]["dir"])
+    done = run_report([cell_dir], tmp_path / "out")
+    assert done.returncode == 0 and done.stderr == ""
+    assert "- " not in header((tmp_path / "out" / "report.md").read_text())
