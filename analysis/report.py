@@ -204,7 +204,6 @@ def main():
         print(f"wrote {path}")
 
 
-
 if __name__ == "__main__":
     try:
         main()
