@@ -33,6 +33,7 @@
  * their bytes, peak resident memory of the arm (VmHWM from the arm's start) and the memory of
  * its updates (that peak less what was resident before: the data and the fp32 model). */
 #include "src/comm/comm.h"
+#include "src/core/digest.h"
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
@@ -172,14 +173,19 @@ static int load_pretrained(ft_run *f) {
     if (!dir[0])
         return rl_fail("lm-finetune starts from a finished lm-pretrain run, and init.from is empty",
                        "set init.from=runs/lm-pretrain-ID (a run directory)");
-    char path[4096], status[32];
+    char path[4096];
     snprintf(path, sizeof path, "%s/results.h5", dir);
-    if (io_results_read_attr(path, "/", "status", status, sizeof status) < 0)
-        return rl_fail_hint("init.from must be the directory of a finished lm-pretrain run");
-    if (strcmp(status, "complete") != 0)
+    io_results_info info;
+    if (io_results_check(path, &info) < 0)
+        return rl_fail_context("init.from=%s", dir);
+    if (strcmp(info.experiment, "lm-pretrain") != 0)
+        return rl_fail("init.from=%s is a run of %s, not of lm-pretrain",
+                       "set init.from=runs/lm-pretrain-ID (a finished lm-pretrain run)", dir,
+                       info.experiment);
+    if (strcmp(info.status, "complete") != 0)
         return rl_fail("init.from=%s: the run is %s, not complete",
                        "finish the pretraining run first (running it again resumes it)", dir,
-                       status);
+                       info.status);
     static char config_text[65536];
     if (io_results_read_attr(path, "/", "config_text", config_text, sizeof config_text) < 0)
         return rl_fail_hint("init.from must be the directory of a finished lm-pretrain run");
@@ -206,6 +212,11 @@ static int load_pretrained(ft_run *f) {
     if (rc == 0 && n != f->model.n_params)
         rc = rl_fail("init.from=%s holds %zu parameters, and model %s has %zu",
                      "the file may be damaged", dir, n, spec, f->model.n_params);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!isfinite(params[i]))
+            rc = rl_fail("init.from=%s: parameter %zu of its model is %g",
+                         "the pretraining diverged or the file was edited: pretrain again", dir, i,
+                         (double)params[i]);
     if (rc == 0)
         memcpy(f->model.params, params, sizeof(float) * n);
     free(params);
@@ -394,9 +405,13 @@ static int prepare(rl_run *run, ft_run *f) {
     for (int64_t i = 0; i < most; i++)
         f->identity[i] = i;
     rl_run_add_input(run,
-                     "lm-pretrain run %s (%s, %zu parameters); wordnet glosses of its test split: "
+                     "lm-pretrain run %s (%s, %zu parameters, crc32 %08x; tokenizer %d merges, "
+                     "crc32 %08x); wordnet glosses of its test split: "
                      "%lld training (%lld per category, seed %llu), %lld test",
                      rl_cfg_str(cfg, "init.from"), f->model.spec, f->model.n_params,
+                     rl_crc32(0, f->model.params, sizeof(float) * f->model.n_params),
+                     f->tok.n_merges,
+                     rl_crc32(0, f->tok.merges, sizeof(int32_t) * 2 * (size_t)f->tok.n_merges),
                      (long long)f->train.n, (long long)rl_cfg_int(cfg, "ft.shots"),
                      (unsigned long long)f->seed, (long long)f->test.n);
     rl_log_info("lm-finetune: arm %s, %s, %d classes, %lld training and %lld test glosses, "

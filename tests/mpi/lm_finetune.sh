@@ -4,8 +4,9 @@
 # split the batch, and with adapters on the MLP too (ft.lora_targets=q,v,fc1,fc2: lora and zoqo8 on
 # 1 and 2 ranks); a SIGTERM and a resume (ZOQO codes, and Adam's state in QAT) give the
 # uninterrupted results; first-order LoRA lowers the test loss below zero-shot; an unknown category, 'all',
-# a missing or unfinished init.from run and split fractions other than the pretraining's are
-# refused with a HINT before anything is written.
+# a missing or unfinished init.from run, a run of another experiment and split fractions other
+# than the pretraining's are refused with a HINT before anything is written, and so is a resume
+# whose init.from holds another model since.
 source "$(dirname "$0")/lib.bash"
 [ -r /usr/share/wordnet/data.noun ] || { echo "wordnet-base is not installed: skipped"; exit 77; }
 SPLITS=(data.text_parts=noun data.categories=shape,feeling data.valid_fraction=0.2
@@ -60,7 +61,33 @@ for arm in zoqo4 qat8; do
         "$SCRATCH/$arm-term" "${FT[@]}" ft.arm=$arm ckpt.every=2
 done
 
+# A resume whose init.from now holds another pretraining (same path, spec and size, other
+# weights) is refused: the base model's parameters are among the recorded inputs.
+cp -r "$SCRATCH/pre" "$SCRATCH/base"
+set +e
+RANKLAB_FAULT=term@6 ranks 2 "${FT[@]}" init.from="$SCRATCH/base" ft.arm=lora ckpt.every=2 \
+    --out "$SCRATCH/swapped" >/dev/null 2>&1
+set -e
+rm -r "$SCRATCH/base"
+ranks 2 run lm-pretrain "${SPLITS[@]}" text.vocab_size=300 model.spec=gpt:L1-D16-H2-T32 \
+    train.batch=16 train.chunk=4 train.epochs=2 train.lr=0.01 lm.samples=0 run.seed=2 \
+    --out "$SCRATCH/base" >/dev/null 2>&1
+set +e
+ranks 2 "${FT[@]}" init.from="$SCRATCH/base" ft.arm=lora ckpt.every=2 --out "$SCRATCH/swapped" \
+    >"$SCRATCH/swapped.log" 2>&1
+code=$?
+set -e
+check "a resume on another base model behind the same init.from is refused (exit $code)" \
+    test "$code" -ne 0 -a ! -e "$SCRATCH/swapped/results.h5"
+check "naming the two models' checksums" \
+    grep -q "was made from other inputs.*parameters, crc32 [0-9a-f]*;.*parameters, crc32" \
+    "$SCRATCH/swapped.log"
+ranks 1 run train data.name=blobs data.dim=8 model.spec=mlp:8-4 train.epochs=1 \
+    --out "$SCRATCH/a-train-run" >/dev/null 2>&1
+
 REFUSAL_BASE=("${FT[@]}")
+expect_refusal "a run of another experiment is refused" "is a run of train, not of lm-pretrain" \
+    init.from="$SCRATCH/a-train-run"
 expect_refusal "an unknown category is refused" "is not a WordNet lexicographer category" data.categories=shape,unicorn
 expect_refusal "all categories are refused" "it is 'all'" data.categories=all
 expect_refusal "a missing init.from run is refused" "$SCRATCH/nothing" init.from="$SCRATCH/nothing"
