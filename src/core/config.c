@@ -669,6 +669,31 @@ char *rl_cfg_text(const rl_config *cfg) {
     return text.s ? text.s : rl_xstrdup("");
 }
 
+int rl_cfg_changes(const rl_config *cfg, const char *earlier, rl_text *out) {
+    int changes = 0;
+    for (size_t i = 0; i < cfg->n_specs; i++) {
+        const rl_cfg_spec *s = cfg->specs[i];
+        if (s->flags & RL_CFG_RUNTIME)
+            continue;
+        const char *now = cfg->values[i] ? cfg->values[i] : s->def, *then = NULL;
+        size_t key_len = strlen(s->key), then_len = 0;
+        for (const char *line = earlier; line && *line; line = strchr(line, '\n')) {
+            line += *line == '\n';
+            if (!strncmp(line, s->key, key_len) && !strncmp(line + key_len, " = ", 3)) {
+                then = line + key_len + 3;
+                then_len = strcspn(then, "\n");
+                break;
+            }
+        }
+        if (then && strlen(now) == then_len && !strncmp(now, then, then_len))
+            continue;
+        rl_text_add(out, "%s%s: %.*s -> %s", changes ? "; " : "", s->key, then ? (int)then_len : 6,
+                    then ? then : "(none)", now);
+        changes++;
+    }
+    return changes;
+}
+
 /* Whether `value` (canonical) is the canonical form of the spec's default. */
 static int is_default(const rl_cfg_spec *s, const char *value) {
     char def[RL_CFG_MAX_VALUE_CHARS + 1];

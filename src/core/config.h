@@ -21,6 +21,8 @@
 #ifndef RANKLAB_CORE_CONFIG_H
 #define RANKLAB_CORE_CONFIG_H
 
+#include "src/core/text.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -116,6 +118,10 @@ const char *rl_cfg_str(const rl_config *cfg, const char *key); /* STRING and CHO
 
 /* The resolved config as "key = value" lines sorted by key (caller frees). */
 char *rl_cfg_text(const rl_config *cfg);
+/* The keys that count in the run id and whose values in `earlier` (an rl_cfg_text of another
+ * run) differ from cfg's, as "key: EARLIER -> NOW" joined by "; " into *out (a key `earlier`
+ * lacks shows "(none)"). Returns how many. */
+int rl_cfg_changes(const rl_config *cfg, const char *earlier, rl_text *out);
 /* Hex id of the resolved config: FNV-1a 64 of the non-runtime lines, 16 hex digits. */
 void rl_cfg_run_id(const rl_config *cfg, char out[17]);
 /* Iterate over resolved keys in sorted order: returns the spec and value of item i, or NULL. */

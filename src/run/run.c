@@ -117,6 +117,25 @@ void rl_run_add_input(rl_run *run, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* The error for a results file or checkpoint at `path` of another config (run id `theirs`):
+ * names the keys that changed, read from its config_text, when it has one. */
+static int refuse_other_config(const rl_run *run, const char *path, const char *holds,
+                               const char *theirs, const char *instead) {
+    enum { CONFIG_TEXT_MAX = 1 << 16 };
+    char *made_with = rl_xmalloc(CONFIG_TEXT_MAX);
+    rl_text changes = {0};
+    int n = io_results_read_attr(path, "/", "config_text", made_with, CONFIG_TEXT_MAX) == 0
+                ? rl_cfg_changes(run->cfg, made_with, &changes)
+                : 0;
+    rl_error_clear(); /* an unreadable config_text only leaves the keys unnamed */
+    rl_fail("%s holds %s of another config (run id %s, this config %s)%s%s", NULL, path, holds,
+            theirs, run->run_id, n ? "; changed since: " : "", rl_text_str(&changes));
+    rl_fail_hint("%s", instead);
+    rl_text_free(&changes);
+    free(made_with);
+    return RL_ERR;
+}
+
 /* Rank 0: 1 if a finished run of this config is here, 0 if none, RL_ERR if results.h5 is
  * somebody else's, unfinished or damaged. Writes nothing. */
 static int inspect_existing(const rl_run *run) {
@@ -128,9 +147,13 @@ static int inspect_existing(const rl_run *run) {
     if (io_results_check(path, &info) < 0)
         return rl_fail_context("existing results in %s", run->run_dir);
     if (strcmp(info.run_id, run->run_id) != 0)
-        return rl_fail("%s holds a finished run of another config (run id %s, this config %s)",
-                       "choose another --out directory, or delete that one", run->run_dir,
-                       info.run_id, run->run_id);
+        return refuse_other_config(run, path, "a finished run", info.run_id,
+                                   "choose another --out directory, or delete that one");
+    if (strcmp(info.inputs, run->inputs) != 0)
+        rl_log_warn("%s was made from other inputs than this run's (it: %s; this run: %s): its "
+                    "results are not this run's; move it away to run again",
+                    path, info.inputs[0] ? info.inputs : "(none recorded)",
+                    run->inputs[0] ? run->inputs : "(none)");
     return 1;
 }
 
@@ -176,14 +199,15 @@ void run_checkpoint_info(const rl_run *run, int64_t step, int final, io_ckpt_inf
 /* Collective: the checkpoint found must be this run's, made from the same inputs. */
 static int check_resume_point(const rl_run *run, const io_ckpt_info *info) {
     if (strcmp(info->run_id, run->run_id) != 0)
-        return rl_fail("%s holds a checkpoint of another config (run id %s, this config %s)",
-                       "resume with the same config, or choose another --out directory",
-                       run->resume_path, info->run_id, run->run_id);
+        return refuse_other_config(
+            run, run->resume_path, "a checkpoint", info->run_id,
+            "resume with the same config, or choose another --out directory");
     if (strcmp(info->inputs, run->inputs) != 0)
         return rl_fail("%s was made from other inputs than this run's (checkpoint: %s; this "
                        "run: %s)",
-                       "resume with the same data (data.dir) and base model, or choose another "
-                       "--out directory",
+                       "resume with the same data files and base model (the keys naming them, "
+                       "such as data.dir, data.path, data.text_dir or init.from, and their "
+                       "contents), or choose another --out directory",
                        run->resume_path, info->inputs[0] ? info->inputs : "(none recorded)",
                        run->inputs[0] ? run->inputs : "(none)");
     if (strcmp(info->code_version, RANKLAB_GIT_SHA) != 0 && comm_rank() == 0)
@@ -253,7 +277,7 @@ int rl_run_start(rl_run *run, const char *const *names, int n_names) {
     io_ckpt_info info;
     int found = io_ckpt_find_latest(run->ckpt_dir, run->resume_path, sizeof run->resume_path,
                                     &info);
-    if (found < 0 || (found && check_resume_point(run, &info) < 0))
+    if (found < 0 || (found && comm_agree_error(check_resume_point(run, &info)) < 0))
         return RL_ERR;
     run->resuming = found;
     run->resume_step = found ? info.step : 0;

@@ -12,7 +12,7 @@ expect_refusal "bad model spec" "mlp:784-256-256-10" model.spec=mlp:784
 expect_refusal "model does not fit the data" "match the first and last numbers" model.spec=mlp:10-10
 expect_refusal "missing config file" "cannot open config file" -c "$SCRATCH/nope.ini"
 
-# Dataset files: missing, truncated, wrong magic.
+# Dataset files: missing, truncated, wrong magic, damaged (checked to the end of the gzip stream).
 data=$SCRATCH/data
 mkdir -p "$data/missing" "$data/truncated" "$data/magic"
 src=/usr/share/datasets/fashion-mnist
@@ -22,9 +22,21 @@ gunzip "$data/truncated/train-images-idx3-ubyte.gz"
 truncate -s 100000 "$data/truncated/train-images-idx3-ubyte"
 gzip "$data/truncated/train-images-idx3-ubyte"
 cp "$src/train-labels-idx1-ubyte.gz" "$data/magic/train-images-idx3-ubyte.gz"
+mkdir -p "$data/damaged"
+cp "$src"/*.gz "$data/damaged/"
+/usr/bin/python3 - "$data/damaged/train-images-idx3-ubyte.gz" <<'PY'
+import sys
+path = sys.argv[1]
+b = bytearray(open(path, "rb").read())
+for i in range(len(b) // 2, len(b) // 2 + 50):  # past the examples a small run reads
+    b[i] ^= 255
+open(path, "wb").write(b)
+PY
 expect_refusal "missing dataset file" "apt-get install dataset-fashion-mnist" data.dir="$data/missing"
 expect_refusal "truncated dataset file" "truncated" data.dir="$data/truncated" data.train_limit=0
 expect_refusal "wrong IDX magic" "magic" data.dir="$data/magic"
+expect_refusal "damaged gzip file, past the examples read" \
+    "train-images-idx3-ubyte.gz is damaged (its gzip check failed" data.dir="$data/damaged"
 
 # Output directory that cannot be created: under a regular file.
 touch "$SCRATCH/a-file"
@@ -45,6 +57,8 @@ set -e
 listing() { find "$SCRATCH/other" -type f -exec md5sum {} + | sort; }
 check "checkpoint of another config is refused" test "$code" -ne 0
 check "with a message naming it" grep -q "holds a checkpoint of another config" "$SCRATCH/log"
+check "and the key that changed" grep -q "changed since: train.lr: 0.001 -> 0.01$" "$SCRATCH/log"
+check "printed once, not by every rank" test "$(grep -c "^error: " "$SCRATCH/log")" -eq 1
 before=$(listing)
 set +e
 ranks 2 run train "${SMALL_TRAIN[@]}" train.lr=0.01 --out "$SCRATCH/other" >/dev/null 2>&1
