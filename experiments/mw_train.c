@@ -450,7 +450,7 @@ static int mw_finish(rl_run *run, dp_trainer *t, void *ctx) {
                         rl_run_name(run), 100.0 * best, noisy_weight, 100.0 * s->n_noisy / s->n,
                         auc);
     }
-    if (comm_any_failed(rc < 0))
+    if (comm_agree_error(rc) < 0)
         return RL_ERR;
     /* Owned slices, written collectively: final weights, L, noise mask, saved epochs. */
     int64_t m = s->hi - s->lo;

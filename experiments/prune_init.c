@@ -620,7 +620,7 @@ static int prune_finish(rl_run *run, dp_trainer *t, void *ctx) {
             m->params[k] *= s->mask[k];
         rc = rc ? rc : dp_evaluate(t, &test_loss, &test_acc);
     }
-    if (comm_any_failed(rc < 0))
+    if (comm_agree_error(rc) < 0)
         return RL_ERR;
     if (comm_rank() != 0)
         return 0;

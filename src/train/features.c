@@ -13,7 +13,7 @@
 int features_cache_read(const char *cache, const char *key, int64_t n, int k, int64_t lo,
                         int64_t hi, float *f, rl_model *m, const char *who) {
     int found = io_features_read(cache, key, n, k, lo, hi - lo, f, (int64_t)m->n_params, m->params);
-    if (comm_any_failed(found < 0))
+    if (comm_agree_error(found < 0 ? found : 0) < 0)
         return RL_ERR;
     int agree = found; // every rank sees the same file; make sure
     if (comm_max_i32(&agree, 1) < 0 || agree != found)
@@ -31,7 +31,7 @@ int features_cache_write(const char *cache, const char *key, const float *all, i
         if (rc == 0)
             rl_log_info("%s: features written to the cache %s", who, cache);
     }
-    return comm_any_failed(rc < 0) ? RL_ERR : 0;
+    return comm_agree_error(rc);
 }
 
 int features_check_training(const rl_model *m, int64_t n, const char *who, const char *what) {
