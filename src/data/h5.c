@@ -6,6 +6,7 @@
 #include "src/data/source.h"
 #include "src/io/io.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,13 +91,24 @@ static int check_split(h5_split *s, int64_t limit, data_source *src) {
     return RL_OK;
 }
 
-/* data_source.read: x as stored, the labels checked against the declared classes (or, when the
- * training labels decide the classes, for being in 0..H5_MAX_CLASSES-1). */
+/* data_source.read: x as stored (float features checked to be finite), the labels checked against
+ * the declared classes (or, when the training labels decide the classes, for being in
+ * 0..H5_MAX_CLASSES-1). */
 static int read_split(const data_source *src, void *x, int32_t *labels) {
     const h5_split *s = src->ctx;
     int64_t n = src->n, *raw = rl_xmalloc(sizeof(int64_t) * (size_t)n);
     int rc =
         io_data_read_rows(s->file, s->x_name, src->bytes == 1 ? IO_DATA_U8 : IO_DATA_F32, n, x);
+    if (rc == RL_OK && src->bytes != 1) {
+        const float *v = x;
+        for (int64_t i = 0, values = n * src->dim; rc == RL_OK && i < values; i++)
+            if (!isfinite(v[i]))
+                rc = rl_fail("%s: %s holds %g at feature %lld of example %lld",
+                             "features must be finite numbers: replace or drop that example "
+                             "(e.g. numpy.nan_to_num)",
+                             s->path, s->x_name, (double)v[i], (long long)(i % src->dim),
+                             (long long)(i / src->dim));
+    }
     rc = rc ? rc : io_data_read_rows(s->file, s->y_name, IO_DATA_I64, n, raw);
     int64_t top = s->declared_classes ? s->declared_classes - 1 : H5_MAX_CLASSES - 1;
     for (int64_t i = 0; rc == RL_OK && i < n; i++) {

@@ -1,6 +1,7 @@
 /* IDX reader: an image file (magic 0x00000803) and a label file (magic 0x00000801), gzip or
  * plain (zlib reads both), validated against each other and against their headers on every
- * rank; the node's first rank reads the pixels (kept as bytes) and labels. */
+ * rank; the node's first rank reads the pixels (kept as bytes) and labels, and a gzip file to its
+ * end (its CRC). */
 #include "src/core/error.h"
 #include "src/core/mem.h"
 #include "src/data/data.h"
@@ -90,6 +91,22 @@ static int check_plain_size(gzFile f, const char *path, uint64_t claimed, const 
                    path, (long long)st.st_size, what, (unsigned long long)claimed);
 }
 
+/* A gzip file read on to its end, which makes zlib check its CRC and length (the examples past
+ * a limit are read and dropped): damage anywhere is refused, not trained on. A plain file has no
+ * checksum to check. */
+static int check_gzip_stream(gzFile f, const char *path) {
+    if (gzdirect(f))
+        return RL_OK;
+    char rest[1 << 16];
+    int got;
+    while ((got = gzread(f, rest, sizeof rest)) > 0)
+        ;
+    int errnum;
+    return got < 0 ? rl_fail("%s is damaged (its gzip check failed: %s)", reinstall_hint, path,
+                             gzerror(f, &errnum))
+                   : RL_OK;
+}
+
 /* The open pair, positioned after their headers. */
 typedef struct {
     gzFile images, labels;
@@ -113,6 +130,9 @@ static int read_examples(const data_source *src, void *x, int32_t *labels) {
         labels[i] = raw[i];
     }
     free(raw);
+    if (rc == RL_OK && (check_gzip_stream(f->images, f->images_path) < 0 ||
+                        check_gzip_stream(f->labels, f->labels_path) < 0))
+        rc = RL_ERR;
     return rc;
 }
 

@@ -56,6 +56,9 @@ write("negative.h5", (train[0], negative), test)
 write("declared.h5", train, test, classes=3)  # labels go up to 3
 beyond = test[1].copy(); beyond[5] = 9
 write("beyond.h5", train, (test[0], beyond))
+features, labels = blobs(600)
+features[42, 7] = np.nan
+write("nan.h5", (features, labels), blobs(200), classes=3)
 with open(f"{d}/good.h5", "rb") as f:
     whole = f.read()
 with open(f"{d}/truncated.h5", "wb") as f:
@@ -154,6 +157,10 @@ expect_refusal "h5: a label beyond the declared classes" \
     data.path="$data/declared.h5"
 expect_refusal "h5: a test label beyond the training labels" "label 9 of test example 5 is outside the training labels 0..3" \
     data.path="$data/beyond.h5"
+REFUSAL_BASE=(run train "${H5_MLP[@]}")
+expect_refusal "h5: a feature that is not a number" "train/x holds nan at feature 7 of example 42" \
+    data.path="$data/nan.h5"
+REFUSAL_BASE=(run train "${H5_CNN[@]}")
 OMPI_MCA_osc_sm_backing_directory=/proc expect_refusal \
     "h5: the node's one copy does not fit where Open MPI keeps shared memory" \
     "bytes of memory shared by the 2 ranks of this node do not fit in /proc" data.path="$data/good.h5"
