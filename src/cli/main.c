@@ -19,7 +19,7 @@ static const char *usage_text =
     "  ranklab run EXPERIMENT [-c FILE]... [section.key=value ...] [--out DIR]\n"
     "  ranklab list\n"
     "  ranklab show-config EXPERIMENT [-c FILE]... [section.key=value ...]\n"
-    "  ranklab inspect RESULTS.h5\n"
+    "  ranklab inspect RESULTS.h5 | RUN_DIR\n"
     "  ranklab compare A B               (two results.h5 or run directories: the same bits?)\n"
     "  ranklab verify RUN_DIR\n"
     "  ranklab sweep plan|submit|run|status|resubmit ...   (Slurm job arrays; sweep --help)\n"
@@ -59,10 +59,11 @@ static const char *show_config_help =
     "overrides, with its doc, type, range and default.\n";
 
 static const char *inspect_help =
-    "usage: ranklab inspect RESULTS.h5\n"
+    "usage: ranklab inspect RESULTS.h5 | RUN_DIR\n"
     "\n"
     "Prints the attributes, metrics (length and last value), final values and arrays of a\n"
-    "results file. In Python: h5py.File(path)['metrics/test_acc'][:].\n";
+    "results file (a run directory's results.h5). In Python: "
+    "h5py.File(path)['metrics/test_acc'][:].\n";
 
 static const char *compare_help =
     "usage: ranklab compare A B\n"
@@ -203,12 +204,16 @@ static int cmd_run(int argc, char **argv) {
     return code;
 }
 
+static void results_path(const char *given, char *out, size_t n);
+
 static int cmd_inspect(int argc, char **argv) {
     if (argc != 1 || wants_help(argc, argv)) {
         fputs(inspect_help, stdout);
         return argc == 1 ? RL_EXIT_OK : RL_EXIT_USAGE;
     }
-    if (io_results_inspect(argv[0]) < 0) {
+    char path[4200];
+    results_path(argv[0], path, sizeof path);
+    if (io_results_inspect(path) < 0) {
         rl_error_print();
         return RL_EXIT_ERROR;
     }

@@ -227,6 +227,12 @@ int io_results_compare(const char *path_a, const char *path_b) {
         H5Fclose(file_a);
         return RL_ERR;
     }
+    char experiment_a[64], experiment_b[64];
+    attr_text(file_a, "experiment", experiment_a, sizeof experiment_a);
+    attr_text(file_b, "experiment", experiment_b, sizeof experiment_b);
+    if (strcmp(experiment_a, experiment_b) != 0)
+        printf("these are runs of different experiments: A is %s, B is %s\n", experiment_a,
+               experiment_b);
     name_list *lists = rl_xcalloc(2, sizeof *lists);
     list_datasets(file_a, &lists[0]);
     list_datasets(file_b, &lists[1]);
@@ -279,6 +285,13 @@ int io_results_compare(const char *path_a, const char *path_b) {
         H5Gclose(config_a);
     if (config_b >= 0)
         H5Gclose(config_b);
+    static char inputs_a[IO_INPUTS_MAX], inputs_b[IO_INPUTS_MAX];
+    attr_text(file_a, "inputs", inputs_a, sizeof inputs_a);
+    attr_text(file_b, "inputs", inputs_b, sizeof inputs_b);
+    if (strcmp(inputs_a, inputs_b) != 0)
+        printf("inputs that differ (data files and base models, with their checksums):\n  A: "
+               "%s\n  B: %s\n",
+               inputs_a, inputs_b);
     char compute_a[64], compute_b[64];
     attr_text(file_a, "fingerprint.compute", compute_a, sizeof compute_a);
     attr_text(file_b, "fingerprint.compute", compute_b, sizeof compute_b);

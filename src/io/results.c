@@ -7,11 +7,13 @@
 #include "src/io/parallel.h"
 #include "src/io/results_read.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -408,6 +410,23 @@ static int is_partial(const char *path) {
  * it; a .partial one (a run still going, or stopped) has none yet. */
 static hid_t open_readonly(const char *path) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        char partial[PATH_MAX + 16];
+        snprintf(partial, sizeof partial, "%s.partial", path);
+        int unfinished = !is_partial(path) && io_path_exists(partial);
+        rl_fail("cannot open %s: %s", NULL, path,
+                unfinished ? "the run is not finished (only results.h5.partial is there)"
+                           : strerror(errno));
+        rl_fail_hint("%s", unfinished ? "run its command again to finish it (it resumes)"
+                                      : "check the path: a finished run's directory holds "
+                                        "results.h5");
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        rl_fail("%s is a directory", "give the results.h5 in it", path);
+        return -1;
+    }
     if (!is_partial(path) && io_check_seal(path, NULL) < 0) {
         rl_fail_hint("a results file changed or damaged after its run finished cannot be "
                      "trusted: move it away and run the experiment again");

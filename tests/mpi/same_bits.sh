@@ -80,8 +80,16 @@ check "compare: the BLAS path differs, and the fingerprint says why" \
 check "compare: another ISA level is identical, its fingerprint difference cannot change bits" \
     compare_says 0 "IDENTICAL" "fingerprint.isa: generic (forced by RANKLAB_ISA) | avx2" \
     "$SCRATCH/train-mlp-generic" "$SCRATCH/train-mlp-avx2"
-check "compare: a missing file is an error (exit 2)" \
-    compare_says 2 "HINT" "$SCRATCH/train-mlp-generic" "$SCRATCH/nothing/results.h5"
+check "compare: runs of two experiments say so, and their inputs" \
+    compare_says 1 "these are runs of different experiments: A is train, B is mw-train" \
+    "inputs that differ" "$SCRATCH/train-mlp-generic" "$SCRATCH/mw-train-generic"
+check "compare: a missing file is an error (exit 2) with a hint about the path" \
+    compare_says 2 "HINT: check the path" "$SCRATCH/train-mlp-generic" \
+    "$SCRATCH/nothing/results.h5"
+mkdir -p "$SCRATCH/unfinished" && touch "$SCRATCH/unfinished/results.h5.partial"
+check "compare: an unfinished run says so" \
+    compare_says 2 "the run is not finished (only results.h5.partial is there)" \
+    "$SCRATCH/train-mlp-generic" "$SCRATCH/unfinished"
 
 refused "an unknown RANKLAB_ISA is refused" "RANKLAB_ISA=avx3 is not an ISA level" \
     env RANKLAB_ISA=avx3 "$RANKLAB" "${mlp[@]}" --out "$SCRATCH/bad-isa"
