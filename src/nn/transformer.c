@@ -28,20 +28,23 @@
 #define MAX_CONTEXT 4096
 #define INIT_STD 0.02f
 
-/* Reads "<letter><count>" at *p (count 1..max) and the '-' or end after it. */
-static int spec_field(const char **p, char letter, long max, long *value) {
+/* Reads "<letter><value>" at *p, value in 1..max, then the '-' before the next field or the
+ * spec's end (only the end after the last field); otherwise fails naming the field, its range
+ * and where. */
+static int spec_field(const char *spec, const char **p, char letter, const char *name, long max,
+                      int last, long *value, const char *hint) {
     const char *q = *p;
-    if (*q != letter || q[1] < '0' || q[1] > '9')
-        return 0;
     long v = 0;
-    for (q++; *q >= '0' && *q <= '9'; q++)
-        if ((v = v * 10 + (*q - '0')) > max)
-            return 0;
-    if (*q != '-' && *q != '\0')
-        return 0;
-    *p = *q == '-' ? q + 1 : q;
+    int ok = *q == letter && q[1] >= '0' && q[1] <= '9';
+    for (q++; ok && *q >= '0' && *q <= '9'; q++)
+        ok = (v = v * 10 + (*q - '0')) <= max;
+    ok = ok && v >= 1 && (*q == '\0' || (*q == '-' && !last));
+    if (!ok)
+        return rl_fail("model spec \"%s\": expected the %s as %c<1..%ld> %s%s%s", hint, spec, name,
+                       letter, max, **p ? "at \"" : "but the spec ends", *p, **p ? "\"" : "");
+    *p = *q == '-' ? q + 1 : q; /* at the end, the next field says the spec ends */
     *value = v;
-    return v > 0;
+    return 0;
 }
 
 static int allocate(rl_transformer *m);
@@ -95,14 +98,12 @@ int rl_transformer_init(rl_transformer *m, const char *spec, int vocab) {
                        sizeof m->spec - 1);
     const char *p = spec + strlen(GPT_PREFIX);
     long v = vocab, layers, width, heads, context;
-    if (*p == 'V' && !spec_field(&p, 'V', 1 << 24, &v))
-        return rl_fail("model spec \"%s\": bad vocabulary size at \"%s\"", SPEC_HINT, spec, p);
-    if (!spec_field(&p, 'L', RL_TF_MAX_LAYERS, &layers) ||
-        !spec_field(&p, 'D', MAX_WIDTH, &width) || !spec_field(&p, 'H', width, &heads) ||
-        !spec_field(&p, 'T', MAX_CONTEXT, &context) || *p != '\0')
-        return rl_fail("model spec \"%s\": expected L<1..%d>-D<1..%d>-H<heads>-T<1..%d> %s%s%s",
-                       SPEC_HINT, spec, RL_TF_MAX_LAYERS, MAX_WIDTH, MAX_CONTEXT,
-                       *p ? "at \"" : "but the spec ends", p, *p ? "\"" : "");
+    if ((*p == 'V' && spec_field(spec, &p, 'V', "vocabulary", 1 << 24, 0, &v, SPEC_HINT) < 0) ||
+        spec_field(spec, &p, 'L', "layers", RL_TF_MAX_LAYERS, 0, &layers, SPEC_HINT) < 0 ||
+        spec_field(spec, &p, 'D', "width", MAX_WIDTH, 0, &width, SPEC_HINT) < 0 ||
+        spec_field(spec, &p, 'H', "heads (at most the width)", width, 0, &heads, SPEC_HINT) < 0 ||
+        spec_field(spec, &p, 'T', "context", MAX_CONTEXT, 1, &context, SPEC_HINT) < 0)
+        return RL_ERR;
     if (width % heads != 0)
         return rl_fail("model spec \"%s\": width %ld is not divisible by %ld heads",
                        "choose H dividing D, e.g. D128-H4", spec, width, heads);
@@ -145,15 +146,12 @@ int rl_vit_init(rl_transformer *m, const char *spec) {
         dims[i] = v;
         p++;
     }
-    const char *fields = p;
-    if (!spec_field(&p, 'P', MAX_CONTEXT, &patch) ||
-        !spec_field(&p, 'L', RL_TF_MAX_LAYERS, &layers) ||
-        !spec_field(&p, 'D', MAX_WIDTH, &width) || !spec_field(&p, 'H', width, &heads) ||
-        !spec_field(&p, 'C', 1 << 16, &classes) || *p != '\0')
-        return rl_fail("model spec \"%s\": expected P<patch>-L<1..%d>-D<1..%d>-H<heads>-"
-                       "C<classes> after the image shape %s%s%s",
-                       VIT_HINT, spec, RL_TF_MAX_LAYERS, MAX_WIDTH, *p ? "at \"" : "in \"",
-                       *p ? p : fields, "\"");
+    if (spec_field(spec, &p, 'P', "patch size", MAX_CONTEXT, 0, &patch, VIT_HINT) < 0 ||
+        spec_field(spec, &p, 'L', "layers", RL_TF_MAX_LAYERS, 0, &layers, VIT_HINT) < 0 ||
+        spec_field(spec, &p, 'D', "width", MAX_WIDTH, 0, &width, VIT_HINT) < 0 ||
+        spec_field(spec, &p, 'H', "heads (at most the width)", width, 0, &heads, VIT_HINT) < 0 ||
+        spec_field(spec, &p, 'C', "classes", 1 << 16, 1, &classes, VIT_HINT) < 0)
+        return RL_ERR;
     if (dims[1] % patch != 0 || dims[2] % patch != 0)
         return rl_fail("model spec \"%s\": patches of %ld x %ld do not tile images of %ld x %ld",
                        "choose P dividing the image's height and width, e.g. P7 or P4 for "

@@ -37,7 +37,8 @@ stop_and_resume "lm-pretrain" kill@95:0 "from step 90" 1 "$SCRATCH/lm-1/results.
 REFUSAL_BASE=("${TINY_LM[@]}")
 expect_refusal "width not divisible by the heads is refused" "not divisible by 3 heads" model.spec=gpt:L1-D16-H3-T16
 expect_refusal "a pinned vocabulary other than the tokenizer's is refused" "pins a vocabulary of 512" model.spec=gpt:V512-L1-D16-H2-T16
-expect_refusal "a spec without the context is refused" "expected L" model.spec=gpt:L1-D16-H2
+expect_refusal "a spec without the context is refused" \
+    "expected the context as T<1..4096> but the spec ends" model.spec=gpt:L1-D16-H2
 expect_refusal "a batch larger than the training windows is refused" "training windows" train.batch=1000000
 
 if [ -d /usr/share/games/fortunes ]; then

@@ -62,10 +62,14 @@ static void test_spec_grammar(void) {
     } bad[] = {
         {"gpt:V60-L1-D8-H2-T4", "pins a vocabulary of 60"},
         {"gpt:L1-D10-H4-T4", "not divisible by 4 heads"},
-        {"gpt:L1-D8-H2", "expected L"},
-        {"gpt:L1-D8-H2-T4-X", "expected L"},
-        {"gpt:L0-D8-H2-T4", "expected L"},
-        {"gpt:L99-D8-H2-T4", "expected L"},
+        {"gpt:L1-D8-H2", "expected the context as T<1..4096> but the spec ends"},
+        {"gpt:L1-D8-H2-T4-X", "expected the context as T<1..4096> at \"T4-X\""},
+        {"gpt:L1-D8-H2-T4-", "expected the context as T<1..4096> at \"T4-\""},
+        {"gpt:L0-D8-H2-T4", "expected the layers as L<1..32> at \"L0-D8-H2-T4\""},
+        {"gpt:L99-D8-H2-T4", "expected the layers as L<1..32> at \"L99-D8-H2-T4\""},
+        {"gpt:L1-D8-H0-T4", "expected the heads (at most the width) as H<1..8> at \"H0-T4\""},
+        {"gpt:L1-D8-H16-T4", "expected the heads (at most the width) as H<1..8> at \"H16-T4\""},
+        {"gpt:V0-L1-D8-H2-T4", "expected the vocabulary as V<1..16777216> at \"V0-L1"},
         {"mlp:4-2", "not a transformer"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -638,9 +642,11 @@ static void test_vit_spec(void) {
         {"vit:1x28x28-P5-L1-D8-H2-C10", "do not tile"},
         {"vit:1x28x28-P7-L1-D10-H4-C10", "not divisible by 4 heads"},
         {"vit:1x28x28-P7-L1-D8-H2-C1", "at least 2 classes"},
-        {"vit:1x28x28-P7-L1-D8-H2", "expected P"},
+        {"vit:1x28x28-P7-L1-D8-H2", "expected the classes as C<1..65536> but the spec ends"},
         {"vit:1x28-P7-L1-D8-H2-C10", "image shape"},
-        {"vit:1x28x28-P7-L1-D8-H2-C10-X", "expected P"},
+        {"vit:1x28x28-P7-L1-D8-H2-C10-X", "expected the classes as C<1..65536> at \"C10-X\""},
+        {"vit:1x28x28-P7-L1-D16-H2-C10-", "expected the classes as C<1..65536> at \"C10-\""},
+        {"vit:1x28x28-P0-L1-D8-H2-C10", "expected the patch size as P<1..4096> at \"P0-L1"},
         {"vit:1x128x128-P1-L1-D8-H2-C10", "at most 4096 patches"},
         {"gpt:L1-D8-H2-T4", "not a vision transformer"},
     };
