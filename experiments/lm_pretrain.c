@@ -104,6 +104,12 @@ static int prepare(rl_run *run, lm_run *r) {
         rl_corpus_tokenize(&r->corpus, &r->tok, RL_SPLIT_TRAIN, &r->train_seqs) < 0 ||
         rl_corpus_tokenize(&r->corpus, &r->tok, RL_SPLIT_VALID, &r->valid_seqs) < 0)
         return RL_ERR;
+    if (r->tok.vocab_size < rl_cfg_int(cfg, "text.vocab_size") && comm_rank() == 0)
+        rl_log_warn("text.vocab_size=%lld, but the training glosses give only %d tokens (every "
+                    "pair of adjacent tokens is merged): the vocabulary is %d; any larger "
+                    "text.vocab_size is the same model under another run id",
+                    (long long)rl_cfg_int(cfg, "text.vocab_size"), r->tok.vocab_size,
+                    r->tok.vocab_size);
     if (rl_transformer_init(&r->model, rl_cfg_str(cfg, "model.spec"), r->tok.vocab_size) < 0)
         return rl_fail_context("model.spec");
     int context = r->model.context;

@@ -93,7 +93,8 @@ rl_split rl_corpus_split_of_text(const char *text, size_t len, double valid_frac
                                  double test_fraction);
 
 /* Keep only entries whose category is one of names[0..n) ("noun.animal", or "animal" for the
- * noun category of that name); an unknown name is an error listing the valid ones. */
+ * noun category of that name); an unknown name is an error listing the valid ones, and so is
+ * keeping none. */
 int rl_corpus_keep_categories(rl_corpus *c, const char *const *names, int n);
 /* Refuse a corpus with an empty split (naming it and what was loaded). */
 int rl_corpus_check_splits(const rl_corpus *c);

@@ -169,10 +169,18 @@ int rl_corpus_read_wordnet(const char *path, const char *part, double valid_frac
     char *line = NULL;
     size_t cap = 0;
     int rc = RL_OK;
+    int64_t synsets = 0;
     for (int64_t line_no = 1;; line_no++) {
         ssize_t got = getline(&line, &cap, f);
         if (got < 0)
             break;
+        if (line[got - 1] != '\n') { /* every WordNet line ends with one */
+            rc = rl_fail("%s ends in the middle of line %lld (no newline at its end): the file "
+                         "was cut short",
+                         "apt-get install --reinstall wordnet-base, or copy the whole file", path,
+                         (long long)line_no);
+            break;
+        }
         if (!strncmp(line, "  ", 2)) /* the license header */
             continue;
         rl_corpus_entry e = {0};
@@ -189,9 +197,15 @@ int rl_corpus_read_wordnet(const char *path, const char *part, double valid_frac
         e.split =
             (uint8_t)rl_corpus_split_of(e.pos, e.synset_offset, valid_fraction, test_fraction);
         rl_corpus_append(c, &e, gloss, len);
+        synsets++;
     }
     if (rc == RL_OK && ferror(f))
         rc = rl_fail("reading %s failed", "check the file is readable", path);
+    if (rc == RL_OK && synsets == 0)
+        rc = rl_fail("%s holds no synsets (no data lines after its license header)",
+                     "apt-get install --reinstall wordnet-base, or point data.text_dir at "
+                     "WordNet 3.0's dict directory",
+                     path);
     free(line);
     fclose(f);
     return rc;
@@ -212,6 +226,11 @@ int rl_corpus_keep_categories(rl_corpus *c, const char *const *names, int n) {
     for (int64_t i = 0; i < c->n; i++)
         if (keep[c->entries[i].category])
             c->entries[kept++] = c->entries[i];
+    if (kept == 0)
+        return rl_fail("none of the %lld glosses loaded is in data.categories",
+                       "a category is read from its part of speech's file: verb.motion needs "
+                       "verb in data.text_parts, noun.animal needs noun",
+                       (long long)c->n);
     c->n = kept;
     return RL_OK;
 }
@@ -228,8 +247,12 @@ int rl_corpus_check_splits(const rl_corpus *c) {
     for (int s = RL_SPLIT_TRAIN; s <= RL_SPLIT_TEST; s++)
         if (rl_corpus_count(c, (rl_split)s) == 0)
             return rl_fail("the %s split of the text corpus is empty (%lld entries loaded)",
-                           "raise data.valid_fraction / data.test_fraction, or load more "
-                           "data.text_parts and data.categories",
+                           s == RL_SPLIT_TRAIN
+                               ? "lower data.valid_fraction + data.test_fraction (the rest "
+                                 "is for training), or load more data.text_parts and "
+                                 "data.categories"
+                               : "raise data.valid_fraction / data.test_fraction, or load "
+                                 "more data.text_parts and data.categories",
                            split_names[s], (long long)c->n);
     return RL_OK;
 }

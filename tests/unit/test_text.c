@@ -67,6 +67,12 @@ static void test_reads_small_file(void) {
     const char *unknown[] = {"animals"};
     CU_ASSERT(rl_corpus_keep_categories(&c, unknown, 1) == RL_ERR);
     CU_ASSERT(strstr(rl_error_message(), "'animals'") != NULL);
+    const char *other_part[] = {"verb.motion"};
+    CU_ASSERT(rl_corpus_keep_categories(&c, other_part, 1) == RL_ERR);
+    CU_ASSERT(strstr(rl_error_message(), "none of the 2 glosses loaded is in data.categories") !=
+              NULL);
+    CU_ASSERT(strstr(rl_error_hint(), "verb in data.text_parts") != NULL);
+    CU_ASSERT_EQUAL(c.n, 2);
     rl_corpus_free(&c);
     rl_corpus_free(NULL);
     unlink(path);
@@ -125,6 +131,25 @@ static void test_refuses_malformed_line(void) {
     }
 }
 
+/* A file cut short (its last line without the newline every WordNet line ends with) and one
+ * with only the license header are refused, naming the file. */
+static void test_refuses_cut_or_empty_file(void) {
+    char text[2048], path[64];
+    snprintf(text, sizeof text, "%s07747608 13 n 01 pear 0 000 | sweet", small_noun_file);
+    write_tmp(path, text);
+    rl_corpus c = {0};
+    CU_ASSERT(rl_corpus_read_wordnet(path, "noun", 0.1, 0.1, &c) == RL_ERR);
+    CU_ASSERT(strstr(rl_error_message(), "ends in the middle of line 7") != NULL);
+    CU_ASSERT(strstr(rl_error_message(), path) != NULL);
+    rl_corpus_free(&c);
+    unlink(path);
+    write_tmp(path, "  1 This software and database is being provided to you  \n");
+    CU_ASSERT(rl_corpus_read_wordnet(path, "noun", 0.1, 0.1, &c) == RL_ERR);
+    CU_ASSERT(strstr(rl_error_message(), "holds no synsets") != NULL);
+    rl_corpus_free(&c);
+    unlink(path);
+}
+
 static void test_missing_package_and_empty_split(void) {
     const char *missing[] = {"data.text_dir=/nonexistent/wordnet", NULL};
     rl_config *cfg = text_config(missing);
@@ -140,6 +165,12 @@ static void test_missing_package_and_empty_split(void) {
     CU_ASSERT_FATAL(rl_corpus_read_wordnet(path, "noun", 0.0, 0.0, &small) == RL_OK);
     CU_ASSERT(rl_corpus_check_splits(&small) == RL_ERR);
     CU_ASSERT(strstr(rl_error_message(), "validation split") != NULL);
+    CU_ASSERT(strstr(rl_error_hint(), "raise data.valid_fraction") != NULL);
+    rl_corpus_free(&small);
+    CU_ASSERT_FATAL(rl_corpus_read_wordnet(path, "noun", 0.5, 0.5, &small) == RL_OK);
+    CU_ASSERT(rl_corpus_check_splits(&small) == RL_ERR);
+    CU_ASSERT(strstr(rl_error_message(), "training split") != NULL);
+    CU_ASSERT(strstr(rl_error_hint(), "lower data.valid_fraction + data.test_fraction") != NULL);
     rl_corpus_free(&small);
     unlink(path);
 }
@@ -498,6 +529,7 @@ static const rl_test tests[] = {
     {"reads a small WordNet file with categories", test_reads_small_file},
     {"split is stable under file reordering", test_split_stable_under_reordering},
     {"malformed lines refused with the line number", test_refuses_malformed_line},
+    {"a file cut short or without synsets refused", test_refuses_cut_or_empty_file},
     {"missing package and empty split refused", test_missing_package_and_empty_split},
     {"WordNet corpus: categories and split fractions", test_wordnet_corpus},
     {"BPE: hand-worked merges, vocabulary size", test_bpe_hand_worked_merges},
