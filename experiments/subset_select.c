@@ -250,6 +250,12 @@ static int prepare(rl_run *run, subset_state *s) {
     if (s->k > s->train.dim)
         return rl_fail("subset.pca_dim = %d exceeds the data dimension %d",
                        "choose a smaller subset.pca_dim", s->k, s->train.dim);
+    if (!strcmp(rl_cfg_str(cfg, "subset.encoder"), "pca") && s->k >= s->train.n)
+        return rl_fail("subset.pca_dim = %d, but the pool has %lld examples: their PCA has at "
+                       "most %lld directions",
+                       "choose subset.pca_dim well below the pool size (or raise "
+                       "data.train_limit)",
+                       s->k, (long long)s->train.n, (long long)s->train.n - 1);
     const char *cls = rl_cfg_str(cfg, "subset.classifier");
     s->classifier = strcmp(cls, "linear") == 0 ? CLASSIFIER_LINEAR
                     : strcmp(cls, "mlp") == 0  ? CLASSIFIER_MLP
@@ -538,10 +544,15 @@ static int loop_step(rl_run *run, void *ctx, int64_t bi) {
     snprintf(name, sizeof name, "selected_%lld", (long long)b);
     rc = rc ? rc : rl_run_final_array(run, name, fid, b, "selector", l->selector);
     free(fid);
+    char accuracies[64] = "", *at = accuracies;
+    static const char *const classifier_names[2] = {"linear", "mlp"};
+    for (int c = 0; c < 2; c++) /* the classifiers that ran (the other's accuracy is NaN) */
+        if (!isnan(acc[c]))
+            at += snprintf(at, sizeof accuracies - (size_t)(at - accuracies), "%s%.2f %% %s",
+                           at == accuracies ? "" : ", ", 100.0 * acc[c], classifier_names[c]);
     if (rc == 0)
-        rl_log_info("subset-select: %s B=%lld test accuracy %.2f %% linear, %.2f %% mlp (%d "
-                    "classes, %.3f s)",
-                    l->selector, (long long)b, 100.0 * acc[0], 100.0 * acc[1], covered, seconds);
+        rl_log_info("subset-select: %s B=%lld test accuracy %s (%d classes, %.3f s)", l->selector,
+                    (long long)b, accuracies, covered, seconds);
     return rc;
 }
 

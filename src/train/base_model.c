@@ -106,7 +106,7 @@ int base_model_get(const rl_config *cfg, const char *dir, int64_t pretrain_epoch
     if (rc != 0)
         return rc;
     memset(m, 0, sizeof *m);
-    if (base_model_load(m, base_dir, "the base model") < 0)
+    if (base_model_load(m, base_dir, dir[0] ? "init.from" : "the pretrained base, in") < 0)
         return RL_ERR;
     char what[4300];
     snprintf(what, sizeof what, "the base model in %s,", base_dir);
