@@ -8,6 +8,7 @@
 #include "src/core/rng.h"
 #include "src/io/io.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 
 #define SWEEP_MAX_CELLS 1000000
 #define MANIFEST_MAX_BYTES ((size_t)256 << 20)
+/* The columns every manifest starts with (then one per swept config key). */
+#define MANIFEST_FIRST_COLUMNS "cell\trun_id\tdir"
 /* What a value substituted into a batch script may hold (no quoting can be needed, no '%'). */
 #define SCRIPT_SAFE "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+,:=-"
 #define SLURM_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-."
@@ -685,7 +688,7 @@ void sweep_cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
 
 /* The first line of manifest.tsv, without the newline. */
 static void manifest_header(const sweep *sw, rl_text *out) {
-    rl_text_add(out, "cell\trun_id\tdir");
+    rl_text_add(out, MANIFEST_FIRST_COLUMNS);
     for (int k = 0; k < sw->n_keys; k++)
         if (strchr(sw->keys[k].key, '.'))
             rl_text_add(out, "\t%s", sw->keys[k].key);
@@ -800,6 +803,34 @@ static void print_resources(const sweep *sw, const char *dir) {
     free(group);
 }
 
+/* Before plan writes anything: --dir must be missing or an empty directory (a directory that
+ * holds this sweep's own plan is the caller's no-op). old_manifest and old_file are the
+ * manifest.tsv and sweep.ini found there, NULL where there is none. */
+static int check_plan_dir(const char *dir, const char *old_manifest, const char *old_file) {
+    io_path_kind_t kind = io_path_kind(dir);
+    if (kind == IO_PATH_MISSING)
+        return 0;
+    if (kind != IO_PATH_DIR)
+        return rl_fail("--dir %s exists and is not a directory",
+                       "choose another --dir: a new or empty directory", dir);
+    rl_text names = {0};
+    long n = io_dir_entries(dir, &names, 4);
+    int rc = 0;
+    if (n < 0)
+        rc = rl_fail("cannot read the directory %s: %s",
+                     "check its permissions, or choose another --dir", dir, strerror(errno));
+    else if (n > 0 && old_manifest && old_file &&
+             !strncmp(old_manifest, MANIFEST_FIRST_COLUMNS, strlen(MANIFEST_FIRST_COLUMNS)))
+        rc = rl_fail("%s already holds the plan of another sweep",
+                     "choose another --dir (`ranklab sweep status DIR` shows that sweep)", dir);
+    else if (n > 0)
+        rc = rl_fail("%s is not empty and holds no sweep plan: it has %s%s",
+                     "plan into a new or empty directory: choose another --dir", dir, names.s,
+                     n > 4 ? ", ..." : "");
+    rl_text_free(&names);
+    return rc;
+}
+
 int sweep_cmd_plan(int argc, char **argv) {
     const char *file = NULL, *dir = NULL;
     for (int i = 0; i < argc; i++) {
@@ -828,15 +859,17 @@ int sweep_cmd_plan(int argc, char **argv) {
     if (rc == 0 && io_path_exists(path)) {
         old_manifest = rl_cfg_read_file(path, "manifest", MANIFEST_MAX_BYTES);
         snprintf(path, sizeof path, "%s/sweep.ini", dir);
-        old_file = rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES);
-        if (!old_manifest || !old_file || strcmp(old_manifest, manifest.s) != 0 ||
-            strcmp(old_file, sw.text) != 0)
-            rc = rl_fail("%s already holds the plan of another sweep",
-                         "choose another --dir, or delete that directory", dir);
-        else
-            printf("%s already holds this plan; nothing written\n", dir);
+        old_file = io_path_exists(path)
+                       ? rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES)
+                       : NULL;
+    }
+    int same_plan = rc == 0 && old_manifest && old_file && !strcmp(old_manifest, manifest.s) &&
+                    !strcmp(old_file, sw.text);
+    if (same_plan) {
+        printf("%s already holds this plan; nothing written\n", dir);
     } else if (rc == 0) {
-        rc = io_make_dir(dir);
+        rc = check_plan_dir(dir, old_manifest, old_file);
+        rc = rc ? rc : io_make_dir(dir);
         rc = rc ? rc : sweep_write_text(dir, "sweep.ini", sw.text);
         rc = rc ? rc : sweep_write_text(dir, "manifest.tsv", manifest.s);
     }

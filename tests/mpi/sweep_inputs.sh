@@ -1,0 +1,54 @@
+# What `sweep plan` refuses before it writes anything, and `verify` given a directory that is
+# not a run: --dir that holds anything but this sweep's own plan (a user's files, a run, another
+# sweep's plan) is left as it was; planning the same sweep file into its own directory again is
+# a no-op.
+source "$(dirname "$0")/lib.bash"
+S=$SCRATCH
+sweep_file() { # sweep_file FILE [lines...]: two small cells of train; the lines go into [sweep]
+    local file=$1
+    shift
+    {
+        printf '[sweep]\nexperiment = train\ntime = 00:10:00\nrun.seed = 1, 2\n'
+        [ $# -eq 0 ] || printf '%s\n' "$@"
+        printf '[data]\ntrain_limit = 600\ntest_limit = 200\n[model]\nspec = mlp:784-8-10\n'
+        printf '[train]\nepochs = 1\nbatch = 100\n'
+    } >"$file"
+}
+snapshot() { find "$1" -printf '%P %s %T@\n' | sort; }
+sweep_file "$S/tiny.ini"
+
+# 1. --dir must be new, empty, or this sweep's own plan; what is there stays as it was.
+mkdir "$S/user"
+echo "my own sweep.ini" >"$S/user/sweep.ini"
+snapshot "$S/user" >"$S/before"
+refused "a directory with the user's sweep.ini" "$S/user is not empty and holds no sweep plan: it has sweep.ini" \
+    "$RANKLAB" sweep plan "$S/tiny.ini" --dir "$S/user"
+check "the user's sweep.ini is left as it was" cmp -s "$S/before" <(snapshot "$S/user")
+mkdir "$S/tables"
+printf 'name\tvalue\n' >"$S/tables/manifest.tsv"
+refused "a directory with another kind of manifest.tsv" \
+    "$S/tables is not empty and holds no sweep plan: it has manifest.tsv" \
+    "$RANKLAB" sweep plan "$S/tiny.ini" --dir "$S/tables"
+mkdir -p "$S/run/ckpt"
+touch "$S/run/results.h5" "$S/run/run.lock"
+refused "a run's directory" "$S/run is not empty and holds no sweep plan: it has ckpt, results.h5, run.lock" \
+    "$RANKLAB" sweep plan "$S/tiny.ini" --dir "$S/run"
+touch "$S/afile"
+refused "--dir naming a file" "--dir $S/afile exists and is not a directory" \
+    "$RANKLAB" sweep plan "$S/tiny.ini" --dir "$S/afile"
+check "the hint names --dir, not --out" grep -q "^HINT: choose another --dir" "$S/refused.log"
+mkdir "$S/empty"
+"$RANKLAB" sweep plan "$S/tiny.ini" --dir "$S/empty" >/dev/null
+check "an empty directory is planned into" test -f "$S/empty/manifest.tsv"
+"$RANKLAB" sweep plan "$S/tiny.ini" --dir "$S/sw" >/dev/null
+mkdir "$S/sw/logs" # as after `run --all`
+snapshot "$S/sw" >"$S/before"
+"$RANKLAB" sweep plan "$S/tiny.ini" --dir "$S/sw" >"$S/again.log"
+check "the same sweep file into its own directory again: a no-op" \
+    grep -q "already holds this plan; nothing written" "$S/again.log"
+check "and nothing changed" cmp -s "$S/before" <(snapshot "$S/sw")
+sweep_file "$S/other.ini" "train.lr = 0.1, 0.2"
+refused "another sweep's plan" "$S/sw already holds the plan of another sweep" \
+    "$RANKLAB" sweep plan "$S/other.ini" --dir "$S/sw"
+check "that plan is left as it was" cmp -s "$S/before" <(snapshot "$S/sw")
+finish
