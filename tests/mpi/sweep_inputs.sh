@@ -1,7 +1,7 @@
-# What `sweep plan` refuses before it writes anything, and `verify` given a directory that is
-# not a run: --dir that holds anything but this sweep's own plan (a user's files, a run, another
-# sweep's plan) is left as it was; planning the same sweep file into its own directory again is
-# a no-op.
+# What `sweep plan` refuses before it writes anything: --dir that holds anything but this
+# sweep's own plan (a user's files, a run, another sweep's plan) is left as it was; planning the
+# same sweep file into its own directory again is a no-op. And `verify` of a directory that is
+# not a run (an empty one, a sweep's) is an error that says what to do instead.
 source "$(dirname "$0")/lib.bash"
 S=$SCRATCH
 sweep_file() { # sweep_file FILE [lines...]: two small cells of train; the lines go into [sweep]
@@ -51,4 +51,13 @@ sweep_file "$S/other.ini" "train.lr = 0.1, 0.2"
 refused "another sweep's plan" "$S/sw already holds the plan of another sweep" \
     "$RANKLAB" sweep plan "$S/other.ini" --dir "$S/sw"
 check "that plan is left as it was" cmp -s "$S/before" <(snapshot "$S/sw")
+# 3. verify is for runs: an empty directory or a sweep directory is refused, not "0 problem(s)".
+mkdir "$S/nothing"
+refused "verify an empty directory" \
+    "$S/nothing is not a run directory: it has no results.h5, results.h5.partial or ckpt/" \
+    "$RANKLAB" verify "$S/nothing"
+refused "verify a sweep directory" "$S/sw is a sweep directory, not a run directory" \
+    "$RANKLAB" verify "$S/sw"
+check "the hint points at sweep status and the cells" \
+    grep -qF "HINT: \`ranklab sweep status $S/sw\` shows its cells; each cell is a run" "$S/refused.log"
 finish
