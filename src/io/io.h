@@ -179,6 +179,8 @@ void io_hdf5_version(char *out, size_t n);
 /* ---- checkpoints ---- */
 
 typedef struct io_ckpt io_ckpt;
+/* The final checkpoint's name in RUN_DIR/ckpt (the others: step-NNNNNNNNNN.h5). */
+#define IO_CKPT_FINAL_NAME "final.h5"
 
 /* What a checkpoint says about itself (root attributes). */
 typedef struct {

@@ -1,7 +1,8 @@
 # What `sweep plan` refuses before it writes anything: --dir that holds anything but this
 # sweep's own plan (a user's files, a run, another sweep's plan) is left as it was; planning the
 # same sweep file into its own directory again is a no-op. And `verify` of a directory that is
-# not a run (an empty one, a sweep's) is an error that says what to do instead.
+# not a run (an empty one, a sweep's) is an error that says what to do instead; `sweep status`
+# of a killed cell shows the step its checkpoints reached.
 source "$(dirname "$0")/lib.bash"
 S=$SCRATCH
 sweep_file() { # sweep_file FILE [lines...]: two small cells of train; the lines go into [sweep]
@@ -60,4 +61,17 @@ refused "verify a sweep directory" "$S/sw is a sweep directory, not a run direct
     "$RANKLAB" verify "$S/sw"
 check "the hint points at sweep status and the cells" \
     grep -qF "HINT: \`ranklab sweep status $S/sw\` shows its cells; each cell is a run" "$S/refused.log"
+# 4. status of a killed cell: the step of its newest checkpoint when its heartbeat (rewritten
+# every log.progress_seconds) is behind.
+sweep_file "$S/killed.ini"
+printf '[ckpt]\nevery = 5\n[log]\nprogress_seconds = 3600\n' >>"$S/killed.ini"
+sed -i 's/^epochs = 1$/epochs = 2/; s/^batch = 100$/batch = 20/' "$S/killed.ini"
+"$RANKLAB" sweep plan "$S/killed.ini" --dir "$S/killed" >/dev/null
+RANKLAB_FAULT=kill@37:0 mpiexec -n 1 "$RANKLAB" sweep run "$S/killed" --cell 0 >"$S/killed.log" 2>&1 || true
+"$RANKLAB" sweep status "$S/killed" >"$S/status.log" || true
+cat "$S/status.log"
+check "the heartbeat of the killed cell is at step 0" \
+    grep -q "^step 0 of 60 " "$S"/killed/cells/0000-*/sweep-cell.txt
+check "status shows the step of its newest checkpoint, 35 of 60" \
+    grep -q "^0 *failed *35/60 .*newest checkpoint step-0000000035.h5" "$S/status.log"
 finish
