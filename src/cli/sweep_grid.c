@@ -150,9 +150,10 @@ static int parse_slurm_time(const char *s, long *seconds) {
 
 /* ---- the sweep file ---- */
 
-/* `key = value` of the file `origin`; a later file's replaces an earlier one's. */
+/* `key = value` of the file `origin`, at `line`; a later file's replaces an earlier one's. */
 typedef struct {
-    char *key, *value;
+    char *key, *value, *origin;
+    int line;
 } sweep_entry;
 
 typedef struct {
@@ -164,26 +165,38 @@ typedef struct {
     sweep *sw;
     entry_list fixed;    /* section.name = value, of every section but [sweep] */
     entry_list settings; /* name = value of [sweep], name without a dot */
+    int planning;        /* a sweep file being planned, not a planned sweep.ini: checked more */
 } parse_ctx;
 
-static void entry_set(entry_list *l, const char *key, const char *value) {
-    int i = 0;
-    while (i < l->n && strcmp(l->at[i].key, key) != 0)
-        i++;
-    if (i == l->n) {
+static const sweep_entry *entry_find(const entry_list *l, const char *key) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->at[i].key, key))
+            return &l->at[i];
+    return NULL;
+}
+
+static void entry_set(entry_list *l, const char *key, const char *value, const char *origin,
+                      int line) {
+    sweep_entry *e = (sweep_entry *)entry_find(l, key);
+    if (!e) {
         l->at = realloc(l->at, sizeof *l->at * (size_t)(l->n + 1));
         if (!l->at)
             abort();
-        l->at[l->n++] = (sweep_entry){rl_xstrdup(key), NULL};
+        e = &l->at[l->n++];
+        *e = (sweep_entry){.key = rl_xstrdup(key)};
     }
-    free(l->at[i].value);
-    l->at[i].value = rl_xstrdup(value);
+    free(e->value);
+    free(e->origin);
+    e->value = rl_xstrdup(value);
+    e->origin = rl_xstrdup(origin);
+    e->line = line;
 }
 
 static void entry_list_free(entry_list *l) {
     for (int i = 0; i < l->n; i++) {
         free(l->at[i].key);
         free(l->at[i].value);
+        free(l->at[i].origin);
     }
     free(l->at);
     memset(l, 0, sizeof *l);
@@ -330,6 +343,18 @@ static int expand_samples(sweep *sw) {
 
 /* Fixed keys and settings are collected (each once per file, as rl_cfg_walk_file checks; a later
  * file replaces an earlier one's); swept keys and zip lines are lists. */
+/* A key of one file both swept in [sweep] and fixed in its own section: which would win is not
+ * for plan to guess. */
+static int refuse_swept_and_fixed(const char *key, const char *origin, int swept_line,
+                                  int fixed_line) {
+    const char *dot = strchr(key, '.');
+    rl_fail("%s: %s is both swept ([sweep], line %d) and fixed ([%.*s] %s, line %d)", NULL, origin,
+            key, swept_line, (int)(dot - key), key, dot + 1, fixed_line);
+    return rl_fail_hint("keep one of the two lines: the list in [sweep] gives each cell one of its "
+                        "values; the line in [%.*s] gives every cell the same",
+                        (int)(dot - key), key);
+}
+
 static int on_sweep_entry(void *user, const char *origin, const char *section, const char *name,
                           const char *value, int line) {
     parse_ctx *ctx = user;
@@ -342,8 +367,11 @@ static int on_sweep_entry(void *user, const char *origin, const char *section, c
     char key[2 * RL_CFG_MAX_KEY_CHARS + 2];
     snprintf(key, sizeof key, "%s.%s", section, name);
     if (strcmp(section, "sweep") != 0) {
+        int k = find_key(sw, key);
+        if (ctx->planning && k >= 0 && !strcmp(sw->keys[k].origin, origin))
+            return refuse_swept_and_fixed(key, origin, sw->keys[k].line, line);
         unsweep_earlier(sw, key, origin);
-        entry_set(&ctx->fixed, key, value);
+        entry_set(&ctx->fixed, key, value, origin, line);
         return 0;
     }
     char what[PATH_MAX + 160];
@@ -360,9 +388,12 @@ static int on_sweep_entry(void *user, const char *origin, const char *section, c
     int k = find_key(sw, name);
     if (!strchr(name, '.') && !(is_resource(name) && (strchr(value, ',') || k >= 0))) {
         unsweep_earlier(sw, name, origin);
-        entry_set(&ctx->settings, name, value);
+        entry_set(&ctx->settings, name, value, origin, line);
         return 0;
     }
+    const sweep_entry *fixed = entry_find(&ctx->fixed, name);
+    if (ctx->planning && fixed && !strcmp(fixed->origin, origin))
+        return refuse_swept_and_fixed(name, origin, line, fixed->line);
     /* A key given again in its file (or an indented continuation line) adds values to its
      * list; given in a later file, it replaces the list (in its place in the order). */
     if (k < 0 && sw->n_keys == SWEEP_MAX_KEYS)
@@ -373,8 +404,8 @@ static int on_sweep_entry(void *user, const char *origin, const char *section, c
         swept_key_free(&sw->keys[k]);
     k = k < 0 ? sw->n_keys++ : k;
     if (fresh)
-        sw->keys[k] =
-            (swept_key){.key = rl_xstrdup(name), .axis = -1, .origin = rl_xstrdup(origin)};
+        sw->keys[k] = (swept_key){
+            .key = rl_xstrdup(name), .axis = -1, .origin = rl_xstrdup(origin), .line = line};
     swept_key *sk = &sw->keys[k];
     int sampled = sampler_kind_of(value) >= 0;
     if (sk->sampler || (sampled && sk->n_values))
@@ -561,11 +592,13 @@ static int load_settings(sweep *sw) {
 }
 
 /* The sweep file at path, for the sweep directory dir (depth: how many stages below the sweep
- * being planned or opened it is). */
-static int sweep_load(const char *path, const char *dir, int depth, sweep *sw) {
+ * being planned or opened it is). planning: path is a sweep file to plan (a key swept and fixed
+ * in one file is refused); else the sweep.ini of a planned sweep, read as it was planned (its
+ * files composed into one may sweep and fix a key: the sweep wins). */
+static int sweep_load(const char *path, const char *dir, int depth, int planning, sweep *sw) {
     memset(sw, 0, sizeof *sw);
     snprintf(sw->path, sizeof sw->path, "%s", path);
-    parse_ctx ctx = {sw, {0}, {0}};
+    parse_ctx ctx = {sw, {0}, {0}, planning};
     int n_included = 0;
     int rc = rl_cfg_walk_file(path, "sweep file", on_sweep_entry, &ctx, &sw->text, &n_included);
     if (rc == 0 && n_included > 0) {
@@ -853,7 +886,7 @@ int sweep_cmd_plan(int argc, char **argv) {
     rl_text_add(&abs_dir, "%s", dir);
     int rc = sweep_check_script_value("the sweep directory", abs_dir.s);
     rl_text_free(&abs_dir);
-    rc = rc ? rc : sweep_load(file, dir, 0, &sw);
+    rc = rc ? rc : sweep_load(file, dir, 0, 1, &sw);
     rc = rc ? rc : plan_manifest(&sw, &manifest);
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     if (rc == 0 && io_path_exists(path)) {
@@ -963,7 +996,7 @@ int sweep_planned_open_stage(planned *p, const char *dir, int depth) {
     if (!io_path_exists(path))
         return rl_fail("%s is not a planned sweep (no sweep.ini)",
                        "ranklab sweep plan FILE --dir SWEEP_DIR creates it", dir);
-    if (sweep_load(path, dir, depth, &p->sw) < 0)
+    if (sweep_load(path, dir, depth, 0, &p->sw) < 0)
         return RL_ERR;
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     return read_manifest(p, path);

@@ -2,7 +2,8 @@
 # sweep's own plan (a user's files, a run, another sweep's plan) is left as it was; planning the
 # same sweep file into its own directory again is a no-op. And `verify` of a directory that is
 # not a run (an empty one, a sweep's) is an error that says what to do instead; `sweep status`
-# of a killed cell shows the step its checkpoints reached.
+# of a killed cell shows the step its checkpoints reached; a key both swept and fixed in one file
+# is refused.
 source "$(dirname "$0")/lib.bash"
 S=$SCRATCH
 sweep_file() { # sweep_file FILE [lines...]: two small cells of train; the lines go into [sweep]
@@ -74,4 +75,11 @@ check "the heartbeat of the killed cell is at step 0" \
     grep -q "^step 0 of 60 " "$S"/killed/cells/0000-*/sweep-cell.txt
 check "status shows the step of its newest checkpoint, 35 of 60" \
     grep -q "^0 *failed *35/60 .*newest checkpoint step-0000000035.h5" "$S/status.log"
+# 5. A key swept in [sweep] and fixed in its own section of the same file is refused, naming both
+# lines (the sweep's values used to win silently).
+sweep_file "$S/both.ini" "train.batch = 50, 100"
+refused "a key both swept and fixed" \
+    "both.ini: train.batch is both swept ([sweep], line 5) and fixed ([train] batch, line 13)" \
+    "$RANKLAB" sweep plan "$S/both.ini" --dir "$S/never"
+check "nothing planned" test ! -e "$S/never"
 finish
