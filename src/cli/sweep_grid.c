@@ -236,11 +236,18 @@ static void unsweep_earlier(sweep *sw, const char *key, const char *origin) {
 typedef enum { SAMPLE_UNIFORM, SAMPLE_LOGUNIFORM, SAMPLE_CHOICE } sampler_kind;
 static const char *const sampler_names[] = {"uniform", "loguniform", "choice"};
 
+/* The length of NAME in a value NAME(...) (a draw expression, NAME a word), or 0. */
+static size_t call_name_len(const char *value) {
+    size_t len = strlen(value), name = strspn(value, "abcdefghijklmnopqrstuvwxyz"
+                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    size_t open = name + strspn(value + name, " \t");
+    return name > 0 && value[open] == '(' && value[len - 1] == ')' ? name : 0;
+}
+
 /* The kind of a value NAME(...) whose NAME is a sampler, or -1 (a list item). */
 static int sampler_kind_of(const char *value) {
-    size_t len = strlen(value), name = strcspn(value, "( \t");
-    size_t open = name + strspn(value + name, " \t");
-    if (value[open] != '(' || len == 0 || value[len - 1] != ')')
+    size_t name = call_name_len(value);
+    if (name == 0)
         return -1;
     for (int kind = 0; kind < 3; kind++)
         if (strlen(sampler_names[kind]) == name && !strncmp(value, sampler_names[kind], name))
@@ -341,8 +348,6 @@ static int expand_samples(sweep *sw) {
     return 0;
 }
 
-/* Fixed keys and settings are collected (each once per file, as rl_cfg_walk_file checks; a later
- * file replaces an earlier one's); swept keys and zip lines are lists. */
 /* A key of one file both swept in [sweep] and fixed in its own section: which would win is not
  * for plan to guess. */
 static int refuse_swept_and_fixed(const char *key, const char *origin, int swept_line,
@@ -355,6 +360,8 @@ static int refuse_swept_and_fixed(const char *key, const char *origin, int swept
                         (int)(dot - key), key);
 }
 
+/* Fixed keys and settings are collected (each once per file, as rl_cfg_walk_file checks; a later
+ * file replaces an earlier one's); swept keys and zip lines are lists. */
 static int on_sweep_entry(void *user, const char *origin, const char *section, const char *name,
                           const char *value, int line) {
     parse_ctx *ctx = user;
@@ -408,6 +415,12 @@ static int on_sweep_entry(void *user, const char *origin, const char *section, c
             .key = rl_xstrdup(name), .axis = -1, .origin = rl_xstrdup(origin), .line = line};
     swept_key *sk = &sw->keys[k];
     int sampled = sampler_kind_of(value) >= 0;
+    if (ctx->planning && !sampled && call_name_len(value))
+        return rl_fail("%s: '%.*s' is not a known sampler (they are %s, %s and %s)",
+                       "e.g. train.lr = loguniform(1e-4, 1e-1), or give a list of values: "
+                       "train.lr = 0.1, 0.01",
+                       what, (int)call_name_len(value), value, sampler_names[0], sampler_names[1],
+                       sampler_names[2]);
     if (sk->sampler || (sampled && sk->n_values))
         return rl_fail("%s: a sampled key takes one draw expression and no list",
                        "give either a list (train.lr = 0.1, 0.01) or one expression "

@@ -82,4 +82,11 @@ refused "a key both swept and fixed" \
     "both.ini: train.batch is both swept ([sweep], line 5) and fixed ([train] batch, line 13)" \
     "$RANKLAB" sweep plan "$S/both.ini" --dir "$S/never"
 check "nothing planned" test ! -e "$S/never"
+
+# 6. Messages: an unknown sampler is named as one (was: "samples = 3, but no key is sampled").
+sweep_file "$S/gauss.ini" "samples = 3" "train.lr = gaussian(0, 1)"
+refused "an unknown sampler" \
+    "[sweep] train.lr: 'gaussian' is not a known sampler (they are uniform, loguniform and choice)" \
+    "$RANKLAB" sweep plan "$S/gauss.ini" --dir "$S/never"
+check "nothing planned" test ! -e "$S/never"
 finish
