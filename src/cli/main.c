@@ -85,7 +85,9 @@ static const char *verify_help =
     "completeness, CRC-32 of every dataset) and RUN_DIR/results.h5 (its seal, status\n"
     "\"complete\"); or one checkpoint or results file. Exit code 0 when all are good, 1\n"
     "otherwise. A run resumes from the newest good checkpoint and skips damaged ones; a run\n"
-    "whose final checkpoint (ckpt/final.h5) is good completes from it without recomputing.\n";
+    "whose final checkpoint (ckpt/final.h5) is good completes from it without recomputing.\n"
+    "A directory with none of results.h5, results.h5.partial and ckpt/ (an empty one, a sweep\n"
+    "directory: verify its cells/*) is an error.\n";
 
 static int wants_help(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
@@ -288,9 +290,26 @@ static int cmd_verify(int argc, char **argv) {
         bad = is_results ? verify_results(target) : verify_checkpoint(target);
         return bad ? RL_EXIT_ERROR : RL_EXIT_OK;
     }
-    char ckpt_dir[4200], results[4200];
+    char ckpt_dir[4200], results[4200], partial[4200], manifest[4200];
     snprintf(ckpt_dir, sizeof ckpt_dir, "%s/ckpt", target);
     snprintf(results, sizeof results, "%s/results.h5", target);
+    snprintf(partial, sizeof partial, "%s/results.h5.partial", target);
+    snprintf(manifest, sizeof manifest, "%s/manifest.tsv", target);
+    if (!io_path_exists(results) && !io_path_exists(partial) &&
+        io_path_kind(ckpt_dir) != IO_PATH_DIR) {
+        if (io_path_exists(manifest)) {
+            rl_fail("%s is a sweep directory, not a run directory", NULL, target);
+            rl_fail_hint("`ranklab sweep status %s` shows its cells; each cell is a run: "
+                         "for c in %s/cells/*; do ranklab verify \"$c\"; done",
+                         target, target);
+        } else {
+            rl_fail("%s is not a run directory: it has no results.h5, results.h5.partial or ckpt/",
+                    "give the directory of a run (its --out) or a checkpoint or results file in it",
+                    target);
+        }
+        rl_error_print();
+        return RL_EXIT_ERROR;
+    }
     char **paths;
     int n;
     io_ckpt_list(ckpt_dir, &paths, &n);

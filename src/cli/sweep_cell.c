@@ -478,9 +478,30 @@ static void format_duration(double seconds, char *out, size_t n) {
         snprintf(out, n, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
 }
 
-/* From the progress line of the cell's heartbeat: the step reached ("120/800") and, while it
- * runs, the time left at the rate since it started (or resumed): "3m20s", "?" before a rate is
- * known; "-" where there is nothing to say. */
+/* The step of the cell's newest checkpoint (ckpt/step-NNNNNNNNNN.h5; ckpt/final.h5 is at the
+ * last step, `total`), or -1 when it has none. */
+static long long newest_checkpoint_step(const planned *p, int64_t cell, long long total) {
+    char ckpt_dir[PATH_MAX + 64], **ckpts;
+    int n_ckpt;
+    long long step = -1;
+    sweep_cell_path(p, cell, "ckpt", ckpt_dir, sizeof ckpt_dir);
+    io_ckpt_list(ckpt_dir, &ckpts, &n_ckpt);
+    if (n_ckpt > 0) {
+        const char *name = strrchr(ckpts[0], '/');
+        name = name ? name + 1 : ckpts[0];
+        if (!strcmp(name, IO_CKPT_FINAL_NAME))
+            step = total > 0 ? total : -1;
+        else if (sscanf(name, "step-%lld.h5", &step) != 1)
+            step = -1;
+    }
+    io_ckpt_list_free(ckpts, n_ckpt);
+    return step;
+}
+
+/* From the progress line of the cell's heartbeat: the step reached ("120/800"; the newest
+ * checkpoint's step when that is further, the heartbeat being rewritten only every
+ * log.progress_seconds) and, while it runs, the time left at the rate since it started (or
+ * resumed): "3m20s", "?" before a rate is known; "-" where there is nothing to say. */
 static void progress_text(const planned *p, int64_t cell, cell_state state, char *step,
                           size_t step_n, char *eta, size_t eta_n) {
     char path[PATH_MAX + 64], line[1024];
@@ -493,9 +514,13 @@ static void progress_text(const planned *p, int64_t cell, cell_state state, char
                 sscanf(line, PROGRESS_FORMAT, &at_step, &total, &at, &from_step, &from) == 5;
     if (f)
         fclose(f);
-    if (!found)
+    long long checkpointed = newest_checkpoint_step(p, cell, found ? total : 0);
+    if (!found) {
+        if (checkpointed >= 0)
+            snprintf(step, step_n, "%lld/?", checkpointed);
         return;
-    snprintf(step, step_n, "%lld/%lld", at_step, total);
+    }
+    snprintf(step, step_n, "%lld/%lld", checkpointed > at_step ? checkpointed : at_step, total);
     if (state != CELL_RUNNING)
         return;
     if (at_step <= from_step || at <= from) {

@@ -8,6 +8,7 @@
 #include "src/core/rng.h"
 #include "src/io/io.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 
 #define SWEEP_MAX_CELLS 1000000
 #define MANIFEST_MAX_BYTES ((size_t)256 << 20)
+/* The columns every manifest starts with (then one per swept config key). */
+#define MANIFEST_FIRST_COLUMNS "cell\trun_id\tdir"
 /* What a value substituted into a batch script may hold (no quoting can be needed, no '%'). */
 #define SCRIPT_SAFE "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+,:=-"
 #define SLURM_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-."
@@ -147,9 +150,10 @@ static int parse_slurm_time(const char *s, long *seconds) {
 
 /* ---- the sweep file ---- */
 
-/* `key = value` of the file `origin`; a later file's replaces an earlier one's. */
+/* `key = value` of the file `origin`, at `line`; a later file's replaces an earlier one's. */
 typedef struct {
-    char *key, *value;
+    char *key, *value, *origin;
+    int line;
 } sweep_entry;
 
 typedef struct {
@@ -161,26 +165,38 @@ typedef struct {
     sweep *sw;
     entry_list fixed;    /* section.name = value, of every section but [sweep] */
     entry_list settings; /* name = value of [sweep], name without a dot */
+    int planning;        /* a sweep file being planned, not a planned sweep.ini: checked more */
 } parse_ctx;
 
-static void entry_set(entry_list *l, const char *key, const char *value) {
-    int i = 0;
-    while (i < l->n && strcmp(l->at[i].key, key) != 0)
-        i++;
-    if (i == l->n) {
+static const sweep_entry *entry_find(const entry_list *l, const char *key) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->at[i].key, key))
+            return &l->at[i];
+    return NULL;
+}
+
+static void entry_set(entry_list *l, const char *key, const char *value, const char *origin,
+                      int line) {
+    sweep_entry *e = (sweep_entry *)entry_find(l, key);
+    if (!e) {
         l->at = realloc(l->at, sizeof *l->at * (size_t)(l->n + 1));
         if (!l->at)
             abort();
-        l->at[l->n++] = (sweep_entry){rl_xstrdup(key), NULL};
+        e = &l->at[l->n++];
+        *e = (sweep_entry){.key = rl_xstrdup(key)};
     }
-    free(l->at[i].value);
-    l->at[i].value = rl_xstrdup(value);
+    free(e->value);
+    free(e->origin);
+    e->value = rl_xstrdup(value);
+    e->origin = rl_xstrdup(origin);
+    e->line = line;
 }
 
 static void entry_list_free(entry_list *l) {
     for (int i = 0; i < l->n; i++) {
         free(l->at[i].key);
         free(l->at[i].value);
+        free(l->at[i].origin);
     }
     free(l->at);
     memset(l, 0, sizeof *l);
@@ -220,11 +236,18 @@ static void unsweep_earlier(sweep *sw, const char *key, const char *origin) {
 typedef enum { SAMPLE_UNIFORM, SAMPLE_LOGUNIFORM, SAMPLE_CHOICE } sampler_kind;
 static const char *const sampler_names[] = {"uniform", "loguniform", "choice"};
 
+/* The length of NAME in a value NAME(...) (a draw expression, NAME a word), or 0. */
+static size_t call_name_len(const char *value) {
+    size_t len = strlen(value), name = strspn(value, "abcdefghijklmnopqrstuvwxyz"
+                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    size_t open = name + strspn(value + name, " \t");
+    return name > 0 && value[open] == '(' && value[len - 1] == ')' ? name : 0;
+}
+
 /* The kind of a value NAME(...) whose NAME is a sampler, or -1 (a list item). */
 static int sampler_kind_of(const char *value) {
-    size_t len = strlen(value), name = strcspn(value, "( \t");
-    size_t open = name + strspn(value + name, " \t");
-    if (value[open] != '(' || len == 0 || value[len - 1] != ')')
+    size_t name = call_name_len(value);
+    if (name == 0)
         return -1;
     for (int kind = 0; kind < 3; kind++)
         if (strlen(sampler_names[kind]) == name && !strncmp(value, sampler_names[kind], name))
@@ -325,6 +348,18 @@ static int expand_samples(sweep *sw) {
     return 0;
 }
 
+/* A key of one file both swept in [sweep] and fixed in its own section: which would win is not
+ * for plan to guess. */
+static int refuse_swept_and_fixed(const char *key, const char *origin, int swept_line,
+                                  int fixed_line) {
+    const char *dot = strchr(key, '.');
+    rl_fail("%s: %s is both swept ([sweep], line %d) and fixed ([%.*s] %s, line %d)", NULL, origin,
+            key, swept_line, (int)(dot - key), key, dot + 1, fixed_line);
+    return rl_fail_hint("keep one of the two lines: the list in [sweep] gives each cell one of its "
+                        "values; the line in [%.*s] gives every cell the same",
+                        (int)(dot - key), key);
+}
+
 /* Fixed keys and settings are collected (each once per file, as rl_cfg_walk_file checks; a later
  * file replaces an earlier one's); swept keys and zip lines are lists. */
 static int on_sweep_entry(void *user, const char *origin, const char *section, const char *name,
@@ -339,8 +374,11 @@ static int on_sweep_entry(void *user, const char *origin, const char *section, c
     char key[2 * RL_CFG_MAX_KEY_CHARS + 2];
     snprintf(key, sizeof key, "%s.%s", section, name);
     if (strcmp(section, "sweep") != 0) {
+        int k = find_key(sw, key);
+        if (ctx->planning && k >= 0 && !strcmp(sw->keys[k].origin, origin))
+            return refuse_swept_and_fixed(key, origin, sw->keys[k].line, line);
         unsweep_earlier(sw, key, origin);
-        entry_set(&ctx->fixed, key, value);
+        entry_set(&ctx->fixed, key, value, origin, line);
         return 0;
     }
     char what[PATH_MAX + 160];
@@ -357,9 +395,12 @@ static int on_sweep_entry(void *user, const char *origin, const char *section, c
     int k = find_key(sw, name);
     if (!strchr(name, '.') && !(is_resource(name) && (strchr(value, ',') || k >= 0))) {
         unsweep_earlier(sw, name, origin);
-        entry_set(&ctx->settings, name, value);
+        entry_set(&ctx->settings, name, value, origin, line);
         return 0;
     }
+    const sweep_entry *fixed = entry_find(&ctx->fixed, name);
+    if (ctx->planning && fixed && !strcmp(fixed->origin, origin))
+        return refuse_swept_and_fixed(name, origin, line, fixed->line);
     /* A key given again in its file (or an indented continuation line) adds values to its
      * list; given in a later file, it replaces the list (in its place in the order). */
     if (k < 0 && sw->n_keys == SWEEP_MAX_KEYS)
@@ -370,10 +411,16 @@ static int on_sweep_entry(void *user, const char *origin, const char *section, c
         swept_key_free(&sw->keys[k]);
     k = k < 0 ? sw->n_keys++ : k;
     if (fresh)
-        sw->keys[k] =
-            (swept_key){.key = rl_xstrdup(name), .axis = -1, .origin = rl_xstrdup(origin)};
+        sw->keys[k] = (swept_key){
+            .key = rl_xstrdup(name), .axis = -1, .origin = rl_xstrdup(origin), .line = line};
     swept_key *sk = &sw->keys[k];
     int sampled = sampler_kind_of(value) >= 0;
+    if (ctx->planning && !sampled && call_name_len(value))
+        return rl_fail("%s: '%.*s' is not a known sampler (they are %s, %s and %s)",
+                       "e.g. train.lr = loguniform(1e-4, 1e-1), or give a list of values: "
+                       "train.lr = 0.1, 0.01",
+                       what, (int)call_name_len(value), value, sampler_names[0], sampler_names[1],
+                       sampler_names[2]);
     if (sk->sampler || (sampled && sk->n_values))
         return rl_fail("%s: a sampled key takes one draw expression and no list",
                        "give either a list (train.lr = 0.1, 0.01) or one expression "
@@ -558,11 +605,13 @@ static int load_settings(sweep *sw) {
 }
 
 /* The sweep file at path, for the sweep directory dir (depth: how many stages below the sweep
- * being planned or opened it is). */
-static int sweep_load(const char *path, const char *dir, int depth, sweep *sw) {
+ * being planned or opened it is). planning: path is a sweep file to plan (a key swept and fixed
+ * in one file is refused); else the sweep.ini of a planned sweep, read as it was planned (its
+ * files composed into one may sweep and fix a key: the sweep wins). */
+static int sweep_load(const char *path, const char *dir, int depth, int planning, sweep *sw) {
     memset(sw, 0, sizeof *sw);
     snprintf(sw->path, sizeof sw->path, "%s", path);
-    parse_ctx ctx = {sw, {0}, {0}};
+    parse_ctx ctx = {sw, {0}, {0}, planning};
     int n_included = 0;
     int rc = rl_cfg_walk_file(path, "sweep file", on_sweep_entry, &ctx, &sw->text, &n_included);
     if (rc == 0 && n_included > 0) {
@@ -685,7 +734,7 @@ void sweep_cell_dir_name(int64_t cell, const char *run_id, char out[48]) {
 
 /* The first line of manifest.tsv, without the newline. */
 static void manifest_header(const sweep *sw, rl_text *out) {
-    rl_text_add(out, "cell\trun_id\tdir");
+    rl_text_add(out, MANIFEST_FIRST_COLUMNS);
     for (int k = 0; k < sw->n_keys; k++)
         if (strchr(sw->keys[k].key, '.'))
             rl_text_add(out, "\t%s", sw->keys[k].key);
@@ -800,6 +849,34 @@ static void print_resources(const sweep *sw, const char *dir) {
     free(group);
 }
 
+/* Before plan writes anything: --dir must be missing or an empty directory (a directory that
+ * holds this sweep's own plan is the caller's no-op). old_manifest and old_file are the
+ * manifest.tsv and sweep.ini found there, NULL where there is none. */
+static int check_plan_dir(const char *dir, const char *old_manifest, const char *old_file) {
+    io_path_kind_t kind = io_path_kind(dir);
+    if (kind == IO_PATH_MISSING)
+        return 0;
+    if (kind != IO_PATH_DIR)
+        return rl_fail("--dir %s exists and is not a directory",
+                       "choose another --dir: a new or empty directory", dir);
+    rl_text names = {0};
+    long n = io_dir_entries(dir, &names, 4);
+    int rc = 0;
+    if (n < 0)
+        rc = rl_fail("cannot read the directory %s: %s",
+                     "check its permissions, or choose another --dir", dir, strerror(errno));
+    else if (n > 0 && old_manifest && old_file &&
+             !strncmp(old_manifest, MANIFEST_FIRST_COLUMNS, strlen(MANIFEST_FIRST_COLUMNS)))
+        rc = rl_fail("%s already holds the plan of another sweep",
+                     "choose another --dir (`ranklab sweep status DIR` shows that sweep)", dir);
+    else if (n > 0)
+        rc = rl_fail("%s is not empty and holds no sweep plan: it has %s%s",
+                     "plan into a new or empty directory: choose another --dir", dir, names.s,
+                     n > 4 ? ", ..." : "");
+    rl_text_free(&names);
+    return rc;
+}
+
 int sweep_cmd_plan(int argc, char **argv) {
     const char *file = NULL, *dir = NULL;
     for (int i = 0; i < argc; i++) {
@@ -822,21 +899,23 @@ int sweep_cmd_plan(int argc, char **argv) {
     rl_text_add(&abs_dir, "%s", dir);
     int rc = sweep_check_script_value("the sweep directory", abs_dir.s);
     rl_text_free(&abs_dir);
-    rc = rc ? rc : sweep_load(file, dir, 0, &sw);
+    rc = rc ? rc : sweep_load(file, dir, 0, 1, &sw);
     rc = rc ? rc : plan_manifest(&sw, &manifest);
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     if (rc == 0 && io_path_exists(path)) {
         old_manifest = rl_cfg_read_file(path, "manifest", MANIFEST_MAX_BYTES);
         snprintf(path, sizeof path, "%s/sweep.ini", dir);
-        old_file = rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES);
-        if (!old_manifest || !old_file || strcmp(old_manifest, manifest.s) != 0 ||
-            strcmp(old_file, sw.text) != 0)
-            rc = rl_fail("%s already holds the plan of another sweep",
-                         "choose another --dir, or delete that directory", dir);
-        else
-            printf("%s already holds this plan; nothing written\n", dir);
+        old_file = io_path_exists(path)
+                       ? rl_cfg_read_file(path, "sweep file", RL_CFG_MAX_FILE_BYTES)
+                       : NULL;
+    }
+    int same_plan = rc == 0 && old_manifest && old_file && !strcmp(old_manifest, manifest.s) &&
+                    !strcmp(old_file, sw.text);
+    if (same_plan) {
+        printf("%s already holds this plan; nothing written\n", dir);
     } else if (rc == 0) {
-        rc = io_make_dir(dir);
+        rc = check_plan_dir(dir, old_manifest, old_file);
+        rc = rc ? rc : io_make_dir(dir);
         rc = rc ? rc : sweep_write_text(dir, "sweep.ini", sw.text);
         rc = rc ? rc : sweep_write_text(dir, "manifest.tsv", manifest.s);
     }
@@ -930,7 +1009,7 @@ int sweep_planned_open_stage(planned *p, const char *dir, int depth) {
     if (!io_path_exists(path))
         return rl_fail("%s is not a planned sweep (no sweep.ini)",
                        "ranklab sweep plan FILE --dir SWEEP_DIR creates it", dir);
-    if (sweep_load(path, dir, depth, &p->sw) < 0)
+    if (sweep_load(path, dir, depth, 0, &p->sw) < 0)
         return RL_ERR;
     snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     return read_manifest(p, path);

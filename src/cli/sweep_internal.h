@@ -43,6 +43,7 @@ typedef struct {
     int n_values;
     int axis;
     char *origin;  /* the file that gave the values (the sweep file or one it includes) */
+    int line;      /* where in origin the key is first given */
     char *sampler; /* "loguniform(1e-5, 1e-1)" as written when sampled (values: the draws) */
 } swept_key;
 

@@ -36,7 +36,9 @@ typedef enum {
     ITEM_COMPLETE,
     ITEM_PRUNED, /* done: early stopping ended it (a cell that starts from it waits) */
     ITEM_FAILED,
-    ITEM_STOPPED
+    ITEM_STOPPED,
+    ITEM_ELSEWHERE,     /* another process (a second `run --all`, a Slurm task) runs the cell */
+    ITEM_DONE_ELSEWHERE /* another process completed the cell (or early stopping pruned it) */
 } item_state;
 
 /* ITEM_BLOCKED as `after`: the cell starts from a cell that runs elsewhere; it is not run here. */
@@ -288,9 +290,31 @@ static void cell_ended(cell_pool *pl, pool_item *it, int status) {
                 : code == RL_EXIT_OK                      ? ITEM_COMPLETE
                 : code == RL_EXIT_STOPPED || pl->stops    ? ITEM_STOPPED
                                                           : ITEM_FAILED;
+    /* Refused because another process took the cell (its directory's lock) after this one
+     * looked: not a failure of the cell. */
+    char holder[1024] = "";
+    cell_state now =
+        it->state == ITEM_FAILED
+            ? sweep_cell_status(it->p, it->cell, SWEEP_DEFAULT_STALE_SECONDS, holder, sizeof holder)
+            : CELL_FAILED;
+    if (now == CELL_RUNNING)
+        it->state = ITEM_ELSEWHERE;
+    else if (now == CELL_COMPLETE || now == CELL_PRUNED)
+        it->state = ITEM_DONE_ELSEWHERE;
     left_text(pl, left, sizeof left);
     log_path(it, path, sizeof path);
-    if (it->state == ITEM_COMPLETE) {
+    if (it->state == ITEM_ELSEWHERE || it->state == ITEM_DONE_ELSEWHERE) {
+        char said[sizeof what + 64];
+        snprintf(said, sizeof said, "%s (the cell %s by another process)", what,
+                 now == CELL_RUNNING ? "is run" : "was done");
+        log_say(it, said);
+        if (now == CELL_RUNNING)
+            progress("%s: run by another process, not failed (%s here, %.1f s): %s; %s", name, what,
+                     seconds, holder, left);
+        else
+            progress("%s: done by another process (%s), not failed (%s here, %.1f s); %s", name,
+                     sweep_state_name(now), what, seconds, left);
+    } else if (it->state == ITEM_COMPLETE) {
         log_say(it, "exit code 0 (complete)");
         progress("%s complete (%.1f s); %s", name, seconds, left);
     } else if (it->state == ITEM_PRUNED) {
@@ -352,8 +376,9 @@ static void forward_stop(cell_pool *pl, int sig) {
 static int64_t next_ready(const cell_pool *pl) {
     for (int64_t i = 0; i < pl->n_items; i++) {
         const pool_item *it = &pl->items[i];
+        item_state upstream = it->after >= 0 ? pl->items[it->after].state : ITEM_WAITING;
         if (it->state == ITEM_WAITING &&
-            (it->after == -1 || (it->after >= 0 && pl->items[it->after].state == ITEM_COMPLETE)))
+            (it->after == -1 || upstream == ITEM_COMPLETE || upstream == ITEM_DONE_ELSEWHERE))
             return i;
     }
     return -1;
@@ -367,6 +392,27 @@ static int item_fits(const cell_pool *pl, const pool_item *it) {
     cell_resources r;
     sweep_cell_resources(&it->p->sw, it->cell, &r);
     return pl->n_running == 0 || pl->cpus_running + r.ranks * r.cpus_per_rank <= pl->cores;
+}
+
+/* Just before an item starts: whether another process (a second `run --all`, a Slurm task) has
+ * taken or finished its cell since this one read the states; the item is then left to it
+ * (ITEM_ELSEWHERE, ITEM_DONE_ELSEWHERE). A cell that now waits for its upstream cell (pruned
+ * elsewhere) is blocked. */
+static int taken_since(cell_pool *pl, pool_item *it) {
+    char detail[1024], name[PATH_MAX + 32];
+    cell_state now =
+        sweep_cell_status(it->p, it->cell, SWEEP_DEFAULT_STALE_SECONDS, detail, sizeof detail);
+    item_name(pl, it, name, sizeof name);
+    if (now == CELL_RUNNING) {
+        it->state = ITEM_ELSEWHERE;
+        progress("%s: run by another process, not started here: %s", name, detail);
+    } else if (now == CELL_COMPLETE || now == CELL_PRUNED) {
+        it->state = ITEM_DONE_ELSEWHERE;
+        progress("%s: done by another process (%s), not started here", name, sweep_state_name(now));
+    } else if (now == CELL_WAITING) {
+        it->after = ITEM_BLOCKED;
+    }
+    return now == CELL_RUNNING || now == CELL_COMPLETE || now == CELL_PRUNED || now == CELL_WAITING;
 }
 
 /* Start the items in order as they become ready and fit, until all that can run have ended or
@@ -388,6 +434,8 @@ static void run_pool(cell_pool *pl) {
         int64_t next;
         while (!pl->stops && (next = next_ready(pl)) >= 0 && item_fits(pl, &pl->items[next])) {
             pool_item *it = &pl->items[next];
+            if (taken_since(pl, it))
+                continue;
             if (start_cell(pl, it) < 0) {
                 char name[PATH_MAX + 32];
                 it->state = ITEM_FAILED;
@@ -407,6 +455,14 @@ static void run_pool(cell_pool *pl) {
     /* The stop signals stay blocked: one that comes now must not cut the report short. */
 }
 
+static int64_t append_item(cell_pool *pl, pool_item item) {
+    pl->items = realloc(pl->items, sizeof *pl->items * (size_t)(pl->n_items + 1));
+    if (!pl->items)
+        abort();
+    pl->items[pl->n_items] = item;
+    return pl->n_items++;
+}
+
 /* The item of (p, cell), added after the item of its upstream cell when that is to run here too
  * (an upstream cell running elsewhere blocks it). */
 static int64_t add_item(cell_pool *pl, const planned *p, int64_t cell) {
@@ -423,11 +479,7 @@ static int64_t add_item(cell_pool *pl, const planned *p, int64_t cell) {
                 : state == CELL_RUNNING ? ITEM_BLOCKED
                                         : add_item(pl, up.p, up.cell);
     }
-    pl->items = realloc(pl->items, sizeof *pl->items * (size_t)(pl->n_items + 1));
-    if (!pl->items)
-        abort();
-    pl->items[pl->n_items] = (pool_item){.p = p, .cell = cell, .after = after};
-    return pl->n_items++;
+    return append_item(pl, (pool_item){.p = p, .cell = cell, .after = after});
 }
 
 /* The options: dir, jobs (0: not given). */
@@ -494,13 +546,41 @@ static int64_t items_text(const cell_pool *pl, item_state state, rl_text *out, i
     return total;
 }
 
+/* How many items of the sweep given (given = 1) or of the sweeps it starts from (given = 0)
+ * ended complete or pruned here. */
+static int64_t count_done_here(const cell_pool *pl, int given) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < pl->n_items; i++)
+        n += (pl->items[i].p == pl->p) == given &&
+             (pl->items[i].state == ITEM_COMPLETE || pl->items[i].state == ITEM_PRUNED);
+    return n;
+}
+
 /* Print the outcome; the exit code. */
-static int report(cell_pool *pl, const int64_t *elsewhere, int64_t n_elsewhere, const char *again) {
+static int report(cell_pool *pl, const char *again) {
     const planned *p = pl->p;
-    rl_text list = {0}, waiting = {0};
-    int code = RL_EXIT_OK, only_given, waiting_given;
+    /* The cells left to other processes: done by now? */
+    for (int64_t i = 0; i < pl->n_items; i++) {
+        pool_item *it = &pl->items[i];
+        char detail[1024];
+        if (it->state != ITEM_ELSEWHERE)
+            continue;
+        cell_state now =
+            sweep_cell_status(it->p, it->cell, SWEEP_DEFAULT_STALE_SECONDS, detail, sizeof detail);
+        if (now == CELL_COMPLETE || now == CELL_PRUNED)
+            it->state = ITEM_DONE_ELSEWHERE;
+    }
+    rl_text list = {0}, waiting = {0}, by_other = {0};
+    int code = RL_EXIT_OK, only_given, waiting_given, by_other_given;
     int64_t n_waiting = items_text(pl, ITEM_WAITING, &waiting, &waiting_given);
+    int64_t n_by_other = items_text(pl, ITEM_DONE_ELSEWHERE, &by_other, &by_other_given);
     int64_t n_failed = items_text(pl, ITEM_FAILED, &list, &only_given);
+    int all_done = !n_failed && !pl->stops && !count_items(pl, ITEM_STOPPED) &&
+                   !count_items(pl, ITEM_ELSEWHERE) && !n_waiting;
+    if (n_by_other && !all_done)
+        printf("%s %s %s done by another process (a second `run --all`, or a Slurm task)\n",
+               n_by_other == 1 ? "cell" : "cells", rl_text_str(&by_other),
+               n_by_other == 1 ? "was" : "were");
     if (n_failed) {
         if (only_given)
             rl_fail("%lld of the %lld cells of %s failed: %s", NULL, (long long)n_failed,
@@ -525,9 +605,9 @@ static int report(cell_pool *pl, const int64_t *elsewhere, int64_t n_elsewhere, 
                    rl_text_str(&list));
         printf("%lld not started. Run `%s` to resume.\n", (long long)n_waiting, again);
         code = RL_EXIT_STOPPED;
-    } else if (n_elsewhere || n_waiting) {
+    } else if (!all_done) {
+        int64_t n_elsewhere = items_text(pl, ITEM_ELSEWHERE, &list, &only_given);
         if (n_elsewhere) {
-            sweep_format_cells(elsewhere, n_elsewhere, 0, &list);
             printf("%s %s %s running elsewhere (heartbeat younger than %d s) and left alone: "
                    "`ranklab sweep status %s` follows %s\n",
                    n_elsewhere == 1 ? "cell" : "cells", rl_text_str(&list),
@@ -542,10 +622,8 @@ static int report(cell_pool *pl, const int64_t *elsewhere, int64_t n_elsewhere, 
                    n_waiting == 1 ? "s" : "", again);
         code = SWEEP_EXIT_NOT_COMPLETE;
     } else {
-        int64_t n_given = 0, counts[CELL_N_STATES];
-        int64_t n_completed = count_items(pl, ITEM_COMPLETE) + count_items(pl, ITEM_PRUNED);
-        for (int64_t i = 0; i < pl->n_items; i++)
-            n_given += pl->items[i].p == p;
+        int64_t counts[CELL_N_STATES];
+        int64_t n_given = count_done_here(pl, 1), n_upstream = count_done_here(pl, 0);
         free(sweep_all_states(p, SWEEP_DEFAULT_STALE_SECONDS, 0, counts));
         if (counts[CELL_PRUNED])
             printf("all %lld cells of %s are done: %lld complete, %lld pruned by early stopping",
@@ -553,16 +631,19 @@ static int report(cell_pool *pl, const int64_t *elsewhere, int64_t n_elsewhere, 
                    (long long)counts[CELL_PRUNED]);
         else
             printf("all %lld cells of %s are complete", (long long)p->sw.n_cells, p->dir);
-        if (n_completed > n_given)
-            printf(" (%lld run now, and %lld of the sweeps they start from)\n", (long long)n_given,
-                   (long long)(n_completed - n_given));
-        else if (n_completed)
-            printf(" (%lld run now)\n", (long long)n_completed);
-        else
-            printf("; nothing to run\n");
+        if (n_upstream)
+            printf(" (%lld run now, and %lld of the sweeps they start from", (long long)n_given,
+                   (long long)n_upstream);
+        else if (n_given)
+            printf(" (%lld run now", (long long)n_given);
+        if (n_by_other)
+            printf("%s%s %s done by another process", n_given + n_upstream ? "; " : " (",
+                   n_by_other == 1 ? "cell" : "cells", rl_text_str(&by_other));
+        printf("%s\n", n_given + n_upstream + n_by_other ? ")" : "; nothing to run");
     }
     rl_text_free(&list);
     rl_text_free(&waiting);
+    rl_text_free(&by_other);
     return code;
 }
 
@@ -605,16 +686,12 @@ int sweep_cmd_run_all(int argc, char **argv) {
         return rl_fail("cannot resolve the path of this program: %s", NULL, strerror(errno));
     }
 
-    int64_t counts[CELL_N_STATES], n_elsewhere = 0, n_given = 0;
+    int64_t counts[CELL_N_STATES], n_given = 0;
     cell_state *states = sweep_all_states(&p, SWEEP_DEFAULT_STALE_SECONDS, 0, counts);
-    int64_t *elsewhere = rl_xmalloc(sizeof(int64_t) * (size_t)p.sw.n_cells);
-    for (int64_t c = 0; c < p.sw.n_cells; c++) {
+    for (int64_t c = 0; c < p.sw.n_cells; c++)
         if (CELL_TO_RUN(states[c]) && ++n_given)
             add_item(&pl, &p, c);
-        else if (states[c] == CELL_RUNNING)
-            elsewhere[n_elsewhere++] = c;
-    }
-    free(states);
+    int64_t n_elsewhere = counts[CELL_RUNNING];
     char size[96];
     int max_cpus = cells_size_text(&pl, size, sizeof size);
     pl.jobs = (int)(jobs_given < pl.n_items ? jobs_given : pl.n_items);
@@ -647,15 +724,20 @@ int sweep_cmd_run_all(int argc, char **argv) {
         snprintf(again, sizeof again, "ranklab sweep run %s --all --jobs %lld", dir, jobs_given);
     else
         snprintf(again, sizeof again, "ranklab sweep run %s --all", dir);
-    if (pl.n_items) {
+    int run_here = pl.n_items > 0;
+    /* The cells running elsewhere are followed, not started: report says how they ended. */
+    for (int64_t c = 0; c < p.sw.n_cells; c++)
+        if (states[c] == CELL_RUNNING)
+            append_item(&pl, (pool_item){.p = &p, .cell = c, .after = -1, .state = ITEM_ELSEWHERE});
+    free(states);
+    if (run_here) {
         printf("logs: %s/logs/cell-NNNN.out; Ctrl-C or SIGTERM stops the cells at a checkpoint "
                "(`%s` resumes)\n",
                dir, again);
         run_pool(&pl);
     }
-    int rc = report(&pl, elsewhere, n_elsewhere, again);
+    int rc = report(&pl, again);
     free(pl.items);
-    free(elsewhere);
     sweep_planned_free(&p);
     return rc;
 }

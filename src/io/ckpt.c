@@ -21,7 +21,6 @@
 
 #define CKPT_FORMAT "ranklab-checkpoint"
 #define CKPT_VERSION 2
-#define CKPT_FINAL_NAME "final.h5"
 #define CKPT_VERIFY_BLOCK (1 << 22) /* bytes read at a time when checking a dataset's CRC */
 /* Bytes of HDF5 structure in a checkpoint besides its data: the file, and each dataset. */
 #define CKPT_OVERHEAD_BYTES (64u << 10)
@@ -131,7 +130,7 @@ int io_ckpt_begin(io_ckpt **out, const char *ckpt_dir, const io_ckpt_info *info,
     c->config_text = rl_xstrdup(config_text);
     snprintf(c->dir, sizeof c->dir, "%s", ckpt_dir);
     if (info->final)
-        snprintf(c->final_path, sizeof c->final_path, "%s/" CKPT_FINAL_NAME, ckpt_dir);
+        snprintf(c->final_path, sizeof c->final_path, "%s/" IO_CKPT_FINAL_NAME, ckpt_dir);
     else
         snprintf(c->final_path, sizeof c->final_path, "%s/step-%010lld.h5", ckpt_dir,
                  (long long)info->step);
@@ -188,7 +187,7 @@ static int compare_desc(const void *a, const void *b) {
 
 static int is_checkpoint_name(const char *name) {
     size_t len = strlen(name);
-    return !strcmp(name, CKPT_FINAL_NAME) ||
+    return !strcmp(name, IO_CKPT_FINAL_NAME) ||
            (strncmp(name, "step-", 5) == 0 && len > 8 && !strcmp(name + len - 3, ".h5"));
 }
 
@@ -212,7 +211,7 @@ int io_ckpt_list(const char *ckpt_dir, char ***paths, int *n) {
         }
         char path[PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", ckpt_dir, e->d_name);
-        if (!strcmp(e->d_name, CKPT_FINAL_NAME))
+        if (!strcmp(e->d_name, IO_CKPT_FINAL_NAME))
             final_at = *n;
         (*paths)[(*n)++] = rl_xstrdup(path);
     }

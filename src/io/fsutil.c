@@ -2,9 +2,11 @@
  * temp + fsync + rename + fsync-directory commit, the checksum seal every finished file carries,
  * the run-directory lock, and telling a full disk from other write failures. */
 #include "src/core/error.h"
+#include "src/core/text.h"
 #include "src/io/fault.h"
 #include "src/io/io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,6 +30,39 @@ io_path_kind_t io_path_kind(const char *path) {
     if (stat(path, &st) != 0)
         return IO_PATH_MISSING;
     return S_ISREG(st.st_mode) ? IO_PATH_FILE : S_ISDIR(st.st_mode) ? IO_PATH_DIR : IO_PATH_OTHER;
+}
+
+static int compare_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_dot_entry(const char *name) {
+    return !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+long io_dir_entries(const char *dir, rl_text *names, int max_names) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += !is_dot_entry(e->d_name);
+    /* The names, sorted, so that a message names the same ones every time. */
+    char **all = rl_xcalloc((size_t)n + 1, sizeof *all);
+    long kept = 0;
+    rewinddir(d);
+    for (struct dirent *e; kept < n && (e = readdir(d));)
+        if (!is_dot_entry(e->d_name))
+            all[kept++] = rl_xstrdup(e->d_name);
+    closedir(d);
+    qsort(all, (size_t)kept, sizeof *all, compare_names);
+    for (long i = 0; i < kept; i++) {
+        if (names && i < max_names)
+            rl_text_add(names, "%s%s", i ? ", " : "", all[i]);
+        free(all[i]);
+    }
+    free(all);
+    return n;
 }
 
 int io_make_dir(const char *dir) {

@@ -35,6 +35,7 @@
 #define RANKLAB_IO_H
 
 #include "src/core/config.h"
+#include "src/core/text.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,10 @@ int io_path_exists(const char *path);
 typedef enum { IO_PATH_MISSING, IO_PATH_FILE, IO_PATH_DIR, IO_PATH_OTHER } io_path_kind_t;
 /* What path is (following links): missing, a regular file, a directory, or something else. */
 io_path_kind_t io_path_kind(const char *path);
+/* How many entries directory dir holds (. and .. not counted), -1 when it cannot be read. The
+ * first (by name) of them, at most max_names, go into names as "a, b, c" (may be NULL); the
+ * caller frees names with rl_text_free. */
+long io_dir_entries(const char *dir, rl_text *names, int max_names);
 /* fsync a file, and a directory (so a rename inside it is durable). */
 int io_fsync_file(const char *path);
 int io_fsync_dir(const char *dir);
@@ -174,6 +179,8 @@ void io_hdf5_version(char *out, size_t n);
 /* ---- checkpoints ---- */
 
 typedef struct io_ckpt io_ckpt;
+/* The final checkpoint's name in RUN_DIR/ckpt (the others: step-NNNNNNNNNN.h5). */
+#define IO_CKPT_FINAL_NAME "final.h5"
 
 /* What a checkpoint says about itself (root attributes). */
 typedef struct {

@@ -57,8 +57,10 @@ spec = mlp:784-16-10
 [train]
 epochs = 1
 EOF
+# (a key swept in one file may be fixed in another, here parts/lr.ini; not in the same file)
+printf '[train]\nlr = 0.7\n' >"$S/conf/parts/lr.ini"
 cat >"$S/conf/sweep-base.ini" <<'EOF'
-include = parts/model.ini
+include = parts/model.ini, parts/lr.ini
 [sweep]
 experiment = train
 time = 00:20:00
@@ -66,7 +68,6 @@ train.lr = 0.5, 0.2, 0.1
 run.seed = 1, 2
 [train]
 epochs = 1
-lr = 0.7
 EOF
 cat >"$S/composed.ini" <<'EOF'
 include = conf/sweep-base.ini
@@ -83,7 +84,7 @@ check "a composed sweep plans the flat sweep's cells (same manifest)" \
     cmp -s "$S/flat/manifest.tsv" "$S/composed/manifest.tsv"
 check "with the later time" grep -q "time limit 00:10:00" "$S/plan.log"
 check "its sweep.ini is what the files set, as one file" \
-    grep -q "^# $S/composed.ini with the 2 files it includes" "$S/composed/sweep.ini"
+    grep -q "^# $S/composed.ini with the 3 files it includes" "$S/composed/sweep.ini"
 check "with no include left" test -z "$(grep '^include' "$S/composed/sweep.ini" || true)"
 "$RANKLAB" sweep plan "$S/composed.ini" --dir "$S/composed" >"$S/again.log"
 check "planning it again is a no-op" grep -q "already holds this plan" "$S/again.log"

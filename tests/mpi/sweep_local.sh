@@ -171,4 +171,30 @@ mpiexec -n 2 "$RANKLAB" sweep run "$S/alone" --cell "${stopped:-0}" >"$S/alone.l
 check "cell ${stopped:-?} under --all == the cell run alone (mpiexec -n 2 sweep run --cell)" \
     same_results "$(cell_dir "$S/alone" "${stopped:-0}")/results.h5" \
     "$(cell_dir "$S/two" "${stopped:-0}")/results.h5"
+# 6. Two `run --all` on one sweep: each cell runs once, and a cell the other command took is
+# its (run by another process), not a failure of this one.
+"$RANKLAB" sweep plan "$S/one.ini" --dir "$S/shared" >/dev/null
+"$RANKLAB" sweep run "$S/shared" --all --jobs 1 >"$S/shared-a.log" 2>&1 &
+first=$!
+for _ in $(seq 600); do # until the first command's cell 0 runs
+    [ -e "$(cell_dir "$S/shared" 0)/sweep-cell.txt" ] && break
+    sleep 0.05
+done
+code_b=0
+"$RANKLAB" sweep run "$S/shared" --all --jobs 1 >"$S/shared-b.log" 2>&1 || code_b=$?
+code_a=0
+wait "$first" || code_a=$?
+cat "$S/shared-a.log" "$S/shared-b.log"
+check "two commands on one sweep: no failure (exit codes $code_a and $code_b, 0 or 3)" \
+    bash -c "[[ $code_a =~ ^[03]$ && $code_b =~ ^[03]$ ]]"
+check "no cell is reported failed" \
+    test "$(cat "$S"/shared-[ab].log | grep -c 'FAILED\|cells of .* failed')" -eq 0
+check "the second command leaves the first one's cell 0 to it" \
+    grep -q "cell 0 is running elsewhere\|cells\? 0[0-9,-]* done by another process" "$S/shared-b.log"
+check "a command says which cells another process ran" \
+    grep -q "are complete (.*done by another process)" "$S/shared-a.log" "$S/shared-b.log"
+check "every cell is complete" "$RANKLAB" sweep status "$S/shared"
+refusals=$(cat "$S"/shared/logs/*.out | grep -c "is in use by another run" || true)
+check "each start refused by the lock ($refusals) is reported as another process's cell" \
+    test "$(cat "$S"/shared-[ab].log | grep -c ': run by another process, not failed\|: done by another process (complete), not failed')" -eq "$refusals"
 finish
