@@ -587,8 +587,9 @@ static int load_settings(sweep *sw) {
         return RL_ERR;
     const char *name = rl_cfg_str(sw->settings, "sweep.experiment");
     if (!name[0])
-        return rl_fail("%s: [sweep] names no experiment",
-                       "add `experiment = train` (or another from `ranklab list`) to [sweep]",
+        return rl_fail("%s names no experiment: a sweep file needs a [sweep] section with "
+                       "`experiment = NAME`",
+                       "add `[sweep]` and `experiment = train` (or another from `ranklab list`)",
                        path);
     sw->exp = rl_experiment_find(name);
     if (!sw->exp)
@@ -880,7 +881,10 @@ static int check_plan_dir(const char *dir, const char *old_manifest, const char 
 int sweep_cmd_plan(int argc, char **argv) {
     const char *file = NULL, *dir = NULL;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--dir") && i + 1 < argc && !dir)
+        if (!strcmp(argv[i], "--dir") && i + 1 == argc)
+            return rl_fail("--dir needs a value: the sweep directory to plan into",
+                           "ranklab sweep plan FILE --dir SWEEP_DIR");
+        else if (!strcmp(argv[i], "--dir") && !dir)
             dir = argv[++i];
         else if (!file && argv[i][0] != '-')
             file = argv[i];

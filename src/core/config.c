@@ -192,7 +192,8 @@ static char *walk_read_line(char *buf, int size, void *stream) {
     if (chars > (size_t)size - 3) {
         w->failed = rl_fail("%s:%d: line is longer than %d characters (%zu)", NULL, w->origin,
                             w->line, size - 3, chars);
-        rl_fail_hint("shorten it; a longer value can be given on the command line as "
+        rl_fail_hint("shorten it: in a sweep file a list goes on over indented lines below its "
+                     "key; a config value can be given on the command line as "
                      "section.key=value (up to %d characters)",
                      RL_CFG_MAX_VALUE_CHARS);
         return NULL;

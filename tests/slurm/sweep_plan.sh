@@ -50,7 +50,10 @@ fails "zip of unequal lists" "$S/bad4.ini" "zipped keys train.lr and run.seed ha
 base "ckpt.every = 10, 20" >"$S/bad5.ini"
 fails "cells with the same config" "$S/bad5.ini" "cells 0 and 1 have the same config"
 printf '[sweep]\ntrain.lr = 0.1, 0.2\n' >"$S/bad6.ini"
-fails "no experiment" "$S/bad6.ini" "[sweep] names no experiment"
+fails "no experiment" "$S/bad6.ini" "bad6.ini names no experiment: a sweep file needs a [sweep]"
+printf '[train]\nlr = 0.1\n' >"$S/bad6b.ini"
+fails "no [sweep] section" "$S/bad6b.ini" "needs a [sweep] section with \`experiment = NAME\`"
+refused "--dir without its value" "--dir needs a value" "$RANKLAB" sweep plan "$S/bad6.ini" --dir
 base "time = 00:01:00" "signal_seconds = 120" >"$S/bad7.ini"
 fails "signal after the time limit" "$S/bad7.ini" \
     "sweep.signal_seconds = 120 is not shorter than sweep.time"
