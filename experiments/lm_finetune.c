@@ -169,6 +169,16 @@ static void ft_free(ft_run *f) {
 /* The decoder and tokenizer of the finished lm-pretrain run init.from, checked to have split
  * the glosses as this run does. */
 static int load_pretrained(ft_run *f) {
+    /* Keys the shared declarations bring that lm-finetune does not read: a value set for one
+     * would change the run id and nothing else. */
+    static const char *const unread[][2] = {
+        {"text.vocab_size", "the tokenizer is the pretraining run's (init.from)"},
+        {"zo.lr_sgd", "lm-finetune has no sgd arm; ft.lr is the lora and qat arms' rate"},
+    };
+    for (size_t k = 0; k < sizeof unread / sizeof unread[0]; k++)
+        if (!rl_cfg_is_default(f->cfg, unread[k][0]))
+            return rl_fail("%s is not used by lm-finetune: %s", "leave it out", unread[k][0],
+                           unread[k][1]);
     const char *dir = rl_cfg_str(f->cfg, "init.from");
     if (!dir[0])
         return rl_fail("lm-finetune starts from a finished lm-pretrain run, and init.from is empty",

@@ -4,6 +4,7 @@
 #include "src/core/error.h"
 #include "src/core/text.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -699,6 +700,12 @@ int rl_cfg_changes(const rl_config *cfg, const char *earlier, rl_text *out) {
 static int is_default(const rl_cfg_spec *s, const char *value) {
     char def[RL_CFG_MAX_VALUE_CHARS + 1];
     return canonical_value(s, s->def, "default", def, sizeof def) == 0 && !strcmp(value, def);
+}
+
+int rl_cfg_is_default(const rl_config *cfg, const char *key) {
+    long at = find_spec(cfg, key);
+    assert(at >= 0 && cfg->values[at]);
+    return is_default(cfg->specs[at], cfg->values[at]);
 }
 
 void rl_cfg_run_id(const rl_config *cfg, char out[17]) {

@@ -118,6 +118,8 @@ const char *rl_cfg_str(const rl_config *cfg, const char *key); /* STRING and CHO
 
 /* The resolved config as "key = value" lines sorted by key (caller frees). */
 char *rl_cfg_text(const rl_config *cfg);
+/* Whether the resolved value of a declared key is its default (in canonical form). */
+int rl_cfg_is_default(const rl_config *cfg, const char *key);
 /* The keys that count in the run id and whose values in `earlier` (an rl_cfg_text of another
  * run) differ from cfg's, as "key: EARLIER -> NOW" joined by "; " into *out (a key `earlier`
  * lacks shows "(none)"). Returns how many. */

@@ -88,6 +88,8 @@ ranks 1 run train data.name=blobs data.dim=8 model.spec=mlp:8-4 train.epochs=1 \
 REFUSAL_BASE=("${FT[@]}")
 expect_refusal "a run of another experiment is refused" "is a run of train, not of lm-pretrain" \
     init.from="$SCRATCH/a-train-run"
+expect_refusal "a tokenizer size, which comes from init.from, is refused" \
+    "text.vocab_size is not used by lm-finetune" text.vocab_size=300
 expect_refusal "an unknown category is refused" "is not a WordNet lexicographer category" data.categories=shape,unicorn
 expect_refusal "all categories are refused" "it is 'all'" data.categories=all
 expect_refusal "a missing init.from run is refused" "$SCRATCH/nothing" init.from="$SCRATCH/nothing"
