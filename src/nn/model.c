@@ -23,8 +23,8 @@
 #define MAX_WIDTH (1 << 24)
 #define MAX_KERNEL 15
 
-/* Reads decimal digits at *p into *value (1..max). 0 if there are none or the value is out of
- * range (the caller reports). */
+/* Reads decimal digits at *p into *value (1..max) and moves *p past them. 0 if there are none or
+ * the value is out of range, *p left where they start (the caller reports it there). */
 static int parse_count(const char **p, long max, long *value) {
     const char *q = *p;
     long v = 0;
@@ -35,9 +35,11 @@ static int parse_count(const char **p, long max, long *value) {
         if (v > max)
             return 0;
     }
+    if (v == 0)
+        return 0; /* *p stays at the 0, for the error message */
     *p = q;
     *value = v;
-    return v > 0;
+    return 1;
 }
 
 /* Appends a layer from the current output shape (for the first layer, the input shape the
@@ -189,10 +191,10 @@ static int parse_cnn_layer(rl_model *m, const char **p) {
     long a, b;
     if (token_is(p, "conv")) {
         if (!parse_count(p, MAX_WIDTH, &a) || **p != 'k' || (++*p, !parse_count(p, MAX_KERNEL, &b)))
-            return rl_fail("model spec \"%s\": bad convolution at \"%s\"",
-                           "write convCkK or convCkKsS: C filters of K x K, stride S, e.g. "
-                           "conv16k3 or conv32k3s2",
-                           m->spec, token);
+            return rl_fail("model spec \"%s\": bad convolution at \"%s\"", NULL, m->spec, token),
+                   rl_fail_hint("write convCkK or convCkKsS: C filters of K x K (K odd, 1..%d), "
+                                "stride S, e.g. conv16k3 or conv32k3s2",
+                                MAX_KERNEL);
         if (b % 2 == 0)
             return rl_fail("model spec \"%s\": convolution kernel size %ld is even at \"%s\"",
                            "use an odd kernel size (padding K/2 keeps the image size)", m->spec,

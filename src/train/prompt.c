@@ -29,7 +29,7 @@ int prompt_task_init(prompt_task *p, const rl_bpe *tok, const char *template_tex
                      const char *const *labels, int n_classes, int context, int max_text) {
     memset(p, 0, sizeof *p);
     if (n_classes < 2 || n_classes > PROMPT_MAX_CLASSES)
-        return rl_fail("%d classes, and a prompt task takes 2 to %d",
+        return rl_fail("the prompt task has %d class(es); it takes 2 to %d",
                        "name between 2 and 16 categories (data.categories)", n_classes,
                        PROMPT_MAX_CLASSES);
     p->n_classes = n_classes;

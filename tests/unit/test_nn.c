@@ -176,6 +176,12 @@ static void test_spec_rejects(void) {
     }
     rl_model m;
     CU_ASSERT_EQUAL(rl_model_init(&m, NULL), RL_ERR);
+    /* A zero size is pointed at, not the field after it. */
+    CU_ASSERT_EQUAL(rl_model_init(&m, "mlp:784-0-10"), RL_ERR);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(rl_error_message(), "expected a layer size (1..16777216) at \"0-10\""));
+    CU_ASSERT_EQUAL(rl_model_init(&m, "cnn:1x28x28-conv8k28-fc10"), RL_ERR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(rl_error_hint(), "(K odd, 1..15)"));
 }
 
 static void test_free_null_and_zeroed(void) {
