@@ -449,6 +449,10 @@ static int canonical_value(const rl_cfg_spec *s, const char *text, const char *o
                        origin, s->key, len, RL_CFG_MAX_VALUE_CHARS),
                rl_fail_hint("give %s a value of at most %d characters", s->key,
                             RL_CFG_MAX_VALUE_CHARS);
+    if (s->type != RL_CFG_STRING && (strstr(text, " #") || strstr(text, "\t#")))
+        return rl_fail("%s: %s = '%s' has a comment after its value",
+                       "put a comment on a line of its own (starting with # or ;)", origin, s->key,
+                       text);
     int has_range = s->min <= s->max;
     switch (s->type) {
     case RL_CFG_INT: {

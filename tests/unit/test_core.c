@@ -332,6 +332,10 @@ static void test_cfg_wrong_type(void) {
     expect_override_error("train.epochs=abc", "abc", NULL);
     expect_override_error("train.lr=1x", "1x", NULL);
     expect_override_error("train.shuffle=maybe", "maybe", NULL);
+    /* A comment after a value (ini files have them only on lines of their own). */
+    expect_override_error("train.epochs=3 # three", "has a comment after its value",
+                          "a line of its own");
+    expect_override_error("train.lr=0.1\t# tuned", "has a comment after its value", NULL);
 }
 
 static void test_cfg_out_of_range(void) {
