@@ -23,6 +23,7 @@
 #include "src/core/mem.h"
 #include "src/core/rng.h"
 #include "src/data/data.h"
+#include "src/io/io.h"
 #include "src/nn/nn.h"
 #include "src/run/run.h"
 #include "src/select/select.h"
@@ -264,7 +265,15 @@ static int prepare(rl_run *run, subset_state *s) {
     s->mlp_steps = (int)rl_cfg_int(cfg, "subset.mlp_steps");
     s->mlp_lr = (float)rl_cfg_float(cfg, "subset.mlp_lr");
     s->seed = rl_run_seed(run);
-    const char *encoder = rl_cfg_str(cfg, "subset.encoder");
+    const char *encoder = rl_cfg_str(cfg, "subset.encoder"),
+               *cache = rl_cfg_str(cfg, "subset.feature_cache"), *slash = strrchr(cache, '/');
+    if (slash && slash > cache) { /* its directory must be there before the encoder trains */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - cache), cache);
+        if (io_path_kind(dir) != IO_PATH_DIR)
+            return rl_fail("subset.feature_cache=%s: the directory %s does not exist",
+                           "create it first, or give a path in an existing directory", cache, dir);
+    }
     if (strcmp(encoder, "autoencoder") == 0 && ae_prepare(s, cfg) < 0)
         return RL_ERR;
     if (strcmp(encoder, "simclr") == 0 && simclr_prepare(s, cfg) < 0)

@@ -122,6 +122,9 @@ static int build_config(const rl_experiment *exp, int argc, char **argv, rl_conf
             } else if (!strcmp(argv[i], "--out")) {
                 if (!out_dir || i + 1 >= argc)
                     rc = rl_fail("--out needs a directory here", "ranklab run EXPERIMENT --out DIR");
+                else if (pass == 0 && *out_dir)
+                    rc = rl_fail("--out is given twice (%s and %s)", "give one --out directory",
+                                 *out_dir, argv[i + 1]);
                 else
                     *out_dir = argv[i + 1];
                 i++;

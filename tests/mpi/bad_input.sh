@@ -81,6 +81,11 @@ expect_refusal "zoqo.arms with too many arms" "zoqo.arms lists 9 values, more th
 REFUSAL_BASE=(run subset-select data.train_limit=1000 data.test_limit=500)
 expect_refusal "subset.budgets with a budget twice" "subset.budgets lists 10 twice" \
     subset.budgets=10,40,010
+expect_refusal "a feature cache in a directory that does not exist, before any training" \
+    "subset.feature_cache=$SCRATCH/nodir/f.h5: the directory $SCRATCH/nodir does not exist" \
+    subset.encoder=autoencoder subset.feature_cache="$SCRATCH/nodir/f.h5"
+REFUSAL_BASE=(run train "${SMALL_TRAIN[@]}" --out "$SCRATCH/first-out")
+expect_refusal "--out given twice" "--out is given twice"
 REFUSAL_BASE=(run mw-train "${SMALL_TRAIN[@]}")
 expect_refusal "mw.save_epochs with an epoch twice" "mw.save_epochs lists '2' twice" \
     mw.save_epochs=2,1,2
