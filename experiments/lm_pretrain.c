@@ -15,6 +15,7 @@
 #include "src/core/error.h"
 #include "src/core/log.h"
 #include "src/core/mem.h"
+#include "src/core/text.h"
 #include "src/data/corpus.h"
 #include "src/run/run.h"
 #include "src/train/chunks.h"
@@ -244,8 +245,11 @@ static void log_samples(lm_run *r, uint64_t seed) {
         int n = lm_generate(&r->model, &r->chunks.ws, gloss, n_prompt, n_new, rl_bpe_eot(&r->tok),
                             temperature, rl_rng_make(seed, RL_RNG_TEXT_SAMPLE), (uint32_t)s, out);
         if (rl_bpe_decode(&r->tok, out, n_prompt, prompt_text, text_size) >= 0 &&
-            rl_bpe_decode(&r->tok, out + n_prompt, n - n_prompt, text, text_size) >= 0)
+            rl_bpe_decode(&r->tok, out + n_prompt, n - n_prompt, text, text_size) >= 0) {
+            rl_utf8_printable(prompt_text);
+            rl_utf8_printable(text);
             rl_log_info("  %s | %s", prompt_text, text);
+        }
     }
     free(out);
     free(prompt_text);

@@ -37,3 +37,29 @@ void rl_text_free(rl_text *t) {
     free(t->s);
     *t = (rl_text){0};
 }
+
+size_t rl_utf8_sequence(const unsigned char *s, size_t n) {
+    if (s[0] >= 0x01 && s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return len;
+}
+
+void rl_utf8_printable(char *s) {
+    unsigned char *u = (unsigned char *)s;
+    for (size_t i = 0, n = strlen(s); i < n;) {
+        size_t len = rl_utf8_sequence(u + i, n - i);
+        if (len == 0 || (len == 1 && (u[i] < 0x20 || u[i] == 0x7f)))
+            u[i++] = '?';
+        else
+            i += len;
+    }
+}

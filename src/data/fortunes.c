@@ -2,6 +2,7 @@
  * and data.fortunes_dir keys, reading fortune files (entries between lines holding only "%")
  * with whitespace normalized and hash-fixed splits, and loading the corpus of a list of sources. */
 #include "src/core/error.h"
+#include "src/core/text.h"
 #include "src/data/corpus.h"
 
 #include <dirent.h>
@@ -27,29 +28,12 @@ void rl_corpus_declare_sources_config(rl_config *cfg) {
     rl_cfg_declare(cfg, source_keys, sizeof source_keys / sizeof source_keys[0]);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n) (no NUL, overlong form or surrogate), 0 if
- * invalid. */
-static size_t utf8_sequence(const unsigned char *s, size_t n) {
-    if (s[0] >= 0x01 && s[0] < 0x80)
-        return 1;
-    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t k = 1; k < len; k++)
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-        return 0;
-    return len;
-}
-
 /* The 1-based line of the first byte of text[0..n) that is not valid UTF-8, 0 if all are. */
 static int64_t first_invalid_utf8_line(const char *text, size_t n) {
     const unsigned char *s = (const unsigned char *)text;
     int64_t line = 1;
     for (size_t i = 0; i < n;) {
-        size_t len = utf8_sequence(s + i, n - i);
+        size_t len = rl_utf8_sequence(s + i, n - i);
         if (len == 0)
             return line;
         line += s[i] == '\n';
