@@ -215,6 +215,7 @@ static const rl_experiment rl_experiment_gor_train = {
            "See experiments/gor-train.md.",
     .default_ini = rl_ini_gor_train,
     .declare = gor_declare,
+    .check = dp_check_config,
     .run = gor_run,
 };
 

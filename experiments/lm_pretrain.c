@@ -95,6 +95,18 @@ static void lm_free(lm_run *r) {
     rl_corpus_free(&r->corpus);
 }
 
+/* rl_experiment.check: model.spec parses and fits, with the vocabulary it pins or
+ * text.vocab_size (the tokenizer's may come out smaller; prepare checks against it). */
+static int lm_check(const rl_config *cfg) {
+    const char *spec = rl_cfg_str(cfg, "model.spec");
+    int vocab = (int)rl_cfg_int(cfg, "text.vocab_size");
+    sscanf(spec, "gpt:V%d-", &vocab);
+    rl_transformer m;
+    int rc = rl_transformer_init(&m, spec, vocab);
+    rl_transformer_free(&m);
+    return rc < 0 ? rl_fail_context("model.spec") : 0;
+}
+
 /* Everything from the config, before anything is written: corpus, tokenizer, windows, model,
  * optimizer, buffers. */
 static int prepare(rl_run *run, lm_run *r) {
@@ -313,6 +325,7 @@ static const rl_experiment rl_experiment_lm_pretrain = {
            "vocabulary, for a fine-tuning run); lm.samples continuations are logged.",
     .default_ini = rl_ini_lm_pretrain,
     .declare = lm_declare,
+    .check = lm_check,
     .run = lm_pretrain_run,
 };
 

@@ -527,6 +527,7 @@ static const rl_experiment rl_experiment_mw_train = {
            "See experiments/mw-train.md.",
     .default_ini = rl_ini_mw_train,
     .declare = mw_declare,
+    .check = dp_check_config,
     .run = mw_run,
 };
 

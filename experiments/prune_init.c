@@ -696,6 +696,7 @@ static const rl_experiment rl_experiment_prune_init = {
         "See experiments/prune-init.md.",
     .default_ini = rl_ini_prune_init,
     .declare = prune_declare,
+    .check = dp_check_config,
     .run = prune_run,
 };
 

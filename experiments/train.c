@@ -26,6 +26,7 @@ static const rl_experiment rl_experiment_train = {
            "/arrays/params; start another run from them with init.from=RUN_DIR.",
     .default_ini = rl_ini_train,
     .declare = dp_declare_config,
+    .check = dp_check_config,
     .run = train_run,
 };
 

@@ -759,6 +759,11 @@ static int plan_manifest(const sweep *sw, rl_text *manifest) {
         rl_config *cfg;
         if ((rc = sweep_cell_config(sw, c, &cfg, NULL)) < 0)
             break;
+        if (sw->exp->check && sw->exp->check(cfg) < 0) {
+            rl_cfg_free(cfg);
+            rc = rl_fail_context("cell %lld", (long long)c);
+            break;
+        }
         ids[c].cell = c;
         rl_cfg_run_id(cfg, ids[c].run_id);
         char dir[48];

@@ -448,6 +448,8 @@ int rl_run_main(const rl_experiment *exp, rl_config *cfg, const char *out_dir, i
     comm_set_fatal_hook(write_fatal_failure);
     rl_stop_install();
     int rc = comm_agree_error(rl_compute_init(rl_cfg_str(cfg, "run.compute")));
+    if (rc == 0 && exp->check)
+        rc = comm_agree_error(exp->check(cfg));
     if (rc == 0)
         rc = exp->run(run);
     if (run->pruned) /* whatever the run function made of RL_PRUNED */

@@ -39,6 +39,10 @@ typedef struct {
     const char *doc;         /* paragraph for `ranklab run NAME --help` */
     const char *default_ini; /* the embedded experiments/NAME.ini */
     void (*declare)(rl_config *cfg);
+    /* Checks of a resolved config that need no data and no file (a model spec's grammar and
+     * sizes): run first by `ranklab run` and on every cell by `sweep plan`, so that a sweep's
+     * bad cell is refused before it waits in a queue. NULL: none. */
+    int (*check)(const rl_config *cfg);
     /* 0 (done: the results are completed by the caller), 1 (already complete), RL_STOPPED or
      * RL_ERR */
     int (*run)(rl_run *run);

@@ -80,6 +80,13 @@ static const rl_cfg_spec dp_keys[] = {
      "made with the current model before its step"},
 };
 
+int dp_check_config(const rl_config *cfg) {
+    rl_model m;
+    int rc = rl_model_init(&m, rl_cfg_str(cfg, "model.spec"));
+    rl_model_free(&m);
+    return rc < 0 ? rl_fail_context("model.spec") : 0;
+}
+
 void dp_declare_config(rl_config *cfg) {
     rl_declare_common_config(cfg);
     rl_data_declare_config(cfg);

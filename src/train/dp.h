@@ -111,6 +111,8 @@ typedef struct {
 /* Keys of every data-parallel experiment: common, data.* (data.augment too), model.spec, train.*,
  * init.from, adv.*. */
 void dp_declare_config(rl_config *cfg);
+/* rl_experiment.check of the data-parallel experiments: model.spec parses and fits in memory. */
+int dp_check_config(const rl_config *cfg);
 /* The whole run (see above); 0, 1 (already complete), RL_STOPPED or RL_ERR. */
 int dp_run(rl_run *run, const char *const *metric_names, int n_metrics, const dp_hooks *hooks);
 

@@ -57,6 +57,9 @@ refused "--dir without its value" "--dir needs a value" "$RANKLAB" sweep plan "$
 base "time = 00:01:00" "signal_seconds = 120" >"$S/bad7.ini"
 fails "signal after the time limit" "$S/bad7.ini" \
     "sweep.signal_seconds = 120 is not shorter than sweep.time"
+base "model.spec = mlp:784-10, mlp:784-xx-10" >"$S/bad10.ini"
+fails "a cell's model spec, refused by the experiment's check at plan time" "$S/bad10.ini" \
+    "cell 1: model.spec: model spec \"mlp:784-xx-10\": expected a layer size"
 base "time = soon" >"$S/bad8.ini"
 fails "bad time" "$S/bad8.ini" "sweep.time = 'soon' is not a Slurm time"
 base "train.lr = 0.1,, 0.2" >"$S/bad9.ini"
