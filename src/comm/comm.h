@@ -37,6 +37,12 @@ MPI_Comm comm_world(void);
  * message. 0 turns either off (both off until this is called). A collective costs two stores
  * more; the watching is done by a thread (MPI_THREAD_MULTIPLE; without it, no watchdog). */
 void comm_set_stall_limits(double warn_seconds, double abort_seconds);
+/* A region of world collectives that another library makes (src/io's parallel HDF5: file create,
+ * open, dataset writes, close) is one collective for the watchdog, named `what` (a string that
+ * outlives the region: "the checkpoint write (parallel HDF5)"); src/comm's collectives inside
+ * belong to it. Every rank enters the same regions in the same order. */
+void comm_watch_region_begin(const char *what);
+void comm_watch_region_end(void);
 /* What this rank is doing, for the watchdog's messages ("step 12 of 300"). */
 void comm_set_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,17 +1,18 @@
 /* The stall watchdog (watchdog.h, comm.h). The main thread brackets each collective with
  * watchdog_enter / watchdog_leave: a count and a clock reading, nothing else on the hot path; the
- * collective itself is the library's blocking one. A thread wakes every POLL_SECONDS; while the
- * main thread has been in one collective for NOTICE_SECONDS it tells the collective's other ranks,
- * again every NOTICE_SECONDS, how many collectives of that communicator it has entered and when it
- * said so (a small message on notice_comm, a duplicate of the world that only this thread uses),
- * and reads theirs. After stall_warn seconds it names the ranks that have not reached the
- * collective: first those that are not waiting in a collective (stopped, hung, or still
- * computing), then those that recently said they wait in an earlier one (which a collective
- * complete on some ranks but not yet on others leaves behind); again every stall_warn seconds;
- * after stall_abort seconds it aborts the job with that message (comm_fatal). The time counted is
- * time this process ran: a gap longer than MAX_GAP_SECONDS between two wake-ups (the process was
- * stopped, or not scheduled) is not counted, so a rank stopped and continued does not blame the
- * others. The thread needs MPI_THREAD_MULTIPLE. */
+ * collective itself is the library's blocking one. A region of collectives made by another
+ * library (parallel HDF5's file open, writes and close) counts as one collective. A thread wakes
+ * every POLL_SECONDS; while the main thread has been in one collective for NOTICE_SECONDS it tells
+ * the collective's other ranks, again every NOTICE_SECONDS, how many collectives of that
+ * communicator it has entered and when it said so (a small message on notice_comm, a duplicate of
+ * the world that only this thread uses), and reads theirs. After stall_warn seconds it names the
+ * ranks that have not reached the collective: first those that are not waiting in a collective
+ * (stopped, hung, or still computing), then those that recently said they wait in an earlier one
+ * (which a collective complete on some ranks but not yet on others leaves behind); again every
+ * stall_warn seconds; after stall_abort seconds it aborts the job with that message (comm_fatal).
+ * The time counted is time this process ran: a gap longer than MAX_GAP_SECONDS between two wake-ups
+ * (the process was stopped, or not scheduled) is not counted, so a rank stopped and continued does
+ * not blame the others. The thread needs MPI_THREAD_MULTIPLE. */
 #include "src/comm/watchdog.h"
 #include "src/comm/comm.h"
 #include "src/core/error.h"
@@ -54,6 +55,7 @@ static _Atomic double stall_warn, stall_abort; /* seconds; 0: off */
 static atomic_int inside;
 static const char *_Atomic inside_what;
 static char phase[160] = "starting"; /* written by the main thread outside collectives only */
+static int region_depth;             /* main thread only: > 0 inside a watched region */
 
 void comm_set_stall_limits(double warn_seconds, double abort_seconds) {
     stall_warn = warn_seconds;
@@ -71,13 +73,26 @@ void comm_set_phase(const char *fmt, ...) {
 }
 
 void watchdog_enter(watch_group id, const char *what) {
+    if (region_depth > 0)
+        return;
     atomic_store_explicit(&groups[id].entered, groups[id].entered + 1, memory_order_relaxed);
     atomic_store_explicit(&inside_what, what, memory_order_relaxed);
     atomic_store_explicit(&inside, (int)id + 1, memory_order_release);
 }
 
 void watchdog_leave(void) {
-    atomic_store_explicit(&inside, 0, memory_order_release);
+    if (region_depth == 0)
+        atomic_store_explicit(&inside, 0, memory_order_release);
+}
+
+void comm_watch_region_begin(const char *what) {
+    watchdog_enter(WATCH_WORLD, what);
+    region_depth++;
+}
+
+void comm_watch_region_end(void) {
+    region_depth--;
+    watchdog_leave();
 }
 
 /* UTC seconds (notices compare the times of several hosts). */

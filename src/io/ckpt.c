@@ -321,6 +321,7 @@ static int write_file(io_ckpt *c) {
 }
 
 int io_ckpt_commit(io_ckpt *c, int keep) {
+    comm_watch_region_begin("the checkpoint write (parallel HDF5)");
     int rc = c->failed ? RL_ERR : 0;
     if (rc == 0) {
         /* The file's size is known now: make sure the disk holds it before HDF5 starts, since
@@ -343,7 +344,9 @@ int io_ckpt_commit(io_ckpt *c, int keep) {
             unlink(c->tmp_path);
     }
     ckpt_free(c);
-    return comm_agree_error(rc);
+    rc = comm_agree_error(rc);
+    comm_watch_region_end();
+    return rc;
 }
 
 void io_ckpt_discard(io_ckpt *c) {
@@ -497,7 +500,9 @@ int io_ckpt_open(io_ckpt **out, const char *path) {
     if (stat(path, &st) != 0)
         return rl_fail("cannot open checkpoint %s", "run `ranklab verify RUN_DIR`", path);
     hid_t fapl = io_parallel_access();
+    comm_watch_region_begin("opening a checkpoint (parallel HDF5)");
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    comm_watch_region_end();
     H5Pclose(fapl);
     if (file < 0)
         return rl_fail("cannot open checkpoint %s", "run `ranklab verify RUN_DIR`", path);
@@ -589,6 +594,8 @@ int io_ckpt_list_group(io_ckpt *c, const char *group, char ***names, int *n) {
 void io_ckpt_close(io_ckpt *c) {
     if (!c)
         return;
+    comm_watch_region_begin("closing a checkpoint (parallel HDF5)");
     H5Fclose(c->file);
+    comm_watch_region_end();
     free(c);
 }

@@ -2,6 +2,7 @@
 #include "src/io/fault.h"
 #include "src/core/log.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 /* The process's counters; the configured fault is read once. */
 static struct {
     int parsed, armed, trace;
-    char kind[8]; /* "write" or "read" */
+    char kind[8]; /* "write", "read" or "stop" (at a write) */
     long long at;
     long long writes, reads;
 } fault;
@@ -33,8 +34,14 @@ static int hit(const char *kind, long long *count, const char *what) {
         rl_log_rank("io trace: %s %lld %s", kind, *count, what);
         return 0;
     }
-    if (strcmp(kind, fault.kind) != 0 || *count != fault.at)
+    int stop = !strcmp(fault.kind, "stop") && !strcmp(kind, "write");
+    if ((strcmp(kind, fault.kind) != 0 && !stop) || *count != fault.at)
         return 0;
+    if (stop) { /* as a rank hung in I/O: SIGCONT goes on with the write */
+        rl_log_rank("fault injection: stopping this process at write %lld (%s)", fault.at, what);
+        raise(SIGSTOP);
+        return 0;
+    }
     rl_log_rank("fault injection: failing %s %lld (%s)", kind, fault.at, what);
     return 1;
 }

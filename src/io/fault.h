@@ -6,7 +6,9 @@
  * fail as if the disk had failed there; "read@N[:RANK]" the Nth read. A failed write has been
  * made (collective writes stay matched across ranks) but reports failure; a failed read is not
  * made and fills its destination with 0xA5 bytes where it can, as a half-done read leaves
- * garbage, so a caller that used it anyway would show. RANKLAB_FAULT_IO=trace logs every
+ * garbage, so a caller that used it anyway would show. "stop@N[:RANK]" stops the process
+ * (SIGSTOP) at its Nth write instead, as a rank hung in I/O (SIGCONT makes the write and goes
+ * on), for the stall watchdog's test. RANKLAB_FAULT_IO=trace logs every
  * counted read and write with its number ("io trace: write 17 FILE OBJECT") on every rank, for
  * a test to choose its N. Without the variable nothing is counted.
  */

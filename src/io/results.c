@@ -339,6 +339,7 @@ int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays
         return RL_ERR;
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/results.h5.partial", run_dir);
+    comm_watch_region_begin("the results' array write (parallel HDF5)");
     hid_t fapl = io_parallel_access();
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, fapl);
     H5Pclose(fapl);
@@ -352,7 +353,9 @@ int io_results_write_slices_f32(io_results *r, const char *run_dir, int n_arrays
         rc = io_fail_write(path, 0, "cannot close");
     if (r && reopen_serial(r) < 0 && rc == 0)
         rc = RL_ERR;
-    return comm_agree_error(rc);
+    rc = comm_agree_error(rc);
+    comm_watch_region_end();
+    return rc;
 }
 
 /* status (written last), then close, seal and commit the file; frees r. */
