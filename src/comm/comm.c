@@ -66,6 +66,8 @@ int comm_init(int *argc, char ***argv) {
 
 void comm_finalize(void) {
     rl_set_fatal_handler(NULL);
+    /* Watched: MPI_Finalize and the watchdog's own finalization wait for every rank unwatched. */
+    WATCHED(WATCH_WORLD, "MPI_Barrier before MPI_Finalize", MPI_Barrier(MPI_COMM_WORLD));
     watchdog_finalize();
     if (node_comm != MPI_COMM_NULL)
         MPI_Comm_free(&node_comm);

@@ -40,6 +40,7 @@ void rl_stop_inject_fault(int64_t step) {
     if (at != step || rank != rl_log_rank_id())
         return;
     int sig = !strcmp(name, "kill")   ? SIGKILL
+              : !strcmp(name, "stop") ? SIGSTOP
               : !strcmp(name, "usr1") ? SIGUSR1
               : !strcmp(name, "usr2") ? SIGUSR2
                                       : SIGTERM;
