@@ -314,9 +314,11 @@ int comm_node_shared_alloc(size_t bytes, comm_node_shared **out, void **base) {
         return RL_ERR;
     comm_node_shared *s = rl_xmalloc(sizeof *s);
     MPI_Aint size = node_rank == 0 ? (MPI_Aint)bytes : 0, got;
-    int disp_unit, rc = rl_alloc_fault(bytes) ? MPI_ERR_NO_MEM
-                                              : MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL,
-                                                                        node_comm, base, &s->win);
+    int disp_unit, rc = rl_alloc_fault(bytes)
+                            ? MPI_ERR_NO_MEM
+                            : WATCHED(WATCH_NODE, "MPI_Win_allocate_shared",
+                                      MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, node_comm,
+                                                              base, &s->win));
     if (rc == MPI_SUCCESS)
         rc = MPI_Win_shared_query(s->win, 0, &got, &disp_unit, base);
     if (rc != MPI_SUCCESS || !*base)
@@ -336,7 +338,7 @@ void comm_node_shared_free(comm_node_shared *s) {
     if (!s)
         return;
     MPI_Win_unlock_all(s->win);
-    MPI_Win_free(&s->win);
+    WATCHED(WATCH_NODE, "MPI_Win_free", MPI_Win_free(&s->win));
     free(s);
 }
 
