@@ -1,14 +1,15 @@
-# The stall watchdog (issue 18, item 8): one rank of three stopped with SIGSTOP at a given step
-# (RANKLAB_FAULT=stop@STEP:RANK; a whole run takes 2 s, too short to aim at from here); the ranks waiting
-# for it in a collective name it, the collective and the step within run.stall_warn_seconds, and
-# the job aborts with that message after run.stall_abort_seconds. The same when the rank stops in
-# the middle of a checkpoint's parallel HDF5 write: the watchdog times the write as one collective,
-# so the others are watched whether they wait in HDF5's own collectives (file create, dataset
-# create and write, close) or in the error checks between them. A rank stopped for a while under a watchdog that only warns resumes, and the run
-# ends with the results of an undisturbed one: the watchdog's keys change neither the results nor
-# the run id. An aborting rank leaves the message in its failure summary (failure-rank-R.txt).
-# Each job runs under `timeout`: a watchdog that misses a stall fails the test, not ctest's clock,
-# and the job's log is printed then.
+# The stall watchdog (issue 18, item 8): one rank of three stops (SIGSTOP) at a given step
+# (RANKLAB_FAULT=stop@STEP:RANK: a whole run takes 2 s, too short to aim at from here); the ranks
+# waiting for it in a collective name it, the collective and the step within
+# run.stall_warn_seconds, and the job aborts with that message after run.stall_abort_seconds. The
+# same when the rank stops in the middle of a checkpoint's parallel HDF5 write: the watchdog times
+# the write as one collective, so the others are watched whether they wait in HDF5's own
+# collectives (file create, dataset create and write, close) or in the error checks between them.
+# A rank stopped for a while under a watchdog that only warns resumes, and the run ends with the
+# results of an undisturbed one: the watchdog's keys change neither the results nor the run id.
+# An aborting rank leaves the message in its failure summary (failure-rank-R.txt). Each job runs
+# under `timeout`: a watchdog that misses a stall fails the test, not ctest's clock, and the job's
+# log is printed then.
 source "$(dirname "$0")/lib.bash"
 ARGS=(run train "${SMALL_TRAIN[@]}" train.epochs=60 log.progress_seconds=0.5)
 JOB_SECONDS=120
@@ -128,7 +129,7 @@ kill -KILL "$STOPPED_PID" 2>/dev/null || true
 STOPPED_PID=
 show_log_on_failure "$log" "$failed_before"
 
-# Rank 1 stopped for 5 s under a watchdog that only warns: the run goes on where it was.
+# Rank 1 stopped until a warning names it, under a watchdog that only warns: the run goes on.
 ranks 3 "${ARGS[@]}" --out "$SCRATCH/ref" >/dev/null 2>&1
 log=$SCRATCH/paused.log
 failed_before=$FAILURES
