@@ -95,14 +95,12 @@ static void lm_free(lm_run *r) {
     rl_corpus_free(&r->corpus);
 }
 
-/* rl_experiment.check: model.spec parses and fits, with the vocabulary it pins or
+/* rl_experiment.check: model.spec parses and fits, with the vocabulary it pins or else
  * text.vocab_size (the tokenizer's may come out smaller; prepare checks against it). */
 static int lm_check(const rl_config *cfg) {
-    const char *spec = rl_cfg_str(cfg, "model.spec");
-    int vocab = (int)rl_cfg_int(cfg, "text.vocab_size");
-    sscanf(spec, "gpt:V%d-", &vocab);
     rl_transformer m;
-    int rc = rl_transformer_init(&m, spec, vocab);
+    int rc = rl_transformer_init(&m, rl_cfg_str(cfg, "model.spec"),
+                                 (int)rl_cfg_int(cfg, "text.vocab_size"));
     rl_transformer_free(&m);
     return rc < 0 ? rl_fail_context("model.spec") : 0;
 }
